@@ -1,0 +1,304 @@
+// Tensor creation from JavaScript memory, readback, metadata and handle lifetime.
+#include "common.h"
+
+#include <ATen/ops/empty.h>
+#include <ATen/ops/from_blob.h>
+
+#include <cstring>
+#include <map>
+
+namespace lt {
+namespace {
+
+struct TypedArrayView {
+  napi_typedarray_type type;
+  void* data;
+  size_t length;  // elements
+  size_t bytes;
+};
+
+size_t element_size(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array: case napi_uint8_array: case napi_uint8_clamped_array: return 1;
+    case napi_int16_array: case napi_uint16_array: return 2;
+    case napi_int32_array: case napi_uint32_array: case napi_float32_array: return 4;
+    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: return 8;
+    default: return 1;
+  }
+}
+
+TypedArrayView typed_array(napi_env env, napi_value v) {
+  bool is_ta = false;
+  napi_is_typedarray(env, v, &is_ta);
+  if (!is_ta) throw ArgumentError("expected a TypedArray (Float32Array, Int32Array, Uint8Array, ...)");
+  TypedArrayView view{};
+  napi_value buffer;
+  size_t offset;
+  napi_get_typedarray_info(env, v, &view.type, &view.length, &view.data, &buffer, &offset);
+  bool detached = false;
+  napi_is_detached_arraybuffer(env, buffer, &detached);
+  if (detached) throw ArgumentError("the TypedArray's ArrayBuffer is detached (transferred or freed)");
+  view.bytes = view.length * element_size(view.type);
+  return view;
+}
+
+int64_t numel_of(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw ArgumentError("negative dimension in shape");
+    if (d != 0 && n > (int64_t(1) << 62) / d) throw ArgumentError("shape too large");
+    n *= d;
+  }
+  return n;
+}
+
+// fromBytes(typedArray, dtype, shape): a new CPU tensor holding a copy of the bytes.
+// Always copies: the tensor must not depend on a JS buffer that the GC may move or free.
+napi_value from_bytes(napi_env env, napi_callback_info info) {
+  LT_ARGS(3);
+  LT_TRY
+  TypedArrayView view = typed_array(env, argv[0]);
+  c10::ScalarType dtype = arg_dtype(env, argv[1]);
+  std::vector<int64_t> shape = arg_int_list(env, argv[2]);
+  int64_t n = numel_of(shape);
+  size_t need = static_cast<size_t>(n) * c10::elementSize(dtype);
+  if (view.bytes != need) {
+    throw c10::ValueError({__func__, __FILE__, static_cast<uint32_t>(__LINE__)},
+                          "data holds " + std::to_string(view.bytes) + " bytes but shape " + c10::str(c10::IntArrayRef(shape)) +
+                              " of " + dtype_name(dtype) + " needs " + std::to_string(need));
+  }
+  at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
+  if (need) std::memcpy(t.data_ptr(), view.data, need);
+  return make_tensor(env, std::move(t));
+  LT_CATCH_PLAIN("torch.tensor")
+}
+
+// toBytes(h, out?): copies the tensor's elements (row-major, on the CPU) into a new ArrayBuffer-backed
+// typed array of the natural JS type; 16-bit floats come back as Uint16Array of raw bits.
+napi_value to_typed_array(napi_env env, napi_callback_info info) {
+  LT_ARGS(1);
+  LT_TRY
+  at::Tensor t = arg_tensor(env, argv[0]);
+  if (!t.is_cpu()) t = t.cpu();
+  t = t.contiguous();
+  if (t.is_conj()) t = t.resolve_conj();
+  napi_typedarray_type type;
+  switch (t.scalar_type()) {
+    case at::kFloat: type = napi_float32_array; break;
+    case at::kDouble: type = napi_float64_array; break;
+    case at::kInt: type = napi_int32_array; break;
+    case at::kLong: type = napi_bigint64_array; break;
+    case at::kShort: type = napi_int16_array; break;
+    case at::kChar: type = napi_int8_array; break;
+    case at::kByte: case at::kBool: type = napi_uint8_array; break;
+    case at::kHalf: case at::kBFloat16: type = napi_uint16_array; break;
+    default:
+      throw c10::TypeError({__func__, __FILE__, static_cast<uint32_t>(__LINE__)},
+                           std::string("cannot read tensors of dtype ") + dtype_name(t.scalar_type()) + " into JavaScript");
+  }
+  size_t bytes = t.nbytes();
+  void* data = nullptr;
+  napi_value buffer, result;
+  napi_create_arraybuffer(env, bytes, &data, &buffer);
+  if (bytes) std::memcpy(data, t.data_ptr(), bytes);
+  napi_create_typedarray(env, type, static_cast<size_t>(t.numel()), buffer, 0, &result);
+  return result;
+  LT_CATCH("Tensor.data", argv, argc, 1)
+}
+
+// copyFromBytes(h, typedArray): overwrite a contiguous CPU tensor with raw bytes (checkpoint loading).
+napi_value copy_from_bytes(napi_env env, napi_callback_info info) {
+  LT_ARGS(2);
+  LT_TRY
+  const at::Tensor& t = arg_tensor(env, argv[0]);
+  TypedArrayView view = typed_array(env, argv[1]);
+  if (!t.is_cpu() || !t.is_contiguous()) throw ArgumentError("copyFromBytes needs a contiguous CPU tensor");
+  if (view.bytes != t.nbytes())
+    throw c10::ValueError({__func__, __FILE__, static_cast<uint32_t>(__LINE__)},
+                          "byte count " + std::to_string(view.bytes) + " does not match the tensor's " + std::to_string(t.nbytes()));
+  if (view.bytes) std::memcpy(t.data_ptr(), view.data, view.bytes);
+  return make_undefined(env);
+  LT_CATCH("copyFromBytes", argv, argc, 1)
+}
+
+napi_value int_array(napi_env env, c10::IntArrayRef values) {
+  napi_value arr;
+  napi_create_array_with_length(env, values.size(), &arr);
+  for (size_t i = 0; i < values.size(); ++i) napi_set_element(env, arr, static_cast<uint32_t>(i), make_double(env, static_cast<double>(values[i])));
+  return arr;
+}
+
+napi_value shape(napi_env env, napi_callback_info info) {
+  LT_ARGS(1);
+  LT_TRY return int_array(env, arg_tensor(env, argv[0]).sizes());
+  LT_CATCH("Tensor.shape", argv, argc, 0)
+}
+napi_value strides(napi_env env, napi_callback_info info) {
+  LT_ARGS(1);
+  LT_TRY return int_array(env, arg_tensor(env, argv[0]).strides());
+  LT_CATCH("Tensor.stride", argv, argc, 0)
+}
+napi_value dtype(napi_env env, napi_callback_info info) {
+  LT_ARGS(1);
+  LT_TRY return make_string(env, dtype_name(arg_tensor(env, argv[0]).scalar_type()));
+  LT_CATCH("Tensor.dtype", argv, argc, 0)
+}
+napi_value device(napi_env env, napi_callback_info info) {
+  LT_ARGS(1);
+  LT_TRY return make_string(env, arg_tensor(env, argv[0]).device().str());
+  LT_CATCH("Tensor.device", argv, argc, 0)
+}
+napi_value numel(napi_env env, napi_callback_info info) {
+  LT_ARGS(1);
+  LT_TRY return make_double(env, static_cast<double>(arg_tensor(env, argv[0]).numel()));
+  LT_CATCH("Tensor.numel", argv, argc, 0)
+}
+napi_value dim(napi_env env, napi_callback_info info) {
+  LT_ARGS(1);
+  LT_TRY return make_int(env, arg_tensor(env, argv[0]).dim());
+  LT_CATCH("Tensor.dim", argv, argc, 0)
+}
+napi_value is_contiguous(napi_env env, napi_callback_info info) {
+  LT_ARGS(1);
+  LT_TRY return make_bool(env, arg_tensor(env, argv[0]).is_contiguous());
+  LT_CATCH("Tensor.isContiguous", argv, argc, 0)
+}
+napi_value item(napi_env env, napi_callback_info info) {
+  LT_ARGS(1);
+  LT_TRY return scalar_to_js(env, arg_tensor(env, argv[0]).item());
+  LT_CATCH("Tensor.item", argv, argc, 1)
+}
+
+// alias(h): a second handle to the same tensor (same storage and autograd identity).
+napi_value alias(napi_env env, napi_callback_info info) {
+  LT_ARGS(1);
+  LT_TRY return make_tensor(env, arg_tensor(env, argv[0]));
+  LT_CATCH("alias", argv, argc, 0)
+}
+
+// release(h) -> whether the handle was live. Idempotent.
+napi_value release(napi_env env, napi_callback_info info) {
+  LT_ARGS(1);
+  LT_TRY
+  int32_t h;
+  if (napi_get_value_int32(env, argv[0], &h) != napi_ok) throw ArgumentError("expected a tensor handle");
+  return make_bool(env, table_release(env, h));
+  LT_CATCH_PLAIN("dispose")
+}
+
+// releaseMany(handles[]): the scope exit path, one crossing for many tensors.
+napi_value release_many(napi_env env, napi_callback_info info) {
+  LT_ARGS(1);
+  LT_TRY
+  uint32_t n = 0;
+  napi_get_array_length(env, argv[0], &n);
+  for (uint32_t i = 0; i < n; ++i) {
+    napi_value e;
+    napi_get_element(env, argv[0], i, &e);
+    int32_t h;
+    if (napi_get_value_int32(env, e, &h) == napi_ok) table_release(env, h);
+  }
+  return make_undefined(env);
+  LT_CATCH_PLAIN("scope exit")
+}
+
+// memory() -> { liveTensors, devices: { "cpu": { tensors, bytes }, ... } }; bytes count each storage once.
+napi_value memory(napi_env env, napi_callback_info info) {
+  LT_TRY
+  struct Usage {
+    int64_t tensors = 0;
+    int64_t bytes = 0;
+  };
+  std::map<std::string, Usage> usage;
+  std::map<const void*, bool> seen;
+  for (const auto& [h, t] : table_snapshot()) {
+    Usage& u = usage[t->device().str()];
+    ++u.tensors;
+    if (t->has_storage()) {
+      const void* key = t->storage().unsafeGetStorageImpl();
+      if (!seen[key]) {
+        seen[key] = true;
+        u.bytes += static_cast<int64_t>(t->storage().nbytes());
+      }
+    }
+  }
+  napi_value result, devices;
+  napi_create_object(env, &result);
+  napi_create_object(env, &devices);
+  napi_set_named_property(env, result, "liveTensors", make_double(env, static_cast<double>(table_live_count())));
+  for (const auto& [name, u] : usage) {
+    napi_value d;
+    napi_create_object(env, &d);
+    napi_set_named_property(env, d, "tensors", make_double(env, static_cast<double>(u.tensors)));
+    napi_set_named_property(env, d, "bytes", make_double(env, static_cast<double>(u.bytes)));
+    napi_set_named_property(env, devices, name.c_str(), d);
+  }
+  napi_set_named_property(env, result, "devices", devices);
+  return result;
+  LT_CATCH_PLAIN("torch.memory")
+}
+
+napi_value live_count(napi_env env, napi_callback_info info) {
+  return make_double(env, static_cast<double>(table_live_count()));
+}
+
+// setDebug(on): record creation sites of live tensors (set from JS with setCreationSite).
+napi_value set_debug(napi_env env, napi_callback_info info) {
+  LT_ARGS(1);
+  LT_TRY table_set_debug(arg_bool(env, argv[0]));
+  return make_undefined(env);
+  LT_CATCH_PLAIN("setDebug")
+}
+
+napi_value set_creation_site(napi_env env, napi_callback_info info) {
+  LT_ARGS(2);
+  LT_TRY table_set_creation_site(static_cast<Handle>(arg_int(env, argv[0])), arg_string(env, argv[1]));
+  return make_undefined(env);
+  LT_CATCH_PLAIN("setCreationSite")
+}
+
+// liveTensors() -> [{ handle, description, site }] for leak hunting.
+napi_value live_tensors(napi_env env, napi_callback_info info) {
+  LT_TRY
+  auto snapshot = table_snapshot();
+  napi_value arr;
+  napi_create_array_with_length(env, snapshot.size(), &arr);
+  uint32_t i = 0;
+  for (const auto& [h, t] : snapshot) {
+    napi_value o;
+    napi_create_object(env, &o);
+    napi_set_named_property(env, o, "handle", make_int(env, h));
+    napi_set_named_property(env, o, "description", make_string(env, describe_tensor(*t)));
+    napi_set_named_property(env, o, "site", make_string(env, table_creation_site(h)));
+    napi_set_element(env, arr, i++, o);
+  }
+  return arr;
+  LT_CATCH_PLAIN("liveTensors")
+}
+
+}  // namespace
+
+void register_tensor_api(napi_env env, napi_value exports) {
+  register_exports(env, exports,
+                   {{"fromBytes", from_bytes},
+                    {"toTypedArray", to_typed_array},
+                    {"copyFromBytes", copy_from_bytes},
+                    {"shape", shape},
+                    {"strides", strides},
+                    {"dtype", dtype},
+                    {"device", device},
+                    {"numel", numel},
+                    {"dim", dim},
+                    {"isContiguous", is_contiguous},
+                    {"item", item},
+                    {"alias", alias},
+                    {"release", release},
+                    {"releaseMany", release_many},
+                    {"memory", memory},
+                    {"liveCount", live_count},
+                    {"setDebug", set_debug},
+                    {"setCreationSite", set_creation_site},
+                    {"liveTensors", live_tensors}});
+}
+
+}  // namespace lt

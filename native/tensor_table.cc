@@ -1,0 +1,128 @@
+// The process-wide tensor handle table.
+//
+// A handle packs a slot index (low 21 bits) and the slot's generation (high bits), so a handle kept
+// after its tensor was released can never reach the tensor that later reuses the slot.
+#include "common.h"
+
+#include <unordered_map>
+
+namespace lt {
+namespace {
+
+constexpr int kIndexBits = 21;
+constexpr uint32_t kIndexMask = (1u << kIndexBits) - 1;
+// Handles stay below 2^30 so V8 keeps them as small integers (no heap numbers on the hot path).
+constexpr uint32_t kGenerationMask = (1u << (30 - kIndexBits)) - 1;
+
+struct Table {
+  std::vector<at::Tensor> slots;
+  std::vector<uint32_t> generations;
+  std::vector<uint32_t> free_slots;
+  size_t live = 0;
+  bool debug = false;
+  std::unordered_map<uint32_t, std::string> sites;  // debug mode: creation stack per slot
+  int64_t pending_external_bytes = 0;                // reported to V8 in batches
+};
+
+Table& table() {
+  static Table* t = new Table();  // never destroyed: tensors may be released during process teardown
+  return *t;
+}
+
+// CPU bytes the table newly owns, as a hint for V8's GC heuristics (finalizers are only a backstop).
+int64_t owned_cpu_bytes(const at::Tensor& t) {
+  if (!t.defined() || !t.has_storage() || !t.is_cpu()) return 0;
+  const auto& storage = t.storage();
+  if (storage.use_count() != 1) return 0;
+  return static_cast<int64_t>(storage.nbytes());
+}
+
+void report_external(napi_env env, int64_t delta) {
+  Table& tb = table();
+  tb.pending_external_bytes += delta;
+  if (tb.pending_external_bytes > (4 << 20) || tb.pending_external_bytes < -(4 << 20)) {
+    int64_t ignored;
+    napi_adjust_external_memory(env, tb.pending_external_bytes, &ignored);
+    tb.pending_external_bytes = 0;
+  }
+}
+
+}  // namespace
+
+Handle table_insert(napi_env env, at::Tensor t) {
+  if (!t.defined()) return kNoTensor;
+  Table& tb = table();
+  report_external(env, owned_cpu_bytes(t));
+  uint32_t index;
+  if (!tb.free_slots.empty()) {
+    index = tb.free_slots.back();
+    tb.free_slots.pop_back();
+    tb.slots[index] = std::move(t);
+  } else {
+    index = static_cast<uint32_t>(tb.slots.size());
+    if (index > kIndexMask) throw std::runtime_error("too many live tensors (2^21): dispose tensors or use torch.scope");
+    tb.slots.push_back(std::move(t));
+    tb.generations.push_back(0);
+  }
+  ++tb.live;
+  return static_cast<Handle>((tb.generations[index] << kIndexBits) | index);
+}
+
+static bool handle_valid(const Table& tb, Handle h, uint32_t* index) {
+  if (h < 0) return false;
+  uint32_t i = static_cast<uint32_t>(h) & kIndexMask;
+  uint32_t gen = static_cast<uint32_t>(h) >> kIndexBits;
+  if (i >= tb.slots.size() || tb.generations[i] != gen || !tb.slots[i].defined()) return false;
+  *index = i;
+  return true;
+}
+
+const at::Tensor& table_get(napi_env, Handle h) {
+  Table& tb = table();
+  uint32_t i;
+  if (!handle_valid(tb, h, &i)) throw HandleError("the tensor was disposed (its memory was released) and cannot be used");
+  return tb.slots[i];
+}
+
+bool table_release(napi_env env, Handle h) {
+  Table& tb = table();
+  uint32_t i;
+  if (!handle_valid(tb, h, &i)) return false;
+  report_external(env, -owned_cpu_bytes(tb.slots[i]));
+  tb.slots[i] = at::Tensor();
+  tb.generations[i] = (tb.generations[i] + 1) & kGenerationMask;
+  tb.free_slots.push_back(i);
+  if (tb.debug) tb.sites.erase(i);
+  --tb.live;
+  return true;
+}
+
+size_t table_live_count() { return table().live; }
+void table_set_debug(bool on) {
+  table().debug = on;
+  if (!on) table().sites.clear();
+}
+bool table_debug() { return table().debug; }
+
+void table_set_creation_site(Handle h, std::string site) {
+  if (h < 0) return;
+  table().sites[static_cast<uint32_t>(h) & kIndexMask] = std::move(site);
+}
+
+std::string table_creation_site(Handle h) {
+  auto& sites = table().sites;
+  auto it = sites.find(static_cast<uint32_t>(h) & kIndexMask);
+  return it == sites.end() ? std::string() : it->second;
+}
+
+std::vector<std::pair<Handle, const at::Tensor*>> table_snapshot() {
+  Table& tb = table();
+  std::vector<std::pair<Handle, const at::Tensor*>> out;
+  out.reserve(tb.live);
+  for (uint32_t i = 0; i < tb.slots.size(); ++i) {
+    if (tb.slots[i].defined()) out.emplace_back(static_cast<Handle>((tb.generations[i] << kIndexBits) | i), &tb.slots[i]);
+  }
+  return out;
+}
+
+}  // namespace lt

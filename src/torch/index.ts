@@ -1,0 +1,47 @@
+// The tensor library: `import { torch } from 'latent-tokens'` (or `import * as torch from 'latent-tokens/torch'`).
+// Operator functions have PyTorch's names in camelCase (index_select -> indexSelect, masked_fill_ ->
+// maskedFill_), PyTorch's argument order, and keyword arguments in a trailing options object.
+import { native } from './native';
+import { makeTorchError } from './errors';
+import { Tensor } from './tensor';
+import { installTensorMethods } from './generated/ops';
+import * as rt from './op-runtime';
+
+native.setErrorFactory(makeTorchError);
+installTensorMethods(Tensor.prototype);
+
+export * from './generated/ops';
+export { Tensor } from './tensor';
+export * from './types';
+export * from './errors';
+export { tensor, fromBytes, toBytes, type TensorOptions, type NestedArray } from './creation';
+export { scope, scopeGuard, keep, memory, setDebug, liveTensors } from './memory';
+export * from './autograd';
+export { manualSeed, setNumThreads, getNumThreads, version, cuda, type VersionInfo } from './runtime';
+import * as autograd from './autograd';
+export { autograd };
+
+/**
+ * Any ATen operator by schema name, for what the typed layer does not cover:
+ * `torch.ops('aten::_log_softmax', '')(x, 1, false)`. Arguments are positional in schema order
+ * (keyword-only ones included); undefined takes the schema default. Tensor results come back as
+ * Tensors, tuples as arrays.
+ */
+export function ops(name: string, overload = ''): ((...args: unknown[]) => any) & { schema: string } {
+  const id = rt.op(name, overload);
+  const convert = (v: unknown): unknown =>
+    v instanceof Tensor ? v._h : Array.isArray(v) && v.some((x) => x instanceof Tensor) ? v.map((x) => (x instanceof Tensor ? x._h : x)) : v;
+  const schema = native.schemaOf(id);
+  const returnsTensor = /->\s*\(?Tensor/.test(schema);
+  const fn = (...args: unknown[]) => {
+    const r = native.callOp(id, ...args.map(convert));
+    return returnsTensor ? wrapResult(r) : r;
+  };
+  return Object.assign(fn, { schema });
+}
+
+function wrapResult(r: unknown): unknown {
+  if (typeof r === 'number') return require('./tensor').wrap(r);
+  if (Array.isArray(r)) return r.map(wrapResult);
+  return r;
+}

@@ -1,0 +1,77 @@
+// Loads the compiled addon (build/Release/latent_tokens.node) and declares its raw interface.
+// Everything here deals in tensor handles (small integers); src/torch/tensor.ts wraps them.
+import * as fs from 'fs';
+import * as path from 'path';
+
+export interface NativeAddon {
+  setErrorFactory(fn: (kind: string, message: string) => Error): void;
+  // tensor_api.cc
+  fromBytes(data: ArrayBufferView, dtype: string, shape: number[]): number;
+  toTypedArray(h: number): ArrayBufferView;
+  copyFromBytes(h: number, data: ArrayBufferView): void;
+  shape(h: number): number[];
+  strides(h: number): number[];
+  dtype(h: number): string;
+  device(h: number): string;
+  numel(h: number): number;
+  dim(h: number): number;
+  isContiguous(h: number): boolean;
+  item(h: number): number | boolean;
+  alias(h: number): number;
+  release(h: number): boolean;
+  releaseMany(hs: number[]): void;
+  memory(): { liveTensors: number; devices: Record<string, { tensors: number; bytes: number }> };
+  liveCount(): number;
+  setDebug(on: boolean): void;
+  setCreationSite(h: number, site: string): void;
+  liveTensors(): { handle: number; description: string; site: string }[];
+  // dispatch.cc
+  resolveOp(name: string, overload: string, discardResult?: boolean): number;
+  schemaOf(id: number): string;
+  callOp(id: number, ...args: unknown[]): any;
+  // autograd.cc
+  backward(outputs: number[], grads: (number | null)[] | null, retainGraph: boolean | null, createGraph: boolean | null, inputs: number[] | null): void;
+  autogradGrad(outputs: number[], inputs: number[], gradOutputs: (number | null)[] | null, retainGraph: boolean | null, createGraph: boolean, allowUnused: boolean): (number | null)[];
+  getGrad(h: number): number | null;
+  setGrad(h: number, g: number | null): void;
+  requiresGrad(h: number): boolean;
+  isLeaf(h: number): boolean;
+  gradFnName(h: number): string | null;
+  isGradEnabled(): boolean;
+  setGradEnabled(on: boolean): boolean;
+  enterInferenceMode(enabled?: boolean): number;
+  exitInferenceMode(): void;
+  isInferenceMode(): boolean;
+  // runtime.cc
+  manualSeed(seed: number): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  version(): { libtorch: string; cuda: string | null; mkl: boolean; mkldnn: boolean; openmp: boolean; lapack: boolean; parallel: string; config: string; addonCuda: boolean };
+  cudaIsAvailable(): boolean;
+  cudaDeviceCount(): number;
+  cudaUnavailableReason(): string | null;
+  cudaSynchronize(device?: number): void;
+  cudaMemoryStats(device?: number): Record<string, number>;
+  cudaEmptyCache(): void;
+  // generated fast entries (native/generated/ops_fast.cc) and later additions
+  [fast: string]: any;
+}
+
+function findAddon(): string {
+  const root = path.resolve(__dirname, '..', '..');
+  // Works from src/ (ts-jest, ts-node) and from dist/.
+  const candidates = [
+    process.env.LATENT_TOKENS_ADDON,
+    path.join(root, 'build', 'Release', 'latent_tokens.node'),
+    path.join(root, '..', 'build', 'Release', 'latent_tokens.node'),
+  ].filter((p): p is string => !!p);
+  for (const c of candidates) if (fs.existsSync(c)) return c;
+  throw new Error(
+    `latent-tokens: the native addon is not built (looked in ${candidates.join(', ')}).\n` +
+      `Run \`npm install\` (or \`npm run build:native\`) in the package directory; see README "Installing".`,
+  );
+}
+
+export const addonPath = findAddon();
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const native: NativeAddon = require(addonPath);

@@ -1,0 +1,57 @@
+// Process-wide controls: seeding, threads, build information and CUDA.
+import { native as N } from './native';
+
+/** Seeds every generator (CPU and CUDA), as torch.manual_seed. */
+export function manualSeed(seed: number): void {
+  N.manualSeed(seed);
+}
+export function setNumThreads(n: number): void {
+  N.setNumThreads(n);
+}
+export function getNumThreads(): number {
+  return N.getNumThreads();
+}
+
+export interface VersionInfo {
+  /** libtorch version, e.g. "2.13.0" */
+  libtorch: string;
+  /** CUDA runtime version the libtorch was built with, or null for a CPU build */
+  cuda: string | null;
+  mkl: boolean;
+  mkldnn: boolean;
+  openmp: boolean;
+  lapack: boolean;
+  /** ATen's parallel backend description (threads, OpenMP/MKL) */
+  parallel: string;
+  /** the full build configuration (BLAS, compiler flags, ...) as torch.__config__.show() */
+  config: string;
+  /** whether this addon was compiled with its CUDA kernels */
+  addonCuda: boolean;
+}
+export function version(): VersionInfo {
+  return N.version();
+}
+
+export const cuda = {
+  /** True when CUDA tensors can be made here: a CUDA build and at least one visible GPU. */
+  isAvailable(): boolean {
+    return N.cudaIsAvailable();
+  },
+  deviceCount(): number {
+    return N.cudaDeviceCount();
+  },
+  /** Why isAvailable() is false (null when it is true). */
+  unavailableReason(): string | null {
+    return N.cudaIsAvailable() ? null : N.cudaUnavailableReason() ?? 'no CUDA device is visible';
+  },
+  synchronize(device?: number): void {
+    N.cudaSynchronize(device);
+  },
+  /** The caching allocator's counters (allocated/reserved bytes, current and peak). */
+  memoryStats(device = 0): Record<string, number> {
+    return N.cudaMemoryStats(device);
+  },
+  emptyCache(): void {
+    N.cudaEmptyCache();
+  },
+};

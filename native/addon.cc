@@ -7,6 +7,9 @@ void register_dispatch(napi_env env, napi_value exports);
 void register_fast_ops(napi_env env, napi_value exports);
 void register_autograd(napi_env env, napi_value exports);
 void register_runtime(napi_env env, napi_value exports);
+void register_optim(napi_env env, napi_value exports);
+void register_autocast(napi_env env, napi_value exports);
+void register_latent_step(napi_env env, napi_value exports);
 }  // namespace lt
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
@@ -16,5 +19,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   lt::register_fast_ops(env, exports);
   lt::register_autograd(env, exports);
   lt::register_runtime(env, exports);
+  lt::register_optim(env, exports);
+  lt::register_autocast(env, exports);
+  lt::register_latent_step(env, exports);
   return exports;
 }

@@ -27,6 +27,24 @@ if (env.cuda) {
 }
 if (process.env.LT_DISABLE_CUDA === '1') defs.push('LT_DISABLE_CUDA=ON');
 
+// One build at a time in this checkout (parallel builds would race in build/).
+const lockDir = path.join(ROOT, 'build', '.lock');
+fs.mkdirSync(path.dirname(lockDir), { recursive: true });
+const started = Date.now();
+for (;;) {
+  try {
+    fs.mkdirSync(lockDir);
+    break;
+  } catch (e) {
+    if (e.code !== 'EEXIST') throw e;
+    const age = Date.now() - fs.statSync(lockDir).mtimeMs;
+    if (age > 15 * 60 * 1000) fs.rmSync(lockDir, { recursive: true, force: true }); // left by a killed build
+    else if (Date.now() - started > 20 * 60 * 1000) throw new Error(`build lock ${lockDir} held too long`);
+    else spawnSync('sleep', ['1']);
+  }
+}
+process.on('exit', () => fs.rmSync(lockDir, { recursive: true, force: true }));
+
 const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
 const args = [cmakeJs, 'build', '--log-level', 'warn', ...defs.map((d) => `--CD${d}`)];
 if (process.env.LT_PARALLEL) args.push('--parallel', process.env.LT_PARALLEL);

@@ -45,3 +45,5 @@ function wrapResult(r: unknown): unknown {
   if (Array.isArray(r)) return r.map(wrapResult);
   return r;
 }
+export * as nn from './nn';
+export * as F from './nn/functional';

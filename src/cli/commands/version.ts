@@ -1,0 +1,17 @@
+// `latent version`: versions of the library, libtorch and the build (BLAS, OpenMP, CUDA).
+import type { CommandModule } from 'yargs';
+
+export const command: CommandModule = {
+  command: 'version',
+  describe: 'print library, libtorch and build information',
+  handler: () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const torch = require('../../torch') as typeof import('../../torch');
+    const v = torch.version();
+    const pkg = require('../../../package.json');
+    console.log(`latent-tokens ${pkg.version}`);
+    console.log(`libtorch ${v.libtorch} (${v.cuda ? 'CUDA ' + v.cuda : 'CPU'}), addon CUDA kernels: ${v.addonCuda ? 'yes' : 'no'}`);
+    console.log(`threads ${torch.getNumThreads()}, MKL ${v.mkl}, OpenMP ${v.openmp}, MKLDNN ${v.mkldnn}`);
+    console.log(`CUDA available: ${torch.cuda.isAvailable()}${torch.cuda.isAvailable() ? '' : ` (${torch.cuda.unavailableReason()})`}`);
+  },
+};

@@ -1,0 +1,65 @@
+// torch.nn.functional: PyTorch's Python-level conveniences over ATen operators.
+import { Tensor } from '../tensor';
+import * as ops from '../generated/ops';
+import { ValueError } from '../errors';
+
+export type Reduction = 'none' | 'mean' | 'sum';
+const REDUCTION = { none: 0, mean: 1, sum: 2 } as const;
+
+function reductionCode(r: Reduction): number {
+  const code = REDUCTION[r];
+  if (code === undefined) throw new ValueError(`reduction must be 'none', 'mean' or 'sum', got '${r}'`);
+  return code;
+}
+
+/** F.cross_entropy over class logits [N, C] (or [N, C, ...]) and int64 targets; ignoreIndex defaults to -100. */
+export function crossEntropy(
+  input: Tensor,
+  target: Tensor,
+  { weight = null, ignoreIndex = -100, reduction = 'mean', labelSmoothing = 0 }: { weight?: Tensor | null; ignoreIndex?: number; reduction?: Reduction; labelSmoothing?: number } = {},
+): Tensor {
+  return ops.crossEntropyLoss(input, target, weight, reductionCode(reduction), ignoreIndex, labelSmoothing);
+}
+
+export function nllLoss(input: Tensor, target: Tensor, { weight = null, ignoreIndex = -100, reduction = 'mean' }: { weight?: Tensor | null; ignoreIndex?: number; reduction?: Reduction } = {}): Tensor {
+  return ops.nllLoss(input, target, weight, reductionCode(reduction), ignoreIndex);
+}
+
+export function mseLoss(input: Tensor, target: Tensor, { reduction = 'mean' }: { reduction?: Reduction } = {}): Tensor {
+  return ops.mseLoss(input, target, reductionCode(reduction));
+}
+
+export function binaryCrossEntropyWithLogits(
+  input: Tensor,
+  target: Tensor,
+  { weight = null, posWeight = null, reduction = 'mean' }: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: Reduction } = {},
+): Tensor {
+  return ops.binaryCrossEntropyWithLogits(input, target, weight, posWeight, reductionCode(reduction));
+}
+
+export const softmax = (x: Tensor, dim: number): Tensor => ops.softmax(x, dim);
+export const logSoftmax = (x: Tensor, dim: number): Tensor => ops.logSoftmax(x, dim);
+export const silu = (x: Tensor): Tensor => ops.silu(x);
+export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor => ops.gelu(x, { approximate });
+export const relu = (x: Tensor): Tensor => ops.relu(x);
+export const linear = (x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor => ops.linear(x, weight, bias);
+export const embedding = (ids: Tensor, weight: Tensor): Tensor => ops.embedding(weight, ids);
+export const dropout = (x: Tensor, p = 0.5, training = true): Tensor => (training && p > 0 ? ops.dropout(x, p, true) : x);
+
+export function scaledDotProductAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  { attnMask = null, dropoutP = 0, isCausal = false, scale = null, enableGqa = false }: { attnMask?: Tensor | null; dropoutP?: number; isCausal?: boolean; scale?: number | null; enableGqa?: boolean } = {},
+): Tensor {
+  return ops.scaledDotProductAttention(q, k, v, attnMask, dropoutP, isCausal, { scale, enableGqa });
+}
+
+/** Cosine similarity along dim. */
+export const cosineSimilarity = (a: Tensor, b: Tensor, dim = 1, eps = 1e-8): Tensor => ops.cosineSimilarity(a, b, dim, eps);
+export const normalize = (x: Tensor, p = 2, dim = 1, eps = 1e-12): Tensor => {
+  const n = ops.linalgVectorNorm(x, p, [dim], true).clampMin(eps);
+  const out = x.div(n);
+  n.dispose();
+  return out;
+};

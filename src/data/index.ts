@@ -1,0 +1,2 @@
+export * from './gsm8k';
+export * from './arith-task';

@@ -58,8 +58,8 @@ function fsyncDirectory(directory: string): void {
     fsyncSync(fd);
   } catch (error) {
     // Some filesystems (and Windows) refuse fsync on directories; the data itself is already synced.
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EINVAL' && code !== 'EPERM' && code !== 'EISDIR' && code !== 'ENOTSUP' && code !== 'EBADF') throw error;
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (!['EINVAL', 'EPERM', 'EISDIR', 'ENOTSUP', 'EBADF'].includes(code)) throw error;
   } finally {
     closeSync(fd);
   }

@@ -15,6 +15,7 @@ const METADATA_KEY = '__metadata__';
 /** Largest single read handed to the OS (reads above 2 GiB fail on some platforms). */
 const MAX_READ_CHUNK = 1 << 30;
 
+/** Where a tensor lives in its file. Entries and their shapes are frozen, as they are shared. */
 export interface SafetensorsEntry {
   readonly name: string;
   readonly dtype: SafeDtype;
@@ -72,7 +73,8 @@ export class SafetensorsFile implements Disposable {
       readFully(fd, prefix, 0, path, undefined);
       const declaredHeaderLength = prefix.readBigUInt64LE(0);
       if (declaredHeaderLength > BigInt(MAX_HEADER_BYTES)) {
-        fail('HEADER_TOO_LARGE', `header length ${declaredHeaderLength} exceeds the limit of ${MAX_HEADER_BYTES} bytes`);
+        const limit = `the limit of ${MAX_HEADER_BYTES} bytes`;
+        fail('HEADER_TOO_LARGE', `header length ${declaredHeaderLength} exceeds ${limit}`);
       }
       const headerByteLength = Number(declaredHeaderLength);
       if (HEADER_LENGTH_PREFIX_BYTES + headerByteLength > fileSize) {
@@ -203,13 +205,14 @@ export function parseSafetensorsHeader(
   try {
     root = parseStrictJson(text, { maxDepth: MAX_HEADER_JSON_DEPTH });
   } catch (error) {
-    const code = error instanceof JsonSyntaxError && error.kind === 'duplicate-key' ? 'DUPLICATE_KEY' : 'HEADER_NOT_JSON';
-    throw new SafetensorsError(code, file, undefined, `header is not valid JSON: ${describeError(error)}`, {
-      cause: error,
-    });
+    const duplicate = error instanceof JsonSyntaxError && error.kind === 'duplicate-key';
+    const reason = `header is not valid JSON: ${describeError(error)}`;
+    const code = duplicate ? 'DUPLICATE_KEY' : 'HEADER_NOT_JSON';
+    throw new SafetensorsError(code, file, undefined, reason, { cause: error });
   }
   if (!(root instanceof Map)) {
-    throw new SafetensorsError('HEADER_NOT_OBJECT', file, undefined, `header must be a JSON object, found ${describeJson(root)}`);
+    const reason = `header must be a JSON object, found ${describeJson(root)}`;
+    throw new SafetensorsError('HEADER_NOT_OBJECT', file, undefined, reason);
   }
 
   const metadata = parseMetadata(root.get(METADATA_KEY), file);
@@ -335,7 +338,15 @@ function parseEntry(
         `but data_offsets [${begin}, ${end}] span ${span} bytes`,
     );
   }
-  return { entry: { name, dtype, shape, byteOffset: dataOffset + begin, byteLength: span }, begin, end };
+  // Frozen: entries are shared by every caller of `entries`/`entry()`.
+  const entry: SafetensorsEntry = Object.freeze({
+    name,
+    dtype,
+    shape: Object.freeze(shape) as number[],
+    byteOffset: dataOffset + begin,
+    byteLength: span,
+  });
+  return { entry, begin, end };
 }
 
 /** Bytes of a tensor, or undefined when that exceeds Number.MAX_SAFE_INTEGER. */
@@ -410,16 +421,21 @@ export function firstInvalidUtf8Byte(bytes: Uint8Array): number {
 }
 
 /** Fills `target` from absolute file `position`, looping over short reads; EOF is an error. */
-export function readFully(fd: number, target: Uint8Array, position: number, file: string, tensor: string | undefined): void {
+export function readFully(
+  fd: number,
+  target: Uint8Array,
+  position: number,
+  file: string,
+  tensor: string | undefined,
+): void {
   let done = 0;
   while (done < target.byteLength) {
     let count: number;
     try {
       count = readSync(fd, target, done, Math.min(target.byteLength - done, MAX_READ_CHUNK), position + done);
     } catch (error) {
-      throw new SafetensorsError('IO', file, tensor, `read failed at offset ${position + done}: ${describeError(error)}`, {
-        cause: error,
-      });
+      const reason = `read failed at offset ${position + done}: ${describeError(error)}`;
+      throw new SafetensorsError('IO', file, tensor, reason, { cause: error });
     }
     if (count === 0) {
       throw new SafetensorsError(

@@ -74,11 +74,15 @@ export class ShardedSafetensors implements Disposable {
       throw new SafetensorsError('IO', location, undefined, `cannot open: ${describeError(error)}`, { cause: error });
     }
     if (isDirectory) {
-      if (isFile(join(location, SINGLE_FILE_NAME))) return ShardedSafetensors.openSingle(join(location, SINGLE_FILE_NAME));
-      if (isFile(join(location, INDEX_FILE_NAME))) return ShardedSafetensors.openIndex(join(location, INDEX_FILE_NAME));
-      throw new SafetensorsError('IO', location, undefined, `directory holds neither ${SINGLE_FILE_NAME} nor ${INDEX_FILE_NAME}`);
+      const single = join(location, SINGLE_FILE_NAME);
+      const index = join(location, INDEX_FILE_NAME);
+      if (isFile(single)) return ShardedSafetensors.openSingle(single);
+      if (isFile(index)) return ShardedSafetensors.openIndex(index);
+      const reason = `directory holds neither ${SINGLE_FILE_NAME} nor ${INDEX_FILE_NAME}`;
+      throw new SafetensorsError('IO', location, undefined, reason);
     }
-    return location.endsWith('.json') ? ShardedSafetensors.openIndex(location) : ShardedSafetensors.openSingle(location);
+    if (location.endsWith('.json')) return ShardedSafetensors.openIndex(location);
+    return ShardedSafetensors.openSingle(location);
   }
 
   private static openSingle(path: string): ShardedSafetensors {
@@ -132,7 +136,7 @@ export class ShardedSafetensors implements Disposable {
   /** One tensor's entry; opens only its shard. */
   entry(name: string): ShardedEntry {
     const shard = this.shardFor(name);
-    return { ...shard.entry(name), file: shard.path };
+    return Object.freeze({ ...shard.entry(name), file: shard.path });
   }
 
   /** The open shard holding `name`, e.g. to read into native memory through its `fd`. */
@@ -157,7 +161,8 @@ export class ShardedSafetensors implements Disposable {
     if (open !== undefined) return open;
     const expected = this.tensorsByShard.get(shardName);
     if (expected === undefined) {
-      throw new SafetensorsError('UNKNOWN_TENSOR', path, undefined, `the index ${this.indexPath} names no tensor in this file`);
+      const reason = `the index ${this.indexPath} names no tensor in this file`;
+      throw new SafetensorsError('UNKNOWN_TENSOR', path, undefined, reason);
     }
     const file = SafetensorsFile.open(path);
     const missing = expected.find((name) => !file.has(name));
@@ -205,8 +210,8 @@ function readIndex(indexPath: string): { metadata: Record<string, unknown>; weig
   try {
     root = parseStrictJson(bytes.toString('utf8'), { maxDepth: MAX_HEADER_JSON_DEPTH });
   } catch (error) {
-    const what = error instanceof JsonSyntaxError && error.kind === 'duplicate-key' ? 'has a duplicate key' : 'is not valid JSON';
-    return fail(`index ${what}: ${describeError(error)}`);
+    const duplicate = error instanceof JsonSyntaxError && error.kind === 'duplicate-key';
+    return fail(`index ${duplicate ? 'has a duplicate key' : 'is not valid JSON'}: ${describeError(error)}`);
   }
   if (!(root instanceof Map)) return fail('index must be a JSON object');
   const weightMapValue = root.get('weight_map');
@@ -245,12 +250,16 @@ function groupByShard(weightMap: ReadonlyMap<string, string>): Map<string, strin
 
 /** Parsed JSON to plain JS values: objects become plain objects, integers numbers when exact. */
 function toPlain(value: JsonValue): unknown {
-  if (typeof value === 'bigint') return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+  if (typeof value === 'bigint') {
+    const exact = value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER);
+    return exact ? Number(value) : value;
+  }
   if (Array.isArray(value)) return value.map(toPlain);
   if (value instanceof Map) {
     const object: Record<string, unknown> = {};
     for (const [key, item] of value) {
-      Object.defineProperty(object, key, { value: toPlain(item), enumerable: true, writable: true, configurable: true });
+      const descriptor = { value: toPlain(item), enumerable: true, writable: true, configurable: true };
+      Object.defineProperty(object, key, descriptor); // "__proto__" stays an ordinary key
     }
     return object;
   }
@@ -274,7 +283,10 @@ function readSmallFile(path: string, maxBytes: number): Buffer {
   }
   try {
     const size = fstatSync(fd).size;
-    if (size > maxBytes) throw new SafetensorsError('BAD_INDEX', path, undefined, `index is ${size} bytes, above the ${maxBytes}-byte limit`);
+    if (size > maxBytes) {
+      const reason = `index is ${size} bytes, above the ${maxBytes}-byte limit`;
+      throw new SafetensorsError('BAD_INDEX', path, undefined, reason);
+    }
     const bytes = Buffer.allocUnsafe(size);
     readFully(fd, bytes, 0, path, undefined);
     return bytes;
@@ -310,10 +322,15 @@ export interface WriteShardedResult {
  * is written atomically and the index last; afterwards, checkpoint files of an earlier save that are
  * not part of this one (stale shards, index or single file) are deleted.
  */
-export function writeSharded(directory: string, tensors: TensorsToWrite, options: WriteShardedOptions = {}): WriteShardedResult {
+export function writeSharded(
+  directory: string,
+  tensors: TensorsToWrite,
+  options: WriteShardedOptions = {},
+): WriteShardedResult {
   const maxShardBytes = options.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES;
   if (!Number.isSafeInteger(maxShardBytes) || maxShardBytes <= 0) {
-    throw new SafetensorsError('BAD_ARGUMENT', directory, undefined, `maxShardBytes must be a positive integer, found ${maxShardBytes}`);
+    const reason = `maxShardBytes must be a positive integer, found ${maxShardBytes}`;
+    throw new SafetensorsError('BAD_ARGUMENT', directory, undefined, reason);
   }
   const sized = sizeTensors(normalizeTensors(tensors, directory), directory);
   const metadata = { format: 'pt', ...options.metadata };
@@ -346,7 +363,8 @@ export function writeSharded(directory: string, tensors: TensorsToWrite, options
   try {
     mkdirSync(directory, { recursive: true });
   } catch (error) {
-    throw new SafetensorsError('IO', directory, undefined, `cannot create directory: ${describeError(error)}`, { cause: error });
+    const reason = `cannot create directory: ${describeError(error)}`;
+    throw new SafetensorsError('IO', directory, undefined, reason, { cause: error });
   }
   const files = shards.map((shard, i) => {
     const path = join(directory, shardName(i));
@@ -357,15 +375,17 @@ export function writeSharded(directory: string, tensors: TensorsToWrite, options
   let indexPath: string | null = null;
   if (count > 1) {
     indexPath = join(directory, INDEX_FILE_NAME);
-    const weightMap = shards.flatMap((shard, i) => shard.map((tensor): [string, string] => [tensor.name, shardName(i)]));
+    const weightMap = shards.flatMap((shard, i) => shard.map(({ name }): [string, string] => [name, shardName(i)]));
     const text = formatIndexJson({ total_parameters: totalParameters, total_size: totalSize }, weightMap);
     try {
       writeFileAtomic(indexPath, (fd) => writeAll(fd, Buffer.from(text, 'utf8')));
     } catch (error) {
-      throw new SafetensorsError('IO', indexPath, undefined, `writing failed: ${describeError(error)}`, { cause: error });
+      const reason = `writing failed: ${describeError(error)}`;
+      throw new SafetensorsError('IO', indexPath, undefined, reason, { cause: error });
     }
   }
-  removeStaleCheckpointFiles(directory, new Set([...shards.map((_, i) => shardName(i)), ...(count > 1 ? [INDEX_FILE_NAME] : [])]));
+  const written = shards.map((_, i) => shardName(i));
+  removeStaleCheckpointFiles(directory, new Set(count > 1 ? [...written, INDEX_FILE_NAME] : written));
   return { files, indexPath, totalSize, totalParameters };
 }
 
@@ -379,9 +399,8 @@ function removeStaleCheckpointFiles(directory: string, keep: ReadonlySet<string>
     try {
       unlinkSync(join(directory, name));
     } catch (error) {
-      throw new SafetensorsError('IO', join(directory, name), undefined, `cannot remove stale checkpoint file: ${describeError(error)}`, {
-        cause: error,
-      });
+      const reason = `cannot remove stale checkpoint file: ${describeError(error)}`;
+      throw new SafetensorsError('IO', join(directory, name), undefined, reason, { cause: error });
     }
   }
 }
@@ -398,7 +417,10 @@ export function formatIndexJson(
     if (entries.length === 0) return '{}';
     const sorted = [...entries].sort((a, b) => compareUtf8(a[0], b[0]));
     const inner = indent + '  ';
-    const lines = sorted.map(([key, value]) => `${inner}${pythonJsonString(key)}: ${typeof value === 'number' ? String(value) : pythonJsonString(value)}`);
+    const lines = sorted.map(([key, value]) => {
+      const literal = typeof value === 'number' ? String(value) : pythonJsonString(value);
+      return `${inner}${pythonJsonString(key)}: ${literal}`;
+    });
     return `{\n${lines.join(',\n')}\n${indent}}`;
   };
   return (
@@ -408,5 +430,6 @@ export function formatIndexJson(
 
 /** A JSON string literal with Python's `ensure_ascii` escaping. */
 function pythonJsonString(value: string): string {
-  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const escape = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, escape);
 }

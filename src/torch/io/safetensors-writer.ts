@@ -40,27 +40,28 @@ const METADATA_KEY = '__metadata__';
 /** Lone UTF-16 surrogates cannot be encoded as UTF-8, so the reference could not read such names. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
+function badArgument(file: string, tensor: string | undefined, reason: string): SafetensorsError {
+  return new SafetensorsError('BAD_ARGUMENT', file, tensor, reason);
+}
+
 /** Bytes of a tensor of `dtype` and `shape`; throws when the shape is invalid or the size exceeds 2^53 - 1. */
-export function tensorByteLength(dtype: SafeDtype, shape: readonly number[], file = '<tensor>', tensor?: string): number {
+export function tensorByteLength(
+  dtype: SafeDtype,
+  shape: readonly number[],
+  file = '<tensor>',
+  tensor?: string,
+): number {
   if (!isSafeDtype(dtype)) {
-    throw new SafetensorsError(
-      'BAD_ARGUMENT',
-      file,
-      tensor,
-      `unknown dtype ${JSON.stringify(dtype)} (expected one of ${SAFE_DTYPES.join(', ')})`,
-    );
+    const expected = SAFE_DTYPES.join(', ');
+    throw badArgument(file, tensor, `unknown dtype ${JSON.stringify(dtype)} (expected one of ${expected})`);
   }
   if (!Array.isArray(shape) || !shape.every((dim) => Number.isSafeInteger(dim) && dim >= 0)) {
-    throw new SafetensorsError(
-      'BAD_ARGUMENT',
-      file,
-      tensor,
-      `shape must be an array of non-negative integers, found ${describeShape(shape)}`,
-    );
+    throw badArgument(file, tensor, `shape must be an array of non-negative integers, found ${describeShape(shape)}`);
   }
   const bytes = byteLengthOrUndefined(dtype, shape);
   if (bytes === undefined) {
-    throw new SafetensorsError('LIMIT_EXCEEDED', file, tensor, `shape [${shape.join(', ')}] of ${dtype} exceeds 2^53 - 1 bytes`);
+    const reason = `shape [${shape.join(', ')}] of ${dtype} exceeds 2^53 - 1 bytes`;
+    throw new SafetensorsError('LIMIT_EXCEEDED', file, tensor, reason);
   }
   return bytes;
 }
@@ -100,7 +101,8 @@ export function planSafetensors(
   const padding = (8 - (json.byteLength % 8)) % 8;
   const headerLength = json.byteLength + padding;
   if (headerLength > MAX_HEADER_BYTES) {
-    throw new SafetensorsError('LIMIT_EXCEEDED', file, undefined, `header would be ${headerLength} bytes, above the ${MAX_HEADER_BYTES}-byte limit readers enforce`);
+    const reason = `header would be ${headerLength} bytes, above the ${MAX_HEADER_BYTES}-byte limit readers enforce`;
+    throw new SafetensorsError('LIMIT_EXCEEDED', file, undefined, reason);
   }
   const headerBytes = Buffer.alloc(HEADER_LENGTH_PREFIX_BYTES + headerLength, 0x20);
   headerBytes.writeBigUInt64LE(BigInt(headerLength), 0);
@@ -114,7 +116,11 @@ export function planSafetensors(
  * removed and a previous file at `path` is untouched. transformers writes `{ format: 'pt' }`, and
  * its 4.x versions refuse files whose metadata is present but lacks `format`.
  */
-export function writeSafetensors(path: string, tensors: TensorsToWrite, metadata?: Readonly<Record<string, string>>): void {
+export function writeSafetensors(
+  path: string,
+  tensors: TensorsToWrite,
+  metadata?: Readonly<Record<string, string>>,
+): void {
   const layout = planSafetensors(tensors, metadata, path);
   let current: string | undefined;
   try {
@@ -143,12 +149,10 @@ export function sizeTensors(
   const seen = new Set<string>();
   return tensors.map((tensor) => {
     const { name } = tensor;
-    if (typeof name !== 'string') {
-      throw new SafetensorsError('BAD_ARGUMENT', file, undefined, `tensor names must be strings, found ${typeof name}`);
-    }
-    if (name === METADATA_KEY) throw new SafetensorsError('BAD_ARGUMENT', file, name, `"${METADATA_KEY}" is reserved for metadata`);
-    if (LONE_SURROGATE.test(name)) throw new SafetensorsError('BAD_ARGUMENT', file, name, 'name contains an unpaired UTF-16 surrogate');
-    if (seen.has(name)) throw new SafetensorsError('BAD_ARGUMENT', file, name, 'two tensors have this name');
+    if (typeof name !== 'string') throw badArgument(file, undefined, `names must be strings, found ${typeof name}`);
+    if (name === METADATA_KEY) throw badArgument(file, name, `"${METADATA_KEY}" is reserved for metadata`);
+    if (LONE_SURROGATE.test(name)) throw badArgument(file, name, 'name contains an unpaired UTF-16 surrogate');
+    if (seen.has(name)) throw badArgument(file, name, 'two tensors have this name');
     seen.add(name);
     const byteLength = tensorByteLength(tensor.dtype, tensor.shape, file, name);
     if (typeof tensor.data !== 'function') checkDataLength(tensor.data, byteLength, file, name);
@@ -163,42 +167,45 @@ export function resolveTensorBytes(tensor: TensorToWrite, byteLength: number, fi
     try {
       data = (data as () => ArrayBufferView)();
     } catch (error) {
-      throw new SafetensorsError('SOURCE_FAILED', file, tensor.name, `the data callback threw: ${describeError(error)}`, {
-        cause: error,
-      });
+      const reason = `the data callback threw: ${describeError(error)}`;
+      throw new SafetensorsError('SOURCE_FAILED', file, tensor.name, reason, { cause: error });
     }
   }
   checkDataLength(data, byteLength, file, tensor.name);
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-function checkDataLength(data: unknown, byteLength: number, file: string, name: string): asserts data is ArrayBufferView {
+function checkDataLength(
+  data: unknown,
+  byteLength: number,
+  file: string,
+  name: string,
+): asserts data is ArrayBufferView {
   if (!ArrayBuffer.isView(data)) {
-    throw new SafetensorsError('BAD_ARGUMENT', file, name, `data must be an ArrayBufferView or a function returning one, found ${typeof data}`);
+    throw badArgument(file, name, `data must be an ArrayBufferView or a function returning one, found ${typeof data}`);
   }
   if (data.byteLength !== byteLength) {
-    throw new SafetensorsError('BAD_ARGUMENT', file, name, `data has ${data.byteLength} bytes but dtype and shape need ${byteLength}`);
+    throw badArgument(file, name, `data has ${data.byteLength} bytes but dtype and shape need ${byteLength}`);
   }
 }
 
 export function normalizeTensors(tensors: TensorsToWrite, file: string): readonly TensorToWrite[] {
   if (tensors instanceof Map) return [...tensors].map(([name, spec]) => ({ ...spec, name }));
   if (Array.isArray(tensors)) return tensors;
-  throw new SafetensorsError('BAD_ARGUMENT', file, undefined, 'tensors must be an array of { name, dtype, shape, data } or a Map from name');
+  throw badArgument(file, undefined, 'tensors must be an array of { name, dtype, shape, data } or a Map from name');
 }
 
 function serializeMetadata(metadata: Readonly<Record<string, string>>, file: string): string {
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
-    throw new SafetensorsError('BAD_ARGUMENT', file, undefined, 'metadata must be an object of string values');
+    throw badArgument(file, undefined, 'metadata must be an object of string values');
   }
   const keys = Object.keys(metadata).sort(compareUtf8);
   const members = keys.map((key) => {
     const value: unknown = metadata[key];
-    if (typeof value !== 'string') {
-      throw new SafetensorsError('BAD_ARGUMENT', file, undefined, `metadata[${JSON.stringify(key)}] must be a string, found ${typeof value}`);
-    }
+    const where = `metadata[${JSON.stringify(key)}]`;
+    if (typeof value !== 'string') throw badArgument(file, undefined, `${where} must be a string, not ${typeof value}`);
     if (LONE_SURROGATE.test(key) || LONE_SURROGATE.test(value)) {
-      throw new SafetensorsError('BAD_ARGUMENT', file, undefined, `metadata[${JSON.stringify(key)}] contains an unpaired UTF-16 surrogate`);
+      throw badArgument(file, undefined, `${where} contains an unpaired UTF-16 surrogate`);
     }
     return `${JSON.stringify(key)}:${JSON.stringify(value)}`;
   });

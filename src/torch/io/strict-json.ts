@@ -37,6 +37,12 @@ export interface StrictJsonOptions {
  */
 const MAX_EXACT_INTEGER_DIGITS = 400;
 
+const LITERALS: readonly (readonly [string, boolean | null])[] = [
+  ['true', true],
+  ['false', false],
+  ['null', null],
+];
+
 const NUMBER_PATTERN = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
 
 const enum Char {
@@ -169,17 +175,10 @@ class StrictJsonParser {
     const c = text.charCodeAt(position);
     if (c === Char.Quote) return this.parseString();
     if (c === Char.Minus || (c >= 0x30 && c <= 0x39)) return this.parseNumber();
-    for (const [literal, value] of [
-      ['true', true],
-      ['false', false],
-      ['null', null],
-    ] as const) {
-      if (text.startsWith(literal, position)) {
-        this.position += literal.length;
-        return value;
-      }
-    }
-    return this.fail('expected a JSON value');
+    const literal = LITERALS.find(([word]) => text.startsWith(word, position));
+    if (literal === undefined) return this.fail('expected a JSON value');
+    this.position += literal[0].length;
+    return literal[1];
   }
 
   private parseNumber(): bigint | number {
@@ -284,8 +283,9 @@ class StrictJsonParser {
     const { text, position } = this;
     if (position >= text.length) throw new JsonSyntaxError(`${problem}: unexpected end of input`, 'syntax', position);
     const found = text.codePointAt(position) as number;
-    const shown =
-      found >= 0x20 && found < 0x7f ? `'${String.fromCodePoint(found)}'` : `U+${found.toString(16).toUpperCase().padStart(4, '0')}`;
+    const printable = found >= 0x20 && found < 0x7f;
+    const code = `U+${found.toString(16).toUpperCase().padStart(4, '0')}`;
+    const shown = printable ? `'${String.fromCodePoint(found)}'` : code;
     throw new JsonSyntaxError(`${problem}, found ${shown}`, 'syntax', position);
   }
 }

@@ -44,7 +44,14 @@ export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor =
 export const relu = (x: Tensor): Tensor => ops.relu(x);
 export const linear = (x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor => ops.linear(x, weight, bias);
 export const embedding = (ids: Tensor, weight: Tensor): Tensor => ops.embedding(weight, ids);
-export const dropout = (x: Tensor, p = 0.5, training = true): Tensor => (training && p > 0 ? ops.dropout(x, p, true) : x);
+/** As PyTorch: checked even when dropout is off, so a bad configuration fails at once rather than at training time. */
+export function checkDropoutProbability(p: number): void {
+  if (!(p >= 0 && p <= 1)) throw new ValueError(`dropout probability has to be between 0 and 1, but got ${p}`);
+}
+export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
+  checkDropoutProbability(p);
+  return training && p > 0 ? ops.dropout(x, p, true) : x;
+}
 
 export function scaledDotProductAttention(
   q: Tensor,

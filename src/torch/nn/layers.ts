@@ -6,6 +6,8 @@ import { Parameter } from './parameter';
 import * as init from './init';
 import { scope } from '../memory';
 import type { DType, DeviceLike } from '../types';
+import { ValueError } from '../errors';
+import { checkDropoutProbability, dropout } from './functional';
 
 export interface FactoryOptions {
   dtype?: DType;
@@ -46,7 +48,13 @@ export class Embedding extends Module {
     { paddingIdx, dtype, device }: FactoryOptions & { paddingIdx?: number } = {},
   ) {
     super();
-    this.paddingIdx = paddingIdx ?? null;
+    this.paddingIdx = null;
+    if (paddingIdx !== undefined) {
+      if (!Number.isInteger(paddingIdx) || paddingIdx < -numEmbeddings || paddingIdx >= numEmbeddings)
+        throw new ValueError(`Embedding: paddingIdx must be an integer in [-${numEmbeddings}, ${numEmbeddings}), got ${paddingIdx}`);
+      // Negative indices count from the end, as in PyTorch; ATen's embedding takes -1 to mean "none".
+      this.paddingIdx = paddingIdx < 0 ? numEmbeddings + paddingIdx : paddingIdx;
+    }
     this.weight = scope(() => new Parameter(ops.empty([numEmbeddings, embeddingDim], { dtype, device })));
     init.normal_(this.weight);
     if (this.paddingIdx !== null) scope(() => this.weight.select(0, this.paddingIdx!).detach().zero_());
@@ -94,8 +102,9 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
 export class Dropout extends Module {
   constructor(readonly p = 0.5) {
     super();
+    checkDropoutProbability(p);
   }
   forward(x: Tensor): Tensor {
-    return this.training && this.p > 0 ? ops.dropout(x, this.p, true) : x;
+    return dropout(x, this.p, this.training);
   }
 }

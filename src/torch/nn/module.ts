@@ -5,7 +5,7 @@ import { keep } from '../memory';
 import { noGrad } from '../autograd';
 import { Parameter } from './parameter';
 import { ValueError } from '../errors';
-import type { DType, DeviceLike } from '../types';
+import { DTYPE_ALIASES, DTYPE_NAMES, isFloatingDType, type DType, type DeviceLike } from '../types';
 
 export type StateDict = Map<string, Tensor>;
 
@@ -135,24 +135,35 @@ export class Module {
     return { missing, unexpected };
   }
 
-  /** Moves or converts every parameter and buffer in place (module.to('cuda'), module.to('bfloat16')). */
+  /**
+   * Moves or converts every parameter (and its gradient) and buffer in place, keeping the Parameter
+   * objects (module.to('cuda'), module.to('bfloat16')). As in PyTorch, only floating dtypes are
+   * accepted, and a dtype conversion leaves integer and bool buffers alone.
+   */
   to(target: DType | DeviceLike): this {
+    const dtype: DType | null = DTYPE_ALIASES[target] ?? (DTYPE_NAMES.has(target) ? (target as DType) : null);
+    if (dtype !== null && !isFloatingDType(dtype))
+      throw new ValueError(`Module.to: parameters can only be converted to a floating dtype (float32, float64, bfloat16, float16), got '${target}'`);
     noGrad(() => {
       for (const p of this.parameters()) {
+        const g = p.grad;
         const moved = p.to(target);
         p._replaceData(moved);
         moved.dispose();
+        if (g) {
+          const movedGrad = g.to(target);
+          p.grad = movedGrad; // the handles go; the gradient stays attached to p
+          movedGrad.dispose();
+          g.dispose();
+        }
       }
       for (const m of this.modules()) {
         for (const [k] of m._bufferNames) {
           const b = (m as any)[k];
-          if (b instanceof Tensor) {
-            const floating = ['float32', 'float64', 'bfloat16', 'float16'].includes(b.dtype);
-            const isDtype = ['float32', 'float64', 'bfloat16', 'float16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'].includes(target);
-            if (isDtype && !floating) continue; // like PyTorch: dtype moves convert floating buffers only
-            (m as any)[k] = keep(b.to(target));
-            b.dispose();
-          }
+          if (!(b instanceof Tensor)) continue;
+          if (dtype !== null && !isFloatingDType(b.dtype)) continue; // step counters, masks, token ids
+          (m as any)[k] = keep(b.to(target));
+          b.dispose();
         }
       }
     });

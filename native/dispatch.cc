@@ -32,9 +32,21 @@ bool holds_tensors(const c10::TypePtr& type) {
   }
 }
 
-c10::IValue to_ivalue(napi_env env, napi_value v, const c10::TypePtr& type, std::optional<int32_t> fixed_len);
+// The declared length of a list argument (`int[2] stride` -> 2) and whether an empty list is its
+// documented default (`int[2] stride=[]`: pooling's "same as kernel_size").
+struct ListArity {
+  std::optional<int32_t> n;
+  bool empty_ok = false;
+};
 
-c10::IValue to_list(napi_env env, napi_value v, const c10::TypePtr& elem, std::optional<int32_t> fixed_len) {
+ListArity arity_of(const c10::Argument& a) {
+  const auto& d = a.default_value();
+  return {a.N(), d && d->isIntList() && d->toIntList().empty()};
+}
+
+c10::IValue to_ivalue(napi_env env, napi_value v, const c10::TypePtr& type, const ListArity& arity);
+
+c10::IValue to_list(napi_env env, napi_value v, const c10::TypePtr& elem, const ListArity& arity) {
   switch (elem->kind()) {
     case c10::TypeKind::TensorType: return c10::IValue(arg_tensor_list(env, v));
     case c10::TypeKind::OptionalType: {
@@ -45,8 +57,13 @@ c10::IValue to_list(napi_env env, napi_value v, const c10::TypePtr& elem, std::o
     case c10::TypeKind::IntType:
     case c10::TypeKind::SymIntType: {
       auto list = arg_int_list(env, v);
+      const auto n = arity.n.value_or(0);
       // `int[2] kernel_size=3`: a single number stands for every element, as in Python.
-      if (fixed_len && list.size() == 1 && *fixed_len > 1) list.assign(*fixed_len, list[0]);
+      if (n > 1 && list.size() == 1) list.assign(n, list[0]);
+      // Kernels index fixed-length lists without checking (reflection_pad1d_backward reads
+      // padding[1]): a wrong length must stop here, not read past the end.
+      else if (n > 1 && list.size() != static_cast<size_t>(n) && !(arity.empty_ok && list.empty()))
+        throw ArgumentError("expected " + std::to_string(n) + " integers (or one for all), got " + std::to_string(list.size()));
       return c10::IValue(list);
     }
     case c10::TypeKind::FloatType: return c10::IValue(arg_double_list(env, v));
@@ -56,6 +73,8 @@ c10::IValue to_list(napi_env env, napi_value v, const c10::TypePtr& elem, std::o
       if (!is_array) throw ArgumentError("expected an array of booleans");
       uint32_t n;
       napi_get_array_length(env, v, &n);
+      if (arity.n && *arity.n > 1 && n != static_cast<uint32_t>(*arity.n))
+        throw ArgumentError("expected " + std::to_string(*arity.n) + " booleans, got " + std::to_string(n));
       c10::List<bool> out;
       for (uint32_t i = 0; i < n; ++i) {
         napi_value e;
@@ -70,12 +89,12 @@ c10::IValue to_list(napi_env env, napi_value v, const c10::TypePtr& elem, std::o
                                  "arguments of type " + elem->str() + "[] cannot be passed from JavaScript yet");
 }
 
-c10::IValue to_ivalue(napi_env env, napi_value v, const c10::TypePtr& type, std::optional<int32_t> fixed_len) {
+c10::IValue to_ivalue(napi_env env, napi_value v, const c10::TypePtr& type, const ListArity& arity) {
   switch (type->kind()) {
     case c10::TypeKind::TensorType: return c10::IValue(arg_tensor(env, v));
     case c10::TypeKind::OptionalType:
       if (is_nullish(env, v)) return c10::IValue();
-      return to_ivalue(env, v, type->castRaw<c10::OptionalType>()->getElementType(), fixed_len);
+      return to_ivalue(env, v, type->castRaw<c10::OptionalType>()->getElementType(), arity);
     case c10::TypeKind::IntType:
     case c10::TypeKind::SymIntType: return c10::IValue(arg_int(env, v));
     case c10::TypeKind::FloatType: return c10::IValue(arg_double(env, v));
@@ -86,7 +105,7 @@ c10::IValue to_ivalue(napi_env env, napi_value v, const c10::TypePtr& type, std:
     case c10::TypeKind::LayoutType: return c10::IValue(arg_layout(env, v));
     case c10::TypeKind::MemoryFormatType: return c10::IValue(arg_memory_format(env, v));
     case c10::TypeKind::DeviceObjType: return c10::IValue(arg_device(env, v));
-    case c10::TypeKind::ListType: return to_list(env, v, type->castRaw<c10::ListType>()->getElementType(), fixed_len);
+    case c10::TypeKind::ListType: return to_list(env, v, type->castRaw<c10::ListType>()->getElementType(), arity);
     case c10::TypeKind::GeneratorType:
       if (is_nullish(env, v)) return c10::IValue();
       break;
@@ -205,9 +224,12 @@ napi_value call_op(napi_env env, napi_callback_info info) {
         throw ArgumentError(entry->display + ": missing required argument '" + a.name() + "'");
       }
       try {
-        stack.push_back(to_ivalue(env, v, a.real_type(), a.N()));
+        stack.push_back(to_ivalue(env, v, a.real_type(), arity_of(a)));
       } catch (const ArgumentError& e) {
-        throw ArgumentError(entry->display + ": argument '" + a.name() + "' (" + a.real_type()->str() + "): " + e.what());
+        std::string type = a.real_type()->str();
+        auto brackets = type.rfind("[]");  // show the declared length: int[2]
+        if (a.N() && brackets != std::string::npos) type.insert(brackets + 1, std::to_string(*a.N()));
+        throw ArgumentError(entry->display + ": argument '" + a.name() + "' (" + type + "): " + e.what());
       }
     }
     entry->handle.callBoxed(stack);

@@ -7,8 +7,34 @@
 #include <sstream>
 
 namespace lt {
+
+std::string cuda_unavailable_reason();  // runtime.cc (or cuda_runtime.cc): empty when CUDA is usable
+
 namespace {
 napi_ref g_factory = nullptr;
+
+// A CUDA tensor asked of a libtorch or machine without CUDA: libtorch reports a missing kernel (followed
+// by the dispatcher's whole table of backends) or a missing CUDA library or driver. Say plainly that
+// CUDA is unavailable, and why. Returns whether the message was such a report.
+bool explain_missing_cuda(std::string& message) {
+  std::string reason = cuda_unavailable_reason();  // empty when CUDA is usable
+  const std::string suffix = reason.empty() ? "" : ": CUDA is not available (" + reason + ")";
+  const std::string kernel = " with arguments from the 'CUDA' backend";
+  auto pos = message.find(kernel);
+  if (pos != std::string::npos) {
+    if (reason.empty()) return false;  // CUDA works: a genuinely missing kernel
+    message = message.substr(0, pos + kernel.size()) + suffix;
+    return true;
+  }
+  for (const char* marker : {"is not linked with support for cuda devices", "CUDA driver version is insufficient",
+                             "no CUDA GPUs are available", "Found no NVIDIA driver"}) {
+    if (message.find(marker) != std::string::npos) {
+      message += suffix;
+      return true;
+    }
+  }
+  return false;
+}
 
 std::string strip_backtrace(std::string msg) {
   // torch appends "Exception raised from ..." with a C++ backtrace; the JS stack is what users need.
@@ -80,18 +106,15 @@ void throw_current_exception(napi_env env, const char* op, const napi_value* arg
   } catch (const c10::TypeError& e) {
     kind = "TypeError", message = e.msg();
   } catch (const c10::NotImplementedError& e) {
-    kind = "NotImplementedError", message = e.msg();
+    message = e.msg();
+    kind = explain_missing_cuda(message) ? "CudaUnavailableError" : "NotImplementedError";
   } catch (const c10::OutOfMemoryError& e) {
     kind = "OutOfMemoryError", message = e.msg();
   } catch (const c10::LinAlgError& e) {
     kind = "LinAlgError", message = e.msg();
   } catch (const c10::Error& e) {
     message = e.msg();
-    // A CUDA call on a machine without a usable driver: say so plainly.
-    if (message.find("CUDA driver version is insufficient") != std::string::npos ||
-        message.find("no CUDA GPUs are available") != std::string::npos ||
-        message.find("Found no NVIDIA driver") != std::string::npos)
-      kind = "CudaUnavailableError";
+    if (explain_missing_cuda(message)) kind = "CudaUnavailableError";
   } catch (const HandleError& e) {
     kind = "DisposedTensorError", message = e.what();
   } catch (const ArgumentError& e) {

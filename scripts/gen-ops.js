@@ -174,7 +174,7 @@ function cppArg(arg, i) {
         `(${name} ? std::optional<c10::ArrayRef<double>>(*${name}) : std::nullopt)`);
       return opt(`auto ${name} = arg_double_list(env, ${v});`, name);
     }
-    const fill = t.n && t.n > 1 ? `fixed_length(arg_int_list(env, ${v}), ${t.n})` : `arg_int_list(env, ${v})`;
+    const fill = t.n && t.n > 1 ? `fixed_length(arg_int_list(env, ${v}), ${t.n}, ${arg.default === '[]'})` : `arg_int_list(env, ${v})`;
     const sym = t.base === 'SymInt';
     if (t.optional) {
       return opt(`auto ${name} = is_nullish(env, ${v}) ? std::optional<std::vector<int64_t>>() : std::optional<std::vector<int64_t>>(${fill});`,
@@ -246,13 +246,17 @@ function overloadDoc(op) {
   return `aten::${op.name}${op.overload ? '.' + op.overload : ''}: ${op.schema}`;
 }
 
-// TS parameter list (without self for methods) and the options type.
-function tsSignature(op, method) {
+// TS parameter lists (without self for methods) and the options type. Any named argument may go in the
+// trailing options object, so besides the positional form there is one that stops after the required
+// arguments and takes every optional one by name: x.sum({ dim: 1, keepdim: true }).
+function tsSignatures(op, method) {
+  const required = [];
   const params = [];
   const kw = [];
   const optionalPos = [];
   const names = opArgNames(op);
   let sawOptional = false;
+  let requiredAfterOptional = false;
   op.arguments.forEach((a, i) => {
     if (method && i === 0) return;
     const ty = tsType(a.type);
@@ -262,12 +266,17 @@ function tsSignature(op, method) {
       sawOptional = sawOptional || optional;
       params.push(`${names[i]}${sawOptional ? '?' : ''}: ${ty}`);
       if (optional) optionalPos.push(`${names[i]}?: ${ty}`);
+      else if (sawOptional) requiredAfterOptional = true;
+      else required.push(`${names[i]}: ${ty}`);
     }
   });
   const optsFields = [...optionalPos, ...kw];
   if (isFactory(op)) optsFields.push('requiresGrad?: boolean');
-  if (optsFields.length) params.push(`opts?: { ${optsFields.join('; ')} }`);
-  return params.join(', ');
+  const optsParam = `opts?: { ${optsFields.join('; ')} }`;
+  if (!optsFields.length) return [params.join(', ')];
+  const signatures = [[...params, optsParam].join(', ')];
+  if (optionalPos.length && !requiredAfterOptional) signatures.push([...required, optsParam].join(', '));
+  return signatures;
 }
 
 function tsReturnType(op) {
@@ -277,7 +286,10 @@ function tsReturnType(op) {
   const one = (r) => ({ Tensor: 'Tensor', 'Tensor[]': 'Tensor[]', bool: 'boolean', int: 'number', float: 'number',
     SymInt: 'number', Scalar: 'number', ScalarType: 'DType' })[r.type];
   if (rets.length === 1) return one(rets[0]);
-  return `[${rets.map(one).join(', ')}]`;
+  const tuple = `[${rets.map(one).join(', ')}]`;
+  // Tensor tuples with named fields (see tsWrap): torch.max(x, 1).values
+  if (rets.every((x) => x.type === 'Tensor' && x.name)) return `${tuple} & { ${rets.map((x) => `${camel(x.name)}: Tensor`).join('; ')} }`;
+  return tuple;
 }
 
 function returnSupported(op) {
@@ -327,7 +339,7 @@ function genImpl(name, overloads, fastSet) {
       if (fast && def !== undefined) v = `(v${i} === undefined ? ${def} : v${i})`;
       else if (fast && t.optional) v = `(v${i} ?? null)`;
       if (t.base === 'Tensor' && !t.list) return t.optional ? `rt.hOpt(${v})` : `${v}._h`;
-      if (t.base === 'Tensor' && t.list) return `rt.hList(${v})`;
+      if (t.base === 'Tensor' && t.list) return `rt.hList(${v}, ${JSON.stringify(op.name)}, ${JSON.stringify(names[i])})`;
       return v;
     });
     const call = fast ? `N.${fastSymbol(op)}(${argExprs.join(', ')})`
@@ -341,7 +353,7 @@ function genImpl(name, overloads, fastSet) {
     lines.push(`    }`);
     lines.push(`  }`);
   }
-  lines.push(`  return rt.noMatch(${JSON.stringify(name)}, a, ${JSON.stringify(overloads.map((op) => op.schema))});`);
+  lines.push(`  return rt.noMatch(${JSON.stringify(name)}, a, ${JSON.stringify(overloads.map((op) => op.schema))}, o);`);
   lines.push(`}`);
   return lines.join('\n');
 }
@@ -395,8 +407,12 @@ ${[...headers].sort().join('\n')}
 namespace lt {
 namespace {
 
-std::vector<int64_t> fixed_length(std::vector<int64_t> v, size_t n) {
+// \`int[2] stride\`: one number stands for all; any other length but n is refused (kernels index these
+// lists without checking), except an empty list where that is the schema's default (\`stride=[]\`).
+std::vector<int64_t> fixed_length(std::vector<int64_t> v, size_t n, bool empty_ok) {
   if (v.size() == 1 && n > 1) v.assign(n, v[0]);
+  else if (v.size() != n && !(empty_ok && v.empty()))
+    throw ArgumentError("expected " + std::to_string(n) + " integers (or one for all), got " + std::to_string(v.size()));
   return v;
 }
 
@@ -460,12 +476,14 @@ ${fastFns.map((f) => `      {"${fastSymbol(f.op)}", ${fastSymbol(f.op)}},`).join
       const reserved = RESERVED.has(tn);
       const fname = reserved ? `${tn}Fn` : tn;
       const exp = reserved ? '' : 'export ';
-      const decls = fnOps.map((op) => `/** ${overloadDoc(op)} */\n${exp}function ${fname}(${tsSignature(op, false)}): ${tsReturnType(op)};`);
+      const decls = fnOps.flatMap((op) =>
+        tsSignatures(op, false).map((sig) => `/** ${overloadDoc(op)} */\n${exp}function ${fname}(${sig}): ${tsReturnType(op)};`));
       fnExports.push(`${decls.join('\n')}\n${exp}function ${fname}(...a: any[]): any { return ${tn}$(a); }` + (reserved ? `\nexport { ${fname} as ${tn} };` : ''));
     }
     const mOps = ops.filter((op) => op.variants.includes('method'));
     if (mOps.length && !HANDWRITTEN_METHODS.has(name)) {
-      for (const op of mOps) methodDecls.push(`  /** ${overloadDoc(op)} */\n  ${tn}(${tsSignature(op, true)}): ${tsReturnType(op)};`);
+      for (const op of mOps)
+        for (const sig of tsSignatures(op, true)) methodDecls.push(`  /** ${overloadDoc(op)} */\n  ${tn}(${sig}): ${tsReturnType(op)};`);
       methodInstalls.push(`  proto.${tn} = function (this: Tensor, ...a: any[]) { a.unshift(this); return ${tn}$(a); };`);
     }
   }

@@ -103,8 +103,12 @@
 namespace lt {
 namespace {
 
-std::vector<int64_t> fixed_length(std::vector<int64_t> v, size_t n) {
+// `int[2] stride`: one number stands for all; any other length but n is refused (kernels index these
+// lists without checking), except an empty list where that is the schema's default (`stride=[]`).
+std::vector<int64_t> fixed_length(std::vector<int64_t> v, size_t n, bool empty_ok) {
   if (v.size() == 1 && n > 1) v.assign(n, v[0]);
+  else if (v.size() != n && !(empty_ok && v.empty()))
+    throw ArgumentError("expected " + std::to_string(n) + " integers (or one for all), got " + std::to_string(v.size()));
   return v;
 }
 

@@ -108,8 +108,65 @@ export function precisionRecallF1(c: { tp: number; fp: number; fn: number }): { 
   return { precision, recall, f1 };
 }
 
+/** The probability threshold that maximises F1 over (logit, target) pairs, and that F1. */
+export function bestF1Threshold(scores: [number, number][]): { threshold: number; f1: number } {
+  const sorted = [...scores].sort((a, b) => b[0] - a[0]);
+  const positives = sorted.filter(([, t]) => t === 1).length;
+  let tp = 0;
+  let fp = 0;
+  let best = { threshold: 0.5, f1: 0 };
+  for (let i = 0; i < sorted.length; i++) {
+    if (sorted[i][1] === 1) tp++;
+    else fp++;
+    if (i + 1 < sorted.length && sorted[i + 1][0] === sorted[i][0]) continue; // ties decide together
+    const f1 = (2 * tp) / (tp + fp + positives);
+    if (f1 > best.f1) {
+      // halfway (in logit space) to the next score, as a probability
+      const next = i + 1 < sorted.length ? sorted[i + 1][0] : sorted[i][0] - 1;
+      best = { threshold: 1 / (1 + Math.exp(-(sorted[i][0] + next) / 2)), f1 };
+    }
+  }
+  return best;
+}
+
 export function histogram(values: number[]): Record<string, number> {
   const h: Record<string, number> = {};
   for (const v of values) h[String(v)] = (h[String(v)] ?? 0) + 1;
   return h;
 }
+
+export interface LatentUsageVerdict {
+  used: boolean;
+  /** "latents are used" or "no evidence latents are used", possibly with a qualifier. */
+  text: string;
+  /** Why, one clause per ablation considered. */
+  reasons: string[];
+}
+
+/**
+ * Whether ablations show that latents are used: every zeros/shuffled ablation that was run must have
+ * a confidence interval excluding 0.
+ */
+export function latentUsageVerdict(ablations: readonly { name: string; delta?: number; ci?: readonly [number, number] | null }[]): LatentUsageVerdict {
+  const decisive = ablations.filter((a) => a.name === 'zeros' || a.name === 'shuffled');
+  const reasons: string[] = [];
+  let allExclude = decisive.length > 0;
+  let lowersLoss = false;
+  for (const a of decisive) {
+    if (!a.ci) {
+      allExclude = false;
+      reasons.push(`${a.name}: no confidence interval`);
+      continue;
+    }
+    const [lo, hi] = a.ci;
+    const excludes = lo > 0 || hi < 0;
+    allExclude &&= excludes;
+    lowersLoss ||= hi < 0;
+    const where = lo > 0 ? 'above 0: ablating raises the loss' : hi < 0 ? 'below 0: ablating lowers the loss' : 'includes 0';
+    reasons.push(`${a.name}: Δ ${(a.delta ?? NaN).toFixed(4)}, CI ${`[${a.ci[0].toFixed(4)}, ${a.ci[1].toFixed(4)}]`} ${where}`);
+  }
+  if (!decisive.length) reasons.push('no zeros or shuffled ablation was run');
+  if (!allExclude) return { used: false, text: 'no evidence latents are used', reasons };
+  return { used: true, text: lowersLoss ? 'latents are used (but ablating them lowers the loss)' : 'latents are used', reasons };
+}
+

@@ -56,6 +56,8 @@ export interface BuildOptions {
   format?: Partial<TextFormat>;
   /** keep `<bot><eot>` around zero-latent spans (a marker-only control) instead of plain text */
   markersAtZero?: boolean;
+  /** appended after the final answer, so generation learns to stop */
+  eosId?: number;
 }
 
 const IGNORE = -100;
@@ -109,6 +111,7 @@ export function buildLatentSequence(example: Gsm8kExample, tokenizer: TextEncode
       spans.push({ botPosition, count: k, breakpointIndex: seg.breakpointIndex, expression: seg.breakpoint.expression, result: seg.breakpoint.result });
     }
   }
+  if (options.eosId !== undefined) push(options.eosId, Role.Language);
   const n = ids.length;
   const targets = new Array<number>(n).fill(IGNORE);
   const nextStepOf = new Array<number>(n).fill(-1);

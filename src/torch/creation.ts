@@ -1,7 +1,7 @@
 // torch.tensor(): tensors from JS data (nested arrays, typed arrays, scalars). Always copies.
 import { native as N } from './native';
 import { Tensor, wrap } from './tensor';
-import { DTYPE_ALIASES, type DType, type DeviceLike } from './types';
+import { DTYPE_ALIASES, DTYPE_NAMES, DTYPES, type DType, type DeviceLike } from './types';
 import { TorchTypeError, ValueError } from './errors';
 
 export type NestedArray = number | boolean | bigint | NestedArray[];
@@ -60,6 +60,8 @@ function typedFor(values: (number | boolean | bigint)[], dtype: DType): ArrayBuf
  * non-integer float32, booleans bool; typed arrays keep their element type.
  */
 export function tensor(data: NestedArray | ArrayBufferView, options: TensorOptions = {}): Tensor {
+  if (options.dtype !== undefined && !DTYPE_NAMES.has(options.dtype))
+    throw new TorchTypeError(`torch.tensor(): unknown dtype ${JSON.stringify(options.dtype)} (expected one of ${DTYPES.join(', ')})`);
   let dtype = options.dtype ? (DTYPE_ALIASES[options.dtype] ?? options.dtype) : undefined;
   let bytes: ArrayBufferView;
   let shape: number[];

@@ -29,12 +29,12 @@ export { autograd };
  */
 export function ops(name: string, overload = ''): ((...args: unknown[]) => any) & { schema: string } {
   const id = rt.op(name, overload);
-  const convert = (v: unknown): unknown =>
-    v instanceof Tensor ? v._h : Array.isArray(v) && v.some((x) => x instanceof Tensor) ? v.map((x) => (x instanceof Tensor ? x._h : x)) : v;
   const schema = native.schemaOf(id);
+  const slots = rt.tensorSlots(schema);
+  const display = name.includes('::') ? name : `aten::${name}`;
   const returnsTensor = /->\s*\(?Tensor/.test(schema);
   const fn = (...args: unknown[]) => {
-    const r = native.callOp(id, ...args.map(convert));
+    const r = native.callOp(id, ...args.map((v, i) => rt.boxedArg(display, slots[i], v)));
     return returnsTensor ? wrapResult(r) : r;
   };
   return Object.assign(fn, { schema });
@@ -47,3 +47,6 @@ function wrapResult(r: unknown): unknown {
 }
 export * as nn from './nn';
 export * as F from './nn/functional';
+export * as testing from './testing';
+export * as optim from './optim'; export * as amp from './amp'; export { autocast, autocastGuard, isAutocastEnabled, getAutocastDtype } from './amp';
+export { latentStep, latentStepReference, type LatentStepOutput } from '../latent/latent-step';

@@ -55,6 +55,32 @@ export interface NativeAddon {
   cudaEmptyCache(): void;
   // generated fast entries (native/generated/ops_fast.cc) and later additions
   [fast: string]: any;
+  // optim.cc: optimizers live in tagged externals (freed by their finalizer or optimDispose)
+  optimCreate(kind: 'adamw' | 'sgd', groups: ({ params: number[] } & Record<string, unknown>)[]): NativeOptimizer;
+  optimStep(opt: NativeOptimizer): void;
+  optimZeroGrad(opt: NativeOptimizer, setToNone: boolean): void;
+  optimGroups(opt: NativeOptimizer): Record<string, unknown>[];
+  optimSetGroup(opt: NativeOptimizer, group: number, options: Record<string, unknown>): void;
+  optimGetState(opt: NativeOptimizer): (Record<string, number> | null)[];
+  optimSetState(opt: NativeOptimizer, entries: (Record<string, number> | null)[]): void;
+  optimDispose(opt: NativeOptimizer): void;
+  clipGradNorm(params: number[], maxNorm: number, normType: number, errorIfNonfinite: boolean): number;
+  rngGetState(device?: string | null): number;
+  rngSetState(state: number, device?: string | null): void;
+  // autocast.cc
+  autocastState(deviceType: string): NativeAutocastState;
+  autocastEnter(deviceType: string, dtype: string, enabled: boolean, cacheEnabled: boolean): NativeAutocastState;
+  autocastExit(deviceType: string, previous: NativeAutocastState): void;
+  // kernels/latent_step.cc: the fused latent step, [embed, stopLogit] handles
+  latentStep(h: number, normWeight: number, gain: number, bias: number, scale: number, stopWeight: number, stopBias: number, eps: number): [number, number];
+}
+
+/** An optimizer owned by the addon (opaque to JS). */
+export type NativeOptimizer = { readonly __brand: 'NativeOptimizer' };
+export interface NativeAutocastState {
+  enabled: boolean;
+  dtype: string;
+  cacheEnabled: boolean;
 }
 
 function findAddon(): string {

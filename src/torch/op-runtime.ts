@@ -2,7 +2,7 @@
 // overload resolution, handle extraction, result wrapping and lazy operator resolution.
 import { native as N } from './native';
 import { Tensor, wrap } from './tensor';
-import { DTYPE_NAMES } from './types';
+import { DTYPE_NAMES, DTYPES } from './types';
 import { TorchTypeError } from './errors';
 
 /** Removes and returns a trailing options object (a plain object literal), if any. */
@@ -35,7 +35,17 @@ export function keysIn(o: any, names: string[]): boolean {
 }
 
 export const hOpt = (t: Tensor | null | undefined): number | null => (t == null ? null : t._h);
-export const hList = (ts: (Tensor | null)[]): (number | null)[] => ts.map((t) => (t === null ? null : t._h));
+/**
+ * Handles of a tensor list. Overload resolution checks only the first element, and native code would
+ * take a stray number for a tensor handle, so every element is checked here.
+ */
+export function hList(ts: (Tensor | null)[], op: string, arg: string): (number | null)[] {
+  return ts.map((t, i) => {
+    if (t instanceof Tensor) return t._h;
+    if (t === null) return null;
+    throw new TorchTypeError(`${op}(): argument '${arg}' must be a list of Tensors, got ${describe(t)} at index ${i}`, 'TypeError');
+  });
+}
 
 export const wrapList = (hs: number[]): Tensor[] => hs.map(wrap);
 /** A tuple of tensors, with PyTorch's named fields when the schema names them (values, indices). */
@@ -66,9 +76,20 @@ function describe(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v) : String(v);
 }
 
-export function noMatch(name: string, a: any[], schemas: string[]): never {
+/** Describes an options object with its values: {dim: 1, keepdim: true}. */
+function describeOptions(o: Record<string, unknown>): string {
+  return `{${Object.entries(o).map(([k, v]) => `${k}: ${describe(v)}`).join(', ')}}`;
+}
+
+/** Throws the TypeError for a call that matched no overload; `o` is the options object it was given. */
+export function noMatch(name: string, a: any[], schemas: string[], o?: Record<string, unknown>): never {
+  // The most common cause with options: a dtype name torch does not know.
+  if (o !== undefined && typeof o.dtype === 'string' && !DTYPE_NAMES.has(o.dtype))
+    throw new TorchTypeError(`${name}(): unknown dtype ${JSON.stringify(o.dtype)} (expected one of ${DTYPES.join(', ')})`, 'TypeError');
+  const given = a.map(describe);
+  if (o !== undefined) given.push(describeOptions(o));
   throw new TorchTypeError(
-    `${name}() received an invalid combination of arguments: (${a.map(describe).join(', ')})\n` +
+    `${name}() received an invalid combination of arguments: (${given.join(', ')})\n` +
       `  expected one of:\n${schemas.map((s) => `    ${s}`).join('\n')}`,
     'TypeError',
   );
@@ -78,4 +99,65 @@ export function noMatch(name: string, a: any[], schemas: string[]): never {
 export function factoryResult(t: Tensor, o: any): Tensor {
   if (o !== undefined && o.requiresGrad) t.requiresGrad_(true);
   return t;
+}
+
+// ---- torch.ops(): boxed calls by schema name ----
+
+/** How a schema argument holds tensors. */
+export type TensorSlot = { name: string; kind: 'tensor' | 'optional' | 'list' | 'none' };
+
+/** Splits at commas outside brackets: defaults such as `int[2] stride=[1, 1]` contain commas. */
+function splitArgs(s: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === '[' || c === '(') depth++;
+    else if (c === ']' || c === ')') depth--;
+    else if (c === ',' && depth === 0) {
+      out.push(s.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  const last = s.slice(start).trim();
+  if (last) out.push(last);
+  return out;
+}
+
+/** The arguments of a schema string in call order (keyword-only ones included), by how they hold tensors. */
+export function tensorSlots(schema: string): TensorSlot[] {
+  const open = schema.indexOf('(');
+  const close = schema.lastIndexOf(') ->');
+  if (open < 0 || close < 0) return [];
+  return splitArgs(schema.slice(open + 1, close))
+    .filter((a) => a !== '*')
+    .map((a) => {
+      const [rawType, name = '?'] = a.split(/\s+/);
+      const type = rawType.replace(/\([^)]*\)/g, ''); // alias annotations: Tensor(a!)
+      const kind = !type.startsWith('Tensor') ? 'none' : type.endsWith(']') ? 'list' : type.endsWith('?') ? 'optional' : 'tensor';
+      return { name: name.replace(/=.*/, ''), kind };
+    });
+}
+
+/**
+ * One JS argument of a boxed call as native takes it. Tensor handles are plain numbers there, so a
+ * number where a tensor belongs (or a tensor where a number belongs) is refused here.
+ */
+export function boxedArg(op: string, slot: TensorSlot | undefined, v: unknown): unknown {
+  if (slot === undefined || v === undefined) return v instanceof Tensor ? v._h : v;
+  const wrong = (what: string): never => {
+    throw new TorchTypeError(`${op}: argument '${slot.name}' must be ${what}, got ${describe(v)}`, 'TypeError');
+  };
+  switch (slot.kind) {
+    case 'none':
+      return v instanceof Tensor ? wrong('a non-Tensor value') : v;
+    case 'tensor':
+      return v instanceof Tensor ? v._h : wrong('a Tensor');
+    case 'optional':
+      return v === null ? null : v instanceof Tensor ? v._h : wrong('a Tensor or null');
+    case 'list':
+      if (!Array.isArray(v)) return wrong('an array of Tensors');
+      return v.map((t) => (t instanceof Tensor ? t._h : t === null ? null : wrong('an array of Tensors')));
+  }
 }

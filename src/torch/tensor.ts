@@ -72,7 +72,8 @@ export class Tensor {
     if (target instanceof Tensor) return wrap(N.f_to_other(this._h, target._h, nonBlocking, copy, null));
     const dtype = (typeof dtypeOrOpts === 'string' ? dtypeOrOpts : (dtypeOrOpts as { dtype?: DType } | undefined)?.dtype) ?? null;
     if (isDTypeName(target)) return wrap(N.f_to_dtype(this._h, target, nonBlocking, copy, null));
-    return wrap(N.f_to_device(this._h, target, dtype, nonBlocking, copy, null));
+    // aten::to.device needs a dtype: keep this tensor's unless one was given.
+    return wrap(N.f_to_device(this._h, target, dtype ?? this.dtype, nonBlocking, copy, null));
   }
   cpu(): Tensor {
     return this.to('cpu');

@@ -7,6 +7,8 @@ export interface ProgressOptions {
   stream?: NodeJS.WriteStream;
   /** minimum milliseconds between redraws */
   intervalMs?: number;
+  /** draw nothing (tests, library use) */
+  quiet?: boolean;
 }
 
 function formatDuration(seconds: number): string {
@@ -45,6 +47,7 @@ export class ProgressBar {
   update(current: number, stats: Record<string, number | string | undefined> = {}): void {
     this.current = current;
     this.stats = { ...this.stats, ...stats };
+    if (this.o.quiet) return;
     const now = Date.now();
     if (this.tty) {
       if (now - this.lastDraw >= (this.o.intervalMs ?? 200) || current >= this.o.total) {
@@ -89,6 +92,7 @@ export class ProgressBar {
   finish(message?: string): void {
     if (this.done) return;
     this.done = true;
+    if (this.o.quiet) return;
     if (this.tty) {
       this.draw();
       this.stream.write('\n');

@@ -33,3 +33,19 @@ describe('diagnostics', () => {
     expect(histogram([2, 2, 3])).toEqual({ '2': 2, '3': 1 });
   });
 });
+
+describe('start-threshold calibration', () => {
+  const { bestF1Threshold } = require('../../src/latent/diagnostics');
+  test('picks the threshold separating the classes', () => {
+    const scores: [number, number][] = [[3, 1], [2, 1], [1, 0], [0.5, 0], [-1, 0], [-2, 0]];
+    const r = bestF1Threshold(scores);
+    expect(r.f1).toBe(1);
+    const logit = Math.log(r.threshold / (1 - r.threshold));
+    expect(logit).toBeGreaterThan(1);
+    expect(logit).toBeLessThan(2);
+  });
+  test('imperfect separation: the best F1 among cut points', () => {
+    const r = bestF1Threshold([[3, 1], [2, 0], [1, 1], [0, 0]]);
+    expect(r.f1).toBeCloseTo(0.8, 10); // cut below 1: tp 2, fp 1 -> 4/5
+  });
+});

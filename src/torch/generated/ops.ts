@@ -16,7 +16,7 @@ function abs$(a: any[]): any {
       return W(N.f_abs(v0._h));
     }
   }
-  return rt.noMatch("abs", a, ["abs(Tensor self) -> Tensor"]);
+  return rt.noMatch("abs", a, ["abs(Tensor self) -> Tensor"], o);
 }
 
 function abs_$(a: any[]): any {
@@ -30,7 +30,7 @@ function abs_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("abs_", a, ["abs_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("abs_", a, ["abs_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function absolute$(a: any[]): any {
@@ -43,7 +43,7 @@ function absolute$(a: any[]): any {
       return W(N.callOp(rt.op("absolute", "", false), v0._h));
     }
   }
-  return rt.noMatch("absolute", a, ["absolute(Tensor self) -> Tensor"]);
+  return rt.noMatch("absolute", a, ["absolute(Tensor self) -> Tensor"], o);
 }
 
 function absolute_$(a: any[]): any {
@@ -57,7 +57,7 @@ function absolute_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("absolute_", a, ["absolute_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("absolute_", a, ["absolute_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function acos$(a: any[]): any {
@@ -70,7 +70,7 @@ function acos$(a: any[]): any {
       return W(N.callOp(rt.op("acos", "", false), v0._h));
     }
   }
-  return rt.noMatch("acos", a, ["acos(Tensor self) -> Tensor"]);
+  return rt.noMatch("acos", a, ["acos(Tensor self) -> Tensor"], o);
 }
 
 function acos_$(a: any[]): any {
@@ -84,7 +84,7 @@ function acos_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("acos_", a, ["acos_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("acos_", a, ["acos_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function acosh$(a: any[]): any {
@@ -97,7 +97,7 @@ function acosh$(a: any[]): any {
       return W(N.callOp(rt.op("acosh", "", false), v0._h));
     }
   }
-  return rt.noMatch("acosh", a, ["acosh(Tensor self) -> Tensor"]);
+  return rt.noMatch("acosh", a, ["acosh(Tensor self) -> Tensor"], o);
 }
 
 function acosh_$(a: any[]): any {
@@ -111,7 +111,7 @@ function acosh_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("acosh_", a, ["acosh_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("acosh_", a, ["acosh_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function adaptiveAvgPool1d$(a: any[]): any {
@@ -126,7 +126,7 @@ function adaptiveAvgPool1d$(a: any[]): any {
       return W(N.callOp(rt.op("adaptive_avg_pool1d", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("adaptive_avg_pool1d", a, ["adaptive_avg_pool1d(Tensor self, int[1] output_size) -> Tensor"]);
+  return rt.noMatch("adaptive_avg_pool1d", a, ["adaptive_avg_pool1d(Tensor self, int[1] output_size) -> Tensor"], o);
 }
 
 function adaptiveAvgPool2d$(a: any[]): any {
@@ -141,7 +141,7 @@ function adaptiveAvgPool2d$(a: any[]): any {
       return W(N.callOp(rt.op("adaptive_avg_pool2d", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("adaptive_avg_pool2d", a, ["adaptive_avg_pool2d(Tensor self, SymInt[2] output_size) -> Tensor"]);
+  return rt.noMatch("adaptive_avg_pool2d", a, ["adaptive_avg_pool2d(Tensor self, SymInt[2] output_size) -> Tensor"], o);
 }
 
 function adaptiveAvgPool3d$(a: any[]): any {
@@ -156,7 +156,7 @@ function adaptiveAvgPool3d$(a: any[]): any {
       return W(N.callOp(rt.op("adaptive_avg_pool3d", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("adaptive_avg_pool3d", a, ["adaptive_avg_pool3d(Tensor self, SymInt[3] output_size) -> Tensor"]);
+  return rt.noMatch("adaptive_avg_pool3d", a, ["adaptive_avg_pool3d(Tensor self, SymInt[3] output_size) -> Tensor"], o);
 }
 
 function adaptiveMaxPool1d$(a: any[]): any {
@@ -171,7 +171,7 @@ function adaptiveMaxPool1d$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("adaptive_max_pool1d", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("adaptive_max_pool1d", a, ["adaptive_max_pool1d(Tensor self, int[1] output_size) -> (Tensor, Tensor)"]);
+  return rt.noMatch("adaptive_max_pool1d", a, ["adaptive_max_pool1d(Tensor self, int[1] output_size) -> (Tensor, Tensor)"], o);
 }
 
 function adaptiveMaxPool2d$(a: any[]): any {
@@ -186,7 +186,7 @@ function adaptiveMaxPool2d$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("adaptive_max_pool2d", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("adaptive_max_pool2d", a, ["adaptive_max_pool2d(Tensor self, int[2] output_size) -> (Tensor, Tensor)"]);
+  return rt.noMatch("adaptive_max_pool2d", a, ["adaptive_max_pool2d(Tensor self, int[2] output_size) -> (Tensor, Tensor)"], o);
 }
 
 function adaptiveMaxPool2dBackward$(a: any[]): any {
@@ -203,7 +203,7 @@ function adaptiveMaxPool2dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("adaptive_max_pool2d_backward", "", false), v0._h, v1._h, v2._h));
     }
   }
-  return rt.noMatch("adaptive_max_pool2d_backward", a, ["adaptive_max_pool2d_backward(Tensor grad_output, Tensor self, Tensor indices) -> Tensor"]);
+  return rt.noMatch("adaptive_max_pool2d_backward", a, ["adaptive_max_pool2d_backward(Tensor grad_output, Tensor self, Tensor indices) -> Tensor"], o);
 }
 
 function adaptiveMaxPool3d$(a: any[]): any {
@@ -218,7 +218,7 @@ function adaptiveMaxPool3d$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("adaptive_max_pool3d", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("adaptive_max_pool3d", a, ["adaptive_max_pool3d(Tensor self, int[3] output_size) -> (Tensor, Tensor)"]);
+  return rt.noMatch("adaptive_max_pool3d", a, ["adaptive_max_pool3d(Tensor self, int[3] output_size) -> (Tensor, Tensor)"], o);
 }
 
 function adaptiveMaxPool3dBackward$(a: any[]): any {
@@ -235,7 +235,7 @@ function adaptiveMaxPool3dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("adaptive_max_pool3d_backward", "", false), v0._h, v1._h, v2._h));
     }
   }
-  return rt.noMatch("adaptive_max_pool3d_backward", a, ["adaptive_max_pool3d_backward(Tensor grad_output, Tensor self, Tensor indices) -> Tensor"]);
+  return rt.noMatch("adaptive_max_pool3d_backward", a, ["adaptive_max_pool3d_backward(Tensor grad_output, Tensor self, Tensor indices) -> Tensor"], o);
 }
 
 function add$(a: any[]): any {
@@ -264,7 +264,7 @@ function add$(a: any[]): any {
       return W(N.f_add_Scalar(v0._h, v1, (v2 === undefined ? 1 : v2)));
     }
   }
-  return rt.noMatch("add", a, ["add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor","add.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor"]);
+  return rt.noMatch("add", a, ["add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor","add.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor"], o);
 }
 
 function add_$(a: any[]): any {
@@ -295,7 +295,7 @@ function add_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("add_", a, ["add_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)","add_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)"]);
+  return rt.noMatch("add_", a, ["add_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)","add_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)"], o);
 }
 
 function addbmm$(a: any[]): any {
@@ -316,7 +316,7 @@ function addbmm$(a: any[]): any {
       return W(N.callOp(rt.op("addbmm", "", false), v0._h, v1._h, v2._h, v3, v4));
     }
   }
-  return rt.noMatch("addbmm", a, ["addbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor"]);
+  return rt.noMatch("addbmm", a, ["addbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor"], o);
 }
 
 function addbmm_$(a: any[]): any {
@@ -338,7 +338,7 @@ function addbmm_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("addbmm_", a, ["addbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)"]);
+  return rt.noMatch("addbmm_", a, ["addbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)"], o);
 }
 
 function addcdiv$(a: any[]): any {
@@ -357,7 +357,7 @@ function addcdiv$(a: any[]): any {
       return W(N.callOp(rt.op("addcdiv", "", false), v0._h, v1._h, v2._h, v3));
     }
   }
-  return rt.noMatch("addcdiv", a, ["addcdiv(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor"]);
+  return rt.noMatch("addcdiv", a, ["addcdiv(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor"], o);
 }
 
 function addcdiv_$(a: any[]): any {
@@ -377,7 +377,7 @@ function addcdiv_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("addcdiv_", a, ["addcdiv_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)"]);
+  return rt.noMatch("addcdiv_", a, ["addcdiv_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)"], o);
 }
 
 function addcmul$(a: any[]): any {
@@ -396,7 +396,7 @@ function addcmul$(a: any[]): any {
       return W(N.callOp(rt.op("addcmul", "", false), v0._h, v1._h, v2._h, v3));
     }
   }
-  return rt.noMatch("addcmul", a, ["addcmul(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor"]);
+  return rt.noMatch("addcmul", a, ["addcmul(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor"], o);
 }
 
 function addcmul_$(a: any[]): any {
@@ -416,7 +416,7 @@ function addcmul_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("addcmul_", a, ["addcmul_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)"]);
+  return rt.noMatch("addcmul_", a, ["addcmul_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)"], o);
 }
 
 function addmm$(a: any[]): any {
@@ -455,7 +455,7 @@ function addmm$(a: any[]): any {
       return W(N.f_addmm_dtype(v0._h, v1._h, v2._h, v3, (v4 === undefined ? 1 : v4), (v5 === undefined ? 1 : v5)));
     }
   }
-  return rt.noMatch("addmm", a, ["addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor","addmm.dtype(Tensor self, Tensor mat1, Tensor mat2, ScalarType out_dtype, *, Scalar beta=1, Scalar alpha=1) -> Tensor"]);
+  return rt.noMatch("addmm", a, ["addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor","addmm.dtype(Tensor self, Tensor mat1, Tensor mat2, ScalarType out_dtype, *, Scalar beta=1, Scalar alpha=1) -> Tensor"], o);
 }
 
 function addmm_$(a: any[]): any {
@@ -477,7 +477,7 @@ function addmm_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("addmm_", a, ["addmm_(Tensor(a!) self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)"]);
+  return rt.noMatch("addmm_", a, ["addmm_(Tensor(a!) self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)"], o);
 }
 
 function addmv$(a: any[]): any {
@@ -498,7 +498,7 @@ function addmv$(a: any[]): any {
       return W(N.callOp(rt.op("addmv", "", false), v0._h, v1._h, v2._h, v3, v4));
     }
   }
-  return rt.noMatch("addmv", a, ["addmv(Tensor self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor"]);
+  return rt.noMatch("addmv", a, ["addmv(Tensor self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor"], o);
 }
 
 function addmv_$(a: any[]): any {
@@ -520,7 +520,7 @@ function addmv_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("addmv_", a, ["addmv_(Tensor(a!) self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)"]);
+  return rt.noMatch("addmv_", a, ["addmv_(Tensor(a!) self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)"], o);
 }
 
 function addr$(a: any[]): any {
@@ -541,7 +541,7 @@ function addr$(a: any[]): any {
       return W(N.callOp(rt.op("addr", "", false), v0._h, v1._h, v2._h, v3, v4));
     }
   }
-  return rt.noMatch("addr", a, ["addr(Tensor self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor"]);
+  return rt.noMatch("addr", a, ["addr(Tensor self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor"], o);
 }
 
 function addr_$(a: any[]): any {
@@ -563,7 +563,7 @@ function addr_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("addr_", a, ["addr_(Tensor(a!) self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)"]);
+  return rt.noMatch("addr_", a, ["addr_(Tensor(a!) self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)"], o);
 }
 
 function adjoint$(a: any[]): any {
@@ -576,7 +576,7 @@ function adjoint$(a: any[]): any {
       return W(N.callOp(rt.op("adjoint", "", false), v0._h));
     }
   }
-  return rt.noMatch("adjoint", a, ["adjoint(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("adjoint", a, ["adjoint(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function affineGridGenerator$(a: any[]): any {
@@ -593,7 +593,7 @@ function affineGridGenerator$(a: any[]): any {
       return W(N.callOp(rt.op("affine_grid_generator", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("affine_grid_generator", a, ["affine_grid_generator(Tensor theta, SymInt[] size, bool align_corners) -> Tensor"]);
+  return rt.noMatch("affine_grid_generator", a, ["affine_grid_generator(Tensor theta, SymInt[] size, bool align_corners) -> Tensor"], o);
 }
 
 function affineGridGeneratorBackward$(a: any[]): any {
@@ -610,7 +610,7 @@ function affineGridGeneratorBackward$(a: any[]): any {
       return W(N.callOp(rt.op("affine_grid_generator_backward", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("affine_grid_generator_backward", a, ["affine_grid_generator_backward(Tensor grad, SymInt[] size, bool align_corners) -> Tensor"]);
+  return rt.noMatch("affine_grid_generator_backward", a, ["affine_grid_generator_backward(Tensor grad, SymInt[] size, bool align_corners) -> Tensor"], o);
 }
 
 function alias$(a: any[]): any {
@@ -623,7 +623,7 @@ function alias$(a: any[]): any {
       return W(N.callOp(rt.op("alias", "", false), v0._h));
     }
   }
-  return rt.noMatch("alias", a, ["alias(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("alias", a, ["alias(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function aliasCopy$(a: any[]): any {
@@ -636,7 +636,7 @@ function aliasCopy$(a: any[]): any {
       return W(N.callOp(rt.op("alias_copy", "", false), v0._h));
     }
   }
-  return rt.noMatch("alias_copy", a, ["alias_copy(Tensor self) -> Tensor"]);
+  return rt.noMatch("alias_copy", a, ["alias_copy(Tensor self) -> Tensor"], o);
 }
 
 function all$(a: any[]): any {
@@ -673,7 +673,7 @@ function all$(a: any[]): any {
       return W(N.callOp(rt.op("all", "", false), v0._h));
     }
   }
-  return rt.noMatch("all", a, ["all.dim(Tensor self, int dim, bool keepdim=False) -> Tensor","all.dims(Tensor self, int[]? dim=None, bool keepdim=False) -> Tensor","all(Tensor self) -> Tensor"]);
+  return rt.noMatch("all", a, ["all.dim(Tensor self, int dim, bool keepdim=False) -> Tensor","all.dims(Tensor self, int[]? dim=None, bool keepdim=False) -> Tensor","all(Tensor self) -> Tensor"], o);
 }
 
 function allclose$(a: any[]): any {
@@ -694,7 +694,7 @@ function allclose$(a: any[]): any {
       return N.callOp(rt.op("allclose", "", false), v0._h, v1._h, v2, v3, v4);
     }
   }
-  return rt.noMatch("allclose", a, ["allclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> bool"]);
+  return rt.noMatch("allclose", a, ["allclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> bool"], o);
 }
 
 function alphaDropout$(a: any[]): any {
@@ -711,7 +711,7 @@ function alphaDropout$(a: any[]): any {
       return W(N.callOp(rt.op("alpha_dropout", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("alpha_dropout", a, ["alpha_dropout(Tensor input, float p, bool train) -> Tensor"]);
+  return rt.noMatch("alpha_dropout", a, ["alpha_dropout(Tensor input, float p, bool train) -> Tensor"], o);
 }
 
 function alphaDropout_$(a: any[]): any {
@@ -729,7 +729,7 @@ function alphaDropout_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("alpha_dropout_", a, ["alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)"]);
+  return rt.noMatch("alpha_dropout_", a, ["alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)"], o);
 }
 
 function amax$(a: any[]): any {
@@ -746,7 +746,7 @@ function amax$(a: any[]): any {
       return W(N.f_amax(v0._h, (v1 === undefined ? [] : v1), (v2 === undefined ? false : v2)));
     }
   }
-  return rt.noMatch("amax", a, ["amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor"]);
+  return rt.noMatch("amax", a, ["amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor"], o);
 }
 
 function amin$(a: any[]): any {
@@ -763,7 +763,7 @@ function amin$(a: any[]): any {
       return W(N.callOp(rt.op("amin", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("amin", a, ["amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor"]);
+  return rt.noMatch("amin", a, ["amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor"], o);
 }
 
 function aminmax$(a: any[]): any {
@@ -780,7 +780,7 @@ function aminmax$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("aminmax", "", false), v0._h, v1, v2), ["min","max"]);
     }
   }
-  return rt.noMatch("aminmax", a, ["aminmax(Tensor self, *, int? dim=None, bool keepdim=False) -> (Tensor min, Tensor max)"]);
+  return rt.noMatch("aminmax", a, ["aminmax(Tensor self, *, int? dim=None, bool keepdim=False) -> (Tensor min, Tensor max)"], o);
 }
 
 function angle$(a: any[]): any {
@@ -793,7 +793,7 @@ function angle$(a: any[]): any {
       return W(N.callOp(rt.op("angle", "", false), v0._h));
     }
   }
-  return rt.noMatch("angle", a, ["angle(Tensor self) -> Tensor"]);
+  return rt.noMatch("angle", a, ["angle(Tensor self) -> Tensor"], o);
 }
 
 function any$(a: any[]): any {
@@ -830,7 +830,7 @@ function any$(a: any[]): any {
       return W(N.callOp(rt.op("any", "", false), v0._h));
     }
   }
-  return rt.noMatch("any", a, ["any.dim(Tensor self, int dim, bool keepdim=False) -> Tensor","any.dims(Tensor self, int[]? dim=None, bool keepdim=False) -> Tensor","any(Tensor self) -> Tensor"]);
+  return rt.noMatch("any", a, ["any.dim(Tensor self, int dim, bool keepdim=False) -> Tensor","any.dims(Tensor self, int[]? dim=None, bool keepdim=False) -> Tensor","any(Tensor self) -> Tensor"], o);
 }
 
 function arange$(a: any[]): any {
@@ -889,7 +889,7 @@ function arange$(a: any[]): any {
       return rt.factoryResult(W(N.f_arange_start_step(v0, v1, (v2 === undefined ? 1 : v2), (v3 === undefined ? null : v3), (v4 === undefined ? null : v4), (v5 === undefined ? null : v5), (v6 === undefined ? null : v6))), o);
     }
   }
-  return rt.noMatch("arange", a, ["arange(Scalar end, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","arange.start(Scalar start, Scalar end, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","arange.start_step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("arange", a, ["arange(Scalar end, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","arange.start(Scalar start, Scalar end, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","arange.start_step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function arccos$(a: any[]): any {
@@ -902,7 +902,7 @@ function arccos$(a: any[]): any {
       return W(N.callOp(rt.op("arccos", "", false), v0._h));
     }
   }
-  return rt.noMatch("arccos", a, ["arccos(Tensor self) -> Tensor"]);
+  return rt.noMatch("arccos", a, ["arccos(Tensor self) -> Tensor"], o);
 }
 
 function arccos_$(a: any[]): any {
@@ -916,7 +916,7 @@ function arccos_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("arccos_", a, ["arccos_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("arccos_", a, ["arccos_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function arccosh$(a: any[]): any {
@@ -929,7 +929,7 @@ function arccosh$(a: any[]): any {
       return W(N.callOp(rt.op("arccosh", "", false), v0._h));
     }
   }
-  return rt.noMatch("arccosh", a, ["arccosh(Tensor self) -> Tensor"]);
+  return rt.noMatch("arccosh", a, ["arccosh(Tensor self) -> Tensor"], o);
 }
 
 function arccosh_$(a: any[]): any {
@@ -943,7 +943,7 @@ function arccosh_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("arccosh_", a, ["arccosh_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("arccosh_", a, ["arccosh_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function arcsin$(a: any[]): any {
@@ -956,7 +956,7 @@ function arcsin$(a: any[]): any {
       return W(N.callOp(rt.op("arcsin", "", false), v0._h));
     }
   }
-  return rt.noMatch("arcsin", a, ["arcsin(Tensor self) -> Tensor"]);
+  return rt.noMatch("arcsin", a, ["arcsin(Tensor self) -> Tensor"], o);
 }
 
 function arcsin_$(a: any[]): any {
@@ -970,7 +970,7 @@ function arcsin_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("arcsin_", a, ["arcsin_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("arcsin_", a, ["arcsin_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function arcsinh$(a: any[]): any {
@@ -983,7 +983,7 @@ function arcsinh$(a: any[]): any {
       return W(N.callOp(rt.op("arcsinh", "", false), v0._h));
     }
   }
-  return rt.noMatch("arcsinh", a, ["arcsinh(Tensor self) -> Tensor"]);
+  return rt.noMatch("arcsinh", a, ["arcsinh(Tensor self) -> Tensor"], o);
 }
 
 function arcsinh_$(a: any[]): any {
@@ -997,7 +997,7 @@ function arcsinh_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("arcsinh_", a, ["arcsinh_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("arcsinh_", a, ["arcsinh_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function arctan$(a: any[]): any {
@@ -1010,7 +1010,7 @@ function arctan$(a: any[]): any {
       return W(N.callOp(rt.op("arctan", "", false), v0._h));
     }
   }
-  return rt.noMatch("arctan", a, ["arctan(Tensor self) -> Tensor"]);
+  return rt.noMatch("arctan", a, ["arctan(Tensor self) -> Tensor"], o);
 }
 
 function arctan2$(a: any[]): any {
@@ -1025,7 +1025,7 @@ function arctan2$(a: any[]): any {
       return W(N.callOp(rt.op("arctan2", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("arctan2", a, ["arctan2(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("arctan2", a, ["arctan2(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function arctan2_$(a: any[]): any {
@@ -1041,7 +1041,7 @@ function arctan2_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("arctan2_", a, ["arctan2_(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("arctan2_", a, ["arctan2_(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function arctan_$(a: any[]): any {
@@ -1055,7 +1055,7 @@ function arctan_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("arctan_", a, ["arctan_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("arctan_", a, ["arctan_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function arctanh$(a: any[]): any {
@@ -1068,7 +1068,7 @@ function arctanh$(a: any[]): any {
       return W(N.callOp(rt.op("arctanh", "", false), v0._h));
     }
   }
-  return rt.noMatch("arctanh", a, ["arctanh(Tensor self) -> Tensor"]);
+  return rt.noMatch("arctanh", a, ["arctanh(Tensor self) -> Tensor"], o);
 }
 
 function arctanh_$(a: any[]): any {
@@ -1082,7 +1082,7 @@ function arctanh_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("arctanh_", a, ["arctanh_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("arctanh_", a, ["arctanh_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function argmax$(a: any[]): any {
@@ -1099,7 +1099,7 @@ function argmax$(a: any[]): any {
       return W(N.f_argmax(v0._h, (v1 === undefined ? null : v1), (v2 === undefined ? false : v2)));
     }
   }
-  return rt.noMatch("argmax", a, ["argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor"]);
+  return rt.noMatch("argmax", a, ["argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor"], o);
 }
 
 function argmin$(a: any[]): any {
@@ -1116,7 +1116,7 @@ function argmin$(a: any[]): any {
       return W(N.callOp(rt.op("argmin", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("argmin", a, ["argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor"]);
+  return rt.noMatch("argmin", a, ["argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor"], o);
 }
 
 function argsort$(a: any[]): any {
@@ -1147,7 +1147,7 @@ function argsort$(a: any[]): any {
       return W(N.callOp(rt.op("argsort", "stable", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("argsort", a, ["argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor","argsort.stable(Tensor self, *, bool stable, int dim=-1, bool descending=False) -> Tensor"]);
+  return rt.noMatch("argsort", a, ["argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor","argsort.stable(Tensor self, *, bool stable, int dim=-1, bool descending=False) -> Tensor"], o);
 }
 
 function argwhere$(a: any[]): any {
@@ -1160,7 +1160,7 @@ function argwhere$(a: any[]): any {
       return W(N.callOp(rt.op("argwhere", "", false), v0._h));
     }
   }
-  return rt.noMatch("argwhere", a, ["argwhere(Tensor self) -> Tensor"]);
+  return rt.noMatch("argwhere", a, ["argwhere(Tensor self) -> Tensor"], o);
 }
 
 function asStrided$(a: any[]): any {
@@ -1179,7 +1179,7 @@ function asStrided$(a: any[]): any {
       return W(N.callOp(rt.op("as_strided", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("as_strided", a, ["as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a)"]);
+  return rt.noMatch("as_strided", a, ["as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a)"], o);
 }
 
 function asStrided_$(a: any[]): any {
@@ -1199,7 +1199,7 @@ function asStrided_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("as_strided_", a, ["as_strided_(Tensor(a!) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a!)"]);
+  return rt.noMatch("as_strided_", a, ["as_strided_(Tensor(a!) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a!)"], o);
 }
 
 function asStridedCopy$(a: any[]): any {
@@ -1218,7 +1218,7 @@ function asStridedCopy$(a: any[]): any {
       return W(N.callOp(rt.op("as_strided_copy", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("as_strided_copy", a, ["as_strided_copy(Tensor self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor"]);
+  return rt.noMatch("as_strided_copy", a, ["as_strided_copy(Tensor self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor"], o);
 }
 
 function asStridedScatter$(a: any[]): any {
@@ -1239,7 +1239,7 @@ function asStridedScatter$(a: any[]): any {
       return W(N.callOp(rt.op("as_strided_scatter", "", false), v0._h, v1._h, v2, v3, v4));
     }
   }
-  return rt.noMatch("as_strided_scatter", a, ["as_strided_scatter(Tensor self, Tensor src, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor"]);
+  return rt.noMatch("as_strided_scatter", a, ["as_strided_scatter(Tensor self, Tensor src, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor"], o);
 }
 
 function asin$(a: any[]): any {
@@ -1252,7 +1252,7 @@ function asin$(a: any[]): any {
       return W(N.callOp(rt.op("asin", "", false), v0._h));
     }
   }
-  return rt.noMatch("asin", a, ["asin(Tensor self) -> Tensor"]);
+  return rt.noMatch("asin", a, ["asin(Tensor self) -> Tensor"], o);
 }
 
 function asin_$(a: any[]): any {
@@ -1266,7 +1266,7 @@ function asin_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("asin_", a, ["asin_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("asin_", a, ["asin_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function asinh$(a: any[]): any {
@@ -1279,7 +1279,7 @@ function asinh$(a: any[]): any {
       return W(N.callOp(rt.op("asinh", "", false), v0._h));
     }
   }
-  return rt.noMatch("asinh", a, ["asinh(Tensor self) -> Tensor"]);
+  return rt.noMatch("asinh", a, ["asinh(Tensor self) -> Tensor"], o);
 }
 
 function asinh_$(a: any[]): any {
@@ -1293,7 +1293,7 @@ function asinh_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("asinh_", a, ["asinh_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("asinh_", a, ["asinh_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function atan$(a: any[]): any {
@@ -1306,7 +1306,7 @@ function atan$(a: any[]): any {
       return W(N.callOp(rt.op("atan", "", false), v0._h));
     }
   }
-  return rt.noMatch("atan", a, ["atan(Tensor self) -> Tensor"]);
+  return rt.noMatch("atan", a, ["atan(Tensor self) -> Tensor"], o);
 }
 
 function atan2$(a: any[]): any {
@@ -1321,7 +1321,7 @@ function atan2$(a: any[]): any {
       return W(N.callOp(rt.op("atan2", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("atan2", a, ["atan2(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("atan2", a, ["atan2(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function atan2_$(a: any[]): any {
@@ -1337,7 +1337,7 @@ function atan2_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("atan2_", a, ["atan2_(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("atan2_", a, ["atan2_(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function atan_$(a: any[]): any {
@@ -1351,7 +1351,7 @@ function atan_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("atan_", a, ["atan_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("atan_", a, ["atan_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function atanh$(a: any[]): any {
@@ -1364,7 +1364,7 @@ function atanh$(a: any[]): any {
       return W(N.callOp(rt.op("atanh", "", false), v0._h));
     }
   }
-  return rt.noMatch("atanh", a, ["atanh(Tensor self) -> Tensor"]);
+  return rt.noMatch("atanh", a, ["atanh(Tensor self) -> Tensor"], o);
 }
 
 function atanh_$(a: any[]): any {
@@ -1378,7 +1378,7 @@ function atanh_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("atanh_", a, ["atanh_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("atanh_", a, ["atanh_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function atleast1d$(a: any[]): any {
@@ -1396,10 +1396,10 @@ function atleast1d$(a: any[]): any {
     if (a.length <= 1 &&
         v0 !== undefined && (rt.isTL(v0)) &&
         rt.keysIn(o, ["tensors"])) {
-      return rt.wrapList(N.callOp(rt.op("atleast_1d", "Sequence", false), rt.hList(v0)));
+      return rt.wrapList(N.callOp(rt.op("atleast_1d", "Sequence", false), rt.hList(v0, "atleast_1d", "tensors")));
     }
   }
-  return rt.noMatch("atleast_1d", a, ["atleast_1d(Tensor self) -> Tensor","atleast_1d.Sequence(Tensor[] tensors) -> Tensor[]"]);
+  return rt.noMatch("atleast_1d", a, ["atleast_1d(Tensor self) -> Tensor","atleast_1d.Sequence(Tensor[] tensors) -> Tensor[]"], o);
 }
 
 function atleast2d$(a: any[]): any {
@@ -1417,10 +1417,10 @@ function atleast2d$(a: any[]): any {
     if (a.length <= 1 &&
         v0 !== undefined && (rt.isTL(v0)) &&
         rt.keysIn(o, ["tensors"])) {
-      return rt.wrapList(N.callOp(rt.op("atleast_2d", "Sequence", false), rt.hList(v0)));
+      return rt.wrapList(N.callOp(rt.op("atleast_2d", "Sequence", false), rt.hList(v0, "atleast_2d", "tensors")));
     }
   }
-  return rt.noMatch("atleast_2d", a, ["atleast_2d(Tensor self) -> Tensor","atleast_2d.Sequence(Tensor[] tensors) -> Tensor[]"]);
+  return rt.noMatch("atleast_2d", a, ["atleast_2d(Tensor self) -> Tensor","atleast_2d.Sequence(Tensor[] tensors) -> Tensor[]"], o);
 }
 
 function atleast3d$(a: any[]): any {
@@ -1438,10 +1438,10 @@ function atleast3d$(a: any[]): any {
     if (a.length <= 1 &&
         v0 !== undefined && (rt.isTL(v0)) &&
         rt.keysIn(o, ["tensors"])) {
-      return rt.wrapList(N.callOp(rt.op("atleast_3d", "Sequence", false), rt.hList(v0)));
+      return rt.wrapList(N.callOp(rt.op("atleast_3d", "Sequence", false), rt.hList(v0, "atleast_3d", "tensors")));
     }
   }
-  return rt.noMatch("atleast_3d", a, ["atleast_3d(Tensor self) -> Tensor","atleast_3d.Sequence(Tensor[] tensors) -> Tensor[]"]);
+  return rt.noMatch("atleast_3d", a, ["atleast_3d(Tensor self) -> Tensor","atleast_3d.Sequence(Tensor[] tensors) -> Tensor[]"], o);
 }
 
 function avgPool1d$(a: any[]): any {
@@ -1464,7 +1464,7 @@ function avgPool1d$(a: any[]): any {
       return W(N.callOp(rt.op("avg_pool1d", "", false), v0._h, v1, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("avg_pool1d", a, ["avg_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, bool ceil_mode=False, bool count_include_pad=True) -> Tensor"]);
+  return rt.noMatch("avg_pool1d", a, ["avg_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, bool ceil_mode=False, bool count_include_pad=True) -> Tensor"], o);
 }
 
 function avgPool2d$(a: any[]): any {
@@ -1489,7 +1489,7 @@ function avgPool2d$(a: any[]): any {
       return W(N.callOp(rt.op("avg_pool2d", "", false), v0._h, v1, v2, v3, v4, v5, v6));
     }
   }
-  return rt.noMatch("avg_pool2d", a, ["avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor"]);
+  return rt.noMatch("avg_pool2d", a, ["avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor"], o);
 }
 
 function avgPool2dBackward$(a: any[]): any {
@@ -1516,7 +1516,7 @@ function avgPool2dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("avg_pool2d_backward", "", false), v0._h, v1._h, v2, v3, v4, v5, v6, v7));
     }
   }
-  return rt.noMatch("avg_pool2d_backward", a, ["avg_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor"]);
+  return rt.noMatch("avg_pool2d_backward", a, ["avg_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor"], o);
 }
 
 function avgPool3d$(a: any[]): any {
@@ -1541,7 +1541,7 @@ function avgPool3d$(a: any[]): any {
       return W(N.callOp(rt.op("avg_pool3d", "", false), v0._h, v1, v2, v3, v4, v5, v6));
     }
   }
-  return rt.noMatch("avg_pool3d", a, ["avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor"]);
+  return rt.noMatch("avg_pool3d", a, ["avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor"], o);
 }
 
 function avgPool3dBackward$(a: any[]): any {
@@ -1568,7 +1568,7 @@ function avgPool3dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("avg_pool3d_backward", "", false), v0._h, v1._h, v2, v3, v4, v5, v6, v7));
     }
   }
-  return rt.noMatch("avg_pool3d_backward", a, ["avg_pool3d_backward(Tensor grad_output, Tensor self, int[3] kernel_size, int[3] stride, int[3] padding, bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor"]);
+  return rt.noMatch("avg_pool3d_backward", a, ["avg_pool3d_backward(Tensor grad_output, Tensor self, int[3] kernel_size, int[3] stride, int[3] padding, bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor"], o);
 }
 
 function baddbmm$(a: any[]): any {
@@ -1607,7 +1607,7 @@ function baddbmm$(a: any[]): any {
       return W(N.callOp(rt.op("baddbmm", "dtype", false), v0._h, v1._h, v2._h, v3, v4, v5));
     }
   }
-  return rt.noMatch("baddbmm", a, ["baddbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor","baddbmm.dtype(Tensor self, Tensor batch1, Tensor batch2, ScalarType out_dtype, *, Scalar beta=1, Scalar alpha=1) -> Tensor"]);
+  return rt.noMatch("baddbmm", a, ["baddbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor","baddbmm.dtype(Tensor self, Tensor batch1, Tensor batch2, ScalarType out_dtype, *, Scalar beta=1, Scalar alpha=1) -> Tensor"], o);
 }
 
 function baddbmm_$(a: any[]): any {
@@ -1629,7 +1629,7 @@ function baddbmm_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("baddbmm_", a, ["baddbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)"]);
+  return rt.noMatch("baddbmm_", a, ["baddbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)"], o);
 }
 
 function bartlettWindow$(a: any[]): any {
@@ -1668,7 +1668,7 @@ function bartlettWindow$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("bartlett_window", "periodic", false), v0, v1, v2, v3, v4, v5)), o);
     }
   }
-  return rt.noMatch("bartlett_window", a, ["bartlett_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","bartlett_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("bartlett_window", a, ["bartlett_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","bartlett_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function batchNorm$(a: any[]): any {
@@ -1697,7 +1697,7 @@ function batchNorm$(a: any[]): any {
       return W(N.callOp(rt.op("batch_norm", "", false), v0._h, rt.hOpt(v1), rt.hOpt(v2), rt.hOpt(v3), rt.hOpt(v4), v5, v6, v7, v8));
     }
   }
-  return rt.noMatch("batch_norm", a, ["batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps, bool cudnn_enabled) -> Tensor"]);
+  return rt.noMatch("batch_norm", a, ["batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps, bool cudnn_enabled) -> Tensor"], o);
 }
 
 function batchNormBackward$(a: any[]): any {
@@ -1730,7 +1730,7 @@ function batchNormBackward$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("batch_norm_backward", "", false), v0._h, v1._h, v2._h, rt.hOpt(v3), rt.hOpt(v4), rt.hOpt(v5), rt.hOpt(v6), v7, v8, v9, v10._h));
     }
   }
-  return rt.noMatch("batch_norm_backward", a, ["batch_norm_backward(Tensor grad_out, Tensor input, Tensor weight, Tensor? running_mean, Tensor? running_var, Tensor? save_mean, Tensor? save_var, bool update, float eps, bool[3] output_mask, Tensor reserve) -> (Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("batch_norm_backward", a, ["batch_norm_backward(Tensor grad_out, Tensor input, Tensor weight, Tensor? running_mean, Tensor? running_var, Tensor? save_mean, Tensor? save_var, bool update, float eps, bool[3] output_mask, Tensor reserve) -> (Tensor, Tensor, Tensor)"], o);
 }
 
 function batchNormBackwardElemt$(a: any[]): any {
@@ -1757,7 +1757,7 @@ function batchNormBackwardElemt$(a: any[]): any {
       return W(N.callOp(rt.op("batch_norm_backward_elemt", "", false), v0._h, v1._h, v2._h, v3._h, rt.hOpt(v4), v5._h, v6._h, v7._h));
     }
   }
-  return rt.noMatch("batch_norm_backward_elemt", a, ["batch_norm_backward_elemt(Tensor grad_out, Tensor input, Tensor mean, Tensor invstd, Tensor? weight, Tensor sum_dy, Tensor sum_dy_xmu, Tensor count) -> Tensor"]);
+  return rt.noMatch("batch_norm_backward_elemt", a, ["batch_norm_backward_elemt(Tensor grad_out, Tensor input, Tensor mean, Tensor invstd, Tensor? weight, Tensor sum_dy, Tensor sum_dy_xmu, Tensor count) -> Tensor"], o);
 }
 
 function batchNormBackwardReduce$(a: any[]): any {
@@ -1784,7 +1784,7 @@ function batchNormBackwardReduce$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("batch_norm_backward_reduce", "", false), v0._h, v1._h, v2._h, v3._h, rt.hOpt(v4), v5, v6, v7));
     }
   }
-  return rt.noMatch("batch_norm_backward_reduce", a, ["batch_norm_backward_reduce(Tensor grad_out, Tensor input, Tensor mean, Tensor invstd, Tensor? weight, bool input_g, bool weight_g, bool bias_g) -> (Tensor, Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("batch_norm_backward_reduce", a, ["batch_norm_backward_reduce(Tensor grad_out, Tensor input, Tensor mean, Tensor invstd, Tensor? weight, bool input_g, bool weight_g, bool bias_g) -> (Tensor, Tensor, Tensor, Tensor)"], o);
 }
 
 function batchNormElemt$(a: any[]): any {
@@ -1807,7 +1807,7 @@ function batchNormElemt$(a: any[]): any {
       return W(N.callOp(rt.op("batch_norm_elemt", "", false), v0._h, rt.hOpt(v1), rt.hOpt(v2), v3._h, v4._h, v5));
     }
   }
-  return rt.noMatch("batch_norm_elemt", a, ["batch_norm_elemt(Tensor input, Tensor? weight, Tensor? bias, Tensor mean, Tensor invstd, float eps) -> Tensor"]);
+  return rt.noMatch("batch_norm_elemt", a, ["batch_norm_elemt(Tensor input, Tensor? weight, Tensor? bias, Tensor mean, Tensor invstd, float eps) -> Tensor"], o);
 }
 
 function batchNormGatherStats$(a: any[]): any {
@@ -1834,7 +1834,7 @@ function batchNormGatherStats$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("batch_norm_gather_stats", "", false), v0._h, v1._h, v2._h, rt.hOpt(v3), rt.hOpt(v4), v5, v6, v7));
     }
   }
-  return rt.noMatch("batch_norm_gather_stats", a, ["batch_norm_gather_stats(Tensor input, Tensor mean, Tensor invstd, Tensor? running_mean, Tensor? running_var, float momentum, float eps, int count) -> (Tensor, Tensor)"]);
+  return rt.noMatch("batch_norm_gather_stats", a, ["batch_norm_gather_stats(Tensor input, Tensor mean, Tensor invstd, Tensor? running_mean, Tensor? running_var, float momentum, float eps, int count) -> (Tensor, Tensor)"], o);
 }
 
 function batchNormGatherStatsWithCounts$(a: any[]): any {
@@ -1861,7 +1861,7 @@ function batchNormGatherStatsWithCounts$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("batch_norm_gather_stats_with_counts", "", false), v0._h, v1._h, v2._h, rt.hOpt(v3), rt.hOpt(v4), v5, v6, v7._h));
     }
   }
-  return rt.noMatch("batch_norm_gather_stats_with_counts", a, ["batch_norm_gather_stats_with_counts(Tensor input, Tensor mean, Tensor invstd, Tensor? running_mean, Tensor? running_var, float momentum, float eps, Tensor counts) -> (Tensor, Tensor)"]);
+  return rt.noMatch("batch_norm_gather_stats_with_counts", a, ["batch_norm_gather_stats_with_counts(Tensor input, Tensor mean, Tensor invstd, Tensor? running_mean, Tensor? running_var, float momentum, float eps, Tensor counts) -> (Tensor, Tensor)"], o);
 }
 
 function batchNormStats$(a: any[]): any {
@@ -1876,7 +1876,7 @@ function batchNormStats$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("batch_norm_stats", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("batch_norm_stats", a, ["batch_norm_stats(Tensor input, float eps) -> (Tensor, Tensor)"]);
+  return rt.noMatch("batch_norm_stats", a, ["batch_norm_stats(Tensor input, float eps) -> (Tensor, Tensor)"], o);
 }
 
 function batchNormUpdateStats$(a: any[]): any {
@@ -1895,7 +1895,7 @@ function batchNormUpdateStats$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("batch_norm_update_stats", "", false), v0._h, rt.hOpt(v1), rt.hOpt(v2), v3));
     }
   }
-  return rt.noMatch("batch_norm_update_stats", a, ["batch_norm_update_stats(Tensor input, Tensor? running_mean, Tensor? running_var, float momentum) -> (Tensor, Tensor)"]);
+  return rt.noMatch("batch_norm_update_stats", a, ["batch_norm_update_stats(Tensor input, Tensor? running_mean, Tensor? running_var, float momentum) -> (Tensor, Tensor)"], o);
 }
 
 function bernoulli$(a: any[]): any {
@@ -1922,7 +1922,7 @@ function bernoulli$(a: any[]): any {
       return W(N.callOp(rt.op("bernoulli", "p", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("bernoulli", a, ["bernoulli(Tensor self, *, Generator? generator=None) -> Tensor","bernoulli.p(Tensor self, float p, *, Generator? generator=None) -> Tensor"]);
+  return rt.noMatch("bernoulli", a, ["bernoulli(Tensor self, *, Generator? generator=None) -> Tensor","bernoulli.p(Tensor self, float p, *, Generator? generator=None) -> Tensor"], o);
 }
 
 function bernoulli_$(a: any[]): any {
@@ -1953,7 +1953,7 @@ function bernoulli_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("bernoulli_", a, ["bernoulli_.Tensor(Tensor(a!) self, Tensor p, *, Generator? generator=None) -> Tensor(a!)","bernoulli_.float(Tensor(a!) self, float p=0.5, *, Generator? generator=None) -> Tensor(a!)"]);
+  return rt.noMatch("bernoulli_", a, ["bernoulli_.Tensor(Tensor(a!) self, Tensor p, *, Generator? generator=None) -> Tensor(a!)","bernoulli_.float(Tensor(a!) self, float p=0.5, *, Generator? generator=None) -> Tensor(a!)"], o);
 }
 
 function bilinear$(a: any[]): any {
@@ -1972,7 +1972,7 @@ function bilinear$(a: any[]): any {
       return W(N.callOp(rt.op("bilinear", "", false), v0._h, v1._h, v2._h, rt.hOpt(v3)));
     }
   }
-  return rt.noMatch("bilinear", a, ["bilinear(Tensor input1, Tensor input2, Tensor weight, Tensor? bias=None) -> Tensor"]);
+  return rt.noMatch("bilinear", a, ["bilinear(Tensor input1, Tensor input2, Tensor weight, Tensor? bias=None) -> Tensor"], o);
 }
 
 function binaryCrossEntropy$(a: any[]): any {
@@ -1991,7 +1991,7 @@ function binaryCrossEntropy$(a: any[]): any {
       return W(N.callOp(rt.op("binary_cross_entropy", "", false), v0._h, v1._h, rt.hOpt(v2), v3));
     }
   }
-  return rt.noMatch("binary_cross_entropy", a, ["binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean) -> Tensor"]);
+  return rt.noMatch("binary_cross_entropy", a, ["binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean) -> Tensor"], o);
 }
 
 function binaryCrossEntropyBackward$(a: any[]): any {
@@ -2012,7 +2012,7 @@ function binaryCrossEntropyBackward$(a: any[]): any {
       return W(N.callOp(rt.op("binary_cross_entropy_backward", "", false), v0._h, v1._h, v2._h, rt.hOpt(v3), v4));
     }
   }
-  return rt.noMatch("binary_cross_entropy_backward", a, ["binary_cross_entropy_backward(Tensor grad_output, Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean) -> Tensor"]);
+  return rt.noMatch("binary_cross_entropy_backward", a, ["binary_cross_entropy_backward(Tensor grad_output, Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean) -> Tensor"], o);
 }
 
 function binaryCrossEntropyWithLogits$(a: any[]): any {
@@ -2033,7 +2033,7 @@ function binaryCrossEntropyWithLogits$(a: any[]): any {
       return W(N.callOp(rt.op("binary_cross_entropy_with_logits", "", false), v0._h, v1._h, rt.hOpt(v2), rt.hOpt(v3), v4));
     }
   }
-  return rt.noMatch("binary_cross_entropy_with_logits", a, ["binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=Mean) -> Tensor"]);
+  return rt.noMatch("binary_cross_entropy_with_logits", a, ["binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=Mean) -> Tensor"], o);
 }
 
 function bincount$(a: any[]): any {
@@ -2050,7 +2050,7 @@ function bincount$(a: any[]): any {
       return W(N.callOp(rt.op("bincount", "", false), v0._h, rt.hOpt(v1), v2));
     }
   }
-  return rt.noMatch("bincount", a, ["bincount(Tensor self, Tensor? weights=None, SymInt minlength=0) -> Tensor"]);
+  return rt.noMatch("bincount", a, ["bincount(Tensor self, Tensor? weights=None, SymInt minlength=0) -> Tensor"], o);
 }
 
 function binomial$(a: any[]): any {
@@ -2067,7 +2067,7 @@ function binomial$(a: any[]): any {
       return W(N.callOp(rt.op("binomial", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("binomial", a, ["binomial(Tensor count, Tensor prob, Generator? generator=None) -> Tensor"]);
+  return rt.noMatch("binomial", a, ["binomial(Tensor count, Tensor prob, Generator? generator=None) -> Tensor"], o);
 }
 
 function bitwiseAnd$(a: any[]): any {
@@ -2102,7 +2102,7 @@ function bitwiseAnd$(a: any[]): any {
       return W(N.callOp(rt.op("bitwise_and", "Tensor", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("bitwise_and", a, ["bitwise_and.Scalar(Tensor self, Scalar other) -> Tensor","bitwise_and.Scalar_Tensor(Scalar self, Tensor other) -> Tensor","bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("bitwise_and", a, ["bitwise_and.Scalar(Tensor self, Scalar other) -> Tensor","bitwise_and.Scalar_Tensor(Scalar self, Tensor other) -> Tensor","bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function bitwiseAnd_$(a: any[]): any {
@@ -2129,7 +2129,7 @@ function bitwiseAnd_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("bitwise_and_", a, ["bitwise_and_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","bitwise_and_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("bitwise_and_", a, ["bitwise_and_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","bitwise_and_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function bitwiseLeftShift$(a: any[]): any {
@@ -2164,7 +2164,7 @@ function bitwiseLeftShift$(a: any[]): any {
       return W(N.callOp(rt.op("bitwise_left_shift", "Scalar_Tensor", false), v0, v1._h));
     }
   }
-  return rt.noMatch("bitwise_left_shift", a, ["bitwise_left_shift.Tensor(Tensor self, Tensor other) -> Tensor","bitwise_left_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor","bitwise_left_shift.Scalar_Tensor(Scalar self, Tensor other) -> Tensor"]);
+  return rt.noMatch("bitwise_left_shift", a, ["bitwise_left_shift.Tensor(Tensor self, Tensor other) -> Tensor","bitwise_left_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor","bitwise_left_shift.Scalar_Tensor(Scalar self, Tensor other) -> Tensor"], o);
 }
 
 function bitwiseLeftShift_$(a: any[]): any {
@@ -2191,7 +2191,7 @@ function bitwiseLeftShift_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("bitwise_left_shift_", a, ["bitwise_left_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)","bitwise_left_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)"]);
+  return rt.noMatch("bitwise_left_shift_", a, ["bitwise_left_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)","bitwise_left_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)"], o);
 }
 
 function bitwiseNot$(a: any[]): any {
@@ -2204,7 +2204,7 @@ function bitwiseNot$(a: any[]): any {
       return W(N.callOp(rt.op("bitwise_not", "", false), v0._h));
     }
   }
-  return rt.noMatch("bitwise_not", a, ["bitwise_not(Tensor self) -> Tensor"]);
+  return rt.noMatch("bitwise_not", a, ["bitwise_not(Tensor self) -> Tensor"], o);
 }
 
 function bitwiseNot_$(a: any[]): any {
@@ -2218,7 +2218,7 @@ function bitwiseNot_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("bitwise_not_", a, ["bitwise_not_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("bitwise_not_", a, ["bitwise_not_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function bitwiseOr$(a: any[]): any {
@@ -2253,7 +2253,7 @@ function bitwiseOr$(a: any[]): any {
       return W(N.callOp(rt.op("bitwise_or", "Tensor", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("bitwise_or", a, ["bitwise_or.Scalar(Tensor self, Scalar other) -> Tensor","bitwise_or.Scalar_Tensor(Scalar self, Tensor other) -> Tensor","bitwise_or.Tensor(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("bitwise_or", a, ["bitwise_or.Scalar(Tensor self, Scalar other) -> Tensor","bitwise_or.Scalar_Tensor(Scalar self, Tensor other) -> Tensor","bitwise_or.Tensor(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function bitwiseOr_$(a: any[]): any {
@@ -2280,7 +2280,7 @@ function bitwiseOr_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("bitwise_or_", a, ["bitwise_or_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","bitwise_or_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("bitwise_or_", a, ["bitwise_or_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","bitwise_or_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function bitwiseRightShift$(a: any[]): any {
@@ -2315,7 +2315,7 @@ function bitwiseRightShift$(a: any[]): any {
       return W(N.callOp(rt.op("bitwise_right_shift", "Scalar_Tensor", false), v0, v1._h));
     }
   }
-  return rt.noMatch("bitwise_right_shift", a, ["bitwise_right_shift.Tensor(Tensor self, Tensor other) -> Tensor","bitwise_right_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor","bitwise_right_shift.Scalar_Tensor(Scalar self, Tensor other) -> Tensor"]);
+  return rt.noMatch("bitwise_right_shift", a, ["bitwise_right_shift.Tensor(Tensor self, Tensor other) -> Tensor","bitwise_right_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor","bitwise_right_shift.Scalar_Tensor(Scalar self, Tensor other) -> Tensor"], o);
 }
 
 function bitwiseRightShift_$(a: any[]): any {
@@ -2342,7 +2342,7 @@ function bitwiseRightShift_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("bitwise_right_shift_", a, ["bitwise_right_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)","bitwise_right_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)"]);
+  return rt.noMatch("bitwise_right_shift_", a, ["bitwise_right_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)","bitwise_right_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)"], o);
 }
 
 function bitwiseXor$(a: any[]): any {
@@ -2377,7 +2377,7 @@ function bitwiseXor$(a: any[]): any {
       return W(N.callOp(rt.op("bitwise_xor", "Tensor", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("bitwise_xor", a, ["bitwise_xor.Scalar(Tensor self, Scalar other) -> Tensor","bitwise_xor.Scalar_Tensor(Scalar self, Tensor other) -> Tensor","bitwise_xor.Tensor(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("bitwise_xor", a, ["bitwise_xor.Scalar(Tensor self, Scalar other) -> Tensor","bitwise_xor.Scalar_Tensor(Scalar self, Tensor other) -> Tensor","bitwise_xor.Tensor(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function bitwiseXor_$(a: any[]): any {
@@ -2404,7 +2404,7 @@ function bitwiseXor_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("bitwise_xor_", a, ["bitwise_xor_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","bitwise_xor_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("bitwise_xor_", a, ["bitwise_xor_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","bitwise_xor_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function blackmanWindow$(a: any[]): any {
@@ -2443,7 +2443,7 @@ function blackmanWindow$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("blackman_window", "periodic", false), v0, v1, v2, v3, v4, v5)), o);
     }
   }
-  return rt.noMatch("blackman_window", a, ["blackman_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","blackman_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("blackman_window", a, ["blackman_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","blackman_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function blockDiag$(a: any[]): any {
@@ -2453,10 +2453,10 @@ function blockDiag$(a: any[]): any {
     if (a.length <= 1 &&
         v0 !== undefined && (rt.isTL(v0)) &&
         rt.keysIn(o, ["tensors"])) {
-      return W(N.callOp(rt.op("block_diag", "", false), rt.hList(v0)));
+      return W(N.callOp(rt.op("block_diag", "", false), rt.hList(v0, "block_diag", "tensors")));
     }
   }
-  return rt.noMatch("block_diag", a, ["block_diag(Tensor[] tensors) -> Tensor"]);
+  return rt.noMatch("block_diag", a, ["block_diag(Tensor[] tensors) -> Tensor"], o);
 }
 
 function bmm$(a: any[]): any {
@@ -2483,7 +2483,7 @@ function bmm$(a: any[]): any {
       return W(N.f_bmm_dtype(v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("bmm", a, ["bmm(Tensor self, Tensor mat2) -> Tensor","bmm.dtype(Tensor self, Tensor mat2, ScalarType out_dtype) -> Tensor"]);
+  return rt.noMatch("bmm", a, ["bmm(Tensor self, Tensor mat2) -> Tensor","bmm.dtype(Tensor self, Tensor mat2, ScalarType out_dtype) -> Tensor"], o);
 }
 
 function broadcastTensors$(a: any[]): any {
@@ -2493,10 +2493,10 @@ function broadcastTensors$(a: any[]): any {
     if (a.length <= 1 &&
         v0 !== undefined && (rt.isTL(v0)) &&
         rt.keysIn(o, ["tensors"])) {
-      return rt.wrapList(N.callOp(rt.op("broadcast_tensors", "", false), rt.hList(v0)));
+      return rt.wrapList(N.callOp(rt.op("broadcast_tensors", "", false), rt.hList(v0, "broadcast_tensors", "tensors")));
     }
   }
-  return rt.noMatch("broadcast_tensors", a, ["broadcast_tensors(Tensor[] tensors) -> Tensor[]"]);
+  return rt.noMatch("broadcast_tensors", a, ["broadcast_tensors(Tensor[] tensors) -> Tensor[]"], o);
 }
 
 function broadcastTo$(a: any[]): any {
@@ -2511,7 +2511,7 @@ function broadcastTo$(a: any[]): any {
       return W(N.callOp(rt.op("broadcast_to", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("broadcast_to", a, ["broadcast_to(Tensor(a) self, SymInt[] size) -> Tensor(a)"]);
+  return rt.noMatch("broadcast_to", a, ["broadcast_to(Tensor(a) self, SymInt[] size) -> Tensor(a)"], o);
 }
 
 function bucketize$(a: any[]): any {
@@ -2544,7 +2544,7 @@ function bucketize$(a: any[]): any {
       return W(N.callOp(rt.op("bucketize", "Scalar", false), v0, v1._h, v2, v3));
     }
   }
-  return rt.noMatch("bucketize", a, ["bucketize.Tensor(Tensor self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor","bucketize.Scalar(Scalar self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor"]);
+  return rt.noMatch("bucketize", a, ["bucketize.Tensor(Tensor self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor","bucketize.Scalar(Scalar self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor"], o);
 }
 
 function canCast$(a: any[]): any {
@@ -2559,7 +2559,7 @@ function canCast$(a: any[]): any {
       return N.callOp(rt.op("can_cast", "", false), v0, v1);
     }
   }
-  return rt.noMatch("can_cast", a, ["can_cast(ScalarType from_, ScalarType to) -> bool"]);
+  return rt.noMatch("can_cast", a, ["can_cast(ScalarType from_, ScalarType to) -> bool"], o);
 }
 
 function cartesianProd$(a: any[]): any {
@@ -2569,10 +2569,10 @@ function cartesianProd$(a: any[]): any {
     if (a.length <= 1 &&
         v0 !== undefined && (rt.isTL(v0)) &&
         rt.keysIn(o, ["tensors"])) {
-      return W(N.callOp(rt.op("cartesian_prod", "", false), rt.hList(v0)));
+      return W(N.callOp(rt.op("cartesian_prod", "", false), rt.hList(v0, "cartesian_prod", "tensors")));
     }
   }
-  return rt.noMatch("cartesian_prod", a, ["cartesian_prod(Tensor[] tensors) -> Tensor"]);
+  return rt.noMatch("cartesian_prod", a, ["cartesian_prod(Tensor[] tensors) -> Tensor"], o);
 }
 
 function cat$(a: any[]): any {
@@ -2584,10 +2584,10 @@ function cat$(a: any[]): any {
         v0 !== undefined && (rt.isTL(v0)) &&
         (v1 === undefined || (rt.isN(v1))) &&
         rt.keysIn(o, ["tensors","dim"])) {
-      return W(N.f_cat(rt.hList(v0), (v1 === undefined ? 0 : v1)));
+      return W(N.f_cat(rt.hList(v0, "cat", "tensors"), (v1 === undefined ? 0 : v1)));
     }
   }
-  return rt.noMatch("cat", a, ["cat(Tensor[] tensors, int dim=0) -> Tensor"]);
+  return rt.noMatch("cat", a, ["cat(Tensor[] tensors, int dim=0) -> Tensor"], o);
 }
 
 function cauchy_$(a: any[]): any {
@@ -2607,7 +2607,7 @@ function cauchy_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("cauchy_", a, ["cauchy_(Tensor(a!) self, float median=0, float sigma=1, *, Generator? generator=None) -> Tensor(a!)"]);
+  return rt.noMatch("cauchy_", a, ["cauchy_(Tensor(a!) self, float median=0, float sigma=1, *, Generator? generator=None) -> Tensor(a!)"], o);
 }
 
 function ccolIndices$(a: any[]): any {
@@ -2620,7 +2620,7 @@ function ccolIndices$(a: any[]): any {
       return W(N.callOp(rt.op("ccol_indices", "", false), v0._h));
     }
   }
-  return rt.noMatch("ccol_indices", a, ["ccol_indices(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("ccol_indices", a, ["ccol_indices(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function ccolIndicesCopy$(a: any[]): any {
@@ -2633,7 +2633,7 @@ function ccolIndicesCopy$(a: any[]): any {
       return W(N.callOp(rt.op("ccol_indices_copy", "", false), v0._h));
     }
   }
-  return rt.noMatch("ccol_indices_copy", a, ["ccol_indices_copy(Tensor self) -> Tensor"]);
+  return rt.noMatch("ccol_indices_copy", a, ["ccol_indices_copy(Tensor self) -> Tensor"], o);
 }
 
 function cdist$(a: any[]): any {
@@ -2652,7 +2652,7 @@ function cdist$(a: any[]): any {
       return W(N.callOp(rt.op("cdist", "", false), v0._h, v1._h, v2, v3));
     }
   }
-  return rt.noMatch("cdist", a, ["cdist(Tensor x1, Tensor x2, float p=2, int? compute_mode=None) -> Tensor"]);
+  return rt.noMatch("cdist", a, ["cdist(Tensor x1, Tensor x2, float p=2, int? compute_mode=None) -> Tensor"], o);
 }
 
 function ceil$(a: any[]): any {
@@ -2665,7 +2665,7 @@ function ceil$(a: any[]): any {
       return W(N.callOp(rt.op("ceil", "", false), v0._h));
     }
   }
-  return rt.noMatch("ceil", a, ["ceil(Tensor self) -> Tensor"]);
+  return rt.noMatch("ceil", a, ["ceil(Tensor self) -> Tensor"], o);
 }
 
 function ceil_$(a: any[]): any {
@@ -2679,7 +2679,7 @@ function ceil_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("ceil_", a, ["ceil_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("ceil_", a, ["ceil_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function celu$(a: any[]): any {
@@ -2694,7 +2694,7 @@ function celu$(a: any[]): any {
       return W(N.callOp(rt.op("celu", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("celu", a, ["celu(Tensor self, Scalar alpha=1.0) -> Tensor"]);
+  return rt.noMatch("celu", a, ["celu(Tensor self, Scalar alpha=1.0) -> Tensor"], o);
 }
 
 function celu_$(a: any[]): any {
@@ -2710,7 +2710,7 @@ function celu_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("celu_", a, ["celu_(Tensor(a!) self, Scalar alpha=1.0) -> Tensor(a!)"]);
+  return rt.noMatch("celu_", a, ["celu_(Tensor(a!) self, Scalar alpha=1.0) -> Tensor(a!)"], o);
 }
 
 function chainMatmul$(a: any[]): any {
@@ -2720,10 +2720,10 @@ function chainMatmul$(a: any[]): any {
     if (a.length <= 1 &&
         v0 !== undefined && (rt.isTL(v0)) &&
         rt.keysIn(o, ["matrices"])) {
-      return W(N.callOp(rt.op("chain_matmul", "", false), rt.hList(v0)));
+      return W(N.callOp(rt.op("chain_matmul", "", false), rt.hList(v0, "chain_matmul", "matrices")));
     }
   }
-  return rt.noMatch("chain_matmul", a, ["chain_matmul(Tensor[] matrices) -> Tensor"]);
+  return rt.noMatch("chain_matmul", a, ["chain_matmul(Tensor[] matrices) -> Tensor"], o);
 }
 
 function chalf$(a: any[]): any {
@@ -2738,7 +2738,7 @@ function chalf$(a: any[]): any {
       return W(N.callOp(rt.op("chalf", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("chalf", a, ["chalf(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor"]);
+  return rt.noMatch("chalf", a, ["chalf(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor"], o);
 }
 
 function channelShuffle$(a: any[]): any {
@@ -2753,7 +2753,7 @@ function channelShuffle$(a: any[]): any {
       return W(N.callOp(rt.op("channel_shuffle", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("channel_shuffle", a, ["channel_shuffle(Tensor self, SymInt groups) -> Tensor"]);
+  return rt.noMatch("channel_shuffle", a, ["channel_shuffle(Tensor self, SymInt groups) -> Tensor"], o);
 }
 
 function cholesky$(a: any[]): any {
@@ -2768,7 +2768,7 @@ function cholesky$(a: any[]): any {
       return W(N.callOp(rt.op("cholesky", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("cholesky", a, ["cholesky(Tensor self, bool upper=False) -> Tensor"]);
+  return rt.noMatch("cholesky", a, ["cholesky(Tensor self, bool upper=False) -> Tensor"], o);
 }
 
 function choleskyInverse$(a: any[]): any {
@@ -2783,7 +2783,7 @@ function choleskyInverse$(a: any[]): any {
       return W(N.callOp(rt.op("cholesky_inverse", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("cholesky_inverse", a, ["cholesky_inverse(Tensor self, bool upper=False) -> Tensor"]);
+  return rt.noMatch("cholesky_inverse", a, ["cholesky_inverse(Tensor self, bool upper=False) -> Tensor"], o);
 }
 
 function choleskySolve$(a: any[]): any {
@@ -2800,7 +2800,7 @@ function choleskySolve$(a: any[]): any {
       return W(N.callOp(rt.op("cholesky_solve", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("cholesky_solve", a, ["cholesky_solve(Tensor self, Tensor input2, bool upper=False) -> Tensor"]);
+  return rt.noMatch("cholesky_solve", a, ["cholesky_solve(Tensor self, Tensor input2, bool upper=False) -> Tensor"], o);
 }
 
 function chooseQparamsOptimized$(a: any[]): any {
@@ -2821,7 +2821,7 @@ function chooseQparamsOptimized$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("choose_qparams_optimized", "", false), v0._h, v1, v2, v3, v4));
     }
   }
-  return rt.noMatch("choose_qparams_optimized", a, ["choose_qparams_optimized(Tensor input, int numel, int n_bins, float ratio, int bit_width) -> (Tensor, Tensor)"]);
+  return rt.noMatch("choose_qparams_optimized", a, ["choose_qparams_optimized(Tensor input, int numel, int n_bins, float ratio, int bit_width) -> (Tensor, Tensor)"], o);
 }
 
 function chunk$(a: any[]): any {
@@ -2838,7 +2838,7 @@ function chunk$(a: any[]): any {
       return rt.wrapList(N.f_chunk(v0._h, v1, (v2 === undefined ? 0 : v2)));
     }
   }
-  return rt.noMatch("chunk", a, ["chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[]"]);
+  return rt.noMatch("chunk", a, ["chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[]"], o);
 }
 
 function clamp$(a: any[]): any {
@@ -2867,7 +2867,7 @@ function clamp$(a: any[]): any {
       return W(N.f_clamp_Tensor(v0._h, rt.hOpt((v1 === undefined ? null : v1)), rt.hOpt((v2 === undefined ? null : v2))));
     }
   }
-  return rt.noMatch("clamp", a, ["clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor","clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor"]);
+  return rt.noMatch("clamp", a, ["clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor","clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor"], o);
 }
 
 function clamp_$(a: any[]): any {
@@ -2898,7 +2898,7 @@ function clamp_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("clamp_", a, ["clamp_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)","clamp_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)"]);
+  return rt.noMatch("clamp_", a, ["clamp_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)","clamp_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)"], o);
 }
 
 function clampMax$(a: any[]): any {
@@ -2923,7 +2923,7 @@ function clampMax$(a: any[]): any {
       return W(N.callOp(rt.op("clamp_max", "Tensor", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("clamp_max", a, ["clamp_max(Tensor self, Scalar max) -> Tensor","clamp_max.Tensor(Tensor self, Tensor max) -> Tensor"]);
+  return rt.noMatch("clamp_max", a, ["clamp_max(Tensor self, Scalar max) -> Tensor","clamp_max.Tensor(Tensor self, Tensor max) -> Tensor"], o);
 }
 
 function clampMax_$(a: any[]): any {
@@ -2950,7 +2950,7 @@ function clampMax_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("clamp_max_", a, ["clamp_max_(Tensor(a!) self, Scalar max) -> Tensor(a!)","clamp_max_.Tensor(Tensor(a!) self, Tensor max) -> Tensor(a!)"]);
+  return rt.noMatch("clamp_max_", a, ["clamp_max_(Tensor(a!) self, Scalar max) -> Tensor(a!)","clamp_max_.Tensor(Tensor(a!) self, Tensor max) -> Tensor(a!)"], o);
 }
 
 function clampMin$(a: any[]): any {
@@ -2975,7 +2975,7 @@ function clampMin$(a: any[]): any {
       return W(N.callOp(rt.op("clamp_min", "Tensor", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("clamp_min", a, ["clamp_min(Tensor self, Scalar min) -> Tensor","clamp_min.Tensor(Tensor self, Tensor min) -> Tensor"]);
+  return rt.noMatch("clamp_min", a, ["clamp_min(Tensor self, Scalar min) -> Tensor","clamp_min.Tensor(Tensor self, Tensor min) -> Tensor"], o);
 }
 
 function clampMin_$(a: any[]): any {
@@ -3002,7 +3002,7 @@ function clampMin_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("clamp_min_", a, ["clamp_min_(Tensor(a!) self, Scalar min) -> Tensor(a!)","clamp_min_.Tensor(Tensor(a!) self, Tensor min) -> Tensor(a!)"]);
+  return rt.noMatch("clamp_min_", a, ["clamp_min_(Tensor(a!) self, Scalar min) -> Tensor(a!)","clamp_min_.Tensor(Tensor(a!) self, Tensor min) -> Tensor(a!)"], o);
 }
 
 function clip$(a: any[]): any {
@@ -3031,7 +3031,7 @@ function clip$(a: any[]): any {
       return W(N.callOp(rt.op("clip", "Tensor", false), v0._h, rt.hOpt(v1), rt.hOpt(v2)));
     }
   }
-  return rt.noMatch("clip", a, ["clip(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor","clip.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor"]);
+  return rt.noMatch("clip", a, ["clip(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor","clip.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor"], o);
 }
 
 function clip_$(a: any[]): any {
@@ -3062,7 +3062,7 @@ function clip_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("clip_", a, ["clip_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)","clip_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)"]);
+  return rt.noMatch("clip_", a, ["clip_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)","clip_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)"], o);
 }
 
 function clone$(a: any[]): any {
@@ -3077,7 +3077,7 @@ function clone$(a: any[]): any {
       return W(N.f_clone(v0._h, (v1 === undefined ? null : v1)));
     }
   }
-  return rt.noMatch("clone", a, ["clone(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor"]);
+  return rt.noMatch("clone", a, ["clone(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor"], o);
 }
 
 function coalesce$(a: any[]): any {
@@ -3090,7 +3090,7 @@ function coalesce$(a: any[]): any {
       return W(N.callOp(rt.op("coalesce", "", false), v0._h));
     }
   }
-  return rt.noMatch("coalesce", a, ["coalesce(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("coalesce", a, ["coalesce(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function col2im$(a: any[]): any {
@@ -3113,7 +3113,7 @@ function col2im$(a: any[]): any {
       return W(N.callOp(rt.op("col2im", "", false), v0._h, v1, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("col2im", a, ["col2im(Tensor self, SymInt[2] output_size, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor"]);
+  return rt.noMatch("col2im", a, ["col2im(Tensor self, SymInt[2] output_size, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor"], o);
 }
 
 function colIndices$(a: any[]): any {
@@ -3126,7 +3126,7 @@ function colIndices$(a: any[]): any {
       return W(N.callOp(rt.op("col_indices", "", false), v0._h));
     }
   }
-  return rt.noMatch("col_indices", a, ["col_indices(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("col_indices", a, ["col_indices(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function colIndicesCopy$(a: any[]): any {
@@ -3139,7 +3139,7 @@ function colIndicesCopy$(a: any[]): any {
       return W(N.callOp(rt.op("col_indices_copy", "", false), v0._h));
     }
   }
-  return rt.noMatch("col_indices_copy", a, ["col_indices_copy(Tensor self) -> Tensor"]);
+  return rt.noMatch("col_indices_copy", a, ["col_indices_copy(Tensor self) -> Tensor"], o);
 }
 
 function columnStack$(a: any[]): any {
@@ -3149,10 +3149,10 @@ function columnStack$(a: any[]): any {
     if (a.length <= 1 &&
         v0 !== undefined && (rt.isTL(v0)) &&
         rt.keysIn(o, ["tensors"])) {
-      return W(N.callOp(rt.op("column_stack", "", false), rt.hList(v0)));
+      return W(N.callOp(rt.op("column_stack", "", false), rt.hList(v0, "column_stack", "tensors")));
     }
   }
-  return rt.noMatch("column_stack", a, ["column_stack(Tensor[] tensors) -> Tensor"]);
+  return rt.noMatch("column_stack", a, ["column_stack(Tensor[] tensors) -> Tensor"], o);
 }
 
 function combinations$(a: any[]): any {
@@ -3169,7 +3169,7 @@ function combinations$(a: any[]): any {
       return W(N.callOp(rt.op("combinations", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("combinations", a, ["combinations(Tensor self, int r=2, bool with_replacement=False) -> Tensor"]);
+  return rt.noMatch("combinations", a, ["combinations(Tensor self, int r=2, bool with_replacement=False) -> Tensor"], o);
 }
 
 function complex$(a: any[]): any {
@@ -3184,7 +3184,7 @@ function complex$(a: any[]): any {
       return W(N.callOp(rt.op("complex", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("complex", a, ["complex(Tensor real, Tensor imag) -> Tensor"]);
+  return rt.noMatch("complex", a, ["complex(Tensor real, Tensor imag) -> Tensor"], o);
 }
 
 function concat$(a: any[]): any {
@@ -3196,10 +3196,10 @@ function concat$(a: any[]): any {
         v0 !== undefined && (rt.isTL(v0)) &&
         (v1 === undefined || (rt.isN(v1))) &&
         rt.keysIn(o, ["tensors","dim"])) {
-      return W(N.callOp(rt.op("concat", "", false), rt.hList(v0), v1));
+      return W(N.callOp(rt.op("concat", "", false), rt.hList(v0, "concat", "tensors"), v1));
     }
   }
-  return rt.noMatch("concat", a, ["concat(Tensor[] tensors, int dim=0) -> Tensor"]);
+  return rt.noMatch("concat", a, ["concat(Tensor[] tensors, int dim=0) -> Tensor"], o);
 }
 
 function concatenate$(a: any[]): any {
@@ -3211,10 +3211,10 @@ function concatenate$(a: any[]): any {
         v0 !== undefined && (rt.isTL(v0)) &&
         (v1 === undefined || (rt.isN(v1))) &&
         rt.keysIn(o, ["tensors","dim"])) {
-      return W(N.callOp(rt.op("concatenate", "", false), rt.hList(v0), v1));
+      return W(N.callOp(rt.op("concatenate", "", false), rt.hList(v0, "concatenate", "tensors"), v1));
     }
   }
-  return rt.noMatch("concatenate", a, ["concatenate(Tensor[] tensors, int dim=0) -> Tensor"]);
+  return rt.noMatch("concatenate", a, ["concatenate(Tensor[] tensors, int dim=0) -> Tensor"], o);
 }
 
 function conj$(a: any[]): any {
@@ -3227,7 +3227,7 @@ function conj$(a: any[]): any {
       return W(N.callOp(rt.op("conj", "", false), v0._h));
     }
   }
-  return rt.noMatch("conj", a, ["conj(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("conj", a, ["conj(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function conjPhysical$(a: any[]): any {
@@ -3240,7 +3240,7 @@ function conjPhysical$(a: any[]): any {
       return W(N.callOp(rt.op("conj_physical", "", false), v0._h));
     }
   }
-  return rt.noMatch("conj_physical", a, ["conj_physical(Tensor self) -> Tensor"]);
+  return rt.noMatch("conj_physical", a, ["conj_physical(Tensor self) -> Tensor"], o);
 }
 
 function conjPhysical_$(a: any[]): any {
@@ -3254,7 +3254,7 @@ function conjPhysical_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("conj_physical_", a, ["conj_physical_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("conj_physical_", a, ["conj_physical_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function constantPadNd$(a: any[]): any {
@@ -3271,7 +3271,7 @@ function constantPadNd$(a: any[]): any {
       return W(N.callOp(rt.op("constant_pad_nd", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("constant_pad_nd", a, ["constant_pad_nd(Tensor self, SymInt[] pad, Scalar value=0) -> Tensor"]);
+  return rt.noMatch("constant_pad_nd", a, ["constant_pad_nd(Tensor self, SymInt[] pad, Scalar value=0) -> Tensor"], o);
 }
 
 function contiguous$(a: any[]): any {
@@ -3286,7 +3286,7 @@ function contiguous$(a: any[]): any {
       return W(N.f_contiguous(v0._h, (v1 === undefined ? 'contiguous_format' : v1)));
     }
   }
-  return rt.noMatch("contiguous", a, ["contiguous(Tensor(a) self, *, MemoryFormat memory_format=contiguous_format) -> Tensor(a)"]);
+  return rt.noMatch("contiguous", a, ["contiguous(Tensor(a) self, *, MemoryFormat memory_format=contiguous_format) -> Tensor(a)"], o);
 }
 
 function conv1d$(a: any[]): any {
@@ -3331,7 +3331,7 @@ function conv1d$(a: any[]): any {
       return W(N.callOp(rt.op("conv1d", "padding", false), v0._h, v1._h, rt.hOpt(v2), v3, v4, v5, v6));
     }
   }
-  return rt.noMatch("conv1d", a, ["conv1d(Tensor input, Tensor weight, Tensor? bias=None, SymInt[1] stride=1, SymInt[1] padding=0, SymInt[1] dilation=1, SymInt groups=1) -> Tensor","conv1d.padding(Tensor input, Tensor weight, Tensor? bias=None, SymInt[1] stride=1, str padding=\"valid\", SymInt[1] dilation=1, SymInt groups=1) -> Tensor"]);
+  return rt.noMatch("conv1d", a, ["conv1d(Tensor input, Tensor weight, Tensor? bias=None, SymInt[1] stride=1, SymInt[1] padding=0, SymInt[1] dilation=1, SymInt groups=1) -> Tensor","conv1d.padding(Tensor input, Tensor weight, Tensor? bias=None, SymInt[1] stride=1, str padding=\"valid\", SymInt[1] dilation=1, SymInt groups=1) -> Tensor"], o);
 }
 
 function conv2d$(a: any[]): any {
@@ -3376,7 +3376,7 @@ function conv2d$(a: any[]): any {
       return W(N.callOp(rt.op("conv2d", "padding", false), v0._h, v1._h, rt.hOpt(v2), v3, v4, v5, v6));
     }
   }
-  return rt.noMatch("conv2d", a, ["conv2d(Tensor input, Tensor weight, Tensor? bias=None, SymInt[2] stride=1, SymInt[2] padding=0, SymInt[2] dilation=1, SymInt groups=1) -> Tensor","conv2d.padding(Tensor input, Tensor weight, Tensor? bias=None, SymInt[2] stride=1, str padding=\"valid\", SymInt[2] dilation=1, SymInt groups=1) -> Tensor"]);
+  return rt.noMatch("conv2d", a, ["conv2d(Tensor input, Tensor weight, Tensor? bias=None, SymInt[2] stride=1, SymInt[2] padding=0, SymInt[2] dilation=1, SymInt groups=1) -> Tensor","conv2d.padding(Tensor input, Tensor weight, Tensor? bias=None, SymInt[2] stride=1, str padding=\"valid\", SymInt[2] dilation=1, SymInt groups=1) -> Tensor"], o);
 }
 
 function conv3d$(a: any[]): any {
@@ -3421,7 +3421,7 @@ function conv3d$(a: any[]): any {
       return W(N.callOp(rt.op("conv3d", "padding", false), v0._h, v1._h, rt.hOpt(v2), v3, v4, v5, v6));
     }
   }
-  return rt.noMatch("conv3d", a, ["conv3d(Tensor input, Tensor weight, Tensor? bias=None, SymInt[3] stride=1, SymInt[3] padding=0, SymInt[3] dilation=1, SymInt groups=1) -> Tensor","conv3d.padding(Tensor input, Tensor weight, Tensor? bias=None, SymInt[3] stride=1, str padding=\"valid\", SymInt[3] dilation=1, SymInt groups=1) -> Tensor"]);
+  return rt.noMatch("conv3d", a, ["conv3d(Tensor input, Tensor weight, Tensor? bias=None, SymInt[3] stride=1, SymInt[3] padding=0, SymInt[3] dilation=1, SymInt groups=1) -> Tensor","conv3d.padding(Tensor input, Tensor weight, Tensor? bias=None, SymInt[3] stride=1, str padding=\"valid\", SymInt[3] dilation=1, SymInt groups=1) -> Tensor"], o);
 }
 
 function convDepthwise3d$(a: any[]): any {
@@ -3446,7 +3446,7 @@ function convDepthwise3d$(a: any[]): any {
       return W(N.callOp(rt.op("conv_depthwise3d", "", false), v0._h, v1._h, v2, rt.hOpt(v3), v4, v5, v6));
     }
   }
-  return rt.noMatch("conv_depthwise3d", a, ["conv_depthwise3d(Tensor self, Tensor weight, SymInt[3] kernel_size, Tensor? bias, SymInt[3] stride, SymInt[3] padding, SymInt[3] dilation) -> Tensor"]);
+  return rt.noMatch("conv_depthwise3d", a, ["conv_depthwise3d(Tensor self, Tensor weight, SymInt[3] kernel_size, Tensor? bias, SymInt[3] stride, SymInt[3] padding, SymInt[3] dilation) -> Tensor"], o);
 }
 
 function convTbc$(a: any[]): any {
@@ -3465,7 +3465,7 @@ function convTbc$(a: any[]): any {
       return W(N.callOp(rt.op("conv_tbc", "", false), v0._h, v1._h, v2._h, v3));
     }
   }
-  return rt.noMatch("conv_tbc", a, ["conv_tbc(Tensor self, Tensor weight, Tensor bias, int pad=0) -> Tensor"]);
+  return rt.noMatch("conv_tbc", a, ["conv_tbc(Tensor self, Tensor weight, Tensor bias, int pad=0) -> Tensor"], o);
 }
 
 function convTbcBackward$(a: any[]): any {
@@ -3486,7 +3486,7 @@ function convTbcBackward$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("conv_tbc_backward", "", false), v0._h, v1._h, v2._h, v3._h, v4));
     }
   }
-  return rt.noMatch("conv_tbc_backward", a, ["conv_tbc_backward(Tensor self, Tensor input, Tensor weight, Tensor bias, int pad) -> (Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("conv_tbc_backward", a, ["conv_tbc_backward(Tensor self, Tensor input, Tensor weight, Tensor bias, int pad) -> (Tensor, Tensor, Tensor)"], o);
 }
 
 function convTranspose1d$(a: any[]): any {
@@ -3513,7 +3513,7 @@ function convTranspose1d$(a: any[]): any {
       return W(N.callOp(rt.op("conv_transpose1d", "", false), v0._h, v1._h, rt.hOpt(v2), v3, v4, v5, v6, v7));
     }
   }
-  return rt.noMatch("conv_transpose1d", a, ["conv_transpose1d(Tensor input, Tensor weight, Tensor? bias=None, SymInt[1] stride=1, SymInt[1] padding=0, SymInt[1] output_padding=0, SymInt groups=1, SymInt[1] dilation=1) -> Tensor"]);
+  return rt.noMatch("conv_transpose1d", a, ["conv_transpose1d(Tensor input, Tensor weight, Tensor? bias=None, SymInt[1] stride=1, SymInt[1] padding=0, SymInt[1] output_padding=0, SymInt groups=1, SymInt[1] dilation=1) -> Tensor"], o);
 }
 
 function convTranspose2d$(a: any[]): any {
@@ -3540,7 +3540,7 @@ function convTranspose2d$(a: any[]): any {
       return W(N.callOp(rt.op("conv_transpose2d", "input", false), v0._h, v1._h, rt.hOpt(v2), v3, v4, v5, v6, v7));
     }
   }
-  return rt.noMatch("conv_transpose2d", a, ["conv_transpose2d.input(Tensor input, Tensor weight, Tensor? bias=None, SymInt[2] stride=1, SymInt[2] padding=0, SymInt[2] output_padding=0, SymInt groups=1, SymInt[2] dilation=1) -> Tensor"]);
+  return rt.noMatch("conv_transpose2d", a, ["conv_transpose2d.input(Tensor input, Tensor weight, Tensor? bias=None, SymInt[2] stride=1, SymInt[2] padding=0, SymInt[2] output_padding=0, SymInt groups=1, SymInt[2] dilation=1) -> Tensor"], o);
 }
 
 function convTranspose3d$(a: any[]): any {
@@ -3567,7 +3567,7 @@ function convTranspose3d$(a: any[]): any {
       return W(N.callOp(rt.op("conv_transpose3d", "input", false), v0._h, v1._h, rt.hOpt(v2), v3, v4, v5, v6, v7));
     }
   }
-  return rt.noMatch("conv_transpose3d", a, ["conv_transpose3d.input(Tensor input, Tensor weight, Tensor? bias=None, SymInt[3] stride=1, SymInt[3] padding=0, SymInt[3] output_padding=0, SymInt groups=1, SymInt[3] dilation=1) -> Tensor"]);
+  return rt.noMatch("conv_transpose3d", a, ["conv_transpose3d.input(Tensor input, Tensor weight, Tensor? bias=None, SymInt[3] stride=1, SymInt[3] padding=0, SymInt[3] output_padding=0, SymInt groups=1, SymInt[3] dilation=1) -> Tensor"], o);
 }
 
 function convolution$(a: any[]): any {
@@ -3596,7 +3596,7 @@ function convolution$(a: any[]): any {
       return W(N.callOp(rt.op("convolution", "", false), v0._h, v1._h, rt.hOpt(v2), v3, v4, v5, v6, v7, v8));
     }
   }
-  return rt.noMatch("convolution", a, ["convolution(Tensor input, Tensor weight, Tensor? bias, SymInt[] stride, SymInt[] padding, SymInt[] dilation, bool transposed, SymInt[] output_padding, SymInt groups) -> Tensor"]);
+  return rt.noMatch("convolution", a, ["convolution(Tensor input, Tensor weight, Tensor? bias, SymInt[] stride, SymInt[] padding, SymInt[] dilation, bool transposed, SymInt[] output_padding, SymInt groups) -> Tensor"], o);
 }
 
 function convolutionBackward$(a: any[]): any {
@@ -3629,7 +3629,7 @@ function convolutionBackward$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("convolution_backward", "", false), v0._h, v1._h, v2._h, v3, v4, v5, v6, v7, v8, v9, v10));
     }
   }
-  return rt.noMatch("convolution_backward", a, ["convolution_backward(Tensor grad_output, Tensor input, Tensor weight, SymInt[]? bias_sizes, SymInt[] stride, SymInt[] padding, SymInt[] dilation, bool transposed, SymInt[] output_padding, SymInt groups, bool[3] output_mask) -> (Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("convolution_backward", a, ["convolution_backward(Tensor grad_output, Tensor input, Tensor weight, SymInt[]? bias_sizes, SymInt[] stride, SymInt[] padding, SymInt[] dilation, bool transposed, SymInt[] output_padding, SymInt groups, bool[3] output_mask) -> (Tensor, Tensor, Tensor)"], o);
 }
 
 function convolutionBackwardOverrideable$(a: any[]): any {
@@ -3660,7 +3660,7 @@ function convolutionBackwardOverrideable$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("convolution_backward_overrideable", "", false), v0._h, v1._h, v2._h, v3, v4, v5, v6, v7, v8, v9), ["gradInput","gradWeight","gradBias"]);
     }
   }
-  return rt.noMatch("convolution_backward_overrideable", a, ["convolution_backward_overrideable(Tensor grad_output, Tensor input, Tensor weight, SymInt[] stride, SymInt[] padding, SymInt[] dilation, bool transposed, SymInt[] output_padding, SymInt groups, bool[3] output_mask) -> (Tensor grad_input, Tensor grad_weight, Tensor grad_bias)"]);
+  return rt.noMatch("convolution_backward_overrideable", a, ["convolution_backward_overrideable(Tensor grad_output, Tensor input, Tensor weight, SymInt[] stride, SymInt[] padding, SymInt[] dilation, bool transposed, SymInt[] output_padding, SymInt groups, bool[3] output_mask) -> (Tensor grad_input, Tensor grad_weight, Tensor grad_bias)"], o);
 }
 
 function convolutionOverrideable$(a: any[]): any {
@@ -3689,7 +3689,7 @@ function convolutionOverrideable$(a: any[]): any {
       return W(N.callOp(rt.op("convolution_overrideable", "", false), v0._h, v1._h, rt.hOpt(v2), v3, v4, v5, v6, v7, v8));
     }
   }
-  return rt.noMatch("convolution_overrideable", a, ["convolution_overrideable(Tensor input, Tensor weight, Tensor? bias, SymInt[] stride, SymInt[] padding, SymInt[] dilation, bool transposed, SymInt[] output_padding, SymInt groups) -> Tensor"]);
+  return rt.noMatch("convolution_overrideable", a, ["convolution_overrideable(Tensor input, Tensor weight, Tensor? bias, SymInt[] stride, SymInt[] padding, SymInt[] dilation, bool transposed, SymInt[] output_padding, SymInt groups) -> Tensor"], o);
 }
 
 function copy$(a: any[]): any {
@@ -3706,7 +3706,7 @@ function copy$(a: any[]): any {
       return W(N.callOp(rt.op("copy", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("copy", a, ["copy(Tensor self, Tensor src, bool non_blocking=False) -> Tensor"]);
+  return rt.noMatch("copy", a, ["copy(Tensor self, Tensor src, bool non_blocking=False) -> Tensor"], o);
 }
 
 function copy_$(a: any[]): any {
@@ -3724,7 +3724,7 @@ function copy_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("copy_", a, ["copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)"]);
+  return rt.noMatch("copy_", a, ["copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)"], o);
 }
 
 function copySparseToSparse_$(a: any[]): any {
@@ -3742,7 +3742,7 @@ function copySparseToSparse_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("copy_sparse_to_sparse_", a, ["copy_sparse_to_sparse_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)"]);
+  return rt.noMatch("copy_sparse_to_sparse_", a, ["copy_sparse_to_sparse_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)"], o);
 }
 
 function copysign$(a: any[]): any {
@@ -3767,7 +3767,7 @@ function copysign$(a: any[]): any {
       return W(N.callOp(rt.op("copysign", "Scalar", false), v0._h, v1));
     }
   }
-  return rt.noMatch("copysign", a, ["copysign.Tensor(Tensor self, Tensor other) -> Tensor","copysign.Scalar(Tensor self, Scalar other) -> Tensor"]);
+  return rt.noMatch("copysign", a, ["copysign.Tensor(Tensor self, Tensor other) -> Tensor","copysign.Scalar(Tensor self, Scalar other) -> Tensor"], o);
 }
 
 function copysign_$(a: any[]): any {
@@ -3794,7 +3794,7 @@ function copysign_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("copysign_", a, ["copysign_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)","copysign_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)"]);
+  return rt.noMatch("copysign_", a, ["copysign_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)","copysign_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)"], o);
 }
 
 function corrcoef$(a: any[]): any {
@@ -3807,7 +3807,7 @@ function corrcoef$(a: any[]): any {
       return W(N.callOp(rt.op("corrcoef", "", false), v0._h));
     }
   }
-  return rt.noMatch("corrcoef", a, ["corrcoef(Tensor self) -> Tensor"]);
+  return rt.noMatch("corrcoef", a, ["corrcoef(Tensor self) -> Tensor"], o);
 }
 
 function cos$(a: any[]): any {
@@ -3820,7 +3820,7 @@ function cos$(a: any[]): any {
       return W(N.callOp(rt.op("cos", "", false), v0._h));
     }
   }
-  return rt.noMatch("cos", a, ["cos(Tensor self) -> Tensor"]);
+  return rt.noMatch("cos", a, ["cos(Tensor self) -> Tensor"], o);
 }
 
 function cos_$(a: any[]): any {
@@ -3834,7 +3834,7 @@ function cos_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("cos_", a, ["cos_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("cos_", a, ["cos_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function cosh$(a: any[]): any {
@@ -3847,7 +3847,7 @@ function cosh$(a: any[]): any {
       return W(N.callOp(rt.op("cosh", "", false), v0._h));
     }
   }
-  return rt.noMatch("cosh", a, ["cosh(Tensor self) -> Tensor"]);
+  return rt.noMatch("cosh", a, ["cosh(Tensor self) -> Tensor"], o);
 }
 
 function cosh_$(a: any[]): any {
@@ -3861,7 +3861,7 @@ function cosh_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("cosh_", a, ["cosh_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("cosh_", a, ["cosh_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function cosineEmbeddingLoss$(a: any[]): any {
@@ -3882,7 +3882,7 @@ function cosineEmbeddingLoss$(a: any[]): any {
       return W(N.callOp(rt.op("cosine_embedding_loss", "", false), v0._h, v1._h, v2._h, v3, v4));
     }
   }
-  return rt.noMatch("cosine_embedding_loss", a, ["cosine_embedding_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, int reduction=Mean) -> Tensor"]);
+  return rt.noMatch("cosine_embedding_loss", a, ["cosine_embedding_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, int reduction=Mean) -> Tensor"], o);
 }
 
 function cosineSimilarity$(a: any[]): any {
@@ -3901,7 +3901,7 @@ function cosineSimilarity$(a: any[]): any {
       return W(N.callOp(rt.op("cosine_similarity", "", false), v0._h, v1._h, v2, v3));
     }
   }
-  return rt.noMatch("cosine_similarity", a, ["cosine_similarity(Tensor x1, Tensor x2, int dim=1, float eps=1e-08) -> Tensor"]);
+  return rt.noMatch("cosine_similarity", a, ["cosine_similarity(Tensor x1, Tensor x2, int dim=1, float eps=1e-08) -> Tensor"], o);
 }
 
 function countNonzero$(a: any[]): any {
@@ -3926,7 +3926,7 @@ function countNonzero$(a: any[]): any {
       return W(N.callOp(rt.op("count_nonzero", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("count_nonzero", a, ["count_nonzero.dim_IntList(Tensor self, int[] dim) -> Tensor","count_nonzero(Tensor self, int? dim=None) -> Tensor"]);
+  return rt.noMatch("count_nonzero", a, ["count_nonzero.dim_IntList(Tensor self, int[] dim) -> Tensor","count_nonzero(Tensor self, int? dim=None) -> Tensor"], o);
 }
 
 function cov$(a: any[]): any {
@@ -3945,7 +3945,7 @@ function cov$(a: any[]): any {
       return W(N.callOp(rt.op("cov", "", false), v0._h, v1, rt.hOpt(v2), rt.hOpt(v3)));
     }
   }
-  return rt.noMatch("cov", a, ["cov(Tensor self, *, int correction=1, Tensor? fweights=None, Tensor? aweights=None) -> Tensor"]);
+  return rt.noMatch("cov", a, ["cov(Tensor self, *, int correction=1, Tensor? fweights=None, Tensor? aweights=None) -> Tensor"], o);
 }
 
 function cross$(a: any[]): any {
@@ -3962,7 +3962,7 @@ function cross$(a: any[]): any {
       return W(N.callOp(rt.op("cross", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("cross", a, ["cross(Tensor self, Tensor other, int? dim=None) -> Tensor"]);
+  return rt.noMatch("cross", a, ["cross(Tensor self, Tensor other, int? dim=None) -> Tensor"], o);
 }
 
 function crossEntropyLoss$(a: any[]): any {
@@ -3985,7 +3985,7 @@ function crossEntropyLoss$(a: any[]): any {
       return W(N.f_cross_entropy_loss(v0._h, v1._h, rt.hOpt((v2 === undefined ? null : v2)), (v3 === undefined ? 1 : v3), (v4 === undefined ? -100 : v4), (v5 === undefined ? 0.0 : v5)));
     }
   }
-  return rt.noMatch("cross_entropy_loss", a, ["cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, SymInt ignore_index=-100, float label_smoothing=0.0) -> Tensor"]);
+  return rt.noMatch("cross_entropy_loss", a, ["cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, SymInt ignore_index=-100, float label_smoothing=0.0) -> Tensor"], o);
 }
 
 function crowIndices$(a: any[]): any {
@@ -3998,7 +3998,7 @@ function crowIndices$(a: any[]): any {
       return W(N.callOp(rt.op("crow_indices", "", false), v0._h));
     }
   }
-  return rt.noMatch("crow_indices", a, ["crow_indices(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("crow_indices", a, ["crow_indices(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function crowIndicesCopy$(a: any[]): any {
@@ -4011,7 +4011,7 @@ function crowIndicesCopy$(a: any[]): any {
       return W(N.callOp(rt.op("crow_indices_copy", "", false), v0._h));
     }
   }
-  return rt.noMatch("crow_indices_copy", a, ["crow_indices_copy(Tensor self) -> Tensor"]);
+  return rt.noMatch("crow_indices_copy", a, ["crow_indices_copy(Tensor self) -> Tensor"], o);
 }
 
 function ctcLoss$(a: any[]): any {
@@ -4056,7 +4056,7 @@ function ctcLoss$(a: any[]): any {
       return W(N.callOp(rt.op("ctc_loss", "Tensor", false), v0._h, v1._h, v2._h, v3._h, v4, v5, v6));
     }
   }
-  return rt.noMatch("ctc_loss", a, ["ctc_loss.IntList(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank=0, int reduction=Mean, bool zero_infinity=False) -> Tensor","ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank=0, int reduction=Mean, bool zero_infinity=False) -> Tensor"]);
+  return rt.noMatch("ctc_loss", a, ["ctc_loss.IntList(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank=0, int reduction=Mean, bool zero_infinity=False) -> Tensor","ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank=0, int reduction=Mean, bool zero_infinity=False) -> Tensor"], o);
 }
 
 function cudnnAffineGridGenerator$(a: any[]): any {
@@ -4077,7 +4077,7 @@ function cudnnAffineGridGenerator$(a: any[]): any {
       return W(N.callOp(rt.op("cudnn_affine_grid_generator", "", false), v0._h, v1, v2, v3, v4));
     }
   }
-  return rt.noMatch("cudnn_affine_grid_generator", a, ["cudnn_affine_grid_generator(Tensor theta, int N, int C, int H, int W) -> Tensor grid"]);
+  return rt.noMatch("cudnn_affine_grid_generator", a, ["cudnn_affine_grid_generator(Tensor theta, int N, int C, int H, int W) -> Tensor grid"], o);
 }
 
 function cudnnAffineGridGeneratorBackward$(a: any[]): any {
@@ -4098,7 +4098,7 @@ function cudnnAffineGridGeneratorBackward$(a: any[]): any {
       return W(N.callOp(rt.op("cudnn_affine_grid_generator_backward", "", false), v0._h, v1, v2, v3, v4));
     }
   }
-  return rt.noMatch("cudnn_affine_grid_generator_backward", a, ["cudnn_affine_grid_generator_backward(Tensor grad, int N, int C, int H, int W) -> Tensor grad_theta"]);
+  return rt.noMatch("cudnn_affine_grid_generator_backward", a, ["cudnn_affine_grid_generator_backward(Tensor grad, int N, int C, int H, int W) -> Tensor grad_theta"], o);
 }
 
 function cudnnBatchNorm$(a: any[]): any {
@@ -4125,7 +4125,7 @@ function cudnnBatchNorm$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("cudnn_batch_norm", "", false), v0._h, v1._h, rt.hOpt(v2), rt.hOpt(v3), rt.hOpt(v4), v5, v6, v7));
     }
   }
-  return rt.noMatch("cudnn_batch_norm", a, ["cudnn_batch_norm(Tensor input, Tensor weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float exponential_average_factor, float epsilon) -> (Tensor, Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("cudnn_batch_norm", a, ["cudnn_batch_norm(Tensor input, Tensor weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float exponential_average_factor, float epsilon) -> (Tensor, Tensor, Tensor, Tensor)"], o);
 }
 
 function cudnnBatchNormBackward$(a: any[]): any {
@@ -4154,7 +4154,7 @@ function cudnnBatchNormBackward$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("cudnn_batch_norm_backward", "", false), v0._h, v1._h, v2._h, rt.hOpt(v3), rt.hOpt(v4), rt.hOpt(v5), rt.hOpt(v6), v7, v8._h));
     }
   }
-  return rt.noMatch("cudnn_batch_norm_backward", a, ["cudnn_batch_norm_backward(Tensor input, Tensor grad_output, Tensor weight, Tensor? running_mean, Tensor? running_var, Tensor? save_mean, Tensor? save_var, float epsilon, Tensor reserveSpace) -> (Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("cudnn_batch_norm_backward", a, ["cudnn_batch_norm_backward(Tensor input, Tensor grad_output, Tensor weight, Tensor? running_mean, Tensor? running_var, Tensor? save_mean, Tensor? save_var, float epsilon, Tensor reserveSpace) -> (Tensor, Tensor, Tensor)"], o);
 }
 
 function cudnnConvolution$(a: any[]): any {
@@ -4183,7 +4183,7 @@ function cudnnConvolution$(a: any[]): any {
       return W(N.callOp(rt.op("cudnn_convolution", "", false), v0._h, v1._h, v2, v3, v4, v5, v6, v7, v8));
     }
   }
-  return rt.noMatch("cudnn_convolution", a, ["cudnn_convolution(Tensor self, Tensor weight, SymInt[] padding, SymInt[] stride, SymInt[] dilation, SymInt groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor"]);
+  return rt.noMatch("cudnn_convolution", a, ["cudnn_convolution(Tensor self, Tensor weight, SymInt[] padding, SymInt[] stride, SymInt[] dilation, SymInt groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor"], o);
 }
 
 function cudnnConvolutionAddRelu$(a: any[]): any {
@@ -4212,7 +4212,7 @@ function cudnnConvolutionAddRelu$(a: any[]): any {
       return W(N.callOp(rt.op("cudnn_convolution_add_relu", "", false), v0._h, v1._h, v2._h, v3, rt.hOpt(v4), v5, v6, v7, v8));
     }
   }
-  return rt.noMatch("cudnn_convolution_add_relu", a, ["cudnn_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, SymInt[] stride, SymInt[] padding, SymInt[] dilation, SymInt groups) -> Tensor"]);
+  return rt.noMatch("cudnn_convolution_add_relu", a, ["cudnn_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, SymInt[] stride, SymInt[] padding, SymInt[] dilation, SymInt groups) -> Tensor"], o);
 }
 
 function cudnnConvolutionRelu$(a: any[]): any {
@@ -4237,7 +4237,7 @@ function cudnnConvolutionRelu$(a: any[]): any {
       return W(N.callOp(rt.op("cudnn_convolution_relu", "", false), v0._h, v1._h, rt.hOpt(v2), v3, v4, v5, v6));
     }
   }
-  return rt.noMatch("cudnn_convolution_relu", a, ["cudnn_convolution_relu(Tensor self, Tensor weight, Tensor? bias, SymInt[] stride, SymInt[] padding, SymInt[] dilation, SymInt groups) -> Tensor"]);
+  return rt.noMatch("cudnn_convolution_relu", a, ["cudnn_convolution_relu(Tensor self, Tensor weight, Tensor? bias, SymInt[] stride, SymInt[] padding, SymInt[] dilation, SymInt groups) -> Tensor"], o);
 }
 
 function cudnnConvolutionTranspose$(a: any[]): any {
@@ -4268,7 +4268,7 @@ function cudnnConvolutionTranspose$(a: any[]): any {
       return W(N.callOp(rt.op("cudnn_convolution_transpose", "", false), v0._h, v1._h, v2, v3, v4, v5, v6, v7, v8, v9));
     }
   }
-  return rt.noMatch("cudnn_convolution_transpose", a, ["cudnn_convolution_transpose(Tensor self, Tensor weight, SymInt[] padding, SymInt[] output_padding, SymInt[] stride, SymInt[] dilation, SymInt groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor"]);
+  return rt.noMatch("cudnn_convolution_transpose", a, ["cudnn_convolution_transpose(Tensor self, Tensor weight, SymInt[] padding, SymInt[] output_padding, SymInt[] stride, SymInt[] dilation, SymInt groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor"], o);
 }
 
 function cudnnGridSampler$(a: any[]): any {
@@ -4283,7 +4283,7 @@ function cudnnGridSampler$(a: any[]): any {
       return W(N.callOp(rt.op("cudnn_grid_sampler", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("cudnn_grid_sampler", a, ["cudnn_grid_sampler(Tensor self, Tensor grid) -> Tensor output"]);
+  return rt.noMatch("cudnn_grid_sampler", a, ["cudnn_grid_sampler(Tensor self, Tensor grid) -> Tensor output"], o);
 }
 
 function cudnnGridSamplerBackward$(a: any[]): any {
@@ -4300,7 +4300,7 @@ function cudnnGridSamplerBackward$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("cudnn_grid_sampler_backward", "", false), v0._h, v1._h, v2._h), ["gradSelf","gradGrid"]);
     }
   }
-  return rt.noMatch("cudnn_grid_sampler_backward", a, ["cudnn_grid_sampler_backward(Tensor self, Tensor grid, Tensor grad_output) -> (Tensor grad_self, Tensor grad_grid)"]);
+  return rt.noMatch("cudnn_grid_sampler_backward", a, ["cudnn_grid_sampler_backward(Tensor self, Tensor grid, Tensor grad_output) -> (Tensor grad_self, Tensor grad_grid)"], o);
 }
 
 function cudnnIsAcceptable$(a: any[]): any {
@@ -4313,7 +4313,7 @@ function cudnnIsAcceptable$(a: any[]): any {
       return N.callOp(rt.op("cudnn_is_acceptable", "", false), v0._h);
     }
   }
-  return rt.noMatch("cudnn_is_acceptable", a, ["cudnn_is_acceptable(Tensor self) -> bool"]);
+  return rt.noMatch("cudnn_is_acceptable", a, ["cudnn_is_acceptable(Tensor self) -> bool"], o);
 }
 
 function cummax$(a: any[]): any {
@@ -4328,7 +4328,7 @@ function cummax$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("cummax", "", false), v0._h, v1), ["values","indices"]);
     }
   }
-  return rt.noMatch("cummax", a, ["cummax(Tensor self, int dim) -> (Tensor values, Tensor indices)"]);
+  return rt.noMatch("cummax", a, ["cummax(Tensor self, int dim) -> (Tensor values, Tensor indices)"], o);
 }
 
 function cummaxminBackward$(a: any[]): any {
@@ -4347,7 +4347,7 @@ function cummaxminBackward$(a: any[]): any {
       return W(N.callOp(rt.op("cummaxmin_backward", "", false), v0._h, v1._h, v2._h, v3));
     }
   }
-  return rt.noMatch("cummaxmin_backward", a, ["cummaxmin_backward(Tensor grad, Tensor input, Tensor indices, int dim) -> Tensor"]);
+  return rt.noMatch("cummaxmin_backward", a, ["cummaxmin_backward(Tensor grad, Tensor input, Tensor indices, int dim) -> Tensor"], o);
 }
 
 function cummin$(a: any[]): any {
@@ -4362,7 +4362,7 @@ function cummin$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("cummin", "", false), v0._h, v1), ["values","indices"]);
     }
   }
-  return rt.noMatch("cummin", a, ["cummin(Tensor self, int dim) -> (Tensor values, Tensor indices)"]);
+  return rt.noMatch("cummin", a, ["cummin(Tensor self, int dim) -> (Tensor values, Tensor indices)"], o);
 }
 
 function cumprod$(a: any[]): any {
@@ -4379,7 +4379,7 @@ function cumprod$(a: any[]): any {
       return W(N.callOp(rt.op("cumprod", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("cumprod", a, ["cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor"]);
+  return rt.noMatch("cumprod", a, ["cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor"], o);
 }
 
 function cumprod_$(a: any[]): any {
@@ -4397,7 +4397,7 @@ function cumprod_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("cumprod_", a, ["cumprod_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)"]);
+  return rt.noMatch("cumprod_", a, ["cumprod_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)"], o);
 }
 
 function cumprodBackward$(a: any[]): any {
@@ -4416,7 +4416,7 @@ function cumprodBackward$(a: any[]): any {
       return W(N.callOp(rt.op("cumprod_backward", "", false), v0._h, v1._h, v2, v3._h));
     }
   }
-  return rt.noMatch("cumprod_backward", a, ["cumprod_backward(Tensor grad, Tensor input, int dim, Tensor output) -> Tensor"]);
+  return rt.noMatch("cumprod_backward", a, ["cumprod_backward(Tensor grad, Tensor input, int dim, Tensor output) -> Tensor"], o);
 }
 
 function cumsum$(a: any[]): any {
@@ -4433,7 +4433,7 @@ function cumsum$(a: any[]): any {
       return W(N.f_cumsum(v0._h, v1, (v2 === undefined ? null : v2)));
     }
   }
-  return rt.noMatch("cumsum", a, ["cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor"]);
+  return rt.noMatch("cumsum", a, ["cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor"], o);
 }
 
 function cumsum_$(a: any[]): any {
@@ -4451,7 +4451,7 @@ function cumsum_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("cumsum_", a, ["cumsum_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)"]);
+  return rt.noMatch("cumsum_", a, ["cumsum_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)"], o);
 }
 
 function cumulativeTrapezoid$(a: any[]): any {
@@ -4480,7 +4480,7 @@ function cumulativeTrapezoid$(a: any[]): any {
       return W(N.callOp(rt.op("cumulative_trapezoid", "dx", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("cumulative_trapezoid", a, ["cumulative_trapezoid.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor","cumulative_trapezoid.dx(Tensor y, *, Scalar dx=1, int dim=-1) -> Tensor"]);
+  return rt.noMatch("cumulative_trapezoid", a, ["cumulative_trapezoid.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor","cumulative_trapezoid.dx(Tensor y, *, Scalar dx=1, int dim=-1) -> Tensor"], o);
 }
 
 function data$(a: any[]): any {
@@ -4493,7 +4493,7 @@ function data$(a: any[]): any {
       return W(N.callOp(rt.op("data", "", false), v0._h));
     }
   }
-  return rt.noMatch("data", a, ["data(Tensor self) -> Tensor"]);
+  return rt.noMatch("data", a, ["data(Tensor self) -> Tensor"], o);
 }
 
 function deg2rad$(a: any[]): any {
@@ -4506,7 +4506,7 @@ function deg2rad$(a: any[]): any {
       return W(N.callOp(rt.op("deg2rad", "", false), v0._h));
     }
   }
-  return rt.noMatch("deg2rad", a, ["deg2rad(Tensor self) -> Tensor"]);
+  return rt.noMatch("deg2rad", a, ["deg2rad(Tensor self) -> Tensor"], o);
 }
 
 function deg2rad_$(a: any[]): any {
@@ -4520,7 +4520,7 @@ function deg2rad_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("deg2rad_", a, ["deg2rad_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("deg2rad_", a, ["deg2rad_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function denseDim$(a: any[]): any {
@@ -4533,7 +4533,7 @@ function denseDim$(a: any[]): any {
       return N.callOp(rt.op("dense_dim", "", false), v0._h);
     }
   }
-  return rt.noMatch("dense_dim", a, ["dense_dim(Tensor self) -> int"]);
+  return rt.noMatch("dense_dim", a, ["dense_dim(Tensor self) -> int"], o);
 }
 
 function dequantize$(a: any[]): any {
@@ -4551,10 +4551,10 @@ function dequantize$(a: any[]): any {
     if (a.length <= 1 &&
         v0 !== undefined && (rt.isTL(v0)) &&
         rt.keysIn(o, ["tensors"])) {
-      return rt.wrapList(N.callOp(rt.op("dequantize", "tensors", false), rt.hList(v0)));
+      return rt.wrapList(N.callOp(rt.op("dequantize", "tensors", false), rt.hList(v0, "dequantize", "tensors")));
     }
   }
-  return rt.noMatch("dequantize", a, ["dequantize.self(Tensor self) -> Tensor","dequantize.tensors(Tensor[] tensors) -> Tensor[]"]);
+  return rt.noMatch("dequantize", a, ["dequantize.self(Tensor self) -> Tensor","dequantize.tensors(Tensor[] tensors) -> Tensor[]"], o);
 }
 
 function det$(a: any[]): any {
@@ -4567,7 +4567,7 @@ function det$(a: any[]): any {
       return W(N.callOp(rt.op("det", "", false), v0._h));
     }
   }
-  return rt.noMatch("det", a, ["det(Tensor self) -> Tensor"]);
+  return rt.noMatch("det", a, ["det(Tensor self) -> Tensor"], o);
 }
 
 function detach$(a: any[]): any {
@@ -4580,7 +4580,7 @@ function detach$(a: any[]): any {
       return W(N.f_detach(v0._h));
     }
   }
-  return rt.noMatch("detach", a, ["detach(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("detach", a, ["detach(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function detach_$(a: any[]): any {
@@ -4594,7 +4594,7 @@ function detach_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("detach_", a, ["detach_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("detach_", a, ["detach_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function detachCopy$(a: any[]): any {
@@ -4607,7 +4607,7 @@ function detachCopy$(a: any[]): any {
       return W(N.callOp(rt.op("detach_copy", "", false), v0._h));
     }
   }
-  return rt.noMatch("detach_copy", a, ["detach_copy(Tensor self) -> Tensor"]);
+  return rt.noMatch("detach_copy", a, ["detach_copy(Tensor self) -> Tensor"], o);
 }
 
 function diag$(a: any[]): any {
@@ -4622,7 +4622,7 @@ function diag$(a: any[]): any {
       return W(N.callOp(rt.op("diag", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("diag", a, ["diag(Tensor self, int diagonal=0) -> Tensor"]);
+  return rt.noMatch("diag", a, ["diag(Tensor self, int diagonal=0) -> Tensor"], o);
 }
 
 function diagEmbed$(a: any[]): any {
@@ -4641,7 +4641,7 @@ function diagEmbed$(a: any[]): any {
       return W(N.callOp(rt.op("diag_embed", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("diag_embed", a, ["diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor"]);
+  return rt.noMatch("diag_embed", a, ["diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor"], o);
 }
 
 function diagflat$(a: any[]): any {
@@ -4656,7 +4656,7 @@ function diagflat$(a: any[]): any {
       return W(N.callOp(rt.op("diagflat", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("diagflat", a, ["diagflat(Tensor self, int offset=0) -> Tensor"]);
+  return rt.noMatch("diagflat", a, ["diagflat(Tensor self, int offset=0) -> Tensor"], o);
 }
 
 function diagonal$(a: any[]): any {
@@ -4675,7 +4675,7 @@ function diagonal$(a: any[]): any {
       return W(N.callOp(rt.op("diagonal", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("diagonal", a, ["diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)"]);
+  return rt.noMatch("diagonal", a, ["diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)"], o);
 }
 
 function diagonalBackward$(a: any[]): any {
@@ -4696,7 +4696,7 @@ function diagonalBackward$(a: any[]): any {
       return W(N.callOp(rt.op("diagonal_backward", "", false), v0._h, v1, v2, v3, v4));
     }
   }
-  return rt.noMatch("diagonal_backward", a, ["diagonal_backward(Tensor grad_output, SymInt[] input_sizes, int offset, int dim1, int dim2) -> Tensor"]);
+  return rt.noMatch("diagonal_backward", a, ["diagonal_backward(Tensor grad_output, SymInt[] input_sizes, int offset, int dim1, int dim2) -> Tensor"], o);
 }
 
 function diagonalCopy$(a: any[]): any {
@@ -4715,7 +4715,7 @@ function diagonalCopy$(a: any[]): any {
       return W(N.callOp(rt.op("diagonal_copy", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("diagonal_copy", a, ["diagonal_copy(Tensor self, int offset=0, int dim1=0, int dim2=1) -> Tensor"]);
+  return rt.noMatch("diagonal_copy", a, ["diagonal_copy(Tensor self, int offset=0, int dim1=0, int dim2=1) -> Tensor"], o);
 }
 
 function diagonalScatter$(a: any[]): any {
@@ -4736,7 +4736,7 @@ function diagonalScatter$(a: any[]): any {
       return W(N.callOp(rt.op("diagonal_scatter", "", false), v0._h, v1._h, v2, v3, v4));
     }
   }
-  return rt.noMatch("diagonal_scatter", a, ["diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor"]);
+  return rt.noMatch("diagonal_scatter", a, ["diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor"], o);
 }
 
 function diff$(a: any[]): any {
@@ -4757,7 +4757,7 @@ function diff$(a: any[]): any {
       return W(N.callOp(rt.op("diff", "", false), v0._h, v1, v2, rt.hOpt(v3), rt.hOpt(v4)));
     }
   }
-  return rt.noMatch("diff", a, ["diff(Tensor self, int n=1, int dim=-1, Tensor? prepend=None, Tensor? append=None) -> Tensor"]);
+  return rt.noMatch("diff", a, ["diff(Tensor self, int n=1, int dim=-1, Tensor? prepend=None, Tensor? append=None) -> Tensor"], o);
 }
 
 function digamma$(a: any[]): any {
@@ -4770,7 +4770,7 @@ function digamma$(a: any[]): any {
       return W(N.callOp(rt.op("digamma", "", false), v0._h));
     }
   }
-  return rt.noMatch("digamma", a, ["digamma(Tensor self) -> Tensor"]);
+  return rt.noMatch("digamma", a, ["digamma(Tensor self) -> Tensor"], o);
 }
 
 function digamma_$(a: any[]): any {
@@ -4784,7 +4784,7 @@ function digamma_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("digamma_", a, ["digamma_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("digamma_", a, ["digamma_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function dim$(a: any[]): any {
@@ -4797,7 +4797,7 @@ function dim$(a: any[]): any {
       return N.callOp(rt.op("dim", "", false), v0._h);
     }
   }
-  return rt.noMatch("dim", a, ["dim(Tensor self) -> int"]);
+  return rt.noMatch("dim", a, ["dim(Tensor self) -> int"], o);
 }
 
 function dist$(a: any[]): any {
@@ -4814,7 +4814,7 @@ function dist$(a: any[]): any {
       return W(N.callOp(rt.op("dist", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("dist", a, ["dist(Tensor self, Tensor other, Scalar p=2) -> Tensor"]);
+  return rt.noMatch("dist", a, ["dist(Tensor self, Tensor other, Scalar p=2) -> Tensor"], o);
 }
 
 function div$(a: any[]): any {
@@ -4863,7 +4863,7 @@ function div$(a: any[]): any {
       return W(N.f_div_Scalar_mode(v0._h, v1, (v2 ?? null)));
     }
   }
-  return rt.noMatch("div", a, ["div.Tensor(Tensor self, Tensor other) -> Tensor","div.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor","div.Scalar(Tensor self, Scalar other) -> Tensor","div.Scalar_mode(Tensor self, Scalar other, *, str? rounding_mode) -> Tensor"]);
+  return rt.noMatch("div", a, ["div.Tensor(Tensor self, Tensor other) -> Tensor","div.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor","div.Scalar(Tensor self, Scalar other) -> Tensor","div.Scalar_mode(Tensor self, Scalar other, *, str? rounding_mode) -> Tensor"], o);
 }
 
 function div_$(a: any[]): any {
@@ -4916,7 +4916,7 @@ function div_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("div_", a, ["div_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)","div_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!)","div_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","div_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!)"]);
+  return rt.noMatch("div_", a, ["div_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)","div_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!)","div_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","div_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!)"], o);
 }
 
 function divide$(a: any[]): any {
@@ -4965,7 +4965,7 @@ function divide$(a: any[]): any {
       return W(N.callOp(rt.op("divide", "Scalar_mode", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("divide", a, ["divide.Tensor(Tensor self, Tensor other) -> Tensor","divide.Scalar(Tensor self, Scalar other) -> Tensor","divide.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor","divide.Scalar_mode(Tensor self, Scalar other, *, str? rounding_mode) -> Tensor"]);
+  return rt.noMatch("divide", a, ["divide.Tensor(Tensor self, Tensor other) -> Tensor","divide.Scalar(Tensor self, Scalar other) -> Tensor","divide.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor","divide.Scalar_mode(Tensor self, Scalar other, *, str? rounding_mode) -> Tensor"], o);
 }
 
 function divide_$(a: any[]): any {
@@ -5018,7 +5018,7 @@ function divide_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("divide_", a, ["divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)","divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","divide_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!)","divide_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!)"]);
+  return rt.noMatch("divide_", a, ["divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)","divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","divide_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!)","divide_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!)"], o);
 }
 
 function dot$(a: any[]): any {
@@ -5033,7 +5033,7 @@ function dot$(a: any[]): any {
       return W(N.callOp(rt.op("dot", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("dot", a, ["dot(Tensor self, Tensor tensor) -> Tensor"]);
+  return rt.noMatch("dot", a, ["dot(Tensor self, Tensor tensor) -> Tensor"], o);
 }
 
 function dropout$(a: any[]): any {
@@ -5050,7 +5050,7 @@ function dropout$(a: any[]): any {
       return W(N.f_dropout(v0._h, v1, v2));
     }
   }
-  return rt.noMatch("dropout", a, ["dropout(Tensor input, float p, bool train) -> Tensor"]);
+  return rt.noMatch("dropout", a, ["dropout(Tensor input, float p, bool train) -> Tensor"], o);
 }
 
 function dropout_$(a: any[]): any {
@@ -5068,7 +5068,7 @@ function dropout_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("dropout_", a, ["dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)"]);
+  return rt.noMatch("dropout_", a, ["dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)"], o);
 }
 
 function dsplit$(a: any[]): any {
@@ -5093,7 +5093,7 @@ function dsplit$(a: any[]): any {
       return rt.wrapList(N.callOp(rt.op("dsplit", "array", false), v0._h, v1));
     }
   }
-  return rt.noMatch("dsplit", a, ["dsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]","dsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]"]);
+  return rt.noMatch("dsplit", a, ["dsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]","dsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]"], o);
 }
 
 function dstack$(a: any[]): any {
@@ -5103,10 +5103,10 @@ function dstack$(a: any[]): any {
     if (a.length <= 1 &&
         v0 !== undefined && (rt.isTL(v0)) &&
         rt.keysIn(o, ["tensors"])) {
-      return W(N.callOp(rt.op("dstack", "", false), rt.hList(v0)));
+      return W(N.callOp(rt.op("dstack", "", false), rt.hList(v0, "dstack", "tensors")));
     }
   }
-  return rt.noMatch("dstack", a, ["dstack(Tensor[] tensors) -> Tensor"]);
+  return rt.noMatch("dstack", a, ["dstack(Tensor[] tensors) -> Tensor"], o);
 }
 
 function einsum$(a: any[]): any {
@@ -5120,10 +5120,10 @@ function einsum$(a: any[]): any {
         v1 !== undefined && (rt.isTL(v1)) &&
         (v2 === undefined || (v2 == null || rt.isNL(v2))) &&
         rt.keysIn(o, ["equation","tensors","path"])) {
-      return W(N.callOp(rt.op("einsum", "", false), v0, rt.hList(v1), v2));
+      return W(N.callOp(rt.op("einsum", "", false), v0, rt.hList(v1, "einsum", "tensors"), v2));
     }
   }
-  return rt.noMatch("einsum", a, ["einsum(str equation, Tensor[] tensors, *, int[]? path=None) -> Tensor"]);
+  return rt.noMatch("einsum", a, ["einsum(str equation, Tensor[] tensors, *, int[]? path=None) -> Tensor"], o);
 }
 
 function elu$(a: any[]): any {
@@ -5142,7 +5142,7 @@ function elu$(a: any[]): any {
       return W(N.callOp(rt.op("elu", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("elu", a, ["elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor"]);
+  return rt.noMatch("elu", a, ["elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor"], o);
 }
 
 function elu_$(a: any[]): any {
@@ -5162,7 +5162,7 @@ function elu_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("elu_", a, ["elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!)"]);
+  return rt.noMatch("elu_", a, ["elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!)"], o);
 }
 
 function eluBackward$(a: any[]): any {
@@ -5185,7 +5185,7 @@ function eluBackward$(a: any[]): any {
       return W(N.callOp(rt.op("elu_backward", "", false), v0._h, v1, v2, v3, v4, v5._h));
     }
   }
-  return rt.noMatch("elu_backward", a, ["elu_backward(Tensor grad_output, Scalar alpha, Scalar scale, Scalar input_scale, bool is_result, Tensor self_or_result) -> Tensor"]);
+  return rt.noMatch("elu_backward", a, ["elu_backward(Tensor grad_output, Scalar alpha, Scalar scale, Scalar input_scale, bool is_result, Tensor self_or_result) -> Tensor"], o);
 }
 
 function embedding$(a: any[]): any {
@@ -5206,7 +5206,7 @@ function embedding$(a: any[]): any {
       return W(N.f_embedding(v0._h, v1._h, (v2 === undefined ? -1 : v2), (v3 === undefined ? false : v3), (v4 === undefined ? false : v4)));
     }
   }
-  return rt.noMatch("embedding", a, ["embedding(Tensor weight, Tensor indices, SymInt padding_idx=-1, bool scale_grad_by_freq=False, bool sparse=False) -> Tensor"]);
+  return rt.noMatch("embedding", a, ["embedding(Tensor weight, Tensor indices, SymInt padding_idx=-1, bool scale_grad_by_freq=False, bool sparse=False) -> Tensor"], o);
 }
 
 function embeddingBackward$(a: any[]): any {
@@ -5229,7 +5229,7 @@ function embeddingBackward$(a: any[]): any {
       return W(N.callOp(rt.op("embedding_backward", "", false), v0._h, v1._h, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("embedding_backward", a, ["embedding_backward(Tensor grad, Tensor indices, SymInt num_weights, SymInt padding_idx, bool scale_grad_by_freq, bool sparse) -> Tensor"]);
+  return rt.noMatch("embedding_backward", a, ["embedding_backward(Tensor grad, Tensor indices, SymInt num_weights, SymInt padding_idx, bool scale_grad_by_freq, bool sparse) -> Tensor"], o);
 }
 
 function embeddingBag$(a: any[]): any {
@@ -5280,7 +5280,7 @@ function embeddingBag$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("embedding_bag", "padding_idx", false), v0._h, v1._h, v2._h, v3, v4, v5, rt.hOpt(v6), v7, v8));
     }
   }
-  return rt.noMatch("embedding_bag", a, ["embedding_bag(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq=False, int mode=0, bool sparse=False, Tensor? per_sample_weights=None, bool include_last_offset=False) -> (Tensor, Tensor, Tensor, Tensor)","embedding_bag.padding_idx(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq, int mode, bool sparse, Tensor? per_sample_weights, bool include_last_offset, int? padding_idx) -> (Tensor, Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("embedding_bag", a, ["embedding_bag(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq=False, int mode=0, bool sparse=False, Tensor? per_sample_weights=None, bool include_last_offset=False) -> (Tensor, Tensor, Tensor, Tensor)","embedding_bag.padding_idx(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq, int mode, bool sparse, Tensor? per_sample_weights, bool include_last_offset, int? padding_idx) -> (Tensor, Tensor, Tensor, Tensor)"], o);
 }
 
 function embeddingDenseBackward$(a: any[]): any {
@@ -5301,7 +5301,7 @@ function embeddingDenseBackward$(a: any[]): any {
       return W(N.callOp(rt.op("embedding_dense_backward", "", false), v0._h, v1._h, v2, v3, v4));
     }
   }
-  return rt.noMatch("embedding_dense_backward", a, ["embedding_dense_backward(Tensor grad_output, Tensor indices, SymInt num_weights, SymInt padding_idx, bool scale_grad_by_freq) -> Tensor"]);
+  return rt.noMatch("embedding_dense_backward", a, ["embedding_dense_backward(Tensor grad_output, Tensor indices, SymInt num_weights, SymInt padding_idx, bool scale_grad_by_freq) -> Tensor"], o);
 }
 
 function embeddingRenorm_$(a: any[]): any {
@@ -5321,7 +5321,7 @@ function embeddingRenorm_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("embedding_renorm_", a, ["embedding_renorm_(Tensor(a!) self, Tensor indices, float max_norm, float norm_type) -> Tensor(a!)"]);
+  return rt.noMatch("embedding_renorm_", a, ["embedding_renorm_(Tensor(a!) self, Tensor indices, float max_norm, float norm_type) -> Tensor(a!)"], o);
 }
 
 function embeddingSparseBackward$(a: any[]): any {
@@ -5342,7 +5342,7 @@ function embeddingSparseBackward$(a: any[]): any {
       return W(N.callOp(rt.op("embedding_sparse_backward", "", false), v0._h, v1._h, v2, v3, v4));
     }
   }
-  return rt.noMatch("embedding_sparse_backward", a, ["embedding_sparse_backward(Tensor grad, Tensor indices, int num_weights, int padding_idx, bool scale_grad_by_freq) -> Tensor"]);
+  return rt.noMatch("embedding_sparse_backward", a, ["embedding_sparse_backward(Tensor grad, Tensor indices, int num_weights, int padding_idx, bool scale_grad_by_freq) -> Tensor"], o);
 }
 
 function empty$(a: any[]): any {
@@ -5365,7 +5365,7 @@ function empty$(a: any[]): any {
       return rt.factoryResult(W(N.f_empty_memory_format(v0, (v1 === undefined ? null : v1), (v2 === undefined ? null : v2), (v3 === undefined ? null : v3), (v4 === undefined ? null : v4), (v5 === undefined ? null : v5))), o);
     }
   }
-  return rt.noMatch("empty", a, ["empty.memory_format(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor"]);
+  return rt.noMatch("empty", a, ["empty.memory_format(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor"], o);
 }
 
 function emptyLike$(a: any[]): any {
@@ -5388,7 +5388,7 @@ function emptyLike$(a: any[]): any {
       return rt.factoryResult(W(N.f_empty_like(v0._h, (v1 === undefined ? null : v1), (v2 === undefined ? null : v2), (v3 === undefined ? null : v3), (v4 === undefined ? null : v4), (v5 === undefined ? null : v5))), o);
     }
   }
-  return rt.noMatch("empty_like", a, ["empty_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor"]);
+  return rt.noMatch("empty_like", a, ["empty_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor"], o);
 }
 
 function emptyPermuted$(a: any[]): any {
@@ -5411,7 +5411,7 @@ function emptyPermuted$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("empty_permuted", "", false), v0, v1, v2, v3, v4, v5)), o);
     }
   }
-  return rt.noMatch("empty_permuted", a, ["empty_permuted(SymInt[] size, int[] physical_layout, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("empty_permuted", a, ["empty_permuted(SymInt[] size, int[] physical_layout, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function emptyQuantized$(a: any[]): any {
@@ -5436,7 +5436,7 @@ function emptyQuantized$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("empty_quantized", "", false), v0, v1._h, v2, v3, v4, v5, v6)), o);
     }
   }
-  return rt.noMatch("empty_quantized", a, ["empty_quantized(int[] size, Tensor qtensor, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor"]);
+  return rt.noMatch("empty_quantized", a, ["empty_quantized(int[] size, Tensor qtensor, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor"], o);
 }
 
 function emptyStrided$(a: any[]): any {
@@ -5459,7 +5459,7 @@ function emptyStrided$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("empty_strided", "", false), v0, v1, v2, v3, v4, v5)), o);
     }
   }
-  return rt.noMatch("empty_strided", a, ["empty_strided(SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("empty_strided", a, ["empty_strided(SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function eq$(a: any[]): any {
@@ -5484,7 +5484,7 @@ function eq$(a: any[]): any {
       return W(N.f_eq_Tensor(v0._h, v1._h));
     }
   }
-  return rt.noMatch("eq", a, ["eq.Scalar(Tensor self, Scalar other) -> Tensor","eq.Tensor(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("eq", a, ["eq.Scalar(Tensor self, Scalar other) -> Tensor","eq.Tensor(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function eq_$(a: any[]): any {
@@ -5511,7 +5511,7 @@ function eq_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("eq_", a, ["eq_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","eq_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("eq_", a, ["eq_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","eq_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function equal$(a: any[]): any {
@@ -5526,7 +5526,7 @@ function equal$(a: any[]): any {
       return N.callOp(rt.op("equal", "", false), v0._h, v1._h);
     }
   }
-  return rt.noMatch("equal", a, ["equal(Tensor self, Tensor other) -> bool"]);
+  return rt.noMatch("equal", a, ["equal(Tensor self, Tensor other) -> bool"], o);
 }
 
 function erf$(a: any[]): any {
@@ -5539,7 +5539,7 @@ function erf$(a: any[]): any {
       return W(N.callOp(rt.op("erf", "", false), v0._h));
     }
   }
-  return rt.noMatch("erf", a, ["erf(Tensor self) -> Tensor"]);
+  return rt.noMatch("erf", a, ["erf(Tensor self) -> Tensor"], o);
 }
 
 function erf_$(a: any[]): any {
@@ -5553,7 +5553,7 @@ function erf_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("erf_", a, ["erf_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("erf_", a, ["erf_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function erfc$(a: any[]): any {
@@ -5566,7 +5566,7 @@ function erfc$(a: any[]): any {
       return W(N.callOp(rt.op("erfc", "", false), v0._h));
     }
   }
-  return rt.noMatch("erfc", a, ["erfc(Tensor self) -> Tensor"]);
+  return rt.noMatch("erfc", a, ["erfc(Tensor self) -> Tensor"], o);
 }
 
 function erfc_$(a: any[]): any {
@@ -5580,7 +5580,7 @@ function erfc_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("erfc_", a, ["erfc_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("erfc_", a, ["erfc_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function erfinv$(a: any[]): any {
@@ -5593,7 +5593,7 @@ function erfinv$(a: any[]): any {
       return W(N.callOp(rt.op("erfinv", "", false), v0._h));
     }
   }
-  return rt.noMatch("erfinv", a, ["erfinv(Tensor self) -> Tensor"]);
+  return rt.noMatch("erfinv", a, ["erfinv(Tensor self) -> Tensor"], o);
 }
 
 function erfinv_$(a: any[]): any {
@@ -5607,7 +5607,7 @@ function erfinv_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("erfinv_", a, ["erfinv_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("erfinv_", a, ["erfinv_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function exp$(a: any[]): any {
@@ -5620,7 +5620,7 @@ function exp$(a: any[]): any {
       return W(N.f_exp(v0._h));
     }
   }
-  return rt.noMatch("exp", a, ["exp(Tensor self) -> Tensor"]);
+  return rt.noMatch("exp", a, ["exp(Tensor self) -> Tensor"], o);
 }
 
 function exp2$(a: any[]): any {
@@ -5633,7 +5633,7 @@ function exp2$(a: any[]): any {
       return W(N.callOp(rt.op("exp2", "", false), v0._h));
     }
   }
-  return rt.noMatch("exp2", a, ["exp2(Tensor self) -> Tensor"]);
+  return rt.noMatch("exp2", a, ["exp2(Tensor self) -> Tensor"], o);
 }
 
 function exp2_$(a: any[]): any {
@@ -5647,7 +5647,7 @@ function exp2_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("exp2_", a, ["exp2_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("exp2_", a, ["exp2_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function exp_$(a: any[]): any {
@@ -5661,7 +5661,7 @@ function exp_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("exp_", a, ["exp_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("exp_", a, ["exp_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function expand$(a: any[]): any {
@@ -5678,7 +5678,7 @@ function expand$(a: any[]): any {
       return W(N.f_expand(v0._h, v1, (v2 === undefined ? false : v2)));
     }
   }
-  return rt.noMatch("expand", a, ["expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)"]);
+  return rt.noMatch("expand", a, ["expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)"], o);
 }
 
 function expandAs$(a: any[]): any {
@@ -5693,7 +5693,7 @@ function expandAs$(a: any[]): any {
       return W(N.callOp(rt.op("expand_as", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("expand_as", a, ["expand_as(Tensor(a) self, Tensor other) -> Tensor(a)"]);
+  return rt.noMatch("expand_as", a, ["expand_as(Tensor(a) self, Tensor other) -> Tensor(a)"], o);
 }
 
 function expandCopy$(a: any[]): any {
@@ -5710,7 +5710,7 @@ function expandCopy$(a: any[]): any {
       return W(N.callOp(rt.op("expand_copy", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("expand_copy", a, ["expand_copy(Tensor self, SymInt[] size, *, bool implicit=False) -> Tensor"]);
+  return rt.noMatch("expand_copy", a, ["expand_copy(Tensor self, SymInt[] size, *, bool implicit=False) -> Tensor"], o);
 }
 
 function expm1$(a: any[]): any {
@@ -5723,7 +5723,7 @@ function expm1$(a: any[]): any {
       return W(N.callOp(rt.op("expm1", "", false), v0._h));
     }
   }
-  return rt.noMatch("expm1", a, ["expm1(Tensor self) -> Tensor"]);
+  return rt.noMatch("expm1", a, ["expm1(Tensor self) -> Tensor"], o);
 }
 
 function expm1_$(a: any[]): any {
@@ -5737,7 +5737,7 @@ function expm1_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("expm1_", a, ["expm1_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("expm1_", a, ["expm1_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function exponential_$(a: any[]): any {
@@ -5755,7 +5755,7 @@ function exponential_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("exponential_", a, ["exponential_(Tensor(a!) self, float lambd=1, *, Generator? generator=None) -> Tensor(a!)"]);
+  return rt.noMatch("exponential_", a, ["exponential_(Tensor(a!) self, float lambd=1, *, Generator? generator=None) -> Tensor(a!)"], o);
 }
 
 function eye$(a: any[]): any {
@@ -5794,7 +5794,7 @@ function eye$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("eye", "m", false), v0, v1, v2, v3, v4, v5)), o);
     }
   }
-  return rt.noMatch("eye", a, ["eye(SymInt n, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","eye.m(SymInt n, SymInt m, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("eye", a, ["eye(SymInt n, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","eye.m(SymInt n, SymInt m, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function fakeQuantizePerChannelAffine$(a: any[]): any {
@@ -5817,7 +5817,7 @@ function fakeQuantizePerChannelAffine$(a: any[]): any {
       return W(N.callOp(rt.op("fake_quantize_per_channel_affine", "", false), v0._h, v1._h, v2._h, v3, v4, v5));
     }
   }
-  return rt.noMatch("fake_quantize_per_channel_affine", a, ["fake_quantize_per_channel_affine(Tensor self, Tensor scale, Tensor zero_point, int axis, int quant_min, int quant_max) -> Tensor"]);
+  return rt.noMatch("fake_quantize_per_channel_affine", a, ["fake_quantize_per_channel_affine(Tensor self, Tensor scale, Tensor zero_point, int axis, int quant_min, int quant_max) -> Tensor"], o);
 }
 
 function fakeQuantizePerChannelAffineCachemask$(a: any[]): any {
@@ -5840,7 +5840,7 @@ function fakeQuantizePerChannelAffineCachemask$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("fake_quantize_per_channel_affine_cachemask", "", false), v0._h, v1._h, v2._h, v3, v4, v5), ["output","mask"]);
     }
   }
-  return rt.noMatch("fake_quantize_per_channel_affine_cachemask", a, ["fake_quantize_per_channel_affine_cachemask(Tensor self, Tensor scale, Tensor zero_point, int axis, int quant_min, int quant_max) -> (Tensor output, Tensor mask)"]);
+  return rt.noMatch("fake_quantize_per_channel_affine_cachemask", a, ["fake_quantize_per_channel_affine_cachemask(Tensor self, Tensor scale, Tensor zero_point, int axis, int quant_min, int quant_max) -> (Tensor output, Tensor mask)"], o);
 }
 
 function fakeQuantizePerChannelAffineCachemaskBackward$(a: any[]): any {
@@ -5855,7 +5855,7 @@ function fakeQuantizePerChannelAffineCachemaskBackward$(a: any[]): any {
       return W(N.callOp(rt.op("fake_quantize_per_channel_affine_cachemask_backward", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("fake_quantize_per_channel_affine_cachemask_backward", a, ["fake_quantize_per_channel_affine_cachemask_backward(Tensor grad, Tensor mask) -> Tensor"]);
+  return rt.noMatch("fake_quantize_per_channel_affine_cachemask_backward", a, ["fake_quantize_per_channel_affine_cachemask_backward(Tensor grad, Tensor mask) -> Tensor"], o);
 }
 
 function fakeQuantizePerTensorAffine$(a: any[]): any {
@@ -5892,7 +5892,7 @@ function fakeQuantizePerTensorAffine$(a: any[]): any {
       return W(N.callOp(rt.op("fake_quantize_per_tensor_affine", "tensor_qparams", false), v0._h, v1._h, v2._h, v3, v4));
     }
   }
-  return rt.noMatch("fake_quantize_per_tensor_affine", a, ["fake_quantize_per_tensor_affine(Tensor self, float scale, int zero_point, int quant_min, int quant_max) -> Tensor","fake_quantize_per_tensor_affine.tensor_qparams(Tensor self, Tensor scale, Tensor zero_point, int quant_min, int quant_max) -> Tensor"]);
+  return rt.noMatch("fake_quantize_per_tensor_affine", a, ["fake_quantize_per_tensor_affine(Tensor self, float scale, int zero_point, int quant_min, int quant_max) -> Tensor","fake_quantize_per_tensor_affine.tensor_qparams(Tensor self, Tensor scale, Tensor zero_point, int quant_min, int quant_max) -> Tensor"], o);
 }
 
 function fakeQuantizePerTensorAffineCachemask$(a: any[]): any {
@@ -5913,7 +5913,7 @@ function fakeQuantizePerTensorAffineCachemask$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("fake_quantize_per_tensor_affine_cachemask", "", false), v0._h, v1, v2, v3, v4), ["output","mask"]);
     }
   }
-  return rt.noMatch("fake_quantize_per_tensor_affine_cachemask", a, ["fake_quantize_per_tensor_affine_cachemask(Tensor self, float scale, int zero_point, int quant_min, int quant_max) -> (Tensor output, Tensor mask)"]);
+  return rt.noMatch("fake_quantize_per_tensor_affine_cachemask", a, ["fake_quantize_per_tensor_affine_cachemask(Tensor self, float scale, int zero_point, int quant_min, int quant_max) -> (Tensor output, Tensor mask)"], o);
 }
 
 function fakeQuantizePerTensorAffineCachemaskBackward$(a: any[]): any {
@@ -5928,7 +5928,7 @@ function fakeQuantizePerTensorAffineCachemaskBackward$(a: any[]): any {
       return W(N.callOp(rt.op("fake_quantize_per_tensor_affine_cachemask_backward", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("fake_quantize_per_tensor_affine_cachemask_backward", a, ["fake_quantize_per_tensor_affine_cachemask_backward(Tensor grad, Tensor mask) -> Tensor"]);
+  return rt.noMatch("fake_quantize_per_tensor_affine_cachemask_backward", a, ["fake_quantize_per_tensor_affine_cachemask_backward(Tensor grad, Tensor mask) -> Tensor"], o);
 }
 
 function fbgemmLinearFp16Weight$(a: any[]): any {
@@ -5945,7 +5945,7 @@ function fbgemmLinearFp16Weight$(a: any[]): any {
       return W(N.callOp(rt.op("fbgemm_linear_fp16_weight", "", false), v0._h, v1._h, v2._h));
     }
   }
-  return rt.noMatch("fbgemm_linear_fp16_weight", a, ["fbgemm_linear_fp16_weight(Tensor input, Tensor packed_weight, Tensor bias) -> Tensor"]);
+  return rt.noMatch("fbgemm_linear_fp16_weight", a, ["fbgemm_linear_fp16_weight(Tensor input, Tensor packed_weight, Tensor bias) -> Tensor"], o);
 }
 
 function fbgemmLinearFp16WeightFp32Activation$(a: any[]): any {
@@ -5962,7 +5962,7 @@ function fbgemmLinearFp16WeightFp32Activation$(a: any[]): any {
       return W(N.callOp(rt.op("fbgemm_linear_fp16_weight_fp32_activation", "", false), v0._h, v1._h, rt.hOpt(v2)));
     }
   }
-  return rt.noMatch("fbgemm_linear_fp16_weight_fp32_activation", a, ["fbgemm_linear_fp16_weight_fp32_activation(Tensor input, Tensor packed_weight, Tensor? bias) -> Tensor"]);
+  return rt.noMatch("fbgemm_linear_fp16_weight_fp32_activation", a, ["fbgemm_linear_fp16_weight_fp32_activation(Tensor input, Tensor packed_weight, Tensor? bias) -> Tensor"], o);
 }
 
 function fbgemmLinearInt8Weight$(a: any[]): any {
@@ -5987,7 +5987,7 @@ function fbgemmLinearInt8Weight$(a: any[]): any {
       return W(N.callOp(rt.op("fbgemm_linear_int8_weight", "", false), v0._h, v1._h, v2._h, v3._h, v4, v5, v6._h));
     }
   }
-  return rt.noMatch("fbgemm_linear_int8_weight", a, ["fbgemm_linear_int8_weight(Tensor input, Tensor weight, Tensor packed, Tensor col_offsets, Scalar weight_scale, Scalar weight_zero_point, Tensor bias) -> Tensor"]);
+  return rt.noMatch("fbgemm_linear_int8_weight", a, ["fbgemm_linear_int8_weight(Tensor input, Tensor weight, Tensor packed, Tensor col_offsets, Scalar weight_scale, Scalar weight_zero_point, Tensor bias) -> Tensor"], o);
 }
 
 function fbgemmLinearInt8WeightFp32Activation$(a: any[]): any {
@@ -6012,7 +6012,7 @@ function fbgemmLinearInt8WeightFp32Activation$(a: any[]): any {
       return W(N.callOp(rt.op("fbgemm_linear_int8_weight_fp32_activation", "", false), v0._h, v1._h, v2._h, v3._h, v4, v5, v6._h));
     }
   }
-  return rt.noMatch("fbgemm_linear_int8_weight_fp32_activation", a, ["fbgemm_linear_int8_weight_fp32_activation(Tensor input, Tensor weight, Tensor packed, Tensor col_offsets, Scalar weight_scale, Scalar weight_zero_point, Tensor bias) -> Tensor"]);
+  return rt.noMatch("fbgemm_linear_int8_weight_fp32_activation", a, ["fbgemm_linear_int8_weight_fp32_activation(Tensor input, Tensor weight, Tensor packed, Tensor col_offsets, Scalar weight_scale, Scalar weight_zero_point, Tensor bias) -> Tensor"], o);
 }
 
 function fbgemmLinearQuantizeWeight$(a: any[]): any {
@@ -6025,7 +6025,7 @@ function fbgemmLinearQuantizeWeight$(a: any[]): any {
       return rt.wrapMixed(N.callOp(rt.op("fbgemm_linear_quantize_weight", "", false), v0._h));
     }
   }
-  return rt.noMatch("fbgemm_linear_quantize_weight", a, ["fbgemm_linear_quantize_weight(Tensor input) -> (Tensor, Tensor, float, int)"]);
+  return rt.noMatch("fbgemm_linear_quantize_weight", a, ["fbgemm_linear_quantize_weight(Tensor input) -> (Tensor, Tensor, float, int)"], o);
 }
 
 function fbgemmPackGemmMatrixFp16$(a: any[]): any {
@@ -6038,7 +6038,7 @@ function fbgemmPackGemmMatrixFp16$(a: any[]): any {
       return W(N.callOp(rt.op("fbgemm_pack_gemm_matrix_fp16", "", false), v0._h));
     }
   }
-  return rt.noMatch("fbgemm_pack_gemm_matrix_fp16", a, ["fbgemm_pack_gemm_matrix_fp16(Tensor input) -> Tensor"]);
+  return rt.noMatch("fbgemm_pack_gemm_matrix_fp16", a, ["fbgemm_pack_gemm_matrix_fp16(Tensor input) -> Tensor"], o);
 }
 
 function fbgemmPackQuantizedMatrix$(a: any[]): any {
@@ -6063,7 +6063,7 @@ function fbgemmPackQuantizedMatrix$(a: any[]): any {
       return W(N.callOp(rt.op("fbgemm_pack_quantized_matrix", "KN", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("fbgemm_pack_quantized_matrix", a, ["fbgemm_pack_quantized_matrix(Tensor input) -> Tensor","fbgemm_pack_quantized_matrix.KN(Tensor input, int K, int N) -> Tensor"]);
+  return rt.noMatch("fbgemm_pack_quantized_matrix", a, ["fbgemm_pack_quantized_matrix(Tensor input) -> Tensor","fbgemm_pack_quantized_matrix.KN(Tensor input, int K, int N) -> Tensor"], o);
 }
 
 function featureAlphaDropout$(a: any[]): any {
@@ -6080,7 +6080,7 @@ function featureAlphaDropout$(a: any[]): any {
       return W(N.callOp(rt.op("feature_alpha_dropout", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("feature_alpha_dropout", a, ["feature_alpha_dropout(Tensor input, float p, bool train) -> Tensor"]);
+  return rt.noMatch("feature_alpha_dropout", a, ["feature_alpha_dropout(Tensor input, float p, bool train) -> Tensor"], o);
 }
 
 function featureAlphaDropout_$(a: any[]): any {
@@ -6098,7 +6098,7 @@ function featureAlphaDropout_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("feature_alpha_dropout_", a, ["feature_alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)"]);
+  return rt.noMatch("feature_alpha_dropout_", a, ["feature_alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)"], o);
 }
 
 function featureDropout$(a: any[]): any {
@@ -6115,7 +6115,7 @@ function featureDropout$(a: any[]): any {
       return W(N.callOp(rt.op("feature_dropout", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("feature_dropout", a, ["feature_dropout(Tensor input, float p, bool train) -> Tensor"]);
+  return rt.noMatch("feature_dropout", a, ["feature_dropout(Tensor input, float p, bool train) -> Tensor"], o);
 }
 
 function featureDropout_$(a: any[]): any {
@@ -6133,7 +6133,7 @@ function featureDropout_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("feature_dropout_", a, ["feature_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)"]);
+  return rt.noMatch("feature_dropout_", a, ["feature_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)"], o);
 }
 
 function fftFft$(a: any[]): any {
@@ -6152,7 +6152,7 @@ function fftFft$(a: any[]): any {
       return W(N.callOp(rt.op("fft_fft", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("fft_fft", a, ["fft_fft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor"]);
+  return rt.noMatch("fft_fft", a, ["fft_fft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor"], o);
 }
 
 function fftFft2$(a: any[]): any {
@@ -6171,7 +6171,7 @@ function fftFft2$(a: any[]): any {
       return W(N.callOp(rt.op("fft_fft2", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("fft_fft2", a, ["fft_fft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor"]);
+  return rt.noMatch("fft_fft2", a, ["fft_fft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor"], o);
 }
 
 function fftFftfreq$(a: any[]): any {
@@ -6194,7 +6194,7 @@ function fftFftfreq$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("fft_fftfreq", "", false), v0, v1, v2, v3, v4, v5)), o);
     }
   }
-  return rt.noMatch("fft_fftfreq", a, ["fft_fftfreq(int n, float d=1.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("fft_fftfreq", a, ["fft_fftfreq(int n, float d=1.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function fftFftn$(a: any[]): any {
@@ -6213,7 +6213,7 @@ function fftFftn$(a: any[]): any {
       return W(N.callOp(rt.op("fft_fftn", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("fft_fftn", a, ["fft_fftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor"]);
+  return rt.noMatch("fft_fftn", a, ["fft_fftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor"], o);
 }
 
 function fftFftshift$(a: any[]): any {
@@ -6228,7 +6228,7 @@ function fftFftshift$(a: any[]): any {
       return W(N.callOp(rt.op("fft_fftshift", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("fft_fftshift", a, ["fft_fftshift(Tensor self, int[1]? dim=None) -> Tensor"]);
+  return rt.noMatch("fft_fftshift", a, ["fft_fftshift(Tensor self, int[1]? dim=None) -> Tensor"], o);
 }
 
 function fftHfft$(a: any[]): any {
@@ -6247,7 +6247,7 @@ function fftHfft$(a: any[]): any {
       return W(N.callOp(rt.op("fft_hfft", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("fft_hfft", a, ["fft_hfft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor"]);
+  return rt.noMatch("fft_hfft", a, ["fft_hfft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor"], o);
 }
 
 function fftHfft2$(a: any[]): any {
@@ -6266,7 +6266,7 @@ function fftHfft2$(a: any[]): any {
       return W(N.callOp(rt.op("fft_hfft2", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("fft_hfft2", a, ["fft_hfft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor"]);
+  return rt.noMatch("fft_hfft2", a, ["fft_hfft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor"], o);
 }
 
 function fftHfftn$(a: any[]): any {
@@ -6285,7 +6285,7 @@ function fftHfftn$(a: any[]): any {
       return W(N.callOp(rt.op("fft_hfftn", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("fft_hfftn", a, ["fft_hfftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor"]);
+  return rt.noMatch("fft_hfftn", a, ["fft_hfftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor"], o);
 }
 
 function fftIfft$(a: any[]): any {
@@ -6304,7 +6304,7 @@ function fftIfft$(a: any[]): any {
       return W(N.callOp(rt.op("fft_ifft", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("fft_ifft", a, ["fft_ifft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor"]);
+  return rt.noMatch("fft_ifft", a, ["fft_ifft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor"], o);
 }
 
 function fftIfft2$(a: any[]): any {
@@ -6323,7 +6323,7 @@ function fftIfft2$(a: any[]): any {
       return W(N.callOp(rt.op("fft_ifft2", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("fft_ifft2", a, ["fft_ifft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor"]);
+  return rt.noMatch("fft_ifft2", a, ["fft_ifft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor"], o);
 }
 
 function fftIfftn$(a: any[]): any {
@@ -6342,7 +6342,7 @@ function fftIfftn$(a: any[]): any {
       return W(N.callOp(rt.op("fft_ifftn", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("fft_ifftn", a, ["fft_ifftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor"]);
+  return rt.noMatch("fft_ifftn", a, ["fft_ifftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor"], o);
 }
 
 function fftIfftshift$(a: any[]): any {
@@ -6357,7 +6357,7 @@ function fftIfftshift$(a: any[]): any {
       return W(N.callOp(rt.op("fft_ifftshift", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("fft_ifftshift", a, ["fft_ifftshift(Tensor self, int[1]? dim=None) -> Tensor"]);
+  return rt.noMatch("fft_ifftshift", a, ["fft_ifftshift(Tensor self, int[1]? dim=None) -> Tensor"], o);
 }
 
 function fftIhfft$(a: any[]): any {
@@ -6376,7 +6376,7 @@ function fftIhfft$(a: any[]): any {
       return W(N.callOp(rt.op("fft_ihfft", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("fft_ihfft", a, ["fft_ihfft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor"]);
+  return rt.noMatch("fft_ihfft", a, ["fft_ihfft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor"], o);
 }
 
 function fftIhfft2$(a: any[]): any {
@@ -6395,7 +6395,7 @@ function fftIhfft2$(a: any[]): any {
       return W(N.callOp(rt.op("fft_ihfft2", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("fft_ihfft2", a, ["fft_ihfft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor"]);
+  return rt.noMatch("fft_ihfft2", a, ["fft_ihfft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor"], o);
 }
 
 function fftIhfftn$(a: any[]): any {
@@ -6414,7 +6414,7 @@ function fftIhfftn$(a: any[]): any {
       return W(N.callOp(rt.op("fft_ihfftn", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("fft_ihfftn", a, ["fft_ihfftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor"]);
+  return rt.noMatch("fft_ihfftn", a, ["fft_ihfftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor"], o);
 }
 
 function fftIrfft$(a: any[]): any {
@@ -6433,7 +6433,7 @@ function fftIrfft$(a: any[]): any {
       return W(N.callOp(rt.op("fft_irfft", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("fft_irfft", a, ["fft_irfft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor"]);
+  return rt.noMatch("fft_irfft", a, ["fft_irfft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor"], o);
 }
 
 function fftIrfft2$(a: any[]): any {
@@ -6452,7 +6452,7 @@ function fftIrfft2$(a: any[]): any {
       return W(N.callOp(rt.op("fft_irfft2", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("fft_irfft2", a, ["fft_irfft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor"]);
+  return rt.noMatch("fft_irfft2", a, ["fft_irfft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor"], o);
 }
 
 function fftIrfftn$(a: any[]): any {
@@ -6471,7 +6471,7 @@ function fftIrfftn$(a: any[]): any {
       return W(N.callOp(rt.op("fft_irfftn", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("fft_irfftn", a, ["fft_irfftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor"]);
+  return rt.noMatch("fft_irfftn", a, ["fft_irfftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor"], o);
 }
 
 function fftRfft$(a: any[]): any {
@@ -6490,7 +6490,7 @@ function fftRfft$(a: any[]): any {
       return W(N.callOp(rt.op("fft_rfft", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("fft_rfft", a, ["fft_rfft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor"]);
+  return rt.noMatch("fft_rfft", a, ["fft_rfft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor"], o);
 }
 
 function fftRfft2$(a: any[]): any {
@@ -6509,7 +6509,7 @@ function fftRfft2$(a: any[]): any {
       return W(N.callOp(rt.op("fft_rfft2", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("fft_rfft2", a, ["fft_rfft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor"]);
+  return rt.noMatch("fft_rfft2", a, ["fft_rfft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor"], o);
 }
 
 function fftRfftfreq$(a: any[]): any {
@@ -6532,7 +6532,7 @@ function fftRfftfreq$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("fft_rfftfreq", "", false), v0, v1, v2, v3, v4, v5)), o);
     }
   }
-  return rt.noMatch("fft_rfftfreq", a, ["fft_rfftfreq(int n, float d=1.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("fft_rfftfreq", a, ["fft_rfftfreq(int n, float d=1.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function fftRfftn$(a: any[]): any {
@@ -6551,7 +6551,7 @@ function fftRfftn$(a: any[]): any {
       return W(N.callOp(rt.op("fft_rfftn", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("fft_rfftn", a, ["fft_rfftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor"]);
+  return rt.noMatch("fft_rfftn", a, ["fft_rfftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor"], o);
 }
 
 function fill$(a: any[]): any {
@@ -6576,7 +6576,7 @@ function fill$(a: any[]): any {
       return W(N.callOp(rt.op("fill", "Tensor", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("fill", a, ["fill.Scalar(Tensor self, Scalar value) -> Tensor","fill.Tensor(Tensor self, Tensor value) -> Tensor"]);
+  return rt.noMatch("fill", a, ["fill.Scalar(Tensor self, Scalar value) -> Tensor","fill.Tensor(Tensor self, Tensor value) -> Tensor"], o);
 }
 
 function fill_$(a: any[]): any {
@@ -6603,7 +6603,7 @@ function fill_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("fill_", a, ["fill_.Scalar(Tensor(a!) self, Scalar value) -> Tensor(a!)","fill_.Tensor(Tensor(a!) self, Tensor value) -> Tensor(a!)"]);
+  return rt.noMatch("fill_", a, ["fill_.Scalar(Tensor(a!) self, Scalar value) -> Tensor(a!)","fill_.Tensor(Tensor(a!) self, Tensor value) -> Tensor(a!)"], o);
 }
 
 function fillDiagonal_$(a: any[]): any {
@@ -6621,7 +6621,7 @@ function fillDiagonal_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("fill_diagonal_", a, ["fill_diagonal_(Tensor(a!) self, Scalar fill_value, bool wrap=False) -> Tensor(a!)"]);
+  return rt.noMatch("fill_diagonal_", a, ["fill_diagonal_(Tensor(a!) self, Scalar fill_value, bool wrap=False) -> Tensor(a!)"], o);
 }
 
 function fix$(a: any[]): any {
@@ -6634,7 +6634,7 @@ function fix$(a: any[]): any {
       return W(N.callOp(rt.op("fix", "", false), v0._h));
     }
   }
-  return rt.noMatch("fix", a, ["fix(Tensor self) -> Tensor"]);
+  return rt.noMatch("fix", a, ["fix(Tensor self) -> Tensor"], o);
 }
 
 function fix_$(a: any[]): any {
@@ -6648,7 +6648,7 @@ function fix_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("fix_", a, ["fix_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("fix_", a, ["fix_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function flatten$(a: any[]): any {
@@ -6665,7 +6665,7 @@ function flatten$(a: any[]): any {
       return W(N.f_flatten_using_ints(v0._h, (v1 === undefined ? 0 : v1), (v2 === undefined ? -1 : v2)));
     }
   }
-  return rt.noMatch("flatten", a, ["flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a)"]);
+  return rt.noMatch("flatten", a, ["flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a)"], o);
 }
 
 function flattenDenseTensors$(a: any[]): any {
@@ -6675,10 +6675,10 @@ function flattenDenseTensors$(a: any[]): any {
     if (a.length <= 1 &&
         v0 !== undefined && (rt.isTL(v0)) &&
         rt.keysIn(o, ["tensors"])) {
-      return W(N.callOp(rt.op("flatten_dense_tensors", "", false), rt.hList(v0)));
+      return W(N.callOp(rt.op("flatten_dense_tensors", "", false), rt.hList(v0, "flatten_dense_tensors", "tensors")));
     }
   }
-  return rt.noMatch("flatten_dense_tensors", a, ["flatten_dense_tensors(Tensor[] tensors) -> Tensor"]);
+  return rt.noMatch("flatten_dense_tensors", a, ["flatten_dense_tensors(Tensor[] tensors) -> Tensor"], o);
 }
 
 function flip$(a: any[]): any {
@@ -6693,7 +6693,7 @@ function flip$(a: any[]): any {
       return W(N.callOp(rt.op("flip", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("flip", a, ["flip(Tensor self, int[] dims) -> Tensor"]);
+  return rt.noMatch("flip", a, ["flip(Tensor self, int[] dims) -> Tensor"], o);
 }
 
 function fliplr$(a: any[]): any {
@@ -6706,7 +6706,7 @@ function fliplr$(a: any[]): any {
       return W(N.callOp(rt.op("fliplr", "", false), v0._h));
     }
   }
-  return rt.noMatch("fliplr", a, ["fliplr(Tensor self) -> Tensor"]);
+  return rt.noMatch("fliplr", a, ["fliplr(Tensor self) -> Tensor"], o);
 }
 
 function flipud$(a: any[]): any {
@@ -6719,7 +6719,7 @@ function flipud$(a: any[]): any {
       return W(N.callOp(rt.op("flipud", "", false), v0._h));
     }
   }
-  return rt.noMatch("flipud", a, ["flipud(Tensor self) -> Tensor"]);
+  return rt.noMatch("flipud", a, ["flipud(Tensor self) -> Tensor"], o);
 }
 
 function floatPower$(a: any[]): any {
@@ -6754,7 +6754,7 @@ function floatPower$(a: any[]): any {
       return W(N.callOp(rt.op("float_power", "Tensor_Scalar", false), v0._h, v1));
     }
   }
-  return rt.noMatch("float_power", a, ["float_power.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor","float_power.Scalar(Scalar self, Tensor exponent) -> Tensor","float_power.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor"]);
+  return rt.noMatch("float_power", a, ["float_power.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor","float_power.Scalar(Scalar self, Tensor exponent) -> Tensor","float_power.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor"], o);
 }
 
 function floatPower_$(a: any[]): any {
@@ -6781,7 +6781,7 @@ function floatPower_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("float_power_", a, ["float_power_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)","float_power_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)"]);
+  return rt.noMatch("float_power_", a, ["float_power_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)","float_power_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)"], o);
 }
 
 function floor$(a: any[]): any {
@@ -6794,7 +6794,7 @@ function floor$(a: any[]): any {
       return W(N.callOp(rt.op("floor", "", false), v0._h));
     }
   }
-  return rt.noMatch("floor", a, ["floor(Tensor self) -> Tensor"]);
+  return rt.noMatch("floor", a, ["floor(Tensor self) -> Tensor"], o);
 }
 
 function floor_$(a: any[]): any {
@@ -6808,7 +6808,7 @@ function floor_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("floor_", a, ["floor_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("floor_", a, ["floor_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function floorDivide$(a: any[]): any {
@@ -6833,7 +6833,7 @@ function floorDivide$(a: any[]): any {
       return W(N.callOp(rt.op("floor_divide", "Scalar", false), v0._h, v1));
     }
   }
-  return rt.noMatch("floor_divide", a, ["floor_divide(Tensor self, Tensor other) -> Tensor","floor_divide.Scalar(Tensor self, Scalar other) -> Tensor"]);
+  return rt.noMatch("floor_divide", a, ["floor_divide(Tensor self, Tensor other) -> Tensor","floor_divide.Scalar(Tensor self, Scalar other) -> Tensor"], o);
 }
 
 function floorDivide_$(a: any[]): any {
@@ -6860,7 +6860,7 @@ function floorDivide_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("floor_divide_", a, ["floor_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)","floor_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)"]);
+  return rt.noMatch("floor_divide_", a, ["floor_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)","floor_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)"], o);
 }
 
 function fmax$(a: any[]): any {
@@ -6875,7 +6875,7 @@ function fmax$(a: any[]): any {
       return W(N.callOp(rt.op("fmax", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("fmax", a, ["fmax(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("fmax", a, ["fmax(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function fmin$(a: any[]): any {
@@ -6890,7 +6890,7 @@ function fmin$(a: any[]): any {
       return W(N.callOp(rt.op("fmin", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("fmin", a, ["fmin(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("fmin", a, ["fmin(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function fmod$(a: any[]): any {
@@ -6915,7 +6915,7 @@ function fmod$(a: any[]): any {
       return W(N.callOp(rt.op("fmod", "Tensor", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("fmod", a, ["fmod.Scalar(Tensor self, Scalar other) -> Tensor","fmod.Tensor(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("fmod", a, ["fmod.Scalar(Tensor self, Scalar other) -> Tensor","fmod.Tensor(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function fmod_$(a: any[]): any {
@@ -6942,7 +6942,7 @@ function fmod_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("fmod_", a, ["fmod_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","fmod_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("fmod_", a, ["fmod_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","fmod_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function frac$(a: any[]): any {
@@ -6955,7 +6955,7 @@ function frac$(a: any[]): any {
       return W(N.callOp(rt.op("frac", "", false), v0._h));
     }
   }
-  return rt.noMatch("frac", a, ["frac(Tensor self) -> Tensor"]);
+  return rt.noMatch("frac", a, ["frac(Tensor self) -> Tensor"], o);
 }
 
 function frac_$(a: any[]): any {
@@ -6969,7 +6969,7 @@ function frac_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("frac_", a, ["frac_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("frac_", a, ["frac_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function fractionalMaxPool2d$(a: any[]): any {
@@ -6988,7 +6988,7 @@ function fractionalMaxPool2d$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("fractional_max_pool2d", "", false), v0._h, v1, v2, v3._h));
     }
   }
-  return rt.noMatch("fractional_max_pool2d", a, ["fractional_max_pool2d(Tensor self, int[2] kernel_size, int[2] output_size, Tensor random_samples) -> (Tensor, Tensor)"]);
+  return rt.noMatch("fractional_max_pool2d", a, ["fractional_max_pool2d(Tensor self, int[2] kernel_size, int[2] output_size, Tensor random_samples) -> (Tensor, Tensor)"], o);
 }
 
 function fractionalMaxPool2dBackward$(a: any[]): any {
@@ -7009,7 +7009,7 @@ function fractionalMaxPool2dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("fractional_max_pool2d_backward", "", false), v0._h, v1._h, v2, v3, v4._h));
     }
   }
-  return rt.noMatch("fractional_max_pool2d_backward", a, ["fractional_max_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] output_size, Tensor indices) -> Tensor"]);
+  return rt.noMatch("fractional_max_pool2d_backward", a, ["fractional_max_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] output_size, Tensor indices) -> Tensor"], o);
 }
 
 function fractionalMaxPool3d$(a: any[]): any {
@@ -7028,7 +7028,7 @@ function fractionalMaxPool3d$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("fractional_max_pool3d", "", false), v0._h, v1, v2, v3._h));
     }
   }
-  return rt.noMatch("fractional_max_pool3d", a, ["fractional_max_pool3d(Tensor self, int[3] kernel_size, int[3] output_size, Tensor random_samples) -> (Tensor, Tensor)"]);
+  return rt.noMatch("fractional_max_pool3d", a, ["fractional_max_pool3d(Tensor self, int[3] kernel_size, int[3] output_size, Tensor random_samples) -> (Tensor, Tensor)"], o);
 }
 
 function fractionalMaxPool3dBackward$(a: any[]): any {
@@ -7049,7 +7049,7 @@ function fractionalMaxPool3dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("fractional_max_pool3d_backward", "", false), v0._h, v1._h, v2, v3, v4._h));
     }
   }
-  return rt.noMatch("fractional_max_pool3d_backward", a, ["fractional_max_pool3d_backward(Tensor grad_output, Tensor self, int[3] kernel_size, int[3] output_size, Tensor indices) -> Tensor"]);
+  return rt.noMatch("fractional_max_pool3d_backward", a, ["fractional_max_pool3d_backward(Tensor grad_output, Tensor self, int[3] kernel_size, int[3] output_size, Tensor indices) -> Tensor"], o);
 }
 
 function frexp$(a: any[]): any {
@@ -7062,7 +7062,7 @@ function frexp$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("frexp", "Tensor", false), v0._h), ["mantissa","exponent"]);
     }
   }
-  return rt.noMatch("frexp", a, ["frexp.Tensor(Tensor self) -> (Tensor mantissa, Tensor exponent)"]);
+  return rt.noMatch("frexp", a, ["frexp.Tensor(Tensor self) -> (Tensor mantissa, Tensor exponent)"], o);
 }
 
 function frobeniusNorm$(a: any[]): any {
@@ -7079,7 +7079,7 @@ function frobeniusNorm$(a: any[]): any {
       return W(N.callOp(rt.op("frobenius_norm", "dim", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("frobenius_norm", a, ["frobenius_norm.dim(Tensor self, int[1] dim, bool keepdim=False) -> Tensor"]);
+  return rt.noMatch("frobenius_norm", a, ["frobenius_norm.dim(Tensor self, int[1] dim, bool keepdim=False) -> Tensor"], o);
 }
 
 function fromFile$(a: any[]): any {
@@ -7104,7 +7104,7 @@ function fromFile$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("from_file", "", false), v0, v1, v2, v3, v4, v5, v6)), o);
     }
   }
-  return rt.noMatch("from_file", a, ["from_file(str filename, bool? shared=None, int? size=0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("from_file", a, ["from_file(str filename, bool? shared=None, int? size=0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function full$(a: any[]): any {
@@ -7127,7 +7127,7 @@ function full$(a: any[]): any {
       return rt.factoryResult(W(N.f_full(v0, v1, (v2 === undefined ? null : v2), (v3 === undefined ? null : v3), (v4 === undefined ? null : v4), (v5 === undefined ? null : v5))), o);
     }
   }
-  return rt.noMatch("full", a, ["full(SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("full", a, ["full(SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function fullLike$(a: any[]): any {
@@ -7152,7 +7152,7 @@ function fullLike$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("full_like", "", false), v0._h, v1, v2, v3, v4, v5, v6)), o);
     }
   }
-  return rt.noMatch("full_like", a, ["full_like(Tensor self, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor"]);
+  return rt.noMatch("full_like", a, ["full_like(Tensor self, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor"], o);
 }
 
 function gather$(a: any[]): any {
@@ -7171,7 +7171,7 @@ function gather$(a: any[]): any {
       return W(N.f_gather(v0._h, v1, v2._h, (v3 === undefined ? false : v3)));
     }
   }
-  return rt.noMatch("gather", a, ["gather(Tensor self, int dim, Tensor index, *, bool sparse_grad=False) -> Tensor"]);
+  return rt.noMatch("gather", a, ["gather(Tensor self, int dim, Tensor index, *, bool sparse_grad=False) -> Tensor"], o);
 }
 
 function gatherBackward$(a: any[]): any {
@@ -7192,7 +7192,7 @@ function gatherBackward$(a: any[]): any {
       return W(N.callOp(rt.op("gather_backward", "", false), v0._h, v1._h, v2, v3._h, v4));
     }
   }
-  return rt.noMatch("gather_backward", a, ["gather_backward(Tensor grad, Tensor self, int dim, Tensor index, bool sparse_grad) -> Tensor"]);
+  return rt.noMatch("gather_backward", a, ["gather_backward(Tensor grad, Tensor self, int dim, Tensor index, bool sparse_grad) -> Tensor"], o);
 }
 
 function gcd$(a: any[]): any {
@@ -7207,7 +7207,7 @@ function gcd$(a: any[]): any {
       return W(N.callOp(rt.op("gcd", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("gcd", a, ["gcd(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("gcd", a, ["gcd(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function gcd_$(a: any[]): any {
@@ -7223,7 +7223,7 @@ function gcd_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("gcd_", a, ["gcd_(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("gcd_", a, ["gcd_(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function ge$(a: any[]): any {
@@ -7248,7 +7248,7 @@ function ge$(a: any[]): any {
       return W(N.f_ge_Tensor(v0._h, v1._h));
     }
   }
-  return rt.noMatch("ge", a, ["ge.Scalar(Tensor self, Scalar other) -> Tensor","ge.Tensor(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("ge", a, ["ge.Scalar(Tensor self, Scalar other) -> Tensor","ge.Tensor(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function ge_$(a: any[]): any {
@@ -7275,7 +7275,7 @@ function ge_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("ge_", a, ["ge_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","ge_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("ge_", a, ["ge_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","ge_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function gelu$(a: any[]): any {
@@ -7290,7 +7290,7 @@ function gelu$(a: any[]): any {
       return W(N.f_gelu(v0._h, (v1 === undefined ? "none" : v1)));
     }
   }
-  return rt.noMatch("gelu", a, ["gelu(Tensor self, *, str approximate='none') -> Tensor"]);
+  return rt.noMatch("gelu", a, ["gelu(Tensor self, *, str approximate='none') -> Tensor"], o);
 }
 
 function gelu_$(a: any[]): any {
@@ -7306,7 +7306,7 @@ function gelu_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("gelu_", a, ["gelu_(Tensor(a!) self, *, str approximate='none') -> Tensor(a!)"]);
+  return rt.noMatch("gelu_", a, ["gelu_(Tensor(a!) self, *, str approximate='none') -> Tensor(a!)"], o);
 }
 
 function geluBackward$(a: any[]): any {
@@ -7323,7 +7323,7 @@ function geluBackward$(a: any[]): any {
       return W(N.callOp(rt.op("gelu_backward", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("gelu_backward", a, ["gelu_backward(Tensor grad_output, Tensor self, *, str approximate='none') -> Tensor"]);
+  return rt.noMatch("gelu_backward", a, ["gelu_backward(Tensor grad_output, Tensor self, *, str approximate='none') -> Tensor"], o);
 }
 
 function geometric_$(a: any[]): any {
@@ -7341,7 +7341,7 @@ function geometric_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("geometric_", a, ["geometric_(Tensor(a!) self, float p, *, Generator? generator=None) -> Tensor(a!)"]);
+  return rt.noMatch("geometric_", a, ["geometric_(Tensor(a!) self, float p, *, Generator? generator=None) -> Tensor(a!)"], o);
 }
 
 function geqrf$(a: any[]): any {
@@ -7354,7 +7354,7 @@ function geqrf$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("geqrf", "", false), v0._h), ["a","tau"]);
     }
   }
-  return rt.noMatch("geqrf", a, ["geqrf(Tensor self) -> (Tensor a, Tensor tau)"]);
+  return rt.noMatch("geqrf", a, ["geqrf(Tensor self) -> (Tensor a, Tensor tau)"], o);
 }
 
 function ger$(a: any[]): any {
@@ -7369,7 +7369,7 @@ function ger$(a: any[]): any {
       return W(N.callOp(rt.op("ger", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("ger", a, ["ger(Tensor self, Tensor vec2) -> Tensor"]);
+  return rt.noMatch("ger", a, ["ger(Tensor self, Tensor vec2) -> Tensor"], o);
 }
 
 function getDevice$(a: any[]): any {
@@ -7382,7 +7382,7 @@ function getDevice$(a: any[]): any {
       return N.callOp(rt.op("get_device", "", false), v0._h);
     }
   }
-  return rt.noMatch("get_device", a, ["get_device(Tensor self) -> int"]);
+  return rt.noMatch("get_device", a, ["get_device(Tensor self) -> int"], o);
 }
 
 function glu$(a: any[]): any {
@@ -7397,7 +7397,7 @@ function glu$(a: any[]): any {
       return W(N.callOp(rt.op("glu", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("glu", a, ["glu(Tensor self, int dim=-1) -> Tensor"]);
+  return rt.noMatch("glu", a, ["glu(Tensor self, int dim=-1) -> Tensor"], o);
 }
 
 function gluBackward$(a: any[]): any {
@@ -7414,7 +7414,7 @@ function gluBackward$(a: any[]): any {
       return W(N.callOp(rt.op("glu_backward", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("glu_backward", a, ["glu_backward(Tensor grad_output, Tensor self, int dim) -> Tensor"]);
+  return rt.noMatch("glu_backward", a, ["glu_backward(Tensor grad_output, Tensor self, int dim) -> Tensor"], o);
 }
 
 function gluBackwardJvp$(a: any[]): any {
@@ -7437,7 +7437,7 @@ function gluBackwardJvp$(a: any[]): any {
       return W(N.callOp(rt.op("glu_backward_jvp", "", false), v0._h, v1._h, v2._h, v3._h, v4._h, v5));
     }
   }
-  return rt.noMatch("glu_backward_jvp", a, ["glu_backward_jvp(Tensor grad_x, Tensor grad_glu, Tensor x, Tensor dgrad_glu, Tensor dx, int dim) -> Tensor"]);
+  return rt.noMatch("glu_backward_jvp", a, ["glu_backward_jvp(Tensor grad_x, Tensor grad_glu, Tensor x, Tensor dgrad_glu, Tensor dx, int dim) -> Tensor"], o);
 }
 
 function gluJvp$(a: any[]): any {
@@ -7456,7 +7456,7 @@ function gluJvp$(a: any[]): any {
       return W(N.callOp(rt.op("glu_jvp", "", false), v0._h, v1._h, v2._h, v3));
     }
   }
-  return rt.noMatch("glu_jvp", a, ["glu_jvp(Tensor glu, Tensor x, Tensor dx, int dim) -> Tensor"]);
+  return rt.noMatch("glu_jvp", a, ["glu_jvp(Tensor glu, Tensor x, Tensor dx, int dim) -> Tensor"], o);
 }
 
 function gradient$(a: any[]): any {
@@ -7512,7 +7512,7 @@ function gradient$(a: any[]): any {
         (v2 === undefined || (v2 == null || rt.isN(v2))) &&
         (v3 === undefined || (rt.isN(v3))) &&
         rt.keysIn(o, ["input","spacing","dim","edgeOrder"])) {
-      return rt.wrapList(N.callOp(rt.op("gradient", "tensorarrayint", false), v0._h, rt.hList(v1), v2, v3));
+      return rt.wrapList(N.callOp(rt.op("gradient", "tensorarrayint", false), v0._h, rt.hList(v1, "gradient", "spacing"), v2, v3));
     }
   }
   { // aten::gradient.tensorarray
@@ -7526,10 +7526,10 @@ function gradient$(a: any[]): any {
         v2 !== undefined && (rt.isNL(v2)) &&
         (v3 === undefined || (rt.isN(v3))) &&
         rt.keysIn(o, ["input","spacing","dim","edgeOrder"])) {
-      return rt.wrapList(N.callOp(rt.op("gradient", "tensorarray", false), v0._h, rt.hList(v1), v2, v3));
+      return rt.wrapList(N.callOp(rt.op("gradient", "tensorarray", false), v0._h, rt.hList(v1, "gradient", "spacing"), v2, v3));
     }
   }
-  return rt.noMatch("gradient", a, ["gradient.scalarint(Tensor self, *, Scalar? spacing=None, int? dim=None, int edge_order=1) -> Tensor[]","gradient.scalararray(Tensor self, *, Scalar spacing, int[] dim, int edge_order=1) -> Tensor[]","gradient.array(Tensor self, *, int[] dim, int edge_order=1) -> Tensor[]","gradient.tensorarrayint(Tensor self, *, Tensor[] spacing, int? dim=None, int edge_order=1) -> Tensor[]","gradient.tensorarray(Tensor self, *, Tensor[] spacing, int[] dim, int edge_order=1) -> Tensor[]"]);
+  return rt.noMatch("gradient", a, ["gradient.scalarint(Tensor self, *, Scalar? spacing=None, int? dim=None, int edge_order=1) -> Tensor[]","gradient.scalararray(Tensor self, *, Scalar spacing, int[] dim, int edge_order=1) -> Tensor[]","gradient.array(Tensor self, *, int[] dim, int edge_order=1) -> Tensor[]","gradient.tensorarrayint(Tensor self, *, Tensor[] spacing, int? dim=None, int edge_order=1) -> Tensor[]","gradient.tensorarray(Tensor self, *, Tensor[] spacing, int[] dim, int edge_order=1) -> Tensor[]"], o);
 }
 
 function greater$(a: any[]): any {
@@ -7554,7 +7554,7 @@ function greater$(a: any[]): any {
       return W(N.callOp(rt.op("greater", "Tensor", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("greater", a, ["greater.Scalar(Tensor self, Scalar other) -> Tensor","greater.Tensor(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("greater", a, ["greater.Scalar(Tensor self, Scalar other) -> Tensor","greater.Tensor(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function greater_$(a: any[]): any {
@@ -7581,7 +7581,7 @@ function greater_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("greater_", a, ["greater_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","greater_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("greater_", a, ["greater_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","greater_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function greaterEqual$(a: any[]): any {
@@ -7606,7 +7606,7 @@ function greaterEqual$(a: any[]): any {
       return W(N.callOp(rt.op("greater_equal", "Tensor", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("greater_equal", a, ["greater_equal.Scalar(Tensor self, Scalar other) -> Tensor","greater_equal.Tensor(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("greater_equal", a, ["greater_equal.Scalar(Tensor self, Scalar other) -> Tensor","greater_equal.Tensor(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function greaterEqual_$(a: any[]): any {
@@ -7633,7 +7633,7 @@ function greaterEqual_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("greater_equal_", a, ["greater_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","greater_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("greater_equal_", a, ["greater_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","greater_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function gridSampler$(a: any[]): any {
@@ -7654,7 +7654,7 @@ function gridSampler$(a: any[]): any {
       return W(N.callOp(rt.op("grid_sampler", "", false), v0._h, v1._h, v2, v3, v4));
     }
   }
-  return rt.noMatch("grid_sampler", a, ["grid_sampler(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor"]);
+  return rt.noMatch("grid_sampler", a, ["grid_sampler(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor"], o);
 }
 
 function gridSampler2d$(a: any[]): any {
@@ -7675,7 +7675,7 @@ function gridSampler2d$(a: any[]): any {
       return W(N.callOp(rt.op("grid_sampler_2d", "", false), v0._h, v1._h, v2, v3, v4));
     }
   }
-  return rt.noMatch("grid_sampler_2d", a, ["grid_sampler_2d(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor"]);
+  return rt.noMatch("grid_sampler_2d", a, ["grid_sampler_2d(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor"], o);
 }
 
 function gridSampler2dBackward$(a: any[]): any {
@@ -7700,7 +7700,7 @@ function gridSampler2dBackward$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("grid_sampler_2d_backward", "", false), v0._h, v1._h, v2._h, v3, v4, v5, v6));
     }
   }
-  return rt.noMatch("grid_sampler_2d_backward", a, ["grid_sampler_2d_backward(Tensor grad_output, Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners, bool[2] output_mask) -> (Tensor, Tensor)"]);
+  return rt.noMatch("grid_sampler_2d_backward", a, ["grid_sampler_2d_backward(Tensor grad_output, Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners, bool[2] output_mask) -> (Tensor, Tensor)"], o);
 }
 
 function gridSampler3d$(a: any[]): any {
@@ -7721,7 +7721,7 @@ function gridSampler3d$(a: any[]): any {
       return W(N.callOp(rt.op("grid_sampler_3d", "", false), v0._h, v1._h, v2, v3, v4));
     }
   }
-  return rt.noMatch("grid_sampler_3d", a, ["grid_sampler_3d(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor"]);
+  return rt.noMatch("grid_sampler_3d", a, ["grid_sampler_3d(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor"], o);
 }
 
 function gridSampler3dBackward$(a: any[]): any {
@@ -7746,7 +7746,7 @@ function gridSampler3dBackward$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("grid_sampler_3d_backward", "", false), v0._h, v1._h, v2._h, v3, v4, v5, v6));
     }
   }
-  return rt.noMatch("grid_sampler_3d_backward", a, ["grid_sampler_3d_backward(Tensor grad_output, Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners, bool[2] output_mask) -> (Tensor, Tensor)"]);
+  return rt.noMatch("grid_sampler_3d_backward", a, ["grid_sampler_3d_backward(Tensor grad_output, Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners, bool[2] output_mask) -> (Tensor, Tensor)"], o);
 }
 
 function groupNorm$(a: any[]): any {
@@ -7769,7 +7769,7 @@ function groupNorm$(a: any[]): any {
       return W(N.callOp(rt.op("group_norm", "", false), v0._h, v1, rt.hOpt(v2), rt.hOpt(v3), v4, v5));
     }
   }
-  return rt.noMatch("group_norm", a, ["group_norm(Tensor input, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enabled=True) -> Tensor"]);
+  return rt.noMatch("group_norm", a, ["group_norm(Tensor input, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enabled=True) -> Tensor"], o);
 }
 
 function gru$(a: any[]): any {
@@ -7795,7 +7795,7 @@ function gru$(a: any[]): any {
         v7 !== undefined && (typeof v7 === 'boolean') &&
         v8 !== undefined && (typeof v8 === 'boolean') &&
         rt.keysIn(o, ["input","hx","params","hasBiases","numLayers","dropout","train","bidirectional","batchFirst"])) {
-      return rt.wrapTuple(N.callOp(rt.op("gru", "input", false), v0._h, v1._h, rt.hList(v2), v3, v4, v5, v6, v7, v8));
+      return rt.wrapTuple(N.callOp(rt.op("gru", "input", false), v0._h, v1._h, rt.hList(v2, "gru", "params"), v3, v4, v5, v6, v7, v8));
     }
   }
   { // aten::gru.data
@@ -7819,10 +7819,10 @@ function gru$(a: any[]): any {
         v7 !== undefined && (typeof v7 === 'boolean') &&
         v8 !== undefined && (typeof v8 === 'boolean') &&
         rt.keysIn(o, ["data","batchSizes","hx","params","hasBiases","numLayers","dropout","train","bidirectional"])) {
-      return rt.wrapTuple(N.callOp(rt.op("gru", "data", false), v0._h, v1._h, v2._h, rt.hList(v3), v4, v5, v6, v7, v8));
+      return rt.wrapTuple(N.callOp(rt.op("gru", "data", false), v0._h, v1._h, v2._h, rt.hList(v3, "gru", "params"), v4, v5, v6, v7, v8));
     }
   }
-  return rt.noMatch("gru", a, ["gru.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)","gru.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor)"]);
+  return rt.noMatch("gru", a, ["gru.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)","gru.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor)"], o);
 }
 
 function gruCell$(a: any[]): any {
@@ -7845,7 +7845,7 @@ function gruCell$(a: any[]): any {
       return W(N.callOp(rt.op("gru_cell", "", false), v0._h, v1._h, v2._h, v3._h, rt.hOpt(v4), rt.hOpt(v5)));
     }
   }
-  return rt.noMatch("gru_cell", a, ["gru_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor"]);
+  return rt.noMatch("gru_cell", a, ["gru_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor"], o);
 }
 
 function gt$(a: any[]): any {
@@ -7870,7 +7870,7 @@ function gt$(a: any[]): any {
       return W(N.f_gt_Tensor(v0._h, v1._h));
     }
   }
-  return rt.noMatch("gt", a, ["gt.Scalar(Tensor self, Scalar other) -> Tensor","gt.Tensor(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("gt", a, ["gt.Scalar(Tensor self, Scalar other) -> Tensor","gt.Tensor(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function gt_$(a: any[]): any {
@@ -7897,7 +7897,7 @@ function gt_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("gt_", a, ["gt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","gt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("gt_", a, ["gt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","gt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function hammingWindow$(a: any[]): any {
@@ -7978,7 +7978,7 @@ function hammingWindow$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("hamming_window", "periodic_alpha_beta", false), v0, v1, v2, v3, v4, v5, v6, v7)), o);
     }
   }
-  return rt.noMatch("hamming_window", a, ["hamming_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","hamming_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","hamming_window.periodic_alpha(int window_length, bool periodic, float alpha, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","hamming_window.periodic_alpha_beta(int window_length, bool periodic, float alpha, float beta, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("hamming_window", a, ["hamming_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","hamming_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","hamming_window.periodic_alpha(int window_length, bool periodic, float alpha, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","hamming_window.periodic_alpha_beta(int window_length, bool periodic, float alpha, float beta, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function hannWindow$(a: any[]): any {
@@ -8017,7 +8017,7 @@ function hannWindow$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("hann_window", "periodic", false), v0, v1, v2, v3, v4, v5)), o);
     }
   }
-  return rt.noMatch("hann_window", a, ["hann_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","hann_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("hann_window", a, ["hann_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","hann_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function hardshrink$(a: any[]): any {
@@ -8032,7 +8032,7 @@ function hardshrink$(a: any[]): any {
       return W(N.callOp(rt.op("hardshrink", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("hardshrink", a, ["hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor"]);
+  return rt.noMatch("hardshrink", a, ["hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor"], o);
 }
 
 function hardshrinkBackward$(a: any[]): any {
@@ -8049,7 +8049,7 @@ function hardshrinkBackward$(a: any[]): any {
       return W(N.callOp(rt.op("hardshrink_backward", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("hardshrink_backward", a, ["hardshrink_backward(Tensor grad_out, Tensor self, Scalar lambd) -> Tensor"]);
+  return rt.noMatch("hardshrink_backward", a, ["hardshrink_backward(Tensor grad_out, Tensor self, Scalar lambd) -> Tensor"], o);
 }
 
 function hardsigmoid$(a: any[]): any {
@@ -8062,7 +8062,7 @@ function hardsigmoid$(a: any[]): any {
       return W(N.callOp(rt.op("hardsigmoid", "", false), v0._h));
     }
   }
-  return rt.noMatch("hardsigmoid", a, ["hardsigmoid(Tensor self) -> Tensor"]);
+  return rt.noMatch("hardsigmoid", a, ["hardsigmoid(Tensor self) -> Tensor"], o);
 }
 
 function hardsigmoid_$(a: any[]): any {
@@ -8076,7 +8076,7 @@ function hardsigmoid_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("hardsigmoid_", a, ["hardsigmoid_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("hardsigmoid_", a, ["hardsigmoid_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function hardsigmoidBackward$(a: any[]): any {
@@ -8091,7 +8091,7 @@ function hardsigmoidBackward$(a: any[]): any {
       return W(N.callOp(rt.op("hardsigmoid_backward", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("hardsigmoid_backward", a, ["hardsigmoid_backward(Tensor grad_output, Tensor self) -> Tensor"]);
+  return rt.noMatch("hardsigmoid_backward", a, ["hardsigmoid_backward(Tensor grad_output, Tensor self) -> Tensor"], o);
 }
 
 function hardswish$(a: any[]): any {
@@ -8104,7 +8104,7 @@ function hardswish$(a: any[]): any {
       return W(N.callOp(rt.op("hardswish", "", false), v0._h));
     }
   }
-  return rt.noMatch("hardswish", a, ["hardswish(Tensor self) -> Tensor"]);
+  return rt.noMatch("hardswish", a, ["hardswish(Tensor self) -> Tensor"], o);
 }
 
 function hardswish_$(a: any[]): any {
@@ -8118,7 +8118,7 @@ function hardswish_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("hardswish_", a, ["hardswish_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("hardswish_", a, ["hardswish_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function hardswishBackward$(a: any[]): any {
@@ -8133,7 +8133,7 @@ function hardswishBackward$(a: any[]): any {
       return W(N.callOp(rt.op("hardswish_backward", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("hardswish_backward", a, ["hardswish_backward(Tensor grad_output, Tensor self) -> Tensor"]);
+  return rt.noMatch("hardswish_backward", a, ["hardswish_backward(Tensor grad_output, Tensor self) -> Tensor"], o);
 }
 
 function hardtanh$(a: any[]): any {
@@ -8150,7 +8150,7 @@ function hardtanh$(a: any[]): any {
       return W(N.callOp(rt.op("hardtanh", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("hardtanh", a, ["hardtanh(Tensor self, Scalar min_val=-1, Scalar max_val=1) -> Tensor"]);
+  return rt.noMatch("hardtanh", a, ["hardtanh(Tensor self, Scalar min_val=-1, Scalar max_val=1) -> Tensor"], o);
 }
 
 function hardtanh_$(a: any[]): any {
@@ -8168,7 +8168,7 @@ function hardtanh_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("hardtanh_", a, ["hardtanh_(Tensor(a!) self, Scalar min_val=-1, Scalar max_val=1) -> Tensor(a!)"]);
+  return rt.noMatch("hardtanh_", a, ["hardtanh_(Tensor(a!) self, Scalar min_val=-1, Scalar max_val=1) -> Tensor(a!)"], o);
 }
 
 function hardtanhBackward$(a: any[]): any {
@@ -8187,7 +8187,7 @@ function hardtanhBackward$(a: any[]): any {
       return W(N.callOp(rt.op("hardtanh_backward", "", false), v0._h, v1._h, v2, v3));
     }
   }
-  return rt.noMatch("hardtanh_backward", a, ["hardtanh_backward(Tensor grad_output, Tensor self, Scalar min_val, Scalar max_val) -> Tensor"]);
+  return rt.noMatch("hardtanh_backward", a, ["hardtanh_backward(Tensor grad_output, Tensor self, Scalar min_val, Scalar max_val) -> Tensor"], o);
 }
 
 function hashTensor$(a: any[]): any {
@@ -8206,7 +8206,7 @@ function hashTensor$(a: any[]): any {
       return W(N.callOp(rt.op("hash_tensor", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("hash_tensor", a, ["hash_tensor(Tensor self, int[1] dim=[], *, bool keepdim=False, int mode=0) -> Tensor"]);
+  return rt.noMatch("hash_tensor", a, ["hash_tensor(Tensor self, int[1] dim=[], *, bool keepdim=False, int mode=0) -> Tensor"], o);
 }
 
 function heaviside$(a: any[]): any {
@@ -8221,7 +8221,7 @@ function heaviside$(a: any[]): any {
       return W(N.callOp(rt.op("heaviside", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("heaviside", a, ["heaviside(Tensor self, Tensor values) -> Tensor"]);
+  return rt.noMatch("heaviside", a, ["heaviside(Tensor self, Tensor values) -> Tensor"], o);
 }
 
 function heaviside_$(a: any[]): any {
@@ -8237,7 +8237,7 @@ function heaviside_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("heaviside_", a, ["heaviside_(Tensor(a!) self, Tensor values) -> Tensor(a!)"]);
+  return rt.noMatch("heaviside_", a, ["heaviside_(Tensor(a!) self, Tensor values) -> Tensor(a!)"], o);
 }
 
 function hingeEmbeddingLoss$(a: any[]): any {
@@ -8256,7 +8256,7 @@ function hingeEmbeddingLoss$(a: any[]): any {
       return W(N.callOp(rt.op("hinge_embedding_loss", "", false), v0._h, v1._h, v2, v3));
     }
   }
-  return rt.noMatch("hinge_embedding_loss", a, ["hinge_embedding_loss(Tensor self, Tensor target, float margin=1.0, int reduction=Mean) -> Tensor"]);
+  return rt.noMatch("hinge_embedding_loss", a, ["hinge_embedding_loss(Tensor self, Tensor target, float margin=1.0, int reduction=Mean) -> Tensor"], o);
 }
 
 function histc$(a: any[]): any {
@@ -8275,7 +8275,7 @@ function histc$(a: any[]): any {
       return W(N.callOp(rt.op("histc", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("histc", a, ["histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor"]);
+  return rt.noMatch("histc", a, ["histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor"], o);
 }
 
 function histogram$(a: any[]): any {
@@ -8310,7 +8310,7 @@ function histogram$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("histogram", "bin_ct", false), v0._h, v1, v2, rt.hOpt(v3), v4), ["hist","binEdges"]);
     }
   }
-  return rt.noMatch("histogram", a, ["histogram.bins_tensor(Tensor self, Tensor bins, *, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)","histogram.bin_ct(Tensor self, int bins=100, *, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)"]);
+  return rt.noMatch("histogram", a, ["histogram.bins_tensor(Tensor self, Tensor bins, *, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)","histogram.bin_ct(Tensor self, int bins=100, *, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)"], o);
 }
 
 function histogramdd$(a: any[]): any {
@@ -8360,10 +8360,10 @@ function histogramdd$(a: any[]): any {
         (v3 === undefined || (v3 == null || v3 instanceof Tensor)) &&
         (v4 === undefined || (typeof v4 === 'boolean')) &&
         rt.keysIn(o, ["input","bins","range","weight","density"])) {
-      return rt.wrapMixed(N.callOp(rt.op("histogramdd", "TensorList_bins", false), v0._h, rt.hList(v1), v2, rt.hOpt(v3), v4));
+      return rt.wrapMixed(N.callOp(rt.op("histogramdd", "TensorList_bins", false), v0._h, rt.hList(v1, "histogramdd", "bins"), v2, rt.hOpt(v3), v4));
     }
   }
-  return rt.noMatch("histogramdd", a, ["histogramdd(Tensor self, int[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)","histogramdd.int_bins(Tensor self, int bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)","histogramdd.TensorList_bins(Tensor self, Tensor[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)"]);
+  return rt.noMatch("histogramdd", a, ["histogramdd(Tensor self, int[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)","histogramdd.int_bins(Tensor self, int bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)","histogramdd.TensorList_bins(Tensor self, Tensor[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)"], o);
 }
 
 function hsplit$(a: any[]): any {
@@ -8388,7 +8388,7 @@ function hsplit$(a: any[]): any {
       return rt.wrapList(N.callOp(rt.op("hsplit", "array", false), v0._h, v1));
     }
   }
-  return rt.noMatch("hsplit", a, ["hsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]","hsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]"]);
+  return rt.noMatch("hsplit", a, ["hsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]","hsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]"], o);
 }
 
 function hspmm$(a: any[]): any {
@@ -8403,7 +8403,7 @@ function hspmm$(a: any[]): any {
       return W(N.callOp(rt.op("hspmm", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("hspmm", a, ["hspmm(Tensor mat1, Tensor mat2) -> Tensor"]);
+  return rt.noMatch("hspmm", a, ["hspmm(Tensor mat1, Tensor mat2) -> Tensor"], o);
 }
 
 function hstack$(a: any[]): any {
@@ -8413,10 +8413,10 @@ function hstack$(a: any[]): any {
     if (a.length <= 1 &&
         v0 !== undefined && (rt.isTL(v0)) &&
         rt.keysIn(o, ["tensors"])) {
-      return W(N.callOp(rt.op("hstack", "", false), rt.hList(v0)));
+      return W(N.callOp(rt.op("hstack", "", false), rt.hList(v0, "hstack", "tensors")));
     }
   }
-  return rt.noMatch("hstack", a, ["hstack(Tensor[] tensors) -> Tensor"]);
+  return rt.noMatch("hstack", a, ["hstack(Tensor[] tensors) -> Tensor"], o);
 }
 
 function huberLoss$(a: any[]): any {
@@ -8435,7 +8435,7 @@ function huberLoss$(a: any[]): any {
       return W(N.callOp(rt.op("huber_loss", "", false), v0._h, v1._h, v2, v3));
     }
   }
-  return rt.noMatch("huber_loss", a, ["huber_loss(Tensor self, Tensor target, int reduction=Mean, float delta=1.0) -> Tensor"]);
+  return rt.noMatch("huber_loss", a, ["huber_loss(Tensor self, Tensor target, int reduction=Mean, float delta=1.0) -> Tensor"], o);
 }
 
 function huberLossBackward$(a: any[]): any {
@@ -8456,7 +8456,7 @@ function huberLossBackward$(a: any[]): any {
       return W(N.callOp(rt.op("huber_loss_backward", "", false), v0._h, v1._h, v2._h, v3, v4));
     }
   }
-  return rt.noMatch("huber_loss_backward", a, ["huber_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction, float delta) -> Tensor"]);
+  return rt.noMatch("huber_loss_backward", a, ["huber_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction, float delta) -> Tensor"], o);
 }
 
 function hypot$(a: any[]): any {
@@ -8471,7 +8471,7 @@ function hypot$(a: any[]): any {
       return W(N.callOp(rt.op("hypot", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("hypot", a, ["hypot(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("hypot", a, ["hypot(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function hypot_$(a: any[]): any {
@@ -8487,7 +8487,7 @@ function hypot_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("hypot_", a, ["hypot_(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("hypot_", a, ["hypot_(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function i0$(a: any[]): any {
@@ -8500,7 +8500,7 @@ function i0$(a: any[]): any {
       return W(N.callOp(rt.op("i0", "", false), v0._h));
     }
   }
-  return rt.noMatch("i0", a, ["i0(Tensor self) -> Tensor"]);
+  return rt.noMatch("i0", a, ["i0(Tensor self) -> Tensor"], o);
 }
 
 function i0_$(a: any[]): any {
@@ -8514,7 +8514,7 @@ function i0_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("i0_", a, ["i0_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("i0_", a, ["i0_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function igamma$(a: any[]): any {
@@ -8529,7 +8529,7 @@ function igamma$(a: any[]): any {
       return W(N.callOp(rt.op("igamma", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("igamma", a, ["igamma(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("igamma", a, ["igamma(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function igamma_$(a: any[]): any {
@@ -8545,7 +8545,7 @@ function igamma_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("igamma_", a, ["igamma_(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("igamma_", a, ["igamma_(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function igammac$(a: any[]): any {
@@ -8560,7 +8560,7 @@ function igammac$(a: any[]): any {
       return W(N.callOp(rt.op("igammac", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("igammac", a, ["igammac(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("igammac", a, ["igammac(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function igammac_$(a: any[]): any {
@@ -8576,7 +8576,7 @@ function igammac_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("igammac_", a, ["igammac_(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("igammac_", a, ["igammac_(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function im2col$(a: any[]): any {
@@ -8597,7 +8597,7 @@ function im2col$(a: any[]): any {
       return W(N.callOp(rt.op("im2col", "", false), v0._h, v1, v2, v3, v4));
     }
   }
-  return rt.noMatch("im2col", a, ["im2col(Tensor self, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor"]);
+  return rt.noMatch("im2col", a, ["im2col(Tensor self, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor"], o);
 }
 
 function imag$(a: any[]): any {
@@ -8610,7 +8610,7 @@ function imag$(a: any[]): any {
       return W(N.callOp(rt.op("imag", "", false), v0._h));
     }
   }
-  return rt.noMatch("imag", a, ["imag(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("imag", a, ["imag(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function index$(a: any[]): any {
@@ -8622,10 +8622,10 @@ function index$(a: any[]): any {
         v0 !== undefined && (v0 instanceof Tensor) &&
         v1 !== undefined && (rt.isTL(v1)) &&
         rt.keysIn(o, ["input","indices"])) {
-      return W(N.f_index_Tensor(v0._h, rt.hList(v1)));
+      return W(N.f_index_Tensor(v0._h, rt.hList(v1, "index", "indices")));
     }
   }
-  return rt.noMatch("index", a, ["index.Tensor(Tensor self, Tensor?[] indices) -> Tensor"]);
+  return rt.noMatch("index", a, ["index.Tensor(Tensor self, Tensor?[] indices) -> Tensor"], o);
 }
 
 function indexAdd$(a: any[]): any {
@@ -8646,7 +8646,7 @@ function indexAdd$(a: any[]): any {
       return W(N.callOp(rt.op("index_add", "", false), v0._h, v1, v2._h, v3._h, v4));
     }
   }
-  return rt.noMatch("index_add", a, ["index_add(Tensor self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor"]);
+  return rt.noMatch("index_add", a, ["index_add(Tensor self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor"], o);
 }
 
 function indexAdd_$(a: any[]): any {
@@ -8668,7 +8668,7 @@ function indexAdd_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("index_add_", a, ["index_add_(Tensor(a!) self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor(a!)"]);
+  return rt.noMatch("index_add_", a, ["index_add_(Tensor(a!) self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor(a!)"], o);
 }
 
 function indexCopy$(a: any[]): any {
@@ -8687,7 +8687,7 @@ function indexCopy$(a: any[]): any {
       return W(N.callOp(rt.op("index_copy", "", false), v0._h, v1, v2._h, v3._h));
     }
   }
-  return rt.noMatch("index_copy", a, ["index_copy(Tensor self, int dim, Tensor index, Tensor source) -> Tensor"]);
+  return rt.noMatch("index_copy", a, ["index_copy(Tensor self, int dim, Tensor index, Tensor source) -> Tensor"], o);
 }
 
 function indexCopy_$(a: any[]): any {
@@ -8707,7 +8707,7 @@ function indexCopy_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("index_copy_", a, ["index_copy_(Tensor(a!) self, int dim, Tensor index, Tensor source) -> Tensor(a!)"]);
+  return rt.noMatch("index_copy_", a, ["index_copy_(Tensor(a!) self, int dim, Tensor index, Tensor source) -> Tensor(a!)"], o);
 }
 
 function indexFill$(a: any[]): any {
@@ -8740,7 +8740,7 @@ function indexFill$(a: any[]): any {
       return W(N.callOp(rt.op("index_fill", "int_Tensor", false), v0._h, v1, v2._h, v3._h));
     }
   }
-  return rt.noMatch("index_fill", a, ["index_fill.int_Scalar(Tensor self, int dim, Tensor index, Scalar value) -> Tensor","index_fill.int_Tensor(Tensor self, int dim, Tensor index, Tensor value) -> Tensor"]);
+  return rt.noMatch("index_fill", a, ["index_fill.int_Scalar(Tensor self, int dim, Tensor index, Scalar value) -> Tensor","index_fill.int_Tensor(Tensor self, int dim, Tensor index, Tensor value) -> Tensor"], o);
 }
 
 function indexFill_$(a: any[]): any {
@@ -8775,7 +8775,7 @@ function indexFill_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("index_fill_", a, ["index_fill_.int_Scalar(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)","index_fill_.int_Tensor(Tensor(a!) self, int dim, Tensor index, Tensor value) -> Tensor(a!)"]);
+  return rt.noMatch("index_fill_", a, ["index_fill_.int_Scalar(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)","index_fill_.int_Tensor(Tensor(a!) self, int dim, Tensor index, Tensor value) -> Tensor(a!)"], o);
 }
 
 function indexPut$(a: any[]): any {
@@ -8791,10 +8791,10 @@ function indexPut$(a: any[]): any {
         v2 !== undefined && (v2 instanceof Tensor) &&
         (v3 === undefined || (typeof v3 === 'boolean')) &&
         rt.keysIn(o, ["input","indices","values","accumulate"])) {
-      return W(N.callOp(rt.op("index_put", "", false), v0._h, rt.hList(v1), v2._h, v3));
+      return W(N.callOp(rt.op("index_put", "", false), v0._h, rt.hList(v1, "index_put", "indices"), v2._h, v3));
     }
   }
-  return rt.noMatch("index_put", a, ["index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor"]);
+  return rt.noMatch("index_put", a, ["index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor"], o);
 }
 
 function indexPut_$(a: any[]): any {
@@ -8810,11 +8810,11 @@ function indexPut_$(a: any[]): any {
         v2 !== undefined && (v2 instanceof Tensor) &&
         (v3 === undefined || (typeof v3 === 'boolean')) &&
         rt.keysIn(o, ["input","indices","values","accumulate"])) {
-      N.callOp(rt.op("index_put_", "", true), v0._h, rt.hList(v1), v2._h, v3);
+      N.callOp(rt.op("index_put_", "", true), v0._h, rt.hList(v1, "index_put_", "indices"), v2._h, v3);
       return v0;
     }
   }
-  return rt.noMatch("index_put_", a, ["index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!)"]);
+  return rt.noMatch("index_put_", a, ["index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!)"], o);
 }
 
 function indexReduce$(a: any[]): any {
@@ -8837,7 +8837,7 @@ function indexReduce$(a: any[]): any {
       return W(N.callOp(rt.op("index_reduce", "", false), v0._h, v1, v2._h, v3._h, v4, v5));
     }
   }
-  return rt.noMatch("index_reduce", a, ["index_reduce(Tensor self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor"]);
+  return rt.noMatch("index_reduce", a, ["index_reduce(Tensor self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor"], o);
 }
 
 function indexReduce_$(a: any[]): any {
@@ -8861,7 +8861,7 @@ function indexReduce_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("index_reduce_", a, ["index_reduce_(Tensor(a!) self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor(a!)"]);
+  return rt.noMatch("index_reduce_", a, ["index_reduce_(Tensor(a!) self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor(a!)"], o);
 }
 
 function indexSelect$(a: any[]): any {
@@ -8878,7 +8878,7 @@ function indexSelect$(a: any[]): any {
       return W(N.f_index_select(v0._h, v1, v2._h));
     }
   }
-  return rt.noMatch("index_select", a, ["index_select(Tensor self, int dim, Tensor index) -> Tensor"]);
+  return rt.noMatch("index_select", a, ["index_select(Tensor self, int dim, Tensor index) -> Tensor"], o);
 }
 
 function indexSelectBackward$(a: any[]): any {
@@ -8897,7 +8897,7 @@ function indexSelectBackward$(a: any[]): any {
       return W(N.callOp(rt.op("index_select_backward", "", false), v0._h, v1, v2, v3._h));
     }
   }
-  return rt.noMatch("index_select_backward", a, ["index_select_backward(Tensor grad, SymInt[] self_sizes, int dim, Tensor index) -> Tensor"]);
+  return rt.noMatch("index_select_backward", a, ["index_select_backward(Tensor grad, SymInt[] self_sizes, int dim, Tensor index) -> Tensor"], o);
 }
 
 function indices$(a: any[]): any {
@@ -8910,7 +8910,7 @@ function indices$(a: any[]): any {
       return W(N.callOp(rt.op("indices", "", false), v0._h));
     }
   }
-  return rt.noMatch("indices", a, ["indices(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("indices", a, ["indices(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function indicesCopy$(a: any[]): any {
@@ -8923,7 +8923,7 @@ function indicesCopy$(a: any[]): any {
       return W(N.callOp(rt.op("indices_copy", "", false), v0._h));
     }
   }
-  return rt.noMatch("indices_copy", a, ["indices_copy(Tensor self) -> Tensor"]);
+  return rt.noMatch("indices_copy", a, ["indices_copy(Tensor self) -> Tensor"], o);
 }
 
 function infinitelyDifferentiableGeluBackward$(a: any[]): any {
@@ -8938,7 +8938,7 @@ function infinitelyDifferentiableGeluBackward$(a: any[]): any {
       return W(N.callOp(rt.op("infinitely_differentiable_gelu_backward", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("infinitely_differentiable_gelu_backward", a, ["infinitely_differentiable_gelu_backward(Tensor grad, Tensor self) -> Tensor"]);
+  return rt.noMatch("infinitely_differentiable_gelu_backward", a, ["infinitely_differentiable_gelu_backward(Tensor grad, Tensor self) -> Tensor"], o);
 }
 
 function inner$(a: any[]): any {
@@ -8953,7 +8953,7 @@ function inner$(a: any[]): any {
       return W(N.callOp(rt.op("inner", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("inner", a, ["inner(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("inner", a, ["inner(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function instanceNorm$(a: any[]): any {
@@ -8982,7 +8982,7 @@ function instanceNorm$(a: any[]): any {
       return W(N.callOp(rt.op("instance_norm", "", false), v0._h, rt.hOpt(v1), rt.hOpt(v2), rt.hOpt(v3), rt.hOpt(v4), v5, v6, v7, v8));
     }
   }
-  return rt.noMatch("instance_norm", a, ["instance_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool use_input_stats, float momentum, float eps, bool cudnn_enabled) -> Tensor"]);
+  return rt.noMatch("instance_norm", a, ["instance_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool use_input_stats, float momentum, float eps, bool cudnn_enabled) -> Tensor"], o);
 }
 
 function intRepr$(a: any[]): any {
@@ -8995,7 +8995,7 @@ function intRepr$(a: any[]): any {
       return W(N.callOp(rt.op("int_repr", "", false), v0._h));
     }
   }
-  return rt.noMatch("int_repr", a, ["int_repr(Tensor self) -> Tensor"]);
+  return rt.noMatch("int_repr", a, ["int_repr(Tensor self) -> Tensor"], o);
 }
 
 function inverse$(a: any[]): any {
@@ -9008,7 +9008,7 @@ function inverse$(a: any[]): any {
       return W(N.callOp(rt.op("inverse", "", false), v0._h));
     }
   }
-  return rt.noMatch("inverse", a, ["inverse(Tensor self) -> Tensor"]);
+  return rt.noMatch("inverse", a, ["inverse(Tensor self) -> Tensor"], o);
 }
 
 function isCoalesced$(a: any[]): any {
@@ -9021,7 +9021,7 @@ function isCoalesced$(a: any[]): any {
       return N.callOp(rt.op("is_coalesced", "", false), v0._h);
     }
   }
-  return rt.noMatch("is_coalesced", a, ["is_coalesced(Tensor self) -> bool"]);
+  return rt.noMatch("is_coalesced", a, ["is_coalesced(Tensor self) -> bool"], o);
 }
 
 function isComplex$(a: any[]): any {
@@ -9034,7 +9034,7 @@ function isComplex$(a: any[]): any {
       return N.callOp(rt.op("is_complex", "", false), v0._h);
     }
   }
-  return rt.noMatch("is_complex", a, ["is_complex(Tensor self) -> bool"]);
+  return rt.noMatch("is_complex", a, ["is_complex(Tensor self) -> bool"], o);
 }
 
 function isConj$(a: any[]): any {
@@ -9047,7 +9047,7 @@ function isConj$(a: any[]): any {
       return N.callOp(rt.op("is_conj", "", false), v0._h);
     }
   }
-  return rt.noMatch("is_conj", a, ["is_conj(Tensor self) -> bool"]);
+  return rt.noMatch("is_conj", a, ["is_conj(Tensor self) -> bool"], o);
 }
 
 function isContiguous$(a: any[]): any {
@@ -9070,7 +9070,7 @@ function isContiguous$(a: any[]): any {
       return N.callOp(rt.op("is_contiguous", "memory_format", false), v0._h, v1);
     }
   }
-  return rt.noMatch("is_contiguous", a, ["is_contiguous(Tensor self) -> bool","is_contiguous.memory_format(Tensor self, MemoryFormat memory_format) -> bool"]);
+  return rt.noMatch("is_contiguous", a, ["is_contiguous(Tensor self) -> bool","is_contiguous.memory_format(Tensor self, MemoryFormat memory_format) -> bool"], o);
 }
 
 function isDistributed$(a: any[]): any {
@@ -9083,7 +9083,7 @@ function isDistributed$(a: any[]): any {
       return N.callOp(rt.op("is_distributed", "", false), v0._h);
     }
   }
-  return rt.noMatch("is_distributed", a, ["is_distributed(Tensor self) -> bool"]);
+  return rt.noMatch("is_distributed", a, ["is_distributed(Tensor self) -> bool"], o);
 }
 
 function isFloatingPoint$(a: any[]): any {
@@ -9096,7 +9096,7 @@ function isFloatingPoint$(a: any[]): any {
       return N.callOp(rt.op("is_floating_point", "", false), v0._h);
     }
   }
-  return rt.noMatch("is_floating_point", a, ["is_floating_point(Tensor self) -> bool"]);
+  return rt.noMatch("is_floating_point", a, ["is_floating_point(Tensor self) -> bool"], o);
 }
 
 function isInference$(a: any[]): any {
@@ -9109,7 +9109,7 @@ function isInference$(a: any[]): any {
       return N.callOp(rt.op("is_inference", "", false), v0._h);
     }
   }
-  return rt.noMatch("is_inference", a, ["is_inference(Tensor self) -> bool"]);
+  return rt.noMatch("is_inference", a, ["is_inference(Tensor self) -> bool"], o);
 }
 
 function isLeaf$(a: any[]): any {
@@ -9122,7 +9122,7 @@ function isLeaf$(a: any[]): any {
       return N.callOp(rt.op("is_leaf", "", false), v0._h);
     }
   }
-  return rt.noMatch("is_leaf", a, ["is_leaf(Tensor self) -> bool"]);
+  return rt.noMatch("is_leaf", a, ["is_leaf(Tensor self) -> bool"], o);
 }
 
 function isNeg$(a: any[]): any {
@@ -9135,7 +9135,7 @@ function isNeg$(a: any[]): any {
       return N.callOp(rt.op("is_neg", "", false), v0._h);
     }
   }
-  return rt.noMatch("is_neg", a, ["is_neg(Tensor self) -> bool"]);
+  return rt.noMatch("is_neg", a, ["is_neg(Tensor self) -> bool"], o);
 }
 
 function isNonzero$(a: any[]): any {
@@ -9148,7 +9148,7 @@ function isNonzero$(a: any[]): any {
       return N.callOp(rt.op("is_nonzero", "", false), v0._h);
     }
   }
-  return rt.noMatch("is_nonzero", a, ["is_nonzero(Tensor self) -> bool"]);
+  return rt.noMatch("is_nonzero", a, ["is_nonzero(Tensor self) -> bool"], o);
 }
 
 function isPinned$(a: any[]): any {
@@ -9163,7 +9163,7 @@ function isPinned$(a: any[]): any {
       return N.callOp(rt.op("is_pinned", "", false), v0._h, v1);
     }
   }
-  return rt.noMatch("is_pinned", a, ["is_pinned(Tensor self, Device? device=None) -> bool"]);
+  return rt.noMatch("is_pinned", a, ["is_pinned(Tensor self, Device? device=None) -> bool"], o);
 }
 
 function isSameSize$(a: any[]): any {
@@ -9178,7 +9178,7 @@ function isSameSize$(a: any[]): any {
       return N.callOp(rt.op("is_same_size", "", false), v0._h, v1._h);
     }
   }
-  return rt.noMatch("is_same_size", a, ["is_same_size(Tensor self, Tensor other) -> bool"]);
+  return rt.noMatch("is_same_size", a, ["is_same_size(Tensor self, Tensor other) -> bool"], o);
 }
 
 function isSetTo$(a: any[]): any {
@@ -9193,7 +9193,7 @@ function isSetTo$(a: any[]): any {
       return N.callOp(rt.op("is_set_to", "", false), v0._h, v1._h);
     }
   }
-  return rt.noMatch("is_set_to", a, ["is_set_to(Tensor self, Tensor tensor) -> bool"]);
+  return rt.noMatch("is_set_to", a, ["is_set_to(Tensor self, Tensor tensor) -> bool"], o);
 }
 
 function isSigned$(a: any[]): any {
@@ -9206,7 +9206,7 @@ function isSigned$(a: any[]): any {
       return N.callOp(rt.op("is_signed", "", false), v0._h);
     }
   }
-  return rt.noMatch("is_signed", a, ["is_signed(Tensor self) -> bool"]);
+  return rt.noMatch("is_signed", a, ["is_signed(Tensor self) -> bool"], o);
 }
 
 function isVulkanAvailable$(a: any[]): any {
@@ -9217,7 +9217,7 @@ function isVulkanAvailable$(a: any[]): any {
       return N.callOp(rt.op("is_vulkan_available", "", false), );
     }
   }
-  return rt.noMatch("is_vulkan_available", a, ["is_vulkan_available() -> bool"]);
+  return rt.noMatch("is_vulkan_available", a, ["is_vulkan_available() -> bool"], o);
 }
 
 function isclose$(a: any[]): any {
@@ -9238,7 +9238,7 @@ function isclose$(a: any[]): any {
       return W(N.callOp(rt.op("isclose", "", false), v0._h, v1._h, v2, v3, v4));
     }
   }
-  return rt.noMatch("isclose", a, ["isclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> Tensor"]);
+  return rt.noMatch("isclose", a, ["isclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> Tensor"], o);
 }
 
 function isfinite$(a: any[]): any {
@@ -9251,7 +9251,7 @@ function isfinite$(a: any[]): any {
       return W(N.callOp(rt.op("isfinite", "", false), v0._h));
     }
   }
-  return rt.noMatch("isfinite", a, ["isfinite(Tensor self) -> Tensor"]);
+  return rt.noMatch("isfinite", a, ["isfinite(Tensor self) -> Tensor"], o);
 }
 
 function isin$(a: any[]): any {
@@ -9298,7 +9298,7 @@ function isin$(a: any[]): any {
       return W(N.callOp(rt.op("isin", "Scalar_Tensor", false), v0, v1._h, v2, v3));
     }
   }
-  return rt.noMatch("isin", a, ["isin.Tensor_Tensor(Tensor elements, Tensor test_elements, *, bool assume_unique=False, bool invert=False) -> Tensor","isin.Tensor_Scalar(Tensor elements, Scalar test_element, *, bool assume_unique=False, bool invert=False) -> Tensor","isin.Scalar_Tensor(Scalar element, Tensor test_elements, *, bool assume_unique=False, bool invert=False) -> Tensor"]);
+  return rt.noMatch("isin", a, ["isin.Tensor_Tensor(Tensor elements, Tensor test_elements, *, bool assume_unique=False, bool invert=False) -> Tensor","isin.Tensor_Scalar(Tensor elements, Scalar test_element, *, bool assume_unique=False, bool invert=False) -> Tensor","isin.Scalar_Tensor(Scalar element, Tensor test_elements, *, bool assume_unique=False, bool invert=False) -> Tensor"], o);
 }
 
 function isinf$(a: any[]): any {
@@ -9311,7 +9311,7 @@ function isinf$(a: any[]): any {
       return W(N.callOp(rt.op("isinf", "", false), v0._h));
     }
   }
-  return rt.noMatch("isinf", a, ["isinf(Tensor self) -> Tensor"]);
+  return rt.noMatch("isinf", a, ["isinf(Tensor self) -> Tensor"], o);
 }
 
 function isnan$(a: any[]): any {
@@ -9324,7 +9324,7 @@ function isnan$(a: any[]): any {
       return W(N.callOp(rt.op("isnan", "", false), v0._h));
     }
   }
-  return rt.noMatch("isnan", a, ["isnan(Tensor self) -> Tensor"]);
+  return rt.noMatch("isnan", a, ["isnan(Tensor self) -> Tensor"], o);
 }
 
 function isneginf$(a: any[]): any {
@@ -9337,7 +9337,7 @@ function isneginf$(a: any[]): any {
       return W(N.callOp(rt.op("isneginf", "", false), v0._h));
     }
   }
-  return rt.noMatch("isneginf", a, ["isneginf(Tensor self) -> Tensor"]);
+  return rt.noMatch("isneginf", a, ["isneginf(Tensor self) -> Tensor"], o);
 }
 
 function isposinf$(a: any[]): any {
@@ -9350,7 +9350,7 @@ function isposinf$(a: any[]): any {
       return W(N.callOp(rt.op("isposinf", "", false), v0._h));
     }
   }
-  return rt.noMatch("isposinf", a, ["isposinf(Tensor self) -> Tensor"]);
+  return rt.noMatch("isposinf", a, ["isposinf(Tensor self) -> Tensor"], o);
 }
 
 function isreal$(a: any[]): any {
@@ -9363,7 +9363,7 @@ function isreal$(a: any[]): any {
       return W(N.callOp(rt.op("isreal", "", false), v0._h));
     }
   }
-  return rt.noMatch("isreal", a, ["isreal(Tensor self) -> Tensor"]);
+  return rt.noMatch("isreal", a, ["isreal(Tensor self) -> Tensor"], o);
 }
 
 function istft$(a: any[]): any {
@@ -9394,7 +9394,7 @@ function istft$(a: any[]): any {
       return W(N.callOp(rt.op("istft", "", false), v0._h, v1, v2, v3, rt.hOpt(v4), v5, v6, v7, v8, v9));
     }
   }
-  return rt.noMatch("istft", a, ["istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor"]);
+  return rt.noMatch("istft", a, ["istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor"], o);
 }
 
 function item$(a: any[]): any {
@@ -9407,7 +9407,7 @@ function item$(a: any[]): any {
       return N.callOp(rt.op("item", "", false), v0._h);
     }
   }
-  return rt.noMatch("item", a, ["item(Tensor self) -> Scalar"]);
+  return rt.noMatch("item", a, ["item(Tensor self) -> Scalar"], o);
 }
 
 function kaiserWindow$(a: any[]): any {
@@ -9466,7 +9466,7 @@ function kaiserWindow$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("kaiser_window", "beta", false), v0, v1, v2, v3, v4, v5, v6)), o);
     }
   }
-  return rt.noMatch("kaiser_window", a, ["kaiser_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","kaiser_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","kaiser_window.beta(int window_length, bool periodic, float beta, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("kaiser_window", a, ["kaiser_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","kaiser_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","kaiser_window.beta(int window_length, bool periodic, float beta, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function klDiv$(a: any[]): any {
@@ -9485,7 +9485,7 @@ function klDiv$(a: any[]): any {
       return W(N.callOp(rt.op("kl_div", "", false), v0._h, v1._h, v2, v3));
     }
   }
-  return rt.noMatch("kl_div", a, ["kl_div(Tensor self, Tensor target, int reduction=Mean, *, bool log_target=False) -> Tensor"]);
+  return rt.noMatch("kl_div", a, ["kl_div(Tensor self, Tensor target, int reduction=Mean, *, bool log_target=False) -> Tensor"], o);
 }
 
 function kron$(a: any[]): any {
@@ -9500,7 +9500,7 @@ function kron$(a: any[]): any {
       return W(N.callOp(rt.op("kron", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("kron", a, ["kron(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("kron", a, ["kron(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function kthvalue$(a: any[]): any {
@@ -9519,7 +9519,7 @@ function kthvalue$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("kthvalue", "", false), v0._h, v1, v2, v3), ["values","indices"]);
     }
   }
-  return rt.noMatch("kthvalue", a, ["kthvalue(Tensor self, SymInt k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)"]);
+  return rt.noMatch("kthvalue", a, ["kthvalue(Tensor self, SymInt k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)"], o);
 }
 
 function l1Loss$(a: any[]): any {
@@ -9536,7 +9536,7 @@ function l1Loss$(a: any[]): any {
       return W(N.callOp(rt.op("l1_loss", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("l1_loss", a, ["l1_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor"]);
+  return rt.noMatch("l1_loss", a, ["l1_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor"], o);
 }
 
 function layerNorm$(a: any[]): any {
@@ -9559,7 +9559,7 @@ function layerNorm$(a: any[]): any {
       return W(N.callOp(rt.op("layer_norm", "", false), v0._h, v1, rt.hOpt(v2), rt.hOpt(v3), v4, v5));
     }
   }
-  return rt.noMatch("layer_norm", a, ["layer_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enable=True) -> Tensor"]);
+  return rt.noMatch("layer_norm", a, ["layer_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enable=True) -> Tensor"], o);
 }
 
 function lcm$(a: any[]): any {
@@ -9574,7 +9574,7 @@ function lcm$(a: any[]): any {
       return W(N.callOp(rt.op("lcm", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("lcm", a, ["lcm(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("lcm", a, ["lcm(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function lcm_$(a: any[]): any {
@@ -9590,7 +9590,7 @@ function lcm_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("lcm_", a, ["lcm_(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("lcm_", a, ["lcm_(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function ldexp$(a: any[]): any {
@@ -9605,7 +9605,7 @@ function ldexp$(a: any[]): any {
       return W(N.callOp(rt.op("ldexp", "Tensor", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("ldexp", a, ["ldexp.Tensor(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("ldexp", a, ["ldexp.Tensor(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function ldexp_$(a: any[]): any {
@@ -9621,7 +9621,7 @@ function ldexp_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("ldexp_", a, ["ldexp_(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("ldexp_", a, ["ldexp_(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function le$(a: any[]): any {
@@ -9646,7 +9646,7 @@ function le$(a: any[]): any {
       return W(N.f_le_Tensor(v0._h, v1._h));
     }
   }
-  return rt.noMatch("le", a, ["le.Scalar(Tensor self, Scalar other) -> Tensor","le.Tensor(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("le", a, ["le.Scalar(Tensor self, Scalar other) -> Tensor","le.Tensor(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function le_$(a: any[]): any {
@@ -9673,7 +9673,7 @@ function le_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("le_", a, ["le_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","le_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("le_", a, ["le_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","le_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function leakyRelu$(a: any[]): any {
@@ -9688,7 +9688,7 @@ function leakyRelu$(a: any[]): any {
       return W(N.callOp(rt.op("leaky_relu", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("leaky_relu", a, ["leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor"]);
+  return rt.noMatch("leaky_relu", a, ["leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor"], o);
 }
 
 function leakyRelu_$(a: any[]): any {
@@ -9704,7 +9704,7 @@ function leakyRelu_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("leaky_relu_", a, ["leaky_relu_(Tensor(a!) self, Scalar negative_slope=0.01) -> Tensor(a!)"]);
+  return rt.noMatch("leaky_relu_", a, ["leaky_relu_(Tensor(a!) self, Scalar negative_slope=0.01) -> Tensor(a!)"], o);
 }
 
 function leakyReluBackward$(a: any[]): any {
@@ -9723,7 +9723,7 @@ function leakyReluBackward$(a: any[]): any {
       return W(N.callOp(rt.op("leaky_relu_backward", "", false), v0._h, v1._h, v2, v3));
     }
   }
-  return rt.noMatch("leaky_relu_backward", a, ["leaky_relu_backward(Tensor grad_output, Tensor self, Scalar negative_slope, bool self_is_result) -> Tensor"]);
+  return rt.noMatch("leaky_relu_backward", a, ["leaky_relu_backward(Tensor grad_output, Tensor self, Scalar negative_slope, bool self_is_result) -> Tensor"], o);
 }
 
 function lerp$(a: any[]): any {
@@ -9752,7 +9752,7 @@ function lerp$(a: any[]): any {
       return W(N.callOp(rt.op("lerp", "Tensor", false), v0._h, v1._h, v2._h));
     }
   }
-  return rt.noMatch("lerp", a, ["lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor","lerp.Tensor(Tensor self, Tensor end, Tensor weight) -> Tensor"]);
+  return rt.noMatch("lerp", a, ["lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor","lerp.Tensor(Tensor self, Tensor end, Tensor weight) -> Tensor"], o);
 }
 
 function lerp_$(a: any[]): any {
@@ -9783,7 +9783,7 @@ function lerp_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("lerp_", a, ["lerp_.Scalar(Tensor(a!) self, Tensor end, Scalar weight) -> Tensor(a!)","lerp_.Tensor(Tensor(a!) self, Tensor end, Tensor weight) -> Tensor(a!)"]);
+  return rt.noMatch("lerp_", a, ["lerp_.Scalar(Tensor(a!) self, Tensor end, Scalar weight) -> Tensor(a!)","lerp_.Tensor(Tensor(a!) self, Tensor end, Tensor weight) -> Tensor(a!)"], o);
 }
 
 function less$(a: any[]): any {
@@ -9808,7 +9808,7 @@ function less$(a: any[]): any {
       return W(N.callOp(rt.op("less", "Tensor", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("less", a, ["less.Scalar(Tensor self, Scalar other) -> Tensor","less.Tensor(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("less", a, ["less.Scalar(Tensor self, Scalar other) -> Tensor","less.Tensor(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function less_$(a: any[]): any {
@@ -9835,7 +9835,7 @@ function less_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("less_", a, ["less_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","less_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("less_", a, ["less_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","less_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function lessEqual$(a: any[]): any {
@@ -9860,7 +9860,7 @@ function lessEqual$(a: any[]): any {
       return W(N.callOp(rt.op("less_equal", "Tensor", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("less_equal", a, ["less_equal.Scalar(Tensor self, Scalar other) -> Tensor","less_equal.Tensor(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("less_equal", a, ["less_equal.Scalar(Tensor self, Scalar other) -> Tensor","less_equal.Tensor(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function lessEqual_$(a: any[]): any {
@@ -9887,7 +9887,7 @@ function lessEqual_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("less_equal_", a, ["less_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","less_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("less_equal_", a, ["less_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","less_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function lgamma$(a: any[]): any {
@@ -9900,7 +9900,7 @@ function lgamma$(a: any[]): any {
       return W(N.callOp(rt.op("lgamma", "", false), v0._h));
     }
   }
-  return rt.noMatch("lgamma", a, ["lgamma(Tensor self) -> Tensor"]);
+  return rt.noMatch("lgamma", a, ["lgamma(Tensor self) -> Tensor"], o);
 }
 
 function lgamma_$(a: any[]): any {
@@ -9914,7 +9914,7 @@ function lgamma_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("lgamma_", a, ["lgamma_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("lgamma_", a, ["lgamma_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function lift$(a: any[]): any {
@@ -9927,7 +9927,7 @@ function lift$(a: any[]): any {
       return W(N.callOp(rt.op("lift", "", false), v0._h));
     }
   }
-  return rt.noMatch("lift", a, ["lift(Tensor self) -> Tensor"]);
+  return rt.noMatch("lift", a, ["lift(Tensor self) -> Tensor"], o);
 }
 
 function liftFresh$(a: any[]): any {
@@ -9940,7 +9940,7 @@ function liftFresh$(a: any[]): any {
       return W(N.callOp(rt.op("lift_fresh", "", false), v0._h));
     }
   }
-  return rt.noMatch("lift_fresh", a, ["lift_fresh(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("lift_fresh", a, ["lift_fresh(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function liftFreshCopy$(a: any[]): any {
@@ -9953,7 +9953,7 @@ function liftFreshCopy$(a: any[]): any {
       return W(N.callOp(rt.op("lift_fresh_copy", "", false), v0._h));
     }
   }
-  return rt.noMatch("lift_fresh_copy", a, ["lift_fresh_copy(Tensor self) -> Tensor"]);
+  return rt.noMatch("lift_fresh_copy", a, ["lift_fresh_copy(Tensor self) -> Tensor"], o);
 }
 
 function linalg_Powsum$(a: any[]): any {
@@ -9974,7 +9974,7 @@ function linalg_Powsum$(a: any[]): any {
       return W(N.callOp(rt.op("linalg__powsum", "", false), v0._h, v1, v2, v3, v4));
     }
   }
-  return rt.noMatch("linalg__powsum", a, ["linalg__powsum(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor"]);
+  return rt.noMatch("linalg__powsum", a, ["linalg__powsum(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor"], o);
 }
 
 function linalgCholesky$(a: any[]): any {
@@ -9989,7 +9989,7 @@ function linalgCholesky$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_cholesky", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("linalg_cholesky", a, ["linalg_cholesky(Tensor self, *, bool upper=False) -> Tensor"]);
+  return rt.noMatch("linalg_cholesky", a, ["linalg_cholesky(Tensor self, *, bool upper=False) -> Tensor"], o);
 }
 
 function linalgCholeskyEx$(a: any[]): any {
@@ -10006,7 +10006,7 @@ function linalgCholeskyEx$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("linalg_cholesky_ex", "", false), v0._h, v1, v2), ["L","info"]);
     }
   }
-  return rt.noMatch("linalg_cholesky_ex", a, ["linalg_cholesky_ex(Tensor self, *, bool upper=False, bool check_errors=False) -> (Tensor L, Tensor info)"]);
+  return rt.noMatch("linalg_cholesky_ex", a, ["linalg_cholesky_ex(Tensor self, *, bool upper=False, bool check_errors=False) -> (Tensor L, Tensor info)"], o);
 }
 
 function linalgCond$(a: any[]): any {
@@ -10031,7 +10031,7 @@ function linalgCond$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_cond", "p_str", false), v0._h, v1));
     }
   }
-  return rt.noMatch("linalg_cond", a, ["linalg_cond(Tensor self, Scalar? p=None) -> Tensor","linalg_cond.p_str(Tensor self, str p) -> Tensor"]);
+  return rt.noMatch("linalg_cond", a, ["linalg_cond(Tensor self, Scalar? p=None) -> Tensor","linalg_cond.p_str(Tensor self, str p) -> Tensor"], o);
 }
 
 function linalgCross$(a: any[]): any {
@@ -10048,7 +10048,7 @@ function linalgCross$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_cross", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("linalg_cross", a, ["linalg_cross(Tensor self, Tensor other, *, int dim=-1) -> Tensor"]);
+  return rt.noMatch("linalg_cross", a, ["linalg_cross(Tensor self, Tensor other, *, int dim=-1) -> Tensor"], o);
 }
 
 function linalgDet$(a: any[]): any {
@@ -10061,7 +10061,7 @@ function linalgDet$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_det", "", false), v0._h));
     }
   }
-  return rt.noMatch("linalg_det", a, ["linalg_det(Tensor A) -> Tensor"]);
+  return rt.noMatch("linalg_det", a, ["linalg_det(Tensor A) -> Tensor"], o);
 }
 
 function linalgDiagonal$(a: any[]): any {
@@ -10080,7 +10080,7 @@ function linalgDiagonal$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_diagonal", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("linalg_diagonal", a, ["linalg_diagonal(Tensor(a) A, *, int offset=0, int dim1=-2, int dim2=-1) -> Tensor(a)"]);
+  return rt.noMatch("linalg_diagonal", a, ["linalg_diagonal(Tensor(a) A, *, int offset=0, int dim1=-2, int dim2=-1) -> Tensor(a)"], o);
 }
 
 function linalgEig$(a: any[]): any {
@@ -10093,7 +10093,7 @@ function linalgEig$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("linalg_eig", "", false), v0._h), ["eigenvalues","eigenvectors"]);
     }
   }
-  return rt.noMatch("linalg_eig", a, ["linalg_eig(Tensor self) -> (Tensor eigenvalues, Tensor eigenvectors)"]);
+  return rt.noMatch("linalg_eig", a, ["linalg_eig(Tensor self) -> (Tensor eigenvalues, Tensor eigenvectors)"], o);
 }
 
 function linalgEigh$(a: any[]): any {
@@ -10108,7 +10108,7 @@ function linalgEigh$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("linalg_eigh", "", false), v0._h, v1), ["eigenvalues","eigenvectors"]);
     }
   }
-  return rt.noMatch("linalg_eigh", a, ["linalg_eigh(Tensor self, str UPLO=\"L\") -> (Tensor eigenvalues, Tensor eigenvectors)"]);
+  return rt.noMatch("linalg_eigh", a, ["linalg_eigh(Tensor self, str UPLO=\"L\") -> (Tensor eigenvalues, Tensor eigenvectors)"], o);
 }
 
 function linalgEigvals$(a: any[]): any {
@@ -10121,7 +10121,7 @@ function linalgEigvals$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_eigvals", "", false), v0._h));
     }
   }
-  return rt.noMatch("linalg_eigvals", a, ["linalg_eigvals(Tensor self) -> Tensor"]);
+  return rt.noMatch("linalg_eigvals", a, ["linalg_eigvals(Tensor self) -> Tensor"], o);
 }
 
 function linalgEigvalsh$(a: any[]): any {
@@ -10136,7 +10136,7 @@ function linalgEigvalsh$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_eigvalsh", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("linalg_eigvalsh", a, ["linalg_eigvalsh(Tensor self, str UPLO=\"L\") -> Tensor"]);
+  return rt.noMatch("linalg_eigvalsh", a, ["linalg_eigvalsh(Tensor self, str UPLO=\"L\") -> Tensor"], o);
 }
 
 function linalgHouseholderProduct$(a: any[]): any {
@@ -10151,7 +10151,7 @@ function linalgHouseholderProduct$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_householder_product", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("linalg_householder_product", a, ["linalg_householder_product(Tensor input, Tensor tau) -> Tensor"]);
+  return rt.noMatch("linalg_householder_product", a, ["linalg_householder_product(Tensor input, Tensor tau) -> Tensor"], o);
 }
 
 function linalgInv$(a: any[]): any {
@@ -10164,7 +10164,7 @@ function linalgInv$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_inv", "", false), v0._h));
     }
   }
-  return rt.noMatch("linalg_inv", a, ["linalg_inv(Tensor A) -> Tensor"]);
+  return rt.noMatch("linalg_inv", a, ["linalg_inv(Tensor A) -> Tensor"], o);
 }
 
 function linalgInvEx$(a: any[]): any {
@@ -10179,7 +10179,7 @@ function linalgInvEx$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("linalg_inv_ex", "", false), v0._h, v1), ["inverse","info"]);
     }
   }
-  return rt.noMatch("linalg_inv_ex", a, ["linalg_inv_ex(Tensor A, *, bool check_errors=False) -> (Tensor inverse, Tensor info)"]);
+  return rt.noMatch("linalg_inv_ex", a, ["linalg_inv_ex(Tensor A, *, bool check_errors=False) -> (Tensor inverse, Tensor info)"], o);
 }
 
 function linalgLdlFactor$(a: any[]): any {
@@ -10194,7 +10194,7 @@ function linalgLdlFactor$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("linalg_ldl_factor", "", false), v0._h, v1), ["LD","pivots"]);
     }
   }
-  return rt.noMatch("linalg_ldl_factor", a, ["linalg_ldl_factor(Tensor self, *, bool hermitian=False) -> (Tensor LD, Tensor pivots)"]);
+  return rt.noMatch("linalg_ldl_factor", a, ["linalg_ldl_factor(Tensor self, *, bool hermitian=False) -> (Tensor LD, Tensor pivots)"], o);
 }
 
 function linalgLdlFactorEx$(a: any[]): any {
@@ -10211,7 +10211,7 @@ function linalgLdlFactorEx$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("linalg_ldl_factor_ex", "", false), v0._h, v1, v2), ["LD","pivots","info"]);
     }
   }
-  return rt.noMatch("linalg_ldl_factor_ex", a, ["linalg_ldl_factor_ex(Tensor self, *, bool hermitian=False, bool check_errors=False) -> (Tensor LD, Tensor pivots, Tensor info)"]);
+  return rt.noMatch("linalg_ldl_factor_ex", a, ["linalg_ldl_factor_ex(Tensor self, *, bool hermitian=False, bool check_errors=False) -> (Tensor LD, Tensor pivots, Tensor info)"], o);
 }
 
 function linalgLdlSolve$(a: any[]): any {
@@ -10230,7 +10230,7 @@ function linalgLdlSolve$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_ldl_solve", "", false), v0._h, v1._h, v2._h, v3));
     }
   }
-  return rt.noMatch("linalg_ldl_solve", a, ["linalg_ldl_solve(Tensor LD, Tensor pivots, Tensor B, *, bool hermitian=False) -> Tensor"]);
+  return rt.noMatch("linalg_ldl_solve", a, ["linalg_ldl_solve(Tensor LD, Tensor pivots, Tensor B, *, bool hermitian=False) -> Tensor"], o);
 }
 
 function linalgLstsq$(a: any[]): any {
@@ -10249,7 +10249,7 @@ function linalgLstsq$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("linalg_lstsq", "", false), v0._h, v1._h, v2, v3), ["solution","residuals","rank","singularValues"]);
     }
   }
-  return rt.noMatch("linalg_lstsq", a, ["linalg_lstsq(Tensor self, Tensor b, float? rcond=None, *, str? driver=None) -> (Tensor solution, Tensor residuals, Tensor rank, Tensor singular_values)"]);
+  return rt.noMatch("linalg_lstsq", a, ["linalg_lstsq(Tensor self, Tensor b, float? rcond=None, *, str? driver=None) -> (Tensor solution, Tensor residuals, Tensor rank, Tensor singular_values)"], o);
 }
 
 function linalgLu$(a: any[]): any {
@@ -10264,7 +10264,7 @@ function linalgLu$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("linalg_lu", "", false), v0._h, v1), ["P","L","U"]);
     }
   }
-  return rt.noMatch("linalg_lu", a, ["linalg_lu(Tensor A, *, bool pivot=True) -> (Tensor P, Tensor L, Tensor U)"]);
+  return rt.noMatch("linalg_lu", a, ["linalg_lu(Tensor A, *, bool pivot=True) -> (Tensor P, Tensor L, Tensor U)"], o);
 }
 
 function linalgLuFactor$(a: any[]): any {
@@ -10279,7 +10279,7 @@ function linalgLuFactor$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("linalg_lu_factor", "", false), v0._h, v1), ["LU","pivots"]);
     }
   }
-  return rt.noMatch("linalg_lu_factor", a, ["linalg_lu_factor(Tensor A, *, bool pivot=True) -> (Tensor LU, Tensor pivots)"]);
+  return rt.noMatch("linalg_lu_factor", a, ["linalg_lu_factor(Tensor A, *, bool pivot=True) -> (Tensor LU, Tensor pivots)"], o);
 }
 
 function linalgLuFactorEx$(a: any[]): any {
@@ -10296,7 +10296,7 @@ function linalgLuFactorEx$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("linalg_lu_factor_ex", "", false), v0._h, v1, v2), ["LU","pivots","info"]);
     }
   }
-  return rt.noMatch("linalg_lu_factor_ex", a, ["linalg_lu_factor_ex(Tensor A, *, bool pivot=True, bool check_errors=False) -> (Tensor LU, Tensor pivots, Tensor info)"]);
+  return rt.noMatch("linalg_lu_factor_ex", a, ["linalg_lu_factor_ex(Tensor A, *, bool pivot=True, bool check_errors=False) -> (Tensor LU, Tensor pivots, Tensor info)"], o);
 }
 
 function linalgLuSolve$(a: any[]): any {
@@ -10317,7 +10317,7 @@ function linalgLuSolve$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_lu_solve", "", false), v0._h, v1._h, v2._h, v3, v4));
     }
   }
-  return rt.noMatch("linalg_lu_solve", a, ["linalg_lu_solve(Tensor LU, Tensor pivots, Tensor B, *, bool left=True, bool adjoint=False) -> Tensor"]);
+  return rt.noMatch("linalg_lu_solve", a, ["linalg_lu_solve(Tensor LU, Tensor pivots, Tensor B, *, bool left=True, bool adjoint=False) -> Tensor"], o);
 }
 
 function linalgMatmul$(a: any[]): any {
@@ -10332,7 +10332,7 @@ function linalgMatmul$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_matmul", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("linalg_matmul", a, ["linalg_matmul(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("linalg_matmul", a, ["linalg_matmul(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function linalgMatrixExp$(a: any[]): any {
@@ -10345,7 +10345,7 @@ function linalgMatrixExp$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_matrix_exp", "", false), v0._h));
     }
   }
-  return rt.noMatch("linalg_matrix_exp", a, ["linalg_matrix_exp(Tensor self) -> Tensor"]);
+  return rt.noMatch("linalg_matrix_exp", a, ["linalg_matrix_exp(Tensor self) -> Tensor"], o);
 }
 
 function linalgMatrixNorm$(a: any[]): any {
@@ -10382,7 +10382,7 @@ function linalgMatrixNorm$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_matrix_norm", "str_ord", false), v0._h, v1, v2, v3, v4));
     }
   }
-  return rt.noMatch("linalg_matrix_norm", a, ["linalg_matrix_norm(Tensor self, Scalar ord, int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor","linalg_matrix_norm.str_ord(Tensor self, str ord='fro', int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor"]);
+  return rt.noMatch("linalg_matrix_norm", a, ["linalg_matrix_norm(Tensor self, Scalar ord, int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor","linalg_matrix_norm.str_ord(Tensor self, str ord='fro', int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor"], o);
 }
 
 function linalgMatrixPower$(a: any[]): any {
@@ -10397,7 +10397,7 @@ function linalgMatrixPower$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_matrix_power", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("linalg_matrix_power", a, ["linalg_matrix_power(Tensor self, int n) -> Tensor"]);
+  return rt.noMatch("linalg_matrix_power", a, ["linalg_matrix_power(Tensor self, int n) -> Tensor"], o);
 }
 
 function linalgMatrixRank$(a: any[]): any {
@@ -10454,7 +10454,7 @@ function linalgMatrixRank$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_matrix_rank", "tol_tensor", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("linalg_matrix_rank", a, ["linalg_matrix_rank.atol_rtol_tensor(Tensor input, *, Tensor? atol=None, Tensor? rtol=None, bool hermitian=False) -> Tensor","linalg_matrix_rank.atol_rtol_float(Tensor self, *, float? atol=None, float? rtol=None, bool hermitian=False) -> Tensor","linalg_matrix_rank(Tensor self, float tol, bool hermitian=False) -> Tensor","linalg_matrix_rank.tol_tensor(Tensor input, Tensor tol, bool hermitian=False) -> Tensor"]);
+  return rt.noMatch("linalg_matrix_rank", a, ["linalg_matrix_rank.atol_rtol_tensor(Tensor input, *, Tensor? atol=None, Tensor? rtol=None, bool hermitian=False) -> Tensor","linalg_matrix_rank.atol_rtol_float(Tensor self, *, float? atol=None, float? rtol=None, bool hermitian=False) -> Tensor","linalg_matrix_rank(Tensor self, float tol, bool hermitian=False) -> Tensor","linalg_matrix_rank.tol_tensor(Tensor input, Tensor tol, bool hermitian=False) -> Tensor"], o);
 }
 
 function linalgMultiDot$(a: any[]): any {
@@ -10464,10 +10464,10 @@ function linalgMultiDot$(a: any[]): any {
     if (a.length <= 1 &&
         v0 !== undefined && (rt.isTL(v0)) &&
         rt.keysIn(o, ["tensors"])) {
-      return W(N.callOp(rt.op("linalg_multi_dot", "", false), rt.hList(v0)));
+      return W(N.callOp(rt.op("linalg_multi_dot", "", false), rt.hList(v0, "linalg_multi_dot", "tensors")));
     }
   }
-  return rt.noMatch("linalg_multi_dot", a, ["linalg_multi_dot(Tensor[] tensors) -> Tensor"]);
+  return rt.noMatch("linalg_multi_dot", a, ["linalg_multi_dot(Tensor[] tensors) -> Tensor"], o);
 }
 
 function linalgNorm$(a: any[]): any {
@@ -10504,7 +10504,7 @@ function linalgNorm$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_norm", "ord_str", false), v0._h, v1, v2, v3, v4));
     }
   }
-  return rt.noMatch("linalg_norm", a, ["linalg_norm(Tensor self, Scalar? ord=None, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor","linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor"]);
+  return rt.noMatch("linalg_norm", a, ["linalg_norm(Tensor self, Scalar? ord=None, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor","linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor"], o);
 }
 
 function linalgPinv$(a: any[]): any {
@@ -10561,7 +10561,7 @@ function linalgPinv$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_pinv", "rcond_tensor", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("linalg_pinv", a, ["linalg_pinv.atol_rtol_tensor(Tensor self, *, Tensor? atol=None, Tensor? rtol=None, bool hermitian=False) -> Tensor","linalg_pinv.atol_rtol_float(Tensor self, *, float? atol=None, float? rtol=None, bool hermitian=False) -> Tensor","linalg_pinv(Tensor self, float rcond, bool hermitian=False) -> Tensor","linalg_pinv.rcond_tensor(Tensor self, Tensor rcond, bool hermitian=False) -> Tensor"]);
+  return rt.noMatch("linalg_pinv", a, ["linalg_pinv.atol_rtol_tensor(Tensor self, *, Tensor? atol=None, Tensor? rtol=None, bool hermitian=False) -> Tensor","linalg_pinv.atol_rtol_float(Tensor self, *, float? atol=None, float? rtol=None, bool hermitian=False) -> Tensor","linalg_pinv(Tensor self, float rcond, bool hermitian=False) -> Tensor","linalg_pinv.rcond_tensor(Tensor self, Tensor rcond, bool hermitian=False) -> Tensor"], o);
 }
 
 function linalgQr$(a: any[]): any {
@@ -10576,7 +10576,7 @@ function linalgQr$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("linalg_qr", "", false), v0._h, v1), ["Q","R"]);
     }
   }
-  return rt.noMatch("linalg_qr", a, ["linalg_qr(Tensor A, str mode='reduced') -> (Tensor Q, Tensor R)"]);
+  return rt.noMatch("linalg_qr", a, ["linalg_qr(Tensor A, str mode='reduced') -> (Tensor Q, Tensor R)"], o);
 }
 
 function linalgSlogdet$(a: any[]): any {
@@ -10589,7 +10589,7 @@ function linalgSlogdet$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("linalg_slogdet", "", false), v0._h), ["sign","logabsdet"]);
     }
   }
-  return rt.noMatch("linalg_slogdet", a, ["linalg_slogdet(Tensor A) -> (Tensor sign, Tensor logabsdet)"]);
+  return rt.noMatch("linalg_slogdet", a, ["linalg_slogdet(Tensor A) -> (Tensor sign, Tensor logabsdet)"], o);
 }
 
 function linalgSolve$(a: any[]): any {
@@ -10606,7 +10606,7 @@ function linalgSolve$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_solve", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("linalg_solve", a, ["linalg_solve(Tensor A, Tensor B, *, bool left=True) -> Tensor"]);
+  return rt.noMatch("linalg_solve", a, ["linalg_solve(Tensor A, Tensor B, *, bool left=True) -> Tensor"], o);
 }
 
 function linalgSolveEx$(a: any[]): any {
@@ -10625,7 +10625,7 @@ function linalgSolveEx$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("linalg_solve_ex", "", false), v0._h, v1._h, v2, v3), ["result","info"]);
     }
   }
-  return rt.noMatch("linalg_solve_ex", a, ["linalg_solve_ex(Tensor A, Tensor B, *, bool left=True, bool check_errors=False) -> (Tensor result, Tensor info)"]);
+  return rt.noMatch("linalg_solve_ex", a, ["linalg_solve_ex(Tensor A, Tensor B, *, bool left=True, bool check_errors=False) -> (Tensor result, Tensor info)"], o);
 }
 
 function linalgSolveTriangular$(a: any[]): any {
@@ -10646,7 +10646,7 @@ function linalgSolveTriangular$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_solve_triangular", "", false), v0._h, v1._h, v2, v3, v4));
     }
   }
-  return rt.noMatch("linalg_solve_triangular", a, ["linalg_solve_triangular(Tensor self, Tensor B, *, bool upper, bool left=True, bool unitriangular=False) -> Tensor"]);
+  return rt.noMatch("linalg_solve_triangular", a, ["linalg_solve_triangular(Tensor self, Tensor B, *, bool upper, bool left=True, bool unitriangular=False) -> Tensor"], o);
 }
 
 function linalgSvd$(a: any[]): any {
@@ -10663,7 +10663,7 @@ function linalgSvd$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("linalg_svd", "", false), v0._h, v1, v2), ["U","S","Vh"]);
     }
   }
-  return rt.noMatch("linalg_svd", a, ["linalg_svd(Tensor A, bool full_matrices=True, *, str? driver=None) -> (Tensor U, Tensor S, Tensor Vh)"]);
+  return rt.noMatch("linalg_svd", a, ["linalg_svd(Tensor A, bool full_matrices=True, *, str? driver=None) -> (Tensor U, Tensor S, Tensor Vh)"], o);
 }
 
 function linalgSvdvals$(a: any[]): any {
@@ -10678,7 +10678,7 @@ function linalgSvdvals$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_svdvals", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("linalg_svdvals", a, ["linalg_svdvals(Tensor A, *, str? driver=None) -> Tensor"]);
+  return rt.noMatch("linalg_svdvals", a, ["linalg_svdvals(Tensor A, *, str? driver=None) -> Tensor"], o);
 }
 
 function linalgTensorinv$(a: any[]): any {
@@ -10693,7 +10693,7 @@ function linalgTensorinv$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_tensorinv", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("linalg_tensorinv", a, ["linalg_tensorinv(Tensor self, int ind=2) -> Tensor"]);
+  return rt.noMatch("linalg_tensorinv", a, ["linalg_tensorinv(Tensor self, int ind=2) -> Tensor"], o);
 }
 
 function linalgTensorsolve$(a: any[]): any {
@@ -10710,7 +10710,7 @@ function linalgTensorsolve$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_tensorsolve", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("linalg_tensorsolve", a, ["linalg_tensorsolve(Tensor self, Tensor other, int[]? dims=None) -> Tensor"]);
+  return rt.noMatch("linalg_tensorsolve", a, ["linalg_tensorsolve(Tensor self, Tensor other, int[]? dims=None) -> Tensor"], o);
 }
 
 function linalgVander$(a: any[]): any {
@@ -10725,7 +10725,7 @@ function linalgVander$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_vander", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("linalg_vander", a, ["linalg_vander(Tensor x, *, SymInt? N=None) -> Tensor"]);
+  return rt.noMatch("linalg_vander", a, ["linalg_vander(Tensor x, *, SymInt? N=None) -> Tensor"], o);
 }
 
 function linalgVecdot$(a: any[]): any {
@@ -10742,7 +10742,7 @@ function linalgVecdot$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_vecdot", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("linalg_vecdot", a, ["linalg_vecdot(Tensor x, Tensor y, *, int dim=-1) -> Tensor"]);
+  return rt.noMatch("linalg_vecdot", a, ["linalg_vecdot(Tensor x, Tensor y, *, int dim=-1) -> Tensor"], o);
 }
 
 function linalgVectorNorm$(a: any[]): any {
@@ -10763,7 +10763,7 @@ function linalgVectorNorm$(a: any[]): any {
       return W(N.callOp(rt.op("linalg_vector_norm", "", false), v0._h, v1, v2, v3, v4));
     }
   }
-  return rt.noMatch("linalg_vector_norm", a, ["linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor"]);
+  return rt.noMatch("linalg_vector_norm", a, ["linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor"], o);
 }
 
 function linear$(a: any[]): any {
@@ -10780,7 +10780,7 @@ function linear$(a: any[]): any {
       return W(N.f_linear(v0._h, v1._h, rt.hOpt((v2 === undefined ? null : v2))));
     }
   }
-  return rt.noMatch("linear", a, ["linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor"]);
+  return rt.noMatch("linear", a, ["linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor"], o);
 }
 
 function linearBackward$(a: any[]): any {
@@ -10799,7 +10799,7 @@ function linearBackward$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("linear_backward", "", false), v0._h, v1._h, v2._h, v3));
     }
   }
-  return rt.noMatch("linear_backward", a, ["linear_backward(Tensor self, Tensor grad_output, Tensor weight, bool[3] output_mask) -> (Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("linear_backward", a, ["linear_backward(Tensor self, Tensor grad_output, Tensor weight, bool[3] output_mask) -> (Tensor, Tensor, Tensor)"], o);
 }
 
 function linspace$(a: any[]): any {
@@ -10884,7 +10884,7 @@ function linspace$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("linspace", "Scalar_Tensor", false), v0, v1._h, v2, v3, v4, v5, v6)), o);
     }
   }
-  return rt.noMatch("linspace", a, ["linspace(Scalar start, Scalar end, int steps, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","linspace.Tensor_Tensor(Tensor start, Tensor end, int steps, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","linspace.Tensor_Scalar(Tensor start, Scalar end, int steps, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","linspace.Scalar_Tensor(Scalar start, Tensor end, int steps, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("linspace", a, ["linspace(Scalar start, Scalar end, int steps, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","linspace.Tensor_Tensor(Tensor start, Tensor end, int steps, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","linspace.Tensor_Scalar(Tensor start, Scalar end, int steps, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","linspace.Scalar_Tensor(Scalar start, Tensor end, int steps, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function log$(a: any[]): any {
@@ -10897,7 +10897,7 @@ function log$(a: any[]): any {
       return W(N.f_log(v0._h));
     }
   }
-  return rt.noMatch("log", a, ["log(Tensor self) -> Tensor"]);
+  return rt.noMatch("log", a, ["log(Tensor self) -> Tensor"], o);
 }
 
 function log10$(a: any[]): any {
@@ -10910,7 +10910,7 @@ function log10$(a: any[]): any {
       return W(N.callOp(rt.op("log10", "", false), v0._h));
     }
   }
-  return rt.noMatch("log10", a, ["log10(Tensor self) -> Tensor"]);
+  return rt.noMatch("log10", a, ["log10(Tensor self) -> Tensor"], o);
 }
 
 function log10_$(a: any[]): any {
@@ -10924,7 +10924,7 @@ function log10_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("log10_", a, ["log10_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("log10_", a, ["log10_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function log1p$(a: any[]): any {
@@ -10937,7 +10937,7 @@ function log1p$(a: any[]): any {
       return W(N.callOp(rt.op("log1p", "", false), v0._h));
     }
   }
-  return rt.noMatch("log1p", a, ["log1p(Tensor self) -> Tensor"]);
+  return rt.noMatch("log1p", a, ["log1p(Tensor self) -> Tensor"], o);
 }
 
 function log1p_$(a: any[]): any {
@@ -10951,7 +10951,7 @@ function log1p_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("log1p_", a, ["log1p_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("log1p_", a, ["log1p_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function log2$(a: any[]): any {
@@ -10964,7 +10964,7 @@ function log2$(a: any[]): any {
       return W(N.callOp(rt.op("log2", "", false), v0._h));
     }
   }
-  return rt.noMatch("log2", a, ["log2(Tensor self) -> Tensor"]);
+  return rt.noMatch("log2", a, ["log2(Tensor self) -> Tensor"], o);
 }
 
 function log2_$(a: any[]): any {
@@ -10978,7 +10978,7 @@ function log2_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("log2_", a, ["log2_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("log2_", a, ["log2_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function log_$(a: any[]): any {
@@ -10992,7 +10992,7 @@ function log_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("log_", a, ["log_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("log_", a, ["log_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function logNormal_$(a: any[]): any {
@@ -11012,7 +11012,7 @@ function logNormal_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("log_normal_", a, ["log_normal_(Tensor(a!) self, float mean=1, float std=2, *, Generator? generator=None) -> Tensor(a!)"]);
+  return rt.noMatch("log_normal_", a, ["log_normal_(Tensor(a!) self, float mean=1, float std=2, *, Generator? generator=None) -> Tensor(a!)"], o);
 }
 
 function logSigmoid$(a: any[]): any {
@@ -11025,7 +11025,7 @@ function logSigmoid$(a: any[]): any {
       return W(N.callOp(rt.op("log_sigmoid", "", false), v0._h));
     }
   }
-  return rt.noMatch("log_sigmoid", a, ["log_sigmoid(Tensor self) -> Tensor"]);
+  return rt.noMatch("log_sigmoid", a, ["log_sigmoid(Tensor self) -> Tensor"], o);
 }
 
 function logSigmoidBackward$(a: any[]): any {
@@ -11042,7 +11042,7 @@ function logSigmoidBackward$(a: any[]): any {
       return W(N.callOp(rt.op("log_sigmoid_backward", "", false), v0._h, v1._h, v2._h));
     }
   }
-  return rt.noMatch("log_sigmoid_backward", a, ["log_sigmoid_backward(Tensor grad_output, Tensor self, Tensor buffer) -> Tensor"]);
+  return rt.noMatch("log_sigmoid_backward", a, ["log_sigmoid_backward(Tensor grad_output, Tensor self, Tensor buffer) -> Tensor"], o);
 }
 
 function logSigmoidForward$(a: any[]): any {
@@ -11055,7 +11055,7 @@ function logSigmoidForward$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("log_sigmoid_forward", "", false), v0._h), ["output","buffer"]);
     }
   }
-  return rt.noMatch("log_sigmoid_forward", a, ["log_sigmoid_forward(Tensor self) -> (Tensor output, Tensor buffer)"]);
+  return rt.noMatch("log_sigmoid_forward", a, ["log_sigmoid_forward(Tensor self) -> (Tensor output, Tensor buffer)"], o);
 }
 
 function logSoftmax$(a: any[]): any {
@@ -11072,7 +11072,7 @@ function logSoftmax$(a: any[]): any {
       return W(N.f_log_softmax_int(v0._h, v1, (v2 === undefined ? null : v2)));
     }
   }
-  return rt.noMatch("log_softmax", a, ["log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor"]);
+  return rt.noMatch("log_softmax", a, ["log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor"], o);
 }
 
 function logaddexp$(a: any[]): any {
@@ -11087,7 +11087,7 @@ function logaddexp$(a: any[]): any {
       return W(N.callOp(rt.op("logaddexp", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("logaddexp", a, ["logaddexp(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("logaddexp", a, ["logaddexp(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function logaddexp2$(a: any[]): any {
@@ -11102,7 +11102,7 @@ function logaddexp2$(a: any[]): any {
       return W(N.callOp(rt.op("logaddexp2", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("logaddexp2", a, ["logaddexp2(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("logaddexp2", a, ["logaddexp2(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function logcumsumexp$(a: any[]): any {
@@ -11117,7 +11117,7 @@ function logcumsumexp$(a: any[]): any {
       return W(N.callOp(rt.op("logcumsumexp", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("logcumsumexp", a, ["logcumsumexp(Tensor self, int dim) -> Tensor"]);
+  return rt.noMatch("logcumsumexp", a, ["logcumsumexp(Tensor self, int dim) -> Tensor"], o);
 }
 
 function logdet$(a: any[]): any {
@@ -11130,7 +11130,7 @@ function logdet$(a: any[]): any {
       return W(N.callOp(rt.op("logdet", "", false), v0._h));
     }
   }
-  return rt.noMatch("logdet", a, ["logdet(Tensor self) -> Tensor"]);
+  return rt.noMatch("logdet", a, ["logdet(Tensor self) -> Tensor"], o);
 }
 
 function logicalAnd$(a: any[]): any {
@@ -11145,7 +11145,7 @@ function logicalAnd$(a: any[]): any {
       return W(N.callOp(rt.op("logical_and", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("logical_and", a, ["logical_and(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("logical_and", a, ["logical_and(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function logicalAnd_$(a: any[]): any {
@@ -11161,7 +11161,7 @@ function logicalAnd_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("logical_and_", a, ["logical_and_(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("logical_and_", a, ["logical_and_(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function logicalNot$(a: any[]): any {
@@ -11174,7 +11174,7 @@ function logicalNot$(a: any[]): any {
       return W(N.callOp(rt.op("logical_not", "", false), v0._h));
     }
   }
-  return rt.noMatch("logical_not", a, ["logical_not(Tensor self) -> Tensor"]);
+  return rt.noMatch("logical_not", a, ["logical_not(Tensor self) -> Tensor"], o);
 }
 
 function logicalNot_$(a: any[]): any {
@@ -11188,7 +11188,7 @@ function logicalNot_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("logical_not_", a, ["logical_not_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("logical_not_", a, ["logical_not_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function logicalOr$(a: any[]): any {
@@ -11203,7 +11203,7 @@ function logicalOr$(a: any[]): any {
       return W(N.callOp(rt.op("logical_or", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("logical_or", a, ["logical_or(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("logical_or", a, ["logical_or(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function logicalOr_$(a: any[]): any {
@@ -11219,7 +11219,7 @@ function logicalOr_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("logical_or_", a, ["logical_or_(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("logical_or_", a, ["logical_or_(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function logicalXor$(a: any[]): any {
@@ -11234,7 +11234,7 @@ function logicalXor$(a: any[]): any {
       return W(N.callOp(rt.op("logical_xor", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("logical_xor", a, ["logical_xor(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("logical_xor", a, ["logical_xor(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function logicalXor_$(a: any[]): any {
@@ -11250,7 +11250,7 @@ function logicalXor_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("logical_xor_", a, ["logical_xor_(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("logical_xor_", a, ["logical_xor_(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function logit$(a: any[]): any {
@@ -11265,7 +11265,7 @@ function logit$(a: any[]): any {
       return W(N.callOp(rt.op("logit", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("logit", a, ["logit(Tensor self, float? eps=None) -> Tensor"]);
+  return rt.noMatch("logit", a, ["logit(Tensor self, float? eps=None) -> Tensor"], o);
 }
 
 function logit_$(a: any[]): any {
@@ -11281,7 +11281,7 @@ function logit_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("logit_", a, ["logit_(Tensor(a!) self, float? eps=None) -> Tensor(a!)"]);
+  return rt.noMatch("logit_", a, ["logit_(Tensor(a!) self, float? eps=None) -> Tensor(a!)"], o);
 }
 
 function logitBackward$(a: any[]): any {
@@ -11298,7 +11298,7 @@ function logitBackward$(a: any[]): any {
       return W(N.callOp(rt.op("logit_backward", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("logit_backward", a, ["logit_backward(Tensor grad_output, Tensor self, float? eps=None) -> Tensor"]);
+  return rt.noMatch("logit_backward", a, ["logit_backward(Tensor grad_output, Tensor self, float? eps=None) -> Tensor"], o);
 }
 
 function logspace$(a: any[]): any {
@@ -11391,7 +11391,7 @@ function logspace$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("logspace", "Scalar_Tensor", false), v0, v1._h, v2, v3, v4, v5, v6, v7)), o);
     }
   }
-  return rt.noMatch("logspace", a, ["logspace(Scalar start, Scalar end, int steps, float base=10.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","logspace.Tensor_Tensor(Tensor start, Tensor end, int steps, float base=10.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","logspace.Tensor_Scalar(Tensor start, Scalar end, int steps, float base=10.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","logspace.Scalar_Tensor(Scalar start, Tensor end, int steps, float base=10.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("logspace", a, ["logspace(Scalar start, Scalar end, int steps, float base=10.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","logspace.Tensor_Tensor(Tensor start, Tensor end, int steps, float base=10.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","logspace.Tensor_Scalar(Tensor start, Scalar end, int steps, float base=10.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","logspace.Scalar_Tensor(Scalar start, Tensor end, int steps, float base=10.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function logsumexp$(a: any[]): any {
@@ -11408,7 +11408,7 @@ function logsumexp$(a: any[]): any {
       return W(N.f_logsumexp(v0._h, v1, (v2 === undefined ? false : v2)));
     }
   }
-  return rt.noMatch("logsumexp", a, ["logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor"]);
+  return rt.noMatch("logsumexp", a, ["logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor"], o);
 }
 
 function lstm$(a: any[]): any {
@@ -11434,7 +11434,7 @@ function lstm$(a: any[]): any {
         v7 !== undefined && (typeof v7 === 'boolean') &&
         v8 !== undefined && (typeof v8 === 'boolean') &&
         rt.keysIn(o, ["input","hx","params","hasBiases","numLayers","dropout","train","bidirectional","batchFirst"])) {
-      return rt.wrapTuple(N.callOp(rt.op("lstm", "input", false), v0._h, rt.hList(v1), rt.hList(v2), v3, v4, v5, v6, v7, v8));
+      return rt.wrapTuple(N.callOp(rt.op("lstm", "input", false), v0._h, rt.hList(v1, "lstm", "hx"), rt.hList(v2, "lstm", "params"), v3, v4, v5, v6, v7, v8));
     }
   }
   { // aten::lstm.data
@@ -11458,10 +11458,10 @@ function lstm$(a: any[]): any {
         v7 !== undefined && (typeof v7 === 'boolean') &&
         v8 !== undefined && (typeof v8 === 'boolean') &&
         rt.keysIn(o, ["data","batchSizes","hx","params","hasBiases","numLayers","dropout","train","bidirectional"])) {
-      return rt.wrapTuple(N.callOp(rt.op("lstm", "data", false), v0._h, v1._h, rt.hList(v2), rt.hList(v3), v4, v5, v6, v7, v8));
+      return rt.wrapTuple(N.callOp(rt.op("lstm", "data", false), v0._h, v1._h, rt.hList(v2, "lstm", "hx"), rt.hList(v3, "lstm", "params"), v4, v5, v6, v7, v8));
     }
   }
-  return rt.noMatch("lstm", a, ["lstm.input(Tensor input, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor, Tensor)","lstm.data(Tensor data, Tensor batch_sizes, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("lstm", a, ["lstm.input(Tensor input, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor, Tensor)","lstm.data(Tensor data, Tensor batch_sizes, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor, Tensor)"], o);
 }
 
 function lstmCell$(a: any[]): any {
@@ -11481,10 +11481,10 @@ function lstmCell$(a: any[]): any {
         (v4 === undefined || (v4 == null || v4 instanceof Tensor)) &&
         (v5 === undefined || (v5 == null || v5 instanceof Tensor)) &&
         rt.keysIn(o, ["input","hx","wIh","wHh","bIh","bHh"])) {
-      return rt.wrapTuple(N.callOp(rt.op("lstm_cell", "", false), v0._h, rt.hList(v1), v2._h, v3._h, rt.hOpt(v4), rt.hOpt(v5)));
+      return rt.wrapTuple(N.callOp(rt.op("lstm_cell", "", false), v0._h, rt.hList(v1, "lstm_cell", "hx"), v2._h, v3._h, rt.hOpt(v4), rt.hOpt(v5)));
     }
   }
-  return rt.noMatch("lstm_cell", a, ["lstm_cell(Tensor input, Tensor[] hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> (Tensor, Tensor)"]);
+  return rt.noMatch("lstm_cell", a, ["lstm_cell(Tensor input, Tensor[] hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> (Tensor, Tensor)"], o);
 }
 
 function lstmMpsBackward$(a: any[]): any {
@@ -11522,10 +11522,10 @@ function lstmMpsBackward$(a: any[]): any {
         v13 !== undefined && (typeof v13 === 'boolean') &&
         v14 !== undefined && (typeof v14 === 'boolean') &&
         rt.keysIn(o, ["gradY","gradHy","gradCy","zState","cellStateFwd","input","layersOutputs","hx","params","hasBiases","numLayers","dropout","train","bidirectional","batchFirst"])) {
-      return rt.wrapMixed(N.callOp(rt.op("lstm_mps_backward", "", false), rt.hOpt(v0), rt.hOpt(v1), rt.hOpt(v2), v3._h, v4._h, v5._h, v6._h, rt.hList(v7), rt.hList(v8), v9, v10, v11, v12, v13, v14));
+      return rt.wrapMixed(N.callOp(rt.op("lstm_mps_backward", "", false), rt.hOpt(v0), rt.hOpt(v1), rt.hOpt(v2), v3._h, v4._h, v5._h, v6._h, rt.hList(v7, "lstm_mps_backward", "hx"), rt.hList(v8, "lstm_mps_backward", "params"), v9, v10, v11, v12, v13, v14));
     }
   }
-  return rt.noMatch("lstm_mps_backward", a, ["lstm_mps_backward(Tensor? grad_y, Tensor? grad_hy, Tensor? grad_cy, Tensor z_state, Tensor cell_state_fwd, Tensor input, Tensor layersOutputs, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor[], Tensor[])"]);
+  return rt.noMatch("lstm_mps_backward", a, ["lstm_mps_backward(Tensor? grad_y, Tensor? grad_hy, Tensor? grad_cy, Tensor z_state, Tensor cell_state_fwd, Tensor input, Tensor layersOutputs, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor[], Tensor[])"], o);
 }
 
 function lt$(a: any[]): any {
@@ -11550,7 +11550,7 @@ function lt$(a: any[]): any {
       return W(N.f_lt_Tensor(v0._h, v1._h));
     }
   }
-  return rt.noMatch("lt", a, ["lt.Scalar(Tensor self, Scalar other) -> Tensor","lt.Tensor(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("lt", a, ["lt.Scalar(Tensor self, Scalar other) -> Tensor","lt.Tensor(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function lt_$(a: any[]): any {
@@ -11577,7 +11577,7 @@ function lt_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("lt_", a, ["lt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","lt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("lt_", a, ["lt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","lt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function luSolve$(a: any[]): any {
@@ -11594,7 +11594,7 @@ function luSolve$(a: any[]): any {
       return W(N.callOp(rt.op("lu_solve", "", false), v0._h, v1._h, v2._h));
     }
   }
-  return rt.noMatch("lu_solve", a, ["lu_solve(Tensor self, Tensor LU_data, Tensor LU_pivots) -> Tensor"]);
+  return rt.noMatch("lu_solve", a, ["lu_solve(Tensor self, Tensor LU_data, Tensor LU_pivots) -> Tensor"], o);
 }
 
 function luUnpack$(a: any[]): any {
@@ -11613,7 +11613,7 @@ function luUnpack$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("lu_unpack", "", false), v0._h, v1._h, v2, v3), ["P","L","U"]);
     }
   }
-  return rt.noMatch("lu_unpack", a, ["lu_unpack(Tensor LU_data, Tensor LU_pivots, bool unpack_data=True, bool unpack_pivots=True) -> (Tensor P, Tensor L, Tensor U)"]);
+  return rt.noMatch("lu_unpack", a, ["lu_unpack(Tensor LU_data, Tensor LU_pivots, bool unpack_data=True, bool unpack_pivots=True) -> (Tensor P, Tensor L, Tensor U)"], o);
 }
 
 function mH$(a: any[]): any {
@@ -11626,7 +11626,7 @@ function mH$(a: any[]): any {
       return W(N.callOp(rt.op("mH", "", false), v0._h));
     }
   }
-  return rt.noMatch("mH", a, ["mH(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("mH", a, ["mH(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function mT$(a: any[]): any {
@@ -11639,7 +11639,7 @@ function mT$(a: any[]): any {
       return W(N.callOp(rt.op("mT", "", false), v0._h));
     }
   }
-  return rt.noMatch("mT", a, ["mT(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("mT", a, ["mT(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function marginRankingLoss$(a: any[]): any {
@@ -11660,7 +11660,7 @@ function marginRankingLoss$(a: any[]): any {
       return W(N.callOp(rt.op("margin_ranking_loss", "", false), v0._h, v1._h, v2._h, v3, v4));
     }
   }
-  return rt.noMatch("margin_ranking_loss", a, ["margin_ranking_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, int reduction=Mean) -> Tensor"]);
+  return rt.noMatch("margin_ranking_loss", a, ["margin_ranking_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, int reduction=Mean) -> Tensor"], o);
 }
 
 function maskedFill$(a: any[]): any {
@@ -11689,7 +11689,7 @@ function maskedFill$(a: any[]): any {
       return W(N.f_masked_fill_Tensor(v0._h, v1._h, v2._h));
     }
   }
-  return rt.noMatch("masked_fill", a, ["masked_fill.Scalar(Tensor self, Tensor mask, Scalar value) -> Tensor","masked_fill.Tensor(Tensor self, Tensor mask, Tensor value) -> Tensor"]);
+  return rt.noMatch("masked_fill", a, ["masked_fill.Scalar(Tensor self, Tensor mask, Scalar value) -> Tensor","masked_fill.Tensor(Tensor self, Tensor mask, Tensor value) -> Tensor"], o);
 }
 
 function maskedFill_$(a: any[]): any {
@@ -11720,7 +11720,7 @@ function maskedFill_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("masked_fill_", a, ["masked_fill_.Scalar(Tensor(a!) self, Tensor mask, Scalar value) -> Tensor(a!)","masked_fill_.Tensor(Tensor(a!) self, Tensor mask, Tensor value) -> Tensor(a!)"]);
+  return rt.noMatch("masked_fill_", a, ["masked_fill_.Scalar(Tensor(a!) self, Tensor mask, Scalar value) -> Tensor(a!)","masked_fill_.Tensor(Tensor(a!) self, Tensor mask, Tensor value) -> Tensor(a!)"], o);
 }
 
 function maskedScatter$(a: any[]): any {
@@ -11737,7 +11737,7 @@ function maskedScatter$(a: any[]): any {
       return W(N.callOp(rt.op("masked_scatter", "", false), v0._h, v1._h, v2._h));
     }
   }
-  return rt.noMatch("masked_scatter", a, ["masked_scatter(Tensor self, Tensor mask, Tensor source) -> Tensor"]);
+  return rt.noMatch("masked_scatter", a, ["masked_scatter(Tensor self, Tensor mask, Tensor source) -> Tensor"], o);
 }
 
 function maskedScatter_$(a: any[]): any {
@@ -11755,7 +11755,7 @@ function maskedScatter_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("masked_scatter_", a, ["masked_scatter_(Tensor(a!) self, Tensor mask, Tensor source) -> Tensor(a!)"]);
+  return rt.noMatch("masked_scatter_", a, ["masked_scatter_(Tensor(a!) self, Tensor mask, Tensor source) -> Tensor(a!)"], o);
 }
 
 function maskedScatterBackward$(a: any[]): any {
@@ -11772,7 +11772,7 @@ function maskedScatterBackward$(a: any[]): any {
       return W(N.callOp(rt.op("masked_scatter_backward", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("masked_scatter_backward", a, ["masked_scatter_backward(Tensor grad_output, Tensor mask, SymInt[] sizes) -> Tensor"]);
+  return rt.noMatch("masked_scatter_backward", a, ["masked_scatter_backward(Tensor grad_output, Tensor mask, SymInt[] sizes) -> Tensor"], o);
 }
 
 function maskedSelect$(a: any[]): any {
@@ -11787,7 +11787,7 @@ function maskedSelect$(a: any[]): any {
       return W(N.callOp(rt.op("masked_select", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("masked_select", a, ["masked_select(Tensor self, Tensor mask) -> Tensor"]);
+  return rt.noMatch("masked_select", a, ["masked_select(Tensor self, Tensor mask) -> Tensor"], o);
 }
 
 function maskedSelectBackward$(a: any[]): any {
@@ -11804,7 +11804,7 @@ function maskedSelectBackward$(a: any[]): any {
       return W(N.callOp(rt.op("masked_select_backward", "", false), v0._h, v1._h, v2._h));
     }
   }
-  return rt.noMatch("masked_select_backward", a, ["masked_select_backward(Tensor grad, Tensor input, Tensor mask) -> Tensor"]);
+  return rt.noMatch("masked_select_backward", a, ["masked_select_backward(Tensor grad, Tensor input, Tensor mask) -> Tensor"], o);
 }
 
 function matmul$(a: any[]): any {
@@ -11819,7 +11819,7 @@ function matmul$(a: any[]): any {
       return W(N.f_matmul(v0._h, v1._h));
     }
   }
-  return rt.noMatch("matmul", a, ["matmul(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("matmul", a, ["matmul(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function matmulBackward$(a: any[]): any {
@@ -11838,7 +11838,7 @@ function matmulBackward$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("matmul_backward", "", false), v0._h, v1._h, v2._h, v3));
     }
   }
-  return rt.noMatch("matmul_backward", a, ["matmul_backward(Tensor grad, Tensor self, Tensor other, bool[2] mask) -> (Tensor, Tensor)"]);
+  return rt.noMatch("matmul_backward", a, ["matmul_backward(Tensor grad, Tensor self, Tensor other, bool[2] mask) -> (Tensor, Tensor)"], o);
 }
 
 function matrix_H$(a: any[]): any {
@@ -11851,7 +11851,7 @@ function matrix_H$(a: any[]): any {
       return W(N.callOp(rt.op("matrix_H", "", false), v0._h));
     }
   }
-  return rt.noMatch("matrix_H", a, ["matrix_H(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("matrix_H", a, ["matrix_H(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function matrixExp$(a: any[]): any {
@@ -11864,7 +11864,7 @@ function matrixExp$(a: any[]): any {
       return W(N.callOp(rt.op("matrix_exp", "", false), v0._h));
     }
   }
-  return rt.noMatch("matrix_exp", a, ["matrix_exp(Tensor self) -> Tensor"]);
+  return rt.noMatch("matrix_exp", a, ["matrix_exp(Tensor self) -> Tensor"], o);
 }
 
 function matrixExpBackward$(a: any[]): any {
@@ -11879,7 +11879,7 @@ function matrixExpBackward$(a: any[]): any {
       return W(N.callOp(rt.op("matrix_exp_backward", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("matrix_exp_backward", a, ["matrix_exp_backward(Tensor self, Tensor grad) -> Tensor"]);
+  return rt.noMatch("matrix_exp_backward", a, ["matrix_exp_backward(Tensor self, Tensor grad) -> Tensor"], o);
 }
 
 function matrixPower$(a: any[]): any {
@@ -11894,7 +11894,7 @@ function matrixPower$(a: any[]): any {
       return W(N.callOp(rt.op("matrix_power", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("matrix_power", a, ["matrix_power(Tensor self, int n) -> Tensor"]);
+  return rt.noMatch("matrix_power", a, ["matrix_power(Tensor self, int n) -> Tensor"], o);
 }
 
 function max$(a: any[]): any {
@@ -11929,7 +11929,7 @@ function max$(a: any[]): any {
       return W(N.f_max_other(v0._h, v1._h));
     }
   }
-  return rt.noMatch("max", a, ["max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)","max(Tensor self) -> Tensor","max.other(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("max", a, ["max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)","max(Tensor self) -> Tensor","max.other(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function maxPool1d$(a: any[]): any {
@@ -11952,7 +11952,7 @@ function maxPool1d$(a: any[]): any {
       return W(N.callOp(rt.op("max_pool1d", "", false), v0._h, v1, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("max_pool1d", a, ["max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor"]);
+  return rt.noMatch("max_pool1d", a, ["max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor"], o);
 }
 
 function maxPool1dWithIndices$(a: any[]): any {
@@ -11975,7 +11975,7 @@ function maxPool1dWithIndices$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("max_pool1d_with_indices", "", false), v0._h, v1, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("max_pool1d_with_indices", a, ["max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)"]);
+  return rt.noMatch("max_pool1d_with_indices", a, ["max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)"], o);
 }
 
 function maxPool2d$(a: any[]): any {
@@ -11998,7 +11998,7 @@ function maxPool2d$(a: any[]): any {
       return W(N.callOp(rt.op("max_pool2d", "", false), v0._h, v1, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("max_pool2d", a, ["max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor"]);
+  return rt.noMatch("max_pool2d", a, ["max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor"], o);
 }
 
 function maxPool2dBackward$(a: any[]): any {
@@ -12023,7 +12023,7 @@ function maxPool2dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("max_pool2d_backward", "", false), v0._h, v1._h, v2, v3, v4, v5, v6));
     }
   }
-  return rt.noMatch("max_pool2d_backward", a, ["max_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor"]);
+  return rt.noMatch("max_pool2d_backward", a, ["max_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor"], o);
 }
 
 function maxPool2dWithIndices$(a: any[]): any {
@@ -12046,7 +12046,7 @@ function maxPool2dWithIndices$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("max_pool2d_with_indices", "", false), v0._h, v1, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("max_pool2d_with_indices", a, ["max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)"]);
+  return rt.noMatch("max_pool2d_with_indices", a, ["max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)"], o);
 }
 
 function maxPool2dWithIndicesBackward$(a: any[]): any {
@@ -12073,7 +12073,7 @@ function maxPool2dWithIndicesBackward$(a: any[]): any {
       return W(N.callOp(rt.op("max_pool2d_with_indices_backward", "", false), v0._h, v1._h, v2, v3, v4, v5, v6, v7._h));
     }
   }
-  return rt.noMatch("max_pool2d_with_indices_backward", a, ["max_pool2d_with_indices_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, int[2] dilation, bool ceil_mode, Tensor indices) -> Tensor"]);
+  return rt.noMatch("max_pool2d_with_indices_backward", a, ["max_pool2d_with_indices_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, int[2] dilation, bool ceil_mode, Tensor indices) -> Tensor"], o);
 }
 
 function maxPool3d$(a: any[]): any {
@@ -12096,7 +12096,7 @@ function maxPool3d$(a: any[]): any {
       return W(N.callOp(rt.op("max_pool3d", "", false), v0._h, v1, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("max_pool3d", a, ["max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor"]);
+  return rt.noMatch("max_pool3d", a, ["max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor"], o);
 }
 
 function maxPool3dWithIndices$(a: any[]): any {
@@ -12119,7 +12119,7 @@ function maxPool3dWithIndices$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("max_pool3d_with_indices", "", false), v0._h, v1, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("max_pool3d_with_indices", a, ["max_pool3d_with_indices(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)"]);
+  return rt.noMatch("max_pool3d_with_indices", a, ["max_pool3d_with_indices(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)"], o);
 }
 
 function maxPool3dWithIndicesBackward$(a: any[]): any {
@@ -12146,7 +12146,7 @@ function maxPool3dWithIndicesBackward$(a: any[]): any {
       return W(N.callOp(rt.op("max_pool3d_with_indices_backward", "", false), v0._h, v1._h, v2, v3, v4, v5, v6, v7._h));
     }
   }
-  return rt.noMatch("max_pool3d_with_indices_backward", a, ["max_pool3d_with_indices_backward(Tensor grad_output, Tensor self, int[3] kernel_size, int[3] stride, int[3] padding, int[3] dilation, bool ceil_mode, Tensor indices) -> Tensor"]);
+  return rt.noMatch("max_pool3d_with_indices_backward", a, ["max_pool3d_with_indices_backward(Tensor grad_output, Tensor self, int[3] kernel_size, int[3] stride, int[3] padding, int[3] dilation, bool ceil_mode, Tensor indices) -> Tensor"], o);
 }
 
 function maxUnpool2d$(a: any[]): any {
@@ -12163,7 +12163,7 @@ function maxUnpool2d$(a: any[]): any {
       return W(N.callOp(rt.op("max_unpool2d", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("max_unpool2d", a, ["max_unpool2d(Tensor self, Tensor indices, SymInt[2] output_size) -> Tensor"]);
+  return rt.noMatch("max_unpool2d", a, ["max_unpool2d(Tensor self, Tensor indices, SymInt[2] output_size) -> Tensor"], o);
 }
 
 function maxUnpool3d$(a: any[]): any {
@@ -12184,7 +12184,7 @@ function maxUnpool3d$(a: any[]): any {
       return W(N.callOp(rt.op("max_unpool3d", "", false), v0._h, v1._h, v2, v3, v4));
     }
   }
-  return rt.noMatch("max_unpool3d", a, ["max_unpool3d(Tensor self, Tensor indices, SymInt[3] output_size, int[3] stride, int[3] padding) -> Tensor"]);
+  return rt.noMatch("max_unpool3d", a, ["max_unpool3d(Tensor self, Tensor indices, SymInt[3] output_size, int[3] stride, int[3] padding) -> Tensor"], o);
 }
 
 function maximum$(a: any[]): any {
@@ -12199,7 +12199,7 @@ function maximum$(a: any[]): any {
       return W(N.callOp(rt.op("maximum", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("maximum", a, ["maximum(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("maximum", a, ["maximum(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function mean$(a: any[]): any {
@@ -12228,7 +12228,7 @@ function mean$(a: any[]): any {
       return W(N.f_mean_dim(v0._h, (v1 ?? null), (v2 === undefined ? false : v2), (v3 === undefined ? null : v3)));
     }
   }
-  return rt.noMatch("mean", a, ["mean(Tensor self, *, ScalarType? dtype=None) -> Tensor","mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor"]);
+  return rt.noMatch("mean", a, ["mean(Tensor self, *, ScalarType? dtype=None) -> Tensor","mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor"], o);
 }
 
 function median$(a: any[]): any {
@@ -12253,7 +12253,7 @@ function median$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("median", "dim", false), v0._h, v1, v2), ["values","indices"]);
     }
   }
-  return rt.noMatch("median", a, ["median(Tensor self) -> Tensor","median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)"]);
+  return rt.noMatch("median", a, ["median(Tensor self) -> Tensor","median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)"], o);
 }
 
 function meshgrid$(a: any[]): any {
@@ -12263,7 +12263,7 @@ function meshgrid$(a: any[]): any {
     if (a.length <= 1 &&
         v0 !== undefined && (rt.isTL(v0)) &&
         rt.keysIn(o, ["tensors"])) {
-      return rt.wrapList(N.callOp(rt.op("meshgrid", "", false), rt.hList(v0)));
+      return rt.wrapList(N.callOp(rt.op("meshgrid", "", false), rt.hList(v0, "meshgrid", "tensors")));
     }
   }
   { // aten::meshgrid.indexing
@@ -12273,10 +12273,10 @@ function meshgrid$(a: any[]): any {
         v0 !== undefined && (rt.isTL(v0)) &&
         v1 !== undefined && (typeof v1 === 'string') &&
         rt.keysIn(o, ["tensors","indexing"])) {
-      return rt.wrapList(N.callOp(rt.op("meshgrid", "indexing", false), rt.hList(v0), v1));
+      return rt.wrapList(N.callOp(rt.op("meshgrid", "indexing", false), rt.hList(v0, "meshgrid", "tensors"), v1));
     }
   }
-  return rt.noMatch("meshgrid", a, ["meshgrid(Tensor[] tensors) -> Tensor[]","meshgrid.indexing(Tensor[] tensors, *, str indexing) -> Tensor[]"]);
+  return rt.noMatch("meshgrid", a, ["meshgrid(Tensor[] tensors) -> Tensor[]","meshgrid.indexing(Tensor[] tensors, *, str indexing) -> Tensor[]"], o);
 }
 
 function min$(a: any[]): any {
@@ -12311,7 +12311,7 @@ function min$(a: any[]): any {
       return W(N.f_min_other(v0._h, v1._h));
     }
   }
-  return rt.noMatch("min", a, ["min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)","min(Tensor self) -> Tensor","min.other(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("min", a, ["min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)","min(Tensor self) -> Tensor","min.other(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function minimum$(a: any[]): any {
@@ -12326,7 +12326,7 @@ function minimum$(a: any[]): any {
       return W(N.callOp(rt.op("minimum", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("minimum", a, ["minimum(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("minimum", a, ["minimum(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function miopenBatchNorm$(a: any[]): any {
@@ -12353,7 +12353,7 @@ function miopenBatchNorm$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("miopen_batch_norm", "", false), v0._h, v1._h, rt.hOpt(v2), rt.hOpt(v3), rt.hOpt(v4), v5, v6, v7));
     }
   }
-  return rt.noMatch("miopen_batch_norm", a, ["miopen_batch_norm(Tensor input, Tensor weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float exponential_average_factor, float epsilon) -> (Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("miopen_batch_norm", a, ["miopen_batch_norm(Tensor input, Tensor weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float exponential_average_factor, float epsilon) -> (Tensor, Tensor, Tensor)"], o);
 }
 
 function miopenBatchNormBackward$(a: any[]): any {
@@ -12380,7 +12380,7 @@ function miopenBatchNormBackward$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("miopen_batch_norm_backward", "", false), v0._h, v1._h, v2._h, rt.hOpt(v3), rt.hOpt(v4), rt.hOpt(v5), rt.hOpt(v6), v7));
     }
   }
-  return rt.noMatch("miopen_batch_norm_backward", a, ["miopen_batch_norm_backward(Tensor input, Tensor grad_output, Tensor weight, Tensor? running_mean, Tensor? running_var, Tensor? save_mean, Tensor? save_var, float epsilon) -> (Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("miopen_batch_norm_backward", a, ["miopen_batch_norm_backward(Tensor input, Tensor grad_output, Tensor weight, Tensor? running_mean, Tensor? running_var, Tensor? save_mean, Tensor? save_var, float epsilon) -> (Tensor, Tensor, Tensor)"], o);
 }
 
 function miopenConvolution$(a: any[]): any {
@@ -12409,7 +12409,7 @@ function miopenConvolution$(a: any[]): any {
       return W(N.callOp(rt.op("miopen_convolution", "", false), v0._h, v1._h, rt.hOpt(v2), v3, v4, v5, v6, v7, v8));
     }
   }
-  return rt.noMatch("miopen_convolution", a, ["miopen_convolution(Tensor self, Tensor weight, Tensor? bias, SymInt[] padding, SymInt[] stride, SymInt[] dilation, SymInt groups, bool benchmark, bool deterministic) -> Tensor"]);
+  return rt.noMatch("miopen_convolution", a, ["miopen_convolution(Tensor self, Tensor weight, Tensor? bias, SymInt[] padding, SymInt[] stride, SymInt[] dilation, SymInt groups, bool benchmark, bool deterministic) -> Tensor"], o);
 }
 
 function miopenConvolutionAddRelu$(a: any[]): any {
@@ -12438,7 +12438,7 @@ function miopenConvolutionAddRelu$(a: any[]): any {
       return W(N.callOp(rt.op("miopen_convolution_add_relu", "", false), v0._h, v1._h, v2._h, v3, rt.hOpt(v4), v5, v6, v7, v8));
     }
   }
-  return rt.noMatch("miopen_convolution_add_relu", a, ["miopen_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, SymInt[] stride, SymInt[] padding, SymInt[] dilation, SymInt groups) -> Tensor"]);
+  return rt.noMatch("miopen_convolution_add_relu", a, ["miopen_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, SymInt[] stride, SymInt[] padding, SymInt[] dilation, SymInt groups) -> Tensor"], o);
 }
 
 function miopenConvolutionRelu$(a: any[]): any {
@@ -12463,7 +12463,7 @@ function miopenConvolutionRelu$(a: any[]): any {
       return W(N.callOp(rt.op("miopen_convolution_relu", "", false), v0._h, v1._h, rt.hOpt(v2), v3, v4, v5, v6));
     }
   }
-  return rt.noMatch("miopen_convolution_relu", a, ["miopen_convolution_relu(Tensor self, Tensor weight, Tensor? bias, SymInt[] stride, SymInt[] padding, SymInt[] dilation, SymInt groups) -> Tensor"]);
+  return rt.noMatch("miopen_convolution_relu", a, ["miopen_convolution_relu(Tensor self, Tensor weight, Tensor? bias, SymInt[] stride, SymInt[] padding, SymInt[] dilation, SymInt groups) -> Tensor"], o);
 }
 
 function miopenConvolutionTranspose$(a: any[]): any {
@@ -12494,7 +12494,7 @@ function miopenConvolutionTranspose$(a: any[]): any {
       return W(N.callOp(rt.op("miopen_convolution_transpose", "", false), v0._h, v1._h, rt.hOpt(v2), v3, v4, v5, v6, v7, v8, v9));
     }
   }
-  return rt.noMatch("miopen_convolution_transpose", a, ["miopen_convolution_transpose(Tensor self, Tensor weight, Tensor? bias, SymInt[] padding, SymInt[] output_padding, SymInt[] stride, SymInt[] dilation, SymInt groups, bool benchmark, bool deterministic) -> Tensor"]);
+  return rt.noMatch("miopen_convolution_transpose", a, ["miopen_convolution_transpose(Tensor self, Tensor weight, Tensor? bias, SymInt[] padding, SymInt[] output_padding, SymInt[] stride, SymInt[] dilation, SymInt groups, bool benchmark, bool deterministic) -> Tensor"], o);
 }
 
 function miopenCtcLoss$(a: any[]): any {
@@ -12539,7 +12539,7 @@ function miopenCtcLoss$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("miopen_ctc_loss", "Tensor", false), v0._h, v1._h, v2._h, v3._h, v4, v5, v6));
     }
   }
-  return rt.noMatch("miopen_ctc_loss", a, ["miopen_ctc_loss(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank, bool deterministic, bool zero_infinity) -> (Tensor, Tensor)","miopen_ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank, bool deterministic, bool zero_infinity) -> (Tensor, Tensor)"]);
+  return rt.noMatch("miopen_ctc_loss", a, ["miopen_ctc_loss(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank, bool deterministic, bool zero_infinity) -> (Tensor, Tensor)","miopen_ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank, bool deterministic, bool zero_infinity) -> (Tensor, Tensor)"], o);
 }
 
 function miopenDepthwiseConvolution$(a: any[]): any {
@@ -12568,7 +12568,7 @@ function miopenDepthwiseConvolution$(a: any[]): any {
       return W(N.callOp(rt.op("miopen_depthwise_convolution", "", false), v0._h, v1._h, rt.hOpt(v2), v3, v4, v5, v6, v7, v8));
     }
   }
-  return rt.noMatch("miopen_depthwise_convolution", a, ["miopen_depthwise_convolution(Tensor self, Tensor weight, Tensor? bias, SymInt[] padding, SymInt[] stride, SymInt[] dilation, SymInt groups, bool benchmark, bool deterministic) -> Tensor"]);
+  return rt.noMatch("miopen_depthwise_convolution", a, ["miopen_depthwise_convolution(Tensor self, Tensor weight, Tensor? bias, SymInt[] padding, SymInt[] stride, SymInt[] dilation, SymInt groups, bool benchmark, bool deterministic) -> Tensor"], o);
 }
 
 function miopenRnn$(a: any[]): any {
@@ -12604,10 +12604,10 @@ function miopenRnn$(a: any[]): any {
         v12 !== undefined && (rt.isNL(v12)) &&
         (v13 === undefined || (v13 == null || v13 instanceof Tensor)) &&
         rt.keysIn(o, ["input","weight","weightStride0","hx","cx","mode","hiddenSize","numLayers","batchFirst","dropout","train","bidirectional","batchSizes","dropoutState"])) {
-      return rt.wrapTuple(N.callOp(rt.op("miopen_rnn", "", false), v0._h, rt.hList(v1), v2, v3._h, rt.hOpt(v4), v5, v6, v7, v8, v9, v10, v11, v12, rt.hOpt(v13)));
+      return rt.wrapTuple(N.callOp(rt.op("miopen_rnn", "", false), v0._h, rt.hList(v1, "miopen_rnn", "weight"), v2, v3._h, rt.hOpt(v4), v5, v6, v7, v8, v9, v10, v11, v12, rt.hOpt(v13)));
     }
   }
-  return rt.noMatch("miopen_rnn", a, ["miopen_rnn(Tensor input, Tensor[] weight, int weight_stride0, Tensor hx, Tensor? cx, int mode, int hidden_size, int num_layers, bool batch_first, float dropout, bool train, bool bidirectional, int[] batch_sizes, Tensor? dropout_state) -> (Tensor, Tensor, Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("miopen_rnn", a, ["miopen_rnn(Tensor input, Tensor[] weight, int weight_stride0, Tensor hx, Tensor? cx, int mode, int hidden_size, int num_layers, bool batch_first, float dropout, bool train, bool bidirectional, int[] batch_sizes, Tensor? dropout_state) -> (Tensor, Tensor, Tensor, Tensor, Tensor)"], o);
 }
 
 function miopenRnnBackward$(a: any[]): any {
@@ -12657,10 +12657,10 @@ function miopenRnnBackward$(a: any[]): any {
         v19 !== undefined && (v19 instanceof Tensor) &&
         v20 !== undefined && (Array.isArray(v20)) &&
         rt.keysIn(o, ["input","weight","weightStride0","weightBuf","hx","cx","output","gradOutput","gradHy","gradCy","mode","hiddenSize","numLayers","batchFirst","dropout","train","bidirectional","batchSizes","dropoutState","reserve","outputMask"])) {
-      return rt.wrapMixed(N.callOp(rt.op("miopen_rnn_backward", "", false), v0._h, rt.hList(v1), v2, v3._h, v4._h, rt.hOpt(v5), v6._h, rt.hOpt(v7), rt.hOpt(v8), rt.hOpt(v9), v10, v11, v12, v13, v14, v15, v16, v17, rt.hOpt(v18), v19._h, v20));
+      return rt.wrapMixed(N.callOp(rt.op("miopen_rnn_backward", "", false), v0._h, rt.hList(v1, "miopen_rnn_backward", "weight"), v2, v3._h, v4._h, rt.hOpt(v5), v6._h, rt.hOpt(v7), rt.hOpt(v8), rt.hOpt(v9), v10, v11, v12, v13, v14, v15, v16, v17, rt.hOpt(v18), v19._h, v20));
     }
   }
-  return rt.noMatch("miopen_rnn_backward", a, ["miopen_rnn_backward(Tensor input, Tensor[] weight, int weight_stride0, Tensor weight_buf, Tensor hx, Tensor? cx, Tensor output, Tensor? grad_output, Tensor? grad_hy, Tensor? grad_cy, int mode, int hidden_size, int num_layers, bool batch_first, float dropout, bool train, bool bidirectional, int[] batch_sizes, Tensor? dropout_state, Tensor reserve, bool[4] output_mask) -> (Tensor, Tensor, Tensor, Tensor[])"]);
+  return rt.noMatch("miopen_rnn_backward", a, ["miopen_rnn_backward(Tensor input, Tensor[] weight, int weight_stride0, Tensor weight_buf, Tensor hx, Tensor? cx, Tensor output, Tensor? grad_output, Tensor? grad_hy, Tensor? grad_cy, int mode, int hidden_size, int num_layers, bool batch_first, float dropout, bool train, bool bidirectional, int[] batch_sizes, Tensor? dropout_state, Tensor reserve, bool[4] output_mask) -> (Tensor, Tensor, Tensor, Tensor[])"], o);
 }
 
 function mish$(a: any[]): any {
@@ -12673,7 +12673,7 @@ function mish$(a: any[]): any {
       return W(N.callOp(rt.op("mish", "", false), v0._h));
     }
   }
-  return rt.noMatch("mish", a, ["mish(Tensor self) -> Tensor"]);
+  return rt.noMatch("mish", a, ["mish(Tensor self) -> Tensor"], o);
 }
 
 function mish_$(a: any[]): any {
@@ -12687,7 +12687,7 @@ function mish_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("mish_", a, ["mish_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("mish_", a, ["mish_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function mishBackward$(a: any[]): any {
@@ -12702,7 +12702,7 @@ function mishBackward$(a: any[]): any {
       return W(N.callOp(rt.op("mish_backward", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("mish_backward", a, ["mish_backward(Tensor grad_output, Tensor self) -> Tensor"]);
+  return rt.noMatch("mish_backward", a, ["mish_backward(Tensor grad_output, Tensor self) -> Tensor"], o);
 }
 
 function mkldnnAdaptiveAvgPool2d$(a: any[]): any {
@@ -12717,7 +12717,7 @@ function mkldnnAdaptiveAvgPool2d$(a: any[]): any {
       return W(N.callOp(rt.op("mkldnn_adaptive_avg_pool2d", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("mkldnn_adaptive_avg_pool2d", a, ["mkldnn_adaptive_avg_pool2d(Tensor self, int[2] output_size) -> Tensor"]);
+  return rt.noMatch("mkldnn_adaptive_avg_pool2d", a, ["mkldnn_adaptive_avg_pool2d(Tensor self, int[2] output_size) -> Tensor"], o);
 }
 
 function mkldnnAdaptiveAvgPool2dBackward$(a: any[]): any {
@@ -12732,7 +12732,7 @@ function mkldnnAdaptiveAvgPool2dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("mkldnn_adaptive_avg_pool2d_backward", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("mkldnn_adaptive_avg_pool2d_backward", a, ["mkldnn_adaptive_avg_pool2d_backward(Tensor grad_output, Tensor self) -> Tensor"]);
+  return rt.noMatch("mkldnn_adaptive_avg_pool2d_backward", a, ["mkldnn_adaptive_avg_pool2d_backward(Tensor grad_output, Tensor self) -> Tensor"], o);
 }
 
 function mkldnnConvolution$(a: any[]): any {
@@ -12757,7 +12757,7 @@ function mkldnnConvolution$(a: any[]): any {
       return W(N.callOp(rt.op("mkldnn_convolution", "", false), v0._h, v1._h, rt.hOpt(v2), v3, v4, v5, v6));
     }
   }
-  return rt.noMatch("mkldnn_convolution", a, ["mkldnn_convolution(Tensor self, Tensor weight, Tensor? bias, SymInt[] padding, SymInt[] stride, SymInt[] dilation, SymInt groups) -> Tensor"]);
+  return rt.noMatch("mkldnn_convolution", a, ["mkldnn_convolution(Tensor self, Tensor weight, Tensor? bias, SymInt[] padding, SymInt[] stride, SymInt[] dilation, SymInt groups) -> Tensor"], o);
 }
 
 function mkldnnLinear$(a: any[]): any {
@@ -12774,7 +12774,7 @@ function mkldnnLinear$(a: any[]): any {
       return W(N.callOp(rt.op("mkldnn_linear", "", false), v0._h, v1._h, rt.hOpt(v2)));
     }
   }
-  return rt.noMatch("mkldnn_linear", a, ["mkldnn_linear(Tensor self, Tensor weight, Tensor? bias=None) -> Tensor"]);
+  return rt.noMatch("mkldnn_linear", a, ["mkldnn_linear(Tensor self, Tensor weight, Tensor? bias=None) -> Tensor"], o);
 }
 
 function mkldnnLinearBackward$(a: any[]): any {
@@ -12793,7 +12793,7 @@ function mkldnnLinearBackward$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("mkldnn_linear_backward", "", false), v0._h, v1._h, v2._h, v3));
     }
   }
-  return rt.noMatch("mkldnn_linear_backward", a, ["mkldnn_linear_backward(Tensor self, Tensor grad_output, Tensor weight, bool[3] output_mask) -> (Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("mkldnn_linear_backward", a, ["mkldnn_linear_backward(Tensor self, Tensor grad_output, Tensor weight, bool[3] output_mask) -> (Tensor, Tensor, Tensor)"], o);
 }
 
 function mkldnnLinearBackwardInput$(a: any[]): any {
@@ -12810,7 +12810,7 @@ function mkldnnLinearBackwardInput$(a: any[]): any {
       return W(N.callOp(rt.op("mkldnn_linear_backward_input", "", false), v0, v1._h, v2._h));
     }
   }
-  return rt.noMatch("mkldnn_linear_backward_input", a, ["mkldnn_linear_backward_input(int[] input_size, Tensor grad_output, Tensor weight) -> Tensor"]);
+  return rt.noMatch("mkldnn_linear_backward_input", a, ["mkldnn_linear_backward_input(int[] input_size, Tensor grad_output, Tensor weight) -> Tensor"], o);
 }
 
 function mkldnnLinearBackwardWeights$(a: any[]): any {
@@ -12829,7 +12829,7 @@ function mkldnnLinearBackwardWeights$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("mkldnn_linear_backward_weights", "", false), v0._h, v1._h, v2._h, v3));
     }
   }
-  return rt.noMatch("mkldnn_linear_backward_weights", a, ["mkldnn_linear_backward_weights(Tensor grad_output, Tensor input, Tensor weight, bool bias_defined) -> (Tensor, Tensor)"]);
+  return rt.noMatch("mkldnn_linear_backward_weights", a, ["mkldnn_linear_backward_weights(Tensor grad_output, Tensor input, Tensor weight, bool bias_defined) -> (Tensor, Tensor)"], o);
 }
 
 function mkldnnMaxPool2d$(a: any[]): any {
@@ -12852,7 +12852,7 @@ function mkldnnMaxPool2d$(a: any[]): any {
       return W(N.callOp(rt.op("mkldnn_max_pool2d", "", false), v0._h, v1, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("mkldnn_max_pool2d", a, ["mkldnn_max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor"]);
+  return rt.noMatch("mkldnn_max_pool2d", a, ["mkldnn_max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor"], o);
 }
 
 function mkldnnMaxPool2dBackward$(a: any[]): any {
@@ -12879,7 +12879,7 @@ function mkldnnMaxPool2dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("mkldnn_max_pool2d_backward", "", false), v0._h, v1._h, v2._h, v3, v4, v5, v6, v7));
     }
   }
-  return rt.noMatch("mkldnn_max_pool2d_backward", a, ["mkldnn_max_pool2d_backward(Tensor grad_output, Tensor output, Tensor input, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor"]);
+  return rt.noMatch("mkldnn_max_pool2d_backward", a, ["mkldnn_max_pool2d_backward(Tensor grad_output, Tensor output, Tensor input, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor"], o);
 }
 
 function mkldnnMaxPool3d$(a: any[]): any {
@@ -12902,7 +12902,7 @@ function mkldnnMaxPool3d$(a: any[]): any {
       return W(N.callOp(rt.op("mkldnn_max_pool3d", "", false), v0._h, v1, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("mkldnn_max_pool3d", a, ["mkldnn_max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor"]);
+  return rt.noMatch("mkldnn_max_pool3d", a, ["mkldnn_max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor"], o);
 }
 
 function mkldnnMaxPool3dBackward$(a: any[]): any {
@@ -12929,7 +12929,7 @@ function mkldnnMaxPool3dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("mkldnn_max_pool3d_backward", "", false), v0._h, v1._h, v2._h, v3, v4, v5, v6, v7));
     }
   }
-  return rt.noMatch("mkldnn_max_pool3d_backward", a, ["mkldnn_max_pool3d_backward(Tensor grad_output, Tensor output, Tensor input, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor"]);
+  return rt.noMatch("mkldnn_max_pool3d_backward", a, ["mkldnn_max_pool3d_backward(Tensor grad_output, Tensor output, Tensor input, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor"], o);
 }
 
 function mkldnnReorderConv2dWeight$(a: any[]): any {
@@ -12952,7 +12952,7 @@ function mkldnnReorderConv2dWeight$(a: any[]): any {
       return W(N.callOp(rt.op("mkldnn_reorder_conv2d_weight", "", false), v0._h, v1, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("mkldnn_reorder_conv2d_weight", a, ["mkldnn_reorder_conv2d_weight(Tensor self, SymInt[2] padding=0, SymInt[2] stride=1, SymInt[2] dilation=1, SymInt groups=1, SymInt[]? input_size=None) -> Tensor"]);
+  return rt.noMatch("mkldnn_reorder_conv2d_weight", a, ["mkldnn_reorder_conv2d_weight(Tensor self, SymInt[2] padding=0, SymInt[2] stride=1, SymInt[2] dilation=1, SymInt groups=1, SymInt[]? input_size=None) -> Tensor"], o);
 }
 
 function mkldnnReorderConv3dWeight$(a: any[]): any {
@@ -12975,7 +12975,7 @@ function mkldnnReorderConv3dWeight$(a: any[]): any {
       return W(N.callOp(rt.op("mkldnn_reorder_conv3d_weight", "", false), v0._h, v1, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("mkldnn_reorder_conv3d_weight", a, ["mkldnn_reorder_conv3d_weight(Tensor self, SymInt[3] padding=0, SymInt[3] stride=1, SymInt[3] dilation=1, SymInt groups=1, SymInt[]? input_size=None) -> Tensor"]);
+  return rt.noMatch("mkldnn_reorder_conv3d_weight", a, ["mkldnn_reorder_conv3d_weight(Tensor self, SymInt[3] padding=0, SymInt[3] stride=1, SymInt[3] dilation=1, SymInt groups=1, SymInt[]? input_size=None) -> Tensor"], o);
 }
 
 function mkldnnRnnLayer$(a: any[]): any {
@@ -13018,7 +13018,7 @@ function mkldnnRnnLayer$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("mkldnn_rnn_layer", "", false), v0._h, v1._h, v2._h, v3._h, v4._h, v5._h, v6._h, v7, v8, v9, v10, v11, v12, v13, v14, v15));
     }
   }
-  return rt.noMatch("mkldnn_rnn_layer", a, ["mkldnn_rnn_layer(Tensor input, Tensor weight0, Tensor weight1, Tensor weight2, Tensor weight3, Tensor hx_, Tensor cx_, bool reverse, int[] batch_sizes, int mode, int hidden_size, int num_layers, bool has_biases, bool bidirectional, bool batch_first, bool train) -> (Tensor, Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("mkldnn_rnn_layer", a, ["mkldnn_rnn_layer(Tensor input, Tensor weight0, Tensor weight1, Tensor weight2, Tensor weight3, Tensor hx_, Tensor cx_, bool reverse, int[] batch_sizes, int mode, int hidden_size, int num_layers, bool has_biases, bool bidirectional, bool batch_first, bool train) -> (Tensor, Tensor, Tensor, Tensor)"], o);
 }
 
 function mkldnnRnnLayerBackward$(a: any[]): any {
@@ -13075,7 +13075,7 @@ function mkldnnRnnLayerBackward$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("mkldnn_rnn_layer_backward", "", false), v0._h, v1._h, v2._h, v3._h, v4._h, v5._h, v6._h, v7._h, v8._h, v9._h, rt.hOpt(v10), rt.hOpt(v11), rt.hOpt(v12), v13, v14, v15, v16, v17, v18, v19, v20, v21, v22._h));
     }
   }
-  return rt.noMatch("mkldnn_rnn_layer_backward", a, ["mkldnn_rnn_layer_backward(Tensor input, Tensor weight1, Tensor weight2, Tensor weight3, Tensor weight4, Tensor hx_, Tensor cx_tmp, Tensor output, Tensor hy_, Tensor cy_, Tensor? grad_output, Tensor? grad_hy, Tensor? grad_cy, bool reverse, int mode, int hidden_size, int num_layers, bool has_biases, bool train, bool bidirectional, int[] batch_sizes, bool batch_first, Tensor workspace) -> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("mkldnn_rnn_layer_backward", a, ["mkldnn_rnn_layer_backward(Tensor input, Tensor weight1, Tensor weight2, Tensor weight3, Tensor weight4, Tensor hx_, Tensor cx_tmp, Tensor output, Tensor hy_, Tensor cy_, Tensor? grad_output, Tensor? grad_hy, Tensor? grad_cy, bool reverse, int mode, int hidden_size, int num_layers, bool has_biases, bool train, bool bidirectional, int[] batch_sizes, bool batch_first, Tensor workspace) -> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)"], o);
 }
 
 function mm$(a: any[]): any {
@@ -13102,7 +13102,7 @@ function mm$(a: any[]): any {
       return W(N.f_mm_dtype(v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("mm", a, ["mm(Tensor self, Tensor mat2) -> Tensor","mm.dtype(Tensor self, Tensor mat2, ScalarType out_dtype) -> Tensor"]);
+  return rt.noMatch("mm", a, ["mm(Tensor self, Tensor mat2) -> Tensor","mm.dtype(Tensor self, Tensor mat2, ScalarType out_dtype) -> Tensor"], o);
 }
 
 function mode$(a: any[]): any {
@@ -13119,7 +13119,7 @@ function mode$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("mode", "", false), v0._h, v1, v2), ["values","indices"]);
     }
   }
-  return rt.noMatch("mode", a, ["mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)"]);
+  return rt.noMatch("mode", a, ["mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)"], o);
 }
 
 function moveaxis$(a: any[]): any {
@@ -13148,7 +13148,7 @@ function moveaxis$(a: any[]): any {
       return W(N.callOp(rt.op("moveaxis", "int", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("moveaxis", a, ["moveaxis.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)","moveaxis.int(Tensor(a) self, int source, int destination) -> Tensor(a)"]);
+  return rt.noMatch("moveaxis", a, ["moveaxis.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)","moveaxis.int(Tensor(a) self, int source, int destination) -> Tensor(a)"], o);
 }
 
 function movedim$(a: any[]): any {
@@ -13177,7 +13177,7 @@ function movedim$(a: any[]): any {
       return W(N.callOp(rt.op("movedim", "int", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("movedim", a, ["movedim.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)","movedim.int(Tensor(a) self, int source, int destination) -> Tensor(a)"]);
+  return rt.noMatch("movedim", a, ["movedim.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)","movedim.int(Tensor(a) self, int source, int destination) -> Tensor(a)"], o);
 }
 
 function mpsConvolutionBackward$(a: any[]): any {
@@ -13204,7 +13204,7 @@ function mpsConvolutionBackward$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("mps_convolution_backward", "", false), v0._h, v1._h, v2._h, v3, v4, v5, v6, v7));
     }
   }
-  return rt.noMatch("mps_convolution_backward", a, ["mps_convolution_backward(Tensor self, Tensor grad_output, Tensor weight, SymInt[] padding, SymInt[] stride, SymInt[] dilation, SymInt groups, bool[3] output_mask) -> (Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("mps_convolution_backward", a, ["mps_convolution_backward(Tensor self, Tensor grad_output, Tensor weight, SymInt[] padding, SymInt[] stride, SymInt[] dilation, SymInt groups, bool[3] output_mask) -> (Tensor, Tensor, Tensor)"], o);
 }
 
 function mpsConvolutionTransposeBackward$(a: any[]): any {
@@ -13233,7 +13233,7 @@ function mpsConvolutionTransposeBackward$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("mps_convolution_transpose_backward", "", false), v0._h, v1._h, v2._h, v3, v4, v5, v6, v7, v8));
     }
   }
-  return rt.noMatch("mps_convolution_transpose_backward", a, ["mps_convolution_transpose_backward(Tensor self, Tensor grad_output, Tensor weight, SymInt[] padding, SymInt[] output_padding, SymInt[] stride, SymInt[] dilation, SymInt groups, bool[2] output_mask) -> (Tensor, Tensor)"]);
+  return rt.noMatch("mps_convolution_transpose_backward", a, ["mps_convolution_transpose_backward(Tensor self, Tensor grad_output, Tensor weight, SymInt[] padding, SymInt[] output_padding, SymInt[] stride, SymInt[] dilation, SymInt groups, bool[2] output_mask) -> (Tensor, Tensor)"], o);
 }
 
 function mseLoss$(a: any[]): any {
@@ -13250,7 +13250,7 @@ function mseLoss$(a: any[]): any {
       return W(N.callOp(rt.op("mse_loss", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("mse_loss", a, ["mse_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor"]);
+  return rt.noMatch("mse_loss", a, ["mse_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor"], o);
 }
 
 function mseLossBackward$(a: any[]): any {
@@ -13269,7 +13269,7 @@ function mseLossBackward$(a: any[]): any {
       return W(N.callOp(rt.op("mse_loss_backward", "", false), v0._h, v1._h, v2._h, v3));
     }
   }
-  return rt.noMatch("mse_loss_backward", a, ["mse_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction) -> Tensor"]);
+  return rt.noMatch("mse_loss_backward", a, ["mse_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction) -> Tensor"], o);
 }
 
 function msort$(a: any[]): any {
@@ -13282,7 +13282,7 @@ function msort$(a: any[]): any {
       return W(N.callOp(rt.op("msort", "", false), v0._h));
     }
   }
-  return rt.noMatch("msort", a, ["msort(Tensor self) -> Tensor"]);
+  return rt.noMatch("msort", a, ["msort(Tensor self) -> Tensor"], o);
 }
 
 function mul$(a: any[]): any {
@@ -13307,7 +13307,7 @@ function mul$(a: any[]): any {
       return W(N.f_mul_Scalar(v0._h, v1));
     }
   }
-  return rt.noMatch("mul", a, ["mul.Tensor(Tensor self, Tensor other) -> Tensor","mul.Scalar(Tensor self, Scalar other) -> Tensor"]);
+  return rt.noMatch("mul", a, ["mul.Tensor(Tensor self, Tensor other) -> Tensor","mul.Scalar(Tensor self, Scalar other) -> Tensor"], o);
 }
 
 function mul_$(a: any[]): any {
@@ -13334,7 +13334,7 @@ function mul_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("mul_", a, ["mul_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)","mul_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)"]);
+  return rt.noMatch("mul_", a, ["mul_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)","mul_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)"], o);
 }
 
 function multiMarginLoss$(a: any[]): any {
@@ -13357,7 +13357,7 @@ function multiMarginLoss$(a: any[]): any {
       return W(N.callOp(rt.op("multi_margin_loss", "", false), v0._h, v1._h, v2, v3, rt.hOpt(v4), v5));
     }
   }
-  return rt.noMatch("multi_margin_loss", a, ["multi_margin_loss(Tensor self, Tensor target, Scalar p=1, Scalar margin=1, Tensor? weight=None, int reduction=Mean) -> Tensor"]);
+  return rt.noMatch("multi_margin_loss", a, ["multi_margin_loss(Tensor self, Tensor target, Scalar p=1, Scalar margin=1, Tensor? weight=None, int reduction=Mean) -> Tensor"], o);
 }
 
 function multiMarginLossBackward$(a: any[]): any {
@@ -13382,7 +13382,7 @@ function multiMarginLossBackward$(a: any[]): any {
       return W(N.callOp(rt.op("multi_margin_loss_backward", "", false), v0._h, v1._h, v2._h, v3, v4, rt.hOpt(v5), v6));
     }
   }
-  return rt.noMatch("multi_margin_loss_backward", a, ["multi_margin_loss_backward(Tensor grad_output, Tensor self, Tensor target, Scalar p, Scalar margin, Tensor? weight=None, int reduction=Mean) -> Tensor"]);
+  return rt.noMatch("multi_margin_loss_backward", a, ["multi_margin_loss_backward(Tensor grad_output, Tensor self, Tensor target, Scalar p, Scalar margin, Tensor? weight=None, int reduction=Mean) -> Tensor"], o);
 }
 
 function multilabelMarginLoss$(a: any[]): any {
@@ -13399,7 +13399,7 @@ function multilabelMarginLoss$(a: any[]): any {
       return W(N.callOp(rt.op("multilabel_margin_loss", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("multilabel_margin_loss", a, ["multilabel_margin_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor"]);
+  return rt.noMatch("multilabel_margin_loss", a, ["multilabel_margin_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor"], o);
 }
 
 function multilabelMarginLossBackward$(a: any[]): any {
@@ -13420,7 +13420,7 @@ function multilabelMarginLossBackward$(a: any[]): any {
       return W(N.callOp(rt.op("multilabel_margin_loss_backward", "", false), v0._h, v1._h, v2._h, v3, v4._h));
     }
   }
-  return rt.noMatch("multilabel_margin_loss_backward", a, ["multilabel_margin_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction, Tensor is_target) -> Tensor"]);
+  return rt.noMatch("multilabel_margin_loss_backward", a, ["multilabel_margin_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction, Tensor is_target) -> Tensor"], o);
 }
 
 function multilabelMarginLossForward$(a: any[]): any {
@@ -13437,7 +13437,7 @@ function multilabelMarginLossForward$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("multilabel_margin_loss_forward", "", false), v0._h, v1._h, v2), ["output","isTarget"]);
     }
   }
-  return rt.noMatch("multilabel_margin_loss_forward", a, ["multilabel_margin_loss_forward(Tensor self, Tensor target, int reduction) -> (Tensor output, Tensor is_target)"]);
+  return rt.noMatch("multilabel_margin_loss_forward", a, ["multilabel_margin_loss_forward(Tensor self, Tensor target, int reduction) -> (Tensor output, Tensor is_target)"], o);
 }
 
 function multinomial$(a: any[]): any {
@@ -13456,7 +13456,7 @@ function multinomial$(a: any[]): any {
       return W(N.f_multinomial(v0._h, v1, (v2 === undefined ? false : v2), (v3 === undefined ? null : v3)));
     }
   }
-  return rt.noMatch("multinomial", a, ["multinomial(Tensor self, SymInt num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor"]);
+  return rt.noMatch("multinomial", a, ["multinomial(Tensor self, SymInt num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor"], o);
 }
 
 function multiply$(a: any[]): any {
@@ -13481,7 +13481,7 @@ function multiply$(a: any[]): any {
       return W(N.callOp(rt.op("multiply", "Scalar", false), v0._h, v1));
     }
   }
-  return rt.noMatch("multiply", a, ["multiply.Tensor(Tensor self, Tensor other) -> Tensor","multiply.Scalar(Tensor self, Scalar other) -> Tensor"]);
+  return rt.noMatch("multiply", a, ["multiply.Tensor(Tensor self, Tensor other) -> Tensor","multiply.Scalar(Tensor self, Scalar other) -> Tensor"], o);
 }
 
 function multiply_$(a: any[]): any {
@@ -13508,7 +13508,7 @@ function multiply_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("multiply_", a, ["multiply_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)","multiply_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)"]);
+  return rt.noMatch("multiply_", a, ["multiply_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)","multiply_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)"], o);
 }
 
 function mv$(a: any[]): any {
@@ -13523,7 +13523,7 @@ function mv$(a: any[]): any {
       return W(N.callOp(rt.op("mv", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("mv", a, ["mv(Tensor self, Tensor vec) -> Tensor"]);
+  return rt.noMatch("mv", a, ["mv(Tensor self, Tensor vec) -> Tensor"], o);
 }
 
 function mvlgamma$(a: any[]): any {
@@ -13538,7 +13538,7 @@ function mvlgamma$(a: any[]): any {
       return W(N.callOp(rt.op("mvlgamma", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("mvlgamma", a, ["mvlgamma(Tensor self, int p) -> Tensor"]);
+  return rt.noMatch("mvlgamma", a, ["mvlgamma(Tensor self, int p) -> Tensor"], o);
 }
 
 function mvlgamma_$(a: any[]): any {
@@ -13554,7 +13554,7 @@ function mvlgamma_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("mvlgamma_", a, ["mvlgamma_(Tensor(a!) self, int p) -> Tensor(a!)"]);
+  return rt.noMatch("mvlgamma_", a, ["mvlgamma_(Tensor(a!) self, int p) -> Tensor(a!)"], o);
 }
 
 function nanToNum$(a: any[]): any {
@@ -13573,7 +13573,7 @@ function nanToNum$(a: any[]): any {
       return W(N.callOp(rt.op("nan_to_num", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("nan_to_num", a, ["nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor"]);
+  return rt.noMatch("nan_to_num", a, ["nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor"], o);
 }
 
 function nanToNum_$(a: any[]): any {
@@ -13593,7 +13593,7 @@ function nanToNum_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("nan_to_num_", a, ["nan_to_num_(Tensor(a!) self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor(a!)"]);
+  return rt.noMatch("nan_to_num_", a, ["nan_to_num_(Tensor(a!) self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor(a!)"], o);
 }
 
 function nanmean$(a: any[]): any {
@@ -13612,7 +13612,7 @@ function nanmean$(a: any[]): any {
       return W(N.callOp(rt.op("nanmean", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("nanmean", a, ["nanmean(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor"]);
+  return rt.noMatch("nanmean", a, ["nanmean(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor"], o);
 }
 
 function nanmedian$(a: any[]): any {
@@ -13637,7 +13637,7 @@ function nanmedian$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("nanmedian", "dim", false), v0._h, v1, v2), ["values","indices"]);
     }
   }
-  return rt.noMatch("nanmedian", a, ["nanmedian(Tensor self) -> Tensor","nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)"]);
+  return rt.noMatch("nanmedian", a, ["nanmedian(Tensor self) -> Tensor","nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)"], o);
 }
 
 function nanquantile$(a: any[]): any {
@@ -13674,7 +13674,7 @@ function nanquantile$(a: any[]): any {
       return W(N.callOp(rt.op("nanquantile", "scalar", false), v0._h, v1, v2, v3, v4));
     }
   }
-  return rt.noMatch("nanquantile", a, ["nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor","nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor"]);
+  return rt.noMatch("nanquantile", a, ["nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor","nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor"], o);
 }
 
 function nansum$(a: any[]): any {
@@ -13693,7 +13693,7 @@ function nansum$(a: any[]): any {
       return W(N.callOp(rt.op("nansum", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("nansum", a, ["nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor"]);
+  return rt.noMatch("nansum", a, ["nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor"], o);
 }
 
 function narrow$(a: any[]): any {
@@ -13726,7 +13726,7 @@ function narrow$(a: any[]): any {
       return W(N.f_narrow_Tensor(v0._h, v1, v2._h, v3));
     }
   }
-  return rt.noMatch("narrow", a, ["narrow(Tensor(a) self, int dim, SymInt start, SymInt length) -> Tensor(a)","narrow.Tensor(Tensor(a) self, int dim, Tensor start, SymInt length) -> Tensor(a)"]);
+  return rt.noMatch("narrow", a, ["narrow(Tensor(a) self, int dim, SymInt start, SymInt length) -> Tensor(a)","narrow.Tensor(Tensor(a) self, int dim, Tensor start, SymInt length) -> Tensor(a)"], o);
 }
 
 function narrowCopy$(a: any[]): any {
@@ -13745,7 +13745,7 @@ function narrowCopy$(a: any[]): any {
       return W(N.callOp(rt.op("narrow_copy", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("narrow_copy", a, ["narrow_copy(Tensor self, int dim, SymInt start, SymInt length) -> Tensor"]);
+  return rt.noMatch("narrow_copy", a, ["narrow_copy(Tensor self, int dim, SymInt start, SymInt length) -> Tensor"], o);
 }
 
 function nativeBatchNorm$(a: any[]): any {
@@ -13772,7 +13772,7 @@ function nativeBatchNorm$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("native_batch_norm", "", false), v0._h, rt.hOpt(v1), rt.hOpt(v2), rt.hOpt(v3), rt.hOpt(v4), v5, v6, v7));
     }
   }
-  return rt.noMatch("native_batch_norm", a, ["native_batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps) -> (Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("native_batch_norm", a, ["native_batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps) -> (Tensor, Tensor, Tensor)"], o);
 }
 
 function nativeBatchNormBackward$(a: any[]): any {
@@ -13803,7 +13803,7 @@ function nativeBatchNormBackward$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("native_batch_norm_backward", "", false), v0._h, v1._h, rt.hOpt(v2), rt.hOpt(v3), rt.hOpt(v4), rt.hOpt(v5), rt.hOpt(v6), v7, v8, v9));
     }
   }
-  return rt.noMatch("native_batch_norm_backward", a, ["native_batch_norm_backward(Tensor grad_out, Tensor input, Tensor? weight, Tensor? running_mean, Tensor? running_var, Tensor? save_mean, Tensor? save_invstd, bool train, float eps, bool[3] output_mask) -> (Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("native_batch_norm_backward", a, ["native_batch_norm_backward(Tensor grad_out, Tensor input, Tensor? weight, Tensor? running_mean, Tensor? running_var, Tensor? save_mean, Tensor? save_invstd, bool train, float eps, bool[3] output_mask) -> (Tensor, Tensor, Tensor)"], o);
 }
 
 function nativeChannelShuffle$(a: any[]): any {
@@ -13818,7 +13818,7 @@ function nativeChannelShuffle$(a: any[]): any {
       return W(N.callOp(rt.op("native_channel_shuffle", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("native_channel_shuffle", a, ["native_channel_shuffle(Tensor self, SymInt groups) -> Tensor"]);
+  return rt.noMatch("native_channel_shuffle", a, ["native_channel_shuffle(Tensor self, SymInt groups) -> Tensor"], o);
 }
 
 function nativeDropout$(a: any[]): any {
@@ -13835,7 +13835,7 @@ function nativeDropout$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("native_dropout", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("native_dropout", a, ["native_dropout(Tensor input, float p, bool? train) -> (Tensor, Tensor)"]);
+  return rt.noMatch("native_dropout", a, ["native_dropout(Tensor input, float p, bool? train) -> (Tensor, Tensor)"], o);
 }
 
 function nativeDropoutBackward$(a: any[]): any {
@@ -13852,7 +13852,7 @@ function nativeDropoutBackward$(a: any[]): any {
       return W(N.callOp(rt.op("native_dropout_backward", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("native_dropout_backward", a, ["native_dropout_backward(Tensor grad_output, Tensor mask, float scale) -> Tensor"]);
+  return rt.noMatch("native_dropout_backward", a, ["native_dropout_backward(Tensor grad_output, Tensor mask, float scale) -> Tensor"], o);
 }
 
 function nativeGroupNorm$(a: any[]): any {
@@ -13879,7 +13879,7 @@ function nativeGroupNorm$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("native_group_norm", "", false), v0._h, rt.hOpt(v1), rt.hOpt(v2), v3, v4, v5, v6, v7));
     }
   }
-  return rt.noMatch("native_group_norm", a, ["native_group_norm(Tensor input, Tensor? weight, Tensor? bias, SymInt N, SymInt C, SymInt HxW, int group, float eps) -> (Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("native_group_norm", a, ["native_group_norm(Tensor input, Tensor? weight, Tensor? bias, SymInt N, SymInt C, SymInt HxW, int group, float eps) -> (Tensor, Tensor, Tensor)"], o);
 }
 
 function nativeGroupNormBackward$(a: any[]): any {
@@ -13910,7 +13910,7 @@ function nativeGroupNormBackward$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("native_group_norm_backward", "", false), v0._h, v1._h, v2._h, v3._h, rt.hOpt(v4), v5, v6, v7, v8, v9));
     }
   }
-  return rt.noMatch("native_group_norm_backward", a, ["native_group_norm_backward(Tensor grad_out, Tensor input, Tensor mean, Tensor rstd, Tensor? weight, SymInt N, SymInt C, SymInt HxW, int group, bool[3] output_mask) -> (Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("native_group_norm_backward", a, ["native_group_norm_backward(Tensor grad_out, Tensor input, Tensor mean, Tensor rstd, Tensor? weight, SymInt N, SymInt C, SymInt HxW, int group, bool[3] output_mask) -> (Tensor, Tensor, Tensor)"], o);
 }
 
 function nativeLayerNorm$(a: any[]): any {
@@ -13931,7 +13931,7 @@ function nativeLayerNorm$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("native_layer_norm", "", false), v0._h, v1, rt.hOpt(v2), rt.hOpt(v3), v4));
     }
   }
-  return rt.noMatch("native_layer_norm", a, ["native_layer_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight, Tensor? bias, float eps) -> (Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("native_layer_norm", a, ["native_layer_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight, Tensor? bias, float eps) -> (Tensor, Tensor, Tensor)"], o);
 }
 
 function nativeLayerNormBackward$(a: any[]): any {
@@ -13958,7 +13958,7 @@ function nativeLayerNormBackward$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("native_layer_norm_backward", "", false), v0._h, v1._h, v2, v3._h, v4._h, rt.hOpt(v5), rt.hOpt(v6), v7));
     }
   }
-  return rt.noMatch("native_layer_norm_backward", a, ["native_layer_norm_backward(Tensor grad_out, Tensor input, SymInt[] normalized_shape, Tensor mean, Tensor rstd, Tensor? weight, Tensor? bias, bool[3] output_mask) -> (Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("native_layer_norm_backward", a, ["native_layer_norm_backward(Tensor grad_out, Tensor input, SymInt[] normalized_shape, Tensor mean, Tensor rstd, Tensor? weight, Tensor? bias, bool[3] output_mask) -> (Tensor, Tensor, Tensor)"], o);
 }
 
 function nativeNorm$(a: any[]): any {
@@ -13989,7 +13989,7 @@ function nativeNorm$(a: any[]): any {
       return W(N.callOp(rt.op("native_norm", "ScalarOpt_dim_dtype", false), v0._h, v1, v2, v3, v4));
     }
   }
-  return rt.noMatch("native_norm", a, ["native_norm(Tensor self, Scalar p=2) -> Tensor","native_norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, ScalarType? dtype) -> Tensor"]);
+  return rt.noMatch("native_norm", a, ["native_norm(Tensor self, Scalar p=2) -> Tensor","native_norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, ScalarType? dtype) -> Tensor"], o);
 }
 
 function ne$(a: any[]): any {
@@ -14014,7 +14014,7 @@ function ne$(a: any[]): any {
       return W(N.f_ne_Tensor(v0._h, v1._h));
     }
   }
-  return rt.noMatch("ne", a, ["ne.Scalar(Tensor self, Scalar other) -> Tensor","ne.Tensor(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("ne", a, ["ne.Scalar(Tensor self, Scalar other) -> Tensor","ne.Tensor(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function ne_$(a: any[]): any {
@@ -14041,7 +14041,7 @@ function ne_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("ne_", a, ["ne_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","ne_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("ne_", a, ["ne_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","ne_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function neg$(a: any[]): any {
@@ -14054,7 +14054,7 @@ function neg$(a: any[]): any {
       return W(N.f_neg(v0._h));
     }
   }
-  return rt.noMatch("neg", a, ["neg(Tensor self) -> Tensor"]);
+  return rt.noMatch("neg", a, ["neg(Tensor self) -> Tensor"], o);
 }
 
 function neg_$(a: any[]): any {
@@ -14068,7 +14068,7 @@ function neg_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("neg_", a, ["neg_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("neg_", a, ["neg_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function negative$(a: any[]): any {
@@ -14081,7 +14081,7 @@ function negative$(a: any[]): any {
       return W(N.callOp(rt.op("negative", "", false), v0._h));
     }
   }
-  return rt.noMatch("negative", a, ["negative(Tensor self) -> Tensor"]);
+  return rt.noMatch("negative", a, ["negative(Tensor self) -> Tensor"], o);
 }
 
 function negative_$(a: any[]): any {
@@ -14095,7 +14095,7 @@ function negative_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("negative_", a, ["negative_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("negative_", a, ["negative_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function nestedToPaddedTensor$(a: any[]): any {
@@ -14112,7 +14112,7 @@ function nestedToPaddedTensor$(a: any[]): any {
       return W(N.callOp(rt.op("nested_to_padded_tensor", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("nested_to_padded_tensor", a, ["nested_to_padded_tensor(Tensor self, float padding, int[]? output_size=None) -> Tensor"]);
+  return rt.noMatch("nested_to_padded_tensor", a, ["nested_to_padded_tensor(Tensor self, float padding, int[]? output_size=None) -> Tensor"], o);
 }
 
 function newEmpty$(a: any[]): any {
@@ -14135,7 +14135,7 @@ function newEmpty$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("new_empty", "", false), v0._h, v1, v2, v3, v4, v5)), o);
     }
   }
-  return rt.noMatch("new_empty", a, ["new_empty(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("new_empty", a, ["new_empty(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function newEmptyStrided$(a: any[]): any {
@@ -14160,7 +14160,7 @@ function newEmptyStrided$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("new_empty_strided", "", false), v0._h, v1, v2, v3, v4, v5, v6)), o);
     }
   }
-  return rt.noMatch("new_empty_strided", a, ["new_empty_strided(Tensor self, SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("new_empty_strided", a, ["new_empty_strided(Tensor self, SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function newFull$(a: any[]): any {
@@ -14185,7 +14185,7 @@ function newFull$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("new_full", "", false), v0._h, v1, v2, v3, v4, v5, v6)), o);
     }
   }
-  return rt.noMatch("new_full", a, ["new_full(Tensor self, SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("new_full", a, ["new_full(Tensor self, SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function newOnes$(a: any[]): any {
@@ -14208,7 +14208,7 @@ function newOnes$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("new_ones", "", false), v0._h, v1, v2, v3, v4, v5)), o);
     }
   }
-  return rt.noMatch("new_ones", a, ["new_ones(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("new_ones", a, ["new_ones(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function newZeros$(a: any[]): any {
@@ -14231,7 +14231,7 @@ function newZeros$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("new_zeros", "", false), v0._h, v1, v2, v3, v4, v5)), o);
     }
   }
-  return rt.noMatch("new_zeros", a, ["new_zeros(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("new_zeros", a, ["new_zeros(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function nextafter$(a: any[]): any {
@@ -14246,7 +14246,7 @@ function nextafter$(a: any[]): any {
       return W(N.callOp(rt.op("nextafter", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("nextafter", a, ["nextafter(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("nextafter", a, ["nextafter(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function nextafter_$(a: any[]): any {
@@ -14262,7 +14262,7 @@ function nextafter_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("nextafter_", a, ["nextafter_(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("nextafter_", a, ["nextafter_(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function nllLoss$(a: any[]): any {
@@ -14283,7 +14283,7 @@ function nllLoss$(a: any[]): any {
       return W(N.f_nll_loss(v0._h, v1._h, rt.hOpt((v2 === undefined ? null : v2)), (v3 === undefined ? 1 : v3), (v4 === undefined ? -100 : v4)));
     }
   }
-  return rt.noMatch("nll_loss", a, ["nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, SymInt ignore_index=-100) -> Tensor"]);
+  return rt.noMatch("nll_loss", a, ["nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, SymInt ignore_index=-100) -> Tensor"], o);
 }
 
 function nllLoss2d$(a: any[]): any {
@@ -14304,7 +14304,7 @@ function nllLoss2d$(a: any[]): any {
       return W(N.callOp(rt.op("nll_loss2d", "", false), v0._h, v1._h, rt.hOpt(v2), v3, v4));
     }
   }
-  return rt.noMatch("nll_loss2d", a, ["nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, SymInt ignore_index=-100) -> Tensor"]);
+  return rt.noMatch("nll_loss2d", a, ["nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, SymInt ignore_index=-100) -> Tensor"], o);
 }
 
 function nllLoss2dBackward$(a: any[]): any {
@@ -14329,7 +14329,7 @@ function nllLoss2dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("nll_loss2d_backward", "", false), v0._h, v1._h, v2._h, rt.hOpt(v3), v4, v5, v6._h));
     }
   }
-  return rt.noMatch("nll_loss2d_backward", a, ["nll_loss2d_backward(Tensor grad_output, Tensor self, Tensor target, Tensor? weight, int reduction, SymInt ignore_index, Tensor total_weight) -> Tensor"]);
+  return rt.noMatch("nll_loss2d_backward", a, ["nll_loss2d_backward(Tensor grad_output, Tensor self, Tensor target, Tensor? weight, int reduction, SymInt ignore_index, Tensor total_weight) -> Tensor"], o);
 }
 
 function nllLoss2dForward$(a: any[]): any {
@@ -14350,7 +14350,7 @@ function nllLoss2dForward$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("nll_loss2d_forward", "", false), v0._h, v1._h, rt.hOpt(v2), v3, v4), ["output","totalWeight"]);
     }
   }
-  return rt.noMatch("nll_loss2d_forward", a, ["nll_loss2d_forward(Tensor self, Tensor target, Tensor? weight, int reduction, SymInt ignore_index) -> (Tensor output, Tensor total_weight)"]);
+  return rt.noMatch("nll_loss2d_forward", a, ["nll_loss2d_forward(Tensor self, Tensor target, Tensor? weight, int reduction, SymInt ignore_index) -> (Tensor output, Tensor total_weight)"], o);
 }
 
 function nllLossBackward$(a: any[]): any {
@@ -14375,7 +14375,7 @@ function nllLossBackward$(a: any[]): any {
       return W(N.callOp(rt.op("nll_loss_backward", "", false), v0._h, v1._h, v2._h, rt.hOpt(v3), v4, v5, v6._h));
     }
   }
-  return rt.noMatch("nll_loss_backward", a, ["nll_loss_backward(Tensor grad_output, Tensor self, Tensor target, Tensor? weight, int reduction, SymInt ignore_index, Tensor total_weight) -> Tensor"]);
+  return rt.noMatch("nll_loss_backward", a, ["nll_loss_backward(Tensor grad_output, Tensor self, Tensor target, Tensor? weight, int reduction, SymInt ignore_index, Tensor total_weight) -> Tensor"], o);
 }
 
 function nllLossForward$(a: any[]): any {
@@ -14396,7 +14396,7 @@ function nllLossForward$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("nll_loss_forward", "", false), v0._h, v1._h, rt.hOpt(v2), v3, v4), ["output","totalWeight"]);
     }
   }
-  return rt.noMatch("nll_loss_forward", a, ["nll_loss_forward(Tensor self, Tensor target, Tensor? weight, int reduction, SymInt ignore_index) -> (Tensor output, Tensor total_weight)"]);
+  return rt.noMatch("nll_loss_forward", a, ["nll_loss_forward(Tensor self, Tensor target, Tensor? weight, int reduction, SymInt ignore_index) -> (Tensor output, Tensor total_weight)"], o);
 }
 
 function nllLossNd$(a: any[]): any {
@@ -14417,7 +14417,7 @@ function nllLossNd$(a: any[]): any {
       return W(N.callOp(rt.op("nll_loss_nd", "", false), v0._h, v1._h, rt.hOpt(v2), v3, v4));
     }
   }
-  return rt.noMatch("nll_loss_nd", a, ["nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, SymInt ignore_index=-100) -> Tensor"]);
+  return rt.noMatch("nll_loss_nd", a, ["nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, SymInt ignore_index=-100) -> Tensor"], o);
 }
 
 function nonzero$(a: any[]): any {
@@ -14430,7 +14430,7 @@ function nonzero$(a: any[]): any {
       return W(N.callOp(rt.op("nonzero", "", false), v0._h));
     }
   }
-  return rt.noMatch("nonzero", a, ["nonzero(Tensor self) -> Tensor"]);
+  return rt.noMatch("nonzero", a, ["nonzero(Tensor self) -> Tensor"], o);
 }
 
 function nonzeroNumpy$(a: any[]): any {
@@ -14443,7 +14443,7 @@ function nonzeroNumpy$(a: any[]): any {
       return rt.wrapList(N.callOp(rt.op("nonzero_numpy", "", false), v0._h));
     }
   }
-  return rt.noMatch("nonzero_numpy", a, ["nonzero_numpy(Tensor self) -> Tensor[]"]);
+  return rt.noMatch("nonzero_numpy", a, ["nonzero_numpy(Tensor self) -> Tensor[]"], o);
 }
 
 function nonzeroStatic$(a: any[]): any {
@@ -14460,7 +14460,7 @@ function nonzeroStatic$(a: any[]): any {
       return W(N.callOp(rt.op("nonzero_static", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("nonzero_static", a, ["nonzero_static(Tensor self, *, SymInt size, int fill_value=-1) -> Tensor"]);
+  return rt.noMatch("nonzero_static", a, ["nonzero_static(Tensor self, *, SymInt size, int fill_value=-1) -> Tensor"], o);
 }
 
 function norm$(a: any[]): any {
@@ -14517,7 +14517,7 @@ function norm$(a: any[]): any {
       return W(N.f_norm_ScalarOpt_dim(v0._h, (v1 ?? null), v2, (v3 === undefined ? false : v3)));
     }
   }
-  return rt.noMatch("norm", a, ["norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor","norm.Scalar(Tensor self, Scalar p=2) -> Tensor","norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, *, ScalarType dtype) -> Tensor","norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor"]);
+  return rt.noMatch("norm", a, ["norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor","norm.Scalar(Tensor self, Scalar p=2) -> Tensor","norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, *, ScalarType dtype) -> Tensor","norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor"], o);
 }
 
 function normExceptDim$(a: any[]): any {
@@ -14534,7 +14534,7 @@ function normExceptDim$(a: any[]): any {
       return W(N.callOp(rt.op("norm_except_dim", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("norm_except_dim", a, ["norm_except_dim(Tensor v, int pow=2, int dim=0) -> Tensor"]);
+  return rt.noMatch("norm_except_dim", a, ["norm_except_dim(Tensor v, int pow=2, int dim=0) -> Tensor"], o);
 }
 
 function normal$(a: any[]): any {
@@ -14597,7 +14597,7 @@ function normal$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("normal", "float_float", false), v0, v1, v2, v3, v4, v5, v6, v7)), o);
     }
   }
-  return rt.noMatch("normal", a, ["normal.Tensor_float(Tensor mean, float std=1, *, Generator? generator=None) -> Tensor","normal.float_Tensor(float mean, Tensor std, *, Generator? generator=None) -> Tensor","normal.Tensor_Tensor(Tensor mean, Tensor std, *, Generator? generator=None) -> Tensor","normal.float_float(float mean, float std, SymInt[] size, *, Generator? generator=None, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("normal", a, ["normal.Tensor_float(Tensor mean, float std=1, *, Generator? generator=None) -> Tensor","normal.float_Tensor(float mean, Tensor std, *, Generator? generator=None) -> Tensor","normal.Tensor_Tensor(Tensor mean, Tensor std, *, Generator? generator=None) -> Tensor","normal.float_float(float mean, float std, SymInt[] size, *, Generator? generator=None, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function normal_$(a: any[]): any {
@@ -14617,7 +14617,7 @@ function normal_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("normal_", a, ["normal_(Tensor(a!) self, float mean=0, float std=1, *, Generator? generator=None) -> Tensor(a!)"]);
+  return rt.noMatch("normal_", a, ["normal_(Tensor(a!) self, float mean=0, float std=1, *, Generator? generator=None) -> Tensor(a!)"], o);
 }
 
 function normalFunctional$(a: any[]): any {
@@ -14636,7 +14636,7 @@ function normalFunctional$(a: any[]): any {
       return W(N.callOp(rt.op("normal_functional", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("normal_functional", a, ["normal_functional(Tensor self, float mean=0, float std=1, *, Generator? generator=None) -> Tensor"]);
+  return rt.noMatch("normal_functional", a, ["normal_functional(Tensor self, float mean=0, float std=1, *, Generator? generator=None) -> Tensor"], o);
 }
 
 function notEqual$(a: any[]): any {
@@ -14661,7 +14661,7 @@ function notEqual$(a: any[]): any {
       return W(N.callOp(rt.op("not_equal", "Tensor", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("not_equal", a, ["not_equal.Scalar(Tensor self, Scalar other) -> Tensor","not_equal.Tensor(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("not_equal", a, ["not_equal.Scalar(Tensor self, Scalar other) -> Tensor","not_equal.Tensor(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function notEqual_$(a: any[]): any {
@@ -14688,7 +14688,7 @@ function notEqual_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("not_equal_", a, ["not_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","not_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("not_equal_", a, ["not_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","not_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function nuclearNorm$(a: any[]): any {
@@ -14715,7 +14715,7 @@ function nuclearNorm$(a: any[]): any {
       return W(N.callOp(rt.op("nuclear_norm", "dim", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("nuclear_norm", a, ["nuclear_norm(Tensor self, bool keepdim=False) -> Tensor","nuclear_norm.dim(Tensor self, int[2] dim, bool keepdim=False) -> Tensor"]);
+  return rt.noMatch("nuclear_norm", a, ["nuclear_norm(Tensor self, bool keepdim=False) -> Tensor","nuclear_norm.dim(Tensor self, int[2] dim, bool keepdim=False) -> Tensor"], o);
 }
 
 function numel$(a: any[]): any {
@@ -14728,7 +14728,7 @@ function numel$(a: any[]): any {
       return N.callOp(rt.op("numel", "", false), v0._h);
     }
   }
-  return rt.noMatch("numel", a, ["numel(Tensor self) -> int"]);
+  return rt.noMatch("numel", a, ["numel(Tensor self) -> int"], o);
 }
 
 function numpy_T$(a: any[]): any {
@@ -14741,7 +14741,7 @@ function numpy_T$(a: any[]): any {
       return W(N.callOp(rt.op("numpy_T", "", false), v0._h));
     }
   }
-  return rt.noMatch("numpy_T", a, ["numpy_T(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("numpy_T", a, ["numpy_T(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function oneHot$(a: any[]): any {
@@ -14756,7 +14756,7 @@ function oneHot$(a: any[]): any {
       return W(N.callOp(rt.op("one_hot", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("one_hot", a, ["one_hot(Tensor self, int num_classes=-1) -> Tensor"]);
+  return rt.noMatch("one_hot", a, ["one_hot(Tensor self, int num_classes=-1) -> Tensor"], o);
 }
 
 function ones$(a: any[]): any {
@@ -14777,7 +14777,7 @@ function ones$(a: any[]): any {
       return rt.factoryResult(W(N.f_ones(v0, (v1 === undefined ? null : v1), (v2 === undefined ? null : v2), (v3 === undefined ? null : v3), (v4 === undefined ? null : v4))), o);
     }
   }
-  return rt.noMatch("ones", a, ["ones(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("ones", a, ["ones(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function onesLike$(a: any[]): any {
@@ -14800,7 +14800,7 @@ function onesLike$(a: any[]): any {
       return rt.factoryResult(W(N.f_ones_like(v0._h, (v1 === undefined ? null : v1), (v2 === undefined ? null : v2), (v3 === undefined ? null : v3), (v4 === undefined ? null : v4), (v5 === undefined ? null : v5))), o);
     }
   }
-  return rt.noMatch("ones_like", a, ["ones_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor"]);
+  return rt.noMatch("ones_like", a, ["ones_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor"], o);
 }
 
 function orgqr$(a: any[]): any {
@@ -14815,7 +14815,7 @@ function orgqr$(a: any[]): any {
       return W(N.callOp(rt.op("orgqr", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("orgqr", a, ["orgqr(Tensor self, Tensor input2) -> Tensor"]);
+  return rt.noMatch("orgqr", a, ["orgqr(Tensor self, Tensor input2) -> Tensor"], o);
 }
 
 function ormqr$(a: any[]): any {
@@ -14836,7 +14836,7 @@ function ormqr$(a: any[]): any {
       return W(N.callOp(rt.op("ormqr", "", false), v0._h, v1._h, v2._h, v3, v4));
     }
   }
-  return rt.noMatch("ormqr", a, ["ormqr(Tensor self, Tensor input2, Tensor input3, bool left=True, bool transpose=False) -> Tensor"]);
+  return rt.noMatch("ormqr", a, ["ormqr(Tensor self, Tensor input2, Tensor input3, bool left=True, bool transpose=False) -> Tensor"], o);
 }
 
 function outer$(a: any[]): any {
@@ -14851,7 +14851,7 @@ function outer$(a: any[]): any {
       return W(N.callOp(rt.op("outer", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("outer", a, ["outer(Tensor self, Tensor vec2) -> Tensor"]);
+  return rt.noMatch("outer", a, ["outer(Tensor self, Tensor vec2) -> Tensor"], o);
 }
 
 function outputNr$(a: any[]): any {
@@ -14864,7 +14864,7 @@ function outputNr$(a: any[]): any {
       return N.callOp(rt.op("output_nr", "", false), v0._h);
     }
   }
-  return rt.noMatch("output_nr", a, ["output_nr(Tensor self) -> int"]);
+  return rt.noMatch("output_nr", a, ["output_nr(Tensor self) -> int"], o);
 }
 
 function pad$(a: any[]): any {
@@ -14883,7 +14883,7 @@ function pad$(a: any[]): any {
       return W(N.callOp(rt.op("pad", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("pad", a, ["pad(Tensor self, SymInt[] pad, str mode=\"constant\", float? value=None) -> Tensor"]);
+  return rt.noMatch("pad", a, ["pad(Tensor self, SymInt[] pad, str mode=\"constant\", float? value=None) -> Tensor"], o);
 }
 
 function padSequence$(a: any[]): any {
@@ -14899,10 +14899,10 @@ function padSequence$(a: any[]): any {
         (v2 === undefined || (rt.isN(v2))) &&
         (v3 === undefined || (typeof v3 === 'string')) &&
         rt.keysIn(o, ["sequences","batchFirst","paddingValue","paddingSide"])) {
-      return W(N.callOp(rt.op("pad_sequence", "", false), rt.hList(v0), v1, v2, v3));
+      return W(N.callOp(rt.op("pad_sequence", "", false), rt.hList(v0, "pad_sequence", "sequences"), v1, v2, v3));
     }
   }
-  return rt.noMatch("pad_sequence", a, ["pad_sequence(Tensor[] sequences, bool batch_first=False, float padding_value=0.0, str padding_side=\"right\") -> Tensor"]);
+  return rt.noMatch("pad_sequence", a, ["pad_sequence(Tensor[] sequences, bool batch_first=False, float padding_value=0.0, str padding_side=\"right\") -> Tensor"], o);
 }
 
 function pairwiseDistance$(a: any[]): any {
@@ -14923,7 +14923,7 @@ function pairwiseDistance$(a: any[]): any {
       return W(N.callOp(rt.op("pairwise_distance", "", false), v0._h, v1._h, v2, v3, v4));
     }
   }
-  return rt.noMatch("pairwise_distance", a, ["pairwise_distance(Tensor x1, Tensor x2, float p=2, float eps=1e-06, bool keepdim=False) -> Tensor"]);
+  return rt.noMatch("pairwise_distance", a, ["pairwise_distance(Tensor x1, Tensor x2, float p=2, float eps=1e-06, bool keepdim=False) -> Tensor"], o);
 }
 
 function pdist$(a: any[]): any {
@@ -14938,7 +14938,7 @@ function pdist$(a: any[]): any {
       return W(N.callOp(rt.op("pdist", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("pdist", a, ["pdist(Tensor self, float p=2) -> Tensor"]);
+  return rt.noMatch("pdist", a, ["pdist(Tensor self, float p=2) -> Tensor"], o);
 }
 
 function permute$(a: any[]): any {
@@ -14953,7 +14953,7 @@ function permute$(a: any[]): any {
       return W(N.f_permute(v0._h, v1));
     }
   }
-  return rt.noMatch("permute", a, ["permute(Tensor(a) self, int[] dims) -> Tensor(a)"]);
+  return rt.noMatch("permute", a, ["permute(Tensor(a) self, int[] dims) -> Tensor(a)"], o);
 }
 
 function permuteCopy$(a: any[]): any {
@@ -14968,7 +14968,7 @@ function permuteCopy$(a: any[]): any {
       return W(N.callOp(rt.op("permute_copy", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("permute_copy", a, ["permute_copy(Tensor self, int[] dims) -> Tensor"]);
+  return rt.noMatch("permute_copy", a, ["permute_copy(Tensor self, int[] dims) -> Tensor"], o);
 }
 
 function pinMemory$(a: any[]): any {
@@ -14983,7 +14983,7 @@ function pinMemory$(a: any[]): any {
       return W(N.callOp(rt.op("pin_memory", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("pin_memory", a, ["pin_memory(Tensor(a) self, Device? device=None) -> Tensor(a)"]);
+  return rt.noMatch("pin_memory", a, ["pin_memory(Tensor(a) self, Device? device=None) -> Tensor(a)"], o);
 }
 
 function pinverse$(a: any[]): any {
@@ -14998,7 +14998,7 @@ function pinverse$(a: any[]): any {
       return W(N.callOp(rt.op("pinverse", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("pinverse", a, ["pinverse(Tensor self, float rcond=1e-15) -> Tensor"]);
+  return rt.noMatch("pinverse", a, ["pinverse(Tensor self, float rcond=1e-15) -> Tensor"], o);
 }
 
 function pixelShuffle$(a: any[]): any {
@@ -15013,7 +15013,7 @@ function pixelShuffle$(a: any[]): any {
       return W(N.callOp(rt.op("pixel_shuffle", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("pixel_shuffle", a, ["pixel_shuffle(Tensor self, int upscale_factor) -> Tensor"]);
+  return rt.noMatch("pixel_shuffle", a, ["pixel_shuffle(Tensor self, int upscale_factor) -> Tensor"], o);
 }
 
 function pixelUnshuffle$(a: any[]): any {
@@ -15028,7 +15028,7 @@ function pixelUnshuffle$(a: any[]): any {
       return W(N.callOp(rt.op("pixel_unshuffle", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("pixel_unshuffle", a, ["pixel_unshuffle(Tensor self, int downscale_factor) -> Tensor"]);
+  return rt.noMatch("pixel_unshuffle", a, ["pixel_unshuffle(Tensor self, int downscale_factor) -> Tensor"], o);
 }
 
 function poisson$(a: any[]): any {
@@ -15043,7 +15043,7 @@ function poisson$(a: any[]): any {
       return W(N.callOp(rt.op("poisson", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("poisson", a, ["poisson(Tensor self, Generator? generator=None) -> Tensor"]);
+  return rt.noMatch("poisson", a, ["poisson(Tensor self, Generator? generator=None) -> Tensor"], o);
 }
 
 function poissonNllLoss$(a: any[]): any {
@@ -15066,7 +15066,7 @@ function poissonNllLoss$(a: any[]): any {
       return W(N.callOp(rt.op("poisson_nll_loss", "", false), v0._h, v1._h, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("poisson_nll_loss", a, ["poisson_nll_loss(Tensor input, Tensor target, bool log_input, bool full, float eps, int reduction) -> Tensor"]);
+  return rt.noMatch("poisson_nll_loss", a, ["poisson_nll_loss(Tensor input, Tensor target, bool log_input, bool full, float eps, int reduction) -> Tensor"], o);
 }
 
 function polar$(a: any[]): any {
@@ -15081,7 +15081,7 @@ function polar$(a: any[]): any {
       return W(N.callOp(rt.op("polar", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("polar", a, ["polar(Tensor abs, Tensor angle) -> Tensor"]);
+  return rt.noMatch("polar", a, ["polar(Tensor abs, Tensor angle) -> Tensor"], o);
 }
 
 function polygamma$(a: any[]): any {
@@ -15096,7 +15096,7 @@ function polygamma$(a: any[]): any {
       return W(N.callOp(rt.op("polygamma", "", false), v0, v1._h));
     }
   }
-  return rt.noMatch("polygamma", a, ["polygamma(int n, Tensor self) -> Tensor"]);
+  return rt.noMatch("polygamma", a, ["polygamma(int n, Tensor self) -> Tensor"], o);
 }
 
 function polygamma_$(a: any[]): any {
@@ -15112,7 +15112,7 @@ function polygamma_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("polygamma_", a, ["polygamma_(Tensor(a!) self, int n) -> Tensor(a!)"]);
+  return rt.noMatch("polygamma_", a, ["polygamma_(Tensor(a!) self, int n) -> Tensor(a!)"], o);
 }
 
 function positive$(a: any[]): any {
@@ -15125,7 +15125,7 @@ function positive$(a: any[]): any {
       return W(N.callOp(rt.op("positive", "", false), v0._h));
     }
   }
-  return rt.noMatch("positive", a, ["positive(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("positive", a, ["positive(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function pow$(a: any[]): any {
@@ -15160,7 +15160,7 @@ function pow$(a: any[]): any {
       return W(N.f_pow_Tensor_Scalar(v0._h, v1));
     }
   }
-  return rt.noMatch("pow", a, ["pow.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor","pow.Scalar(Scalar self, Tensor exponent) -> Tensor","pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor"]);
+  return rt.noMatch("pow", a, ["pow.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor","pow.Scalar(Scalar self, Tensor exponent) -> Tensor","pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor"], o);
 }
 
 function pow_$(a: any[]): any {
@@ -15187,7 +15187,7 @@ function pow_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("pow_", a, ["pow_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)","pow_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)"]);
+  return rt.noMatch("pow_", a, ["pow_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)","pow_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)"], o);
 }
 
 function prelu$(a: any[]): any {
@@ -15202,7 +15202,7 @@ function prelu$(a: any[]): any {
       return W(N.callOp(rt.op("prelu", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("prelu", a, ["prelu(Tensor self, Tensor weight) -> Tensor"]);
+  return rt.noMatch("prelu", a, ["prelu(Tensor self, Tensor weight) -> Tensor"], o);
 }
 
 function prod$(a: any[]): any {
@@ -15231,7 +15231,7 @@ function prod$(a: any[]): any {
       return W(N.callOp(rt.op("prod", "dim_int", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("prod", a, ["prod(Tensor self, *, ScalarType? dtype=None) -> Tensor","prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor"]);
+  return rt.noMatch("prod", a, ["prod(Tensor self, *, ScalarType? dtype=None) -> Tensor","prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor"], o);
 }
 
 function promoteTypes$(a: any[]): any {
@@ -15246,7 +15246,7 @@ function promoteTypes$(a: any[]): any {
       return N.callOp(rt.op("promote_types", "", false), v0, v1);
     }
   }
-  return rt.noMatch("promote_types", a, ["promote_types(ScalarType type1, ScalarType type2) -> ScalarType"]);
+  return rt.noMatch("promote_types", a, ["promote_types(ScalarType type1, ScalarType type2) -> ScalarType"], o);
 }
 
 function put$(a: any[]): any {
@@ -15265,7 +15265,7 @@ function put$(a: any[]): any {
       return W(N.callOp(rt.op("put", "", false), v0._h, v1._h, v2._h, v3));
     }
   }
-  return rt.noMatch("put", a, ["put(Tensor self, Tensor index, Tensor source, bool accumulate=False) -> Tensor"]);
+  return rt.noMatch("put", a, ["put(Tensor self, Tensor index, Tensor source, bool accumulate=False) -> Tensor"], o);
 }
 
 function put_$(a: any[]): any {
@@ -15285,7 +15285,7 @@ function put_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("put_", a, ["put_(Tensor(a!) self, Tensor index, Tensor source, bool accumulate=False) -> Tensor(a!)"]);
+  return rt.noMatch("put_", a, ["put_(Tensor(a!) self, Tensor index, Tensor source, bool accumulate=False) -> Tensor(a!)"], o);
 }
 
 function qPerChannelAxis$(a: any[]): any {
@@ -15298,7 +15298,7 @@ function qPerChannelAxis$(a: any[]): any {
       return N.callOp(rt.op("q_per_channel_axis", "", false), v0._h);
     }
   }
-  return rt.noMatch("q_per_channel_axis", a, ["q_per_channel_axis(Tensor self) -> int"]);
+  return rt.noMatch("q_per_channel_axis", a, ["q_per_channel_axis(Tensor self) -> int"], o);
 }
 
 function qPerChannelScales$(a: any[]): any {
@@ -15311,7 +15311,7 @@ function qPerChannelScales$(a: any[]): any {
       return W(N.callOp(rt.op("q_per_channel_scales", "", false), v0._h));
     }
   }
-  return rt.noMatch("q_per_channel_scales", a, ["q_per_channel_scales(Tensor self) -> Tensor"]);
+  return rt.noMatch("q_per_channel_scales", a, ["q_per_channel_scales(Tensor self) -> Tensor"], o);
 }
 
 function qPerChannelZeroPoints$(a: any[]): any {
@@ -15324,7 +15324,7 @@ function qPerChannelZeroPoints$(a: any[]): any {
       return W(N.callOp(rt.op("q_per_channel_zero_points", "", false), v0._h));
     }
   }
-  return rt.noMatch("q_per_channel_zero_points", a, ["q_per_channel_zero_points(Tensor self) -> Tensor"]);
+  return rt.noMatch("q_per_channel_zero_points", a, ["q_per_channel_zero_points(Tensor self) -> Tensor"], o);
 }
 
 function qScale$(a: any[]): any {
@@ -15337,7 +15337,7 @@ function qScale$(a: any[]): any {
       return N.callOp(rt.op("q_scale", "", false), v0._h);
     }
   }
-  return rt.noMatch("q_scale", a, ["q_scale(Tensor self) -> float"]);
+  return rt.noMatch("q_scale", a, ["q_scale(Tensor self) -> float"], o);
 }
 
 function qZeroPoint$(a: any[]): any {
@@ -15350,7 +15350,7 @@ function qZeroPoint$(a: any[]): any {
       return N.callOp(rt.op("q_zero_point", "", false), v0._h);
     }
   }
-  return rt.noMatch("q_zero_point", a, ["q_zero_point(Tensor self) -> int"]);
+  return rt.noMatch("q_zero_point", a, ["q_zero_point(Tensor self) -> int"], o);
 }
 
 function qr$(a: any[]): any {
@@ -15365,7 +15365,7 @@ function qr$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("qr", "", false), v0._h, v1), ["Q","R"]);
     }
   }
-  return rt.noMatch("qr", a, ["qr(Tensor self, bool some=True) -> (Tensor Q, Tensor R)"]);
+  return rt.noMatch("qr", a, ["qr(Tensor self, bool some=True) -> (Tensor Q, Tensor R)"], o);
 }
 
 function quantile$(a: any[]): any {
@@ -15402,7 +15402,7 @@ function quantile$(a: any[]): any {
       return W(N.callOp(rt.op("quantile", "scalar", false), v0._h, v1, v2, v3, v4));
     }
   }
-  return rt.noMatch("quantile", a, ["quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor","quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor"]);
+  return rt.noMatch("quantile", a, ["quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor","quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor"], o);
 }
 
 function quantizePerChannel$(a: any[]): any {
@@ -15423,7 +15423,7 @@ function quantizePerChannel$(a: any[]): any {
       return W(N.callOp(rt.op("quantize_per_channel", "", false), v0._h, v1._h, v2._h, v3, v4));
     }
   }
-  return rt.noMatch("quantize_per_channel", a, ["quantize_per_channel(Tensor self, Tensor scales, Tensor zero_points, int axis, ScalarType dtype) -> Tensor"]);
+  return rt.noMatch("quantize_per_channel", a, ["quantize_per_channel(Tensor self, Tensor scales, Tensor zero_points, int axis, ScalarType dtype) -> Tensor"], o);
 }
 
 function quantizePerTensor$(a: any[]): any {
@@ -15467,10 +15467,10 @@ function quantizePerTensor$(a: any[]): any {
         v2 !== undefined && (v2 instanceof Tensor) &&
         v3 !== undefined && (rt.isDType(v3)) &&
         rt.keysIn(o, ["tensors","scales","zeroPoints","dtype"])) {
-      return rt.wrapList(N.callOp(rt.op("quantize_per_tensor", "tensors", false), rt.hList(v0), v1._h, v2._h, v3));
+      return rt.wrapList(N.callOp(rt.op("quantize_per_tensor", "tensors", false), rt.hList(v0, "quantize_per_tensor", "tensors"), v1._h, v2._h, v3));
     }
   }
-  return rt.noMatch("quantize_per_tensor", a, ["quantize_per_tensor(Tensor self, float scale, int zero_point, ScalarType dtype) -> Tensor","quantize_per_tensor.tensor_qparams(Tensor self, Tensor scale, Tensor zero_point, ScalarType dtype) -> Tensor","quantize_per_tensor.tensors(Tensor[] tensors, Tensor scales, Tensor zero_points, ScalarType dtype) -> Tensor[]"]);
+  return rt.noMatch("quantize_per_tensor", a, ["quantize_per_tensor(Tensor self, float scale, int zero_point, ScalarType dtype) -> Tensor","quantize_per_tensor.tensor_qparams(Tensor self, Tensor scale, Tensor zero_point, ScalarType dtype) -> Tensor","quantize_per_tensor.tensors(Tensor[] tensors, Tensor scales, Tensor zero_points, ScalarType dtype) -> Tensor[]"], o);
 }
 
 function quantizePerTensorDynamic$(a: any[]): any {
@@ -15487,7 +15487,7 @@ function quantizePerTensorDynamic$(a: any[]): any {
       return W(N.callOp(rt.op("quantize_per_tensor_dynamic", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("quantize_per_tensor_dynamic", a, ["quantize_per_tensor_dynamic(Tensor self, ScalarType dtype, bool reduce_range) -> Tensor"]);
+  return rt.noMatch("quantize_per_tensor_dynamic", a, ["quantize_per_tensor_dynamic(Tensor self, ScalarType dtype, bool reduce_range) -> Tensor"], o);
 }
 
 function quantizedBatchNorm$(a: any[]): any {
@@ -15514,7 +15514,7 @@ function quantizedBatchNorm$(a: any[]): any {
       return W(N.callOp(rt.op("quantized_batch_norm", "", false), v0._h, rt.hOpt(v1), rt.hOpt(v2), v3._h, v4._h, v5, v6, v7));
     }
   }
-  return rt.noMatch("quantized_batch_norm", a, ["quantized_batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor mean, Tensor var, float eps, float output_scale, int output_zero_point) -> Tensor"]);
+  return rt.noMatch("quantized_batch_norm", a, ["quantized_batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor mean, Tensor var, float eps, float output_scale, int output_zero_point) -> Tensor"], o);
 }
 
 function quantizedGruCell$(a: any[]): any {
@@ -15553,7 +15553,7 @@ function quantizedGruCell$(a: any[]): any {
       return W(N.callOp(rt.op("quantized_gru_cell", "", false), v0._h, v1._h, v2._h, v3._h, v4._h, v5._h, v6._h, v7._h, v8._h, v9._h, v10, v11, v12, v13));
     }
   }
-  return rt.noMatch("quantized_gru_cell", a, ["quantized_gru_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor b_ih, Tensor b_hh, Tensor packed_ih, Tensor packed_hh, Tensor col_offsets_ih, Tensor col_offsets_hh, Scalar scale_ih, Scalar scale_hh, Scalar zero_point_ih, Scalar zero_point_hh) -> Tensor"]);
+  return rt.noMatch("quantized_gru_cell", a, ["quantized_gru_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor b_ih, Tensor b_hh, Tensor packed_ih, Tensor packed_hh, Tensor col_offsets_ih, Tensor col_offsets_hh, Scalar scale_ih, Scalar scale_hh, Scalar zero_point_ih, Scalar zero_point_hh) -> Tensor"], o);
 }
 
 function quantizedLstmCell$(a: any[]): any {
@@ -15589,10 +15589,10 @@ function quantizedLstmCell$(a: any[]): any {
         v12 !== undefined && (rt.isS(v12)) &&
         v13 !== undefined && (rt.isS(v13)) &&
         rt.keysIn(o, ["input","hx","wIh","wHh","bIh","bHh","packedIh","packedHh","colOffsetsIh","colOffsetsHh","scaleIh","scaleHh","zeroPointIh","zeroPointHh"])) {
-      return rt.wrapTuple(N.callOp(rt.op("quantized_lstm_cell", "", false), v0._h, rt.hList(v1), v2._h, v3._h, v4._h, v5._h, v6._h, v7._h, v8._h, v9._h, v10, v11, v12, v13));
+      return rt.wrapTuple(N.callOp(rt.op("quantized_lstm_cell", "", false), v0._h, rt.hList(v1, "quantized_lstm_cell", "hx"), v2._h, v3._h, v4._h, v5._h, v6._h, v7._h, v8._h, v9._h, v10, v11, v12, v13));
     }
   }
-  return rt.noMatch("quantized_lstm_cell", a, ["quantized_lstm_cell(Tensor input, Tensor[] hx, Tensor w_ih, Tensor w_hh, Tensor b_ih, Tensor b_hh, Tensor packed_ih, Tensor packed_hh, Tensor col_offsets_ih, Tensor col_offsets_hh, Scalar scale_ih, Scalar scale_hh, Scalar zero_point_ih, Scalar zero_point_hh) -> (Tensor, Tensor)"]);
+  return rt.noMatch("quantized_lstm_cell", a, ["quantized_lstm_cell(Tensor input, Tensor[] hx, Tensor w_ih, Tensor w_hh, Tensor b_ih, Tensor b_hh, Tensor packed_ih, Tensor packed_hh, Tensor col_offsets_ih, Tensor col_offsets_hh, Scalar scale_ih, Scalar scale_hh, Scalar zero_point_ih, Scalar zero_point_hh) -> (Tensor, Tensor)"], o);
 }
 
 function quantizedMaxPool1d$(a: any[]): any {
@@ -15615,7 +15615,7 @@ function quantizedMaxPool1d$(a: any[]): any {
       return W(N.callOp(rt.op("quantized_max_pool1d", "", false), v0._h, v1, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("quantized_max_pool1d", a, ["quantized_max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor"]);
+  return rt.noMatch("quantized_max_pool1d", a, ["quantized_max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor"], o);
 }
 
 function quantizedMaxPool2d$(a: any[]): any {
@@ -15638,7 +15638,7 @@ function quantizedMaxPool2d$(a: any[]): any {
       return W(N.callOp(rt.op("quantized_max_pool2d", "", false), v0._h, v1, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("quantized_max_pool2d", a, ["quantized_max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor"]);
+  return rt.noMatch("quantized_max_pool2d", a, ["quantized_max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor"], o);
 }
 
 function quantizedMaxPool3d$(a: any[]): any {
@@ -15661,7 +15661,7 @@ function quantizedMaxPool3d$(a: any[]): any {
       return W(N.callOp(rt.op("quantized_max_pool3d", "", false), v0._h, v1, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("quantized_max_pool3d", a, ["quantized_max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor"]);
+  return rt.noMatch("quantized_max_pool3d", a, ["quantized_max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor"], o);
 }
 
 function quantizedRnnReluCell$(a: any[]): any {
@@ -15700,7 +15700,7 @@ function quantizedRnnReluCell$(a: any[]): any {
       return W(N.callOp(rt.op("quantized_rnn_relu_cell", "", false), v0._h, v1._h, v2._h, v3._h, v4._h, v5._h, v6._h, v7._h, v8._h, v9._h, v10, v11, v12, v13));
     }
   }
-  return rt.noMatch("quantized_rnn_relu_cell", a, ["quantized_rnn_relu_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor b_ih, Tensor b_hh, Tensor packed_ih, Tensor packed_hh, Tensor col_offsets_ih, Tensor col_offsets_hh, Scalar scale_ih, Scalar scale_hh, Scalar zero_point_ih, Scalar zero_point_hh) -> Tensor"]);
+  return rt.noMatch("quantized_rnn_relu_cell", a, ["quantized_rnn_relu_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor b_ih, Tensor b_hh, Tensor packed_ih, Tensor packed_hh, Tensor col_offsets_ih, Tensor col_offsets_hh, Scalar scale_ih, Scalar scale_hh, Scalar zero_point_ih, Scalar zero_point_hh) -> Tensor"], o);
 }
 
 function quantizedRnnTanhCell$(a: any[]): any {
@@ -15739,7 +15739,7 @@ function quantizedRnnTanhCell$(a: any[]): any {
       return W(N.callOp(rt.op("quantized_rnn_tanh_cell", "", false), v0._h, v1._h, v2._h, v3._h, v4._h, v5._h, v6._h, v7._h, v8._h, v9._h, v10, v11, v12, v13));
     }
   }
-  return rt.noMatch("quantized_rnn_tanh_cell", a, ["quantized_rnn_tanh_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor b_ih, Tensor b_hh, Tensor packed_ih, Tensor packed_hh, Tensor col_offsets_ih, Tensor col_offsets_hh, Scalar scale_ih, Scalar scale_hh, Scalar zero_point_ih, Scalar zero_point_hh) -> Tensor"]);
+  return rt.noMatch("quantized_rnn_tanh_cell", a, ["quantized_rnn_tanh_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor b_ih, Tensor b_hh, Tensor packed_ih, Tensor packed_hh, Tensor col_offsets_ih, Tensor col_offsets_hh, Scalar scale_ih, Scalar scale_hh, Scalar zero_point_ih, Scalar zero_point_hh) -> Tensor"], o);
 }
 
 function rad2deg$(a: any[]): any {
@@ -15752,7 +15752,7 @@ function rad2deg$(a: any[]): any {
       return W(N.callOp(rt.op("rad2deg", "", false), v0._h));
     }
   }
-  return rt.noMatch("rad2deg", a, ["rad2deg(Tensor self) -> Tensor"]);
+  return rt.noMatch("rad2deg", a, ["rad2deg(Tensor self) -> Tensor"], o);
 }
 
 function rad2deg_$(a: any[]): any {
@@ -15766,7 +15766,7 @@ function rad2deg_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("rad2deg_", a, ["rad2deg_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("rad2deg_", a, ["rad2deg_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function rand$(a: any[]): any {
@@ -15805,7 +15805,7 @@ function rand$(a: any[]): any {
       return rt.factoryResult(W(N.f_rand_generator(v0, (v1 ?? null), (v2 === undefined ? null : v2), (v3 === undefined ? null : v3), (v4 === undefined ? null : v4), (v5 === undefined ? null : v5))), o);
     }
   }
-  return rt.noMatch("rand", a, ["rand(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","rand.generator(SymInt[] size, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("rand", a, ["rand(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","rand.generator(SymInt[] size, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function randLike$(a: any[]): any {
@@ -15848,7 +15848,7 @@ function randLike$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("rand_like", "generator", false), v0._h, v1, v2, v3, v4, v5, v6)), o);
     }
   }
-  return rt.noMatch("rand_like", a, ["rand_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor","rand_like.generator(Tensor self, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor"]);
+  return rt.noMatch("rand_like", a, ["rand_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor","rand_like.generator(Tensor self, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor"], o);
 }
 
 function randint$(a: any[]): any {
@@ -15933,7 +15933,7 @@ function randint$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("randint", "low_generator", false), v0, v1, v2, v3, v4, v5, v6, v7)), o);
     }
   }
-  return rt.noMatch("randint", a, ["randint(SymInt high, SymInt[] size, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","randint.generator(SymInt high, SymInt[] size, *, Generator? generator, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","randint.low(SymInt low, SymInt high, SymInt[] size, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","randint.low_generator(SymInt low, SymInt high, SymInt[] size, *, Generator? generator, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("randint", a, ["randint(SymInt high, SymInt[] size, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","randint.generator(SymInt high, SymInt[] size, *, Generator? generator, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","randint.low(SymInt low, SymInt high, SymInt[] size, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","randint.low_generator(SymInt low, SymInt high, SymInt[] size, *, Generator? generator, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function randintLike$(a: any[]): any {
@@ -16068,7 +16068,7 @@ function randintLike$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("randint_like", "low_generator_dtype", false), v0._h, v1, v2, v3, v4, v5, v6, v7, v8)), o);
     }
   }
-  return rt.noMatch("randint_like", a, ["randint_like(Tensor self, SymInt high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor","randint_like.generator(Tensor self, SymInt high, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor","randint_like.Tensor(Tensor self, Tensor high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor","randint_like.Tensor_generator(Tensor self, Tensor high, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor","randint_like.low_dtype(Tensor self, SymInt low, SymInt high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor","randint_like.low_generator_dtype(Tensor self, SymInt low, SymInt high, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor"]);
+  return rt.noMatch("randint_like", a, ["randint_like(Tensor self, SymInt high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor","randint_like.generator(Tensor self, SymInt high, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor","randint_like.Tensor(Tensor self, Tensor high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor","randint_like.Tensor_generator(Tensor self, Tensor high, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor","randint_like.low_dtype(Tensor self, SymInt low, SymInt high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor","randint_like.low_generator_dtype(Tensor self, SymInt low, SymInt high, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor"], o);
 }
 
 function randn$(a: any[]): any {
@@ -16107,7 +16107,7 @@ function randn$(a: any[]): any {
       return rt.factoryResult(W(N.f_randn_generator(v0, (v1 ?? null), (v2 === undefined ? null : v2), (v3 === undefined ? null : v3), (v4 === undefined ? null : v4), (v5 === undefined ? null : v5))), o);
     }
   }
-  return rt.noMatch("randn", a, ["randn(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","randn.generator(SymInt[] size, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("randn", a, ["randn(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","randn.generator(SymInt[] size, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function randnLike$(a: any[]): any {
@@ -16150,7 +16150,7 @@ function randnLike$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("randn_like", "generator", false), v0._h, v1, v2, v3, v4, v5, v6)), o);
     }
   }
-  return rt.noMatch("randn_like", a, ["randn_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor","randn_like.generator(Tensor self, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor"]);
+  return rt.noMatch("randn_like", a, ["randn_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor","randn_like.generator(Tensor self, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor"], o);
 }
 
 function random_$(a: any[]): any {
@@ -16194,7 +16194,7 @@ function random_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("random_", a, ["random_.from(Tensor(a!) self, int from, int? to, *, Generator? generator=None) -> Tensor(a!)","random_.to(Tensor(a!) self, int to, *, Generator? generator=None) -> Tensor(a!)","random_(Tensor(a!) self, *, Generator? generator=None) -> Tensor(a!)"]);
+  return rt.noMatch("random_", a, ["random_.from(Tensor(a!) self, int from, int? to, *, Generator? generator=None) -> Tensor(a!)","random_.to(Tensor(a!) self, int to, *, Generator? generator=None) -> Tensor(a!)","random_(Tensor(a!) self, *, Generator? generator=None) -> Tensor(a!)"], o);
 }
 
 function randperm$(a: any[]): any {
@@ -16233,7 +16233,7 @@ function randperm$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("randperm", "generator", false), v0, v1, v2, v3, v4, v5)), o);
     }
   }
-  return rt.noMatch("randperm", a, ["randperm(SymInt n, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","randperm.generator(SymInt n, *, Generator? generator, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("randperm", a, ["randperm(SymInt n, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","randperm.generator(SymInt n, *, Generator? generator, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function range$(a: any[]): any {
@@ -16276,7 +16276,7 @@ function range$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("range", "", false), v0, v1, v2, v3, v4, v5)), o);
     }
   }
-  return rt.noMatch("range", a, ["range.step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","range(Scalar start, Scalar end, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("range", a, ["range.step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor","range(Scalar start, Scalar end, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function ravel$(a: any[]): any {
@@ -16289,7 +16289,7 @@ function ravel$(a: any[]): any {
       return W(N.callOp(rt.op("ravel", "", false), v0._h));
     }
   }
-  return rt.noMatch("ravel", a, ["ravel(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("ravel", a, ["ravel(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function real$(a: any[]): any {
@@ -16302,7 +16302,7 @@ function real$(a: any[]): any {
       return W(N.callOp(rt.op("real", "", false), v0._h));
     }
   }
-  return rt.noMatch("real", a, ["real(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("real", a, ["real(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function reciprocal$(a: any[]): any {
@@ -16315,7 +16315,7 @@ function reciprocal$(a: any[]): any {
       return W(N.callOp(rt.op("reciprocal", "", false), v0._h));
     }
   }
-  return rt.noMatch("reciprocal", a, ["reciprocal(Tensor self) -> Tensor"]);
+  return rt.noMatch("reciprocal", a, ["reciprocal(Tensor self) -> Tensor"], o);
 }
 
 function reciprocal_$(a: any[]): any {
@@ -16329,7 +16329,7 @@ function reciprocal_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("reciprocal_", a, ["reciprocal_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("reciprocal_", a, ["reciprocal_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function reflectionPad1d$(a: any[]): any {
@@ -16344,7 +16344,7 @@ function reflectionPad1d$(a: any[]): any {
       return W(N.callOp(rt.op("reflection_pad1d", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("reflection_pad1d", a, ["reflection_pad1d(Tensor self, SymInt[2] padding) -> Tensor"]);
+  return rt.noMatch("reflection_pad1d", a, ["reflection_pad1d(Tensor self, SymInt[2] padding) -> Tensor"], o);
 }
 
 function reflectionPad1dBackward$(a: any[]): any {
@@ -16361,7 +16361,7 @@ function reflectionPad1dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("reflection_pad1d_backward", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("reflection_pad1d_backward", a, ["reflection_pad1d_backward(Tensor grad_output, Tensor self, SymInt[2] padding) -> Tensor"]);
+  return rt.noMatch("reflection_pad1d_backward", a, ["reflection_pad1d_backward(Tensor grad_output, Tensor self, SymInt[2] padding) -> Tensor"], o);
 }
 
 function reflectionPad2d$(a: any[]): any {
@@ -16376,7 +16376,7 @@ function reflectionPad2d$(a: any[]): any {
       return W(N.callOp(rt.op("reflection_pad2d", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("reflection_pad2d", a, ["reflection_pad2d(Tensor self, SymInt[4] padding) -> Tensor"]);
+  return rt.noMatch("reflection_pad2d", a, ["reflection_pad2d(Tensor self, SymInt[4] padding) -> Tensor"], o);
 }
 
 function reflectionPad2dBackward$(a: any[]): any {
@@ -16393,7 +16393,7 @@ function reflectionPad2dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("reflection_pad2d_backward", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("reflection_pad2d_backward", a, ["reflection_pad2d_backward(Tensor grad_output, Tensor self, SymInt[4] padding) -> Tensor"]);
+  return rt.noMatch("reflection_pad2d_backward", a, ["reflection_pad2d_backward(Tensor grad_output, Tensor self, SymInt[4] padding) -> Tensor"], o);
 }
 
 function reflectionPad3d$(a: any[]): any {
@@ -16408,7 +16408,7 @@ function reflectionPad3d$(a: any[]): any {
       return W(N.callOp(rt.op("reflection_pad3d", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("reflection_pad3d", a, ["reflection_pad3d(Tensor self, SymInt[6] padding) -> Tensor"]);
+  return rt.noMatch("reflection_pad3d", a, ["reflection_pad3d(Tensor self, SymInt[6] padding) -> Tensor"], o);
 }
 
 function reflectionPad3dBackward$(a: any[]): any {
@@ -16425,7 +16425,7 @@ function reflectionPad3dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("reflection_pad3d_backward", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("reflection_pad3d_backward", a, ["reflection_pad3d_backward(Tensor grad_output, Tensor self, SymInt[6] padding) -> Tensor"]);
+  return rt.noMatch("reflection_pad3d_backward", a, ["reflection_pad3d_backward(Tensor grad_output, Tensor self, SymInt[6] padding) -> Tensor"], o);
 }
 
 function relu$(a: any[]): any {
@@ -16438,7 +16438,7 @@ function relu$(a: any[]): any {
       return W(N.f_relu(v0._h));
     }
   }
-  return rt.noMatch("relu", a, ["relu(Tensor self) -> Tensor"]);
+  return rt.noMatch("relu", a, ["relu(Tensor self) -> Tensor"], o);
 }
 
 function relu6$(a: any[]): any {
@@ -16451,7 +16451,7 @@ function relu6$(a: any[]): any {
       return W(N.callOp(rt.op("relu6", "", false), v0._h));
     }
   }
-  return rt.noMatch("relu6", a, ["relu6(Tensor self) -> Tensor"]);
+  return rt.noMatch("relu6", a, ["relu6(Tensor self) -> Tensor"], o);
 }
 
 function relu6_$(a: any[]): any {
@@ -16465,7 +16465,7 @@ function relu6_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("relu6_", a, ["relu6_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("relu6_", a, ["relu6_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function relu_$(a: any[]): any {
@@ -16479,7 +16479,7 @@ function relu_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("relu_", a, ["relu_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("relu_", a, ["relu_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function remainder$(a: any[]): any {
@@ -16514,7 +16514,7 @@ function remainder$(a: any[]): any {
       return W(N.callOp(rt.op("remainder", "Scalar_Tensor", false), v0, v1._h));
     }
   }
-  return rt.noMatch("remainder", a, ["remainder.Scalar(Tensor self, Scalar other) -> Tensor","remainder.Tensor(Tensor self, Tensor other) -> Tensor","remainder.Scalar_Tensor(Scalar self, Tensor other) -> Tensor"]);
+  return rt.noMatch("remainder", a, ["remainder.Scalar(Tensor self, Scalar other) -> Tensor","remainder.Tensor(Tensor self, Tensor other) -> Tensor","remainder.Scalar_Tensor(Scalar self, Tensor other) -> Tensor"], o);
 }
 
 function remainder_$(a: any[]): any {
@@ -16541,7 +16541,7 @@ function remainder_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("remainder_", a, ["remainder_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","remainder_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"]);
+  return rt.noMatch("remainder_", a, ["remainder_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)","remainder_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)"], o);
 }
 
 function renorm$(a: any[]): any {
@@ -16560,7 +16560,7 @@ function renorm$(a: any[]): any {
       return W(N.callOp(rt.op("renorm", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("renorm", a, ["renorm(Tensor self, Scalar p, int dim, Scalar maxnorm) -> Tensor"]);
+  return rt.noMatch("renorm", a, ["renorm(Tensor self, Scalar p, int dim, Scalar maxnorm) -> Tensor"], o);
 }
 
 function renorm_$(a: any[]): any {
@@ -16580,7 +16580,7 @@ function renorm_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("renorm_", a, ["renorm_(Tensor(a!) self, Scalar p, int dim, Scalar maxnorm) -> Tensor(a!)"]);
+  return rt.noMatch("renorm_", a, ["renorm_(Tensor(a!) self, Scalar p, int dim, Scalar maxnorm) -> Tensor(a!)"], o);
 }
 
 function repeat$(a: any[]): any {
@@ -16595,7 +16595,7 @@ function repeat$(a: any[]): any {
       return W(N.callOp(rt.op("repeat", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("repeat", a, ["repeat(Tensor self, SymInt[] repeats) -> Tensor"]);
+  return rt.noMatch("repeat", a, ["repeat(Tensor self, SymInt[] repeats) -> Tensor"], o);
 }
 
 function repeatInterleave$(a: any[]): any {
@@ -16638,7 +16638,7 @@ function repeatInterleave$(a: any[]): any {
       return W(N.callOp(rt.op("repeat_interleave", "self_int", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("repeat_interleave", a, ["repeat_interleave.Tensor(Tensor repeats, *, SymInt? output_size=None) -> Tensor","repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, SymInt? output_size=None) -> Tensor","repeat_interleave.self_int(Tensor self, SymInt repeats, int? dim=None, *, SymInt? output_size=None) -> Tensor"]);
+  return rt.noMatch("repeat_interleave", a, ["repeat_interleave.Tensor(Tensor repeats, *, SymInt? output_size=None) -> Tensor","repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, SymInt? output_size=None) -> Tensor","repeat_interleave.self_int(Tensor self, SymInt repeats, int? dim=None, *, SymInt? output_size=None) -> Tensor"], o);
 }
 
 function replicationPad1d$(a: any[]): any {
@@ -16653,7 +16653,7 @@ function replicationPad1d$(a: any[]): any {
       return W(N.callOp(rt.op("replication_pad1d", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("replication_pad1d", a, ["replication_pad1d(Tensor self, SymInt[2] padding) -> Tensor"]);
+  return rt.noMatch("replication_pad1d", a, ["replication_pad1d(Tensor self, SymInt[2] padding) -> Tensor"], o);
 }
 
 function replicationPad1dBackward$(a: any[]): any {
@@ -16670,7 +16670,7 @@ function replicationPad1dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("replication_pad1d_backward", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("replication_pad1d_backward", a, ["replication_pad1d_backward(Tensor grad_output, Tensor self, SymInt[2] padding) -> Tensor"]);
+  return rt.noMatch("replication_pad1d_backward", a, ["replication_pad1d_backward(Tensor grad_output, Tensor self, SymInt[2] padding) -> Tensor"], o);
 }
 
 function replicationPad2d$(a: any[]): any {
@@ -16685,7 +16685,7 @@ function replicationPad2d$(a: any[]): any {
       return W(N.callOp(rt.op("replication_pad2d", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("replication_pad2d", a, ["replication_pad2d(Tensor self, SymInt[4] padding) -> Tensor"]);
+  return rt.noMatch("replication_pad2d", a, ["replication_pad2d(Tensor self, SymInt[4] padding) -> Tensor"], o);
 }
 
 function replicationPad2dBackward$(a: any[]): any {
@@ -16702,7 +16702,7 @@ function replicationPad2dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("replication_pad2d_backward", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("replication_pad2d_backward", a, ["replication_pad2d_backward(Tensor grad_output, Tensor self, SymInt[4] padding) -> Tensor"]);
+  return rt.noMatch("replication_pad2d_backward", a, ["replication_pad2d_backward(Tensor grad_output, Tensor self, SymInt[4] padding) -> Tensor"], o);
 }
 
 function replicationPad3d$(a: any[]): any {
@@ -16717,7 +16717,7 @@ function replicationPad3d$(a: any[]): any {
       return W(N.callOp(rt.op("replication_pad3d", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("replication_pad3d", a, ["replication_pad3d(Tensor self, SymInt[6] padding) -> Tensor"]);
+  return rt.noMatch("replication_pad3d", a, ["replication_pad3d(Tensor self, SymInt[6] padding) -> Tensor"], o);
 }
 
 function replicationPad3dBackward$(a: any[]): any {
@@ -16734,7 +16734,7 @@ function replicationPad3dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("replication_pad3d_backward", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("replication_pad3d_backward", a, ["replication_pad3d_backward(Tensor grad_output, Tensor self, SymInt[6] padding) -> Tensor"]);
+  return rt.noMatch("replication_pad3d_backward", a, ["replication_pad3d_backward(Tensor grad_output, Tensor self, SymInt[6] padding) -> Tensor"], o);
 }
 
 function requiresGrad_$(a: any[]): any {
@@ -16750,7 +16750,7 @@ function requiresGrad_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("requires_grad_", a, ["requires_grad_(Tensor(a!) self, bool requires_grad=True) -> Tensor(a!)"]);
+  return rt.noMatch("requires_grad_", a, ["requires_grad_(Tensor(a!) self, bool requires_grad=True) -> Tensor(a!)"], o);
 }
 
 function reshape$(a: any[]): any {
@@ -16765,7 +16765,7 @@ function reshape$(a: any[]): any {
       return W(N.f_reshape(v0._h, v1));
     }
   }
-  return rt.noMatch("reshape", a, ["reshape(Tensor(a) self, SymInt[] shape) -> Tensor(a)"]);
+  return rt.noMatch("reshape", a, ["reshape(Tensor(a) self, SymInt[] shape) -> Tensor(a)"], o);
 }
 
 function reshapeAs$(a: any[]): any {
@@ -16780,7 +16780,7 @@ function reshapeAs$(a: any[]): any {
       return W(N.callOp(rt.op("reshape_as", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("reshape_as", a, ["reshape_as(Tensor(a) self, Tensor other) -> Tensor(a)"]);
+  return rt.noMatch("reshape_as", a, ["reshape_as(Tensor(a) self, Tensor other) -> Tensor(a)"], o);
 }
 
 function resize_$(a: any[]): any {
@@ -16798,7 +16798,7 @@ function resize_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("resize_", a, ["resize_(Tensor(a!) self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor(a!)"]);
+  return rt.noMatch("resize_", a, ["resize_(Tensor(a!) self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor(a!)"], o);
 }
 
 function resizeAs_$(a: any[]): any {
@@ -16816,7 +16816,7 @@ function resizeAs_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("resize_as_", a, ["resize_as_(Tensor(a!) self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor(a!)"]);
+  return rt.noMatch("resize_as_", a, ["resize_as_(Tensor(a!) self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor(a!)"], o);
 }
 
 function resizeAsSparse_$(a: any[]): any {
@@ -16832,7 +16832,7 @@ function resizeAsSparse_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("resize_as_sparse_", a, ["resize_as_sparse_(Tensor(a!) self, Tensor the_template) -> Tensor(a!)"]);
+  return rt.noMatch("resize_as_sparse_", a, ["resize_as_sparse_(Tensor(a!) self, Tensor the_template) -> Tensor(a!)"], o);
 }
 
 function resolveConj$(a: any[]): any {
@@ -16845,7 +16845,7 @@ function resolveConj$(a: any[]): any {
       return W(N.callOp(rt.op("resolve_conj", "", false), v0._h));
     }
   }
-  return rt.noMatch("resolve_conj", a, ["resolve_conj(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("resolve_conj", a, ["resolve_conj(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function resolveNeg$(a: any[]): any {
@@ -16858,7 +16858,7 @@ function resolveNeg$(a: any[]): any {
       return W(N.callOp(rt.op("resolve_neg", "", false), v0._h));
     }
   }
-  return rt.noMatch("resolve_neg", a, ["resolve_neg(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("resolve_neg", a, ["resolve_neg(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function resultType$(a: any[]): any {
@@ -16903,7 +16903,7 @@ function resultType$(a: any[]): any {
       return N.callOp(rt.op("result_type", "Scalar_Scalar", false), v0, v1);
     }
   }
-  return rt.noMatch("result_type", a, ["result_type.Tensor(Tensor tensor, Tensor other) -> ScalarType","result_type.Scalar(Tensor tensor, Scalar other) -> ScalarType","result_type.Scalar_Tensor(Scalar scalar, Tensor tensor) -> ScalarType","result_type.Scalar_Scalar(Scalar scalar1, Scalar scalar2) -> ScalarType"]);
+  return rt.noMatch("result_type", a, ["result_type.Tensor(Tensor tensor, Tensor other) -> ScalarType","result_type.Scalar(Tensor tensor, Scalar other) -> ScalarType","result_type.Scalar_Tensor(Scalar scalar, Tensor tensor) -> ScalarType","result_type.Scalar_Scalar(Scalar scalar1, Scalar scalar2) -> ScalarType"], o);
 }
 
 function retainGrad$(a: any[]): any {
@@ -16916,7 +16916,7 @@ function retainGrad$(a: any[]): any {
       return (N.callOp(rt.op("retain_grad", "", false), v0._h), undefined);
     }
   }
-  return rt.noMatch("retain_grad", a, ["retain_grad(Tensor(a!) self) -> ()"]);
+  return rt.noMatch("retain_grad", a, ["retain_grad(Tensor(a!) self) -> ()"], o);
 }
 
 function retainsGrad$(a: any[]): any {
@@ -16929,7 +16929,7 @@ function retainsGrad$(a: any[]): any {
       return N.callOp(rt.op("retains_grad", "", false), v0._h);
     }
   }
-  return rt.noMatch("retains_grad", a, ["retains_grad(Tensor self) -> bool"]);
+  return rt.noMatch("retains_grad", a, ["retains_grad(Tensor self) -> bool"], o);
 }
 
 function rmsNorm$(a: any[]): any {
@@ -16948,7 +16948,7 @@ function rmsNorm$(a: any[]): any {
       return W(N.f_rms_norm(v0._h, v1, rt.hOpt((v2 === undefined ? null : v2)), (v3 === undefined ? null : v3)));
     }
   }
-  return rt.noMatch("rms_norm", a, ["rms_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight=None, float? eps=None) -> Tensor"]);
+  return rt.noMatch("rms_norm", a, ["rms_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight=None, float? eps=None) -> Tensor"], o);
 }
 
 function rnnRelu$(a: any[]): any {
@@ -16974,7 +16974,7 @@ function rnnRelu$(a: any[]): any {
         v7 !== undefined && (typeof v7 === 'boolean') &&
         v8 !== undefined && (typeof v8 === 'boolean') &&
         rt.keysIn(o, ["input","hx","params","hasBiases","numLayers","dropout","train","bidirectional","batchFirst"])) {
-      return rt.wrapTuple(N.callOp(rt.op("rnn_relu", "input", false), v0._h, v1._h, rt.hList(v2), v3, v4, v5, v6, v7, v8));
+      return rt.wrapTuple(N.callOp(rt.op("rnn_relu", "input", false), v0._h, v1._h, rt.hList(v2, "rnn_relu", "params"), v3, v4, v5, v6, v7, v8));
     }
   }
   { // aten::rnn_relu.data
@@ -16998,10 +16998,10 @@ function rnnRelu$(a: any[]): any {
         v7 !== undefined && (typeof v7 === 'boolean') &&
         v8 !== undefined && (typeof v8 === 'boolean') &&
         rt.keysIn(o, ["data","batchSizes","hx","params","hasBiases","numLayers","dropout","train","bidirectional"])) {
-      return rt.wrapTuple(N.callOp(rt.op("rnn_relu", "data", false), v0._h, v1._h, v2._h, rt.hList(v3), v4, v5, v6, v7, v8));
+      return rt.wrapTuple(N.callOp(rt.op("rnn_relu", "data", false), v0._h, v1._h, v2._h, rt.hList(v3, "rnn_relu", "params"), v4, v5, v6, v7, v8));
     }
   }
-  return rt.noMatch("rnn_relu", a, ["rnn_relu.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)","rnn_relu.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor)"]);
+  return rt.noMatch("rnn_relu", a, ["rnn_relu.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)","rnn_relu.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor)"], o);
 }
 
 function rnnReluCell$(a: any[]): any {
@@ -17024,7 +17024,7 @@ function rnnReluCell$(a: any[]): any {
       return W(N.callOp(rt.op("rnn_relu_cell", "", false), v0._h, v1._h, v2._h, v3._h, rt.hOpt(v4), rt.hOpt(v5)));
     }
   }
-  return rt.noMatch("rnn_relu_cell", a, ["rnn_relu_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor"]);
+  return rt.noMatch("rnn_relu_cell", a, ["rnn_relu_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor"], o);
 }
 
 function rnnTanh$(a: any[]): any {
@@ -17050,7 +17050,7 @@ function rnnTanh$(a: any[]): any {
         v7 !== undefined && (typeof v7 === 'boolean') &&
         v8 !== undefined && (typeof v8 === 'boolean') &&
         rt.keysIn(o, ["input","hx","params","hasBiases","numLayers","dropout","train","bidirectional","batchFirst"])) {
-      return rt.wrapTuple(N.callOp(rt.op("rnn_tanh", "input", false), v0._h, v1._h, rt.hList(v2), v3, v4, v5, v6, v7, v8));
+      return rt.wrapTuple(N.callOp(rt.op("rnn_tanh", "input", false), v0._h, v1._h, rt.hList(v2, "rnn_tanh", "params"), v3, v4, v5, v6, v7, v8));
     }
   }
   { // aten::rnn_tanh.data
@@ -17074,10 +17074,10 @@ function rnnTanh$(a: any[]): any {
         v7 !== undefined && (typeof v7 === 'boolean') &&
         v8 !== undefined && (typeof v8 === 'boolean') &&
         rt.keysIn(o, ["data","batchSizes","hx","params","hasBiases","numLayers","dropout","train","bidirectional"])) {
-      return rt.wrapTuple(N.callOp(rt.op("rnn_tanh", "data", false), v0._h, v1._h, v2._h, rt.hList(v3), v4, v5, v6, v7, v8));
+      return rt.wrapTuple(N.callOp(rt.op("rnn_tanh", "data", false), v0._h, v1._h, v2._h, rt.hList(v3, "rnn_tanh", "params"), v4, v5, v6, v7, v8));
     }
   }
-  return rt.noMatch("rnn_tanh", a, ["rnn_tanh.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)","rnn_tanh.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor)"]);
+  return rt.noMatch("rnn_tanh", a, ["rnn_tanh.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)","rnn_tanh.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor)"], o);
 }
 
 function rnnTanhCell$(a: any[]): any {
@@ -17100,7 +17100,7 @@ function rnnTanhCell$(a: any[]): any {
       return W(N.callOp(rt.op("rnn_tanh_cell", "", false), v0._h, v1._h, v2._h, v3._h, rt.hOpt(v4), rt.hOpt(v5)));
     }
   }
-  return rt.noMatch("rnn_tanh_cell", a, ["rnn_tanh_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor"]);
+  return rt.noMatch("rnn_tanh_cell", a, ["rnn_tanh_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor"], o);
 }
 
 function roll$(a: any[]): any {
@@ -17117,7 +17117,7 @@ function roll$(a: any[]): any {
       return W(N.callOp(rt.op("roll", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("roll", a, ["roll(Tensor self, SymInt[1] shifts, int[1] dims=[]) -> Tensor"]);
+  return rt.noMatch("roll", a, ["roll(Tensor self, SymInt[1] shifts, int[1] dims=[]) -> Tensor"], o);
 }
 
 function rot90$(a: any[]): any {
@@ -17134,7 +17134,7 @@ function rot90$(a: any[]): any {
       return W(N.callOp(rt.op("rot90", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("rot90", a, ["rot90(Tensor self, int k=1, int[] dims=[0,1]) -> Tensor"]);
+  return rt.noMatch("rot90", a, ["rot90(Tensor self, int k=1, int[] dims=[0,1]) -> Tensor"], o);
 }
 
 function round$(a: any[]): any {
@@ -17157,7 +17157,7 @@ function round$(a: any[]): any {
       return W(N.callOp(rt.op("round", "decimals", false), v0._h, v1));
     }
   }
-  return rt.noMatch("round", a, ["round(Tensor self) -> Tensor","round.decimals(Tensor self, *, int decimals) -> Tensor"]);
+  return rt.noMatch("round", a, ["round(Tensor self) -> Tensor","round.decimals(Tensor self, *, int decimals) -> Tensor"], o);
 }
 
 function round_$(a: any[]): any {
@@ -17182,7 +17182,7 @@ function round_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("round_", a, ["round_(Tensor(a!) self) -> Tensor(a!)","round_.decimals(Tensor(a!) self, *, int decimals) -> Tensor(a!)"]);
+  return rt.noMatch("round_", a, ["round_(Tensor(a!) self) -> Tensor(a!)","round_.decimals(Tensor(a!) self, *, int decimals) -> Tensor(a!)"], o);
 }
 
 function rowIndices$(a: any[]): any {
@@ -17195,7 +17195,7 @@ function rowIndices$(a: any[]): any {
       return W(N.callOp(rt.op("row_indices", "", false), v0._h));
     }
   }
-  return rt.noMatch("row_indices", a, ["row_indices(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("row_indices", a, ["row_indices(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function rowIndicesCopy$(a: any[]): any {
@@ -17208,7 +17208,7 @@ function rowIndicesCopy$(a: any[]): any {
       return W(N.callOp(rt.op("row_indices_copy", "", false), v0._h));
     }
   }
-  return rt.noMatch("row_indices_copy", a, ["row_indices_copy(Tensor self) -> Tensor"]);
+  return rt.noMatch("row_indices_copy", a, ["row_indices_copy(Tensor self) -> Tensor"], o);
 }
 
 function rowStack$(a: any[]): any {
@@ -17218,10 +17218,10 @@ function rowStack$(a: any[]): any {
     if (a.length <= 1 &&
         v0 !== undefined && (rt.isTL(v0)) &&
         rt.keysIn(o, ["tensors"])) {
-      return W(N.callOp(rt.op("row_stack", "", false), rt.hList(v0)));
+      return W(N.callOp(rt.op("row_stack", "", false), rt.hList(v0, "row_stack", "tensors")));
     }
   }
-  return rt.noMatch("row_stack", a, ["row_stack(Tensor[] tensors) -> Tensor"]);
+  return rt.noMatch("row_stack", a, ["row_stack(Tensor[] tensors) -> Tensor"], o);
 }
 
 function rrelu$(a: any[]): any {
@@ -17242,7 +17242,7 @@ function rrelu$(a: any[]): any {
       return W(N.callOp(rt.op("rrelu", "", false), v0._h, v1, v2, v3, v4));
     }
   }
-  return rt.noMatch("rrelu", a, ["rrelu(Tensor self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor"]);
+  return rt.noMatch("rrelu", a, ["rrelu(Tensor self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor"], o);
 }
 
 function rrelu_$(a: any[]): any {
@@ -17264,7 +17264,7 @@ function rrelu_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("rrelu_", a, ["rrelu_(Tensor(a!) self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor(a!)"]);
+  return rt.noMatch("rrelu_", a, ["rrelu_(Tensor(a!) self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor(a!)"], o);
 }
 
 function rreluWithNoise_$(a: any[]): any {
@@ -17288,7 +17288,7 @@ function rreluWithNoise_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("rrelu_with_noise_", a, ["rrelu_with_noise_(Tensor(a!) self, Tensor(b!) noise, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor(a!)"]);
+  return rt.noMatch("rrelu_with_noise_", a, ["rrelu_with_noise_(Tensor(a!) self, Tensor(b!) noise, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor(a!)"], o);
 }
 
 function rreluWithNoiseBackward$(a: any[]): any {
@@ -17313,7 +17313,7 @@ function rreluWithNoiseBackward$(a: any[]): any {
       return W(N.callOp(rt.op("rrelu_with_noise_backward", "", false), v0._h, v1._h, v2._h, v3, v4, v5, v6));
     }
   }
-  return rt.noMatch("rrelu_with_noise_backward", a, ["rrelu_with_noise_backward(Tensor grad_output, Tensor self, Tensor noise, Scalar lower, Scalar upper, bool training, bool self_is_result) -> Tensor"]);
+  return rt.noMatch("rrelu_with_noise_backward", a, ["rrelu_with_noise_backward(Tensor grad_output, Tensor self, Tensor noise, Scalar lower, Scalar upper, bool training, bool self_is_result) -> Tensor"], o);
 }
 
 function rsqrt$(a: any[]): any {
@@ -17326,7 +17326,7 @@ function rsqrt$(a: any[]): any {
       return W(N.f_rsqrt(v0._h));
     }
   }
-  return rt.noMatch("rsqrt", a, ["rsqrt(Tensor self) -> Tensor"]);
+  return rt.noMatch("rsqrt", a, ["rsqrt(Tensor self) -> Tensor"], o);
 }
 
 function rsqrt_$(a: any[]): any {
@@ -17340,7 +17340,7 @@ function rsqrt_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("rsqrt_", a, ["rsqrt_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("rsqrt_", a, ["rsqrt_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function rsub$(a: any[]): any {
@@ -17369,7 +17369,7 @@ function rsub$(a: any[]): any {
       return W(N.callOp(rt.op("rsub", "Scalar", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("rsub", a, ["rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor","rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor"]);
+  return rt.noMatch("rsub", a, ["rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor","rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor"], o);
 }
 
 function scalarTensor$(a: any[]): any {
@@ -17390,7 +17390,7 @@ function scalarTensor$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("scalar_tensor", "", false), v0, v1, v2, v3, v4)), o);
     }
   }
-  return rt.noMatch("scalar_tensor", a, ["scalar_tensor(Scalar s, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("scalar_tensor", a, ["scalar_tensor(Scalar s, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function scaledDotProductAttention$(a: any[]): any {
@@ -17417,7 +17417,7 @@ function scaledDotProductAttention$(a: any[]): any {
       return W(N.f_scaled_dot_product_attention(v0._h, v1._h, v2._h, rt.hOpt((v3 === undefined ? null : v3)), (v4 === undefined ? 0.0 : v4), (v5 === undefined ? false : v5), (v6 === undefined ? null : v6), (v7 === undefined ? false : v7)));
     }
   }
-  return rt.noMatch("scaled_dot_product_attention", a, ["scaled_dot_product_attention(Tensor query, Tensor key, Tensor value, Tensor? attn_mask=None, float dropout_p=0.0, bool is_causal=False, *, float? scale=None, bool enable_gqa=False) -> Tensor"]);
+  return rt.noMatch("scaled_dot_product_attention", a, ["scaled_dot_product_attention(Tensor query, Tensor key, Tensor value, Tensor? attn_mask=None, float dropout_p=0.0, bool is_causal=False, *, float? scale=None, bool enable_gqa=False) -> Tensor"], o);
 }
 
 function scatter$(a: any[]): any {
@@ -17482,7 +17482,7 @@ function scatter$(a: any[]): any {
       return W(N.f_scatter_value_reduce(v0._h, v1, v2._h, v3, v4));
     }
   }
-  return rt.noMatch("scatter", a, ["scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor","scatter.value(Tensor self, int dim, Tensor index, Scalar value) -> Tensor","scatter.reduce(Tensor self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor","scatter.value_reduce(Tensor self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor"]);
+  return rt.noMatch("scatter", a, ["scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor","scatter.value(Tensor self, int dim, Tensor index, Scalar value) -> Tensor","scatter.reduce(Tensor self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor","scatter.value_reduce(Tensor self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor"], o);
 }
 
 function scatter_$(a: any[]): any {
@@ -17551,7 +17551,7 @@ function scatter_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("scatter_", a, ["scatter_.src(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)","scatter_.value(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)","scatter_.reduce(Tensor(a!) self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor(a!)","scatter_.value_reduce(Tensor(a!) self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor(a!)"]);
+  return rt.noMatch("scatter_", a, ["scatter_.src(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)","scatter_.value(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)","scatter_.reduce(Tensor(a!) self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor(a!)","scatter_.value_reduce(Tensor(a!) self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor(a!)"], o);
 }
 
 function scatterAdd$(a: any[]): any {
@@ -17570,7 +17570,7 @@ function scatterAdd$(a: any[]): any {
       return W(N.callOp(rt.op("scatter_add", "", false), v0._h, v1, v2._h, v3._h));
     }
   }
-  return rt.noMatch("scatter_add", a, ["scatter_add(Tensor self, int dim, Tensor index, Tensor src) -> Tensor"]);
+  return rt.noMatch("scatter_add", a, ["scatter_add(Tensor self, int dim, Tensor index, Tensor src) -> Tensor"], o);
 }
 
 function scatterAdd_$(a: any[]): any {
@@ -17590,7 +17590,7 @@ function scatterAdd_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("scatter_add_", a, ["scatter_add_(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)"]);
+  return rt.noMatch("scatter_add_", a, ["scatter_add_(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)"], o);
 }
 
 function scatterReduce$(a: any[]): any {
@@ -17613,7 +17613,7 @@ function scatterReduce$(a: any[]): any {
       return W(N.callOp(rt.op("scatter_reduce", "two", false), v0._h, v1, v2._h, v3._h, v4, v5));
     }
   }
-  return rt.noMatch("scatter_reduce", a, ["scatter_reduce.two(Tensor self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor"]);
+  return rt.noMatch("scatter_reduce", a, ["scatter_reduce.two(Tensor self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor"], o);
 }
 
 function scatterReduce_$(a: any[]): any {
@@ -17637,7 +17637,7 @@ function scatterReduce_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("scatter_reduce_", a, ["scatter_reduce_.two(Tensor(a!) self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor(a!)"]);
+  return rt.noMatch("scatter_reduce_", a, ["scatter_reduce_.two(Tensor(a!) self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor(a!)"], o);
 }
 
 function searchsorted$(a: any[]): any {
@@ -17678,7 +17678,7 @@ function searchsorted$(a: any[]): any {
       return W(N.callOp(rt.op("searchsorted", "Scalar", false), v0._h, v1, v2, v3, v4, rt.hOpt(v5)));
     }
   }
-  return rt.noMatch("searchsorted", a, ["searchsorted.Tensor(Tensor sorted_sequence, Tensor self, *, bool out_int32=False, bool right=False, str? side=None, Tensor? sorter=None) -> Tensor","searchsorted.Scalar(Tensor sorted_sequence, Scalar self, *, bool out_int32=False, bool right=False, str? side=None, Tensor? sorter=None) -> Tensor"]);
+  return rt.noMatch("searchsorted", a, ["searchsorted.Tensor(Tensor sorted_sequence, Tensor self, *, bool out_int32=False, bool right=False, str? side=None, Tensor? sorter=None) -> Tensor","searchsorted.Scalar(Tensor sorted_sequence, Scalar self, *, bool out_int32=False, bool right=False, str? side=None, Tensor? sorter=None) -> Tensor"], o);
 }
 
 function segmentReduce$(a: any[]): any {
@@ -17705,7 +17705,7 @@ function segmentReduce$(a: any[]): any {
       return W(N.callOp(rt.op("segment_reduce", "", false), v0._h, v1, rt.hOpt(v2), rt.hOpt(v3), rt.hOpt(v4), v5, v6, v7));
     }
   }
-  return rt.noMatch("segment_reduce", a, ["segment_reduce(Tensor data, str reduce, *, Tensor? lengths=None, Tensor? indices=None, Tensor? offsets=None, int axis=0, bool unsafe=False, Scalar? initial=None) -> Tensor"]);
+  return rt.noMatch("segment_reduce", a, ["segment_reduce(Tensor data, str reduce, *, Tensor? lengths=None, Tensor? indices=None, Tensor? offsets=None, int axis=0, bool unsafe=False, Scalar? initial=None) -> Tensor"], o);
 }
 
 function select$(a: any[]): any {
@@ -17722,7 +17722,7 @@ function select$(a: any[]): any {
       return W(N.f_select_int(v0._h, v1, v2));
     }
   }
-  return rt.noMatch("select", a, ["select.int(Tensor(a) self, int dim, SymInt index) -> Tensor(a)"]);
+  return rt.noMatch("select", a, ["select.int(Tensor(a) self, int dim, SymInt index) -> Tensor(a)"], o);
 }
 
 function selectBackward$(a: any[]): any {
@@ -17741,7 +17741,7 @@ function selectBackward$(a: any[]): any {
       return W(N.callOp(rt.op("select_backward", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("select_backward", a, ["select_backward(Tensor grad_output, SymInt[] input_sizes, int dim, SymInt index) -> Tensor"]);
+  return rt.noMatch("select_backward", a, ["select_backward(Tensor grad_output, SymInt[] input_sizes, int dim, SymInt index) -> Tensor"], o);
 }
 
 function selectCopy$(a: any[]): any {
@@ -17758,7 +17758,7 @@ function selectCopy$(a: any[]): any {
       return W(N.callOp(rt.op("select_copy", "int", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("select_copy", a, ["select_copy.int(Tensor self, int dim, SymInt index) -> Tensor"]);
+  return rt.noMatch("select_copy", a, ["select_copy.int(Tensor self, int dim, SymInt index) -> Tensor"], o);
 }
 
 function selectScatter$(a: any[]): any {
@@ -17777,7 +17777,7 @@ function selectScatter$(a: any[]): any {
       return W(N.callOp(rt.op("select_scatter", "", false), v0._h, v1._h, v2, v3));
     }
   }
-  return rt.noMatch("select_scatter", a, ["select_scatter(Tensor self, Tensor src, int dim, SymInt index) -> Tensor"]);
+  return rt.noMatch("select_scatter", a, ["select_scatter(Tensor self, Tensor src, int dim, SymInt index) -> Tensor"], o);
 }
 
 function selu$(a: any[]): any {
@@ -17790,7 +17790,7 @@ function selu$(a: any[]): any {
       return W(N.callOp(rt.op("selu", "", false), v0._h));
     }
   }
-  return rt.noMatch("selu", a, ["selu(Tensor self) -> Tensor"]);
+  return rt.noMatch("selu", a, ["selu(Tensor self) -> Tensor"], o);
 }
 
 function selu_$(a: any[]): any {
@@ -17804,7 +17804,7 @@ function selu_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("selu_", a, ["selu_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("selu_", a, ["selu_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function set_$(a: any[]): any {
@@ -17846,7 +17846,7 @@ function set_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("set_", a, ["set_.source_Tensor_storage_offset(Tensor(a!) self, Tensor source, SymInt storage_offset, SymInt[] size, SymInt[] stride=[]) -> Tensor(a!)","set_.source_Tensor(Tensor(a!) self, Tensor source) -> Tensor(a!)","set_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("set_", a, ["set_.source_Tensor_storage_offset(Tensor(a!) self, Tensor source, SymInt storage_offset, SymInt[] size, SymInt[] stride=[]) -> Tensor(a!)","set_.source_Tensor(Tensor(a!) self, Tensor source) -> Tensor(a!)","set_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function setData$(a: any[]): any {
@@ -17861,7 +17861,7 @@ function setData$(a: any[]): any {
       return (N.callOp(rt.op("set_data", "", false), v0._h, v1._h), undefined);
     }
   }
-  return rt.noMatch("set_data", a, ["set_data(Tensor(a!) self, Tensor new_data) -> ()"]);
+  return rt.noMatch("set_data", a, ["set_data(Tensor(a!) self, Tensor new_data) -> ()"], o);
 }
 
 function sgn$(a: any[]): any {
@@ -17874,7 +17874,7 @@ function sgn$(a: any[]): any {
       return W(N.callOp(rt.op("sgn", "", false), v0._h));
     }
   }
-  return rt.noMatch("sgn", a, ["sgn(Tensor self) -> Tensor"]);
+  return rt.noMatch("sgn", a, ["sgn(Tensor self) -> Tensor"], o);
 }
 
 function sgn_$(a: any[]): any {
@@ -17888,7 +17888,7 @@ function sgn_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("sgn_", a, ["sgn_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("sgn_", a, ["sgn_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function sigmoid$(a: any[]): any {
@@ -17901,7 +17901,7 @@ function sigmoid$(a: any[]): any {
       return W(N.f_sigmoid(v0._h));
     }
   }
-  return rt.noMatch("sigmoid", a, ["sigmoid(Tensor self) -> Tensor"]);
+  return rt.noMatch("sigmoid", a, ["sigmoid(Tensor self) -> Tensor"], o);
 }
 
 function sigmoid_$(a: any[]): any {
@@ -17915,7 +17915,7 @@ function sigmoid_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("sigmoid_", a, ["sigmoid_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("sigmoid_", a, ["sigmoid_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function sigmoidBackward$(a: any[]): any {
@@ -17930,7 +17930,7 @@ function sigmoidBackward$(a: any[]): any {
       return W(N.callOp(rt.op("sigmoid_backward", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("sigmoid_backward", a, ["sigmoid_backward(Tensor grad_output, Tensor output) -> Tensor"]);
+  return rt.noMatch("sigmoid_backward", a, ["sigmoid_backward(Tensor grad_output, Tensor output) -> Tensor"], o);
 }
 
 function sign$(a: any[]): any {
@@ -17943,7 +17943,7 @@ function sign$(a: any[]): any {
       return W(N.callOp(rt.op("sign", "", false), v0._h));
     }
   }
-  return rt.noMatch("sign", a, ["sign(Tensor self) -> Tensor"]);
+  return rt.noMatch("sign", a, ["sign(Tensor self) -> Tensor"], o);
 }
 
 function sign_$(a: any[]): any {
@@ -17957,7 +17957,7 @@ function sign_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("sign_", a, ["sign_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("sign_", a, ["sign_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function signbit$(a: any[]): any {
@@ -17970,7 +17970,7 @@ function signbit$(a: any[]): any {
       return W(N.callOp(rt.op("signbit", "", false), v0._h));
     }
   }
-  return rt.noMatch("signbit", a, ["signbit(Tensor self) -> Tensor"]);
+  return rt.noMatch("signbit", a, ["signbit(Tensor self) -> Tensor"], o);
 }
 
 function silu$(a: any[]): any {
@@ -17983,7 +17983,7 @@ function silu$(a: any[]): any {
       return W(N.f_silu(v0._h));
     }
   }
-  return rt.noMatch("silu", a, ["silu(Tensor self) -> Tensor"]);
+  return rt.noMatch("silu", a, ["silu(Tensor self) -> Tensor"], o);
 }
 
 function silu_$(a: any[]): any {
@@ -17997,7 +17997,7 @@ function silu_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("silu_", a, ["silu_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("silu_", a, ["silu_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function siluBackward$(a: any[]): any {
@@ -18012,7 +18012,7 @@ function siluBackward$(a: any[]): any {
       return W(N.callOp(rt.op("silu_backward", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("silu_backward", a, ["silu_backward(Tensor grad_output, Tensor self) -> Tensor"]);
+  return rt.noMatch("silu_backward", a, ["silu_backward(Tensor grad_output, Tensor self) -> Tensor"], o);
 }
 
 function sin$(a: any[]): any {
@@ -18025,7 +18025,7 @@ function sin$(a: any[]): any {
       return W(N.callOp(rt.op("sin", "", false), v0._h));
     }
   }
-  return rt.noMatch("sin", a, ["sin(Tensor self) -> Tensor"]);
+  return rt.noMatch("sin", a, ["sin(Tensor self) -> Tensor"], o);
 }
 
 function sin_$(a: any[]): any {
@@ -18039,7 +18039,7 @@ function sin_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("sin_", a, ["sin_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("sin_", a, ["sin_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function sinc$(a: any[]): any {
@@ -18052,7 +18052,7 @@ function sinc$(a: any[]): any {
       return W(N.callOp(rt.op("sinc", "", false), v0._h));
     }
   }
-  return rt.noMatch("sinc", a, ["sinc(Tensor self) -> Tensor"]);
+  return rt.noMatch("sinc", a, ["sinc(Tensor self) -> Tensor"], o);
 }
 
 function sinc_$(a: any[]): any {
@@ -18066,7 +18066,7 @@ function sinc_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("sinc_", a, ["sinc_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("sinc_", a, ["sinc_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function sinh$(a: any[]): any {
@@ -18079,7 +18079,7 @@ function sinh$(a: any[]): any {
       return W(N.callOp(rt.op("sinh", "", false), v0._h));
     }
   }
-  return rt.noMatch("sinh", a, ["sinh(Tensor self) -> Tensor"]);
+  return rt.noMatch("sinh", a, ["sinh(Tensor self) -> Tensor"], o);
 }
 
 function sinh_$(a: any[]): any {
@@ -18093,7 +18093,7 @@ function sinh_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("sinh_", a, ["sinh_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("sinh_", a, ["sinh_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function size$(a: any[]): any {
@@ -18108,7 +18108,7 @@ function size$(a: any[]): any {
       return N.callOp(rt.op("size", "int", false), v0._h, v1);
     }
   }
-  return rt.noMatch("size", a, ["size.int(Tensor self, int dim) -> int"]);
+  return rt.noMatch("size", a, ["size.int(Tensor self, int dim) -> int"], o);
 }
 
 function slice$(a: any[]): any {
@@ -18129,7 +18129,7 @@ function slice$(a: any[]): any {
       return W(N.f_slice_Tensor(v0._h, (v1 === undefined ? 0 : v1), (v2 === undefined ? null : v2), (v3 === undefined ? null : v3), (v4 === undefined ? 1 : v4)));
     }
   }
-  return rt.noMatch("slice", a, ["slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)"]);
+  return rt.noMatch("slice", a, ["slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)"], o);
 }
 
 function sliceBackward$(a: any[]): any {
@@ -18152,7 +18152,7 @@ function sliceBackward$(a: any[]): any {
       return W(N.callOp(rt.op("slice_backward", "", false), v0._h, v1, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("slice_backward", a, ["slice_backward(Tensor grad_output, SymInt[] input_sizes, int dim, SymInt start, SymInt end, SymInt step) -> Tensor"]);
+  return rt.noMatch("slice_backward", a, ["slice_backward(Tensor grad_output, SymInt[] input_sizes, int dim, SymInt start, SymInt end, SymInt step) -> Tensor"], o);
 }
 
 function sliceCopy$(a: any[]): any {
@@ -18173,7 +18173,7 @@ function sliceCopy$(a: any[]): any {
       return W(N.callOp(rt.op("slice_copy", "Tensor", false), v0._h, v1, v2, v3, v4));
     }
   }
-  return rt.noMatch("slice_copy", a, ["slice_copy.Tensor(Tensor self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor"]);
+  return rt.noMatch("slice_copy", a, ["slice_copy.Tensor(Tensor self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor"], o);
 }
 
 function sliceInverse$(a: any[]): any {
@@ -18196,7 +18196,7 @@ function sliceInverse$(a: any[]): any {
       return W(N.callOp(rt.op("slice_inverse", "", false), v0._h, v1._h, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("slice_inverse", a, ["slice_inverse(Tensor(a) self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)"]);
+  return rt.noMatch("slice_inverse", a, ["slice_inverse(Tensor(a) self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)"], o);
 }
 
 function sliceScatter$(a: any[]): any {
@@ -18219,7 +18219,7 @@ function sliceScatter$(a: any[]): any {
       return W(N.callOp(rt.op("slice_scatter", "", false), v0._h, v1._h, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("slice_scatter", a, ["slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor"]);
+  return rt.noMatch("slice_scatter", a, ["slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor"], o);
 }
 
 function slogdet$(a: any[]): any {
@@ -18232,7 +18232,7 @@ function slogdet$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("slogdet", "", false), v0._h), ["sign","logabsdet"]);
     }
   }
-  return rt.noMatch("slogdet", a, ["slogdet(Tensor self) -> (Tensor sign, Tensor logabsdet)"]);
+  return rt.noMatch("slogdet", a, ["slogdet(Tensor self) -> (Tensor sign, Tensor logabsdet)"], o);
 }
 
 function slowConv3d$(a: any[]): any {
@@ -18255,7 +18255,7 @@ function slowConv3d$(a: any[]): any {
       return W(N.callOp(rt.op("slow_conv3d", "", false), v0._h, v1._h, v2, rt.hOpt(v3), v4, v5));
     }
   }
-  return rt.noMatch("slow_conv3d", a, ["slow_conv3d(Tensor self, Tensor weight, SymInt[3] kernel_size, Tensor? bias=None, SymInt[3] stride=1, SymInt[3] padding=0) -> Tensor"]);
+  return rt.noMatch("slow_conv3d", a, ["slow_conv3d(Tensor self, Tensor weight, SymInt[3] kernel_size, Tensor? bias=None, SymInt[3] stride=1, SymInt[3] padding=0) -> Tensor"], o);
 }
 
 function slowConv3dForward$(a: any[]): any {
@@ -18278,7 +18278,7 @@ function slowConv3dForward$(a: any[]): any {
       return W(N.callOp(rt.op("slow_conv3d_forward", "", false), v0._h, v1._h, v2, rt.hOpt(v3), v4, v5));
     }
   }
-  return rt.noMatch("slow_conv3d_forward", a, ["slow_conv3d_forward(Tensor self, Tensor weight, SymInt[3] kernel_size, Tensor? bias, SymInt[3] stride, SymInt[3] padding) -> Tensor"]);
+  return rt.noMatch("slow_conv3d_forward", a, ["slow_conv3d_forward(Tensor self, Tensor weight, SymInt[3] kernel_size, Tensor? bias, SymInt[3] stride, SymInt[3] padding) -> Tensor"], o);
 }
 
 function slowConvDilated2d$(a: any[]): any {
@@ -18303,7 +18303,7 @@ function slowConvDilated2d$(a: any[]): any {
       return W(N.callOp(rt.op("slow_conv_dilated2d", "", false), v0._h, v1._h, v2, rt.hOpt(v3), v4, v5, v6));
     }
   }
-  return rt.noMatch("slow_conv_dilated2d", a, ["slow_conv_dilated2d(Tensor self, Tensor weight, SymInt[2] kernel_size, Tensor? bias=None, SymInt[2] stride=1, SymInt[2] padding=0, SymInt[2] dilation=1) -> Tensor"]);
+  return rt.noMatch("slow_conv_dilated2d", a, ["slow_conv_dilated2d(Tensor self, Tensor weight, SymInt[2] kernel_size, Tensor? bias=None, SymInt[2] stride=1, SymInt[2] padding=0, SymInt[2] dilation=1) -> Tensor"], o);
 }
 
 function slowConvDilated3d$(a: any[]): any {
@@ -18328,7 +18328,7 @@ function slowConvDilated3d$(a: any[]): any {
       return W(N.callOp(rt.op("slow_conv_dilated3d", "", false), v0._h, v1._h, v2, rt.hOpt(v3), v4, v5, v6));
     }
   }
-  return rt.noMatch("slow_conv_dilated3d", a, ["slow_conv_dilated3d(Tensor self, Tensor weight, SymInt[3] kernel_size, Tensor? bias=None, SymInt[3] stride=1, SymInt[3] padding=0, SymInt[3] dilation=1) -> Tensor"]);
+  return rt.noMatch("slow_conv_dilated3d", a, ["slow_conv_dilated3d(Tensor self, Tensor weight, SymInt[3] kernel_size, Tensor? bias=None, SymInt[3] stride=1, SymInt[3] padding=0, SymInt[3] dilation=1) -> Tensor"], o);
 }
 
 function slowConvTranspose2d$(a: any[]): any {
@@ -18355,7 +18355,7 @@ function slowConvTranspose2d$(a: any[]): any {
       return W(N.callOp(rt.op("slow_conv_transpose2d", "", false), v0._h, v1._h, v2, rt.hOpt(v3), v4, v5, v6, v7));
     }
   }
-  return rt.noMatch("slow_conv_transpose2d", a, ["slow_conv_transpose2d(Tensor self, Tensor weight, SymInt[2] kernel_size, Tensor? bias=None, SymInt[2] stride=1, SymInt[2] padding=0, SymInt[2] output_padding=0, SymInt[2] dilation=1) -> Tensor"]);
+  return rt.noMatch("slow_conv_transpose2d", a, ["slow_conv_transpose2d(Tensor self, Tensor weight, SymInt[2] kernel_size, Tensor? bias=None, SymInt[2] stride=1, SymInt[2] padding=0, SymInt[2] output_padding=0, SymInt[2] dilation=1) -> Tensor"], o);
 }
 
 function slowConvTranspose3d$(a: any[]): any {
@@ -18382,7 +18382,7 @@ function slowConvTranspose3d$(a: any[]): any {
       return W(N.callOp(rt.op("slow_conv_transpose3d", "", false), v0._h, v1._h, v2, rt.hOpt(v3), v4, v5, v6, v7));
     }
   }
-  return rt.noMatch("slow_conv_transpose3d", a, ["slow_conv_transpose3d(Tensor self, Tensor weight, SymInt[3] kernel_size, Tensor? bias=None, SymInt[3] stride=1, SymInt[3] padding=0, SymInt[3] output_padding=0, SymInt[3] dilation=1) -> Tensor"]);
+  return rt.noMatch("slow_conv_transpose3d", a, ["slow_conv_transpose3d(Tensor self, Tensor weight, SymInt[3] kernel_size, Tensor? bias=None, SymInt[3] stride=1, SymInt[3] padding=0, SymInt[3] output_padding=0, SymInt[3] dilation=1) -> Tensor"], o);
 }
 
 function smm$(a: any[]): any {
@@ -18397,7 +18397,7 @@ function smm$(a: any[]): any {
       return W(N.callOp(rt.op("smm", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("smm", a, ["smm(Tensor self, Tensor mat2) -> Tensor"]);
+  return rt.noMatch("smm", a, ["smm(Tensor self, Tensor mat2) -> Tensor"], o);
 }
 
 function smoothL1Loss$(a: any[]): any {
@@ -18416,7 +18416,7 @@ function smoothL1Loss$(a: any[]): any {
       return W(N.callOp(rt.op("smooth_l1_loss", "", false), v0._h, v1._h, v2, v3));
     }
   }
-  return rt.noMatch("smooth_l1_loss", a, ["smooth_l1_loss(Tensor self, Tensor target, int reduction=Mean, float beta=1.0) -> Tensor"]);
+  return rt.noMatch("smooth_l1_loss", a, ["smooth_l1_loss(Tensor self, Tensor target, int reduction=Mean, float beta=1.0) -> Tensor"], o);
 }
 
 function smoothL1LossBackward$(a: any[]): any {
@@ -18437,7 +18437,7 @@ function smoothL1LossBackward$(a: any[]): any {
       return W(N.callOp(rt.op("smooth_l1_loss_backward", "", false), v0._h, v1._h, v2._h, v3, v4));
     }
   }
-  return rt.noMatch("smooth_l1_loss_backward", a, ["smooth_l1_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction, float beta) -> Tensor"]);
+  return rt.noMatch("smooth_l1_loss_backward", a, ["smooth_l1_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction, float beta) -> Tensor"], o);
 }
 
 function softMarginLoss$(a: any[]): any {
@@ -18454,7 +18454,7 @@ function softMarginLoss$(a: any[]): any {
       return W(N.callOp(rt.op("soft_margin_loss", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("soft_margin_loss", a, ["soft_margin_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor"]);
+  return rt.noMatch("soft_margin_loss", a, ["soft_margin_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor"], o);
 }
 
 function softMarginLossBackward$(a: any[]): any {
@@ -18473,7 +18473,7 @@ function softMarginLossBackward$(a: any[]): any {
       return W(N.callOp(rt.op("soft_margin_loss_backward", "", false), v0._h, v1._h, v2._h, v3));
     }
   }
-  return rt.noMatch("soft_margin_loss_backward", a, ["soft_margin_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction) -> Tensor"]);
+  return rt.noMatch("soft_margin_loss_backward", a, ["soft_margin_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction) -> Tensor"], o);
 }
 
 function softmax$(a: any[]): any {
@@ -18490,7 +18490,7 @@ function softmax$(a: any[]): any {
       return W(N.f_softmax_int(v0._h, v1, (v2 === undefined ? null : v2)));
     }
   }
-  return rt.noMatch("softmax", a, ["softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor"]);
+  return rt.noMatch("softmax", a, ["softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor"], o);
 }
 
 function softplus$(a: any[]): any {
@@ -18507,7 +18507,7 @@ function softplus$(a: any[]): any {
       return W(N.callOp(rt.op("softplus", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("softplus", a, ["softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor"]);
+  return rt.noMatch("softplus", a, ["softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor"], o);
 }
 
 function softplusBackward$(a: any[]): any {
@@ -18526,7 +18526,7 @@ function softplusBackward$(a: any[]): any {
       return W(N.callOp(rt.op("softplus_backward", "", false), v0._h, v1._h, v2, v3));
     }
   }
-  return rt.noMatch("softplus_backward", a, ["softplus_backward(Tensor grad_output, Tensor self, Scalar beta, Scalar threshold) -> Tensor"]);
+  return rt.noMatch("softplus_backward", a, ["softplus_backward(Tensor grad_output, Tensor self, Scalar beta, Scalar threshold) -> Tensor"], o);
 }
 
 function softshrink$(a: any[]): any {
@@ -18541,7 +18541,7 @@ function softshrink$(a: any[]): any {
       return W(N.callOp(rt.op("softshrink", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("softshrink", a, ["softshrink(Tensor self, Scalar lambd=0.5) -> Tensor"]);
+  return rt.noMatch("softshrink", a, ["softshrink(Tensor self, Scalar lambd=0.5) -> Tensor"], o);
 }
 
 function softshrinkBackward$(a: any[]): any {
@@ -18558,7 +18558,7 @@ function softshrinkBackward$(a: any[]): any {
       return W(N.callOp(rt.op("softshrink_backward", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("softshrink_backward", a, ["softshrink_backward(Tensor grad_output, Tensor self, Scalar lambd) -> Tensor"]);
+  return rt.noMatch("softshrink_backward", a, ["softshrink_backward(Tensor grad_output, Tensor self, Scalar lambd) -> Tensor"], o);
 }
 
 function sort$(a: any[]): any {
@@ -18589,7 +18589,7 @@ function sort$(a: any[]): any {
       return rt.wrapTuple(N.f_sort_stable(v0._h, (v1 ?? null), (v2 === undefined ? -1 : v2), (v3 === undefined ? false : v3)), ["values","indices"]);
     }
   }
-  return rt.noMatch("sort", a, ["sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)","sort.stable(Tensor self, *, bool? stable, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)"]);
+  return rt.noMatch("sort", a, ["sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)","sort.stable(Tensor self, *, bool? stable, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)"], o);
 }
 
 function sparseBscTensor$(a: any[]): any {
@@ -18636,7 +18636,7 @@ function sparseBscTensor$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("sparse_bsc_tensor", "ccol_row_value", false), v0._h, v1._h, v2._h, v3, v4, v5, v6)), o);
     }
   }
-  return rt.noMatch("sparse_bsc_tensor", a, ["sparse_bsc_tensor.ccol_row_value_size(Tensor ccol_indices, Tensor row_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor","sparse_bsc_tensor.ccol_row_value(Tensor ccol_indices, Tensor row_indices, Tensor values, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor"]);
+  return rt.noMatch("sparse_bsc_tensor", a, ["sparse_bsc_tensor.ccol_row_value_size(Tensor ccol_indices, Tensor row_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor","sparse_bsc_tensor.ccol_row_value(Tensor ccol_indices, Tensor row_indices, Tensor values, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor"], o);
 }
 
 function sparseBsrTensor$(a: any[]): any {
@@ -18683,7 +18683,7 @@ function sparseBsrTensor$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("sparse_bsr_tensor", "crow_col_value", false), v0._h, v1._h, v2._h, v3, v4, v5, v6)), o);
     }
   }
-  return rt.noMatch("sparse_bsr_tensor", a, ["sparse_bsr_tensor.crow_col_value_size(Tensor crow_indices, Tensor col_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor","sparse_bsr_tensor.crow_col_value(Tensor crow_indices, Tensor col_indices, Tensor values, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor"]);
+  return rt.noMatch("sparse_bsr_tensor", a, ["sparse_bsr_tensor.crow_col_value_size(Tensor crow_indices, Tensor col_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor","sparse_bsr_tensor.crow_col_value(Tensor crow_indices, Tensor col_indices, Tensor values, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor"], o);
 }
 
 function sparseCompressedTensor$(a: any[]): any {
@@ -18730,7 +18730,7 @@ function sparseCompressedTensor$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("sparse_compressed_tensor", "comp_plain_value", false), v0._h, v1._h, v2._h, v3, v4, v5, v6)), o);
     }
   }
-  return rt.noMatch("sparse_compressed_tensor", a, ["sparse_compressed_tensor.comp_plain_value_size(Tensor compressed_indices, Tensor plain_indices, Tensor values, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor","sparse_compressed_tensor.comp_plain_value(Tensor compressed_indices, Tensor plain_indices, Tensor values, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor"]);
+  return rt.noMatch("sparse_compressed_tensor", a, ["sparse_compressed_tensor.comp_plain_value_size(Tensor compressed_indices, Tensor plain_indices, Tensor values, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor","sparse_compressed_tensor.comp_plain_value(Tensor compressed_indices, Tensor plain_indices, Tensor values, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor"], o);
 }
 
 function sparseCooTensor$(a: any[]): any {
@@ -18793,7 +18793,7 @@ function sparseCooTensor$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("sparse_coo_tensor", "indices_size", false), v0._h, v1._h, v2, v3, v4, v5, v6, v7)), o);
     }
   }
-  return rt.noMatch("sparse_coo_tensor", a, ["sparse_coo_tensor.size(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor","sparse_coo_tensor.indices(Tensor indices, Tensor values, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, bool? is_coalesced=None) -> Tensor","sparse_coo_tensor.indices_size(Tensor indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, bool? is_coalesced=None) -> Tensor"]);
+  return rt.noMatch("sparse_coo_tensor", a, ["sparse_coo_tensor.size(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor","sparse_coo_tensor.indices(Tensor indices, Tensor values, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, bool? is_coalesced=None) -> Tensor","sparse_coo_tensor.indices_size(Tensor indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, bool? is_coalesced=None) -> Tensor"], o);
 }
 
 function sparseCscTensor$(a: any[]): any {
@@ -18840,7 +18840,7 @@ function sparseCscTensor$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("sparse_csc_tensor", "ccol_row_value", false), v0._h, v1._h, v2._h, v3, v4, v5, v6)), o);
     }
   }
-  return rt.noMatch("sparse_csc_tensor", a, ["sparse_csc_tensor.ccol_row_value_size(Tensor ccol_indices, Tensor row_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor","sparse_csc_tensor.ccol_row_value(Tensor ccol_indices, Tensor row_indices, Tensor values, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor"]);
+  return rt.noMatch("sparse_csc_tensor", a, ["sparse_csc_tensor.ccol_row_value_size(Tensor ccol_indices, Tensor row_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor","sparse_csc_tensor.ccol_row_value(Tensor ccol_indices, Tensor row_indices, Tensor values, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor"], o);
 }
 
 function sparseCsrTensor$(a: any[]): any {
@@ -18887,7 +18887,7 @@ function sparseCsrTensor$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("sparse_csr_tensor", "crow_col_value", false), v0._h, v1._h, v2._h, v3, v4, v5, v6)), o);
     }
   }
-  return rt.noMatch("sparse_csr_tensor", a, ["sparse_csr_tensor.crow_col_value_size(Tensor crow_indices, Tensor col_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor","sparse_csr_tensor.crow_col_value(Tensor crow_indices, Tensor col_indices, Tensor values, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor"]);
+  return rt.noMatch("sparse_csr_tensor", a, ["sparse_csr_tensor.crow_col_value_size(Tensor crow_indices, Tensor col_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor","sparse_csr_tensor.crow_col_value(Tensor crow_indices, Tensor col_indices, Tensor values, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor"], o);
 }
 
 function sparseDim$(a: any[]): any {
@@ -18900,7 +18900,7 @@ function sparseDim$(a: any[]): any {
       return N.callOp(rt.op("sparse_dim", "", false), v0._h);
     }
   }
-  return rt.noMatch("sparse_dim", a, ["sparse_dim(Tensor self) -> int"]);
+  return rt.noMatch("sparse_dim", a, ["sparse_dim(Tensor self) -> int"], o);
 }
 
 function sparseMask$(a: any[]): any {
@@ -18915,7 +18915,7 @@ function sparseMask$(a: any[]): any {
       return W(N.callOp(rt.op("sparse_mask", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("sparse_mask", a, ["sparse_mask(Tensor self, Tensor mask) -> Tensor"]);
+  return rt.noMatch("sparse_mask", a, ["sparse_mask(Tensor self, Tensor mask) -> Tensor"], o);
 }
 
 function sparseResize_$(a: any[]): any {
@@ -18935,7 +18935,7 @@ function sparseResize_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("sparse_resize_", a, ["sparse_resize_(Tensor(a!) self, int[] size, int sparse_dim, int dense_dim) -> Tensor(a!)"]);
+  return rt.noMatch("sparse_resize_", a, ["sparse_resize_(Tensor(a!) self, int[] size, int sparse_dim, int dense_dim) -> Tensor(a!)"], o);
 }
 
 function sparseResizeAndClear_$(a: any[]): any {
@@ -18955,7 +18955,7 @@ function sparseResizeAndClear_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("sparse_resize_and_clear_", a, ["sparse_resize_and_clear_(Tensor(a!) self, int[] size, int sparse_dim, int dense_dim) -> Tensor(a!)"]);
+  return rt.noMatch("sparse_resize_and_clear_", a, ["sparse_resize_and_clear_(Tensor(a!) self, int[] size, int sparse_dim, int dense_dim) -> Tensor(a!)"], o);
 }
 
 function sparseSampledAddmm$(a: any[]): any {
@@ -18976,7 +18976,7 @@ function sparseSampledAddmm$(a: any[]): any {
       return W(N.callOp(rt.op("sparse_sampled_addmm", "", false), v0._h, v1._h, v2._h, v3, v4));
     }
   }
-  return rt.noMatch("sparse_sampled_addmm", a, ["sparse_sampled_addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor"]);
+  return rt.noMatch("sparse_sampled_addmm", a, ["sparse_sampled_addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor"], o);
 }
 
 function specialAiryAi$(a: any[]): any {
@@ -18989,7 +18989,7 @@ function specialAiryAi$(a: any[]): any {
       return W(N.callOp(rt.op("special_airy_ai", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_airy_ai", a, ["special_airy_ai(Tensor x) -> Tensor"]);
+  return rt.noMatch("special_airy_ai", a, ["special_airy_ai(Tensor x) -> Tensor"], o);
 }
 
 function specialBesselJ0$(a: any[]): any {
@@ -19002,7 +19002,7 @@ function specialBesselJ0$(a: any[]): any {
       return W(N.callOp(rt.op("special_bessel_j0", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_bessel_j0", a, ["special_bessel_j0(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_bessel_j0", a, ["special_bessel_j0(Tensor self) -> Tensor"], o);
 }
 
 function specialBesselJ1$(a: any[]): any {
@@ -19015,7 +19015,7 @@ function specialBesselJ1$(a: any[]): any {
       return W(N.callOp(rt.op("special_bessel_j1", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_bessel_j1", a, ["special_bessel_j1(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_bessel_j1", a, ["special_bessel_j1(Tensor self) -> Tensor"], o);
 }
 
 function specialBesselY0$(a: any[]): any {
@@ -19028,7 +19028,7 @@ function specialBesselY0$(a: any[]): any {
       return W(N.callOp(rt.op("special_bessel_y0", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_bessel_y0", a, ["special_bessel_y0(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_bessel_y0", a, ["special_bessel_y0(Tensor self) -> Tensor"], o);
 }
 
 function specialBesselY1$(a: any[]): any {
@@ -19041,7 +19041,7 @@ function specialBesselY1$(a: any[]): any {
       return W(N.callOp(rt.op("special_bessel_y1", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_bessel_y1", a, ["special_bessel_y1(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_bessel_y1", a, ["special_bessel_y1(Tensor self) -> Tensor"], o);
 }
 
 function specialChebyshevPolynomialT$(a: any[]): any {
@@ -19076,7 +19076,7 @@ function specialChebyshevPolynomialT$(a: any[]): any {
       return W(N.callOp(rt.op("special_chebyshev_polynomial_t", "n_scalar", false), v0._h, v1));
     }
   }
-  return rt.noMatch("special_chebyshev_polynomial_t", a, ["special_chebyshev_polynomial_t(Tensor x, Tensor n) -> Tensor","special_chebyshev_polynomial_t.x_scalar(Scalar x, Tensor n) -> Tensor","special_chebyshev_polynomial_t.n_scalar(Tensor x, Scalar n) -> Tensor"]);
+  return rt.noMatch("special_chebyshev_polynomial_t", a, ["special_chebyshev_polynomial_t(Tensor x, Tensor n) -> Tensor","special_chebyshev_polynomial_t.x_scalar(Scalar x, Tensor n) -> Tensor","special_chebyshev_polynomial_t.n_scalar(Tensor x, Scalar n) -> Tensor"], o);
 }
 
 function specialChebyshevPolynomialU$(a: any[]): any {
@@ -19111,7 +19111,7 @@ function specialChebyshevPolynomialU$(a: any[]): any {
       return W(N.callOp(rt.op("special_chebyshev_polynomial_u", "n_scalar", false), v0._h, v1));
     }
   }
-  return rt.noMatch("special_chebyshev_polynomial_u", a, ["special_chebyshev_polynomial_u(Tensor x, Tensor n) -> Tensor","special_chebyshev_polynomial_u.x_scalar(Scalar x, Tensor n) -> Tensor","special_chebyshev_polynomial_u.n_scalar(Tensor x, Scalar n) -> Tensor"]);
+  return rt.noMatch("special_chebyshev_polynomial_u", a, ["special_chebyshev_polynomial_u(Tensor x, Tensor n) -> Tensor","special_chebyshev_polynomial_u.x_scalar(Scalar x, Tensor n) -> Tensor","special_chebyshev_polynomial_u.n_scalar(Tensor x, Scalar n) -> Tensor"], o);
 }
 
 function specialChebyshevPolynomialV$(a: any[]): any {
@@ -19146,7 +19146,7 @@ function specialChebyshevPolynomialV$(a: any[]): any {
       return W(N.callOp(rt.op("special_chebyshev_polynomial_v", "n_scalar", false), v0._h, v1));
     }
   }
-  return rt.noMatch("special_chebyshev_polynomial_v", a, ["special_chebyshev_polynomial_v(Tensor x, Tensor n) -> Tensor","special_chebyshev_polynomial_v.x_scalar(Scalar x, Tensor n) -> Tensor","special_chebyshev_polynomial_v.n_scalar(Tensor x, Scalar n) -> Tensor"]);
+  return rt.noMatch("special_chebyshev_polynomial_v", a, ["special_chebyshev_polynomial_v(Tensor x, Tensor n) -> Tensor","special_chebyshev_polynomial_v.x_scalar(Scalar x, Tensor n) -> Tensor","special_chebyshev_polynomial_v.n_scalar(Tensor x, Scalar n) -> Tensor"], o);
 }
 
 function specialChebyshevPolynomialW$(a: any[]): any {
@@ -19181,7 +19181,7 @@ function specialChebyshevPolynomialW$(a: any[]): any {
       return W(N.callOp(rt.op("special_chebyshev_polynomial_w", "n_scalar", false), v0._h, v1));
     }
   }
-  return rt.noMatch("special_chebyshev_polynomial_w", a, ["special_chebyshev_polynomial_w(Tensor x, Tensor n) -> Tensor","special_chebyshev_polynomial_w.x_scalar(Scalar x, Tensor n) -> Tensor","special_chebyshev_polynomial_w.n_scalar(Tensor x, Scalar n) -> Tensor"]);
+  return rt.noMatch("special_chebyshev_polynomial_w", a, ["special_chebyshev_polynomial_w(Tensor x, Tensor n) -> Tensor","special_chebyshev_polynomial_w.x_scalar(Scalar x, Tensor n) -> Tensor","special_chebyshev_polynomial_w.n_scalar(Tensor x, Scalar n) -> Tensor"], o);
 }
 
 function specialDigamma$(a: any[]): any {
@@ -19194,7 +19194,7 @@ function specialDigamma$(a: any[]): any {
       return W(N.callOp(rt.op("special_digamma", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_digamma", a, ["special_digamma(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_digamma", a, ["special_digamma(Tensor self) -> Tensor"], o);
 }
 
 function specialEntr$(a: any[]): any {
@@ -19207,7 +19207,7 @@ function specialEntr$(a: any[]): any {
       return W(N.callOp(rt.op("special_entr", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_entr", a, ["special_entr(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_entr", a, ["special_entr(Tensor self) -> Tensor"], o);
 }
 
 function specialErf$(a: any[]): any {
@@ -19220,7 +19220,7 @@ function specialErf$(a: any[]): any {
       return W(N.callOp(rt.op("special_erf", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_erf", a, ["special_erf(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_erf", a, ["special_erf(Tensor self) -> Tensor"], o);
 }
 
 function specialErfc$(a: any[]): any {
@@ -19233,7 +19233,7 @@ function specialErfc$(a: any[]): any {
       return W(N.callOp(rt.op("special_erfc", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_erfc", a, ["special_erfc(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_erfc", a, ["special_erfc(Tensor self) -> Tensor"], o);
 }
 
 function specialErfcx$(a: any[]): any {
@@ -19246,7 +19246,7 @@ function specialErfcx$(a: any[]): any {
       return W(N.callOp(rt.op("special_erfcx", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_erfcx", a, ["special_erfcx(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_erfcx", a, ["special_erfcx(Tensor self) -> Tensor"], o);
 }
 
 function specialErfinv$(a: any[]): any {
@@ -19259,7 +19259,7 @@ function specialErfinv$(a: any[]): any {
       return W(N.callOp(rt.op("special_erfinv", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_erfinv", a, ["special_erfinv(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_erfinv", a, ["special_erfinv(Tensor self) -> Tensor"], o);
 }
 
 function specialExp2$(a: any[]): any {
@@ -19272,7 +19272,7 @@ function specialExp2$(a: any[]): any {
       return W(N.callOp(rt.op("special_exp2", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_exp2", a, ["special_exp2(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_exp2", a, ["special_exp2(Tensor self) -> Tensor"], o);
 }
 
 function specialExpit$(a: any[]): any {
@@ -19285,7 +19285,7 @@ function specialExpit$(a: any[]): any {
       return W(N.callOp(rt.op("special_expit", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_expit", a, ["special_expit(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_expit", a, ["special_expit(Tensor self) -> Tensor"], o);
 }
 
 function specialExpm1$(a: any[]): any {
@@ -19298,7 +19298,7 @@ function specialExpm1$(a: any[]): any {
       return W(N.callOp(rt.op("special_expm1", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_expm1", a, ["special_expm1(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_expm1", a, ["special_expm1(Tensor self) -> Tensor"], o);
 }
 
 function specialGammainc$(a: any[]): any {
@@ -19313,7 +19313,7 @@ function specialGammainc$(a: any[]): any {
       return W(N.callOp(rt.op("special_gammainc", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("special_gammainc", a, ["special_gammainc(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("special_gammainc", a, ["special_gammainc(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function specialGammaincc$(a: any[]): any {
@@ -19328,7 +19328,7 @@ function specialGammaincc$(a: any[]): any {
       return W(N.callOp(rt.op("special_gammaincc", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("special_gammaincc", a, ["special_gammaincc(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("special_gammaincc", a, ["special_gammaincc(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function specialGammaln$(a: any[]): any {
@@ -19341,7 +19341,7 @@ function specialGammaln$(a: any[]): any {
       return W(N.callOp(rt.op("special_gammaln", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_gammaln", a, ["special_gammaln(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_gammaln", a, ["special_gammaln(Tensor self) -> Tensor"], o);
 }
 
 function specialHermitePolynomialH$(a: any[]): any {
@@ -19376,7 +19376,7 @@ function specialHermitePolynomialH$(a: any[]): any {
       return W(N.callOp(rt.op("special_hermite_polynomial_h", "n_scalar", false), v0._h, v1));
     }
   }
-  return rt.noMatch("special_hermite_polynomial_h", a, ["special_hermite_polynomial_h(Tensor x, Tensor n) -> Tensor","special_hermite_polynomial_h.x_scalar(Scalar x, Tensor n) -> Tensor","special_hermite_polynomial_h.n_scalar(Tensor x, Scalar n) -> Tensor"]);
+  return rt.noMatch("special_hermite_polynomial_h", a, ["special_hermite_polynomial_h(Tensor x, Tensor n) -> Tensor","special_hermite_polynomial_h.x_scalar(Scalar x, Tensor n) -> Tensor","special_hermite_polynomial_h.n_scalar(Tensor x, Scalar n) -> Tensor"], o);
 }
 
 function specialHermitePolynomialHe$(a: any[]): any {
@@ -19411,7 +19411,7 @@ function specialHermitePolynomialHe$(a: any[]): any {
       return W(N.callOp(rt.op("special_hermite_polynomial_he", "n_scalar", false), v0._h, v1));
     }
   }
-  return rt.noMatch("special_hermite_polynomial_he", a, ["special_hermite_polynomial_he(Tensor x, Tensor n) -> Tensor","special_hermite_polynomial_he.x_scalar(Scalar x, Tensor n) -> Tensor","special_hermite_polynomial_he.n_scalar(Tensor x, Scalar n) -> Tensor"]);
+  return rt.noMatch("special_hermite_polynomial_he", a, ["special_hermite_polynomial_he(Tensor x, Tensor n) -> Tensor","special_hermite_polynomial_he.x_scalar(Scalar x, Tensor n) -> Tensor","special_hermite_polynomial_he.n_scalar(Tensor x, Scalar n) -> Tensor"], o);
 }
 
 function specialI0$(a: any[]): any {
@@ -19424,7 +19424,7 @@ function specialI0$(a: any[]): any {
       return W(N.callOp(rt.op("special_i0", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_i0", a, ["special_i0(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_i0", a, ["special_i0(Tensor self) -> Tensor"], o);
 }
 
 function specialI0e$(a: any[]): any {
@@ -19437,7 +19437,7 @@ function specialI0e$(a: any[]): any {
       return W(N.callOp(rt.op("special_i0e", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_i0e", a, ["special_i0e(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_i0e", a, ["special_i0e(Tensor self) -> Tensor"], o);
 }
 
 function specialI1$(a: any[]): any {
@@ -19450,7 +19450,7 @@ function specialI1$(a: any[]): any {
       return W(N.callOp(rt.op("special_i1", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_i1", a, ["special_i1(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_i1", a, ["special_i1(Tensor self) -> Tensor"], o);
 }
 
 function specialI1e$(a: any[]): any {
@@ -19463,7 +19463,7 @@ function specialI1e$(a: any[]): any {
       return W(N.callOp(rt.op("special_i1e", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_i1e", a, ["special_i1e(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_i1e", a, ["special_i1e(Tensor self) -> Tensor"], o);
 }
 
 function specialLaguerrePolynomialL$(a: any[]): any {
@@ -19498,7 +19498,7 @@ function specialLaguerrePolynomialL$(a: any[]): any {
       return W(N.callOp(rt.op("special_laguerre_polynomial_l", "n_scalar", false), v0._h, v1));
     }
   }
-  return rt.noMatch("special_laguerre_polynomial_l", a, ["special_laguerre_polynomial_l(Tensor x, Tensor n) -> Tensor","special_laguerre_polynomial_l.x_scalar(Scalar x, Tensor n) -> Tensor","special_laguerre_polynomial_l.n_scalar(Tensor x, Scalar n) -> Tensor"]);
+  return rt.noMatch("special_laguerre_polynomial_l", a, ["special_laguerre_polynomial_l(Tensor x, Tensor n) -> Tensor","special_laguerre_polynomial_l.x_scalar(Scalar x, Tensor n) -> Tensor","special_laguerre_polynomial_l.n_scalar(Tensor x, Scalar n) -> Tensor"], o);
 }
 
 function specialLegendrePolynomialP$(a: any[]): any {
@@ -19533,7 +19533,7 @@ function specialLegendrePolynomialP$(a: any[]): any {
       return W(N.callOp(rt.op("special_legendre_polynomial_p", "n_scalar", false), v0._h, v1));
     }
   }
-  return rt.noMatch("special_legendre_polynomial_p", a, ["special_legendre_polynomial_p(Tensor x, Tensor n) -> Tensor","special_legendre_polynomial_p.x_scalar(Scalar x, Tensor n) -> Tensor","special_legendre_polynomial_p.n_scalar(Tensor x, Scalar n) -> Tensor"]);
+  return rt.noMatch("special_legendre_polynomial_p", a, ["special_legendre_polynomial_p(Tensor x, Tensor n) -> Tensor","special_legendre_polynomial_p.x_scalar(Scalar x, Tensor n) -> Tensor","special_legendre_polynomial_p.n_scalar(Tensor x, Scalar n) -> Tensor"], o);
 }
 
 function specialLog1p$(a: any[]): any {
@@ -19546,7 +19546,7 @@ function specialLog1p$(a: any[]): any {
       return W(N.callOp(rt.op("special_log1p", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_log1p", a, ["special_log1p(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_log1p", a, ["special_log1p(Tensor self) -> Tensor"], o);
 }
 
 function specialLogNdtr$(a: any[]): any {
@@ -19559,7 +19559,7 @@ function specialLogNdtr$(a: any[]): any {
       return W(N.callOp(rt.op("special_log_ndtr", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_log_ndtr", a, ["special_log_ndtr(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_log_ndtr", a, ["special_log_ndtr(Tensor self) -> Tensor"], o);
 }
 
 function specialLogSoftmax$(a: any[]): any {
@@ -19576,7 +19576,7 @@ function specialLogSoftmax$(a: any[]): any {
       return W(N.callOp(rt.op("special_log_softmax", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("special_log_softmax", a, ["special_log_softmax(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor"]);
+  return rt.noMatch("special_log_softmax", a, ["special_log_softmax(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor"], o);
 }
 
 function specialLogit$(a: any[]): any {
@@ -19591,7 +19591,7 @@ function specialLogit$(a: any[]): any {
       return W(N.callOp(rt.op("special_logit", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("special_logit", a, ["special_logit(Tensor self, float? eps=None) -> Tensor"]);
+  return rt.noMatch("special_logit", a, ["special_logit(Tensor self, float? eps=None) -> Tensor"], o);
 }
 
 function specialLogsumexp$(a: any[]): any {
@@ -19608,7 +19608,7 @@ function specialLogsumexp$(a: any[]): any {
       return W(N.callOp(rt.op("special_logsumexp", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("special_logsumexp", a, ["special_logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor"]);
+  return rt.noMatch("special_logsumexp", a, ["special_logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor"], o);
 }
 
 function specialModifiedBesselI0$(a: any[]): any {
@@ -19621,7 +19621,7 @@ function specialModifiedBesselI0$(a: any[]): any {
       return W(N.callOp(rt.op("special_modified_bessel_i0", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_modified_bessel_i0", a, ["special_modified_bessel_i0(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_modified_bessel_i0", a, ["special_modified_bessel_i0(Tensor self) -> Tensor"], o);
 }
 
 function specialModifiedBesselI1$(a: any[]): any {
@@ -19634,7 +19634,7 @@ function specialModifiedBesselI1$(a: any[]): any {
       return W(N.callOp(rt.op("special_modified_bessel_i1", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_modified_bessel_i1", a, ["special_modified_bessel_i1(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_modified_bessel_i1", a, ["special_modified_bessel_i1(Tensor self) -> Tensor"], o);
 }
 
 function specialModifiedBesselK0$(a: any[]): any {
@@ -19647,7 +19647,7 @@ function specialModifiedBesselK0$(a: any[]): any {
       return W(N.callOp(rt.op("special_modified_bessel_k0", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_modified_bessel_k0", a, ["special_modified_bessel_k0(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_modified_bessel_k0", a, ["special_modified_bessel_k0(Tensor self) -> Tensor"], o);
 }
 
 function specialModifiedBesselK1$(a: any[]): any {
@@ -19660,7 +19660,7 @@ function specialModifiedBesselK1$(a: any[]): any {
       return W(N.callOp(rt.op("special_modified_bessel_k1", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_modified_bessel_k1", a, ["special_modified_bessel_k1(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_modified_bessel_k1", a, ["special_modified_bessel_k1(Tensor self) -> Tensor"], o);
 }
 
 function specialMultigammaln$(a: any[]): any {
@@ -19675,7 +19675,7 @@ function specialMultigammaln$(a: any[]): any {
       return W(N.callOp(rt.op("special_multigammaln", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("special_multigammaln", a, ["special_multigammaln(Tensor self, int p) -> Tensor"]);
+  return rt.noMatch("special_multigammaln", a, ["special_multigammaln(Tensor self, int p) -> Tensor"], o);
 }
 
 function specialNdtr$(a: any[]): any {
@@ -19688,7 +19688,7 @@ function specialNdtr$(a: any[]): any {
       return W(N.callOp(rt.op("special_ndtr", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_ndtr", a, ["special_ndtr(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_ndtr", a, ["special_ndtr(Tensor self) -> Tensor"], o);
 }
 
 function specialNdtri$(a: any[]): any {
@@ -19701,7 +19701,7 @@ function specialNdtri$(a: any[]): any {
       return W(N.callOp(rt.op("special_ndtri", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_ndtri", a, ["special_ndtri(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_ndtri", a, ["special_ndtri(Tensor self) -> Tensor"], o);
 }
 
 function specialPolygamma$(a: any[]): any {
@@ -19716,7 +19716,7 @@ function specialPolygamma$(a: any[]): any {
       return W(N.callOp(rt.op("special_polygamma", "", false), v0, v1._h));
     }
   }
-  return rt.noMatch("special_polygamma", a, ["special_polygamma(int n, Tensor self) -> Tensor"]);
+  return rt.noMatch("special_polygamma", a, ["special_polygamma(int n, Tensor self) -> Tensor"], o);
 }
 
 function specialPsi$(a: any[]): any {
@@ -19729,7 +19729,7 @@ function specialPsi$(a: any[]): any {
       return W(N.callOp(rt.op("special_psi", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_psi", a, ["special_psi(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_psi", a, ["special_psi(Tensor self) -> Tensor"], o);
 }
 
 function specialRound$(a: any[]): any {
@@ -19744,7 +19744,7 @@ function specialRound$(a: any[]): any {
       return W(N.callOp(rt.op("special_round", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("special_round", a, ["special_round(Tensor self, *, int decimals=0) -> Tensor"]);
+  return rt.noMatch("special_round", a, ["special_round(Tensor self, *, int decimals=0) -> Tensor"], o);
 }
 
 function specialScaledModifiedBesselK0$(a: any[]): any {
@@ -19757,7 +19757,7 @@ function specialScaledModifiedBesselK0$(a: any[]): any {
       return W(N.callOp(rt.op("special_scaled_modified_bessel_k0", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_scaled_modified_bessel_k0", a, ["special_scaled_modified_bessel_k0(Tensor x) -> Tensor"]);
+  return rt.noMatch("special_scaled_modified_bessel_k0", a, ["special_scaled_modified_bessel_k0(Tensor x) -> Tensor"], o);
 }
 
 function specialScaledModifiedBesselK1$(a: any[]): any {
@@ -19770,7 +19770,7 @@ function specialScaledModifiedBesselK1$(a: any[]): any {
       return W(N.callOp(rt.op("special_scaled_modified_bessel_k1", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_scaled_modified_bessel_k1", a, ["special_scaled_modified_bessel_k1(Tensor x) -> Tensor"]);
+  return rt.noMatch("special_scaled_modified_bessel_k1", a, ["special_scaled_modified_bessel_k1(Tensor x) -> Tensor"], o);
 }
 
 function specialShiftedChebyshevPolynomialT$(a: any[]): any {
@@ -19805,7 +19805,7 @@ function specialShiftedChebyshevPolynomialT$(a: any[]): any {
       return W(N.callOp(rt.op("special_shifted_chebyshev_polynomial_t", "n_scalar", false), v0._h, v1));
     }
   }
-  return rt.noMatch("special_shifted_chebyshev_polynomial_t", a, ["special_shifted_chebyshev_polynomial_t(Tensor x, Tensor n) -> Tensor","special_shifted_chebyshev_polynomial_t.x_scalar(Scalar x, Tensor n) -> Tensor","special_shifted_chebyshev_polynomial_t.n_scalar(Tensor x, Scalar n) -> Tensor"]);
+  return rt.noMatch("special_shifted_chebyshev_polynomial_t", a, ["special_shifted_chebyshev_polynomial_t(Tensor x, Tensor n) -> Tensor","special_shifted_chebyshev_polynomial_t.x_scalar(Scalar x, Tensor n) -> Tensor","special_shifted_chebyshev_polynomial_t.n_scalar(Tensor x, Scalar n) -> Tensor"], o);
 }
 
 function specialShiftedChebyshevPolynomialU$(a: any[]): any {
@@ -19840,7 +19840,7 @@ function specialShiftedChebyshevPolynomialU$(a: any[]): any {
       return W(N.callOp(rt.op("special_shifted_chebyshev_polynomial_u", "n_scalar", false), v0._h, v1));
     }
   }
-  return rt.noMatch("special_shifted_chebyshev_polynomial_u", a, ["special_shifted_chebyshev_polynomial_u(Tensor x, Tensor n) -> Tensor","special_shifted_chebyshev_polynomial_u.x_scalar(Scalar x, Tensor n) -> Tensor","special_shifted_chebyshev_polynomial_u.n_scalar(Tensor x, Scalar n) -> Tensor"]);
+  return rt.noMatch("special_shifted_chebyshev_polynomial_u", a, ["special_shifted_chebyshev_polynomial_u(Tensor x, Tensor n) -> Tensor","special_shifted_chebyshev_polynomial_u.x_scalar(Scalar x, Tensor n) -> Tensor","special_shifted_chebyshev_polynomial_u.n_scalar(Tensor x, Scalar n) -> Tensor"], o);
 }
 
 function specialShiftedChebyshevPolynomialV$(a: any[]): any {
@@ -19875,7 +19875,7 @@ function specialShiftedChebyshevPolynomialV$(a: any[]): any {
       return W(N.callOp(rt.op("special_shifted_chebyshev_polynomial_v", "n_scalar", false), v0._h, v1));
     }
   }
-  return rt.noMatch("special_shifted_chebyshev_polynomial_v", a, ["special_shifted_chebyshev_polynomial_v(Tensor x, Tensor n) -> Tensor","special_shifted_chebyshev_polynomial_v.x_scalar(Scalar x, Tensor n) -> Tensor","special_shifted_chebyshev_polynomial_v.n_scalar(Tensor x, Scalar n) -> Tensor"]);
+  return rt.noMatch("special_shifted_chebyshev_polynomial_v", a, ["special_shifted_chebyshev_polynomial_v(Tensor x, Tensor n) -> Tensor","special_shifted_chebyshev_polynomial_v.x_scalar(Scalar x, Tensor n) -> Tensor","special_shifted_chebyshev_polynomial_v.n_scalar(Tensor x, Scalar n) -> Tensor"], o);
 }
 
 function specialShiftedChebyshevPolynomialW$(a: any[]): any {
@@ -19910,7 +19910,7 @@ function specialShiftedChebyshevPolynomialW$(a: any[]): any {
       return W(N.callOp(rt.op("special_shifted_chebyshev_polynomial_w", "n_scalar", false), v0._h, v1));
     }
   }
-  return rt.noMatch("special_shifted_chebyshev_polynomial_w", a, ["special_shifted_chebyshev_polynomial_w(Tensor x, Tensor n) -> Tensor","special_shifted_chebyshev_polynomial_w.x_scalar(Scalar x, Tensor n) -> Tensor","special_shifted_chebyshev_polynomial_w.n_scalar(Tensor x, Scalar n) -> Tensor"]);
+  return rt.noMatch("special_shifted_chebyshev_polynomial_w", a, ["special_shifted_chebyshev_polynomial_w(Tensor x, Tensor n) -> Tensor","special_shifted_chebyshev_polynomial_w.x_scalar(Scalar x, Tensor n) -> Tensor","special_shifted_chebyshev_polynomial_w.n_scalar(Tensor x, Scalar n) -> Tensor"], o);
 }
 
 function specialSinc$(a: any[]): any {
@@ -19923,7 +19923,7 @@ function specialSinc$(a: any[]): any {
       return W(N.callOp(rt.op("special_sinc", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_sinc", a, ["special_sinc(Tensor self) -> Tensor"]);
+  return rt.noMatch("special_sinc", a, ["special_sinc(Tensor self) -> Tensor"], o);
 }
 
 function specialSoftmax$(a: any[]): any {
@@ -19940,7 +19940,7 @@ function specialSoftmax$(a: any[]): any {
       return W(N.callOp(rt.op("special_softmax", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("special_softmax", a, ["special_softmax(Tensor self, int dim, ScalarType? dtype=None) -> Tensor"]);
+  return rt.noMatch("special_softmax", a, ["special_softmax(Tensor self, int dim, ScalarType? dtype=None) -> Tensor"], o);
 }
 
 function specialSphericalBesselJ0$(a: any[]): any {
@@ -19953,7 +19953,7 @@ function specialSphericalBesselJ0$(a: any[]): any {
       return W(N.callOp(rt.op("special_spherical_bessel_j0", "", false), v0._h));
     }
   }
-  return rt.noMatch("special_spherical_bessel_j0", a, ["special_spherical_bessel_j0(Tensor x) -> Tensor"]);
+  return rt.noMatch("special_spherical_bessel_j0", a, ["special_spherical_bessel_j0(Tensor x) -> Tensor"], o);
 }
 
 function specialXlog1py$(a: any[]): any {
@@ -19988,7 +19988,7 @@ function specialXlog1py$(a: any[]): any {
       return W(N.callOp(rt.op("special_xlog1py", "other_scalar", false), v0._h, v1));
     }
   }
-  return rt.noMatch("special_xlog1py", a, ["special_xlog1py(Tensor self, Tensor other) -> Tensor","special_xlog1py.self_scalar(Scalar self, Tensor other) -> Tensor","special_xlog1py.other_scalar(Tensor self, Scalar other) -> Tensor"]);
+  return rt.noMatch("special_xlog1py", a, ["special_xlog1py(Tensor self, Tensor other) -> Tensor","special_xlog1py.self_scalar(Scalar self, Tensor other) -> Tensor","special_xlog1py.other_scalar(Tensor self, Scalar other) -> Tensor"], o);
 }
 
 function specialXlogy$(a: any[]): any {
@@ -20023,7 +20023,7 @@ function specialXlogy$(a: any[]): any {
       return W(N.callOp(rt.op("special_xlogy", "other_scalar", false), v0._h, v1));
     }
   }
-  return rt.noMatch("special_xlogy", a, ["special_xlogy(Tensor self, Tensor other) -> Tensor","special_xlogy.self_scalar(Scalar self, Tensor other) -> Tensor","special_xlogy.other_scalar(Tensor self, Scalar other) -> Tensor"]);
+  return rt.noMatch("special_xlogy", a, ["special_xlogy(Tensor self, Tensor other) -> Tensor","special_xlogy.self_scalar(Scalar self, Tensor other) -> Tensor","special_xlogy.other_scalar(Tensor self, Scalar other) -> Tensor"], o);
 }
 
 function specialZeta$(a: any[]): any {
@@ -20058,7 +20058,7 @@ function specialZeta$(a: any[]): any {
       return W(N.callOp(rt.op("special_zeta", "other_scalar", false), v0._h, v1));
     }
   }
-  return rt.noMatch("special_zeta", a, ["special_zeta(Tensor self, Tensor other) -> Tensor","special_zeta.self_scalar(Scalar self, Tensor other) -> Tensor","special_zeta.other_scalar(Tensor self, Scalar other) -> Tensor"]);
+  return rt.noMatch("special_zeta", a, ["special_zeta(Tensor self, Tensor other) -> Tensor","special_zeta.self_scalar(Scalar self, Tensor other) -> Tensor","special_zeta.other_scalar(Tensor self, Scalar other) -> Tensor"], o);
 }
 
 function split$(a: any[]): any {
@@ -20087,7 +20087,7 @@ function split$(a: any[]): any {
       return rt.wrapList(N.f_split_sizes(v0._h, v1, (v2 === undefined ? 0 : v2)));
     }
   }
-  return rt.noMatch("split", a, ["split.Tensor(Tensor(a -> *) self, SymInt split_size, int dim=0) -> Tensor(a)[]","split.sizes(Tensor(a -> *) self, SymInt[] split_size, int dim=0) -> Tensor(a)[]"]);
+  return rt.noMatch("split", a, ["split.Tensor(Tensor(a -> *) self, SymInt split_size, int dim=0) -> Tensor(a)[]","split.sizes(Tensor(a -> *) self, SymInt[] split_size, int dim=0) -> Tensor(a)[]"], o);
 }
 
 function splitCopy$(a: any[]): any {
@@ -20104,7 +20104,7 @@ function splitCopy$(a: any[]): any {
       return rt.wrapList(N.callOp(rt.op("split_copy", "Tensor", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("split_copy", a, ["split_copy.Tensor(Tensor self, SymInt split_size, int dim=0) -> Tensor[]"]);
+  return rt.noMatch("split_copy", a, ["split_copy.Tensor(Tensor self, SymInt split_size, int dim=0) -> Tensor[]"], o);
 }
 
 function splitWithSizes$(a: any[]): any {
@@ -20121,7 +20121,7 @@ function splitWithSizes$(a: any[]): any {
       return rt.wrapList(N.callOp(rt.op("split_with_sizes", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("split_with_sizes", a, ["split_with_sizes(Tensor(a -> *) self, SymInt[] split_sizes, int dim=0) -> Tensor(a)[]"]);
+  return rt.noMatch("split_with_sizes", a, ["split_with_sizes(Tensor(a -> *) self, SymInt[] split_sizes, int dim=0) -> Tensor(a)[]"], o);
 }
 
 function splitWithSizesCopy$(a: any[]): any {
@@ -20138,7 +20138,7 @@ function splitWithSizesCopy$(a: any[]): any {
       return rt.wrapList(N.callOp(rt.op("split_with_sizes_copy", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("split_with_sizes_copy", a, ["split_with_sizes_copy(Tensor self, SymInt[] split_sizes, int dim=0) -> Tensor[]"]);
+  return rt.noMatch("split_with_sizes_copy", a, ["split_with_sizes_copy(Tensor self, SymInt[] split_sizes, int dim=0) -> Tensor[]"], o);
 }
 
 function sqrt$(a: any[]): any {
@@ -20151,7 +20151,7 @@ function sqrt$(a: any[]): any {
       return W(N.f_sqrt(v0._h));
     }
   }
-  return rt.noMatch("sqrt", a, ["sqrt(Tensor self) -> Tensor"]);
+  return rt.noMatch("sqrt", a, ["sqrt(Tensor self) -> Tensor"], o);
 }
 
 function sqrt_$(a: any[]): any {
@@ -20165,7 +20165,7 @@ function sqrt_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("sqrt_", a, ["sqrt_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("sqrt_", a, ["sqrt_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function square$(a: any[]): any {
@@ -20178,7 +20178,7 @@ function square$(a: any[]): any {
       return W(N.f_square(v0._h));
     }
   }
-  return rt.noMatch("square", a, ["square(Tensor self) -> Tensor"]);
+  return rt.noMatch("square", a, ["square(Tensor self) -> Tensor"], o);
 }
 
 function square_$(a: any[]): any {
@@ -20192,7 +20192,7 @@ function square_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("square_", a, ["square_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("square_", a, ["square_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function squeeze$(a: any[]): any {
@@ -20225,7 +20225,7 @@ function squeeze$(a: any[]): any {
       return W(N.f_squeeze_dims(v0._h, v1));
     }
   }
-  return rt.noMatch("squeeze", a, ["squeeze(Tensor(a) self) -> Tensor(a)","squeeze.dim(Tensor(a) self, int dim) -> Tensor(a)","squeeze.dims(Tensor(a) self, int[] dim) -> Tensor(a)"]);
+  return rt.noMatch("squeeze", a, ["squeeze(Tensor(a) self) -> Tensor(a)","squeeze.dim(Tensor(a) self, int dim) -> Tensor(a)","squeeze.dims(Tensor(a) self, int[] dim) -> Tensor(a)"], o);
 }
 
 function squeeze_$(a: any[]): any {
@@ -20261,7 +20261,7 @@ function squeeze_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("squeeze_", a, ["squeeze_(Tensor(a!) self) -> Tensor(a!)","squeeze_.dim(Tensor(a!) self, int dim) -> Tensor(a!)","squeeze_.dims(Tensor(a!) self, int[] dim) -> Tensor(a!)"]);
+  return rt.noMatch("squeeze_", a, ["squeeze_(Tensor(a!) self) -> Tensor(a!)","squeeze_.dim(Tensor(a!) self, int dim) -> Tensor(a!)","squeeze_.dims(Tensor(a!) self, int[] dim) -> Tensor(a!)"], o);
 }
 
 function squeezeCopy$(a: any[]): any {
@@ -20294,7 +20294,7 @@ function squeezeCopy$(a: any[]): any {
       return W(N.callOp(rt.op("squeeze_copy", "dims", false), v0._h, v1));
     }
   }
-  return rt.noMatch("squeeze_copy", a, ["squeeze_copy(Tensor self) -> Tensor","squeeze_copy.dim(Tensor self, int dim) -> Tensor","squeeze_copy.dims(Tensor self, int[] dim) -> Tensor"]);
+  return rt.noMatch("squeeze_copy", a, ["squeeze_copy(Tensor self) -> Tensor","squeeze_copy.dim(Tensor self, int dim) -> Tensor","squeeze_copy.dims(Tensor self, int[] dim) -> Tensor"], o);
 }
 
 function sspaddmm$(a: any[]): any {
@@ -20315,7 +20315,7 @@ function sspaddmm$(a: any[]): any {
       return W(N.callOp(rt.op("sspaddmm", "", false), v0._h, v1._h, v2._h, v3, v4));
     }
   }
-  return rt.noMatch("sspaddmm", a, ["sspaddmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor"]);
+  return rt.noMatch("sspaddmm", a, ["sspaddmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor"], o);
 }
 
 function stack$(a: any[]): any {
@@ -20327,10 +20327,10 @@ function stack$(a: any[]): any {
         v0 !== undefined && (rt.isTL(v0)) &&
         (v1 === undefined || (rt.isN(v1))) &&
         rt.keysIn(o, ["tensors","dim"])) {
-      return W(N.f_stack(rt.hList(v0), (v1 === undefined ? 0 : v1)));
+      return W(N.f_stack(rt.hList(v0, "stack", "tensors"), (v1 === undefined ? 0 : v1)));
     }
   }
-  return rt.noMatch("stack", a, ["stack(Tensor[] tensors, int dim=0) -> Tensor"]);
+  return rt.noMatch("stack", a, ["stack(Tensor[] tensors, int dim=0) -> Tensor"], o);
 }
 
 function std$(a: any[]): any {
@@ -20373,7 +20373,7 @@ function std$(a: any[]): any {
       return W(N.callOp(rt.op("std", "correction", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("std", a, ["std(Tensor self, bool unbiased=True) -> Tensor","std.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor","std.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> Tensor"]);
+  return rt.noMatch("std", a, ["std(Tensor self, bool unbiased=True) -> Tensor","std.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor","std.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> Tensor"], o);
 }
 
 function stdMean$(a: any[]): any {
@@ -20416,7 +20416,7 @@ function stdMean$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("std_mean", "correction", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("std_mean", a, ["std_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)","std_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)","std_mean.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> (Tensor, Tensor)"]);
+  return rt.noMatch("std_mean", a, ["std_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)","std_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)","std_mean.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> (Tensor, Tensor)"], o);
 }
 
 function stft$(a: any[]): any {
@@ -20473,7 +20473,7 @@ function stft$(a: any[]): any {
       return W(N.callOp(rt.op("stft", "center", false), v0._h, v1, v2, v3, rt.hOpt(v4), v5, v6, v7, v8, v9, v10));
     }
   }
-  return rt.noMatch("stft", a, ["stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None, bool? align_to_window=None) -> Tensor","stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode=\"reflect\", bool normalized=False, bool? onesided=None, bool? return_complex=None, bool? align_to_window=None) -> Tensor"]);
+  return rt.noMatch("stft", a, ["stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None, bool? align_to_window=None) -> Tensor","stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode=\"reflect\", bool normalized=False, bool? onesided=None, bool? return_complex=None, bool? align_to_window=None) -> Tensor"], o);
 }
 
 function storageOffset$(a: any[]): any {
@@ -20486,7 +20486,7 @@ function storageOffset$(a: any[]): any {
       return N.callOp(rt.op("storage_offset", "", false), v0._h);
     }
   }
-  return rt.noMatch("storage_offset", a, ["storage_offset(Tensor self) -> int"]);
+  return rt.noMatch("storage_offset", a, ["storage_offset(Tensor self) -> int"], o);
 }
 
 function stride$(a: any[]): any {
@@ -20501,7 +20501,7 @@ function stride$(a: any[]): any {
       return N.callOp(rt.op("stride", "int", false), v0._h, v1);
     }
   }
-  return rt.noMatch("stride", a, ["stride.int(Tensor self, int dim) -> int"]);
+  return rt.noMatch("stride", a, ["stride.int(Tensor self, int dim) -> int"], o);
 }
 
 function sub$(a: any[]): any {
@@ -20530,7 +20530,7 @@ function sub$(a: any[]): any {
       return W(N.f_sub_Scalar(v0._h, v1, (v2 === undefined ? 1 : v2)));
     }
   }
-  return rt.noMatch("sub", a, ["sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor","sub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor"]);
+  return rt.noMatch("sub", a, ["sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor","sub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor"], o);
 }
 
 function sub_$(a: any[]): any {
@@ -20561,7 +20561,7 @@ function sub_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("sub_", a, ["sub_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)","sub_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)"]);
+  return rt.noMatch("sub_", a, ["sub_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)","sub_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)"], o);
 }
 
 function subtract$(a: any[]): any {
@@ -20590,7 +20590,7 @@ function subtract$(a: any[]): any {
       return W(N.callOp(rt.op("subtract", "Scalar", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("subtract", a, ["subtract.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor","subtract.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor"]);
+  return rt.noMatch("subtract", a, ["subtract.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor","subtract.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor"], o);
 }
 
 function subtract_$(a: any[]): any {
@@ -20621,7 +20621,7 @@ function subtract_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("subtract_", a, ["subtract_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)","subtract_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)"]);
+  return rt.noMatch("subtract_", a, ["subtract_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)","subtract_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)"], o);
 }
 
 function sum$(a: any[]): any {
@@ -20650,7 +20650,7 @@ function sum$(a: any[]): any {
       return W(N.f_sum_dim_IntList(v0._h, (v1 ?? null), (v2 === undefined ? false : v2), (v3 === undefined ? null : v3)));
     }
   }
-  return rt.noMatch("sum", a, ["sum(Tensor self, *, ScalarType? dtype=None) -> Tensor","sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor"]);
+  return rt.noMatch("sum", a, ["sum(Tensor self, *, ScalarType? dtype=None) -> Tensor","sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor"], o);
 }
 
 function sumToSize$(a: any[]): any {
@@ -20665,7 +20665,7 @@ function sumToSize$(a: any[]): any {
       return W(N.callOp(rt.op("sum_to_size", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("sum_to_size", a, ["sum_to_size(Tensor self, SymInt[] size) -> Tensor"]);
+  return rt.noMatch("sum_to_size", a, ["sum_to_size(Tensor self, SymInt[] size) -> Tensor"], o);
 }
 
 function svd$(a: any[]): any {
@@ -20682,7 +20682,7 @@ function svd$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("svd", "", false), v0._h, v1, v2), ["U","S","V"]);
     }
   }
-  return rt.noMatch("svd", a, ["svd(Tensor self, bool some=True, bool compute_uv=True) -> (Tensor U, Tensor S, Tensor V)"]);
+  return rt.noMatch("svd", a, ["svd(Tensor self, bool some=True, bool compute_uv=True) -> (Tensor U, Tensor S, Tensor V)"], o);
 }
 
 function swapaxes$(a: any[]): any {
@@ -20699,7 +20699,7 @@ function swapaxes$(a: any[]): any {
       return W(N.callOp(rt.op("swapaxes", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("swapaxes", a, ["swapaxes(Tensor(a) self, int axis0, int axis1) -> Tensor(a)"]);
+  return rt.noMatch("swapaxes", a, ["swapaxes(Tensor(a) self, int axis0, int axis1) -> Tensor(a)"], o);
 }
 
 function swapaxes_$(a: any[]): any {
@@ -20717,7 +20717,7 @@ function swapaxes_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("swapaxes_", a, ["swapaxes_(Tensor(a!) self, int axis0, int axis1) -> Tensor(a!)"]);
+  return rt.noMatch("swapaxes_", a, ["swapaxes_(Tensor(a!) self, int axis0, int axis1) -> Tensor(a!)"], o);
 }
 
 function swapdims$(a: any[]): any {
@@ -20734,7 +20734,7 @@ function swapdims$(a: any[]): any {
       return W(N.callOp(rt.op("swapdims", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("swapdims", a, ["swapdims(Tensor(a) self, int dim0, int dim1) -> Tensor(a)"]);
+  return rt.noMatch("swapdims", a, ["swapdims(Tensor(a) self, int dim0, int dim1) -> Tensor(a)"], o);
 }
 
 function swapdims_$(a: any[]): any {
@@ -20752,7 +20752,7 @@ function swapdims_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("swapdims_", a, ["swapdims_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)"]);
+  return rt.noMatch("swapdims_", a, ["swapdims_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)"], o);
 }
 
 function symConstrainRange$(a: any[]): any {
@@ -20769,7 +20769,7 @@ function symConstrainRange$(a: any[]): any {
       return (N.callOp(rt.op("sym_constrain_range", "", false), v0, v1, v2), undefined);
     }
   }
-  return rt.noMatch("sym_constrain_range", a, ["sym_constrain_range(Scalar size, *, int? min=None, int? max=None) -> ()"]);
+  return rt.noMatch("sym_constrain_range", a, ["sym_constrain_range(Scalar size, *, int? min=None, int? max=None) -> ()"], o);
 }
 
 function symConstrainRangeForSize$(a: any[]): any {
@@ -20786,7 +20786,7 @@ function symConstrainRangeForSize$(a: any[]): any {
       return (N.callOp(rt.op("sym_constrain_range_for_size", "", false), v0, v1, v2), undefined);
     }
   }
-  return rt.noMatch("sym_constrain_range_for_size", a, ["sym_constrain_range_for_size(Scalar size, *, int? min=None, int? max=None) -> ()"]);
+  return rt.noMatch("sym_constrain_range_for_size", a, ["sym_constrain_range_for_size(Scalar size, *, int? min=None, int? max=None) -> ()"], o);
 }
 
 function symNumel$(a: any[]): any {
@@ -20799,7 +20799,7 @@ function symNumel$(a: any[]): any {
       return N.callOp(rt.op("sym_numel", "", false), v0._h);
     }
   }
-  return rt.noMatch("sym_numel", a, ["sym_numel(Tensor self) -> SymInt"]);
+  return rt.noMatch("sym_numel", a, ["sym_numel(Tensor self) -> SymInt"], o);
 }
 
 function symSize$(a: any[]): any {
@@ -20814,7 +20814,7 @@ function symSize$(a: any[]): any {
       return N.callOp(rt.op("sym_size", "int", false), v0._h, v1);
     }
   }
-  return rt.noMatch("sym_size", a, ["sym_size.int(Tensor self, int dim) -> SymInt"]);
+  return rt.noMatch("sym_size", a, ["sym_size.int(Tensor self, int dim) -> SymInt"], o);
 }
 
 function symStorageOffset$(a: any[]): any {
@@ -20827,7 +20827,7 @@ function symStorageOffset$(a: any[]): any {
       return N.callOp(rt.op("sym_storage_offset", "", false), v0._h);
     }
   }
-  return rt.noMatch("sym_storage_offset", a, ["sym_storage_offset(Tensor self) -> SymInt"]);
+  return rt.noMatch("sym_storage_offset", a, ["sym_storage_offset(Tensor self) -> SymInt"], o);
 }
 
 function symStride$(a: any[]): any {
@@ -20842,7 +20842,7 @@ function symStride$(a: any[]): any {
       return N.callOp(rt.op("sym_stride", "int", false), v0._h, v1);
     }
   }
-  return rt.noMatch("sym_stride", a, ["sym_stride.int(Tensor self, int dim) -> SymInt"]);
+  return rt.noMatch("sym_stride", a, ["sym_stride.int(Tensor self, int dim) -> SymInt"], o);
 }
 
 function t$(a: any[]): any {
@@ -20855,7 +20855,7 @@ function t$(a: any[]): any {
       return W(N.f_t(v0._h));
     }
   }
-  return rt.noMatch("t", a, ["t(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("t", a, ["t(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function t_$(a: any[]): any {
@@ -20869,7 +20869,7 @@ function t_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("t_", a, ["t_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("t_", a, ["t_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function tCopy$(a: any[]): any {
@@ -20882,7 +20882,7 @@ function tCopy$(a: any[]): any {
       return W(N.callOp(rt.op("t_copy", "", false), v0._h));
     }
   }
-  return rt.noMatch("t_copy", a, ["t_copy(Tensor self) -> Tensor"]);
+  return rt.noMatch("t_copy", a, ["t_copy(Tensor self) -> Tensor"], o);
 }
 
 function take$(a: any[]): any {
@@ -20897,7 +20897,7 @@ function take$(a: any[]): any {
       return W(N.callOp(rt.op("take", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("take", a, ["take(Tensor self, Tensor index) -> Tensor"]);
+  return rt.noMatch("take", a, ["take(Tensor self, Tensor index) -> Tensor"], o);
 }
 
 function takeAlongDim$(a: any[]): any {
@@ -20914,7 +20914,7 @@ function takeAlongDim$(a: any[]): any {
       return W(N.callOp(rt.op("take_along_dim", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("take_along_dim", a, ["take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor"]);
+  return rt.noMatch("take_along_dim", a, ["take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor"], o);
 }
 
 function tan$(a: any[]): any {
@@ -20927,7 +20927,7 @@ function tan$(a: any[]): any {
       return W(N.callOp(rt.op("tan", "", false), v0._h));
     }
   }
-  return rt.noMatch("tan", a, ["tan(Tensor self) -> Tensor"]);
+  return rt.noMatch("tan", a, ["tan(Tensor self) -> Tensor"], o);
 }
 
 function tan_$(a: any[]): any {
@@ -20941,7 +20941,7 @@ function tan_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("tan_", a, ["tan_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("tan_", a, ["tan_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function tanh$(a: any[]): any {
@@ -20954,7 +20954,7 @@ function tanh$(a: any[]): any {
       return W(N.f_tanh(v0._h));
     }
   }
-  return rt.noMatch("tanh", a, ["tanh(Tensor self) -> Tensor"]);
+  return rt.noMatch("tanh", a, ["tanh(Tensor self) -> Tensor"], o);
 }
 
 function tanh_$(a: any[]): any {
@@ -20968,7 +20968,7 @@ function tanh_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("tanh_", a, ["tanh_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("tanh_", a, ["tanh_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function tanhBackward$(a: any[]): any {
@@ -20983,7 +20983,7 @@ function tanhBackward$(a: any[]): any {
       return W(N.callOp(rt.op("tanh_backward", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("tanh_backward", a, ["tanh_backward(Tensor grad_output, Tensor output) -> Tensor"]);
+  return rt.noMatch("tanh_backward", a, ["tanh_backward(Tensor grad_output, Tensor output) -> Tensor"], o);
 }
 
 function tensorSplit$(a: any[]): any {
@@ -21024,7 +21024,7 @@ function tensorSplit$(a: any[]): any {
       return rt.wrapList(N.callOp(rt.op("tensor_split", "tensor_indices_or_sections", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("tensor_split", a, ["tensor_split.sections(Tensor(a -> *) self, SymInt sections, int dim=0) -> Tensor(a)[]","tensor_split.indices(Tensor(a -> *) self, SymInt[] indices, int dim=0) -> Tensor(a)[]","tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[]"]);
+  return rt.noMatch("tensor_split", a, ["tensor_split.sections(Tensor(a -> *) self, SymInt sections, int dim=0) -> Tensor(a)[]","tensor_split.indices(Tensor(a -> *) self, SymInt[] indices, int dim=0) -> Tensor(a)[]","tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[]"], o);
 }
 
 function tensordot$(a: any[]): any {
@@ -21043,7 +21043,7 @@ function tensordot$(a: any[]): any {
       return W(N.callOp(rt.op("tensordot", "", false), v0._h, v1._h, v2, v3));
     }
   }
-  return rt.noMatch("tensordot", a, ["tensordot(Tensor self, Tensor other, int[] dims_self, int[] dims_other) -> Tensor"]);
+  return rt.noMatch("tensordot", a, ["tensordot(Tensor self, Tensor other, int[] dims_self, int[] dims_other) -> Tensor"], o);
 }
 
 function thnnConv2d$(a: any[]): any {
@@ -21066,7 +21066,7 @@ function thnnConv2d$(a: any[]): any {
       return W(N.callOp(rt.op("thnn_conv2d", "", false), v0._h, v1._h, v2, rt.hOpt(v3), v4, v5));
     }
   }
-  return rt.noMatch("thnn_conv2d", a, ["thnn_conv2d(Tensor self, Tensor weight, SymInt[2] kernel_size, Tensor? bias=None, SymInt[2] stride=1, SymInt[2] padding=0) -> Tensor"]);
+  return rt.noMatch("thnn_conv2d", a, ["thnn_conv2d(Tensor self, Tensor weight, SymInt[2] kernel_size, Tensor? bias=None, SymInt[2] stride=1, SymInt[2] padding=0) -> Tensor"], o);
 }
 
 function threshold$(a: any[]): any {
@@ -21083,7 +21083,7 @@ function threshold$(a: any[]): any {
       return W(N.callOp(rt.op("threshold", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("threshold", a, ["threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor"]);
+  return rt.noMatch("threshold", a, ["threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor"], o);
 }
 
 function threshold_$(a: any[]): any {
@@ -21101,7 +21101,7 @@ function threshold_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("threshold_", a, ["threshold_(Tensor(a!) self, Scalar threshold, Scalar value) -> Tensor(a!)"]);
+  return rt.noMatch("threshold_", a, ["threshold_(Tensor(a!) self, Scalar threshold, Scalar value) -> Tensor(a!)"], o);
 }
 
 function thresholdBackward$(a: any[]): any {
@@ -21118,7 +21118,7 @@ function thresholdBackward$(a: any[]): any {
       return W(N.callOp(rt.op("threshold_backward", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("threshold_backward", a, ["threshold_backward(Tensor grad_output, Tensor self, Scalar threshold) -> Tensor"]);
+  return rt.noMatch("threshold_backward", a, ["threshold_backward(Tensor grad_output, Tensor self, Scalar threshold) -> Tensor"], o);
 }
 
 function tile$(a: any[]): any {
@@ -21133,7 +21133,7 @@ function tile$(a: any[]): any {
       return W(N.callOp(rt.op("tile", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("tile", a, ["tile(Tensor self, SymInt[] dims) -> Tensor"]);
+  return rt.noMatch("tile", a, ["tile(Tensor self, SymInt[] dims) -> Tensor"], o);
 }
 
 function to$(a: any[]): any {
@@ -21210,7 +21210,7 @@ function to$(a: any[]): any {
       return W(N.f_to_other(v0._h, v1._h, (v2 === undefined ? false : v2), (v3 === undefined ? false : v3), (v4 === undefined ? null : v4)));
     }
   }
-  return rt.noMatch("to", a, ["to.dtype_layout(Tensor(a) self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)","to.device(Tensor(a) self, Device device, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)","to.dtype(Tensor(a) self, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)","to.other(Tensor(a) self, Tensor other, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)"]);
+  return rt.noMatch("to", a, ["to.dtype_layout(Tensor(a) self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)","to.device(Tensor(a) self, Device device, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)","to.dtype(Tensor(a) self, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)","to.other(Tensor(a) self, Tensor other, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)"], o);
 }
 
 function toDense$(a: any[]): any {
@@ -21227,7 +21227,7 @@ function toDense$(a: any[]): any {
       return W(N.callOp(rt.op("to_dense", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("to_dense", a, ["to_dense(Tensor self, ScalarType? dtype=None, *, bool? masked_grad=None) -> Tensor"]);
+  return rt.noMatch("to_dense", a, ["to_dense(Tensor self, ScalarType? dtype=None, *, bool? masked_grad=None) -> Tensor"], o);
 }
 
 function toDenseBackward$(a: any[]): any {
@@ -21244,7 +21244,7 @@ function toDenseBackward$(a: any[]): any {
       return W(N.callOp(rt.op("to_dense_backward", "", false), v0._h, v1._h, v2));
     }
   }
-  return rt.noMatch("to_dense_backward", a, ["to_dense_backward(Tensor grad, Tensor input, bool? masked_grad=None) -> Tensor"]);
+  return rt.noMatch("to_dense_backward", a, ["to_dense_backward(Tensor grad, Tensor input, bool? masked_grad=None) -> Tensor"], o);
 }
 
 function toMkldnn$(a: any[]): any {
@@ -21259,7 +21259,7 @@ function toMkldnn$(a: any[]): any {
       return W(N.callOp(rt.op("to_mkldnn", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("to_mkldnn", a, ["to_mkldnn(Tensor self, ScalarType? dtype=None) -> Tensor"]);
+  return rt.noMatch("to_mkldnn", a, ["to_mkldnn(Tensor self, ScalarType? dtype=None) -> Tensor"], o);
 }
 
 function toMkldnnBackward$(a: any[]): any {
@@ -21274,7 +21274,7 @@ function toMkldnnBackward$(a: any[]): any {
       return W(N.callOp(rt.op("to_mkldnn_backward", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("to_mkldnn_backward", a, ["to_mkldnn_backward(Tensor grad, Tensor input) -> Tensor"]);
+  return rt.noMatch("to_mkldnn_backward", a, ["to_mkldnn_backward(Tensor grad, Tensor input) -> Tensor"], o);
 }
 
 function toPaddedTensor$(a: any[]): any {
@@ -21291,7 +21291,7 @@ function toPaddedTensor$(a: any[]): any {
       return W(N.callOp(rt.op("to_padded_tensor", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("to_padded_tensor", a, ["to_padded_tensor(Tensor self, float padding, SymInt[]? output_size=None) -> Tensor"]);
+  return rt.noMatch("to_padded_tensor", a, ["to_padded_tensor(Tensor self, float padding, SymInt[]? output_size=None) -> Tensor"], o);
 }
 
 function toSparse$(a: any[]): any {
@@ -21320,7 +21320,7 @@ function toSparse$(a: any[]): any {
       return W(N.callOp(rt.op("to_sparse", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("to_sparse", a, ["to_sparse.sparse_dim(Tensor self, int sparse_dim) -> Tensor","to_sparse(Tensor self, *, Layout? layout=None, int[2]? blocksize=None, int? dense_dim=None) -> Tensor"]);
+  return rt.noMatch("to_sparse", a, ["to_sparse.sparse_dim(Tensor self, int sparse_dim) -> Tensor","to_sparse(Tensor self, *, Layout? layout=None, int[2]? blocksize=None, int? dense_dim=None) -> Tensor"], o);
 }
 
 function toSparseBsc$(a: any[]): any {
@@ -21337,7 +21337,7 @@ function toSparseBsc$(a: any[]): any {
       return W(N.callOp(rt.op("to_sparse_bsc", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("to_sparse_bsc", a, ["to_sparse_bsc(Tensor self, int[2] blocksize, int? dense_dim=None) -> Tensor"]);
+  return rt.noMatch("to_sparse_bsc", a, ["to_sparse_bsc(Tensor self, int[2] blocksize, int? dense_dim=None) -> Tensor"], o);
 }
 
 function toSparseBsr$(a: any[]): any {
@@ -21354,7 +21354,7 @@ function toSparseBsr$(a: any[]): any {
       return W(N.callOp(rt.op("to_sparse_bsr", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("to_sparse_bsr", a, ["to_sparse_bsr(Tensor self, int[2] blocksize, int? dense_dim=None) -> Tensor"]);
+  return rt.noMatch("to_sparse_bsr", a, ["to_sparse_bsr(Tensor self, int[2] blocksize, int? dense_dim=None) -> Tensor"], o);
 }
 
 function toSparseCsc$(a: any[]): any {
@@ -21369,7 +21369,7 @@ function toSparseCsc$(a: any[]): any {
       return W(N.callOp(rt.op("to_sparse_csc", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("to_sparse_csc", a, ["to_sparse_csc(Tensor self, int? dense_dim=None) -> Tensor"]);
+  return rt.noMatch("to_sparse_csc", a, ["to_sparse_csc(Tensor self, int? dense_dim=None) -> Tensor"], o);
 }
 
 function toSparseCsr$(a: any[]): any {
@@ -21384,7 +21384,7 @@ function toSparseCsr$(a: any[]): any {
       return W(N.callOp(rt.op("to_sparse_csr", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("to_sparse_csr", a, ["to_sparse_csr(Tensor self, int? dense_dim=None) -> Tensor"]);
+  return rt.noMatch("to_sparse_csr", a, ["to_sparse_csr(Tensor self, int? dense_dim=None) -> Tensor"], o);
 }
 
 function topk$(a: any[]): any {
@@ -21405,7 +21405,7 @@ function topk$(a: any[]): any {
       return rt.wrapTuple(N.f_topk(v0._h, v1, (v2 === undefined ? -1 : v2), (v3 === undefined ? true : v3), (v4 === undefined ? true : v4)), ["values","indices"]);
     }
   }
-  return rt.noMatch("topk", a, ["topk(Tensor self, SymInt k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)"]);
+  return rt.noMatch("topk", a, ["topk(Tensor self, SymInt k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)"], o);
 }
 
 function trace$(a: any[]): any {
@@ -21418,7 +21418,7 @@ function trace$(a: any[]): any {
       return W(N.callOp(rt.op("trace", "", false), v0._h));
     }
   }
-  return rt.noMatch("trace", a, ["trace(Tensor self) -> Tensor"]);
+  return rt.noMatch("trace", a, ["trace(Tensor self) -> Tensor"], o);
 }
 
 function traceBackward$(a: any[]): any {
@@ -21433,7 +21433,7 @@ function traceBackward$(a: any[]): any {
       return W(N.callOp(rt.op("trace_backward", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("trace_backward", a, ["trace_backward(Tensor grad, SymInt[] sizes) -> Tensor"]);
+  return rt.noMatch("trace_backward", a, ["trace_backward(Tensor grad, SymInt[] sizes) -> Tensor"], o);
 }
 
 function transpose$(a: any[]): any {
@@ -21450,7 +21450,7 @@ function transpose$(a: any[]): any {
       return W(N.f_transpose_int(v0._h, v1, v2));
     }
   }
-  return rt.noMatch("transpose", a, ["transpose.int(Tensor(a) self, int dim0, int dim1) -> Tensor(a)"]);
+  return rt.noMatch("transpose", a, ["transpose.int(Tensor(a) self, int dim0, int dim1) -> Tensor(a)"], o);
 }
 
 function transpose_$(a: any[]): any {
@@ -21468,7 +21468,7 @@ function transpose_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("transpose_", a, ["transpose_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)"]);
+  return rt.noMatch("transpose_", a, ["transpose_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)"], o);
 }
 
 function transposeCopy$(a: any[]): any {
@@ -21485,7 +21485,7 @@ function transposeCopy$(a: any[]): any {
       return W(N.callOp(rt.op("transpose_copy", "int", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("transpose_copy", a, ["transpose_copy.int(Tensor self, int dim0, int dim1) -> Tensor"]);
+  return rt.noMatch("transpose_copy", a, ["transpose_copy.int(Tensor self, int dim0, int dim1) -> Tensor"], o);
 }
 
 function trapezoid$(a: any[]): any {
@@ -21514,7 +21514,7 @@ function trapezoid$(a: any[]): any {
       return W(N.callOp(rt.op("trapezoid", "dx", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("trapezoid", a, ["trapezoid.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor","trapezoid.dx(Tensor y, *, Scalar dx=1, int dim=-1) -> Tensor"]);
+  return rt.noMatch("trapezoid", a, ["trapezoid.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor","trapezoid.dx(Tensor y, *, Scalar dx=1, int dim=-1) -> Tensor"], o);
 }
 
 function trapz$(a: any[]): any {
@@ -21543,7 +21543,7 @@ function trapz$(a: any[]): any {
       return W(N.callOp(rt.op("trapz", "dx", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("trapz", a, ["trapz.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor","trapz.dx(Tensor y, *, float dx=1, int dim=-1) -> Tensor"]);
+  return rt.noMatch("trapz", a, ["trapz.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor","trapz.dx(Tensor y, *, float dx=1, int dim=-1) -> Tensor"], o);
 }
 
 function triangularSolve$(a: any[]): any {
@@ -21564,7 +21564,7 @@ function triangularSolve$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("triangular_solve", "", false), v0._h, v1._h, v2, v3, v4), ["solution","clonedCoefficient"]);
     }
   }
-  return rt.noMatch("triangular_solve", a, ["triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient)"]);
+  return rt.noMatch("triangular_solve", a, ["triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient)"], o);
 }
 
 function tril$(a: any[]): any {
@@ -21579,7 +21579,7 @@ function tril$(a: any[]): any {
       return W(N.f_tril(v0._h, (v1 === undefined ? 0 : v1)));
     }
   }
-  return rt.noMatch("tril", a, ["tril(Tensor self, SymInt diagonal=0) -> Tensor"]);
+  return rt.noMatch("tril", a, ["tril(Tensor self, SymInt diagonal=0) -> Tensor"], o);
 }
 
 function tril_$(a: any[]): any {
@@ -21595,7 +21595,7 @@ function tril_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("tril_", a, ["tril_(Tensor(a!) self, SymInt diagonal=0) -> Tensor(a!)"]);
+  return rt.noMatch("tril_", a, ["tril_(Tensor(a!) self, SymInt diagonal=0) -> Tensor(a!)"], o);
 }
 
 function trilIndices$(a: any[]): any {
@@ -21620,7 +21620,7 @@ function trilIndices$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("tril_indices", "", false), v0, v1, v2, v3, v4, v5, v6)), o);
     }
   }
-  return rt.noMatch("tril_indices", a, ["tril_indices(int row, int col, int offset=0, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("tril_indices", a, ["tril_indices(int row, int col, int offset=0, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function tripletMarginLoss$(a: any[]): any {
@@ -21647,7 +21647,7 @@ function tripletMarginLoss$(a: any[]): any {
       return W(N.callOp(rt.op("triplet_margin_loss", "", false), v0._h, v1._h, v2._h, v3, v4, v5, v6, v7));
     }
   }
-  return rt.noMatch("triplet_margin_loss", a, ["triplet_margin_loss(Tensor anchor, Tensor positive, Tensor negative, float margin=1.0, float p=2, float eps=1e-06, bool swap=False, int reduction=Mean) -> Tensor"]);
+  return rt.noMatch("triplet_margin_loss", a, ["triplet_margin_loss(Tensor anchor, Tensor positive, Tensor negative, float margin=1.0, float p=2, float eps=1e-06, bool swap=False, int reduction=Mean) -> Tensor"], o);
 }
 
 function triu$(a: any[]): any {
@@ -21662,7 +21662,7 @@ function triu$(a: any[]): any {
       return W(N.f_triu(v0._h, (v1 === undefined ? 0 : v1)));
     }
   }
-  return rt.noMatch("triu", a, ["triu(Tensor self, SymInt diagonal=0) -> Tensor"]);
+  return rt.noMatch("triu", a, ["triu(Tensor self, SymInt diagonal=0) -> Tensor"], o);
 }
 
 function triu_$(a: any[]): any {
@@ -21678,7 +21678,7 @@ function triu_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("triu_", a, ["triu_(Tensor(a!) self, SymInt diagonal=0) -> Tensor(a!)"]);
+  return rt.noMatch("triu_", a, ["triu_(Tensor(a!) self, SymInt diagonal=0) -> Tensor(a!)"], o);
 }
 
 function triuIndices$(a: any[]): any {
@@ -21703,7 +21703,7 @@ function triuIndices$(a: any[]): any {
       return rt.factoryResult(W(N.callOp(rt.op("triu_indices", "", false), v0, v1, v2, v3, v4, v5, v6)), o);
     }
   }
-  return rt.noMatch("triu_indices", a, ["triu_indices(int row, int col, int offset=0, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("triu_indices", a, ["triu_indices(int row, int col, int offset=0, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function trueDivide$(a: any[]): any {
@@ -21728,7 +21728,7 @@ function trueDivide$(a: any[]): any {
       return W(N.callOp(rt.op("true_divide", "Scalar", false), v0._h, v1));
     }
   }
-  return rt.noMatch("true_divide", a, ["true_divide.Tensor(Tensor self, Tensor other) -> Tensor","true_divide.Scalar(Tensor self, Scalar other) -> Tensor"]);
+  return rt.noMatch("true_divide", a, ["true_divide.Tensor(Tensor self, Tensor other) -> Tensor","true_divide.Scalar(Tensor self, Scalar other) -> Tensor"], o);
 }
 
 function trueDivide_$(a: any[]): any {
@@ -21755,7 +21755,7 @@ function trueDivide_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("true_divide_", a, ["true_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)","true_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)"]);
+  return rt.noMatch("true_divide_", a, ["true_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)","true_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)"], o);
 }
 
 function trunc$(a: any[]): any {
@@ -21768,7 +21768,7 @@ function trunc$(a: any[]): any {
       return W(N.callOp(rt.op("trunc", "", false), v0._h));
     }
   }
-  return rt.noMatch("trunc", a, ["trunc(Tensor self) -> Tensor"]);
+  return rt.noMatch("trunc", a, ["trunc(Tensor self) -> Tensor"], o);
 }
 
 function trunc_$(a: any[]): any {
@@ -21782,7 +21782,7 @@ function trunc_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("trunc_", a, ["trunc_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("trunc_", a, ["trunc_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function typeAs$(a: any[]): any {
@@ -21797,7 +21797,7 @@ function typeAs$(a: any[]): any {
       return W(N.callOp(rt.op("type_as", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("type_as", a, ["type_as(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("type_as", a, ["type_as(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function unbind$(a: any[]): any {
@@ -21812,7 +21812,7 @@ function unbind$(a: any[]): any {
       return rt.wrapList(N.callOp(rt.op("unbind", "int", false), v0._h, v1));
     }
   }
-  return rt.noMatch("unbind", a, ["unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]"]);
+  return rt.noMatch("unbind", a, ["unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]"], o);
 }
 
 function unbindCopy$(a: any[]): any {
@@ -21827,7 +21827,7 @@ function unbindCopy$(a: any[]): any {
       return rt.wrapList(N.callOp(rt.op("unbind_copy", "int", false), v0._h, v1));
     }
   }
-  return rt.noMatch("unbind_copy", a, ["unbind_copy.int(Tensor self, int dim=0) -> Tensor[]"]);
+  return rt.noMatch("unbind_copy", a, ["unbind_copy.int(Tensor self, int dim=0) -> Tensor[]"], o);
 }
 
 function unflatten$(a: any[]): any {
@@ -21844,7 +21844,7 @@ function unflatten$(a: any[]): any {
       return W(N.callOp(rt.op("unflatten", "int", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("unflatten", a, ["unflatten.int(Tensor(a) self, int dim, SymInt[] sizes) -> Tensor(a)"]);
+  return rt.noMatch("unflatten", a, ["unflatten.int(Tensor(a) self, int dim, SymInt[] sizes) -> Tensor(a)"], o);
 }
 
 function unflattenDenseTensors$(a: any[]): any {
@@ -21856,10 +21856,10 @@ function unflattenDenseTensors$(a: any[]): any {
         v0 !== undefined && (v0 instanceof Tensor) &&
         v1 !== undefined && (rt.isTL(v1)) &&
         rt.keysIn(o, ["flat","tensors"])) {
-      return rt.wrapList(N.callOp(rt.op("unflatten_dense_tensors", "", false), v0._h, rt.hList(v1)));
+      return rt.wrapList(N.callOp(rt.op("unflatten_dense_tensors", "", false), v0._h, rt.hList(v1, "unflatten_dense_tensors", "tensors")));
     }
   }
-  return rt.noMatch("unflatten_dense_tensors", a, ["unflatten_dense_tensors(Tensor flat, Tensor[] tensors) -> Tensor[]"]);
+  return rt.noMatch("unflatten_dense_tensors", a, ["unflatten_dense_tensors(Tensor flat, Tensor[] tensors) -> Tensor[]"], o);
 }
 
 function unfold$(a: any[]): any {
@@ -21878,7 +21878,7 @@ function unfold$(a: any[]): any {
       return W(N.callOp(rt.op("unfold", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("unfold", a, ["unfold(Tensor(a) self, int dimension, int size, int step) -> Tensor(a)"]);
+  return rt.noMatch("unfold", a, ["unfold(Tensor(a) self, int dimension, int size, int step) -> Tensor(a)"], o);
 }
 
 function unfoldBackward$(a: any[]): any {
@@ -21899,7 +21899,7 @@ function unfoldBackward$(a: any[]): any {
       return W(N.callOp(rt.op("unfold_backward", "", false), v0._h, v1, v2, v3, v4));
     }
   }
-  return rt.noMatch("unfold_backward", a, ["unfold_backward(Tensor grad_in, SymInt[] input_sizes, int dim, int size, int step) -> Tensor"]);
+  return rt.noMatch("unfold_backward", a, ["unfold_backward(Tensor grad_in, SymInt[] input_sizes, int dim, int size, int step) -> Tensor"], o);
 }
 
 function unfoldCopy$(a: any[]): any {
@@ -21918,7 +21918,7 @@ function unfoldCopy$(a: any[]): any {
       return W(N.callOp(rt.op("unfold_copy", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("unfold_copy", a, ["unfold_copy(Tensor self, int dimension, int size, int step) -> Tensor"]);
+  return rt.noMatch("unfold_copy", a, ["unfold_copy(Tensor self, int dimension, int size, int step) -> Tensor"], o);
 }
 
 function uniform_$(a: any[]): any {
@@ -21938,7 +21938,7 @@ function uniform_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("uniform_", a, ["uniform_(Tensor(a!) self, float from=0, float to=1, *, Generator? generator=None) -> Tensor(a!)"]);
+  return rt.noMatch("uniform_", a, ["uniform_(Tensor(a!) self, float from=0, float to=1, *, Generator? generator=None) -> Tensor(a!)"], o);
 }
 
 function uniqueConsecutive$(a: any[]): any {
@@ -21957,7 +21957,7 @@ function uniqueConsecutive$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("unique_consecutive", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("unique_consecutive", a, ["unique_consecutive(Tensor self, bool return_inverse=False, bool return_counts=False, int? dim=None) -> (Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("unique_consecutive", a, ["unique_consecutive(Tensor self, bool return_inverse=False, bool return_counts=False, int? dim=None) -> (Tensor, Tensor, Tensor)"], o);
 }
 
 function uniqueDim$(a: any[]): any {
@@ -21978,7 +21978,7 @@ function uniqueDim$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("unique_dim", "", false), v0._h, v1, v2, v3, v4));
     }
   }
-  return rt.noMatch("unique_dim", a, ["unique_dim(Tensor self, int dim, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("unique_dim", a, ["unique_dim(Tensor self, int dim, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)"], o);
 }
 
 function uniqueDimConsecutive$(a: any[]): any {
@@ -21997,7 +21997,7 @@ function uniqueDimConsecutive$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("unique_dim_consecutive", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("unique_dim_consecutive", a, ["unique_dim_consecutive(Tensor self, int dim, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)"]);
+  return rt.noMatch("unique_dim_consecutive", a, ["unique_dim_consecutive(Tensor self, int dim, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)"], o);
 }
 
 function unsafeChunk$(a: any[]): any {
@@ -22014,7 +22014,7 @@ function unsafeChunk$(a: any[]): any {
       return rt.wrapList(N.callOp(rt.op("unsafe_chunk", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("unsafe_chunk", a, ["unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[]"]);
+  return rt.noMatch("unsafe_chunk", a, ["unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[]"], o);
 }
 
 function unsafeSplit$(a: any[]): any {
@@ -22031,7 +22031,7 @@ function unsafeSplit$(a: any[]): any {
       return rt.wrapList(N.callOp(rt.op("unsafe_split", "Tensor", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("unsafe_split", a, ["unsafe_split.Tensor(Tensor self, SymInt split_size, int dim=0) -> Tensor[]"]);
+  return rt.noMatch("unsafe_split", a, ["unsafe_split.Tensor(Tensor self, SymInt split_size, int dim=0) -> Tensor[]"], o);
 }
 
 function unsafeSplitWithSizes$(a: any[]): any {
@@ -22048,7 +22048,7 @@ function unsafeSplitWithSizes$(a: any[]): any {
       return rt.wrapList(N.callOp(rt.op("unsafe_split_with_sizes", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("unsafe_split_with_sizes", a, ["unsafe_split_with_sizes(Tensor self, SymInt[] split_sizes, int dim=0) -> Tensor[]"]);
+  return rt.noMatch("unsafe_split_with_sizes", a, ["unsafe_split_with_sizes(Tensor self, SymInt[] split_sizes, int dim=0) -> Tensor[]"], o);
 }
 
 function unsqueeze$(a: any[]): any {
@@ -22063,7 +22063,7 @@ function unsqueeze$(a: any[]): any {
       return W(N.f_unsqueeze(v0._h, v1));
     }
   }
-  return rt.noMatch("unsqueeze", a, ["unsqueeze(Tensor(a) self, int dim) -> Tensor(a)"]);
+  return rt.noMatch("unsqueeze", a, ["unsqueeze(Tensor(a) self, int dim) -> Tensor(a)"], o);
 }
 
 function unsqueeze_$(a: any[]): any {
@@ -22079,7 +22079,7 @@ function unsqueeze_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("unsqueeze_", a, ["unsqueeze_(Tensor(a!) self, int dim) -> Tensor(a!)"]);
+  return rt.noMatch("unsqueeze_", a, ["unsqueeze_(Tensor(a!) self, int dim) -> Tensor(a!)"], o);
 }
 
 function unsqueezeCopy$(a: any[]): any {
@@ -22094,7 +22094,7 @@ function unsqueezeCopy$(a: any[]): any {
       return W(N.callOp(rt.op("unsqueeze_copy", "", false), v0._h, v1));
     }
   }
-  return rt.noMatch("unsqueeze_copy", a, ["unsqueeze_copy(Tensor self, int dim) -> Tensor"]);
+  return rt.noMatch("unsqueeze_copy", a, ["unsqueeze_copy(Tensor self, int dim) -> Tensor"], o);
 }
 
 function upsampleBicubic2d$(a: any[]): any {
@@ -22129,7 +22129,7 @@ function upsampleBicubic2d$(a: any[]): any {
       return W(N.callOp(rt.op("upsample_bicubic2d", "", false), v0._h, v1, v2, v3, v4));
     }
   }
-  return rt.noMatch("upsample_bicubic2d", a, ["upsample_bicubic2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor","upsample_bicubic2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor"]);
+  return rt.noMatch("upsample_bicubic2d", a, ["upsample_bicubic2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor","upsample_bicubic2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor"], o);
 }
 
 function upsampleBicubic2dBackward$(a: any[]): any {
@@ -22152,7 +22152,7 @@ function upsampleBicubic2dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("upsample_bicubic2d_backward", "", false), v0._h, v1, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("upsample_bicubic2d_backward", a, ["upsample_bicubic2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor"]);
+  return rt.noMatch("upsample_bicubic2d_backward", a, ["upsample_bicubic2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor"], o);
 }
 
 function upsampleBilinear2d$(a: any[]): any {
@@ -22187,7 +22187,7 @@ function upsampleBilinear2d$(a: any[]): any {
       return W(N.callOp(rt.op("upsample_bilinear2d", "", false), v0._h, v1, v2, v3, v4));
     }
   }
-  return rt.noMatch("upsample_bilinear2d", a, ["upsample_bilinear2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor","upsample_bilinear2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor"]);
+  return rt.noMatch("upsample_bilinear2d", a, ["upsample_bilinear2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor","upsample_bilinear2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor"], o);
 }
 
 function upsampleBilinear2dBackward$(a: any[]): any {
@@ -22210,7 +22210,7 @@ function upsampleBilinear2dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("upsample_bilinear2d_backward", "", false), v0._h, v1, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("upsample_bilinear2d_backward", a, ["upsample_bilinear2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor"]);
+  return rt.noMatch("upsample_bilinear2d_backward", a, ["upsample_bilinear2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor"], o);
 }
 
 function upsampleLinear1d$(a: any[]): any {
@@ -22243,7 +22243,7 @@ function upsampleLinear1d$(a: any[]): any {
       return W(N.callOp(rt.op("upsample_linear1d", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("upsample_linear1d", a, ["upsample_linear1d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor","upsample_linear1d(Tensor self, SymInt[1] output_size, bool align_corners, float? scales=None) -> Tensor"]);
+  return rt.noMatch("upsample_linear1d", a, ["upsample_linear1d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor","upsample_linear1d(Tensor self, SymInt[1] output_size, bool align_corners, float? scales=None) -> Tensor"], o);
 }
 
 function upsampleLinear1dBackward$(a: any[]): any {
@@ -22264,7 +22264,7 @@ function upsampleLinear1dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("upsample_linear1d_backward", "", false), v0._h, v1, v2, v3, v4));
     }
   }
-  return rt.noMatch("upsample_linear1d_backward", a, ["upsample_linear1d_backward(Tensor grad_output, SymInt[1] output_size, SymInt[3] input_size, bool align_corners, float? scales=None) -> Tensor"]);
+  return rt.noMatch("upsample_linear1d_backward", a, ["upsample_linear1d_backward(Tensor grad_output, SymInt[1] output_size, SymInt[3] input_size, bool align_corners, float? scales=None) -> Tensor"], o);
 }
 
 function upsampleNearest1d$(a: any[]): any {
@@ -22293,7 +22293,7 @@ function upsampleNearest1d$(a: any[]): any {
       return W(N.callOp(rt.op("upsample_nearest1d", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("upsample_nearest1d", a, ["upsample_nearest1d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor","upsample_nearest1d(Tensor self, SymInt[1] output_size, float? scales=None) -> Tensor"]);
+  return rt.noMatch("upsample_nearest1d", a, ["upsample_nearest1d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor","upsample_nearest1d(Tensor self, SymInt[1] output_size, float? scales=None) -> Tensor"], o);
 }
 
 function upsampleNearest1dBackward$(a: any[]): any {
@@ -22312,7 +22312,7 @@ function upsampleNearest1dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("upsample_nearest1d_backward", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("upsample_nearest1d_backward", a, ["upsample_nearest1d_backward(Tensor grad_output, SymInt[1] output_size, SymInt[3] input_size, float? scales=None) -> Tensor"]);
+  return rt.noMatch("upsample_nearest1d_backward", a, ["upsample_nearest1d_backward(Tensor grad_output, SymInt[1] output_size, SymInt[3] input_size, float? scales=None) -> Tensor"], o);
 }
 
 function upsampleNearest2d$(a: any[]): any {
@@ -22343,7 +22343,7 @@ function upsampleNearest2d$(a: any[]): any {
       return W(N.callOp(rt.op("upsample_nearest2d", "", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("upsample_nearest2d", a, ["upsample_nearest2d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor","upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor"]);
+  return rt.noMatch("upsample_nearest2d", a, ["upsample_nearest2d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor","upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor"], o);
 }
 
 function upsampleNearest2dBackward$(a: any[]): any {
@@ -22364,7 +22364,7 @@ function upsampleNearest2dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("upsample_nearest2d_backward", "", false), v0._h, v1, v2, v3, v4));
     }
   }
-  return rt.noMatch("upsample_nearest2d_backward", a, ["upsample_nearest2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, float? scales_h=None, float? scales_w=None) -> Tensor"]);
+  return rt.noMatch("upsample_nearest2d_backward", a, ["upsample_nearest2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, float? scales_h=None, float? scales_w=None) -> Tensor"], o);
 }
 
 function upsampleNearest3d$(a: any[]): any {
@@ -22397,7 +22397,7 @@ function upsampleNearest3d$(a: any[]): any {
       return W(N.callOp(rt.op("upsample_nearest3d", "", false), v0._h, v1, v2, v3, v4));
     }
   }
-  return rt.noMatch("upsample_nearest3d", a, ["upsample_nearest3d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor","upsample_nearest3d(Tensor self, SymInt[3] output_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor"]);
+  return rt.noMatch("upsample_nearest3d", a, ["upsample_nearest3d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor","upsample_nearest3d(Tensor self, SymInt[3] output_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor"], o);
 }
 
 function upsampleNearest3dBackward$(a: any[]): any {
@@ -22420,7 +22420,7 @@ function upsampleNearest3dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("upsample_nearest3d_backward", "", false), v0._h, v1, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("upsample_nearest3d_backward", a, ["upsample_nearest3d_backward(Tensor grad_output, SymInt[3] output_size, SymInt[5] input_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor"]);
+  return rt.noMatch("upsample_nearest3d_backward", a, ["upsample_nearest3d_backward(Tensor grad_output, SymInt[3] output_size, SymInt[5] input_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor"], o);
 }
 
 function upsampleTrilinear3d$(a: any[]): any {
@@ -22457,7 +22457,7 @@ function upsampleTrilinear3d$(a: any[]): any {
       return W(N.callOp(rt.op("upsample_trilinear3d", "", false), v0._h, v1, v2, v3, v4, v5));
     }
   }
-  return rt.noMatch("upsample_trilinear3d", a, ["upsample_trilinear3d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor","upsample_trilinear3d(Tensor self, SymInt[3] output_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor"]);
+  return rt.noMatch("upsample_trilinear3d", a, ["upsample_trilinear3d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor","upsample_trilinear3d(Tensor self, SymInt[3] output_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor"], o);
 }
 
 function upsampleTrilinear3dBackward$(a: any[]): any {
@@ -22482,7 +22482,7 @@ function upsampleTrilinear3dBackward$(a: any[]): any {
       return W(N.callOp(rt.op("upsample_trilinear3d_backward", "", false), v0._h, v1, v2, v3, v4, v5, v6));
     }
   }
-  return rt.noMatch("upsample_trilinear3d_backward", a, ["upsample_trilinear3d_backward(Tensor grad_output, SymInt[3] output_size, SymInt[5] input_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor"]);
+  return rt.noMatch("upsample_trilinear3d_backward", a, ["upsample_trilinear3d_backward(Tensor grad_output, SymInt[3] output_size, SymInt[5] input_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor"], o);
 }
 
 function valueSelectingReductionBackward$(a: any[]): any {
@@ -22503,7 +22503,7 @@ function valueSelectingReductionBackward$(a: any[]): any {
       return W(N.callOp(rt.op("value_selecting_reduction_backward", "", false), v0._h, v1, v2._h, v3, v4));
     }
   }
-  return rt.noMatch("value_selecting_reduction_backward", a, ["value_selecting_reduction_backward(Tensor grad, int dim, Tensor indices, SymInt[] sizes, bool keepdim) -> Tensor"]);
+  return rt.noMatch("value_selecting_reduction_backward", a, ["value_selecting_reduction_backward(Tensor grad, int dim, Tensor indices, SymInt[] sizes, bool keepdim) -> Tensor"], o);
 }
 
 function values$(a: any[]): any {
@@ -22516,7 +22516,7 @@ function values$(a: any[]): any {
       return W(N.callOp(rt.op("values", "", false), v0._h));
     }
   }
-  return rt.noMatch("values", a, ["values(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("values", a, ["values(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function valuesCopy$(a: any[]): any {
@@ -22529,7 +22529,7 @@ function valuesCopy$(a: any[]): any {
       return W(N.callOp(rt.op("values_copy", "", false), v0._h));
     }
   }
-  return rt.noMatch("values_copy", a, ["values_copy(Tensor self) -> Tensor"]);
+  return rt.noMatch("values_copy", a, ["values_copy(Tensor self) -> Tensor"], o);
 }
 
 function vander$(a: any[]): any {
@@ -22546,7 +22546,7 @@ function vander$(a: any[]): any {
       return W(N.callOp(rt.op("vander", "", false), v0._h, v1, v2));
     }
   }
-  return rt.noMatch("vander", a, ["vander(Tensor x, int? N=None, bool increasing=False) -> Tensor"]);
+  return rt.noMatch("vander", a, ["vander(Tensor x, int? N=None, bool increasing=False) -> Tensor"], o);
 }
 
 function var$(a: any[]): any {
@@ -22589,7 +22589,7 @@ function var$(a: any[]): any {
       return W(N.callOp(rt.op("var", "correction", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("var", a, ["var(Tensor self, bool unbiased=True) -> Tensor","var.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor","var.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> Tensor"]);
+  return rt.noMatch("var", a, ["var(Tensor self, bool unbiased=True) -> Tensor","var.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor","var.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> Tensor"], o);
 }
 
 function varMean$(a: any[]): any {
@@ -22632,7 +22632,7 @@ function varMean$(a: any[]): any {
       return rt.wrapTuple(N.callOp(rt.op("var_mean", "correction", false), v0._h, v1, v2, v3));
     }
   }
-  return rt.noMatch("var_mean", a, ["var_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)","var_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)","var_mean.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> (Tensor, Tensor)"]);
+  return rt.noMatch("var_mean", a, ["var_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)","var_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)","var_mean.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> (Tensor, Tensor)"], o);
 }
 
 function vdot$(a: any[]): any {
@@ -22647,7 +22647,7 @@ function vdot$(a: any[]): any {
       return W(N.callOp(rt.op("vdot", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("vdot", a, ["vdot(Tensor self, Tensor other) -> Tensor"]);
+  return rt.noMatch("vdot", a, ["vdot(Tensor self, Tensor other) -> Tensor"], o);
 }
 
 function view$(a: any[]): any {
@@ -22672,7 +22672,7 @@ function view$(a: any[]): any {
       return W(N.f_view_dtype(v0._h, v1));
     }
   }
-  return rt.noMatch("view", a, ["view(Tensor(a) self, SymInt[] size) -> Tensor(a)","view.dtype(Tensor(a) self, ScalarType dtype) -> Tensor(a)"]);
+  return rt.noMatch("view", a, ["view(Tensor(a) self, SymInt[] size) -> Tensor(a)","view.dtype(Tensor(a) self, ScalarType dtype) -> Tensor(a)"], o);
 }
 
 function viewAs$(a: any[]): any {
@@ -22687,7 +22687,7 @@ function viewAs$(a: any[]): any {
       return W(N.callOp(rt.op("view_as", "", false), v0._h, v1._h));
     }
   }
-  return rt.noMatch("view_as", a, ["view_as(Tensor(a) self, Tensor other) -> Tensor(a)"]);
+  return rt.noMatch("view_as", a, ["view_as(Tensor(a) self, Tensor other) -> Tensor(a)"], o);
 }
 
 function viewAsComplex$(a: any[]): any {
@@ -22700,7 +22700,7 @@ function viewAsComplex$(a: any[]): any {
       return W(N.callOp(rt.op("view_as_complex", "", false), v0._h));
     }
   }
-  return rt.noMatch("view_as_complex", a, ["view_as_complex(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("view_as_complex", a, ["view_as_complex(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function viewAsComplexCopy$(a: any[]): any {
@@ -22713,7 +22713,7 @@ function viewAsComplexCopy$(a: any[]): any {
       return W(N.callOp(rt.op("view_as_complex_copy", "", false), v0._h));
     }
   }
-  return rt.noMatch("view_as_complex_copy", a, ["view_as_complex_copy(Tensor self) -> Tensor"]);
+  return rt.noMatch("view_as_complex_copy", a, ["view_as_complex_copy(Tensor self) -> Tensor"], o);
 }
 
 function viewAsReal$(a: any[]): any {
@@ -22726,7 +22726,7 @@ function viewAsReal$(a: any[]): any {
       return W(N.callOp(rt.op("view_as_real", "", false), v0._h));
     }
   }
-  return rt.noMatch("view_as_real", a, ["view_as_real(Tensor(a) self) -> Tensor(a)"]);
+  return rt.noMatch("view_as_real", a, ["view_as_real(Tensor(a) self) -> Tensor(a)"], o);
 }
 
 function viewAsRealCopy$(a: any[]): any {
@@ -22739,7 +22739,7 @@ function viewAsRealCopy$(a: any[]): any {
       return W(N.callOp(rt.op("view_as_real_copy", "", false), v0._h));
     }
   }
-  return rt.noMatch("view_as_real_copy", a, ["view_as_real_copy(Tensor self) -> Tensor"]);
+  return rt.noMatch("view_as_real_copy", a, ["view_as_real_copy(Tensor self) -> Tensor"], o);
 }
 
 function viewCopy$(a: any[]): any {
@@ -22764,7 +22764,7 @@ function viewCopy$(a: any[]): any {
       return W(N.callOp(rt.op("view_copy", "dtype", false), v0._h, v1));
     }
   }
-  return rt.noMatch("view_copy", a, ["view_copy(Tensor self, SymInt[] size) -> Tensor","view_copy.dtype(Tensor self, ScalarType dtype) -> Tensor"]);
+  return rt.noMatch("view_copy", a, ["view_copy(Tensor self, SymInt[] size) -> Tensor","view_copy.dtype(Tensor self, ScalarType dtype) -> Tensor"], o);
 }
 
 function vsplit$(a: any[]): any {
@@ -22789,7 +22789,7 @@ function vsplit$(a: any[]): any {
       return rt.wrapList(N.callOp(rt.op("vsplit", "array", false), v0._h, v1));
     }
   }
-  return rt.noMatch("vsplit", a, ["vsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]","vsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]"]);
+  return rt.noMatch("vsplit", a, ["vsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]","vsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]"], o);
 }
 
 function vstack$(a: any[]): any {
@@ -22799,10 +22799,10 @@ function vstack$(a: any[]): any {
     if (a.length <= 1 &&
         v0 !== undefined && (rt.isTL(v0)) &&
         rt.keysIn(o, ["tensors"])) {
-      return W(N.callOp(rt.op("vstack", "", false), rt.hList(v0)));
+      return W(N.callOp(rt.op("vstack", "", false), rt.hList(v0, "vstack", "tensors")));
     }
   }
-  return rt.noMatch("vstack", a, ["vstack(Tensor[] tensors) -> Tensor"]);
+  return rt.noMatch("vstack", a, ["vstack(Tensor[] tensors) -> Tensor"], o);
 }
 
 function where$(a: any[]): any {
@@ -22863,7 +22863,7 @@ function where$(a: any[]): any {
       return rt.wrapList(N.f_where(v0._h));
     }
   }
-  return rt.noMatch("where", a, ["where.self(Tensor condition, Tensor self, Tensor other) -> Tensor","where.ScalarSelf(Tensor condition, Scalar self, Tensor other) -> Tensor","where.ScalarOther(Tensor condition, Tensor self, Scalar other) -> Tensor","where.Scalar(Tensor condition, Scalar self, Scalar other) -> Tensor","where(Tensor condition) -> Tensor[]"]);
+  return rt.noMatch("where", a, ["where.self(Tensor condition, Tensor self, Tensor other) -> Tensor","where.ScalarSelf(Tensor condition, Scalar self, Tensor other) -> Tensor","where.ScalarOther(Tensor condition, Tensor self, Scalar other) -> Tensor","where.Scalar(Tensor condition, Scalar self, Scalar other) -> Tensor","where(Tensor condition) -> Tensor[]"], o);
 }
 
 function xlogy$(a: any[]): any {
@@ -22898,7 +22898,7 @@ function xlogy$(a: any[]): any {
       return W(N.callOp(rt.op("xlogy", "Scalar_Other", false), v0._h, v1));
     }
   }
-  return rt.noMatch("xlogy", a, ["xlogy.Tensor(Tensor self, Tensor other) -> Tensor","xlogy.Scalar_Self(Scalar self, Tensor other) -> Tensor","xlogy.Scalar_Other(Tensor self, Scalar other) -> Tensor"]);
+  return rt.noMatch("xlogy", a, ["xlogy.Tensor(Tensor self, Tensor other) -> Tensor","xlogy.Scalar_Self(Scalar self, Tensor other) -> Tensor","xlogy.Scalar_Other(Tensor self, Scalar other) -> Tensor"], o);
 }
 
 function xlogy_$(a: any[]): any {
@@ -22925,7 +22925,7 @@ function xlogy_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("xlogy_", a, ["xlogy_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)","xlogy_.Scalar_Other(Tensor(a!) self, Scalar other) -> Tensor(a!)"]);
+  return rt.noMatch("xlogy_", a, ["xlogy_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)","xlogy_.Scalar_Other(Tensor(a!) self, Scalar other) -> Tensor(a!)"], o);
 }
 
 function zero_$(a: any[]): any {
@@ -22939,7 +22939,7 @@ function zero_$(a: any[]): any {
       return v0;
     }
   }
-  return rt.noMatch("zero_", a, ["zero_(Tensor(a!) self) -> Tensor(a!)"]);
+  return rt.noMatch("zero_", a, ["zero_(Tensor(a!) self) -> Tensor(a!)"], o);
 }
 
 function zeros$(a: any[]): any {
@@ -22960,7 +22960,7 @@ function zeros$(a: any[]): any {
       return rt.factoryResult(W(N.f_zeros(v0, (v1 === undefined ? null : v1), (v2 === undefined ? null : v2), (v3 === undefined ? null : v3), (v4 === undefined ? null : v4))), o);
     }
   }
-  return rt.noMatch("zeros", a, ["zeros(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"]);
+  return rt.noMatch("zeros", a, ["zeros(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor"], o);
 }
 
 function zerosLike$(a: any[]): any {
@@ -22983,7 +22983,7 @@ function zerosLike$(a: any[]): any {
       return rt.factoryResult(W(N.f_zeros_like(v0._h, (v1 === undefined ? null : v1), (v2 === undefined ? null : v2), (v3 === undefined ? null : v3), (v4 === undefined ? null : v4), (v5 === undefined ? null : v5))), o);
     }
   }
-  return rt.noMatch("zeros_like", a, ["zeros_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor"]);
+  return rt.noMatch("zeros_like", a, ["zeros_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor"], o);
 }
 
 /** aten::abs: abs(Tensor self) -> Tensor */
@@ -23050,6 +23050,8 @@ export function adaptiveMaxPool3dBackward(...a: any[]): any { return adaptiveMax
 export function add(input: Tensor, other: Tensor, opts?: { alpha?: Scalar }): Tensor;
 /** aten::add.Scalar: add.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
 export function add(input: Tensor, other: Scalar, alpha?: Scalar, opts?: { alpha?: Scalar }): Tensor;
+/** aten::add.Scalar: add.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
+export function add(input: Tensor, other: Scalar, opts?: { alpha?: Scalar }): Tensor;
 export function add(...a: any[]): any { return add$(a); }
 
 /** aten::addbmm: addbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
@@ -23104,14 +23106,20 @@ export function aliasCopy(...a: any[]): any { return aliasCopy$(a); }
 
 /** aten::all.dim: all.dim(Tensor self, int dim, bool keepdim=False) -> Tensor */
 export function all(input: Tensor, dim: number, keepdim?: boolean, opts?: { keepdim?: boolean }): Tensor;
+/** aten::all.dim: all.dim(Tensor self, int dim, bool keepdim=False) -> Tensor */
+export function all(input: Tensor, dim: number, opts?: { keepdim?: boolean }): Tensor;
 /** aten::all.dims: all.dims(Tensor self, int[]? dim=None, bool keepdim=False) -> Tensor */
 export function all(input: Tensor, dim?: number | number[] | null, keepdim?: boolean, opts?: { dim?: number | number[] | null; keepdim?: boolean }): Tensor;
+/** aten::all.dims: all.dims(Tensor self, int[]? dim=None, bool keepdim=False) -> Tensor */
+export function all(input: Tensor, opts?: { dim?: number | number[] | null; keepdim?: boolean }): Tensor;
 /** aten::all: all(Tensor self) -> Tensor */
 export function all(input: Tensor): Tensor;
 export function all(...a: any[]): any { return all$(a); }
 
 /** aten::allclose: allclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> bool */
 export function allclose(input: Tensor, other: Tensor, rtol?: number, atol?: number, equalNan?: boolean, opts?: { rtol?: number; atol?: number; equalNan?: boolean }): boolean;
+/** aten::allclose: allclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> bool */
+export function allclose(input: Tensor, other: Tensor, opts?: { rtol?: number; atol?: number; equalNan?: boolean }): boolean;
 export function allclose(...a: any[]): any { return allclose$(a); }
 
 /** aten::alpha_dropout: alpha_dropout(Tensor input, float p, bool train) -> Tensor */
@@ -23124,14 +23132,18 @@ export function alphaDropout_(...a: any[]): any { return alphaDropout_$(a); }
 
 /** aten::amax: amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor */
 export function amax(input: Tensor, dim?: number | number[], keepdim?: boolean, opts?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+/** aten::amax: amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor */
+export function amax(input: Tensor, opts?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
 export function amax(...a: any[]): any { return amax$(a); }
 
 /** aten::amin: amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor */
 export function amin(input: Tensor, dim?: number | number[], keepdim?: boolean, opts?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+/** aten::amin: amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor */
+export function amin(input: Tensor, opts?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
 export function amin(...a: any[]): any { return amin$(a); }
 
 /** aten::aminmax: aminmax(Tensor self, *, int? dim=None, bool keepdim=False) -> (Tensor min, Tensor max) */
-export function aminmax(input: Tensor, opts?: { dim?: number | null; keepdim?: boolean }): [Tensor, Tensor];
+export function aminmax(input: Tensor, opts?: { dim?: number | null; keepdim?: boolean }): [Tensor, Tensor] & { min: Tensor; max: Tensor };
 export function aminmax(...a: any[]): any { return aminmax$(a); }
 
 /** aten::angle: angle(Tensor self) -> Tensor */
@@ -23140,8 +23152,12 @@ export function angle(...a: any[]): any { return angle$(a); }
 
 /** aten::any.dim: any.dim(Tensor self, int dim, bool keepdim=False) -> Tensor */
 export function any(input: Tensor, dim: number, keepdim?: boolean, opts?: { keepdim?: boolean }): Tensor;
+/** aten::any.dim: any.dim(Tensor self, int dim, bool keepdim=False) -> Tensor */
+export function any(input: Tensor, dim: number, opts?: { keepdim?: boolean }): Tensor;
 /** aten::any.dims: any.dims(Tensor self, int[]? dim=None, bool keepdim=False) -> Tensor */
 export function any(input: Tensor, dim?: number | number[] | null, keepdim?: boolean, opts?: { dim?: number | number[] | null; keepdim?: boolean }): Tensor;
+/** aten::any.dims: any.dims(Tensor self, int[]? dim=None, bool keepdim=False) -> Tensor */
+export function any(input: Tensor, opts?: { dim?: number | number[] | null; keepdim?: boolean }): Tensor;
 /** aten::any: any(Tensor self) -> Tensor */
 export function any(input: Tensor): Tensor;
 export function any(...a: any[]): any { return any$(a); }
@@ -23152,6 +23168,8 @@ export function arange(end: Scalar, opts?: { dtype?: DType | null; layout?: stri
 export function arange(start: Scalar, end: Scalar, opts?: { dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
 /** aten::arange.start_step: arange.start_step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function arange(start: Scalar, end: Scalar, step?: Scalar, opts?: { step?: Scalar; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
+/** aten::arange.start_step: arange.start_step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
+export function arange(start: Scalar, end: Scalar, opts?: { step?: Scalar; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
 export function arange(...a: any[]): any { return arange$(a); }
 
 /** aten::arccos: arccos(Tensor self) -> Tensor */
@@ -23208,14 +23226,20 @@ export function arctanh_(...a: any[]): any { return arctanh_$(a); }
 
 /** aten::argmax: argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor */
 export function argmax(input: Tensor, dim?: number | null, keepdim?: boolean, opts?: { dim?: number | null; keepdim?: boolean }): Tensor;
+/** aten::argmax: argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor */
+export function argmax(input: Tensor, opts?: { dim?: number | null; keepdim?: boolean }): Tensor;
 export function argmax(...a: any[]): any { return argmax$(a); }
 
 /** aten::argmin: argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor */
 export function argmin(input: Tensor, dim?: number | null, keepdim?: boolean, opts?: { dim?: number | null; keepdim?: boolean }): Tensor;
+/** aten::argmin: argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor */
+export function argmin(input: Tensor, opts?: { dim?: number | null; keepdim?: boolean }): Tensor;
 export function argmin(...a: any[]): any { return argmin$(a); }
 
 /** aten::argsort: argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor */
 export function argsort(input: Tensor, dim?: number, descending?: boolean, opts?: { dim?: number; descending?: boolean }): Tensor;
+/** aten::argsort: argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor */
+export function argsort(input: Tensor, opts?: { dim?: number; descending?: boolean }): Tensor;
 /** aten::argsort.stable: argsort.stable(Tensor self, *, bool stable, int dim=-1, bool descending=False) -> Tensor */
 export function argsort(input: Tensor, opts?: { stable?: boolean; dim?: number; descending?: boolean }): Tensor;
 export function argsort(...a: any[]): any { return argsort$(a); }
@@ -23226,18 +23250,26 @@ export function argwhere(...a: any[]): any { return argwhere$(a); }
 
 /** aten::as_strided: as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a) */
 export function asStrided(input: Tensor, size: number | number[], stride: number | number[], storageOffset?: number | null, opts?: { storageOffset?: number | null }): Tensor;
+/** aten::as_strided: as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a) */
+export function asStrided(input: Tensor, size: number | number[], stride: number | number[], opts?: { storageOffset?: number | null }): Tensor;
 export function asStrided(...a: any[]): any { return asStrided$(a); }
 
 /** aten::as_strided_: as_strided_(Tensor(a!) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a!) */
 export function asStrided_(input: Tensor, size: number | number[], stride: number | number[], storageOffset?: number | null, opts?: { storageOffset?: number | null }): Tensor;
+/** aten::as_strided_: as_strided_(Tensor(a!) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a!) */
+export function asStrided_(input: Tensor, size: number | number[], stride: number | number[], opts?: { storageOffset?: number | null }): Tensor;
 export function asStrided_(...a: any[]): any { return asStrided_$(a); }
 
 /** aten::as_strided_copy: as_strided_copy(Tensor self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor */
 export function asStridedCopy(input: Tensor, size: number | number[], stride: number | number[], storageOffset?: number | null, opts?: { storageOffset?: number | null }): Tensor;
+/** aten::as_strided_copy: as_strided_copy(Tensor self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor */
+export function asStridedCopy(input: Tensor, size: number | number[], stride: number | number[], opts?: { storageOffset?: number | null }): Tensor;
 export function asStridedCopy(...a: any[]): any { return asStridedCopy$(a); }
 
 /** aten::as_strided_scatter: as_strided_scatter(Tensor self, Tensor src, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor */
 export function asStridedScatter(input: Tensor, src: Tensor, size: number | number[], stride: number | number[], storageOffset?: number | null, opts?: { storageOffset?: number | null }): Tensor;
+/** aten::as_strided_scatter: as_strided_scatter(Tensor self, Tensor src, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor */
+export function asStridedScatter(input: Tensor, src: Tensor, size: number | number[], stride: number | number[], opts?: { storageOffset?: number | null }): Tensor;
 export function asStridedScatter(...a: any[]): any { return asStridedScatter$(a); }
 
 /** aten::asin: asin(Tensor self) -> Tensor */
@@ -23296,22 +23328,32 @@ export function atleast3d(...a: any[]): any { return atleast3d$(a); }
 
 /** aten::avg_pool1d: avg_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, bool ceil_mode=False, bool count_include_pad=True) -> Tensor */
 export function avgPool1d(input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, opts?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
+/** aten::avg_pool1d: avg_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, bool ceil_mode=False, bool count_include_pad=True) -> Tensor */
+export function avgPool1d(input: Tensor, kernelSize: number | number[], opts?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
 export function avgPool1d(...a: any[]): any { return avgPool1d$(a); }
 
 /** aten::avg_pool2d: avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor */
 export function avgPool2d(input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, divisorOverride?: number | null, opts?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+/** aten::avg_pool2d: avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor */
+export function avgPool2d(input: Tensor, kernelSize: number | number[], opts?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
 export function avgPool2d(...a: any[]): any { return avgPool2d$(a); }
 
 /** aten::avg_pool2d_backward: avg_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor */
 export function avgPool2dBackward(gradOutput: Tensor, input: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], ceilMode: boolean, countIncludePad: boolean, divisorOverride?: number | null, opts?: { divisorOverride?: number | null }): Tensor;
+/** aten::avg_pool2d_backward: avg_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor */
+export function avgPool2dBackward(gradOutput: Tensor, input: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], ceilMode: boolean, countIncludePad: boolean, opts?: { divisorOverride?: number | null }): Tensor;
 export function avgPool2dBackward(...a: any[]): any { return avgPool2dBackward$(a); }
 
 /** aten::avg_pool3d: avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor */
 export function avgPool3d(input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean, divisorOverride?: number | null, opts?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+/** aten::avg_pool3d: avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor */
+export function avgPool3d(input: Tensor, kernelSize: number | number[], opts?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
 export function avgPool3d(...a: any[]): any { return avgPool3d$(a); }
 
 /** aten::avg_pool3d_backward: avg_pool3d_backward(Tensor grad_output, Tensor self, int[3] kernel_size, int[3] stride, int[3] padding, bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor */
 export function avgPool3dBackward(gradOutput: Tensor, input: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], ceilMode: boolean, countIncludePad: boolean, divisorOverride?: number | null, opts?: { divisorOverride?: number | null }): Tensor;
+/** aten::avg_pool3d_backward: avg_pool3d_backward(Tensor grad_output, Tensor self, int[3] kernel_size, int[3] stride, int[3] padding, bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor */
+export function avgPool3dBackward(gradOutput: Tensor, input: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], ceilMode: boolean, countIncludePad: boolean, opts?: { divisorOverride?: number | null }): Tensor;
 export function avgPool3dBackward(...a: any[]): any { return avgPool3dBackward$(a); }
 
 /** aten::baddbmm: baddbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
@@ -23370,26 +23412,38 @@ export function bernoulli(...a: any[]): any { return bernoulli$(a); }
 
 /** aten::bilinear: bilinear(Tensor input1, Tensor input2, Tensor weight, Tensor? bias=None) -> Tensor */
 export function bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias?: Tensor | null, opts?: { bias?: Tensor | null }): Tensor;
+/** aten::bilinear: bilinear(Tensor input1, Tensor input2, Tensor weight, Tensor? bias=None) -> Tensor */
+export function bilinear(input1: Tensor, input2: Tensor, weight: Tensor, opts?: { bias?: Tensor | null }): Tensor;
 export function bilinear(...a: any[]): any { return bilinear$(a); }
 
 /** aten::binary_cross_entropy: binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean) -> Tensor */
 export function binaryCrossEntropy(input: Tensor, target: Tensor, weight?: Tensor | null, reduction?: number, opts?: { weight?: Tensor | null; reduction?: number }): Tensor;
+/** aten::binary_cross_entropy: binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean) -> Tensor */
+export function binaryCrossEntropy(input: Tensor, target: Tensor, opts?: { weight?: Tensor | null; reduction?: number }): Tensor;
 export function binaryCrossEntropy(...a: any[]): any { return binaryCrossEntropy$(a); }
 
 /** aten::binary_cross_entropy_backward: binary_cross_entropy_backward(Tensor grad_output, Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean) -> Tensor */
 export function binaryCrossEntropyBackward(gradOutput: Tensor, input: Tensor, target: Tensor, weight?: Tensor | null, reduction?: number, opts?: { weight?: Tensor | null; reduction?: number }): Tensor;
+/** aten::binary_cross_entropy_backward: binary_cross_entropy_backward(Tensor grad_output, Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean) -> Tensor */
+export function binaryCrossEntropyBackward(gradOutput: Tensor, input: Tensor, target: Tensor, opts?: { weight?: Tensor | null; reduction?: number }): Tensor;
 export function binaryCrossEntropyBackward(...a: any[]): any { return binaryCrossEntropyBackward$(a); }
 
 /** aten::binary_cross_entropy_with_logits: binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=Mean) -> Tensor */
 export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, weight?: Tensor | null, posWeight?: Tensor | null, reduction?: number, opts?: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: number }): Tensor;
+/** aten::binary_cross_entropy_with_logits: binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=Mean) -> Tensor */
+export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opts?: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: number }): Tensor;
 export function binaryCrossEntropyWithLogits(...a: any[]): any { return binaryCrossEntropyWithLogits$(a); }
 
 /** aten::bincount: bincount(Tensor self, Tensor? weights=None, SymInt minlength=0) -> Tensor */
 export function bincount(input: Tensor, weights?: Tensor | null, minlength?: number, opts?: { weights?: Tensor | null; minlength?: number }): Tensor;
+/** aten::bincount: bincount(Tensor self, Tensor? weights=None, SymInt minlength=0) -> Tensor */
+export function bincount(input: Tensor, opts?: { weights?: Tensor | null; minlength?: number }): Tensor;
 export function bincount(...a: any[]): any { return bincount$(a); }
 
 /** aten::binomial: binomial(Tensor count, Tensor prob, Generator? generator=None) -> Tensor */
 export function binomial(count: Tensor, prob: Tensor, generator?: null, opts?: { generator?: null }): Tensor;
+/** aten::binomial: binomial(Tensor count, Tensor prob, Generator? generator=None) -> Tensor */
+export function binomial(count: Tensor, prob: Tensor, opts?: { generator?: null }): Tensor;
 export function binomial(...a: any[]): any { return binomial$(a); }
 
 /** aten::bitwise_and.Scalar: bitwise_and.Scalar(Tensor self, Scalar other) -> Tensor */
@@ -23476,6 +23530,8 @@ export function cartesianProd(...a: any[]): any { return cartesianProd$(a); }
 
 /** aten::cat: cat(Tensor[] tensors, int dim=0) -> Tensor */
 export function cat(tensors: Tensor[], dim?: number, opts?: { dim?: number }): Tensor;
+/** aten::cat: cat(Tensor[] tensors, int dim=0) -> Tensor */
+export function cat(tensors: Tensor[], opts?: { dim?: number }): Tensor;
 export function cat(...a: any[]): any { return cat$(a); }
 
 /** aten::ccol_indices_copy: ccol_indices_copy(Tensor self) -> Tensor */
@@ -23484,6 +23540,8 @@ export function ccolIndicesCopy(...a: any[]): any { return ccolIndicesCopy$(a); 
 
 /** aten::cdist: cdist(Tensor x1, Tensor x2, float p=2, int? compute_mode=None) -> Tensor */
 export function cdist(x1: Tensor, x2: Tensor, p?: number, computeMode?: number | null, opts?: { p?: number; computeMode?: number | null }): Tensor;
+/** aten::cdist: cdist(Tensor x1, Tensor x2, float p=2, int? compute_mode=None) -> Tensor */
+export function cdist(x1: Tensor, x2: Tensor, opts?: { p?: number; computeMode?: number | null }): Tensor;
 export function cdist(...a: any[]): any { return cdist$(a); }
 
 /** aten::ceil: ceil(Tensor self) -> Tensor */
@@ -23496,10 +23554,14 @@ export function ceil_(...a: any[]): any { return ceil_$(a); }
 
 /** aten::celu: celu(Tensor self, Scalar alpha=1.0) -> Tensor */
 export function celu(input: Tensor, alpha?: Scalar, opts?: { alpha?: Scalar }): Tensor;
+/** aten::celu: celu(Tensor self, Scalar alpha=1.0) -> Tensor */
+export function celu(input: Tensor, opts?: { alpha?: Scalar }): Tensor;
 export function celu(...a: any[]): any { return celu$(a); }
 
 /** aten::celu_: celu_(Tensor(a!) self, Scalar alpha=1.0) -> Tensor(a!) */
 export function celu_(input: Tensor, alpha?: Scalar, opts?: { alpha?: Scalar }): Tensor;
+/** aten::celu_: celu_(Tensor(a!) self, Scalar alpha=1.0) -> Tensor(a!) */
+export function celu_(input: Tensor, opts?: { alpha?: Scalar }): Tensor;
 export function celu_(...a: any[]): any { return celu_$(a); }
 
 /** aten::chain_matmul: chain_matmul(Tensor[] matrices) -> Tensor */
@@ -23512,14 +23574,20 @@ export function channelShuffle(...a: any[]): any { return channelShuffle$(a); }
 
 /** aten::cholesky: cholesky(Tensor self, bool upper=False) -> Tensor */
 export function cholesky(input: Tensor, upper?: boolean, opts?: { upper?: boolean }): Tensor;
+/** aten::cholesky: cholesky(Tensor self, bool upper=False) -> Tensor */
+export function cholesky(input: Tensor, opts?: { upper?: boolean }): Tensor;
 export function cholesky(...a: any[]): any { return cholesky$(a); }
 
 /** aten::cholesky_inverse: cholesky_inverse(Tensor self, bool upper=False) -> Tensor */
 export function choleskyInverse(input: Tensor, upper?: boolean, opts?: { upper?: boolean }): Tensor;
+/** aten::cholesky_inverse: cholesky_inverse(Tensor self, bool upper=False) -> Tensor */
+export function choleskyInverse(input: Tensor, opts?: { upper?: boolean }): Tensor;
 export function choleskyInverse(...a: any[]): any { return choleskyInverse$(a); }
 
 /** aten::cholesky_solve: cholesky_solve(Tensor self, Tensor input2, bool upper=False) -> Tensor */
 export function choleskySolve(input: Tensor, input2: Tensor, upper?: boolean, opts?: { upper?: boolean }): Tensor;
+/** aten::cholesky_solve: cholesky_solve(Tensor self, Tensor input2, bool upper=False) -> Tensor */
+export function choleskySolve(input: Tensor, input2: Tensor, opts?: { upper?: boolean }): Tensor;
 export function choleskySolve(...a: any[]): any { return choleskySolve$(a); }
 
 /** aten::choose_qparams_optimized: choose_qparams_optimized(Tensor input, int numel, int n_bins, float ratio, int bit_width) -> (Tensor, Tensor) */
@@ -23528,18 +23596,28 @@ export function chooseQparamsOptimized(...a: any[]): any { return chooseQparamsO
 
 /** aten::chunk: chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[] */
 export function chunk(input: Tensor, chunks: number, dim?: number, opts?: { dim?: number }): Tensor[];
+/** aten::chunk: chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[] */
+export function chunk(input: Tensor, chunks: number, opts?: { dim?: number }): Tensor[];
 export function chunk(...a: any[]): any { return chunk$(a); }
 
 /** aten::clamp: clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor */
 export function clamp(input: Tensor, min?: Scalar | null, max?: Scalar | null, opts?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
+/** aten::clamp: clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor */
+export function clamp(input: Tensor, opts?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
 /** aten::clamp.Tensor: clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor */
 export function clamp(input: Tensor, min?: Tensor | null, max?: Tensor | null, opts?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+/** aten::clamp.Tensor: clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor */
+export function clamp(input: Tensor, opts?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
 export function clamp(...a: any[]): any { return clamp$(a); }
 
 /** aten::clamp_: clamp_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!) */
 export function clamp_(input: Tensor, min?: Scalar | null, max?: Scalar | null, opts?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
+/** aten::clamp_: clamp_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!) */
+export function clamp_(input: Tensor, opts?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
 /** aten::clamp_.Tensor: clamp_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!) */
 export function clamp_(input: Tensor, min?: Tensor | null, max?: Tensor | null, opts?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+/** aten::clamp_.Tensor: clamp_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!) */
+export function clamp_(input: Tensor, opts?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
 export function clamp_(...a: any[]): any { return clamp_$(a); }
 
 /** aten::clamp_max: clamp_max(Tensor self, Scalar max) -> Tensor */
@@ -23568,14 +23646,22 @@ export function clampMin_(...a: any[]): any { return clampMin_$(a); }
 
 /** aten::clip: clip(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor */
 export function clip(input: Tensor, min?: Scalar | null, max?: Scalar | null, opts?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
+/** aten::clip: clip(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor */
+export function clip(input: Tensor, opts?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
 /** aten::clip.Tensor: clip.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor */
 export function clip(input: Tensor, min?: Tensor | null, max?: Tensor | null, opts?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+/** aten::clip.Tensor: clip.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor */
+export function clip(input: Tensor, opts?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
 export function clip(...a: any[]): any { return clip$(a); }
 
 /** aten::clip_: clip_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!) */
 export function clip_(input: Tensor, min?: Scalar | null, max?: Scalar | null, opts?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
+/** aten::clip_: clip_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!) */
+export function clip_(input: Tensor, opts?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
 /** aten::clip_.Tensor: clip_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!) */
 export function clip_(input: Tensor, min?: Tensor | null, max?: Tensor | null, opts?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+/** aten::clip_.Tensor: clip_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!) */
+export function clip_(input: Tensor, opts?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
 export function clip_(...a: any[]): any { return clip_$(a); }
 
 /** aten::clone: clone(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor */
@@ -23596,6 +23682,8 @@ export function columnStack(...a: any[]): any { return columnStack$(a); }
 
 /** aten::combinations: combinations(Tensor self, int r=2, bool with_replacement=False) -> Tensor */
 export function combinations(input: Tensor, r?: number, withReplacement?: boolean, opts?: { r?: number; withReplacement?: boolean }): Tensor;
+/** aten::combinations: combinations(Tensor self, int r=2, bool with_replacement=False) -> Tensor */
+export function combinations(input: Tensor, opts?: { r?: number; withReplacement?: boolean }): Tensor;
 export function combinations(...a: any[]): any { return combinations$(a); }
 
 /** aten::complex: complex(Tensor real, Tensor imag) -> Tensor */
@@ -23604,10 +23692,14 @@ export function complex(...a: any[]): any { return complex$(a); }
 
 /** aten::concat: concat(Tensor[] tensors, int dim=0) -> Tensor */
 export function concat(tensors: Tensor[], dim?: number, opts?: { dim?: number }): Tensor;
+/** aten::concat: concat(Tensor[] tensors, int dim=0) -> Tensor */
+export function concat(tensors: Tensor[], opts?: { dim?: number }): Tensor;
 export function concat(...a: any[]): any { return concat$(a); }
 
 /** aten::concatenate: concatenate(Tensor[] tensors, int dim=0) -> Tensor */
 export function concatenate(tensors: Tensor[], dim?: number, opts?: { dim?: number }): Tensor;
+/** aten::concatenate: concatenate(Tensor[] tensors, int dim=0) -> Tensor */
+export function concatenate(tensors: Tensor[], opts?: { dim?: number }): Tensor;
 export function concatenate(...a: any[]): any { return concatenate$(a); }
 
 /** aten::conj: conj(Tensor(a) self) -> Tensor(a) */
@@ -23624,24 +23716,38 @@ export function conjPhysical_(...a: any[]): any { return conjPhysical_$(a); }
 
 /** aten::constant_pad_nd: constant_pad_nd(Tensor self, SymInt[] pad, Scalar value=0) -> Tensor */
 export function constantPadNd(input: Tensor, pad: number | number[], value?: Scalar, opts?: { value?: Scalar }): Tensor;
+/** aten::constant_pad_nd: constant_pad_nd(Tensor self, SymInt[] pad, Scalar value=0) -> Tensor */
+export function constantPadNd(input: Tensor, pad: number | number[], opts?: { value?: Scalar }): Tensor;
 export function constantPadNd(...a: any[]): any { return constantPadNd$(a); }
 
 /** aten::conv1d: conv1d(Tensor input, Tensor weight, Tensor? bias=None, SymInt[1] stride=1, SymInt[1] padding=0, SymInt[1] dilation=1, SymInt groups=1) -> Tensor */
 export function conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number, opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** aten::conv1d: conv1d(Tensor input, Tensor weight, Tensor? bias=None, SymInt[1] stride=1, SymInt[1] padding=0, SymInt[1] dilation=1, SymInt groups=1) -> Tensor */
+export function conv1d(input: Tensor, weight: Tensor, opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
 /** aten::conv1d.padding: conv1d.padding(Tensor input, Tensor weight, Tensor? bias=None, SymInt[1] stride=1, str padding="valid", SymInt[1] dilation=1, SymInt groups=1) -> Tensor */
 export function conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], groups?: number, opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+/** aten::conv1d.padding: conv1d.padding(Tensor input, Tensor weight, Tensor? bias=None, SymInt[1] stride=1, str padding="valid", SymInt[1] dilation=1, SymInt groups=1) -> Tensor */
+export function conv1d(input: Tensor, weight: Tensor, opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
 export function conv1d(...a: any[]): any { return conv1d$(a); }
 
 /** aten::conv2d: conv2d(Tensor input, Tensor weight, Tensor? bias=None, SymInt[2] stride=1, SymInt[2] padding=0, SymInt[2] dilation=1, SymInt groups=1) -> Tensor */
 export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number, opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** aten::conv2d: conv2d(Tensor input, Tensor weight, Tensor? bias=None, SymInt[2] stride=1, SymInt[2] padding=0, SymInt[2] dilation=1, SymInt groups=1) -> Tensor */
+export function conv2d(input: Tensor, weight: Tensor, opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
 /** aten::conv2d.padding: conv2d.padding(Tensor input, Tensor weight, Tensor? bias=None, SymInt[2] stride=1, str padding="valid", SymInt[2] dilation=1, SymInt groups=1) -> Tensor */
 export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], groups?: number, opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+/** aten::conv2d.padding: conv2d.padding(Tensor input, Tensor weight, Tensor? bias=None, SymInt[2] stride=1, str padding="valid", SymInt[2] dilation=1, SymInt groups=1) -> Tensor */
+export function conv2d(input: Tensor, weight: Tensor, opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
 export function conv2d(...a: any[]): any { return conv2d$(a); }
 
 /** aten::conv3d: conv3d(Tensor input, Tensor weight, Tensor? bias=None, SymInt[3] stride=1, SymInt[3] padding=0, SymInt[3] dilation=1, SymInt groups=1) -> Tensor */
 export function conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], groups?: number, opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** aten::conv3d: conv3d(Tensor input, Tensor weight, Tensor? bias=None, SymInt[3] stride=1, SymInt[3] padding=0, SymInt[3] dilation=1, SymInt groups=1) -> Tensor */
+export function conv3d(input: Tensor, weight: Tensor, opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
 /** aten::conv3d.padding: conv3d.padding(Tensor input, Tensor weight, Tensor? bias=None, SymInt[3] stride=1, str padding="valid", SymInt[3] dilation=1, SymInt groups=1) -> Tensor */
 export function conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: string, dilation?: number | number[], groups?: number, opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+/** aten::conv3d.padding: conv3d.padding(Tensor input, Tensor weight, Tensor? bias=None, SymInt[3] stride=1, str padding="valid", SymInt[3] dilation=1, SymInt groups=1) -> Tensor */
+export function conv3d(input: Tensor, weight: Tensor, opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
 export function conv3d(...a: any[]): any { return conv3d$(a); }
 
 /** aten::conv_depthwise3d: conv_depthwise3d(Tensor self, Tensor weight, SymInt[3] kernel_size, Tensor? bias, SymInt[3] stride, SymInt[3] padding, SymInt[3] dilation) -> Tensor */
@@ -23650,6 +23756,8 @@ export function convDepthwise3d(...a: any[]): any { return convDepthwise3d$(a); 
 
 /** aten::conv_tbc: conv_tbc(Tensor self, Tensor weight, Tensor bias, int pad=0) -> Tensor */
 export function convTbc(input: Tensor, weight: Tensor, bias: Tensor, pad?: number, opts?: { pad?: number }): Tensor;
+/** aten::conv_tbc: conv_tbc(Tensor self, Tensor weight, Tensor bias, int pad=0) -> Tensor */
+export function convTbc(input: Tensor, weight: Tensor, bias: Tensor, opts?: { pad?: number }): Tensor;
 export function convTbc(...a: any[]): any { return convTbc$(a); }
 
 /** aten::conv_tbc_backward: conv_tbc_backward(Tensor self, Tensor input, Tensor weight, Tensor bias, int pad) -> (Tensor, Tensor, Tensor) */
@@ -23658,14 +23766,20 @@ export function convTbcBackward(...a: any[]): any { return convTbcBackward$(a); 
 
 /** aten::conv_transpose1d: conv_transpose1d(Tensor input, Tensor weight, Tensor? bias=None, SymInt[1] stride=1, SymInt[1] padding=0, SymInt[1] output_padding=0, SymInt groups=1, SymInt[1] dilation=1) -> Tensor */
 export function convTranspose1d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], groups?: number, dilation?: number | number[], opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+/** aten::conv_transpose1d: conv_transpose1d(Tensor input, Tensor weight, Tensor? bias=None, SymInt[1] stride=1, SymInt[1] padding=0, SymInt[1] output_padding=0, SymInt groups=1, SymInt[1] dilation=1) -> Tensor */
+export function convTranspose1d(input: Tensor, weight: Tensor, opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
 export function convTranspose1d(...a: any[]): any { return convTranspose1d$(a); }
 
 /** aten::conv_transpose2d.input: conv_transpose2d.input(Tensor input, Tensor weight, Tensor? bias=None, SymInt[2] stride=1, SymInt[2] padding=0, SymInt[2] output_padding=0, SymInt groups=1, SymInt[2] dilation=1) -> Tensor */
 export function convTranspose2d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], groups?: number, dilation?: number | number[], opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+/** aten::conv_transpose2d.input: conv_transpose2d.input(Tensor input, Tensor weight, Tensor? bias=None, SymInt[2] stride=1, SymInt[2] padding=0, SymInt[2] output_padding=0, SymInt groups=1, SymInt[2] dilation=1) -> Tensor */
+export function convTranspose2d(input: Tensor, weight: Tensor, opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
 export function convTranspose2d(...a: any[]): any { return convTranspose2d$(a); }
 
 /** aten::conv_transpose3d.input: conv_transpose3d.input(Tensor input, Tensor weight, Tensor? bias=None, SymInt[3] stride=1, SymInt[3] padding=0, SymInt[3] output_padding=0, SymInt groups=1, SymInt[3] dilation=1) -> Tensor */
 export function convTranspose3d(input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], groups?: number, dilation?: number | number[], opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+/** aten::conv_transpose3d.input: conv_transpose3d.input(Tensor input, Tensor weight, Tensor? bias=None, SymInt[3] stride=1, SymInt[3] padding=0, SymInt[3] output_padding=0, SymInt groups=1, SymInt[3] dilation=1) -> Tensor */
+export function convTranspose3d(input: Tensor, weight: Tensor, opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
 export function convTranspose3d(...a: any[]): any { return convTranspose3d$(a); }
 
 /** aten::convolution: convolution(Tensor input, Tensor weight, Tensor? bias, SymInt[] stride, SymInt[] padding, SymInt[] dilation, bool transposed, SymInt[] output_padding, SymInt groups) -> Tensor */
@@ -23677,7 +23791,7 @@ export function convolutionBackward(gradOutput: Tensor, input: Tensor, weight: T
 export function convolutionBackward(...a: any[]): any { return convolutionBackward$(a); }
 
 /** aten::convolution_backward_overrideable: convolution_backward_overrideable(Tensor grad_output, Tensor input, Tensor weight, SymInt[] stride, SymInt[] padding, SymInt[] dilation, bool transposed, SymInt[] output_padding, SymInt groups, bool[3] output_mask) -> (Tensor grad_input, Tensor grad_weight, Tensor grad_bias) */
-export function convolutionBackwardOverrideable(gradOutput: Tensor, input: Tensor, weight: Tensor, stride: number | number[], padding: number | number[], dilation: number | number[], transposed: boolean, outputPadding: number | number[], groups: number, outputMask: boolean[]): [Tensor, Tensor, Tensor];
+export function convolutionBackwardOverrideable(gradOutput: Tensor, input: Tensor, weight: Tensor, stride: number | number[], padding: number | number[], dilation: number | number[], transposed: boolean, outputPadding: number | number[], groups: number, outputMask: boolean[]): [Tensor, Tensor, Tensor] & { gradInput: Tensor; gradWeight: Tensor; gradBias: Tensor };
 export function convolutionBackwardOverrideable(...a: any[]): any { return convolutionBackwardOverrideable$(a); }
 
 /** aten::convolution_overrideable: convolution_overrideable(Tensor input, Tensor weight, Tensor? bias, SymInt[] stride, SymInt[] padding, SymInt[] dilation, bool transposed, SymInt[] output_padding, SymInt groups) -> Tensor */
@@ -23686,10 +23800,14 @@ export function convolutionOverrideable(...a: any[]): any { return convolutionOv
 
 /** aten::copy: copy(Tensor self, Tensor src, bool non_blocking=False) -> Tensor */
 export function copy(input: Tensor, src: Tensor, nonBlocking?: boolean, opts?: { nonBlocking?: boolean }): Tensor;
+/** aten::copy: copy(Tensor self, Tensor src, bool non_blocking=False) -> Tensor */
+export function copy(input: Tensor, src: Tensor, opts?: { nonBlocking?: boolean }): Tensor;
 export function copy(...a: any[]): any { return copy$(a); }
 
 /** aten::copy_sparse_to_sparse_: copy_sparse_to_sparse_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!) */
 export function copySparseToSparse_(input: Tensor, src: Tensor, nonBlocking?: boolean, opts?: { nonBlocking?: boolean }): Tensor;
+/** aten::copy_sparse_to_sparse_: copy_sparse_to_sparse_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!) */
+export function copySparseToSparse_(input: Tensor, src: Tensor, opts?: { nonBlocking?: boolean }): Tensor;
 export function copySparseToSparse_(...a: any[]): any { return copySparseToSparse_$(a); }
 
 /** aten::copysign.Tensor: copysign.Tensor(Tensor self, Tensor other) -> Tensor */
@@ -23720,16 +23838,22 @@ export function cosh_(...a: any[]): any { return cosh_$(a); }
 
 /** aten::cosine_embedding_loss: cosine_embedding_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, int reduction=Mean) -> Tensor */
 export function cosineEmbeddingLoss(input1: Tensor, input2: Tensor, target: Tensor, margin?: number, reduction?: number, opts?: { margin?: number; reduction?: number }): Tensor;
+/** aten::cosine_embedding_loss: cosine_embedding_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, int reduction=Mean) -> Tensor */
+export function cosineEmbeddingLoss(input1: Tensor, input2: Tensor, target: Tensor, opts?: { margin?: number; reduction?: number }): Tensor;
 export function cosineEmbeddingLoss(...a: any[]): any { return cosineEmbeddingLoss$(a); }
 
 /** aten::cosine_similarity: cosine_similarity(Tensor x1, Tensor x2, int dim=1, float eps=1e-08) -> Tensor */
 export function cosineSimilarity(x1: Tensor, x2: Tensor, dim?: number, eps?: number, opts?: { dim?: number; eps?: number }): Tensor;
+/** aten::cosine_similarity: cosine_similarity(Tensor x1, Tensor x2, int dim=1, float eps=1e-08) -> Tensor */
+export function cosineSimilarity(x1: Tensor, x2: Tensor, opts?: { dim?: number; eps?: number }): Tensor;
 export function cosineSimilarity(...a: any[]): any { return cosineSimilarity$(a); }
 
 /** aten::count_nonzero.dim_IntList: count_nonzero.dim_IntList(Tensor self, int[] dim) -> Tensor */
 export function countNonzero(input: Tensor, dim: number | number[]): Tensor;
 /** aten::count_nonzero: count_nonzero(Tensor self, int? dim=None) -> Tensor */
 export function countNonzero(input: Tensor, dim?: number | null, opts?: { dim?: number | null }): Tensor;
+/** aten::count_nonzero: count_nonzero(Tensor self, int? dim=None) -> Tensor */
+export function countNonzero(input: Tensor, opts?: { dim?: number | null }): Tensor;
 export function countNonzero(...a: any[]): any { return countNonzero$(a); }
 
 /** aten::cov: cov(Tensor self, *, int correction=1, Tensor? fweights=None, Tensor? aweights=None) -> Tensor */
@@ -23738,10 +23862,14 @@ export function cov(...a: any[]): any { return cov$(a); }
 
 /** aten::cross: cross(Tensor self, Tensor other, int? dim=None) -> Tensor */
 export function cross(input: Tensor, other: Tensor, dim?: number | null, opts?: { dim?: number | null }): Tensor;
+/** aten::cross: cross(Tensor self, Tensor other, int? dim=None) -> Tensor */
+export function cross(input: Tensor, other: Tensor, opts?: { dim?: number | null }): Tensor;
 export function cross(...a: any[]): any { return cross$(a); }
 
 /** aten::cross_entropy_loss: cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, SymInt ignore_index=-100, float label_smoothing=0.0) -> Tensor */
 export function crossEntropyLoss(input: Tensor, target: Tensor, weight?: Tensor | null, reduction?: number, ignoreIndex?: number, labelSmoothing?: number, opts?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number; labelSmoothing?: number }): Tensor;
+/** aten::cross_entropy_loss: cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, SymInt ignore_index=-100, float label_smoothing=0.0) -> Tensor */
+export function crossEntropyLoss(input: Tensor, target: Tensor, opts?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number; labelSmoothing?: number }): Tensor;
 export function crossEntropyLoss(...a: any[]): any { return crossEntropyLoss$(a); }
 
 /** aten::crow_indices_copy: crow_indices_copy(Tensor self) -> Tensor */
@@ -23750,8 +23878,12 @@ export function crowIndicesCopy(...a: any[]): any { return crowIndicesCopy$(a); 
 
 /** aten::ctc_loss.IntList: ctc_loss.IntList(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank=0, int reduction=Mean, bool zero_infinity=False) -> Tensor */
 export function ctcLoss(logProbs: Tensor, targets: Tensor, inputLengths: number | number[], targetLengths: number | number[], blank?: number, reduction?: number, zeroInfinity?: boolean, opts?: { blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
+/** aten::ctc_loss.IntList: ctc_loss.IntList(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank=0, int reduction=Mean, bool zero_infinity=False) -> Tensor */
+export function ctcLoss(logProbs: Tensor, targets: Tensor, inputLengths: number | number[], targetLengths: number | number[], opts?: { blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
 /** aten::ctc_loss.Tensor: ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank=0, int reduction=Mean, bool zero_infinity=False) -> Tensor */
 export function ctcLoss(logProbs: Tensor, targets: Tensor, inputLengths: Tensor, targetLengths: Tensor, blank?: number, reduction?: number, zeroInfinity?: boolean, opts?: { blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
+/** aten::ctc_loss.Tensor: ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank=0, int reduction=Mean, bool zero_infinity=False) -> Tensor */
+export function ctcLoss(logProbs: Tensor, targets: Tensor, inputLengths: Tensor, targetLengths: Tensor, opts?: { blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
 export function ctcLoss(...a: any[]): any { return ctcLoss$(a); }
 
 /** aten::cudnn_affine_grid_generator: cudnn_affine_grid_generator(Tensor theta, int N, int C, int H, int W) -> Tensor grid */
@@ -23791,7 +23923,7 @@ export function cudnnGridSampler(input: Tensor, grid: Tensor): Tensor;
 export function cudnnGridSampler(...a: any[]): any { return cudnnGridSampler$(a); }
 
 /** aten::cudnn_grid_sampler_backward: cudnn_grid_sampler_backward(Tensor self, Tensor grid, Tensor grad_output) -> (Tensor grad_self, Tensor grad_grid) */
-export function cudnnGridSamplerBackward(input: Tensor, grid: Tensor, gradOutput: Tensor): [Tensor, Tensor];
+export function cudnnGridSamplerBackward(input: Tensor, grid: Tensor, gradOutput: Tensor): [Tensor, Tensor] & { gradSelf: Tensor; gradGrid: Tensor };
 export function cudnnGridSamplerBackward(...a: any[]): any { return cudnnGridSamplerBackward$(a); }
 
 /** aten::cudnn_is_acceptable: cudnn_is_acceptable(Tensor self) -> bool */
@@ -23799,7 +23931,7 @@ export function cudnnIsAcceptable(input: Tensor): boolean;
 export function cudnnIsAcceptable(...a: any[]): any { return cudnnIsAcceptable$(a); }
 
 /** aten::cummax: cummax(Tensor self, int dim) -> (Tensor values, Tensor indices) */
-export function cummax(input: Tensor, dim: number): [Tensor, Tensor];
+export function cummax(input: Tensor, dim: number): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
 export function cummax(...a: any[]): any { return cummax$(a); }
 
 /** aten::cummaxmin_backward: cummaxmin_backward(Tensor grad, Tensor input, Tensor indices, int dim) -> Tensor */
@@ -23807,7 +23939,7 @@ export function cummaxminBackward(grad: Tensor, input: Tensor, indices: Tensor, 
 export function cummaxminBackward(...a: any[]): any { return cummaxminBackward$(a); }
 
 /** aten::cummin: cummin(Tensor self, int dim) -> (Tensor values, Tensor indices) */
-export function cummin(input: Tensor, dim: number): [Tensor, Tensor];
+export function cummin(input: Tensor, dim: number): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
 export function cummin(...a: any[]): any { return cummin$(a); }
 
 /** aten::cumprod: cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor */
@@ -23860,18 +23992,26 @@ export function detachCopy(...a: any[]): any { return detachCopy$(a); }
 
 /** aten::diag: diag(Tensor self, int diagonal=0) -> Tensor */
 export function diag(input: Tensor, diagonal?: number, opts?: { diagonal?: number }): Tensor;
+/** aten::diag: diag(Tensor self, int diagonal=0) -> Tensor */
+export function diag(input: Tensor, opts?: { diagonal?: number }): Tensor;
 export function diag(...a: any[]): any { return diag$(a); }
 
 /** aten::diag_embed: diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor */
 export function diagEmbed(input: Tensor, offset?: number, dim1?: number, dim2?: number, opts?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+/** aten::diag_embed: diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor */
+export function diagEmbed(input: Tensor, opts?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
 export function diagEmbed(...a: any[]): any { return diagEmbed$(a); }
 
 /** aten::diagflat: diagflat(Tensor self, int offset=0) -> Tensor */
 export function diagflat(input: Tensor, offset?: number, opts?: { offset?: number }): Tensor;
+/** aten::diagflat: diagflat(Tensor self, int offset=0) -> Tensor */
+export function diagflat(input: Tensor, opts?: { offset?: number }): Tensor;
 export function diagflat(...a: any[]): any { return diagflat$(a); }
 
 /** aten::diagonal: diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a) */
 export function diagonal(input: Tensor, offset?: number, dim1?: number, dim2?: number, opts?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+/** aten::diagonal: diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a) */
+export function diagonal(input: Tensor, opts?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
 export function diagonal(...a: any[]): any { return diagonal$(a); }
 
 /** aten::diagonal_backward: diagonal_backward(Tensor grad_output, SymInt[] input_sizes, int offset, int dim1, int dim2) -> Tensor */
@@ -23880,14 +24020,20 @@ export function diagonalBackward(...a: any[]): any { return diagonalBackward$(a)
 
 /** aten::diagonal_copy: diagonal_copy(Tensor self, int offset=0, int dim1=0, int dim2=1) -> Tensor */
 export function diagonalCopy(input: Tensor, offset?: number, dim1?: number, dim2?: number, opts?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+/** aten::diagonal_copy: diagonal_copy(Tensor self, int offset=0, int dim1=0, int dim2=1) -> Tensor */
+export function diagonalCopy(input: Tensor, opts?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
 export function diagonalCopy(...a: any[]): any { return diagonalCopy$(a); }
 
 /** aten::diagonal_scatter: diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor */
 export function diagonalScatter(input: Tensor, src: Tensor, offset?: number, dim1?: number, dim2?: number, opts?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+/** aten::diagonal_scatter: diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor */
+export function diagonalScatter(input: Tensor, src: Tensor, opts?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
 export function diagonalScatter(...a: any[]): any { return diagonalScatter$(a); }
 
 /** aten::diff: diff(Tensor self, int n=1, int dim=-1, Tensor? prepend=None, Tensor? append=None) -> Tensor */
 export function diff(input: Tensor, n?: number, dim?: number, prepend?: Tensor | null, append?: Tensor | null, opts?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
+/** aten::diff: diff(Tensor self, int n=1, int dim=-1, Tensor? prepend=None, Tensor? append=None) -> Tensor */
+export function diff(input: Tensor, opts?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
 export function diff(...a: any[]): any { return diff$(a); }
 
 /** aten::digamma: digamma(Tensor self) -> Tensor */
@@ -23896,6 +24042,8 @@ export function digamma(...a: any[]): any { return digamma$(a); }
 
 /** aten::dist: dist(Tensor self, Tensor other, Scalar p=2) -> Tensor */
 export function dist(input: Tensor, other: Tensor, p?: Scalar, opts?: { p?: Scalar }): Tensor;
+/** aten::dist: dist(Tensor self, Tensor other, Scalar p=2) -> Tensor */
+export function dist(input: Tensor, other: Tensor, opts?: { p?: Scalar }): Tensor;
 export function dist(...a: any[]): any { return dist$(a); }
 
 /** aten::div.Tensor: div.Tensor(Tensor self, Tensor other) -> Tensor */
@@ -23946,10 +24094,14 @@ export function einsum(...a: any[]): any { return einsum$(a); }
 
 /** aten::elu: elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor */
 export function elu(input: Tensor, alpha?: Scalar, scale?: Scalar, inputScale?: Scalar, opts?: { alpha?: Scalar; scale?: Scalar; inputScale?: Scalar }): Tensor;
+/** aten::elu: elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor */
+export function elu(input: Tensor, opts?: { alpha?: Scalar; scale?: Scalar; inputScale?: Scalar }): Tensor;
 export function elu(...a: any[]): any { return elu$(a); }
 
 /** aten::elu_: elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!) */
 export function elu_(input: Tensor, alpha?: Scalar, scale?: Scalar, inputScale?: Scalar, opts?: { alpha?: Scalar; scale?: Scalar; inputScale?: Scalar }): Tensor;
+/** aten::elu_: elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!) */
+export function elu_(input: Tensor, opts?: { alpha?: Scalar; scale?: Scalar; inputScale?: Scalar }): Tensor;
 export function elu_(...a: any[]): any { return elu_$(a); }
 
 /** aten::elu_backward: elu_backward(Tensor grad_output, Scalar alpha, Scalar scale, Scalar input_scale, bool is_result, Tensor self_or_result) -> Tensor */
@@ -23958,6 +24110,8 @@ export function eluBackward(...a: any[]): any { return eluBackward$(a); }
 
 /** aten::embedding: embedding(Tensor weight, Tensor indices, SymInt padding_idx=-1, bool scale_grad_by_freq=False, bool sparse=False) -> Tensor */
 export function embedding(weight: Tensor, indices: Tensor, paddingIdx?: number, scaleGradByFreq?: boolean, sparse?: boolean, opts?: { paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }): Tensor;
+/** aten::embedding: embedding(Tensor weight, Tensor indices, SymInt padding_idx=-1, bool scale_grad_by_freq=False, bool sparse=False) -> Tensor */
+export function embedding(weight: Tensor, indices: Tensor, opts?: { paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }): Tensor;
 export function embedding(...a: any[]): any { return embedding$(a); }
 
 /** aten::embedding_backward: embedding_backward(Tensor grad, Tensor indices, SymInt num_weights, SymInt padding_idx, bool scale_grad_by_freq, bool sparse) -> Tensor */
@@ -23966,6 +24120,8 @@ export function embeddingBackward(...a: any[]): any { return embeddingBackward$(
 
 /** aten::embedding_bag: embedding_bag(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq=False, int mode=0, bool sparse=False, Tensor? per_sample_weights=None, bool include_last_offset=False) -> (Tensor, Tensor, Tensor, Tensor) */
 export function embeddingBag(weight: Tensor, indices: Tensor, offsets: Tensor, scaleGradByFreq?: boolean, mode?: number, sparse?: boolean, perSampleWeights?: Tensor | null, includeLastOffset?: boolean, opts?: { scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
+/** aten::embedding_bag: embedding_bag(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq=False, int mode=0, bool sparse=False, Tensor? per_sample_weights=None, bool include_last_offset=False) -> (Tensor, Tensor, Tensor, Tensor) */
+export function embeddingBag(weight: Tensor, indices: Tensor, offsets: Tensor, opts?: { scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
 /** aten::embedding_bag.padding_idx: embedding_bag.padding_idx(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq, int mode, bool sparse, Tensor? per_sample_weights, bool include_last_offset, int? padding_idx) -> (Tensor, Tensor, Tensor, Tensor) */
 export function embeddingBag(weight: Tensor, indices: Tensor, offsets: Tensor, scaleGradByFreq: boolean, mode: number, sparse: boolean, perSampleWeights?: Tensor | null, includeLastOffset?: boolean, paddingIdx?: number | null, opts?: { perSampleWeights?: Tensor | null; paddingIdx?: number | null }): [Tensor, Tensor, Tensor, Tensor];
 export function embeddingBag(...a: any[]): any { return embeddingBag$(a); }
@@ -24071,7 +24227,7 @@ export function fakeQuantizePerChannelAffine(input: Tensor, scale: Tensor, zeroP
 export function fakeQuantizePerChannelAffine(...a: any[]): any { return fakeQuantizePerChannelAffine$(a); }
 
 /** aten::fake_quantize_per_channel_affine_cachemask: fake_quantize_per_channel_affine_cachemask(Tensor self, Tensor scale, Tensor zero_point, int axis, int quant_min, int quant_max) -> (Tensor output, Tensor mask) */
-export function fakeQuantizePerChannelAffineCachemask(input: Tensor, scale: Tensor, zeroPoint: Tensor, axis: number, quantMin: number, quantMax: number): [Tensor, Tensor];
+export function fakeQuantizePerChannelAffineCachemask(input: Tensor, scale: Tensor, zeroPoint: Tensor, axis: number, quantMin: number, quantMax: number): [Tensor, Tensor] & { output: Tensor; mask: Tensor };
 export function fakeQuantizePerChannelAffineCachemask(...a: any[]): any { return fakeQuantizePerChannelAffineCachemask$(a); }
 
 /** aten::fake_quantize_per_channel_affine_cachemask_backward: fake_quantize_per_channel_affine_cachemask_backward(Tensor grad, Tensor mask) -> Tensor */
@@ -24085,7 +24241,7 @@ export function fakeQuantizePerTensorAffine(input: Tensor, scale: Tensor, zeroPo
 export function fakeQuantizePerTensorAffine(...a: any[]): any { return fakeQuantizePerTensorAffine$(a); }
 
 /** aten::fake_quantize_per_tensor_affine_cachemask: fake_quantize_per_tensor_affine_cachemask(Tensor self, float scale, int zero_point, int quant_min, int quant_max) -> (Tensor output, Tensor mask) */
-export function fakeQuantizePerTensorAffineCachemask(input: Tensor, scale: number, zeroPoint: number, quantMin: number, quantMax: number): [Tensor, Tensor];
+export function fakeQuantizePerTensorAffineCachemask(input: Tensor, scale: number, zeroPoint: number, quantMin: number, quantMax: number): [Tensor, Tensor] & { output: Tensor; mask: Tensor };
 export function fakeQuantizePerTensorAffineCachemask(...a: any[]): any { return fakeQuantizePerTensorAffineCachemask$(a); }
 
 /** aten::fake_quantize_per_tensor_affine_cachemask_backward: fake_quantize_per_tensor_affine_cachemask_backward(Tensor grad, Tensor mask) -> Tensor */
@@ -24098,6 +24254,8 @@ export function fbgemmLinearFp16Weight(...a: any[]): any { return fbgemmLinearFp
 
 /** aten::fbgemm_linear_fp16_weight_fp32_activation: fbgemm_linear_fp16_weight_fp32_activation(Tensor input, Tensor packed_weight, Tensor? bias) -> Tensor */
 export function fbgemmLinearFp16WeightFp32Activation(input: Tensor, packedWeight: Tensor, bias?: Tensor | null, opts?: { bias?: Tensor | null }): Tensor;
+/** aten::fbgemm_linear_fp16_weight_fp32_activation: fbgemm_linear_fp16_weight_fp32_activation(Tensor input, Tensor packed_weight, Tensor? bias) -> Tensor */
+export function fbgemmLinearFp16WeightFp32Activation(input: Tensor, packedWeight: Tensor, opts?: { bias?: Tensor | null }): Tensor;
 export function fbgemmLinearFp16WeightFp32Activation(...a: any[]): any { return fbgemmLinearFp16WeightFp32Activation$(a); }
 
 /** aten::fbgemm_linear_int8_weight: fbgemm_linear_int8_weight(Tensor input, Tensor weight, Tensor packed, Tensor col_offsets, Scalar weight_scale, Scalar weight_zero_point, Tensor bias) -> Tensor */
@@ -24140,90 +24298,134 @@ export function featureDropout_(...a: any[]): any { return featureDropout_$(a); 
 
 /** aten::fft_fft: fft_fft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor */
 export function fftFft(input: Tensor, n?: number | null, dim?: number, norm?: string | null, opts?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** aten::fft_fft: fft_fft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor */
+export function fftFft(input: Tensor, opts?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
 export function fftFft(...a: any[]): any { return fftFft$(a); }
 
 /** aten::fft_fft2: fft_fft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor */
 export function fftFft2(input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, opts?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** aten::fft_fft2: fft_fft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor */
+export function fftFft2(input: Tensor, opts?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
 export function fftFft2(...a: any[]): any { return fftFft2$(a); }
 
 /** aten::fft_fftfreq: fft_fftfreq(int n, float d=1.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function fftFftfreq(n: number, d?: number, opts?: { d?: number; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
+/** aten::fft_fftfreq: fft_fftfreq(int n, float d=1.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
+export function fftFftfreq(n: number, opts?: { d?: number; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
 export function fftFftfreq(...a: any[]): any { return fftFftfreq$(a); }
 
 /** aten::fft_fftn: fft_fftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
 export function fftFftn(input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, opts?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** aten::fft_fftn: fft_fftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
+export function fftFftn(input: Tensor, opts?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
 export function fftFftn(...a: any[]): any { return fftFftn$(a); }
 
 /** aten::fft_fftshift: fft_fftshift(Tensor self, int[1]? dim=None) -> Tensor */
 export function fftFftshift(input: Tensor, dim?: number | number[] | null, opts?: { dim?: number | number[] | null }): Tensor;
+/** aten::fft_fftshift: fft_fftshift(Tensor self, int[1]? dim=None) -> Tensor */
+export function fftFftshift(input: Tensor, opts?: { dim?: number | number[] | null }): Tensor;
 export function fftFftshift(...a: any[]): any { return fftFftshift$(a); }
 
 /** aten::fft_hfft: fft_hfft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor */
 export function fftHfft(input: Tensor, n?: number | null, dim?: number, norm?: string | null, opts?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** aten::fft_hfft: fft_hfft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor */
+export function fftHfft(input: Tensor, opts?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
 export function fftHfft(...a: any[]): any { return fftHfft$(a); }
 
 /** aten::fft_hfft2: fft_hfft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor */
 export function fftHfft2(input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, opts?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** aten::fft_hfft2: fft_hfft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor */
+export function fftHfft2(input: Tensor, opts?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
 export function fftHfft2(...a: any[]): any { return fftHfft2$(a); }
 
 /** aten::fft_hfftn: fft_hfftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
 export function fftHfftn(input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, opts?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** aten::fft_hfftn: fft_hfftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
+export function fftHfftn(input: Tensor, opts?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
 export function fftHfftn(...a: any[]): any { return fftHfftn$(a); }
 
 /** aten::fft_ifft: fft_ifft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor */
 export function fftIfft(input: Tensor, n?: number | null, dim?: number, norm?: string | null, opts?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** aten::fft_ifft: fft_ifft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor */
+export function fftIfft(input: Tensor, opts?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
 export function fftIfft(...a: any[]): any { return fftIfft$(a); }
 
 /** aten::fft_ifft2: fft_ifft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor */
 export function fftIfft2(input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, opts?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** aten::fft_ifft2: fft_ifft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor */
+export function fftIfft2(input: Tensor, opts?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
 export function fftIfft2(...a: any[]): any { return fftIfft2$(a); }
 
 /** aten::fft_ifftn: fft_ifftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
 export function fftIfftn(input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, opts?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** aten::fft_ifftn: fft_ifftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
+export function fftIfftn(input: Tensor, opts?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
 export function fftIfftn(...a: any[]): any { return fftIfftn$(a); }
 
 /** aten::fft_ifftshift: fft_ifftshift(Tensor self, int[1]? dim=None) -> Tensor */
 export function fftIfftshift(input: Tensor, dim?: number | number[] | null, opts?: { dim?: number | number[] | null }): Tensor;
+/** aten::fft_ifftshift: fft_ifftshift(Tensor self, int[1]? dim=None) -> Tensor */
+export function fftIfftshift(input: Tensor, opts?: { dim?: number | number[] | null }): Tensor;
 export function fftIfftshift(...a: any[]): any { return fftIfftshift$(a); }
 
 /** aten::fft_ihfft: fft_ihfft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor */
 export function fftIhfft(input: Tensor, n?: number | null, dim?: number, norm?: string | null, opts?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** aten::fft_ihfft: fft_ihfft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor */
+export function fftIhfft(input: Tensor, opts?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
 export function fftIhfft(...a: any[]): any { return fftIhfft$(a); }
 
 /** aten::fft_ihfft2: fft_ihfft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor */
 export function fftIhfft2(input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, opts?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** aten::fft_ihfft2: fft_ihfft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor */
+export function fftIhfft2(input: Tensor, opts?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
 export function fftIhfft2(...a: any[]): any { return fftIhfft2$(a); }
 
 /** aten::fft_ihfftn: fft_ihfftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
 export function fftIhfftn(input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, opts?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** aten::fft_ihfftn: fft_ihfftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
+export function fftIhfftn(input: Tensor, opts?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
 export function fftIhfftn(...a: any[]): any { return fftIhfftn$(a); }
 
 /** aten::fft_irfft: fft_irfft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor */
 export function fftIrfft(input: Tensor, n?: number | null, dim?: number, norm?: string | null, opts?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** aten::fft_irfft: fft_irfft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor */
+export function fftIrfft(input: Tensor, opts?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
 export function fftIrfft(...a: any[]): any { return fftIrfft$(a); }
 
 /** aten::fft_irfft2: fft_irfft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor */
 export function fftIrfft2(input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, opts?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** aten::fft_irfft2: fft_irfft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor */
+export function fftIrfft2(input: Tensor, opts?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
 export function fftIrfft2(...a: any[]): any { return fftIrfft2$(a); }
 
 /** aten::fft_irfftn: fft_irfftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
 export function fftIrfftn(input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, opts?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** aten::fft_irfftn: fft_irfftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
+export function fftIrfftn(input: Tensor, opts?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
 export function fftIrfftn(...a: any[]): any { return fftIrfftn$(a); }
 
 /** aten::fft_rfft: fft_rfft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor */
 export function fftRfft(input: Tensor, n?: number | null, dim?: number, norm?: string | null, opts?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** aten::fft_rfft: fft_rfft(Tensor self, SymInt? n=None, int dim=-1, str? norm=None) -> Tensor */
+export function fftRfft(input: Tensor, opts?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
 export function fftRfft(...a: any[]): any { return fftRfft$(a); }
 
 /** aten::fft_rfft2: fft_rfft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor */
 export function fftRfft2(input: Tensor, s?: number | number[] | null, dim?: number | number[], norm?: string | null, opts?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** aten::fft_rfft2: fft_rfft2(Tensor self, SymInt[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor */
+export function fftRfft2(input: Tensor, opts?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
 export function fftRfft2(...a: any[]): any { return fftRfft2$(a); }
 
 /** aten::fft_rfftfreq: fft_rfftfreq(int n, float d=1.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function fftRfftfreq(n: number, d?: number, opts?: { d?: number; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
+/** aten::fft_rfftfreq: fft_rfftfreq(int n, float d=1.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
+export function fftRfftfreq(n: number, opts?: { d?: number; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
 export function fftRfftfreq(...a: any[]): any { return fftRfftfreq$(a); }
 
 /** aten::fft_rfftn: fft_rfftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
 export function fftRfftn(input: Tensor, s?: number | number[] | null, dim?: number | number[] | null, norm?: string | null, opts?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** aten::fft_rfftn: fft_rfftn(Tensor self, SymInt[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
+export function fftRfftn(input: Tensor, opts?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
 export function fftRfftn(...a: any[]): any { return fftRfftn$(a); }
 
 /** aten::fill.Scalar: fill.Scalar(Tensor self, Scalar value) -> Tensor */
@@ -24248,6 +24450,8 @@ export function fix_(...a: any[]): any { return fix_$(a); }
 
 /** aten::flatten.using_ints: flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a) */
 export function flatten(input: Tensor, startDim?: number, endDim?: number, opts?: { startDim?: number; endDim?: number }): Tensor;
+/** aten::flatten.using_ints: flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a) */
+export function flatten(input: Tensor, opts?: { startDim?: number; endDim?: number }): Tensor;
 export function flatten(...a: any[]): any { return flatten$(a); }
 
 /** aten::flatten_dense_tensors: flatten_dense_tensors(Tensor[] tensors) -> Tensor */
@@ -24327,15 +24531,19 @@ export function fractionalMaxPool3dBackward(gradOutput: Tensor, input: Tensor, k
 export function fractionalMaxPool3dBackward(...a: any[]): any { return fractionalMaxPool3dBackward$(a); }
 
 /** aten::frexp.Tensor: frexp.Tensor(Tensor self) -> (Tensor mantissa, Tensor exponent) */
-export function frexp(input: Tensor): [Tensor, Tensor];
+export function frexp(input: Tensor): [Tensor, Tensor] & { mantissa: Tensor; exponent: Tensor };
 export function frexp(...a: any[]): any { return frexp$(a); }
 
 /** aten::frobenius_norm.dim: frobenius_norm.dim(Tensor self, int[1] dim, bool keepdim=False) -> Tensor */
 export function frobeniusNorm(input: Tensor, dim: number | number[], keepdim?: boolean, opts?: { keepdim?: boolean }): Tensor;
+/** aten::frobenius_norm.dim: frobenius_norm.dim(Tensor self, int[1] dim, bool keepdim=False) -> Tensor */
+export function frobeniusNorm(input: Tensor, dim: number | number[], opts?: { keepdim?: boolean }): Tensor;
 export function frobeniusNorm(...a: any[]): any { return frobeniusNorm$(a); }
 
 /** aten::from_file: from_file(str filename, bool? shared=None, int? size=0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function fromFile(filename: string, shared?: boolean | null, size?: number | null, opts?: { shared?: boolean | null; size?: number | null; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
+/** aten::from_file: from_file(str filename, bool? shared=None, int? size=0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
+export function fromFile(filename: string, opts?: { shared?: boolean | null; size?: number | null; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
 export function fromFile(...a: any[]): any { return fromFile$(a); }
 
 /** aten::full: full(SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -24381,7 +24589,7 @@ export function geluBackward(gradOutput: Tensor, input: Tensor, opts?: { approxi
 export function geluBackward(...a: any[]): any { return geluBackward$(a); }
 
 /** aten::geqrf: geqrf(Tensor self) -> (Tensor a, Tensor tau) */
-export function geqrf(input: Tensor): [Tensor, Tensor];
+export function geqrf(input: Tensor): [Tensor, Tensor] & { a: Tensor; tau: Tensor };
 export function geqrf(...a: any[]): any { return geqrf$(a); }
 
 /** aten::ger: ger(Tensor self, Tensor vec2) -> Tensor */
@@ -24390,6 +24598,8 @@ export function ger(...a: any[]): any { return ger$(a); }
 
 /** aten::glu: glu(Tensor self, int dim=-1) -> Tensor */
 export function glu(input: Tensor, dim?: number, opts?: { dim?: number }): Tensor;
+/** aten::glu: glu(Tensor self, int dim=-1) -> Tensor */
+export function glu(input: Tensor, opts?: { dim?: number }): Tensor;
 export function glu(...a: any[]): any { return glu$(a); }
 
 /** aten::glu_backward: glu_backward(Tensor grad_output, Tensor self, int dim) -> Tensor */
@@ -24450,6 +24660,8 @@ export function gridSampler3dBackward(...a: any[]): any { return gridSampler3dBa
 
 /** aten::group_norm: group_norm(Tensor input, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enabled=True) -> Tensor */
 export function groupNorm(input: Tensor, numGroups: number, weight?: Tensor | null, bias?: Tensor | null, eps?: number, cudnnEnabled?: boolean, opts?: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnabled?: boolean }): Tensor;
+/** aten::group_norm: group_norm(Tensor input, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enabled=True) -> Tensor */
+export function groupNorm(input: Tensor, numGroups: number, opts?: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnabled?: boolean }): Tensor;
 export function groupNorm(...a: any[]): any { return groupNorm$(a); }
 
 /** aten::gru.input: gru.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor) */
@@ -24460,6 +24672,8 @@ export function gru(...a: any[]): any { return gru$(a); }
 
 /** aten::gru_cell: gru_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor */
 export function gruCell(input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null, opts?: { bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
+/** aten::gru_cell: gru_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor */
+export function gruCell(input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, opts?: { bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
 export function gruCell(...a: any[]): any { return gruCell$(a); }
 
 /** aten::gt.Scalar: gt.Scalar(Tensor self, Scalar other) -> Tensor */
@@ -24486,6 +24700,8 @@ export function hannWindow(...a: any[]): any { return hannWindow$(a); }
 
 /** aten::hardshrink: hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor */
 export function hardshrink(input: Tensor, lambd?: Scalar, opts?: { lambd?: Scalar }): Tensor;
+/** aten::hardshrink: hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor */
+export function hardshrink(input: Tensor, opts?: { lambd?: Scalar }): Tensor;
 export function hardshrink(...a: any[]): any { return hardshrink$(a); }
 
 /** aten::hardshrink_backward: hardshrink_backward(Tensor grad_out, Tensor self, Scalar lambd) -> Tensor */
@@ -24518,10 +24734,14 @@ export function hardswishBackward(...a: any[]): any { return hardswishBackward$(
 
 /** aten::hardtanh: hardtanh(Tensor self, Scalar min_val=-1, Scalar max_val=1) -> Tensor */
 export function hardtanh(input: Tensor, minVal?: Scalar, maxVal?: Scalar, opts?: { minVal?: Scalar; maxVal?: Scalar }): Tensor;
+/** aten::hardtanh: hardtanh(Tensor self, Scalar min_val=-1, Scalar max_val=1) -> Tensor */
+export function hardtanh(input: Tensor, opts?: { minVal?: Scalar; maxVal?: Scalar }): Tensor;
 export function hardtanh(...a: any[]): any { return hardtanh$(a); }
 
 /** aten::hardtanh_: hardtanh_(Tensor(a!) self, Scalar min_val=-1, Scalar max_val=1) -> Tensor(a!) */
 export function hardtanh_(input: Tensor, minVal?: Scalar, maxVal?: Scalar, opts?: { minVal?: Scalar; maxVal?: Scalar }): Tensor;
+/** aten::hardtanh_: hardtanh_(Tensor(a!) self, Scalar min_val=-1, Scalar max_val=1) -> Tensor(a!) */
+export function hardtanh_(input: Tensor, opts?: { minVal?: Scalar; maxVal?: Scalar }): Tensor;
 export function hardtanh_(...a: any[]): any { return hardtanh_$(a); }
 
 /** aten::hardtanh_backward: hardtanh_backward(Tensor grad_output, Tensor self, Scalar min_val, Scalar max_val) -> Tensor */
@@ -24530,6 +24750,8 @@ export function hardtanhBackward(...a: any[]): any { return hardtanhBackward$(a)
 
 /** aten::hash_tensor: hash_tensor(Tensor self, int[1] dim=[], *, bool keepdim=False, int mode=0) -> Tensor */
 export function hashTensor(input: Tensor, dim?: number | number[], opts?: { dim?: number | number[]; keepdim?: boolean; mode?: number }): Tensor;
+/** aten::hash_tensor: hash_tensor(Tensor self, int[1] dim=[], *, bool keepdim=False, int mode=0) -> Tensor */
+export function hashTensor(input: Tensor, opts?: { dim?: number | number[]; keepdim?: boolean; mode?: number }): Tensor;
 export function hashTensor(...a: any[]): any { return hashTensor$(a); }
 
 /** aten::heaviside: heaviside(Tensor self, Tensor values) -> Tensor */
@@ -24538,24 +24760,36 @@ export function heaviside(...a: any[]): any { return heaviside$(a); }
 
 /** aten::hinge_embedding_loss: hinge_embedding_loss(Tensor self, Tensor target, float margin=1.0, int reduction=Mean) -> Tensor */
 export function hingeEmbeddingLoss(input: Tensor, target: Tensor, margin?: number, reduction?: number, opts?: { margin?: number; reduction?: number }): Tensor;
+/** aten::hinge_embedding_loss: hinge_embedding_loss(Tensor self, Tensor target, float margin=1.0, int reduction=Mean) -> Tensor */
+export function hingeEmbeddingLoss(input: Tensor, target: Tensor, opts?: { margin?: number; reduction?: number }): Tensor;
 export function hingeEmbeddingLoss(...a: any[]): any { return hingeEmbeddingLoss$(a); }
 
 /** aten::histc: histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor */
 export function histc(input: Tensor, bins?: number, min?: Scalar, max?: Scalar, opts?: { bins?: number; min?: Scalar; max?: Scalar }): Tensor;
+/** aten::histc: histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor */
+export function histc(input: Tensor, opts?: { bins?: number; min?: Scalar; max?: Scalar }): Tensor;
 export function histc(...a: any[]): any { return histc$(a); }
 
 /** aten::histogram.bins_tensor: histogram.bins_tensor(Tensor self, Tensor bins, *, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges) */
-export function histogram(input: Tensor, bins: Tensor, opts?: { weight?: Tensor | null; density?: boolean }): [Tensor, Tensor];
+export function histogram(input: Tensor, bins: Tensor, opts?: { weight?: Tensor | null; density?: boolean }): [Tensor, Tensor] & { hist: Tensor; binEdges: Tensor };
 /** aten::histogram.bin_ct: histogram.bin_ct(Tensor self, int bins=100, *, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges) */
-export function histogram(input: Tensor, bins?: number, opts?: { bins?: number; range?: number | number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor];
+export function histogram(input: Tensor, bins?: number, opts?: { bins?: number; range?: number | number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor] & { hist: Tensor; binEdges: Tensor };
+/** aten::histogram.bin_ct: histogram.bin_ct(Tensor self, int bins=100, *, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges) */
+export function histogram(input: Tensor, opts?: { bins?: number; range?: number | number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor] & { hist: Tensor; binEdges: Tensor };
 export function histogram(...a: any[]): any { return histogram$(a); }
 
 /** aten::histogramdd: histogramdd(Tensor self, int[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges) */
 export function histogramdd(input: Tensor, bins: number | number[], range?: number | number[] | null, weight?: Tensor | null, density?: boolean, opts?: { range?: number | number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor[]];
+/** aten::histogramdd: histogramdd(Tensor self, int[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges) */
+export function histogramdd(input: Tensor, bins: number | number[], opts?: { range?: number | number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor[]];
 /** aten::histogramdd.int_bins: histogramdd.int_bins(Tensor self, int bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges) */
 export function histogramdd(input: Tensor, bins: number, range?: number | number[] | null, weight?: Tensor | null, density?: boolean, opts?: { range?: number | number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor[]];
+/** aten::histogramdd.int_bins: histogramdd.int_bins(Tensor self, int bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges) */
+export function histogramdd(input: Tensor, bins: number, opts?: { range?: number | number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor[]];
 /** aten::histogramdd.TensorList_bins: histogramdd.TensorList_bins(Tensor self, Tensor[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges) */
 export function histogramdd(input: Tensor, bins: Tensor[], range?: number | number[] | null, weight?: Tensor | null, density?: boolean, opts?: { range?: number | number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor[]];
+/** aten::histogramdd.TensorList_bins: histogramdd.TensorList_bins(Tensor self, Tensor[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges) */
+export function histogramdd(input: Tensor, bins: Tensor[], opts?: { range?: number | number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor[]];
 export function histogramdd(...a: any[]): any { return histogramdd$(a); }
 
 /** aten::hsplit.int: hsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[] */
@@ -24574,6 +24808,8 @@ export function hstack(...a: any[]): any { return hstack$(a); }
 
 /** aten::huber_loss: huber_loss(Tensor self, Tensor target, int reduction=Mean, float delta=1.0) -> Tensor */
 export function huberLoss(input: Tensor, target: Tensor, reduction?: number, delta?: number, opts?: { reduction?: number; delta?: number }): Tensor;
+/** aten::huber_loss: huber_loss(Tensor self, Tensor target, int reduction=Mean, float delta=1.0) -> Tensor */
+export function huberLoss(input: Tensor, target: Tensor, opts?: { reduction?: number; delta?: number }): Tensor;
 export function huberLoss(...a: any[]): any { return huberLoss$(a); }
 
 /** aten::huber_loss_backward: huber_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction, float delta) -> Tensor */
@@ -24628,10 +24864,14 @@ export function indexFill(...a: any[]): any { return indexFill$(a); }
 
 /** aten::index_put: index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor */
 export function indexPut(input: Tensor, indices: (Tensor | null)[], values: Tensor, accumulate?: boolean, opts?: { accumulate?: boolean }): Tensor;
+/** aten::index_put: index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor */
+export function indexPut(input: Tensor, indices: (Tensor | null)[], values: Tensor, opts?: { accumulate?: boolean }): Tensor;
 export function indexPut(...a: any[]): any { return indexPut$(a); }
 
 /** aten::index_put_: index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!) */
 export function indexPut_(input: Tensor, indices: (Tensor | null)[], values: Tensor, accumulate?: boolean, opts?: { accumulate?: boolean }): Tensor;
+/** aten::index_put_: index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!) */
+export function indexPut_(input: Tensor, indices: (Tensor | null)[], values: Tensor, opts?: { accumulate?: boolean }): Tensor;
 export function indexPut_(...a: any[]): any { return indexPut_$(a); }
 
 /** aten::index_reduce: index_reduce(Tensor self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor */
@@ -24712,6 +24952,8 @@ export function isVulkanAvailable(...a: any[]): any { return isVulkanAvailable$(
 
 /** aten::isclose: isclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> Tensor */
 export function isclose(input: Tensor, other: Tensor, rtol?: number, atol?: number, equalNan?: boolean, opts?: { rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
+/** aten::isclose: isclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> Tensor */
+export function isclose(input: Tensor, other: Tensor, opts?: { rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
 export function isclose(...a: any[]): any { return isclose$(a); }
 
 /** aten::isfinite: isfinite(Tensor self) -> Tensor */
@@ -24748,6 +24990,8 @@ export function isreal(...a: any[]): any { return isreal$(a); }
 
 /** aten::istft: istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor */
 export function istft(input: Tensor, nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, normalized?: boolean, onesided?: boolean | null, length?: number | null, returnComplex?: boolean, opts?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+/** aten::istft: istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor */
+export function istft(input: Tensor, nFft: number, opts?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
 export function istft(...a: any[]): any { return istft$(a); }
 
 /** aten::kaiser_window: kaiser_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -24760,6 +25004,8 @@ export function kaiserWindow(...a: any[]): any { return kaiserWindow$(a); }
 
 /** aten::kl_div: kl_div(Tensor self, Tensor target, int reduction=Mean, *, bool log_target=False) -> Tensor */
 export function klDiv(input: Tensor, target: Tensor, reduction?: number, opts?: { reduction?: number; logTarget?: boolean }): Tensor;
+/** aten::kl_div: kl_div(Tensor self, Tensor target, int reduction=Mean, *, bool log_target=False) -> Tensor */
+export function klDiv(input: Tensor, target: Tensor, opts?: { reduction?: number; logTarget?: boolean }): Tensor;
 export function klDiv(...a: any[]): any { return klDiv$(a); }
 
 /** aten::kron: kron(Tensor self, Tensor other) -> Tensor */
@@ -24767,15 +25013,21 @@ export function kron(input: Tensor, other: Tensor): Tensor;
 export function kron(...a: any[]): any { return kron$(a); }
 
 /** aten::kthvalue: kthvalue(Tensor self, SymInt k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices) */
-export function kthvalue(input: Tensor, k: number, dim?: number, keepdim?: boolean, opts?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor];
+export function kthvalue(input: Tensor, k: number, dim?: number, keepdim?: boolean, opts?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
+/** aten::kthvalue: kthvalue(Tensor self, SymInt k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices) */
+export function kthvalue(input: Tensor, k: number, opts?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
 export function kthvalue(...a: any[]): any { return kthvalue$(a); }
 
 /** aten::l1_loss: l1_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor */
 export function l1Loss(input: Tensor, target: Tensor, reduction?: number, opts?: { reduction?: number }): Tensor;
+/** aten::l1_loss: l1_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor */
+export function l1Loss(input: Tensor, target: Tensor, opts?: { reduction?: number }): Tensor;
 export function l1Loss(...a: any[]): any { return l1Loss$(a); }
 
 /** aten::layer_norm: layer_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enable=True) -> Tensor */
 export function layerNorm(input: Tensor, normalizedShape: number | number[], weight?: Tensor | null, bias?: Tensor | null, eps?: number, cudnnEnable?: boolean, opts?: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
+/** aten::layer_norm: layer_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enable=True) -> Tensor */
+export function layerNorm(input: Tensor, normalizedShape: number | number[], opts?: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
 export function layerNorm(...a: any[]): any { return layerNorm$(a); }
 
 /** aten::lcm: lcm(Tensor self, Tensor other) -> Tensor */
@@ -24802,10 +25054,14 @@ export function le(...a: any[]): any { return le$(a); }
 
 /** aten::leaky_relu: leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor */
 export function leakyRelu(input: Tensor, negativeSlope?: Scalar, opts?: { negativeSlope?: Scalar }): Tensor;
+/** aten::leaky_relu: leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor */
+export function leakyRelu(input: Tensor, opts?: { negativeSlope?: Scalar }): Tensor;
 export function leakyRelu(...a: any[]): any { return leakyRelu$(a); }
 
 /** aten::leaky_relu_: leaky_relu_(Tensor(a!) self, Scalar negative_slope=0.01) -> Tensor(a!) */
 export function leakyRelu_(input: Tensor, negativeSlope?: Scalar, opts?: { negativeSlope?: Scalar }): Tensor;
+/** aten::leaky_relu_: leaky_relu_(Tensor(a!) self, Scalar negative_slope=0.01) -> Tensor(a!) */
+export function leakyRelu_(input: Tensor, opts?: { negativeSlope?: Scalar }): Tensor;
 export function leakyRelu_(...a: any[]): any { return leakyRelu_$(a); }
 
 /** aten::leaky_relu_backward: leaky_relu_backward(Tensor grad_output, Tensor self, Scalar negative_slope, bool self_is_result) -> Tensor */
@@ -24848,6 +25104,8 @@ export function liftFreshCopy(...a: any[]): any { return liftFreshCopy$(a); }
 
 /** aten::linalg__powsum: linalg__powsum(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function linalg_Powsum(input: Tensor, ord?: Scalar, dim?: number | number[] | null, keepdim?: boolean, opts?: { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** aten::linalg__powsum: linalg__powsum(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
+export function linalg_Powsum(input: Tensor, opts?: { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
 export function linalg_Powsum(...a: any[]): any { return linalg_Powsum$(a); }
 
 /** aten::linalg_cholesky: linalg_cholesky(Tensor self, *, bool upper=False) -> Tensor */
@@ -24855,11 +25113,13 @@ export function linalgCholesky(input: Tensor, opts?: { upper?: boolean }): Tenso
 export function linalgCholesky(...a: any[]): any { return linalgCholesky$(a); }
 
 /** aten::linalg_cholesky_ex: linalg_cholesky_ex(Tensor self, *, bool upper=False, bool check_errors=False) -> (Tensor L, Tensor info) */
-export function linalgCholeskyEx(input: Tensor, opts?: { upper?: boolean; checkErrors?: boolean }): [Tensor, Tensor];
+export function linalgCholeskyEx(input: Tensor, opts?: { upper?: boolean; checkErrors?: boolean }): [Tensor, Tensor] & { L: Tensor; info: Tensor };
 export function linalgCholeskyEx(...a: any[]): any { return linalgCholeskyEx$(a); }
 
 /** aten::linalg_cond: linalg_cond(Tensor self, Scalar? p=None) -> Tensor */
 export function linalgCond(input: Tensor, p?: Scalar | null, opts?: { p?: Scalar | null }): Tensor;
+/** aten::linalg_cond: linalg_cond(Tensor self, Scalar? p=None) -> Tensor */
+export function linalgCond(input: Tensor, opts?: { p?: Scalar | null }): Tensor;
 /** aten::linalg_cond.p_str: linalg_cond.p_str(Tensor self, str p) -> Tensor */
 export function linalgCond(input: Tensor, p: string): Tensor;
 export function linalgCond(...a: any[]): any { return linalgCond$(a); }
@@ -24877,11 +25137,13 @@ export function linalgDiagonal(A: Tensor, opts?: { offset?: number; dim1?: numbe
 export function linalgDiagonal(...a: any[]): any { return linalgDiagonal$(a); }
 
 /** aten::linalg_eig: linalg_eig(Tensor self) -> (Tensor eigenvalues, Tensor eigenvectors) */
-export function linalgEig(input: Tensor): [Tensor, Tensor];
+export function linalgEig(input: Tensor): [Tensor, Tensor] & { eigenvalues: Tensor; eigenvectors: Tensor };
 export function linalgEig(...a: any[]): any { return linalgEig$(a); }
 
 /** aten::linalg_eigh: linalg_eigh(Tensor self, str UPLO="L") -> (Tensor eigenvalues, Tensor eigenvectors) */
-export function linalgEigh(input: Tensor, UPLO?: string, opts?: { UPLO?: string }): [Tensor, Tensor];
+export function linalgEigh(input: Tensor, UPLO?: string, opts?: { UPLO?: string }): [Tensor, Tensor] & { eigenvalues: Tensor; eigenvectors: Tensor };
+/** aten::linalg_eigh: linalg_eigh(Tensor self, str UPLO="L") -> (Tensor eigenvalues, Tensor eigenvectors) */
+export function linalgEigh(input: Tensor, opts?: { UPLO?: string }): [Tensor, Tensor] & { eigenvalues: Tensor; eigenvectors: Tensor };
 export function linalgEigh(...a: any[]): any { return linalgEigh$(a); }
 
 /** aten::linalg_eigvals: linalg_eigvals(Tensor self) -> Tensor */
@@ -24890,6 +25152,8 @@ export function linalgEigvals(...a: any[]): any { return linalgEigvals$(a); }
 
 /** aten::linalg_eigvalsh: linalg_eigvalsh(Tensor self, str UPLO="L") -> Tensor */
 export function linalgEigvalsh(input: Tensor, UPLO?: string, opts?: { UPLO?: string }): Tensor;
+/** aten::linalg_eigvalsh: linalg_eigvalsh(Tensor self, str UPLO="L") -> Tensor */
+export function linalgEigvalsh(input: Tensor, opts?: { UPLO?: string }): Tensor;
 export function linalgEigvalsh(...a: any[]): any { return linalgEigvalsh$(a); }
 
 /** aten::linalg_householder_product: linalg_householder_product(Tensor input, Tensor tau) -> Tensor */
@@ -24901,15 +25165,15 @@ export function linalgInv(A: Tensor): Tensor;
 export function linalgInv(...a: any[]): any { return linalgInv$(a); }
 
 /** aten::linalg_inv_ex: linalg_inv_ex(Tensor A, *, bool check_errors=False) -> (Tensor inverse, Tensor info) */
-export function linalgInvEx(A: Tensor, opts?: { checkErrors?: boolean }): [Tensor, Tensor];
+export function linalgInvEx(A: Tensor, opts?: { checkErrors?: boolean }): [Tensor, Tensor] & { inverse: Tensor; info: Tensor };
 export function linalgInvEx(...a: any[]): any { return linalgInvEx$(a); }
 
 /** aten::linalg_ldl_factor: linalg_ldl_factor(Tensor self, *, bool hermitian=False) -> (Tensor LD, Tensor pivots) */
-export function linalgLdlFactor(input: Tensor, opts?: { hermitian?: boolean }): [Tensor, Tensor];
+export function linalgLdlFactor(input: Tensor, opts?: { hermitian?: boolean }): [Tensor, Tensor] & { LD: Tensor; pivots: Tensor };
 export function linalgLdlFactor(...a: any[]): any { return linalgLdlFactor$(a); }
 
 /** aten::linalg_ldl_factor_ex: linalg_ldl_factor_ex(Tensor self, *, bool hermitian=False, bool check_errors=False) -> (Tensor LD, Tensor pivots, Tensor info) */
-export function linalgLdlFactorEx(input: Tensor, opts?: { hermitian?: boolean; checkErrors?: boolean }): [Tensor, Tensor, Tensor];
+export function linalgLdlFactorEx(input: Tensor, opts?: { hermitian?: boolean; checkErrors?: boolean }): [Tensor, Tensor, Tensor] & { LD: Tensor; pivots: Tensor; info: Tensor };
 export function linalgLdlFactorEx(...a: any[]): any { return linalgLdlFactorEx$(a); }
 
 /** aten::linalg_ldl_solve: linalg_ldl_solve(Tensor LD, Tensor pivots, Tensor B, *, bool hermitian=False) -> Tensor */
@@ -24917,19 +25181,21 @@ export function linalgLdlSolve(LD: Tensor, pivots: Tensor, B: Tensor, opts?: { h
 export function linalgLdlSolve(...a: any[]): any { return linalgLdlSolve$(a); }
 
 /** aten::linalg_lstsq: linalg_lstsq(Tensor self, Tensor b, float? rcond=None, *, str? driver=None) -> (Tensor solution, Tensor residuals, Tensor rank, Tensor singular_values) */
-export function linalgLstsq(input: Tensor, b: Tensor, rcond?: number | null, opts?: { rcond?: number | null; driver?: string | null }): [Tensor, Tensor, Tensor, Tensor];
+export function linalgLstsq(input: Tensor, b: Tensor, rcond?: number | null, opts?: { rcond?: number | null; driver?: string | null }): [Tensor, Tensor, Tensor, Tensor] & { solution: Tensor; residuals: Tensor; rank: Tensor; singularValues: Tensor };
+/** aten::linalg_lstsq: linalg_lstsq(Tensor self, Tensor b, float? rcond=None, *, str? driver=None) -> (Tensor solution, Tensor residuals, Tensor rank, Tensor singular_values) */
+export function linalgLstsq(input: Tensor, b: Tensor, opts?: { rcond?: number | null; driver?: string | null }): [Tensor, Tensor, Tensor, Tensor] & { solution: Tensor; residuals: Tensor; rank: Tensor; singularValues: Tensor };
 export function linalgLstsq(...a: any[]): any { return linalgLstsq$(a); }
 
 /** aten::linalg_lu: linalg_lu(Tensor A, *, bool pivot=True) -> (Tensor P, Tensor L, Tensor U) */
-export function linalgLu(A: Tensor, opts?: { pivot?: boolean }): [Tensor, Tensor, Tensor];
+export function linalgLu(A: Tensor, opts?: { pivot?: boolean }): [Tensor, Tensor, Tensor] & { P: Tensor; L: Tensor; U: Tensor };
 export function linalgLu(...a: any[]): any { return linalgLu$(a); }
 
 /** aten::linalg_lu_factor: linalg_lu_factor(Tensor A, *, bool pivot=True) -> (Tensor LU, Tensor pivots) */
-export function linalgLuFactor(A: Tensor, opts?: { pivot?: boolean }): [Tensor, Tensor];
+export function linalgLuFactor(A: Tensor, opts?: { pivot?: boolean }): [Tensor, Tensor] & { LU: Tensor; pivots: Tensor };
 export function linalgLuFactor(...a: any[]): any { return linalgLuFactor$(a); }
 
 /** aten::linalg_lu_factor_ex: linalg_lu_factor_ex(Tensor A, *, bool pivot=True, bool check_errors=False) -> (Tensor LU, Tensor pivots, Tensor info) */
-export function linalgLuFactorEx(A: Tensor, opts?: { pivot?: boolean; checkErrors?: boolean }): [Tensor, Tensor, Tensor];
+export function linalgLuFactorEx(A: Tensor, opts?: { pivot?: boolean; checkErrors?: boolean }): [Tensor, Tensor, Tensor] & { LU: Tensor; pivots: Tensor; info: Tensor };
 export function linalgLuFactorEx(...a: any[]): any { return linalgLuFactorEx$(a); }
 
 /** aten::linalg_lu_solve: linalg_lu_solve(Tensor LU, Tensor pivots, Tensor B, *, bool left=True, bool adjoint=False) -> Tensor */
@@ -24946,8 +25212,12 @@ export function linalgMatrixExp(...a: any[]): any { return linalgMatrixExp$(a); 
 
 /** aten::linalg_matrix_norm: linalg_matrix_norm(Tensor self, Scalar ord, int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function linalgMatrixNorm(input: Tensor, ord: Scalar, dim?: number | number[], keepdim?: boolean, opts?: { dim?: number | number[]; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** aten::linalg_matrix_norm: linalg_matrix_norm(Tensor self, Scalar ord, int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
+export function linalgMatrixNorm(input: Tensor, ord: Scalar, opts?: { dim?: number | number[]; keepdim?: boolean; dtype?: DType | null }): Tensor;
 /** aten::linalg_matrix_norm.str_ord: linalg_matrix_norm.str_ord(Tensor self, str ord='fro', int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function linalgMatrixNorm(input: Tensor, ord?: string, dim?: number | number[], keepdim?: boolean, opts?: { ord?: string; dim?: number | number[]; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** aten::linalg_matrix_norm.str_ord: linalg_matrix_norm.str_ord(Tensor self, str ord='fro', int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
+export function linalgMatrixNorm(input: Tensor, opts?: { ord?: string; dim?: number | number[]; keepdim?: boolean; dtype?: DType | null }): Tensor;
 export function linalgMatrixNorm(...a: any[]): any { return linalgMatrixNorm$(a); }
 
 /** aten::linalg_matrix_power: linalg_matrix_power(Tensor self, int n) -> Tensor */
@@ -24960,8 +25230,12 @@ export function linalgMatrixRank(input: Tensor, opts?: { atol?: Tensor | null; r
 export function linalgMatrixRank(input: Tensor, opts?: { atol?: number | null; rtol?: number | null; hermitian?: boolean }): Tensor;
 /** aten::linalg_matrix_rank: linalg_matrix_rank(Tensor self, float tol, bool hermitian=False) -> Tensor */
 export function linalgMatrixRank(input: Tensor, tol: number, hermitian?: boolean, opts?: { hermitian?: boolean }): Tensor;
+/** aten::linalg_matrix_rank: linalg_matrix_rank(Tensor self, float tol, bool hermitian=False) -> Tensor */
+export function linalgMatrixRank(input: Tensor, tol: number, opts?: { hermitian?: boolean }): Tensor;
 /** aten::linalg_matrix_rank.tol_tensor: linalg_matrix_rank.tol_tensor(Tensor input, Tensor tol, bool hermitian=False) -> Tensor */
 export function linalgMatrixRank(input: Tensor, tol: Tensor, hermitian?: boolean, opts?: { hermitian?: boolean }): Tensor;
+/** aten::linalg_matrix_rank.tol_tensor: linalg_matrix_rank.tol_tensor(Tensor input, Tensor tol, bool hermitian=False) -> Tensor */
+export function linalgMatrixRank(input: Tensor, tol: Tensor, opts?: { hermitian?: boolean }): Tensor;
 export function linalgMatrixRank(...a: any[]): any { return linalgMatrixRank$(a); }
 
 /** aten::linalg_multi_dot: linalg_multi_dot(Tensor[] tensors) -> Tensor */
@@ -24970,8 +25244,12 @@ export function linalgMultiDot(...a: any[]): any { return linalgMultiDot$(a); }
 
 /** aten::linalg_norm: linalg_norm(Tensor self, Scalar? ord=None, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function linalgNorm(input: Tensor, ord?: Scalar | null, dim?: number | number[] | null, keepdim?: boolean, opts?: { ord?: Scalar | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** aten::linalg_norm: linalg_norm(Tensor self, Scalar? ord=None, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
+export function linalgNorm(input: Tensor, opts?: { ord?: Scalar | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
 /** aten::linalg_norm.ord_str: linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function linalgNorm(input: Tensor, ord: string, dim?: number | number[] | null, keepdim?: boolean, opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** aten::linalg_norm.ord_str: linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
+export function linalgNorm(input: Tensor, ord: string, opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
 export function linalgNorm(...a: any[]): any { return linalgNorm$(a); }
 
 /** aten::linalg_pinv.atol_rtol_tensor: linalg_pinv.atol_rtol_tensor(Tensor self, *, Tensor? atol=None, Tensor? rtol=None, bool hermitian=False) -> Tensor */
@@ -24980,16 +25258,22 @@ export function linalgPinv(input: Tensor, opts?: { atol?: Tensor | null; rtol?: 
 export function linalgPinv(input: Tensor, opts?: { atol?: number | null; rtol?: number | null; hermitian?: boolean }): Tensor;
 /** aten::linalg_pinv: linalg_pinv(Tensor self, float rcond, bool hermitian=False) -> Tensor */
 export function linalgPinv(input: Tensor, rcond: number, hermitian?: boolean, opts?: { hermitian?: boolean }): Tensor;
+/** aten::linalg_pinv: linalg_pinv(Tensor self, float rcond, bool hermitian=False) -> Tensor */
+export function linalgPinv(input: Tensor, rcond: number, opts?: { hermitian?: boolean }): Tensor;
 /** aten::linalg_pinv.rcond_tensor: linalg_pinv.rcond_tensor(Tensor self, Tensor rcond, bool hermitian=False) -> Tensor */
 export function linalgPinv(input: Tensor, rcond: Tensor, hermitian?: boolean, opts?: { hermitian?: boolean }): Tensor;
+/** aten::linalg_pinv.rcond_tensor: linalg_pinv.rcond_tensor(Tensor self, Tensor rcond, bool hermitian=False) -> Tensor */
+export function linalgPinv(input: Tensor, rcond: Tensor, opts?: { hermitian?: boolean }): Tensor;
 export function linalgPinv(...a: any[]): any { return linalgPinv$(a); }
 
 /** aten::linalg_qr: linalg_qr(Tensor A, str mode='reduced') -> (Tensor Q, Tensor R) */
-export function linalgQr(A: Tensor, mode?: string, opts?: { mode?: string }): [Tensor, Tensor];
+export function linalgQr(A: Tensor, mode?: string, opts?: { mode?: string }): [Tensor, Tensor] & { Q: Tensor; R: Tensor };
+/** aten::linalg_qr: linalg_qr(Tensor A, str mode='reduced') -> (Tensor Q, Tensor R) */
+export function linalgQr(A: Tensor, opts?: { mode?: string }): [Tensor, Tensor] & { Q: Tensor; R: Tensor };
 export function linalgQr(...a: any[]): any { return linalgQr$(a); }
 
 /** aten::linalg_slogdet: linalg_slogdet(Tensor A) -> (Tensor sign, Tensor logabsdet) */
-export function linalgSlogdet(A: Tensor): [Tensor, Tensor];
+export function linalgSlogdet(A: Tensor): [Tensor, Tensor] & { sign: Tensor; logabsdet: Tensor };
 export function linalgSlogdet(...a: any[]): any { return linalgSlogdet$(a); }
 
 /** aten::linalg_solve: linalg_solve(Tensor A, Tensor B, *, bool left=True) -> Tensor */
@@ -24997,7 +25281,7 @@ export function linalgSolve(A: Tensor, B: Tensor, opts?: { left?: boolean }): Te
 export function linalgSolve(...a: any[]): any { return linalgSolve$(a); }
 
 /** aten::linalg_solve_ex: linalg_solve_ex(Tensor A, Tensor B, *, bool left=True, bool check_errors=False) -> (Tensor result, Tensor info) */
-export function linalgSolveEx(A: Tensor, B: Tensor, opts?: { left?: boolean; checkErrors?: boolean }): [Tensor, Tensor];
+export function linalgSolveEx(A: Tensor, B: Tensor, opts?: { left?: boolean; checkErrors?: boolean }): [Tensor, Tensor] & { result: Tensor; info: Tensor };
 export function linalgSolveEx(...a: any[]): any { return linalgSolveEx$(a); }
 
 /** aten::linalg_solve_triangular: linalg_solve_triangular(Tensor self, Tensor B, *, bool upper, bool left=True, bool unitriangular=False) -> Tensor */
@@ -25005,7 +25289,9 @@ export function linalgSolveTriangular(input: Tensor, B: Tensor, opts?: { upper?:
 export function linalgSolveTriangular(...a: any[]): any { return linalgSolveTriangular$(a); }
 
 /** aten::linalg_svd: linalg_svd(Tensor A, bool full_matrices=True, *, str? driver=None) -> (Tensor U, Tensor S, Tensor Vh) */
-export function linalgSvd(A: Tensor, fullMatrices?: boolean, opts?: { fullMatrices?: boolean; driver?: string | null }): [Tensor, Tensor, Tensor];
+export function linalgSvd(A: Tensor, fullMatrices?: boolean, opts?: { fullMatrices?: boolean; driver?: string | null }): [Tensor, Tensor, Tensor] & { U: Tensor; S: Tensor; Vh: Tensor };
+/** aten::linalg_svd: linalg_svd(Tensor A, bool full_matrices=True, *, str? driver=None) -> (Tensor U, Tensor S, Tensor Vh) */
+export function linalgSvd(A: Tensor, opts?: { fullMatrices?: boolean; driver?: string | null }): [Tensor, Tensor, Tensor] & { U: Tensor; S: Tensor; Vh: Tensor };
 export function linalgSvd(...a: any[]): any { return linalgSvd$(a); }
 
 /** aten::linalg_svdvals: linalg_svdvals(Tensor A, *, str? driver=None) -> Tensor */
@@ -25014,10 +25300,14 @@ export function linalgSvdvals(...a: any[]): any { return linalgSvdvals$(a); }
 
 /** aten::linalg_tensorinv: linalg_tensorinv(Tensor self, int ind=2) -> Tensor */
 export function linalgTensorinv(input: Tensor, ind?: number, opts?: { ind?: number }): Tensor;
+/** aten::linalg_tensorinv: linalg_tensorinv(Tensor self, int ind=2) -> Tensor */
+export function linalgTensorinv(input: Tensor, opts?: { ind?: number }): Tensor;
 export function linalgTensorinv(...a: any[]): any { return linalgTensorinv$(a); }
 
 /** aten::linalg_tensorsolve: linalg_tensorsolve(Tensor self, Tensor other, int[]? dims=None) -> Tensor */
 export function linalgTensorsolve(input: Tensor, other: Tensor, dims?: number | number[] | null, opts?: { dims?: number | number[] | null }): Tensor;
+/** aten::linalg_tensorsolve: linalg_tensorsolve(Tensor self, Tensor other, int[]? dims=None) -> Tensor */
+export function linalgTensorsolve(input: Tensor, other: Tensor, opts?: { dims?: number | number[] | null }): Tensor;
 export function linalgTensorsolve(...a: any[]): any { return linalgTensorsolve$(a); }
 
 /** aten::linalg_vander: linalg_vander(Tensor x, *, SymInt? N=None) -> Tensor */
@@ -25030,10 +25320,14 @@ export function linalgVecdot(...a: any[]): any { return linalgVecdot$(a); }
 
 /** aten::linalg_vector_norm: linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function linalgVectorNorm(input: Tensor, ord?: Scalar, dim?: number | number[] | null, keepdim?: boolean, opts?: { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** aten::linalg_vector_norm: linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
+export function linalgVectorNorm(input: Tensor, opts?: { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
 export function linalgVectorNorm(...a: any[]): any { return linalgVectorNorm$(a); }
 
 /** aten::linear: linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor */
 export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null, opts?: { bias?: Tensor | null }): Tensor;
+/** aten::linear: linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor */
+export function linear(input: Tensor, weight: Tensor, opts?: { bias?: Tensor | null }): Tensor;
 export function linear(...a: any[]): any { return linear$(a); }
 
 /** aten::linear_backward: linear_backward(Tensor self, Tensor grad_output, Tensor weight, bool[3] output_mask) -> (Tensor, Tensor, Tensor) */
@@ -25091,11 +25385,13 @@ export function logSigmoidBackward(gradOutput: Tensor, input: Tensor, buffer: Te
 export function logSigmoidBackward(...a: any[]): any { return logSigmoidBackward$(a); }
 
 /** aten::log_sigmoid_forward: log_sigmoid_forward(Tensor self) -> (Tensor output, Tensor buffer) */
-export function logSigmoidForward(input: Tensor): [Tensor, Tensor];
+export function logSigmoidForward(input: Tensor): [Tensor, Tensor] & { output: Tensor; buffer: Tensor };
 export function logSigmoidForward(...a: any[]): any { return logSigmoidForward$(a); }
 
 /** aten::log_softmax.int: log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor */
 export function logSoftmax(input: Tensor, dim: number, dtype?: DType | null, opts?: { dtype?: DType | null }): Tensor;
+/** aten::log_softmax.int: log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor */
+export function logSoftmax(input: Tensor, dim: number, opts?: { dtype?: DType | null }): Tensor;
 export function logSoftmax(...a: any[]): any { return logSoftmax$(a); }
 
 /** aten::logaddexp: logaddexp(Tensor self, Tensor other) -> Tensor */
@@ -25132,28 +25428,44 @@ export function logicalXor(...a: any[]): any { return logicalXor$(a); }
 
 /** aten::logit: logit(Tensor self, float? eps=None) -> Tensor */
 export function logit(input: Tensor, eps?: number | null, opts?: { eps?: number | null }): Tensor;
+/** aten::logit: logit(Tensor self, float? eps=None) -> Tensor */
+export function logit(input: Tensor, opts?: { eps?: number | null }): Tensor;
 export function logit(...a: any[]): any { return logit$(a); }
 
 /** aten::logit_: logit_(Tensor(a!) self, float? eps=None) -> Tensor(a!) */
 export function logit_(input: Tensor, eps?: number | null, opts?: { eps?: number | null }): Tensor;
+/** aten::logit_: logit_(Tensor(a!) self, float? eps=None) -> Tensor(a!) */
+export function logit_(input: Tensor, opts?: { eps?: number | null }): Tensor;
 export function logit_(...a: any[]): any { return logit_$(a); }
 
 /** aten::logit_backward: logit_backward(Tensor grad_output, Tensor self, float? eps=None) -> Tensor */
 export function logitBackward(gradOutput: Tensor, input: Tensor, eps?: number | null, opts?: { eps?: number | null }): Tensor;
+/** aten::logit_backward: logit_backward(Tensor grad_output, Tensor self, float? eps=None) -> Tensor */
+export function logitBackward(gradOutput: Tensor, input: Tensor, opts?: { eps?: number | null }): Tensor;
 export function logitBackward(...a: any[]): any { return logitBackward$(a); }
 
 /** aten::logspace: logspace(Scalar start, Scalar end, int steps, float base=10.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function logspace(start: Scalar, end: Scalar, steps: number, base?: number, opts?: { base?: number; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
+/** aten::logspace: logspace(Scalar start, Scalar end, int steps, float base=10.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
+export function logspace(start: Scalar, end: Scalar, steps: number, opts?: { base?: number; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
 /** aten::logspace.Tensor_Tensor: logspace.Tensor_Tensor(Tensor start, Tensor end, int steps, float base=10.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function logspace(start: Tensor, end: Tensor, steps: number, base?: number, opts?: { base?: number; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
+/** aten::logspace.Tensor_Tensor: logspace.Tensor_Tensor(Tensor start, Tensor end, int steps, float base=10.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
+export function logspace(start: Tensor, end: Tensor, steps: number, opts?: { base?: number; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
 /** aten::logspace.Tensor_Scalar: logspace.Tensor_Scalar(Tensor start, Scalar end, int steps, float base=10.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function logspace(start: Tensor, end: Scalar, steps: number, base?: number, opts?: { base?: number; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
+/** aten::logspace.Tensor_Scalar: logspace.Tensor_Scalar(Tensor start, Scalar end, int steps, float base=10.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
+export function logspace(start: Tensor, end: Scalar, steps: number, opts?: { base?: number; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
 /** aten::logspace.Scalar_Tensor: logspace.Scalar_Tensor(Scalar start, Tensor end, int steps, float base=10.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function logspace(start: Scalar, end: Tensor, steps: number, base?: number, opts?: { base?: number; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
+/** aten::logspace.Scalar_Tensor: logspace.Scalar_Tensor(Scalar start, Tensor end, int steps, float base=10.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
+export function logspace(start: Scalar, end: Tensor, steps: number, opts?: { base?: number; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
 export function logspace(...a: any[]): any { return logspace$(a); }
 
 /** aten::logsumexp: logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor */
 export function logsumexp(input: Tensor, dim: number | number[], keepdim?: boolean, opts?: { keepdim?: boolean }): Tensor;
+/** aten::logsumexp: logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor */
+export function logsumexp(input: Tensor, dim: number | number[], opts?: { keepdim?: boolean }): Tensor;
 export function logsumexp(...a: any[]): any { return logsumexp$(a); }
 
 /** aten::lstm.input: lstm.input(Tensor input, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor, Tensor) */
@@ -25164,6 +25476,8 @@ export function lstm(...a: any[]): any { return lstm$(a); }
 
 /** aten::lstm_cell: lstm_cell(Tensor input, Tensor[] hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> (Tensor, Tensor) */
 export function lstmCell(input: Tensor, hx: Tensor[], wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null, opts?: { bIh?: Tensor | null; bHh?: Tensor | null }): [Tensor, Tensor];
+/** aten::lstm_cell: lstm_cell(Tensor input, Tensor[] hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> (Tensor, Tensor) */
+export function lstmCell(input: Tensor, hx: Tensor[], wIh: Tensor, wHh: Tensor, opts?: { bIh?: Tensor | null; bHh?: Tensor | null }): [Tensor, Tensor];
 export function lstmCell(...a: any[]): any { return lstmCell$(a); }
 
 /** aten::lstm_mps_backward: lstm_mps_backward(Tensor? grad_y, Tensor? grad_hy, Tensor? grad_cy, Tensor z_state, Tensor cell_state_fwd, Tensor input, Tensor layersOutputs, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor[], Tensor[]) */
@@ -25181,11 +25495,15 @@ export function luSolve(input: Tensor, LUData: Tensor, LUPivots: Tensor): Tensor
 export function luSolve(...a: any[]): any { return luSolve$(a); }
 
 /** aten::lu_unpack: lu_unpack(Tensor LU_data, Tensor LU_pivots, bool unpack_data=True, bool unpack_pivots=True) -> (Tensor P, Tensor L, Tensor U) */
-export function luUnpack(LUData: Tensor, LUPivots: Tensor, unpackData?: boolean, unpackPivots?: boolean, opts?: { unpackData?: boolean; unpackPivots?: boolean }): [Tensor, Tensor, Tensor];
+export function luUnpack(LUData: Tensor, LUPivots: Tensor, unpackData?: boolean, unpackPivots?: boolean, opts?: { unpackData?: boolean; unpackPivots?: boolean }): [Tensor, Tensor, Tensor] & { P: Tensor; L: Tensor; U: Tensor };
+/** aten::lu_unpack: lu_unpack(Tensor LU_data, Tensor LU_pivots, bool unpack_data=True, bool unpack_pivots=True) -> (Tensor P, Tensor L, Tensor U) */
+export function luUnpack(LUData: Tensor, LUPivots: Tensor, opts?: { unpackData?: boolean; unpackPivots?: boolean }): [Tensor, Tensor, Tensor] & { P: Tensor; L: Tensor; U: Tensor };
 export function luUnpack(...a: any[]): any { return luUnpack$(a); }
 
 /** aten::margin_ranking_loss: margin_ranking_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, int reduction=Mean) -> Tensor */
 export function marginRankingLoss(input1: Tensor, input2: Tensor, target: Tensor, margin?: number, reduction?: number, opts?: { margin?: number; reduction?: number }): Tensor;
+/** aten::margin_ranking_loss: margin_ranking_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, int reduction=Mean) -> Tensor */
+export function marginRankingLoss(input1: Tensor, input2: Tensor, target: Tensor, opts?: { margin?: number; reduction?: number }): Tensor;
 export function marginRankingLoss(...a: any[]): any { return marginRankingLoss$(a); }
 
 /** aten::masked_fill.Scalar: masked_fill.Scalar(Tensor self, Tensor mask, Scalar value) -> Tensor */
@@ -25231,7 +25549,9 @@ export function matrixPower(input: Tensor, n: number): Tensor;
 export function matrixPower(...a: any[]): any { return matrixPower$(a); }
 
 /** aten::max.dim: max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
-export function max(input: Tensor, dim: number, keepdim?: boolean, opts?: { keepdim?: boolean }): [Tensor, Tensor];
+export function max(input: Tensor, dim: number, keepdim?: boolean, opts?: { keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
+/** aten::max.dim: max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
+export function max(input: Tensor, dim: number, opts?: { keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
 /** aten::max: max(Tensor self) -> Tensor */
 export function max(input: Tensor): Tensor;
 /** aten::max.other: max.other(Tensor self, Tensor other) -> Tensor */
@@ -25240,22 +25560,32 @@ export function max(...a: any[]): any { return max$(a); }
 
 /** aten::max_pool1d: max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor */
 export function maxPool1d(input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** aten::max_pool1d: max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor */
+export function maxPool1d(input: Tensor, kernelSize: number | number[], opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 export function maxPool1d(...a: any[]): any { return maxPool1d$(a); }
 
 /** aten::max_pool1d_with_indices: max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor) */
 export function maxPool1dWithIndices(input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
+/** aten::max_pool1d_with_indices: max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor) */
+export function maxPool1dWithIndices(input: Tensor, kernelSize: number | number[], opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
 export function maxPool1dWithIndices(...a: any[]): any { return maxPool1dWithIndices$(a); }
 
 /** aten::max_pool2d: max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor */
 export function maxPool2d(input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** aten::max_pool2d: max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor */
+export function maxPool2d(input: Tensor, kernelSize: number | number[], opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 export function maxPool2d(...a: any[]): any { return maxPool2d$(a); }
 
 /** aten::max_pool2d_backward: max_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor */
 export function maxPool2dBackward(gradOutput: Tensor, input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** aten::max_pool2d_backward: max_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor */
+export function maxPool2dBackward(gradOutput: Tensor, input: Tensor, kernelSize: number | number[], opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 export function maxPool2dBackward(...a: any[]): any { return maxPool2dBackward$(a); }
 
 /** aten::max_pool2d_with_indices: max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor) */
 export function maxPool2dWithIndices(input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
+/** aten::max_pool2d_with_indices: max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor) */
+export function maxPool2dWithIndices(input: Tensor, kernelSize: number | number[], opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
 export function maxPool2dWithIndices(...a: any[]): any { return maxPool2dWithIndices$(a); }
 
 /** aten::max_pool2d_with_indices_backward: max_pool2d_with_indices_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, int[2] dilation, bool ceil_mode, Tensor indices) -> Tensor */
@@ -25264,10 +25594,14 @@ export function maxPool2dWithIndicesBackward(...a: any[]): any { return maxPool2
 
 /** aten::max_pool3d: max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor */
 export function maxPool3d(input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** aten::max_pool3d: max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor */
+export function maxPool3d(input: Tensor, kernelSize: number | number[], opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 export function maxPool3d(...a: any[]): any { return maxPool3d$(a); }
 
 /** aten::max_pool3d_with_indices: max_pool3d_with_indices(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor) */
 export function maxPool3dWithIndices(input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
+/** aten::max_pool3d_with_indices: max_pool3d_with_indices(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor) */
+export function maxPool3dWithIndices(input: Tensor, kernelSize: number | number[], opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
 export function maxPool3dWithIndices(...a: any[]): any { return maxPool3dWithIndices$(a); }
 
 /** aten::max_pool3d_with_indices_backward: max_pool3d_with_indices_backward(Tensor grad_output, Tensor self, int[3] kernel_size, int[3] stride, int[3] padding, int[3] dilation, bool ceil_mode, Tensor indices) -> Tensor */
@@ -25290,12 +25624,16 @@ export function maximum(...a: any[]): any { return maximum$(a); }
 export function mean(input: Tensor, opts?: { dtype?: DType | null }): Tensor;
 /** aten::mean.dim: mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function mean(input: Tensor, dim?: number | number[] | null, keepdim?: boolean, opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** aten::mean.dim: mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
+export function mean(input: Tensor, opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
 export function mean(...a: any[]): any { return mean$(a); }
 
 /** aten::median: median(Tensor self) -> Tensor */
 export function median(input: Tensor): Tensor;
 /** aten::median.dim: median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
-export function median(input: Tensor, dim: number, keepdim?: boolean, opts?: { keepdim?: boolean }): [Tensor, Tensor];
+export function median(input: Tensor, dim: number, keepdim?: boolean, opts?: { keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
+/** aten::median.dim: median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
+export function median(input: Tensor, dim: number, opts?: { keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
 export function median(...a: any[]): any { return median$(a); }
 
 /** aten::meshgrid: meshgrid(Tensor[] tensors) -> Tensor[] */
@@ -25305,7 +25643,9 @@ export function meshgrid(tensors: Tensor[], opts?: { indexing?: string }): Tenso
 export function meshgrid(...a: any[]): any { return meshgrid$(a); }
 
 /** aten::min.dim: min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
-export function min(input: Tensor, dim: number, keepdim?: boolean, opts?: { keepdim?: boolean }): [Tensor, Tensor];
+export function min(input: Tensor, dim: number, keepdim?: boolean, opts?: { keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
+/** aten::min.dim: min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
+export function min(input: Tensor, dim: number, opts?: { keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
 /** aten::min: min(Tensor self) -> Tensor */
 export function min(input: Tensor): Tensor;
 /** aten::min.other: min.other(Tensor self, Tensor other) -> Tensor */
@@ -25384,6 +25724,8 @@ export function mkldnnConvolution(...a: any[]): any { return mkldnnConvolution$(
 
 /** aten::mkldnn_linear: mkldnn_linear(Tensor self, Tensor weight, Tensor? bias=None) -> Tensor */
 export function mkldnnLinear(input: Tensor, weight: Tensor, bias?: Tensor | null, opts?: { bias?: Tensor | null }): Tensor;
+/** aten::mkldnn_linear: mkldnn_linear(Tensor self, Tensor weight, Tensor? bias=None) -> Tensor */
+export function mkldnnLinear(input: Tensor, weight: Tensor, opts?: { bias?: Tensor | null }): Tensor;
 export function mkldnnLinear(...a: any[]): any { return mkldnnLinear$(a); }
 
 /** aten::mkldnn_linear_backward: mkldnn_linear_backward(Tensor self, Tensor grad_output, Tensor weight, bool[3] output_mask) -> (Tensor, Tensor, Tensor) */
@@ -25400,26 +25742,38 @@ export function mkldnnLinearBackwardWeights(...a: any[]): any { return mkldnnLin
 
 /** aten::mkldnn_max_pool2d: mkldnn_max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor */
 export function mkldnnMaxPool2d(input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** aten::mkldnn_max_pool2d: mkldnn_max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor */
+export function mkldnnMaxPool2d(input: Tensor, kernelSize: number | number[], opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 export function mkldnnMaxPool2d(...a: any[]): any { return mkldnnMaxPool2d$(a); }
 
 /** aten::mkldnn_max_pool2d_backward: mkldnn_max_pool2d_backward(Tensor grad_output, Tensor output, Tensor input, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor */
 export function mkldnnMaxPool2dBackward(gradOutput: Tensor, output: Tensor, input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** aten::mkldnn_max_pool2d_backward: mkldnn_max_pool2d_backward(Tensor grad_output, Tensor output, Tensor input, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor */
+export function mkldnnMaxPool2dBackward(gradOutput: Tensor, output: Tensor, input: Tensor, kernelSize: number | number[], opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 export function mkldnnMaxPool2dBackward(...a: any[]): any { return mkldnnMaxPool2dBackward$(a); }
 
 /** aten::mkldnn_max_pool3d: mkldnn_max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor */
 export function mkldnnMaxPool3d(input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** aten::mkldnn_max_pool3d: mkldnn_max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor */
+export function mkldnnMaxPool3d(input: Tensor, kernelSize: number | number[], opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 export function mkldnnMaxPool3d(...a: any[]): any { return mkldnnMaxPool3d$(a); }
 
 /** aten::mkldnn_max_pool3d_backward: mkldnn_max_pool3d_backward(Tensor grad_output, Tensor output, Tensor input, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor */
 export function mkldnnMaxPool3dBackward(gradOutput: Tensor, output: Tensor, input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** aten::mkldnn_max_pool3d_backward: mkldnn_max_pool3d_backward(Tensor grad_output, Tensor output, Tensor input, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor */
+export function mkldnnMaxPool3dBackward(gradOutput: Tensor, output: Tensor, input: Tensor, kernelSize: number | number[], opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 export function mkldnnMaxPool3dBackward(...a: any[]): any { return mkldnnMaxPool3dBackward$(a); }
 
 /** aten::mkldnn_reorder_conv2d_weight: mkldnn_reorder_conv2d_weight(Tensor self, SymInt[2] padding=0, SymInt[2] stride=1, SymInt[2] dilation=1, SymInt groups=1, SymInt[]? input_size=None) -> Tensor */
 export function mkldnnReorderConv2dWeight(input: Tensor, padding?: number | number[], stride?: number | number[], dilation?: number | number[], groups?: number, inputSize?: number | number[] | null, opts?: { padding?: number | number[]; stride?: number | number[]; dilation?: number | number[]; groups?: number; inputSize?: number | number[] | null }): Tensor;
+/** aten::mkldnn_reorder_conv2d_weight: mkldnn_reorder_conv2d_weight(Tensor self, SymInt[2] padding=0, SymInt[2] stride=1, SymInt[2] dilation=1, SymInt groups=1, SymInt[]? input_size=None) -> Tensor */
+export function mkldnnReorderConv2dWeight(input: Tensor, opts?: { padding?: number | number[]; stride?: number | number[]; dilation?: number | number[]; groups?: number; inputSize?: number | number[] | null }): Tensor;
 export function mkldnnReorderConv2dWeight(...a: any[]): any { return mkldnnReorderConv2dWeight$(a); }
 
 /** aten::mkldnn_reorder_conv3d_weight: mkldnn_reorder_conv3d_weight(Tensor self, SymInt[3] padding=0, SymInt[3] stride=1, SymInt[3] dilation=1, SymInt groups=1, SymInt[]? input_size=None) -> Tensor */
 export function mkldnnReorderConv3dWeight(input: Tensor, padding?: number | number[], stride?: number | number[], dilation?: number | number[], groups?: number, inputSize?: number | number[] | null, opts?: { padding?: number | number[]; stride?: number | number[]; dilation?: number | number[]; groups?: number; inputSize?: number | number[] | null }): Tensor;
+/** aten::mkldnn_reorder_conv3d_weight: mkldnn_reorder_conv3d_weight(Tensor self, SymInt[3] padding=0, SymInt[3] stride=1, SymInt[3] dilation=1, SymInt groups=1, SymInt[]? input_size=None) -> Tensor */
+export function mkldnnReorderConv3dWeight(input: Tensor, opts?: { padding?: number | number[]; stride?: number | number[]; dilation?: number | number[]; groups?: number; inputSize?: number | number[] | null }): Tensor;
 export function mkldnnReorderConv3dWeight(...a: any[]): any { return mkldnnReorderConv3dWeight$(a); }
 
 /** aten::mkldnn_rnn_layer: mkldnn_rnn_layer(Tensor input, Tensor weight0, Tensor weight1, Tensor weight2, Tensor weight3, Tensor hx_, Tensor cx_, bool reverse, int[] batch_sizes, int mode, int hidden_size, int num_layers, bool has_biases, bool bidirectional, bool batch_first, bool train) -> (Tensor, Tensor, Tensor, Tensor) */
@@ -25437,7 +25791,9 @@ export function mm(input: Tensor, mat2: Tensor, outDtype: DType): Tensor;
 export function mm(...a: any[]): any { return mm$(a); }
 
 /** aten::mode: mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices) */
-export function mode(input: Tensor, dim?: number, keepdim?: boolean, opts?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor];
+export function mode(input: Tensor, dim?: number, keepdim?: boolean, opts?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
+/** aten::mode: mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices) */
+export function mode(input: Tensor, opts?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
 export function mode(...a: any[]): any { return mode$(a); }
 
 /** aten::moveaxis.intlist: moveaxis.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a) */
@@ -25462,6 +25818,8 @@ export function mpsConvolutionTransposeBackward(...a: any[]): any { return mpsCo
 
 /** aten::mse_loss: mse_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor */
 export function mseLoss(input: Tensor, target: Tensor, reduction?: number, opts?: { reduction?: number }): Tensor;
+/** aten::mse_loss: mse_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor */
+export function mseLoss(input: Tensor, target: Tensor, opts?: { reduction?: number }): Tensor;
 export function mseLoss(...a: any[]): any { return mseLoss$(a); }
 
 /** aten::mse_loss_backward: mse_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction) -> Tensor */
@@ -25480,14 +25838,20 @@ export function mul(...a: any[]): any { return mul$(a); }
 
 /** aten::multi_margin_loss: multi_margin_loss(Tensor self, Tensor target, Scalar p=1, Scalar margin=1, Tensor? weight=None, int reduction=Mean) -> Tensor */
 export function multiMarginLoss(input: Tensor, target: Tensor, p?: Scalar, margin?: Scalar, weight?: Tensor | null, reduction?: number, opts?: { p?: Scalar; margin?: Scalar; weight?: Tensor | null; reduction?: number }): Tensor;
+/** aten::multi_margin_loss: multi_margin_loss(Tensor self, Tensor target, Scalar p=1, Scalar margin=1, Tensor? weight=None, int reduction=Mean) -> Tensor */
+export function multiMarginLoss(input: Tensor, target: Tensor, opts?: { p?: Scalar; margin?: Scalar; weight?: Tensor | null; reduction?: number }): Tensor;
 export function multiMarginLoss(...a: any[]): any { return multiMarginLoss$(a); }
 
 /** aten::multi_margin_loss_backward: multi_margin_loss_backward(Tensor grad_output, Tensor self, Tensor target, Scalar p, Scalar margin, Tensor? weight=None, int reduction=Mean) -> Tensor */
 export function multiMarginLossBackward(gradOutput: Tensor, input: Tensor, target: Tensor, p: Scalar, margin: Scalar, weight?: Tensor | null, reduction?: number, opts?: { weight?: Tensor | null; reduction?: number }): Tensor;
+/** aten::multi_margin_loss_backward: multi_margin_loss_backward(Tensor grad_output, Tensor self, Tensor target, Scalar p, Scalar margin, Tensor? weight=None, int reduction=Mean) -> Tensor */
+export function multiMarginLossBackward(gradOutput: Tensor, input: Tensor, target: Tensor, p: Scalar, margin: Scalar, opts?: { weight?: Tensor | null; reduction?: number }): Tensor;
 export function multiMarginLossBackward(...a: any[]): any { return multiMarginLossBackward$(a); }
 
 /** aten::multilabel_margin_loss: multilabel_margin_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor */
 export function multilabelMarginLoss(input: Tensor, target: Tensor, reduction?: number, opts?: { reduction?: number }): Tensor;
+/** aten::multilabel_margin_loss: multilabel_margin_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor */
+export function multilabelMarginLoss(input: Tensor, target: Tensor, opts?: { reduction?: number }): Tensor;
 export function multilabelMarginLoss(...a: any[]): any { return multilabelMarginLoss$(a); }
 
 /** aten::multilabel_margin_loss_backward: multilabel_margin_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction, Tensor is_target) -> Tensor */
@@ -25495,11 +25859,13 @@ export function multilabelMarginLossBackward(gradOutput: Tensor, input: Tensor, 
 export function multilabelMarginLossBackward(...a: any[]): any { return multilabelMarginLossBackward$(a); }
 
 /** aten::multilabel_margin_loss_forward: multilabel_margin_loss_forward(Tensor self, Tensor target, int reduction) -> (Tensor output, Tensor is_target) */
-export function multilabelMarginLossForward(input: Tensor, target: Tensor, reduction: number): [Tensor, Tensor];
+export function multilabelMarginLossForward(input: Tensor, target: Tensor, reduction: number): [Tensor, Tensor] & { output: Tensor; isTarget: Tensor };
 export function multilabelMarginLossForward(...a: any[]): any { return multilabelMarginLossForward$(a); }
 
 /** aten::multinomial: multinomial(Tensor self, SymInt num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor */
 export function multinomial(input: Tensor, numSamples: number, replacement?: boolean, opts?: { replacement?: boolean; generator?: null }): Tensor;
+/** aten::multinomial: multinomial(Tensor self, SymInt num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor */
+export function multinomial(input: Tensor, numSamples: number, opts?: { replacement?: boolean; generator?: null }): Tensor;
 export function multinomial(...a: any[]): any { return multinomial$(a); }
 
 /** aten::multiply.Tensor: multiply.Tensor(Tensor self, Tensor other) -> Tensor */
@@ -25518,30 +25884,44 @@ export function mvlgamma(...a: any[]): any { return mvlgamma$(a); }
 
 /** aten::nan_to_num: nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor */
 export function nanToNum(input: Tensor, nan?: number | null, posinf?: number | null, neginf?: number | null, opts?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+/** aten::nan_to_num: nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor */
+export function nanToNum(input: Tensor, opts?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
 export function nanToNum(...a: any[]): any { return nanToNum$(a); }
 
 /** aten::nan_to_num_: nan_to_num_(Tensor(a!) self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor(a!) */
 export function nanToNum_(input: Tensor, nan?: number | null, posinf?: number | null, neginf?: number | null, opts?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+/** aten::nan_to_num_: nan_to_num_(Tensor(a!) self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor(a!) */
+export function nanToNum_(input: Tensor, opts?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
 export function nanToNum_(...a: any[]): any { return nanToNum_$(a); }
 
 /** aten::nanmean: nanmean(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function nanmean(input: Tensor, dim?: number | number[] | null, keepdim?: boolean, opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** aten::nanmean: nanmean(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
+export function nanmean(input: Tensor, opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
 export function nanmean(...a: any[]): any { return nanmean$(a); }
 
 /** aten::nanmedian: nanmedian(Tensor self) -> Tensor */
 export function nanmedian(input: Tensor): Tensor;
 /** aten::nanmedian.dim: nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
-export function nanmedian(input: Tensor, dim: number, keepdim?: boolean, opts?: { keepdim?: boolean }): [Tensor, Tensor];
+export function nanmedian(input: Tensor, dim: number, keepdim?: boolean, opts?: { keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
+/** aten::nanmedian.dim: nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
+export function nanmedian(input: Tensor, dim: number, opts?: { keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
 export function nanmedian(...a: any[]): any { return nanmedian$(a); }
 
 /** aten::nanquantile: nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor */
 export function nanquantile(input: Tensor, q: Tensor, dim?: number | null, keepdim?: boolean, opts?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+/** aten::nanquantile: nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor */
+export function nanquantile(input: Tensor, q: Tensor, opts?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
 /** aten::nanquantile.scalar: nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor */
 export function nanquantile(input: Tensor, q: number, dim?: number | null, keepdim?: boolean, opts?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+/** aten::nanquantile.scalar: nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor */
+export function nanquantile(input: Tensor, q: number, opts?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
 export function nanquantile(...a: any[]): any { return nanquantile$(a); }
 
 /** aten::nansum: nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function nansum(input: Tensor, dim?: number | number[] | null, keepdim?: boolean, opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** aten::nansum: nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
+export function nansum(input: Tensor, opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
 export function nansum(...a: any[]): any { return nansum$(a); }
 
 /** aten::narrow: narrow(Tensor(a) self, int dim, SymInt start, SymInt length) -> Tensor(a) */
@@ -25568,6 +25948,8 @@ export function nativeChannelShuffle(...a: any[]): any { return nativeChannelShu
 
 /** aten::native_dropout: native_dropout(Tensor input, float p, bool? train) -> (Tensor, Tensor) */
 export function nativeDropout(input: Tensor, p: number, train?: boolean | null, opts?: { train?: boolean | null }): [Tensor, Tensor];
+/** aten::native_dropout: native_dropout(Tensor input, float p, bool? train) -> (Tensor, Tensor) */
+export function nativeDropout(input: Tensor, p: number, opts?: { train?: boolean | null }): [Tensor, Tensor];
 export function nativeDropout(...a: any[]): any { return nativeDropout$(a); }
 
 /** aten::native_dropout_backward: native_dropout_backward(Tensor grad_output, Tensor mask, float scale) -> Tensor */
@@ -25592,6 +25974,8 @@ export function nativeLayerNormBackward(...a: any[]): any { return nativeLayerNo
 
 /** aten::native_norm: native_norm(Tensor self, Scalar p=2) -> Tensor */
 export function nativeNorm(input: Tensor, p?: Scalar, opts?: { p?: Scalar }): Tensor;
+/** aten::native_norm: native_norm(Tensor self, Scalar p=2) -> Tensor */
+export function nativeNorm(input: Tensor, opts?: { p?: Scalar }): Tensor;
 /** aten::native_norm.ScalarOpt_dim_dtype: native_norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, ScalarType? dtype) -> Tensor */
 export function nativeNorm(input: Tensor, p?: Scalar | null, dim?: number | number[], keepdim?: boolean, dtype?: DType | null, opts?: { p?: Scalar | null; dtype?: DType | null }): Tensor;
 export function nativeNorm(...a: any[]): any { return nativeNorm$(a); }
@@ -25620,6 +26004,8 @@ export function negative_(...a: any[]): any { return negative_$(a); }
 
 /** aten::nested_to_padded_tensor: nested_to_padded_tensor(Tensor self, float padding, int[]? output_size=None) -> Tensor */
 export function nestedToPaddedTensor(input: Tensor, padding: number, outputSize?: number | number[] | null, opts?: { outputSize?: number | number[] | null }): Tensor;
+/** aten::nested_to_padded_tensor: nested_to_padded_tensor(Tensor self, float padding, int[]? output_size=None) -> Tensor */
+export function nestedToPaddedTensor(input: Tensor, padding: number, opts?: { outputSize?: number | number[] | null }): Tensor;
 export function nestedToPaddedTensor(...a: any[]): any { return nestedToPaddedTensor$(a); }
 
 /** aten::nextafter: nextafter(Tensor self, Tensor other) -> Tensor */
@@ -25628,10 +26014,14 @@ export function nextafter(...a: any[]): any { return nextafter$(a); }
 
 /** aten::nll_loss: nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, SymInt ignore_index=-100) -> Tensor */
 export function nllLoss(input: Tensor, target: Tensor, weight?: Tensor | null, reduction?: number, ignoreIndex?: number, opts?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
+/** aten::nll_loss: nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, SymInt ignore_index=-100) -> Tensor */
+export function nllLoss(input: Tensor, target: Tensor, opts?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
 export function nllLoss(...a: any[]): any { return nllLoss$(a); }
 
 /** aten::nll_loss2d: nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, SymInt ignore_index=-100) -> Tensor */
 export function nllLoss2d(input: Tensor, target: Tensor, weight?: Tensor | null, reduction?: number, ignoreIndex?: number, opts?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
+/** aten::nll_loss2d: nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, SymInt ignore_index=-100) -> Tensor */
+export function nllLoss2d(input: Tensor, target: Tensor, opts?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
 export function nllLoss2d(...a: any[]): any { return nllLoss2d$(a); }
 
 /** aten::nll_loss2d_backward: nll_loss2d_backward(Tensor grad_output, Tensor self, Tensor target, Tensor? weight, int reduction, SymInt ignore_index, Tensor total_weight) -> Tensor */
@@ -25639,7 +26029,7 @@ export function nllLoss2dBackward(gradOutput: Tensor, input: Tensor, target: Ten
 export function nllLoss2dBackward(...a: any[]): any { return nllLoss2dBackward$(a); }
 
 /** aten::nll_loss2d_forward: nll_loss2d_forward(Tensor self, Tensor target, Tensor? weight, int reduction, SymInt ignore_index) -> (Tensor output, Tensor total_weight) */
-export function nllLoss2dForward(input: Tensor, target: Tensor, weight?: Tensor | null, reduction?: number, ignoreIndex?: number, opts?: { weight?: Tensor | null }): [Tensor, Tensor];
+export function nllLoss2dForward(input: Tensor, target: Tensor, weight?: Tensor | null, reduction?: number, ignoreIndex?: number, opts?: { weight?: Tensor | null }): [Tensor, Tensor] & { output: Tensor; totalWeight: Tensor };
 export function nllLoss2dForward(...a: any[]): any { return nllLoss2dForward$(a); }
 
 /** aten::nll_loss_backward: nll_loss_backward(Tensor grad_output, Tensor self, Tensor target, Tensor? weight, int reduction, SymInt ignore_index, Tensor total_weight) -> Tensor */
@@ -25647,11 +26037,13 @@ export function nllLossBackward(gradOutput: Tensor, input: Tensor, target: Tenso
 export function nllLossBackward(...a: any[]): any { return nllLossBackward$(a); }
 
 /** aten::nll_loss_forward: nll_loss_forward(Tensor self, Tensor target, Tensor? weight, int reduction, SymInt ignore_index) -> (Tensor output, Tensor total_weight) */
-export function nllLossForward(input: Tensor, target: Tensor, weight?: Tensor | null, reduction?: number, ignoreIndex?: number, opts?: { weight?: Tensor | null }): [Tensor, Tensor];
+export function nllLossForward(input: Tensor, target: Tensor, weight?: Tensor | null, reduction?: number, ignoreIndex?: number, opts?: { weight?: Tensor | null }): [Tensor, Tensor] & { output: Tensor; totalWeight: Tensor };
 export function nllLossForward(...a: any[]): any { return nllLossForward$(a); }
 
 /** aten::nll_loss_nd: nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, SymInt ignore_index=-100) -> Tensor */
 export function nllLossNd(input: Tensor, target: Tensor, weight?: Tensor | null, reduction?: number, ignoreIndex?: number, opts?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
+/** aten::nll_loss_nd: nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, SymInt ignore_index=-100) -> Tensor */
+export function nllLossNd(input: Tensor, target: Tensor, opts?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
 export function nllLossNd(...a: any[]): any { return nllLossNd$(a); }
 
 /** aten::nonzero: nonzero(Tensor self) -> Tensor */
@@ -25668,8 +26060,12 @@ export function nonzeroStatic(...a: any[]): any { return nonzeroStatic$(a); }
 
 /** aten::norm.ScalarOpt_dtype: norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor */
 export function norm(input: Tensor, p?: Scalar | null, opts?: { p?: Scalar | null; dtype?: DType }): Tensor;
+/** aten::norm.ScalarOpt_dtype: norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor */
+export function norm(input: Tensor, opts?: { p?: Scalar | null; dtype?: DType }): Tensor;
 /** aten::norm.Scalar: norm.Scalar(Tensor self, Scalar p=2) -> Tensor */
 export function norm(input: Tensor, p?: Scalar, opts?: { p?: Scalar }): Tensor;
+/** aten::norm.Scalar: norm.Scalar(Tensor self, Scalar p=2) -> Tensor */
+export function norm(input: Tensor, opts?: { p?: Scalar }): Tensor;
 /** aten::norm.ScalarOpt_dim_dtype: norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, *, ScalarType dtype) -> Tensor */
 export function norm(input: Tensor, p?: Scalar | null, dim?: number | number[], keepdim?: boolean, opts?: { p?: Scalar | null; dtype?: DType }): Tensor;
 /** aten::norm.ScalarOpt_dim: norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor */
@@ -25678,10 +26074,14 @@ export function norm(...a: any[]): any { return norm$(a); }
 
 /** aten::norm_except_dim: norm_except_dim(Tensor v, int pow=2, int dim=0) -> Tensor */
 export function normExceptDim(v: Tensor, pow?: number, dim?: number, opts?: { pow?: number; dim?: number }): Tensor;
+/** aten::norm_except_dim: norm_except_dim(Tensor v, int pow=2, int dim=0) -> Tensor */
+export function normExceptDim(v: Tensor, opts?: { pow?: number; dim?: number }): Tensor;
 export function normExceptDim(...a: any[]): any { return normExceptDim$(a); }
 
 /** aten::normal.Tensor_float: normal.Tensor_float(Tensor mean, float std=1, *, Generator? generator=None) -> Tensor */
 export function normal(mean: Tensor, std?: number, opts?: { std?: number; generator?: null }): Tensor;
+/** aten::normal.Tensor_float: normal.Tensor_float(Tensor mean, float std=1, *, Generator? generator=None) -> Tensor */
+export function normal(mean: Tensor, opts?: { std?: number; generator?: null }): Tensor;
 /** aten::normal.float_Tensor: normal.float_Tensor(float mean, Tensor std, *, Generator? generator=None) -> Tensor */
 export function normal(mean: number, std: Tensor, opts?: { generator?: null }): Tensor;
 /** aten::normal.Tensor_Tensor: normal.Tensor_Tensor(Tensor mean, Tensor std, *, Generator? generator=None) -> Tensor */
@@ -25692,6 +26092,8 @@ export function normal(...a: any[]): any { return normal$(a); }
 
 /** aten::normal_functional: normal_functional(Tensor self, float mean=0, float std=1, *, Generator? generator=None) -> Tensor */
 export function normalFunctional(input: Tensor, mean?: number, std?: number, opts?: { mean?: number; std?: number; generator?: null }): Tensor;
+/** aten::normal_functional: normal_functional(Tensor self, float mean=0, float std=1, *, Generator? generator=None) -> Tensor */
+export function normalFunctional(input: Tensor, opts?: { mean?: number; std?: number; generator?: null }): Tensor;
 export function normalFunctional(...a: any[]): any { return normalFunctional$(a); }
 
 /** aten::not_equal.Scalar: not_equal.Scalar(Tensor self, Scalar other) -> Tensor */
@@ -25702,12 +26104,18 @@ export function notEqual(...a: any[]): any { return notEqual$(a); }
 
 /** aten::nuclear_norm: nuclear_norm(Tensor self, bool keepdim=False) -> Tensor */
 export function nuclearNorm(input: Tensor, keepdim?: boolean, opts?: { keepdim?: boolean }): Tensor;
+/** aten::nuclear_norm: nuclear_norm(Tensor self, bool keepdim=False) -> Tensor */
+export function nuclearNorm(input: Tensor, opts?: { keepdim?: boolean }): Tensor;
 /** aten::nuclear_norm.dim: nuclear_norm.dim(Tensor self, int[2] dim, bool keepdim=False) -> Tensor */
 export function nuclearNorm(input: Tensor, dim: number | number[], keepdim?: boolean, opts?: { keepdim?: boolean }): Tensor;
+/** aten::nuclear_norm.dim: nuclear_norm.dim(Tensor self, int[2] dim, bool keepdim=False) -> Tensor */
+export function nuclearNorm(input: Tensor, dim: number | number[], opts?: { keepdim?: boolean }): Tensor;
 export function nuclearNorm(...a: any[]): any { return nuclearNorm$(a); }
 
 /** aten::one_hot: one_hot(Tensor self, int num_classes=-1) -> Tensor */
 export function oneHot(input: Tensor, numClasses?: number, opts?: { numClasses?: number }): Tensor;
+/** aten::one_hot: one_hot(Tensor self, int num_classes=-1) -> Tensor */
+export function oneHot(input: Tensor, opts?: { numClasses?: number }): Tensor;
 export function oneHot(...a: any[]): any { return oneHot$(a); }
 
 /** aten::ones: ones(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -25724,6 +26132,8 @@ export function orgqr(...a: any[]): any { return orgqr$(a); }
 
 /** aten::ormqr: ormqr(Tensor self, Tensor input2, Tensor input3, bool left=True, bool transpose=False) -> Tensor */
 export function ormqr(input: Tensor, input2: Tensor, input3: Tensor, left?: boolean, transpose?: boolean, opts?: { left?: boolean; transpose?: boolean }): Tensor;
+/** aten::ormqr: ormqr(Tensor self, Tensor input2, Tensor input3, bool left=True, bool transpose=False) -> Tensor */
+export function ormqr(input: Tensor, input2: Tensor, input3: Tensor, opts?: { left?: boolean; transpose?: boolean }): Tensor;
 export function ormqr(...a: any[]): any { return ormqr$(a); }
 
 /** aten::outer: outer(Tensor self, Tensor vec2) -> Tensor */
@@ -25732,18 +26142,26 @@ export function outer(...a: any[]): any { return outer$(a); }
 
 /** aten::pad: pad(Tensor self, SymInt[] pad, str mode="constant", float? value=None) -> Tensor */
 export function pad(input: Tensor, pad: number | number[], mode?: string, value?: number | null, opts?: { mode?: string; value?: number | null }): Tensor;
+/** aten::pad: pad(Tensor self, SymInt[] pad, str mode="constant", float? value=None) -> Tensor */
+export function pad(input: Tensor, pad: number | number[], opts?: { mode?: string; value?: number | null }): Tensor;
 export function pad(...a: any[]): any { return pad$(a); }
 
 /** aten::pad_sequence: pad_sequence(Tensor[] sequences, bool batch_first=False, float padding_value=0.0, str padding_side="right") -> Tensor */
 export function padSequence(sequences: Tensor[], batchFirst?: boolean, paddingValue?: number, paddingSide?: string, opts?: { batchFirst?: boolean; paddingValue?: number; paddingSide?: string }): Tensor;
+/** aten::pad_sequence: pad_sequence(Tensor[] sequences, bool batch_first=False, float padding_value=0.0, str padding_side="right") -> Tensor */
+export function padSequence(sequences: Tensor[], opts?: { batchFirst?: boolean; paddingValue?: number; paddingSide?: string }): Tensor;
 export function padSequence(...a: any[]): any { return padSequence$(a); }
 
 /** aten::pairwise_distance: pairwise_distance(Tensor x1, Tensor x2, float p=2, float eps=1e-06, bool keepdim=False) -> Tensor */
 export function pairwiseDistance(x1: Tensor, x2: Tensor, p?: number, eps?: number, keepdim?: boolean, opts?: { p?: number; eps?: number; keepdim?: boolean }): Tensor;
+/** aten::pairwise_distance: pairwise_distance(Tensor x1, Tensor x2, float p=2, float eps=1e-06, bool keepdim=False) -> Tensor */
+export function pairwiseDistance(x1: Tensor, x2: Tensor, opts?: { p?: number; eps?: number; keepdim?: boolean }): Tensor;
 export function pairwiseDistance(...a: any[]): any { return pairwiseDistance$(a); }
 
 /** aten::pdist: pdist(Tensor self, float p=2) -> Tensor */
 export function pdist(input: Tensor, p?: number, opts?: { p?: number }): Tensor;
+/** aten::pdist: pdist(Tensor self, float p=2) -> Tensor */
+export function pdist(input: Tensor, opts?: { p?: number }): Tensor;
 export function pdist(...a: any[]): any { return pdist$(a); }
 
 /** aten::permute: permute(Tensor(a) self, int[] dims) -> Tensor(a) */
@@ -25756,6 +26174,8 @@ export function permuteCopy(...a: any[]): any { return permuteCopy$(a); }
 
 /** aten::pinverse: pinverse(Tensor self, float rcond=1e-15) -> Tensor */
 export function pinverse(input: Tensor, rcond?: number, opts?: { rcond?: number }): Tensor;
+/** aten::pinverse: pinverse(Tensor self, float rcond=1e-15) -> Tensor */
+export function pinverse(input: Tensor, opts?: { rcond?: number }): Tensor;
 export function pinverse(...a: any[]): any { return pinverse$(a); }
 
 /** aten::pixel_shuffle: pixel_shuffle(Tensor self, int upscale_factor) -> Tensor */
@@ -25768,6 +26188,8 @@ export function pixelUnshuffle(...a: any[]): any { return pixelUnshuffle$(a); }
 
 /** aten::poisson: poisson(Tensor self, Generator? generator=None) -> Tensor */
 export function poisson(input: Tensor, generator?: null, opts?: { generator?: null }): Tensor;
+/** aten::poisson: poisson(Tensor self, Generator? generator=None) -> Tensor */
+export function poisson(input: Tensor, opts?: { generator?: null }): Tensor;
 export function poisson(...a: any[]): any { return poisson$(a); }
 
 /** aten::poisson_nll_loss: poisson_nll_loss(Tensor input, Tensor target, bool log_input, bool full, float eps, int reduction) -> Tensor */
@@ -25802,6 +26224,8 @@ export function prelu(...a: any[]): any { return prelu$(a); }
 export function prod(input: Tensor, opts?: { dtype?: DType | null }): Tensor;
 /** aten::prod.dim_int: prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function prod(input: Tensor, dim: number, keepdim?: boolean, opts?: { keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** aten::prod.dim_int: prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
+export function prod(input: Tensor, dim: number, opts?: { keepdim?: boolean; dtype?: DType | null }): Tensor;
 export function prod(...a: any[]): any { return prod$(a); }
 
 /** aten::promote_types: promote_types(ScalarType type1, ScalarType type2) -> ScalarType */
@@ -25810,6 +26234,8 @@ export function promoteTypes(...a: any[]): any { return promoteTypes$(a); }
 
 /** aten::put: put(Tensor self, Tensor index, Tensor source, bool accumulate=False) -> Tensor */
 export function put(input: Tensor, index: Tensor, source: Tensor, accumulate?: boolean, opts?: { accumulate?: boolean }): Tensor;
+/** aten::put: put(Tensor self, Tensor index, Tensor source, bool accumulate=False) -> Tensor */
+export function put(input: Tensor, index: Tensor, source: Tensor, opts?: { accumulate?: boolean }): Tensor;
 export function put(...a: any[]): any { return put$(a); }
 
 /** aten::q_per_channel_axis: q_per_channel_axis(Tensor self) -> int */
@@ -25833,13 +26259,19 @@ export function qZeroPoint(input: Tensor): number;
 export function qZeroPoint(...a: any[]): any { return qZeroPoint$(a); }
 
 /** aten::qr: qr(Tensor self, bool some=True) -> (Tensor Q, Tensor R) */
-export function qr(input: Tensor, some?: boolean, opts?: { some?: boolean }): [Tensor, Tensor];
+export function qr(input: Tensor, some?: boolean, opts?: { some?: boolean }): [Tensor, Tensor] & { Q: Tensor; R: Tensor };
+/** aten::qr: qr(Tensor self, bool some=True) -> (Tensor Q, Tensor R) */
+export function qr(input: Tensor, opts?: { some?: boolean }): [Tensor, Tensor] & { Q: Tensor; R: Tensor };
 export function qr(...a: any[]): any { return qr$(a); }
 
 /** aten::quantile: quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor */
 export function quantile(input: Tensor, q: Tensor, dim?: number | null, keepdim?: boolean, opts?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+/** aten::quantile: quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor */
+export function quantile(input: Tensor, q: Tensor, opts?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
 /** aten::quantile.scalar: quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor */
 export function quantile(input: Tensor, q: number, dim?: number | null, keepdim?: boolean, opts?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+/** aten::quantile.scalar: quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor */
+export function quantile(input: Tensor, q: number, opts?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
 export function quantile(...a: any[]): any { return quantile$(a); }
 
 /** aten::quantize_per_channel: quantize_per_channel(Tensor self, Tensor scales, Tensor zero_points, int axis, ScalarType dtype) -> Tensor */
@@ -25872,14 +26304,20 @@ export function quantizedLstmCell(...a: any[]): any { return quantizedLstmCell$(
 
 /** aten::quantized_max_pool1d: quantized_max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor */
 export function quantizedMaxPool1d(input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** aten::quantized_max_pool1d: quantized_max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor */
+export function quantizedMaxPool1d(input: Tensor, kernelSize: number | number[], opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 export function quantizedMaxPool1d(...a: any[]): any { return quantizedMaxPool1d$(a); }
 
 /** aten::quantized_max_pool2d: quantized_max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor */
 export function quantizedMaxPool2d(input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** aten::quantized_max_pool2d: quantized_max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor */
+export function quantizedMaxPool2d(input: Tensor, kernelSize: number | number[], opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 export function quantizedMaxPool2d(...a: any[]): any { return quantizedMaxPool2d$(a); }
 
 /** aten::quantized_max_pool3d: quantized_max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor */
 export function quantizedMaxPool3d(input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** aten::quantized_max_pool3d: quantized_max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor */
+export function quantizedMaxPool3d(input: Tensor, kernelSize: number | number[], opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 export function quantizedMaxPool3d(...a: any[]): any { return quantizedMaxPool3d$(a); }
 
 /** aten::quantized_rnn_relu_cell: quantized_rnn_relu_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor b_ih, Tensor b_hh, Tensor packed_ih, Tensor packed_hh, Tensor col_offsets_ih, Tensor col_offsets_hh, Scalar scale_ih, Scalar scale_hh, Scalar zero_point_ih, Scalar zero_point_hh) -> Tensor */
@@ -25954,6 +26392,8 @@ export function randperm(...a: any[]): any { return randperm$(a); }
 
 /** aten::range.step: range.step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function range(start: Scalar, end: Scalar, step?: Scalar, opts?: { step?: Scalar; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
+/** aten::range.step: range.step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
+export function range(start: Scalar, end: Scalar, opts?: { step?: Scalar; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
 /** aten::range: range(Scalar start, Scalar end, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function range(start: Scalar, end: Scalar, opts?: { dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
 export function range(...a: any[]): any { return range$(a); }
@@ -26030,8 +26470,12 @@ export function renorm(...a: any[]): any { return renorm$(a); }
 export function repeatInterleave(repeats: Tensor, opts?: { outputSize?: number | null }): Tensor;
 /** aten::repeat_interleave.self_Tensor: repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, SymInt? output_size=None) -> Tensor */
 export function repeatInterleave(input: Tensor, repeats: Tensor, dim?: number | null, opts?: { dim?: number | null; outputSize?: number | null }): Tensor;
+/** aten::repeat_interleave.self_Tensor: repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, SymInt? output_size=None) -> Tensor */
+export function repeatInterleave(input: Tensor, repeats: Tensor, opts?: { dim?: number | null; outputSize?: number | null }): Tensor;
 /** aten::repeat_interleave.self_int: repeat_interleave.self_int(Tensor self, SymInt repeats, int? dim=None, *, SymInt? output_size=None) -> Tensor */
 export function repeatInterleave(input: Tensor, repeats: number, dim?: number | null, opts?: { dim?: number | null; outputSize?: number | null }): Tensor;
+/** aten::repeat_interleave.self_int: repeat_interleave.self_int(Tensor self, SymInt repeats, int? dim=None, *, SymInt? output_size=None) -> Tensor */
+export function repeatInterleave(input: Tensor, repeats: number, opts?: { dim?: number | null; outputSize?: number | null }): Tensor;
 export function repeatInterleave(...a: any[]): any { return repeatInterleave$(a); }
 
 /** aten::replication_pad1d: replication_pad1d(Tensor self, SymInt[2] padding) -> Tensor */
@@ -26090,6 +26534,8 @@ export function resultType(...a: any[]): any { return resultType$(a); }
 
 /** aten::rms_norm: rms_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight=None, float? eps=None) -> Tensor */
 export function rmsNorm(input: Tensor, normalizedShape: number | number[], weight?: Tensor | null, eps?: number | null, opts?: { weight?: Tensor | null; eps?: number | null }): Tensor;
+/** aten::rms_norm: rms_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight=None, float? eps=None) -> Tensor */
+export function rmsNorm(input: Tensor, normalizedShape: number | number[], opts?: { weight?: Tensor | null; eps?: number | null }): Tensor;
 export function rmsNorm(...a: any[]): any { return rmsNorm$(a); }
 
 /** aten::rnn_relu.input: rnn_relu.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor) */
@@ -26100,6 +26546,8 @@ export function rnnRelu(...a: any[]): any { return rnnRelu$(a); }
 
 /** aten::rnn_relu_cell: rnn_relu_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor */
 export function rnnReluCell(input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null, opts?: { bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
+/** aten::rnn_relu_cell: rnn_relu_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor */
+export function rnnReluCell(input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, opts?: { bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
 export function rnnReluCell(...a: any[]): any { return rnnReluCell$(a); }
 
 /** aten::rnn_tanh.input: rnn_tanh.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor) */
@@ -26110,14 +26558,20 @@ export function rnnTanh(...a: any[]): any { return rnnTanh$(a); }
 
 /** aten::rnn_tanh_cell: rnn_tanh_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor */
 export function rnnTanhCell(input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh?: Tensor | null, bHh?: Tensor | null, opts?: { bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
+/** aten::rnn_tanh_cell: rnn_tanh_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor */
+export function rnnTanhCell(input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, opts?: { bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
 export function rnnTanhCell(...a: any[]): any { return rnnTanhCell$(a); }
 
 /** aten::roll: roll(Tensor self, SymInt[1] shifts, int[1] dims=[]) -> Tensor */
 export function roll(input: Tensor, shifts: number | number[], dims?: number | number[], opts?: { dims?: number | number[] }): Tensor;
+/** aten::roll: roll(Tensor self, SymInt[1] shifts, int[1] dims=[]) -> Tensor */
+export function roll(input: Tensor, shifts: number | number[], opts?: { dims?: number | number[] }): Tensor;
 export function roll(...a: any[]): any { return roll$(a); }
 
 /** aten::rot90: rot90(Tensor self, int k=1, int[] dims=[0,1]) -> Tensor */
 export function rot90(input: Tensor, k?: number, dims?: number | number[], opts?: { k?: number; dims?: number | number[] }): Tensor;
+/** aten::rot90: rot90(Tensor self, int k=1, int[] dims=[0,1]) -> Tensor */
+export function rot90(input: Tensor, opts?: { k?: number; dims?: number | number[] }): Tensor;
 export function rot90(...a: any[]): any { return rot90$(a); }
 
 /** aten::round: round(Tensor self) -> Tensor */
@@ -26142,14 +26596,20 @@ export function rowStack(...a: any[]): any { return rowStack$(a); }
 
 /** aten::rrelu: rrelu(Tensor self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor */
 export function rrelu(input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, generator?: null, opts?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
+/** aten::rrelu: rrelu(Tensor self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor */
+export function rrelu(input: Tensor, opts?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
 export function rrelu(...a: any[]): any { return rrelu$(a); }
 
 /** aten::rrelu_: rrelu_(Tensor(a!) self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor(a!) */
 export function rrelu_(input: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, generator?: null, opts?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
+/** aten::rrelu_: rrelu_(Tensor(a!) self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor(a!) */
+export function rrelu_(input: Tensor, opts?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
 export function rrelu_(...a: any[]): any { return rrelu_$(a); }
 
 /** aten::rrelu_with_noise_: rrelu_with_noise_(Tensor(a!) self, Tensor(b!) noise, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor(a!) */
 export function rreluWithNoise_(input: Tensor, noise: Tensor, lower?: Scalar, upper?: Scalar, training?: boolean, generator?: null, opts?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
+/** aten::rrelu_with_noise_: rrelu_with_noise_(Tensor(a!) self, Tensor(b!) noise, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor(a!) */
+export function rreluWithNoise_(input: Tensor, noise: Tensor, opts?: { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
 export function rreluWithNoise_(...a: any[]): any { return rreluWithNoise_$(a); }
 
 /** aten::rrelu_with_noise_backward: rrelu_with_noise_backward(Tensor grad_output, Tensor self, Tensor noise, Scalar lower, Scalar upper, bool training, bool self_is_result) -> Tensor */
@@ -26168,6 +26628,8 @@ export function rsqrt_(...a: any[]): any { return rsqrt_$(a); }
 export function rsub(input: Tensor, other: Tensor, opts?: { alpha?: Scalar }): Tensor;
 /** aten::rsub.Scalar: rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
 export function rsub(input: Tensor, other: Scalar, alpha?: Scalar, opts?: { alpha?: Scalar }): Tensor;
+/** aten::rsub.Scalar: rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
+export function rsub(input: Tensor, other: Scalar, opts?: { alpha?: Scalar }): Tensor;
 export function rsub(...a: any[]): any { return rsub$(a); }
 
 /** aten::scalar_tensor: scalar_tensor(Scalar s, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -26176,6 +26638,8 @@ export function scalarTensor(...a: any[]): any { return scalarTensor$(a); }
 
 /** aten::scaled_dot_product_attention: scaled_dot_product_attention(Tensor query, Tensor key, Tensor value, Tensor? attn_mask=None, float dropout_p=0.0, bool is_causal=False, *, float? scale=None, bool enable_gqa=False) -> Tensor */
 export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, attnMask?: Tensor | null, dropoutP?: number, isCausal?: boolean, opts?: { attnMask?: Tensor | null; dropoutP?: number; isCausal?: boolean; scale?: number | null; enableGqa?: boolean }): Tensor;
+/** aten::scaled_dot_product_attention: scaled_dot_product_attention(Tensor query, Tensor key, Tensor value, Tensor? attn_mask=None, float dropout_p=0.0, bool is_causal=False, *, float? scale=None, bool enable_gqa=False) -> Tensor */
+export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, opts?: { attnMask?: Tensor | null; dropoutP?: number; isCausal?: boolean; scale?: number | null; enableGqa?: boolean }): Tensor;
 export function scaledDotProductAttention(...a: any[]): any { return scaledDotProductAttention$(a); }
 
 /** aten::scatter.src: scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor */
@@ -26296,6 +26760,8 @@ export function size(...a: any[]): any { return size$(a); }
 
 /** aten::slice.Tensor: slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a) */
 export function slice(input: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number, opts?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+/** aten::slice.Tensor: slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a) */
+export function slice(input: Tensor, opts?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
 export function slice(...a: any[]): any { return slice$(a); }
 
 /** aten::slice_backward: slice_backward(Tensor grad_output, SymInt[] input_sizes, int dim, SymInt start, SymInt end, SymInt step) -> Tensor */
@@ -26304,22 +26770,30 @@ export function sliceBackward(...a: any[]): any { return sliceBackward$(a); }
 
 /** aten::slice_copy.Tensor: slice_copy.Tensor(Tensor self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor */
 export function sliceCopy(input: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number, opts?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+/** aten::slice_copy.Tensor: slice_copy.Tensor(Tensor self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor */
+export function sliceCopy(input: Tensor, opts?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
 export function sliceCopy(...a: any[]): any { return sliceCopy$(a); }
 
 /** aten::slice_inverse: slice_inverse(Tensor(a) self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a) */
 export function sliceInverse(input: Tensor, src: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number, opts?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+/** aten::slice_inverse: slice_inverse(Tensor(a) self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a) */
+export function sliceInverse(input: Tensor, src: Tensor, opts?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
 export function sliceInverse(...a: any[]): any { return sliceInverse$(a); }
 
 /** aten::slice_scatter: slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor */
 export function sliceScatter(input: Tensor, src: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number, opts?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+/** aten::slice_scatter: slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor */
+export function sliceScatter(input: Tensor, src: Tensor, opts?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
 export function sliceScatter(...a: any[]): any { return sliceScatter$(a); }
 
 /** aten::slogdet: slogdet(Tensor self) -> (Tensor sign, Tensor logabsdet) */
-export function slogdet(input: Tensor): [Tensor, Tensor];
+export function slogdet(input: Tensor): [Tensor, Tensor] & { sign: Tensor; logabsdet: Tensor };
 export function slogdet(...a: any[]): any { return slogdet$(a); }
 
 /** aten::slow_conv3d: slow_conv3d(Tensor self, Tensor weight, SymInt[3] kernel_size, Tensor? bias=None, SymInt[3] stride=1, SymInt[3] padding=0) -> Tensor */
 export function slowConv3d(input: Tensor, weight: Tensor, kernelSize: number | number[], bias?: Tensor | null, stride?: number | number[], padding?: number | number[], opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[] }): Tensor;
+/** aten::slow_conv3d: slow_conv3d(Tensor self, Tensor weight, SymInt[3] kernel_size, Tensor? bias=None, SymInt[3] stride=1, SymInt[3] padding=0) -> Tensor */
+export function slowConv3d(input: Tensor, weight: Tensor, kernelSize: number | number[], opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[] }): Tensor;
 export function slowConv3d(...a: any[]): any { return slowConv3d$(a); }
 
 /** aten::slow_conv3d_forward: slow_conv3d_forward(Tensor self, Tensor weight, SymInt[3] kernel_size, Tensor? bias, SymInt[3] stride, SymInt[3] padding) -> Tensor */
@@ -26328,18 +26802,26 @@ export function slowConv3dForward(...a: any[]): any { return slowConv3dForward$(
 
 /** aten::slow_conv_dilated2d: slow_conv_dilated2d(Tensor self, Tensor weight, SymInt[2] kernel_size, Tensor? bias=None, SymInt[2] stride=1, SymInt[2] padding=0, SymInt[2] dilation=1) -> Tensor */
 export function slowConvDilated2d(input: Tensor, weight: Tensor, kernelSize: number | number[], bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** aten::slow_conv_dilated2d: slow_conv_dilated2d(Tensor self, Tensor weight, SymInt[2] kernel_size, Tensor? bias=None, SymInt[2] stride=1, SymInt[2] padding=0, SymInt[2] dilation=1) -> Tensor */
+export function slowConvDilated2d(input: Tensor, weight: Tensor, kernelSize: number | number[], opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }): Tensor;
 export function slowConvDilated2d(...a: any[]): any { return slowConvDilated2d$(a); }
 
 /** aten::slow_conv_dilated3d: slow_conv_dilated3d(Tensor self, Tensor weight, SymInt[3] kernel_size, Tensor? bias=None, SymInt[3] stride=1, SymInt[3] padding=0, SymInt[3] dilation=1) -> Tensor */
 export function slowConvDilated3d(input: Tensor, weight: Tensor, kernelSize: number | number[], bias?: Tensor | null, stride?: number | number[], padding?: number | number[], dilation?: number | number[], opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** aten::slow_conv_dilated3d: slow_conv_dilated3d(Tensor self, Tensor weight, SymInt[3] kernel_size, Tensor? bias=None, SymInt[3] stride=1, SymInt[3] padding=0, SymInt[3] dilation=1) -> Tensor */
+export function slowConvDilated3d(input: Tensor, weight: Tensor, kernelSize: number | number[], opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }): Tensor;
 export function slowConvDilated3d(...a: any[]): any { return slowConvDilated3d$(a); }
 
 /** aten::slow_conv_transpose2d: slow_conv_transpose2d(Tensor self, Tensor weight, SymInt[2] kernel_size, Tensor? bias=None, SymInt[2] stride=1, SymInt[2] padding=0, SymInt[2] output_padding=0, SymInt[2] dilation=1) -> Tensor */
 export function slowConvTranspose2d(input: Tensor, weight: Tensor, kernelSize: number | number[], bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], dilation?: number | number[], opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** aten::slow_conv_transpose2d: slow_conv_transpose2d(Tensor self, Tensor weight, SymInt[2] kernel_size, Tensor? bias=None, SymInt[2] stride=1, SymInt[2] padding=0, SymInt[2] output_padding=0, SymInt[2] dilation=1) -> Tensor */
+export function slowConvTranspose2d(input: Tensor, weight: Tensor, kernelSize: number | number[], opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }): Tensor;
 export function slowConvTranspose2d(...a: any[]): any { return slowConvTranspose2d$(a); }
 
 /** aten::slow_conv_transpose3d: slow_conv_transpose3d(Tensor self, Tensor weight, SymInt[3] kernel_size, Tensor? bias=None, SymInt[3] stride=1, SymInt[3] padding=0, SymInt[3] output_padding=0, SymInt[3] dilation=1) -> Tensor */
 export function slowConvTranspose3d(input: Tensor, weight: Tensor, kernelSize: number | number[], bias?: Tensor | null, stride?: number | number[], padding?: number | number[], outputPadding?: number | number[], dilation?: number | number[], opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** aten::slow_conv_transpose3d: slow_conv_transpose3d(Tensor self, Tensor weight, SymInt[3] kernel_size, Tensor? bias=None, SymInt[3] stride=1, SymInt[3] padding=0, SymInt[3] output_padding=0, SymInt[3] dilation=1) -> Tensor */
+export function slowConvTranspose3d(input: Tensor, weight: Tensor, kernelSize: number | number[], opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }): Tensor;
 export function slowConvTranspose3d(...a: any[]): any { return slowConvTranspose3d$(a); }
 
 /** aten::smm: smm(Tensor self, Tensor mat2) -> Tensor */
@@ -26348,6 +26830,8 @@ export function smm(...a: any[]): any { return smm$(a); }
 
 /** aten::smooth_l1_loss: smooth_l1_loss(Tensor self, Tensor target, int reduction=Mean, float beta=1.0) -> Tensor */
 export function smoothL1Loss(input: Tensor, target: Tensor, reduction?: number, beta?: number, opts?: { reduction?: number; beta?: number }): Tensor;
+/** aten::smooth_l1_loss: smooth_l1_loss(Tensor self, Tensor target, int reduction=Mean, float beta=1.0) -> Tensor */
+export function smoothL1Loss(input: Tensor, target: Tensor, opts?: { reduction?: number; beta?: number }): Tensor;
 export function smoothL1Loss(...a: any[]): any { return smoothL1Loss$(a); }
 
 /** aten::smooth_l1_loss_backward: smooth_l1_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction, float beta) -> Tensor */
@@ -26356,6 +26840,8 @@ export function smoothL1LossBackward(...a: any[]): any { return smoothL1LossBack
 
 /** aten::soft_margin_loss: soft_margin_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor */
 export function softMarginLoss(input: Tensor, target: Tensor, reduction?: number, opts?: { reduction?: number }): Tensor;
+/** aten::soft_margin_loss: soft_margin_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor */
+export function softMarginLoss(input: Tensor, target: Tensor, opts?: { reduction?: number }): Tensor;
 export function softMarginLoss(...a: any[]): any { return softMarginLoss$(a); }
 
 /** aten::soft_margin_loss_backward: soft_margin_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction) -> Tensor */
@@ -26364,10 +26850,14 @@ export function softMarginLossBackward(...a: any[]): any { return softMarginLoss
 
 /** aten::softmax.int: softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor */
 export function softmax(input: Tensor, dim: number, dtype?: DType | null, opts?: { dtype?: DType | null }): Tensor;
+/** aten::softmax.int: softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor */
+export function softmax(input: Tensor, dim: number, opts?: { dtype?: DType | null }): Tensor;
 export function softmax(...a: any[]): any { return softmax$(a); }
 
 /** aten::softplus: softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor */
 export function softplus(input: Tensor, beta?: Scalar, threshold?: Scalar, opts?: { beta?: Scalar; threshold?: Scalar }): Tensor;
+/** aten::softplus: softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor */
+export function softplus(input: Tensor, opts?: { beta?: Scalar; threshold?: Scalar }): Tensor;
 export function softplus(...a: any[]): any { return softplus$(a); }
 
 /** aten::softplus_backward: softplus_backward(Tensor grad_output, Tensor self, Scalar beta, Scalar threshold) -> Tensor */
@@ -26376,6 +26866,8 @@ export function softplusBackward(...a: any[]): any { return softplusBackward$(a)
 
 /** aten::softshrink: softshrink(Tensor self, Scalar lambd=0.5) -> Tensor */
 export function softshrink(input: Tensor, lambd?: Scalar, opts?: { lambd?: Scalar }): Tensor;
+/** aten::softshrink: softshrink(Tensor self, Scalar lambd=0.5) -> Tensor */
+export function softshrink(input: Tensor, opts?: { lambd?: Scalar }): Tensor;
 export function softshrink(...a: any[]): any { return softshrink$(a); }
 
 /** aten::softshrink_backward: softshrink_backward(Tensor grad_output, Tensor self, Scalar lambd) -> Tensor */
@@ -26383,9 +26875,11 @@ export function softshrinkBackward(gradOutput: Tensor, input: Tensor, lambd: Sca
 export function softshrinkBackward(...a: any[]): any { return softshrinkBackward$(a); }
 
 /** aten::sort: sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices) */
-export function sort(input: Tensor, dim?: number, descending?: boolean, opts?: { dim?: number; descending?: boolean }): [Tensor, Tensor];
+export function sort(input: Tensor, dim?: number, descending?: boolean, opts?: { dim?: number; descending?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
+/** aten::sort: sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices) */
+export function sort(input: Tensor, opts?: { dim?: number; descending?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
 /** aten::sort.stable: sort.stable(Tensor self, *, bool? stable, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices) */
-export function sort(input: Tensor, opts?: { stable?: boolean | null; dim?: number; descending?: boolean }): [Tensor, Tensor];
+export function sort(input: Tensor, opts?: { stable?: boolean | null; dim?: number; descending?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
 export function sort(...a: any[]): any { return sort$(a); }
 
 /** aten::sparse_bsc_tensor.ccol_row_value_size: sparse_bsc_tensor.ccol_row_value_size(Tensor ccol_indices, Tensor row_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor */
@@ -26592,10 +27086,14 @@ export function specialLogSoftmax(...a: any[]): any { return specialLogSoftmax$(
 
 /** aten::special_logit: special_logit(Tensor self, float? eps=None) -> Tensor */
 export function specialLogit(input: Tensor, eps?: number | null, opts?: { eps?: number | null }): Tensor;
+/** aten::special_logit: special_logit(Tensor self, float? eps=None) -> Tensor */
+export function specialLogit(input: Tensor, opts?: { eps?: number | null }): Tensor;
 export function specialLogit(...a: any[]): any { return specialLogit$(a); }
 
 /** aten::special_logsumexp: special_logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor */
 export function specialLogsumexp(input: Tensor, dim: number | number[], keepdim?: boolean, opts?: { keepdim?: boolean }): Tensor;
+/** aten::special_logsumexp: special_logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor */
+export function specialLogsumexp(input: Tensor, dim: number | number[], opts?: { keepdim?: boolean }): Tensor;
 export function specialLogsumexp(...a: any[]): any { return specialLogsumexp$(a); }
 
 /** aten::special_modified_bessel_i0: special_modified_bessel_i0(Tensor self) -> Tensor */
@@ -26684,6 +27182,8 @@ export function specialSinc(...a: any[]): any { return specialSinc$(a); }
 
 /** aten::special_softmax: special_softmax(Tensor self, int dim, ScalarType? dtype=None) -> Tensor */
 export function specialSoftmax(input: Tensor, dim: number, dtype?: DType | null, opts?: { dtype?: DType | null }): Tensor;
+/** aten::special_softmax: special_softmax(Tensor self, int dim, ScalarType? dtype=None) -> Tensor */
+export function specialSoftmax(input: Tensor, dim: number, opts?: { dtype?: DType | null }): Tensor;
 export function specialSoftmax(...a: any[]): any { return specialSoftmax$(a); }
 
 /** aten::special_spherical_bessel_j0: special_spherical_bessel_j0(Tensor x) -> Tensor */
@@ -26716,20 +27216,30 @@ export function specialZeta(...a: any[]): any { return specialZeta$(a); }
 
 /** aten::split.Tensor: split.Tensor(Tensor(a -> *) self, SymInt split_size, int dim=0) -> Tensor(a)[] */
 export function split(input: Tensor, splitSize: number, dim?: number, opts?: { dim?: number }): Tensor[];
+/** aten::split.Tensor: split.Tensor(Tensor(a -> *) self, SymInt split_size, int dim=0) -> Tensor(a)[] */
+export function split(input: Tensor, splitSize: number, opts?: { dim?: number }): Tensor[];
 /** aten::split.sizes: split.sizes(Tensor(a -> *) self, SymInt[] split_size, int dim=0) -> Tensor(a)[] */
 export function split(input: Tensor, splitSize: number | number[], dim?: number, opts?: { dim?: number }): Tensor[];
+/** aten::split.sizes: split.sizes(Tensor(a -> *) self, SymInt[] split_size, int dim=0) -> Tensor(a)[] */
+export function split(input: Tensor, splitSize: number | number[], opts?: { dim?: number }): Tensor[];
 export function split(...a: any[]): any { return split$(a); }
 
 /** aten::split_copy.Tensor: split_copy.Tensor(Tensor self, SymInt split_size, int dim=0) -> Tensor[] */
 export function splitCopy(input: Tensor, splitSize: number, dim?: number, opts?: { dim?: number }): Tensor[];
+/** aten::split_copy.Tensor: split_copy.Tensor(Tensor self, SymInt split_size, int dim=0) -> Tensor[] */
+export function splitCopy(input: Tensor, splitSize: number, opts?: { dim?: number }): Tensor[];
 export function splitCopy(...a: any[]): any { return splitCopy$(a); }
 
 /** aten::split_with_sizes: split_with_sizes(Tensor(a -> *) self, SymInt[] split_sizes, int dim=0) -> Tensor(a)[] */
 export function splitWithSizes(input: Tensor, splitSizes: number | number[], dim?: number, opts?: { dim?: number }): Tensor[];
+/** aten::split_with_sizes: split_with_sizes(Tensor(a -> *) self, SymInt[] split_sizes, int dim=0) -> Tensor(a)[] */
+export function splitWithSizes(input: Tensor, splitSizes: number | number[], opts?: { dim?: number }): Tensor[];
 export function splitWithSizes(...a: any[]): any { return splitWithSizes$(a); }
 
 /** aten::split_with_sizes_copy: split_with_sizes_copy(Tensor self, SymInt[] split_sizes, int dim=0) -> Tensor[] */
 export function splitWithSizesCopy(input: Tensor, splitSizes: number | number[], dim?: number, opts?: { dim?: number }): Tensor[];
+/** aten::split_with_sizes_copy: split_with_sizes_copy(Tensor self, SymInt[] split_sizes, int dim=0) -> Tensor[] */
+export function splitWithSizesCopy(input: Tensor, splitSizes: number | number[], opts?: { dim?: number }): Tensor[];
 export function splitWithSizesCopy(...a: any[]): any { return splitWithSizesCopy$(a); }
 
 /** aten::sqrt: sqrt(Tensor self) -> Tensor */
@@ -26770,28 +27280,46 @@ export function sspaddmm(...a: any[]): any { return sspaddmm$(a); }
 
 /** aten::stack: stack(Tensor[] tensors, int dim=0) -> Tensor */
 export function stack(tensors: Tensor[], dim?: number, opts?: { dim?: number }): Tensor;
+/** aten::stack: stack(Tensor[] tensors, int dim=0) -> Tensor */
+export function stack(tensors: Tensor[], opts?: { dim?: number }): Tensor;
 export function stack(...a: any[]): any { return stack$(a); }
 
 /** aten::std: std(Tensor self, bool unbiased=True) -> Tensor */
 export function std(input: Tensor, unbiased?: boolean, opts?: { unbiased?: boolean }): Tensor;
+/** aten::std: std(Tensor self, bool unbiased=True) -> Tensor */
+export function std(input: Tensor, opts?: { unbiased?: boolean }): Tensor;
 /** aten::std.dim: std.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor */
 export function std(input: Tensor, dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, opts?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+/** aten::std.dim: std.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor */
+export function std(input: Tensor, opts?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
 /** aten::std.correction: std.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> Tensor */
 export function std(input: Tensor, dim?: number | number[] | null, opts?: { dim?: number | number[] | null; correction?: Scalar | null; keepdim?: boolean }): Tensor;
+/** aten::std.correction: std.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> Tensor */
+export function std(input: Tensor, opts?: { dim?: number | number[] | null; correction?: Scalar | null; keepdim?: boolean }): Tensor;
 export function std(...a: any[]): any { return std$(a); }
 
 /** aten::std_mean: std_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor) */
 export function stdMean(input: Tensor, unbiased?: boolean, opts?: { unbiased?: boolean }): [Tensor, Tensor];
+/** aten::std_mean: std_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor) */
+export function stdMean(input: Tensor, opts?: { unbiased?: boolean }): [Tensor, Tensor];
 /** aten::std_mean.dim: std_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor) */
 export function stdMean(input: Tensor, dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, opts?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
+/** aten::std_mean.dim: std_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor) */
+export function stdMean(input: Tensor, opts?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
 /** aten::std_mean.correction: std_mean.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> (Tensor, Tensor) */
 export function stdMean(input: Tensor, dim?: number | number[] | null, opts?: { dim?: number | number[] | null; correction?: Scalar | null; keepdim?: boolean }): [Tensor, Tensor];
+/** aten::std_mean.correction: std_mean.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> (Tensor, Tensor) */
+export function stdMean(input: Tensor, opts?: { dim?: number | number[] | null; correction?: Scalar | null; keepdim?: boolean }): [Tensor, Tensor];
 export function stdMean(...a: any[]): any { return stdMean$(a); }
 
 /** aten::stft: stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None, bool? align_to_window=None) -> Tensor */
 export function stft(input: Tensor, nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, normalized?: boolean, onesided?: boolean | null, returnComplex?: boolean | null, alignToWindow?: boolean | null, opts?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null; alignToWindow?: boolean | null }): Tensor;
+/** aten::stft: stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None, bool? align_to_window=None) -> Tensor */
+export function stft(input: Tensor, nFft: number, opts?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null; alignToWindow?: boolean | null }): Tensor;
 /** aten::stft.center: stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None, bool? align_to_window=None) -> Tensor */
 export function stft(input: Tensor, nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, padMode?: string, normalized?: boolean, onesided?: boolean | null, returnComplex?: boolean | null, alignToWindow?: boolean | null, opts?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null; alignToWindow?: boolean | null }): Tensor;
+/** aten::stft.center: stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None, bool? align_to_window=None) -> Tensor */
+export function stft(input: Tensor, nFft: number, opts?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null; alignToWindow?: boolean | null }): Tensor;
 export function stft(...a: any[]): any { return stft$(a); }
 
 /** aten::stride.int: stride.int(Tensor self, int dim) -> int */
@@ -26802,22 +27330,30 @@ export function stride(...a: any[]): any { return stride$(a); }
 export function sub(input: Tensor, other: Tensor, opts?: { alpha?: Scalar }): Tensor;
 /** aten::sub.Scalar: sub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
 export function sub(input: Tensor, other: Scalar, alpha?: Scalar, opts?: { alpha?: Scalar }): Tensor;
+/** aten::sub.Scalar: sub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
+export function sub(input: Tensor, other: Scalar, opts?: { alpha?: Scalar }): Tensor;
 export function sub(...a: any[]): any { return sub$(a); }
 
 /** aten::subtract.Tensor: subtract.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor */
 export function subtract(input: Tensor, other: Tensor, opts?: { alpha?: Scalar }): Tensor;
 /** aten::subtract.Scalar: subtract.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
 export function subtract(input: Tensor, other: Scalar, alpha?: Scalar, opts?: { alpha?: Scalar }): Tensor;
+/** aten::subtract.Scalar: subtract.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
+export function subtract(input: Tensor, other: Scalar, opts?: { alpha?: Scalar }): Tensor;
 export function subtract(...a: any[]): any { return subtract$(a); }
 
 /** aten::sum: sum(Tensor self, *, ScalarType? dtype=None) -> Tensor */
 export function sum(input: Tensor, opts?: { dtype?: DType | null }): Tensor;
 /** aten::sum.dim_IntList: sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function sum(input: Tensor, dim?: number | number[] | null, keepdim?: boolean, opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** aten::sum.dim_IntList: sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
+export function sum(input: Tensor, opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
 export function sum(...a: any[]): any { return sum$(a); }
 
 /** aten::svd: svd(Tensor self, bool some=True, bool compute_uv=True) -> (Tensor U, Tensor S, Tensor V) */
-export function svd(input: Tensor, some?: boolean, computeUv?: boolean, opts?: { some?: boolean; computeUv?: boolean }): [Tensor, Tensor, Tensor];
+export function svd(input: Tensor, some?: boolean, computeUv?: boolean, opts?: { some?: boolean; computeUv?: boolean }): [Tensor, Tensor, Tensor] & { U: Tensor; S: Tensor; V: Tensor };
+/** aten::svd: svd(Tensor self, bool some=True, bool compute_uv=True) -> (Tensor U, Tensor S, Tensor V) */
+export function svd(input: Tensor, opts?: { some?: boolean; computeUv?: boolean }): [Tensor, Tensor, Tensor] & { U: Tensor; S: Tensor; V: Tensor };
 export function svd(...a: any[]): any { return svd$(a); }
 
 /** aten::swapaxes: swapaxes(Tensor(a) self, int axis0, int axis1) -> Tensor(a) */
@@ -26866,6 +27402,8 @@ export function take(...a: any[]): any { return take$(a); }
 
 /** aten::take_along_dim: take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor */
 export function takeAlongDim(input: Tensor, indices: Tensor, dim?: number | null, opts?: { dim?: number | null }): Tensor;
+/** aten::take_along_dim: take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor */
+export function takeAlongDim(input: Tensor, indices: Tensor, opts?: { dim?: number | null }): Tensor;
 export function takeAlongDim(...a: any[]): any { return takeAlongDim$(a); }
 
 /** aten::tan: tan(Tensor self) -> Tensor */
@@ -26890,10 +27428,16 @@ export function tanhBackward(...a: any[]): any { return tanhBackward$(a); }
 
 /** aten::tensor_split.sections: tensor_split.sections(Tensor(a -> *) self, SymInt sections, int dim=0) -> Tensor(a)[] */
 export function tensorSplit(input: Tensor, sections: number, dim?: number, opts?: { dim?: number }): Tensor[];
+/** aten::tensor_split.sections: tensor_split.sections(Tensor(a -> *) self, SymInt sections, int dim=0) -> Tensor(a)[] */
+export function tensorSplit(input: Tensor, sections: number, opts?: { dim?: number }): Tensor[];
 /** aten::tensor_split.indices: tensor_split.indices(Tensor(a -> *) self, SymInt[] indices, int dim=0) -> Tensor(a)[] */
 export function tensorSplit(input: Tensor, indices: number | number[], dim?: number, opts?: { dim?: number }): Tensor[];
+/** aten::tensor_split.indices: tensor_split.indices(Tensor(a -> *) self, SymInt[] indices, int dim=0) -> Tensor(a)[] */
+export function tensorSplit(input: Tensor, indices: number | number[], opts?: { dim?: number }): Tensor[];
 /** aten::tensor_split.tensor_indices_or_sections: tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[] */
 export function tensorSplit(input: Tensor, tensorIndicesOrSections: Tensor, dim?: number, opts?: { dim?: number }): Tensor[];
+/** aten::tensor_split.tensor_indices_or_sections: tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[] */
+export function tensorSplit(input: Tensor, tensorIndicesOrSections: Tensor, opts?: { dim?: number }): Tensor[];
 export function tensorSplit(...a: any[]): any { return tensorSplit$(a); }
 
 /** aten::tensordot: tensordot(Tensor self, Tensor other, int[] dims_self, int[] dims_other) -> Tensor */
@@ -26902,6 +27446,8 @@ export function tensordot(...a: any[]): any { return tensordot$(a); }
 
 /** aten::thnn_conv2d: thnn_conv2d(Tensor self, Tensor weight, SymInt[2] kernel_size, Tensor? bias=None, SymInt[2] stride=1, SymInt[2] padding=0) -> Tensor */
 export function thnnConv2d(input: Tensor, weight: Tensor, kernelSize: number | number[], bias?: Tensor | null, stride?: number | number[], padding?: number | number[], opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[] }): Tensor;
+/** aten::thnn_conv2d: thnn_conv2d(Tensor self, Tensor weight, SymInt[2] kernel_size, Tensor? bias=None, SymInt[2] stride=1, SymInt[2] padding=0) -> Tensor */
+export function thnnConv2d(input: Tensor, weight: Tensor, kernelSize: number | number[], opts?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[] }): Tensor;
 export function thnnConv2d(...a: any[]): any { return thnnConv2d$(a); }
 
 /** aten::threshold: threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor */
@@ -26922,6 +27468,8 @@ export function tile(...a: any[]): any { return tile$(a); }
 
 /** aten::to_dense_backward: to_dense_backward(Tensor grad, Tensor input, bool? masked_grad=None) -> Tensor */
 export function toDenseBackward(grad: Tensor, input: Tensor, maskedGrad?: boolean | null, opts?: { maskedGrad?: boolean | null }): Tensor;
+/** aten::to_dense_backward: to_dense_backward(Tensor grad, Tensor input, bool? masked_grad=None) -> Tensor */
+export function toDenseBackward(grad: Tensor, input: Tensor, opts?: { maskedGrad?: boolean | null }): Tensor;
 export function toDenseBackward(...a: any[]): any { return toDenseBackward$(a); }
 
 /** aten::to_mkldnn_backward: to_mkldnn_backward(Tensor grad, Tensor input) -> Tensor */
@@ -26929,7 +27477,9 @@ export function toMkldnnBackward(grad: Tensor, input: Tensor): Tensor;
 export function toMkldnnBackward(...a: any[]): any { return toMkldnnBackward$(a); }
 
 /** aten::topk: topk(Tensor self, SymInt k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices) */
-export function topk(input: Tensor, k: number, dim?: number, largest?: boolean, sorted?: boolean, opts?: { dim?: number; largest?: boolean; sorted?: boolean }): [Tensor, Tensor];
+export function topk(input: Tensor, k: number, dim?: number, largest?: boolean, sorted?: boolean, opts?: { dim?: number; largest?: boolean; sorted?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
+/** aten::topk: topk(Tensor self, SymInt k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices) */
+export function topk(input: Tensor, k: number, opts?: { dim?: number; largest?: boolean; sorted?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
 export function topk(...a: any[]): any { return topk$(a); }
 
 /** aten::trace: trace(Tensor self) -> Tensor */
@@ -26961,27 +27511,39 @@ export function trapz(y: Tensor, opts?: { dx?: number; dim?: number }): Tensor;
 export function trapz(...a: any[]): any { return trapz$(a); }
 
 /** aten::triangular_solve: triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient) */
-export function triangularSolve(input: Tensor, A: Tensor, upper?: boolean, transpose?: boolean, unitriangular?: boolean, opts?: { upper?: boolean; transpose?: boolean; unitriangular?: boolean }): [Tensor, Tensor];
+export function triangularSolve(input: Tensor, A: Tensor, upper?: boolean, transpose?: boolean, unitriangular?: boolean, opts?: { upper?: boolean; transpose?: boolean; unitriangular?: boolean }): [Tensor, Tensor] & { solution: Tensor; clonedCoefficient: Tensor };
+/** aten::triangular_solve: triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient) */
+export function triangularSolve(input: Tensor, A: Tensor, opts?: { upper?: boolean; transpose?: boolean; unitriangular?: boolean }): [Tensor, Tensor] & { solution: Tensor; clonedCoefficient: Tensor };
 export function triangularSolve(...a: any[]): any { return triangularSolve$(a); }
 
 /** aten::tril: tril(Tensor self, SymInt diagonal=0) -> Tensor */
 export function tril(input: Tensor, diagonal?: number, opts?: { diagonal?: number }): Tensor;
+/** aten::tril: tril(Tensor self, SymInt diagonal=0) -> Tensor */
+export function tril(input: Tensor, opts?: { diagonal?: number }): Tensor;
 export function tril(...a: any[]): any { return tril$(a); }
 
 /** aten::tril_indices: tril_indices(int row, int col, int offset=0, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function trilIndices(row: number, col: number, offset?: number, opts?: { offset?: number; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
+/** aten::tril_indices: tril_indices(int row, int col, int offset=0, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
+export function trilIndices(row: number, col: number, opts?: { offset?: number; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
 export function trilIndices(...a: any[]): any { return trilIndices$(a); }
 
 /** aten::triplet_margin_loss: triplet_margin_loss(Tensor anchor, Tensor positive, Tensor negative, float margin=1.0, float p=2, float eps=1e-06, bool swap=False, int reduction=Mean) -> Tensor */
 export function tripletMarginLoss(anchor: Tensor, positive: Tensor, negative: Tensor, margin?: number, p?: number, eps?: number, swap?: boolean, reduction?: number, opts?: { margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
+/** aten::triplet_margin_loss: triplet_margin_loss(Tensor anchor, Tensor positive, Tensor negative, float margin=1.0, float p=2, float eps=1e-06, bool swap=False, int reduction=Mean) -> Tensor */
+export function tripletMarginLoss(anchor: Tensor, positive: Tensor, negative: Tensor, opts?: { margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
 export function tripletMarginLoss(...a: any[]): any { return tripletMarginLoss$(a); }
 
 /** aten::triu: triu(Tensor self, SymInt diagonal=0) -> Tensor */
 export function triu(input: Tensor, diagonal?: number, opts?: { diagonal?: number }): Tensor;
+/** aten::triu: triu(Tensor self, SymInt diagonal=0) -> Tensor */
+export function triu(input: Tensor, opts?: { diagonal?: number }): Tensor;
 export function triu(...a: any[]): any { return triu$(a); }
 
 /** aten::triu_indices: triu_indices(int row, int col, int offset=0, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function triuIndices(row: number, col: number, offset?: number, opts?: { offset?: number; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
+/** aten::triu_indices: triu_indices(int row, int col, int offset=0, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
+export function triuIndices(row: number, col: number, opts?: { offset?: number; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
 export function triuIndices(...a: any[]): any { return triuIndices$(a); }
 
 /** aten::true_divide.Tensor: true_divide.Tensor(Tensor self, Tensor other) -> Tensor */
@@ -27000,10 +27562,14 @@ export function trunc_(...a: any[]): any { return trunc_$(a); }
 
 /** aten::unbind.int: unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[] */
 export function unbind(input: Tensor, dim?: number, opts?: { dim?: number }): Tensor[];
+/** aten::unbind.int: unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[] */
+export function unbind(input: Tensor, opts?: { dim?: number }): Tensor[];
 export function unbind(...a: any[]): any { return unbind$(a); }
 
 /** aten::unbind_copy.int: unbind_copy.int(Tensor self, int dim=0) -> Tensor[] */
 export function unbindCopy(input: Tensor, dim?: number, opts?: { dim?: number }): Tensor[];
+/** aten::unbind_copy.int: unbind_copy.int(Tensor self, int dim=0) -> Tensor[] */
+export function unbindCopy(input: Tensor, opts?: { dim?: number }): Tensor[];
 export function unbindCopy(...a: any[]): any { return unbindCopy$(a); }
 
 /** aten::unflatten.int: unflatten.int(Tensor(a) self, int dim, SymInt[] sizes) -> Tensor(a) */
@@ -27024,26 +27590,38 @@ export function unfoldCopy(...a: any[]): any { return unfoldCopy$(a); }
 
 /** aten::unique_consecutive: unique_consecutive(Tensor self, bool return_inverse=False, bool return_counts=False, int? dim=None) -> (Tensor, Tensor, Tensor) */
 export function uniqueConsecutive(input: Tensor, returnInverse?: boolean, returnCounts?: boolean, dim?: number | null, opts?: { returnInverse?: boolean; returnCounts?: boolean; dim?: number | null }): [Tensor, Tensor, Tensor];
+/** aten::unique_consecutive: unique_consecutive(Tensor self, bool return_inverse=False, bool return_counts=False, int? dim=None) -> (Tensor, Tensor, Tensor) */
+export function uniqueConsecutive(input: Tensor, opts?: { returnInverse?: boolean; returnCounts?: boolean; dim?: number | null }): [Tensor, Tensor, Tensor];
 export function uniqueConsecutive(...a: any[]): any { return uniqueConsecutive$(a); }
 
 /** aten::unique_dim: unique_dim(Tensor self, int dim, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor) */
 export function uniqueDim(input: Tensor, dim: number, sorted?: boolean, returnInverse?: boolean, returnCounts?: boolean, opts?: { sorted?: boolean; returnInverse?: boolean; returnCounts?: boolean }): [Tensor, Tensor, Tensor];
+/** aten::unique_dim: unique_dim(Tensor self, int dim, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor) */
+export function uniqueDim(input: Tensor, dim: number, opts?: { sorted?: boolean; returnInverse?: boolean; returnCounts?: boolean }): [Tensor, Tensor, Tensor];
 export function uniqueDim(...a: any[]): any { return uniqueDim$(a); }
 
 /** aten::unique_dim_consecutive: unique_dim_consecutive(Tensor self, int dim, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor) */
 export function uniqueDimConsecutive(input: Tensor, dim: number, returnInverse?: boolean, returnCounts?: boolean, opts?: { returnInverse?: boolean; returnCounts?: boolean }): [Tensor, Tensor, Tensor];
+/** aten::unique_dim_consecutive: unique_dim_consecutive(Tensor self, int dim, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor) */
+export function uniqueDimConsecutive(input: Tensor, dim: number, opts?: { returnInverse?: boolean; returnCounts?: boolean }): [Tensor, Tensor, Tensor];
 export function uniqueDimConsecutive(...a: any[]): any { return uniqueDimConsecutive$(a); }
 
 /** aten::unsafe_chunk: unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[] */
 export function unsafeChunk(input: Tensor, chunks: number, dim?: number, opts?: { dim?: number }): Tensor[];
+/** aten::unsafe_chunk: unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[] */
+export function unsafeChunk(input: Tensor, chunks: number, opts?: { dim?: number }): Tensor[];
 export function unsafeChunk(...a: any[]): any { return unsafeChunk$(a); }
 
 /** aten::unsafe_split.Tensor: unsafe_split.Tensor(Tensor self, SymInt split_size, int dim=0) -> Tensor[] */
 export function unsafeSplit(input: Tensor, splitSize: number, dim?: number, opts?: { dim?: number }): Tensor[];
+/** aten::unsafe_split.Tensor: unsafe_split.Tensor(Tensor self, SymInt split_size, int dim=0) -> Tensor[] */
+export function unsafeSplit(input: Tensor, splitSize: number, opts?: { dim?: number }): Tensor[];
 export function unsafeSplit(...a: any[]): any { return unsafeSplit$(a); }
 
 /** aten::unsafe_split_with_sizes: unsafe_split_with_sizes(Tensor self, SymInt[] split_sizes, int dim=0) -> Tensor[] */
 export function unsafeSplitWithSizes(input: Tensor, splitSizes: number | number[], dim?: number, opts?: { dim?: number }): Tensor[];
+/** aten::unsafe_split_with_sizes: unsafe_split_with_sizes(Tensor self, SymInt[] split_sizes, int dim=0) -> Tensor[] */
+export function unsafeSplitWithSizes(input: Tensor, splitSizes: number | number[], opts?: { dim?: number }): Tensor[];
 export function unsafeSplitWithSizes(...a: any[]): any { return unsafeSplitWithSizes$(a); }
 
 /** aten::unsqueeze: unsqueeze(Tensor(a) self, int dim) -> Tensor(a) */
@@ -27058,70 +27636,104 @@ export function unsqueezeCopy(...a: any[]): any { return unsqueezeCopy$(a); }
 export function upsampleBicubic2d(input: Tensor, outputSize?: number | number[] | null, alignCorners?: boolean, scaleFactors?: number | number[] | null, opts?: { outputSize?: number | number[] | null; scaleFactors?: number | number[] | null }): Tensor;
 /** aten::upsample_bicubic2d: upsample_bicubic2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
 export function upsampleBicubic2d(input: Tensor, outputSize: number | number[], alignCorners: boolean, scalesH?: number | null, scalesW?: number | null, opts?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** aten::upsample_bicubic2d: upsample_bicubic2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
+export function upsampleBicubic2d(input: Tensor, outputSize: number | number[], alignCorners: boolean, opts?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function upsampleBicubic2d(...a: any[]): any { return upsampleBicubic2d$(a); }
 
 /** aten::upsample_bicubic2d_backward: upsample_bicubic2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
 export function upsampleBicubic2dBackward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], alignCorners: boolean, scalesH?: number | null, scalesW?: number | null, opts?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** aten::upsample_bicubic2d_backward: upsample_bicubic2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
+export function upsampleBicubic2dBackward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], alignCorners: boolean, opts?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function upsampleBicubic2dBackward(...a: any[]): any { return upsampleBicubic2dBackward$(a); }
 
 /** aten::upsample_bilinear2d.vec: upsample_bilinear2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor */
 export function upsampleBilinear2d(input: Tensor, outputSize?: number | number[] | null, alignCorners?: boolean, scaleFactors?: number | number[] | null, opts?: { outputSize?: number | number[] | null; scaleFactors?: number | number[] | null }): Tensor;
 /** aten::upsample_bilinear2d: upsample_bilinear2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
 export function upsampleBilinear2d(input: Tensor, outputSize: number | number[], alignCorners: boolean, scalesH?: number | null, scalesW?: number | null, opts?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** aten::upsample_bilinear2d: upsample_bilinear2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
+export function upsampleBilinear2d(input: Tensor, outputSize: number | number[], alignCorners: boolean, opts?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function upsampleBilinear2d(...a: any[]): any { return upsampleBilinear2d$(a); }
 
 /** aten::upsample_bilinear2d_backward: upsample_bilinear2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
 export function upsampleBilinear2dBackward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], alignCorners: boolean, scalesH?: number | null, scalesW?: number | null, opts?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** aten::upsample_bilinear2d_backward: upsample_bilinear2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
+export function upsampleBilinear2dBackward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], alignCorners: boolean, opts?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function upsampleBilinear2dBackward(...a: any[]): any { return upsampleBilinear2dBackward$(a); }
 
 /** aten::upsample_linear1d.vec: upsample_linear1d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor */
 export function upsampleLinear1d(input: Tensor, outputSize?: number | number[] | null, alignCorners?: boolean, scaleFactors?: number | number[] | null, opts?: { outputSize?: number | number[] | null; scaleFactors?: number | number[] | null }): Tensor;
 /** aten::upsample_linear1d: upsample_linear1d(Tensor self, SymInt[1] output_size, bool align_corners, float? scales=None) -> Tensor */
 export function upsampleLinear1d(input: Tensor, outputSize: number | number[], alignCorners: boolean, scales?: number | null, opts?: { scales?: number | null }): Tensor;
+/** aten::upsample_linear1d: upsample_linear1d(Tensor self, SymInt[1] output_size, bool align_corners, float? scales=None) -> Tensor */
+export function upsampleLinear1d(input: Tensor, outputSize: number | number[], alignCorners: boolean, opts?: { scales?: number | null }): Tensor;
 export function upsampleLinear1d(...a: any[]): any { return upsampleLinear1d$(a); }
 
 /** aten::upsample_linear1d_backward: upsample_linear1d_backward(Tensor grad_output, SymInt[1] output_size, SymInt[3] input_size, bool align_corners, float? scales=None) -> Tensor */
 export function upsampleLinear1dBackward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], alignCorners: boolean, scales?: number | null, opts?: { scales?: number | null }): Tensor;
+/** aten::upsample_linear1d_backward: upsample_linear1d_backward(Tensor grad_output, SymInt[1] output_size, SymInt[3] input_size, bool align_corners, float? scales=None) -> Tensor */
+export function upsampleLinear1dBackward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], alignCorners: boolean, opts?: { scales?: number | null }): Tensor;
 export function upsampleLinear1dBackward(...a: any[]): any { return upsampleLinear1dBackward$(a); }
 
 /** aten::upsample_nearest1d.vec: upsample_nearest1d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor */
 export function upsampleNearest1d(input: Tensor, outputSize?: number | number[] | null, scaleFactors?: number | number[] | null, opts?: { outputSize?: number | number[] | null; scaleFactors?: number | number[] | null }): Tensor;
+/** aten::upsample_nearest1d.vec: upsample_nearest1d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor */
+export function upsampleNearest1d(input: Tensor, opts?: { outputSize?: number | number[] | null; scaleFactors?: number | number[] | null }): Tensor;
 /** aten::upsample_nearest1d: upsample_nearest1d(Tensor self, SymInt[1] output_size, float? scales=None) -> Tensor */
 export function upsampleNearest1d(input: Tensor, outputSize: number | number[], scales?: number | null, opts?: { scales?: number | null }): Tensor;
+/** aten::upsample_nearest1d: upsample_nearest1d(Tensor self, SymInt[1] output_size, float? scales=None) -> Tensor */
+export function upsampleNearest1d(input: Tensor, outputSize: number | number[], opts?: { scales?: number | null }): Tensor;
 export function upsampleNearest1d(...a: any[]): any { return upsampleNearest1d$(a); }
 
 /** aten::upsample_nearest1d_backward: upsample_nearest1d_backward(Tensor grad_output, SymInt[1] output_size, SymInt[3] input_size, float? scales=None) -> Tensor */
 export function upsampleNearest1dBackward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], scales?: number | null, opts?: { scales?: number | null }): Tensor;
+/** aten::upsample_nearest1d_backward: upsample_nearest1d_backward(Tensor grad_output, SymInt[1] output_size, SymInt[3] input_size, float? scales=None) -> Tensor */
+export function upsampleNearest1dBackward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], opts?: { scales?: number | null }): Tensor;
 export function upsampleNearest1dBackward(...a: any[]): any { return upsampleNearest1dBackward$(a); }
 
 /** aten::upsample_nearest2d.vec: upsample_nearest2d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor */
 export function upsampleNearest2d(input: Tensor, outputSize?: number | number[] | null, scaleFactors?: number | number[] | null, opts?: { outputSize?: number | number[] | null; scaleFactors?: number | number[] | null }): Tensor;
+/** aten::upsample_nearest2d.vec: upsample_nearest2d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor */
+export function upsampleNearest2d(input: Tensor, opts?: { outputSize?: number | number[] | null; scaleFactors?: number | number[] | null }): Tensor;
 /** aten::upsample_nearest2d: upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor */
 export function upsampleNearest2d(input: Tensor, outputSize: number | number[], scalesH?: number | null, scalesW?: number | null, opts?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** aten::upsample_nearest2d: upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor */
+export function upsampleNearest2d(input: Tensor, outputSize: number | number[], opts?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function upsampleNearest2d(...a: any[]): any { return upsampleNearest2d$(a); }
 
 /** aten::upsample_nearest2d_backward: upsample_nearest2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, float? scales_h=None, float? scales_w=None) -> Tensor */
 export function upsampleNearest2dBackward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], scalesH?: number | null, scalesW?: number | null, opts?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** aten::upsample_nearest2d_backward: upsample_nearest2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, float? scales_h=None, float? scales_w=None) -> Tensor */
+export function upsampleNearest2dBackward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], opts?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function upsampleNearest2dBackward(...a: any[]): any { return upsampleNearest2dBackward$(a); }
 
 /** aten::upsample_nearest3d.vec: upsample_nearest3d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor */
 export function upsampleNearest3d(input: Tensor, outputSize?: number | number[] | null, scaleFactors?: number | number[] | null, opts?: { outputSize?: number | number[] | null; scaleFactors?: number | number[] | null }): Tensor;
+/** aten::upsample_nearest3d.vec: upsample_nearest3d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor */
+export function upsampleNearest3d(input: Tensor, opts?: { outputSize?: number | number[] | null; scaleFactors?: number | number[] | null }): Tensor;
 /** aten::upsample_nearest3d: upsample_nearest3d(Tensor self, SymInt[3] output_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor */
 export function upsampleNearest3d(input: Tensor, outputSize: number | number[], scalesD?: number | null, scalesH?: number | null, scalesW?: number | null, opts?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** aten::upsample_nearest3d: upsample_nearest3d(Tensor self, SymInt[3] output_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor */
+export function upsampleNearest3d(input: Tensor, outputSize: number | number[], opts?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function upsampleNearest3d(...a: any[]): any { return upsampleNearest3d$(a); }
 
 /** aten::upsample_nearest3d_backward: upsample_nearest3d_backward(Tensor grad_output, SymInt[3] output_size, SymInt[5] input_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor */
 export function upsampleNearest3dBackward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], scalesD?: number | null, scalesH?: number | null, scalesW?: number | null, opts?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** aten::upsample_nearest3d_backward: upsample_nearest3d_backward(Tensor grad_output, SymInt[3] output_size, SymInt[5] input_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor */
+export function upsampleNearest3dBackward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], opts?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function upsampleNearest3dBackward(...a: any[]): any { return upsampleNearest3dBackward$(a); }
 
 /** aten::upsample_trilinear3d.vec: upsample_trilinear3d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor */
 export function upsampleTrilinear3d(input: Tensor, outputSize?: number | number[] | null, alignCorners?: boolean, scaleFactors?: number | number[] | null, opts?: { outputSize?: number | number[] | null; scaleFactors?: number | number[] | null }): Tensor;
 /** aten::upsample_trilinear3d: upsample_trilinear3d(Tensor self, SymInt[3] output_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor */
 export function upsampleTrilinear3d(input: Tensor, outputSize: number | number[], alignCorners: boolean, scalesD?: number | null, scalesH?: number | null, scalesW?: number | null, opts?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** aten::upsample_trilinear3d: upsample_trilinear3d(Tensor self, SymInt[3] output_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor */
+export function upsampleTrilinear3d(input: Tensor, outputSize: number | number[], alignCorners: boolean, opts?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function upsampleTrilinear3d(...a: any[]): any { return upsampleTrilinear3d$(a); }
 
 /** aten::upsample_trilinear3d_backward: upsample_trilinear3d_backward(Tensor grad_output, SymInt[3] output_size, SymInt[5] input_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor */
 export function upsampleTrilinear3dBackward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], alignCorners: boolean, scalesD?: number | null, scalesH?: number | null, scalesW?: number | null, opts?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** aten::upsample_trilinear3d_backward: upsample_trilinear3d_backward(Tensor grad_output, SymInt[3] output_size, SymInt[5] input_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor */
+export function upsampleTrilinear3dBackward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], alignCorners: boolean, opts?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function upsampleTrilinear3dBackward(...a: any[]): any { return upsampleTrilinear3dBackward$(a); }
 
 /** aten::value_selecting_reduction_backward: value_selecting_reduction_backward(Tensor grad, int dim, Tensor indices, SymInt[] sizes, bool keepdim) -> Tensor */
@@ -27134,23 +27746,37 @@ export function valuesCopy(...a: any[]): any { return valuesCopy$(a); }
 
 /** aten::vander: vander(Tensor x, int? N=None, bool increasing=False) -> Tensor */
 export function vander(x: Tensor, N?: number | null, increasing?: boolean, opts?: { N?: number | null; increasing?: boolean }): Tensor;
+/** aten::vander: vander(Tensor x, int? N=None, bool increasing=False) -> Tensor */
+export function vander(x: Tensor, opts?: { N?: number | null; increasing?: boolean }): Tensor;
 export function vander(...a: any[]): any { return vander$(a); }
 
 /** aten::var: var(Tensor self, bool unbiased=True) -> Tensor */
 function varFn(input: Tensor, unbiased?: boolean, opts?: { unbiased?: boolean }): Tensor;
+/** aten::var: var(Tensor self, bool unbiased=True) -> Tensor */
+function varFn(input: Tensor, opts?: { unbiased?: boolean }): Tensor;
 /** aten::var.dim: var.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor */
 function varFn(input: Tensor, dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, opts?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+/** aten::var.dim: var.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor */
+function varFn(input: Tensor, opts?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
 /** aten::var.correction: var.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> Tensor */
 function varFn(input: Tensor, dim?: number | number[] | null, opts?: { dim?: number | number[] | null; correction?: Scalar | null; keepdim?: boolean }): Tensor;
+/** aten::var.correction: var.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> Tensor */
+function varFn(input: Tensor, opts?: { dim?: number | number[] | null; correction?: Scalar | null; keepdim?: boolean }): Tensor;
 function varFn(...a: any[]): any { return var$(a); }
 export { varFn as var };
 
 /** aten::var_mean: var_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor) */
 export function varMean(input: Tensor, unbiased?: boolean, opts?: { unbiased?: boolean }): [Tensor, Tensor];
+/** aten::var_mean: var_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor) */
+export function varMean(input: Tensor, opts?: { unbiased?: boolean }): [Tensor, Tensor];
 /** aten::var_mean.dim: var_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor) */
 export function varMean(input: Tensor, dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, opts?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
+/** aten::var_mean.dim: var_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor) */
+export function varMean(input: Tensor, opts?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
 /** aten::var_mean.correction: var_mean.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> (Tensor, Tensor) */
 export function varMean(input: Tensor, dim?: number | number[] | null, opts?: { dim?: number | number[] | null; correction?: Scalar | null; keepdim?: boolean }): [Tensor, Tensor];
+/** aten::var_mean.correction: var_mean.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> (Tensor, Tensor) */
+export function varMean(input: Tensor, opts?: { dim?: number | number[] | null; correction?: Scalar | null; keepdim?: boolean }): [Tensor, Tensor];
 export function varMean(...a: any[]): any { return varMean$(a); }
 
 /** aten::vdot: vdot(Tensor self, Tensor other) -> Tensor */
@@ -27249,10 +27875,14 @@ export interface GeneratedTensorMethods {
   add(other: Tensor, opts?: { alpha?: Scalar }): Tensor;
   /** aten::add.Scalar: add.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
   add(other: Scalar, alpha?: Scalar, opts?: { alpha?: Scalar }): Tensor;
+  /** aten::add.Scalar: add.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
+  add(other: Scalar, opts?: { alpha?: Scalar }): Tensor;
   /** aten::add_.Tensor: add_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!) */
   add_(other: Tensor, opts?: { alpha?: Scalar }): Tensor;
   /** aten::add_.Scalar: add_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!) */
   add_(other: Scalar, alpha?: Scalar, opts?: { alpha?: Scalar }): Tensor;
+  /** aten::add_.Scalar: add_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!) */
+  add_(other: Scalar, opts?: { alpha?: Scalar }): Tensor;
   /** aten::addbmm: addbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
   addbmm(batch1: Tensor, batch2: Tensor, opts?: { beta?: Scalar; alpha?: Scalar }): Tensor;
   /** aten::addbmm_: addbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!) */
@@ -27283,24 +27913,38 @@ export interface GeneratedTensorMethods {
   alias(): Tensor;
   /** aten::all.dim: all.dim(Tensor self, int dim, bool keepdim=False) -> Tensor */
   all(dim: number, keepdim?: boolean, opts?: { keepdim?: boolean }): Tensor;
+  /** aten::all.dim: all.dim(Tensor self, int dim, bool keepdim=False) -> Tensor */
+  all(dim: number, opts?: { keepdim?: boolean }): Tensor;
   /** aten::all.dims: all.dims(Tensor self, int[]? dim=None, bool keepdim=False) -> Tensor */
   all(dim?: number | number[] | null, keepdim?: boolean, opts?: { dim?: number | number[] | null; keepdim?: boolean }): Tensor;
+  /** aten::all.dims: all.dims(Tensor self, int[]? dim=None, bool keepdim=False) -> Tensor */
+  all(opts?: { dim?: number | number[] | null; keepdim?: boolean }): Tensor;
   /** aten::all: all(Tensor self) -> Tensor */
   all(): Tensor;
   /** aten::allclose: allclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> bool */
   allclose(other: Tensor, rtol?: number, atol?: number, equalNan?: boolean, opts?: { rtol?: number; atol?: number; equalNan?: boolean }): boolean;
+  /** aten::allclose: allclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> bool */
+  allclose(other: Tensor, opts?: { rtol?: number; atol?: number; equalNan?: boolean }): boolean;
   /** aten::amax: amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor */
   amax(dim?: number | number[], keepdim?: boolean, opts?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  /** aten::amax: amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor */
+  amax(opts?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
   /** aten::amin: amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor */
   amin(dim?: number | number[], keepdim?: boolean, opts?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  /** aten::amin: amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor */
+  amin(opts?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
   /** aten::aminmax: aminmax(Tensor self, *, int? dim=None, bool keepdim=False) -> (Tensor min, Tensor max) */
-  aminmax(opts?: { dim?: number | null; keepdim?: boolean }): [Tensor, Tensor];
+  aminmax(opts?: { dim?: number | null; keepdim?: boolean }): [Tensor, Tensor] & { min: Tensor; max: Tensor };
   /** aten::angle: angle(Tensor self) -> Tensor */
   angle(): Tensor;
   /** aten::any.dim: any.dim(Tensor self, int dim, bool keepdim=False) -> Tensor */
   any(dim: number, keepdim?: boolean, opts?: { keepdim?: boolean }): Tensor;
+  /** aten::any.dim: any.dim(Tensor self, int dim, bool keepdim=False) -> Tensor */
+  any(dim: number, opts?: { keepdim?: boolean }): Tensor;
   /** aten::any.dims: any.dims(Tensor self, int[]? dim=None, bool keepdim=False) -> Tensor */
   any(dim?: number | number[] | null, keepdim?: boolean, opts?: { dim?: number | number[] | null; keepdim?: boolean }): Tensor;
+  /** aten::any.dims: any.dims(Tensor self, int[]? dim=None, bool keepdim=False) -> Tensor */
+  any(opts?: { dim?: number | number[] | null; keepdim?: boolean }): Tensor;
   /** aten::any: any(Tensor self) -> Tensor */
   any(): Tensor;
   /** aten::arccos: arccos(Tensor self) -> Tensor */
@@ -27333,20 +27977,32 @@ export interface GeneratedTensorMethods {
   arctanh_(): Tensor;
   /** aten::argmax: argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor */
   argmax(dim?: number | null, keepdim?: boolean, opts?: { dim?: number | null; keepdim?: boolean }): Tensor;
+  /** aten::argmax: argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor */
+  argmax(opts?: { dim?: number | null; keepdim?: boolean }): Tensor;
   /** aten::argmin: argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor */
   argmin(dim?: number | null, keepdim?: boolean, opts?: { dim?: number | null; keepdim?: boolean }): Tensor;
+  /** aten::argmin: argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor */
+  argmin(opts?: { dim?: number | null; keepdim?: boolean }): Tensor;
   /** aten::argsort: argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor */
   argsort(dim?: number, descending?: boolean, opts?: { dim?: number; descending?: boolean }): Tensor;
+  /** aten::argsort: argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor */
+  argsort(opts?: { dim?: number; descending?: boolean }): Tensor;
   /** aten::argsort.stable: argsort.stable(Tensor self, *, bool stable, int dim=-1, bool descending=False) -> Tensor */
   argsort(opts?: { stable?: boolean; dim?: number; descending?: boolean }): Tensor;
   /** aten::argwhere: argwhere(Tensor self) -> Tensor */
   argwhere(): Tensor;
   /** aten::as_strided: as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a) */
   asStrided(size: number | number[], stride: number | number[], storageOffset?: number | null, opts?: { storageOffset?: number | null }): Tensor;
+  /** aten::as_strided: as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a) */
+  asStrided(size: number | number[], stride: number | number[], opts?: { storageOffset?: number | null }): Tensor;
   /** aten::as_strided_: as_strided_(Tensor(a!) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a!) */
   asStrided_(size: number | number[], stride: number | number[], storageOffset?: number | null, opts?: { storageOffset?: number | null }): Tensor;
+  /** aten::as_strided_: as_strided_(Tensor(a!) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a!) */
+  asStrided_(size: number | number[], stride: number | number[], opts?: { storageOffset?: number | null }): Tensor;
   /** aten::as_strided_scatter: as_strided_scatter(Tensor self, Tensor src, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor */
   asStridedScatter(src: Tensor, size: number | number[], stride: number | number[], storageOffset?: number | null, opts?: { storageOffset?: number | null }): Tensor;
+  /** aten::as_strided_scatter: as_strided_scatter(Tensor self, Tensor src, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor */
+  asStridedScatter(src: Tensor, size: number | number[], stride: number | number[], opts?: { storageOffset?: number | null }): Tensor;
   /** aten::asin: asin(Tensor self) -> Tensor */
   asin(): Tensor;
   /** aten::asin_: asin_(Tensor(a!) self) -> Tensor(a!) */
@@ -27379,8 +28035,12 @@ export interface GeneratedTensorMethods {
   bernoulli_(p: Tensor, opts?: { generator?: null }): Tensor;
   /** aten::bernoulli_.float: bernoulli_.float(Tensor(a!) self, float p=0.5, *, Generator? generator=None) -> Tensor(a!) */
   bernoulli_(p?: number, opts?: { p?: number; generator?: null }): Tensor;
+  /** aten::bernoulli_.float: bernoulli_.float(Tensor(a!) self, float p=0.5, *, Generator? generator=None) -> Tensor(a!) */
+  bernoulli_(opts?: { p?: number; generator?: null }): Tensor;
   /** aten::bincount: bincount(Tensor self, Tensor? weights=None, SymInt minlength=0) -> Tensor */
   bincount(weights?: Tensor | null, minlength?: number, opts?: { weights?: Tensor | null; minlength?: number }): Tensor;
+  /** aten::bincount: bincount(Tensor self, Tensor? weights=None, SymInt minlength=0) -> Tensor */
+  bincount(opts?: { weights?: Tensor | null; minlength?: number }): Tensor;
   /** aten::bitwise_and.Scalar: bitwise_and.Scalar(Tensor self, Scalar other) -> Tensor */
   bitwiseAnd(other: Scalar): Tensor;
   /** aten::bitwise_and.Tensor: bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor */
@@ -27431,6 +28091,8 @@ export interface GeneratedTensorMethods {
   broadcastTo(size: number | number[]): Tensor;
   /** aten::cauchy_: cauchy_(Tensor(a!) self, float median=0, float sigma=1, *, Generator? generator=None) -> Tensor(a!) */
   cauchy_(median?: number, sigma?: number, opts?: { median?: number; sigma?: number; generator?: null }): Tensor;
+  /** aten::cauchy_: cauchy_(Tensor(a!) self, float median=0, float sigma=1, *, Generator? generator=None) -> Tensor(a!) */
+  cauchy_(opts?: { median?: number; sigma?: number; generator?: null }): Tensor;
   /** aten::ccol_indices: ccol_indices(Tensor(a) self) -> Tensor(a) */
   ccolIndices(): Tensor;
   /** aten::ceil: ceil(Tensor self) -> Tensor */
@@ -27441,20 +28103,36 @@ export interface GeneratedTensorMethods {
   chalf(opts?: { memoryFormat?: MemoryFormat | null }): Tensor;
   /** aten::cholesky: cholesky(Tensor self, bool upper=False) -> Tensor */
   cholesky(upper?: boolean, opts?: { upper?: boolean }): Tensor;
+  /** aten::cholesky: cholesky(Tensor self, bool upper=False) -> Tensor */
+  cholesky(opts?: { upper?: boolean }): Tensor;
   /** aten::cholesky_inverse: cholesky_inverse(Tensor self, bool upper=False) -> Tensor */
   choleskyInverse(upper?: boolean, opts?: { upper?: boolean }): Tensor;
+  /** aten::cholesky_inverse: cholesky_inverse(Tensor self, bool upper=False) -> Tensor */
+  choleskyInverse(opts?: { upper?: boolean }): Tensor;
   /** aten::cholesky_solve: cholesky_solve(Tensor self, Tensor input2, bool upper=False) -> Tensor */
   choleskySolve(input2: Tensor, upper?: boolean, opts?: { upper?: boolean }): Tensor;
+  /** aten::cholesky_solve: cholesky_solve(Tensor self, Tensor input2, bool upper=False) -> Tensor */
+  choleskySolve(input2: Tensor, opts?: { upper?: boolean }): Tensor;
   /** aten::chunk: chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[] */
   chunk(chunks: number, dim?: number, opts?: { dim?: number }): Tensor[];
+  /** aten::chunk: chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[] */
+  chunk(chunks: number, opts?: { dim?: number }): Tensor[];
   /** aten::clamp: clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor */
   clamp(min?: Scalar | null, max?: Scalar | null, opts?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
+  /** aten::clamp: clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor */
+  clamp(opts?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
   /** aten::clamp.Tensor: clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor */
   clamp(min?: Tensor | null, max?: Tensor | null, opts?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  /** aten::clamp.Tensor: clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor */
+  clamp(opts?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
   /** aten::clamp_: clamp_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!) */
   clamp_(min?: Scalar | null, max?: Scalar | null, opts?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
+  /** aten::clamp_: clamp_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!) */
+  clamp_(opts?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
   /** aten::clamp_.Tensor: clamp_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!) */
   clamp_(min?: Tensor | null, max?: Tensor | null, opts?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  /** aten::clamp_.Tensor: clamp_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!) */
+  clamp_(opts?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
   /** aten::clamp_max: clamp_max(Tensor self, Scalar max) -> Tensor */
   clampMax(max: Scalar): Tensor;
   /** aten::clamp_max.Tensor: clamp_max.Tensor(Tensor self, Tensor max) -> Tensor */
@@ -27473,12 +28151,20 @@ export interface GeneratedTensorMethods {
   clampMin_(min: Tensor): Tensor;
   /** aten::clip: clip(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor */
   clip(min?: Scalar | null, max?: Scalar | null, opts?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
+  /** aten::clip: clip(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor */
+  clip(opts?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
   /** aten::clip.Tensor: clip.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor */
   clip(min?: Tensor | null, max?: Tensor | null, opts?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  /** aten::clip.Tensor: clip.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor */
+  clip(opts?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
   /** aten::clip_: clip_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!) */
   clip_(min?: Scalar | null, max?: Scalar | null, opts?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
+  /** aten::clip_: clip_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!) */
+  clip_(opts?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
   /** aten::clip_.Tensor: clip_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!) */
   clip_(min?: Tensor | null, max?: Tensor | null, opts?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  /** aten::clip_.Tensor: clip_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!) */
+  clip_(opts?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
   /** aten::clone: clone(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor */
   clone(opts?: { memoryFormat?: MemoryFormat | null }): Tensor;
   /** aten::coalesce: coalesce(Tensor(a) self) -> Tensor(a) */
@@ -27495,6 +28181,8 @@ export interface GeneratedTensorMethods {
   contiguous(opts?: { memoryFormat?: MemoryFormat }): Tensor;
   /** aten::copy_: copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!) */
   copy_(src: Tensor, nonBlocking?: boolean, opts?: { nonBlocking?: boolean }): Tensor;
+  /** aten::copy_: copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!) */
+  copy_(src: Tensor, opts?: { nonBlocking?: boolean }): Tensor;
   /** aten::copysign.Tensor: copysign.Tensor(Tensor self, Tensor other) -> Tensor */
   copysign(other: Tensor): Tensor;
   /** aten::copysign.Scalar: copysign.Scalar(Tensor self, Scalar other) -> Tensor */
@@ -27517,16 +28205,20 @@ export interface GeneratedTensorMethods {
   countNonzero(dim: number | number[]): Tensor;
   /** aten::count_nonzero: count_nonzero(Tensor self, int? dim=None) -> Tensor */
   countNonzero(dim?: number | null, opts?: { dim?: number | null }): Tensor;
+  /** aten::count_nonzero: count_nonzero(Tensor self, int? dim=None) -> Tensor */
+  countNonzero(opts?: { dim?: number | null }): Tensor;
   /** aten::cov: cov(Tensor self, *, int correction=1, Tensor? fweights=None, Tensor? aweights=None) -> Tensor */
   cov(opts?: { correction?: number; fweights?: Tensor | null; aweights?: Tensor | null }): Tensor;
   /** aten::cross: cross(Tensor self, Tensor other, int? dim=None) -> Tensor */
   cross(other: Tensor, dim?: number | null, opts?: { dim?: number | null }): Tensor;
+  /** aten::cross: cross(Tensor self, Tensor other, int? dim=None) -> Tensor */
+  cross(other: Tensor, opts?: { dim?: number | null }): Tensor;
   /** aten::crow_indices: crow_indices(Tensor(a) self) -> Tensor(a) */
   crowIndices(): Tensor;
   /** aten::cummax: cummax(Tensor self, int dim) -> (Tensor values, Tensor indices) */
-  cummax(dim: number): [Tensor, Tensor];
+  cummax(dim: number): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
   /** aten::cummin: cummin(Tensor self, int dim) -> (Tensor values, Tensor indices) */
-  cummin(dim: number): [Tensor, Tensor];
+  cummin(dim: number): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
   /** aten::cumprod: cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor */
   cumprod(dim: number, opts?: { dtype?: DType | null }): Tensor;
   /** aten::cumprod_: cumprod_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!) */
@@ -27551,22 +28243,36 @@ export interface GeneratedTensorMethods {
   detach_(): Tensor;
   /** aten::diag: diag(Tensor self, int diagonal=0) -> Tensor */
   diag(diagonal?: number, opts?: { diagonal?: number }): Tensor;
+  /** aten::diag: diag(Tensor self, int diagonal=0) -> Tensor */
+  diag(opts?: { diagonal?: number }): Tensor;
   /** aten::diag_embed: diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor */
   diagEmbed(offset?: number, dim1?: number, dim2?: number, opts?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  /** aten::diag_embed: diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor */
+  diagEmbed(opts?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
   /** aten::diagflat: diagflat(Tensor self, int offset=0) -> Tensor */
   diagflat(offset?: number, opts?: { offset?: number }): Tensor;
+  /** aten::diagflat: diagflat(Tensor self, int offset=0) -> Tensor */
+  diagflat(opts?: { offset?: number }): Tensor;
   /** aten::diagonal: diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a) */
   diagonal(offset?: number, dim1?: number, dim2?: number, opts?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  /** aten::diagonal: diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a) */
+  diagonal(opts?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
   /** aten::diagonal_scatter: diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor */
   diagonalScatter(src: Tensor, offset?: number, dim1?: number, dim2?: number, opts?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  /** aten::diagonal_scatter: diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor */
+  diagonalScatter(src: Tensor, opts?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
   /** aten::diff: diff(Tensor self, int n=1, int dim=-1, Tensor? prepend=None, Tensor? append=None) -> Tensor */
   diff(n?: number, dim?: number, prepend?: Tensor | null, append?: Tensor | null, opts?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
+  /** aten::diff: diff(Tensor self, int n=1, int dim=-1, Tensor? prepend=None, Tensor? append=None) -> Tensor */
+  diff(opts?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
   /** aten::digamma: digamma(Tensor self) -> Tensor */
   digamma(): Tensor;
   /** aten::digamma_: digamma_(Tensor(a!) self) -> Tensor(a!) */
   digamma_(): Tensor;
   /** aten::dist: dist(Tensor self, Tensor other, Scalar p=2) -> Tensor */
   dist(other: Tensor, p?: Scalar, opts?: { p?: Scalar }): Tensor;
+  /** aten::dist: dist(Tensor self, Tensor other, Scalar p=2) -> Tensor */
+  dist(other: Tensor, opts?: { p?: Scalar }): Tensor;
   /** aten::div.Tensor: div.Tensor(Tensor self, Tensor other) -> Tensor */
   div(other: Tensor): Tensor;
   /** aten::div.Tensor_mode: div.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor */
@@ -27645,18 +28351,24 @@ export interface GeneratedTensorMethods {
   expm1_(): Tensor;
   /** aten::exponential_: exponential_(Tensor(a!) self, float lambd=1, *, Generator? generator=None) -> Tensor(a!) */
   exponential_(lambd?: number, opts?: { lambd?: number; generator?: null }): Tensor;
+  /** aten::exponential_: exponential_(Tensor(a!) self, float lambd=1, *, Generator? generator=None) -> Tensor(a!) */
+  exponential_(opts?: { lambd?: number; generator?: null }): Tensor;
   /** aten::fill_.Scalar: fill_.Scalar(Tensor(a!) self, Scalar value) -> Tensor(a!) */
   fill_(value: Scalar): Tensor;
   /** aten::fill_.Tensor: fill_.Tensor(Tensor(a!) self, Tensor value) -> Tensor(a!) */
   fill_(value: Tensor): Tensor;
   /** aten::fill_diagonal_: fill_diagonal_(Tensor(a!) self, Scalar fill_value, bool wrap=False) -> Tensor(a!) */
   fillDiagonal_(fillValue: Scalar, wrap?: boolean, opts?: { wrap?: boolean }): Tensor;
+  /** aten::fill_diagonal_: fill_diagonal_(Tensor(a!) self, Scalar fill_value, bool wrap=False) -> Tensor(a!) */
+  fillDiagonal_(fillValue: Scalar, opts?: { wrap?: boolean }): Tensor;
   /** aten::fix: fix(Tensor self) -> Tensor */
   fix(): Tensor;
   /** aten::fix_: fix_(Tensor(a!) self) -> Tensor(a!) */
   fix_(): Tensor;
   /** aten::flatten.using_ints: flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a) */
   flatten(startDim?: number, endDim?: number, opts?: { startDim?: number; endDim?: number }): Tensor;
+  /** aten::flatten.using_ints: flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a) */
+  flatten(opts?: { startDim?: number; endDim?: number }): Tensor;
   /** aten::flip: flip(Tensor self, int[] dims) -> Tensor */
   flip(dims: number | number[]): Tensor;
   /** aten::fliplr: fliplr(Tensor self) -> Tensor */
@@ -27700,7 +28412,7 @@ export interface GeneratedTensorMethods {
   /** aten::frac_: frac_(Tensor(a!) self) -> Tensor(a!) */
   frac_(): Tensor;
   /** aten::frexp.Tensor: frexp.Tensor(Tensor self) -> (Tensor mantissa, Tensor exponent) */
-  frexp(): [Tensor, Tensor];
+  frexp(): [Tensor, Tensor] & { mantissa: Tensor; exponent: Tensor };
   /** aten::gather: gather(Tensor self, int dim, Tensor index, *, bool sparse_grad=False) -> Tensor */
   gather(dim: number, index: Tensor, opts?: { sparseGrad?: boolean }): Tensor;
   /** aten::gcd: gcd(Tensor self, Tensor other) -> Tensor */
@@ -27718,7 +28430,7 @@ export interface GeneratedTensorMethods {
   /** aten::geometric_: geometric_(Tensor(a!) self, float p, *, Generator? generator=None) -> Tensor(a!) */
   geometric_(p: number, opts?: { generator?: null }): Tensor;
   /** aten::geqrf: geqrf(Tensor self) -> (Tensor a, Tensor tau) */
-  geqrf(): [Tensor, Tensor];
+  geqrf(): [Tensor, Tensor] & { a: Tensor; tau: Tensor };
   /** aten::ger: ger(Tensor self, Tensor vec2) -> Tensor */
   ger(vec2: Tensor): Tensor;
   /** aten::get_device: get_device(Tensor self) -> int */
@@ -27749,20 +28461,28 @@ export interface GeneratedTensorMethods {
   gt_(other: Tensor): Tensor;
   /** aten::hardshrink: hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor */
   hardshrink(lambd?: Scalar, opts?: { lambd?: Scalar }): Tensor;
+  /** aten::hardshrink: hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor */
+  hardshrink(opts?: { lambd?: Scalar }): Tensor;
   /** aten::hardshrink_backward: hardshrink_backward(Tensor grad_out, Tensor self, Scalar lambd) -> Tensor */
   hardshrinkBackward(input: Tensor, lambd: Scalar): Tensor;
   /** aten::hash_tensor: hash_tensor(Tensor self, int[1] dim=[], *, bool keepdim=False, int mode=0) -> Tensor */
   hashTensor(dim?: number | number[], opts?: { dim?: number | number[]; keepdim?: boolean; mode?: number }): Tensor;
+  /** aten::hash_tensor: hash_tensor(Tensor self, int[1] dim=[], *, bool keepdim=False, int mode=0) -> Tensor */
+  hashTensor(opts?: { dim?: number | number[]; keepdim?: boolean; mode?: number }): Tensor;
   /** aten::heaviside: heaviside(Tensor self, Tensor values) -> Tensor */
   heaviside(values: Tensor): Tensor;
   /** aten::heaviside_: heaviside_(Tensor(a!) self, Tensor values) -> Tensor(a!) */
   heaviside_(values: Tensor): Tensor;
   /** aten::histc: histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor */
   histc(bins?: number, min?: Scalar, max?: Scalar, opts?: { bins?: number; min?: Scalar; max?: Scalar }): Tensor;
+  /** aten::histc: histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor */
+  histc(opts?: { bins?: number; min?: Scalar; max?: Scalar }): Tensor;
   /** aten::histogram.bins_tensor: histogram.bins_tensor(Tensor self, Tensor bins, *, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges) */
-  histogram(bins: Tensor, opts?: { weight?: Tensor | null; density?: boolean }): [Tensor, Tensor];
+  histogram(bins: Tensor, opts?: { weight?: Tensor | null; density?: boolean }): [Tensor, Tensor] & { hist: Tensor; binEdges: Tensor };
   /** aten::histogram.bin_ct: histogram.bin_ct(Tensor self, int bins=100, *, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges) */
-  histogram(bins?: number, opts?: { bins?: number; range?: number | number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor];
+  histogram(bins?: number, opts?: { bins?: number; range?: number | number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor] & { hist: Tensor; binEdges: Tensor };
+  /** aten::histogram.bin_ct: histogram.bin_ct(Tensor self, int bins=100, *, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges) */
+  histogram(opts?: { bins?: number; range?: number | number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor] & { hist: Tensor; binEdges: Tensor };
   /** aten::hsplit.int: hsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[] */
   hsplit(sections: number): Tensor[];
   /** aten::hsplit.array: hsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[] */
@@ -27803,8 +28523,12 @@ export interface GeneratedTensorMethods {
   indexFill_(dim: number, index: Tensor, value: Tensor): Tensor;
   /** aten::index_put: index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor */
   indexPut(indices: (Tensor | null)[], values: Tensor, accumulate?: boolean, opts?: { accumulate?: boolean }): Tensor;
+  /** aten::index_put: index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor */
+  indexPut(indices: (Tensor | null)[], values: Tensor, opts?: { accumulate?: boolean }): Tensor;
   /** aten::index_put_: index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!) */
   indexPut_(indices: (Tensor | null)[], values: Tensor, accumulate?: boolean, opts?: { accumulate?: boolean }): Tensor;
+  /** aten::index_put_: index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!) */
+  indexPut_(indices: (Tensor | null)[], values: Tensor, opts?: { accumulate?: boolean }): Tensor;
   /** aten::index_reduce: index_reduce(Tensor self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor */
   indexReduce(dim: number, index: Tensor, source: Tensor, reduce: string, opts?: { includeSelf?: boolean }): Tensor;
   /** aten::index_reduce_: index_reduce_(Tensor(a!) self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor(a!) */
@@ -27833,6 +28557,8 @@ export interface GeneratedTensorMethods {
   isNonzero(): boolean;
   /** aten::is_pinned: is_pinned(Tensor self, Device? device=None) -> bool */
   isPinned(device?: DeviceLike | null, opts?: { device?: DeviceLike | null }): boolean;
+  /** aten::is_pinned: is_pinned(Tensor self, Device? device=None) -> bool */
+  isPinned(opts?: { device?: DeviceLike | null }): boolean;
   /** aten::is_same_size: is_same_size(Tensor self, Tensor other) -> bool */
   isSameSize(other: Tensor): boolean;
   /** aten::is_set_to: is_set_to(Tensor self, Tensor tensor) -> bool */
@@ -27841,6 +28567,8 @@ export interface GeneratedTensorMethods {
   isSigned(): boolean;
   /** aten::isclose: isclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> Tensor */
   isclose(other: Tensor, rtol?: number, atol?: number, equalNan?: boolean, opts?: { rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
+  /** aten::isclose: isclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> Tensor */
+  isclose(other: Tensor, opts?: { rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
   /** aten::isfinite: isfinite(Tensor self) -> Tensor */
   isfinite(): Tensor;
   /** aten::isinf: isinf(Tensor self) -> Tensor */
@@ -27855,10 +28583,14 @@ export interface GeneratedTensorMethods {
   isreal(): Tensor;
   /** aten::istft: istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor */
   istft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, normalized?: boolean, onesided?: boolean | null, length?: number | null, returnComplex?: boolean, opts?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  /** aten::istft: istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor */
+  istft(nFft: number, opts?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
   /** aten::kron: kron(Tensor self, Tensor other) -> Tensor */
   kron(other: Tensor): Tensor;
   /** aten::kthvalue: kthvalue(Tensor self, SymInt k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices) */
-  kthvalue(k: number, dim?: number, keepdim?: boolean, opts?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor];
+  kthvalue(k: number, dim?: number, keepdim?: boolean, opts?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
+  /** aten::kthvalue: kthvalue(Tensor self, SymInt k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices) */
+  kthvalue(k: number, opts?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
   /** aten::lcm: lcm(Tensor self, Tensor other) -> Tensor */
   lcm(other: Tensor): Tensor;
   /** aten::lcm_: lcm_(Tensor(a!) self, Tensor other) -> Tensor(a!) */
@@ -27921,8 +28653,12 @@ export interface GeneratedTensorMethods {
   log_(): Tensor;
   /** aten::log_normal_: log_normal_(Tensor(a!) self, float mean=1, float std=2, *, Generator? generator=None) -> Tensor(a!) */
   logNormal_(mean?: number, std?: number, opts?: { mean?: number; std?: number; generator?: null }): Tensor;
+  /** aten::log_normal_: log_normal_(Tensor(a!) self, float mean=1, float std=2, *, Generator? generator=None) -> Tensor(a!) */
+  logNormal_(opts?: { mean?: number; std?: number; generator?: null }): Tensor;
   /** aten::log_softmax.int: log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor */
   logSoftmax(dim: number, dtype?: DType | null, opts?: { dtype?: DType | null }): Tensor;
+  /** aten::log_softmax.int: log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor */
+  logSoftmax(dim: number, opts?: { dtype?: DType | null }): Tensor;
   /** aten::logaddexp: logaddexp(Tensor self, Tensor other) -> Tensor */
   logaddexp(other: Tensor): Tensor;
   /** aten::logaddexp2: logaddexp2(Tensor self, Tensor other) -> Tensor */
@@ -27949,10 +28685,16 @@ export interface GeneratedTensorMethods {
   logicalXor_(other: Tensor): Tensor;
   /** aten::logit: logit(Tensor self, float? eps=None) -> Tensor */
   logit(eps?: number | null, opts?: { eps?: number | null }): Tensor;
+  /** aten::logit: logit(Tensor self, float? eps=None) -> Tensor */
+  logit(opts?: { eps?: number | null }): Tensor;
   /** aten::logit_: logit_(Tensor(a!) self, float? eps=None) -> Tensor(a!) */
   logit_(eps?: number | null, opts?: { eps?: number | null }): Tensor;
+  /** aten::logit_: logit_(Tensor(a!) self, float? eps=None) -> Tensor(a!) */
+  logit_(opts?: { eps?: number | null }): Tensor;
   /** aten::logsumexp: logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor */
   logsumexp(dim: number | number[], keepdim?: boolean, opts?: { keepdim?: boolean }): Tensor;
+  /** aten::logsumexp: logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor */
+  logsumexp(dim: number | number[], opts?: { keepdim?: boolean }): Tensor;
   /** aten::lt.Scalar: lt.Scalar(Tensor self, Scalar other) -> Tensor */
   lt(other: Scalar): Tensor;
   /** aten::lt.Tensor: lt.Tensor(Tensor self, Tensor other) -> Tensor */
@@ -27990,7 +28732,9 @@ export interface GeneratedTensorMethods {
   /** aten::matrix_power: matrix_power(Tensor self, int n) -> Tensor */
   matrixPower(n: number): Tensor;
   /** aten::max.dim: max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
-  max(dim: number, keepdim?: boolean, opts?: { keepdim?: boolean }): [Tensor, Tensor];
+  max(dim: number, keepdim?: boolean, opts?: { keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
+  /** aten::max.dim: max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
+  max(dim: number, opts?: { keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
   /** aten::max: max(Tensor self) -> Tensor */
   max(): Tensor;
   /** aten::max.other: max.other(Tensor self, Tensor other) -> Tensor */
@@ -28001,12 +28745,18 @@ export interface GeneratedTensorMethods {
   mean(opts?: { dtype?: DType | null }): Tensor;
   /** aten::mean.dim: mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
   mean(dim?: number | number[] | null, keepdim?: boolean, opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  /** aten::mean.dim: mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
+  mean(opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** aten::median: median(Tensor self) -> Tensor */
   median(): Tensor;
   /** aten::median.dim: median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
-  median(dim: number, keepdim?: boolean, opts?: { keepdim?: boolean }): [Tensor, Tensor];
+  median(dim: number, keepdim?: boolean, opts?: { keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
+  /** aten::median.dim: median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
+  median(dim: number, opts?: { keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
   /** aten::min.dim: min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
-  min(dim: number, keepdim?: boolean, opts?: { keepdim?: boolean }): [Tensor, Tensor];
+  min(dim: number, keepdim?: boolean, opts?: { keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
+  /** aten::min.dim: min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
+  min(dim: number, opts?: { keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
   /** aten::min: min(Tensor self) -> Tensor */
   min(): Tensor;
   /** aten::min.other: min.other(Tensor self, Tensor other) -> Tensor */
@@ -28016,7 +28766,9 @@ export interface GeneratedTensorMethods {
   /** aten::mm: mm(Tensor self, Tensor mat2) -> Tensor */
   mm(mat2: Tensor): Tensor;
   /** aten::mode: mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices) */
-  mode(dim?: number, keepdim?: boolean, opts?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor];
+  mode(dim?: number, keepdim?: boolean, opts?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
+  /** aten::mode: mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices) */
+  mode(opts?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
   /** aten::moveaxis.intlist: moveaxis.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a) */
   moveaxis(source: number | number[], destination: number | number[]): Tensor;
   /** aten::moveaxis.int: moveaxis.int(Tensor(a) self, int source, int destination) -> Tensor(a) */
@@ -28037,6 +28789,8 @@ export interface GeneratedTensorMethods {
   mul_(other: Scalar): Tensor;
   /** aten::multinomial: multinomial(Tensor self, SymInt num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor */
   multinomial(numSamples: number, replacement?: boolean, opts?: { replacement?: boolean; generator?: null }): Tensor;
+  /** aten::multinomial: multinomial(Tensor self, SymInt num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor */
+  multinomial(numSamples: number, opts?: { replacement?: boolean; generator?: null }): Tensor;
   /** aten::multiply.Tensor: multiply.Tensor(Tensor self, Tensor other) -> Tensor */
   multiply(other: Tensor): Tensor;
   /** aten::multiply.Scalar: multiply.Scalar(Tensor self, Scalar other) -> Tensor */
@@ -28053,20 +28807,34 @@ export interface GeneratedTensorMethods {
   mvlgamma_(p: number): Tensor;
   /** aten::nan_to_num: nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor */
   nanToNum(nan?: number | null, posinf?: number | null, neginf?: number | null, opts?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+  /** aten::nan_to_num: nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor */
+  nanToNum(opts?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
   /** aten::nan_to_num_: nan_to_num_(Tensor(a!) self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor(a!) */
   nanToNum_(nan?: number | null, posinf?: number | null, neginf?: number | null, opts?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+  /** aten::nan_to_num_: nan_to_num_(Tensor(a!) self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor(a!) */
+  nanToNum_(opts?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
   /** aten::nanmean: nanmean(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
   nanmean(dim?: number | number[] | null, keepdim?: boolean, opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  /** aten::nanmean: nanmean(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
+  nanmean(opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** aten::nanmedian: nanmedian(Tensor self) -> Tensor */
   nanmedian(): Tensor;
   /** aten::nanmedian.dim: nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
-  nanmedian(dim: number, keepdim?: boolean, opts?: { keepdim?: boolean }): [Tensor, Tensor];
+  nanmedian(dim: number, keepdim?: boolean, opts?: { keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
+  /** aten::nanmedian.dim: nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
+  nanmedian(dim: number, opts?: { keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
   /** aten::nanquantile: nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor */
   nanquantile(q: Tensor, dim?: number | null, keepdim?: boolean, opts?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  /** aten::nanquantile: nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor */
+  nanquantile(q: Tensor, opts?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   /** aten::nanquantile.scalar: nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor */
   nanquantile(q: number, dim?: number | null, keepdim?: boolean, opts?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  /** aten::nanquantile.scalar: nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor */
+  nanquantile(q: number, opts?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   /** aten::nansum: nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
   nansum(dim?: number | number[] | null, keepdim?: boolean, opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  /** aten::nansum: nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
+  nansum(opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** aten::narrow: narrow(Tensor(a) self, int dim, SymInt start, SymInt length) -> Tensor(a) */
   narrow(dim: number, start: number, length: number): Tensor;
   /** aten::narrow.Tensor: narrow.Tensor(Tensor(a) self, int dim, Tensor start, SymInt length) -> Tensor(a) */
@@ -28111,14 +28879,20 @@ export interface GeneratedTensorMethods {
   nonzeroStatic(opts?: { size?: number; fillValue?: number }): Tensor;
   /** aten::norm.ScalarOpt_dtype: norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor */
   norm(p?: Scalar | null, opts?: { p?: Scalar | null; dtype?: DType }): Tensor;
+  /** aten::norm.ScalarOpt_dtype: norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor */
+  norm(opts?: { p?: Scalar | null; dtype?: DType }): Tensor;
   /** aten::norm.Scalar: norm.Scalar(Tensor self, Scalar p=2) -> Tensor */
   norm(p?: Scalar, opts?: { p?: Scalar }): Tensor;
+  /** aten::norm.Scalar: norm.Scalar(Tensor self, Scalar p=2) -> Tensor */
+  norm(opts?: { p?: Scalar }): Tensor;
   /** aten::norm.ScalarOpt_dim_dtype: norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, *, ScalarType dtype) -> Tensor */
   norm(p?: Scalar | null, dim?: number | number[], keepdim?: boolean, opts?: { p?: Scalar | null; dtype?: DType }): Tensor;
   /** aten::norm.ScalarOpt_dim: norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor */
   norm(p?: Scalar | null, dim?: number | number[], keepdim?: boolean, opts?: { p?: Scalar | null; keepdim?: boolean }): Tensor;
   /** aten::normal_: normal_(Tensor(a!) self, float mean=0, float std=1, *, Generator? generator=None) -> Tensor(a!) */
   normal_(mean?: number, std?: number, opts?: { mean?: number; std?: number; generator?: null }): Tensor;
+  /** aten::normal_: normal_(Tensor(a!) self, float mean=0, float std=1, *, Generator? generator=None) -> Tensor(a!) */
+  normal_(opts?: { mean?: number; std?: number; generator?: null }): Tensor;
   /** aten::not_equal.Scalar: not_equal.Scalar(Tensor self, Scalar other) -> Tensor */
   notEqual(other: Scalar): Tensor;
   /** aten::not_equal.Tensor: not_equal.Tensor(Tensor self, Tensor other) -> Tensor */
@@ -28133,14 +28907,20 @@ export interface GeneratedTensorMethods {
   orgqr(input2: Tensor): Tensor;
   /** aten::ormqr: ormqr(Tensor self, Tensor input2, Tensor input3, bool left=True, bool transpose=False) -> Tensor */
   ormqr(input2: Tensor, input3: Tensor, left?: boolean, transpose?: boolean, opts?: { left?: boolean; transpose?: boolean }): Tensor;
+  /** aten::ormqr: ormqr(Tensor self, Tensor input2, Tensor input3, bool left=True, bool transpose=False) -> Tensor */
+  ormqr(input2: Tensor, input3: Tensor, opts?: { left?: boolean; transpose?: boolean }): Tensor;
   /** aten::outer: outer(Tensor self, Tensor vec2) -> Tensor */
   outer(vec2: Tensor): Tensor;
   /** aten::permute: permute(Tensor(a) self, int[] dims) -> Tensor(a) */
   permute(dims: number | number[]): Tensor;
   /** aten::pin_memory: pin_memory(Tensor(a) self, Device? device=None) -> Tensor(a) */
   pinMemory(device?: DeviceLike | null, opts?: { device?: DeviceLike | null }): Tensor;
+  /** aten::pin_memory: pin_memory(Tensor(a) self, Device? device=None) -> Tensor(a) */
+  pinMemory(opts?: { device?: DeviceLike | null }): Tensor;
   /** aten::pinverse: pinverse(Tensor self, float rcond=1e-15) -> Tensor */
   pinverse(rcond?: number, opts?: { rcond?: number }): Tensor;
+  /** aten::pinverse: pinverse(Tensor self, float rcond=1e-15) -> Tensor */
+  pinverse(opts?: { rcond?: number }): Tensor;
   /** aten::polygamma_: polygamma_(Tensor(a!) self, int n) -> Tensor(a!) */
   polygamma_(n: number): Tensor;
   /** aten::positive: positive(Tensor(a) self) -> Tensor(a) */
@@ -28159,10 +28939,16 @@ export interface GeneratedTensorMethods {
   prod(opts?: { dtype?: DType | null }): Tensor;
   /** aten::prod.dim_int: prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
   prod(dim: number, keepdim?: boolean, opts?: { keepdim?: boolean; dtype?: DType | null }): Tensor;
+  /** aten::prod.dim_int: prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
+  prod(dim: number, opts?: { keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** aten::put: put(Tensor self, Tensor index, Tensor source, bool accumulate=False) -> Tensor */
   put(index: Tensor, source: Tensor, accumulate?: boolean, opts?: { accumulate?: boolean }): Tensor;
+  /** aten::put: put(Tensor self, Tensor index, Tensor source, bool accumulate=False) -> Tensor */
+  put(index: Tensor, source: Tensor, opts?: { accumulate?: boolean }): Tensor;
   /** aten::put_: put_(Tensor(a!) self, Tensor index, Tensor source, bool accumulate=False) -> Tensor(a!) */
   put_(index: Tensor, source: Tensor, accumulate?: boolean, opts?: { accumulate?: boolean }): Tensor;
+  /** aten::put_: put_(Tensor(a!) self, Tensor index, Tensor source, bool accumulate=False) -> Tensor(a!) */
+  put_(index: Tensor, source: Tensor, opts?: { accumulate?: boolean }): Tensor;
   /** aten::q_per_channel_axis: q_per_channel_axis(Tensor self) -> int */
   qPerChannelAxis(): number;
   /** aten::q_per_channel_scales: q_per_channel_scales(Tensor self) -> Tensor */
@@ -28174,17 +28960,25 @@ export interface GeneratedTensorMethods {
   /** aten::q_zero_point: q_zero_point(Tensor self) -> int */
   qZeroPoint(): number;
   /** aten::qr: qr(Tensor self, bool some=True) -> (Tensor Q, Tensor R) */
-  qr(some?: boolean, opts?: { some?: boolean }): [Tensor, Tensor];
+  qr(some?: boolean, opts?: { some?: boolean }): [Tensor, Tensor] & { Q: Tensor; R: Tensor };
+  /** aten::qr: qr(Tensor self, bool some=True) -> (Tensor Q, Tensor R) */
+  qr(opts?: { some?: boolean }): [Tensor, Tensor] & { Q: Tensor; R: Tensor };
   /** aten::quantile: quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor */
   quantile(q: Tensor, dim?: number | null, keepdim?: boolean, opts?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  /** aten::quantile: quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor */
+  quantile(q: Tensor, opts?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   /** aten::quantile.scalar: quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor */
   quantile(q: number, dim?: number | null, keepdim?: boolean, opts?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  /** aten::quantile.scalar: quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor */
+  quantile(q: number, opts?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   /** aten::rad2deg: rad2deg(Tensor self) -> Tensor */
   rad2deg(): Tensor;
   /** aten::rad2deg_: rad2deg_(Tensor(a!) self) -> Tensor(a!) */
   rad2deg_(): Tensor;
   /** aten::random_.from: random_.from(Tensor(a!) self, int from, int? to, *, Generator? generator=None) -> Tensor(a!) */
   random_(from: number, to?: number | null, opts?: { to?: number | null; generator?: null }): Tensor;
+  /** aten::random_.from: random_.from(Tensor(a!) self, int from, int? to, *, Generator? generator=None) -> Tensor(a!) */
+  random_(from: number, opts?: { to?: number | null; generator?: null }): Tensor;
   /** aten::random_.to: random_.to(Tensor(a!) self, int to, *, Generator? generator=None) -> Tensor(a!) */
   random_(to: number, opts?: { generator?: null }): Tensor;
   /** aten::random_: random_(Tensor(a!) self, *, Generator? generator=None) -> Tensor(a!) */
@@ -28215,8 +29009,12 @@ export interface GeneratedTensorMethods {
   repeat(repeats: number | number[]): Tensor;
   /** aten::repeat_interleave.self_Tensor: repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, SymInt? output_size=None) -> Tensor */
   repeatInterleave(repeats: Tensor, dim?: number | null, opts?: { dim?: number | null; outputSize?: number | null }): Tensor;
+  /** aten::repeat_interleave.self_Tensor: repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, SymInt? output_size=None) -> Tensor */
+  repeatInterleave(repeats: Tensor, opts?: { dim?: number | null; outputSize?: number | null }): Tensor;
   /** aten::repeat_interleave.self_int: repeat_interleave.self_int(Tensor self, SymInt repeats, int? dim=None, *, SymInt? output_size=None) -> Tensor */
   repeatInterleave(repeats: number, dim?: number | null, opts?: { dim?: number | null; outputSize?: number | null }): Tensor;
+  /** aten::repeat_interleave.self_int: repeat_interleave.self_int(Tensor self, SymInt repeats, int? dim=None, *, SymInt? output_size=None) -> Tensor */
+  repeatInterleave(repeats: number, opts?: { dim?: number | null; outputSize?: number | null }): Tensor;
   /** aten::reshape: reshape(Tensor(a) self, SymInt[] shape) -> Tensor(a) */
   reshape(shape: number | number[]): Tensor;
   /** aten::reshape_as: reshape_as(Tensor(a) self, Tensor other) -> Tensor(a) */
@@ -28235,8 +29033,12 @@ export interface GeneratedTensorMethods {
   retainsGrad(): boolean;
   /** aten::roll: roll(Tensor self, SymInt[1] shifts, int[1] dims=[]) -> Tensor */
   roll(shifts: number | number[], dims?: number | number[], opts?: { dims?: number | number[] }): Tensor;
+  /** aten::roll: roll(Tensor self, SymInt[1] shifts, int[1] dims=[]) -> Tensor */
+  roll(shifts: number | number[], opts?: { dims?: number | number[] }): Tensor;
   /** aten::rot90: rot90(Tensor self, int k=1, int[] dims=[0,1]) -> Tensor */
   rot90(k?: number, dims?: number | number[], opts?: { k?: number; dims?: number | number[] }): Tensor;
+  /** aten::rot90: rot90(Tensor self, int k=1, int[] dims=[0,1]) -> Tensor */
+  rot90(opts?: { k?: number; dims?: number | number[] }): Tensor;
   /** aten::round: round(Tensor self) -> Tensor */
   round(): Tensor;
   /** aten::round.decimals: round.decimals(Tensor self, *, int decimals) -> Tensor */
@@ -28281,6 +29083,8 @@ export interface GeneratedTensorMethods {
   selectScatter(src: Tensor, dim: number, index: number): Tensor;
   /** aten::set_.source_Tensor_storage_offset: set_.source_Tensor_storage_offset(Tensor(a!) self, Tensor source, SymInt storage_offset, SymInt[] size, SymInt[] stride=[]) -> Tensor(a!) */
   set_(source: Tensor, storageOffset: number, size: number | number[], stride?: number | number[], opts?: { stride?: number | number[] }): Tensor;
+  /** aten::set_.source_Tensor_storage_offset: set_.source_Tensor_storage_offset(Tensor(a!) self, Tensor source, SymInt storage_offset, SymInt[] size, SymInt[] stride=[]) -> Tensor(a!) */
+  set_(source: Tensor, storageOffset: number, size: number | number[], opts?: { stride?: number | number[] }): Tensor;
   /** aten::set_.source_Tensor: set_.source_Tensor(Tensor(a!) self, Tensor source) -> Tensor(a!) */
   set_(source: Tensor): Tensor;
   /** aten::set_: set_(Tensor(a!) self) -> Tensor(a!) */
@@ -28315,20 +29119,30 @@ export interface GeneratedTensorMethods {
   sinh_(): Tensor;
   /** aten::slice.Tensor: slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a) */
   slice(dim?: number, start?: number | null, end?: number | null, step?: number, opts?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  /** aten::slice.Tensor: slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a) */
+  slice(opts?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
   /** aten::slice_inverse: slice_inverse(Tensor(a) self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a) */
   sliceInverse(src: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number, opts?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  /** aten::slice_inverse: slice_inverse(Tensor(a) self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a) */
+  sliceInverse(src: Tensor, opts?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
   /** aten::slice_scatter: slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor */
   sliceScatter(src: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number, opts?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  /** aten::slice_scatter: slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor */
+  sliceScatter(src: Tensor, opts?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
   /** aten::slogdet: slogdet(Tensor self) -> (Tensor sign, Tensor logabsdet) */
-  slogdet(): [Tensor, Tensor];
+  slogdet(): [Tensor, Tensor] & { sign: Tensor; logabsdet: Tensor };
   /** aten::smm: smm(Tensor self, Tensor mat2) -> Tensor */
   smm(mat2: Tensor): Tensor;
   /** aten::softmax.int: softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor */
   softmax(dim: number, dtype?: DType | null, opts?: { dtype?: DType | null }): Tensor;
+  /** aten::softmax.int: softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor */
+  softmax(dim: number, opts?: { dtype?: DType | null }): Tensor;
   /** aten::sort: sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices) */
-  sort(dim?: number, descending?: boolean, opts?: { dim?: number; descending?: boolean }): [Tensor, Tensor];
+  sort(dim?: number, descending?: boolean, opts?: { dim?: number; descending?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
+  /** aten::sort: sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices) */
+  sort(opts?: { dim?: number; descending?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
   /** aten::sort.stable: sort.stable(Tensor self, *, bool? stable, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices) */
-  sort(opts?: { stable?: boolean | null; dim?: number; descending?: boolean }): [Tensor, Tensor];
+  sort(opts?: { stable?: boolean | null; dim?: number; descending?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
   /** aten::sparse_dim: sparse_dim(Tensor self) -> int */
   sparseDim(): number;
   /** aten::sparse_mask: sparse_mask(Tensor self, Tensor mask) -> Tensor */
@@ -28339,10 +29153,16 @@ export interface GeneratedTensorMethods {
   sparseResizeAndClear_(size: number | number[], sparseDim: number, denseDim: number): Tensor;
   /** aten::split.Tensor: split.Tensor(Tensor(a -> *) self, SymInt split_size, int dim=0) -> Tensor(a)[] */
   split(splitSize: number, dim?: number, opts?: { dim?: number }): Tensor[];
+  /** aten::split.Tensor: split.Tensor(Tensor(a -> *) self, SymInt split_size, int dim=0) -> Tensor(a)[] */
+  split(splitSize: number, opts?: { dim?: number }): Tensor[];
   /** aten::split.sizes: split.sizes(Tensor(a -> *) self, SymInt[] split_size, int dim=0) -> Tensor(a)[] */
   split(splitSize: number | number[], dim?: number, opts?: { dim?: number }): Tensor[];
+  /** aten::split.sizes: split.sizes(Tensor(a -> *) self, SymInt[] split_size, int dim=0) -> Tensor(a)[] */
+  split(splitSize: number | number[], opts?: { dim?: number }): Tensor[];
   /** aten::split_with_sizes: split_with_sizes(Tensor(a -> *) self, SymInt[] split_sizes, int dim=0) -> Tensor(a)[] */
   splitWithSizes(splitSizes: number | number[], dim?: number, opts?: { dim?: number }): Tensor[];
+  /** aten::split_with_sizes: split_with_sizes(Tensor(a -> *) self, SymInt[] split_sizes, int dim=0) -> Tensor(a)[] */
+  splitWithSizes(splitSizes: number | number[], opts?: { dim?: number }): Tensor[];
   /** aten::sqrt: sqrt(Tensor self) -> Tensor */
   sqrt(): Tensor;
   /** aten::sqrt_: sqrt_(Tensor(a!) self) -> Tensor(a!) */
@@ -28367,38 +29187,60 @@ export interface GeneratedTensorMethods {
   sspaddmm(mat1: Tensor, mat2: Tensor, opts?: { beta?: Scalar; alpha?: Scalar }): Tensor;
   /** aten::std: std(Tensor self, bool unbiased=True) -> Tensor */
   std(unbiased?: boolean, opts?: { unbiased?: boolean }): Tensor;
+  /** aten::std: std(Tensor self, bool unbiased=True) -> Tensor */
+  std(opts?: { unbiased?: boolean }): Tensor;
   /** aten::std.dim: std.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor */
   std(dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, opts?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  /** aten::std.dim: std.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor */
+  std(opts?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
   /** aten::std.correction: std.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> Tensor */
   std(dim?: number | number[] | null, opts?: { dim?: number | number[] | null; correction?: Scalar | null; keepdim?: boolean }): Tensor;
+  /** aten::std.correction: std.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> Tensor */
+  std(opts?: { dim?: number | number[] | null; correction?: Scalar | null; keepdim?: boolean }): Tensor;
   /** aten::stft: stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None, bool? align_to_window=None) -> Tensor */
   stft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, normalized?: boolean, onesided?: boolean | null, returnComplex?: boolean | null, alignToWindow?: boolean | null, opts?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null; alignToWindow?: boolean | null }): Tensor;
+  /** aten::stft: stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None, bool? align_to_window=None) -> Tensor */
+  stft(nFft: number, opts?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null; alignToWindow?: boolean | null }): Tensor;
   /** aten::stft.center: stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None, bool? align_to_window=None) -> Tensor */
   stft(nFft: number, hopLength?: number | null, winLength?: number | null, window?: Tensor | null, center?: boolean, padMode?: string, normalized?: boolean, onesided?: boolean | null, returnComplex?: boolean | null, alignToWindow?: boolean | null, opts?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null; alignToWindow?: boolean | null }): Tensor;
+  /** aten::stft.center: stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None, bool? align_to_window=None) -> Tensor */
+  stft(nFft: number, opts?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null; alignToWindow?: boolean | null }): Tensor;
   /** aten::sub.Tensor: sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor */
   sub(other: Tensor, opts?: { alpha?: Scalar }): Tensor;
   /** aten::sub.Scalar: sub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
   sub(other: Scalar, alpha?: Scalar, opts?: { alpha?: Scalar }): Tensor;
+  /** aten::sub.Scalar: sub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
+  sub(other: Scalar, opts?: { alpha?: Scalar }): Tensor;
   /** aten::sub_.Tensor: sub_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!) */
   sub_(other: Tensor, opts?: { alpha?: Scalar }): Tensor;
   /** aten::sub_.Scalar: sub_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!) */
   sub_(other: Scalar, alpha?: Scalar, opts?: { alpha?: Scalar }): Tensor;
+  /** aten::sub_.Scalar: sub_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!) */
+  sub_(other: Scalar, opts?: { alpha?: Scalar }): Tensor;
   /** aten::subtract.Tensor: subtract.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor */
   subtract(other: Tensor, opts?: { alpha?: Scalar }): Tensor;
   /** aten::subtract.Scalar: subtract.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
   subtract(other: Scalar, alpha?: Scalar, opts?: { alpha?: Scalar }): Tensor;
+  /** aten::subtract.Scalar: subtract.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
+  subtract(other: Scalar, opts?: { alpha?: Scalar }): Tensor;
   /** aten::subtract_.Tensor: subtract_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!) */
   subtract_(other: Tensor, opts?: { alpha?: Scalar }): Tensor;
   /** aten::subtract_.Scalar: subtract_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!) */
   subtract_(other: Scalar, alpha?: Scalar, opts?: { alpha?: Scalar }): Tensor;
+  /** aten::subtract_.Scalar: subtract_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!) */
+  subtract_(other: Scalar, opts?: { alpha?: Scalar }): Tensor;
   /** aten::sum: sum(Tensor self, *, ScalarType? dtype=None) -> Tensor */
   sum(opts?: { dtype?: DType | null }): Tensor;
   /** aten::sum.dim_IntList: sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
   sum(dim?: number | number[] | null, keepdim?: boolean, opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  /** aten::sum.dim_IntList: sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
+  sum(opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   /** aten::sum_to_size: sum_to_size(Tensor self, SymInt[] size) -> Tensor */
   sumToSize(size: number | number[]): Tensor;
   /** aten::svd: svd(Tensor self, bool some=True, bool compute_uv=True) -> (Tensor U, Tensor S, Tensor V) */
-  svd(some?: boolean, computeUv?: boolean, opts?: { some?: boolean; computeUv?: boolean }): [Tensor, Tensor, Tensor];
+  svd(some?: boolean, computeUv?: boolean, opts?: { some?: boolean; computeUv?: boolean }): [Tensor, Tensor, Tensor] & { U: Tensor; S: Tensor; V: Tensor };
+  /** aten::svd: svd(Tensor self, bool some=True, bool compute_uv=True) -> (Tensor U, Tensor S, Tensor V) */
+  svd(opts?: { some?: boolean; computeUv?: boolean }): [Tensor, Tensor, Tensor] & { U: Tensor; S: Tensor; V: Tensor };
   /** aten::swapaxes: swapaxes(Tensor(a) self, int axis0, int axis1) -> Tensor(a) */
   swapaxes(axis0: number, axis1: number): Tensor;
   /** aten::swapaxes_: swapaxes_(Tensor(a!) self, int axis0, int axis1) -> Tensor(a!) */
@@ -28415,6 +29257,8 @@ export interface GeneratedTensorMethods {
   take(index: Tensor): Tensor;
   /** aten::take_along_dim: take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor */
   takeAlongDim(indices: Tensor, dim?: number | null, opts?: { dim?: number | null }): Tensor;
+  /** aten::take_along_dim: take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor */
+  takeAlongDim(indices: Tensor, opts?: { dim?: number | null }): Tensor;
   /** aten::tan: tan(Tensor self) -> Tensor */
   tan(): Tensor;
   /** aten::tan_: tan_(Tensor(a!) self) -> Tensor(a!) */
@@ -28425,32 +29269,54 @@ export interface GeneratedTensorMethods {
   tanh_(): Tensor;
   /** aten::tensor_split.sections: tensor_split.sections(Tensor(a -> *) self, SymInt sections, int dim=0) -> Tensor(a)[] */
   tensorSplit(sections: number, dim?: number, opts?: { dim?: number }): Tensor[];
+  /** aten::tensor_split.sections: tensor_split.sections(Tensor(a -> *) self, SymInt sections, int dim=0) -> Tensor(a)[] */
+  tensorSplit(sections: number, opts?: { dim?: number }): Tensor[];
   /** aten::tensor_split.indices: tensor_split.indices(Tensor(a -> *) self, SymInt[] indices, int dim=0) -> Tensor(a)[] */
   tensorSplit(indices: number | number[], dim?: number, opts?: { dim?: number }): Tensor[];
+  /** aten::tensor_split.indices: tensor_split.indices(Tensor(a -> *) self, SymInt[] indices, int dim=0) -> Tensor(a)[] */
+  tensorSplit(indices: number | number[], opts?: { dim?: number }): Tensor[];
   /** aten::tensor_split.tensor_indices_or_sections: tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[] */
   tensorSplit(tensorIndicesOrSections: Tensor, dim?: number, opts?: { dim?: number }): Tensor[];
+  /** aten::tensor_split.tensor_indices_or_sections: tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[] */
+  tensorSplit(tensorIndicesOrSections: Tensor, opts?: { dim?: number }): Tensor[];
   /** aten::tile: tile(Tensor self, SymInt[] dims) -> Tensor */
   tile(dims: number | number[]): Tensor;
   /** aten::to_dense: to_dense(Tensor self, ScalarType? dtype=None, *, bool? masked_grad=None) -> Tensor */
   toDense(dtype?: DType | null, opts?: { dtype?: DType | null; maskedGrad?: boolean | null }): Tensor;
+  /** aten::to_dense: to_dense(Tensor self, ScalarType? dtype=None, *, bool? masked_grad=None) -> Tensor */
+  toDense(opts?: { dtype?: DType | null; maskedGrad?: boolean | null }): Tensor;
   /** aten::to_mkldnn: to_mkldnn(Tensor self, ScalarType? dtype=None) -> Tensor */
   toMkldnn(dtype?: DType | null, opts?: { dtype?: DType | null }): Tensor;
+  /** aten::to_mkldnn: to_mkldnn(Tensor self, ScalarType? dtype=None) -> Tensor */
+  toMkldnn(opts?: { dtype?: DType | null }): Tensor;
   /** aten::to_padded_tensor: to_padded_tensor(Tensor self, float padding, SymInt[]? output_size=None) -> Tensor */
   toPaddedTensor(padding: number, outputSize?: number | number[] | null, opts?: { outputSize?: number | number[] | null }): Tensor;
+  /** aten::to_padded_tensor: to_padded_tensor(Tensor self, float padding, SymInt[]? output_size=None) -> Tensor */
+  toPaddedTensor(padding: number, opts?: { outputSize?: number | number[] | null }): Tensor;
   /** aten::to_sparse.sparse_dim: to_sparse.sparse_dim(Tensor self, int sparse_dim) -> Tensor */
   toSparse(sparseDim: number): Tensor;
   /** aten::to_sparse: to_sparse(Tensor self, *, Layout? layout=None, int[2]? blocksize=None, int? dense_dim=None) -> Tensor */
   toSparse(opts?: { layout?: string | null; blocksize?: number | number[] | null; denseDim?: number | null }): Tensor;
   /** aten::to_sparse_bsc: to_sparse_bsc(Tensor self, int[2] blocksize, int? dense_dim=None) -> Tensor */
   toSparseBsc(blocksize: number | number[], denseDim?: number | null, opts?: { denseDim?: number | null }): Tensor;
+  /** aten::to_sparse_bsc: to_sparse_bsc(Tensor self, int[2] blocksize, int? dense_dim=None) -> Tensor */
+  toSparseBsc(blocksize: number | number[], opts?: { denseDim?: number | null }): Tensor;
   /** aten::to_sparse_bsr: to_sparse_bsr(Tensor self, int[2] blocksize, int? dense_dim=None) -> Tensor */
   toSparseBsr(blocksize: number | number[], denseDim?: number | null, opts?: { denseDim?: number | null }): Tensor;
+  /** aten::to_sparse_bsr: to_sparse_bsr(Tensor self, int[2] blocksize, int? dense_dim=None) -> Tensor */
+  toSparseBsr(blocksize: number | number[], opts?: { denseDim?: number | null }): Tensor;
   /** aten::to_sparse_csc: to_sparse_csc(Tensor self, int? dense_dim=None) -> Tensor */
   toSparseCsc(denseDim?: number | null, opts?: { denseDim?: number | null }): Tensor;
+  /** aten::to_sparse_csc: to_sparse_csc(Tensor self, int? dense_dim=None) -> Tensor */
+  toSparseCsc(opts?: { denseDim?: number | null }): Tensor;
   /** aten::to_sparse_csr: to_sparse_csr(Tensor self, int? dense_dim=None) -> Tensor */
   toSparseCsr(denseDim?: number | null, opts?: { denseDim?: number | null }): Tensor;
+  /** aten::to_sparse_csr: to_sparse_csr(Tensor self, int? dense_dim=None) -> Tensor */
+  toSparseCsr(opts?: { denseDim?: number | null }): Tensor;
   /** aten::topk: topk(Tensor self, SymInt k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices) */
-  topk(k: number, dim?: number, largest?: boolean, sorted?: boolean, opts?: { dim?: number; largest?: boolean; sorted?: boolean }): [Tensor, Tensor];
+  topk(k: number, dim?: number, largest?: boolean, sorted?: boolean, opts?: { dim?: number; largest?: boolean; sorted?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
+  /** aten::topk: topk(Tensor self, SymInt k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices) */
+  topk(k: number, opts?: { dim?: number; largest?: boolean; sorted?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
   /** aten::trace: trace(Tensor self) -> Tensor */
   trace(): Tensor;
   /** aten::transpose.int: transpose.int(Tensor(a) self, int dim0, int dim1) -> Tensor(a) */
@@ -28458,15 +29324,25 @@ export interface GeneratedTensorMethods {
   /** aten::transpose_: transpose_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!) */
   transpose_(dim0: number, dim1: number): Tensor;
   /** aten::triangular_solve: triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient) */
-  triangularSolve(A: Tensor, upper?: boolean, transpose?: boolean, unitriangular?: boolean, opts?: { upper?: boolean; transpose?: boolean; unitriangular?: boolean }): [Tensor, Tensor];
+  triangularSolve(A: Tensor, upper?: boolean, transpose?: boolean, unitriangular?: boolean, opts?: { upper?: boolean; transpose?: boolean; unitriangular?: boolean }): [Tensor, Tensor] & { solution: Tensor; clonedCoefficient: Tensor };
+  /** aten::triangular_solve: triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient) */
+  triangularSolve(A: Tensor, opts?: { upper?: boolean; transpose?: boolean; unitriangular?: boolean }): [Tensor, Tensor] & { solution: Tensor; clonedCoefficient: Tensor };
   /** aten::tril: tril(Tensor self, SymInt diagonal=0) -> Tensor */
   tril(diagonal?: number, opts?: { diagonal?: number }): Tensor;
+  /** aten::tril: tril(Tensor self, SymInt diagonal=0) -> Tensor */
+  tril(opts?: { diagonal?: number }): Tensor;
   /** aten::tril_: tril_(Tensor(a!) self, SymInt diagonal=0) -> Tensor(a!) */
   tril_(diagonal?: number, opts?: { diagonal?: number }): Tensor;
+  /** aten::tril_: tril_(Tensor(a!) self, SymInt diagonal=0) -> Tensor(a!) */
+  tril_(opts?: { diagonal?: number }): Tensor;
   /** aten::triu: triu(Tensor self, SymInt diagonal=0) -> Tensor */
   triu(diagonal?: number, opts?: { diagonal?: number }): Tensor;
+  /** aten::triu: triu(Tensor self, SymInt diagonal=0) -> Tensor */
+  triu(opts?: { diagonal?: number }): Tensor;
   /** aten::triu_: triu_(Tensor(a!) self, SymInt diagonal=0) -> Tensor(a!) */
   triu_(diagonal?: number, opts?: { diagonal?: number }): Tensor;
+  /** aten::triu_: triu_(Tensor(a!) self, SymInt diagonal=0) -> Tensor(a!) */
+  triu_(opts?: { diagonal?: number }): Tensor;
   /** aten::true_divide.Tensor: true_divide.Tensor(Tensor self, Tensor other) -> Tensor */
   trueDivide(other: Tensor): Tensor;
   /** aten::true_divide.Scalar: true_divide.Scalar(Tensor self, Scalar other) -> Tensor */
@@ -28483,18 +29359,28 @@ export interface GeneratedTensorMethods {
   typeAs(other: Tensor): Tensor;
   /** aten::unbind.int: unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[] */
   unbind(dim?: number, opts?: { dim?: number }): Tensor[];
+  /** aten::unbind.int: unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[] */
+  unbind(opts?: { dim?: number }): Tensor[];
   /** aten::unflatten.int: unflatten.int(Tensor(a) self, int dim, SymInt[] sizes) -> Tensor(a) */
   unflatten(dim: number, sizes: number | number[]): Tensor;
   /** aten::unfold: unfold(Tensor(a) self, int dimension, int size, int step) -> Tensor(a) */
   unfold(dimension: number, size: number, step: number): Tensor;
   /** aten::uniform_: uniform_(Tensor(a!) self, float from=0, float to=1, *, Generator? generator=None) -> Tensor(a!) */
   uniform_(from?: number, to?: number, opts?: { from?: number; to?: number; generator?: null }): Tensor;
+  /** aten::uniform_: uniform_(Tensor(a!) self, float from=0, float to=1, *, Generator? generator=None) -> Tensor(a!) */
+  uniform_(opts?: { from?: number; to?: number; generator?: null }): Tensor;
   /** aten::unsafe_chunk: unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[] */
   unsafeChunk(chunks: number, dim?: number, opts?: { dim?: number }): Tensor[];
+  /** aten::unsafe_chunk: unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[] */
+  unsafeChunk(chunks: number, opts?: { dim?: number }): Tensor[];
   /** aten::unsafe_split.Tensor: unsafe_split.Tensor(Tensor self, SymInt split_size, int dim=0) -> Tensor[] */
   unsafeSplit(splitSize: number, dim?: number, opts?: { dim?: number }): Tensor[];
+  /** aten::unsafe_split.Tensor: unsafe_split.Tensor(Tensor self, SymInt split_size, int dim=0) -> Tensor[] */
+  unsafeSplit(splitSize: number, opts?: { dim?: number }): Tensor[];
   /** aten::unsafe_split_with_sizes: unsafe_split_with_sizes(Tensor self, SymInt[] split_sizes, int dim=0) -> Tensor[] */
   unsafeSplitWithSizes(splitSizes: number | number[], dim?: number, opts?: { dim?: number }): Tensor[];
+  /** aten::unsafe_split_with_sizes: unsafe_split_with_sizes(Tensor self, SymInt[] split_sizes, int dim=0) -> Tensor[] */
+  unsafeSplitWithSizes(splitSizes: number | number[], opts?: { dim?: number }): Tensor[];
   /** aten::unsqueeze: unsqueeze(Tensor(a) self, int dim) -> Tensor(a) */
   unsqueeze(dim: number): Tensor;
   /** aten::unsqueeze_: unsqueeze_(Tensor(a!) self, int dim) -> Tensor(a!) */
@@ -28503,10 +29389,16 @@ export interface GeneratedTensorMethods {
   values(): Tensor;
   /** aten::var: var(Tensor self, bool unbiased=True) -> Tensor */
   var(unbiased?: boolean, opts?: { unbiased?: boolean }): Tensor;
+  /** aten::var: var(Tensor self, bool unbiased=True) -> Tensor */
+  var(opts?: { unbiased?: boolean }): Tensor;
   /** aten::var.dim: var.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor */
   var(dim?: number | number[] | null, unbiased?: boolean, keepdim?: boolean, opts?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
+  /** aten::var.dim: var.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor */
+  var(opts?: { dim?: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): Tensor;
   /** aten::var.correction: var.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> Tensor */
   var(dim?: number | number[] | null, opts?: { dim?: number | number[] | null; correction?: Scalar | null; keepdim?: boolean }): Tensor;
+  /** aten::var.correction: var.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> Tensor */
+  var(opts?: { dim?: number | number[] | null; correction?: Scalar | null; keepdim?: boolean }): Tensor;
   /** aten::vdot: vdot(Tensor self, Tensor other) -> Tensor */
   vdot(other: Tensor): Tensor;
   /** aten::view: view(Tensor(a) self, SymInt[] size) -> Tensor(a) */

@@ -4,3 +4,4 @@ export { Parameter } from './parameter';
 export { Linear, Embedding, RMSNorm, Dropout, rmsNorm, type FactoryOptions } from './layers';
 export * as init from './init';
 export * as functional from './functional';
+export * as utils from '../optim/clip-grad';

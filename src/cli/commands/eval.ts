@@ -1,0 +1,32 @@
+// `latent eval RUNDIR`: test losses, latent-utilisation ablations, latent decoding, accuracy.
+import type { Argv, CommandModule } from 'yargs';
+
+export const command: CommandModule = {
+  command: 'eval <run>',
+  describe: 'evaluate a run: test losses, start classifier, latent ablations with CIs, decoded latents, answer accuracy with and without latents',
+  builder: (y: Argv) =>
+    y
+      .positional('run', { type: 'string', describe: 'run directory' })
+      .option('examples', { type: 'number', default: 200, describe: 'test examples for losses and ablations' })
+      .option('generate', { type: 'number', default: 50, describe: 'test examples for answer accuracy (0: skip)' })
+      .option('inspect', { type: 'number', default: 20, describe: 'examples whose latents are decoded' })
+      .option('max-new-tokens', { type: 'number', default: 200 })
+      .option('json', { type: 'boolean', default: false, describe: 'print the diagnostics as JSON' }),
+  handler: async (a: Record<string, unknown>) => {
+    const { evaluateSftRun, formatDiagnostics } = await import('../../train/sft-eval');
+    const d = await evaluateSftRun(String(a.run), { examples: a.examples as number, generate: a.generate as number, inspect: a.inspect as number, maxNewTokens: a.maxNewTokens as number });
+    console.log(a.json ? JSON.stringify(d) : formatDiagnostics(d));
+    await regenerateReport(String(a.run));
+  },
+};
+
+/** Refreshes RUNDIR/report.html when the report module is available. */
+export async function regenerateReport(run: string): Promise<void> {
+  try {
+    const report = await import('../../report/run');
+    const result: unknown = await report.writeReport([run], { out: run });
+    console.error(`report: ${typeof result === 'string' ? result : (result as { html?: string }).html ?? run}`);
+  } catch (e) {
+    if (process.env.LATENT_DEBUG) console.error(e);
+  }
+}

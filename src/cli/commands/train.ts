@@ -1,0 +1,79 @@
+// `latent train sft …` (phase 1) and `latent train rl …` (phase 2).
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Argv, CommandModule } from 'yargs';
+
+function readConfigFile(file: string | undefined): Record<string, unknown> {
+  if (!file) return {};
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`--config ${file}: ${(e as Error).message}`);
+  }
+}
+
+const sft: CommandModule = {
+  command: 'sft',
+  describe: 'phase 1: supervised latent training on GSM8K-format data (full fine-tuning or two-trunk)',
+  builder: (y: Argv) =>
+    y
+      .option('model', { type: 'string', describe: 'Hugging Face model directory or hub id (e.g. Qwen/Qwen2-0.5B)' })
+      .option('data', { type: 'string', describe: 'directory with train.jsonl and test.jsonl (GSM8K format)' })
+      .option('mode', { choices: ['full', 'two-trunk'] as const, describe: 'full fine-tuning, or a frozen language trunk and a trainable latent trunk' })
+      .option('latents', { type: 'number', describe: 'latent positions per calculator breakpoint (0: no-latent baseline)' })
+      .option('steps', { type: 'number' })
+      .option('batch', { type: 'number', describe: 'examples per step' })
+      .option('lr', { type: 'number', describe: 'peak learning rate (linear warm-up, cosine decay)' })
+      .option('warmup', { type: 'number', describe: 'warm-up steps' })
+      .option('weight-decay', { type: 'number' })
+      .option('grad-clip', { type: 'number' })
+      .option('start-loss-weight', { type: 'number' })
+      .option('stop-loss-weight', { type: 'number' })
+      .option('max-latents', { type: 'number', describe: 'hard cap on latents per span at inference' })
+      .option('max-train-examples', { type: 'number' })
+      .option('validation-size', { type: 'number' })
+      .option('eval-every', { type: 'number' })
+      .option('eval-examples', { type: 'number' })
+      .option('save-every', { type: 'number' })
+      .option('device', { type: 'string', describe: 'cpu | cuda | cuda:N' })
+      .option('dtype', { choices: ['float32', 'bfloat16', 'float64'] as const, describe: 'parameter dtype (default: the checkpoint’s)' })
+      .option('seed', { type: 'number' })
+      .option('out', { type: 'string', describe: 'run directory' })
+      .option('config', { type: 'string', describe: 'JSON file with any of these options (command-line options win)' })
+      .option('resume', { type: 'string', describe: 'continue the run in this directory from its latest checkpoint' }),
+  handler: async (a: Record<string, unknown>) => {
+    const { resolveSftConfig, trainSft } = await import('../../train/sft');
+    const fromRun = a.resume ? readConfigFile(path.join(String(a.resume), 'config.json')) : {};
+    const fromFile = readConfigFile(a.config as string | undefined);
+    const cli = {
+      model: a.model, data: a.data, mode: a.mode, latents: a.latents, steps: a.steps, batchSize: a.batch, lr: a.lr,
+      warmupSteps: a.warmup, weightDecay: a.weightDecay, gradClip: a.gradClip, startLossWeight: a.startLossWeight,
+      stopLossWeight: a.stopLossWeight, maxLatents: a.maxLatents, maxTrainExamples: a.maxTrainExamples,
+      validationSize: a.validationSize, evalEvery: a.evalEvery, evalExamples: a.evalExamples, saveEvery: a.saveEvery,
+      device: a.device, dtype: a.dtype, seed: a.seed, out: a.resume ?? a.out,
+    };
+    const merged = { ...fromRun, ...fromFile, ...Object.fromEntries(Object.entries(cli).filter(([, v]) => v !== undefined)) } as Record<string, unknown>;
+    for (const k of ['model', 'data', 'out']) if (!merged[k]) throw new Error(`--${k} is required`);
+    const config = resolveSftConfig(merged as never);
+    const summary = await trainSft(config, { resume: !!a.resume });
+    console.log(JSON.stringify({ steps: summary.steps, finalLoss: summary.finalLoss, stopped: summary.stopped, out: summary.out }));
+    if (summary.stopped === 'non-finite') process.exitCode = 2;
+  },
+};
+
+export const command: CommandModule = {
+  command: 'train <phase>',
+  describe: 'train a model with latent tokens (sft: phase 1; rl: phase 2)',
+  builder: (y: Argv) => {
+    let b = y.command(sft);
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const rl = require('./train-rl');
+      if (rl.rlCommand) b = b.command(rl.rlCommand);
+    } catch {
+      // phase 2 not built
+    }
+    return b.demandCommand(1);
+  },
+  handler: () => undefined,
+};

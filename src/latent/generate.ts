@@ -1,0 +1,121 @@
+// Greedy generation with latent spans: at each language position the start classifier may open a
+// span (`<bot>`); inside it, each latent step's end classifier decides whether to stop (`<eot>`),
+// with a hard cap. Latent positions run on the latent trunk, language positions on the backbone.
+import * as torch from '../torch';
+import type { Tensor } from '../torch';
+import { KVCache } from '../models/qwen2/cache';
+import type { LatentModel } from './model';
+
+export interface LatentGenerateOptions {
+  maxNewTokens?: number;
+  /** hard cap on latents per span */
+  maxLatents?: number;
+  /** open spans when the start probability exceeds this (default: the heads' calibrated threshold) */
+  startThreshold?: number;
+  stopThreshold?: number;
+  /** false: never open spans (the "without latents" condition) */
+  useLatents?: boolean;
+  /** stop when the text ends with one of these */
+  stopStrings?: string[];
+  onToken?: (text: string) => void;
+}
+
+export interface GeneratedSpan {
+  /** token index in `tokens` before which the span was inserted */
+  at: number;
+  latents: number;
+  /** input embeddings of the latents (kept; dispose when done) — only with keepLatents */
+  stopProbs: number[];
+}
+
+export interface LatentGeneration {
+  tokens: number[];
+  text: string;
+  spans: GeneratedSpan[];
+  /** text with each span shown as ⟨k latents⟩ */
+  markedText: string;
+}
+
+/** Generates a continuation of `prompt` with latent spans (batch of one, greedy). */
+export function generateWithLatents(lm: LatentModel, prompt: string, o: LatentGenerateOptions = {}): LatentGeneration {
+  const maxNew = o.maxNewTokens ?? 256;
+  const maxLatents = o.maxLatents ?? 8;
+  const startThreshold = o.startThreshold ?? lm.heads.startThreshold;
+  const stopThreshold = o.stopThreshold ?? 0.5;
+  const useLatents = o.useLatents ?? true;
+  const device = lm.backbone.normWeight.device;
+  const eos = new Set<number>([...(lm.model.config.eosTokenIds ?? [])]);
+  if (lm.tokenizer.eosTokenId !== undefined) eos.add(lm.tokenizer.eosTokenId);
+  const cache = new KVCache(lm.backbone.numLayers);
+  let position = 0;
+  const tokens: number[] = [];
+  const spans: GeneratedSpan[] = [];
+
+  // Runs one chunk at consecutive positions; returns the last position's pre-norm hidden [1, D].
+  const feed = (trunk: typeof lm.backbone | typeof lm.latentTrunk, x: Tensor): Tensor => {
+    const T = x.size(1);
+    const S = position + T;
+    const q = torch.arange(position, S, { dtype: 'int64', device }).unsqueeze(0);
+    const mask = torch.ones([T, S], { dtype: 'bool', device }).tril(position).view([1, 1, T, S]);
+    const pre = trunk.decode(x, q, mask, cache);
+    position = S;
+    return pre.select(1, T - 1);
+  };
+  const embedIds = (ids: number[]): Tensor => {
+    const t = torch.tensor([ids], { dtype: 'int64' }).to(device);
+    return lm.heads.applyMarkers(lm.backbone.embed(t), t, lm.botId, lm.eotId);
+  };
+
+  try {
+    return torch.noGrad(() => {
+      let lastPre = torch.keep(torch.scope(() => feed(lm.backbone, embedIds(lm.tokenizer.encode(prompt)))));
+      const replace = (t: Tensor) => {
+        lastPre.dispose();
+        lastPre = torch.keep(t);
+      };
+      let text = '';
+      for (let n = 0; n < maxNew; n++) {
+        const next = torch.scope(() => {
+          const hidden = lm.backbone.finalNorm(lastPre);
+          if (useLatents && torch.sigmoid(lm.heads.startLogits(hidden)).item() > startThreshold) {
+            // Open a span: <bot>, latents until the end classifier fires (or the cap), <eot>.
+            replace(torch.scope(() => feed(lm.backbone, embedIds([lm.botId]))));
+            const probs: number[] = [];
+            for (let j = 0; ; j++) {
+              const { embed, stopLogit } = lm.heads.step(lastPre, lm.latentTrunk.normWeight, lm.latentTrunk.eps);
+              const p = torch.sigmoid(stopLogit).item();
+              probs.push(p);
+              if (p > stopThreshold || j >= maxLatents) break;
+              replace(torch.scope(() => feed(lm.latentTrunk, embed.unsqueeze(1))));
+            }
+            spans.push({ at: tokens.length, latents: probs.length - 1, stopProbs: probs });
+            replace(torch.scope(() => feed(lm.backbone, embedIds([lm.eotId]))));
+          }
+          const logits = lm.backbone.lmHead(lm.backbone.finalNorm(lastPre));
+          return logits.argmax(-1).item();
+        });
+        if (eos.has(next)) break;
+        tokens.push(next);
+        const piece = lm.tokenizer.decode(tokens).slice(text.length);
+        text += piece;
+        o.onToken?.(piece);
+        if (o.stopStrings?.some((s) => text.endsWith(s))) break;
+        replace(torch.scope(() => feed(lm.backbone, embedIds([next]))));
+      }
+      lastPre.dispose();
+      return { tokens, text: lm.tokenizer.decode(tokens), spans, markedText: markSpans(lm, tokens, spans) };
+    });
+  } finally {
+    cache.dispose();
+  }
+}
+
+function markSpans(lm: LatentModel, tokens: number[], spans: GeneratedSpan[]): string {
+  let out = '';
+  let from = 0;
+  for (const s of spans) {
+    out += lm.tokenizer.decode(tokens.slice(from, s.at)) + `⟨${s.latents} latent${s.latents === 1 ? '' : 's'}⟩`;
+    from = s.at;
+  }
+  return out + lm.tokenizer.decode(tokens.slice(from));
+}

@@ -1,0 +1,1 @@
+export * as qwen2 from './qwen2';

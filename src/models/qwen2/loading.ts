@@ -1,0 +1,197 @@
+// Hugging Face checkpoints: config.json + safetensors weights (one model.safetensors or shards listed
+// in model.safetensors.index.json) + tokenizer, read into a Qwen2ForCausalLM and written back in the
+// same format (loadable by transformers' Qwen2ForCausalLM.from_pretrained).
+import * as fs from 'fs';
+import * as path from 'path';
+import * as torch from '../../torch';
+import type { DType, DeviceLike, Tensor } from '../../torch';
+import {
+  ShardedSafetensors,
+  safeDtypeOf,
+  torchDtypeOf,
+  writeSharded,
+  type TensorToWrite,
+  type TorchDtypeName,
+} from '../../torch/io/safetensors';
+import { Tokenizer } from '../tokenizer';
+import {
+  CONFIG_FILE,
+  GENERATION_CONFIG_FILE,
+  generationConfigJson,
+  qwen2ConfigToJson,
+  readGenerationDefaults,
+  readQwen2Config,
+  type GenerationDefaults,
+  type Qwen2Config,
+} from './config';
+import { Qwen2ForCausalLM } from './modeling';
+
+/** A checkpoint whose tensors do not fit the model: missing, mis-shaped, or of an unusable dtype. */
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}
+
+export interface LoadOptions {
+  /** Parameter dtype. Default: the checkpoint's (its embedding matrix's dtype). */
+  dtype?: DType;
+  device?: DeviceLike;
+  /**
+   * Refuse checkpoint tensors the model has no parameter for (default true). Tensors that Qwen2
+   * checkpoints legitimately carry are always ignored: lm_head.weight of a tied model (a copy of the
+   * embedding) and rotary inv_freq buffers saved by old transformers versions.
+   */
+  strict?: boolean;
+  /** Load `<dir>/tokenizer.json` when it exists (default true). */
+  tokenizer?: boolean;
+}
+
+export interface PretrainedQwen2 {
+  model: Qwen2ForCausalLM;
+  config: Qwen2Config;
+  /** null when the directory has no tokenizer.json (or LoadOptions.tokenizer is false) */
+  tokenizer: Tokenizer | null;
+  generation: GenerationDefaults;
+  /** the local directory the model came from */
+  dir: string;
+}
+
+const TOKENIZER_FILE = 'tokenizer.json';
+const ROTARY_BUFFER = /\.rotary_emb\.inv_freq$/;
+
+/** Loads a Qwen2 model (config, weights, tokenizer) from a local Hugging Face model directory. */
+export function loadQwen2(dir: string, options: LoadOptions = {}): PretrainedQwen2 {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new CheckpointError(`${dir}: model directory not found`);
+  const config = readQwen2Config(dir);
+  const generation = readGenerationDefaults(dir, config);
+  using weights = openCheckpoint(dir);
+  const dtype = options.dtype ?? checkpointDtype(weights, config, dir);
+  const model = new Qwen2ForCausalLM(config, { dtype, device: options.device ?? 'cpu' });
+  try {
+    loadQwen2Weights(model, weights, { strict: options.strict });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  const wantTokenizer = options.tokenizer ?? true;
+  const tokenizer = wantTokenizer && fs.existsSync(path.join(dir, TOKENIZER_FILE)) ? Tokenizer.fromDir(dir) : null;
+  return { model, config, tokenizer, generation, dir: path.resolve(dir) };
+}
+
+/**
+ * Loads a model by Hugging Face id (`Qwen/Qwen2-0.5B`, downloaded into the shared Hugging Face
+ * cache) or local directory.
+ */
+export async function fromPretrained(idOrPath: string, options: LoadOptions & { revision?: string; offline?: boolean } = {}): Promise<PretrainedQwen2> {
+  const { resolveModel } = await import('../../hub');
+  const dir = await resolveModel(idOrPath, { revision: options.revision, offline: options.offline });
+  return loadQwen2(dir, options);
+}
+
+function openCheckpoint(dir: string): ShardedSafetensors {
+  try {
+    return ShardedSafetensors.open(dir);
+  } catch (e) {
+    throw new CheckpointError(`${dir}: cannot open the weights: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** The dtype of the stored embedding matrix (what "the checkpoint's dtype" means for loading). */
+function checkpointDtype(weights: ShardedSafetensors, config: Qwen2Config, dir: string): DType {
+  const name = 'model.embed_tokens.weight';
+  if (!weights.has(name)) return config.torchDtype ?? 'float32';
+  const stored = weights.entry(name).dtype;
+  const dtype = torchDtypeOf(stored);
+  if (dtype === undefined || !['float32', 'float64', 'bfloat16', 'float16'].includes(dtype)) {
+    throw new CheckpointError(`${dir}: tensor "${name}" is stored as ${stored}, which is not a floating dtype this library computes in`);
+  }
+  return dtype as DType;
+}
+
+/**
+ * Copies checkpoint tensors into the model's parameters (converting dtype, moving to their device),
+ * one tensor at a time. Throws CheckpointError naming the tensor and file when one is missing,
+ * mis-shaped or stored in an unsupported dtype; with strict, also for tensors the model lacks.
+ */
+export function loadQwen2Weights(model: Qwen2ForCausalLM, weights: ShardedSafetensors, { strict = true }: { strict?: boolean } = {}): { ignored: string[] } {
+  const where = weights.indexPath ?? path.join(weights.directory, 'model.safetensors');
+  const own = model.stateDict();
+  const missing = [...own.keys()].filter((name) => !weights.has(name));
+  if (missing.length) {
+    const list = missing.slice(0, 8).map((n) => `"${n}" [${own.get(n)!.shape}]`).join(', ');
+    throw new CheckpointError(
+      `${where}: missing tensor${missing.length > 1 ? 's' : ''} ${list}${missing.length > 8 ? `, ... (${missing.length} in all)` : ''}` +
+        ` (the checkpoint has ${weights.names.length} tensors; config.json may not match the weights)`,
+    );
+  }
+  const ignored: string[] = [];
+  const unexpected: string[] = [];
+  for (const name of weights.names) {
+    if (own.has(name)) continue;
+    const benign = (name === 'lm_head.weight' && model.config.tieWordEmbeddings) || ROTARY_BUFFER.test(name);
+    (benign ? ignored : unexpected).push(name);
+  }
+  if (unexpected.length && strict) {
+    throw new CheckpointError(
+      `${where}: tensor${unexpected.length > 1 ? 's' : ''} ${unexpected.slice(0, 8).map((n) => `"${n}"`).join(', ')} ` +
+        `${unexpected.length > 1 ? 'are' : 'is'} not part of a Qwen2 model with this config (pass strict: false to ignore)`,
+    );
+  }
+  for (const [name, param] of own) {
+    const entry = weights.entry(name);
+    if (entry.shape.join(',') !== param.shape.join(',')) {
+      throw new CheckpointError(`${entry.file}: tensor "${name}" has shape [${entry.shape}], the model expects [${param.shape}] for this config`);
+    }
+    const dtype = torchDtypeOf(entry.dtype);
+    if (dtype === undefined || !['float32', 'float64', 'bfloat16', 'float16'].includes(dtype)) {
+      throw new CheckpointError(`${entry.file}: tensor "${name}" is stored as ${entry.dtype}, not a floating dtype this library can load`);
+    }
+    const bytes = weights.read(name);
+    torch.scope(() => torch.noGrad(() => param.copy_(torch.fromBytes(bytes, dtype as DType, entry.shape))));
+  }
+  return { ignored: [...ignored, ...unexpected] };
+}
+
+export interface SaveOptions {
+  /** Store the weights in this dtype (default: the model's). */
+  dtype?: DType;
+  /** Largest shard in bytes (default 5 GB as Hugging Face; smaller values write model-0000k-of-0000n files and an index). */
+  maxShardBytes?: number;
+  /** Written as tokenizer.json / tokenizer_config.json. */
+  tokenizer?: Tokenizer | null;
+  /** Written as generation_config.json (default: the config's bos/eos/pad ids). */
+  generation?: GenerationDefaults;
+}
+
+/**
+ * Writes `dir` as a Hugging Face Qwen2 checkpoint: config.json, generation_config.json,
+ * model.safetensors (or shards + index) with Hugging Face's tensor names, and the tokenizer when given.
+ * Tensors are converted and copied to the CPU one at a time, as the writer reaches them.
+ */
+export function saveQwen2(model: Qwen2ForCausalLM, dir: string, options: SaveOptions = {}): void {
+  const dtype = options.dtype ?? model.dtype;
+  fs.mkdirSync(dir, { recursive: true });
+  const tensors: TensorToWrite[] = [];
+  for (const [name, param] of model.stateDict()) {
+    tensors.push({
+      name,
+      dtype: safeDtypeOf(dtype as TorchDtypeName),
+      shape: param.shape,
+      data: () => tensorBytes(param, dtype),
+    });
+  }
+  writeSharded(dir, tensors, { maxShardBytes: options.maxShardBytes });
+  const config = model.config;
+  writeJson(path.join(dir, CONFIG_FILE), qwen2ConfigToJson(config, { torchDtype: dtype }));
+  const generation = options.generation ?? { bosTokenId: config.bosTokenId, eosTokenIds: config.eosTokenIds, padTokenId: config.padTokenId };
+  writeJson(path.join(dir, GENERATION_CONFIG_FILE), generationConfigJson(generation));
+  options.tokenizer?.save(dir);
+}
+
+/** Little-endian bytes of a tensor converted to `dtype`, on the CPU, contiguous. */
+function tensorBytes(t: Tensor, dtype: DType): Uint8Array {
+  return torch.scope(() => torch.noGrad(() => torch.toBytes(t.detach().to('cpu').to(dtype).contiguous())));
+}
+
+function writeJson(file: string, value: unknown): void {
+  fs.writeFileSync(file, JSON.stringify(value, null, 2) + '\n');
+}

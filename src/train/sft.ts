@@ -1,0 +1,303 @@
+// Phase 1: supervised latent training on GSM8K-format data — a loop you can read in one sitting.
+//
+// Each step takes the next batch of a seeded per-epoch shuffle (so the data order is a function of
+// the step, and a resumed run continues exactly), runs the latent forward, and optimises
+//   loss = LM loss on solution tokens + λ_start · start-classifier BCE + λ_stop · end-classifier BCE.
+import * as fs from 'fs';
+import * as path from 'path';
+import * as torch from '../torch';
+import { loadGsm8k, seededShuffle, trainValidationSplit, formatPrompt, type Gsm8kExample } from '../data/gsm8k';
+import { fromPretrained } from '../models/qwen2/loading';
+import { LatentModel, type LatentMode } from '../latent/model';
+import { buildLatentSequence, type LatentSequence } from '../latent/sequence';
+import { evaluateLoss } from '../latent/evaluate';
+import { ProgressBar } from './progress';
+import { RunDir, StopSignal } from './run-dir';
+import { loadCheckpoint, saveTrainingCheckpoint, latestCheckpoint } from './checkpoint';
+
+export interface SftConfig {
+  kind: 'sft';
+  /** Hugging Face model directory or hub id */
+  model: string;
+  /** directory with train.jsonl and test.jsonl (GSM8K format) */
+  data: string;
+  mode: LatentMode;
+  /** latent positions per breakpoint (0: the no-latent baseline) */
+  latents: number;
+  markersAtZero: boolean;
+  steps: number;
+  batchSize: number;
+  lr: number;
+  minLr: number;
+  warmupSteps: number;
+  weightDecay: number;
+  gradClip: number;
+  startLossWeight: number;
+  stopLossWeight: number;
+  validationSize: number;
+  maxTrainExamples: number | null;
+  evalEvery: number;
+  evalExamples: number;
+  saveEvery: number;
+  logEvery: number;
+  maxLatents: number;
+  markerInitToken: string;
+  device: string;
+  dtype: torch.DType | null;
+  seed: number;
+  out: string;
+}
+
+export const SFT_DEFAULTS: Omit<SftConfig, 'model' | 'data' | 'out'> = {
+  kind: 'sft',
+  mode: 'full',
+  latents: 4,
+  markersAtZero: false,
+  steps: 1000,
+  batchSize: 8,
+  lr: 1e-5,
+  minLr: 1e-6,
+  warmupSteps: 50,
+  weightDecay: 0.01,
+  gradClip: 1.0,
+  startLossWeight: 0.1,
+  stopLossWeight: 0.1,
+  validationSize: 200,
+  maxTrainExamples: null,
+  evalEvery: 200,
+  evalExamples: 100,
+  saveEvery: 500,
+  logEvery: 1,
+  maxLatents: 8,
+  markerInitToken: '=',
+  device: 'cpu',
+  dtype: null,
+  seed: 0,
+};
+
+export function resolveSftConfig(partial: Partial<SftConfig> & Pick<SftConfig, 'model' | 'data' | 'out'>): SftConfig {
+  const c = { ...SFT_DEFAULTS, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) } as SftConfig;
+  const positive = ['steps', 'batchSize', 'evalEvery', 'saveEvery', 'logEvery'] as const;
+  for (const k of positive) if (!Number.isInteger(c[k]) || c[k] <= 0) throw new RangeError(`${k} must be a positive integer, got ${c[k]}`);
+  if (!Number.isInteger(c.latents) || c.latents < 0) throw new RangeError(`latents must be a non-negative integer, got ${c.latents}`);
+  if (!(c.lr > 0)) throw new RangeError(`lr must be positive, got ${c.lr}`);
+  if (c.mode !== 'full' && c.mode !== 'two-trunk') throw new RangeError(`mode must be 'full' or 'two-trunk', got ${c.mode}`);
+  return c;
+}
+
+/** The data of a run: train/validation/test examples and their tokenized latent sequences. */
+export class SftData {
+  private readonly cache = new Map<Gsm8kExample, LatentSequence>();
+  constructor(
+    readonly train: Gsm8kExample[],
+    readonly validation: Gsm8kExample[],
+    readonly test: Gsm8kExample[],
+    private readonly build: (e: Gsm8kExample) => LatentSequence,
+  ) {}
+  sequence(e: Gsm8kExample): LatentSequence {
+    let s = this.cache.get(e);
+    if (!s) this.cache.set(e, (s = this.build(e)));
+    return s;
+  }
+  /** Batch `step` of the seeded per-epoch shuffle: a pure function of (seed, step). */
+  batch(step: number, batchSize: number, seed: number): Gsm8kExample[] {
+    const n = this.train.length;
+    const out: Gsm8kExample[] = [];
+    for (let i = 0; i < batchSize; i++) {
+      const g = step * batchSize + i;
+      const epoch = Math.floor(g / n);
+      out.push(this.order(epoch, seed)[g % n]);
+    }
+    return out;
+  }
+  private orders = new Map<number, Gsm8kExample[]>();
+  private order(epoch: number, seed: number): Gsm8kExample[] {
+    let o = this.orders.get(epoch);
+    if (!o) {
+      if (this.orders.size > 2) this.orders.clear();
+      this.orders.set(epoch, (o = seededShuffle(this.train, seed * 1000003 + epoch)));
+    }
+    return o;
+  }
+}
+
+export function loadSftData(c: SftConfig, lm: LatentModel): SftData {
+  const report = (split: 'train' | 'test') => {
+    const r = loadGsm8k(c.data, { split });
+    if (r.report.malformed.length) process.stderr.write(`${split}: skipped ${r.report.malformed.length} malformed records of ${r.report.total}\n`);
+    return r.examples;
+  };
+  const all = report('train');
+  const { train, validation } = trainValidationSplit(all, { validationSize: Math.min(c.validationSize, Math.floor(all.length / 5)), seed: c.seed });
+  const trainSet = c.maxTrainExamples ? train.slice(0, c.maxTrainExamples) : train;
+  const eos = lm.tokenizer.eosTokenId ?? lm.model.config.eosTokenIds[0];
+  return new SftData(trainSet, validation, report('test'), (e) =>
+    buildLatentSequence(e, lm.tokenizer, { latents: c.latents, botId: lm.botId, eotId: lm.eotId, markersAtZero: c.markersAtZero, eosId: eos }),
+  );
+}
+
+export interface SftRun {
+  config: SftConfig;
+  lm: LatentModel;
+  data: SftData;
+  step: number;
+}
+
+/** Loads the model and data of a run; with resume, finds its latest checkpoint (loaded by the caller). */
+export async function openSftRun(c: SftConfig, { resume = false } = {}): Promise<SftRun & { checkpoint: string | null; dir: RunDir }> {
+  const dir = new RunDir(c.out);
+  torch.manualSeed(c.seed); // before anything draws: heads' init (a resumed run then restores the saved generator)
+  const pre = await fromPretrained(c.model, { dtype: c.dtype ?? undefined, device: c.device });
+  if (!pre.tokenizer) throw new Error(`${c.model}: no tokenizer.json; latent training needs the model's tokenizer`);
+  const data0 = loadGsm8k(c.data, { split: 'train' }).examples.slice(0, 16);
+  const lm = LatentModel.create(pre.model, pre.tokenizer, { mode: c.mode, markerInitToken: c.markerInitToken, scaleSample: data0.map((e) => formatPrompt(e.question)) });
+  const data = loadSftData(c, lm);
+  const checkpoint = resume ? latestCheckpoint(dir.path('checkpoints')) : null;
+  return { config: c, lm, data, step: 0, checkpoint, dir };
+}
+
+/** Restores model (and optimizer) state from a run checkpoint; returns its step. */
+export function restoreSftCheckpoint(lm: LatentModel, checkpoint: string, optimizer?: torch.optim.AdamW): number {
+  const loaded = loadCheckpoint(checkpoint, { model: lm.stateDict(), optimizer });
+  const extra = loaded.extra as { scale?: number; startThreshold?: number } | null;
+  if (typeof extra?.scale === 'number') lm.heads.scale = extra.scale;
+  if (typeof extra?.startThreshold === 'number') lm.heads.startThreshold = extra.startThreshold;
+  return loaded.step;
+}
+
+export interface SftSummary {
+  steps: number;
+  finalLoss: number;
+  validation: ReturnType<typeof evaluateLoss> | null;
+  stopped: 'completed' | 'interrupted' | 'non-finite';
+  out: string;
+  /** the trained model, with `keepModel` (else it is disposed) */
+  lm?: LatentModel;
+}
+
+export interface TrainOptions {
+  resume?: boolean;
+  quiet?: boolean;
+  /** stop (with a checkpoint, as on Ctrl-C) once this step is reached — time-boxed runs and tests */
+  stopAfter?: number;
+  keepModel?: boolean;
+}
+
+export async function trainSft(config: SftConfig, { resume = false, quiet = false, stopAfter, keepModel = false }: TrainOptions = {}): Promise<SftSummary> {
+  const run = await openSftRun(config, { resume });
+  const { lm, data, dir } = run;
+  const c = config;
+  dir.writeJson('config.json', c);
+  const optimizer = new torch.optim.AdamW(paramGroups(lm, c.weightDecay), { lr: c.lr, weightDecay: c.weightDecay });
+  if (run.checkpoint) {
+    run.step = restoreSftCheckpoint(lm, run.checkpoint, optimizer);
+    process.stderr.write(`resuming from ${run.checkpoint} at step ${run.step}\n`);
+  }
+  const schedule = torch.optim.warmupCosine({ peakLr: c.lr, totalSteps: c.steps, warmupSteps: c.warmupSteps, minLr: c.minLr });
+  if (run.step > 0) {
+    dir.truncateJsonl('metrics.jsonl', run.step);
+    dir.truncateJsonl('evals.jsonl', run.step);
+  }
+  const validationSeqs = data.validation.slice(0, c.evalExamples).map((e) => data.sequence(e));
+  const bar = new ProgressBar({ total: c.steps, label: `sft ${c.mode} k=${c.latents}`, quiet });
+  const stop = new StopSignal();
+  let step = run.step;
+  let lastLoss = NaN;
+  let stopped: SftSummary['stopped'] = 'completed';
+  let lastSaved = step;
+  const save = () => {
+    saveTrainingCheckpoint(dir.path('checkpoints'), step, { model: lm.stateDict(), optimizer, config: c as never, extra: { scale: lm.heads.scale, startThreshold: lm.heads.startThreshold } });
+    lastSaved = step;
+  };
+  let validation: SftSummary['validation'] = null;
+  try {
+    lm.train(true);
+    while (step < c.steps) {
+      const t0 = Date.now();
+      const lr = torch.optim.applyLrSchedule(optimizer, schedule, step);
+      const seqs = data.batch(step, c.batchSize, c.seed).map((e) => data.sequence(e));
+      const stats = torch.scope(() => {
+        const r = lm.forward(seqs);
+        const total = r.loss.add(r.startLoss.mul(c.startLossWeight)).add(r.stopLoss.mul(c.stopLossWeight));
+        total.backward();
+        const gradNorm = torch.optim.clipGradNorm_(lm.parameters(), c.gradClip);
+        return {
+          loss: r.loss.item(),
+          nextStepLoss: r.nextStepCount ? r.nextStepSum / r.nextStepCount : null,
+          resultLoss: r.resultCount ? r.resultSum / r.resultCount : null,
+          startLoss: r.startLoss.item(),
+          stopLoss: r.stopLoss.item(),
+          gradNorm,
+          latentNorm: r.latentNorm,
+          tokenNorm: r.tokenNorm,
+          tokens: seqs.reduce((n, s) => n + s.ids.length, 0),
+        };
+      });
+      if (!Number.isFinite(stats.loss) || !Number.isFinite(stats.gradNorm)) {
+        optimizer.zeroGrad({ setToNone: true });
+        process.stderr.write(`\nstep ${step}: non-finite loss or gradient (loss ${stats.loss}, grad norm ${stats.gradNorm}); stopping with the last good checkpoint (step ${lastSaved})\n`);
+        stopped = 'non-finite';
+        break;
+      }
+      optimizer.step();
+      optimizer.zeroGrad({ setToNone: true });
+      step++;
+      lastLoss = stats.loss;
+      const tokensPerSec = stats.tokens / Math.max(1e-3, (Date.now() - t0) / 1000);
+      if (step % c.logEvery === 0 || step === c.steps) {
+        const { tokens, ...rest } = stats;
+        void tokens;
+        dir.append('metrics.jsonl', { step, time: Date.now(), ...rest, lr, tokensPerSec });
+      }
+      bar.update(step, { loss: stats.loss, next: stats.nextStepLoss ?? undefined, 'tok/s': tokensPerSec });
+      if (step % c.evalEvery === 0 || step === c.steps) {
+        lm.train(false);
+        validation = evaluateLoss(lm, validationSeqs, { batchSize: c.batchSize });
+        lm.heads.startThreshold = validation.startThreshold.threshold;
+        lm.train(true);
+        const { perExample, start, startThreshold, ...summary } = validation;
+        void perExample;
+        dir.append('evals.jsonl', { step, split: 'validation', ...summary, startPrecision: start.precision, startRecall: start.recall, startF1: start.f1, startThreshold: startThreshold.threshold, startF1Calibrated: startThreshold.f1 });
+      }
+      if (step % c.saveEvery === 0) save();
+      if (stop.requested || (stopAfter !== undefined && step >= stopAfter)) {
+        stopped = 'interrupted';
+        break;
+      }
+    }
+    if (stopped !== 'non-finite' && lastSaved !== step) save();
+  } finally {
+    stop.dispose();
+    bar.finish(stopped === 'completed' ? `done: ${dir.dir}` : `${stopped} at step ${step}: ${dir.dir}`);
+    optimizer.dispose();
+    if (!keepModel) lm.dispose();
+  }
+  return { steps: step, finalLoss: lastLoss, validation, stopped, out: dir.dir, lm: keepModel ? lm : undefined };
+}
+
+/** Weight decay on matrices only; norms, biases, markers and classifier biases decay-free (common practice). */
+function paramGroups(lm: LatentModel, weightDecay: number) {
+  const decay: torch.Tensor[] = [];
+  const noDecay: torch.Tensor[] = [];
+  for (const p of lm.parameters()) (p.dim() >= 2 ? decay : noDecay).push(p);
+  return [
+    { params: decay, weightDecay },
+    { params: noDecay, weightDecay: 0 },
+  ];
+}
+
+export function runDirExists(dir: string): boolean {
+  return fs.existsSync(path.join(dir, 'config.json'));
+}
+
+/** The model of a run directory at its latest checkpoint, with the run's data (for eval, inspection, generation). */
+export async function loadSftRun(runDir: string): Promise<SftRun & { checkpoint: string | null }> {
+  const dir = new RunDir(runDir);
+  const saved = dir.readJson<SftConfig>('config.json');
+  if (!saved) throw new Error(`${runDir}: not a run directory (no config.json)`);
+  const config = { ...saved, out: dir.dir };
+  const run = await openSftRun(config, { resume: true });
+  if (run.checkpoint) run.step = restoreSftCheckpoint(run.lm, run.checkpoint);
+  else process.stderr.write(`${runDir}: no checkpoint yet; using the initial model\n`);
+  return run;
+}

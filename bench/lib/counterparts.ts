@@ -119,7 +119,8 @@ export function pythonCounterpart(script: string, id = 'pytorch', label = 'PyTor
       if (!fs.existsSync(file)) return { unavailable: `${path.relative(ROOT, file)} does not exist` };
       const py = findPython();
       if ('missing' in py) return { unavailable: py.missing };
-      return { command: py.python, args: [file] };
+      // -B: no __pycache__ next to the scripts.
+      return { command: py.python, args: ['-B', file] };
     },
   };
 }

@@ -1,0 +1,342 @@
+// Phase-1 training-step benchmark: one step of the latent trainer (src/train/sft.ts) — the batched
+// latent forward (src/latent/forward.ts), backward, gradient clipping and AdamW — in both modes (full
+// fine-tuning, two-trunk), with k = 4 latents per breakpoint and the k = 0 baseline, against a PyTorch
+// implementation of the same algorithm (bench/python/sft.py: transformers' Qwen2 layers and
+// DynamicCache, the same waves, masks, latent step and losses).
+//
+//   npm run bench -- sft [--cases full.k4,two_trunk.k4] [--repeats N] [--threads T] [--clock cpu] ...
+//
+// Both sides train the same weights on the same batch: this side writes the initial model (Hugging
+// Face format), the latent heads and the batch's sequences (built here with buildLatentSequence) to a
+// fixture directory that the Python side reads ($SFT_BENCH_FIXTURE). Before timing, the first step's
+// losses and gradient norm of every case are computed on both sides and compared, which checks that
+// the two implementations compute the same thing.
+//
+// Goal (issue "phase-1 training benchmark"): training steps per second at least PyTorch's, i.e.
+// ours/PyTorch time per step <= 1.0 in every case.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as torch from '../src/torch';
+import { generateArithProblems } from '../src/data/arith-task';
+import { parseGsm8kRecord, type Gsm8kExample } from '../src/data/gsm8k';
+import { Qwen2ForCausalLM, initQwen2Weights, makeQwen2Config } from '../src/models/qwen2';
+import { saveQwen2 } from '../src/models/qwen2/loading';
+import { LatentHeads } from '../src/latent/heads';
+import { latentForward, type LatentForwardResult } from '../src/latent/forward';
+import { LatentDecoder, qwen2Backbone } from '../src/latent/qwen2-trunks';
+import { buildLatentSequence, type LatentSequence, type TextEncoder } from '../src/latent/sequence';
+import { SFT_DEFAULTS } from '../src/train/sft';
+import { findPython, formatDuration, formatRatio, pythonCounterpart, ROOT, runSuite, type BenchCase, type SuiteResult } from './lib';
+import { parseOptions } from './lib/options';
+
+// Kept equal to bench/python/sft.py (which reads them from the fixture).
+export const SHAPE = { layers: 4, hidden: 256, heads: 4, kvHeads: 2, intermediate: 688, vocab: 1024, ropeTheta: 1e6, batch: 8 };
+const INIT_STD = 0.02;
+const LATENTS = [4, 0];
+const MODES = ['full', 'two_trunk'] as const;
+type Mode = (typeof MODES)[number];
+/** the trainer's defaults: AdamW, clipping and loss weights of `train sft` */
+const TRAIN = {
+  lr: SFT_DEFAULTS.lr,
+  weightDecay: SFT_DEFAULTS.weightDecay,
+  gradClip: SFT_DEFAULTS.gradClip,
+  startLossWeight: SFT_DEFAULTS.startLossWeight,
+  stopLossWeight: SFT_DEFAULTS.stopLossWeight,
+};
+const BOT = SHAPE.vocab - 2;
+const EOT = SHAPE.vocab - 1;
+const FIXTURE_ENV = 'SFT_BENCH_FIXTURE';
+
+/**
+ * A word-level tokenizer grown on first sight of each piece (words with their leading space, single
+ * digits as Qwen's tokenizer splits them, newlines, punctuation): sequence lengths close to a BPE
+ * tokenizer's on this text, without depending on tokenizer files. Id 0 is the end-of-text token.
+ */
+class WordTokenizer implements TextEncoder {
+  private readonly ids = new Map<string, number>([['<|endoftext|>', 0]]);
+  constructor(private readonly limit: number) {}
+  encode(text: string): number[] {
+    return (text.match(/ ?[A-Za-z]+| ?\d|\n| +|[^\sA-Za-z\d]/g) ?? []).map((piece) => {
+      let id = this.ids.get(piece);
+      if (id === undefined) {
+        id = this.ids.size;
+        if (id >= this.limit) throw new RangeError(`bench sft: the word vocabulary outgrew ${this.limit} ids`);
+        this.ids.set(piece, id);
+      }
+      return id;
+    });
+  }
+  get size(): number {
+    return this.ids.size;
+  }
+}
+
+/** One batch of the synthetic arithmetic task (1-4 annotated steps per problem), as latent sequences for each k. */
+export function makeBatches(): { batches: Map<number, LatentSequence[]>; vocabUsed: number } {
+  const problems = generateArithProblems(SHAPE.batch, { seed: 11, maxSteps: 4, maxDigits: 2 });
+  const examples: Gsm8kExample[] = problems.map((p, i) => {
+    const r = parseGsm8kRecord(JSON.stringify({ question: p.question, answer: p.answer }), i);
+    if (!r.ok) throw new Error(`bench sft: generated problem ${i} does not parse: ${r.detail}`);
+    return r.example;
+  });
+  const tokenizer = new WordTokenizer(BOT);
+  const batches = new Map(LATENTS.map((k) => [k, examples.map((e) => buildLatentSequence(e, tokenizer, { latents: k, botId: BOT, eotId: EOT, eosId: 0 }))]));
+  return { batches, vocabUsed: tokenizer.size };
+}
+
+function makeModel(): Qwen2ForCausalLM {
+  const config = makeQwen2Config({
+    vocabSize: SHAPE.vocab,
+    hiddenSize: SHAPE.hidden,
+    intermediateSize: SHAPE.intermediate,
+    numHiddenLayers: SHAPE.layers,
+    numAttentionHeads: SHAPE.heads,
+    numKeyValueHeads: SHAPE.kvHeads,
+    ropeTheta: SHAPE.ropeTheta,
+    tieWordEmbeddings: true,
+  });
+  const model = new Qwen2ForCausalLM(config, { dtype: 'float32' });
+  initQwen2Weights(model, { std: INIT_STD, seed: 0 });
+  return model;
+}
+
+function makeHeads(model: Qwen2ForCausalLM): LatentHeads {
+  torch.manualSeed(1);
+  return torch.scope(() => {
+    const row = model.model.embed_tokens.weight.select(0, 1).detach(); // markers start as a word's embedding, as LatentModel does
+    // scale = RMS(token embeddings) / RMS(post-norm hidden): INIT_STD / 1 at initialisation (unit norm gains).
+    return new LatentHeads({ hidden: SHAPE.hidden, markerInit: torch.stack([row, row]), scale: INIT_STD, dtype: 'float32' });
+  });
+}
+
+/** The model and heads every case starts from (rebuilt per case: a case trains them). */
+interface Trainee {
+  model: Qwen2ForCausalLM;
+  heads: LatentHeads;
+  decoder: LatentDecoder | null;
+  dispose(): void;
+}
+
+export function makeTrainee(mode: Mode): Trainee {
+  const model = makeModel();
+  const heads = makeHeads(model);
+  let decoder: LatentDecoder | null = null;
+  if (mode === 'two_trunk') {
+    decoder = LatentDecoder.copyOf(model);
+    model.freeze();
+  }
+  return { model, heads, decoder, dispose: () => (model.dispose(), heads.dispose(), decoder?.dispose()) };
+}
+
+/** The trainer's step (src/train/sft.ts trainSft) without its schedule and logging. */
+export function trainingStep(t: Trainee, seqs: LatentSequence[]) {
+  const backbone = qwen2Backbone(t.model);
+  const latentTrunk = t.decoder ?? backbone;
+  const params = [...t.heads.parameters(), ...(t.decoder ?? t.model).parameters()].filter((p) => p.requiresGrad);
+  const decay = params.filter((p) => p.dim() >= 2);
+  const noDecay = params.filter((p) => p.dim() < 2);
+  const optimizer = new torch.optim.AdamW(
+    [
+      { params: decay, weightDecay: TRAIN.weightDecay },
+      { params: noDecay, weightDecay: 0 },
+    ],
+    { lr: TRAIN.lr, weightDecay: TRAIN.weightDecay },
+  );
+  const step = () => {
+    const stats = torch.scope(() => {
+      const r: LatentForwardResult = latentForward(seqs, { backbone, latentTrunk, heads: t.heads, botId: BOT, eotId: EOT });
+      const total = r.loss.add(r.startLoss.mul(TRAIN.startLossWeight)).add(r.stopLoss.mul(TRAIN.stopLossWeight));
+      total.backward();
+      const gradNorm = torch.optim.clipGradNorm_(params, TRAIN.gradClip);
+      // what the trainer logs every step
+      return {
+        loss: r.loss.item(),
+        nextStepLoss: r.nextStepCount ? r.nextStepSum / r.nextStepCount : null,
+        resultLoss: r.resultCount ? r.resultSum / r.resultCount : null,
+        startLoss: r.startLoss.item(),
+        stopLoss: r.stopLoss.item(),
+        gradNorm,
+        latentNorm: r.latentNorm,
+        tokenNorm: r.tokenNorm,
+      };
+    });
+    optimizer.step();
+    optimizer.zeroGrad({ setToNone: true });
+    return stats;
+  };
+  return { step, dispose: () => optimizer.dispose() };
+}
+
+export type StepStats = ReturnType<ReturnType<typeof trainingStep>['step']>;
+
+const caseName = (mode: Mode, k: number) => `${mode}.k${k}`;
+
+function stepCase(mode: Mode, k: number, batches: Map<number, LatentSequence[]>): BenchCase {
+  const seqs = batches.get(k)!;
+  const latentPositions = seqs.reduce((n, s) => n + s.spans.reduce((m, sp) => m + sp.count, 0), 0);
+  const tokens = seqs.reduce((n, s) => n + s.ids.length, 0);
+  return {
+    name: caseName(mode, k),
+    group:
+      `latent SFT step, Qwen2 ${SHAPE.layers} layers (hidden ${SHAPE.hidden}, ${SHAPE.heads}/${SHAPE.kvHeads} heads, MLP ${SHAPE.intermediate}, ` +
+      `vocab ${SHAPE.vocab}, tied), batch ${SHAPE.batch}, float32`,
+    description:
+      `${mode === 'full' ? 'full fine-tuning' : 'two-trunk (frozen language copy, trainable latent copy)'}, k=${k}: ` +
+      `latentForward -> (loss + ${TRAIN.startLossWeight}·start + ${TRAIN.stopLossWeight}·stop).backward() -> clipGradNorm_ -> AdamW.step -> zeroGrad ` +
+      `(${tokens} positions, ${latentPositions} latent)`,
+    unitsPerIteration: 1,
+    goals: [{ vs: 'pytorch', max: 1.0 }],
+    setup() {
+      const trainee = makeTrainee(mode);
+      const trainer = trainingStep(trainee, seqs);
+      return { iteration: () => void trainer.step(), dispose: () => (trainer.dispose(), trainee.dispose()) };
+    },
+  };
+}
+
+/** Writes what the Python side needs to train the same model on the same batches. */
+export function writeFixture(dir: string, batches: Map<number, LatentSequence[]>): void {
+  const model = makeModel();
+  const heads = makeHeads(model);
+  try {
+    saveQwen2(model, path.join(dir, 'model'), { dtype: 'float32' });
+    const headValues = Object.fromEntries([...heads.stateDict()].map(([name, t]) => [name, torch.scope(() => t.reshape([-1]).tolist() as number[])]));
+    const sequences = Object.fromEntries(
+      [...batches].map(([k, seqs]) => [
+        `k${k}`,
+        seqs.map((s) => ({
+          ids: s.ids,
+          targets: s.targets,
+          nextStepOf: s.nextStepOf,
+          resultTarget: s.resultTarget,
+          startTarget: s.startTarget,
+          spans: s.spans.map((sp) => ({ botPosition: sp.botPosition, count: sp.count })),
+        })),
+      ]),
+    );
+    const fixture = { shape: SHAPE, botId: BOT, eotId: EOT, scale: heads.scale, train: TRAIN, heads: headValues, sequences };
+    fs.writeFileSync(path.join(dir, 'fixture.json'), JSON.stringify(fixture));
+  } finally {
+    model.dispose();
+    heads.dispose();
+  }
+}
+
+const CHECKED = ['loss', 'startLoss', 'stopLoss', 'gradNorm', 'latentNorm', 'tokenNorm', 'nextStepLoss', 'resultLoss'] as const;
+
+/**
+ * The first step's statistics here and in PyTorch, per case: the same model, batch and algorithm must
+ * give the same numbers up to float32 rounding. Returns the report table, or why PyTorch did not run.
+ */
+function crossCheck(names: string[], stepsOurs: Map<string, StepStats>, fixture: string, threads: number): { table: string; worst: number } | string {
+  const py = findPython();
+  if ('missing' in py) return py.missing;
+  const r = spawnSync(py.python, [path.join(ROOT, 'bench', 'python', 'sft.py'), '--check', names.join(','), '--threads', String(threads)], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, [FIXTURE_ENV]: fixture },
+    maxBuffer: 16 << 20,
+  });
+  if (r.status !== 0) return `bench/python/sft.py --check failed (${r.status ?? r.signal}): ${(r.stderr ?? '').slice(-2000)}`;
+  const theirs = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, Record<string, number | null>>;
+  let worst = 0;
+  const lines = [`| case | ${CHECKED.join(' | ')} |`, `|---|${CHECKED.map(() => '--:').join('|')}|`];
+  for (const name of names) {
+    const ours = stepsOurs.get(name)!;
+    const cells = CHECKED.map((key) => {
+      const a = ours[key];
+      const b = theirs[name]?.[key] ?? null;
+      if (a === null || b === null) return a === b ? '–' : `${a} vs ${b} ✗`;
+      const rel = Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
+      worst = Math.max(worst, rel);
+      return `${a.toPrecision(6)} (Δ ${rel.toExponential(1)})`;
+    });
+    lines.push(`| ${name} | ${cells.join(' | ')} |`);
+  }
+  return { table: lines.join('\n'), worst };
+}
+
+function firstStep(name: string, batches: Map<number, LatentSequence[]>): StepStats {
+  const [mode, k] = name.split('.k') as [Mode, string];
+  const trainee = makeTrainee(mode);
+  const trainer = trainingStep(trainee, batches.get(Number(k))!);
+  try {
+    return trainer.step();
+  } finally {
+    trainer.dispose();
+    trainee.dispose();
+  }
+}
+
+function stepsPerSecondTable(result: SuiteResult): string {
+  const lines = ['| case | ours steps/s | PyTorch steps/s | ours/PyTorch time |', '|---|--:|--:|--:|'];
+  for (const row of result.rows) {
+    const ours = row.ours.summary.median;
+    const theirs = row.counterparts.pytorch?.summary.median ?? null;
+    lines.push(
+      `| ${row.name} | ${(1e9 / ours).toFixed(2)} (${formatDuration(ours)}) | ${theirs === null ? '–' : `${(1e9 / theirs).toFixed(2)} (${formatDuration(theirs)})`} | ` +
+        `${theirs === null ? '–' : formatRatio(ours / theirs)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export const CASE_NAMES = MODES.flatMap((m) => LATENTS.map((k) => caseName(m, k)));
+
+const TIMING = { warmupMs: 1500, sampleMs: 1, repeats: 15, rounds: 2 };
+
+export async function main(argv: string[]): Promise<void> {
+  const options = parseOptions(argv, TIMING);
+  const { batches, vocabUsed } = makeBatches();
+  const cases = MODES.flatMap((m) => LATENTS.map((k) => stepCase(m, k, batches)));
+  const fixture = fs.mkdtempSync(path.join(os.tmpdir(), 'lt-bench-sft-'));
+  const previous = process.env[FIXTURE_ENV];
+  process.env[FIXTURE_ENV] = fixture; // inherited by the PyTorch counterpart
+  const breakpoints = batches.get(4)!.reduce((n, s) => n + s.spans.length, 0);
+  try {
+    writeFixture(fixture, batches);
+    let check: ReturnType<typeof crossCheck> | null = null;
+    if (!options.help && !options.skip.includes('pytorch')) {
+      const names = (options.cases ?? CASE_NAMES).filter((n) => CASE_NAMES.includes(n)); // runSuite reports unknown names
+      const threads = options.threads ?? torch.getNumThreads();
+      torch.setNumThreads(threads);
+      const ours = new Map(names.map((n) => [n, firstStep(n, batches)] as const));
+      process.stderr.write('bench sft: checking the first step against PyTorch\n');
+      check = crossCheck(names, ours, fixture, threads);
+      if (typeof check === 'string') process.stderr.write(`bench sft: WARNING: ${check}\n`);
+    }
+    const result = await runSuite(
+      {
+        name: 'sft',
+        title: 'sft: phase-1 latent training steps (full, two-trunk; k = 4 and 0), ours vs the same algorithm in PyTorch',
+        cases,
+        counterparts: [pythonCounterpart('bench/python/sft.py', 'pytorch', 'PyTorch')],
+        // A step takes tens to hundreds of milliseconds: one step per sample, many samples.
+        timing: TIMING,
+        notes: [
+          'float32 on CPU, same intra-op threads; both sides start from the same weights (written by this side) and train on the same batch.',
+          `Batch: ${SHAPE.batch} problems of the synthetic arithmetic task (1-4 annotated steps), word-level tokens (${vocabUsed} ids used), ` +
+            `${breakpoints} breakpoints; k=0 is the same batch without spans.`,
+          'PyTorch side (bench/python/sft.py): transformers Qwen2DecoderLayer/Qwen2RMSNorm/Qwen2RotaryEmbedding with a DynamicCache, ' +
+            'the same waves (each language chunk in one pass, latents one position per pass), boolean masks built with tensor ops, ' +
+            'the latent step composed from torch ops, torch.optim.AdamW (two groups) and clip_grad_norm_; metrics read back once per step.',
+          `Trainer settings: AdamW lr ${TRAIN.lr}, weight decay ${TRAIN.weightDecay} (matrices only), clip ${TRAIN.gradClip}, ` +
+            `loss = LM + ${TRAIN.startLossWeight}·start BCE + ${TRAIN.stopLossWeight}·stop BCE.`,
+        ],
+      },
+      argv,
+    );
+    if (result) {
+      console.log(`\n### training steps per second\n\n${stepsPerSecondTable(result)}`);
+      if (check && typeof check !== 'string')
+        console.log(`\n### first step, ours (relative difference to PyTorch)\n\n${check.table}\n\nlargest relative difference: ${check.worst.toExponential(2)}`);
+      else if (check) console.log(`\nfirst-step check against PyTorch not run: ${check}`);
+    }
+  } finally {
+    if (previous === undefined) delete process.env[FIXTURE_ENV];
+    else process.env[FIXTURE_ENV] = previous;
+    fs.rmSync(fixture, { recursive: true, force: true });
+  }
+}

@@ -117,6 +117,8 @@ export async function main(argv: string[]): Promise<void> {
         'float32 on CPU, same intra-op threads; both sides draw the same weights and tokens from seed 0.',
         "PyTorch side: transformers' Qwen2ForCausalLM with SDPA attention; decoding is a loop of model(next, past_key_values=DynamicCache) + argmax under inference_mode.",
         'Every sample is one iteration (a forward, a training step, or 64 decoded tokens); the warm-up is two iterations.',
+        'Decoding one token reads every float32 weight once (~354 MB: 4 layers and the 32k x 896 head) with the same kernels on both sides, ' +
+          'so it is bound by memory bandwidth; what differs is the per-token framework overhead (ours ~0.35 ms, the transformers loop ~1.3 ms, measured on a tiny model of the same depth).',
       ],
     },
     argv,

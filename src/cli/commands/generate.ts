@@ -45,7 +45,7 @@ export const command: CommandModule<object, Args> = {
       topP: args['top-p'],
       seed: args.seed,
       stopStrings: args.stop,
-      eosTokenIds: generation.eosTokenIds,
+      eosTokenIds: generation.eosTokenIds.length || tokenizer.eosTokenId === undefined ? generation.eosTokenIds : [tokenizer.eosTokenId],
       padTokenId: generation.padTokenId ?? undefined,
       tokenizer,
       onToken: single ? (e) => void (e.text && process.stdout.write(e.text)) : undefined,

@@ -104,263 +104,392 @@ export interface LatentForwardResult {
 
 const IGNORE = -100;
 
-/** Boolean attention mask [B, 1, Tq, Tkv + Tq]: causal by position, padding excluded, own slot always allowed. */
-function buildMask(kvPos: number[][], kvValid: boolean[][], qPos: number[][], qValid: boolean[][]): Tensor {
-  const B = qPos.length;
-  const Tq = qPos[0].length;
-  const Tkv = kvPos[0]?.length ?? 0;
-  const T = Tkv + Tq;
-  const m = new Uint8Array(B * Tq * T);
-  for (let b = 0; b < B; b++) {
-    for (let q = 0; q < Tq; q++) {
-      const row = (b * Tq + q) * T;
-      const p = qPos[b][q];
-      if (qValid[b][q]) {
-        for (let j = 0; j < Tkv; j++) if (kvValid[b][j] && kvPos[b][j] <= p) m[row + j] = 1;
-        for (let j = 0; j < Tq; j++) if (qValid[b][j] && qPos[b][j] <= p) m[row + Tkv + j] = 1;
-      }
-      // A padding query attends to itself only: its output is unused but stays finite.
-      m[row + Tkv + q] = 1;
-    }
-  }
-  return torch.tensor(m, { shape: [B, 1, Tq, T] }).to('bool');
+type LanguageChunk = Extract<Chunk, { kind: 'language' }>;
+type LatentChunk = Extract<Chunk, { kind: 'latent' }>;
+
+/** A slice of one of the plan's row lists. */
+interface Range {
+  offset: number;
+  count: number;
 }
 
-function chunkAt(chunks: Chunk[][], b: number, w: number): Chunk | undefined {
-  return chunks[b][w];
+/** One pass through a trunk: `length` query slots starting at cache slot `slot`. */
+interface Pass {
+  slot: number;
+  length: number;
+  /** index among all passes (rows index * B ... of the plan's pass validity) */
+  index: number;
+  /** per example: does the pass hold a real position (whose last hidden state feeds the next latent)? */
+  valid: boolean[];
+  allValid: boolean;
+}
+
+/** A language chunk of every example in one pass; its LM and start-classifier rows are ranges of the plan's lists. */
+interface LanguageWave {
+  kind: 'language';
+  pass: Pass;
+  lm: Range;
+  start: Range;
+  /** offset of this wave's B rows in the plan's lastRows */
+  lastRows: number;
+}
+
+/** The j-th latent step of a latent wave: a latent step and its stop decision, then a pass unless the wave is done. */
+interface LatentStepPlan {
+  kind: 'latent';
+  spans: (LatentChunk | undefined)[];
+  j: number;
+  pass: Pass | null;
+}
+
+/**
+ * Everything about a batch's passes that follows from the sequences alone, computed in JS before any
+ * tensor work: the forward then creates a handful of tensors (positions, validity, ids, row indices,
+ * targets) once and takes views of them per pass, instead of building small tensors per pass.
+ *
+ * Slots: every pass appends its query positions to the shared cache, so cache slot s of example b is
+ * the s-th query slot of all passes; `positions`/`valid`/`ids` are [B, slots] row-major.
+ */
+interface Plan {
+  batch: number;
+  slots: number;
+  steps: (LanguageWave | LatentStepPlan)[];
+  passes: Pass[];
+  ids: number[];
+  positions: number[];
+  valid: Uint8Array;
+  /** LM targets: row in its wave's flattened [B * length] hidden states, target id, and what it counts towards */
+  lm: { rows: number[]; targets: number[]; example: number[]; nextStep: boolean[]; result: boolean[] };
+  /** start classifier: rows as for lm, 0/1 targets, and the positive weight of the row's wave */
+  start: { rows: number[]; targets: number[]; posWeight: number[] };
+  /** end classifier: row in the concatenation of every latent step's [B] stop logits, and 0/1 target */
+  stop: { rows: number[]; targets: number[] };
+  /** per language wave, B rows: each example's last real row in the flattened wave output (0 when none) */
+  lastRows: number[];
+}
+
+function planWaves(seqs: LatentSequence[], chunks: Chunk[][], startPosWeight: number | undefined): Plan {
+  const B = seqs.length;
+  const ids: number[][] = seqs.map(() => []);
+  const positions: number[][] = seqs.map(() => []);
+  const valid: boolean[][] = seqs.map(() => []);
+  const plan: Omit<Plan, 'ids' | 'positions' | 'valid'> = {
+    batch: B,
+    slots: 0,
+    steps: [],
+    passes: [],
+    lm: { rows: [], targets: [], example: [], nextStep: [], result: [] },
+    start: { rows: [], targets: [], posWeight: [] },
+    stop: { rows: [], targets: [] },
+    lastRows: [],
+  };
+  const addPass = (length: number, rowValid: boolean[]): Pass => {
+    const pass = { slot: plan.slots, length, index: plan.passes.length, valid: rowValid, allValid: rowValid.every(Boolean) };
+    plan.passes.push(pass);
+    plan.slots += length;
+    return pass;
+  };
+  let latentSteps = 0;
+  const waves = Math.max(...chunks.map((c) => c.length));
+  for (let w = 0; w < waves; w++) {
+    if (w % 2 === 0) {
+      const wave = chunks.map((c) => (c[w]?.kind === 'language' ? (c[w] as LanguageChunk) : undefined));
+      const lens = wave.map((c) => (c ? c.end - c.start : 0));
+      const T = Math.max(...lens);
+      if (T === 0) continue;
+      const lm = { offset: plan.lm.rows.length, count: 0 };
+      const start = { offset: plan.start.rows.length, count: 0 };
+      for (let b = 0; b < B; b++) {
+        const c = wave[b];
+        const s = seqs[b];
+        for (let t = 0; t < T; t++) {
+          const p = c ? c.start + t : -1;
+          const real = !!c && p < c.end;
+          ids[b].push(real ? s.ids[p] : 0);
+          positions[b].push(real ? p : 0);
+          valid[b].push(real);
+          if (!real) continue;
+          if (s.targets[p] !== IGNORE) {
+            plan.lm.rows.push(b * T + t);
+            plan.lm.targets.push(s.targets[p]);
+            plan.lm.example.push(b);
+            plan.lm.nextStep.push(s.nextStepOf[p] >= 0);
+            plan.lm.result.push(!!s.resultTarget[p]);
+            lm.count++;
+          }
+          if (s.startTarget[p] !== -1) {
+            plan.start.rows.push(b * T + t);
+            plan.start.targets.push(s.startTarget[p]);
+            start.count++;
+          }
+        }
+      }
+      // Default positive weight: negatives/positives of the wave's start decisions (class imbalance).
+      const targets = plan.start.targets.slice(start.offset);
+      const positives = targets.filter((x) => x === 1).length;
+      const posWeight = startPosWeight ?? (positives > 0 ? (targets.length - positives) / positives : 1);
+      for (let i = 0; i < start.count; i++) plan.start.posWeight.push(posWeight);
+      const lastRows = plan.lastRows.length;
+      lens.forEach((l, b) => plan.lastRows.push(b * T + Math.max(l - 1, 0)));
+      plan.steps.push({ kind: 'language', pass: addPass(T, lens.map((l) => l > 0)), lm, start, lastRows });
+    } else {
+      const spans = chunks.map((c) => (c[w]?.kind === 'latent' ? (c[w] as LatentChunk) : undefined));
+      const K = Math.max(...spans.map((c) => (c ? c.count : -1)));
+      // a latent span needs the hidden state of a language pass before it
+      if (K < 0 || plan.passes.length === 0) continue;
+      for (let j = 0; j <= K; j++) {
+        // End classifier: continue (0) before the k-th latent, stop (1) at it.
+        spans.forEach((c, b) => {
+          if (c && j <= c.count) {
+            plan.stop.rows.push(latentSteps * B + b);
+            plan.stop.targets.push(j === c.count ? 1 : 0);
+          }
+        });
+        latentSteps++;
+        if (j === K) {
+          plan.steps.push({ kind: 'latent', spans, j, pass: null });
+          break;
+        }
+        const rowValid = spans.map((c) => !!c && j < c.count);
+        spans.forEach((c, b) => {
+          ids[b].push(0);
+          positions[b].push(rowValid[b] ? c!.start + j : 0);
+          valid[b].push(rowValid[b]);
+        });
+        plan.steps.push({ kind: 'latent', spans, j, pass: addPass(1, rowValid) });
+      }
+    }
+  }
+  return {
+    ...plan,
+    ids: ids.flat(),
+    positions: positions.flat(),
+    valid: Uint8Array.from(valid.flat(), (v) => (v ? 1 : 0)),
+  };
+}
+
+function onDevice(t: Tensor, device: string): Tensor {
+  return device === 'cpu' ? t : t.to(device);
+}
+
+function int64Tensor(values: readonly number[], shape: number[], device: string): Tensor {
+  return onDevice(torch.fromBytes(BigInt64Array.from(values, (v) => BigInt(v)), 'int64', shape), device);
+}
+
+function floatTensor(values: readonly number[], dtype: torch.DType, device: string): Tensor {
+  return onDevice(torch.tensor(Float64Array.from(values), { dtype }), device);
+}
+
+function boolTensor(values: Uint8Array, shape: number[], device: string): Tensor {
+  return onDevice(torch.fromBytes(values, 'bool', shape), device);
+}
+
+/**
+ * The attention mask over every slot of the batch, [B, 1, S, S] bool: a real query attends to real
+ * keys at positions up to its own (causal by position, so examples whose chunks fall at different
+ * slots line up), padding keys are never attended to, and every query attends to its own slot (a
+ * padding query's output is unused but stays finite). A pass over slots [s, s + T) uses the view
+ * [.., s : s + T, 0 : s + T] of it, which covers the cache before the pass and the pass itself.
+ */
+function slotMask(positions: Tensor, valid: Tensor): Tensor {
+  const S = positions.size(1);
+  const causal = positions.unsqueeze(1).le(positions.unsqueeze(2)); // [B, query, key]
+  const real = valid.unsqueeze(2).logicalAnd(valid.unsqueeze(1));
+  return causal.logicalAnd(real).logicalOr(torch.eye(S, { dtype: 'bool', device: positions.device })).unsqueeze(1);
 }
 
 /** Runs the latent forward on a batch of sequences. Call inside torch.scope; results escape as returned. */
 export function latentForward(seqs: LatentSequence[], o: LatentForwardOptions): LatentForwardResult {
-  const chunks = seqs.map(chunksOf);
+  const plan = planWaves(seqs, seqs.map(chunksOf), o.startPosWeight);
   // Shared by both trunks; its tensors stay referenced by the autograd graph after dispose().
   const cache = new KVCache(o.backbone.numLayers);
   try {
-    return runWaves(seqs, o, chunks, cache);
+    return runWaves(plan, o, cache);
   } finally {
     cache.dispose();
   }
 }
 
-function runWaves(seqs: LatentSequence[], o: LatentForwardOptions, chunks: Chunk[][], cache: KVCache): LatentForwardResult {
+function catRows(parts: Tensor[]): Tensor {
+  return parts.length === 1 ? parts[0] : torch.cat(parts, 0);
+}
+
+function runWaves(plan: Plan, o: LatentForwardOptions, cache: KVCache): LatentForwardResult {
   const { backbone, latentTrunk, heads } = o;
-  const B = seqs.length;
+  const B = plan.batch;
+  const S = plan.slots;
   const device = backbone.normWeight.device;
-  const waves = Math.max(...chunks.map((c) => c.length));
-  const kvPos: number[][] = seqs.map(() => []);
-  const kvValid: boolean[][] = seqs.map(() => []);
-  const lmTerms: Tensor[] = [];
-  const startTerms: Tensor[] = [];
-  const stopTerms: Tensor[] = [];
+  const ablation = o.ablation ?? { kind: 'none' };
+
+  // The batch's layout as tensors, created once; passes take views.
+  const positions = int64Tensor(plan.positions, [B, S], device);
+  const mask = slotMask(positions, boolTensor(plan.valid, [B, S], device));
+  const ids = int64Tensor(plan.ids, [B, S], device);
+  const lmRows = int64Tensor(plan.lm.rows, [plan.lm.rows.length], device);
+  const startRows = int64Tensor(plan.start.rows, [plan.start.rows.length], device);
+  const lastRows = int64Tensor(plan.lastRows, [plan.lastRows.length], device);
+  const passValid = boolTensor(Uint8Array.from(plan.passes.flatMap((p) => p.valid), (v) => (v ? 1 : 0)), [plan.passes.length, B, 1], device);
+
+  const runPass = (trunk: Trunk, x: Tensor, pass: Pass): Tensor =>
+    trunk.decode(x, positions.narrow(1, pass.slot, pass.length), mask.narrow(2, pass.slot, pass.length).narrow(3, 0, pass.slot + pass.length), cache);
+
+  // Pre-norm hidden state of each example's last real position so far: the input of the next latent step.
   let lastPre: Tensor | null = null;
-  const res: LatentForwardResult = {
-    loss: null as unknown as Tensor,
-    lmSum: 0, lmCount: 0, nextStepSum: 0, nextStepCount: 0, resultSum: 0, resultCount: 0,
-    startLoss: null as unknown as Tensor, stopLoss: null as unknown as Tensor, startCount: 0, stopCount: 0,
-    startConfusion: { tp: 0, fp: 0, fn: 0, tn: 0 },
-    latents: [], perExample: seqs.map(() => [0, 0, 0, 0, 0, 0]), startScores: [], latentNorm: 0, tokenNorm: 0,
-  };
-  let latentNormSum = 0;
-  let latentNormCount = 0;
-  let tokenNormSum = 0;
-  let tokenNormCount = 0;
-
-  const runChunk = (trunk: Trunk, x: Tensor, qPos: number[][], qValid: boolean[][]): Tensor => {
-    const mask = buildMask(kvPos, kvValid, qPos, qValid).to(device);
-    const positions = torch.tensor(qPos, { dtype: 'int64' }).to(device);
-    const pre = trunk.decode(x, positions, mask, cache);
-    for (let b = 0; b < B; b++) {
-      kvPos[b].push(...qPos[b]);
-      kvValid[b].push(...qValid[b]);
-    }
-    return pre;
+  const setLast = (rows: Tensor, pass: Pass): void => {
+    lastPre = lastPre === null || pass.allValid ? rows : torch.where(passValid.select(0, pass.index), rows, lastPre);
   };
 
-  const updateLast = (pre: Tensor, lastIndex: number[], valid: boolean[]): void => {
-    // lastPre[b] = pre[b, lastIndex[b]] where valid[b]
-    const idx = torch.tensor(lastIndex.map((i) => Math.max(i, 0)), { dtype: 'int64' }).to(device);
-    const rows = pre.gather(1, idx.view([B, 1, 1]).expand([B, 1, pre.size(2)])).squeeze(1);
-    if (lastPre === null) lastPre = rows;
-    else {
-      const v = torch.tensor(valid).to(device).view([B, 1]);
-      lastPre = torch.where(v, rows, lastPre);
-    }
-  };
+  const lmHidden: Tensor[] = [];
+  const startHidden: Tensor[] = [];
+  const stopLogits: Tensor[] = [];
+  const tokenNorms: Tensor[] = [];
+  const latentNorms: { norms: Tensor; valid: boolean[] }[] = [];
+  const latents: { record: LatentRecord; stopRow: number }[] = [];
+  let fedVector: Tensor | null = null;
 
-  for (let w = 0; w < waves; w++) {
-    const isLanguage = w % 2 === 0;
-    if (isLanguage) {
-      const lens = seqs.map((_, b) => {
-        const c = chunkAt(chunks, b, w);
-        return c && c.kind === 'language' ? c.end - c.start : 0;
-      });
-      const Tw = Math.max(...lens);
-      if (Tw === 0) continue;
-      const ids: number[][] = [];
-      const qPos: number[][] = [];
-      const qValid: boolean[][] = [];
-      const flatTargets: number[] = [];
-      const flatRows: number[] = [];
-      const flatNext: number[] = [];
-      const flatResult: number[] = [];
-      const flatExample: number[] = [];
-      const startRows: number[] = [];
-      const startTargets: number[] = [];
-      for (let b = 0; b < B; b++) {
-        const c = chunkAt(chunks, b, w) as Extract<Chunk, { kind: 'language' }> | undefined;
-        const s = seqs[b];
-        const rowIds: number[] = [];
-        const rowPos: number[] = [];
-        const rowValid: boolean[] = [];
-        for (let t = 0; t < Tw; t++) {
-          const p = c ? c.start + t : -1;
-          const valid = !!c && p < c.end;
-          rowIds.push(valid ? s.ids[p] : 0);
-          rowPos.push(valid ? p : 0);
-          rowValid.push(valid);
-          if (!valid) continue;
-          if (s.targets[p] !== IGNORE) {
-            flatRows.push(b * Tw + t);
-            flatTargets.push(s.targets[p]);
-            flatNext.push(s.nextStepOf[p] >= 0 ? 1 : 0);
-            flatResult.push(s.resultTarget[p]);
-            flatExample.push(b);
-          }
-          if (s.startTarget[p] !== -1) {
-            startRows.push(b * Tw + t);
-            startTargets.push(s.startTarget[p]);
-          }
-        }
-        ids.push(rowIds);
-        qPos.push(rowPos);
-        qValid.push(rowValid);
+  for (const step of plan.steps) {
+    if (step.kind === 'language') {
+      const { pass } = step;
+      const waveIds = ids.narrow(1, pass.slot, pass.length);
+      const embeds = heads.applyMarkers(backbone.embed(waveIds), waveIds, o.botId, o.eotId);
+      tokenNorms.push(embeds.detach().pow(2).sum(-1).sqrt().mean());
+      const pre = runPass(backbone, embeds, pass);
+      const D = pre.size(2);
+      const flatHidden = backbone.finalNorm(pre).reshape([B * pass.length, D]);
+      if (step.lm.count) lmHidden.push(flatHidden.indexSelect(0, lmRows.narrow(0, step.lm.offset, step.lm.count)));
+      if (step.start.count) {
+        const h = flatHidden.indexSelect(0, startRows.narrow(0, step.start.offset, step.start.count));
+        startHidden.push(o.startHeadGrad ? h : h.detach());
       }
-      const idsT = torch.tensor(ids, { dtype: 'int64' }).to(device);
-      const embeds = heads.applyMarkers(backbone.embed(idsT), idsT, o.botId, o.eotId);
-      {
-        const n = embeds.pow(2).sum(-1).sqrt().mean().item();
-        tokenNormSum += n;
-        tokenNormCount++;
-      }
-      const pre = runChunk(backbone, embeds, qPos, qValid);
-      const hidden = backbone.finalNorm(pre);
-      const D = hidden.size(2);
-      const flatHidden = hidden.reshape([B * Tw, D]);
-      if (flatRows.length) {
-        const rows = torch.tensor(flatRows, { dtype: 'int64' }).to(device);
-        const logits = atLeastFloat32(backbone.lmHead(flatHidden.indexSelect(0, rows)));
-        const tgt = torch.tensor(flatTargets, { dtype: 'int64' }).to(device);
-        const ce = torch.F.crossEntropy(logits, tgt, { reduction: 'none' });
-        lmTerms.push(ce.sum());
-        const ceValues = ce.detach().tolist() as number[];
-        ceValues.forEach((v, i) => {
-          const ex = res.perExample[flatExample[i]];
-          res.lmSum += v;
-          res.lmCount++;
-          ex[0] += v;
-          ex[1]++;
-          if (flatNext[i]) {
-            res.nextStepSum += v;
-            res.nextStepCount++;
-            ex[2] += v;
-            ex[3]++;
-          }
-          if (flatResult[i]) {
-            res.resultSum += v;
-            res.resultCount++;
-            ex[4] += v;
-            ex[5]++;
-          }
-        });
-      }
-      if (startRows.length) {
-        const rows = torch.tensor(startRows, { dtype: 'int64' }).to(device);
-        const h = flatHidden.indexSelect(0, rows);
-        const logits = atLeastFloat32(heads.startLogits(o.startHeadGrad ? h : h.detach()));
-        const tgt = torch.tensor(startTargets, { dtype: logits.dtype }).to(device);
-        const pos = startTargets.filter((x) => x === 1).length;
-        const posWeight = o.startPosWeight ?? (pos > 0 ? (startTargets.length - pos) / pos : 1);
-        startTerms.push(torch.F.binaryCrossEntropyWithLogits(logits, tgt, { posWeight: torch.tensor([posWeight], { dtype: logits.dtype }).to(device), reduction: 'sum' }));
-        res.startCount += startTargets.length;
-        if (o.collectStartScores) (logits.detach().tolist() as number[]).forEach((l, i) => res.startScores.push([l, startTargets[i]]));
-        const decisions = logits.gt(0).tolist() as boolean[];
-        decisions.forEach((d, i) => {
-          const t = startTargets[i] === 1;
-          if (d && t) res.startConfusion.tp++;
-          else if (d && !t) res.startConfusion.fp++;
-          else if (!d && t) res.startConfusion.fn++;
-          else res.startConfusion.tn++;
-        });
-      }
-      updateLast(pre, lens.map((l) => l - 1), lens.map((l) => l > 0));
+      setLast(pre.reshape([B * pass.length, D]).indexSelect(0, lastRows.narrow(0, step.lastRows, B)), pass);
     } else {
-      const spans = seqs.map((_, b) => {
-        const c = chunkAt(chunks, b, w);
-        return c && c.kind === 'latent' ? c : undefined;
-      });
-      const K = Math.max(...spans.map((c) => (c ? c.count : -1)));
-      if (K < 0 || lastPre === null) continue;
-      for (let j = 0; j <= K; j++) {
-        const { embed, stopLogit } = heads.step(lastPre, latentTrunk.normWeight, latentTrunk.eps);
-        // End classifier: continue (0) before the k-th latent, stop (1) at it.
-        const stopRows: number[] = [];
-        const stopTargets: number[] = [];
-        spans.forEach((c, b) => {
-          if (c && j <= c.count) {
-            stopRows.push(b);
-            stopTargets.push(j === c.count ? 1 : 0);
-          }
+      const { embed, stopLogit } = heads.step(lastPre!, latentTrunk.normWeight, latentTrunk.eps);
+      const stopRow = stopLogits.length * B;
+      stopLogits.push(stopLogit);
+      const { pass } = step;
+      if (pass === null) continue;
+      let x = embed;
+      if (ablation.kind === 'zeros') x = torch.zerosLike(embed);
+      else if (ablation.kind === 'vector') x = fedVector ??= ablation.vector.to(embed.dtype).to(device).unsqueeze(0).expand([B, embed.size(1)]);
+      else if (ablation.kind === 'shuffled') x = shuffledRows(embed, pass.valid);
+      latentNorms.push({ norms: x.detach().pow(2).sum(-1).sqrt(), valid: pass.valid });
+      const pre = runPass(latentTrunk, x.unsqueeze(1), pass);
+      if (o.collectLatents) {
+        const hid = latentTrunk.finalNorm(pre).squeeze(1);
+        pass.valid.forEach((v, b) => {
+          if (!v) return;
+          const record = {
+            example: b, span: step.spans[b]!.span, step: step.j,
+            embed: torch.keep(x.select(0, b).detach()),
+            hidden: torch.keep(hid.select(0, b).detach()),
+            stopProb: NaN, // filled from the readback below
+          };
+          latents.push({ record, stopRow: stopRow + b });
         });
-        if (stopRows.length) {
-          const rows = torch.tensor(stopRows, { dtype: 'int64' }).to(device);
-          const logits = atLeastFloat32(stopLogit.indexSelect(0, rows));
-          const tgt = torch.tensor(stopTargets, { dtype: logits.dtype }).to(device);
-          stopTerms.push(torch.F.binaryCrossEntropyWithLogits(logits, tgt, { reduction: 'sum' }));
-          res.stopCount += stopRows.length;
-        }
-        if (j === K) break;
-        const valid = spans.map((c) => !!c && j < c.count);
-        let x = embed;
-        const ab = o.ablation ?? { kind: 'none' };
-        if (ab.kind === 'zeros') x = torch.zerosLike(embed);
-        else if (ab.kind === 'vector') x = ab.vector.to(embed.dtype).to(device).unsqueeze(0).expand([B, embed.size(1)]);
-        else if (ab.kind === 'shuffled') x = shuffledRows(embed, valid);
-        {
-          const norms = x.detach().pow(2).sum(-1).sqrt().tolist() as number[];
-          norms.forEach((n, b) => {
-            if (valid[b]) {
-              latentNormSum += n;
-              latentNormCount++;
-            }
-          });
-        }
-        const qPos = spans.map((c) => [c && j < c.count ? c.start + j : 0]);
-        const qValid = valid.map((v) => [v]);
-        const pre = runChunk(latentTrunk, x.unsqueeze(1), qPos, qValid);
-        if (o.collectLatents) {
-          const hid = latentTrunk.finalNorm(pre).squeeze(1);
-          const probs = stopLogit.detach().float().sigmoid().tolist() as number[];
-          valid.forEach((v, b) => {
-            if (!v) return;
-            res.latents.push({
-              example: b, span: spans[b]!.span, step: j,
-              embed: torch.keep(x.select(0, b).detach()),
-              hidden: torch.keep(hid.select(0, b).detach()),
-              stopProb: probs[b],
-            });
-          });
-        }
-        updateLast(pre, valid.map(() => 0), valid);
       }
+      setLast(pre.select(1, 0), pass);
     }
   }
 
-  const sumOrZero = (terms: Tensor[]) => (terms.length ? terms.reduce((a, b) => a.add(b)) : torch.zeros([], { dtype: 'float32' }).to(device));
-  res.loss = sumOrZero(lmTerms).div(Math.max(1, res.lmCount));
-  res.startLoss = sumOrZero(startTerms).div(Math.max(1, res.startCount));
-  res.stopLoss = sumOrZero(stopTerms).div(Math.max(1, res.stopCount));
+  const zero = () => torch.zeros([], { dtype: 'float32', device });
+  // Losses over every wave at once: one LM head, one cross-entropy, one BCE per classifier.
+  let ce: Tensor | null = null;
+  let lmLoss = zero();
+  if (lmHidden.length) {
+    const logits = atLeastFloat32(backbone.lmHead(catRows(lmHidden)));
+    ce = torch.F.crossEntropy(logits, int64Tensor(plan.lm.targets, [plan.lm.targets.length], device), { reduction: 'none' });
+    lmLoss = ce.sum();
+  }
+  let startLogits: Tensor | null = null;
+  let startLoss = zero();
+  if (startHidden.length) {
+    const logits = atLeastFloat32(heads.startLogits(catRows(startHidden)));
+    // per-row positive weights: each wave's rows carry their wave's weight
+    const posWeight = floatTensor(plan.start.posWeight, logits.dtype, device);
+    startLoss = torch.F.binaryCrossEntropyWithLogits(logits, floatTensor(plan.start.targets, logits.dtype, device), { posWeight, reduction: 'sum' });
+    startLogits = logits;
+  }
+  let stopAll: Tensor | null = null;
+  let stopLoss = zero();
+  if (stopLogits.length) {
+    stopAll = catRows(stopLogits);
+    if (plan.stop.rows.length) {
+      const logits = atLeastFloat32(stopAll.indexSelect(0, int64Tensor(plan.stop.rows, [plan.stop.rows.length], device)));
+      stopLoss = torch.F.binaryCrossEntropyWithLogits(logits, floatTensor(plan.stop.targets, logits.dtype, device), { reduction: 'sum' });
+    }
+  }
+
+  // One readback per forward for every number the result reports (a device synchronisation on GPUs).
+  const parts: Tensor[] = [];
+  const part = (t: Tensor | null): number => {
+    const offset = parts.reduce((n, p) => n + p.numel(), 0);
+    if (t !== null) parts.push(t.detach().reshape([-1]).to('float64'));
+    return offset;
+  };
+  const ceAt = part(ce);
+  const startAt = part(startLogits);
+  const latentNormsAt = part(latentNorms.length ? catRows(latentNorms.map((l) => l.norms)) : null);
+  const tokenNormsAt = part(tokenNorms.length ? torch.stack(tokenNorms) : null);
+  const stopProbsAt = part(o.collectLatents && stopAll !== null ? stopAll.float().sigmoid() : null);
+  const values = parts.length ? (catRows(parts).toTypedArray() as Float64Array) : new Float64Array(0);
+
+  const res: LatentForwardResult = {
+    loss: lmLoss.div(Math.max(1, plan.lm.rows.length)),
+    lmSum: 0, lmCount: 0, nextStepSum: 0, nextStepCount: 0, resultSum: 0, resultCount: 0,
+    startLoss: startLoss.div(Math.max(1, plan.start.rows.length)),
+    stopLoss: stopLoss.div(Math.max(1, plan.stop.rows.length)),
+    startCount: plan.start.rows.length,
+    stopCount: plan.stop.rows.length,
+    startConfusion: { tp: 0, fp: 0, fn: 0, tn: 0 },
+    latents: latents.map(({ record, stopRow }) => ({ ...record, stopProb: values[stopProbsAt + stopRow] })),
+    perExample: Array.from({ length: B }, () => [0, 0, 0, 0, 0, 0]),
+    startScores: [],
+    latentNorm: 0,
+    tokenNorm: 0,
+  };
+  plan.lm.targets.forEach((_, i) => {
+    const v = values[ceAt + i];
+    const ex = res.perExample[plan.lm.example[i]];
+    res.lmSum += v;
+    res.lmCount++;
+    ex[0] += v;
+    ex[1]++;
+    if (plan.lm.nextStep[i]) {
+      res.nextStepSum += v;
+      res.nextStepCount++;
+      ex[2] += v;
+      ex[3]++;
+    }
+    if (plan.lm.result[i]) {
+      res.resultSum += v;
+      res.resultCount++;
+      ex[4] += v;
+      ex[5]++;
+    }
+  });
+  plan.start.targets.forEach((target, i) => {
+    const logit = values[startAt + i];
+    if (o.collectStartScores) res.startScores.push([logit, target]);
+    const decided = logit > 0;
+    const positive = target === 1;
+    if (decided && positive) res.startConfusion.tp++;
+    else if (decided) res.startConfusion.fp++;
+    else if (positive) res.startConfusion.fn++;
+    else res.startConfusion.tn++;
+  });
+  let latentNormSum = 0;
+  let latentNormCount = 0;
+  latentNorms.forEach(({ valid }, p) =>
+    valid.forEach((v, b) => {
+      if (!v) return;
+      latentNormSum += values[latentNormsAt + p * B + b];
+      latentNormCount++;
+    }),
+  );
+  let tokenNormSum = 0;
+  for (let i = 0; i < tokenNorms.length; i++) tokenNormSum += values[tokenNormsAt + i];
   res.latentNorm = latentNormCount ? latentNormSum / latentNormCount : 0;
-  res.tokenNorm = tokenNormCount ? tokenNormSum / tokenNormCount : 0;
+  res.tokenNorm = tokenNorms.length ? tokenNormSum / tokenNorms.length : 0;
   return res;
 }
 

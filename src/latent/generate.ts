@@ -18,14 +18,19 @@ export interface LatentGenerateOptions {
   /** stop when the text ends with one of these */
   stopStrings?: string[];
   onToken?: (text: string) => void;
+  /** keep each span's latent input embeddings and post-norm hidden states (caller disposes) */
+  keepLatents?: boolean;
 }
 
 export interface GeneratedSpan {
   /** token index in `tokens` before which the span was inserted */
   at: number;
   latents: number;
-  /** input embeddings of the latents (kept; dispose when done) — only with keepLatents */
+  /** the end classifier's stop probability at each step of the span */
   stopProbs: number[];
+  /** with keepLatents: input embeddings [D] and post-norm hidden states [D] of the latents */
+  embeds?: Tensor[];
+  hiddens?: Tensor[];
 }
 
 export interface LatentGeneration {
@@ -81,14 +86,20 @@ export function generateWithLatents(lm: LatentModel, prompt: string, o: LatentGe
             // Open a span: <bot>, latents until the end classifier fires (or the cap), <eot>.
             replace(torch.scope(() => feed(lm.backbone, embedIds([lm.botId]))));
             const probs: number[] = [];
+            const span: GeneratedSpan = { at: tokens.length, latents: 0, stopProbs: probs, ...(o.keepLatents ? { embeds: [], hiddens: [] } : {}) };
             for (let j = 0; ; j++) {
               const { embed, stopLogit } = lm.heads.step(lastPre, lm.latentTrunk.normWeight, lm.latentTrunk.eps);
               const p = torch.sigmoid(stopLogit).item();
               probs.push(p);
               if (p > stopThreshold || j >= maxLatents) break;
               replace(torch.scope(() => feed(lm.latentTrunk, embed.unsqueeze(1))));
+              if (span.embeds) {
+                span.embeds.push(torch.keep(embed.squeeze(0).clone()));
+                span.hiddens!.push(torch.keep(lm.latentTrunk.finalNorm(lastPre).squeeze(0)));
+              }
             }
-            spans.push({ at: tokens.length, latents: probs.length - 1, stopProbs: probs });
+            span.latents = probs.length - 1;
+            spans.push(span);
             replace(torch.scope(() => feed(lm.backbone, embedIds([lm.eotId]))));
           }
           const logits = lm.backbone.lmHead(lm.backbone.finalNorm(lastPre));

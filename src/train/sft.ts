@@ -14,6 +14,7 @@ import { evaluateLoss } from '../latent/evaluate';
 import { ProgressBar } from './progress';
 import { RunDir, StopSignal } from './run-dir';
 import { loadCheckpoint, saveTrainingCheckpoint, latestCheckpoint } from './checkpoint';
+import * as dist from '../distributed';
 
 export interface SftConfig {
   kind: 'sft';
@@ -184,29 +185,35 @@ export interface TrainOptions {
 }
 
 export async function trainSft(config: SftConfig, { resume = false, quiet = false, stopAfter, keepModel = false }: TrainOptions = {}): Promise<SftSummary> {
-  const run = await openSftRun(config, { resume });
+  const world = dist.initFromEnv({ device: config.device }); // 1 unless started by `latent launch` (or torchrun)
+  const run = await openSftRun(world > 1 ? { ...config, device: dist.localDevice(config.device) } : config, { resume });
   const { lm, data, dir } = run;
   const c = config;
-  dir.writeJson('config.json', c);
+  if (dist.isMain()) dir.writeJson('config.json', c);
   const optimizer = new torch.optim.AdamW(paramGroups(lm, c.weightDecay), { lr: c.lr, weightDecay: c.weightDecay });
   if (run.checkpoint) {
     run.step = restoreSftCheckpoint(lm, run.checkpoint, optimizer);
     process.stderr.write(`resuming from ${run.checkpoint} at step ${run.step}\n`);
   }
+  if (world > 1) dist.broadcastParameters(lm.parameters()); // every rank starts from rank 0's weights
   const schedule = torch.optim.warmupCosine({ peakLr: c.lr, totalSteps: c.steps, warmupSteps: c.warmupSteps, minLr: c.minLr });
-  if (run.step > 0) {
+  if (run.step > 0 && dist.isMain()) {
     dir.truncateJsonl('metrics.jsonl', run.step);
     dir.truncateJsonl('evals.jsonl', run.step);
   }
-  const validationSeqs = data.validation.slice(0, c.evalExamples).map((e) => data.sequence(e));
-  const bar = new ProgressBar({ total: c.steps, label: `sft ${c.mode} k=${c.latents}`, quiet });
+  // Periodic evaluations: validation (held out from the train file) and test, for train-vs-test curves.
+  const evalSets = {
+    validation: data.validation.slice(0, c.evalExamples).map((e) => data.sequence(e)),
+    test: data.test.slice(0, c.evalExamples).map((e) => data.sequence(e)),
+  };
+  const bar = new ProgressBar({ total: c.steps, label: `sft ${c.mode} k=${c.latents}`, quiet: quiet || !dist.isMain() });
   const stop = new StopSignal();
   let step = run.step;
   let lastLoss = NaN;
   let stopped: SftSummary['stopped'] = 'completed';
   let lastSaved = step;
   const save = () => {
-    saveTrainingCheckpoint(dir.path('checkpoints'), step, { model: lm.stateDict(), optimizer, config: c as never, extra: { scale: lm.heads.scale, startThreshold: lm.heads.startThreshold } });
+    if (dist.isMain()) saveTrainingCheckpoint(dir.path('checkpoints'), step, { model: lm.stateDict(), optimizer, config: c as never, extra: { scale: lm.heads.scale, startThreshold: lm.heads.startThreshold } });
     lastSaved = step;
   };
   let validation: SftSummary['validation'] = null;
@@ -217,9 +224,11 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
       const lr = torch.optim.applyLrSchedule(optimizer, schedule, step);
       const seqs = data.batch(step, c.batchSize, c.seed).map((e) => data.sequence(e));
       const stats = torch.scope(() => {
-        const r = lm.forward(seqs);
+        // with several ranks: this rank's shard, its losses made the global batch's (values and gradients)
+        const r = world > 1 ? dist.globalLatentLosses(lm.forward(dist.shardBatch(seqs))) : lm.forward(seqs);
         const total = r.loss.add(r.startLoss.mul(c.startLossWeight)).add(r.stopLoss.mul(c.stopLossWeight));
         total.backward();
+        if (world > 1) dist.allReduceGradients(lm.parameters());
         const gradNorm = torch.optim.clipGradNorm_(lm.parameters(), c.gradClip);
         return {
           loss: r.loss.item(),
@@ -247,20 +256,27 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
       if (step % c.logEvery === 0 || step === c.steps) {
         const { tokens, ...rest } = stats;
         void tokens;
-        dir.append('metrics.jsonl', { step, time: Date.now(), ...rest, lr, tokensPerSec });
+        if (dist.isMain()) dir.append('metrics.jsonl', { step, time: Date.now(), ...rest, lr, tokensPerSec });
       }
       bar.update(step, { loss: stats.loss, next: stats.nextStepLoss ?? undefined, 'tok/s': tokensPerSec });
       if (step % c.evalEvery === 0 || step === c.steps) {
         lm.train(false);
-        validation = evaluateLoss(lm, validationSeqs, { batchSize: c.batchSize });
-        lm.heads.startThreshold = validation.startThreshold.threshold;
+        for (const [split, seqs] of Object.entries(evalSets)) {
+          if (!seqs.length) continue;
+          const e = evaluateLoss(lm, seqs, { batchSize: c.batchSize });
+          const { perExample, start, startThreshold, ...summary } = e;
+          void perExample;
+          if (dist.isMain()) dir.append('evals.jsonl', { step, split, ...summary, startPrecision: start.precision, startRecall: start.recall, startF1: start.f1, startThreshold: startThreshold.threshold, startF1Calibrated: startThreshold.f1 });
+          // the start threshold is calibrated on validation data only
+          if (split === 'validation') {
+            validation = e;
+            lm.heads.startThreshold = startThreshold.threshold;
+          }
+        }
         lm.train(true);
-        const { perExample, start, startThreshold, ...summary } = validation;
-        void perExample;
-        dir.append('evals.jsonl', { step, split: 'validation', ...summary, startPrecision: start.precision, startRecall: start.recall, startF1: start.f1, startThreshold: startThreshold.threshold, startF1Calibrated: startThreshold.f1 });
       }
       if (step % c.saveEvery === 0) save();
-      if (stop.requested || (stopAfter !== undefined && step >= stopAfter)) {
+      if (dist.anyRank(stop.requested) || (stopAfter !== undefined && step >= stopAfter)) {
         stopped = 'interrupted';
         break;
       }
@@ -271,6 +287,7 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
     bar.finish(stopped === 'completed' ? `done: ${dir.dir}` : `${stopped} at step ${step}: ${dir.dir}`);
     optimizer.dispose();
     if (!keepModel) lm.dispose();
+    if (world > 1) dist.destroyProcessGroup();
   }
   return { steps: step, finalLoss: lastLoss, validation, stopped, out: dir.dir, lm: keepModel ? lm : undefined };
 }

@@ -52,7 +52,7 @@ maybe('phase 1 training (sft)', () => {
     expect(l.length).toBe(16);
     expect(meanOf(l.slice(-4))).toBeLessThan(meanOf(l.slice(0, 4)) - 0.3);
     const dir = new RunDir(s.out);
-    expect(dir.readJsonl('evals.jsonl').length).toBe(2);
+    expect(dir.readJsonl<{ split: string }>("evals.jsonl").map((e) => e.split)).toEqual(["validation", "test", "validation", "test"]);
     expect(fs.existsSync(path.join(s.out, 'checkpoints'))).toBe(true);
     expect(dir.readJson<SftConfig>('config.json')!.mode).toBe('full');
   });

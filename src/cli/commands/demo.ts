@@ -1,0 +1,51 @@
+// `latent demo`: the whole study end to end on the embedded arithmetic task, nothing to download.
+import type { Argv, CommandModule } from 'yargs';
+
+interface Args {
+  quick?: boolean;
+  tiny?: boolean;
+  out: string;
+  device: string;
+  seed: number;
+  threads: number;
+  tokenizer?: string;
+  phase2: boolean;
+}
+
+export const command: CommandModule<object, Args> = {
+  command: 'demo',
+  describe: 'run the whole study on a built-in arithmetic task: data, a small Qwen2, phase 0, phase 1 (full, two-trunk, k=0 baseline), latent eval, phase 2, one report',
+  builder: (y: Argv) =>
+    y
+      .option('quick', { type: 'boolean', describe: 'the 5-minute version (smaller model, fewer steps); without it about 30 minutes on 2 CPU cores' })
+      .option('tiny', { type: 'boolean', hidden: true, describe: 'a seconds-long pipeline check (tests)' })
+      .option('out', { type: 'string', default: 'runs/demo', describe: 'output directory (an earlier demo there is replaced)' })
+      .option('device', { type: 'string', default: 'cpu', describe: 'cpu | cuda | cuda:N' })
+      .option('seed', { type: 'number', default: 0, describe: 'seeds the data, the model and training' })
+      .option('threads', { type: 'number', default: 1, describe: 'CPU threads for tensor operations (1 is fastest for these small models, and on a busy machine)' })
+      .option('tokenizer', { type: 'string', describe: 'a Qwen tokenizer directory, or "bpe" to train one on the task (default: $QWEN_TOKENIZER_DIR or ../shared/qwen-tokenizer when present, else bpe)' })
+      .option('phase2', { type: 'boolean', default: true, describe: 'run phase 2 (GRPO) when it is part of the build (--no-phase2 skips it)' })
+      .conflicts('quick', 'tiny') as Argv<Args>,
+  handler: async (a) => {
+    const { runDemo, formatDemoResult, DemoInterrupted } = await import('../../demo/run');
+    try {
+      const result = await runDemo({
+        out: a.out,
+        size: a.tiny ? 'tiny' : a.quick ? 'quick' : 'full',
+        device: a.device,
+        seed: a.seed,
+        threads: a.threads,
+        tokenizer: a.tokenizer === undefined ? 'auto' : a.tokenizer === 'bpe' ? 'bpe' : { dir: a.tokenizer },
+        phase2: a.phase2,
+      });
+      console.log(formatDemoResult(result));
+    } catch (e) {
+      if (e instanceof DemoInterrupted) {
+        console.error(`\nlatent demo: ${e.message}`);
+        process.exitCode = 130;
+        return;
+      }
+      throw e;
+    }
+  },
+};

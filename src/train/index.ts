@@ -1,0 +1,5 @@
+export * from './sft';
+export * from './sft-eval';
+export * from './checkpoint';
+export * from './run-dir';
+export * from './progress';

@@ -10,6 +10,7 @@ void register_runtime(napi_env env, napi_value exports);
 void register_optim(napi_env env, napi_value exports);
 void register_autocast(napi_env env, napi_value exports);
 void register_latent_step(napi_env env, napi_value exports);
+void register_distributed(napi_env env, napi_value exports);
 }  // namespace lt
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
@@ -22,5 +23,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   lt::register_optim(env, exports);
   lt::register_autocast(env, exports);
   lt::register_latent_step(env, exports);
+  lt::register_distributed(env, exports);
   return exports;
 }

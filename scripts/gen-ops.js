@@ -308,7 +308,7 @@ function tsWrap(op, r) {
   }
   if (rets.length === 0) return `(${r}, undefined)`;
   if (rets.every((x) => x.type === 'Tensor')) return `rt.wrapTuple(${r}${rets.every((x) => x.name) ? `, ${JSON.stringify(rets.map((x) => camel(x.name)))}` : ''})`;
-  return `rt.wrapMixed(${r})`;
+  return `rt.wrapMixed(${r}, ${JSON.stringify(rets.map((x) => x.type))})`;
 }
 
 function genImpl(name, overloads, fastSet) {

@@ -32,18 +32,9 @@ export function ops(name: string, overload = ''): ((...args: unknown[]) => any) 
   const schema = native.schemaOf(id);
   const slots = rt.tensorSlots(schema);
   const display = name.includes('::') ? name : `aten::${name}`;
-  const returnsTensor = /->\s*\(?Tensor/.test(schema);
-  const fn = (...args: unknown[]) => {
-    const r = native.callOp(id, ...args.map((v, i) => rt.boxedArg(display, slots[i], v)));
-    return returnsTensor ? wrapResult(r) : r;
-  };
+  const returns = rt.returnTypes(schema);
+  const fn = (...args: unknown[]) => rt.wrapReturns(native.callOp(id, ...args.map((v, i) => rt.boxedArg(display, slots[i], v))), returns);
   return Object.assign(fn, { schema });
-}
-
-function wrapResult(r: unknown): unknown {
-  if (typeof r === 'number') return require('./tensor').wrap(r);
-  if (Array.isArray(r)) return r.map(wrapResult);
-  return r;
 }
 export * as nn from './nn';
 export * as F from './nn/functional';

@@ -54,7 +54,9 @@ export function wrapTuple(hs: number[], names?: string[]): any {
   if (names) names.forEach((n, i) => Object.defineProperty(out, n, { value: out[i], enumerable: false }));
   return out;
 }
-export const wrapMixed = (vs: any[]): any[] => vs.map((v) => (typeof v === 'number' ? v : Array.isArray(v) ? wrapList(v) : v));
+/** A tuple of tensors, tensor lists and plain values; tensor handles are numbers too, so the schema's return types say which is which. */
+export const wrapMixed = (vs: any[], types: string[]): any[] =>
+  vs.map((v, i) => (types[i] === 'Tensor' ? wrap(v) : types[i] === 'Tensor[]' ? wrapList(v) : v));
 
 const opIds = new Map<string, number>();
 /** Resolves an operator once and caches its id. */
@@ -160,4 +162,19 @@ export function boxedArg(op: string, slot: TensorSlot | undefined, v: unknown): 
       if (!Array.isArray(v)) return wrong('an array of Tensors');
       return v.map((t) => (t instanceof Tensor ? t._h : t === null ? null : wrong('an array of Tensors')));
   }
+}
+
+/** The return types of a schema string without alias annotations or names: ['Tensor', 'float']. */
+export function returnTypes(schema: string): string[] {
+  const arrow = schema.lastIndexOf('->');
+  if (arrow < 0) return [];
+  let r = schema.slice(arrow + 2).trim();
+  if (r.startsWith('(') && r.endsWith(')')) r = r.slice(1, -1);
+  return splitArgs(r).map((t) => t.split(/\s+/)[0].replace(/\([^)]*\)/g, ''));
+}
+
+/** What native returned for a boxed call, with tensor handles (numbers, like any int) wrapped per the schema. */
+export function wrapReturns(r: any, types: string[]): any {
+  if (types.length === 1) return types[0] === 'Tensor' ? wrap(r) : types[0] === 'Tensor[]' ? wrapList(r) : r;
+  return Array.isArray(r) ? wrapMixed(r, types) : r;
 }

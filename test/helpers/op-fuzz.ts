@@ -12,17 +12,23 @@ export const DTYPES_ALL = ['float32', 'float64', 'bfloat16', 'float16', 'int64',
 const SHAPES = [[], [0], [1], [3], [2, 3], [2, 1, 3], [4, 4], [1, 2, 2, 2], [3, 0]];
 const STRINGS = ['float32', 'int64', 'cpu', 'cuda', 'meta', 'mean', 'none', 'sum', 'tanh', 'floor', 'trunc', 'reflect', 'xyz', '', 'float99'];
 // Not fuzzed: from_file maps a file named by its argument (effects outside the process); and kernels
-// that trust their inputs, so that libtorch itself crashes on malformed ones (each reproduced with the
-// same call through Python's torch / torch.ops.aten, which crashes too): the quantized RNN cells read
-// packed fbgemm weights from whatever tensor they get; the batch-norm kernels index weight and
-// statistics by channel without checking their sizes (and divide by an empty batch); the embedding
-// backward kernels write to rows named by indices that forward checked, so out-of-range ones corrupt
-// the heap; the mkldnn RNN kernels assume oneDNN-prepared layouts.
+// that trust their inputs, so that libtorch itself crashes, hangs or writes out of bounds on malformed
+// ones (each reproduced with the same call through Python's torch / torch.ops.aten):
+// - the quantized RNN cells read packed fbgemm weights from whatever tensor they get;
+// - the batch-norm kernels index weight and statistics by channel without checking their sizes, and
+//   divide by an empty batch;
+// - backward kernels that scatter into rows or positions named by an index tensor that the forward
+//   pass produced or checked (embedding, adaptive max pooling, max pooling with indices);
+// - lu_unpack reads pivots of the wrong shape past their end;
+// - choose_qparams_optimized loops forever for a negative bin count;
+// - the mkldnn RNN kernels assume oneDNN-prepared layouts.
 export const NOT_FUZZED = new Set([
   'installTensorMethods', 'fromFile',
   'quantizedLstmCell', 'quantizedGruCell', 'quantizedRnnReluCell', 'quantizedRnnTanhCell',
   'nativeBatchNorm', 'nativeBatchNormBackward', 'batchNormBackward',
   'embeddingBackward', 'embeddingDenseBackward', 'embeddingSparseBackward',
+  'adaptiveMaxPool2dBackward', 'adaptiveMaxPool3dBackward', 'maxPool2dWithIndicesBackward', 'maxPool3dWithIndicesBackward',
+  'luUnpack', 'chooseQparamsOptimized',
   'mkldnnRnnLayer', 'mkldnnRnnLayerBackward',
 ]);
 

@@ -1,4 +1,5 @@
 // Autograd: backward, accumulation, retained graphs, higher-order gradients and the grad-mode switches.
+import '../helpers/one-thread';
 import * as torch from '../../src/torch';
 import type { Tensor } from '../../src/torch';
 import { describeWithPython } from '../helpers/python';

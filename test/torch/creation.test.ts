@@ -1,4 +1,5 @@
 // Creating tensors from JS data and factories, and reading them back.
+import '../helpers/one-thread';
 import * as torch from '../../src/torch';
 import type { DType } from '../../src/torch';
 import { flatValues } from '../helpers/torch-python';
@@ -232,6 +233,13 @@ describe('factories', () => {
       expect(t.isLeaf).toBe(true);
       expect(torch.tensor([1.5], { requiresGrad: true }).requiresGrad).toBe(true);
       expect(torch.ones([1]).requiresGrad).toBe(false);
+      // to(device) keeps the dtype unless given one
+      const i = torch.tensor([1, 2], { dtype: 'int16' });
+      expect([i.cpu().device, i.cpu().dtype, i.to('cpu').tolist()]).toEqual(['cpu', 'int16', [1, 2]]);
+      expect(i.to('cpu', 'float64').dtype).toBe('float64');
+      expect(i.to('cpu', { dtype: 'bfloat16' }).dtype).toBe('bfloat16');
+      const other = torch.zeros([1], { dtype: 'float64' });
+      expect(i.to(other).dtype).toBe('float64');
     }));
 });
 

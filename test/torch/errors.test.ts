@@ -1,5 +1,6 @@
 // Every failure surfaces as a TorchError subclass with PyTorch's exception type and a message that
 // names the operator and its tensor arguments.
+import '../helpers/one-thread';
 import * as torch from '../../src/torch';
 import type { Tensor } from '../../src/torch';
 import { native } from '../../src/torch/native';

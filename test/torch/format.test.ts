@@ -1,5 +1,6 @@
 // util.inspect / toString of tensors must read exactly as Python's repr(torch.tensor(...)).
 import * as util from 'node:util';
+import '../helpers/one-thread';
 import * as torch from '../../src/torch';
 import { describeWithPython } from '../helpers/python';
 import { encodeTensor, evalTorch, type PyResults } from '../helpers/torch-python';

@@ -1,5 +1,6 @@
 // Operators against PyTorch: every case is computed here and, from the same input elements, by the
 // Python torch of the project (one Python process for the whole table).
+import '../helpers/one-thread';
 import * as torch from '../../src/torch';
 import type { Tensor } from '../../src/torch';
 import { describeWithPython } from '../helpers/python';
@@ -194,6 +195,8 @@ const cases: OpCase[] = [
   { name: 'norm p dim', js: () => T.a.norm(3, [1], true), py: 'a.norm(3, [1], True)' },
   // any ATen operator by schema name
   { name: 'torch.ops boxed call', js: () => torch.ops('aten::_log_softmax')(T.a, 1, false), py: 'torch._log_softmax(a, 1, False)' },
+  { name: 'mixed tuple: tensor and tensor list', js: () => torch.histogramdd(T.a.reshape([-1, 1]), [3]), py: 'torch.histogramdd(a.reshape(-1, 1), [3])' },
+  { name: 'torch.ops mixed tuple', js: () => torch.ops('aten::histogramdd')(T.a.reshape([-1, 2]), [2, 3]), py: 'torch.ops.aten.histogramdd(a.reshape(-1, 2), [2, 3])' },
   { name: 'torch.ops with overload', js: () => torch.ops('aten::add', 'Scalar')(T.ia, 2, 3), py: 'torch.ops.aten.add.Scalar(ia, 2, 3)' },
   // attention
   {

@@ -1,4 +1,5 @@
 // Process-wide controls: seeding, threads, version information and CUDA presence.
+import '../helpers/one-thread';
 import * as torch from '../../src/torch';
 import { describeWithPython, runPython } from '../helpers/python';
 import { flatValues, mismatch } from '../helpers/torch-python';
@@ -21,16 +22,25 @@ describe('manualSeed', () => {
   });
 });
 
-describeWithPython('manualSeed matches PyTorch', () => {
+describeWithPython('seeding and version match the project Python', () => {
+  let python: { version: string; draws: unknown[] };
+  beforeAll(() => {
+    python = runPython(
+      'import torch\ntorch.manual_seed(42)\n' +
+        'emit({"version": torch.__version__, "draws": [torch.rand(5), torch.randn(4, dtype=torch.float64), torch.randint(0, 100, (6,)), torch.randperm(7)]})',
+    );
+  });
+
   test('rand, randn, randint and randperm after manual_seed(42) are the same numbers as in Python', () =>
     torch.scope(() => {
-      const python = runPython<unknown[]>(
-        'import torch\ntorch.manual_seed(42)\nemit([torch.rand(5), torch.randn(4, dtype=torch.float64), torch.randint(0, 100, (6,)), torch.randperm(7)])',
-      );
       torch.manualSeed(42);
       const ours = [torch.rand([5]), torch.randn([4], { dtype: 'float64' }), torch.randint(0, 100, [6]), torch.randperm(7)];
-      expect(mismatch(ours, python, { atol: 0, rtol: 0 })).toBeNull();
+      expect(mismatch(ours, python.draws, { atol: 0, rtol: 0 })).toBeNull();
     }));
+
+  test('libtorch version is Python torch.__version__ without its local suffix', () => {
+    expect(torch.version().libtorch).toBe(python.version.split('+')[0]);
+  });
 });
 
 describe('threads', () => {
@@ -68,13 +78,6 @@ describe('version', () => {
     // CUDA runtime version exactly when libtorch has CUDA
     if (v.cuda !== null) expect(v.cuda).toMatch(/^\d+\.\d+$/);
     if (!v.addonCuda) expect(torch.cuda.isAvailable()).toBe(false);
-  });
-});
-
-describeWithPython('version matches the project Python', () => {
-  test('libtorch version is Python torch.__version__ without its local suffix', () => {
-    const python = runPython<string>('import torch\nemit(torch.__version__)');
-    expect(torch.version().libtorch).toBe(python.split('+')[0]);
   });
 });
 

@@ -6022,7 +6022,7 @@ function fbgemmLinearQuantizeWeight$(a: any[]): any {
     if (a.length <= 1 &&
         v0 !== undefined && (v0 instanceof Tensor) &&
         rt.keysIn(o, ["input"])) {
-      return rt.wrapMixed(N.callOp(rt.op("fbgemm_linear_quantize_weight", "", false), v0._h));
+      return rt.wrapMixed(N.callOp(rt.op("fbgemm_linear_quantize_weight", "", false), v0._h), ["Tensor","Tensor","float","int"]);
     }
   }
   return rt.noMatch("fbgemm_linear_quantize_weight", a, ["fbgemm_linear_quantize_weight(Tensor input) -> (Tensor, Tensor, float, int)"], o);
@@ -8328,7 +8328,7 @@ function histogramdd$(a: any[]): any {
         (v3 === undefined || (v3 == null || v3 instanceof Tensor)) &&
         (v4 === undefined || (typeof v4 === 'boolean')) &&
         rt.keysIn(o, ["input","bins","range","weight","density"])) {
-      return rt.wrapMixed(N.callOp(rt.op("histogramdd", "", false), v0._h, v1, v2, rt.hOpt(v3), v4));
+      return rt.wrapMixed(N.callOp(rt.op("histogramdd", "", false), v0._h, v1, v2, rt.hOpt(v3), v4), ["Tensor","Tensor[]"]);
     }
   }
   { // aten::histogramdd.int_bins
@@ -8344,7 +8344,7 @@ function histogramdd$(a: any[]): any {
         (v3 === undefined || (v3 == null || v3 instanceof Tensor)) &&
         (v4 === undefined || (typeof v4 === 'boolean')) &&
         rt.keysIn(o, ["input","bins","range","weight","density"])) {
-      return rt.wrapMixed(N.callOp(rt.op("histogramdd", "int_bins", false), v0._h, v1, v2, rt.hOpt(v3), v4));
+      return rt.wrapMixed(N.callOp(rt.op("histogramdd", "int_bins", false), v0._h, v1, v2, rt.hOpt(v3), v4), ["Tensor","Tensor[]"]);
     }
   }
   { // aten::histogramdd.TensorList_bins
@@ -8360,7 +8360,7 @@ function histogramdd$(a: any[]): any {
         (v3 === undefined || (v3 == null || v3 instanceof Tensor)) &&
         (v4 === undefined || (typeof v4 === 'boolean')) &&
         rt.keysIn(o, ["input","bins","range","weight","density"])) {
-      return rt.wrapMixed(N.callOp(rt.op("histogramdd", "TensorList_bins", false), v0._h, rt.hList(v1, "histogramdd", "bins"), v2, rt.hOpt(v3), v4));
+      return rt.wrapMixed(N.callOp(rt.op("histogramdd", "TensorList_bins", false), v0._h, rt.hList(v1, "histogramdd", "bins"), v2, rt.hOpt(v3), v4), ["Tensor","Tensor[]"]);
     }
   }
   return rt.noMatch("histogramdd", a, ["histogramdd(Tensor self, int[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)","histogramdd.int_bins(Tensor self, int bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)","histogramdd.TensorList_bins(Tensor self, Tensor[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)"], o);
@@ -11522,7 +11522,7 @@ function lstmMpsBackward$(a: any[]): any {
         v13 !== undefined && (typeof v13 === 'boolean') &&
         v14 !== undefined && (typeof v14 === 'boolean') &&
         rt.keysIn(o, ["gradY","gradHy","gradCy","zState","cellStateFwd","input","layersOutputs","hx","params","hasBiases","numLayers","dropout","train","bidirectional","batchFirst"])) {
-      return rt.wrapMixed(N.callOp(rt.op("lstm_mps_backward", "", false), rt.hOpt(v0), rt.hOpt(v1), rt.hOpt(v2), v3._h, v4._h, v5._h, v6._h, rt.hList(v7, "lstm_mps_backward", "hx"), rt.hList(v8, "lstm_mps_backward", "params"), v9, v10, v11, v12, v13, v14));
+      return rt.wrapMixed(N.callOp(rt.op("lstm_mps_backward", "", false), rt.hOpt(v0), rt.hOpt(v1), rt.hOpt(v2), v3._h, v4._h, v5._h, v6._h, rt.hList(v7, "lstm_mps_backward", "hx"), rt.hList(v8, "lstm_mps_backward", "params"), v9, v10, v11, v12, v13, v14), ["Tensor","Tensor[]","Tensor[]"]);
     }
   }
   return rt.noMatch("lstm_mps_backward", a, ["lstm_mps_backward(Tensor? grad_y, Tensor? grad_hy, Tensor? grad_cy, Tensor z_state, Tensor cell_state_fwd, Tensor input, Tensor layersOutputs, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor[], Tensor[])"], o);
@@ -12657,7 +12657,7 @@ function miopenRnnBackward$(a: any[]): any {
         v19 !== undefined && (v19 instanceof Tensor) &&
         v20 !== undefined && (Array.isArray(v20)) &&
         rt.keysIn(o, ["input","weight","weightStride0","weightBuf","hx","cx","output","gradOutput","gradHy","gradCy","mode","hiddenSize","numLayers","batchFirst","dropout","train","bidirectional","batchSizes","dropoutState","reserve","outputMask"])) {
-      return rt.wrapMixed(N.callOp(rt.op("miopen_rnn_backward", "", false), v0._h, rt.hList(v1, "miopen_rnn_backward", "weight"), v2, v3._h, v4._h, rt.hOpt(v5), v6._h, rt.hOpt(v7), rt.hOpt(v8), rt.hOpt(v9), v10, v11, v12, v13, v14, v15, v16, v17, rt.hOpt(v18), v19._h, v20));
+      return rt.wrapMixed(N.callOp(rt.op("miopen_rnn_backward", "", false), v0._h, rt.hList(v1, "miopen_rnn_backward", "weight"), v2, v3._h, v4._h, rt.hOpt(v5), v6._h, rt.hOpt(v7), rt.hOpt(v8), rt.hOpt(v9), v10, v11, v12, v13, v14, v15, v16, v17, rt.hOpt(v18), v19._h, v20), ["Tensor","Tensor","Tensor","Tensor[]"]);
     }
   }
   return rt.noMatch("miopen_rnn_backward", a, ["miopen_rnn_backward(Tensor input, Tensor[] weight, int weight_stride0, Tensor weight_buf, Tensor hx, Tensor? cx, Tensor output, Tensor? grad_output, Tensor? grad_hy, Tensor? grad_cy, int mode, int hidden_size, int num_layers, bool batch_first, float dropout, bool train, bool bidirectional, int[] batch_sizes, Tensor? dropout_state, Tensor reserve, bool[4] output_mask) -> (Tensor, Tensor, Tensor, Tensor[])"], o);

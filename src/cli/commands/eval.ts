@@ -11,11 +11,20 @@ export const command: CommandModule = {
       .option('generate', { type: 'number', default: 50, describe: 'test examples for answer accuracy (0: skip)' })
       .option('inspect', { type: 'number', default: 20, describe: 'examples whose latents are decoded' })
       .option('max-new-tokens', { type: 'number', default: 200 })
+      .option('pass-k', { type: 'number', default: 8, describe: 'RL runs: samples per question for pass@k (0: skip)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the diagnostics as JSON' }),
   handler: async (a: Record<string, unknown>) => {
-    const { evaluateSftRun, formatDiagnostics } = await import('../../train/sft-eval');
-    const d = await evaluateSftRun(String(a.run), { examples: a.examples as number, generate: a.generate as number, inspect: a.inspect as number, maxNewTokens: a.maxNewTokens as number });
-    console.log(a.json ? JSON.stringify(d) : formatDiagnostics(d));
+    const { RunDir } = await import('../../train/run-dir');
+    const kind = new RunDir(String(a.run)).readJson<{ kind?: string }>('config.json')?.kind;
+    if (kind === 'rl') {
+      const { evaluateRlRun, formatRlDiagnostics } = await import('../../rl/evaluate');
+      const d = await evaluateRlRun(String(a.run), { examples: a.generate as number, passK: a.passK as number, maxNewTokens: a.maxNewTokens as number });
+      console.log(a.json ? JSON.stringify(d) : formatRlDiagnostics(d));
+    } else {
+      const { evaluateSftRun, formatDiagnostics } = await import('../../train/sft-eval');
+      const d = await evaluateSftRun(String(a.run), { examples: a.examples as number, generate: a.generate as number, inspect: a.inspect as number, maxNewTokens: a.maxNewTokens as number });
+      console.log(a.json ? JSON.stringify(d) : formatDiagnostics(d));
+    }
     await regenerateReport(String(a.run));
   },
 };

@@ -1,0 +1,545 @@
+// Phase 2: GRPO over language and latents, starting from a phase-1 run.
+//
+// Each step:
+//   1. takes the next `questionsPerStep` training questions (a seeded per-epoch shuffle: a function
+//      of the step, so a resumed run continues exactly) and samples `group` rollouts of each with
+//      the current policy (batched, KV cache, no gradient);
+//   2. grades the language of every rollout and computes group-relative advantages;
+//   3. scores the rollouts under the frozen reference (phase-1 checkpoint) when the KL penalty is on;
+//   4. runs `updateEpochs` passes over the rollouts, each split into minibatches (one optimizer step
+//      each) of micro-batches (one teacher-forced forward/backward each), minimising the clipped
+//      GRPO objective (grpo.ts) against the log-probabilities recorded at sampling time.
+// Full mode trains every weight; two-trunk mode trains the latent copy of the decoder, the latent
+// adapter, the markers and the classifiers (LatentModel.parameters()), never the language trunk.
+import * as path from 'path';
+import * as torch from '../torch';
+import { formatPrompt, loadGsm8k, type Gsm8kExample } from '../data/gsm8k';
+import { latestCheckpoint, loadCheckpoint, saveTrainingCheckpoint } from '../train/checkpoint';
+import { ProgressBar } from '../train/progress';
+import { RunDir, StopSignal } from '../train/run-dir';
+import { SftData, openSftRun, restoreSftCheckpoint, type SftConfig } from '../train/sft';
+import type { LatentMode, LatentModel } from '../latent/model';
+import { LOSS_AGGREGATIONS, actionWeights, groupAdvantages, groupStatistics, grpoLoss, type LossAggregation } from './grpo';
+import { disposeRollouts, policyModules, sampleRollouts, startOffsetFor, type PolicyModules, type Rollout, type RolloutOptions } from './policy';
+import { frozenReference, type ReferencePolicy } from './reference';
+import { markedRolloutText, rolloutText } from './render';
+import { REWARD_DEFAULTS, checkRewardConfig, computeReward, type Reward, type RewardConfig } from './reward';
+import { LATENT_GRADS, scoreRollouts, type LatentGrad } from './teacher-forcing';
+import { rolloutAccuracy } from './evaluate';
+
+export interface RlConfig extends RewardConfig {
+  kind: 'rl';
+  /** the phase-1 run directory whose checkpoint is the initial and the reference policy */
+  from: string;
+  /** the phase-1 checkpoint used (resolved to the run's latest at the start of training) */
+  fromCheckpoint: string | null;
+  /** directory with train.jsonl and test.jsonl (GSM8K format) */
+  data: string;
+  out: string;
+  /** the phase-1 mode (recorded from the phase-1 run) */
+  mode: LatentMode | null;
+  steps: number;
+  /** questions per step; each gets `group` rollouts */
+  questionsPerStep: number;
+  group: number;
+  /** passes over each step's rollouts */
+  updateEpochs: number;
+  /** rollouts per optimizer step (null: all rollouts of the step) */
+  miniBatchSize: number | null;
+  /** rollouts per forward/backward (gradient accumulation within a minibatch) */
+  microBatchSize: number;
+  /** rows per batched sampling pass */
+  rolloutBatchSize: number;
+  lr: number;
+  lrDecay: 'constant' | 'cosine' | 'linear';
+  minLr: number;
+  warmupSteps: number;
+  weightDecay: number;
+  gradClip: number;
+  clipEpsilon: number;
+  /** null: equal to clipEpsilon */
+  clipEpsilonHigh: number | null;
+  /** β of the KL penalty to the reference (0: no reference) */
+  klCoef: number;
+  temperature: number;
+  topP: number;
+  /** language tokens per rollout (end-of-sequence included) */
+  maxNewTokens: number;
+  /** cap on latents per span (null: the phase-1 run's maxLatents) */
+  maxLatents: number | null;
+  /** cap on spans per rollout (null: none) */
+  maxSpans: number | null;
+  latentGrad: LatentGrad;
+  /** divide advantages by the group's standard deviation */
+  scaleRewards: boolean;
+  advantageEpsilon: number;
+  lossAggregation: LossAggregation;
+  /** shift the start classifier so that phase 1's calibrated threshold is probability 1/2 */
+  calibratedStart: boolean;
+  evalEvery: number;
+  evalExamples: number;
+  saveEvery: number;
+  logEvery: number;
+  sampleEvery: number;
+  samplesPerStep: number;
+  maxTrainExamples: number | null;
+  /** null: the phase-1 run's device */
+  device: string | null;
+  seed: number;
+}
+
+export const RL_DEFAULTS: Omit<RlConfig, 'from' | 'data' | 'out'> = {
+  kind: 'rl',
+  fromCheckpoint: null,
+  mode: null,
+  steps: 500,
+  questionsPerStep: 4,
+  group: 8,
+  updateEpochs: 2,
+  miniBatchSize: null,
+  microBatchSize: 8,
+  rolloutBatchSize: 64,
+  lr: 1e-6,
+  lrDecay: 'constant',
+  minLr: 0,
+  warmupSteps: 0,
+  weightDecay: 0,
+  gradClip: 1.0,
+  clipEpsilon: 0.2,
+  clipEpsilonHigh: null,
+  klCoef: 0.004,
+  temperature: 1.0,
+  topP: 1.0,
+  maxNewTokens: 256,
+  maxLatents: null,
+  maxSpans: null,
+  latentGrad: 'stored',
+  scaleRewards: true,
+  advantageEpsilon: 1e-4,
+  lossAggregation: 'sequence',
+  ...REWARD_DEFAULTS,
+  calibratedStart: true,
+  evalEvery: 50,
+  evalExamples: 50,
+  saveEvery: 50,
+  logEvery: 1,
+  sampleEvery: 10,
+  samplesPerStep: 4,
+  maxTrainExamples: null,
+  device: null,
+  seed: 0,
+};
+
+/** Defaults filled in and every field checked; errors name the field. */
+export function resolveRlConfig(partial: Partial<RlConfig> & Pick<RlConfig, 'from' | 'data' | 'out'>): RlConfig {
+  const c = { ...RL_DEFAULTS, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) } as RlConfig;
+  for (const k of ['from', 'data', 'out'] as const) if (typeof c[k] !== 'string' || !c[k]) throw new RangeError(`${k} is required (a directory)`);
+  const positive = ['steps', 'questionsPerStep', 'group', 'updateEpochs', 'microBatchSize', 'rolloutBatchSize', 'maxNewTokens', 'evalEvery', 'saveEvery', 'logEvery', 'sampleEvery'] as const;
+  for (const k of positive) if (!Number.isInteger(c[k]) || c[k] <= 0) throw new RangeError(`${k} must be a positive integer, got ${c[k]}`);
+  const nonNegative = ['evalExamples', 'samplesPerStep', 'warmupSteps'] as const;
+  for (const k of nonNegative) if (!Number.isInteger(c[k]) || c[k] < 0) throw new RangeError(`${k} must be a non-negative integer, got ${c[k]}`);
+  const optionalPositive = ['miniBatchSize', 'maxSpans', 'maxTrainExamples'] as const;
+  for (const k of optionalPositive) if (c[k] !== null && (!Number.isInteger(c[k]) || (c[k] as number) <= 0)) throw new RangeError(`${k} must be a positive integer or null, got ${c[k]}`);
+  if (c.maxLatents !== null && (!Number.isInteger(c.maxLatents) || c.maxLatents < 0)) throw new RangeError(`maxLatents must be a non-negative integer or null, got ${c.maxLatents}`);
+  if (c.group < 2) throw new RangeError(`group must be at least 2 (advantages are relative to the group), got ${c.group}`);
+  if (!(c.lr > 0)) throw new RangeError(`lr must be positive, got ${c.lr}`);
+  if (!(c.minLr >= 0 && c.minLr <= c.lr)) throw new RangeError(`minLr must lie in [0, lr], got ${c.minLr}`);
+  if (!['constant', 'cosine', 'linear'].includes(c.lrDecay)) throw new RangeError(`lrDecay must be constant, cosine or linear, got ${c.lrDecay}`);
+  if (!(c.weightDecay >= 0)) throw new RangeError(`weightDecay must be >= 0, got ${c.weightDecay}`);
+  if (!(c.gradClip > 0)) throw new RangeError(`gradClip must be positive, got ${c.gradClip}`);
+  if (!(c.clipEpsilon > 0 && c.clipEpsilon < 1)) throw new RangeError(`clipEpsilon must lie in (0, 1), got ${c.clipEpsilon}`);
+  if (c.clipEpsilonHigh !== null && !(c.clipEpsilonHigh > 0)) throw new RangeError(`clipEpsilonHigh must be positive or null, got ${c.clipEpsilonHigh}`);
+  if (!(c.klCoef >= 0)) throw new RangeError(`klCoef must be >= 0, got ${c.klCoef}`);
+  if (!(c.temperature > 0) || !Number.isFinite(c.temperature)) throw new RangeError(`temperature must be positive (rollouts are sampled), got ${c.temperature}`);
+  if (!(c.topP > 0 && c.topP <= 1)) throw new RangeError(`topP must lie in (0, 1], got ${c.topP}`);
+  if (!LATENT_GRADS.includes(c.latentGrad)) throw new RangeError(`latentGrad must be one of ${LATENT_GRADS.join(', ')}, got ${c.latentGrad}`);
+  if (!LOSS_AGGREGATIONS.includes(c.lossAggregation)) throw new RangeError(`lossAggregation must be one of ${LOSS_AGGREGATIONS.join(', ')}, got ${c.lossAggregation}`);
+  if (!(c.advantageEpsilon >= 0)) throw new RangeError(`advantageEpsilon must be >= 0, got ${c.advantageEpsilon}`);
+  checkRewardConfig(c);
+  return c;
+}
+
+/** A phase-2 policy opened from its phase-1 run, with the RL data. */
+export interface RlPolicy {
+  lm: LatentModel;
+  policy: PolicyModules;
+  phase1: SftConfig;
+  /** the phase-1 checkpoint loaded */
+  checkpoint: string;
+  train: Gsm8kExample[];
+  test: Gsm8kExample[];
+  maxLatents: number;
+  eosIds: number[];
+  promptIds(e: Gsm8kExample): number[];
+}
+
+/** Loads the phase-1 model of `c.from` (at c.fromCheckpoint, or the run's latest checkpoint) and the RL data. */
+export async function openRlPolicy(c: RlConfig): Promise<RlPolicy> {
+  const phase1Dir = new RunDir(c.from);
+  const phase1 = phase1Dir.readJson<SftConfig>('config.json');
+  if (!phase1) throw new Error(`--from ${c.from}: not a run directory (no config.json)`);
+  if (phase1.kind !== 'sft') throw new Error(`--from ${c.from}: a '${String(phase1.kind)}' run; RL starts from a phase-1 (sft) run`);
+  const checkpoint = c.fromCheckpoint ?? latestCheckpoint(phase1Dir.path('checkpoints'));
+  if (!checkpoint) throw new Error(`--from ${c.from}: no checkpoint under ${phase1Dir.path('checkpoints')}; train phase 1 first`);
+  const run = await openSftRun({ ...phase1, data: c.data, out: phase1Dir.dir, device: c.device ?? phase1.device }, { resume: false });
+  const lm = run.lm;
+  try {
+    restoreSftCheckpoint(lm, checkpoint);
+    lm.train(false);
+    const load = (split: 'train' | 'test') => {
+      const r = loadGsm8k(c.data, { split });
+      if (r.report.malformed.length) process.stderr.write(`${c.data} ${split}: skipped ${r.report.malformed.length} malformed records of ${r.report.total}\n`);
+      return r.examples;
+    };
+    const all = load('train');
+    const train = c.maxTrainExamples ? all.slice(0, c.maxTrainExamples) : all;
+    if (!train.length) throw new Error(`${c.data}: no training questions`);
+    const offset = c.calibratedStart ? startOffsetFor(lm.heads.startThreshold) : 0;
+    const eosIds = [...new Set([...(lm.model.config.eosTokenIds ?? []), ...(lm.tokenizer.eosTokenId === undefined ? [] : [lm.tokenizer.eosTokenId])])];
+    const prompts = new Map<Gsm8kExample, number[]>();
+    return {
+      lm,
+      policy: policyModules(lm, offset),
+      phase1,
+      checkpoint: path.resolve(checkpoint),
+      train,
+      test: load('test'),
+      maxLatents: c.maxLatents ?? phase1.maxLatents,
+      eosIds,
+      promptIds: (e) => {
+        let ids = prompts.get(e);
+        if (!ids) prompts.set(e, (ids = lm.tokenizer.encode(formatPrompt(e.question))));
+        return ids;
+      },
+    };
+  } catch (e) {
+    lm.dispose();
+    throw e;
+  }
+}
+
+export function rolloutOptions(c: RlConfig, p: RlPolicy, over: Partial<RolloutOptions> = {}): RolloutOptions {
+  return { maxNewTokens: c.maxNewTokens, maxLatents: p.maxLatents, maxSpans: c.maxSpans ?? undefined, temperature: c.temperature, topP: c.topP, eosIds: p.eosIds, ...over };
+}
+
+/** Samples rollouts for `prompts` in passes of at most `batchSize` rows. */
+export function sampleInBatches(m: PolicyModules, prompts: number[][], o: RolloutOptions, batchSize: number): Rollout[] {
+  const out: Rollout[] = [];
+  try {
+    for (let i = 0; i < prompts.length; i += batchSize) out.push(...sampleRollouts(m, prompts.slice(i, i + batchSize), o));
+  } catch (e) {
+    disposeRollouts(out);
+    throw e;
+  }
+  return out;
+}
+
+export interface RlSummary {
+  steps: number;
+  /** mean reward of the last step */
+  finalReward: number;
+  stopped: 'completed' | 'interrupted' | 'non-finite';
+  out: string;
+  lm?: LatentModel;
+}
+
+export interface RlTrainOptions {
+  resume?: boolean;
+  quiet?: boolean;
+  /** stop (with a checkpoint, as on Ctrl-C) once this step is reached */
+  stopAfter?: number;
+  /** return the trained model (else it is disposed) */
+  keepModel?: boolean;
+}
+
+/** A line of metrics.jsonl (besides step, time and lr). */
+interface StepStats {
+  /** mean reward of the step's rollouts */
+  reward: number;
+  /** mean over groups of the reward's standard deviation within the group */
+  rewardStd: number;
+  /** fraction of rollouts with the right answer */
+  accuracy: number;
+  /** fraction with a "#### <number>" line */
+  wellFormed: number;
+  /** mean k3 estimate of KL(policy ‖ reference) per action, before the step's updates (with a reference) */
+  kl?: number;
+  /** fraction of actions whose ratio was clipped, over all update epochs */
+  clipFraction: number;
+  /** mean entropy (nats) of the token distributions at sampled tokens, before the updates */
+  entropy?: number;
+  spansPerAnswer: number;
+  /** absent when no span opened */
+  latentsPerSpan?: number;
+  /** sampled language tokens per rollout (end-of-sequence included) */
+  tokensPerAnswer: number;
+  /** mean GRPO loss over the step's optimizer steps */
+  loss: number;
+  /** mean gradient norm (before clipping) over the step's optimizer steps */
+  gradNorm: number;
+  /** fraction of groups whose rewards were all equal (no learning signal without KL) */
+  degenerateGroups: number;
+  /** positions (tokens, markers, latents) sampled per second */
+  rolloutTokensPerSec: number;
+  rolloutSeconds: number;
+  updateSeconds: number;
+}
+
+export async function trainRl(config: RlConfig, { resume = false, quiet = false, stopAfter, keepModel = false }: RlTrainOptions = {}): Promise<RlSummary> {
+  const dir = new RunDir(config.out);
+  const existing = latestCheckpoint(dir.path('checkpoints'));
+  if (!resume && existing) throw new Error(`${dir.dir} already holds a run (${existing}); resume it (--resume) or choose another --out`);
+  const opened = await openRlPolicy(config);
+  const { lm, policy } = opened;
+  const c: RlConfig = { ...config, fromCheckpoint: opened.checkpoint, mode: opened.phase1.mode, maxLatents: opened.maxLatents };
+  let reference: ReferencePolicy | null = null;
+  let optimizer: torch.optim.AdamW | null = null;
+  const stop = new StopSignal();
+  const bar = new ProgressBar({ total: c.steps, label: `rl ${c.mode} G=${c.group}`, quiet });
+  let step = 0;
+  let stopped: RlSummary['stopped'] = 'completed';
+  let finalReward = NaN;
+  try {
+    dir.writeJson('config.json', c);
+    reference = c.klCoef > 0 ? frozenReference(lm, policy.startLogitOffset) : null;
+    optimizer = new torch.optim.AdamW(lm.parameters(), { lr: c.lr, weightDecay: c.weightDecay });
+    torch.manualSeed(c.seed);
+    const checkpoint = resume ? existing : null;
+    if (checkpoint) {
+      step = loadCheckpoint(checkpoint, { model: lm.stateDict(), optimizer }).step;
+      process.stderr.write(`resuming from ${checkpoint} at step ${step}\n`);
+    }
+    for (const f of ['metrics.jsonl', 'evals.jsonl', 'samples.jsonl']) dir.truncateJsonl(f, step);
+    const schedule = torch.optim.warmupDecay({ peakLr: c.lr, totalSteps: c.steps, warmupSteps: Math.min(c.warmupSteps, c.steps), decay: c.lrDecay, minLr: c.lrDecay === 'constant' ? 0 : c.minLr });
+    const questions = new SftData(opened.train, [], opened.test, () => {
+      throw new Error('RL data has no latent sequences');
+    });
+    let lastSaved = step;
+    const save = () => {
+      saveTrainingCheckpoint(dir.path('checkpoints'), step, {
+        model: lm.stateDict(),
+        optimizer,
+        config: c as never,
+        extra: { scale: lm.heads.scale, startThreshold: lm.heads.startThreshold, startLogitOffset: policy.startLogitOffset },
+      });
+      lastSaved = step;
+    };
+    while (step < c.steps) {
+      const lr = torch.optim.applyLrSchedule(optimizer, schedule, step);
+      const batch = questions.batch(step, c.questionsPerStep, c.seed);
+      const result = rlStep(c, opened, reference, optimizer, batch);
+      if (result.nonFinite) {
+        process.stderr.write(`\nstep ${step}: non-finite loss or gradient; stopping with the last good checkpoint (step ${lastSaved})\n`);
+        stopped = 'non-finite';
+        break;
+      }
+      step++;
+      const s = result.stats;
+      finalReward = s.reward;
+      if (step % c.logEvery === 0 || step === c.steps) dir.append('metrics.jsonl', { step, time: Date.now(), ...s, lr });
+      if (c.samplesPerStep > 0 && (step % c.sampleEvery === 0 || step === 1)) for (const sample of result.samples(c.samplesPerStep)) dir.append('samples.jsonl', { step, ...sample });
+      bar.update(step, { reward: s.reward, acc: s.accuracy, kl: s.kl, 'tok/s': s.rolloutTokensPerSec });
+      if (c.evalExamples > 0 && (step % c.evalEvery === 0 || step === c.steps)) {
+        const acc = rolloutAccuracy(policy, lm.tokenizer, opened.test.slice(0, c.evalExamples), {
+          ...rolloutOptions(c, opened, { temperature: 0 }),
+          promptIds: opened.promptIds,
+          batchSize: c.rolloutBatchSize,
+          answerMode: c.answerMode,
+        });
+        dir.append('evals.jsonl', { step, split: 'test', accuracy: acc.accuracy, n: acc.n, spansPerAnswer: acc.spansPerAnswer });
+      }
+      if (step % c.saveEvery === 0) save();
+      if (stop.requested || (stopAfter !== undefined && step >= stopAfter)) {
+        stopped = 'interrupted';
+        break;
+      }
+    }
+    if (stopped !== 'non-finite' && lastSaved !== step) save();
+  } finally {
+    stop.dispose();
+    bar.finish(stopped === 'completed' ? `done: ${dir.dir}` : `${stopped} at step ${step}: ${dir.dir}`);
+    optimizer?.dispose();
+    reference?.dispose();
+    if (!keepModel) lm.dispose();
+  }
+  return { steps: step, finalReward, stopped, out: dir.dir, lm: keepModel ? lm : undefined };
+}
+
+interface RlStepResult {
+  nonFinite: boolean;
+  stats: StepStats;
+  /** up to n rollouts of the step for samples.jsonl */
+  samples(n: number): Record<string, unknown>[];
+}
+
+/** One GRPO step on `questions`: sample, grade, update. */
+export function rlStep(c: RlConfig, p: RlPolicy, reference: ReferencePolicy | null, optimizer: torch.optim.AdamW, questions: Gsm8kExample[]): RlStepResult {
+  const G = c.group;
+  const prompts = questions.flatMap((q) => Array.from({ length: G }, () => p.promptIds(q)));
+  const t0 = Date.now();
+  const rollouts = sampleInBatches(p.policy, prompts, rolloutOptions(c, p), c.rolloutBatchSize);
+  try {
+    const t1 = Date.now();
+    const texts = rollouts.map((r) => rolloutText(p.lm.tokenizer, r));
+    const rewards: Reward[] = rollouts.map((r, i) => computeReward(texts[i], questions[Math.floor(i / G)].answerNumber, latentCount(r), c));
+    const values = rewards.map((r) => r.reward);
+    const advantages = groupAdvantages(values, G, { scale: c.scaleRewards, epsilon: c.advantageEpsilon });
+    // Without a KL term, a rollout whose advantage is 0 (its group was all right or all wrong) adds nothing.
+    const trained = rollouts.map((_, i) => i).filter((i) => c.klCoef > 0 || advantages[i] !== 0);
+    const update = trained.length ? updatePolicy(c, p, reference, optimizer, trained.map((i) => rollouts[i]), trained.map((i) => advantages[i])) : null;
+    const t2 = Date.now();
+    const spans = rollouts.flatMap((r) => r.spans);
+    const positions = rollouts.reduce((n, r) => n + r.ids.length, 0);
+    const groups = groupStatistics(values, G);
+    const stats: StepStats = {
+      reward: mean(values),
+      rewardStd: mean(groups.map((g) => g.std)),
+      accuracy: mean(rewards.map((r) => (r.correct ? 1 : 0))),
+      wellFormed: mean(rewards.map((r) => (r.wellFormed ? 1 : 0))),
+      kl: update?.kl,
+      clipFraction: update?.clipFraction ?? 0,
+      entropy: update?.entropy,
+      spansPerAnswer: spans.length / rollouts.length,
+      latentsPerSpan: spans.length ? spans.reduce((n, s) => n + s.latents, 0) / spans.length : undefined,
+      tokensPerAnswer: rollouts.reduce((n, r) => n + r.actions.filter((a) => a.kind === 'token').length, 0) / rollouts.length,
+      loss: update?.loss ?? 0,
+      gradNorm: update?.gradNorm ?? 0,
+      degenerateGroups: groups.filter((g) => g.std === 0).length / groups.length,
+      rolloutTokensPerSec: positions / Math.max(1e-3, (t1 - t0) / 1000),
+      rolloutSeconds: (t1 - t0) / 1000,
+      updateSeconds: (t2 - t1) / 1000,
+    };
+    // what samples() needs, taken before the rollouts' tensors are freed (it is called afterwards)
+    const answers = rollouts.map((r) => ({ tokens: r.tokens, spans: r.spans }));
+    return {
+      nonFinite: update?.nonFinite ?? false,
+      stats,
+      samples: (n) =>
+        sampleOrder(rollouts.length, G, n).map((i) => ({
+          question: questions[Math.floor(i / G)].question,
+          ...markedRolloutText(p.lm.tokenizer, answers[i]),
+          reward: values[i],
+          correct: rewards[i].correct,
+          answer: questions[Math.floor(i / G)].answerText,
+        })),
+    };
+  } finally {
+    disposeRollouts(rollouts);
+  }
+}
+
+/** The first rollout of every group, then the second of every group, …: samples spread over questions. */
+function sampleOrder(total: number, group: number, n: number): number[] {
+  const out: number[] = [];
+  for (let k = 0; k < group && out.length < n; k++) for (let g = 0; k + g * group < total && out.length < n; g++) out.push(g * group + k);
+  return out;
+}
+
+function latentCount(r: Rollout): number {
+  return r.spans.reduce((n, s) => n + s.latents, 0);
+}
+
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+
+interface UpdateStats {
+  loss: number;
+  gradNorm: number;
+  kl?: number;
+  clipFraction: number;
+  entropy?: number;
+  nonFinite: boolean;
+}
+
+/** `updateEpochs` passes of minibatch updates on the clipped GRPO objective. */
+function updatePolicy(c: RlConfig, p: RlPolicy, reference: ReferencePolicy | null, optimizer: torch.optim.AdamW, rollouts: Rollout[], advantages: number[]): UpdateStats {
+  const scoreOptions = { temperature: c.temperature, latentGrad: c.latentGrad };
+  const micro = (list: number[]) => Array.from({ length: Math.ceil(list.length / c.microBatchSize) }, (_, k) => list.slice(k * c.microBatchSize, (k + 1) * c.microBatchSize));
+  const all = rollouts.map((_, i) => i);
+  const refLogProbs: number[][] | null = reference
+    ? torch.noGrad(() =>
+        micro(all).flatMap((chunk) =>
+          torch.scope(() => {
+            const s = scoreRollouts(reference.modules, chunk.map((i) => rollouts[i]), scoreOptions);
+            const v = s.logProbs.to('float64').tolist() as number[];
+            return chunk.map((_, k) => v.slice(s.offsets[k], s.offsets[k + 1]));
+          }),
+        ),
+      )
+    : null;
+  const params = p.lm.parameters();
+  const miniSize = c.miniBatchSize ?? rollouts.length;
+  let lossSum = 0, gradSum = 0, updates = 0, klSum = 0, klCount = 0, clipped = 0, actions = 0, entropySum = 0, entropyCount = 0;
+  for (let epoch = 0; epoch < c.updateEpochs; epoch++) {
+    for (let start = 0; start < all.length; start += miniSize) {
+      const mini = all.slice(start, start + miniSize);
+      const weights = actionWeights(mini.map((i) => rollouts[i].actions.length), c.lossAggregation);
+      let miniLoss = 0;
+      for (const chunk of micro(mini)) {
+        torch.scope(() => {
+          const batch = chunk.map((i) => rollouts[i]);
+          const scores = scoreRollouts(p.policy, batch, { ...scoreOptions, entropy: epoch === 0 });
+          const flat = (f: (i: number, k: number) => number[]) => torch.tensor(chunk.flatMap((i) => f(i, mini.indexOf(i))), { dtype: 'float64' }).to(scores.logProbs.device);
+          const g = grpoLoss(
+            {
+              logProbs: scores.logProbs,
+              oldLogProbs: flat((i) => rollouts[i].actions.map((a) => a.logProb)),
+              refLogProbs: refLogProbs ? flat((i) => refLogProbs[i]) : null,
+              advantages: flat((i) => rollouts[i].actions.map(() => advantages[i])),
+              weights: flat((_, k) => weights[k]),
+            },
+            { clipEpsilon: c.clipEpsilon, clipEpsilonHigh: c.clipEpsilonHigh ?? undefined, klCoef: c.klCoef },
+          );
+          g.loss.backward();
+          miniLoss += g.loss.item();
+          clipped += g.clipped;
+          actions += g.count;
+          if (epoch === 0) {
+            klSum += g.klSum;
+            klCount += g.count;
+            entropySum += scores.entropySum;
+            entropyCount += scores.entropyCount;
+          }
+        });
+      }
+      const gradNorm = torch.optim.clipGradNorm_(params, c.gradClip);
+      if (!Number.isFinite(miniLoss) || !Number.isFinite(gradNorm)) {
+        optimizer.zeroGrad({ setToNone: true });
+        return { loss: miniLoss, gradNorm, clipFraction: 0, nonFinite: true };
+      }
+      optimizer.step();
+      optimizer.zeroGrad({ setToNone: true });
+      lossSum += miniLoss;
+      gradSum += gradNorm;
+      updates++;
+    }
+  }
+  return {
+    loss: lossSum / updates,
+    gradNorm: gradSum / updates,
+    kl: reference ? klSum / Math.max(1, klCount) : undefined,
+    clipFraction: clipped / Math.max(1, actions),
+    entropy: entropyCount ? entropySum / entropyCount : undefined,
+    nonFinite: false,
+  };
+}
+
+export interface RlRun {
+  config: RlConfig;
+  opened: RlPolicy;
+  step: number;
+}
+
+/** The policy of an RL run directory at its latest checkpoint (for eval and inspection). */
+export async function loadRlRun(runDir: string): Promise<RlRun> {
+  const dir = new RunDir(runDir);
+  const saved = dir.readJson<RlConfig>('config.json');
+  if (!saved) throw new Error(`${runDir}: not a run directory (no config.json)`);
+  if (saved.kind !== 'rl') throw new Error(`${runDir}: a '${String(saved.kind)}' run, not an RL run`);
+  const config = resolveRlConfig({ ...saved, out: dir.dir });
+  const opened = await openRlPolicy(config);
+  const checkpoint = latestCheckpoint(dir.path('checkpoints'));
+  let step = 0;
+  if (checkpoint) step = loadCheckpoint(checkpoint, { model: opened.lm.stateDict(), restoreRng: false }).step;
+  else process.stderr.write(`${runDir}: no RL checkpoint yet; using the phase-1 policy\n`);
+  return { config, opened, step };
+}

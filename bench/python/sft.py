@@ -33,6 +33,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from transformers import DynamicCache, Qwen2ForCausalLM
+from transformers.utils import logging as hf_logging
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Case, run  # noqa: E402
@@ -50,6 +51,7 @@ def load_fixture():
 
 
 FIXTURE_DIR, FIXTURE = load_fixture()
+hf_logging.disable_progress_bar()  # from_pretrained's "Loading weights" bar would clutter the benchmark's progress
 
 
 class Heads(nn.Module):
@@ -290,10 +292,14 @@ class Trainer:
         return stats
 
 
+MODES = ("full", "two_trunk")
+CASE_NAMES = [f"{mode}.{k}" for mode in MODES for k in FIXTURE["sequences"]]  # e.g. full.k4
+
+
 def parse_case(name: str):
-    mode, k = name.split(".k")
-    if mode not in ("full", "two_trunk") or f"k{k}" not in FIXTURE["sequences"]:
-        raise KeyError(name)
+    mode, sep, k = name.partition(".k")
+    if not sep or mode not in MODES or f"k{k}" not in FIXTURE["sequences"]:
+        sys.exit(f"bench/python/sft.py: no case named {name!r}; cases: {', '.join(CASE_NAMES)}")
     return mode, int(k)
 
 
@@ -306,7 +312,7 @@ def step_case(name: str) -> Case:
     return Case(f"{mode}, k={k}: latent forward, backward, clip_grad_norm_, AdamW.step, zero_grad", 1, setup)
 
 
-CASES = {name: step_case(name) for name in (f"{m}.k{k}" for m in ("full", "two_trunk") for k in (4, 0))}
+CASES = {name: step_case(name) for name in CASE_NAMES}
 
 
 def check(names: list[str], threads: int) -> None:

@@ -12,6 +12,12 @@
 // Two-trunk mode runs language waves on a frozen copy of the model and latent waves on a trainable
 // copy; both write to the same cache, so every position attends to the keys and values of all
 // earlier positions, each computed by the copy that owns it.
+//
+// Cost. The layout of every pass follows from the sequences alone, so it is planned in JS first
+// (planWaves) and turned into a few tensors before the first pass (one attention mask over all cache
+// slots, positions, ids, row indices and targets; passes take views of them). The losses are computed
+// once over the rows of all waves (one LM head, one cross-entropy, one BCE per classifier), and every
+// number the result reports comes back in one readback at the end (a single device synchronisation).
 import * as torch from '../torch';
 import type { Tensor } from '../torch';
 import { Role, chunksOf, type Chunk, type LatentSequence } from './sequence';
@@ -117,7 +123,7 @@ interface Range {
 interface Pass {
   slot: number;
   length: number;
-  /** index among all passes (rows index * B ... of the plan's pass validity) */
+  /** index among all passes (its row in the layout's per-pass tensors) */
   index: number;
   /** per example: does the pass hold a real position (whose last hidden state feeds the next latent)? */
   valid: boolean[];
@@ -273,7 +279,9 @@ function onDevice(t: Tensor, device: string): Tensor {
 }
 
 function int64Tensor(values: readonly number[], shape: number[], device: string): Tensor {
-  return onDevice(torch.fromBytes(BigInt64Array.from(values, (v) => BigInt(v)), 'int64', shape), device);
+  const data = new BigInt64Array(values.length);
+  for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i]); // a loop: BigInt64Array.from with a mapper is ~10x slower
+  return onDevice(torch.fromBytes(data, 'int64', shape), device);
 }
 
 function floatTensor(values: readonly number[], dtype: torch.DType, device: string): Tensor {
@@ -314,21 +322,43 @@ function catRows(parts: Tensor[]): Tensor {
   return parts.length === 1 ? parts[0] : torch.cat(parts, 0);
 }
 
+/**
+ * The plan's layout, index and target lists as tensors on the model's device, created once before the
+ * first pass (so that on a GPU their host-to-device copies wait for no queued work). Passes take views.
+ */
+function layoutTensors(plan: Plan, device: string, lossDtype: torch.DType, ablation: LatentAblation) {
+  const B = plan.batch;
+  const S = plan.slots;
+  const P = plan.passes.length;
+  const positions = int64Tensor(plan.positions, [B, S], device);
+  const list = (values: number[]) => int64Tensor(values, [values.length], device);
+  const floats = (values: number[]) => floatTensor(values, lossDtype, device);
+  return {
+    positions,
+    mask: slotMask(positions, boolTensor(plan.valid, [B, S], device)),
+    ids: int64Tensor(plan.ids, [B, S], device),
+    lmRows: list(plan.lm.rows),
+    lmTargets: list(plan.lm.targets),
+    startRows: list(plan.start.rows),
+    startTargets: floats(plan.start.targets),
+    startPosWeight: floats(plan.start.posWeight),
+    stopRows: list(plan.stop.rows),
+    stopTargets: floats(plan.stop.targets),
+    lastRows: list(plan.lastRows),
+    /** [P, B, 1]: which examples a pass advances */
+    passValid: boolTensor(Uint8Array.from(plan.passes.flatMap((p) => p.valid), (v) => (v ? 1 : 0)), [P, B, 1], device),
+    /** [P, B]: the rows each pass's latents are taken from, for the shuffled ablation */
+    shuffled: ablation.kind === 'shuffled' ? int64Tensor(plan.passes.flatMap((p) => shuffledOrder(p.valid)), [P, B], device) : null,
+  };
+}
+
 function runWaves(plan: Plan, o: LatentForwardOptions, cache: KVCache): LatentForwardResult {
   const { backbone, latentTrunk, heads } = o;
   const B = plan.batch;
-  const S = plan.slots;
   const device = backbone.normWeight.device;
   const ablation = o.ablation ?? { kind: 'none' };
-
-  // The batch's layout as tensors, created once; passes take views.
-  const positions = int64Tensor(plan.positions, [B, S], device);
-  const mask = slotMask(positions, boolTensor(plan.valid, [B, S], device));
-  const ids = int64Tensor(plan.ids, [B, S], device);
-  const lmRows = int64Tensor(plan.lm.rows, [plan.lm.rows.length], device);
-  const startRows = int64Tensor(plan.start.rows, [plan.start.rows.length], device);
-  const lastRows = int64Tensor(plan.lastRows, [plan.lastRows.length], device);
-  const passValid = boolTensor(Uint8Array.from(plan.passes.flatMap((p) => p.valid), (v) => (v ? 1 : 0)), [plan.passes.length, B, 1], device);
+  const layout = layoutTensors(plan, device, atLeastFloat32Dtype(backbone.normWeight.dtype), ablation);
+  const { positions, mask, ids } = layout;
 
   const runPass = (trunk: Trunk, x: Tensor, pass: Pass): Tensor =>
     trunk.decode(x, positions.narrow(1, pass.slot, pass.length), mask.narrow(2, pass.slot, pass.length).narrow(3, 0, pass.slot + pass.length), cache);
@@ -336,7 +366,7 @@ function runWaves(plan: Plan, o: LatentForwardOptions, cache: KVCache): LatentFo
   // Pre-norm hidden state of each example's last real position so far: the input of the next latent step.
   let lastPre: Tensor | null = null;
   const setLast = (rows: Tensor, pass: Pass): void => {
-    lastPre = lastPre === null || pass.allValid ? rows : torch.where(passValid.select(0, pass.index), rows, lastPre);
+    lastPre = lastPre === null || pass.allValid ? rows : torch.where(layout.passValid.select(0, pass.index), rows, lastPre);
   };
 
   const lmHidden: Tensor[] = [];
@@ -356,12 +386,12 @@ function runWaves(plan: Plan, o: LatentForwardOptions, cache: KVCache): LatentFo
       const pre = runPass(backbone, embeds, pass);
       const D = pre.size(2);
       const flatHidden = backbone.finalNorm(pre).reshape([B * pass.length, D]);
-      if (step.lm.count) lmHidden.push(flatHidden.indexSelect(0, lmRows.narrow(0, step.lm.offset, step.lm.count)));
+      if (step.lm.count) lmHidden.push(flatHidden.indexSelect(0, layout.lmRows.narrow(0, step.lm.offset, step.lm.count)));
       if (step.start.count) {
-        const h = flatHidden.indexSelect(0, startRows.narrow(0, step.start.offset, step.start.count));
+        const h = flatHidden.indexSelect(0, layout.startRows.narrow(0, step.start.offset, step.start.count));
         startHidden.push(o.startHeadGrad ? h : h.detach());
       }
-      setLast(pre.reshape([B * pass.length, D]).indexSelect(0, lastRows.narrow(0, step.lastRows, B)), pass);
+      setLast(pre.reshape([B * pass.length, D]).indexSelect(0, layout.lastRows.narrow(0, step.lastRows, B)), pass);
     } else {
       const { embed, stopLogit } = heads.step(lastPre!, latentTrunk.normWeight, latentTrunk.eps);
       const stopRow = stopLogits.length * B;
@@ -371,7 +401,7 @@ function runWaves(plan: Plan, o: LatentForwardOptions, cache: KVCache): LatentFo
       let x = embed;
       if (ablation.kind === 'zeros') x = torch.zerosLike(embed);
       else if (ablation.kind === 'vector') x = fedVector ??= ablation.vector.to(embed.dtype).to(device).unsqueeze(0).expand([B, embed.size(1)]);
-      else if (ablation.kind === 'shuffled') x = shuffledRows(embed, pass.valid);
+      else if (ablation.kind === 'shuffled') x = embed.indexSelect(0, layout.shuffled!.select(0, pass.index));
       latentNorms.push({ norms: x.detach().pow(2).sum(-1).sqrt(), valid: pass.valid });
       const pre = runPass(latentTrunk, x.unsqueeze(1), pass);
       if (o.collectLatents) {
@@ -397,25 +427,24 @@ function runWaves(plan: Plan, o: LatentForwardOptions, cache: KVCache): LatentFo
   let lmLoss = zero();
   if (lmHidden.length) {
     const logits = atLeastFloat32(backbone.lmHead(catRows(lmHidden)));
-    ce = torch.F.crossEntropy(logits, int64Tensor(plan.lm.targets, [plan.lm.targets.length], device), { reduction: 'none' });
+    ce = torch.F.crossEntropy(logits, layout.lmTargets, { reduction: 'none' });
     lmLoss = ce.sum();
   }
   let startLogits: Tensor | null = null;
   let startLoss = zero();
   if (startHidden.length) {
-    const logits = atLeastFloat32(heads.startLogits(catRows(startHidden)));
+    startLogits = atLeastFloat32(heads.startLogits(catRows(startHidden)));
     // per-row positive weights: each wave's rows carry their wave's weight
-    const posWeight = floatTensor(plan.start.posWeight, logits.dtype, device);
-    startLoss = torch.F.binaryCrossEntropyWithLogits(logits, floatTensor(plan.start.targets, logits.dtype, device), { posWeight, reduction: 'sum' });
-    startLogits = logits;
+    const like = (t: Tensor) => t.to(startLogits!.dtype);
+    startLoss = torch.F.binaryCrossEntropyWithLogits(startLogits, like(layout.startTargets), { posWeight: like(layout.startPosWeight), reduction: 'sum' });
   }
   let stopAll: Tensor | null = null;
   let stopLoss = zero();
   if (stopLogits.length) {
     stopAll = catRows(stopLogits);
     if (plan.stop.rows.length) {
-      const logits = atLeastFloat32(stopAll.indexSelect(0, int64Tensor(plan.stop.rows, [plan.stop.rows.length], device)));
-      stopLoss = torch.F.binaryCrossEntropyWithLogits(logits, floatTensor(plan.stop.targets, logits.dtype, device), { reduction: 'sum' });
+      const logits = atLeastFloat32(stopAll.indexSelect(0, layout.stopRows));
+      stopLoss = torch.F.binaryCrossEntropyWithLogits(logits, layout.stopTargets.to(logits.dtype), { reduction: 'sum' });
     }
   }
 
@@ -498,12 +527,17 @@ function atLeastFloat32(t: Tensor): Tensor {
   return t.dtype === 'float64' || t.dtype === 'float32' ? t : t.float();
 }
 
-/** Each valid row takes the row of the next valid example (cyclically); a single valid row keeps its own. */
-function shuffledRows(embed: Tensor, valid: boolean[]): Tensor {
+/** Losses are computed in float32 at least (bf16/f16 logits are upcast), float64 stays float64. */
+function atLeastFloat32Dtype(dtype: torch.DType): torch.DType {
+  return dtype === 'float64' ? 'float64' : 'float32';
+}
+
+/** For the shuffled ablation: each valid row takes the row of the next valid example (cyclically); a single valid row keeps its own. */
+function shuffledOrder(valid: boolean[]): number[] {
   const rows = valid.map((v, b) => (v ? b : -1)).filter((b) => b >= 0);
-  const perm = valid.map((_, b) => b);
-  rows.forEach((b, i) => (perm[b] = rows[(i + 1) % rows.length]));
-  return embed.indexSelect(0, torch.tensor(perm, { dtype: 'int64' }).to(embed.device));
+  const order = valid.map((_, b) => b);
+  rows.forEach((b, i) => (order[b] = rows[(i + 1) % rows.length]));
+  return order;
 }
 
 export { Role };

@@ -360,12 +360,17 @@ function runWaves(plan: Plan, o: LatentForwardOptions, cache: KVCache): LatentFo
   const layout = layoutTensors(plan, device, atLeastFloat32Dtype(backbone.normWeight.dtype), ablation);
   const { positions, mask, ids } = layout;
 
-  const runPass = (trunk: Trunk, x: Tensor, pass: Pass): Tensor =>
-    trunk.decode(x, positions.narrow(1, pass.slot, pass.length), mask.narrow(2, pass.slot, pass.length).narrow(3, 0, pass.slot + pass.length), cache);
+  // Each trunk computes in its own dtype (two-trunk mode may keep the frozen copy in bfloat16).
+  const runPass = (trunk: Trunk, x: Tensor, pass: Pass): Tensor => {
+    const dtype = trunk.normWeight.dtype;
+    return trunk.decode(x.dtype === dtype ? x : x.to(dtype), positions.narrow(1, pass.slot, pass.length), mask.narrow(2, pass.slot, pass.length).narrow(3, 0, pass.slot + pass.length), cache);
+  };
 
   // Pre-norm hidden state of each example's last real position so far: the input of the next latent step.
   let lastPre: Tensor | null = null;
-  const setLast = (rows: Tensor, pass: Pass): void => {
+  const latentDtype = latentTrunk.normWeight.dtype;
+  const setLast = (hidden: Tensor, pass: Pass): void => {
+    const rows = hidden.dtype === latentDtype ? hidden : hidden.to(latentDtype);
     lastPre = lastPre === null || pass.allValid ? rows : torch.where(layout.passValid.select(0, pass.index), rows, lastPre);
   };
 

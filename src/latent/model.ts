@@ -18,6 +18,8 @@ export interface LatentModelOptions {
   markerInitToken?: string;
   /** texts used to measure the hidden-state scale (a few training prompts) */
   scaleSample?: string[];
+  /** two-trunk: dtype of the frozen language copy (e.g. bfloat16 to halve its memory); default: unchanged */
+  frozenDtype?: torch.DType | null;
 }
 
 export const BOT = '<bot>';
@@ -77,6 +79,7 @@ export class LatentModel {
     if (o.mode === 'two-trunk') {
       decoder = LatentDecoder.copyOf(model);
       model.freeze();
+      if (o.frozenDtype && o.frozenDtype !== model.dtype) model.to(o.frozenDtype);
     }
     return new LatentModel(model, tokenizer, heads, decoder, o.mode, botId, eotId);
   }

@@ -45,6 +45,8 @@ export interface SftConfig {
   markerInitToken: string;
   device: string;
   dtype: torch.DType | null;
+  /** two-trunk: dtype of the frozen language copy (null: bfloat16 on CUDA, the model's dtype elsewhere) */
+  frozenDtype: torch.DType | null;
   seed: number;
   out: string;
 }
@@ -73,6 +75,7 @@ export const SFT_DEFAULTS: Omit<SftConfig, 'model' | 'data' | 'out'> = {
   markerInitToken: '=',
   device: 'cpu',
   dtype: null,
+  frozenDtype: null,
   seed: 0,
 };
 
@@ -151,7 +154,8 @@ export async function openSftRun(c: SftConfig, { resume = false } = {}): Promise
   const pre = await fromPretrained(c.model, { dtype: c.dtype ?? undefined, device: c.device });
   if (!pre.tokenizer) throw new Error(`${c.model}: no tokenizer.json; latent training needs the model's tokenizer`);
   const data0 = loadGsm8k(c.data, { split: 'train' }).examples.slice(0, 16);
-  const lm = LatentModel.create(pre.model, pre.tokenizer, { mode: c.mode, markerInitToken: c.markerInitToken, scaleSample: data0.map((e) => formatPrompt(e.question)) });
+  const frozenDtype = c.frozenDtype ?? (c.device.startsWith('cuda') ? 'bfloat16' : null);
+  const lm = LatentModel.create(pre.model, pre.tokenizer, { mode: c.mode, markerInitToken: c.markerInitToken, scaleSample: data0.map((e) => formatPrompt(e.question)), frozenDtype });
   const data = loadSftData(c, lm);
   const checkpoint = resume ? latestCheckpoint(dir.path('checkpoints')) : null;
   return { config: c, lm, data, step: 0, checkpoint, dir };

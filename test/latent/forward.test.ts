@@ -142,6 +142,26 @@ describe('latentForward', () => {
     expect(heads.gain.grad).not.toBeNull();
   });
 
+  test('two-trunk with the frozen copy in bfloat16: close to float32, gradients reach the latent copy only', () => {
+    const { model, heads, seqs, backbone } = setup(2, 'float32');
+    const decoder = LatentDecoder.copyOf(model);
+    model.freeze();
+    const f32 = torch.scope(() => latentForward(seqs, { backbone, latentTrunk: decoder as Trunk, heads, botId: BOT, eotId: EOT }).lmSum);
+    model.to('bfloat16');
+    const r = torch.scope(() => {
+      const out = latentForward(seqs, { backbone, latentTrunk: decoder as Trunk, heads, botId: BOT, eotId: EOT });
+      out.loss.backward();
+      return out.lmSum;
+    });
+    expect(Math.abs(r - f32) / f32).toBeLessThan(3e-2);
+    for (const p of model.parameters()) {
+      expect(p.dtype).toBe('bfloat16');
+      expect(p.grad).toBeNull();
+    }
+    expect(decoder.layers.at(1).mlp.down_proj.weight.grad).not.toBeNull();
+    expect(heads.gain.grad!.dtype).toBe('float32');
+  });
+
   test('ablations change the latent inputs only', () => {
     const { heads, seqs, backbone } = setup(2);
     const run = (ablation?: Parameters<typeof latentForward>[1]['ablation']) =>

@@ -37,6 +37,7 @@ const sft: CommandModule = {
       .option('save-every', { type: 'number' })
       .option('device', { type: 'string', describe: 'cpu | cuda | cuda:N' })
       .option('dtype', { choices: ['float32', 'bfloat16', 'float64'] as const, describe: 'parameter dtype (default: the checkpoint’s)' })
+      .option('frozen-dtype', { choices: ['float32', 'bfloat16', 'float16'] as const, describe: 'two-trunk: dtype of the frozen language copy (default: bfloat16 on CUDA)' })
       .option('seed', { type: 'number' })
       .option('out', { type: 'string', describe: 'run directory' })
       .option('config', { type: 'string', describe: 'JSON file with any of these options (command-line options win)' })
@@ -50,7 +51,7 @@ const sft: CommandModule = {
       warmupSteps: a.warmup, weightDecay: a.weightDecay, gradClip: a.gradClip, startLossWeight: a.startLossWeight,
       stopLossWeight: a.stopLossWeight, maxLatents: a.maxLatents, maxTrainExamples: a.maxTrainExamples,
       validationSize: a.validationSize, evalEvery: a.evalEvery, evalExamples: a.evalExamples, saveEvery: a.saveEvery,
-      device: a.device, dtype: a.dtype, seed: a.seed, out: a.resume ?? a.out,
+      device: a.device, dtype: a.dtype, frozenDtype: a.frozenDtype, seed: a.seed, out: a.resume ?? a.out,
     };
     const merged = { ...fromRun, ...fromFile, ...Object.fromEntries(Object.entries(cli).filter(([, v]) => v !== undefined)) } as Record<string, unknown>;
     for (const k of ['model', 'data', 'out']) if (!merged[k]) throw new Error(`--${k} is required`);

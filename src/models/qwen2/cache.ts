@@ -110,6 +110,11 @@ export class KVCache {
     this.checkLive();
     if (!(layer >= 0 && layer < this.numLayers)) throw new RangeError(`KVCache.update: layer ${layer} outside [0, ${this.numLayers})`);
     const entry = this.layers[layer];
+    // Two trunks of different dtypes may share a cache: it keeps the dtype of its first writer.
+    if (entry !== null && keys.dtype !== entry.keys.dtype) {
+      keys = keys.to(entry.keys.dtype);
+      values = values.to(entry.keys.dtype);
+    }
     const recording = torch.isGradEnabled() && (keys.requiresGrad || values.requiresGrad);
     if (entry !== null) this.checkCompatible(entry, keys, layer);
 
@@ -186,7 +191,7 @@ export class KVCache {
     if (b !== nb || h !== nh || d !== nd) {
       throw new RangeError(`KVCache.update: layer ${layer} holds keys [${b}, ${h}, S, ${d}], cannot append [${keys.shape}]`);
     }
-    if (keys.dtype !== entry.keys.dtype) throw new TypeError(`KVCache.update: layer ${layer} holds ${entry.keys.dtype} keys, cannot append ${keys.dtype}`);
+
   }
 
   private checkLive(): void {

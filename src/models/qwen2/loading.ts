@@ -13,6 +13,7 @@ import {
   type TensorToWrite,
   type TorchDtypeName,
 } from '../../torch/io/safetensors';
+import { loadTensor } from '../../torch/io/load';
 import { Tokenizer } from '../tokenizer';
 import {
   CONFIG_FILE,
@@ -145,8 +146,7 @@ export function loadQwen2Weights(model: Qwen2ForCausalLM, weights: ShardedSafete
     if (dtype === undefined || !['float32', 'float64', 'bfloat16', 'float16'].includes(dtype)) {
       throw new CheckpointError(`${entry.file}: tensor "${name}" is stored as ${entry.dtype}, not a floating dtype this library can load`);
     }
-    const bytes = weights.read(name);
-    torch.scope(() => torch.noGrad(() => param.copy_(torch.fromBytes(bytes, dtype as DType, entry.shape))));
+    torch.scope(() => torch.noGrad(() => param.copy_(loadTensor(weights, name))));
   }
   return { ignored: [...ignored, ...unexpected] };
 }

@@ -181,6 +181,7 @@ export class Qwen2Attention extends Module {
       let key = applyRotaryPosEmb(heads(this.k_proj.forward(hidden)), rope.cos, rope.sin);
       let value = heads(this.v_proj.forward(hidden));
       if (cache) ({ keys: key, values: value } = cache.update(this.layerIdx, key, value));
+      if (key.dtype !== query.dtype) [key, value] = [key.to(query.dtype), value.to(query.dtype)]; // a cache shared with a trunk of another dtype
       const out = torch.scaledDotProductAttention(query, key, value, attention.mask, this.training ? this.attentionDropout : 0, attention.isCausal, {
         scale: this.scaling,
         enableGqa: this.numHeads !== this.numKeyValueHeads,

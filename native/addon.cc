@@ -11,6 +11,7 @@ void register_optim(napi_env env, napi_value exports);
 void register_autocast(napi_env env, napi_value exports);
 void register_latent_step(napi_env env, napi_value exports);
 void register_distributed(napi_env env, napi_value exports);
+void register_io(napi_env env, napi_value exports);
 }  // namespace lt
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
@@ -24,5 +25,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   lt::register_autocast(env, exports);
   lt::register_latent_step(env, exports);
   lt::register_distributed(env, exports);
+  lt::register_io(env, exports);
   return exports;
 }

@@ -73,6 +73,9 @@ export interface NativeAddon {
   autocastExit(deviceType: string, previous: NativeAutocastState): void;
   // kernels/latent_step.cc: the fused latent step, [embed, stopLogit] handles
   latentStep(h: number, normWeight: number, gain: number, bias: number, scale: number, stopWeight: number, stopBias: number, eps: number): [number, number];
+  // io.cc: a new CPU tensor filled by pread(2) from a file path or open descriptor (label names the file in errors)
+  readTensor(source: string | number, byteOffset: number, byteLength: number, dtype: string, shape: readonly number[], label?: string, threads?: number): number;
+  evictFromPageCache(source: string | number): void;
 }
 
 /** An optimizer owned by the addon (opaque to JS). */

@@ -29,7 +29,6 @@
 #if defined(USE_DISTRIBUTED) && __has_include(<torch/csrc/distributed/c10d/TCPStore.hpp>)
 #define LT_WITH_C10D 1
 #include <ATen/ops/cat.h>
-#include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
 #include <torch/csrc/distributed/c10d/Backend.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -102,24 +101,21 @@ std::string current_message() {
   return msg;
 }
 
-// Argument errors stay TypeError/ValueError; everything else is a communication failure.
-#define DIST_CATCH(op)                                                                 \
-  }                                                                                    \
-  catch (const ArgumentError& e) {                                                     \
-    throw_js_error(env, "TypeError", std::string(e.what()) + "\n  in " op);            \
-    return nullptr;                                                                    \
-  }                                                                                    \
-  catch (const std::invalid_argument& e) {                                             \
-    throw_js_error(env, "ValueError", std::string(e.what()) + "\n  in " op);           \
-    return nullptr;                                                                    \
-  }                                                                                    \
-  catch (const HandleError& e) {                                                       \
-    throw_js_error(env, "DisposedTensorError", std::string(e.what()) + "\n  in " op);  \
-    return nullptr;                                                                    \
-  }                                                                                    \
-  catch (...) {                                                                        \
-    throw_js_error(env, "DistributedError", current_message());                        \
-    return nullptr;                                                                    \
+// Communication failures are DistributedError; argument errors ValueError (std::invalid_argument) or
+// what the addon's usual translation makes of them (TypeError, DisposedTensorError, RuntimeError, ...).
+#define DIST_CATCH(op)                                                       \
+  }                                                                          \
+  catch (const DistributedError& e) {                                        \
+    throw_js_error(env, "DistributedError", e.what());                       \
+    return nullptr;                                                          \
+  }                                                                          \
+  catch (const std::invalid_argument& e) {                                   \
+    throw_js_error(env, "ValueError", std::string(e.what()) + "\n  in " op); \
+    return nullptr;                                                          \
+  }                                                                          \
+  catch (...) {                                                              \
+    throw_current_exception(env, op, nullptr, 0, 0);                         \
+    return nullptr;                                                          \
   }
 
 #ifdef LT_WITH_C10D
@@ -223,7 +219,16 @@ c10::intrusive_ptr<c10d::Backend> make_gloo(const c10::intrusive_ptr<c10d::Store
   return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, options);
 #else
   (void)store, (void)rank, (void)size, (void)timeout, (void)hostname, (void)interfaces;
-  throw std::invalid_argument("the Gloo backend is unavailable: this libtorch (" TORCH_VERSION ") was built without it (USE_C10D_GLOO)");
+  TORCH_INTERNAL_ASSERT(false, "make_gloo without Gloo: dist_init checks gloo_unavailable_reason() first");
+#endif
+}
+
+// Why a backend cannot be used by this build, or null.
+const char* gloo_unavailable_reason() {
+#ifdef USE_C10D_GLOO
+  return nullptr;
+#else
+  return "this libtorch (" TORCH_VERSION ") was built without it (USE_C10D_GLOO)";
 #endif
 }
 
@@ -248,7 +253,7 @@ c10::intrusive_ptr<c10d::Backend> make_nccl(const c10::intrusive_ptr<c10d::Store
   return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, size, options);
 #else
   (void)store, (void)rank, (void)size, (void)timeout, (void)device;
-  throw std::invalid_argument(std::string("the NCCL backend is unavailable: ") + nccl_unavailable_reason());
+  TORCH_INTERNAL_ASSERT(false, "make_nccl without NCCL: dist_init checks nccl_unavailable_reason() first");
 #endif
 }
 
@@ -278,11 +283,8 @@ napi_value dist_init(napi_env env, napi_callback_info info) {
     if (port < 1 || port > 65535) throw std::invalid_argument("masterPort must be in [1, 65535], got " + std::to_string(port));
     if (timeout_ms < 1) throw std::invalid_argument("timeoutMs must be positive, got " + std::to_string(timeout_ms));
     if (addr.empty()) throw std::invalid_argument("masterAddr is empty");
-    if (backend == "nccl" && nccl_unavailable_reason())
-      throw std::invalid_argument(std::string("the NCCL backend is unavailable: ") + nccl_unavailable_reason());
-#ifndef USE_C10D_GLOO
-    if (backend == "gloo") throw std::invalid_argument("the Gloo backend is unavailable: this libtorch (" TORCH_VERSION ") was built without it (USE_C10D_GLOO)");
-#endif
+    if (const char* reason = backend == "gloo" ? gloo_unavailable_reason() : nccl_unavailable_reason())
+      throw std::invalid_argument((backend == "gloo" ? "the Gloo backend is unavailable: " : "the NCCL backend is unavailable: ") + std::string(reason));
 
     auto box = std::make_unique<GroupBox>();
     box->env = env;
@@ -311,8 +313,6 @@ napi_value dist_init(napi_env env, napi_callback_info info) {
     try {
       box->pg = backend == "gloo" ? make_gloo(box->store, box->rank, box->size, box->timeout, hostname, interfaces)
                                   : make_nccl(box->store, box->rank, box->size, box->timeout, device);
-    } catch (const std::invalid_argument&) {
-      throw;
     } catch (...) {
       throw DistributedError("connecting the " + backend + " process group failed for " + box->where() + ": " + current_message());
     }
@@ -562,11 +562,7 @@ napi_value dist_backends(napi_env env, napi_callback_info) {
   napi_create_object(env, &o);
 #ifdef LT_WITH_C10D
   set_prop(env, o, "c10d", make_bool(env, true));
-#ifdef USE_C10D_GLOO
-  set_prop(env, o, "gloo", make_bool(env, true));
-#else
-  set_prop(env, o, "gloo", make_bool(env, false));
-#endif
+  set_prop(env, o, "gloo", make_bool(env, gloo_unavailable_reason() == nullptr));
   const char* reason = nccl_unavailable_reason();
   set_prop(env, o, "nccl", make_bool(env, reason == nullptr));
   set_prop(env, o, "ncclUnavailableReason", reason ? make_string(env, reason) : make_null(env));

@@ -57,7 +57,8 @@ const sft: CommandModule = {
     for (const k of ['model', 'data', 'out']) if (!merged[k]) throw new Error(`--${k} is required`);
     const config = resolveSftConfig(merged as never);
     const summary = await trainSft(config, { resume: !!a.resume });
-    console.log(JSON.stringify({ steps: summary.steps, finalLoss: summary.finalLoss, stopped: summary.stopped, out: summary.out }));
+    const { isMain } = await import('../../distributed');
+    if (isMain()) console.log(JSON.stringify({ steps: summary.steps, finalLoss: summary.finalLoss, stopped: summary.stopped, out: summary.out }));
     if (summary.stopped === 'non-finite') process.exitCode = 2;
   },
 };

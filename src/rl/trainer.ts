@@ -325,6 +325,8 @@ export async function trainRl(config: RlConfig, { resume = false, quiet = false,
       lastSaved = step;
     };
     while (step < c.steps) {
+      // Let signal handlers (Ctrl-C) run between steps.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const lr = torch.optim.applyLrSchedule(optimizer, schedule, step);
       const batch = questions.batch(step, c.questionsPerStep, c.seed);
       const result = rlStep(c, opened, reference, optimizer, batch);

@@ -224,6 +224,8 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
   try {
     lm.train(true);
     while (step < c.steps) {
+      // Let signal handlers (Ctrl-C) run between steps.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const t0 = Date.now();
       const lr = torch.optim.applyLrSchedule(optimizer, schedule, step);
       const seqs = data.batch(step, c.batchSize, c.seed).map((e) => data.sequence(e));

@@ -16,8 +16,6 @@ export {
 } from './config';
 export { KVCache } from './cache';
 export {
-  Embedding,
-  Linear,
   Qwen2Attention,
   Qwen2DecoderLayer,
   Qwen2ForCausalLM,

@@ -9,7 +9,7 @@
 // ..., model.norm.weight, lm_head.weight.
 import * as torch from '../../torch';
 import { Tensor } from '../../torch';
-import { Module, ModuleList, Parameter, RMSNorm } from '../../torch/nn';
+import { Embedding, Linear, Module, ModuleList, Parameter, RMSNorm } from '../../torch/nn';
 import type { DType, DeviceLike } from '../../torch';
 import type { Qwen2Config } from './config';
 import type { KVCache } from './cache';
@@ -17,53 +17,6 @@ import type { KVCache } from './cache';
 export interface ModelPlacement {
   dtype?: DType;
   device?: DeviceLike;
-}
-
-/**
- * nn.Linear whose parameters start uninitialised: a checkpoint or initQwen2Weights fills them, so
- * construction does not spend time drawing values that are overwritten at once.
- */
-export class Linear extends Module {
-  weight: Parameter;
-  bias: Parameter | null;
-  constructor(
-    readonly inFeatures: number,
-    readonly outFeatures: number,
-    { bias, dtype, device }: ModelPlacement & { bias: boolean },
-  ) {
-    super();
-    this.weight = uninitialised([outFeatures, inFeatures], { dtype, device });
-    this.bias = bias ? uninitialised([outFeatures], { dtype, device }) : null;
-  }
-  forward(x: Tensor): Tensor {
-    return torch.linear(x, this.weight, this.bias);
-  }
-  protected override extraRepr(): string {
-    return `inFeatures=${this.inFeatures}, outFeatures=${this.outFeatures}, bias=${this.bias !== null}`;
-  }
-}
-
-/** nn.Embedding with an uninitialised table (see Linear). */
-export class Embedding extends Module {
-  weight: Parameter;
-  constructor(
-    readonly numEmbeddings: number,
-    readonly embeddingDim: number,
-    placement: ModelPlacement,
-  ) {
-    super();
-    this.weight = uninitialised([numEmbeddings, embeddingDim], placement);
-  }
-  forward(ids: Tensor): Tensor {
-    return torch.embedding(this.weight, ids);
-  }
-  protected override extraRepr(): string {
-    return `${this.numEmbeddings}, ${this.embeddingDim}`;
-  }
-}
-
-function uninitialised(shape: number[], { dtype = 'float32', device = 'cpu' }: ModelPlacement): Parameter {
-  return torch.scope(() => new Parameter(torch.empty(shape, { dtype, device })));
 }
 
 /**
@@ -167,10 +120,10 @@ export class Qwen2Attention extends Module {
     this.headDim = headDim;
     this.scaling = 1 / Math.sqrt(headDim);
     this.attentionDropout = config.attentionDropout;
-    this.q_proj = new Linear(hiddenSize, numAttentionHeads * headDim, { bias: true, ...placement });
-    this.k_proj = new Linear(hiddenSize, numKeyValueHeads * headDim, { bias: true, ...placement });
-    this.v_proj = new Linear(hiddenSize, numKeyValueHeads * headDim, { bias: true, ...placement });
-    this.o_proj = new Linear(numAttentionHeads * headDim, hiddenSize, { bias: false, ...placement });
+    this.q_proj = new Linear(hiddenSize, numAttentionHeads * headDim, { bias: true, skipInit: true, ...placement });
+    this.k_proj = new Linear(hiddenSize, numKeyValueHeads * headDim, { bias: true, skipInit: true, ...placement });
+    this.v_proj = new Linear(hiddenSize, numKeyValueHeads * headDim, { bias: true, skipInit: true, ...placement });
+    this.o_proj = new Linear(numAttentionHeads * headDim, hiddenSize, { bias: false, skipInit: true, ...placement });
   }
 
   forward(hidden: Tensor, rope: { cos: Tensor; sin: Tensor }, attention: AttentionMask, cache?: KVCache | null): Tensor {
@@ -197,9 +150,9 @@ export class Qwen2MLP extends Module {
   down_proj: Linear;
   constructor(config: Qwen2Config, placement: ModelPlacement) {
     super();
-    this.gate_proj = new Linear(config.hiddenSize, config.intermediateSize, { bias: false, ...placement });
-    this.up_proj = new Linear(config.hiddenSize, config.intermediateSize, { bias: false, ...placement });
-    this.down_proj = new Linear(config.intermediateSize, config.hiddenSize, { bias: false, ...placement });
+    this.gate_proj = new Linear(config.hiddenSize, config.intermediateSize, { bias: false, skipInit: true, ...placement });
+    this.up_proj = new Linear(config.hiddenSize, config.intermediateSize, { bias: false, skipInit: true, ...placement });
+    this.down_proj = new Linear(config.intermediateSize, config.hiddenSize, { bias: false, skipInit: true, ...placement });
   }
   forward(x: Tensor): Tensor {
     return torch.scope(() => this.down_proj.forward(torch.silu(this.gate_proj.forward(x)).mul(this.up_proj.forward(x))));
@@ -276,7 +229,7 @@ export class Qwen2Model extends Module {
     placement: ModelPlacement = {},
   ) {
     super();
-    this.embed_tokens = new Embedding(config.vocabSize, config.hiddenSize, placement);
+    this.embed_tokens = new Embedding(config.vocabSize, config.hiddenSize, { ...placement, skipInit: true });
     this.layers = new ModuleList(Array.from({ length: config.numHiddenLayers }, (_, i) => new Qwen2DecoderLayer(config, i, placement)));
     this.norm = new RMSNorm(config.hiddenSize, config.rmsNormEps, placement);
     this.rotary_emb = new Qwen2RotaryEmbedding(config.headDim, config.ropeTheta, placement.device);
@@ -396,7 +349,7 @@ export class Qwen2ForCausalLM extends Module {
   ) {
     super();
     this.model = new Qwen2Model(config, placement);
-    this.lm_head = config.tieWordEmbeddings ? null : new Linear(config.hiddenSize, config.vocabSize, { bias: false, ...placement });
+    this.lm_head = config.tieWordEmbeddings ? null : new Linear(config.hiddenSize, config.vocabSize, { bias: false, skipInit: true, ...placement });
   }
 
   get dtype(): DType {

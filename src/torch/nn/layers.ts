@@ -12,6 +12,11 @@ import { checkDropoutProbability, dropout } from './functional';
 export interface FactoryOptions {
   dtype?: DType;
   device?: DeviceLike;
+  /**
+   * Leave the parameters uninitialised (torch.nn.utils.skip_init): for models whose weights a
+   * checkpoint or an initialiser fills at once, so construction draws nothing that is overwritten.
+   */
+  skipInit?: boolean;
 }
 
 export class Linear extends Module {
@@ -20,16 +25,16 @@ export class Linear extends Module {
   constructor(
     readonly inFeatures: number,
     readonly outFeatures: number,
-    { bias = true, dtype, device }: FactoryOptions & { bias?: boolean } = {},
+    { bias = true, dtype, device, skipInit = false }: FactoryOptions & { bias?: boolean } = {},
   ) {
     super();
     this.weight = scope(() => new Parameter(ops.empty([outFeatures, inFeatures], { dtype, device })));
-    init.kaimingUniform_(this.weight);
+    if (!skipInit) init.kaimingUniform_(this.weight);
     this.bias = null;
     if (bias) {
       this.bias = scope(() => new Parameter(ops.empty([outFeatures], { dtype, device })));
       const bound = inFeatures > 0 ? 1 / Math.sqrt(inFeatures) : 0;
-      init.uniform_(this.bias, -bound, bound);
+      if (!skipInit) init.uniform_(this.bias, -bound, bound);
     }
   }
   forward(x: Tensor): Tensor {
@@ -45,7 +50,7 @@ export class Embedding extends Module {
   constructor(
     readonly numEmbeddings: number,
     readonly embeddingDim: number,
-    { paddingIdx, dtype, device }: FactoryOptions & { paddingIdx?: number } = {},
+    { paddingIdx, dtype, device, skipInit = false }: FactoryOptions & { paddingIdx?: number } = {},
   ) {
     super();
     this.paddingIdx = null;
@@ -56,8 +61,8 @@ export class Embedding extends Module {
       this.paddingIdx = paddingIdx < 0 ? numEmbeddings + paddingIdx : paddingIdx;
     }
     this.weight = scope(() => new Parameter(ops.empty([numEmbeddings, embeddingDim], { dtype, device })));
-    init.normal_(this.weight);
-    if (this.paddingIdx !== null) scope(() => this.weight.select(0, this.paddingIdx!).detach().zero_());
+    if (!skipInit) init.normal_(this.weight);
+    if (this.paddingIdx !== null && !skipInit) scope(() => this.weight.select(0, this.paddingIdx!).detach().zero_());
   }
   readonly paddingIdx: number | null;
   forward(ids: Tensor): Tensor {

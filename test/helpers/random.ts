@@ -32,4 +32,10 @@ export class SeededRandom {
   chance(p: number): boolean {
     return this.next() < p;
   }
+
+  bytes(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.int(256);
+    return out;
+  }
 }

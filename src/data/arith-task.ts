@@ -11,7 +11,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { deriveSeed, mulberry32, randomChoice, randomInt, writeFileAtomicSync } from './gsm8k';
+import { writeTextAtomic } from '../util/atomic-write';
+import { deriveSeed, mulberry32, randomChoice, randomInt } from './gsm8k';
 
 export type ArithOperation = '+' | '-' | '*' | '/';
 export const ARITH_OPERATIONS: readonly ArithOperation[] = ['+', '-', '*', '/'];
@@ -474,7 +475,7 @@ export function writeArithTask(dir: string, options: WriteArithTaskOptions): { t
   });
   fs.mkdirSync(dir, { recursive: true });
   const files = { train: path.join(dir, 'train.jsonl'), test: path.join(dir, 'test.jsonl') };
-  writeFileAtomicSync(files.train, toGsm8kJsonl(train));
-  writeFileAtomicSync(files.test, toGsm8kJsonl(test));
+  writeTextAtomic(files.train, toGsm8kJsonl(train));
+  writeTextAtomic(files.test, toGsm8kJsonl(test));
   return files;
 }

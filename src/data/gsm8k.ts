@@ -12,9 +12,9 @@
  * Malformed records never abort a load: they are skipped and listed in the {@link LoadReport}
  * with their line number and reason.
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeTextAtomic } from '../util/atomic-write';
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -387,7 +387,7 @@ export async function downloadGsm8k(destDir: string, options: DownloadOptions = 
     if (report.ok === 0) {
       throw new Error(`Downloaded ${url} but it is not GSM8K JSONL (${formatLoadReport(report, { maxLinesPerReason: 3 })}); nothing was written`);
     }
-    writeFileAtomicSync(file, text);
+    writeTextAtomic(file, text);
     result.downloaded.push(split);
   }
   return result;
@@ -410,18 +410,6 @@ async function fetchText(url: string, timeoutMs: number, destDir: string): Promi
     throw new Error(`Could not download ${url}: HTTP ${response.status} ${response.statusText}`);
   }
   return response.text();
-}
-
-/** Writes `content` to `file` via a temporary file in the same directory and a rename. */
-export function writeFileAtomicSync(file: string, content: string): void {
-  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    fs.writeFileSync(temporary, content);
-    fs.renameSync(temporary, file);
-  } catch (error) {
-    fs.rmSync(temporary, { force: true });
-    throw error;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

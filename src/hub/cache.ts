@@ -10,7 +10,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { writeAll, writeFileAtomic } from '../torch/io/atomic-write';
+import { writeTextAtomic } from '../util/atomic-write';
 
 /** One file of a repository at a commit: the fields of the hub's `/tree` listing, as the Python tree cache stores them. */
 export interface TreeEntry {
@@ -160,9 +160,4 @@ export class RepoCache {
   private treeFile(commit: string): string {
     return path.join(this.root, 'trees', `${commit}.json`);
   }
-}
-
-/** Replaces `file` with `text` so that readers never see a partial file (temporary file + rename). */
-export function writeTextAtomic(file: string, text: string): void {
-  writeFileAtomic(file, (fd) => writeAll(fd, Buffer.from(text, 'utf8')));
 }

@@ -10,7 +10,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { writeAll, writeFileAtomic } from '../torch/io/atomic-write';
+import { writeTextAtomic } from '../util/atomic-write';
 
 type JsonObject = { [key: string]: unknown };
 
@@ -242,7 +242,7 @@ export class Tokenizer {
   save(dir: string): void {
     fs.mkdirSync(dir, { recursive: true });
     const config = { tokenizer_class: 'PreTrainedTokenizerFast', ...this.config };
-    const write = (file: string, text: string): void => writeFileAtomic(path.join(dir, file), (fd) => writeAll(fd, Buffer.from(text)));
+    const write = (file: string, text: string): void => writeTextAtomic(path.join(dir, file), text);
     write(TOKENIZER_FILE, JSON.stringify(this.json));
     write(CONFIG_FILE, JSON.stringify(config, null, 2) + '\n');
   }

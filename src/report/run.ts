@@ -2,6 +2,7 @@
 // and writing the HTML report with its SVG plots.
 import * as fs from 'fs';
 import * as path from 'path';
+import { writeTextAtomic } from '../util/atomic-write';
 import { buildReport, type ReportPlot } from './sections';
 import {
   EVAL_FIELDS,
@@ -406,12 +407,6 @@ function uniqueNames(runs: RunData[]): void {
   }
 }
 
-function writeAtomic(file: string, content: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, content);
-  fs.renameSync(tmp, file);
-}
-
 /**
  * Reads the run directories and writes `<out>/report.html` (self-contained: plots inline, no network)
  * plus each plot as `<out>/plots/<name>.svg`. SVG files in `<out>/plots` left from an earlier report
@@ -433,10 +428,10 @@ export async function writeReport(dirs: readonly string[], options: ReportOption
   }
   const plotPaths = plots.map((p) => {
     const file = path.join(plotDir, p.file);
-    writeAtomic(file, p.svg + '\n');
+    writeTextAtomic(file, p.svg + '\n');
     return file;
   });
   const htmlPath = path.join(out, 'report.html');
-  writeAtomic(htmlPath, html);
+  writeTextAtomic(htmlPath, html);
   return { htmlPath, plotPaths, runs, plotWarnings: plots.flatMap((p) => p.warnings.map((message) => ({ file: p.file, message }))) };
 }

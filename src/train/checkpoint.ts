@@ -18,7 +18,7 @@ import * as torch from '../torch';
 import { Tensor, nn } from '../torch';
 import { native as N } from '../torch/native';
 import { wrap } from '../torch/tensor';
-import { writeFileAtomic, writeAll } from '../torch/io/atomic-write';
+import { writeFileAtomic, writeAll } from '../util/atomic-write';
 import { SafetensorsFile, safeDtypeOf, torchDtypeOf, writeSafetensors, type TensorSpec, type TorchDtypeName } from '../torch/io/safetensors';
 import type { BaseOptions, Optimizer, OptimizerStateDict, SavedParamGroup } from '../torch/optim/optimizer';
 import type { LrSchedule, ScheduleConfig } from '../torch/optim/schedule';

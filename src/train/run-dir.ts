@@ -1,6 +1,7 @@
 // Run directories: the resolved config, metrics and evaluations as JSONL, checkpoints, reports.
 import * as fs from 'fs';
 import * as path from 'path';
+import { writeTextAtomic } from '../util/atomic-write';
 
 export class RunDir {
   readonly dir: string;
@@ -12,10 +13,7 @@ export class RunDir {
     return path.join(this.dir, ...parts);
   }
   writeJson(name: string, value: unknown): void {
-    const file = this.path(name);
-    const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-    fs.renameSync(tmp, file);
+    writeTextAtomic(this.path(name), JSON.stringify(value, null, 2) + '\n');
   }
   readJson<T>(name: string): T | null {
     const file = this.path(name);
@@ -44,7 +42,7 @@ export class RunDir {
   truncateJsonl(name: string, step: number): void {
     const kept = this.readJsonl<{ step: number }>(name).filter((r) => r.step <= step);
     const file = this.path(name);
-    if (fs.existsSync(file)) fs.writeFileSync(file, kept.map((r) => JSON.stringify(r) + '\n').join(''));
+    if (fs.existsSync(file)) writeTextAtomic(file, kept.map((r) => JSON.stringify(r) + '\n').join(''));
   }
 }
 

@@ -7,7 +7,8 @@
 // verifiable reward (the larger number) has room to rise under RL.
 import * as fs from 'fs';
 import * as path from 'path';
-import { formatTrainingText, loadGsm8k, mulberry32, writeFileAtomicSync } from '../../src/data/gsm8k';
+import { formatTrainingText, loadGsm8k, mulberry32 } from '../../src/data/gsm8k';
+import { writeTextAtomic } from '../../src/util/atomic-write';
 import { Tokenizer } from '../../src/models/tokenizer';
 import { makeModel } from '../../src/models/qwen2/make-model';
 import { resolveSftConfig, trainSft, type SftConfig } from '../../src/train/sft';
@@ -36,8 +37,8 @@ export function writeLargerTask(dir: string, { testPairs = 10, seed = 1, careles
   const pick = mulberry32(seed + 1);
   const lines = (ps: [number, number][]) => ps.map(([a, b]) => JSON.stringify(largerRecord(a, b, careless ? (pick() < 0.5 ? a : b) : Math.max(a, b))) + '\n').join('');
   fs.mkdirSync(dir, { recursive: true });
-  writeFileAtomicSync(path.join(dir, 'test.jsonl'), lines(pairs.slice(0, testPairs)));
-  writeFileAtomicSync(path.join(dir, 'train.jsonl'), lines(pairs.slice(testPairs)));
+  writeTextAtomic(path.join(dir, 'test.jsonl'), lines(pairs.slice(0, testPairs)));
+  writeTextAtomic(path.join(dir, 'train.jsonl'), lines(pairs.slice(testPairs)));
 }
 
 export interface RlFixture {

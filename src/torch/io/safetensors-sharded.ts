@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve, win32 } from 'node:path';
 
-import { writeAll, writeFileAtomic } from './atomic-write';
+import { writeAll, writeFileAtomic } from '../../util/atomic-write';
 import { compareUtf8 } from './safetensors-dtype';
 import { SafetensorsError, describeError } from './safetensors-error';
 import {

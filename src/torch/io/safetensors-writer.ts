@@ -1,4 +1,4 @@
-import { writeAll, writeFileAtomic } from './atomic-write';
+import { writeAll, writeFileAtomic } from '../../util/atomic-write';
 import { compareForLayout, compareUtf8, isSafeDtype, SAFE_DTYPES, type SafeDtype } from './safetensors-dtype';
 import { SafetensorsError, describeError } from './safetensors-error';
 import { HEADER_LENGTH_PREFIX_BYTES, MAX_HEADER_BYTES, byteLengthOrUndefined } from './safetensors-file';

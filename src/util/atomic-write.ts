@@ -64,3 +64,8 @@ function fsyncDirectory(directory: string): void {
     closeSync(fd);
   }
 }
+
+/** Replaces `file` with `text` (UTF-8) so that readers never see a partial file; see `writeFileAtomic`. */
+export function writeTextAtomic(file: string, text: string): void {
+  writeFileAtomic(file, (fd) => writeAll(fd, Buffer.from(text, 'utf8')));
+}

@@ -22,6 +22,7 @@ import * as torch from '../torch';
 import type { Tensor } from '../torch';
 import { Role, chunksOf, type Chunk, type LatentSequence } from './sequence';
 import type { LatentHeads } from './heads';
+import type { TokenSpace } from './latent-input';
 
 import { KVCache } from '../models/qwen2/cache';
 
@@ -39,9 +40,10 @@ export interface Trunk {
   finalNorm(h: Tensor): Tensor;
 }
 
-export interface Backbone extends Trunk {
+export interface Backbone extends Trunk, TokenSpace {
   readonly numLayers: number;
   embed(ids: Tensor): Tensor;
+  /** logits of post-norm hidden states */
   lmHead(h: Tensor): Tensor;
 }
 
@@ -312,7 +314,7 @@ export function latentForward(seqs: LatentSequence[], o: LatentForwardOptions): 
   // Shared by both trunks; its tensors stay referenced by the autograd graph after dispose().
   const cache = new KVCache(o.backbone.numLayers);
   try {
-    return runWaves(plan, o, cache);
+    return runWaves(seqs, plan, o, cache);
   } finally {
     cache.dispose();
   }
@@ -352,7 +354,7 @@ function layoutTensors(plan: Plan, device: string, lossDtype: torch.DType, ablat
   };
 }
 
-function runWaves(plan: Plan, o: LatentForwardOptions, cache: KVCache): LatentForwardResult {
+function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, cache: KVCache): LatentForwardResult {
   const { backbone, latentTrunk, heads } = o;
   const B = plan.batch;
   const device = backbone.normWeight.device;
@@ -398,7 +400,8 @@ function runWaves(plan: Plan, o: LatentForwardOptions, cache: KVCache): LatentFo
       }
       setLast(pre.reshape([B * pass.length, D]).indexSelect(0, layout.lastRows.narrow(0, step.lastRows, B)), pass);
     } else {
-      const { embed, stopLogit } = heads.step(lastPre!, latentTrunk.normWeight, latentTrunk.eps);
+      const spans = step.spans.map((c, b) => (c ? seqs[b].spans[c.span] : undefined));
+      const { embed, stopLogit } = heads.step({ pre: lastPre!, normWeight: latentTrunk.normWeight, eps: latentTrunk.eps, index: step.j, tokens: backbone, spans });
       const stopRow = stopLogits.length * B;
       stopLogits.push(stopLogit);
       const { pass } = step;

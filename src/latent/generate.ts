@@ -88,7 +88,7 @@ export function generateWithLatents(lm: LatentModel, prompt: string, o: LatentGe
             const probs: number[] = [];
             const span: GeneratedSpan = { at: tokens.length, latents: 0, stopProbs: probs, ...(o.keepLatents ? { embeds: [], hiddens: [] } : {}) };
             for (let j = 0; ; j++) {
-              const { embed, stopLogit } = lm.heads.step(lastPre, lm.latentTrunk.normWeight, lm.latentTrunk.eps);
+              const { embed, stopLogit } = lm.heads.step({ pre: lastPre, normWeight: lm.latentTrunk.normWeight, eps: lm.latentTrunk.eps, index: j, tokens: lm.backbone });
               const p = torch.sigmoid(stopLogit).item();
               probs.push(p);
               if (p > stopThreshold || j >= maxLatents) break;

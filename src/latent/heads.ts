@@ -1,12 +1,14 @@
 // The trainable pieces latent reasoning adds to a language model:
 //  - embeddings of the new tokens `<bot>` and `<eot>` (initialised from an existing token's row),
-//  - the latent adapter (gain, bias, scale) that turns a hidden state into the next input embedding,
-//  - the end classifier (stopWeight, stopBias) computed by the same fused latent step,
+//  - the latent input form (latent-input.ts: raw, scaled, affine, gated, soft, pause) that turns a
+//    hidden state into the next input embedding,
+//  - the end classifier (stopWeight, stopBias), computed by the same latent step,
 //  - the start classifier: a linear probe on language hidden states predicting "a span opens next".
 import * as torch from '../torch';
 import { Module, Parameter } from '../torch/nn';
 import type { Tensor } from '../torch';
-import { latentStep } from './latent-step';
+import type { LatentStepOutput } from './latent-step';
+import { createLatentInput, type LatentInput, type LatentInputKind, type LatentInputSpec, type LatentStepArgs } from './latent-input';
 
 export interface LatentHeadsOptions {
   hidden: number;
@@ -17,42 +19,80 @@ export interface LatentHeadsOptions {
   /** prior probability of the start classifier (the breakpoint rate), for its bias */
   startPrior?: number;
   dtype?: torch.DType;
+  device?: string;
+  /** the latent input form (default affine) */
+  input?: LatentInputSpec | LatentInputKind;
+  /** token ids the token-distribution forms (soft, gated) leave out: the `<bot>`/`<eot>` ids */
+  excludeIds?: readonly number[];
+  /** the token whose embedding row starts learned latent vectors (pause); default: the `<bot>` init row */
+  inputInitRow?: Tensor;
+  /** `<bot>`/`<eot>` embeddings fixed at their initial rows (not trained) */
+  freezeMarkers?: boolean;
 }
 
 export class LatentHeads extends Module {
   /** rows for `<bot>` (0) and `<eot>` (1) */
   markers: Parameter;
-  gain: Parameter;
-  bias: Parameter;
+  /** the latent input form and its parameters (saved as heads.input.…) */
+  input: LatentInput;
   stopWeight: Parameter;
   stopBias: Parameter;
   startWeight: Parameter;
   startBias: Parameter;
-  /** kept outside the gradient: a property of the backbone, fixed at initialisation */
-  scale: number;
   /** start probability above which generation opens a span (calibrated on validation data for F1) */
   startThreshold = 0.5;
 
-  constructor(o: LatentHeadsOptions) {
+  constructor(readonly options: LatentHeadsOptions) {
     super();
+    const o = options;
     const dtype = o.dtype ?? 'float32';
+    const device = o.device ?? o.markerInit.device;
     const D = o.hidden;
-    this.scale = o.scale;
-    this.markers = torch.scope(() => new Parameter(o.markerInit.to(dtype).clone()));
-    this.gain = torch.scope(() => new Parameter(torch.ones([D], { dtype })));
-    this.bias = torch.scope(() => new Parameter(torch.zeros([D], { dtype })));
+    this.markers = torch.scope(() => new Parameter(o.markerInit.to(dtype).to(device).clone()));
+    if (o.freezeMarkers) this.markers.requiresGrad_(false);
+    this.input = torch.scope(() =>
+      createLatentInput(o.input ?? 'affine', { hidden: D, dtype, device, scale: o.scale, initRow: o.inputInitRow ?? o.markerInit.select(0, 0), excludeIds: o.excludeIds }),
+    );
     // Small random classifier weights; biases set so that the first decisions follow the priors:
     // a span of k latents stops with probability ~1/(k+1) per step.
-    this.stopWeight = torch.scope(() => new Parameter(torch.randn([D], { dtype }).mul(0.01)));
-    this.stopBias = torch.scope(() => new Parameter(torch.tensor(-1, { dtype })));
-    this.startWeight = torch.scope(() => new Parameter(torch.randn([D], { dtype }).mul(0.01)));
+    this.stopWeight = torch.scope(() => new Parameter(torch.randn([D], { dtype }).mul(0.01).to(device)));
+    this.stopBias = torch.scope(() => new Parameter(torch.tensor(-1, { dtype }).to(device)));
+    this.startWeight = torch.scope(() => new Parameter(torch.randn([D], { dtype }).mul(0.01).to(device)));
     const p = o.startPrior ?? 0.05;
-    this.startBias = torch.scope(() => new Parameter(torch.tensor(Math.log(p / (1 - p)), { dtype })));
+    this.startBias = torch.scope(() => new Parameter(torch.tensor(Math.log(p / (1 - p)), { dtype }).to(device)));
+  }
+
+  /** RMS(token embeddings) / RMS(post-norm hidden) of the backbone: a constant of the scaled and affine forms */
+  get scale(): number {
+    return this.input.scale;
+  }
+  set scale(v: number) {
+    this.input.scale = v;
+  }
+
+  /** The affine form's trainable gain and bias (an error for the other forms). */
+  get gain(): Parameter {
+    return this.affine('gain');
+  }
+  get bias(): Parameter {
+    return this.affine('bias');
+  }
+  private affine(name: 'gain' | 'bias'): Parameter {
+    const p = (this.input as unknown as Record<string, unknown>)[name];
+    if (!(p instanceof Parameter)) throw new TypeError(`LatentHeads.${name}: the '${this.input.kind}' latent input has no ${name} (only 'affine' does)`);
+    return p;
   }
 
   /** One latent step from pre-norm hidden states [B, D]: the next input embedding and the stop logit. */
-  step(preNormHidden: Tensor, normWeight: Tensor, eps: number): { embed: Tensor; stopLogit: Tensor } {
-    return latentStep(preNormHidden, normWeight, this.gain, this.bias, this.scale, this.stopWeight, this.stopBias, eps);
+  step(a: LatentStepArgs): LatentStepOutput {
+    return this.input.step(a, this);
+  }
+
+  /** Heads of the same form and shapes, with fresh parameters (load a state dict to copy). */
+  static like(other: LatentHeads): LatentHeads {
+    const { markerInit: _m, inputInitRow: _r, ...o } = other.options; // init tensors may be gone: shapes come from the parameters
+    void _m, _r;
+    return torch.scope(() => new LatentHeads({ ...o, markerInit: other.markers.detach(), input: other.input.spec(), scale: other.scale, dtype: other.markers.dtype, device: other.markers.device }));
   }
 
   /** Start-classifier logits for post-norm hidden states [..., D]. */

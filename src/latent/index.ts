@@ -1,6 +1,7 @@
 export * from './sequence';
 export * from './forward';
 export * from './heads';
+export * from './latent-input';
 export * from './model';
 export * from './qwen2-trunks';
 export * from './generate';

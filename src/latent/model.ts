@@ -9,6 +9,7 @@ import { LatentHeads } from './heads';
 import { LatentDecoder, qwen2Backbone } from './qwen2-trunks';
 import { latentForward, type Backbone, type LatentForwardOptions, type LatentForwardResult, type Trunk } from './forward';
 import type { LatentSequence } from './sequence';
+import type { LatentInputKind, LatentInputSpec } from './latent-input';
 
 export type LatentMode = 'full' | 'two-trunk';
 
@@ -20,6 +21,10 @@ export interface LatentModelOptions {
   scaleSample?: string[];
   /** two-trunk: dtype of the frozen language copy (e.g. bfloat16 to halve its memory); default: unchanged */
   frozenDtype?: torch.DType | null;
+  /** how a hidden state becomes the next latent's input (latent-input.ts); default affine */
+  latentInput?: LatentInputSpec | LatentInputKind;
+  /** keep the `<bot>`/`<eot>` embeddings at their initial rows (not trained) */
+  freezeMarkers?: boolean;
 }
 
 export const BOT = '<bot>';
@@ -73,7 +78,16 @@ export class LatentModel {
     const scale = measureLatentScale(model, tokenizer, o.scaleSample ?? ['Question: Natalia sold clips to 48 of her friends in April.\nAnswer:']);
     const heads = torch.scope(() => {
       const row = model.model.embed_tokens.weight.select(0, initIds[0]).detach().float();
-      return new LatentHeads({ hidden: model.config.hiddenSize, markerInit: torch.stack([row, row]), scale, dtype: model.dtype === 'float64' ? 'float64' : 'float32' });
+      return new LatentHeads({
+        hidden: model.config.hiddenSize,
+        markerInit: torch.stack([row, row]),
+        scale,
+        dtype: model.dtype === 'float64' ? 'float64' : 'float32',
+        device: model.device,
+        input: o.latentInput,
+        excludeIds: [botId, eotId],
+        freezeMarkers: o.freezeMarkers,
+      });
     });
     let decoder: LatentDecoder | null = null;
     if (o.mode === 'two-trunk') {

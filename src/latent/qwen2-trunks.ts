@@ -28,6 +28,9 @@ export function qwen2Backbone(model: Qwen2ForCausalLM): Backbone {
       return m.norm.weight;
     },
     eps: model.config.rmsNormEps,
+    get embedWeight() {
+      return m.embed_tokens.weight;
+    },
     embed: (ids) => m.embed(ids),
     decode: (x, positions, mask, cache) => runLayers(m.layers, m.rotary_emb, x, positions, mask, cache),
     finalNorm: (h) => m.norm.forward(h),

@@ -140,9 +140,12 @@ function startLogitsOf(m: PolicyModules, hidden: Tensor): Tensor {
   });
 }
 
-/** The latent step at pre-norm hidden states [N, D]: the next latent's embedding and the stop logit. */
-export function latentStepAt(m: PolicyModules, pre: Tensor): { embed: Tensor; stopLogit: Tensor } {
-  return m.heads.step(pre, m.latentTrunk.normWeight, m.latentTrunk.eps);
+/**
+ * The latent step at pre-norm hidden states [N, D]: the next latent's embedding and the stop logit.
+ * `index`: each row's 0-based latent index within its span (the stop logit does not depend on it).
+ */
+export function latentStepAt(m: PolicyModules, pre: Tensor, index: number | readonly number[] = 0): { embed: Tensor; stopLogit: Tensor } {
+  return m.heads.step({ pre, normWeight: m.latentTrunk.normWeight, eps: m.latentTrunk.eps, index, tokens: m.backbone });
 }
 
 /** log σ(x), stable for large |x| (the same value torch.logSigmoid gives in float64). */
@@ -208,7 +211,8 @@ export function sampleRollouts(m: PolicyModules, prompts: readonly (readonly num
           const live = rows.filter((r) => r.finish === null);
           const starts = useLatents && live.some((r) => r.mode === 'language' && r.spans.length < maxSpans);
           const inSpan = live.some((r) => r.mode === 'latent');
-          const step = decideStep(m, lastPre!, B, { temperature: o.temperature, topP: o.topP ?? 1, starts, inSpan }, markerIds);
+          const latentIndex = rows.map((r) => (r.mode === 'latent' ? r.latentsInSpan : 0));
+          const step = decideStep(m, lastPre!, B, { temperature: o.temperature, topP: o.topP ?? 1, starts, inSpan, latentIndex }, markerIds);
           const feeds = rows.map((row, b) => advanceRow(row, b, step, m, o, eos, useLatents, maxSpans));
           if (feeds.every((f) => f === null)) return null;
           const latentRows: number[] = [];
@@ -358,7 +362,13 @@ interface StepValues {
  * the sampled token and its log-probability, the start logit (when some row may open a span), the
  * latent step (when some row is inside one) and the uniforms of the Bernoulli decisions.
  */
-function decideStep(m: PolicyModules, lastPre: Tensor, B: number, o: { temperature: number; topP: number; starts: boolean; inSpan: boolean }, markerIds: Tensor): StepValues {
+function decideStep(
+  m: PolicyModules,
+  lastPre: Tensor,
+  B: number,
+  o: { temperature: number; topP: number; starts: boolean; inSpan: boolean; latentIndex: number[] },
+  markerIds: Tensor,
+): StepValues {
   const greedy = o.temperature === 0;
   const hidden = m.backbone.finalNorm(lastPre);
   const scores = temperedLogits(m, hidden, greedy ? 1 : o.temperature, markerIds);
@@ -369,7 +379,7 @@ function decideStep(m: PolicyModules, lastPre: Tensor, B: number, o: { temperatu
   const row = (t: Tensor) => t.to(dtype).view([1, B]);
   const columns = [row(token), row(logProbs.gather(1, token))];
   if (o.starts) columns.push(row(startLogitsOf(m, hidden)));
-  const latent = o.inSpan ? latentStepAt(m, lastPre) : null;
+  const latent = o.inSpan ? latentStepAt(m, lastPre, o.latentIndex) : null;
   if (latent) columns.push(row(latent.stopLogit));
   if (!greedy) columns.push(torch.rand([2, B], { dtype, device: lastPre.device }));
   const v = torch.cat(columns, 0).tolist() as number[][];

@@ -30,10 +30,7 @@ export function frozenReference(lm: LatentModel, startLogitOffset: number): Refe
   return torch.noGrad(() => {
     const model = lm.model;
     const placement = { dtype: model.dtype, device: model.device };
-    const heads = frozenCopy(
-      torch.scope(() => new LatentHeads({ hidden: model.config.hiddenSize, markerInit: lm.heads.markers, scale: lm.heads.scale, dtype: lm.heads.gain.dtype })),
-      lm.heads,
-    );
+    const heads = frozenCopy(LatentHeads.like(lm.heads), lm.heads);
     heads.startThreshold = lm.heads.startThreshold;
     owned.push(heads);
     let modules: PolicyModules;

@@ -187,7 +187,7 @@ function score(m: PolicyModules, rollouts: readonly Rollout[], o: ScoreOptions, 
       for (let j = 0; j < count; j++) {
         const valid = here.map((run) => !!run && run.start + j < run.end);
         const qPos = here.map((run, b) => [valid[b] ? run!.start + j : 0]);
-        const { embed } = latentStepAt(m, lastPre!);
+        const { embed } = latentStepAt(m, lastPre!, j);
         const x = (o.detachLatents ? embed.detach() : embed).unsqueeze(1);
         const pre = runPass(m.latentTrunk, cache, slots, x, qPos, valid.map((v) => [v]));
         collect(pre, 1, valid.flatMap((v, b) => (v ? [[b, qPos[b][0], 0] as [number, number, number]] : [])));

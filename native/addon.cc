@@ -12,6 +12,7 @@ void register_autocast(napi_env env, napi_value exports);
 void register_latent_step(napi_env env, napi_value exports);
 void register_distributed(napi_env env, napi_value exports);
 void register_io(napi_env env, napi_value exports);
+void register_mapped_file(napi_env env, napi_value exports);
 }  // namespace lt
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
@@ -26,5 +27,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   lt::register_latent_step(env, exports);
   lt::register_distributed(env, exports);
   lt::register_io(env, exports);
+  lt::register_mapped_file(env, exports);
   return exports;
 }

@@ -49,6 +49,8 @@ napi_value make_string(napi_env env, const std::string& s);
 napi_value make_undefined(napi_env env);
 napi_value make_null(napi_env env);
 napi_value make_tensor(napi_env env, at::Tensor t);  // inserts into the table, returns the handle (or null)
+// True for the storage of a tensor over a memory-mapped file (mapped_file.cc): page-cache memory, not the heap's.
+bool is_file_mapped(const at::Storage& storage);
 
 napi_valuetype type_of(napi_env env, napi_value v);
 bool is_nullish(napi_env env, napi_value v);

@@ -33,7 +33,7 @@ Table& table() {
 int64_t owned_cpu_bytes(const at::Tensor& t) {
   if (!t.defined() || !t.has_storage() || !t.is_cpu()) return 0;
   const auto& storage = t.storage();
-  if (storage.use_count() != 1) return 0;
+  if (storage.use_count() != 1 || is_file_mapped(storage)) return 0;
   return static_cast<int64_t>(storage.nbytes());
 }
 

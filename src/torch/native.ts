@@ -76,6 +76,11 @@ export interface NativeAddon {
   // io.cc: a new CPU tensor filled by pread(2) from a file path or open descriptor (label names the file in errors)
   readTensor(source: string | number, byteOffset: number, byteLength: number, dtype: string, shape: readonly number[], label?: string, threads?: number): number;
   evictFromPageCache(source: string | number): void;
+  mapFile(fd: number, label: string, expectedSize: number): number;
+  unmapFile(mapping: number): boolean;
+  mappedResidentFraction(mapping: number, byteOffset: number, byteLength: number): number;
+  mappedTensor(mapping: number, byteOffset: number, byteLength: number, dtype: string, shape: readonly number[]): number | null;
+  mappedFileFaults(): number;
 }
 
 /** An optimizer owned by the addon (opaque to JS). */

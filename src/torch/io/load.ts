@@ -1,8 +1,10 @@
 /**
- * Loading safetensors tensors into tensor memory. Each tensor is read on its own, by the addon,
- * with pread(2) straight into the storage of a freshly allocated CPU tensor: the bytes never pass
- * through JavaScript memory and the file is never read (or mapped) as a whole. The tensor is then
- * converted to the requested dtype and moved to the requested device.
+ * Loading safetensors tensors into tensor memory, by the addon, in one of two ways:
+ *  - mapped (CPU tensors whose bytes are in the page cache): the file is memory-mapped copy-on-write
+ *    once, and each tensor is a view of its bytes there, faulted in but never copied (native/mapped_file.cc);
+ *  - read: pread(2) straight into the storage of a freshly allocated tensor (a cold file, another
+ *    device, or `map: false`); the bytes never pass through JavaScript memory.
+ * The tensor is then converted to the requested dtype and moved to the requested device.
  *
  *     using file = SafetensorsFile.open('model.safetensors');
  *     const w = loadTensor(file, 'lm_head.weight', { dtype: 'bfloat16', device: 'cuda' });
@@ -30,6 +32,14 @@ export interface LoadTensorOptions {
    * machine with idle cores and a warm page cache; on a busy machine one is fastest.
    */
   readerThreads?: number;
+  /**
+   * Whether a tensor is a view of the memory-mapped file instead of a copy. 'auto' (the default)
+   * maps when the tensor lands on the CPU and its bytes are in the page cache (a warm file), and reads
+   * otherwise; true maps whatever the cache holds; false always reads. A mapped tensor is
+   * copy-on-write (writing to it never changes the file), keeps the mapping alive after the file is
+   * closed, and survives the file shrinking underneath (the lost bytes read as zeros).
+   */
+  map?: boolean | 'auto';
 }
 
 export interface LoadTensorsOptions extends Omit<LoadTensorOptions, 'dtype'> {
@@ -56,14 +66,45 @@ export function loadTensor(source: TensorSource, name: string, options: LoadTens
   if (!Number.isInteger(threads) || threads < 1) {
     throw new SafetensorsError('BAD_ARGUMENT', file.path, name, `readerThreads must be a positive integer, got ${threads}`);
   }
-  let handle: number;
+  const map = options.map ?? 'auto';
+  if (map !== true && map !== false && map !== 'auto') {
+    throw new SafetensorsError('BAD_ARGUMENT', file.path, name, `map must be true, false or 'auto', got ${String(map)}`);
+  }
+  const onCpu = options.device === undefined || options.device === 'cpu';
+  let handle: number | null = null;
   try {
-    handle = N.readTensor(file.fd, entry.byteOffset, entry.byteLength, stored, entry.shape, file.path, threads);
+    if (map === true || (map === 'auto' && onCpu)) {
+      const mapping = mappingOf(file);
+      if (map === true || N.mappedResidentFraction(mapping, entry.byteOffset, entry.byteLength) >= WARM_FRACTION) {
+        handle = N.mappedTensor(mapping, entry.byteOffset, entry.byteLength, stored, entry.shape);
+      }
+    }
+    // Cold, for another device, or misaligned for its dtype (mappedTensor answers null): a copy.
+    handle ??= N.readTensor(file.fd, entry.byteOffset, entry.byteLength, stored, entry.shape, file.path, threads);
   } catch (error) {
     if (!(error instanceof TorchError)) throw error;
     throw new SafetensorsError('IO', file.path, name, nativeReason(error.message, file.path), { cause: error });
   }
   return place(wrap(handle), dtype, options.device);
+}
+
+/** Share of a tensor's pages that must be cached for 'auto' to map it: a cold read is pread's. */
+const WARM_FRACTION = 0.9;
+const mappings = new WeakMap<SafetensorsFile, number>();
+
+/** The file's mapping, made on first use and released (for the file's part) when the file closes. */
+function mappingOf(file: SafetensorsFile): number {
+  let id = mappings.get(file);
+  if (id === undefined) {
+    const mapped = N.mapFile(file.fd, file.path, file.fileSize);
+    file.onClose(() => {
+      mappings.delete(file);
+      N.unmapFile(mapped);
+    });
+    mappings.set(file, mapped);
+    id = mapped;
+  }
+  return id;
 }
 
 /**

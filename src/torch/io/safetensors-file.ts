@@ -38,6 +38,7 @@ export interface SafetensorsHeader {
  */
 export class SafetensorsFile implements Disposable {
   private descriptor: number | undefined;
+  private closeHooks: (() => void)[] = [];
 
   private constructor(
     readonly path: string,
@@ -160,7 +161,22 @@ export class SafetensorsFile implements Disposable {
     if (this.descriptor === undefined) return;
     const fd = this.descriptor;
     this.descriptor = undefined;
-    closeSync(fd);
+    const hooks = this.closeHooks;
+    this.closeHooks = [];
+    try {
+      for (const hook of hooks) hook();
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * Runs `hook` when the file is closed (before its descriptor is), to release what was made from
+   * the open file, such as a memory mapping. Throws `SafetensorsError` when the file is closed already.
+   */
+  onClose(hook: () => void): void {
+    if (this.descriptor === undefined) throw this.closedError(undefined);
+    this.closeHooks.push(hook);
   }
 
   [Symbol.dispose](): void {

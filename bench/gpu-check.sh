@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU check of the fused latent-step op: on a CUDA machine, builds the addon against that machine's
-# Python torch, runs test/latent/latent-step.test.ts (its CUDA tests included) and the latent-step
+# Python torch, runs test/torch/kernels/latent-step.test.ts (its CUDA tests included) and the latent-step
 # benchmark on the GPU (float32 and bfloat16, against the same composition here and in PyTorch), and
 # prints a short table. Meant to finish within 8 minutes on a 16-core machine with one GPU.
 #
@@ -115,10 +115,10 @@ build_seconds=$((SECONDS - build_started))
 export LATENT_TOKENS_ADDON="$ADDON" LT_PYTHON="$PYTHON"
 
 # ---- tests ----
-say "jest test/latent/latent-step.test.ts"
+say "jest test/torch/kernels/latent-step.test.ts"
 test_status=0
 timeout 180 "$NODE" node_modules/jest/bin/jest.js --ci --verbose --json --outputFile="$LOG_DIR/test.json" \
-  test/latent/latent-step.test.ts >"$LOG_DIR/test.log" 2>&1 || test_status=$?
+  test/torch/kernels/latent-step.test.ts >"$LOG_DIR/test.log" 2>&1 || test_status=$?
 tests_line="$(grep -E '^Tests:' "$LOG_DIR/test.log" | tail -1 || true)"
 cuda_tests="$("$PYTHON" -c '
 import json, sys

@@ -11,7 +11,7 @@
 // Goal (issue "fused latent-step op"): fused >= 3x faster than the composition for B <= 8.
 import * as torch from '../src/torch';
 import type { Tensor } from '../src/torch';
-import { latentStep, latentStepReference } from '../src/latent/latent-step';
+import { latentStep, latentStepReference } from '../src/torch/kernels/latent-step';
 import { formatRatio, pythonCounterpart, runSuite, formatDuration, type BenchCase, type SuiteResult } from './lib';
 
 const DEVICE = process.env.LATENT_STEP_DEVICE ?? 'cpu';
@@ -133,7 +133,7 @@ export async function main(argv: string[]): Promise<void> {
       counterparts: [pythonCounterpart('bench/python/latent_step.py', 'pytorch', 'PyTorch')],
       timing: { warmupMs: 100, sampleMs: 20, repeats: 7, rounds: 2 },
       notes: [
-        'composed = latentStepReference (src/latent/latent-step.ts): h·rsqrt(mean(h²)+eps)·w, then scale·n·g + b and n·sw summed + sb, ' +
+        'composed = latentStepReference (src/torch/kernels/latent-step.ts): h·rsqrt(mean(h²)+eps)·w, then scale·n·g + b and n·sw summed + sb, ' +
           'about a dozen operators and autograd nodes; PyTorch runs the same operators in the same order.',
         'Every input requires grad, so forward rows include recording the autograd graph; backward rows use autograd.grad with given output gradients.',
         'Each row names the PyTorch composition it is compared with: the ours/PyTorch column of a fused row is fused vs PyTorch composed.',

@@ -1,6 +1,6 @@
 """PyTorch (Python API) side of bench/latent-step.ts: the latent step composed from primitive operators,
 written as a Python user writes it, in the same order as latentStepReference
-(src/latent/latent-step.ts):
+(src/torch/kernels/latent-step.ts):
 
     n = h * rsqrt(mean(h^2, -1) + eps) * w;  embed = n * g * scale + b;  stop = (n * sw).sum(-1) + sb
 

@@ -1,27 +1,23 @@
 #!/usr/bin/env node
 // The `latent` command line. Each command lives in src/cli/commands/<name>.ts and exports a yargs
-// CommandModule as `command`; they are discovered from that folder so commands stay independent.
-import * as fs from 'fs';
-import * as path from 'path';
+// CommandModule as `command`; the commands load their heavy modules (libtorch, models) only when they
+// run, so `latent --help` stays fast.
 import yargs from 'yargs';
 import type { CommandModule } from 'yargs';
+import { command as demo } from './commands/demo';
+import { command as evaluate } from './commands/eval';
+import { command as generate } from './commands/generate';
+import { command as inspectLatents } from './commands/inspect-latents';
+import { command as launch } from './commands/launch';
+import { command as logits } from './commands/logits';
+import { command as makeModel } from './commands/make-model';
+import { command as report } from './commands/report';
+import { command as train } from './commands/train';
+import { command as version } from './commands/version';
 
-export function loadCommands(dir = path.join(__dirname, 'commands')): CommandModule[] {
-  const files = fs
-    .readdirSync(dir)
-    .filter((f) => /\.(js|ts)$/.test(f) && !f.endsWith('.d.ts') && !f.endsWith('.map'))
-    .sort();
-  const seen = new Set<string>();
-  const commands: CommandModule[] = [];
-  for (const f of files) {
-    const base = f.replace(/\.(js|ts)$/, '');
-    if (seen.has(base)) continue;
-    seen.add(base);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const mod = require(path.join(dir, base));
-    if (mod.command) commands.push(mod.command as CommandModule);
-  }
-  return commands;
+/** The top-level commands, in the order `latent --help` lists them. */
+export function loadCommands(): CommandModule[] {
+  return [demo, evaluate, generate, inspectLatents, launch, logits, makeModel, report, train, version] as CommandModule[];
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {

@@ -7,7 +7,7 @@
 import * as torch from '../torch';
 import { Module, Parameter } from '../torch/nn';
 import type { Tensor } from '../torch';
-import type { LatentStepOutput } from './latent-step';
+import type { LatentStepOutput } from '../torch/kernels/latent-step';
 import { createLatentInput, type LatentInput, type LatentInputKind, type LatentInputSpec, type LatentStepArgs } from './latent-input';
 
 export interface LatentHeadsOptions {

@@ -7,4 +7,4 @@ export * from './qwen2-trunks';
 export * from './generate';
 export * from './evaluate';
 export * from './diagnostics';
-export { latentStep, latentStepReference, type LatentStepOutput } from './latent-step';
+export { latentStep, latentStepReference, type LatentStepOutput } from '../torch/kernels/latent-step';

@@ -22,7 +22,7 @@
 import * as torch from '../torch';
 import type { Tensor } from '../torch';
 import { Module, Parameter, Linear } from '../torch/nn';
-import { latentStep, type LatentStepOutput } from './latent-step';
+import { latentStep, type LatentStepOutput } from '../torch/kernels/latent-step';
 import type { LatentSpan } from './sequence';
 
 /** The language model's token space, for forms that read the hidden state as a token distribution. */

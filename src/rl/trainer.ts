@@ -25,7 +25,7 @@ import { frozenReference, type ReferencePolicy } from './reference';
 import { markedRolloutText, rolloutText } from './render';
 import { REWARD_DEFAULTS, checkRewardConfig, computeReward, type Reward, type RewardConfig } from './reward';
 import { LATENT_GRADS, scoreRollouts, type LatentGrad } from './teacher-forcing';
-import { rolloutAccuracy } from './evaluate';
+import { rolloutAccuracy } from './accuracy';
 
 export interface RlConfig extends RewardConfig {
   kind: 'rl';

@@ -1,6 +1,7 @@
 // PyTorch-style printing of tensors, character for character as repr() in torch/_tensor_str.py with
 // the default print options: tensor([[1.0000, 2.5000], ...], dtype=torch.float64, requires_grad=True).
 import { native as N } from './native';
+import * as util from 'util';
 import { wrap, type Tensor } from './tensor';
 
 // torch.set_printoptions defaults
@@ -222,4 +223,14 @@ export function formatTensor(t: Tensor): string {
   if (gradFn) suffixes.push(`grad_fn=<${gradFn}>`);
   else if (t.requiresGrad) suffixes.push('requires_grad=True');
   return addSuffixes(PREFIX + body, suffixes, PREFIX.length);
+}
+
+/**
+ * Gives tensors PyTorch's printing (`toString`, and `console.log` through util.inspect). Installed by
+ * the torch entry point rather than declared in tensor.ts, because printing reads values back through
+ * tensors itself and tensor.ts must not import it back.
+ */
+export function installFormatting(proto: { toString(): string }): void {
+  Object.defineProperty(proto, 'toString', { value: function (this: Tensor) { return formatTensor(this); }, writable: true, configurable: true });
+  Object.defineProperty(proto, util.inspect.custom, { value: function (this: Tensor) { return formatTensor(this); }, writable: true, configurable: true });
 }

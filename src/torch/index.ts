@@ -5,10 +5,12 @@ import { native } from './native';
 import { makeTorchError } from './errors';
 import { Tensor } from './tensor';
 import { installTensorMethods } from './generated/ops';
+import { installFormatting } from './format';
 import * as rt from './op-runtime';
 
 native.setErrorFactory(makeTorchError);
 installTensorMethods(Tensor.prototype);
+installFormatting(Tensor.prototype);
 
 export * from './generated/ops';
 export { Tensor } from './tensor';
@@ -40,4 +42,4 @@ export * as nn from './nn';
 export * as F from './nn/functional';
 export * as testing from './testing';
 export * as optim from './optim'; export * as amp from './amp'; export { autocast, autocastGuard, isAutocastEnabled, getAutocastDtype } from './amp';
-export { latentStep, latentStepReference, type LatentStepOutput } from '../latent/latent-step';
+export { latentStep, latentStepReference, type LatentStepOutput } from './kernels/latent-step';

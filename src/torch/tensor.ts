@@ -1,12 +1,10 @@
 // The Tensor class: a JS handle to a libtorch tensor. Operators (generated from ATen's schemas) are
 // installed as methods by src/torch/index.ts; what is written here by hand is metadata, readback,
 // autograd access, lifetime and printing.
-import * as util from 'util';
 import { native as N } from './native';
 import { disposeTensor, setTensorClass, track } from './memory';
 import type { GeneratedTensorMethods } from './generated/ops';
 import { DTYPE_ALIASES, type DType, type DeviceLike } from './types';
-import { formatTensor } from './format';
 
 export interface Tensor extends GeneratedTensorMethods {}
 
@@ -183,14 +181,6 @@ export class Tensor {
   }
   get isDisposed(): boolean {
     return this._h < 0;
-  }
-
-  // ---- printing ----
-  toString(): string {
-    return formatTensor(this);
-  }
-  [util.inspect.custom](): string {
-    return formatTensor(this);
   }
 }
 

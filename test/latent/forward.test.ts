@@ -7,7 +7,7 @@ import { buildLatentSequence, Role, type LatentSequence } from '../../src/latent
 import { LatentHeads } from '../../src/latent/heads';
 import { latentForward, type Backbone, type Trunk } from '../../src/latent/forward';
 import { LatentDecoder, qwen2Backbone } from '../../src/latent/qwen2-trunks';
-import { latentStep } from '../../src/latent/latent-step';
+import { latentStep } from '../../src/torch/kernels/latent-step';
 
 // A character-level "tokenizer" over a small alphabet keeps the model tiny.
 const ALPHABET = ' abcdefghijklmnopqrstuvwxyz0123456789+-*/=.,?:#\n$QA';

@@ -1,17 +1,8 @@
-// `latent train rl …` (phase 2: GRPO from a phase-1 run). Mounted by ./train.ts, which loads
-// `rlCommand` from this file (it exports no `command`, so the CLI does not mount it at the top level).
-import * as fs from 'fs';
+// `latent train rl …` (phase 2: GRPO from a phase-1 run). Mounted by ./train.ts as `rlCommand` (it
+// exports no `command`: it is not a top-level command).
 import * as path from 'path';
 import type { Argv, CommandModule } from 'yargs';
-
-function readConfigFile(file: string | undefined): Record<string, unknown> {
-  if (!file) return {};
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`--config ${file}: ${(e as Error).message}`);
-  }
-}
+import { readConfigFile } from '../config-file';
 
 /** CLI option -> RlConfig field, for the options whose names differ. */
 const RENAMED: Record<string, string> = {

@@ -1,16 +1,8 @@
 // `latent train sft …` (phase 1) and `latent train rl …` (phase 2).
-import * as fs from 'fs';
 import * as path from 'path';
 import type { Argv, CommandModule } from 'yargs';
-
-function readConfigFile(file: string | undefined): Record<string, unknown> {
-  if (!file) return {};
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`--config ${file}: ${(e as Error).message}`);
-  }
-}
+import { readConfigFile } from '../config-file';
+import { rlCommand } from './train-rl';
 
 const sft: CommandModule = {
   command: 'sft',
@@ -67,15 +59,7 @@ export const command: CommandModule = {
   command: 'train <phase>',
   describe: 'train a model with latent tokens (sft: phase 1; rl: phase 2)',
   builder: (y: Argv) => {
-    let b = y.command(sft);
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const rl = require('./train-rl');
-      if (rl.rlCommand) b = b.command(rl.rlCommand);
-    } catch {
-      // phase 2 not built
-    }
-    return b.demandCommand(1);
+    return y.command(sft).command(rlCommand).demandCommand(1);
   },
   handler: () => undefined,
 };

@@ -4,9 +4,8 @@ import type { CommandModule } from 'yargs';
 export const command: CommandModule = {
   command: 'version',
   describe: 'print library, libtorch and build information',
-  handler: () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const torch = require('../../torch') as typeof import('../../torch');
+  handler: async () => {
+    const torch = await import('../../torch');
     const v = torch.version();
     const pkg = require('../../../package.json');
     console.log(`latent-tokens ${pkg.version}`);

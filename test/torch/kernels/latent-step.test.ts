@@ -2,9 +2,9 @@
 // composed from primitive operators: forward values and all six gradients, finite differences,
 // reduced precisions, strided inputs, argument errors, autograd behaviour and (when a GPU is
 // visible) the CUDA kernels.
-import * as torch from '../../src/torch';
-import { Tensor } from '../../src/torch';
-import { latentStep, latentStepReference, type LatentStepOutput } from '../../src/latent/latent-step';
+import * as torch from '../../../src/torch';
+import { Tensor } from '../../../src/torch';
+import { latentStep, latentStepReference, type LatentStepOutput } from '../../../src/torch/kernels/latent-step';
 
 type FloatDType = 'float32' | 'float64' | 'bfloat16' | 'float16';
 type StepFn = typeof latentStep;

@@ -5,9 +5,11 @@
 //   n         = h · rsqrt(mean(h², -1) + eps) · normWeight      (the model's final RMSNorm)
 //   embed     = scale · n · gain + bias                           [B, D]
 //   stopLogit = n · stopWeight + stopBias                         [B]   (a dot product over D)
-import * as torch from '../torch';
-import { native } from '../torch/native';
-import { Tensor, wrap } from '../torch/tensor';
+// The binding lives in the torch layer beside the other native ops; latent/ builds its heads on it.
+import { TorchTypeError } from '../errors';
+import { scope } from '../memory';
+import { native } from '../native';
+import { Tensor, wrap } from '../tensor';
 
 export interface LatentStepOutput {
   /** the input embedding of the next latent token, [B, D], in h's dtype */
@@ -23,13 +25,13 @@ function checkArguments(fn: string, args: readonly unknown[], eps: unknown): voi
     const name = TENSOR_ARGS[i];
     if (name === 'scale') {
       if (typeof value !== 'number' || !Number.isFinite(value))
-        throw new torch.TorchTypeError(`${fn}: scale must be a finite number, got ${String(value)}`);
+        throw new TorchTypeError(`${fn}: scale must be a finite number, got ${String(value)}`);
     } else if (!(value instanceof Tensor)) {
-      throw new torch.TorchTypeError(`${fn}: ${name} must be a Tensor, got ${value === null ? 'null' : typeof value}`);
+      throw new TorchTypeError(`${fn}: ${name} must be a Tensor, got ${value === null ? 'null' : typeof value}`);
     }
   });
   if (typeof eps !== 'number' || !Number.isFinite(eps) || eps < 0)
-    throw new torch.TorchTypeError(`${fn}: eps must be a finite number >= 0, got ${String(eps)}`);
+    throw new TorchTypeError(`${fn}: eps must be a finite number >= 0, got ${String(eps)}`);
 }
 
 /**
@@ -75,7 +77,7 @@ export function latentStepReference(
   eps = 1e-6,
 ): LatentStepOutput {
   checkArguments('latentStepReference', [h, normWeight, gain, bias, scale, stopWeight, stopBias], eps);
-  return torch.scope(() => {
+  return scope(() => {
     const n = h.mul(h.square().mean(-1, true).add(eps).rsqrt()).mul(normWeight);
     const embed = n.mul(gain).mul(scale).add(bias);
     const stopLogit = n.mul(stopWeight).sum(-1).add(stopBias.reshape([]));

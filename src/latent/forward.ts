@@ -23,7 +23,7 @@ import type { Tensor } from '../torch';
 import { Role, chunksOf, type Chunk, type LatentSequence } from './sequence';
 import type { LatentHeads } from './heads';
 import type { TokenSpace } from './latent-input';
-
+import { attentionMask } from '../models/attention-mask';
 import { KVCache } from '../models/qwen2/cache';
 
 /** What the latent forward needs from a decoder-only model (see models/qwen2's adapter). */
@@ -294,20 +294,6 @@ function boolTensor(values: Uint8Array, shape: number[], device: string): Tensor
   return onDevice(torch.fromBytes(values, 'bool', shape), device);
 }
 
-/**
- * The attention mask over every slot of the batch, [B, 1, S, S] bool: a real query attends to real
- * keys at positions up to its own (causal by position, so examples whose chunks fall at different
- * slots line up), padding keys are never attended to, and every query attends to its own slot (a
- * padding query's output is unused but stays finite). A pass over slots [s, s + T) uses the view
- * [.., s : s + T, 0 : s + T] of it, which covers the cache before the pass and the pass itself.
- */
-function slotMask(positions: Tensor, valid: Tensor): Tensor {
-  const S = positions.size(1);
-  const causal = positions.unsqueeze(1).le(positions.unsqueeze(2)); // [B, query, key]
-  const real = valid.unsqueeze(2).logicalAnd(valid.unsqueeze(1));
-  return causal.logicalAnd(real).logicalOr(torch.eye(S, { dtype: 'bool', device: positions.device })).unsqueeze(1);
-}
-
 /** Runs the latent forward on a batch of sequences. Call inside torch.scope; results escape as returned. */
 export function latentForward(seqs: LatentSequence[], o: LatentForwardOptions): LatentForwardResult {
   const plan = planWaves(seqs, seqs.map(chunksOf), o.startPosWeight);
@@ -337,7 +323,9 @@ function layoutTensors(plan: Plan, device: string, lossDtype: torch.DType, ablat
   const floats = (values: number[]) => floatTensor(values, lossDtype, device);
   return {
     positions,
-    mask: slotMask(positions, boolTensor(plan.valid, [B, S], device)),
+    // Over every slot of the batch, [B, 1, S, S]: a pass over slots [s, s + T) uses the view
+    // [.., s : s + T, 0 : s + T], which covers the cache before the pass and the pass itself.
+    mask: attentionMask(positions, boolTensor(plan.valid, [B, S], device)),
     ids: int64Tensor(plan.ids, [B, S], device),
     lmRows: list(plan.lm.rows),
     lmTargets: list(plan.lm.targets),

@@ -8,6 +8,7 @@
 // own (and to itself, so that a padding query's row is never fully masked, which would give NaN).
 import * as torch from '../torch';
 import type { Tensor } from '../torch';
+import { attentionMask } from '../models/attention-mask';
 import type { KVCache } from '../models/qwen2/cache';
 import type { Trunk } from '../latent/forward';
 
@@ -28,29 +29,14 @@ export class CacheSlots {
 
   /**
    * The boolean mask [B, 1, Tq, S + Tq] (true = may attend) for queries at positions `qPos` [B][Tq]
-   * whose realness is `qValid` [B][Tq], over the S stored slots and the queries themselves.
+   * whose realness is `qValid` [B][Tq], over the S stored slots and the queries themselves (the shared
+   * cache rule of models/attention-mask.ts).
    */
   mask(qPos: readonly (readonly number[])[], qValid: readonly (readonly boolean[])[], device: string): Tensor {
     this.checkShape(qPos, qValid);
-    const B = this.batch;
-    const Tq = qPos[0].length;
-    const S = this.length;
-    const T = S + Tq;
-    const m = new Uint8Array(B * Tq * T);
-    for (let b = 0; b < B; b++) {
-      const kvPos = this.positions[b];
-      const kvValid = this.valid[b];
-      for (let q = 0; q < Tq; q++) {
-        const row = (b * Tq + q) * T;
-        if (qValid[b][q]) {
-          const p = qPos[b][q];
-          for (let j = 0; j < S; j++) if (kvValid[j] && kvPos[j] <= p) m[row + j] = 1;
-          for (let j = 0; j < Tq; j++) if (qValid[b][j] && qPos[b][j] <= p) m[row + S + j] = 1;
-        }
-        m[row + S + q] = 1;
-      }
-    }
-    return torch.tensor(m, { shape: [B, 1, Tq, T], dtype: 'bool', device });
+    const positions = torch.tensor(this.positions.map((p, b) => [...p, ...qPos[b]]), { dtype: 'int64', device });
+    const valid = torch.tensor(this.valid.map((v, b) => [...v, ...qValid[b]]), { dtype: 'bool', device });
+    return attentionMask(positions, valid, qPos[0].length);
   }
 
   /** Records the slots of a pass (call after the pass wrote them to the cache). */

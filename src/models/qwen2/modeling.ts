@@ -13,6 +13,7 @@ import { Embedding, Linear, Module, ModuleList, Parameter, RMSNorm } from '../..
 import type { DType, DeviceLike } from '../../torch';
 import type { Qwen2Config } from './config';
 import type { KVCache } from './cache';
+import { attentionMask } from '../attention-mask';
 
 export interface ModelPlacement {
   dtype?: DType;
@@ -317,24 +318,18 @@ function defaultPositions(keyMask: Tensor | null, past: number, length: number, 
 }
 
 /**
- * The attention mask for T queries at positions past..past+T-1 over S = past + T keys. Without
- * padding it is implicit (SDPA's causal flag with no cache; nothing for a single query). With padding,
- * query i may attend key j when j <= past + i and j is a real token; a padding query also attends to
- * itself, so that its row is never fully masked (which would give NaN, and NaN gradients).
+ * The attention mask for T queries in cache slots past..past+T-1 over S = past + T keys. Without
+ * padding it is implicit (SDPA's causal flag with no cache; nothing for a single query). Otherwise it
+ * is the shared cache rule (models/attention-mask.ts) with slots causal by their index: a real query
+ * attends to the real keys up to its own slot, every query to itself.
  */
 export function buildAttentionMask(keyMask: Tensor | null, past: number, length: number, device: string): AttentionMask {
   if (keyMask === null) {
     if (length === 1) return { mask: null, isCausal: false };
     if (past === 0) return { mask: null, isCausal: true };
   }
-  const total = past + length;
-  const queryPositions = torch.arange(past, total, { dtype: 'int64', device }).unsqueeze(1); // [T, 1]
-  const keyPositions = torch.arange(0, total, { dtype: 'int64', device }).unsqueeze(0); // [1, S]
-  const causal = keyPositions.le(queryPositions); // [T, S]
-  if (keyMask === null) return { mask: causal, isCausal: false };
-  const self = keyPositions.eq(queryPositions);
-  const visible = keyMask.unsqueeze(1).logicalOr(self); // [B, T, S]
-  return { mask: visible.logicalAnd(causal).unsqueeze(1), isCausal: false };
+  const slots = torch.arange(0, past + length, { dtype: 'int64', device }).unsqueeze(0); // [1, S]
+  return { mask: attentionMask(slots, keyMask, length), isCausal: false };
 }
 
 /** Qwen2 with its language-model head (Hugging Face's Qwen2ForCausalLM). */

@@ -27,6 +27,13 @@ export interface ArithDifficulty {
   operations: readonly ArithOperation[];
   /** Upper bound on every intermediate result and the final answer. */
   maxResult: number;
+  /**
+   * Operations per written solution line (1: every intermediate result is written). With 2, a line
+   * computes `(a op b) op c` in one annotation and its intermediate `a op b` is never written, so the
+   * model has to carry it internally: a single forward pass must do two operations, extra passes
+   * (latents) could do one each.
+   */
+  stepsPerLine: number;
 }
 
 export const MAX_ARITH_STEPS = 8;
@@ -41,6 +48,7 @@ export const DEFAULT_ARITH_DIFFICULTY: Readonly<ArithDifficulty> = Object.freeze
   maxDigits: 2,
   operations: ARITH_OPERATIONS,
   maxResult: 1_000_000,
+  stepsPerLine: 1,
 });
 
 export interface ArithStep {
@@ -359,7 +367,7 @@ function planNumbers(random: () => number, operations: readonly ArithOperation[]
 /** Fills defaults and checks ranges, naming the offending field. */
 export function resolveArithDifficulty(overrides: Partial<ArithDifficulty> = {}): ArithDifficulty {
   const difficulty: ArithDifficulty = { ...DEFAULT_ARITH_DIFFICULTY, ...stripUndefined(overrides) };
-  const { minSteps, maxSteps, maxDigits, operations, maxResult } = difficulty;
+  const { minSteps, maxSteps, maxDigits, operations, maxResult, stepsPerLine } = difficulty;
   const isIntegerIn = (value: number, low: number, high: number) => Number.isInteger(value) && value >= low && value <= high;
   if (!isIntegerIn(minSteps, 1, MAX_ARITH_STEPS)) throw new Error(`arith task: minSteps must be an integer in [1, ${MAX_ARITH_STEPS}], got ${minSteps}`);
   if (!isIntegerIn(maxSteps, minSteps, MAX_ARITH_STEPS)) {
@@ -372,6 +380,7 @@ export function resolveArithDifficulty(overrides: Partial<ArithDifficulty> = {})
   if (!isIntegerIn(maxResult, MIN_VALUE, Number.MAX_SAFE_INTEGER)) {
     throw new Error(`arith task: maxResult must be an integer in [${MIN_VALUE}, ${Number.MAX_SAFE_INTEGER}], got ${maxResult}`);
   }
+  if (!isIntegerIn(stepsPerLine, 1, MAX_ARITH_STEPS)) throw new Error(`arith task: stepsPerLine must be an integer in [1, ${MAX_ARITH_STEPS}], got ${stepsPerLine}`);
   return { ...difficulty, operations: [...new Set(operations)] };
 }
 
@@ -379,11 +388,29 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** `12 * 3 = <<12*3=36>>36 marbles` (or `= $<<…>>36` for money). */
-function formatWork(step: ArithStep, theme: Theme, context: StoryContext): string {
-  const annotation = `<<${step.left}${step.operation}${step.right}=${step.result}>>${step.result}`;
+/**
+ * `12 * 3 = <<12*3=36>>36 marbles` (or `= $<<…>>36` for money); a line of several steps is written
+ * `(12 * 3) + 5 = <<(12*3)+5=41>>41 marbles`, its intermediate results unwritten.
+ */
+function formatWork(line: readonly ArithStep[], theme: Theme, context: StoryContext): string {
+  let spaced = String(line[0].left);
+  let compact = spaced;
+  line.forEach((step, i) => {
+    const open = i < line.length - 1 ? '(' : '';
+    spaced = `${open}${spaced} ${step.operation} ${step.right}${i < line.length - 1 ? ')' : ''}`;
+    compact = `${open}${compact}${step.operation}${step.right}${i < line.length - 1 ? ')' : ''}`;
+  });
+  const result = line[line.length - 1].result;
+  const annotation = `<<${compact}=${result}>>${result}`;
   const written = theme.money ? `$${annotation}` : `${annotation} ${context.noun}`;
-  return `${step.left} ${step.operation} ${step.right} = ${written}`;
+  return `${spaced} = ${written}`;
+}
+
+/** Consecutive steps grouped into written lines of `size` (the last line may be shorter). */
+function linesOf(steps: readonly ArithStep[], size: number): ArithStep[][] {
+  const lines: ArithStep[][] = [];
+  for (let i = 0; i < steps.length; i += size) lines.push(steps.slice(i, i + size));
+  return lines;
 }
 
 /** Picks a template not used yet in this problem when one is left, so sentences rarely repeat. */
@@ -420,7 +447,9 @@ export function generateArithProblem(random: () => number, difficulty: ArithDiff
     randomChoice(random, theme.closings)(context),
   ].join(' ');
   const finalAnswer = steps[steps.length - 1].result;
-  const solutionLines = steps.map((step, i) => templates[i].solution(context, formatWork(step, theme, context)));
+  const size = difficulty.stepsPerLine ?? 1;
+  // a line is worded by the template of its last step (the sentence states the value it ends with)
+  const solutionLines = linesOf(steps, size).map((line, i) => templates[i * size + line.length - 1].solution(context, formatWork(line, theme, context)));
   return { question, answer: `${solutionLines.join('\n')}\n#### ${finalAnswer}`, steps, finalAnswer };
 }
 
@@ -428,22 +457,24 @@ export interface ArithGenerationOptions extends Partial<ArithDifficulty> {
   seed: number;
   /** Questions that must not be produced again (e.g. the train set when generating test). */
   exclude?: ReadonlySet<string>;
+  /** Keeps only problems it accepts (held-out calculations); rejected draws are redrawn. */
+  accept?: (problem: ArithProblem) => boolean;
 }
 
 /** `count` problems, deterministic given the seed and difficulty. */
 export function generateArithProblems(count: number, options: ArithGenerationOptions): ArithProblem[] {
   if (!Number.isInteger(count) || count < 0) throw new Error(`arith task: count must be a non-negative integer, got ${count}`);
-  const { seed, exclude, ...overrides } = options;
+  const { seed, exclude, accept, ...overrides } = options;
   const difficulty = resolveArithDifficulty(overrides);
   const random = mulberry32(seed);
   const problems: ArithProblem[] = [];
-  const maxDraws = count * 20 + 1000;
+  const maxDraws = count * (accept ? 400 : 20) + 1000;
   for (let draws = 0; problems.length < count; draws++) {
     if (draws >= maxDraws) {
       throw new Error(`arith task: only ${problems.length} of ${count} problems are new after ${maxDraws} draws; the excluded set covers most of this difficulty's problems`);
     }
     const problem = generateArithProblem(random, difficulty);
-    if (!exclude?.has(problem.question)) problems.push(problem);
+    if (!exclude?.has(problem.question) && (accept?.(problem) ?? true)) problems.push(problem);
   }
   return problems;
 }
@@ -459,23 +490,96 @@ export interface WriteArithTaskOptions extends Partial<ArithDifficulty> {
   /** Number of test problems; none of their questions occurs in the training file. */
   test: number;
   seed: number;
+  /**
+   * Fraction of calculations (annotation expressions, e.g. `(7*3)+5`) reserved for the test split,
+   * chosen by a hash of the expression: training problems contain none of them and test problems
+   * only them, so no test calculation is seen in training. 0 (default): splits share calculations.
+   */
+  holdOut?: number;
 }
+
+/** The calculations of a solution: its annotation expressions without spaces (`<<(7*3)+5=26>>` → `(7*3)+5`). */
+export function calculationsOf(answer: string): string[] {
+  return [...answer.matchAll(/<<([^>]*?)=[^=>]*>>/g)].map((m) => m[1].replace(/\s+/g, ''));
+}
+
+/** FNV-1a of the text, as a fraction in [0, 1): a fixed, seed-free draw per calculation. */
+function hashFraction(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h / 2 ** 32;
+}
+
+/** Whether a calculation is reserved for the test split at this hold-out fraction. */
+export function isHeldOut(calculation: string, holdOut: number): boolean {
+  return holdOut > 0 && hashFraction(calculation) < holdOut;
+}
+
+export interface CalculationOverlap {
+  /** distinct calculations in the test split */
+  testCalculations: number;
+  /** how many of them also occur in the training split */
+  seenInTraining: number;
+  /** seenInTraining / testCalculations */
+  fraction: number;
+  /** test problems with at least one calculation seen in training, and their fraction */
+  testProblemsWithSeen: number;
+  problemFraction: number;
+}
+
+/** How many test calculations also occur in training (by annotation expression), measured on the splits themselves. */
+export function calculationOverlap(train: readonly { answer: string }[], test: readonly { answer: string }[]): CalculationOverlap {
+  const seen = new Set(train.flatMap((p) => calculationsOf(p.answer)));
+  const testCalcs = new Set(test.flatMap((p) => calculationsOf(p.answer)));
+  const seenInTraining = [...testCalcs].filter((c) => seen.has(c)).length;
+  const testProblemsWithSeen = test.filter((p) => calculationsOf(p.answer).some((c) => seen.has(c))).length;
+  return {
+    testCalculations: testCalcs.size,
+    seenInTraining,
+    fraction: testCalcs.size ? seenInTraining / testCalcs.size : 0,
+    testProblemsWithSeen,
+    problemFraction: test.length ? testProblemsWithSeen / test.length : 0,
+  };
+}
+
+export type ArithPresetName = 'basic' | 'chained';
+
+/** Named tasks of the generator (the demo's), with their hold-out fraction. */
+export const ARITH_PRESETS: Readonly<Record<ArithPresetName, { description: string; difficulty: Partial<ArithDifficulty>; holdOut: number }>> = {
+  basic: {
+    description: '1–2 operations on one-digit operands, every intermediate written, results below 100',
+    difficulty: { minSteps: 1, maxSteps: 2, maxDigits: 1, maxResult: 99, stepsPerLine: 1 },
+    holdOut: 0,
+  },
+  chained: {
+    description: 'two operations per written line, `(a op b) op c`, the intermediate never written; one-digit operands, results below 100; 25% of calculations held out for test',
+    difficulty: { minSteps: 2, maxSteps: 4, maxDigits: 1, maxResult: 99, stepsPerLine: 2 },
+    holdOut: 0.25,
+  },
+};
 
 /**
  * Writes `<dir>/train.jsonl` and `<dir>/test.jsonl` (atomically). The two splits use independent
  * streams derived from the seed, so changing `test` leaves the training file unchanged.
  */
-export function writeArithTask(dir: string, options: WriteArithTaskOptions): { train: string; test: string } {
-  const { train: trainCount, test: testCount, seed, ...difficulty } = options;
-  const train = generateArithProblems(trainCount, { ...difficulty, seed: deriveSeed(seed, 'train') });
+export function writeArithTask(dir: string, options: WriteArithTaskOptions): { train: string; test: string; overlap: CalculationOverlap } {
+  const { train: trainCount, test: testCount, seed, holdOut = 0, ...difficulty } = options;
+  if (!(holdOut >= 0 && holdOut < 1)) throw new Error(`arith task: holdOut must be in [0, 1), got ${holdOut}`);
+  const reserved = (p: ArithProblem) => calculationsOf(p.answer).map((c) => isHeldOut(c, holdOut));
+  const train = generateArithProblems(trainCount, {
+    ...difficulty,
+    seed: deriveSeed(seed, 'train'),
+    ...(holdOut > 0 ? { accept: (p: ArithProblem) => !reserved(p).some(Boolean) } : {}),
+  });
   const test = generateArithProblems(testCount, {
     ...difficulty,
     seed: deriveSeed(seed, 'test'),
     exclude: new Set(train.map((problem) => problem.question)),
+    ...(holdOut > 0 ? { accept: (p: ArithProblem) => reserved(p).every(Boolean) } : {}),
   });
   fs.mkdirSync(dir, { recursive: true });
   const files = { train: path.join(dir, 'train.jsonl'), test: path.join(dir, 'test.jsonl') };
   writeTextAtomic(files.train, toGsm8kJsonl(train));
   writeTextAtomic(files.test, toGsm8kJsonl(test));
-  return files;
+  return { ...files, overlap: calculationOverlap(train, test) };
 }

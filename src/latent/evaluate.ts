@@ -6,10 +6,11 @@ import type { Tensor } from '../torch';
 import type { Gsm8kExample } from '../data/gsm8k';
 import { answersEqual, extractAnswer, formatPrompt } from '../data/gsm8k';
 import type { LatentModel } from './model';
-import type { LatentAblation, LatentRecord } from './forward';
+import type { LatentAblation, LatentPlant, LatentRecord } from './forward';
 import type { LatentSequence } from './sequence';
 import { bestF1Threshold, bootstrapMeanDelta, histogram, logitLens, nearestTokens, precisionRecallF1, recurringTokens, resultAppears } from './diagnostics';
 import { generateWithLatents } from './generate';
+import { pairedAccuracy, type PairedAccuracy } from './study';
 
 export interface SumCount {
   sum: number;
@@ -18,8 +19,11 @@ export interface SumCount {
 
 export interface LossEvaluation {
   loss: number;
+  /** every solution token after the first span (the name is historical: it pools all later steps) */
   nextStepLoss: number;
   resultLoss: number;
+  /** the step that follows each span: from its result to the end of its line */
+  stepLoss: number;
   startLoss: number;
   stopLoss: number;
   start: { precision: number; recall: number; f1: number };
@@ -27,16 +31,17 @@ export interface LossEvaluation {
   startThreshold: { threshold: number; f1: number };
   latentNorm: number;
   tokenNorm: number;
-  perExample: { lm: SumCount; next: SumCount; result: SumCount }[];
+  perExample: { lm: SumCount; next: SumCount; result: SumCount; step: SumCount }[];
 }
 
 const mean = (s: SumCount) => (s.count ? s.sum / s.count : NaN);
 
 /** Losses over `seqs` without gradients, in batches; each batch runs in its own scope. */
-export function evaluateLoss(lm: LatentModel, seqs: LatentSequence[], { batchSize = 8, ablation }: { batchSize?: number; ablation?: LatentAblation } = {}): LossEvaluation {
+export function evaluateLoss(lm: LatentModel, seqs: LatentSequence[], { batchSize = 8, ablation, plant }: { batchSize?: number; ablation?: LatentAblation; plant?: LatentPlant } = {}): LossEvaluation {
   const lmT: SumCount = { sum: 0, count: 0 };
   const next: SumCount = { sum: 0, count: 0 };
   const result: SumCount = { sum: 0, count: 0 };
+  const stepT: SumCount = { sum: 0, count: 0 };
   let startSum = 0, startCount = 0, stopSum = 0, stopCount = 0, latentNorm = 0, tokenNorm = 0, batches = 0;
   const confusion = { tp: 0, fp: 0, fn: 0, tn: 0 };
   const perExample: LossEvaluation['perExample'] = [];
@@ -44,7 +49,7 @@ export function evaluateLoss(lm: LatentModel, seqs: LatentSequence[], { batchSiz
   torch.noGrad(() => {
     for (let i = 0; i < seqs.length; i += batchSize) {
       torch.scope(() => {
-        const r = lm.forward(seqs.slice(i, i + batchSize), { ablation, perExample: true, collectStartScores: true });
+        const r = lm.forward(seqs.slice(i, i + batchSize), { ablation, plant, perExample: true, collectStartScores: true });
         startScores.push(...r.startScores);
         lmT.sum += r.lmSum;
         lmT.count += r.lmCount;
@@ -52,6 +57,8 @@ export function evaluateLoss(lm: LatentModel, seqs: LatentSequence[], { batchSiz
         next.count += r.nextStepCount;
         result.sum += r.resultSum;
         result.count += r.resultCount;
+        stepT.sum += r.stepSum;
+        stepT.count += r.stepCount;
         startSum += r.startLoss.item() * r.startCount;
         startCount += r.startCount;
         stopSum += r.stopLoss.item() * r.stopCount;
@@ -60,7 +67,7 @@ export function evaluateLoss(lm: LatentModel, seqs: LatentSequence[], { batchSiz
         latentNorm += r.latentNorm;
         tokenNorm += r.tokenNorm;
         batches++;
-        for (const e of r.perExample) perExample.push({ lm: { sum: e[0], count: e[1] }, next: { sum: e[2], count: e[3] }, result: { sum: e[4], count: e[5] } });
+        for (const e of r.perExample) perExample.push({ lm: { sum: e[0], count: e[1] }, next: { sum: e[2], count: e[3] }, result: { sum: e[4], count: e[5] }, step: { sum: e[6], count: e[7] } });
       });
     }
   });
@@ -68,6 +75,7 @@ export function evaluateLoss(lm: LatentModel, seqs: LatentSequence[], { batchSiz
     loss: mean(lmT),
     nextStepLoss: mean(next),
     resultLoss: mean(result),
+    stepLoss: mean(stepT),
     startLoss: startCount ? startSum / startCount : NaN,
     stopLoss: stopCount ? stopSum / stopCount : NaN,
     start: precisionRecallF1(confusion),
@@ -79,13 +87,13 @@ export function evaluateLoss(lm: LatentModel, seqs: LatentSequence[], { batchSiz
 }
 
 /** Latent records of a forward pass over `seqs` (input embeddings and post-norm hidden states at latent positions). */
-export function collectLatents(lm: LatentModel, seqs: LatentSequence[], batchSize = 8): (LatentRecord & { sequence: LatentSequence })[] {
+export function collectLatents(lm: LatentModel, seqs: LatentSequence[], batchSize = 8, plant?: LatentPlant): (LatentRecord & { sequence: LatentSequence })[] {
   const out: (LatentRecord & { sequence: LatentSequence })[] = [];
   torch.noGrad(() => {
     for (let i = 0; i < seqs.length; i += batchSize) {
       const batch = seqs.slice(i, i + batchSize);
       torch.scope(() => {
-        const r = lm.forward(batch, { collectLatents: true });
+        const r = lm.forward(batch, { collectLatents: true, plant });
         for (const rec of r.latents) out.push({ ...rec, sequence: batch[rec.example] });
       });
     }
@@ -95,32 +103,56 @@ export function collectLatents(lm: LatentModel, seqs: LatentSequence[], batchSiz
 
 export interface AblationResult {
   name: 'trained' | 'zeros' | 'mean' | 'shuffled' | 'constant';
+  /** post-span loss (every solution token after the first span) */
   nextStepLoss: number;
   resultLoss: number;
-  /** next-step loss of the ablation minus the trained latents' (positive: the latents helped) */
+  stepLoss: number;
+  /** post-span loss of the ablation minus the trained latents' (positive: the latents helped) */
   delta: number;
   ci: [number, number];
+  /** the same on result tokens (the study's content endpoint) and on the step after each span */
   resultDelta: number;
   resultCi: [number, number];
+  stepDelta: number;
+  stepCi: [number, number];
 }
 
 /**
- * Next-step loss with latents as trained vs replaced by zeros, by the mean latent, by another
- * example's latents, and by a constant vector learned for the frozen model (pause tokens). If the
- * model ignores its latents, all are equal.
+ * Losses with latents as the run feeds them vs replaced by zeros, by their mean (on training data:
+ * `trainSeqs`, else the evaluated examples), by another example's latents, and by a constant vector
+ * learned for the frozen model (pause tokens). If the model ignores its latents' content, shuffled,
+ * mean and constant leave the losses unchanged; zeros are out of distribution and may not.
+ * With `plant`, the planted inputs are what is ablated.
  */
-export function latentAblations(
+export function latentAblations(lm: LatentModel, seqs: LatentSequence[], o: AblationOptions = {}): AblationResult[] {
+  const { ablations, constant } = latentAblationsWithConstant(lm, seqs, o);
+  constant.dispose();
+  return ablations;
+}
+
+export interface AblationOptions {
+  batchSize?: number;
+  constantSteps?: number;
+  constantLr?: number;
+  trainSeqs?: LatentSequence[];
+  seed?: number;
+  plant?: LatentPlant;
+}
+
+/** {@link latentAblations}, also returning the learned constant (kept; the caller disposes it), e.g. to ablate generation with it. */
+export function latentAblationsWithConstant(
   lm: LatentModel,
   seqs: LatentSequence[],
-  { batchSize = 8, constantSteps = 50, constantLr = 1e-2, trainSeqs, seed = 0 }: { batchSize?: number; constantSteps?: number; constantLr?: number; trainSeqs?: LatentSequence[]; seed?: number } = {},
-): AblationResult[] {
-  const trained = evaluateLoss(lm, seqs, { batchSize });
-  const latents = collectLatents(lm, seqs, batchSize);
+  { batchSize = 8, constantSteps = 50, constantLr = 1e-2, trainSeqs, seed = 0, plant }: AblationOptions = {},
+): { ablations: AblationResult[]; constant: Tensor } {
+  const trained = evaluateLoss(lm, seqs, { batchSize, plant });
+  // the mean comes from training data, so that the test examples play no part in their own ablation
+  const latents = collectLatents(lm, trainSeqs ?? seqs, batchSize, plant);
   const meanVector = torch.keep(
     torch.scope(() => (latents.length ? torch.stack(latents.map((l) => l.embed)).mean(0) : torch.zeros([lm.model.config.hiddenSize]))),
   );
   for (const l of latents) (l.embed.dispose(), l.hidden.dispose());
-  const constant = learnConstantLatent(lm, trainSeqs ?? seqs, { steps: constantSteps, lr: constantLr, init: meanVector, batchSize });
+  const constant = learnConstantLatent(lm, trainSeqs ?? seqs, { steps: constantSteps, lr: constantLr, init: meanVector, batchSize, plant });
   const variants: [AblationResult['name'], LatentAblation][] = [
     ['zeros', { kind: 'zeros' }],
     ['mean', { kind: 'vector', vector: meanVector }],
@@ -129,23 +161,26 @@ export function latentAblations(
   ];
   const nextOf = (e: LossEvaluation) => e.perExample.map((p) => p.next);
   const resultOf = (e: LossEvaluation) => e.perExample.map((p) => p.result);
-  const results: AblationResult[] = [{ name: 'trained', nextStepLoss: trained.nextStepLoss, resultLoss: trained.resultLoss, delta: 0, ci: [0, 0], resultDelta: 0, resultCi: [0, 0] }];
+  const stepOf = (e: LossEvaluation) => e.perExample.map((p) => p.step);
+  const results: AblationResult[] = [
+    { name: 'trained', nextStepLoss: trained.nextStepLoss, resultLoss: trained.resultLoss, stepLoss: trained.stepLoss, delta: 0, ci: [0, 0], resultDelta: 0, resultCi: [0, 0], stepDelta: 0, stepCi: [0, 0] },
+  ];
   for (const [name, ablation] of variants) {
-    const e = evaluateLoss(lm, seqs, { batchSize, ablation });
+    const e = evaluateLoss(lm, seqs, { batchSize, ablation, plant });
     const d = bootstrapMeanDelta(nextOf(trained), nextOf(e), { seed });
     const rd = bootstrapMeanDelta(resultOf(trained), resultOf(e), { seed });
-    results.push({ name, nextStepLoss: e.nextStepLoss, resultLoss: e.resultLoss, delta: d.delta, ci: d.ci, resultDelta: rd.delta, resultCi: rd.ci });
+    const sd = bootstrapMeanDelta(stepOf(trained), stepOf(e), { seed });
+    results.push({ name, nextStepLoss: e.nextStepLoss, resultLoss: e.resultLoss, stepLoss: e.stepLoss, delta: d.delta, ci: d.ci, resultDelta: rd.delta, resultCi: rd.ci, stepDelta: sd.delta, stepCi: sd.ci });
   }
   meanVector.dispose();
-  constant.dispose();
-  return results;
+  return { ablations: results, constant };
 }
 
 /** A single latent vector fed at every latent position, optimised for the frozen model (pause tokens). */
 export function learnConstantLatent(
   lm: LatentModel,
   seqs: LatentSequence[],
-  { steps, lr, init, batchSize }: { steps: number; lr: number; init: Tensor; batchSize: number },
+  { steps, lr, init, batchSize, plant }: { steps: number; lr: number; init: Tensor; batchSize: number; plant?: LatentPlant },
 ): Tensor {
   const vector = torch.keep(init.detach().clone().requiresGrad_(true));
   const frozen = lm.parameters().filter((p) => p.requiresGrad);
@@ -156,7 +191,7 @@ export function learnConstantLatent(
       torch.scope(() => {
         const start = (s * batchSize) % seqs.length;
         const batch = seqs.slice(start, start + batchSize);
-        const r = lm.forward(batch, { ablation: { kind: 'vector', vector } });
+        const r = lm.forward(batch, { ablation: { kind: 'vector', vector }, plant });
         r.loss.backward();
         optimizer.step();
         optimizer.zeroGrad();
@@ -184,12 +219,12 @@ export interface DecodedLatent {
 }
 
 /** Decodes each latent to its nearest token embeddings and logit-lens tokens. */
-export function inspectLatents(lm: LatentModel, seqs: LatentSequence[], { topK = 5, batchSize = 8 } = {}): {
+export function inspectLatents(lm: LatentModel, seqs: LatentSequence[], { topK = 5, batchSize = 8, plant }: { topK?: number; batchSize?: number; plant?: LatentPlant } = {}): {
   decoded: DecodedLatent[];
   recurring: { token: string; count: number }[];
   resultHitRate: number;
 } {
-  const latents = collectLatents(lm, seqs, batchSize);
+  const latents = collectLatents(lm, seqs, batchSize, plant);
   if (!latents.length) return { decoded: [], recurring: [], resultHitRate: 0 };
   const decode = (id: number) => lm.tokenizer.decodeToken(id);
   const { nearest, lens, norms } = torch.scope(() => {
@@ -221,36 +256,112 @@ export function inspectLatents(lm: LatentModel, seqs: LatentSequence[], { topK =
 }
 
 export interface AccuracyResult {
+  /** spans opened by the start classifier */
   withLatents: number;
+  /** no spans at all */
   withoutLatents: number;
   n: number;
   spanLengths: Record<string, number>;
   spansPerAnswer: number;
+  /** fraction of the classifier's spans opened where the text was not at a breakpoint */
+  spansAwayFromBreakpoints: number;
+  /** with `oracleLatents`: spans opened exactly at the breakpoints, that many latents each */
+  oracle?: number;
+  /** with `ablate` (and oracle placement): the latents replaced by another question's, and by a constant */
+  oracleShuffled?: number;
+  oracleConstant?: number;
+  /** per question, per condition: answered correctly? (for paired tests) */
+  correct: Partial<Record<AccuracyCondition, boolean[]>>;
+  /** paired tests: with vs without latents, oracle vs without, oracle vs its ablations */
+  paired: Partial<Record<'withVsWithout' | 'oracleVsWithout' | 'oracleVsShuffled' | 'oracleVsConstant', PairedAccuracy>>;
   samples: { question: string; text: string; correct: boolean; answer: string }[];
 }
 
-/** GSM8K exact-match accuracy of greedy generation, with latent spans and without. */
-export function answerAccuracy(
-  lm: LatentModel,
-  examples: Gsm8kExample[],
-  { maxNewTokens = 256, maxLatents = 8, startThreshold = lm.heads.startThreshold, onProgress }: { maxNewTokens?: number; maxLatents?: number; startThreshold?: number; onProgress?: (done: number) => void } = {},
-): AccuracyResult {
-  let withL = 0, withoutL = 0, spanCount = 0;
+export type AccuracyCondition = 'withLatents' | 'withoutLatents' | 'oracle' | 'oracleShuffled' | 'oracleConstant';
+
+export interface AccuracyOptions {
+  maxNewTokens?: number;
+  maxLatents?: number;
+  startThreshold?: number;
+  onProgress?: (done: number) => void;
+  /** also generate with spans at the gold breakpoints, this many latents each */
+  oracleLatents?: number;
+  /** with oracleLatents: also with latents shuffled across questions and replaced by this constant */
+  ablate?: { constant: Tensor };
+  plant?: 'none' | 'zeros';
+  seed?: number;
+}
+
+/**
+ * GSM8K exact-match accuracy of greedy generation under several conditions on the same questions:
+ * spans by the start classifier, no spans, spans at the gold breakpoints (oracle placement) and, with
+ * `ablate`, oracle spans whose latents are another question's (shuffled: question i is fed the
+ * latents question i+1 computed at the same span and step) or a constant. Paired tests compare them.
+ */
+export function answerAccuracy(lm: LatentModel, examples: Gsm8kExample[], o: AccuracyOptions = {}): AccuracyResult {
+  const { maxNewTokens = 256, maxLatents = 8, startThreshold = lm.heads.startThreshold, onProgress, oracleLatents, ablate, plant, seed = 0 } = o;
+  const correct: AccuracyResult['correct'] = { withLatents: [], withoutLatents: [] };
+  let spanCount = 0;
+  let away = 0;
   const lengths: number[] = [];
   const samples: AccuracyResult['samples'] = [];
+  const base = { maxNewTokens, maxLatents, plant };
+  const ok = (text: string, ex: Gsm8kExample) => answersEqual(extractAnswer(text), ex.answerNumber);
+  const oracleLatentsOf: Tensor[][][] = [];
   examples.forEach((ex, i) => {
     const prompt = formatPrompt(ex.question);
-    const a = generateWithLatents(lm, prompt, { maxNewTokens, maxLatents, startThreshold, useLatents: true });
-    const b = generateWithLatents(lm, prompt, { maxNewTokens, maxLatents, useLatents: false });
-    const okA = answersEqual(extractAnswer(a.text), ex.answerNumber);
-    const okB = answersEqual(extractAnswer(b.text), ex.answerNumber);
-    withL += okA ? 1 : 0;
-    withoutL += okB ? 1 : 0;
+    const a = generateWithLatents(lm, prompt, { ...base, startThreshold, useLatents: true });
+    const b = generateWithLatents(lm, prompt, { ...base, useLatents: false });
+    correct.withLatents!.push(ok(a.text, ex));
+    correct.withoutLatents!.push(ok(b.text, ex));
     spanCount += a.spans.length;
+    away += a.spans.filter((s) => !s.atBreakpoint).length;
     for (const s of a.spans) lengths.push(s.latents);
-    if (samples.length < 8) samples.push({ question: ex.question, text: a.markedText, correct: okA, answer: ex.answerText });
+    if (samples.length < 8) samples.push({ question: ex.question, text: a.markedText, correct: ok(a.text, ex), answer: ex.answerText });
+    if (oracleLatents !== undefined) {
+      const g = generateWithLatents(lm, prompt, { ...base, useLatents: true, placement: 'oracle', oracleLatents, keepLatents: !!ablate });
+      (correct.oracle ??= []).push(ok(g.text, ex));
+      if (ablate) oracleLatentsOf.push(g.spans.map((s) => (s.hiddens!.forEach((h) => h.dispose()), s.embeds!)));
+    }
     onProgress?.(i + 1);
   });
+  if (oracleLatents !== undefined && ablate) {
+    const n = examples.length;
+    examples.forEach((ex, i) => {
+      const prompt = formatPrompt(ex.question);
+      // another question's latents at the same span and step (its last ones when it has fewer)
+      const other = oracleLatentsOf[(i + 1) % n];
+      const shuffled = generateWithLatents(lm, prompt, {
+        ...base, useLatents: true, placement: 'oracle', oracleLatents,
+        latentInput: (span, j) => {
+          const s = other[Math.min(span, other.length - 1)];
+          return s?.length ? s[Math.min(j, s.length - 1)] : null;
+        },
+      });
+      const constant = generateWithLatents(lm, prompt, { ...base, useLatents: true, placement: 'oracle', oracleLatents, latentInput: () => ablate.constant });
+      (correct.oracleShuffled ??= []).push(ok(shuffled.text, ex));
+      (correct.oracleConstant ??= []).push(ok(constant.text, ex));
+      onProgress?.(n + i + 1);
+    });
+    for (const spans of oracleLatentsOf) for (const s of spans) for (const t of s) t.dispose();
+  }
   const n = examples.length;
-  return { withLatents: n ? withL / n : 0, withoutLatents: n ? withoutL / n : 0, n, spanLengths: histogram(lengths), spansPerAnswer: n ? spanCount / n : 0, samples };
+  const rate = (c: boolean[] | undefined) => (c && n ? c.filter(Boolean).length / n : undefined);
+  const paired: AccuracyResult['paired'] = { withVsWithout: pairedAccuracy(correct.withLatents!, correct.withoutLatents!, { seed }) };
+  if (correct.oracle) paired.oracleVsWithout = pairedAccuracy(correct.oracle, correct.withoutLatents!, { seed });
+  if (correct.oracle && correct.oracleShuffled) paired.oracleVsShuffled = pairedAccuracy(correct.oracle, correct.oracleShuffled, { seed });
+  if (correct.oracle && correct.oracleConstant) paired.oracleVsConstant = pairedAccuracy(correct.oracle, correct.oracleConstant, { seed });
+  return {
+    withLatents: rate(correct.withLatents) ?? 0,
+    withoutLatents: rate(correct.withoutLatents) ?? 0,
+    n,
+    spanLengths: histogram(lengths),
+    spansPerAnswer: n ? spanCount / n : 0,
+    spansAwayFromBreakpoints: spanCount ? away / spanCount : 0,
+    ...(correct.oracle ? { oracle: rate(correct.oracle) } : {}),
+    ...(correct.oracleShuffled ? { oracleShuffled: rate(correct.oracleShuffled), oracleConstant: rate(correct.oracleConstant) } : {}),
+    correct,
+    paired,
+    samples,
+  };
 }

@@ -54,6 +54,15 @@ export type LatentAblation =
   | { kind: 'vector'; vector: Tensor } // the mean latent, or a learned constant (pause tokens)
   | { kind: 'shuffled' }; // each example gets the latent another example of the batch computed
 
+/**
+ * What a span is fed instead of the computed latent, in training and evaluation alike (the study's
+ * planted cases; ablations then act on what was fed):
+ *  - 'result': the (detached) token embeddings of the result written right after the span, latent j
+ *    carrying result token j (the last one repeated): latents that hold the answer by construction;
+ *  - 'zeros': nothing at all (a model trained this way cannot use its latents' content).
+ */
+export type LatentPlant = { kind: 'none' } | { kind: 'result' } | { kind: 'zeros' };
+
 export interface LatentForwardOptions {
   backbone: Backbone;
   /** the trunk that processes latent positions: the backbone itself (full fine-tuning) or a trainable copy */
@@ -62,6 +71,7 @@ export interface LatentForwardOptions {
   botId: number;
   eotId: number;
   ablation?: LatentAblation;
+  plant?: LatentPlant;
   /** weight of the positives in the start classifier's loss (class imbalance); default: negatives/positives of the batch */
   startPosWeight?: number;
   /** train the start classifier into the backbone (default false: a probe on detached hidden states) */
@@ -93,6 +103,9 @@ export interface LatentForwardResult {
   nextStepCount: number;
   resultSum: number;
   resultCount: number;
+  /** the step after each span (its line) */
+  stepSum: number;
+  stepCount: number;
   /** start classifier (BCE) and end classifier (BCE) losses, means over their targets */
   startLoss: Tensor;
   stopLoss: Tensor;
@@ -101,7 +114,7 @@ export interface LatentForwardResult {
   /** start classifier decisions at threshold 0.5: true/false positives and negatives */
   startConfusion: { tp: number; fp: number; fn: number; tn: number };
   latents: LatentRecord[];
-  /** per example: [lmSum, lmCount, nextStepSum, nextStepCount, resultSum, resultCount] */
+  /** per example: [lmSum, lmCount, nextStepSum, nextStepCount, resultSum, resultCount, stepSum, stepCount] */
   perExample: number[][];
   /** with collectStartScores: [logit, target] of every start decision */
   startScores: [number, number][];
@@ -167,7 +180,7 @@ interface Plan {
   positions: number[];
   valid: Uint8Array;
   /** LM targets: row in its wave's flattened [B * length] hidden states, target id, and what it counts towards */
-  lm: { rows: number[]; targets: number[]; example: number[]; nextStep: boolean[]; result: boolean[] };
+  lm: { rows: number[]; targets: number[]; example: number[]; nextStep: boolean[]; result: boolean[]; step: boolean[] };
   /** start classifier: rows as for lm, 0/1 targets, and the positive weight of the row's wave */
   start: { rows: number[]; targets: number[]; posWeight: number[] };
   /** end classifier: row in the concatenation of every latent step's [B] stop logits, and 0/1 target */
@@ -186,7 +199,7 @@ function planWaves(seqs: LatentSequence[], chunks: Chunk[][], startPosWeight: nu
     slots: 0,
     steps: [],
     passes: [],
-    lm: { rows: [], targets: [], example: [], nextStep: [], result: [] },
+    lm: { rows: [], targets: [], example: [], nextStep: [], result: [], step: [] },
     start: { rows: [], targets: [], posWeight: [] },
     stop: { rows: [], targets: [] },
     lastRows: [],
@@ -223,6 +236,7 @@ function planWaves(seqs: LatentSequence[], chunks: Chunk[][], startPosWeight: nu
             plan.lm.example.push(b);
             plan.lm.nextStep.push(s.nextStepOf[p] >= 0);
             plan.lm.result.push(!!s.resultTarget[p]);
+            plan.lm.step.push(!!s.stepTarget[p]);
             lm.count++;
           }
           if (s.startTarget[p] !== -1) {
@@ -260,7 +274,9 @@ function planWaves(seqs: LatentSequence[], chunks: Chunk[][], startPosWeight: nu
         }
         const rowValid = spans.map((c) => !!c && j < c.count);
         spans.forEach((c, b) => {
-          ids[b].push(0);
+          // a latent slot has no token; it holds the result token latent j would carry when planted
+          const resultIds = c ? seqs[b].spans[c.span].resultIds : [];
+          ids[b].push(rowValid[b] && resultIds.length ? resultIds[Math.min(j, resultIds.length - 1)] : 0);
           positions[b].push(rowValid[b] ? c!.start + j : 0);
           valid[b].push(rowValid[b]);
         });
@@ -395,9 +411,12 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
       const { pass } = step;
       if (pass === null) continue;
       let x = embed;
+      const plant = o.plant?.kind ?? 'none';
+      if (plant === 'result') x = backbone.embed(ids.narrow(1, pass.slot, 1)).squeeze(1).detach().to(embed.dtype);
+      else if (plant === 'zeros') x = torch.zerosLike(embed);
       if (ablation.kind === 'zeros') x = torch.zerosLike(embed);
       else if (ablation.kind === 'vector') x = fedVector ??= ablation.vector.to(embed.dtype).to(device).unsqueeze(0).expand([B, embed.size(1)]);
-      else if (ablation.kind === 'shuffled') x = embed.indexSelect(0, layout.shuffled!.select(0, pass.index));
+      else if (ablation.kind === 'shuffled') x = x.indexSelect(0, layout.shuffled!.select(0, pass.index));
       latentNorms.push({ norms: x.detach().pow(2).sum(-1).sqrt(), valid: pass.valid });
       const pre = runPass(latentTrunk, x.unsqueeze(1), pass);
       if (o.collectLatents) {
@@ -460,14 +479,14 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
 
   const res: LatentForwardResult = {
     loss: lmLoss.div(Math.max(1, plan.lm.rows.length)),
-    lmSum: 0, lmCount: 0, nextStepSum: 0, nextStepCount: 0, resultSum: 0, resultCount: 0,
+    lmSum: 0, lmCount: 0, nextStepSum: 0, nextStepCount: 0, resultSum: 0, resultCount: 0, stepSum: 0, stepCount: 0,
     startLoss: startLoss.div(Math.max(1, plan.start.rows.length)),
     stopLoss: stopLoss.div(Math.max(1, plan.stop.rows.length)),
     startCount: plan.start.rows.length,
     stopCount: plan.stop.rows.length,
     startConfusion: { tp: 0, fp: 0, fn: 0, tn: 0 },
     latents: latents.map(({ record, stopRow }) => ({ ...record, stopProb: values[stopProbsAt + stopRow] })),
-    perExample: Array.from({ length: B }, () => [0, 0, 0, 0, 0, 0]),
+    perExample: Array.from({ length: B }, () => [0, 0, 0, 0, 0, 0, 0, 0]),
     startScores: [],
     latentNorm: 0,
     tokenNorm: 0,
@@ -490,6 +509,12 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
       res.resultCount++;
       ex[4] += v;
       ex[5]++;
+    }
+    if (plan.lm.step[i]) {
+      res.stepSum += v;
+      res.stepCount++;
+      ex[6] += v;
+      ex[7]++;
     }
   });
   plan.start.targets.forEach((target, i) => {

@@ -20,7 +20,23 @@ export interface LatentGenerateOptions {
   onToken?: (text: string) => void;
   /** keep each span's latent input embeddings and post-norm hidden states (caller disposes) */
   keepLatents?: boolean;
+  /**
+   * Where spans open: 'classifier' (the start classifier, default) or 'oracle': exactly where the
+   * text so far matches `breakpointPattern` (the gold breakpoints of the task's format), each span
+   * `oracleLatents` long (default: the end classifier decides).
+   */
+  placement?: 'classifier' | 'oracle';
+  /** the text right before a calculator result; default: ends with `= ` or `= $` (GSM8K and the arithmetic task) */
+  breakpointPattern?: RegExp;
+  oracleLatents?: number;
+  /** replaces the input fed at latent j of span `span` (ablations during generation); return null to keep it */
+  latentInput?: (span: number, j: number, computed: Tensor) => Tensor | null;
+  /** what the model was trained to be fed (the planted null feeds zeros) */
+  plant?: 'none' | 'zeros';
 }
+
+/** The text right before a result in GSM8K-format solutions: `… = ` or `… = $`. */
+export const BREAKPOINT_PATTERN = /= \$?$/;
 
 export interface GeneratedSpan {
   /** token index in `tokens` before which the span was inserted */
@@ -31,6 +47,8 @@ export interface GeneratedSpan {
   /** with keepLatents: input embeddings [D] and post-norm hidden states [D] of the latents */
   embeds?: Tensor[];
   hiddens?: Tensor[];
+  /** whether the text before the span matched the breakpoint pattern (false: opened away from a breakpoint) */
+  atBreakpoint: boolean;
 }
 
 export interface LatentGeneration {
@@ -48,6 +66,8 @@ export function generateWithLatents(lm: LatentModel, prompt: string, o: LatentGe
   const startThreshold = o.startThreshold ?? lm.heads.startThreshold;
   const stopThreshold = o.stopThreshold ?? 0.5;
   const useLatents = o.useLatents ?? true;
+  const pattern = o.breakpointPattern ?? BREAKPOINT_PATTERN;
+  const oracle = o.placement === 'oracle';
   const device = lm.backbone.normWeight.device;
   const eos = new Set<number>([...(lm.model.config.eosTokenIds ?? [])]);
   if (lm.tokenizer.eosTokenId !== undefined) eos.add(lm.tokenizer.eosTokenId);
@@ -82,16 +102,22 @@ export function generateWithLatents(lm: LatentModel, prompt: string, o: LatentGe
       for (let n = 0; n < maxNew; n++) {
         const next = torch.scope(() => {
           const hidden = lm.backbone.finalNorm(lastPre);
-          if (useLatents && torch.sigmoid(lm.heads.startLogits(hidden)).item() > startThreshold) {
+          const atBreakpoint = pattern.test(text);
+          // the oracle opens one span per breakpoint (not again after the span it just opened there)
+          const open = oracle ? atBreakpoint && spans.at(-1)?.at !== tokens.length : torch.sigmoid(lm.heads.startLogits(hidden)).item() > startThreshold;
+          if (useLatents && open) {
             // Open a span: <bot>, latents until the end classifier fires (or the cap), <eot>.
             replace(torch.scope(() => feed(lm.backbone, embedIds([lm.botId]))));
             const probs: number[] = [];
-            const span: GeneratedSpan = { at: tokens.length, latents: 0, stopProbs: probs, ...(o.keepLatents ? { embeds: [], hiddens: [] } : {}) };
+            const span: GeneratedSpan = { at: tokens.length, latents: 0, stopProbs: probs, atBreakpoint, ...(o.keepLatents ? { embeds: [], hiddens: [] } : {}) };
             for (let j = 0; ; j++) {
-              const { embed, stopLogit } = lm.heads.step({ pre: lastPre, normWeight: lm.latentTrunk.normWeight, eps: lm.latentTrunk.eps, index: j, tokens: lm.backbone });
+              const { embed: computed, stopLogit } = lm.heads.step({ pre: lastPre, normWeight: lm.latentTrunk.normWeight, eps: lm.latentTrunk.eps, index: j, tokens: lm.backbone });
               const p = torch.sigmoid(stopLogit).item();
               probs.push(p);
-              if (p > stopThreshold || j >= maxLatents) break;
+              const stop = oracle && o.oracleLatents !== undefined ? j >= o.oracleLatents : p > stopThreshold || j >= maxLatents;
+              if (stop) break;
+              const fed = o.plant === 'zeros' ? torch.zerosLike(computed) : computed;
+              const embed = o.latentInput?.(spans.length, j, fed)?.to(fed.dtype).reshape(fed.shape) ?? fed;
               replace(torch.scope(() => feed(lm.latentTrunk, embed.unsqueeze(1))));
               if (span.embeds) {
                 span.embeds.push(torch.keep(embed.squeeze(0).clone()));

@@ -30,6 +30,8 @@ export interface LatentSpan {
   /** expression and result of the calculator annotation, for diagnostics */
   expression: string;
   result: string;
+  /** the tokens that write the result right after the span (what a planted latent carries) */
+  resultIds: number[];
 }
 
 export interface LatentSequence {
@@ -39,10 +41,16 @@ export interface LatentSequence {
   spans: LatentSpan[];
   /** targets[t]: the token position t must predict (-100 when not trained: prompt, markers, latents) */
   targets: number[];
-  /** for trained targets that belong to the step after span i: i, else -1 ("next-step" loss) */
+  /**
+   * for trained targets after breakpoint i (up to the next breakpoint): i, else -1. Every solution
+   * token after the first breakpoint has one, so the loss over them is "post-span loss", not the
+   * loss of one step (that is stepTarget).
+   */
   nextStepOf: number[];
   /** 1 where the target is one of the tokens that write the annotation's result right after a span */
   resultTarget: number[];
+  /** 1 where the target belongs to the step that follows a span: from the result to the end of its line (or the next span) */
+  stepTarget: number[];
   /** 1 at language positions right before a breakpoint (the start classifier's positives); -1 where it is not trained */
   startTarget: number[];
   /** index of the source example */
@@ -76,13 +84,16 @@ export function buildLatentSequence(example: Gsm8kExample, tokenizer: TextEncode
   const spans: LatentSpan[] = [];
   const stepOfPosition: number[] = []; // for language positions: index of the span they follow, else -1
   const resultPosition: boolean[] = [];
+  const stepPosition: boolean[] = [];
   let currentStep = -1;
   let resultTokensLeft = 0;
-  const push = (id: number, role: Role, isResult = false) => {
+  let stepTokensLeft = 0;
+  const push = (id: number, role: Role, isResult = false, isStep = false) => {
     ids.push(id);
     roles.push(role);
     stepOfPosition.push(role === Role.Language ? currentStep : -1);
     resultPosition.push(isResult);
+    stepPosition.push(isStep);
   };
   for (const seg of toTrainingSegments(example, options.format)) {
     if (seg.kind === 'question') {
@@ -93,12 +104,17 @@ export function buildLatentSequence(example: Gsm8kExample, tokenizer: TextEncode
       if (resultTokensLeft < 0) {
         const m = RESULT_PREFIX.exec(seg.text);
         resultTokensLeft = m ? Math.min(tokens.length, tokenizer.encode(m[0]).length) : 0;
+        // the step that follows the span: its line, up to (not including) the line break
+        const line = seg.text.split('\n')[0];
+        stepTokensLeft = line ? Math.min(tokens.length, tokenizer.encode(line).length) : 0;
       }
       for (const id of tokens) {
-        push(id, Role.Language, resultTokensLeft > 0);
+        push(id, Role.Language, resultTokensLeft > 0, stepTokensLeft > 0);
         if (resultTokensLeft > 0) resultTokensLeft--;
+        if (stepTokensLeft > 0) stepTokensLeft--;
       }
       resultTokensLeft = 0;
+      stepTokensLeft = 0;
     } else {
       const k = latentsFor(options.latents, seg.breakpointIndex, example);
       currentStep = seg.breakpointIndex;
@@ -108,7 +124,7 @@ export function buildLatentSequence(example: Gsm8kExample, tokenizer: TextEncode
       push(options.botId, Role.Bot);
       for (let i = 0; i < k; i++) push(-1, Role.Latent);
       push(options.eotId, Role.Eot);
-      spans.push({ botPosition, count: k, breakpointIndex: seg.breakpointIndex, expression: seg.breakpoint.expression, result: seg.breakpoint.result });
+      spans.push({ botPosition, count: k, breakpointIndex: seg.breakpointIndex, expression: seg.breakpoint.expression, result: seg.breakpoint.result, resultIds: [] });
     }
   }
   if (options.eosId !== undefined) push(options.eosId, Role.Language);
@@ -116,13 +132,18 @@ export function buildLatentSequence(example: Gsm8kExample, tokenizer: TextEncode
   const targets = new Array<number>(n).fill(IGNORE);
   const nextStepOf = new Array<number>(n).fill(-1);
   const resultTarget = new Array<number>(n).fill(0);
+  const stepTarget = new Array<number>(n).fill(0);
   const startTarget = new Array<number>(n).fill(-1);
   for (let t = 0; t + 1 < n; t++) {
     if (roles[t + 1] === Role.Language && roles[t] !== Role.Latent && roles[t] !== Role.Bot) {
       targets[t] = ids[t + 1];
       nextStepOf[t] = stepOfPosition[t + 1];
       resultTarget[t] = resultPosition[t + 1] ? 1 : 0;
+      stepTarget[t] = stepPosition[t + 1] ? 1 : 0;
     }
+  }
+  for (const s of spans) {
+    for (let p = s.botPosition + s.count + 2; p < n && resultPosition[p]; p++) s.resultIds.push(ids[p]);
   }
   // Start classifier: at solution language positions (and the prompt's last token), does a span open next?
   const breakAfter = new Set<number>();
@@ -141,7 +162,7 @@ export function buildLatentSequence(example: Gsm8kExample, tokenizer: TextEncode
     }
     for (const o of offsets) if (o - 1 >= 0 && startTarget[o - 1] !== -1) startTarget[o - 1] = 1;
   }
-  return { ids, roles, spans, targets, nextStepOf, resultTarget, startTarget, exampleIndex: example.index };
+  return { ids, roles, spans, targets, nextStepOf, resultTarget, stepTarget, startTarget, exampleIndex: example.index };
 }
 
 /** The chunks the forward pass runs in order: language ranges and latent spans, alternating. */

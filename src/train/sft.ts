@@ -9,6 +9,7 @@ import * as torch from '../torch';
 import { loadGsm8k, seededShuffle, trainValidationSplit, formatPrompt, type Gsm8kExample } from '../data/gsm8k';
 import { fromPretrained } from '../models/qwen2/loading';
 import { LatentModel, type LatentMode } from '../latent/model';
+import type { LatentPlant } from '../latent/forward';
 import { buildLatentSequence, type LatentSequence } from '../latent/sequence';
 import { evaluateLoss } from '../latent/evaluate';
 import { ProgressBar } from './progress';
@@ -25,7 +26,13 @@ export interface SftConfig {
   mode: LatentMode;
   /** latent positions per breakpoint (0: the no-latent baseline) */
   latents: number;
+  /** with latents 0: keep `<bot><eot>` at every breakpoint (the markers-only control) */
   markersAtZero: boolean;
+  /**
+   * What spans are fed, in training and evaluation: the computed latents ('none'), the result's
+   * token embeddings (the planted positive) or zeros (the planted null).
+   */
+  plant: 'none' | 'result' | 'zeros';
   steps: number;
   batchSize: number;
   lr: number;
@@ -56,6 +63,7 @@ export const SFT_DEFAULTS: Omit<SftConfig, 'model' | 'data' | 'out'> = {
   mode: 'full',
   latents: 4,
   markersAtZero: false,
+  plant: 'none',
   steps: 1000,
   batchSize: 8,
   lr: 1e-5,
@@ -86,6 +94,8 @@ export function resolveSftConfig(partial: Partial<SftConfig> & Pick<SftConfig, '
   if (!Number.isInteger(c.latents) || c.latents < 0) throw new RangeError(`latents must be a non-negative integer, got ${c.latents}`);
   if (!(c.lr > 0)) throw new RangeError(`lr must be positive, got ${c.lr}`);
   if (c.mode !== 'full' && c.mode !== 'two-trunk') throw new RangeError(`mode must be 'full' or 'two-trunk', got ${c.mode}`);
+  if (!['none', 'result', 'zeros'].includes(c.plant)) throw new RangeError(`plant must be 'none', 'result' or 'zeros', got ${c.plant}`);
+  if (c.markersAtZero && c.latents !== 0) throw new RangeError(`markersAtZero is the k = 0 control; it needs latents 0, got ${c.latents}`);
   return c;
 }
 
@@ -231,7 +241,8 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
       const seqs = data.batch(step, c.batchSize, c.seed).map((e) => data.sequence(e));
       const stats = torch.scope(() => {
         // with several ranks: this rank's shard, its losses made the global batch's (values and gradients)
-        const r = world > 1 ? dist.globalLatentLosses(lm.forward(dist.shardBatch(seqs))) : lm.forward(seqs);
+        const plant = plantOf(c);
+        const r = world > 1 ? dist.globalLatentLosses(lm.forward(dist.shardBatch(seqs), { plant })) : lm.forward(seqs, { plant });
         const total = r.loss.add(r.startLoss.mul(c.startLossWeight)).add(r.stopLoss.mul(c.stopLossWeight));
         total.backward();
         if (world > 1) dist.allReduceGradients(lm.parameters());
@@ -269,7 +280,7 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
         lm.train(false);
         for (const [split, seqs] of Object.entries(evalSets)) {
           if (!seqs.length) continue;
-          const e = evaluateLoss(lm, seqs, { batchSize: c.batchSize });
+          const e = evaluateLoss(lm, seqs, { batchSize: c.batchSize, plant: plantOf(c) });
           const { perExample, start, startThreshold, ...summary } = e;
           void perExample;
           if (dist.isMain()) dir.append('evals.jsonl', { step, split, ...summary, startPrecision: start.precision, startRecall: start.recall, startF1: start.f1, startThreshold: startThreshold.threshold, startF1Calibrated: startThreshold.f1 });
@@ -296,6 +307,11 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
     if (world > 1) dist.destroyProcessGroup();
   }
   return { steps: step, finalLoss: lastLoss, validation, stopped, out: dir.dir, lm: keepModel ? lm : undefined };
+}
+
+/** The forward's plant option for a run's config (configs written before `plant` existed feed the computed latents). */
+export function plantOf(c: Pick<SftConfig, 'plant'>): LatentPlant {
+  return { kind: c.plant ?? 'none' };
 }
 
 /** Weight decay on matrices only; norms, biases, markers and classifier biases decay-free (common practice). */

@@ -16,6 +16,7 @@ import {
   toGsm8kJsonl,
   writeArithTask,
 } from '../../src/data';
+import { ARITH_PRESETS, calculationOverlap, calculationsOf, isHeldOut } from '../../src/data/arith-task';
 
 let tempDir: string;
 beforeEach(() => {
@@ -182,7 +183,7 @@ describe('generateArithProblems', () => {
 describe('writeArithTask', () => {
   test('writes files the GSM8K loader reads unchanged, with correct annotations and answers', () => {
     const files = writeArithTask(path.join(tempDir, 'arith'), { train: 400, test: 100, seed: 21, maxSteps: 4 });
-    expect(files).toEqual({ train: path.join(tempDir, 'arith', 'train.jsonl'), test: path.join(tempDir, 'arith', 'test.jsonl') });
+    expect(files).toMatchObject({ train: path.join(tempDir, 'arith', 'train.jsonl'), test: path.join(tempDir, 'arith', 'test.jsonl') });
     expect(fs.readdirSync(path.join(tempDir, 'arith')).sort()).toEqual(['test.jsonl', 'train.jsonl']);
 
     const train = loadGsm8k(path.join(tempDir, 'arith'), { split: 'train' });
@@ -225,5 +226,59 @@ describe('writeArithTask', () => {
     expect(read(c, 'test')).toBe(read(a, 'test').split('\n').slice(0, 5).join('\n') + '\n');
     expect(read(a, 'train').split('\n')).toHaveLength(61);
     expect(read(a, 'train')).not.toContain(read(a, 'test').split('\n')[0]);
+  });
+});
+
+describe('lines of several steps, held-out calculations, overlap', () => {
+  test('stepsPerLine 2 writes (a op b) op c with the intermediate unwritten, and the annotation is right', () => {
+    const problems = generateArithProblems(300, { seed: 4, ...ARITH_PRESETS.chained.difficulty });
+    let twoOp = 0;
+    for (const p of problems) {
+      const examples = parseGsm8kJsonl(toGsm8kJsonl([p])).examples;
+      expect(examples.length).toBe(1);
+      const ex = examples[0];
+      expect(ex.breakpoints.length).toBe(Math.ceil(p.steps.length / 2));
+      ex.breakpoints.forEach((b, i) => {
+        expect(String(evaluateExpression(b.expression))).toBe(b.result);
+        const line = p.steps.slice(2 * i, 2 * i + 2);
+        expect(b.result).toBe(String(line[line.length - 1].result));
+        if (line.length === 2) {
+          twoOp++;
+          expect(b.expression).toBe(`(${line[0].left}${line[0].operation}${line[0].right})${line[1].operation}${line[1].right}`);
+          // the intermediate result is not written anywhere in the solution (unless it coincides with a written number)
+          const written = [...ex.solution.matchAll(/\d+/g)].map((m) => Number(m[0]));
+          const others = new Set(p.steps.flatMap((s) => [s.left, s.right]).concat(p.steps.filter((_, k) => k % 2 === 1 || k === p.steps.length - 1).map((s) => s.result)));
+          if (!others.has(line[0].result)) expect(written).not.toContain(line[0].result);
+        }
+      });
+      expect(ex.answerNumber).toBe(p.finalAnswer);
+    }
+    expect(twoOp).toBeGreaterThan(300);
+    expect(() => resolveArithDifficulty({ stepsPerLine: 0 })).toThrow(/stepsPerLine must be an integer/);
+  });
+
+  test('calculationsOf reads annotation expressions without spaces', () => {
+    expect(calculationsOf('a (2 + 3) * 4 = <<(2+3)*4=20>>20 b.\nc <<20 / 5=4>>4\n#### 4')).toEqual(['(2+3)*4', '20/5']);
+  });
+
+  test('holdOut: no test calculation occurs in training; the overlap is measured and reported', () => {
+    const r = writeArithTask(tempDir, { train: 2000, test: 200, seed: 1, ...ARITH_PRESETS.chained.difficulty, holdOut: 0.25 });
+    const read = (f: string) => fs.readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { answer: string });
+    const train = read(r.train);
+    const test = read(r.test);
+    expect(test.length).toBe(200);
+    const seen = new Set(train.flatMap((p) => calculationsOf(p.answer)));
+    for (const p of test) for (const c of calculationsOf(p.answer)) {
+      expect(seen.has(c)).toBe(false);
+      expect(isHeldOut(c, 0.25)).toBe(true);
+    }
+    for (const c of seen) expect(isHeldOut(c, 0.25)).toBe(false);
+    expect(r.overlap).toMatchObject({ seenInTraining: 0, fraction: 0, testProblemsWithSeen: 0 });
+    expect(r.overlap.testCalculations).toBeGreaterThan(100);
+    // without hold-out the small basic task shares almost every calculation: measured, not assumed
+    const basic = writeArithTask(path.join(tempDir, 'basic'), { train: 2000, test: 200, seed: 1, ...ARITH_PRESETS.basic.difficulty });
+    expect(basic.overlap.fraction).toBeGreaterThan(0.8);
+    expect(calculationOverlap(train, train).fraction).toBe(1);
+    expect(() => writeArithTask(tempDir, { train: 1, test: 1, seed: 1, holdOut: 1 })).toThrow(/holdOut must be in \[0, 1\)/);
   });
 });

@@ -53,6 +53,29 @@ maybe('buildLatentSequence', () => {
     expect(firstNext).toBe(s.spans[0].botPosition + 4);
   });
 
+  test('the step after each span is its line; spans carry the tokens of their result', () => {
+    const s = buildLatentSequence(ex(), tok, { latents: 2, botId: bot, eotId: eot });
+    const stepText = (seq: typeof s) => {
+      // consecutive step targets joined, one string per run
+      const runs: string[] = [];
+      let current: number[] = [];
+      seq.targets.forEach((id, i) => {
+        if (seq.stepTarget[i]) current.push(id);
+        else if (current.length) (runs.push(tok.decode(current)), (current = []));
+      });
+      if (current.length) runs.push(tok.decode(current));
+      // the token that ends the line may carry its line break (Qwen writes ".\n" as one token)
+      return runs.map((r) => r.trimEnd());
+    };
+    expect(stepText(s)).toEqual(['12 apples.', '10 are left.']);
+    expect(s.spans.map((x) => tok.decode(x.resultIds))).toEqual(['12', '10']);
+    // the same step tokens on the k = 0 layout, so runs and their no-span reference score the same tokens
+    const base = buildLatentSequence(ex(), tok, { latents: 0, botId: bot, eotId: eot });
+    expect(stepText(base)).toEqual(['12 apples.', '10 are left.']);
+    const markers = buildLatentSequence(ex(), tok, { latents: 0, botId: bot, eotId: eot, markersAtZero: true });
+    expect(stepText(markers)).toEqual(['12 apples.', '10 are left.']);
+  });
+
   test('k = 0 is the plain text baseline with the same language targets', () => {
     const base = buildLatentSequence(ex(), tok, { latents: 0, botId: bot, eotId: eot });
     const lat = buildLatentSequence(ex(), tok, { latents: 2, botId: bot, eotId: eot });

@@ -11,6 +11,10 @@ export const command: CommandModule = {
       .option('generate', { type: 'number', default: 50, describe: 'test examples for answer accuracy (0: skip)' })
       .option('inspect', { type: 'number', default: 20, describe: 'examples whose latents are decoded' })
       .option('max-new-tokens', { type: 'number', default: 200 })
+      .option('reference', { type: 'string', describe: 'the matched no-span reference run (evaluated first), for the helps endpoint; two-trunk runs default to their frozen base' })
+      .option('pause', { type: 'string', describe: 'the pause-as-thought run (evaluated first), for "content beyond compute"' })
+      .option('oracle', { type: 'boolean', default: true, describe: 'also generate with spans at the gold breakpoints (--no-oracle skips it)' })
+      .option('ablate-generation', { type: 'boolean', default: false, describe: 'also generate with oracle spans fed shuffled and constant latents' })
       .option('pass-k', { type: 'number', default: 8, describe: 'RL runs: samples per question for pass@k (0: skip)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the diagnostics as JSON' }),
   handler: async (a: Record<string, unknown>) => {
@@ -22,7 +26,10 @@ export const command: CommandModule = {
       console.log(a.json ? JSON.stringify(d) : formatRlDiagnostics(d));
     } else {
       const { evaluateSftRun, formatDiagnostics } = await import('../../train/sft-eval');
-      const d = await evaluateSftRun(String(a.run), { examples: a.examples as number, generate: a.generate as number, inspect: a.inspect as number, maxNewTokens: a.maxNewTokens as number });
+      const d = await evaluateSftRun(String(a.run), {
+        examples: a.examples as number, generate: a.generate as number, inspect: a.inspect as number, maxNewTokens: a.maxNewTokens as number,
+        reference: a.reference as string | undefined, pause: a.pause as string | undefined, oracle: a.oracle as boolean, ablateGeneration: a.ablateGeneration as boolean,
+      });
       console.log(a.json ? JSON.stringify(d) : formatDiagnostics(d));
     }
     await regenerateReport(String(a.run));

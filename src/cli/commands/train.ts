@@ -13,6 +13,9 @@ const sft: CommandModule = {
       .option('data', { type: 'string', describe: 'directory with train.jsonl and test.jsonl (GSM8K format)' })
       .option('mode', { choices: ['full', 'two-trunk'] as const, describe: 'full fine-tuning, or a frozen language trunk and a trainable latent trunk' })
       .option('latents', { type: 'number', describe: 'latent positions per calculator breakpoint (0: no-latent baseline)' })
+      .option('sweep', { type: 'string', describe: 'a k sweep: comma-separated latent counts (e.g. 0,1,2,4); one run per k in OUT/k<k>, same steps, data and lr' })
+      .option('markers-at-zero', { type: 'boolean', describe: 'with --latents 0: keep <bot><eot> at every breakpoint (the markers-only control)' })
+      .option('plant', { choices: ['none', 'result', 'zeros'] as const, describe: "what spans are fed: the computed latents (none), the result's token embeddings (planted positive) or zeros (planted null)" })
       .option('steps', { type: 'number' })
       .option('batch', { type: 'number', describe: 'examples per step' })
       .option('lr', { type: 'number', describe: 'peak learning rate (linear warm-up, cosine decay)' })
@@ -39,7 +42,7 @@ const sft: CommandModule = {
     const fromRun = a.resume ? readConfigFile(path.join(String(a.resume), 'config.json')) : {};
     const fromFile = readConfigFile(a.config as string | undefined);
     const cli = {
-      model: a.model, data: a.data, mode: a.mode, latents: a.latents, steps: a.steps, batchSize: a.batch, lr: a.lr,
+      model: a.model, data: a.data, mode: a.mode, latents: a.latents, markersAtZero: a.markersAtZero, plant: a.plant, steps: a.steps, batchSize: a.batch, lr: a.lr,
       warmupSteps: a.warmup, weightDecay: a.weightDecay, gradClip: a.gradClip, startLossWeight: a.startLossWeight,
       stopLossWeight: a.stopLossWeight, maxLatents: a.maxLatents, maxTrainExamples: a.maxTrainExamples,
       validationSize: a.validationSize, evalEvery: a.evalEvery, evalExamples: a.evalExamples, saveEvery: a.saveEvery,
@@ -47,13 +50,28 @@ const sft: CommandModule = {
     };
     const merged = { ...fromRun, ...fromFile, ...Object.fromEntries(Object.entries(cli).filter(([, v]) => v !== undefined)) } as Record<string, unknown>;
     for (const k of ['model', 'data', 'out']) if (!merged[k]) throw new Error(`--${k} is required`);
-    const config = resolveSftConfig(merged as never);
-    const summary = await trainSft(config, { resume: !!a.resume });
+    const sweep = a.sweep === undefined ? null : parseSweep(String(a.sweep));
+    if (sweep && a.resume) throw new Error('--sweep and --resume do not combine; resume each run of the sweep by its directory');
+    const configs = sweep
+      ? sweep.map((k) => resolveSftConfig({ ...merged, latents: k, out: path.join(String(merged.out), `k${k}`) } as never))
+      : [resolveSftConfig(merged as never)];
     const { isMain } = await import('../../distributed');
-    if (isMain()) console.log(JSON.stringify({ steps: summary.steps, finalLoss: summary.finalLoss, stopped: summary.stopped, out: summary.out }));
-    if (summary.stopped === 'non-finite') process.exitCode = 2;
+    for (const config of configs) {
+      const summary = await trainSft(config, { resume: !!a.resume });
+      if (isMain()) console.log(JSON.stringify({ latents: config.latents, steps: summary.steps, finalLoss: summary.finalLoss, stopped: summary.stopped, out: summary.out }));
+      if (summary.stopped === 'non-finite') process.exitCode = 2;
+      if (summary.stopped !== 'completed') break;
+    }
   },
 };
+
+/** `0,1,2,4` → [0, 1, 2, 4]: distinct non-negative integers, in the order given. */
+export function parseSweep(text: string): number[] {
+  const ks = text.split(',').map((t) => t.trim()).filter((t) => t !== '').map(Number);
+  if (!ks.length || ks.some((k) => !Number.isInteger(k) || k < 0)) throw new Error(`--sweep: expected comma-separated non-negative integers (e.g. 0,1,2,4), got ${JSON.stringify(text)}`);
+  if (new Set(ks).size !== ks.length) throw new Error(`--sweep: ${JSON.stringify(text)} repeats a value`);
+  return ks;
+}
 
 export const command: CommandModule = {
   command: 'train <phase>',

@@ -6,7 +6,7 @@ import type { Tensor } from '../torch';
 import type { Gsm8kExample } from '../data/gsm8k';
 import { answersEqual, extractAnswer, formatPrompt } from '../data/gsm8k';
 import type { LatentModel } from './model';
-import type { LatentAblation, LatentPlant, LatentRecord } from './forward';
+import type { LatentAblation, LatentRecord } from './forward';
 import type { LatentSequence } from './sequence';
 import { bestF1Threshold, bootstrapMeanDelta, histogram, logitLens, nearestTokens, precisionRecallF1, recurringTokens, resultAppears } from './diagnostics';
 import { generateWithLatents } from './generate';
@@ -37,7 +37,7 @@ export interface LossEvaluation {
 const mean = (s: SumCount) => (s.count ? s.sum / s.count : NaN);
 
 /** Losses over `seqs` without gradients, in batches; each batch runs in its own scope. */
-export function evaluateLoss(lm: LatentModel, seqs: LatentSequence[], { batchSize = 8, ablation, plant }: { batchSize?: number; ablation?: LatentAblation; plant?: LatentPlant } = {}): LossEvaluation {
+export function evaluateLoss(lm: LatentModel, seqs: LatentSequence[], { batchSize = 8, ablation }: { batchSize?: number; ablation?: LatentAblation } = {}): LossEvaluation {
   const lmT: SumCount = { sum: 0, count: 0 };
   const next: SumCount = { sum: 0, count: 0 };
   const result: SumCount = { sum: 0, count: 0 };
@@ -49,7 +49,7 @@ export function evaluateLoss(lm: LatentModel, seqs: LatentSequence[], { batchSiz
   torch.noGrad(() => {
     for (let i = 0; i < seqs.length; i += batchSize) {
       torch.scope(() => {
-        const r = lm.forward(seqs.slice(i, i + batchSize), { ablation, plant, perExample: true, collectStartScores: true });
+        const r = lm.forward(seqs.slice(i, i + batchSize), { ablation, perExample: true, collectStartScores: true });
         startScores.push(...r.startScores);
         lmT.sum += r.lmSum;
         lmT.count += r.lmCount;
@@ -87,13 +87,13 @@ export function evaluateLoss(lm: LatentModel, seqs: LatentSequence[], { batchSiz
 }
 
 /** Latent records of a forward pass over `seqs` (input embeddings and post-norm hidden states at latent positions). */
-export function collectLatents(lm: LatentModel, seqs: LatentSequence[], batchSize = 8, plant?: LatentPlant): (LatentRecord & { sequence: LatentSequence })[] {
+export function collectLatents(lm: LatentModel, seqs: LatentSequence[], batchSize = 8): (LatentRecord & { sequence: LatentSequence })[] {
   const out: (LatentRecord & { sequence: LatentSequence })[] = [];
   torch.noGrad(() => {
     for (let i = 0; i < seqs.length; i += batchSize) {
       const batch = seqs.slice(i, i + batchSize);
       torch.scope(() => {
-        const r = lm.forward(batch, { collectLatents: true, plant });
+        const r = lm.forward(batch, { collectLatents: true });
         for (const rec of r.latents) out.push({ ...rec, sequence: batch[rec.example] });
       });
     }
@@ -122,7 +122,7 @@ export interface AblationResult {
  * `trainSeqs`, else the evaluated examples), by another example's latents, and by a constant vector
  * learned for the frozen model (pause tokens). If the model ignores its latents' content, shuffled,
  * mean and constant leave the losses unchanged; zeros are out of distribution and may not.
- * With `plant`, the planted inputs are what is ablated.
+ * What is ablated is what the run's latent input form feeds (planted inputs for the planted cases).
  */
 export function latentAblations(lm: LatentModel, seqs: LatentSequence[], o: AblationOptions = {}): AblationResult[] {
   const { ablations, constant } = latentAblationsWithConstant(lm, seqs, o);
@@ -136,23 +136,22 @@ export interface AblationOptions {
   constantLr?: number;
   trainSeqs?: LatentSequence[];
   seed?: number;
-  plant?: LatentPlant;
 }
 
 /** {@link latentAblations}, also returning the learned constant (kept; the caller disposes it), e.g. to ablate generation with it. */
 export function latentAblationsWithConstant(
   lm: LatentModel,
   seqs: LatentSequence[],
-  { batchSize = 8, constantSteps = 50, constantLr = 1e-2, trainSeqs, seed = 0, plant }: AblationOptions = {},
+  { batchSize = 8, constantSteps = 50, constantLr = 1e-2, trainSeqs, seed = 0 }: AblationOptions = {},
 ): { ablations: AblationResult[]; constant: Tensor } {
-  const trained = evaluateLoss(lm, seqs, { batchSize, plant });
+  const trained = evaluateLoss(lm, seqs, { batchSize });
   // the mean comes from training data, so that the test examples play no part in their own ablation
-  const latents = collectLatents(lm, trainSeqs ?? seqs, batchSize, plant);
+  const latents = collectLatents(lm, trainSeqs ?? seqs, batchSize);
   const meanVector = torch.keep(
     torch.scope(() => (latents.length ? torch.stack(latents.map((l) => l.embed)).mean(0) : torch.zeros([lm.model.config.hiddenSize]))),
   );
   for (const l of latents) (l.embed.dispose(), l.hidden.dispose());
-  const constant = learnConstantLatent(lm, trainSeqs ?? seqs, { steps: constantSteps, lr: constantLr, init: meanVector, batchSize, plant });
+  const constant = learnConstantLatent(lm, trainSeqs ?? seqs, { steps: constantSteps, lr: constantLr, init: meanVector, batchSize });
   const variants: [AblationResult['name'], LatentAblation][] = [
     ['zeros', { kind: 'zeros' }],
     ['mean', { kind: 'vector', vector: meanVector }],
@@ -166,7 +165,7 @@ export function latentAblationsWithConstant(
     { name: 'trained', nextStepLoss: trained.nextStepLoss, resultLoss: trained.resultLoss, stepLoss: trained.stepLoss, delta: 0, ci: [0, 0], resultDelta: 0, resultCi: [0, 0], stepDelta: 0, stepCi: [0, 0] },
   ];
   for (const [name, ablation] of variants) {
-    const e = evaluateLoss(lm, seqs, { batchSize, ablation, plant });
+    const e = evaluateLoss(lm, seqs, { batchSize, ablation });
     const d = bootstrapMeanDelta(nextOf(trained), nextOf(e), { seed });
     const rd = bootstrapMeanDelta(resultOf(trained), resultOf(e), { seed });
     const sd = bootstrapMeanDelta(stepOf(trained), stepOf(e), { seed });
@@ -180,7 +179,7 @@ export function latentAblationsWithConstant(
 export function learnConstantLatent(
   lm: LatentModel,
   seqs: LatentSequence[],
-  { steps, lr, init, batchSize, plant }: { steps: number; lr: number; init: Tensor; batchSize: number; plant?: LatentPlant },
+  { steps, lr, init, batchSize }: { steps: number; lr: number; init: Tensor; batchSize: number },
 ): Tensor {
   const vector = torch.keep(init.detach().clone().requiresGrad_(true));
   const frozen = lm.parameters().filter((p) => p.requiresGrad);
@@ -191,7 +190,7 @@ export function learnConstantLatent(
       torch.scope(() => {
         const start = (s * batchSize) % seqs.length;
         const batch = seqs.slice(start, start + batchSize);
-        const r = lm.forward(batch, { ablation: { kind: 'vector', vector }, plant });
+        const r = lm.forward(batch, { ablation: { kind: 'vector', vector } });
         r.loss.backward();
         optimizer.step();
         optimizer.zeroGrad();
@@ -219,12 +218,12 @@ export interface DecodedLatent {
 }
 
 /** Decodes each latent to its nearest token embeddings and logit-lens tokens. */
-export function inspectLatents(lm: LatentModel, seqs: LatentSequence[], { topK = 5, batchSize = 8, plant }: { topK?: number; batchSize?: number; plant?: LatentPlant } = {}): {
+export function inspectLatents(lm: LatentModel, seqs: LatentSequence[], { topK = 5, batchSize = 8 }: { topK?: number; batchSize?: number } = {}): {
   decoded: DecodedLatent[];
   recurring: { token: string; count: number }[];
   resultHitRate: number;
 } {
-  const latents = collectLatents(lm, seqs, batchSize, plant);
+  const latents = collectLatents(lm, seqs, batchSize);
   if (!latents.length) return { decoded: [], recurring: [], resultHitRate: 0 };
   const decode = (id: number) => lm.tokenizer.decodeToken(id);
   const { nearest, lens, norms } = torch.scope(() => {
@@ -288,7 +287,6 @@ export interface AccuracyOptions {
   oracleLatents?: number;
   /** with oracleLatents: also with latents shuffled across questions and replaced by this constant */
   ablate?: { constant: Tensor };
-  plant?: 'none' | 'zeros';
   seed?: number;
 }
 
@@ -299,13 +297,13 @@ export interface AccuracyOptions {
  * latents question i+1 computed at the same span and step) or a constant. Paired tests compare them.
  */
 export function answerAccuracy(lm: LatentModel, examples: Gsm8kExample[], o: AccuracyOptions = {}): AccuracyResult {
-  const { maxNewTokens = 256, maxLatents = 8, startThreshold = lm.heads.startThreshold, onProgress, oracleLatents, ablate, plant, seed = 0 } = o;
+  const { maxNewTokens = 256, maxLatents = 8, startThreshold = lm.heads.startThreshold, onProgress, oracleLatents, ablate, seed = 0 } = o;
   const correct: AccuracyResult['correct'] = { withLatents: [], withoutLatents: [] };
   let spanCount = 0;
   let away = 0;
   const lengths: number[] = [];
   const samples: AccuracyResult['samples'] = [];
-  const base = { maxNewTokens, maxLatents, plant };
+  const base = { maxNewTokens, maxLatents };
   const ok = (text: string, ex: Gsm8kExample) => answersEqual(extractAnswer(text), ex.answerNumber);
   const oracleLatentsOf: Tensor[][][] = [];
   examples.forEach((ex, i) => {

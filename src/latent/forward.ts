@@ -54,14 +54,6 @@ export type LatentAblation =
   | { kind: 'vector'; vector: Tensor } // the mean latent, or a learned constant (pause tokens)
   | { kind: 'shuffled' }; // each example gets the latent another example of the batch computed
 
-/**
- * What a span is fed instead of the computed latent, in training and evaluation alike (the study's
- * planted cases; ablations then act on what was fed):
- *  - 'result': the (detached) token embeddings of the result written right after the span, latent j
- *    carrying result token j (the last one repeated): latents that hold the answer by construction;
- *  - 'zeros': nothing at all (a model trained this way cannot use its latents' content).
- */
-export type LatentPlant = { kind: 'none' } | { kind: 'result' } | { kind: 'zeros' };
 
 export interface LatentForwardOptions {
   backbone: Backbone;
@@ -71,7 +63,6 @@ export interface LatentForwardOptions {
   botId: number;
   eotId: number;
   ablation?: LatentAblation;
-  plant?: LatentPlant;
   /** weight of the positives in the start classifier's loss (class imbalance); default: negatives/positives of the batch */
   startPosWeight?: number;
   /** train the start classifier into the backbone (default false: a probe on detached hidden states) */
@@ -274,9 +265,7 @@ function planWaves(seqs: LatentSequence[], chunks: Chunk[][], startPosWeight: nu
         }
         const rowValid = spans.map((c) => !!c && j < c.count);
         spans.forEach((c, b) => {
-          // a latent slot has no token; it holds the result token latent j would carry when planted
-          const resultIds = c ? seqs[b].spans[c.span].resultIds : [];
-          ids[b].push(rowValid[b] && resultIds.length ? resultIds[Math.min(j, resultIds.length - 1)] : 0);
+          ids[b].push(0);
           positions[b].push(rowValid[b] ? c!.start + j : 0);
           valid[b].push(rowValid[b]);
         });
@@ -411,9 +400,6 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
       const { pass } = step;
       if (pass === null) continue;
       let x = embed;
-      const plant = o.plant?.kind ?? 'none';
-      if (plant === 'result') x = backbone.embed(ids.narrow(1, pass.slot, 1)).squeeze(1).detach().to(embed.dtype);
-      else if (plant === 'zeros') x = torch.zerosLike(embed);
       if (ablation.kind === 'zeros') x = torch.zerosLike(embed);
       else if (ablation.kind === 'vector') x = fedVector ??= ablation.vector.to(embed.dtype).to(device).unsqueeze(0).expand([B, embed.size(1)]);
       else if (ablation.kind === 'shuffled') x = x.indexSelect(0, layout.shuffled!.select(0, pass.index));

@@ -31,8 +31,6 @@ export interface LatentGenerateOptions {
   oracleLatents?: number;
   /** replaces the input fed at latent j of span `span` (ablations during generation); return null to keep it */
   latentInput?: (span: number, j: number, computed: Tensor) => Tensor | null;
-  /** what the model was trained to be fed (the planted null feeds zeros) */
-  plant?: 'none' | 'zeros';
 }
 
 /** The text right before a result in GSM8K-format solutions: `… = ` or `… = $`. */
@@ -116,8 +114,7 @@ export function generateWithLatents(lm: LatentModel, prompt: string, o: LatentGe
               probs.push(p);
               const stop = oracle && o.oracleLatents !== undefined ? j >= o.oracleLatents : p > stopThreshold || j >= maxLatents;
               if (stop) break;
-              const fed = o.plant === 'zeros' ? torch.zerosLike(computed) : computed;
-              const embed = o.latentInput?.(spans.length, j, fed)?.to(fed.dtype).reshape(fed.shape) ?? fed;
+              const embed = o.latentInput?.(spans.length, j, computed)?.to(computed.dtype).reshape(computed.shape) ?? computed;
               replace(torch.scope(() => feed(lm.latentTrunk, embed.unsqueeze(1))));
               if (span.embeds) {
                 span.embeds.push(torch.keep(embed.squeeze(0).clone()));

@@ -8,6 +8,9 @@
 //                                                    hidden state under a learned gate
 //   soft    p · E,  p = softmax(logits(n) / T)       Soft Thinking: expected token embedding
 //   pause   c_j (learned, one per latent index j)    pause-as-thought: extra passes, no hidden content
+//   planted-result  E[r_j], r the result's tokens    the study's planted positive: the latents carry
+//                                                    the answer by construction (teacher-forced only)
+//   zeros   0                                        the study's planted null: no content at all
 //
 // where n = RMSNorm_final(h) of the trunk that computed h (the latent trunk), logits come from the
 // language model's head, E is its token embedding matrix and `<bot>`/`<eot>` are excluded from p.
@@ -57,7 +60,7 @@ export interface StopHead {
   stopBias: Tensor;
 }
 
-export const LATENT_INPUT_KINDS = ['raw', 'scaled', 'affine', 'gated', 'soft', 'pause'] as const;
+export const LATENT_INPUT_KINDS = ['raw', 'scaled', 'affine', 'gated', 'soft', 'pause', 'planted-result', 'zeros'] as const;
 export type LatentInputKind = (typeof LATENT_INPUT_KINDS)[number];
 
 /** A form and its options, as recorded in a run's config. */
@@ -335,6 +338,62 @@ export class PauseInput extends LatentInput {
   }
 }
 
+/** The latent indices of a step, one per row. */
+function rowIndices(a: LatentStepArgs, rows: number): number[] {
+  const idx = typeof a.index === 'number' ? new Array<number>(rows).fill(a.index) : [...a.index];
+  if (idx.length !== rows) throw new RangeError(`latent input: ${idx.length} latent indices for ${rows} rows`);
+  return idx;
+}
+
+/**
+ * planted-result (the study's planted positive): latent j of a span is fed the token embedding of
+ * the j-th token that writes the span's result (the last one repeated), detached, so the latents
+ * hold the answer by construction whatever the model computes. It needs the training spans
+ * (teacher-forced passes): generation does not know the result, and is refused.
+ */
+export class PlantedResultInput extends LatentInput {
+  readonly kind = 'planted-result';
+  identity: Identity;
+  constructor(init: LatentInputInit) {
+    super();
+    this.identity = new Identity(init.hidden, init.dtype, init.device);
+  }
+  step(a: LatentStepArgs, stop: StopHead): LatentStepOutput {
+    return torch.scope(() => {
+      const { stopLogit } = normalized(a, stop, this.identity);
+      const B = a.pre.size(0);
+      if (!a.spans) throw new RangeError("planted-result: the latents carry the span's result, which is only known for training sequences, not in generation");
+      const j = rowIndices(a, B);
+      // rows without a span (padding) take token 0; their input is never attended to
+      const ids = a.spans.map((span, b) => (span && span.resultIds.length ? span.resultIds[Math.min(j[b], span.resultIds.length - 1)] : 0));
+      const embed = a.tokens.embedWeight.indexSelect(0, torch.tensor(ids, { dtype: 'int64' }).to(a.tokens.embedWeight.device)).detach();
+      return { embed: embed.dtype === a.pre.dtype ? embed : embed.to(a.pre.dtype), stopLogit };
+    });
+  }
+  spec(): LatentInputSpec {
+    return { kind: 'planted-result' };
+  }
+}
+
+/** zeros (the study's planted null): every latent is fed a zero vector, so there is no content to use. */
+export class ZeroInput extends LatentInput {
+  readonly kind = 'zeros';
+  identity: Identity;
+  constructor(init: LatentInputInit) {
+    super();
+    this.identity = new Identity(init.hidden, init.dtype, init.device);
+  }
+  step(a: LatentStepArgs, stop: StopHead): LatentStepOutput {
+    return torch.scope(() => {
+      const { embed, stopLogit } = normalized(a, stop, this.identity);
+      return { embed: torch.zerosLike(embed), stopLogit };
+    });
+  }
+  spec(): LatentInputSpec {
+    return { kind: 'zeros' };
+  }
+}
+
 /** The factory of each form. */
 export const LATENT_INPUT_FORMS: Record<LatentInputKind, (init: LatentInputInit, spec: LatentInputSpec) => LatentInput> = {
   raw: (init) => new RawInput(init),
@@ -343,6 +402,8 @@ export const LATENT_INPUT_FORMS: Record<LatentInputKind, (init: LatentInputInit,
   gated: (init, spec) => new GatedInput(init, spec),
   soft: (init, spec) => new SoftInput(init, spec),
   pause: (init, spec) => new PauseInput(init, spec),
+  'planted-result': (init) => new PlantedResultInput(init),
+  zeros: (init) => new ZeroInput(init),
 };
 
 export function isLatentInputKind(kind: unknown): kind is LatentInputKind {

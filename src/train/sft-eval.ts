@@ -2,7 +2,7 @@
 // latent decoding and answer accuracy, written to the run's diagnostics.json and evals.jsonl.
 import * as path from 'path';
 import type { Tensor } from '../torch';
-import { loadSftRun, loadSftData, plantOf } from './sft';
+import { loadSftRun, loadSftData } from './sft';
 import { RunDir } from './run-dir';
 import {
   evaluateLoss,
@@ -97,19 +97,18 @@ const endpoint = (e: { delta: number; ci: [number, number] }): Endpoint => ({ de
 export async function evaluateSftRun(runDir: string, o: SftEvalOptions = {}): Promise<SftDiagnostics> {
   const run = await loadSftRun(runDir);
   const { lm, data, config } = run;
-  const plant = plantOf(config);
   const seed = o.seed ?? ENDPOINT_SEED;
   lm.train(false);
   let constant: Tensor | null = null;
   try {
     const testExamples = data.test.slice(0, o.examples ?? 200);
     const seqs = testExamples.map((e) => data.sequence(e));
-    const loss = evaluateLoss(lm, seqs, { batchSize: config.batchSize, plant });
+    const loss = evaluateLoss(lm, seqs, { batchSize: config.batchSize });
     const resultOf = (e: typeof loss) => e.perExample.map((p) => p.result);
     const trainSeqs = data.train.slice(0, 64).map((e) => data.sequence(e));
     let ablations: AblationResult[] = [];
     if (config.latents > 0) {
-      const a = latentAblationsWithConstant(lm, seqs, { batchSize: config.batchSize, trainSeqs, constantSteps: o.constantSteps ?? 50, plant, seed });
+      const a = latentAblationsWithConstant(lm, seqs, { batchSize: config.batchSize, trainSeqs, constantSteps: o.constantSteps ?? 50, seed });
       ablations = a.ablations;
       constant = a.constant;
     }
@@ -150,11 +149,11 @@ export async function evaluateSftRun(runDir: string, o: SftEvalOptions = {}): Pr
         contentBeyondCompute,
       };
     }
-    const inspected = config.latents > 0 ? inspectLatents(lm, seqs.slice(0, o.inspect ?? 20), { plant }) : { decoded: [], recurring: [], resultHitRate: 0 };
+    const inspected = config.latents > 0 ? inspectLatents(lm, seqs.slice(0, o.inspect ?? 20)) : { decoded: [], recurring: [], resultHitRate: 0 };
     let accuracy: AccuracyResult | null = null;
     let accuracyNote: string | undefined;
     const nGen = o.generate ?? 50;
-    if (nGen > 0 && config.plant === 'result') {
+    if (nGen > 0 && config.latentInput === 'planted-result') {
       accuracyNote = 'not measured: the planted positive is fed the result, which generation does not know';
     } else if (nGen > 0) {
       const oracle = config.latents > 0 && (o.oracle ?? true);
@@ -167,7 +166,6 @@ export async function evaluateSftRun(runDir: string, o: SftEvalOptions = {}): Pr
         onProgress: (d) => bar.update(d),
         ...(oracle ? { oracleLatents: config.latents } : {}),
         ablate,
-        plant: config.plant === 'zeros' ? 'zeros' : 'none',
         seed,
       });
       bar.finish();

@@ -9,7 +9,7 @@ import * as torch from '../torch';
 import { loadGsm8k, seededShuffle, trainValidationSplit, formatPrompt, type Gsm8kExample } from '../data/gsm8k';
 import { fromPretrained } from '../models/qwen2/loading';
 import { LatentModel, type LatentMode } from '../latent/model';
-import type { LatentPlant } from '../latent/forward';
+import { LATENT_INPUT_KINDS, isLatentInputKind, type LatentInputKind } from '../latent/latent-input';
 import { buildLatentSequence, type LatentSequence } from '../latent/sequence';
 import { evaluateLoss } from '../latent/evaluate';
 import { ProgressBar } from './progress';
@@ -29,10 +29,10 @@ export interface SftConfig {
   /** with latents 0: keep `<bot><eot>` at every breakpoint (the markers-only control) */
   markersAtZero: boolean;
   /**
-   * What spans are fed, in training and evaluation: the computed latents ('none'), the result's
-   * token embeddings (the planted positive) or zeros (the planted null).
+   * How a hidden state becomes the next latent's input (latent-input.ts): 'affine' (default), or a
+   * control: 'pause' (pause-as-thought), 'planted-result' (the planted positive), 'zeros' (the planted null).
    */
-  plant: 'none' | 'result' | 'zeros';
+  latentInput: LatentInputKind;
   steps: number;
   batchSize: number;
   lr: number;
@@ -63,7 +63,7 @@ export const SFT_DEFAULTS: Omit<SftConfig, 'model' | 'data' | 'out'> = {
   mode: 'full',
   latents: 4,
   markersAtZero: false,
-  plant: 'none',
+  latentInput: 'affine',
   steps: 1000,
   batchSize: 8,
   lr: 1e-5,
@@ -94,7 +94,7 @@ export function resolveSftConfig(partial: Partial<SftConfig> & Pick<SftConfig, '
   if (!Number.isInteger(c.latents) || c.latents < 0) throw new RangeError(`latents must be a non-negative integer, got ${c.latents}`);
   if (!(c.lr > 0)) throw new RangeError(`lr must be positive, got ${c.lr}`);
   if (c.mode !== 'full' && c.mode !== 'two-trunk') throw new RangeError(`mode must be 'full' or 'two-trunk', got ${c.mode}`);
-  if (!['none', 'result', 'zeros'].includes(c.plant)) throw new RangeError(`plant must be 'none', 'result' or 'zeros', got ${c.plant}`);
+  if (!isLatentInputKind(c.latentInput)) throw new RangeError(`latentInput must be one of ${LATENT_INPUT_KINDS.join(', ')}, got ${String(c.latentInput)}`);
   if (c.markersAtZero && c.latents !== 0) throw new RangeError(`markersAtZero is the k = 0 control; it needs latents 0, got ${c.latents}`);
   return c;
 }
@@ -165,7 +165,8 @@ export async function openSftRun(c: SftConfig, { resume = false } = {}): Promise
   if (!pre.tokenizer) throw new Error(`${c.model}: no tokenizer.json; latent training needs the model's tokenizer`);
   const data0 = loadGsm8k(c.data, { split: 'train' }).examples.slice(0, 16);
   const frozenDtype = c.frozenDtype ?? (c.device.startsWith('cuda') ? 'bfloat16' : null);
-  const lm = LatentModel.create(pre.model, pre.tokenizer, { mode: c.mode, markerInitToken: c.markerInitToken, scaleSample: data0.map((e) => formatPrompt(e.question)), frozenDtype });
+  // configs written before latentInput existed used the affine form
+  const lm = LatentModel.create(pre.model, pre.tokenizer, { mode: c.mode, markerInitToken: c.markerInitToken, scaleSample: data0.map((e) => formatPrompt(e.question)), frozenDtype, latentInput: c.latentInput ?? 'affine' });
   const data = loadSftData(c, lm);
   const checkpoint = resume ? latestCheckpoint(dir.path('checkpoints')) : null;
   return { config: c, lm, data, step: 0, checkpoint, dir };
@@ -241,8 +242,7 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
       const seqs = data.batch(step, c.batchSize, c.seed).map((e) => data.sequence(e));
       const stats = torch.scope(() => {
         // with several ranks: this rank's shard, its losses made the global batch's (values and gradients)
-        const plant = plantOf(c);
-        const r = world > 1 ? dist.globalLatentLosses(lm.forward(dist.shardBatch(seqs), { plant })) : lm.forward(seqs, { plant });
+        const r = world > 1 ? dist.globalLatentLosses(lm.forward(dist.shardBatch(seqs))) : lm.forward(seqs);
         const total = r.loss.add(r.startLoss.mul(c.startLossWeight)).add(r.stopLoss.mul(c.stopLossWeight));
         total.backward();
         if (world > 1) dist.allReduceGradients(lm.parameters());
@@ -280,7 +280,7 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
         lm.train(false);
         for (const [split, seqs] of Object.entries(evalSets)) {
           if (!seqs.length) continue;
-          const e = evaluateLoss(lm, seqs, { batchSize: c.batchSize, plant: plantOf(c) });
+          const e = evaluateLoss(lm, seqs, { batchSize: c.batchSize });
           const { perExample, start, startThreshold, ...summary } = e;
           void perExample;
           if (dist.isMain()) dir.append('evals.jsonl', { step, split, ...summary, startPrecision: start.precision, startRecall: start.recall, startF1: start.f1, startThreshold: startThreshold.threshold, startF1Calibrated: startThreshold.f1 });
@@ -307,11 +307,6 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
     if (world > 1) dist.destroyProcessGroup();
   }
   return { steps: step, finalLoss: lastLoss, validation, stopped, out: dir.dir, lm: keepModel ? lm : undefined };
-}
-
-/** The forward's plant option for a run's config (configs written before `plant` existed feed the computed latents). */
-export function plantOf(c: Pick<SftConfig, 'plant'>): LatentPlant {
-  return { kind: c.plant ?? 'none' };
 }
 
 /** Weight decay on matrices only; norms, biases, markers and classifier biases decay-free (common practice). */

@@ -176,6 +176,38 @@ describe('latent input forms', () => {
       }
     });
 
+  test('planted-result feeds latent j the (detached) embedding of result token j, the last repeated; zeros feeds 0; neither reads the hidden state', () => {
+    const { model, heads, backbone, seqs, dispose } = setup('planted-result', { k: 3 });
+    const zeros = torch.scope(() => new LatentHeads({ hidden: D, markerInit: torch.randn([2, D], { dtype: 'float64' }), scale: 1.3, dtype: 'float64', input: 'zeros' }));
+    try {
+      const spans = seqs.map((s) => s.spans[0]);
+      // the fixtures' first results have one and two digits: latent 2 repeats the last digit
+      expect(spans.every((s) => s.resultIds.length >= 1)).toBe(true);
+      for (const j of [0, 1, 2]) {
+        const pre = torch.randn([spans.length, D], { dtype: 'float64', requiresGrad: true });
+        const args: LatentStepArgs = { pre, normWeight: model.model.norm.weight, eps: 1e-6, index: j, tokens: backbone, spans };
+        const { embed } = heads.step(args);
+        const want = spans.map((s) => s.resultIds[Math.min(j, s.resultIds.length - 1)]);
+        const ref = backbone.embedWeight.indexSelect(0, torch.tensor(want, { dtype: 'int64' }));
+        expect(torch.scope(() => embed.sub(ref).abs().max().item())).toBe(0);
+        expect(embed.requiresGrad).toBe(false);
+        const z = zeros.step(args).embed;
+        expect(torch.scope(() => z.abs().max().item())).toBe(0);
+        expect(z.shape).toEqual([spans.length, D]);
+      }
+      const free: LatentStepArgs = { pre: torch.randn([2, D], { dtype: 'float64' }), normWeight: model.model.norm.weight, eps: 1e-6, index: 0, tokens: backbone };
+      expect(() => heads.step(free)).toThrow(/only known for training sequences/);
+      // teacher-forced forward: the planted inputs are the result's embeddings, batched as unbatched
+      const o = { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT };
+      const batched = torch.noGrad(() => torch.scope(() => latentForward(seqs, o).lmSum));
+      const single = torch.noGrad(() => seqs.reduce((s, q) => s + torch.scope(() => latentForward([q], o).lmSum), 0));
+      expect(Math.abs(batched - single)).toBeLessThan(1e-9);
+    } finally {
+      zeros.dispose();
+      dispose();
+    }
+  });
+
   test('pause: the latent inputs do not depend on the hidden state, one learned vector per latent index, and they train', () => {
     const { heads, backbone, seqs, dispose, model } = setup('pause', { k: 3 });
     try {
@@ -217,7 +249,8 @@ describe('latent input forms', () => {
     }
   });
 
-  for (const kind of LATENT_INPUT_KINDS)
+  // planted-result is a teacher-forced control (it reads the result from the training span): no rollouts; tested below
+  for (const kind of LATENT_INPUT_KINDS.filter((k) => k !== 'planted-result'))
     for (const twoTrunk of [false, true])
       test(`${kind}, ${twoTrunk ? 'two-trunk' : 'full'}: phase-1 forward and backward, batched equals unbatched, and rollouts re-scored by teacher forcing`, () => {
         const { heads, backbone, latentTrunk, decoder, model, seqs, dispose } = setup(kind, { twoTrunk });

@@ -15,7 +15,7 @@ const sft: CommandModule = {
       .option('latents', { type: 'number', describe: 'latent positions per calculator breakpoint (0: no-latent baseline)' })
       .option('sweep', { type: 'string', describe: 'a k sweep: comma-separated latent counts (e.g. 0,1,2,4); one run per k in OUT/k<k>, same steps, data and lr' })
       .option('markers-at-zero', { type: 'boolean', describe: 'with --latents 0: keep <bot><eot> at every breakpoint (the markers-only control)' })
-      .option('plant', { choices: ['none', 'result', 'zeros'] as const, describe: "what spans are fed: the computed latents (none), the result's token embeddings (planted positive) or zeros (planted null)" })
+      .option('latent-input', { type: 'string', describe: "how a hidden state becomes the next latent's input: affine (default), raw, scaled, gated, soft; controls: pause (pause-as-thought), planted-result (planted positive), zeros (planted null)" })
       .option('steps', { type: 'number' })
       .option('batch', { type: 'number', describe: 'examples per step' })
       .option('lr', { type: 'number', describe: 'peak learning rate (linear warm-up, cosine decay)' })
@@ -42,7 +42,7 @@ const sft: CommandModule = {
     const fromRun = a.resume ? readConfigFile(path.join(String(a.resume), 'config.json')) : {};
     const fromFile = readConfigFile(a.config as string | undefined);
     const cli = {
-      model: a.model, data: a.data, mode: a.mode, latents: a.latents, markersAtZero: a.markersAtZero, plant: a.plant, steps: a.steps, batchSize: a.batch, lr: a.lr,
+      model: a.model, data: a.data, mode: a.mode, latents: a.latents, markersAtZero: a.markersAtZero, latentInput: a.latentInput, steps: a.steps, batchSize: a.batch, lr: a.lr,
       warmupSteps: a.warmup, weightDecay: a.weightDecay, gradClip: a.gradClip, startLossWeight: a.startLossWeight,
       stopLossWeight: a.stopLossWeight, maxLatents: a.maxLatents, maxTrainExamples: a.maxTrainExamples,
       validationSize: a.validationSize, evalEvery: a.evalEvery, evalExamples: a.evalExamples, saveEvery: a.saveEvery,

@@ -13,6 +13,7 @@ void register_latent_step(napi_env env, napi_value exports);
 void register_distributed(napi_env env, napi_value exports);
 void register_io(napi_env env, napi_value exports);
 void register_mapped_file(napi_env env, napi_value exports);
+void register_guards(napi_env env, napi_value exports);
 }  // namespace lt
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
@@ -28,5 +29,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   lt::register_distributed(env, exports);
   lt::register_io(env, exports);
   lt::register_mapped_file(env, exports);
+  lt::register_guards(env, exports);
   return exports;
 }

@@ -4,6 +4,7 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -73,6 +74,20 @@ napi_value from_bytes(napi_env env, napi_callback_info info) {
   LT_CATCH_PLAIN("torch.tensor")
 }
 
+// The longest typed array this Node.js makes (buffer.constants.MAX_LENGTH; set from JavaScript at load).
+uint64_t g_max_typed_array_length = uint64_t(1) << 32;
+
+// setMaxTypedArrayLength(n)
+napi_value set_max_typed_array_length(napi_env env, napi_callback_info info) {
+  LT_ARGS(1);
+  LT_TRY
+  double n = arg_double(env, argv[0]);
+  if (!(n >= 0)) throw ArgumentError("setMaxTypedArrayLength expects a non-negative number");
+  g_max_typed_array_length = static_cast<uint64_t>(n);
+  return make_undefined(env);
+  LT_CATCH_PLAIN("setMaxTypedArrayLength")
+}
+
 // toBytes(h, out?): copies the tensor's elements (row-major, on the CPU) into a new ArrayBuffer-backed
 // typed array of the natural JS type; 16-bit floats come back as Uint16Array of raw bits.
 napi_value to_typed_array(napi_env env, napi_callback_info info) {
@@ -96,12 +111,21 @@ napi_value to_typed_array(napi_env env, napi_callback_info info) {
       throw c10::TypeError({__func__, __FILE__, static_cast<uint32_t>(__LINE__)},
                            std::string("cannot read tensors of dtype ") + dtype_name(t.scalar_type()) + " into JavaScript");
   }
+  // V8 aborts the process (rather than throwing) when an ArrayBuffer cannot be allocated or a typed
+  // array is longer than its limit: check both here and throw OutOfMemoryError instead.
+  TORCH_CHECK_WITH(OutOfMemoryError, static_cast<uint64_t>(t.numel()) <= g_max_typed_array_length, "the tensor has ", t.numel(),
+                   " elements but a JavaScript typed array holds at most ", g_max_typed_array_length);
   size_t bytes = t.nbytes();
-  void* data = nullptr;
-  napi_value buffer, result;
-  napi_create_arraybuffer(env, bytes, &data, &buffer);
+  void* data = std::malloc(bytes ? bytes : 1);
+  TORCH_CHECK_WITH(OutOfMemoryError, data != nullptr, "could not allocate ", bytes, " bytes for the tensor's data in JavaScript");
   if (bytes) std::memcpy(data, t.data_ptr(), bytes);
-  napi_create_typedarray(env, type, static_cast<size_t>(t.numel()), buffer, 0, &result);
+  napi_value buffer, result;
+  if (napi_create_external_arraybuffer(env, data, bytes, [](napi_env, void* p, void*) { std::free(p); }, nullptr, &buffer) != napi_ok) {
+    std::free(data);
+    TORCH_CHECK_WITH(OutOfMemoryError, false, "could not create an ArrayBuffer of ", bytes, " bytes");
+  }
+  if (napi_create_typedarray(env, type, static_cast<size_t>(t.numel()), buffer, 0, &result) != napi_ok)
+    TORCH_CHECK_WITH(OutOfMemoryError, false, "could not create a typed array of ", t.numel(), " elements");
   return result;
   LT_CATCH("Tensor.data", argv, argc, 1)
 }
@@ -282,6 +306,7 @@ void register_tensor_api(napi_env env, napi_value exports) {
   register_exports(env, exports,
                    {{"fromBytes", from_bytes},
                     {"toTypedArray", to_typed_array},
+                    {"setMaxTypedArrayLength", set_max_typed_array_length},
                     {"copyFromBytes", copy_from_bytes},
                     {"shape", shape},
                     {"strides", strides},

@@ -1,6 +1,7 @@
 // The tensor library: `import { torch } from 'latent-tokens'` (or `import * as torch from 'latent-tokens/torch'`).
 // Operator functions have PyTorch's names in camelCase (index_select -> indexSelect, masked_fill_ ->
 // maskedFill_), PyTorch's argument order, and keyword arguments in a trailing options object.
+import { constants as bufferConstants } from 'buffer';
 import { native } from './native';
 import { makeTorchError } from './errors';
 import { Tensor } from './tensor';
@@ -9,6 +10,8 @@ import { installFormatting } from './format';
 import * as rt from './op-runtime';
 
 native.setErrorFactory(makeTorchError);
+// V8 aborts on a typed array past its length limit: the addon checks against this one.
+native.setMaxTypedArrayLength(bufferConstants.MAX_LENGTH);
 installTensorMethods(Tensor.prototype);
 installFormatting(Tensor.prototype);
 

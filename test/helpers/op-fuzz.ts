@@ -11,26 +11,66 @@ type OpFn = (...args: unknown[]) => unknown;
 export const DTYPES_ALL = ['float32', 'float64', 'bfloat16', 'float16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'] as const;
 const SHAPES = [[], [0], [1], [3], [2, 3], [2, 1, 3], [4, 4], [1, 2, 2, 2], [3, 0]];
 const STRINGS = ['float32', 'int64', 'cpu', 'cuda', 'meta', 'mean', 'none', 'sum', 'tanh', 'floor', 'trunc', 'reflect', 'xyz', '', 'float99'];
-// Not fuzzed: from_file maps a file named by its argument (effects outside the process); and kernels
-// that trust their inputs, so that libtorch itself crashes, hangs or writes out of bounds on malformed
-// ones (each reproduced with the same call through Python's torch / torch.ops.aten):
-// - the quantized RNN cells read packed fbgemm weights from whatever tensor they get;
-// - the batch-norm kernels index weight and statistics by channel without checking their sizes, and
-//   divide by an empty batch;
-// - backward kernels that scatter into rows or positions named by an index tensor that the forward
-//   pass produced or checked (embedding, adaptive max pooling, max pooling with indices);
-// - lu_unpack reads pivots of the wrong shape past their end;
-// - choose_qparams_optimized loops forever for a negative bin count;
-// - the mkldnn RNN kernels assume oneDNN-prepared layouts.
-export const NOT_FUZZED = new Set([
-  'installTensorMethods', 'fromFile',
-  'quantizedLstmCell', 'quantizedGruCell', 'quantizedRnnReluCell', 'quantizedRnnTanhCell',
-  'nativeBatchNorm', 'nativeBatchNormBackward', 'batchNormBackward',
-  'embeddingBackward', 'embeddingDenseBackward', 'embeddingSparseBackward',
-  'adaptiveMaxPool2dBackward', 'adaptiveMaxPool3dBackward', 'maxPool2dWithIndicesBackward', 'maxPool3dWithIndicesBackward',
-  'luUnpack', 'chooseQparamsOptimized',
-  'mkldnnRnnLayer', 'mkldnnRnnLayerBackward',
-]);
+// Not fuzzed: from_file maps a file named by its argument (effects outside the process).
+export const NOT_FUZZED = new Set(['installTensorMethods', 'fromFile']);
+
+const f32 = (shape: number[]) => torch.randn(shape);
+const ints = (values: torch.NestedArray, dtype: torch.DType = 'int64') => torch.tensor(values, { dtype });
+const quantizedCellArgs = (hx: torch.Tensor | torch.Tensor[]) => [f32([2, 3]), hx, f32([4, 3]), f32([4, 4]), f32([4]), f32([4]), f32([4, 3]), f32([4, 4]), f32([4]), f32([4]), 1, 1, 0, 0];
+const lstmLayer = () => [f32([3, 2, 5]), f32([28, 5]), f32([28, 7]), f32([28]), f32([28]), f32([2, 7]), f32([2, 7])];
+
+/**
+ * The kernels that trust their inputs: libtorch itself (and PyTorch's Python API, through
+ * torch.ops.aten) reads or writes out of bounds, loops forever or computes garbage when they get
+ * malformed ones. native/guards.cc checks their preconditions; each entry here is a malformed call
+ * that must throw a TorchError (they are fuzzed with random arguments too).
+ */
+export const KNOWN_OFFENDERS: Record<string, () => unknown[]> = {
+  // read fbgemm-packed weights out of whatever tensor they get: refused outright
+  quantizedLstmCell: () => quantizedCellArgs([f32([2, 4]), f32([2, 4])]),
+  quantizedGruCell: () => quantizedCellArgs(f32([2, 4])),
+  quantizedRnnReluCell: () => quantizedCellArgs(f32([2, 4])),
+  quantizedRnnTanhCell: () => quantizedCellArgs(f32([2, 4])),
+  // weight and statistics indexed by channel (4 here) without checking their sizes
+  nativeBatchNorm: () => [f32([2, 4, 3]), f32([2]), f32([2]), f32([2]), f32([2]).abs(), false, 0.1, 1e-5],
+  nativeBatchNormBackward: () => [f32([2, 4, 3]), f32([2, 4, 3]), f32([1]), f32([1]), f32([1]).abs(), null, null, false, 1e-5, [true, true, true]],
+  batchNormBackward: () => [f32([2, 4, 3]), f32([2, 4, 3]), f32([1]), null, null, f32([1]), f32([1]).abs(), true, 1e-5, [true, true, true], torch.empty([0], { dtype: 'uint8' })],
+  // scatter into rows named by an index tensor the forward pass checked
+  embeddingBackward: () => [f32([3, 4]), ints([0, 1000000, -7]), 10, -1, true, false],
+  embeddingDenseBackward: () => [f32([3, 4]), ints([0, 1000000, -7]), 10, -1, true],
+  embeddingSparseBackward: () => [f32([3, 4]), ints([0, 1000000, 2]), 10, -1, false],
+  adaptiveMaxPool2dBackward: () => [f32([1, 2, 2]), f32([1, 4, 4]), ints([[[0, 1 << 30], [3, 4]]])],
+  adaptiveMaxPool3dBackward: () => [f32([1, 1, 2, 2]), f32([1, 2, 4, 4]), ints([[[[0, -9], [3, 4]]]])],
+  maxPool2dWithIndicesBackward: () => [f32([1, 2, 2]), f32([1, 4, 4]), [2, 2], [2, 2], [0, 0], [1, 1], false, ints([[[0, 1 << 30], [3, 4]]])],
+  maxPool3dWithIndicesBackward: () => [f32([1, 1, 2, 2]), f32([1, 2, 4, 4]), [1, 2, 2], [1, 2, 2], [0, 0, 0], [1, 1, 1], false, ints([[[[0, 99], [3, 4]]]])],
+  // reads pivots of the wrong shape past their end
+  luUnpack: () => [f32([5, 5]), ints([1], 'int32')],
+  // loops forever for a negative bin count; reads numel elements of input whatever its size
+  chooseQparamsOptimized: () => [f32([4]), 1 << 20, -5, 0.5, 8],
+  // assume oneDNN-prepared shapes and workspaces
+  mkldnnRnnLayer: () => [f32([3, 2, 5]), f32([28, 2]), f32([28, 7]), f32([28]), f32([28]), f32([2, 7]), f32([2, 7]), false, [], 2, 7, 1, true, false, false, true],
+  mkldnnRnnLayerBackward: () => [...lstmLayer(), f32([3, 2, 7]), f32([2, 7]), f32([2, 7]), f32([3, 2, 7]), null, null, false, 2, 7, 1, true, true, false, [], false, torch.zeros([16], { dtype: 'uint8' })],
+  // lengths that overrun the data, let through by unsafe: true
+  segmentReduce: () => [f32([4]), 'sum', { lengths: ints([100, 200]), unsafe: true }],
+  // an index outside the size: to_dense writes out of bounds (2-D) or silently drops it (1-D)
+  sparseCooTensor: () => [ints([[0, 1000000], [0, 5]]), torch.ones([2]), [2, 2]],
+};
+
+/** Out-of-range indices for operators whose kernels check them: each must throw as well. */
+export const OUT_OF_RANGE_INDEX: Record<string, () => unknown[]> = {
+  indexSelect: () => [f32([3, 2]), 0, ints([0, 3])],
+  gather: () => [f32([3, 2]), 0, ints([[0, 0], [5, 0]])],
+  take: () => [f32([3, 2]), ints([6])],
+  embedding: () => [f32([4, 2]), ints([1, -1])],
+  indexAdd: () => [f32([3, 2]), 0, ints([9]), f32([1, 2])],
+  scatter: () => [f32([3, 2]), 0, ints([[3, 0]]), f32([1, 2])],
+  indexPut: () => [f32([3]), [ints([3])], f32([1])],
+  maxUnpool2d: () => [f32([1, 2, 2]), ints([[[0, 100], [1, 2]]]), [4, 4]],
+  nllLoss: () => [f32([2, 3]), ints([0, 3])],
+  oneHot: () => [ints([0, 5]), 3],
+  bincount: () => [ints([-1, 2])],
+  segmentReduce: () => [f32([4]), 'sum', { lengths: ints([3, 2]) }],
+};
 
 /** A parsed schema argument: `int[2] kernel_size=1` -> { type: 'int[2]', name: 'kernel_size', kwOnly }. */
 export interface SchemaArg {

@@ -1,10 +1,12 @@
-// Seeded fuzzing of every generated operator: thousands of calls with random and schema-typed but odd
+// Seeded fuzzing of every generated operator (the kernels that trust their inputs included: they are
+// guarded by native/guards.cc): thousands of calls with random and schema-typed but odd
 // arguments must each return or throw a TorchError — never another error, never a crash (a crash
 // kills the jest worker and fails this file). To hunt crashes over many seeds, compile with tsc and
 // drive test/helpers/op-fuzz.ts from node, logging each call before it is made.
 import '../helpers/one-thread';
 import * as torch from '../../src/torch';
-import { NOT_FUZZED, OperatorFuzzer, parseSchemaArgs } from '../helpers/op-fuzz';
+import * as generated from '../../src/torch/generated/ops';
+import { describeArgs, KNOWN_OFFENDERS, NOT_FUZZED, OperatorFuzzer, OUT_OF_RANGE_INDEX, parseSchemaArgs } from '../helpers/op-fuzz';
 
 const SEED = 20240611;
 const CALLS = 3000;
@@ -51,4 +53,36 @@ test(`${CALLS} random operator calls each return or throw a TorchError`, () => {
   for (const kind of ['TypeError', 'RuntimeError', 'IndexError', 'DisposedTensorError', 'NotImplementedError']) expect(kinds).toContain(kind);
   // Every tensor made along the way, including by calls that failed half-way, was freed.
   expect(torch.memory().liveTensors).toBe(liveBefore);
+});
+
+// A malformed call must throw a TorchError. Before the guards these read or wrote out of bounds (some
+// killed the process, others returned garbage), looped forever, or trusted a forged workspace.
+describe.each([
+  ['a kernel that trusts its inputs', KNOWN_OFFENDERS],
+  ['an out-of-range index', OUT_OF_RANGE_INDEX],
+])('%s is refused', (_, table) => {
+  test.each(Object.keys(table))('%s', (name) => {
+    const fn = (generated as unknown as Record<string, (...a: unknown[]) => unknown>)[name];
+    expect(typeof fn).toBe('function');
+    torch.scope(() => {
+      const args = table[name]();
+      let thrown: unknown = null;
+      try {
+        const out = fn(...args);
+        for (const t of [out].flat()) if (t instanceof torch.Tensor) void t.toDense().sum().item(); // use the result, as a user would
+      } catch (e) {
+        thrown = e;
+      }
+      expect({ call: `${name}(${describeArgs(args)})`, threw: thrown instanceof torch.TorchError ? thrown.name : String(thrown) }).toEqual({
+        call: `${name}(${describeArgs(args)})`,
+        threw: expect.stringMatching(/^(ValueError|IndexError|RuntimeError|TypeError|NotImplementedError)$/),
+      });
+    });
+  });
+});
+
+test('every known offender is fuzzed with random arguments too', () => {
+  const fuzzed = new Set(new OperatorFuzzer(1).ops.map(([name]) => name));
+  for (const name of Object.keys(KNOWN_OFFENDERS)) expect({ name, fuzzed: fuzzed.has(name) }).toEqual({ name, fuzzed: true });
+  expect([...NOT_FUZZED].sort()).toEqual(['fromFile', 'installTensorMethods']);
 });

@@ -20,7 +20,8 @@
 namespace lt {
 
 // ---- handle table (tensor_table.cc) ----
-using Handle = int32_t;
+// A handle is a JS number below 2^53 (index and generation, see tensor_table.cc); -1 is "no tensor".
+using Handle = int64_t;
 constexpr Handle kNoTensor = -1;
 
 Handle table_insert(napi_env env, at::Tensor t);       // takes ownership; undefined tensor -> kNoTensor
@@ -54,7 +55,10 @@ bool is_file_mapped(const at::Storage& storage);
 
 napi_valuetype type_of(napi_env env, napi_value v);
 bool is_nullish(napi_env env, napi_value v);
-const at::Tensor& arg_tensor(napi_env env, napi_value v);
+// By value: JavaScript that runs later in the same call (a getter on another argument) may grow the
+// handle table or release this handle; a copy keeps the tensor valid until the call ends.
+at::Tensor arg_tensor(napi_env env, napi_value v);
+Handle arg_handle(napi_env env, napi_value v);  // a tensor handle as passed from JS (not resolved)
 std::optional<at::Tensor> arg_optional_tensor(napi_env env, napi_value v);
 std::vector<at::Tensor> arg_tensor_list(napi_env env, napi_value v);
 c10::List<std::optional<at::Tensor>> arg_optional_tensor_list(napi_env env, napi_value v);

@@ -91,7 +91,7 @@ napi_value make_null(napi_env env) {
 napi_value make_tensor(napi_env env, at::Tensor t) {
   if (!t.defined()) return make_null(env);
   napi_value r;
-  napi_create_int32(env, table_insert(env, std::move(t)), &r);
+  napi_create_int64(env, table_insert(env, std::move(t)), &r);
   return r;
 }
 
@@ -106,11 +106,15 @@ bool is_nullish(napi_env env, napi_value v) {
   return t == napi_undefined || t == napi_null;
 }
 
-const at::Tensor& arg_tensor(napi_env env, napi_value v) {
-  int32_t h;
-  if (napi_get_value_int32(env, v, &h) != napi_ok) wrong(env, v, "a Tensor");
-  return table_get(env, h);
+Handle arg_handle(napi_env env, napi_value v) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) wrong(env, v, "a Tensor");
+  // Not an integer (NaN, 0.5, ...): no handle. The table refuses negatives and values past its range.
+  if (!(d == std::floor(d)) || std::fabs(d) > 9007199254740991.0) throw HandleError("not a tensor handle");
+  return static_cast<Handle>(d);
 }
+
+at::Tensor arg_tensor(napi_env env, napi_value v) { return table_get(env, arg_handle(env, v)); }
 
 std::optional<at::Tensor> arg_optional_tensor(napi_env env, napi_value v) {
   if (is_nullish(env, v)) return std::nullopt;

@@ -49,10 +49,8 @@ std::string strip_backtrace(std::string msg) {
 std::string describe_arg(napi_env env, napi_value v) {
   napi_valuetype t = type_of(env, v);
   if (t == napi_number) {
-    int32_t h;
-    napi_get_value_int32(env, v, &h);
     try {
-      return describe_tensor(table_get(env, h));
+      return describe_tensor(table_get(env, arg_handle(env, v)));
     } catch (...) {
       return "<disposed tensor>";
     }

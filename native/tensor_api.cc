@@ -4,6 +4,7 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -58,9 +59,11 @@ int64_t numel_of(const std::vector<int64_t>& shape) {
 napi_value from_bytes(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  TypedArrayView view = typed_array(env, argv[0]);
+  // The shape's elements may be getters that run JavaScript (which can detach the buffer): read the
+  // typed array only after every other argument was converted.
   c10::ScalarType dtype = arg_dtype(env, argv[1]);
   std::vector<int64_t> shape = arg_int_list(env, argv[2]);
+  TypedArrayView view = typed_array(env, argv[0]);
   int64_t n = numel_of(shape);
   size_t need = static_cast<size_t>(n) * c10::elementSize(dtype);
   if (view.bytes != need) {
@@ -134,7 +137,7 @@ napi_value to_typed_array(napi_env env, napi_callback_info info) {
 napi_value copy_from_bytes(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& t = arg_tensor(env, argv[0]);
+  at::Tensor t = arg_tensor(env, argv[0]);
   TypedArrayView view = typed_array(env, argv[1]);
   if (!t.is_cpu() || !t.is_contiguous()) throw ArgumentError("copyFromBytes needs a contiguous CPU tensor");
   if (view.bytes != t.nbytes())
@@ -204,8 +207,12 @@ napi_value alias(napi_env env, napi_callback_info info) {
 napi_value release(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  int32_t h;
-  if (napi_get_value_int32(env, argv[0], &h) != napi_ok) throw ArgumentError("expected a tensor handle");
+  Handle h;
+  try {
+    h = arg_handle(env, argv[0]);
+  } catch (const HandleError&) {
+    return make_bool(env, false);
+  }
   return make_bool(env, table_release(env, h));
   LT_CATCH_PLAIN("dispose")
 }
@@ -219,8 +226,9 @@ napi_value release_many(napi_env env, napi_callback_info info) {
   for (uint32_t i = 0; i < n; ++i) {
     napi_value e;
     napi_get_element(env, argv[0], i, &e);
-    int32_t h;
-    if (napi_get_value_int32(env, e, &h) == napi_ok) table_release(env, h);
+    double h;
+    if (napi_get_value_double(env, e, &h) == napi_ok && h == std::floor(h) && std::fabs(h) <= 9007199254740991.0)
+      table_release(env, static_cast<Handle>(h));
   }
   return make_undefined(env);
   LT_CATCH_PLAIN("scope exit")

@@ -1,7 +1,9 @@
 // The process-wide tensor handle table.
 //
-// A handle packs a slot index (low 21 bits) and the slot's generation (high bits), so a handle kept
-// after its tensor was released can never reach the tensor that later reuses the slot.
+// A handle packs a slot index (low 21 bits) and the slot's 32-bit generation (the bits above), so a
+// handle kept after its tensor was released never reaches the tensor that later reuses the slot: a
+// slot whose generation would wrap is retired instead of reused, so no generation repeats. Handles
+// stay below 2^53 (exact JS numbers); V8 keeps those below 2^31 as small integers.
 #include "common.h"
 
 #include <unordered_map>
@@ -11,8 +13,11 @@ namespace {
 
 constexpr int kIndexBits = 21;
 constexpr uint32_t kIndexMask = (1u << kIndexBits) - 1;
-// Handles stay below 2^30 so V8 keeps them as small integers (no heap numbers on the hot path).
-constexpr uint32_t kGenerationMask = (1u << (30 - kIndexBits)) - 1;
+constexpr uint32_t kLastGeneration = 0xffffffffu;
+
+Handle make_handle(uint32_t generation, uint32_t index) {
+  return static_cast<Handle>((static_cast<uint64_t>(generation) << kIndexBits) | index);
+}
 
 struct Table {
   std::vector<at::Tensor> slots;
@@ -65,13 +70,13 @@ Handle table_insert(napi_env env, at::Tensor t) {
     tb.generations.push_back(0);
   }
   ++tb.live;
-  return static_cast<Handle>((tb.generations[index] << kIndexBits) | index);
+  return make_handle(tb.generations[index], index);
 }
 
 static bool handle_valid(const Table& tb, Handle h, uint32_t* index) {
-  if (h < 0) return false;
+  if (h < 0 || h >= (int64_t(1) << (kIndexBits + 32))) return false;
   uint32_t i = static_cast<uint32_t>(h) & kIndexMask;
-  uint32_t gen = static_cast<uint32_t>(h) >> kIndexBits;
+  uint32_t gen = static_cast<uint32_t>(static_cast<uint64_t>(h) >> kIndexBits);
   if (i >= tb.slots.size() || tb.generations[i] != gen || !tb.slots[i].defined()) return false;
   *index = i;
   return true;
@@ -90,8 +95,11 @@ bool table_release(napi_env env, Handle h) {
   if (!handle_valid(tb, h, &i)) return false;
   report_external(env, -owned_cpu_bytes(tb.slots[i]));
   tb.slots[i] = at::Tensor();
-  tb.generations[i] = (tb.generations[i] + 1) & kGenerationMask;
-  tb.free_slots.push_back(i);
+  // After 2^32 uses the slot is retired (12 bytes each), so that no generation is ever handed out twice.
+  if (tb.generations[i] != kLastGeneration) {
+    ++tb.generations[i];
+    tb.free_slots.push_back(i);
+  }
   if (tb.debug) tb.sites.erase(i);
   --tb.live;
   return true;
@@ -120,7 +128,7 @@ std::vector<std::pair<Handle, const at::Tensor*>> table_snapshot() {
   std::vector<std::pair<Handle, const at::Tensor*>> out;
   out.reserve(tb.live);
   for (uint32_t i = 0; i < tb.slots.size(); ++i) {
-    if (tb.slots[i].defined()) out.emplace_back(static_cast<Handle>((tb.generations[i] << kIndexBits) | i), &tb.slots[i]);
+    if (tb.slots[i].defined()) out.emplace_back(make_handle(tb.generations[i], i), &tb.slots[i]);
   }
   return out;
 }

@@ -192,8 +192,9 @@ function cppArg(arg, i) {
   if (t.base === 'Generator') return opt(`if (!is_nullish(env, ${v})) throw ArgumentError("generators cannot be passed yet");`, 'std::nullopt');
   if (t.base === 'Tensor') {
     if (t.optional) return opt(`auto ${name} = arg_optional_tensor(env, ${v});`, name);
-    // In-place operators take their mutated argument as a non-const reference: hold a (refcounted) copy.
-    return opt(`${arg.mutable ? 'at::Tensor' : 'const at::Tensor&'} ${name} = arg_tensor(env, ${v});`, name);
+    // Held by value (arg_tensor returns a refcounted copy): in-place operators take their mutated
+    // argument as a non-const reference, and no table change can invalidate a copy.
+    return opt(`at::Tensor ${name} = arg_tensor(env, ${v});`, name);
   }
   if (t.optional) {
     const ty = { int: 'int64_t', SymInt: 'c10::SymInt', float: 'double', bool: 'bool', Scalar: 'at::Scalar', str: 'std::string',
@@ -224,8 +225,18 @@ function cppReturn(op, callExpr) {
 
 const fastSymbol = (op) => `f_${op.name}${op.overload ? '_' + op.overload : ''}`;
 
+// Conversion order: reading a JS value can run JavaScript (a getter on an array element), which may
+// create or release tensors. Plain values are converted first, tensor lists next, single tensors last,
+// so that every handle is resolved after the last JavaScript that could change the table has run.
+function conversionRank(arg) {
+  const t = parseType(arg.type);
+  if (t.base !== 'Tensor') return 0;
+  return t.list ? 1 : 2;
+}
+
 function genFastOp(op) {
   const args = op.arguments.map(cppArg);
+  const order = op.arguments.map((a, i) => i).sort((i, j) => conversionRank(op.arguments[i]) - conversionRank(op.arguments[j]) || i - j);
   const ret = cppReturn(op, `at::_ops::${op.name}${op.overload ? '_' + op.overload : ''}::call(${args.map((a) => a.expr).join(', ')})`);
   if (!ret) return null;
   let mask = 0n;
@@ -234,7 +245,7 @@ function genFastOp(op) {
   return `static napi_value ${fastSymbol(op)}(napi_env env, napi_callback_info info) {
   LT_ARGS(${op.arguments.length});
   LT_TRY
-  ${args.map((a) => a.decl).join('\n  ')}
+  ${order.map((i) => args[i].decl).join('\n  ')}
   ${ret}
   LT_CATCH("${display}", argv, argc, ${mask}ull)
 }`;

@@ -143,8 +143,8 @@ napi_value tuple_to_js(napi_env env, std::initializer_list<napi_value> values) {
 static napi_value f_requires_grad_(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_bool(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   at::_ops::requires_grad_::call(a0, a1);
   return argv[0];
   LT_CATCH("aten::requires_grad_", argv, argc, 1ull)
@@ -153,9 +153,9 @@ static napi_value f_requires_grad_(napi_env env, napi_callback_info info) {
 static napi_value f_dropout(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_double(env, argv[1]);
   auto a2 = arg_bool(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::dropout::call(a0, a1, a2));
   LT_CATCH("aten::dropout", argv, argc, 1ull)
 }
@@ -163,7 +163,7 @@ static napi_value f_dropout(napi_env env, napi_callback_info info) {
 static napi_value f_abs(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::abs::call(a0));
   LT_CATCH("aten::abs", argv, argc, 1ull)
 }
@@ -171,9 +171,9 @@ static napi_value f_abs(napi_env env, napi_callback_info info) {
 static napi_value f_add_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
   auto a2 = arg_scalar(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::add_Tensor::call(a0, a1, a2));
   LT_CATCH("aten::add.Tensor", argv, argc, 3ull)
 }
@@ -181,9 +181,9 @@ static napi_value f_add_Tensor(napi_env env, napi_callback_info info) {
 static napi_value f_add_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_scalar(env, argv[1]);
   auto a2 = arg_scalar(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::add_Scalar::call(a0, a1, a2));
   LT_CATCH("aten::add.Scalar", argv, argc, 1ull)
 }
@@ -191,9 +191,9 @@ static napi_value f_add_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_add__Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
   auto a2 = arg_scalar(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   at::_ops::add__Tensor::call(a0, a1, a2);
   return argv[0];
   LT_CATCH("aten::add_.Tensor", argv, argc, 3ull)
@@ -202,9 +202,9 @@ static napi_value f_add__Tensor(napi_env env, napi_callback_info info) {
 static napi_value f_add__Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_scalar(env, argv[1]);
   auto a2 = arg_scalar(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   at::_ops::add__Scalar::call(a0, a1, a2);
   return argv[0];
   LT_CATCH("aten::add_.Scalar", argv, argc, 1ull)
@@ -252,9 +252,9 @@ static napi_value f_arange_start_step(napi_env env, napi_callback_info info) {
 static napi_value f_argmax(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   std::optional<int64_t> a1; if (!is_nullish(env, argv[1])) a1 = arg_int(env, argv[1]);
   auto a2 = arg_bool(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::argmax::call(a0, a1, a2));
   LT_CATCH("aten::argmax", argv, argc, 1ull)
 }
@@ -262,8 +262,8 @@ static napi_value f_argmax(napi_env env, napi_callback_info info) {
 static napi_value f_bmm(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::bmm::call(a0, a1));
   LT_CATCH("aten::bmm", argv, argc, 3ull)
 }
@@ -271,9 +271,9 @@ static napi_value f_bmm(napi_env env, napi_callback_info info) {
 static napi_value f_bmm_dtype(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
   auto a2 = arg_dtype(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::bmm_dtype::call(a0, a1, a2));
   LT_CATCH("aten::bmm.dtype", argv, argc, 3ull)
 }
@@ -281,8 +281,8 @@ static napi_value f_bmm_dtype(napi_env env, napi_callback_info info) {
 static napi_value f_cat(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  auto a0 = arg_tensor_list(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
+  auto a0 = arg_tensor_list(env, argv[0]);
   return make_tensor(env, at::_ops::cat::call(a0, a1));
   LT_CATCH("aten::cat", argv, argc, 1ull)
 }
@@ -290,9 +290,9 @@ static napi_value f_cat(napi_env env, napi_callback_info info) {
 static napi_value f_chunk(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
   auto a2 = arg_int(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return tensor_list_to_js(env, at::_ops::chunk::call(a0, a1, a2));
   LT_CATCH("aten::chunk", argv, argc, 1ull)
 }
@@ -300,9 +300,9 @@ static napi_value f_chunk(napi_env env, napi_callback_info info) {
 static napi_value f_clamp(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   std::optional<at::Scalar> a1; if (!is_nullish(env, argv[1])) a1 = arg_scalar(env, argv[1]);
   std::optional<at::Scalar> a2; if (!is_nullish(env, argv[2])) a2 = arg_scalar(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::clamp::call(a0, a1, a2));
   LT_CATCH("aten::clamp", argv, argc, 1ull)
 }
@@ -310,7 +310,7 @@ static napi_value f_clamp(napi_env env, napi_callback_info info) {
 static napi_value f_clamp_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_optional_tensor(env, argv[1]);
   auto a2 = arg_optional_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::clamp_Tensor::call(a0, a1, a2));
@@ -320,8 +320,8 @@ static napi_value f_clamp_Tensor(napi_env env, napi_callback_info info) {
 static napi_value f_contiguous(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_memory_format(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::contiguous::call(a0, a1));
   LT_CATCH("aten::contiguous", argv, argc, 1ull)
 }
@@ -329,9 +329,9 @@ static napi_value f_contiguous(napi_env env, napi_callback_info info) {
 static napi_value f_copy_(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
   auto a2 = arg_bool(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   at::_ops::copy_::call(a0, a1, a2);
   return argv[0];
   LT_CATCH("aten::copy_", argv, argc, 3ull)
@@ -340,9 +340,9 @@ static napi_value f_copy_(napi_env env, napi_callback_info info) {
 static napi_value f_cumsum(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
   std::optional<at::ScalarType> a2; if (!is_nullish(env, argv[2])) a2 = arg_dtype(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::cumsum::call(a0, a1, a2));
   LT_CATCH("aten::cumsum", argv, argc, 1ull)
 }
@@ -350,8 +350,8 @@ static napi_value f_cumsum(napi_env env, napi_callback_info info) {
 static napi_value f_div_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::div_Tensor::call(a0, a1));
   LT_CATCH("aten::div.Tensor", argv, argc, 3ull)
 }
@@ -359,9 +359,9 @@ static napi_value f_div_Tensor(napi_env env, napi_callback_info info) {
 static napi_value f_div_Tensor_mode(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
   std::optional<std::string> a2; if (!is_nullish(env, argv[2])) a2 = arg_string(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::div_Tensor_mode::call(a0, a1, a2));
   LT_CATCH("aten::div.Tensor_mode", argv, argc, 3ull)
 }
@@ -369,8 +369,8 @@ static napi_value f_div_Tensor_mode(napi_env env, napi_callback_info info) {
 static napi_value f_div_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_scalar(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::div_Scalar::call(a0, a1));
   LT_CATCH("aten::div.Scalar", argv, argc, 1ull)
 }
@@ -378,9 +378,9 @@ static napi_value f_div_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_div_Scalar_mode(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_scalar(env, argv[1]);
   std::optional<std::string> a2; if (!is_nullish(env, argv[2])) a2 = arg_string(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::div_Scalar_mode::call(a0, a1, a2));
   LT_CATCH("aten::div.Scalar_mode", argv, argc, 1ull)
 }
@@ -389,7 +389,7 @@ static napi_value f_div__Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   at::Tensor a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   at::_ops::div__Tensor::call(a0, a1);
   return argv[0];
   LT_CATCH("aten::div_.Tensor", argv, argc, 3ull)
@@ -398,9 +398,9 @@ static napi_value f_div__Tensor(napi_env env, napi_callback_info info) {
 static napi_value f_div__Tensor_mode(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
   std::optional<std::string> a2; if (!is_nullish(env, argv[2])) a2 = arg_string(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   at::_ops::div__Tensor_mode::call(a0, a1, a2);
   return argv[0];
   LT_CATCH("aten::div_.Tensor_mode", argv, argc, 3ull)
@@ -409,8 +409,8 @@ static napi_value f_div__Tensor_mode(napi_env env, napi_callback_info info) {
 static napi_value f_div__Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_scalar(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   at::_ops::div__Scalar::call(a0, a1);
   return argv[0];
   LT_CATCH("aten::div_.Scalar", argv, argc, 1ull)
@@ -419,9 +419,9 @@ static napi_value f_div__Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_div__Scalar_mode(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_scalar(env, argv[1]);
   std::optional<std::string> a2; if (!is_nullish(env, argv[2])) a2 = arg_string(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   at::_ops::div__Scalar_mode::call(a0, a1, a2);
   return argv[0];
   LT_CATCH("aten::div_.Scalar_mode", argv, argc, 1ull)
@@ -430,11 +430,11 @@ static napi_value f_div__Scalar_mode(napi_env env, napi_callback_info info) {
 static napi_value f_embedding(napi_env env, napi_callback_info info) {
   LT_ARGS(5);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
   auto a2 = c10::SymInt(arg_int(env, argv[2]));
   auto a3 = arg_bool(env, argv[3]);
   auto a4 = arg_bool(env, argv[4]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::embedding::call(a0, a1, a2, a3, a4));
   LT_CATCH("aten::embedding", argv, argc, 3ull)
 }
@@ -455,12 +455,12 @@ static napi_value f_empty_memory_format(napi_env env, napi_callback_info info) {
 static napi_value f_empty_like(napi_env env, napi_callback_info info) {
   LT_ARGS(6);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   std::optional<at::ScalarType> a1; if (!is_nullish(env, argv[1])) a1 = arg_dtype(env, argv[1]);
   std::optional<at::Layout> a2; if (!is_nullish(env, argv[2])) a2 = arg_layout(env, argv[2]);
   std::optional<at::Device> a3; if (!is_nullish(env, argv[3])) a3 = arg_device(env, argv[3]);
   std::optional<bool> a4; if (!is_nullish(env, argv[4])) a4 = arg_bool(env, argv[4]);
   std::optional<at::MemoryFormat> a5; if (!is_nullish(env, argv[5])) a5 = arg_memory_format(env, argv[5]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::empty_like::call(a0, a1, a2, a3, a4, a5));
   LT_CATCH("aten::empty_like", argv, argc, 1ull)
 }
@@ -468,7 +468,7 @@ static napi_value f_empty_like(napi_env env, napi_callback_info info) {
 static napi_value f_exp(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::exp::call(a0));
   LT_CATCH("aten::exp", argv, argc, 1ull)
 }
@@ -485,9 +485,9 @@ static napi_value f_exp_(napi_env env, napi_callback_info info) {
 static napi_value f_expand(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int_list(env, argv[1]);
   auto a2 = arg_bool(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::expand::call(a0, c10::fromIntArrayRefSlow(a1), a2));
   LT_CATCH("aten::expand", argv, argc, 1ull)
 }
@@ -495,9 +495,9 @@ static napi_value f_expand(napi_env env, napi_callback_info info) {
 static napi_value f_flatten_using_ints(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
   auto a2 = arg_int(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::flatten_using_ints::call(a0, a1, a2));
   LT_CATCH("aten::flatten.using_ints", argv, argc, 1ull)
 }
@@ -505,8 +505,8 @@ static napi_value f_flatten_using_ints(napi_env env, napi_callback_info info) {
 static napi_value f_fill__Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_scalar(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   at::_ops::fill__Scalar::call(a0, a1);
   return argv[0];
   LT_CATCH("aten::fill_.Scalar", argv, argc, 1ull)
@@ -516,7 +516,7 @@ static napi_value f_fill__Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   at::Tensor a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   at::_ops::fill__Tensor::call(a0, a1);
   return argv[0];
   LT_CATCH("aten::fill_.Tensor", argv, argc, 3ull)
@@ -538,8 +538,8 @@ static napi_value f_full(napi_env env, napi_callback_info info) {
 static napi_value f_index_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_optional_tensor_list(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::index_Tensor::call(a0, a1));
   LT_CATCH("aten::index.Tensor", argv, argc, 3ull)
 }
@@ -547,10 +547,10 @@ static napi_value f_index_Tensor(napi_env env, napi_callback_info info) {
 static napi_value f_rms_norm(napi_env env, napi_callback_info info) {
   LT_ARGS(4);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int_list(env, argv[1]);
-  auto a2 = arg_optional_tensor(env, argv[2]);
   std::optional<double> a3; if (!is_nullish(env, argv[3])) a3 = arg_double(env, argv[3]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  auto a2 = arg_optional_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::rms_norm::call(a0, c10::fromIntArrayRefSlow(a1), a2, a3));
   LT_CATCH("aten::rms_norm", argv, argc, 5ull)
 }
@@ -558,8 +558,8 @@ static napi_value f_rms_norm(napi_env env, napi_callback_info info) {
 static napi_value f_linear(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   auto a2 = arg_optional_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::linear::call(a0, a1, a2));
   LT_CATCH("aten::linear", argv, argc, 7ull)
@@ -568,7 +568,7 @@ static napi_value f_linear(napi_env env, napi_callback_info info) {
 static napi_value f_log(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::log::call(a0));
   LT_CATCH("aten::log", argv, argc, 1ull)
 }
@@ -576,9 +576,9 @@ static napi_value f_log(napi_env env, napi_callback_info info) {
 static napi_value f_log_softmax_int(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
   std::optional<at::ScalarType> a2; if (!is_nullish(env, argv[2])) a2 = arg_dtype(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::log_softmax_int::call(a0, a1, a2));
   LT_CATCH("aten::log_softmax.int", argv, argc, 1ull)
 }
@@ -586,9 +586,9 @@ static napi_value f_log_softmax_int(napi_env env, napi_callback_info info) {
 static napi_value f_logsumexp(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int_list(env, argv[1]);
   auto a2 = arg_bool(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::logsumexp::call(a0, a1, a2));
   LT_CATCH("aten::logsumexp", argv, argc, 1ull)
 }
@@ -596,8 +596,8 @@ static napi_value f_logsumexp(napi_env env, napi_callback_info info) {
 static napi_value f_matmul(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::matmul::call(a0, a1));
   LT_CATCH("aten::matmul", argv, argc, 3ull)
 }
@@ -605,9 +605,9 @@ static napi_value f_matmul(napi_env env, napi_callback_info info) {
 static napi_value f_max_dim(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
   auto a2 = arg_bool(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   auto r = at::_ops::max_dim::call(a0, a1, a2);
   return tuple_to_js(env, {make_tensor(env, std::get<0>(r)), make_tensor(env, std::get<1>(r))});
   LT_CATCH("aten::max.dim", argv, argc, 1ull)
@@ -616,7 +616,7 @@ static napi_value f_max_dim(napi_env env, napi_callback_info info) {
 static napi_value f_max(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::max::call(a0));
   LT_CATCH("aten::max", argv, argc, 1ull)
 }
@@ -624,8 +624,8 @@ static napi_value f_max(napi_env env, napi_callback_info info) {
 static napi_value f_max_other(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::max_other::call(a0, a1));
   LT_CATCH("aten::max.other", argv, argc, 3ull)
 }
@@ -633,9 +633,9 @@ static napi_value f_max_other(napi_env env, napi_callback_info info) {
 static napi_value f_amax(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int_list(env, argv[1]);
   auto a2 = arg_bool(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::amax::call(a0, a1, a2));
   LT_CATCH("aten::amax", argv, argc, 1ull)
 }
@@ -643,8 +643,8 @@ static napi_value f_amax(napi_env env, napi_callback_info info) {
 static napi_value f_mean(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   std::optional<at::ScalarType> a1; if (!is_nullish(env, argv[1])) a1 = arg_dtype(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::mean::call(a0, a1));
   LT_CATCH("aten::mean", argv, argc, 1ull)
 }
@@ -652,10 +652,10 @@ static napi_value f_mean(napi_env env, napi_callback_info info) {
 static napi_value f_mean_dim(napi_env env, napi_callback_info info) {
   LT_ARGS(4);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = is_nullish(env, argv[1]) ? std::optional<std::vector<int64_t>>() : std::optional<std::vector<int64_t>>(arg_int_list(env, argv[1]));
   auto a2 = arg_bool(env, argv[2]);
   std::optional<at::ScalarType> a3; if (!is_nullish(env, argv[3])) a3 = arg_dtype(env, argv[3]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::mean_dim::call(a0, (a1 ? at::OptionalIntArrayRef(*a1) : at::OptionalIntArrayRef()), a2, a3));
   LT_CATCH("aten::mean.dim", argv, argc, 1ull)
 }
@@ -663,9 +663,9 @@ static napi_value f_mean_dim(napi_env env, napi_callback_info info) {
 static napi_value f_min_dim(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
   auto a2 = arg_bool(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   auto r = at::_ops::min_dim::call(a0, a1, a2);
   return tuple_to_js(env, {make_tensor(env, std::get<0>(r)), make_tensor(env, std::get<1>(r))});
   LT_CATCH("aten::min.dim", argv, argc, 1ull)
@@ -674,7 +674,7 @@ static napi_value f_min_dim(napi_env env, napi_callback_info info) {
 static napi_value f_min(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::min::call(a0));
   LT_CATCH("aten::min", argv, argc, 1ull)
 }
@@ -682,8 +682,8 @@ static napi_value f_min(napi_env env, napi_callback_info info) {
 static napi_value f_min_other(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::min_other::call(a0, a1));
   LT_CATCH("aten::min.other", argv, argc, 3ull)
 }
@@ -691,8 +691,8 @@ static napi_value f_min_other(napi_env env, napi_callback_info info) {
 static napi_value f_mm(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::mm::call(a0, a1));
   LT_CATCH("aten::mm", argv, argc, 3ull)
 }
@@ -700,9 +700,9 @@ static napi_value f_mm(napi_env env, napi_callback_info info) {
 static napi_value f_mm_dtype(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
   auto a2 = arg_dtype(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::mm_dtype::call(a0, a1, a2));
   LT_CATCH("aten::mm.dtype", argv, argc, 3ull)
 }
@@ -710,8 +710,8 @@ static napi_value f_mm_dtype(napi_env env, napi_callback_info info) {
 static napi_value f_mul_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::mul_Tensor::call(a0, a1));
   LT_CATCH("aten::mul.Tensor", argv, argc, 3ull)
 }
@@ -719,8 +719,8 @@ static napi_value f_mul_Tensor(napi_env env, napi_callback_info info) {
 static napi_value f_mul_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_scalar(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::mul_Scalar::call(a0, a1));
   LT_CATCH("aten::mul.Scalar", argv, argc, 1ull)
 }
@@ -729,7 +729,7 @@ static napi_value f_mul__Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   at::Tensor a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   at::_ops::mul__Tensor::call(a0, a1);
   return argv[0];
   LT_CATCH("aten::mul_.Tensor", argv, argc, 3ull)
@@ -738,8 +738,8 @@ static napi_value f_mul__Tensor(napi_env env, napi_callback_info info) {
 static napi_value f_mul__Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_scalar(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   at::_ops::mul__Scalar::call(a0, a1);
   return argv[0];
   LT_CATCH("aten::mul_.Scalar", argv, argc, 1ull)
@@ -748,10 +748,10 @@ static napi_value f_mul__Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_narrow(napi_env env, napi_callback_info info) {
   LT_ARGS(4);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
   auto a2 = c10::SymInt(arg_int(env, argv[2]));
   auto a3 = c10::SymInt(arg_int(env, argv[3]));
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::narrow::call(a0, a1, a2, a3));
   LT_CATCH("aten::narrow", argv, argc, 1ull)
 }
@@ -759,10 +759,10 @@ static napi_value f_narrow(napi_env env, napi_callback_info info) {
 static napi_value f_narrow_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(4);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
-  const at::Tensor& a2 = arg_tensor(env, argv[2]);
   auto a3 = c10::SymInt(arg_int(env, argv[3]));
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a2 = arg_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::narrow_Tensor::call(a0, a1, a2, a3));
   LT_CATCH("aten::narrow.Tensor", argv, argc, 5ull)
 }
@@ -782,12 +782,12 @@ static napi_value f_ones(napi_env env, napi_callback_info info) {
 static napi_value f_ones_like(napi_env env, napi_callback_info info) {
   LT_ARGS(6);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   std::optional<at::ScalarType> a1; if (!is_nullish(env, argv[1])) a1 = arg_dtype(env, argv[1]);
   std::optional<at::Layout> a2; if (!is_nullish(env, argv[2])) a2 = arg_layout(env, argv[2]);
   std::optional<at::Device> a3; if (!is_nullish(env, argv[3])) a3 = arg_device(env, argv[3]);
   std::optional<bool> a4; if (!is_nullish(env, argv[4])) a4 = arg_bool(env, argv[4]);
   std::optional<at::MemoryFormat> a5; if (!is_nullish(env, argv[5])) a5 = arg_memory_format(env, argv[5]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::ones_like::call(a0, a1, a2, a3, a4, a5));
   LT_CATCH("aten::ones_like", argv, argc, 1ull)
 }
@@ -795,8 +795,8 @@ static napi_value f_ones_like(napi_env env, napi_callback_info info) {
 static napi_value f_permute(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int_list(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::permute::call(a0, a1));
   LT_CATCH("aten::permute", argv, argc, 1ull)
 }
@@ -854,7 +854,7 @@ static napi_value f_randn_generator(napi_env env, napi_callback_info info) {
 static napi_value f_neg(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::neg::call(a0));
   LT_CATCH("aten::neg", argv, argc, 1ull)
 }
@@ -862,8 +862,8 @@ static napi_value f_neg(napi_env env, napi_callback_info info) {
 static napi_value f_reshape(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int_list(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::reshape::call(a0, c10::fromIntArrayRefSlow(a1)));
   LT_CATCH("aten::reshape", argv, argc, 1ull)
 }
@@ -871,7 +871,7 @@ static napi_value f_reshape(napi_env env, napi_callback_info info) {
 static napi_value f_relu(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::relu::call(a0));
   LT_CATCH("aten::relu", argv, argc, 1ull)
 }
@@ -879,8 +879,8 @@ static napi_value f_relu(napi_env env, napi_callback_info info) {
 static napi_value f_gelu(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_string(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::gelu::call(a0, a1));
   LT_CATCH("aten::gelu", argv, argc, 1ull)
 }
@@ -888,7 +888,7 @@ static napi_value f_gelu(napi_env env, napi_callback_info info) {
 static napi_value f_rsqrt(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::rsqrt::call(a0));
   LT_CATCH("aten::rsqrt", argv, argc, 1ull)
 }
@@ -896,9 +896,9 @@ static napi_value f_rsqrt(napi_env env, napi_callback_info info) {
 static napi_value f_select_int(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
   auto a2 = c10::SymInt(arg_int(env, argv[2]));
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::select_int::call(a0, a1, a2));
   LT_CATCH("aten::select.int", argv, argc, 1ull)
 }
@@ -906,7 +906,7 @@ static napi_value f_select_int(napi_env env, napi_callback_info info) {
 static napi_value f_silu(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::silu::call(a0));
   LT_CATCH("aten::silu", argv, argc, 1ull)
 }
@@ -914,7 +914,7 @@ static napi_value f_silu(napi_env env, napi_callback_info info) {
 static napi_value f_sigmoid(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::sigmoid::call(a0));
   LT_CATCH("aten::sigmoid", argv, argc, 1ull)
 }
@@ -922,7 +922,7 @@ static napi_value f_sigmoid(napi_env env, napi_callback_info info) {
 static napi_value f_detach(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::detach::call(a0));
   LT_CATCH("aten::detach", argv, argc, 1ull)
 }
@@ -939,11 +939,11 @@ static napi_value f_detach_(napi_env env, napi_callback_info info) {
 static napi_value f_slice_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(5);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
   std::optional<c10::SymInt> a2; if (!is_nullish(env, argv[2])) a2 = c10::SymInt(arg_int(env, argv[2]));
   std::optional<c10::SymInt> a3; if (!is_nullish(env, argv[3])) a3 = c10::SymInt(arg_int(env, argv[3]));
   auto a4 = c10::SymInt(arg_int(env, argv[4]));
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::slice_Tensor::call(a0, a1, a2, a3, a4));
   LT_CATCH("aten::slice.Tensor", argv, argc, 1ull)
 }
@@ -951,9 +951,9 @@ static napi_value f_slice_Tensor(napi_env env, napi_callback_info info) {
 static napi_value f_softmax_int(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
   std::optional<at::ScalarType> a2; if (!is_nullish(env, argv[2])) a2 = arg_dtype(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::softmax_int::call(a0, a1, a2));
   LT_CATCH("aten::softmax.int", argv, argc, 1ull)
 }
@@ -961,9 +961,9 @@ static napi_value f_softmax_int(napi_env env, napi_callback_info info) {
 static napi_value f_split_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = c10::SymInt(arg_int(env, argv[1]));
   auto a2 = arg_int(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return tensor_list_to_js(env, at::_ops::split_Tensor::call(a0, a1, a2));
   LT_CATCH("aten::split.Tensor", argv, argc, 1ull)
 }
@@ -971,9 +971,9 @@ static napi_value f_split_Tensor(napi_env env, napi_callback_info info) {
 static napi_value f_split_sizes(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int_list(env, argv[1]);
   auto a2 = arg_int(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return tensor_list_to_js(env, at::_ops::split_sizes::call(a0, c10::fromIntArrayRefSlow(a1), a2));
   LT_CATCH("aten::split.sizes", argv, argc, 1ull)
 }
@@ -981,7 +981,7 @@ static napi_value f_split_sizes(napi_env env, napi_callback_info info) {
 static napi_value f_squeeze(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::squeeze::call(a0));
   LT_CATCH("aten::squeeze", argv, argc, 1ull)
 }
@@ -989,8 +989,8 @@ static napi_value f_squeeze(napi_env env, napi_callback_info info) {
 static napi_value f_squeeze_dim(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::squeeze_dim::call(a0, a1));
   LT_CATCH("aten::squeeze.dim", argv, argc, 1ull)
 }
@@ -998,8 +998,8 @@ static napi_value f_squeeze_dim(napi_env env, napi_callback_info info) {
 static napi_value f_squeeze_dims(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int_list(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::squeeze_dims::call(a0, a1));
   LT_CATCH("aten::squeeze.dims", argv, argc, 1ull)
 }
@@ -1007,8 +1007,8 @@ static napi_value f_squeeze_dims(napi_env env, napi_callback_info info) {
 static napi_value f_stack(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  auto a0 = arg_tensor_list(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
+  auto a0 = arg_tensor_list(env, argv[0]);
   return make_tensor(env, at::_ops::stack::call(a0, a1));
   LT_CATCH("aten::stack", argv, argc, 1ull)
 }
@@ -1016,8 +1016,8 @@ static napi_value f_stack(napi_env env, napi_callback_info info) {
 static napi_value f_sum(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   std::optional<at::ScalarType> a1; if (!is_nullish(env, argv[1])) a1 = arg_dtype(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::sum::call(a0, a1));
   LT_CATCH("aten::sum", argv, argc, 1ull)
 }
@@ -1025,10 +1025,10 @@ static napi_value f_sum(napi_env env, napi_callback_info info) {
 static napi_value f_sum_dim_IntList(napi_env env, napi_callback_info info) {
   LT_ARGS(4);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = is_nullish(env, argv[1]) ? std::optional<std::vector<int64_t>>() : std::optional<std::vector<int64_t>>(arg_int_list(env, argv[1]));
   auto a2 = arg_bool(env, argv[2]);
   std::optional<at::ScalarType> a3; if (!is_nullish(env, argv[3])) a3 = arg_dtype(env, argv[3]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::sum_dim_IntList::call(a0, (a1 ? at::OptionalIntArrayRef(*a1) : at::OptionalIntArrayRef()), a2, a3));
   LT_CATCH("aten::sum.dim_IntList", argv, argc, 1ull)
 }
@@ -1036,7 +1036,7 @@ static napi_value f_sum_dim_IntList(napi_env env, napi_callback_info info) {
 static napi_value f_sqrt(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::sqrt::call(a0));
   LT_CATCH("aten::sqrt", argv, argc, 1ull)
 }
@@ -1053,7 +1053,7 @@ static napi_value f_sqrt_(napi_env env, napi_callback_info info) {
 static napi_value f_square(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::square::call(a0));
   LT_CATCH("aten::square", argv, argc, 1ull)
 }
@@ -1061,7 +1061,7 @@ static napi_value f_square(napi_env env, napi_callback_info info) {
 static napi_value f_t(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::t::call(a0));
   LT_CATCH("aten::t", argv, argc, 1ull)
 }
@@ -1069,7 +1069,7 @@ static napi_value f_t(napi_env env, napi_callback_info info) {
 static napi_value f_tanh(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::tanh::call(a0));
   LT_CATCH("aten::tanh", argv, argc, 1ull)
 }
@@ -1077,9 +1077,9 @@ static napi_value f_tanh(napi_env env, napi_callback_info info) {
 static napi_value f_transpose_int(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
   auto a2 = arg_int(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::transpose_int::call(a0, a1, a2));
   LT_CATCH("aten::transpose.int", argv, argc, 1ull)
 }
@@ -1087,8 +1087,8 @@ static napi_value f_transpose_int(napi_env env, napi_callback_info info) {
 static napi_value f_unsqueeze(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::unsqueeze::call(a0, a1));
   LT_CATCH("aten::unsqueeze", argv, argc, 1ull)
 }
@@ -1096,9 +1096,9 @@ static napi_value f_unsqueeze(napi_env env, napi_callback_info info) {
 static napi_value f_where_self(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
-  const at::Tensor& a2 = arg_tensor(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
+  at::Tensor a2 = arg_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::where_self::call(a0, a1, a2));
   LT_CATCH("aten::where.self", argv, argc, 7ull)
 }
@@ -1106,9 +1106,9 @@ static napi_value f_where_self(napi_env env, napi_callback_info info) {
 static napi_value f_where_ScalarSelf(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_scalar(env, argv[1]);
-  const at::Tensor& a2 = arg_tensor(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a2 = arg_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::where_ScalarSelf::call(a0, a1, a2));
   LT_CATCH("aten::where.ScalarSelf", argv, argc, 5ull)
 }
@@ -1116,9 +1116,9 @@ static napi_value f_where_ScalarSelf(napi_env env, napi_callback_info info) {
 static napi_value f_where_ScalarOther(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
   auto a2 = arg_scalar(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::where_ScalarOther::call(a0, a1, a2));
   LT_CATCH("aten::where.ScalarOther", argv, argc, 3ull)
 }
@@ -1126,9 +1126,9 @@ static napi_value f_where_ScalarOther(napi_env env, napi_callback_info info) {
 static napi_value f_where_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_scalar(env, argv[1]);
   auto a2 = arg_scalar(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::where_Scalar::call(a0, a1, a2));
   LT_CATCH("aten::where.Scalar", argv, argc, 1ull)
 }
@@ -1136,7 +1136,7 @@ static napi_value f_where_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_where(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return tensor_list_to_js(env, at::_ops::where::call(a0));
   LT_CATCH("aten::where", argv, argc, 1ull)
 }
@@ -1156,12 +1156,12 @@ static napi_value f_zeros(napi_env env, napi_callback_info info) {
 static napi_value f_zeros_like(napi_env env, napi_callback_info info) {
   LT_ARGS(6);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   std::optional<at::ScalarType> a1; if (!is_nullish(env, argv[1])) a1 = arg_dtype(env, argv[1]);
   std::optional<at::Layout> a2; if (!is_nullish(env, argv[2])) a2 = arg_layout(env, argv[2]);
   std::optional<at::Device> a3; if (!is_nullish(env, argv[3])) a3 = arg_device(env, argv[3]);
   std::optional<bool> a4; if (!is_nullish(env, argv[4])) a4 = arg_bool(env, argv[4]);
   std::optional<at::MemoryFormat> a5; if (!is_nullish(env, argv[5])) a5 = arg_memory_format(env, argv[5]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::zeros_like::call(a0, a1, a2, a3, a4, a5));
   LT_CATCH("aten::zeros_like", argv, argc, 1ull)
 }
@@ -1169,9 +1169,9 @@ static napi_value f_zeros_like(napi_env env, napi_callback_info info) {
 static napi_value f_norm_ScalarOpt_dtype(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   std::optional<at::Scalar> a1; if (!is_nullish(env, argv[1])) a1 = arg_scalar(env, argv[1]);
   auto a2 = arg_dtype(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::norm_ScalarOpt_dtype::call(a0, a1, a2));
   LT_CATCH("aten::norm.ScalarOpt_dtype", argv, argc, 1ull)
 }
@@ -1179,8 +1179,8 @@ static napi_value f_norm_ScalarOpt_dtype(napi_env env, napi_callback_info info) 
 static napi_value f_norm_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_scalar(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::norm_Scalar::call(a0, a1));
   LT_CATCH("aten::norm.Scalar", argv, argc, 1ull)
 }
@@ -1188,11 +1188,11 @@ static napi_value f_norm_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_norm_ScalarOpt_dim_dtype(napi_env env, napi_callback_info info) {
   LT_ARGS(5);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   std::optional<at::Scalar> a1; if (!is_nullish(env, argv[1])) a1 = arg_scalar(env, argv[1]);
   auto a2 = arg_int_list(env, argv[2]);
   auto a3 = arg_bool(env, argv[3]);
   auto a4 = arg_dtype(env, argv[4]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::norm_ScalarOpt_dim_dtype::call(a0, a1, a2, a3, a4));
   LT_CATCH("aten::norm.ScalarOpt_dim_dtype", argv, argc, 1ull)
 }
@@ -1200,10 +1200,10 @@ static napi_value f_norm_ScalarOpt_dim_dtype(napi_env env, napi_callback_info in
 static napi_value f_norm_ScalarOpt_dim(napi_env env, napi_callback_info info) {
   LT_ARGS(4);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   std::optional<at::Scalar> a1; if (!is_nullish(env, argv[1])) a1 = arg_scalar(env, argv[1]);
   auto a2 = arg_int_list(env, argv[2]);
   auto a3 = arg_bool(env, argv[3]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::norm_ScalarOpt_dim::call(a0, a1, a2, a3));
   LT_CATCH("aten::norm.ScalarOpt_dim", argv, argc, 1ull)
 }
@@ -1211,8 +1211,8 @@ static napi_value f_norm_ScalarOpt_dim(napi_env env, napi_callback_info info) {
 static napi_value f_clone(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   std::optional<at::MemoryFormat> a1; if (!is_nullish(env, argv[1])) a1 = arg_memory_format(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::clone::call(a0, a1));
   LT_CATCH("aten::clone", argv, argc, 1ull)
 }
@@ -1229,9 +1229,9 @@ static napi_value f_zero_(napi_env env, napi_callback_info info) {
 static napi_value f_sub_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
   auto a2 = arg_scalar(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::sub_Tensor::call(a0, a1, a2));
   LT_CATCH("aten::sub.Tensor", argv, argc, 3ull)
 }
@@ -1239,9 +1239,9 @@ static napi_value f_sub_Tensor(napi_env env, napi_callback_info info) {
 static napi_value f_sub_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_scalar(env, argv[1]);
   auto a2 = arg_scalar(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::sub_Scalar::call(a0, a1, a2));
   LT_CATCH("aten::sub.Scalar", argv, argc, 1ull)
 }
@@ -1249,9 +1249,9 @@ static napi_value f_sub_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_sub__Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
   auto a2 = arg_scalar(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   at::_ops::sub__Tensor::call(a0, a1, a2);
   return argv[0];
   LT_CATCH("aten::sub_.Tensor", argv, argc, 3ull)
@@ -1260,9 +1260,9 @@ static napi_value f_sub__Tensor(napi_env env, napi_callback_info info) {
 static napi_value f_sub__Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_scalar(env, argv[1]);
   auto a2 = arg_scalar(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   at::_ops::sub__Scalar::call(a0, a1, a2);
   return argv[0];
   LT_CATCH("aten::sub_.Scalar", argv, argc, 1ull)
@@ -1271,11 +1271,11 @@ static napi_value f_sub__Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_addmm(napi_env env, napi_callback_info info) {
   LT_ARGS(5);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
-  const at::Tensor& a2 = arg_tensor(env, argv[2]);
   auto a3 = arg_scalar(env, argv[3]);
   auto a4 = arg_scalar(env, argv[4]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
+  at::Tensor a2 = arg_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::addmm::call(a0, a1, a2, a3, a4));
   LT_CATCH("aten::addmm", argv, argc, 7ull)
 }
@@ -1283,12 +1283,12 @@ static napi_value f_addmm(napi_env env, napi_callback_info info) {
 static napi_value f_addmm_dtype(napi_env env, napi_callback_info info) {
   LT_ARGS(6);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
-  const at::Tensor& a2 = arg_tensor(env, argv[2]);
   auto a3 = arg_dtype(env, argv[3]);
   auto a4 = arg_scalar(env, argv[4]);
   auto a5 = arg_scalar(env, argv[5]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
+  at::Tensor a2 = arg_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::addmm_dtype::call(a0, a1, a2, a3, a4, a5));
   LT_CATCH("aten::addmm.dtype", argv, argc, 7ull)
 }
@@ -1296,7 +1296,6 @@ static napi_value f_addmm_dtype(napi_env env, napi_callback_info info) {
 static napi_value f_to_dtype_layout(napi_env env, napi_callback_info info) {
   LT_ARGS(8);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   std::optional<at::ScalarType> a1; if (!is_nullish(env, argv[1])) a1 = arg_dtype(env, argv[1]);
   std::optional<at::Layout> a2; if (!is_nullish(env, argv[2])) a2 = arg_layout(env, argv[2]);
   std::optional<at::Device> a3; if (!is_nullish(env, argv[3])) a3 = arg_device(env, argv[3]);
@@ -1304,6 +1303,7 @@ static napi_value f_to_dtype_layout(napi_env env, napi_callback_info info) {
   auto a5 = arg_bool(env, argv[5]);
   auto a6 = arg_bool(env, argv[6]);
   std::optional<at::MemoryFormat> a7; if (!is_nullish(env, argv[7])) a7 = arg_memory_format(env, argv[7]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::to_dtype_layout::call(a0, a1, a2, a3, a4, a5, a6, a7));
   LT_CATCH("aten::to.dtype_layout", argv, argc, 1ull)
 }
@@ -1311,12 +1311,12 @@ static napi_value f_to_dtype_layout(napi_env env, napi_callback_info info) {
 static napi_value f_to_device(napi_env env, napi_callback_info info) {
   LT_ARGS(6);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_device(env, argv[1]);
   auto a2 = arg_dtype(env, argv[2]);
   auto a3 = arg_bool(env, argv[3]);
   auto a4 = arg_bool(env, argv[4]);
   std::optional<at::MemoryFormat> a5; if (!is_nullish(env, argv[5])) a5 = arg_memory_format(env, argv[5]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::to_device::call(a0, a1, a2, a3, a4, a5));
   LT_CATCH("aten::to.device", argv, argc, 1ull)
 }
@@ -1324,11 +1324,11 @@ static napi_value f_to_device(napi_env env, napi_callback_info info) {
 static napi_value f_to_dtype(napi_env env, napi_callback_info info) {
   LT_ARGS(5);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_dtype(env, argv[1]);
   auto a2 = arg_bool(env, argv[2]);
   auto a3 = arg_bool(env, argv[3]);
   std::optional<at::MemoryFormat> a4; if (!is_nullish(env, argv[4])) a4 = arg_memory_format(env, argv[4]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::to_dtype::call(a0, a1, a2, a3, a4));
   LT_CATCH("aten::to.dtype", argv, argc, 1ull)
 }
@@ -1336,11 +1336,11 @@ static napi_value f_to_dtype(napi_env env, napi_callback_info info) {
 static napi_value f_to_other(napi_env env, napi_callback_info info) {
   LT_ARGS(5);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
   auto a2 = arg_bool(env, argv[2]);
   auto a3 = arg_bool(env, argv[3]);
   std::optional<at::MemoryFormat> a4; if (!is_nullish(env, argv[4])) a4 = arg_memory_format(env, argv[4]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::to_other::call(a0, a1, a2, a3, a4));
   LT_CATCH("aten::to.other", argv, argc, 3ull)
 }
@@ -1348,9 +1348,9 @@ static napi_value f_to_other(napi_env env, napi_callback_info info) {
 static napi_value f_masked_fill__Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
   auto a2 = arg_scalar(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   at::_ops::masked_fill__Scalar::call(a0, a1, a2);
   return argv[0];
   LT_CATCH("aten::masked_fill_.Scalar", argv, argc, 3ull)
@@ -1360,8 +1360,8 @@ static napi_value f_masked_fill__Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
   at::Tensor a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
-  const at::Tensor& a2 = arg_tensor(env, argv[2]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
+  at::Tensor a2 = arg_tensor(env, argv[2]);
   at::_ops::masked_fill__Tensor::call(a0, a1, a2);
   return argv[0];
   LT_CATCH("aten::masked_fill_.Tensor", argv, argc, 7ull)
@@ -1370,9 +1370,9 @@ static napi_value f_masked_fill__Tensor(napi_env env, napi_callback_info info) {
 static napi_value f_masked_fill_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
   auto a2 = arg_scalar(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::masked_fill_Scalar::call(a0, a1, a2));
   LT_CATCH("aten::masked_fill.Scalar", argv, argc, 3ull)
 }
@@ -1380,9 +1380,9 @@ static napi_value f_masked_fill_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_masked_fill_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
-  const at::Tensor& a2 = arg_tensor(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
+  at::Tensor a2 = arg_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::masked_fill_Tensor::call(a0, a1, a2));
   LT_CATCH("aten::masked_fill.Tensor", argv, argc, 7ull)
 }
@@ -1390,8 +1390,8 @@ static napi_value f_masked_fill_Tensor(napi_env env, napi_callback_info info) {
 static napi_value f_view(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int_list(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::view::call(a0, c10::fromIntArrayRefSlow(a1)));
   LT_CATCH("aten::view", argv, argc, 1ull)
 }
@@ -1399,8 +1399,8 @@ static napi_value f_view(napi_env env, napi_callback_info info) {
 static napi_value f_view_dtype(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_dtype(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::view_dtype::call(a0, a1));
   LT_CATCH("aten::view.dtype", argv, argc, 1ull)
 }
@@ -1408,10 +1408,10 @@ static napi_value f_view_dtype(napi_env env, napi_callback_info info) {
 static napi_value f_scatter_src(napi_env env, napi_callback_info info) {
   LT_ARGS(4);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
-  const at::Tensor& a2 = arg_tensor(env, argv[2]);
-  const at::Tensor& a3 = arg_tensor(env, argv[3]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a2 = arg_tensor(env, argv[2]);
+  at::Tensor a3 = arg_tensor(env, argv[3]);
   return make_tensor(env, at::_ops::scatter_src::call(a0, a1, a2, a3));
   LT_CATCH("aten::scatter.src", argv, argc, 13ull)
 }
@@ -1419,10 +1419,10 @@ static napi_value f_scatter_src(napi_env env, napi_callback_info info) {
 static napi_value f_scatter_value(napi_env env, napi_callback_info info) {
   LT_ARGS(4);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
-  const at::Tensor& a2 = arg_tensor(env, argv[2]);
   auto a3 = arg_scalar(env, argv[3]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a2 = arg_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::scatter_value::call(a0, a1, a2, a3));
   LT_CATCH("aten::scatter.value", argv, argc, 5ull)
 }
@@ -1430,11 +1430,11 @@ static napi_value f_scatter_value(napi_env env, napi_callback_info info) {
 static napi_value f_scatter_reduce(napi_env env, napi_callback_info info) {
   LT_ARGS(5);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
-  const at::Tensor& a2 = arg_tensor(env, argv[2]);
-  const at::Tensor& a3 = arg_tensor(env, argv[3]);
   auto a4 = arg_string(env, argv[4]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a2 = arg_tensor(env, argv[2]);
+  at::Tensor a3 = arg_tensor(env, argv[3]);
   return make_tensor(env, at::_ops::scatter_reduce::call(a0, a1, a2, a3, a4));
   LT_CATCH("aten::scatter.reduce", argv, argc, 13ull)
 }
@@ -1442,11 +1442,11 @@ static napi_value f_scatter_reduce(napi_env env, napi_callback_info info) {
 static napi_value f_scatter_value_reduce(napi_env env, napi_callback_info info) {
   LT_ARGS(5);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
-  const at::Tensor& a2 = arg_tensor(env, argv[2]);
   auto a3 = arg_scalar(env, argv[3]);
   auto a4 = arg_string(env, argv[4]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a2 = arg_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::scatter_value_reduce::call(a0, a1, a2, a3, a4));
   LT_CATCH("aten::scatter.value_reduce", argv, argc, 5ull)
 }
@@ -1454,9 +1454,9 @@ static napi_value f_scatter_value_reduce(napi_env env, napi_callback_info info) 
 static napi_value f_lerp__Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
   auto a2 = arg_scalar(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   at::_ops::lerp__Scalar::call(a0, a1, a2);
   return argv[0];
   LT_CATCH("aten::lerp_.Scalar", argv, argc, 3ull)
@@ -1466,8 +1466,8 @@ static napi_value f_lerp__Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
   at::Tensor a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
-  const at::Tensor& a2 = arg_tensor(env, argv[2]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
+  at::Tensor a2 = arg_tensor(env, argv[2]);
   at::_ops::lerp__Tensor::call(a0, a1, a2);
   return argv[0];
   LT_CATCH("aten::lerp_.Tensor", argv, argc, 7ull)
@@ -1476,8 +1476,8 @@ static napi_value f_lerp__Tensor(napi_env env, napi_callback_info info) {
 static napi_value f_triu(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = c10::SymInt(arg_int(env, argv[1]));
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::triu::call(a0, a1));
   LT_CATCH("aten::triu", argv, argc, 1ull)
 }
@@ -1485,8 +1485,8 @@ static napi_value f_triu(napi_env env, napi_callback_info info) {
 static napi_value f_tril(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = c10::SymInt(arg_int(env, argv[1]));
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::tril::call(a0, a1));
   LT_CATCH("aten::tril", argv, argc, 1ull)
 }
@@ -1494,8 +1494,8 @@ static napi_value f_tril(napi_env env, napi_callback_info info) {
 static napi_value f_ne_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_scalar(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::ne_Scalar::call(a0, a1));
   LT_CATCH("aten::ne.Scalar", argv, argc, 1ull)
 }
@@ -1503,8 +1503,8 @@ static napi_value f_ne_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_ne_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::ne_Tensor::call(a0, a1));
   LT_CATCH("aten::ne.Tensor", argv, argc, 3ull)
 }
@@ -1512,8 +1512,8 @@ static napi_value f_ne_Tensor(napi_env env, napi_callback_info info) {
 static napi_value f_eq_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_scalar(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::eq_Scalar::call(a0, a1));
   LT_CATCH("aten::eq.Scalar", argv, argc, 1ull)
 }
@@ -1521,8 +1521,8 @@ static napi_value f_eq_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_eq_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::eq_Tensor::call(a0, a1));
   LT_CATCH("aten::eq.Tensor", argv, argc, 3ull)
 }
@@ -1530,8 +1530,8 @@ static napi_value f_eq_Tensor(napi_env env, napi_callback_info info) {
 static napi_value f_ge_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_scalar(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::ge_Scalar::call(a0, a1));
   LT_CATCH("aten::ge.Scalar", argv, argc, 1ull)
 }
@@ -1539,8 +1539,8 @@ static napi_value f_ge_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_ge_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::ge_Tensor::call(a0, a1));
   LT_CATCH("aten::ge.Tensor", argv, argc, 3ull)
 }
@@ -1548,8 +1548,8 @@ static napi_value f_ge_Tensor(napi_env env, napi_callback_info info) {
 static napi_value f_le_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_scalar(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::le_Scalar::call(a0, a1));
   LT_CATCH("aten::le.Scalar", argv, argc, 1ull)
 }
@@ -1557,8 +1557,8 @@ static napi_value f_le_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_le_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::le_Tensor::call(a0, a1));
   LT_CATCH("aten::le.Tensor", argv, argc, 3ull)
 }
@@ -1566,8 +1566,8 @@ static napi_value f_le_Tensor(napi_env env, napi_callback_info info) {
 static napi_value f_gt_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_scalar(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::gt_Scalar::call(a0, a1));
   LT_CATCH("aten::gt.Scalar", argv, argc, 1ull)
 }
@@ -1575,8 +1575,8 @@ static napi_value f_gt_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_gt_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::gt_Tensor::call(a0, a1));
   LT_CATCH("aten::gt.Tensor", argv, argc, 3ull)
 }
@@ -1584,8 +1584,8 @@ static napi_value f_gt_Tensor(napi_env env, napi_callback_info info) {
 static napi_value f_lt_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_scalar(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::lt_Scalar::call(a0, a1));
   LT_CATCH("aten::lt.Scalar", argv, argc, 1ull)
 }
@@ -1593,8 +1593,8 @@ static napi_value f_lt_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_lt_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::lt_Tensor::call(a0, a1));
   LT_CATCH("aten::lt.Tensor", argv, argc, 3ull)
 }
@@ -1602,9 +1602,9 @@ static napi_value f_lt_Tensor(napi_env env, napi_callback_info info) {
 static napi_value f_index_select(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
-  const at::Tensor& a2 = arg_tensor(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a2 = arg_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::index_select::call(a0, a1, a2));
   LT_CATCH("aten::index_select", argv, argc, 5ull)
 }
@@ -1612,10 +1612,10 @@ static napi_value f_index_select(napi_env env, napi_callback_info info) {
 static napi_value f_gather(napi_env env, napi_callback_info info) {
   LT_ARGS(4);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
-  const at::Tensor& a2 = arg_tensor(env, argv[2]);
   auto a3 = arg_bool(env, argv[3]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a2 = arg_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::gather::call(a0, a1, a2, a3));
   LT_CATCH("aten::gather", argv, argc, 5ull)
 }
@@ -1623,10 +1623,10 @@ static napi_value f_gather(napi_env env, napi_callback_info info) {
 static napi_value f_addcmul_(napi_env env, napi_callback_info info) {
   LT_ARGS(4);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
-  const at::Tensor& a2 = arg_tensor(env, argv[2]);
   auto a3 = arg_scalar(env, argv[3]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
+  at::Tensor a2 = arg_tensor(env, argv[2]);
   at::_ops::addcmul_::call(a0, a1, a2, a3);
   return argv[0];
   LT_CATCH("aten::addcmul_", argv, argc, 7ull)
@@ -1635,10 +1635,10 @@ static napi_value f_addcmul_(napi_env env, napi_callback_info info) {
 static napi_value f_addcdiv_(napi_env env, napi_callback_info info) {
   LT_ARGS(4);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
-  const at::Tensor& a2 = arg_tensor(env, argv[2]);
   auto a3 = arg_scalar(env, argv[3]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
+  at::Tensor a2 = arg_tensor(env, argv[2]);
   at::_ops::addcdiv_::call(a0, a1, a2, a3);
   return argv[0];
   LT_CATCH("aten::addcdiv_", argv, argc, 7ull)
@@ -1647,12 +1647,12 @@ static napi_value f_addcdiv_(napi_env env, napi_callback_info info) {
 static napi_value f_cross_entropy_loss(napi_env env, napi_callback_info info) {
   LT_ARGS(6);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
-  auto a2 = arg_optional_tensor(env, argv[2]);
   auto a3 = arg_int(env, argv[3]);
   auto a4 = c10::SymInt(arg_int(env, argv[4]));
   auto a5 = arg_double(env, argv[5]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
+  auto a2 = arg_optional_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::cross_entropy_loss::call(a0, a1, a2, a3, a4, a5));
   LT_CATCH("aten::cross_entropy_loss", argv, argc, 7ull)
 }
@@ -1660,10 +1660,10 @@ static napi_value f_cross_entropy_loss(napi_env env, napi_callback_info info) {
 static napi_value f_multinomial(napi_env env, napi_callback_info info) {
   LT_ARGS(4);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = c10::SymInt(arg_int(env, argv[1]));
   auto a2 = arg_bool(env, argv[2]);
   if (!is_nullish(env, argv[3])) throw ArgumentError("generators cannot be passed yet");
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::multinomial::call(a0, a1, a2, std::nullopt));
   LT_CATCH("aten::multinomial", argv, argc, 1ull)
 }
@@ -1671,9 +1671,9 @@ static napi_value f_multinomial(napi_env env, napi_callback_info info) {
 static napi_value f_sort(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_int(env, argv[1]);
   auto a2 = arg_bool(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   auto r = at::_ops::sort::call(a0, a1, a2);
   return tuple_to_js(env, {make_tensor(env, std::get<0>(r)), make_tensor(env, std::get<1>(r))});
   LT_CATCH("aten::sort", argv, argc, 1ull)
@@ -1682,10 +1682,10 @@ static napi_value f_sort(napi_env env, napi_callback_info info) {
 static napi_value f_sort_stable(napi_env env, napi_callback_info info) {
   LT_ARGS(4);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   std::optional<bool> a1; if (!is_nullish(env, argv[1])) a1 = arg_bool(env, argv[1]);
   auto a2 = arg_int(env, argv[2]);
   auto a3 = arg_bool(env, argv[3]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   auto r = at::_ops::sort_stable::call(a0, a1, a2, a3);
   return tuple_to_js(env, {make_tensor(env, std::get<0>(r)), make_tensor(env, std::get<1>(r))});
   LT_CATCH("aten::sort.stable", argv, argc, 1ull)
@@ -1694,11 +1694,11 @@ static napi_value f_sort_stable(napi_env env, napi_callback_info info) {
 static napi_value f_topk(napi_env env, napi_callback_info info) {
   LT_ARGS(5);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = c10::SymInt(arg_int(env, argv[1]));
   auto a2 = arg_int(env, argv[2]);
   auto a3 = arg_bool(env, argv[3]);
   auto a4 = arg_bool(env, argv[4]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   auto r = at::_ops::topk::call(a0, a1, a2, a3, a4);
   return tuple_to_js(env, {make_tensor(env, std::get<0>(r)), make_tensor(env, std::get<1>(r))});
   LT_CATCH("aten::topk", argv, argc, 1ull)
@@ -1707,8 +1707,8 @@ static napi_value f_topk(napi_env env, napi_callback_info info) {
 static napi_value f_pow_Tensor_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::pow_Tensor_Tensor::call(a0, a1));
   LT_CATCH("aten::pow.Tensor_Tensor", argv, argc, 3ull)
 }
@@ -1717,7 +1717,7 @@ static napi_value f_pow_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a0 = arg_scalar(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
   return make_tensor(env, at::_ops::pow_Scalar::call(a0, a1));
   LT_CATCH("aten::pow.Scalar", argv, argc, 2ull)
 }
@@ -1725,8 +1725,8 @@ static napi_value f_pow_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_pow_Tensor_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
   auto a1 = arg_scalar(env, argv[1]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::pow_Tensor_Scalar::call(a0, a1));
   LT_CATCH("aten::pow.Tensor_Scalar", argv, argc, 1ull)
 }
@@ -1734,11 +1734,11 @@ static napi_value f_pow_Tensor_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_nll_loss(napi_env env, napi_callback_info info) {
   LT_ARGS(5);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
-  auto a2 = arg_optional_tensor(env, argv[2]);
   auto a3 = arg_int(env, argv[3]);
   auto a4 = c10::SymInt(arg_int(env, argv[4]));
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
+  auto a2 = arg_optional_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::nll_loss::call(a0, a1, a2, a3, a4));
   LT_CATCH("aten::nll_loss", argv, argc, 7ull)
 }
@@ -1746,14 +1746,14 @@ static napi_value f_nll_loss(napi_env env, napi_callback_info info) {
 static napi_value f_scaled_dot_product_attention(napi_env env, napi_callback_info info) {
   LT_ARGS(8);
   LT_TRY
-  const at::Tensor& a0 = arg_tensor(env, argv[0]);
-  const at::Tensor& a1 = arg_tensor(env, argv[1]);
-  const at::Tensor& a2 = arg_tensor(env, argv[2]);
-  auto a3 = arg_optional_tensor(env, argv[3]);
   auto a4 = arg_double(env, argv[4]);
   auto a5 = arg_bool(env, argv[5]);
   std::optional<double> a6; if (!is_nullish(env, argv[6])) a6 = arg_double(env, argv[6]);
   auto a7 = arg_bool(env, argv[7]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  at::Tensor a1 = arg_tensor(env, argv[1]);
+  at::Tensor a2 = arg_tensor(env, argv[2]);
+  auto a3 = arg_optional_tensor(env, argv[3]);
   return make_tensor(env, at::_ops::scaled_dot_product_attention::call(a0, a1, a2, a3, a4, a5, a6, a7));
   LT_CATCH("aten::scaled_dot_product_attention", argv, argc, 15ull)
 }

@@ -10,33 +10,10 @@
 import { createHash, type Hash } from 'crypto';
 import * as fs from 'fs';
 import type { TreeEntry, TreeListing } from './cache';
-import { COMMIT_HASH } from './cache';
+import { COMMIT_HASH, invalidTreeEntry, unsafeRepoPath } from './cache';
+import { HubError } from './errors';
 
-export type HubErrorCode =
-  | 'invalid-id'
-  | 'not-found'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'network'
-  | 'http'
-  | 'bad-response'
-  | 'integrity'
-  | 'offline-not-cached'
-  | 'no-files';
-
-export class HubError extends Error {
-  constructor(
-    readonly code: HubErrorCode,
-    message: string,
-    /** HTTP status, when the hub answered with an error. */
-    readonly status?: number,
-    /** Worth retrying: a network failure or HTTP 429/5xx. */
-    readonly transient = false,
-  ) {
-    super(message);
-    this.name = 'HubError';
-  }
-}
+export { HubError, type HubErrorCode } from './errors';
 
 export interface FileDownload {
   /** Content size from the listing; the download must have exactly this many bytes. */
@@ -49,6 +26,8 @@ export interface FileDownload {
 /** Bytes received so far and the expected total, after every chunk. */
 export type BytesCallback = (loadedBytes: number, totalBytes: number) => void;
 
+/** Enough for a million files at the hub's page size of 1,000; a listing that goes on longer is refused. */
+export const MAX_TREE_PAGES = 1000;
 const RETRIES = 3;
 const RETRY_BASE_DELAY_MS = 400;
 const USER_AGENT = `latent-tokens; node/${process.versions.node}`;
@@ -74,11 +53,13 @@ export class HubClient {
     return sha;
   }
 
-  /** Every file of the repository at `commit`, following pagination. */
+  /** Every file of the repository at `commit`, following pagination (at most MAX_TREE_PAGES pages). */
   async listFiles(repoId: string, commit: string): Promise<TreeListing> {
     const listing: TreeListing = new Map();
     let url: string | undefined = `${this.endpoint}/api/models/${repoId}/tree/${commit}?recursive=true&expand=false`;
-    while (url !== undefined) {
+    for (let pages = 0; url !== undefined; pages++) {
+      if (pages === MAX_TREE_PAGES)
+        throw new HubError('bad-response', `${repoId}@${commit}: the file listing goes on past ${MAX_TREE_PAGES} pages; refusing to follow more`);
       const pageUrl: string = url;
       const { response, page } = await this.withRetries(async () => {
         const pageResponse = await this.request(pageUrl, repoId, commit);
@@ -90,7 +71,7 @@ export class HubClient {
         const entry = treeEntryFrom(item, url);
         listing.set(safeRepoPath(item.path, url), entry);
       }
-      url = nextPageUrl(response.headers.get('link'), url);
+      url = nextPageUrl(response.headers.get('link'), url, this.endpoint);
     }
     return listing;
   }
@@ -189,39 +170,42 @@ async function parseJson(response: Response, url: string): Promise<unknown> {
 function treeEntryFrom(item: Record<string, unknown>, url: string): TreeEntry {
   const bad = (what: string): HubError => new HubError('bad-response', `${url}: file entry ${JSON.stringify(item).slice(0, 200)} ${what}`);
   if (typeof item.path !== 'string') throw bad('has no "path"');
-  // The oid names the cached blob, so it must be a plain hash.
-  if (typeof item.size !== 'number' || typeof item.oid !== 'string' || !/^[0-9a-f]{40}$/.test(item.oid)) {
-    throw bad('needs a numeric "size" and a git sha1 "oid"');
-  }
-  const entry: TreeEntry = { size: item.size, blob_id: item.oid };
   const lfs = item.lfs as { oid?: unknown; size?: unknown } | undefined | null;
-  if (lfs) {
-    if (typeof lfs.oid !== 'string' || !/^[0-9a-f]{64}$/.test(lfs.oid) || typeof lfs.size !== 'number') {
-      throw bad('has an "lfs" field without a sha256 "oid" and a numeric "size"');
-    }
-    entry.lfs_sha256 = lfs.oid;
-    entry.lfs_size = lfs.size;
-  }
-  if (typeof item.xetHash === 'string') entry.xet_hash = item.xetHash;
-  return entry;
+  if (lfs && (typeof lfs.oid !== 'string' || typeof lfs.size !== 'number')) throw bad('has an "lfs" field without a sha256 "oid" and a numeric "size"');
+  const entry = {
+    size: item.size,
+    blob_id: item.oid,
+    ...(lfs ? { lfs_sha256: lfs.oid, lfs_size: lfs.size } : {}),
+    ...(typeof item.xetHash === 'string' ? { xet_hash: item.xetHash } : {}),
+  };
+  // The same check as for a cached listing (cache.readTree).
+  const invalid = invalidTreeEntry(entry);
+  if (invalid) throw bad(invalid);
+  return entry as TreeEntry;
 }
 
 /** Repository paths become local paths: refuse anything that could leave the snapshot folder. */
 export function safeRepoPath(repoPath: unknown, source: string): string {
   const text = String(repoPath);
-  const segments = text.split('/');
-  if (text.length === 0 || text.startsWith('/') || text.includes('\\') || text.includes('\0') || segments.some((s) => s === '' || s === '.' || s === '..')) {
-    throw new HubError('bad-response', `${source}: refusing the unsafe file path ${JSON.stringify(text)}`);
-  }
+  const reason = unsafeRepoPath(text);
+  if (reason) throw new HubError('bad-response', `${source}: ${reason}`);
   return text;
 }
 
-/** The `rel="next"` URL of an RFC 8288 Link header, resolved against the current page. */
-function nextPageUrl(linkHeader: string | null, currentUrl: string): string | undefined {
+/**
+ * The `rel="next"` URL of an RFC 8288 Link header, resolved against the current page. It must stay on the
+ * endpoint's origin: the token goes with every page request.
+ */
+export function nextPageUrl(linkHeader: string | null, currentUrl: string, endpoint: string): string | undefined {
   if (!linkHeader) return undefined;
   for (const part of linkHeader.split(',')) {
     const match = /<([^>]*)>\s*;(.*)$/.exec(part.trim());
-    if (match && /\brel\s*=\s*"?next"?/.test(match[2])) return new URL(match[1], currentUrl).toString();
+    if (match && /\brel\s*=\s*"?next"?/.test(match[2])) {
+      const next = new URL(match[1], currentUrl);
+      if (next.origin !== new URL(endpoint).origin)
+        throw new HubError('bad-response', `${currentUrl}: refusing a next-page link to another origin (${next.origin}; the hub is ${new URL(endpoint).origin})`);
+      return next.toString();
+    }
   }
   return undefined;
 }

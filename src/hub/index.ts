@@ -133,6 +133,7 @@ async function resolveHubModel(repoId: string, options: ResolveModelOptions): Pr
     throw error;
   }
 
+  cache.sweepIncomplete();
   let listing = cache.readTree(commit);
   if (listing === undefined) {
     listing = await client.listFiles(repoId, commit);

@@ -46,6 +46,8 @@ export class MockHub {
   /** Repository paths whose next download answers 503 once. */
   readonly failOnce = new Set<string>();
   pageSize = 3;
+  /** Rewrites the `Link: rel="next"` URL of tree pages (a hostile or broken hub); `always` sends one on every page. */
+  nextLink?: { rewrite: (next: URL) => string; always?: boolean };
 
   private readonly hub = http.createServer((req, res) => this.handleHub(req, res));
   private readonly cdn = http.createServer((req, res) => this.handleCdn(req, res));
@@ -101,10 +103,10 @@ export class MockHub {
       }));
       const start = Number(url.searchParams.get('cursor') ?? 0);
       const page = entries.slice(start, start + this.pageSize);
-      if (start + this.pageSize < entries.length) {
+      if (start + this.pageSize < entries.length || this.nextLink?.always) {
         const next = new URL(url);
         next.searchParams.set('cursor', String(start + this.pageSize));
-        res.setHeader('Link', `<${next.toString()}>; rel="next"`);
+        res.setHeader('Link', `<${this.nextLink ? this.nextLink.rewrite(next) : next.toString()}>; rel="next"`);
       }
       return this.json(res, page);
     }

@@ -20,6 +20,20 @@ export function loadCommands(): CommandModule[] {
   return [demo, evaluate, generate, inspectLatents, launch, logits, makeModel, report, train, version] as CommandModule[];
 }
 
+/**
+ * yargs turns a number option given a non-number into NaN; refuse it before any command runs, in one
+ * line naming the flag and what was given.
+ */
+export function rejectNotANumber(parsed: Record<string, unknown>, argv: readonly string[]): void {
+  for (const [key, value] of Object.entries(parsed)) {
+    if (typeof value !== 'number' || !Number.isNaN(value) || /[A-Z]/.test(key)) continue;
+    const flag = `--${key}`;
+    const at = argv.findIndex((x) => x === flag || x.startsWith(`${flag}=`));
+    const given = at < 0 ? String(value) : argv[at].includes('=') ? argv[at].slice(flag.length + 1) : (argv[at + 1] ?? '');
+    throw new Error(`${flag} ${JSON.stringify(given)}: not a number`);
+  }
+}
+
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   let cli = yargs(argv)
     .scriptName('latent')
@@ -28,6 +42,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     .demandCommand(1, 'name a command (latent --help lists them)')
     .recommendCommands()
     .help()
+    .check((parsed) => (rejectNotANumber(parsed, argv), true), true)
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err, y) => {
       if (err) {

@@ -6,9 +6,9 @@ import * as torch from '../torch';
 import { answersEqual, extractAnswer, formatPrompt } from '../data/gsm8k';
 import { evaluateLoss } from '../latent/evaluate';
 import { generateWithLatents } from '../latent/generate';
-import { saveQwen2 } from '../models/qwen2/loading';
 import { loadSftRun } from '../train/sft';
 import { RunDir } from '../train/run-dir';
+import { writeHfModel } from '../train/export';
 
 export interface PretrainCheck {
   /** the run's step the export was taken from */
@@ -43,7 +43,7 @@ export async function exportRunModel(runDir: string, outDir: string, o: ExportOp
     throw new Error(`${runDir}: the run has no checkpoint to export (did training stop before its first step?)`);
   }
   try {
-    saveQwen2(lm.model, outDir, { tokenizer: lm.tokenizer });
+    writeHfModel(lm, outDir);
     lm.train(false);
     const seqs = data.test.slice(0, o.lossExamples).map((e) => data.sequence(e));
     const testLoss = evaluateLoss(lm, seqs, { batchSize: run.config.batchSize }).loss;

@@ -37,7 +37,11 @@ export interface LossEvaluation {
 const mean = (s: SumCount) => (s.count ? s.sum / s.count : NaN);
 
 /** Losses over `seqs` without gradients, in batches; each batch runs in its own scope. */
-export function evaluateLoss(lm: LatentModel, seqs: LatentSequence[], { batchSize = 8, ablation }: { batchSize?: number; ablation?: LatentAblation } = {}): LossEvaluation {
+export function evaluateLoss(
+  lm: LatentModel,
+  seqs: LatentSequence[],
+  { batchSize = 8, ablation, onProgress }: { batchSize?: number; ablation?: LatentAblation; /** examples done, after each batch */ onProgress?: (done: number) => void } = {},
+): LossEvaluation {
   const lmT: SumCount = { sum: 0, count: 0 };
   const next: SumCount = { sum: 0, count: 0 };
   const result: SumCount = { sum: 0, count: 0 };
@@ -69,6 +73,7 @@ export function evaluateLoss(lm: LatentModel, seqs: LatentSequence[], { batchSiz
         batches++;
         for (const e of r.perExample) perExample.push({ lm: { sum: e[0], count: e[1] }, next: { sum: e[2], count: e[3] }, result: { sum: e[4], count: e[5] }, step: { sum: e[6], count: e[7] } });
       });
+      onProgress?.(Math.min(seqs.length, i + batchSize));
     }
   });
   return {

@@ -1,10 +1,21 @@
-export * from './sequence';
-export * from './forward';
-export * from './heads';
-export * from './latent-input';
-export * from './model';
-export * from './qwen2-trunks';
-export * from './generate';
-export * from './evaluate';
-export * from './diagnostics';
+// Latent tokens on a language model: sequences with latent spans, the model with its heads, the
+// latent forward, generation with latent spans, and the diagnostics that ask whether latents are used.
+export { buildLatentSequence, Role, type LatentSchedule, type LatentSpan, type LatentSequence, type BuildOptions, type TextEncoder } from './sequence';
+export { latentForward, type Trunk, type Backbone, type LatentAblation, type LatentForwardOptions, type LatentRecord, type LatentForwardResult } from './forward';
+export { LatentHeads, type LatentHeadsOptions } from './heads';
+export {
+  createLatentInput, isLatentInputKind, LATENT_INPUT_KINDS, LATENT_INPUT_FORMS, LatentInput, RawInput, ScaledInput, AffineInput, SoftInput, GatedInput, PauseInput,
+  type TokenSpace, type LatentStepArgs, type StopHead, type LatentInputKind, type LatentInputSpec, type LatentInputInit,
+} from './latent-input';
+export { LatentModel, BOT, EOT, measureLatentScale, resizeTokenEmbeddings, type LatentMode, type LatentModelOptions } from './model';
+export { qwen2Backbone, LatentDecoder } from './qwen2-trunks';
+export { generateWithLatents, type LatentGenerateOptions, type GeneratedSpan, type LatentGeneration } from './generate';
+export {
+  evaluateLoss, collectLatents, latentAblations, learnConstantLatent, inspectLatents, answerAccuracy,
+  type SumCount, type LossEvaluation, type AblationResult, type DecodedLatent, type AccuracyResult,
+} from './evaluate';
+export {
+  bootstrapMeanDelta, nearestTokens, logitLens, recurringTokens, resultAppears, precisionRecallF1, bestF1Threshold, histogram, latentUsageVerdict,
+  type DecodedToken, type LatentUsageVerdict,
+} from './diagnostics';
 export { latentStep, latentStepReference, type LatentStepOutput } from '../torch/kernels/latent-step';

@@ -230,6 +230,10 @@ export class Tokenizer {
     });
     if (changed) {
       this.json.added_tokens.sort((a, b) => a.id - b.id);
+      // transformers takes added-token ids from added_tokens_decoder once it exists, and numbers any
+      // added token it lacks after them: it must list every added token, not only the new ones.
+      const decoder = this.config.added_tokens_decoder as JsonObject;
+      for (const t of this.json.added_tokens) decoder[String(t.id)] ??= addedTokenConfigEntry(t);
       this.rebuild();
     }
     return ids;

@@ -26,6 +26,7 @@ import { markedRolloutText, rolloutText } from './render';
 import { REWARD_DEFAULTS, checkRewardConfig, computeReward, type Reward, type RewardConfig } from './reward';
 import { LATENT_GRADS, scoreRollouts, type LatentGrad } from './teacher-forcing';
 import { rolloutAccuracy } from './accuracy';
+import { RL_DEFAULTS } from './defaults';
 
 export interface RlConfig extends RewardConfig {
   kind: 'rl';
@@ -88,47 +89,7 @@ export interface RlConfig extends RewardConfig {
   seed: number;
 }
 
-export const RL_DEFAULTS: Omit<RlConfig, 'from' | 'data' | 'out'> = {
-  kind: 'rl',
-  fromCheckpoint: null,
-  mode: null,
-  steps: 500,
-  questionsPerStep: 4,
-  group: 8,
-  updateEpochs: 2,
-  miniBatchSize: null,
-  microBatchSize: 8,
-  rolloutBatchSize: 64,
-  lr: 1e-6,
-  lrDecay: 'constant',
-  minLr: 0,
-  warmupSteps: 0,
-  weightDecay: 0,
-  gradClip: 1.0,
-  clipEpsilon: 0.2,
-  clipEpsilonHigh: null,
-  klCoef: 0.004,
-  temperature: 1.0,
-  topP: 1.0,
-  maxNewTokens: 256,
-  maxLatents: null,
-  maxSpans: null,
-  latentGrad: 'stored',
-  scaleRewards: true,
-  advantageEpsilon: 1e-4,
-  lossAggregation: 'sequence',
-  ...REWARD_DEFAULTS,
-  calibratedStart: true,
-  evalEvery: 50,
-  evalExamples: 50,
-  saveEvery: 50,
-  logEvery: 1,
-  sampleEvery: 10,
-  samplesPerStep: 4,
-  maxTrainExamples: null,
-  device: null,
-  seed: 0,
-};
+export { RL_DEFAULTS } from './defaults';
 
 /** Defaults filled in and every field checked; errors name the field. */
 export function resolveRlConfig(partial: Partial<RlConfig> & Pick<RlConfig, 'from' | 'data' | 'out'>): RlConfig {
@@ -156,6 +117,7 @@ export function resolveRlConfig(partial: Partial<RlConfig> & Pick<RlConfig, 'fro
   if (!LOSS_AGGREGATIONS.includes(c.lossAggregation)) throw new RangeError(`lossAggregation must be one of ${LOSS_AGGREGATIONS.join(', ')}, got ${c.lossAggregation}`);
   if (!(c.advantageEpsilon >= 0)) throw new RangeError(`advantageEpsilon must be >= 0, got ${c.advantageEpsilon}`);
   checkRewardConfig(c);
+  c.warmupSteps = Math.min(c.warmupSteps, c.steps); // the effective warm-up, as config.json records it: never longer than the run
   return c;
 }
 

@@ -56,6 +56,8 @@ export class ProgressBar {
       }
     } else {
       const percent = Math.floor((100 * current) / Math.max(1, this.o.total));
+      // A log gets a line per 10 %, from the first second on: phases that finish sooner leave none.
+      if (now - this.started < 1000) return;
       if (percent >= this.lastPercentLogged + 10 || current >= this.o.total) {
         this.lastPercentLogged = percent - (percent % 10);
         this.stream.write(`${this.line()}\n`);
@@ -96,7 +98,7 @@ export class ProgressBar {
     if (this.tty) {
       this.draw();
       this.stream.write('\n');
-    } else if (this.lastPercentLogged < 100) this.stream.write(`${this.line()}\n`);
+    } else if (this.lastPercentLogged < 100 && (this.lastPercentLogged >= 0 || this.elapsed() >= 1)) this.stream.write(`${this.line()}\n`);
     if (message) this.stream.write(`${message}\n`);
   }
 }

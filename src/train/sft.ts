@@ -16,6 +16,7 @@ import { ProgressBar } from './progress';
 import { RunDir, StopSignal } from './run-dir';
 import { loadCheckpoint, saveTrainingCheckpoint, latestCheckpoint } from './checkpoint';
 import * as dist from '../distributed';
+import { SFT_DEFAULTS } from './sft-defaults';
 
 export interface SftConfig {
   kind: 'sft';
@@ -37,7 +38,10 @@ export interface SftConfig {
   batchSize: number;
   lr: number;
   minLr: number;
+  /** the effective linear warm-up (resolveSftConfig: a given value clamped to `steps`, else `warmupRatio · steps`) */
   warmupSteps: number;
+  /** the warm-up as a fraction of `steps`, used when warmupSteps is not given */
+  warmupRatio: number;
   weightDecay: number;
   gradClip: number;
   startLossWeight: number;
@@ -58,37 +62,11 @@ export interface SftConfig {
   out: string;
 }
 
-export const SFT_DEFAULTS: Omit<SftConfig, 'model' | 'data' | 'out'> = {
-  kind: 'sft',
-  mode: 'full',
-  latents: 4,
-  markersAtZero: false,
-  latentInput: 'affine',
-  steps: 1000,
-  batchSize: 8,
-  lr: 1e-5,
-  minLr: 1e-6,
-  warmupSteps: 50,
-  weightDecay: 0.01,
-  gradClip: 1.0,
-  startLossWeight: 0.1,
-  stopLossWeight: 0.1,
-  validationSize: 200,
-  maxTrainExamples: null,
-  evalEvery: 200,
-  evalExamples: 100,
-  saveEvery: 500,
-  logEvery: 1,
-  maxLatents: 8,
-  markerInitToken: '=',
-  device: 'cpu',
-  dtype: null,
-  frozenDtype: null,
-  seed: 0,
-};
+export { SFT_DEFAULTS, SFT_WARMUP_RATIO } from './sft-defaults';
 
 export function resolveSftConfig(partial: Partial<SftConfig> & Pick<SftConfig, 'model' | 'data' | 'out'>): SftConfig {
-  const c = { ...SFT_DEFAULTS, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) } as SftConfig;
+  const given = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) as Partial<SftConfig>;
+  const c = { ...SFT_DEFAULTS, ...given, warmupSteps: 0 } as SftConfig;
   const positive = ['steps', 'batchSize', 'evalEvery', 'saveEvery', 'logEvery'] as const;
   for (const k of positive) if (!Number.isInteger(c[k]) || c[k] <= 0) throw new RangeError(`${k} must be a positive integer, got ${c[k]}`);
   if (!Number.isInteger(c.latents) || c.latents < 0) throw new RangeError(`latents must be a non-negative integer, got ${c.latents}`);
@@ -96,7 +74,21 @@ export function resolveSftConfig(partial: Partial<SftConfig> & Pick<SftConfig, '
   if (c.mode !== 'full' && c.mode !== 'two-trunk') throw new RangeError(`mode must be 'full' or 'two-trunk', got ${c.mode}`);
   if (!isLatentInputKind(c.latentInput)) throw new RangeError(`latentInput must be one of ${LATENT_INPUT_KINDS.join(', ')}, got ${String(c.latentInput)}`);
   if (c.markersAtZero && c.latents !== 0) throw new RangeError(`markersAtZero is the k = 0 control; it needs latents 0, got ${c.latents}`);
+  c.warmupSteps = effectiveWarmup(given.warmupSteps, c.warmupRatio, c.steps);
   return c;
+}
+
+/**
+ * The warm-up a run uses: never more than its steps, so no warm-up setting can break a short run.
+ * A given step count is clamped to `steps`; otherwise it is `ratio · steps`, rounded (HF's warmup_ratio).
+ */
+export function effectiveWarmup(warmupSteps: number | undefined, ratio: number, steps: number): number {
+  if (warmupSteps !== undefined) {
+    if (!Number.isInteger(warmupSteps) || warmupSteps < 0) throw new RangeError(`warmupSteps must be a non-negative integer, got ${warmupSteps}`);
+    return Math.min(warmupSteps, steps);
+  }
+  if (!(ratio >= 0 && ratio <= 1)) throw new RangeError(`warmupRatio must lie in [0, 1], got ${ratio}`);
+  return Math.min(steps, Math.round(ratio * steps));
 }
 
 /** The data of a run: train/validation/test examples and their tokenized latent sequences. */
@@ -158,10 +150,12 @@ export interface SftRun {
 }
 
 /** Loads the model and data of a run; with resume, finds its latest checkpoint (loaded by the caller). */
-export async function openSftRun(c: SftConfig, { resume = false } = {}): Promise<SftRun & { checkpoint: string | null; dir: RunDir }> {
+export async function openSftRun(c: SftConfig, { resume = false, quiet = false } = {}): Promise<SftRun & { checkpoint: string | null; dir: RunDir }> {
   const dir = new RunDir(c.out);
   torch.manualSeed(c.seed); // before anything draws: heads' init (a resumed run then restores the saved generator)
-  const pre = await fromPretrained(c.model, { dtype: c.dtype ?? undefined, device: c.device });
+  let loading: ProgressBar | undefined;
+  const pre = await fromPretrained(c.model, { dtype: c.dtype ?? undefined, device: c.device, onProgress: (done, total) => (loading ??= new ProgressBar({ total, label: `load ${c.model}`, quiet })).update(done) });
+  loading?.finish();
   if (!pre.tokenizer) throw new Error(`${c.model}: no tokenizer.json; latent training needs the model's tokenizer`);
   const data0 = loadGsm8k(c.data, { split: 'train' }).examples.slice(0, 16);
   const frozenDtype = c.frozenDtype ?? (c.device.startsWith('cuda') ? 'bfloat16' : null);
@@ -201,7 +195,7 @@ export interface TrainOptions {
 
 export async function trainSft(config: SftConfig, { resume = false, quiet = false, stopAfter, keepModel = false }: TrainOptions = {}): Promise<SftSummary> {
   const world = dist.initFromEnv({ device: config.device }); // 1 unless started by `latent launch` (or torchrun)
-  const run = await openSftRun(world > 1 ? { ...config, device: dist.localDevice(config.device) } : config, { resume });
+  const run = await openSftRun(world > 1 ? { ...config, device: dist.localDevice(config.device) } : config, { resume, quiet: quiet || !dist.isMain() });
   const { lm, data, dir } = run;
   const c = config;
   if (dist.isMain()) dir.writeJson('config.json', c);
@@ -228,7 +222,15 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
   let stopped: SftSummary['stopped'] = 'completed';
   let lastSaved = step;
   const save = () => {
-    if (dist.isMain()) saveTrainingCheckpoint(dir.path('checkpoints'), step, { model: lm.stateDict(), optimizer, config: c as never, extra: { scale: lm.heads.scale, startThreshold: lm.heads.startThreshold } });
+    if (dist.isMain()) {
+      const phases = ['model', 'optimizer', 'written', 'retired', 'committed', 'cleaned'];
+      const saving = new ProgressBar({ total: phases.length, label: `save checkpoint ${step}`, quiet });
+      saving.update(0, { phase: 'writing the model' });
+      saveTrainingCheckpoint(dir.path('checkpoints'), step, { model: lm.stateDict(), optimizer, config: c as never, extra: { scale: lm.heads.scale, startThreshold: lm.heads.startThreshold } }, {
+        onPhase: (phase) => saving.update(phases.indexOf(phase) + 1, { phase }),
+      });
+      saving.finish();
+    }
     lastSaved = step;
   };
   let validation: SftSummary['validation'] = null;
@@ -280,7 +282,9 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
         lm.train(false);
         for (const [split, seqs] of Object.entries(evalSets)) {
           if (!seqs.length) continue;
-          const e = evaluateLoss(lm, seqs, { batchSize: c.batchSize });
+          const evaluating = new ProgressBar({ total: seqs.length, label: `eval ${split} @${step}`, quiet: quiet || !dist.isMain() });
+          const e = evaluateLoss(lm, seqs, { batchSize: c.batchSize, onProgress: (done) => evaluating.update(done) });
+          evaluating.finish();
           const { perExample, start, startThreshold, ...summary } = e;
           void perExample;
           if (dist.isMain()) dir.append('evals.jsonl', { step, split, ...summary, startPrecision: start.precision, startRecall: start.recall, startF1: start.f1, startThreshold: startThreshold.threshold, startF1Calibrated: startThreshold.f1 });
@@ -325,12 +329,12 @@ export function runDirExists(dir: string): boolean {
 }
 
 /** The model of a run directory at its latest checkpoint, with the run's data (for eval, inspection, generation). */
-export async function loadSftRun(runDir: string): Promise<SftRun & { checkpoint: string | null }> {
+export async function loadSftRun(runDir: string, { quiet = false }: { quiet?: boolean } = {}): Promise<SftRun & { checkpoint: string | null }> {
   const dir = new RunDir(runDir);
   const saved = dir.readJson<SftConfig>('config.json');
   if (!saved) throw new Error(`${runDir}: not a run directory (no config.json)`);
   const config = { ...saved, out: dir.dir };
-  const run = await openSftRun(config, { resume: true });
+  const run = await openSftRun(config, { resume: true, quiet });
   if (run.checkpoint) run.step = restoreSftCheckpoint(run.lm, run.checkpoint);
   else process.stderr.write(`${runDir}: no checkpoint yet; using the initial model\n`);
   return run;

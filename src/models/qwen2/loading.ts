@@ -44,6 +44,8 @@ export interface LoadOptions {
   strict?: boolean;
   /** Load `<dir>/tokenizer.json` when it exists (default true). */
   tokenizer?: boolean;
+  /** Called after each tensor is loaded (progress of a long load). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface PretrainedQwen2 {
@@ -68,7 +70,7 @@ export function loadQwen2(dir: string, options: LoadOptions = {}): PretrainedQwe
   const dtype = options.dtype ?? checkpointDtype(weights, config, dir);
   const model = new Qwen2ForCausalLM(config, { dtype, device: options.device ?? 'cpu' });
   try {
-    loadQwen2Weights(model, weights, { strict: options.strict });
+    loadQwen2Weights(model, weights, { strict: options.strict, onProgress: options.onProgress });
   } catch (e) {
     model.dispose();
     throw e;
@@ -113,7 +115,11 @@ function checkpointDtype(weights: ShardedSafetensors, config: Qwen2Config, dir: 
  * one tensor at a time. Throws CheckpointError naming the tensor and file when one is missing,
  * mis-shaped or stored in an unsupported dtype; with strict, also for tensors the model lacks.
  */
-export function loadQwen2Weights(model: Qwen2ForCausalLM, weights: ShardedSafetensors, { strict = true }: { strict?: boolean } = {}): { ignored: string[] } {
+export function loadQwen2Weights(
+  model: Qwen2ForCausalLM,
+  weights: ShardedSafetensors,
+  { strict = true, onProgress }: { strict?: boolean; onProgress?: (done: number, total: number) => void } = {},
+): { ignored: string[] } {
   const where = weights.indexPath ?? path.join(weights.directory, 'model.safetensors');
   const own = model.stateDict();
   const missing = [...own.keys()].filter((name) => !weights.has(name));
@@ -137,6 +143,7 @@ export function loadQwen2Weights(model: Qwen2ForCausalLM, weights: ShardedSafete
         `${unexpected.length > 1 ? 'are' : 'is'} not part of a Qwen2 model with this config (pass strict: false to ignore)`,
     );
   }
+  let loaded = 0;
   for (const [name, param] of own) {
     const entry = weights.entry(name);
     if (entry.shape.join(',') !== param.shape.join(',')) {
@@ -147,6 +154,7 @@ export function loadQwen2Weights(model: Qwen2ForCausalLM, weights: ShardedSafete
       throw new CheckpointError(`${entry.file}: tensor "${name}" is stored as ${entry.dtype}, not a floating dtype this library can load`);
     }
     torch.scope(() => torch.noGrad(() => param.copy_(loadTensor(weights, name))));
+    onProgress?.(++loaded, own.size);
   }
   return { ignored: [...ignored, ...unexpected] };
 }
@@ -160,6 +168,8 @@ export interface SaveOptions {
   tokenizer?: Tokenizer | null;
   /** Written as generation_config.json (default: the config's bos/eos/pad ids). */
   generation?: GenerationDefaults;
+  /** Called after each tensor is converted for writing (progress of a long save). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /**
@@ -171,12 +181,18 @@ export function saveQwen2(model: Qwen2ForCausalLM, dir: string, options: SaveOpt
   const dtype = options.dtype ?? model.dtype;
   fs.mkdirSync(dir, { recursive: true });
   const tensors: TensorToWrite[] = [];
-  for (const [name, param] of model.stateDict()) {
+  const state = model.stateDict();
+  let done = 0;
+  for (const [name, param] of state) {
     tensors.push({
       name,
       dtype: safeDtypeOf(dtype as TorchDtypeName),
       shape: param.shape,
-      data: () => tensorBytes(param, dtype),
+      data: () => {
+        const bytes = tensorBytes(param, dtype);
+        options.onProgress?.(++done, state.size);
+        return bytes;
+      },
     });
   }
   writeSharded(dir, tensors, { maxShardBytes: options.maxShardBytes });

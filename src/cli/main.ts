@@ -6,6 +6,7 @@ import yargs from 'yargs';
 import type { CommandModule } from 'yargs';
 import { command as demo } from './commands/demo';
 import { command as evaluate } from './commands/eval';
+import { command as exportRun } from './commands/export';
 import { command as generate } from './commands/generate';
 import { command as inspectLatents } from './commands/inspect-latents';
 import { command as launch } from './commands/launch';
@@ -17,7 +18,7 @@ import { command as version } from './commands/version';
 
 /** The top-level commands, in the order `latent --help` lists them. */
 export function loadCommands(): CommandModule[] {
-  return [demo, evaluate, generate, inspectLatents, launch, logits, makeModel, report, train, version] as CommandModule[];
+  return [demo, evaluate, exportRun, generate, inspectLatents, launch, logits, makeModel, report, train, version] as CommandModule[];
 }
 
 /**

@@ -10,8 +10,9 @@ import { installFormatting } from './format';
 import * as rt from './op-runtime';
 
 native.setErrorFactory(makeTorchError);
-// V8 aborts on a typed array past its length limit: the addon checks against this one.
-native.setMaxTypedArrayLength(bufferConstants.MAX_LENGTH);
+// V8 aborts on a typed array past its length limit: the addon checks against this one (an addon built
+// before the check keeps its own default of 2^32, Node 20's limit).
+native.setMaxTypedArrayLength?.(bufferConstants.MAX_LENGTH);
 installTensorMethods(Tensor.prototype);
 installFormatting(Tensor.prototype);
 

@@ -5,7 +5,7 @@ import * as path from 'path';
 
 export interface NativeAddon {
   setErrorFactory(fn: (kind: string, message: string) => Error): void;
-  setMaxTypedArrayLength(n: number): void;
+  setMaxTypedArrayLength?(n: number): void;
   // tensor_api.cc
   fromBytes(data: ArrayBufferView, dtype: string, shape: number[]): number;
   toTypedArray(h: number): ArrayBufferView;

@@ -10,8 +10,10 @@
 // passes (nothing is detached).
 //
 // Two-trunk mode runs language waves on a frozen copy of the model and latent waves on a trainable
-// copy; both write to the same cache, so every position attends to the keys and values of all
-// earlier positions, each computed by the copy that owns it.
+// copy. Under the shared-kv coupling both write to the same cache, so every position attends to the
+// keys and values of all earlier positions, each computed by the copy that owns it; under reencode
+// the frozen copy also runs every latent wave, from the latent embeddings, into its own cache
+// (coupling.ts), so that language sees the trainable copy only through those embeddings.
 //
 // Cost. The layout of every pass follows from the sequences alone, so it is planned in JS first
 // (planWaves) and turned into a few tensors before the first pass (one attention mask over all cache
@@ -24,7 +26,8 @@ import { Role, chunksOf, type Chunk, type LatentSequence } from './sequence';
 import type { LatentHeads } from './heads';
 import type { TokenSpace } from './latent-input';
 import { attentionMask } from '../models/attention-mask';
-import { KVCache } from '../models/qwen2/cache';
+import type { KVCache } from '../models/qwen2/cache';
+import { CoupledCaches, checkCoupling, type Coupling } from './coupling';
 
 /** What the latent forward needs from a decoder-only model (see models/qwen2's adapter). */
 export interface Trunk {
@@ -63,6 +66,8 @@ export interface LatentForwardOptions {
   botId: number;
   eotId: number;
   ablation?: LatentAblation;
+  /** two-trunk: how the frozen copy sees latent positions (default shared-kv) */
+  coupling?: Coupling;
   /** weight of the positives in the start classifier's loss (class imbalance); default: negatives/positives of the batch */
   startPosWeight?: number;
   /** train the start classifier into the backbone (default false: a probe on detached hidden states) */
@@ -302,12 +307,12 @@ function boolTensor(values: Uint8Array, shape: number[], device: string): Tensor
 /** Runs the latent forward on a batch of sequences. Call inside torch.scope; results escape as returned. */
 export function latentForward(seqs: LatentSequence[], o: LatentForwardOptions): LatentForwardResult {
   const plan = planWaves(seqs, seqs.map(chunksOf), o.startPosWeight);
-  // Shared by both trunks; its tensors stay referenced by the autograd graph after dispose().
-  const cache = new KVCache(o.backbone.numLayers);
+  // Their tensors stay referenced by the autograd graph after dispose().
+  const caches = new CoupledCaches(o.backbone.numLayers, checkCoupling(o.coupling ?? 'shared-kv', o.latentTrunk !== o.backbone));
   try {
-    return runWaves(seqs, plan, o, cache);
+    return runWaves(seqs, plan, o, caches);
   } finally {
-    cache.dispose();
+    caches.dispose();
   }
 }
 
@@ -347,7 +352,7 @@ function layoutTensors(plan: Plan, device: string, lossDtype: torch.DType, ablat
   };
 }
 
-function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, cache: KVCache): LatentForwardResult {
+function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, caches: CoupledCaches): LatentForwardResult {
   const { backbone, latentTrunk, heads } = o;
   const B = plan.batch;
   const device = backbone.normWeight.device;
@@ -356,7 +361,7 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
   const { positions, mask, ids } = layout;
 
   // Each trunk computes in its own dtype (two-trunk mode may keep the frozen copy in bfloat16).
-  const runPass = (trunk: Trunk, x: Tensor, pass: Pass): Tensor => {
+  const runPass = (trunk: Trunk, x: Tensor, pass: Pass, cache: KVCache): Tensor => {
     const dtype = trunk.normWeight.dtype;
     return trunk.decode(x.dtype === dtype ? x : x.to(dtype), positions.narrow(1, pass.slot, pass.length), mask.narrow(2, pass.slot, pass.length).narrow(3, 0, pass.slot + pass.length), cache);
   };
@@ -383,7 +388,7 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
       const waveIds = ids.narrow(1, pass.slot, pass.length);
       const embeds = heads.applyMarkers(backbone.embed(waveIds), waveIds, o.botId, o.eotId);
       tokenNorms.push(embeds.detach().pow(2).sum(-1).sqrt().mean());
-      const pre = runPass(backbone, embeds, pass);
+      const pre = runPass(backbone, embeds, pass, caches.language);
       const D = pre.size(2);
       const flatHidden = backbone.finalNorm(pre).reshape([B * pass.length, D]);
       if (step.lm.count) lmHidden.push(flatHidden.indexSelect(0, layout.lmRows.narrow(0, step.lm.offset, step.lm.count)));
@@ -404,7 +409,9 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
       else if (ablation.kind === 'vector') x = fedVector ??= ablation.vector.to(embed.dtype).to(device).unsqueeze(0).expand([B, embed.size(1)]);
       else if (ablation.kind === 'shuffled') x = x.indexSelect(0, layout.shuffled!.select(0, pass.index));
       latentNorms.push({ norms: x.detach().pow(2).sum(-1).sqrt(), valid: pass.valid });
-      const pre = runPass(latentTrunk, x.unsqueeze(1), pass);
+      const pre = runPass(latentTrunk, x.unsqueeze(1), pass, caches.latent);
+      // reencode: the frozen copy's own keys and values at the latent position (its output is not needed)
+      if (caches.reencode) runPass(backbone, x.unsqueeze(1), pass, caches.reencode);
       if (o.collectLatents) {
         const hid = latentTrunk.finalNorm(pre).squeeze(1);
         pass.valid.forEach((v, b) => {

@@ -7,6 +7,7 @@ export {
   createLatentInput, isLatentInputKind, LATENT_INPUT_KINDS, LATENT_INPUT_FORMS, LatentInput, RawInput, ScaledInput, AffineInput, SoftInput, GatedInput, PauseInput,
   type TokenSpace, type LatentStepArgs, type StopHead, type LatentInputKind, type LatentInputSpec, type LatentInputInit,
 } from './latent-input';
+export { CoupledCaches, checkCoupling, COUPLINGS, type Coupling } from './coupling';
 export { LatentModel, BOT, EOT, measureLatentScale, resizeTokenEmbeddings, type LatentMode, type LatentModelOptions } from './model';
 export { qwen2Backbone, LatentDecoder } from './qwen2-trunks';
 export { generateWithLatents, type LatentGenerateOptions, type GeneratedSpan, type LatentGeneration } from './generate';

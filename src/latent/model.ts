@@ -10,6 +10,7 @@ import { LatentDecoder, qwen2Backbone } from './qwen2-trunks';
 import { latentForward, type Backbone, type LatentForwardOptions, type LatentForwardResult, type Trunk } from './forward';
 import type { LatentSequence } from './sequence';
 import type { LatentInputKind, LatentInputSpec } from './latent-input';
+import { checkCoupling, type Coupling } from './coupling';
 
 export type LatentMode = 'full' | 'two-trunk';
 
@@ -25,6 +26,8 @@ export interface LatentModelOptions {
   latentInput?: LatentInputSpec | LatentInputKind;
   /** keep the `<bot>`/`<eot>` embeddings at their initial rows (not trained) */
   freezeMarkers?: boolean;
+  /** two-trunk: how the frozen copy sees latent positions (coupling.ts); default shared-kv */
+  coupling?: Coupling;
 }
 
 export const BOT = '<bot>';
@@ -59,6 +62,7 @@ export class LatentModel {
     readonly mode: LatentMode,
     readonly botId: number,
     readonly eotId: number,
+    readonly coupling: Coupling,
   ) {
     this.backbone = qwen2Backbone(model);
     this.latentTrunk = latentDecoder ?? this.backbone;
@@ -70,6 +74,7 @@ export class LatentModel {
    * the decoder for latent positions and freezes the original.
    */
   static create(model: Qwen2ForCausalLM, tokenizer: Tokenizer, o: LatentModelOptions): LatentModel {
+    const coupling = checkCoupling(o.coupling ?? 'shared-kv', o.mode === 'two-trunk');
     const [botId, eotId] = tokenizer.addSpecialTokens([BOT, EOT]);
     const initToken = o.markerInitToken ?? '=';
     const initIds = tokenizer.encode(initToken);
@@ -95,7 +100,7 @@ export class LatentModel {
       model.freeze();
       if (o.frozenDtype && o.frozenDtype !== model.dtype) model.to(o.frozenDtype);
     }
-    return new LatentModel(model, tokenizer, heads, decoder, o.mode, botId, eotId);
+    return new LatentModel(model, tokenizer, heads, decoder, o.mode, botId, eotId, coupling);
   }
 
   /** Modules whose parameters train, with checkpoint prefixes. */
@@ -125,8 +130,8 @@ export class LatentModel {
     }
   }
 
-  forward(seqs: LatentSequence[], o: Omit<LatentForwardOptions, 'backbone' | 'latentTrunk' | 'heads' | 'botId' | 'eotId'> = {}): LatentForwardResult {
-    return latentForward(seqs, { backbone: this.backbone, latentTrunk: this.latentTrunk, heads: this.heads, botId: this.botId, eotId: this.eotId, ...o });
+  forward(seqs: LatentSequence[], o: Omit<LatentForwardOptions, 'backbone' | 'latentTrunk' | 'heads' | 'botId' | 'eotId' | 'coupling'> = {}): LatentForwardResult {
+    return latentForward(seqs, { backbone: this.backbone, latentTrunk: this.latentTrunk, heads: this.heads, botId: this.botId, eotId: this.eotId, coupling: this.coupling, ...o });
   }
 
   train(on = true): void {

@@ -57,6 +57,16 @@ class PlotCollector {
 // Run facts
 
 const latentsOf = (run: RunData) => run.config?.latents;
+/** The latent interface of a phase-1 run's config: input form (runs older than the option: affine), coupling, frozen markers. */
+function interfaceOf(run: RunData): string {
+  const c = run.config;
+  if (!c || c.kind !== 'sft') return '—';
+  const form = typeof c.latentInput === 'string' ? c.latentInput : 'affine';
+  const parts = [form === 'soft' || form === 'gated' ? `${form} (T=${formatNumber(c.latentTemperature as number | undefined)})` : form];
+  if (c.mode === 'two-trunk') parts.push(typeof c.coupling === 'string' ? c.coupling : 'shared-kv');
+  if (c.freezeMarkers === true) parts.push('markers frozen');
+  return parts.join(', ');
+}
 const isBaseline = (run: RunData) => latentsOf(run) === 0;
 
 /** How a run is named in legends: its name, with k when several runs are compared. */
@@ -188,7 +198,7 @@ async function runsOverlayChart(plots: PlotCollector, runs: readonly RunData[], 
 function overviewSection(runs: readonly RunData[]): Section {
   const baseline = runs.length > 1 ? runs.find(isBaseline) : undefined;
   const baselineTest = baseline ? finalEval(baseline, 'test') : undefined;
-  const headers = ['run', 'kind', 'mode', 'latents (k)', 'steps', 'final train loss', 'final validation loss', 'final test loss'];
+  const headers = ['run', 'kind', 'mode', 'latent input', 'latents (k)', 'steps', 'final train loss', 'final validation loss', 'final test loss'];
   if (baseline) headers.push(`Δ test loss vs ${baseline.name}`);
   headers.push('accuracy with latents', 'accuracy without latents', 'skipped lines');
   const rows = runs.map((run) => {
@@ -199,6 +209,7 @@ function overviewSection(runs: readonly RunData[]): Section {
       html`<span title="${run.dir}">${run.name}</span>`,
       run.config?.kind ?? '—',
       run.config?.mode ?? '—',
+      interfaceOf(run),
       formatNumber(latentsOf(run)),
       formatNumber(run.metrics.at(-1)?.step),
       formatNumber(lastValue(run.metrics, 'loss')),

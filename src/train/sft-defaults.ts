@@ -31,5 +31,8 @@ export const SFT_DEFAULTS: Omit<SftConfig, 'model' | 'data' | 'out' | 'warmupSte
   device: 'cpu',
   dtype: null,
   frozenDtype: null,
+  latentTemperature: 1,
+  coupling: 'shared-kv',
+  freezeMarkers: false,
   seed: 0,
 };

@@ -3,6 +3,7 @@
 import * as path from 'path';
 import type { Tensor } from '../torch';
 import { loadSftRun, loadSftData } from './sft';
+import type { LatentInputSpec } from '../latent/latent-input';
 import { RunDir } from './run-dir';
 import {
   evaluateLoss,
@@ -63,6 +64,8 @@ export interface StudyEndpoints {
 
 export interface SftDiagnostics {
   step: number;
+  /** the run's latent interface: input form (with its options), two-trunk coupling, frozen markers */
+  latentInterface: { latentInput: LatentInputSpec; mode: string; coupling: string; freezeMarkers: boolean };
   test: { loss: number; nextStepLoss: number; resultLoss: number; stepLoss: number; startPrecision: number; startRecall: number; startF1: number; examples: number };
   ablations: AblationResult[];
   study: StudyEndpoints | null;
@@ -175,6 +178,7 @@ export async function evaluateSftRun(runDir: string, o: SftEvalOptions = {}): Pr
     void _samples;
     const diagnostics: SftDiagnostics = {
       step: run.step,
+      latentInterface: { latentInput: lm.heads.input.spec(), mode: lm.mode, coupling: lm.coupling, freezeMarkers: !lm.heads.markers.requiresGrad },
       test: { loss: loss.loss, nextStepLoss: loss.nextStepLoss, resultLoss: loss.resultLoss, stepLoss: loss.stepLoss, startPrecision: loss.start.precision, startRecall: loss.start.recall, startF1: loss.start.f1, examples: seqs.length },
       ablations,
       study,
@@ -207,7 +211,11 @@ const pct = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? 
 /** A plain-text summary of diagnostics for the terminal: the verdict and its endpoints first. */
 export function formatDiagnostics(d: SftDiagnostics): string {
   const f = f4;
-  const lines: string[] = [];
+  const li = d.latentInterface;
+  const options = Object.entries(li.latentInput).filter(([k]) => k !== 'kind').map(([k, v]) => `${k} ${v}`);
+  const lines: string[] = [
+    `latent input ${li.latentInput.kind}${options.length ? ` (${options.join(', ')})` : ''}, ${li.mode}${li.mode === 'two-trunk' ? `, coupling ${li.coupling}` : ''}${li.freezeMarkers ? ', markers frozen' : ''}`,
+  ];
   const s = d.study;
   if (s) {
     lines.push(`verdict: ${s.verdict} (95% paired bootstrap CIs over ${d.test.examples} test examples; Δ > 0 favours the latents)`);

@@ -9,7 +9,8 @@ import * as torch from '../torch';
 import { loadGsm8k, seededShuffle, trainValidationSplit, formatPrompt, type Gsm8kExample } from '../data/gsm8k';
 import { fromPretrained } from '../models/qwen2/loading';
 import { LatentModel, type LatentMode } from '../latent/model';
-import { LATENT_INPUT_KINDS, isLatentInputKind, type LatentInputKind } from '../latent/latent-input';
+import { LATENT_INPUT_KINDS, isLatentInputKind, type LatentInputKind, type LatentInputSpec } from '../latent/latent-input';
+import { checkCoupling, type Coupling } from '../latent/coupling';
 import { buildLatentSequence, type LatentSequence } from '../latent/sequence';
 import { evaluateLoss } from '../latent/evaluate';
 import { ProgressBar } from './progress';
@@ -58,6 +59,12 @@ export interface SftConfig {
   dtype: torch.DType | null;
   /** two-trunk: dtype of the frozen language copy (null: bfloat16 on CUDA, the model's dtype elsewhere) */
   frozenDtype: torch.DType | null;
+  /** soft and gated latent inputs: temperature of the token distribution */
+  latentTemperature: number;
+  /** two-trunk: how the frozen copy sees latent positions (latent/coupling.ts) */
+  coupling: Coupling;
+  /** `<bot>`/`<eot>` embeddings fixed at their initial rows */
+  freezeMarkers: boolean;
   seed: number;
   out: string;
 }
@@ -74,6 +81,8 @@ export function resolveSftConfig(partial: Partial<SftConfig> & Pick<SftConfig, '
   if (c.mode !== 'full' && c.mode !== 'two-trunk') throw new RangeError(`mode must be 'full' or 'two-trunk', got ${c.mode}`);
   if (!isLatentInputKind(c.latentInput)) throw new RangeError(`latentInput must be one of ${LATENT_INPUT_KINDS.join(', ')}, got ${String(c.latentInput)}`);
   if (c.markersAtZero && c.latents !== 0) throw new RangeError(`markersAtZero is the k = 0 control; it needs latents 0, got ${c.latents}`);
+  if (!(c.latentTemperature > 0) || !Number.isFinite(c.latentTemperature)) throw new RangeError(`latentTemperature must be a finite number > 0, got ${c.latentTemperature}`);
+  checkCoupling(c.coupling, c.mode === 'two-trunk');
   c.warmupSteps = effectiveWarmup(given.warmupSteps, c.warmupRatio, c.steps);
   return c;
 }
@@ -160,10 +169,29 @@ export async function openSftRun(c: SftConfig, { resume = false, quiet = false }
   const data0 = loadGsm8k(c.data, { split: 'train' }).examples.slice(0, 16);
   const frozenDtype = c.frozenDtype ?? (c.device.startsWith('cuda') ? 'bfloat16' : null);
   // configs written before latentInput existed used the affine form
-  const lm = LatentModel.create(pre.model, pre.tokenizer, { mode: c.mode, markerInitToken: c.markerInitToken, scaleSample: data0.map((e) => formatPrompt(e.question)), frozenDtype, latentInput: c.latentInput ?? 'affine' });
+  const lm = LatentModel.create(pre.model, pre.tokenizer, {
+    mode: c.mode,
+    markerInitToken: c.markerInitToken,
+    scaleSample: data0.map((e) => formatPrompt(e.question)),
+    frozenDtype,
+    latentInput: latentInputSpec(c),
+    coupling: c.coupling ?? 'shared-kv',
+    freezeMarkers: c.freezeMarkers ?? false,
+  });
   const data = loadSftData(c, lm);
   const checkpoint = resume ? latestCheckpoint(dir.path('checkpoints')) : null;
   return { config: c, lm, data, step: 0, checkpoint, dir };
+}
+
+/**
+ * The latent input form of a run's config (configs written before the option existed: affine).
+ * Pause gets one learned vector per latent index up to the larger of k and the inference cap.
+ */
+export function latentInputSpec(c: Pick<SftConfig, 'latentInput' | 'latentTemperature' | 'latents' | 'maxLatents'>): LatentInputSpec {
+  const kind = c.latentInput ?? 'affine';
+  if (kind === 'soft' || kind === 'gated') return { kind, temperature: c.latentTemperature ?? 1 };
+  if (kind === 'pause') return { kind, slots: Math.max(1, c.latents, c.maxLatents) };
+  return { kind };
 }
 
 /** Restores model (and optimizer) state from a run checkpoint; returns its step. */

@@ -22,9 +22,12 @@ const sft: CommandModule = {
       .option('sweep', { type: 'string', describe: 'a k sweep: comma-separated latent counts (e.g. 0,1,2,4); one run per k in OUT/k<k>, same steps, data and lr', defaultDescription: 'none' })
       .option('markers-at-zero', { type: 'boolean', describe: 'with --latents 0: keep <bot><eot> at every breakpoint (the markers-only control)', defaultDescription: d(D.markersAtZero) })
       .option('latent-input', { type: 'string', describe: "how a hidden state becomes the next latent's input: affine, raw, scaled, gated, soft; controls: pause (pause-as-thought), planted-result (planted positive), zeros (planted null)", defaultDescription: d(D.latentInput) })
+      .option('latent-temperature', { type: 'number', describe: 'soft and gated latent inputs: temperature of the token distribution', defaultDescription: d(D.latentTemperature) })
+      .option('coupling', { choices: ['shared-kv', 'reencode'] as const, describe: "two-trunk: the frozen copy reads the latent copy's keys/values (shared-kv), or re-encodes latent positions from their embeddings (reencode)", defaultDescription: d(D.coupling) })
+      .option('freeze-markers', { type: 'boolean', describe: 'keep the <bot>/<eot> embeddings at their initial rows', defaultDescription: d(D.freezeMarkers) })
       .option('config', { type: 'string', describe: 'JSON file with any of these options (command-line options win)' })
       .option('resume', { type: 'string', describe: 'continue the run in this directory from its latest checkpoint' })
-      .group(['model', 'data', 'out', 'mode', 'latents', 'sweep', 'markers-at-zero', 'latent-input', 'config', 'resume'], 'Run:')
+      .group(['model', 'data', 'out', 'mode', 'latents', 'sweep', 'markers-at-zero', 'latent-input', 'latent-temperature', 'coupling', 'freeze-markers', 'config', 'resume'], 'Run:')
       .option('steps', { type: 'number', describe: 'optimizer steps', defaultDescription: d(D.steps) })
       .option('batch', { type: 'number', describe: 'examples per step', defaultDescription: d(D.batchSize) })
       .option('lr', { type: 'number', describe: 'peak learning rate (linear warm-up, cosine decay)', defaultDescription: d(D.lr) })
@@ -60,7 +63,7 @@ const sft: CommandModule = {
       warmupSteps: a.warmup, warmupRatio: a.warmupRatio, minLr: a.minLr, weightDecay: a.weightDecay, gradClip: a.gradClip, startLossWeight: a.startLossWeight,
       stopLossWeight: a.stopLossWeight, maxLatents: a.maxLatents, maxTrainExamples: a.maxTrainExamples,
       validationSize: a.validationSize, evalEvery: a.evalEvery, evalExamples: a.evalExamples, saveEvery: a.saveEvery,
-      device: a.device, dtype: a.dtype, frozenDtype: a.frozenDtype, seed: a.seed, out: a.resume ?? a.out,
+      device: a.device, dtype: a.dtype, frozenDtype: a.frozenDtype, latentTemperature: a.latentTemperature, coupling: a.coupling, freezeMarkers: a.freezeMarkers, seed: a.seed, out: a.resume ?? a.out,
     };
     const merged = { ...fromRun, ...fromFile, ...Object.fromEntries(Object.entries(cli).filter(([, v]) => v !== undefined)) } as Record<string, unknown>;
     for (const k of ['model', 'data', 'out']) if (!merged[k]) throw new Error(`--${k} is required`);

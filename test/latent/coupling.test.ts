@@ -1,0 +1,130 @@
+import '../helpers/one-thread';
+import * as torch from '../../src/torch';
+import type { Tensor } from '../../src/torch';
+import { Qwen2ForCausalLM } from '../../src/models/qwen2/modeling';
+import { makeQwen2Config } from '../../src/models/qwen2/config';
+import { parseGsm8kRecord, type Gsm8kExample } from '../../src/data/gsm8k';
+import { buildLatentSequence, Role, type LatentSequence } from '../../src/latent/sequence';
+import { LatentHeads } from '../../src/latent/heads';
+import { latentForward, type LatentForwardOptions } from '../../src/latent/forward';
+import { LatentDecoder, qwen2Backbone } from '../../src/latent/qwen2-trunks';
+import type { Coupling } from '../../src/latent/coupling';
+
+const ALPHABET = ' abcdefghijklmnopqrstuvwxyz0123456789+-*/=.,?:#\n$QA';
+const charTok = { encode: (s: string) => [...s].map((c) => Math.max(0, ALPHABET.indexOf(c))) };
+const BOT = ALPHABET.length;
+const EOT = ALPHABET.length + 1;
+const VOCAB = ALPHABET.length + 2;
+const D = 16;
+
+function example(question: string, answer: string): Gsm8kExample {
+  return (parseGsm8kRecord(JSON.stringify({ question, answer }), 0) as { example: Gsm8kExample }).example;
+}
+const EXAMPLES = [
+  example('a has 3 b?', 'so 3*4=<<3*4=12>>12 c.\n#### 12'),
+  example('x?', 'y 2+2=<<2+2=4>>4 and 4*5=<<4*5=20>>20 z.\n#### 20'),
+  example('long question here?', 'ok 9-1=<<9-1=8>>8.\n#### 8'),
+];
+
+function setup(k = 2) {
+  torch.manualSeed(9);
+  const dtype = 'float64';
+  const config = makeQwen2Config({ vocabSize: VOCAB, hiddenSize: D, intermediateSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2 });
+  const model = new Qwen2ForCausalLM(config, { dtype });
+  torch.noGrad(() => model.parameters().forEach((p) => torch.scope(() => p.copy_(torch.randnLike(p).mul(0.3)))));
+  const heads = torch.scope(() => new LatentHeads({ hidden: D, markerInit: torch.randn([2, D], { dtype }), scale: 1.3, dtype }));
+  const decoder = LatentDecoder.copyOf(model);
+  model.freeze();
+  const perturb = (scale: number) => torch.noGrad(() => decoder.parameters().forEach((p) => torch.scope(() => p.add_(torch.randnLike(p).mul(scale)))));
+  perturb(0.1);
+  const seqs = EXAMPLES.map((e) => buildLatentSequence(e, charTok, { latents: k, botId: BOT, eotId: EOT }));
+  const backbone = qwen2Backbone(model);
+  const options = (coupling: Coupling, extra: Partial<LatentForwardOptions> = {}): LatentForwardOptions => ({ backbone, latentTrunk: decoder, heads, botId: BOT, eotId: EOT, coupling, ...extra });
+  const dispose = () => (model.dispose(), heads.dispose(), decoder.dispose());
+  return { model, heads, decoder, seqs, options, perturb, dispose };
+}
+
+/** Language loss of the frozen model alone on the sequence, with the latent positions fed `latents` (in order). */
+function frozenLoss(model: Qwen2ForCausalLM, heads: LatentHeads, s: LatentSequence, latents: Tensor[]): number {
+  return torch.noGrad(() =>
+    torch.scope(() => {
+      let next = 0;
+      const embeds = s.ids.map((id, t) => {
+        if (s.roles[t] === Role.Latent) return latents[next++];
+        if (id === BOT || id === EOT) return heads.markers.select(0, id === BOT ? 0 : 1);
+        return model.model.embed_tokens.weight.select(0, id);
+      });
+      expect(next).toBe(latents.length);
+      const logits = model.forward({ inputsEmbeds: torch.stack(embeds).unsqueeze(0) }).logits.squeeze(0);
+      const rows = s.targets.map((x, i) => (x === -100 ? -1 : i)).filter((i) => i >= 0);
+      const picked = logits.indexSelect(0, torch.tensor(rows, { dtype: 'int64' }));
+      return torch.F.crossEntropy(picked, torch.tensor(rows.map((i) => s.targets[i]), { dtype: 'int64' }), { reduction: 'sum' }).item();
+    }),
+  );
+}
+
+const perExampleLm = (seqs: LatentSequence[], o: LatentForwardOptions) => torch.noGrad(() => torch.scope(() => latentForward(seqs, { ...o, perExample: true }).perExample.map((e) => e[0])));
+
+describe('two-trunk coupling', () => {
+  test('reencode: with the latent embeddings held fixed, perturbing the trainable copy leaves the language losses exactly unchanged (shared-kv: they change)', () => {
+    const { seqs, options, perturb, dispose } = setup();
+    try {
+      const fixed = torch.keep(torch.randn([D], { dtype: 'float64' }));
+      const ablation = { kind: 'vector' as const, vector: fixed };
+      const before = { reencode: perExampleLm(seqs, options('reencode', { ablation })), shared: perExampleLm(seqs, options('shared-kv', { ablation })) };
+      perturb(0.2);
+      const after = { reencode: perExampleLm(seqs, options('reencode', { ablation })), shared: perExampleLm(seqs, options('shared-kv', { ablation })) };
+      expect(after.reencode).toEqual(before.reencode);
+      after.shared.forEach((v, i) => expect(Math.abs(v - before.shared[i])).toBeGreaterThan(1e-6));
+      fixed.dispose();
+    } finally {
+      dispose();
+    }
+  });
+
+  test('reencode: the language loss equals the frozen model alone fed the latent embeddings the trainable copy computed (float64, 1e-10)', () => {
+    const { model, heads, seqs, options, dispose } = setup(3);
+    try {
+      const { sum, latents } = torch.noGrad(() => {
+        const r = latentForward(seqs, { ...options('reencode'), collectLatents: true, perExample: true });
+        return { sum: r.perExample.map((e) => e[0]), latents: r.latents };
+      });
+      seqs.forEach((s, b) => {
+        const mine = latents.filter((l) => l.example === b).sort((x, y) => x.span - y.span || x.step - y.step).map((l) => l.embed);
+        expect(Math.abs(frozenLoss(model, heads, s, mine) - sum[b])).toBeLessThan(1e-10);
+      });
+      // shared-kv differs from that: the frozen copy reads the trainable copy's keys and values
+      const shared = torch.noGrad(() => torch.scope(() => latentForward(seqs, { ...options('shared-kv'), collectLatents: true, perExample: true }).perExample.map((e) => e[0])));
+      expect(Math.abs(shared[0] - sum[0])).toBeGreaterThan(1e-6);
+      for (const l of latents) (l.embed.dispose(), l.hidden.dispose());
+    } finally {
+      dispose();
+    }
+  });
+
+  test('reencode: gradients reach the trainable copy (through the embeddings) and the heads, never the frozen copy', () => {
+    const { model, decoder, heads, seqs, options, dispose } = setup();
+    try {
+      torch.scope(() => latentForward(seqs, options('reencode')).loss.backward());
+      expect(model.parameters().every((p) => p.grad === null)).toBe(true);
+      const norm = (ps: Tensor[]) => ps.reduce((s, p) => s + (p.grad ? p.grad.abs().sum().item() : 0), 0);
+      expect(norm(decoder.parameters())).toBeGreaterThan(0);
+      expect(norm([heads.gain, heads.bias])).toBeGreaterThan(0);
+      // the last layer's MLP of the trainable copy only feeds the next latent: still a gradient, via its embedding
+      expect(norm(decoder.layers.at(-1)!.parameters())).toBeGreaterThan(0);
+    } finally {
+      dispose();
+    }
+  });
+
+  test('reencode needs two trunks', () => {
+    const { model, heads, seqs, dispose } = setup();
+    try {
+      const backbone = qwen2Backbone(model);
+      expect(() => latentForward(seqs, { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT, coupling: 'reencode' })).toThrow(/needs two-trunk mode/);
+      expect(() => latentForward(seqs, { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT, coupling: 'other' as Coupling })).toThrow(/coupling must be one of/);
+    } finally {
+      dispose();
+    }
+  });
+});

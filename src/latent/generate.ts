@@ -3,8 +3,9 @@
 // with a hard cap. Latent positions run on the latent trunk, language positions on the backbone.
 import * as torch from '../torch';
 import type { Tensor } from '../torch';
-import { KVCache } from '../models/qwen2/cache';
+import type { KVCache } from '../models/qwen2/cache';
 import type { LatentModel } from './model';
+import { CoupledCaches } from './coupling';
 
 export interface LatentGenerateOptions {
   maxNewTokens?: number;
@@ -69,20 +70,25 @@ export function generateWithLatents(lm: LatentModel, prompt: string, o: LatentGe
   const device = lm.backbone.normWeight.device;
   const eos = new Set<number>([...(lm.model.config.eosTokenIds ?? [])]);
   if (lm.tokenizer.eosTokenId !== undefined) eos.add(lm.tokenizer.eosTokenId);
-  const cache = new KVCache(lm.backbone.numLayers);
+  const caches = new CoupledCaches(lm.backbone.numLayers, lm.coupling);
   let position = 0;
   const tokens: number[] = [];
   const spans: GeneratedSpan[] = [];
 
   // Runs one chunk at consecutive positions; returns the last position's pre-norm hidden [1, D].
-  const feed = (trunk: typeof lm.backbone | typeof lm.latentTrunk, x: Tensor): Tensor => {
+  const feed = (trunk: typeof lm.backbone | typeof lm.latentTrunk, x: Tensor, cache: KVCache = caches.language, advance = true): Tensor => {
     const T = x.size(1);
     const S = position + T;
     const q = torch.arange(position, S, { dtype: 'int64', device }).unsqueeze(0);
     const mask = torch.ones([T, S], { dtype: 'bool', device }).tril(position).view([1, 1, T, S]);
     const pre = trunk.decode(x, q, mask, cache);
-    position = S;
+    if (advance) position = S;
     return pre.select(1, T - 1);
+  };
+  // A latent: the latent trunk on its cache, and under reencode the frozen copy's keys and values of it too.
+  const feedLatent = (x: Tensor): Tensor => {
+    if (caches.reencode) torch.scope(() => void feed(lm.backbone, x, caches.reencode!, false));
+    return feed(lm.latentTrunk, x, caches.latent);
   };
   const embedIds = (ids: number[]): Tensor => {
     const t = torch.tensor([ids], { dtype: 'int64' }).to(device);
@@ -115,7 +121,7 @@ export function generateWithLatents(lm: LatentModel, prompt: string, o: LatentGe
               const stop = oracle && o.oracleLatents !== undefined ? j >= o.oracleLatents : p > stopThreshold || j >= maxLatents;
               if (stop) break;
               const embed = o.latentInput?.(spans.length, j, computed)?.to(computed.dtype).reshape(computed.shape) ?? computed;
-              replace(torch.scope(() => feed(lm.latentTrunk, embed.unsqueeze(1))));
+              replace(torch.scope(() => feedLatent(embed.unsqueeze(1))));
               if (span.embeds) {
                 span.embeds.push(torch.keep(embed.squeeze(0).clone()));
                 span.hiddens!.push(torch.keep(lm.latentTrunk.finalNorm(lastPre).squeeze(0)));
@@ -140,7 +146,7 @@ export function generateWithLatents(lm: LatentModel, prompt: string, o: LatentGe
       return { tokens, text: lm.tokenizer.decode(tokens), spans, markedText: markSpans(lm, tokens, spans) };
     });
   } finally {
-    cache.dispose();
+    caches.dispose();
   }
 }
 

@@ -11,6 +11,7 @@ import type { Tensor } from '../torch';
 import { attentionMask } from '../models/attention-mask';
 import type { KVCache } from '../models/qwen2/cache';
 import type { Trunk } from '../latent/forward';
+import type { CoupledCaches } from '../latent/coupling';
 
 export class CacheSlots {
   private readonly positions: number[][];
@@ -56,7 +57,10 @@ export class CacheSlots {
   }
 }
 
-/** Runs one pass of `trunk` over x [B, T, D] and records its slots; returns the pre-norm hidden [B, T, D]. */
+/**
+ * Runs one pass of `trunk` over x [B, T, D] and records its slots (unless `record` is false: a second
+ * pass over the same slots into another cache); returns the pre-norm hidden [B, T, D].
+ */
 export function runPass(
   trunk: Trunk,
   cache: KVCache,
@@ -64,13 +68,27 @@ export function runPass(
   x: Tensor,
   qPos: number[][],
   qValid: boolean[][],
+  record = true,
 ): Tensor {
   return torch.scope(() => {
     const device = x.device;
     const mask = slots.mask(qPos, qValid, device);
     const positions = torch.tensor(qPos, { dtype: 'int64', device });
     const pre = trunk.decode(x, positions, mask, cache);
-    slots.append(qPos, qValid);
+    if (record) slots.append(qPos, qValid);
     return pre;
   });
+}
+
+/** A pass of latent inputs: the latent trunk on its cache and, under reencode, the frozen copy on its own (latent/coupling.ts). */
+export function runLatentPass(
+  trunks: { backbone: Trunk; latentTrunk: Trunk },
+  caches: CoupledCaches,
+  slots: CacheSlots,
+  x: Tensor,
+  qPos: number[][],
+  qValid: boolean[][],
+): Tensor {
+  if (caches.reencode) torch.scope(() => void runPass(trunks.backbone, caches.reencode!, slots, x, qPos, qValid, false));
+  return runPass(trunks.latentTrunk, caches.latent, slots, x, qPos, qValid);
 }

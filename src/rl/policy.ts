@@ -17,12 +17,12 @@
 // latent trunk for the rows fed a latent. Everything runs under noGrad, one torch.scope per step.
 import * as torch from '../torch';
 import type { Tensor } from '../torch';
-import { KVCache } from '../models/qwen2/cache';
+import { CoupledCaches, type Coupling } from '../latent/coupling';
 import { filterLogits } from '../models/qwen2/generate';
 import type { Backbone, Trunk } from '../latent/forward';
 import type { LatentHeads } from '../latent/heads';
 import type { LatentModel } from '../latent/model';
-import { CacheSlots, runPass } from './cache-slots';
+import { CacheSlots, runLatentPass, runPass } from './cache-slots';
 
 /** The modules a policy (or the frozen reference) computes with. */
 export interface PolicyModules {
@@ -37,6 +37,8 @@ export interface PolicyModules {
    * probability; an offset of -logit(τ) makes τ the point where opening a span is a coin flip.
    */
   startLogitOffset: number;
+  /** two-trunk: how the frozen copy sees latent positions (default shared-kv) */
+  coupling?: Coupling;
 }
 
 /** The offset that turns a calibrated start threshold into probability 1/2. */
@@ -46,7 +48,7 @@ export function startOffsetFor(threshold: number): number {
 }
 
 export function policyModules(lm: LatentModel, startLogitOffset: number): PolicyModules {
-  return { backbone: lm.backbone, latentTrunk: lm.latentTrunk, heads: lm.heads, botId: lm.botId, eotId: lm.eotId, startLogitOffset };
+  return { backbone: lm.backbone, latentTrunk: lm.latentTrunk, heads: lm.heads, botId: lm.botId, eotId: lm.eotId, startLogitOffset, coupling: lm.coupling };
 }
 
 /** Input id of a latent position in Rollout.ids. */
@@ -193,7 +195,7 @@ export function sampleRollouts(m: PolicyModules, prompts: readonly (readonly num
   const rows: Row[] = prompts.map((p) => ({
     prompt: [...p], mode: 'language', latentsInSpan: 0, ids: [], actions: [], tokens: [], tokenActions: 0, spans: [], logProb: 0, finish: null,
   }));
-  const cache = new KVCache(m.backbone.numLayers);
+  const caches = new CoupledCaches(m.backbone.numLayers, m.coupling);
   const slots = new CacheSlots(B);
   const markerIds = torch.keep(torch.tensor([m.botId, m.eotId], { dtype: 'int64', device: m.backbone.normWeight.device }));
   // each step's latent embeddings [B, D], kept when some row fed one, and which rows did
@@ -205,7 +207,7 @@ export function sampleRollouts(m: PolicyModules, prompts: readonly (readonly num
   };
   try {
     torch.noGrad(() => {
-      setLast(torch.scope(() => prefill(m, prompts, cache, slots)));
+      setLast(torch.scope(() => prefill(m, prompts, caches.language, slots)));
       while (rows.some((r) => r.finish === null)) {
         const next = torch.scope(() => {
           const live = rows.filter((r) => r.finish === null);
@@ -222,7 +224,7 @@ export function sampleRollouts(m: PolicyModules, prompts: readonly (readonly num
             if (f.kind === 'latent') latentRows.push(b);
           });
           if (keepLatents && latentRows.length) latentSteps.push({ embeds: torch.keep(step.latentEmbeds!), rows: latentRows });
-          return feedStep(m, cache, slots, rows, feeds, step.latentEmbeds, lastPre!, twoTrunk);
+          return feedStep(m, caches, slots, rows, feeds, step.latentEmbeds, lastPre!, twoTrunk);
         });
         if (next === null) break;
         setLast(next);
@@ -232,7 +234,7 @@ export function sampleRollouts(m: PolicyModules, prompts: readonly (readonly num
     for (const s of latentSteps) s.embeds.dispose();
     throw e;
   } finally {
-    cache.dispose();
+    caches.dispose();
     markerIds.dispose();
     (lastPre as Tensor | null)?.dispose();
   }
@@ -331,7 +333,7 @@ function checkOptions(prompts: readonly (readonly number[])[], o: RolloutOptions
 }
 
 /** Runs the prompts (right-padded) in one pass; returns each row's last pre-norm hidden state [B, D]. */
-function prefill(m: PolicyModules, prompts: readonly (readonly number[])[], cache: KVCache, slots: CacheSlots): Tensor {
+function prefill(m: PolicyModules, prompts: readonly (readonly number[])[], cache: CoupledCaches['language'], slots: CacheSlots): Tensor {
   const device = m.backbone.normWeight.device;
   const width = Math.max(...prompts.map((p) => p.length));
   const ids = prompts.map((p) => Array.from({ length: width }, (_, t) => (t < p.length ? p[t] : 0)));
@@ -400,7 +402,7 @@ function decideStep(
  */
 function feedStep(
   m: PolicyModules,
-  cache: KVCache,
+  caches: CoupledCaches,
   slots: CacheSlots,
   rows: Row[],
   feeds: Feed[],
@@ -424,11 +426,11 @@ function feedStep(
     const rowsX = extra.indexSelect(0, torch.tensor(special.map((i) => Math.max(i, 0)), { dtype: 'int64', device })).unsqueeze(1);
     x = torch.where(torch.tensor(special.map((i) => i >= 0), { device }).view([B, 1, 1]), rowsX, x);
   }
-  const pass = (trunk: Trunk, valid: boolean[]) => runPass(trunk, cache, slots, x, qPos, valid.map((v) => [v])).squeeze(1);
-  const update = (pre: Tensor, valid: boolean[], previous: Tensor) => (valid.every(Boolean) ? pre : torch.where(torch.tensor(valid, { device }).view([B, 1]), pre, previous));
-  if (!twoTrunk) return update(pass(m.backbone, fedRows), fedRows, lastPre);
+  const valid = (rowsFed: boolean[]) => rowsFed.map((v) => [v]);
+  const update = (pre: Tensor, fed: boolean[], previous: Tensor) => (fed.every(Boolean) ? pre : torch.where(torch.tensor(fed, { device }).view([B, 1]), pre, previous));
+  if (!twoTrunk) return update(runPass(m.backbone, caches.language, slots, x, qPos, valid(fedRows)).squeeze(1), fedRows, lastPre);
   let next = lastPre;
-  if (idRow.some(Boolean)) next = update(pass(m.backbone, idRow), idRow, next);
-  if (isLatent.some(Boolean)) next = update(pass(m.latentTrunk, isLatent), isLatent, next);
+  if (idRow.some(Boolean)) next = update(runPass(m.backbone, caches.language, slots, x, qPos, valid(idRow)).squeeze(1), idRow, next);
+  if (isLatent.some(Boolean)) next = update(runLatentPass(m, caches, slots, x, qPos, valid(isLatent)).squeeze(1), isLatent, next);
   return next;
 }

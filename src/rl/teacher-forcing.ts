@@ -19,8 +19,8 @@
 // policy, for 'stored' part of the rollout.
 import * as torch from '../torch';
 import type { Tensor } from '../torch';
-import { KVCache } from '../models/qwen2/cache';
-import { CacheSlots, runPass } from './cache-slots';
+import { CoupledCaches } from '../latent/coupling';
+import { CacheSlots, runLatentPass, runPass } from './cache-slots';
 import { LATENT_ID, atLeastFloat32, latentStepAt, startLogitsAt, tokenLogProbs, type ActionKind, type PolicyModules, type Rollout } from './policy';
 
 export type LatentGrad = 'stored' | 'recurrent';
@@ -82,15 +82,15 @@ export function scoreRollouts(m: PolicyModules, rollouts: readonly Rollout[], o:
     if (stored && n > 0 && (r.latents === null || r.latents.size(0) !== n))
       throw new RangeError(`scoreRollouts: rollout ${i} has ${n} latent positions but ${r.latents === null ? 'no stored latents' : `${r.latents.size(0)} stored latents`} (sample with keepLatents, or use latentGrad 'recurrent')`);
   });
-  const cache = new KVCache(m.backbone.numLayers);
+  const caches = new CoupledCaches(m.backbone.numLayers, m.coupling);
   try {
-    return torch.scope(() => score(m, rollouts, o, cache));
+    return torch.scope(() => score(m, rollouts, o, caches));
   } finally {
-    cache.dispose();
+    caches.dispose();
   }
 }
 
-function score(m: PolicyModules, rollouts: readonly Rollout[], o: ScoreOptions, cache: KVCache): RolloutScores {
+function score(m: PolicyModules, rollouts: readonly Rollout[], o: ScoreOptions, caches: CoupledCaches): RolloutScores {
   const B = rollouts.length;
   const device = m.backbone.normWeight.device;
   const stored = o.latentGrad === 'stored';
@@ -176,7 +176,7 @@ function score(m: PolicyModules, rollouts: readonly Rollout[], o: ScoreOptions, 
         qValid.push(rowValid);
       });
       const x = inputs(m, ids, latentIndex, storedLatents, device);
-      const pre = runPass(kind === 'language' ? m.backbone : m.latentTrunk, cache, slots, x, qPos, qValid);
+      const pre = kind === 'language' ? runPass(m.backbone, caches.language, slots, x, qPos, qValid) : runLatentPass(m, caches, slots, x, qPos, qValid);
       collect(pre, width, pick);
       if (!stored) {
         const last = here.map((run) => (run ? run.end - run.start - 1 : 0));
@@ -189,7 +189,7 @@ function score(m: PolicyModules, rollouts: readonly Rollout[], o: ScoreOptions, 
         const qPos = here.map((run, b) => [valid[b] ? run!.start + j : 0]);
         const { embed } = latentStepAt(m, lastPre!, j);
         const x = (o.detachLatents ? embed.detach() : embed).unsqueeze(1);
-        const pre = runPass(m.latentTrunk, cache, slots, x, qPos, valid.map((v) => [v]));
+        const pre = runLatentPass(m, caches, slots, x, qPos, valid.map((v) => [v]));
         collect(pre, 1, valid.flatMap((v, b) => (v ? [[b, qPos[b][0], 0] as [number, number, number]] : [])));
         lastPre = updateRows(lastPre, pre, valid.map(() => 0), valid, device);
       }

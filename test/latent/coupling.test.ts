@@ -9,6 +9,8 @@ import { LatentHeads } from '../../src/latent/heads';
 import { latentForward, type LatentForwardOptions } from '../../src/latent/forward';
 import { LatentDecoder, qwen2Backbone } from '../../src/latent/qwen2-trunks';
 import type { Coupling } from '../../src/latent/coupling';
+import { LATENT_ID, disposeRollouts, sampleRollouts, type PolicyModules } from '../../src/rl/policy';
+import { scoreRollouts } from '../../src/rl/teacher-forcing';
 
 const ALPHABET = ' abcdefghijklmnopqrstuvwxyz0123456789+-*/=.,?:#\n$QA';
 const charTok = { encode: (s: string) => [...s].map((c) => Math.max(0, ALPHABET.indexOf(c))) };
@@ -116,6 +118,39 @@ describe('two-trunk coupling', () => {
       dispose();
     }
   });
+
+  for (const latentGrad of ['stored', 'recurrent'] as const)
+    test(`reencode, phase 2 (${latentGrad} latents): rollouts re-scored by teacher forcing give the sampled log-probabilities, and differ from shared-kv`, () => {
+      const { model, heads, decoder, dispose } = setup();
+      try {
+        torch.noGrad(() =>
+          torch.scope(() => {
+            heads.startWeight.copy_(torch.randnLike(heads.startWeight).mul(0.3));
+            heads.startBias.fill_(-0.3);
+            heads.stopWeight.copy_(torch.randnLike(heads.stopWeight).mul(0.3));
+            heads.stopBias.fill_(-0.5);
+          }),
+        );
+        const prompts = [[3, 4, 5], [7, 1, 2, 9], [12], [5, 5, 8]].flatMap((p) => [p, p]);
+        const run = (coupling: Coupling) => {
+          const m: PolicyModules = { backbone: qwen2Backbone(model), latentTrunk: decoder, heads, botId: BOT, eotId: EOT, startLogitOffset: 0.2, coupling };
+          torch.manualSeed(5);
+          const rollouts = sampleRollouts(m, prompts, { maxNewTokens: 8, maxLatents: 3, temperature: 0.9, eosIds: [0] });
+          const scored = torch.noGrad(() => torch.scope(() => scoreRollouts(m, rollouts, { temperature: 0.9, latentGrad }).logProbs.tolist() as number[]));
+          const sampled = rollouts.flatMap((r) => r.actions.map((a) => a.logProb));
+          const latents = rollouts.reduce((n, r) => n + r.ids.filter((i) => i === LATENT_ID).length, 0);
+          disposeRollouts(rollouts);
+          return { scored, sampled, latents };
+        };
+        const re = run('reencode');
+        expect(re.latents).toBeGreaterThan(2);
+        re.scored.forEach((v, i) => expect(Math.abs(v - re.sampled[i])).toBeLessThan(1e-9));
+        const shared = run('shared-kv');
+        expect(shared.sampled).not.toEqual(re.sampled);
+      } finally {
+        dispose();
+      }
+    });
 
   test('reencode needs two trunks', () => {
     const { model, heads, seqs, dispose } = setup();

@@ -3,33 +3,13 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as torch from '../../src/torch';
-import { writeArithTask } from '../../src/data/arith-task';
-import { loadGsm8k, formatTrainingText } from '../../src/data/gsm8k';
-import { Tokenizer } from '../../src/models/tokenizer';
-import { makeModel } from '../../src/models/qwen2/make-model';
 import { loadQwen2 } from '../../src/models/qwen2/loading';
 import { resolveSftConfig, trainSft, type SftConfig } from '../../src/train/sft';
 import { RunDir } from '../../src/train/run-dir';
+import { haveQwenTokenizer as have, qwenDir, sftFixture as fixture } from '../helpers/sft-fixture';
 
-const REPO = path.resolve(__dirname, '..', '..');
-const qwenDir = process.env.QWEN_TOKENIZER_DIR ?? path.resolve(REPO, '..', 'shared', 'qwen-tokenizer');
-const have = fs.existsSync(path.join(qwenDir, 'tokenizer.json'));
 if (!have) console.log(`skipping SFT tests: no Qwen tokenizer at ${qwenDir}`);
 const maybe = have ? describe : describe.skip;
-
-/** A tiny arithmetic task, a Qwen tokenizer restricted to it, and a small random Qwen2 model. */
-function fixture(root: string): { data: string; model: string } {
-  const data = path.join(root, 'data');
-  writeArithTask(data, { train: 48, test: 8, seed: 3, maxSteps: 2, maxDigits: 1 });
-  const texts = loadGsm8k(data, { split: 'train' }).examples.concat(loadGsm8k(data, { split: 'test' }).examples).map((e) => formatTrainingText(e));
-  const full = Tokenizer.fromDir(qwenDir);
-  const { tokenizer } = full.restrictTo(texts, { keepTokens: ['<|endoftext|>'] });
-  const tok = path.join(root, 'tok');
-  tokenizer.save(tok);
-  const model = path.join(root, 'model');
-  makeModel(model, { layers: 2, hidden: 32, heads: 4, kvHeads: 2, intermediate: 64, vocab: tokenizer.vocabSize + 2, tokenizerDir: tok, seed: 1, std: 0.05 });
-  return { data, model };
-}
 
 maybe('phase 1 training (sft)', () => {
   let root: string;

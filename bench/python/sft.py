@@ -61,8 +61,11 @@ class Heads(nn.Module):
         super().__init__()
         shapes = {"markers": (2, hidden), "gain": (hidden,), "bias": (hidden,), "stopWeight": (hidden,), "stopBias": (),
                   "startWeight": (hidden,), "startBias": ()}
+        # The affine latent input's gain and bias live in the heads' `input` module (latent/latent-input.ts).
+        keys = {"gain": "input.gain", "bias": "input.bias"}
         for name, shape in shapes.items():
-            self.register_parameter(name, nn.Parameter(torch.tensor(values[name], dtype=torch.float32).reshape(shape)))
+            value = values[keys.get(name, name)]
+            self.register_parameter(name, nn.Parameter(torch.tensor(value, dtype=torch.float32).reshape(shape)))
         self.scale = scale
 
     def step(self, pre, norm_weight, eps):

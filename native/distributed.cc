@@ -22,7 +22,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
+#include <random>
 #include <sstream>
 #include <unordered_set>
 
@@ -30,7 +33,13 @@
 #define LT_WITH_C10D 1
 #include <ATen/ops/cat.h>
 #include <ATen/ops/empty_like.h>
+#include <arpa/inet.h>
+#include <c10/util/hash.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <torch/csrc/distributed/c10d/Backend.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/Types.hpp>
 #include <torch/csrc/distributed/c10d/Work.hpp>
@@ -202,6 +211,121 @@ class QuietRendezvousLogs {
   int saved_;
 };
 
+// ---- rendezvous safety: loopback-only store, shared-secret handshake ----
+
+// Whether rank 0 can listen on the master address itself: a numeric IP (or localhost).
+bool is_numeric_address(const std::string& a) {
+  in_addr v4{};
+  in6_addr v6{};
+  return a == "localhost" || inet_pton(AF_INET, a.c_str(), &v4) == 1 || inet_pton(AF_INET6, a.c_str(), &v6) == 1;
+}
+
+// A listening socket on the master address itself, for TCPStore to take over (masterListenFd):
+// TCPStore alone binds every interface, so a loopback master would be reachable from the network.
+int listen_on_address(const std::string& addr, uint16_t port) {
+  in6_addr v6addr{};
+  const bool v6 = inet_pton(AF_INET6, addr.c_str(), &v6addr) == 1;
+  int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw DistributedError(std::string("socket(): ") + std::strerror(errno));
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  int rc;
+  if (v6) {
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons(port);
+    sa.sin6_addr = v6addr;
+    rc = bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  } else {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    inet_pton(AF_INET, addr == "localhost" ? "127.0.0.1" : addr.c_str(), &sa.sin_addr);
+    rc = bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  }
+  if (rc != 0 || listen(fd, SOMAXCONN) != 0) {
+    std::string why = std::strerror(errno);
+    close(fd);
+    throw DistributedError("rank 0 cannot listen on " + addr + ":" + std::to_string(port) + ": " + why + " (is the port in use?)");
+  }
+  return fd;
+}
+
+std::string sha1_raw(const std::string& data) {
+  // c10::sha1 gives the digest as hex only
+  const std::string hex = c10::sha1(data).str();
+  std::string out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  return out;
+}
+
+// HMAC-SHA1 (RFC 2104), hex.
+std::string hmac(const std::string& key, const std::string& message) {
+  std::string k = key.size() > 64 ? sha1_raw(key) : key;
+  k.resize(64, '\0');
+  std::string inner(64, '\0'), outer(64, '\0');
+  for (int i = 0; i < 64; ++i) inner[i] = static_cast<char>(k[i] ^ 0x36), outer[i] = static_cast<char>(k[i] ^ 0x5c);
+  std::string mac = sha1_raw(outer + sha1_raw(inner + message));
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : mac) out += hex[c >> 4], out += hex[c & 15];
+  return out;
+}
+
+// A rank that does not hold the job's secret (or a store that is not rank 0's).
+struct AuthError : DistributedError {
+  using DistributedError::DistributedError;
+};
+
+std::vector<uint8_t> bytes_of(const std::string& s) { return {s.begin(), s.end()}; }
+std::string string_of(const std::vector<uint8_t>& v) { return {v.begin(), v.end()}; }
+
+std::string random_nonce() {
+  std::random_device rd;
+  std::string out;
+  for (int i = 0; i < 4; ++i) out += std::to_string(rd());
+  return hmac(out, "nonce");
+}
+
+// Every rank proves it holds the job's secret: rank 0 publishes a nonce, each rank answers with
+// HMAC(secret, nonce:rank), rank 0 checks each answer and returns its own proof (so a rank also knows
+// the store is rank 0's). Returns the key prefix the job's own keys live under, derived from the secret
+// and the nonce, so that a client without the secret can neither read nor plant them by name.
+std::string authenticate(c10d::Store& store, const std::string& secret, int rank, int size) {
+  if (rank == 0) {
+    const std::string nonce = random_nonce();
+    store.set("lt-auth/nonce", bytes_of(nonce));
+    std::vector<int> wrong;
+    for (int r = 1; r < size; ++r) {
+      const std::string key = "lt-auth/rank/" + std::to_string(r);
+      bool ok = string_of(store.get(key)) == hmac(secret, nonce + ":" + std::to_string(r));
+      store.set("lt-auth/verdict/" + std::to_string(r), bytes_of(ok ? hmac(secret, "ok:" + nonce + ":" + std::to_string(r)) : "rejected"));
+      if (!ok) wrong.push_back(r);
+    }
+    if (!wrong.empty()) {
+      // Stay up until the turned-away ranks have read why (briefly: they may be gone already).
+      for (int r : wrong) {
+        try {
+          store.wait({"lt-auth/ack/" + std::to_string(r)}, std::chrono::seconds(3));
+        } catch (...) {
+        }
+      }
+      std::string list;
+      for (int r : wrong) list += (list.empty() ? "" : ", ") + std::to_string(r);
+      throw AuthError("rank(s) " + list + " did not present this job's secret (LT_DIST_SECRET differs or is missing there)");
+    }
+    return "lt/" + hmac(secret, "prefix:" + nonce) + "/";
+  }
+  const std::string nonce = string_of(store.get("lt-auth/nonce"));
+  store.set("lt-auth/rank/" + std::to_string(rank), bytes_of(hmac(secret, nonce + ":" + std::to_string(rank))));
+  const std::string verdict = string_of(store.get("lt-auth/verdict/" + std::to_string(rank)));
+  store.set("lt-auth/ack/" + std::to_string(rank), bytes_of("read"));
+  if (verdict != hmac(secret, "ok:" + nonce + ":" + std::to_string(rank)))
+    throw AuthError(verdict == "rejected" ? "rank 0 rejected this rank's secret (LT_DIST_SECRET differs from rank 0's)"
+                                                 : "the rendezvous store did not prove it knows this job's secret (is it rank 0 of this job?)");
+  return "lt/" + hmac(secret, "prefix:" + nonce) + "/";
+}
+
 // ---- backend construction ----
 
 c10::intrusive_ptr<c10d::Backend> make_gloo(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
@@ -275,6 +399,7 @@ napi_value dist_init(napi_env env, napi_callback_info info) {
                                               ? arg_string_list(env, get_prop(env, o, "interfaces"), "interfaces")
                                               : std::vector<std::string>{};
     int64_t device = has_prop(env, o, "device") ? arg_int(env, get_prop(env, o, "device")) : -1;
+    std::string secret = has_prop(env, o, "secret") ? arg_string(env, get_prop(env, o, "secret")) : "";
 
     if (backend != "gloo" && backend != "nccl") throw std::invalid_argument("backend must be 'gloo' or 'nccl', got '" + backend + "'");
     if (size < 1) throw std::invalid_argument("worldSize must be >= 1, got " + std::to_string(size));
@@ -283,6 +408,8 @@ napi_value dist_init(napi_env env, napi_callback_info info) {
     if (port < 1 || port > 65535) throw std::invalid_argument("masterPort must be in [1, 65535], got " + std::to_string(port));
     if (timeout_ms < 1) throw std::invalid_argument("timeoutMs must be positive, got " + std::to_string(timeout_ms));
     if (addr.empty()) throw std::invalid_argument("masterAddr is empty");
+    if (size > 1 && secret.empty())
+      throw std::invalid_argument("a group of several ranks needs the job's shared secret (LT_DIST_SECRET; `latent launch` sets one)");
     if (const char* reason = backend == "gloo" ? gloo_unavailable_reason() : nccl_unavailable_reason())
       throw std::invalid_argument((backend == "gloo" ? "the Gloo backend is unavailable: " : "the NCCL backend is unavailable: ") + std::string(reason));
 
@@ -302,7 +429,14 @@ napi_value dist_init(napi_env env, napi_callback_info info) {
     so.timeout = box->timeout;
     QuietRendezvousLogs quiet;
     try {
-      box->store = c10::make_intrusive<c10d::TCPStore>(addr, so);
+      if (rank == 0 && is_numeric_address(addr)) so.masterListenFd = listen_on_address(addr, so.port);
+      auto tcp = c10::make_intrusive<c10d::TCPStore>(addr, so);
+      if (size > 1)
+        box->store = c10::make_intrusive<c10d::PrefixStore>(authenticate(*tcp, secret, box->rank, box->size), tcp);
+      else
+        box->store = tcp;
+    } catch (const AuthError& e) {
+      throw DistributedError("rendezvous refused for " + box->where() + ": " + e.what());
     } catch (...) {
       std::string hint = rank == 0 ? "rank 0 hosts the store on port " + std::to_string(port) + " and waits for all " +
                                          std::to_string(size) + " ranks to connect: were they all started, and was the port free?"

@@ -6,6 +6,8 @@
 //   LT_DIST_TIMEOUT             seconds before a missing or stuck peer fails a collective (default 1800)
 //   LT_DIST_BACKEND             gloo | nccl (default: nccl for CUDA devices when available, else gloo)
 //   GLOO_SOCKET_IFNAME          network interfaces Gloo binds to (comma-separated), as in PyTorch
+//   LT_DIST_SECRET              the job's shared secret, which every rank presents to rank 0 (`latent launch`
+//                               makes one per job; set the same one on every node of a multi-node job)
 
 export interface LaunchEnv {
   rank: number;
@@ -18,6 +20,8 @@ export interface LaunchEnv {
   timeoutMs: number;
   backend: 'gloo' | 'nccl' | null;
   glooInterfaces: string[] | null;
+  /** LT_DIST_SECRET */
+  secret: string | null;
 }
 
 /** torch.distributed's default (30 minutes): long enough for rank 0 to write a large checkpoint. */
@@ -63,5 +67,6 @@ export function readLaunchEnv(env: NodeJS.ProcessEnv = process.env): LaunchEnv |
   return {
     rank, worldSize, localRank, localWorldSize, masterAddr, masterPort, timeoutMs, backend,
     glooInterfaces: interfaces.length ? interfaces : null,
+    secret: env.LT_DIST_SECRET || null,
   };
 }

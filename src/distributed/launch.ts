@@ -3,6 +3,7 @@
 // SIGTERM to them, and fails the whole job when one rank fails: the others get SIGTERM, then SIGKILL
 // after a grace period, and the launcher exits with the failed rank's status.
 import { spawn, type ChildProcess } from 'child_process';
+import { randomBytes } from 'crypto';
 import * as net from 'net';
 import * as os from 'os';
 
@@ -102,6 +103,12 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
   if (base.OMP_NUM_THREADS === undefined) base.OMP_NUM_THREADS = String(Math.max(1, Math.floor(os.cpus().length / o.nproc)));
   if (o.timeoutSeconds !== undefined) base.LT_DIST_TIMEOUT = String(o.timeoutSeconds);
   if (o.backend) base.LT_DIST_BACKEND = o.backend;
+  // The job's shared secret, presented by every rank to rank 0: made here for a one-node job; nodes of a
+  // multi-node job cannot agree on a random one, so there it must come from the environment.
+  if (!base.LT_DIST_SECRET) {
+    if (nnodes > 1) throw new LaunchError('LT_DIST_SECRET must be set, to the same value on every node, with --nnodes > 1 (e.g. `openssl rand -hex 32`)');
+    base.LT_DIST_SECRET = randomBytes(32).toString('hex');
+  }
 
   const children: { rank: number; proc: ChildProcess }[] = [];
   const exits: RankExit[] = [];

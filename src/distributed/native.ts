@@ -16,6 +16,8 @@ export interface NativeInitOptions {
   hostname?: string | null;
   /** Gloo: bind to these network interfaces (GLOO_SOCKET_IFNAME) */
   interfaces?: string[] | null;
+  /** the job's shared secret, which every rank must present (required for more than one rank) */
+  secret?: string | null;
   /** NCCL: the CUDA device of this rank */
   device?: number | null;
 }

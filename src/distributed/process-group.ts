@@ -61,6 +61,12 @@ export interface InitOptions {
   interfaces?: string[];
   /** NCCL: this rank's CUDA device, e.g. 'cuda:1' */
   device?: string;
+  /**
+   * The job's shared secret (LT_DIST_SECRET), required for more than one rank: every rank must present
+   * it to rank 0 before the group forms. It keeps strangers out of the rendezvous; it does not encrypt
+   * or authenticate the collectives' own traffic, so run multi-node jobs on a trusted network only.
+   */
+  secret?: string;
 }
 
 function isLoopback(addr: string): boolean {
@@ -91,7 +97,7 @@ export class ProcessGroup {
     const handle = guarded(() =>
       N.distInit({
         backend, rank: o.rank, worldSize: o.worldSize, masterAddr: o.masterAddr, masterPort: o.masterPort, timeoutMs,
-        hostname, interfaces: o.interfaces ?? null, device: backend === 'nccl' ? cudaIndex(device) : null,
+        hostname, interfaces: o.interfaces ?? null, device: backend === 'nccl' ? cudaIndex(device) : null, secret: o.secret ?? null,
       }),
     );
     return new ProcessGroup(handle, o.rank, o.worldSize, backend, timeoutMs, device);
@@ -211,7 +217,7 @@ export function initFromEnv({ device = 'cpu', backend, env = process.env }: Init
   initProcessGroup({
     rank: launch.rank, worldSize: launch.worldSize, masterAddr: launch.masterAddr, masterPort: launch.masterPort,
     timeoutMs: launch.timeoutMs, backend: chosen, interfaces: launch.glooInterfaces ?? undefined,
-    device: chosen === 'nccl' ? localDevice(device, env) : undefined,
+    device: chosen === 'nccl' ? localDevice(device, env) : undefined, secret: launch.secret ?? undefined,
   });
   return launch.worldSize;
 }

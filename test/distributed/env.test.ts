@@ -10,8 +10,9 @@ describe('readLaunchEnv', () => {
   test('reads what a launcher sets, with defaults', () => {
     expect(readLaunchEnv(base)).toEqual({
       rank: 1, worldSize: 4, localRank: 1, localWorldSize: 2, masterAddr: '10.0.0.1', masterPort: 29500,
-      timeoutMs: DEFAULT_TIMEOUT_MS, backend: null, glooInterfaces: null,
+      timeoutMs: DEFAULT_TIMEOUT_MS, backend: null, glooInterfaces: null, secret: null,
     });
+    expect(readLaunchEnv({ ...base, LT_DIST_SECRET: 's3cret' })?.secret).toBe('s3cret');
     expect(readLaunchEnv({ ...base, LT_DIST_TIMEOUT: '2.5', LT_DIST_BACKEND: 'gloo', GLOO_SOCKET_IFNAME: 'eth0, eth1' })).toMatchObject({
       timeoutMs: 2500, backend: 'gloo', glooInterfaces: ['eth0', 'eth1'],
     });

@@ -86,9 +86,10 @@ export async function waitForOutput(child: Child, predicate: (stdout: string) =>
 /** `world` ranks of worker.ts running `scenario`, with the launch environment set by hand. */
 export async function startRanks(world: number, scenario: string, args: string[] = [], { env = {}, ranks, deadlineMs }: { env?: NodeJS.ProcessEnv; ranks?: number[]; deadlineMs?: number } = {}): Promise<Child[]> {
   const port = await freePort();
+  const secret = `test-secret-${port}`;
   return (ranks ?? [...Array(world).keys()]).map((rank) =>
     start([...NODE_TS, WORKER, scenario, ...args], {
-      env: { RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(world), LOCAL_WORLD_SIZE: String(world), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), ...env },
+      env: { RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(world), LOCAL_WORLD_SIZE: String(world), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), LT_DIST_SECRET: secret, ...env },
       deadlineMs,
     }),
   );

@@ -22,6 +22,17 @@ const CUDA_PACKAGES = ['torch==2.14.1', 'nvidia-cublas', 'nvidia-cuda-nvrtc', 'n
 // Used by the test suite's independent references (Hugging Face transformers' Qwen2, safetensors).
 const REFERENCE_PACKAGES = ['numpy', 'safetensors', 'transformers'];
 
+/**
+ * Whether to install the reference packages: for development only (about 1 GB). LATENT_DEV_PACKAGES=1
+ * or 0 decides (.ci/run sets 1); otherwise a checkout gets them and a package installed as a
+ * dependency (inside a node_modules folder) does not.
+ */
+function wantReferencePackages() {
+  const v = process.env.LATENT_DEV_PACKAGES;
+  if (v === '1' || v === '0') return v === '1';
+  return !ROOT.split(path.sep).includes('node_modules');
+}
+
 const log = (msg) => process.stderr.write(`latent-tokens: ${msg}\n`);
 
 function run(cmd, args, opts = {}) {
@@ -86,7 +97,7 @@ function installIntoVenv() {
     ok = pip([req]).ok;
   }
   if (!ok) return null;
-  if (!pip(REFERENCE_PACKAGES).ok) log('warning: could not install the test reference packages (numpy, safetensors, transformers)');
+  if (wantReferencePackages() && !pip(REFERENCE_PACKAGES).ok) log('warning: could not install the test reference packages (numpy, safetensors, transformers)');
   return probePython(python);
 }
 

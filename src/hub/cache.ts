@@ -12,6 +12,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { writeTextAtomic } from '../util/atomic-write';
 import { HubError } from './errors';
+import { processAlive } from '../util/process';
 
 /** One file of a repository at a commit: the fields of the hub's `/tree` listing, as the Python tree cache stores them. */
 export interface TreeEntry {
@@ -245,14 +246,5 @@ export class RepoCache {
   private treeFile(commit: string): string {
     if (!COMMIT_HASH.test(commit)) throw new Error(`not a commit hash: ${JSON.stringify(commit)}`);
     return path.join(this.root, 'trees', `${commit}.json`);
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

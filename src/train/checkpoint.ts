@@ -23,6 +23,7 @@ import { SafetensorsFile, safeDtypeOf, torchDtypeOf, writeSafetensors, type Tens
 import type { BaseOptions, Optimizer, OptimizerStateDict, SavedParamGroup } from '../torch/optim/optimizer';
 import type { LrSchedule, ScheduleConfig } from '../torch/optim/schedule';
 import type { GradScaler, GradScalerState } from '../torch/amp';
+import { processAlive } from '../util/process';
 
 export const MANIFEST_FILE = 'checkpoint.json';
 export const MODEL_FILE = 'model.safetensors';
@@ -487,15 +488,6 @@ function removeCheckpoint(dir: string): void {
   // The manifest goes first, so a half-deleted directory is never taken for a checkpoint.
   fs.rmSync(path.join(dir, MANIFEST_FILE), { force: true });
   fs.rmSync(dir, { recursive: true, force: true });
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function fsyncPath(p: string): void {

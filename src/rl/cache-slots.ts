@@ -35,9 +35,27 @@ export class CacheSlots {
    */
   mask(qPos: readonly (readonly number[])[], qValid: readonly (readonly boolean[])[], device: string): Tensor {
     this.checkShape(qPos, qValid);
-    const positions = torch.tensor(this.positions.map((p, b) => [...p, ...qPos[b]]), { dtype: 'int64', device });
-    const valid = torch.tensor(this.valid.map((v, b) => [...v, ...qValid[b]]), { dtype: 'bool', device });
-    return attentionMask(positions, valid, qPos[0].length);
+    const B = this.batch;
+    const S = this.length;
+    const Tq = qPos[0].length;
+    const T = S + Tq;
+    // Flat typed arrays, positions as int32: nested JS arrays or BigInt conversions cost 10-100x more per step.
+    const positions = new Int32Array(B * T);
+    const valid = new Uint8Array(B * T);
+    for (let b = 0; b < B; b++) {
+      const storedPos = this.positions[b];
+      const storedValid = this.valid[b];
+      for (let j = 0; j < S; j++) {
+        positions[b * T + j] = storedPos[j];
+        valid[b * T + j] = storedValid[j] ? 1 : 0;
+      }
+      for (let q = 0; q < Tq; q++) {
+        positions[b * T + S + q] = qPos[b][q];
+        valid[b * T + S + q] = qValid[b][q] ? 1 : 0;
+      }
+    }
+    const onDevice = (t: Tensor) => (device === 'cpu' ? t : t.to(device));
+    return attentionMask(onDevice(torch.fromBytes(positions, 'int32', [B, T])), onDevice(torch.fromBytes(valid, 'bool', [B, T])), Tq);
   }
 
   /** Records the slots of a pass (call after the pass wrote them to the cache). */

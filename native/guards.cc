@@ -19,6 +19,7 @@
 #include <ATen/ops/choose_qparams_optimized_native.h>
 #include <torch/library.h>
 
+#include <cstring>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -90,7 +91,15 @@ void check_batch_norm(const Args& a) {
   TORCH_CHECK_VALUE(input.defined() && input.dim() >= 2, op, ": input must have at least 2 dimensions (N, C, ...), got ",
                     input.defined() ? input.sizes() : c10::IntArrayRef{});
   const int64_t channels = input.size(1);
+  const bool backward = a.has("output_mask");
+  // Training mode normalises with the batch's statistics (forward: computed, and written into the running
+  // ones; backward: the saved ones); evaluation mode with the running statistics. Only what the mode
+  // reads or writes is checked: PyTorch passes empty placeholders for the rest.
+  const char* mode = a.has("training") ? "training" : a.has("train") ? "train" : a.has("update") ? "update" : nullptr;
+  const bool train = mode ? a.boolean(mode) : true;  // the operators without a flag are forward ones: all is checked
   for (const char* name : kPerChannel) {
+    const bool saved = std::strncmp(name, "save_", 5) == 0, running = std::strncmp(name, "running_", 8) == 0;
+    if (backward && ((saved && !train) || (running && train))) continue;
     at::Tensor t = a.is_output(name) ? at::Tensor() : a.tensor(name);  // out= tensors are resized
     if (t.defined())
       TORCH_CHECK_VALUE(t.dim() == 1 && t.size(0) == channels, op, ": ", name, " must have shape [", channels,
@@ -100,12 +109,8 @@ void check_batch_norm(const Args& a) {
     at::Tensor g = a.tensor(grad);
     if (g.defined()) check_same_shape(op, grad, g, "input", input);
   }
-  const bool backward = a.has("output_mask");
   if (backward) TORCH_CHECK_VALUE(input.numel() > 0, op, ": input is empty (the statistics would divide by a batch of 0)");
-  // Evaluation mode normalises with the running statistics, training mode's backward with the saved ones.
-  const char* mode = a.has("training") ? "training" : a.has("train") ? "train" : a.has("update") ? "update" : nullptr;
   if (mode && a.has("running_mean")) {
-    const bool train = a.boolean(mode);
     std::vector<const char*> need;
     if (!train) need = {"running_mean", "running_var"};
     else if (backward) need = {"save_mean", a.has("save_invstd") ? "save_invstd" : "save_var"};

@@ -132,6 +132,7 @@ const skipPython = pythonUnavailableReason();
         lu: 'torch.lu_unpack(*torch.linalg.lu_factor(A))',
         lstm: 'lstm_result',
         pool: 'pool_grads',
+        bnModes: 'bn_grads',
       },
       Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, Array.isArray(v) ? v.map((t) => encodeTensor(t)) : encodeTensor(v, { requiresGrad: k === 'lstmIn' })])),
       String.raw`
@@ -143,6 +144,12 @@ for f in (lambda t: F.max_pool2d(t, 2, return_indices=True)[0], lambda t: F.adap
     p = pool.clone().requires_grad_(True)
     f(p).pow(2).sum().backward()
     pool_grads.append(p.grad)
+bn_grads = []
+for rm, rv, training in ((None, None, True), (torch.zeros(4), torch.ones(4), True), (torch.zeros(4), torch.ones(4), False)):
+    xi = x.clone().requires_grad_(True)
+    wi = w.clone().requires_grad_(True)
+    torch.batch_norm(xi, wi, b, rm, rv, training, 0.1, 1e-5, False).pow(2).sum().backward()
+    bn_grads += [xi.grad, wi.grad]
 `,
     );
   });
@@ -154,6 +161,18 @@ for f in (lambda t: F.max_pool2d(t, 2, return_indices=True)[0], lambda t: F.adap
       expectMatches(torch.segmentReduce(data, 'sum', { lengths, axis: 1 }), py.get('seg'), { atol: 1e-6 });
       expectMatches(torch.sparseCooTensor(ints([[0, 2, 2]]), torch.tensor([1, 2, 3], { dtype: 'float32' }), [4]).toDense(), py.get('sparse'));
       expectMatches([...torch.luUnpack(...(torch.linalgLuFactor(A) as unknown as [torch.Tensor, torch.Tensor]))], py.get('lu'), { atol: 1e-5 });
+    }));
+
+  test('batch norm backward in training (with and without running statistics) and evaluation mode', () =>
+    torch.scope(() => {
+      const grads: torch.Tensor[] = [];
+      for (const [rm, rv, training] of [[null, null, true], [torch.zeros([4]), torch.ones([4]), true], [torch.zeros([4]), torch.ones([4]), false]] as const) {
+        const xi = x.clone().requiresGrad_(true);
+        const wi = w.clone().requiresGrad_(true);
+        torch.batchNorm(xi, wi, b, rm, rv, training, 0.1, 1e-5, false).pow(2).sum().backward();
+        grads.push(xi.grad!, wi.grad!);
+      }
+      expectMatches(grads, py.get('bnModes'), { atol: 1e-4, rtol: 1e-4 });
     }));
 
   test('LSTM forward and backward (oneDNN layer kernels) and max-pooling backward through autograd', () =>

@@ -16,8 +16,9 @@ import * as torch from '../torch';
 import { formatPrompt, loadGsm8k, type Gsm8kExample } from '../data/gsm8k';
 import { latestCheckpoint, loadCheckpoint, saveTrainingCheckpoint } from '../train/checkpoint';
 import { ProgressBar } from '../train/progress';
-import { RunDir, StopSignal } from '../train/run-dir';
-import { SftData, openSftRun, restoreSftCheckpoint, type SftConfig } from '../train/sft';
+import { RUN_CONFIG_FILE, RunDir, StopSignal } from '../train/run-dir';
+import { MAX_LATENTS_PER_SPAN, SftData, openSftRun, restoreSftCheckpoint, type SftConfig } from '../train/sft';
+import { checkConfig, type ConfigSpec } from '../train/config-check';
 import type { LatentMode, LatentModel } from '../latent/model';
 import { LOSS_AGGREGATIONS, actionWeights, groupAdvantages, groupStatistics, grpoLoss, type LossAggregation } from './grpo';
 import { disposeRollouts, policyModules, sampleRollouts, startOffsetFor, type PolicyModules, type Rollout, type RolloutOptions } from './policy';
@@ -91,31 +92,63 @@ export interface RlConfig extends RewardConfig {
 
 export { RL_DEFAULTS } from './defaults';
 
-/** Defaults filled in and every field checked; errors name the field. */
+const count = (min: number) => ({ kind: 'integer', min }) as const;
+const optionalCount = (min: number) => ({ kind: 'integer', min, nullable: true }) as const;
+
+/** The rule for every field of an RL config (config.json of a phase-2 run). */
+export const RL_CONFIG_SPEC: ConfigSpec<RlConfig> = {
+  kind: { kind: 'string', oneOf: ['rl'] },
+  from: { kind: 'string' },
+  fromCheckpoint: { kind: 'string', nullable: true },
+  data: { kind: 'string' },
+  out: { kind: 'string' },
+  mode: { kind: 'string', oneOf: ['full', 'two-trunk'], nullable: true },
+  steps: count(1),
+  questionsPerStep: count(1),
+  // advantages are relative to the group
+  group: count(2),
+  updateEpochs: count(1),
+  miniBatchSize: optionalCount(1),
+  microBatchSize: count(1),
+  rolloutBatchSize: count(1),
+  lr: { kind: 'number', min: 0, exclusiveMin: true },
+  lrDecay: { kind: 'string', oneOf: ['constant', 'cosine', 'linear'] },
+  minLr: { kind: 'number', min: 0 },
+  warmupSteps: count(0),
+  weightDecay: { kind: 'number', min: 0 },
+  gradClip: { kind: 'number', min: 0, exclusiveMin: true },
+  clipEpsilon: { kind: 'number', min: 0, max: 1, exclusiveMin: true, exclusiveMax: true },
+  clipEpsilonHigh: { kind: 'number', min: 0, exclusiveMin: true, max: 10, nullable: true },
+  klCoef: { kind: 'number', min: 0 },
+  // rollouts are sampled: temperature 0 would be greedy
+  temperature: { kind: 'number', min: 0, exclusiveMin: true, max: 100 },
+  topP: { kind: 'number', min: 0, max: 1, exclusiveMin: true },
+  maxNewTokens: count(1),
+  maxLatents: { kind: 'integer', min: 0, max: MAX_LATENTS_PER_SPAN, nullable: true },
+  maxSpans: optionalCount(1),
+  latentGrad: { kind: 'string', oneOf: LATENT_GRADS },
+  scaleRewards: { kind: 'boolean' },
+  advantageEpsilon: { kind: 'number', min: 0, max: 1 },
+  lossAggregation: { kind: 'string', oneOf: LOSS_AGGREGATIONS },
+  answerMode: { kind: 'string', oneOf: ['hash', 'last-number'] },
+  formatReward: { kind: 'number', min: -100, max: 100 },
+  latentCost: { kind: 'number', min: 0, max: 100 },
+  calibratedStart: { kind: 'boolean' },
+  evalEvery: count(1),
+  evalExamples: count(0),
+  saveEvery: count(1),
+  logEvery: count(1),
+  sampleEvery: count(1),
+  samplesPerStep: count(0),
+  maxTrainExamples: optionalCount(1),
+  device: { kind: 'string', nullable: true },
+  seed: { kind: 'integer', min: 0, max: 2 ** 31 - 1 },
+};
+
+/** Defaults filled in and every field checked (RL_CONFIG_SPEC); errors name the field. */
 export function resolveRlConfig(partial: Partial<RlConfig> & Pick<RlConfig, 'from' | 'data' | 'out'>): RlConfig {
-  const c = { ...RL_DEFAULTS, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) } as RlConfig;
-  for (const k of ['from', 'data', 'out'] as const) if (typeof c[k] !== 'string' || !c[k]) throw new RangeError(`${k} is required (a directory)`);
-  const positive = ['steps', 'questionsPerStep', 'group', 'updateEpochs', 'microBatchSize', 'rolloutBatchSize', 'maxNewTokens', 'evalEvery', 'saveEvery', 'logEvery', 'sampleEvery'] as const;
-  for (const k of positive) if (!Number.isInteger(c[k]) || c[k] <= 0) throw new RangeError(`${k} must be a positive integer, got ${c[k]}`);
-  const nonNegative = ['evalExamples', 'samplesPerStep', 'warmupSteps'] as const;
-  for (const k of nonNegative) if (!Number.isInteger(c[k]) || c[k] < 0) throw new RangeError(`${k} must be a non-negative integer, got ${c[k]}`);
-  const optionalPositive = ['miniBatchSize', 'maxSpans', 'maxTrainExamples'] as const;
-  for (const k of optionalPositive) if (c[k] !== null && (!Number.isInteger(c[k]) || (c[k] as number) <= 0)) throw new RangeError(`${k} must be a positive integer or null, got ${c[k]}`);
-  if (c.maxLatents !== null && (!Number.isInteger(c.maxLatents) || c.maxLatents < 0)) throw new RangeError(`maxLatents must be a non-negative integer or null, got ${c.maxLatents}`);
-  if (c.group < 2) throw new RangeError(`group must be at least 2 (advantages are relative to the group), got ${c.group}`);
-  if (!(c.lr > 0)) throw new RangeError(`lr must be positive, got ${c.lr}`);
-  if (!(c.minLr >= 0 && c.minLr <= c.lr)) throw new RangeError(`minLr must lie in [0, lr], got ${c.minLr}`);
-  if (!['constant', 'cosine', 'linear'].includes(c.lrDecay)) throw new RangeError(`lrDecay must be constant, cosine or linear, got ${c.lrDecay}`);
-  if (!(c.weightDecay >= 0)) throw new RangeError(`weightDecay must be >= 0, got ${c.weightDecay}`);
-  if (!(c.gradClip > 0)) throw new RangeError(`gradClip must be positive, got ${c.gradClip}`);
-  if (!(c.clipEpsilon > 0 && c.clipEpsilon < 1)) throw new RangeError(`clipEpsilon must lie in (0, 1), got ${c.clipEpsilon}`);
-  if (c.clipEpsilonHigh !== null && !(c.clipEpsilonHigh > 0)) throw new RangeError(`clipEpsilonHigh must be positive or null, got ${c.clipEpsilonHigh}`);
-  if (!(c.klCoef >= 0)) throw new RangeError(`klCoef must be >= 0, got ${c.klCoef}`);
-  if (!(c.temperature > 0) || !Number.isFinite(c.temperature)) throw new RangeError(`temperature must be positive (rollouts are sampled), got ${c.temperature}`);
-  if (!(c.topP > 0 && c.topP <= 1)) throw new RangeError(`topP must lie in (0, 1], got ${c.topP}`);
-  if (!LATENT_GRADS.includes(c.latentGrad)) throw new RangeError(`latentGrad must be one of ${LATENT_GRADS.join(', ')}, got ${c.latentGrad}`);
-  if (!LOSS_AGGREGATIONS.includes(c.lossAggregation)) throw new RangeError(`lossAggregation must be one of ${LOSS_AGGREGATIONS.join(', ')}, got ${c.lossAggregation}`);
-  if (!(c.advantageEpsilon >= 0)) throw new RangeError(`advantageEpsilon must be >= 0, got ${c.advantageEpsilon}`);
+  const c = checkConfig({ ...RL_DEFAULTS, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) } as RlConfig, RL_CONFIG_SPEC);
+  if (c.minLr > c.lr) throw new RangeError(`minLr must lie in [0, lr], got ${c.minLr}`);
   checkRewardConfig(c);
   c.warmupSteps = Math.min(c.warmupSteps, c.steps); // the effective warm-up, as config.json records it: never longer than the run
   return c;
@@ -137,9 +170,8 @@ export interface RlPolicy {
 
 /** Loads the phase-1 model of `c.from` (at c.fromCheckpoint, or the run's latest checkpoint) and the RL data. */
 export async function openRlPolicy(c: RlConfig): Promise<RlPolicy> {
-  const phase1Dir = new RunDir(c.from);
-  const phase1 = phase1Dir.readJson<SftConfig>('config.json');
-  if (!phase1) throw new Error(`--from ${c.from}: not a run directory (no config.json)`);
+  const phase1Dir = RunDir.open(c.from);
+  const phase1 = phase1Dir.readJson<SftConfig>(RUN_CONFIG_FILE)!;
   if (phase1.kind !== 'sft') throw new Error(`--from ${c.from}: a '${String(phase1.kind)}' run; RL starts from a phase-1 (sft) run`);
   const checkpoint = c.fromCheckpoint ?? latestCheckpoint(phase1Dir.path('checkpoints'));
   if (!checkpoint) throw new Error(`--from ${c.from}: no checkpoint under ${phase1Dir.path('checkpoints')}; train phase 1 first`);
@@ -248,9 +280,9 @@ interface StepStats {
 }
 
 export async function trainRl(config: RlConfig, { resume = false, quiet = false, stopAfter, keepModel = false }: RlTrainOptions = {}): Promise<RlSummary> {
-  const dir = new RunDir(config.out);
-  const existing = latestCheckpoint(dir.path('checkpoints'));
-  if (!resume && existing) throw new Error(`${dir.dir} already holds a run (${existing}); resume it (--resume) or choose another --out`);
+  // Refused before anything is loaded: a new run needs an empty --out, a resumed one an RL run.
+  const dir = resume ? RunDir.open(config.out, { kind: 'rl' }) : RunDir.create(config.out);
+  const existing = resume ? latestCheckpoint(dir.path('checkpoints')) : null;
   const opened = await openRlPolicy(config);
   const { lm, policy } = opened;
   const c: RlConfig = { ...config, fromCheckpoint: opened.checkpoint, mode: opened.phase1.mode, maxLatents: opened.maxLatents };
@@ -495,10 +527,8 @@ export interface RlRun {
 
 /** The policy of an RL run directory at its latest checkpoint (for eval and inspection). */
 export async function loadRlRun(runDir: string): Promise<RlRun> {
-  const dir = new RunDir(runDir);
-  const saved = dir.readJson<RlConfig>('config.json');
-  if (!saved) throw new Error(`${runDir}: not a run directory (no config.json)`);
-  if (saved.kind !== 'rl') throw new Error(`${runDir}: a '${String(saved.kind)}' run, not an RL run`);
+  const dir = RunDir.open(runDir, { kind: 'rl' });
+  const saved = dir.readJson<RlConfig>(RUN_CONFIG_FILE)!;
   const config = resolveRlConfig({ ...saved, out: dir.dir });
   const opened = await openRlPolicy(config);
   const checkpoint = latestCheckpoint(dir.path('checkpoints'));

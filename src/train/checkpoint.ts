@@ -114,6 +114,7 @@ export function saveCheckpoint(dir: string, step: number, contents: CheckpointCo
   };
   fs.mkdirSync(path.dirname(target), { recursive: true });
   restoreInterruptedSave(target);
+  checkReplaceable(target);
 
   const temporary = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   fs.mkdirSync(temporary);
@@ -153,6 +154,7 @@ export function saveCheckpoint(dir: string, step: number, contents: CheckpointCo
     report('written', temporary);
 
     if (fs.existsSync(target)) {
+      checkReplaceable(target); // again: something may have appeared while the new one was written
       retired = `${target}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
       fs.renameSync(target, retired);
       fsyncPath(path.dirname(target));
@@ -217,23 +219,47 @@ export function resolveCheckpoint(dir: string): string | null {
   if (isComplete(target)) return target;
   const candidates = siblings(target)
     .filter((s) => isComplete(s.path))
-    .map((s) => ({ path: s.path, step: readManifest(s.path).step, mtime: fs.statSync(s.path).mtimeMs }));
+    .flatMap((s) => {
+      try {
+        return [{ path: s.path, step: readManifest(s.path).step, mtime: fs.statSync(s.path).mtimeMs }];
+      } catch {
+        return []; // a damaged leftover is no candidate
+      }
+    });
   candidates.sort((a, b) => b.step - a.step || b.mtime - a.mtime);
   return candidates.length ? candidates[0].path : null;
 }
 
-/** The checkpoint of the highest step under `root` (as saved by saveTrainingCheckpoint), or null. */
-export function latestCheckpoint(root: string): string | null {
-  const all = listStepCheckpoints(root);
+export interface ListOptions {
+  /** told about each step checkpoint that is skipped as unreadable (default: a warning on stderr) */
+  warn?: (message: string) => void;
+}
+
+const warnOnStderr = (message: string) => void process.stderr.write(`warning: ${message}\n`);
+
+/**
+ * The checkpoint of the highest readable step under `root` (as saved by saveTrainingCheckpoint), or
+ * null. A damaged newer step (unreadable manifest, missing or truncated files) is skipped with a warning.
+ */
+export function latestCheckpoint(root: string, options: ListOptions = {}): string | null {
+  const all = listStepCheckpoints(root, options);
   return all.length ? all[all.length - 1].dir : null;
 }
 
-/** Complete step checkpoints under `root`, by ascending step (each resolved as resolveCheckpoint does). */
-export function listStepCheckpoints(root: string): { step: number; dir: string }[] {
+/** Readable step checkpoints under `root`, by ascending step (each resolved as resolveCheckpoint does); damaged ones are skipped. */
+export function listStepCheckpoints(root: string, { warn = warnOnStderr }: ListOptions = {}): { step: number; dir: string }[] {
   const found: { step: number; dir: string }[] = [];
   for (const base of stepCheckpointBases(root)) {
     const dir = resolveCheckpoint(base);
-    if (dir) found.push({ step: readManifest(dir).step, dir });
+    if (!dir) continue;
+    try {
+      const manifest = readManifest(dir);
+      checkFileSizes(dir, manifest);
+      found.push({ step: manifest.step, dir });
+    } catch (error) {
+      if (!(error instanceof CheckpointError)) throw error;
+      warn(`skipping a damaged checkpoint: ${error.message}`);
+    }
   }
   return found.sort((a, b) => a.step - b.step);
 }
@@ -372,17 +398,51 @@ function requireCheckpoint(dir: string): string {
 
 function readManifest(dir: string): CheckpointManifest {
   const file = path.join(dir, MANIFEST_FILE);
-  let manifest: CheckpointManifest;
+  let manifest: unknown;
   try {
     manifest = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (error) {
     throw new CheckpointError(dir, `cannot read ${MANIFEST_FILE}: ${(error as Error).message}`, { cause: error });
   }
-  if (manifest?.format !== FORMAT) throw new CheckpointError(dir, `${MANIFEST_FILE} is not a ${FORMAT} manifest`);
-  if (manifest.version > VERSION) throw new CheckpointError(dir, `${MANIFEST_FILE} has version ${manifest.version}; this library reads up to ${VERSION}`);
-  if (!Number.isSafeInteger(manifest.step) || manifest.step < 0 || !manifest.files?.model)
-    throw new CheckpointError(dir, `${MANIFEST_FILE} is malformed (step ${String(manifest.step)}, files ${JSON.stringify(manifest.files)})`);
-  return manifest;
+  return checkManifest(manifest, dir);
+}
+
+/**
+ * Checks every field of a manifest, so that loading fails before any tensor is touched; errors name
+ * the manifest file and the field. File names must be plain names inside the checkpoint directory.
+ */
+function checkManifest(m: unknown, dir: string): CheckpointManifest {
+  const fail = (why: string): never => {
+    throw new CheckpointError(dir, `${MANIFEST_FILE} is malformed: ${why}`);
+  };
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  if (!isObject(m) || m.format !== FORMAT) throw new CheckpointError(dir, `${MANIFEST_FILE} is not a ${FORMAT} manifest`);
+  if (!Number.isSafeInteger(m.version) || (m.version as number) < 1) fail(`version ${JSON.stringify(m.version)} is not a version number`);
+  if ((m.version as number) > VERSION) throw new CheckpointError(dir, `${MANIFEST_FILE} has version ${m.version as number}; this library reads up to ${VERSION}`);
+  if (!count(m.step)) fail(`step ${JSON.stringify(m.step)} is not an integer >= 0`);
+  if (typeof m.savedAt !== 'string') fail('savedAt is not a string');
+  const record = (v: unknown, which: string): void => {
+    if (!isObject(v)) return fail(`files.${which} is not an object`);
+    const name = v.name;
+    if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || name !== path.basename(name) || /[/\\]/.test(name))
+      fail(`files.${which}.name ${JSON.stringify(name)} is not a plain file name`);
+    if (!count(v.bytes)) fail(`files.${which}.bytes ${JSON.stringify(v.bytes)} is not a byte count`);
+  };
+  if (!isObject(m.files)) return fail('files is not an object');
+  record(m.files.model, 'model');
+  if (m.files.optimizer !== null) record(m.files.optimizer, 'optimizer');
+  if (m.optimizer !== null && typeof m.optimizer !== 'string') fail('optimizer is neither null nor a name');
+  if ((m.optimizer === null) !== (m.files.optimizer === null)) fail('optimizer and files.optimizer disagree');
+  if (m.gradScaler !== null && !isObject(m.gradScaler)) fail('gradScaler is neither null nor an object');
+  if (m.schedule !== null && !isObject(m.schedule)) fail('schedule is neither null nor an object');
+  if (!('config' in m) || !('extra' in m)) fail('config or extra is missing');
+  const rng = m.rng;
+  if (!isObject(rng) || !('js' in rng)) return fail('rng is missing or not an object');
+  const t = rng.torch;
+  if (t !== null && !(isObject(t) && typeof t.cpu === 'string' && Array.isArray(t.cuda) && t.cuda.every((c) => typeof c === 'string')))
+    fail('rng.torch is neither null nor {cpu: string, cuda: string[]}');
+  return m as unknown as CheckpointManifest;
 }
 
 function checkFileSizes(dir: string, manifest: CheckpointManifest): void {
@@ -464,6 +524,27 @@ function siblings(dir: string): { path: string; kind: 'tmp' | 'old'; pid: number
     const m = /^(tmp|old)-(\d+)-[0-9a-f]+$/.exec(name.slice(prefix.length));
     return m ? [{ path: path.join(parent, name), kind: m[1] as 'tmp' | 'old', pid: Number(m[2]) }] : [];
   });
+}
+
+/** What saveCheckpoint may find in a directory it replaces (the manifest, the tensors, leftovers of writeFileAtomic). */
+function isCheckpointEntry(name: string): boolean {
+  return name === MANIFEST_FILE || name === MODEL_FILE || name === OPTIMIZER_FILE || /^\.(checkpoint\.json|model\.safetensors|optimizer\.safetensors)\.tmp-/.test(name);
+}
+
+/**
+ * `dir` may be replaced only when it is missing, empty, or a checkpoint (a manifest and checkpoint
+ * files, nothing else): anything else is someone's data and is refused, never moved or deleted.
+ */
+function checkReplaceable(dir: string): void {
+  if (!fs.existsSync(dir)) return;
+  if (!fs.statSync(dir).isDirectory()) throw new CheckpointError(dir, 'exists and is not a checkpoint directory; refusing to replace it');
+  const entries = fs.readdirSync(dir);
+  if (entries.length === 0) return;
+  const foreign = entries.filter((e) => !isCheckpointEntry(e));
+  if (foreign.length || !entries.includes(MANIFEST_FILE)) {
+    const shown = (foreign.length ? foreign : entries).slice(0, 5).join(', ');
+    throw new CheckpointError(dir, `exists and is not a checkpoint (it holds ${shown}${entries.length > 5 ? ', …' : ''}); refusing to replace it`);
+  }
 }
 
 /** If an interrupted save left no `dir` but a complete sibling, puts the newest one back as `dir`. */

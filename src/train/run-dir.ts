@@ -1,23 +1,86 @@
 // Run directories: the resolved config, metrics and evaluations as JSONL, checkpoints, reports.
+//
+// Opening and creating are separate: `new RunDir(dir)` and RunDir.open only read (and create
+// nothing, so a mistyped path stays a mistake, not a new folder); RunDir.create makes a new run and
+// refuses a directory that already holds anything, so a run never writes over files it did not create.
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeTextAtomic } from '../util/atomic-write';
 
+export const RUN_CONFIG_FILE = 'config.json';
+
+/** A run directory, or one of its files, that cannot be used; the message names the path. */
+export class RunDirError extends Error {
+  override name = 'RunDirError';
+  constructor(
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${path}: ${message}`, options);
+  }
+}
+
 export class RunDir {
   readonly dir: string;
+  /** The run at `dir`, as a path: nothing is checked or created (see open and create). */
   constructor(dir: string) {
     this.dir = path.resolve(dir);
-    fs.mkdirSync(this.dir, { recursive: true });
+  }
+  /** An existing run (a directory with config.json); throws RunDirError otherwise. Creates nothing. */
+  static open(dir: string, { kind }: { kind?: string } = {}): RunDir {
+    const run = new RunDir(dir);
+    const config = run.path(RUN_CONFIG_FILE);
+    if (!fs.existsSync(run.dir)) throw new RunDirError(run.dir, 'not a run directory (it does not exist)');
+    if (!fs.statSync(run.dir).isDirectory()) throw new RunDirError(run.dir, 'not a run directory (it is a file)');
+    if (!fs.existsSync(config)) throw new RunDirError(run.dir, `not a run directory (no ${RUN_CONFIG_FILE})`);
+    if (kind !== undefined) {
+      const saved = run.readJson<{ kind?: unknown }>(RUN_CONFIG_FILE);
+      if (saved?.kind !== kind) throw new RunDirError(config, `a '${String(saved?.kind)}' run, not a '${kind}' run`);
+    }
+    return run;
+  }
+  /**
+   * A new run at `dir`: created when missing; an existing directory must be empty. Anything else
+   * (a file, a model, an earlier run) is refused before anything is written; resume a run with open.
+   */
+  static create(dir: string): RunDir {
+    const run = new RunDir(dir);
+    if (fs.existsSync(run.dir)) {
+      if (!fs.statSync(run.dir).isDirectory()) throw new RunDirError(run.dir, 'exists and is not a directory; choose another --out');
+      const entries = fs.readdirSync(run.dir);
+      if (entries.length) {
+        const what = run.holdsRun() ? 'already holds a run (resume it with --resume, or choose another --out)' : `is not empty (${listNames(entries)}); choose another --out`;
+        throw new RunDirError(run.dir, `${what}; nothing was written`);
+      }
+    }
+    fs.mkdirSync(run.dir, { recursive: true });
+    return run;
+  }
+  /** Whether config.json is a run's (a JSON object with a `kind`, as the trainers write), not a model's or a user's. */
+  private holdsRun(): boolean {
+    try {
+      return typeof this.readJson<{ kind?: unknown }>(RUN_CONFIG_FILE)?.kind === 'string';
+    } catch {
+      return false;
+    }
   }
   path(...parts: string[]): string {
     return path.join(this.dir, ...parts);
   }
+  /** Writes a JSON file atomically (fsynced temporary file renamed over the old one). */
   writeJson(name: string, value: unknown): void {
     writeTextAtomic(this.path(name), JSON.stringify(value, null, 2) + '\n');
   }
+  /** A JSON file of the run (null when missing); RunDirError naming the file when it is not valid JSON. */
   readJson<T>(name: string): T | null {
     const file = this.path(name);
-    return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as T) : null;
+    if (!fs.existsSync(file)) return null;
+    try {
+      return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+    } catch (e) {
+      throw new RunDirError(file, `not valid JSON (${(e as Error).message})`, { cause: e });
+    }
   }
   /** Appends one JSON line (metrics.jsonl, evals.jsonl); synchronous so a crash loses at most the current line. */
   append(name: string, record: Record<string, unknown>): void {
@@ -44,6 +107,18 @@ export class RunDir {
     const file = this.path(name);
     if (fs.existsSync(file)) writeTextAtomic(file, kept.map((r) => JSON.stringify(r) + '\n').join(''));
   }
+}
+
+/** The saved config.json of the run at `dir`, as RunDir.open checks it; errors name the file. */
+export function readRunConfig(dir: string, kind?: string): Record<string, unknown> {
+  const run = RunDir.open(dir, { kind });
+  const config = run.readJson<unknown>(RUN_CONFIG_FILE);
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new RunDirError(run.path(RUN_CONFIG_FILE), 'not a JSON object');
+  return config as Record<string, unknown>;
+}
+
+function listNames(entries: string[]): string {
+  return entries.slice(0, 5).join(', ') + (entries.length > 5 ? `, … (${entries.length} entries)` : '');
 }
 
 /** Ctrl-C handling for training loops: the first SIGINT asks the loop to stop at the next step boundary. */

@@ -9,12 +9,13 @@ import * as torch from '../torch';
 import { loadGsm8k, seededShuffle, trainValidationSplit, formatPrompt, type Gsm8kExample } from '../data/gsm8k';
 import { fromPretrained } from '../models/qwen2/loading';
 import { LatentModel, type LatentMode } from '../latent/model';
-import { LATENT_INPUT_KINDS, isLatentInputKind, type LatentInputKind, type LatentInputSpec } from '../latent/latent-input';
-import { checkCoupling, type Coupling } from '../latent/coupling';
+import { LATENT_INPUT_KINDS, type LatentInputKind, type LatentInputSpec } from '../latent/latent-input';
+import { COUPLINGS, checkCoupling, type Coupling } from '../latent/coupling';
 import { buildLatentSequence, type LatentSequence } from '../latent/sequence';
 import { evaluateLoss } from '../latent/evaluate';
+import { checkConfig, type ConfigSpec } from './config-check';
 import { ProgressBar } from './progress';
-import { RunDir, StopSignal } from './run-dir';
+import { RUN_CONFIG_FILE, RunDir, RunDirError, StopSignal } from './run-dir';
 import { loadCheckpoint, saveTrainingCheckpoint, latestCheckpoint } from './checkpoint';
 import * as dist from '../distributed';
 import { SFT_DEFAULTS } from './sft-defaults';
@@ -71,18 +72,55 @@ export interface SftConfig {
 
 export { SFT_DEFAULTS, SFT_WARMUP_RATIO } from './sft-defaults';
 
+/** Latent positions per span above this are refused (each costs a forward pass of the trunk). */
+export const MAX_LATENTS_PER_SPAN = 256;
+
+const count = (min: number) => ({ kind: 'integer', min }) as const;
+
+/** The rule for every field of an SFT config (config.json of a phase-1 run). */
+export const SFT_CONFIG_SPEC: ConfigSpec<SftConfig> = {
+  kind: { kind: 'string', oneOf: ['sft'] },
+  model: { kind: 'string' },
+  data: { kind: 'string' },
+  out: { kind: 'string' },
+  mode: { kind: 'string', oneOf: ['full', 'two-trunk'] },
+  latents: { kind: 'integer', min: 0, max: MAX_LATENTS_PER_SPAN },
+  markersAtZero: { kind: 'boolean' },
+  latentInput: { kind: 'string', oneOf: LATENT_INPUT_KINDS },
+  steps: count(1),
+  batchSize: count(1),
+  lr: { kind: 'number', min: 0, exclusiveMin: true },
+  minLr: { kind: 'number', min: 0 },
+  warmupSteps: count(0),
+  warmupRatio: { kind: 'number', min: 0, max: 1 },
+  weightDecay: { kind: 'number', min: 0 },
+  gradClip: { kind: 'number', min: 0, exclusiveMin: true },
+  startLossWeight: { kind: 'number', min: 0 },
+  stopLossWeight: { kind: 'number', min: 0 },
+  validationSize: count(0),
+  maxTrainExamples: { kind: 'integer', min: 1, nullable: true },
+  evalEvery: count(1),
+  evalExamples: count(0),
+  saveEvery: count(1),
+  logEvery: count(1),
+  maxLatents: { kind: 'integer', min: 1, max: MAX_LATENTS_PER_SPAN },
+  markerInitToken: { kind: 'string' },
+  device: { kind: 'string' },
+  dtype: { kind: 'string', oneOf: ['float32', 'bfloat16', 'float64', 'float16'], nullable: true },
+  frozenDtype: { kind: 'string', oneOf: ['float32', 'bfloat16', 'float16'], nullable: true },
+  latentTemperature: { kind: 'number', min: 0, exclusiveMin: true, max: 100 },
+  coupling: { kind: 'string', oneOf: COUPLINGS },
+  freezeMarkers: { kind: 'boolean' },
+  seed: { kind: 'integer', min: 0, max: 2 ** 31 - 1 },
+};
+
+/** Defaults filled in and every field checked (SFT_CONFIG_SPEC); errors name the field. */
 export function resolveSftConfig(partial: Partial<SftConfig> & Pick<SftConfig, 'model' | 'data' | 'out'>): SftConfig {
   const given = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) as Partial<SftConfig>;
-  const c = { ...SFT_DEFAULTS, ...given, warmupSteps: 0 } as SftConfig;
-  const positive = ['steps', 'batchSize', 'evalEvery', 'saveEvery', 'logEvery'] as const;
-  for (const k of positive) if (!Number.isInteger(c[k]) || c[k] <= 0) throw new RangeError(`${k} must be a positive integer, got ${c[k]}`);
-  if (!Number.isInteger(c.latents) || c.latents < 0) throw new RangeError(`latents must be a non-negative integer, got ${c.latents}`);
-  if (!(c.lr > 0)) throw new RangeError(`lr must be positive, got ${c.lr}`);
-  if (c.mode !== 'full' && c.mode !== 'two-trunk') throw new RangeError(`mode must be 'full' or 'two-trunk', got ${c.mode}`);
-  if (!isLatentInputKind(c.latentInput)) throw new RangeError(`latentInput must be one of ${LATENT_INPUT_KINDS.join(', ')}, got ${String(c.latentInput)}`);
+  const c = checkConfig({ ...SFT_DEFAULTS, ...given, warmupSteps: given.warmupSteps ?? 0 } as SftConfig, SFT_CONFIG_SPEC);
   if (c.markersAtZero && c.latents !== 0) throw new RangeError(`markersAtZero is the k = 0 control; it needs latents 0, got ${c.latents}`);
-  if (!(c.latentTemperature > 0) || !Number.isFinite(c.latentTemperature)) throw new RangeError(`latentTemperature must be a finite number > 0, got ${c.latentTemperature}`);
   checkCoupling(c.coupling, c.mode === 'two-trunk');
+  if (c.minLr > c.lr) throw new RangeError(`minLr must not exceed lr (${c.lr}), got ${c.minLr}`);
   c.warmupSteps = effectiveWarmup(given.warmupSteps, c.warmupRatio, c.steps);
   return c;
 }
@@ -223,6 +261,8 @@ export interface TrainOptions {
 
 export async function trainSft(config: SftConfig, { resume = false, quiet = false, stopAfter, keepModel = false }: TrainOptions = {}): Promise<SftSummary> {
   const world = dist.initFromEnv({ device: config.device }); // 1 unless started by `latent launch` (or torchrun)
+  // The run directory before anything is loaded: a wrong --out is refused with nothing written.
+  if (dist.isMain()) prepareRunDir(config, resume);
   const run = await openSftRun(world > 1 ? { ...config, device: dist.localDevice(config.device) } : config, { resume, quiet: quiet || !dist.isMain() });
   const { lm, data, dir } = run;
   const c = config;
@@ -234,7 +274,7 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
   }
   if (world > 1) dist.broadcastParameters(lm.parameters()); // every rank starts from rank 0's weights
   const schedule = torch.optim.warmupCosine({ peakLr: c.lr, totalSteps: c.steps, warmupSteps: c.warmupSteps, minLr: c.minLr });
-  if (run.step > 0 && dist.isMain()) {
+  if (resume && dist.isMain()) {
     dir.truncateJsonl('metrics.jsonl', run.step);
     dir.truncateJsonl('evals.jsonl', run.step);
   }
@@ -352,15 +392,31 @@ function paramGroups(lm: LatentModel, weightDecay: number) {
   ];
 }
 
+/** Fields a resumed run must keep: they define what the saved weights are. */
+const RUN_IDENTITY = ['model', 'mode', 'latents', 'markersAtZero', 'latentInput', 'coupling', 'markerInitToken'] as const;
+
+/** A new run's directory is created (refused when not empty); a resumed one must be an sft run with the same identity. */
+function prepareRunDir(c: SftConfig, resume: boolean): void {
+  if (!resume) {
+    RunDir.create(c.out);
+    return;
+  }
+  const dir = RunDir.open(c.out, { kind: 'sft' });
+  const saved = dir.readJson<SftConfig>(RUN_CONFIG_FILE)!;
+  for (const k of RUN_IDENTITY) {
+    if (saved[k] !== undefined && saved[k] !== c[k])
+      throw new RunDirError(dir.path(RUN_CONFIG_FILE), `the run was trained with ${k} ${JSON.stringify(saved[k])}; it cannot be resumed with ${k} ${JSON.stringify(c[k])} (start a new run instead)`);
+  }
+}
+
 export function runDirExists(dir: string): boolean {
   return fs.existsSync(path.join(dir, 'config.json'));
 }
 
 /** The model of a run directory at its latest checkpoint, with the run's data (for eval, inspection, generation). */
 export async function loadSftRun(runDir: string, { quiet = false }: { quiet?: boolean } = {}): Promise<SftRun & { checkpoint: string | null }> {
-  const dir = new RunDir(runDir);
-  const saved = dir.readJson<SftConfig>('config.json');
-  if (!saved) throw new Error(`${runDir}: not a run directory (no config.json)`);
+  const dir = RunDir.open(runDir, { kind: 'sft' });
+  const saved = dir.readJson<SftConfig>(RUN_CONFIG_FILE)!;
   const config = { ...saved, out: dir.dir };
   const run = await openSftRun(config, { resume: true, quiet });
   if (run.checkpoint) run.step = restoreSftCheckpoint(run.lm, run.checkpoint);

@@ -173,9 +173,9 @@ maybe('phase 2 (GRPO) on the larger-number task', () => {
   });
 
   test('configuration errors name the field', () => {
-    expect(() => config({ out: 'x', group: 1 })).toThrow(/group must be at least 2/);
+    expect(() => config({ out: 'x', group: 1 })).toThrow(/group must be an integer >= 2, got 1/);
     expect(() => config({ out: 'x', latentGrad: 'both' as never })).toThrow(/latentGrad must be one of stored, recurrent/);
-    expect(() => config({ out: 'x', temperature: 0 })).toThrow(/temperature must be positive/);
+    expect(() => config({ out: 'x', temperature: 0 })).toThrow(/temperature must be a number in \(0, 100\], got 0/);
     expect(() => config({ out: 'x', clipEpsilon: 1.5 })).toThrow(/clipEpsilon/);
   });
 });

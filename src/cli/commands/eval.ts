@@ -18,8 +18,8 @@ export const command: CommandModule = {
       .option('pass-k', { type: 'number', default: 8, describe: 'RL runs: samples per question for pass@k (0: skip)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the diagnostics as JSON' }),
   handler: async (a: Record<string, unknown>) => {
-    const { RunDir } = await import('../../train/run-dir');
-    const kind = new RunDir(String(a.run)).readJson<{ kind?: string }>('config.json')?.kind;
+    const { readRunConfig } = await import('../../train/run-dir');
+    const kind = readRunConfig(String(a.run)).kind; // a path that is not a run is refused here, and nothing is created
     if (kind === 'rl') {
       const { evaluateRlRun, formatRlDiagnostics } = await import('../../rl/evaluate');
       const d = await evaluateRlRun(String(a.run), { examples: a.generate as number, passK: a.passK as number, maxNewTokens: a.maxNewTokens as number });

@@ -19,7 +19,7 @@ export const command: CommandModule = {
       run.lm.train(false);
       const seqs = run.data.test.slice(0, a.examples as number).map((e) => run.data.sequence(e));
       const r = inspectLatents(run.lm, seqs, { topK: a.topK as number });
-      new RunDir(String(a.run)).writeJson('latents.json', r);
+      RunDir.open(String(a.run)).writeJson('latents.json', r);
       if (a.json) return console.log(JSON.stringify(r));
       let last = '';
       for (const d of r.decoded) {

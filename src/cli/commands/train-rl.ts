@@ -1,6 +1,5 @@
 // `latent train rl …` (phase 2: GRPO from a phase-1 run). Mounted by ./train.ts as `rlCommand` (it
 // exports no `command`: it is not a top-level command).
-import * as path from 'path';
 import type { Argv, CommandModule } from 'yargs';
 import { readConfigFile } from '../config-file';
 import { RL_DEFAULTS } from '../../rl/defaults';
@@ -85,7 +84,7 @@ export const rlCommand: CommandModule = {
       .group(['device'], 'Hardware:'),
   handler: async (a: Record<string, unknown>) => {
     const { resolveRlConfig, trainRl } = await import('../../rl/trainer');
-    const fromRun = a.resume ? readConfigFile(path.join(String(a.resume), 'config.json')) : {};
+    const fromRun = a.resume ? (await import('../../train/run-dir')).readRunConfig(String(a.resume), 'rl') : {};
     const fromFile = readConfigFile(a.config as string | undefined);
     const cli: Record<string, unknown> = {};
     if (a.resume ?? a.out) cli.out = a.resume ?? a.out;
@@ -97,5 +96,6 @@ export const rlCommand: CommandModule = {
     console.log(JSON.stringify({ steps: summary.steps, finalReward: summary.finalReward, stopped: summary.stopped, out: summary.out }));
     if (summary.stopped === 'completed') process.stderr.write(`${nextCommands('rl', summary.out)}\n`);
     if (summary.stopped === 'non-finite') process.exitCode = 2;
+    if (summary.stopped === 'interrupted') process.exitCode = 130; // as a shell reports a run stopped by Ctrl-C
   },
 };

@@ -56,7 +56,7 @@ const sft: CommandModule = {
       .example('$0 train sft --model runs/phase0-model --data ../gsm8k --mode two-trunk --out runs/k4', 'phase 1 from the exported phase-0 model'),
   handler: async (a: Record<string, unknown>) => {
     const { resolveSftConfig, trainSft } = await import('../../train/sft');
-    const fromRun = a.resume ? readConfigFile(path.join(String(a.resume), 'config.json')) : {};
+    const fromRun = a.resume ? (await import('../../train/run-dir')).readRunConfig(String(a.resume), 'sft') : {};
     const fromFile = readConfigFile(a.config as string | undefined);
     const cli = {
       model: a.model, data: a.data, mode: a.mode, latents: a.latents, markersAtZero: a.markersAtZero, latentInput: a.latentInput, steps: a.steps, batchSize: a.batch, lr: a.lr,
@@ -83,6 +83,7 @@ const sft: CommandModule = {
       if (isMain() && summary.stopped === 'completed') process.stderr.write(`${nextCommands('sft', summary.out, { latents: config.latents, data: config.data })}
 `);
       if (summary.stopped === 'non-finite') process.exitCode = 2;
+      if (summary.stopped === 'interrupted') process.exitCode = 130; // as a shell reports a run stopped by Ctrl-C
       if (summary.stopped !== 'completed') break;
     }
   },

@@ -18,7 +18,7 @@ import * as torch from '../torch';
 import { Tensor, nn } from '../torch';
 import { native as N } from '../torch/native';
 import { wrap } from '../torch/tensor';
-import { writeFileAtomic, writeAll } from '../util/atomic-write';
+import { fsyncDirectory, writeFileAtomic, writeAll } from '../util/atomic-write';
 import { SafetensorsFile, safeDtypeOf, torchDtypeOf, writeSafetensors, type TensorSpec, type TorchDtypeName } from '../torch/io/safetensors';
 import type { BaseOptions, Optimizer, OptimizerStateDict, SavedParamGroup } from '../torch/optim/optimizer';
 import type { LrSchedule, ScheduleConfig } from '../torch/optim/schedule';
@@ -150,19 +150,19 @@ export function saveCheckpoint(dir: string, step: number, contents: CheckpointCo
     };
     const text = Buffer.from(JSON.stringify(manifest, null, 2) + '\n', 'utf8');
     writeFileAtomic(path.join(temporary, MANIFEST_FILE), (fd) => writeAll(fd, text));
-    fsyncPath(temporary);
+    fsyncDirectory(temporary);
     report('written', temporary);
 
     if (fs.existsSync(target)) {
       checkReplaceable(target); // again: something may have appeared while the new one was written
       retired = `${target}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
       fs.renameSync(target, retired);
-      fsyncPath(path.dirname(target));
+      fsyncDirectory(path.dirname(target));
       report('retired', retired);
     }
     fs.renameSync(temporary, target);
     committed = true;
-    fsyncPath(path.dirname(target));
+    fsyncDirectory(path.dirname(target));
     report('committed', target);
   } catch (error) {
     if (!committed) {
@@ -553,7 +553,7 @@ function restoreInterruptedSave(dir: string): void {
   const recovered = resolveCheckpoint(dir);
   if (recovered !== null) {
     fs.renameSync(recovered, dir);
-    fsyncPath(path.dirname(dir));
+    fsyncDirectory(path.dirname(dir));
   }
 }
 
@@ -569,23 +569,6 @@ function removeCheckpoint(dir: string): void {
   // The manifest goes first, so a half-deleted directory is never taken for a checkpoint.
   fs.rmSync(path.join(dir, MANIFEST_FILE), { force: true });
   fs.rmSync(dir, { recursive: true, force: true });
-}
-
-function fsyncPath(p: string): void {
-  let fd: number;
-  try {
-    fd = fs.openSync(p, 'r');
-  } catch {
-    return; // directories cannot be opened on some platforms
-  }
-  try {
-    fs.fsyncSync(fd);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? '';
-    if (!['EINVAL', 'EPERM', 'EISDIR', 'ENOTSUP', 'EBADF'].includes(code)) throw error;
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /** Checks that `value` survives JSON unchanged (no NaN, functions, BigInt, Maps, cycles...). */

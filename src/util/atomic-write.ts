@@ -47,7 +47,8 @@ function removeQuietly(path: string): void {
   }
 }
 
-function fsyncDirectory(directory: string): void {
+/** Fsyncs a directory so that renames inside it survive a crash (a no-op where directories cannot be synced). */
+export function fsyncDirectory(directory: string): void {
   let fd: number;
   try {
     fd = openSync(directory, 'r');

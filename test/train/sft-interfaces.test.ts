@@ -30,7 +30,7 @@ maybe('phase 1 with latent input forms, couplings and frozen markers', () => {
 
   test('bad options are refused with clear errors', () => {
     expect(() => config({ latentInput: 'hidden' as LatentInputKind })).toThrow(/latentInput must be one of raw, scaled, affine, gated, soft, pause/);
-    expect(() => config({ latentTemperature: 0 })).toThrow(/latentTemperature must be a finite number > 0/);
+    expect(() => config({ latentTemperature: 0 })).toThrow(/latentTemperature must be a number in \(0, 100\], got 0/);
     expect(() => config({ mode: 'full', coupling: 'reencode' })).toThrow(/needs two-trunk mode/);
   });
 

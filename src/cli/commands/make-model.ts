@@ -17,6 +17,7 @@ interface Args {
   init: 'hf' | 'full';
   'rope-theta'?: number;
   tokenizer?: string;
+  force?: boolean;
 }
 
 export const command: CommandModule<object, Args> = {
@@ -42,7 +43,8 @@ export const command: CommandModule<object, Args> = {
         describe: "hf: zero biases and unit norm gains (transformers' init); full: biases and gains random too",
       })
       .option('rope-theta', { type: 'number', describe: 'rope_theta (default 10000)' })
-      .option('tokenizer', { type: 'string', describe: 'copy the tokenizer of this model directory (sets bos/eos/pad ids)' }),
+      .option('tokenizer', { type: 'string', describe: 'copy the tokenizer of this model directory (sets bos/eos/pad ids)' })
+      .option('force', { type: 'boolean', describe: 'write into a non-empty --out that holds no model written by latent (its model files are replaced)' }),
   handler: async (args) => {
     const { makeModel } = await import('../../models/qwen2/make-model');
     const config = makeModel(args.out, {
@@ -60,6 +62,7 @@ export const command: CommandModule<object, Args> = {
       scheme: args.init,
       ropeTheta: args['rope-theta'],
       tokenizerDir: args.tokenizer,
+      force: args.force,
     });
     const params =
       config.vocabSize * config.hiddenSize * (config.tieWordEmbeddings ? 1 : 2) +

@@ -60,6 +60,8 @@ export interface MakeModelOptions extends InitOptions {
   tokenizerDir?: string;
   /** largest safetensors shard in bytes (default: one file) */
   maxShardBytes?: number;
+  /** write into a non-empty directory that holds no model of this library (see saveQwen2) */
+  force?: boolean;
 }
 
 /** Writes a random Qwen2 checkpoint (config.json, generation_config.json, model.safetensors[, tokenizer]) to `outDir`. */
@@ -89,7 +91,7 @@ export function makeModel(outDir: string, o: MakeModelOptions): Qwen2Config {
   const model = new Qwen2ForCausalLM(config, { dtype: 'float32' });
   try {
     initQwen2Weights(model, o);
-    saveQwen2(model, outDir, { dtype: o.dtype ?? 'float32', tokenizer, maxShardBytes: o.maxShardBytes });
+    saveQwen2(model, outDir, { dtype: o.dtype ?? 'float32', tokenizer, maxShardBytes: o.maxShardBytes, force: o.force });
   } finally {
     model.dispose();
   }

@@ -393,6 +393,11 @@ function pad5(n: number): string {
   return String(n).padStart(5, '0');
 }
 
+/** Whether `name` is a weights file of a Hugging Face checkpoint (model.safetensors, a shard, or the index). */
+export function isWeightsFileName(name: string): boolean {
+  return CHECKPOINT_FILE_PATTERN.test(name);
+}
+
 function removeStaleCheckpointFiles(directory: string, keep: ReadonlySet<string>): void {
   for (const name of readdirSync(directory)) {
     if (!CHECKPOINT_FILE_PATTERN.test(name) || keep.has(name)) continue;

@@ -52,6 +52,7 @@ export {
   SINGLE_FILE_NAME,
   ShardedSafetensors,
   formatIndexJson,
+  isWeightsFileName,
   writeSharded,
   type ShardedEntry,
   type WriteShardedOptions,

@@ -229,8 +229,10 @@ RnnSignature check_rnn_layer(const Args& a, const char* w0, const char* w1, cons
   TORCH_CHECK_VALUE(hidden >= 1, op, ": hidden_size must be >= 1, got ", hidden);
   TORCH_CHECK_VALUE(a[("batch_sizes")].toDimVector().empty(), op, ": packed sequences (batch_sizes) are not supported");
   TORCH_CHECK_VALUE(input.dim() == 3 && input.numel() > 0, op, ": input must be a non-empty 3-D tensor, got ", input.sizes());
+  // The layer kernel always reads input as [seq, batch, features]: at::lstm transposes a batch-first
+  // input before calling it (and passes batch_first on for the record).
   const bool batch_first = a.boolean("batch_first");
-  const int64_t batch = input.size(batch_first ? 0 : 1), features = input.size(2), gates = 4 * hidden;
+  const int64_t batch = input.size(1), features = input.size(2), gates = 4 * hidden;
   auto expect = [&](const char* name, std::vector<int64_t> shape) {
     at::Tensor t = a.tensor(name);
     TORCH_CHECK_VALUE(t.defined() && t.sizes() == c10::IntArrayRef(shape), op, ": ", name, " must have shape ", c10::IntArrayRef(shape),

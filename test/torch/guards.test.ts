@@ -136,9 +136,12 @@ const skipPython = pythonUnavailableReason();
       },
       Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, Array.isArray(v) ? v.map((t) => encodeTensor(t)) : encodeTensor(v, { requiresGrad: k === 'lstmIn' })])),
       String.raw`
-lstm_out = torch.lstm(lstmIn, [h0, c0], params, True, 1, 0.0, True, False, False)
-lstm_out[0].sum().backward()
-lstm_result = [lstm_out[0].detach(), lstm_out[1], lstm_out[2], lstmIn.grad]
+lstm_result = []
+for batch_first in (False, True):
+    xi = (lstmIn.transpose(0, 1) if batch_first else lstmIn).detach().requires_grad_(True)
+    out = torch.lstm(xi, [h0, c0], params, True, 1, 0.0, True, False, batch_first)
+    out[0].sum().backward()
+    lstm_result += [out[0].detach(), out[1], out[2], xi.grad]
 pool_grads = []
 for f in (lambda t: F.max_pool2d(t, 2, return_indices=True)[0], lambda t: F.adaptive_max_pool2d(t, 3, return_indices=True)[0]):
     p = pool.clone().requires_grad_(True)
@@ -177,9 +180,14 @@ for rm, rv, training in ((None, None, True), (torch.zeros(4), torch.ones(4), Tru
 
   test('LSTM forward and backward (oneDNN layer kernels) and max-pooling backward through autograd', () =>
     torch.scope(() => {
-      const out = torch.lstm(lstmIn, [h0, c0], params, true, 1, 0, true, false, false);
-      out[0].sum().backward();
-      expectMatches([out[0].detach(), out[1], out[2], lstmIn.grad!], py.get('lstm'), { atol: 1e-5 });
+      const lstm: torch.Tensor[] = [];
+      for (const batchFirst of [false, true]) {
+        const xi = (batchFirst ? lstmIn.transpose(0, 1) : lstmIn).detach().requiresGrad_(true);
+        const out = torch.lstm(xi, [h0, c0], params, true, 1, 0, true, false, batchFirst);
+        out[0].sum().backward();
+        lstm.push(out[0].detach(), out[1], out[2], xi.grad!);
+      }
+      expectMatches(lstm, py.get('lstm'), { atol: 1e-5 });
       const grads = [(t: torch.Tensor) => torch.maxPool2dWithIndices(t, 2)[0], (t: torch.Tensor) => torch.adaptiveMaxPool2d(t, 3)[0]].map((f) => {
         const p = pool.clone().requiresGrad_(true);
         f(p).pow(2).sum().backward();

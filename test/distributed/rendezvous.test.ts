@@ -129,6 +129,16 @@ describe('two hosts in network namespaces', () => {
     }
   });
 
+  test('with a numeric master address, the store listens on that address alone (not on every interface)', async () => {
+    if (skipped) return;
+    const env = (r: number, dev: string) => ({ RANK: String(r), WORLD_SIZE: '2', MASTER_ADDR: addrA, MASTER_PORT: '29502', LT_DIST_SECRET: `netns-${tag}`, GLOO_SOCKET_IFNAME: dev });
+    const [r0, r1] = await Promise.all([onHost(hostA, ['listeners'], env(0, vethA)).done, onHost(hostB, ['listeners'], env(1, vethB)).done]);
+    [r0, r1].forEach(succeeded);
+    expect(r0.result.listening).toContain(`${addrA}:29502`);
+    expect((r0.result.listening as string[]).filter((a) => !a.startsWith(`${addrA}:`))).toEqual([]);
+    expect((r1.result.listening as string[]).filter((a) => !a.startsWith(`${addrB}:`))).toEqual([]);
+  });
+
   test('with a loopback master on a host that has another address, nothing listens on that address', async () => {
     if (skipped) return;
     const env = (r: number) => ({ RANK: String(r), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29501', LT_DIST_SECRET: `netns-${tag}` });

@@ -74,6 +74,8 @@ export interface LatentForwardOptions {
   startHeadGrad?: boolean;
   /** keep per-latent tensors for diagnostics (decoding, norms) */
   collectLatents?: boolean;
+  /** return every position's post-norm hidden state (`hidden`), for inspection */
+  collectHidden?: boolean;
   /** per-example loss sums (for bootstrap confidence intervals) */
   perExample?: boolean;
   /** keep the start classifier's (logit, target) pairs, to calibrate its threshold */
@@ -117,6 +119,11 @@ export interface LatentForwardResult {
   /** mean L2 norm of the latent input embeddings, and of the token embeddings of the batch */
   latentNorm: number;
   tokenNorm: number;
+  /**
+   * with collectHidden: per example, [length, D], the final-norm hidden state at every position, from
+   * the trunk that computed it (the latent trunk at latent positions); else empty
+   */
+  hidden: Tensor[];
 }
 
 const IGNORE = -100;
@@ -374,6 +381,7 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
     lastPre = lastPre === null || pass.allValid ? rows : torch.where(layout.passValid.select(0, pass.index), rows, lastPre);
   };
 
+  const hidden = o.collectHidden ? new HiddenRows(plan) : null;
   const lmHidden: Tensor[] = [];
   const startHidden: Tensor[] = [];
   const stopLogits: Tensor[] = [];
@@ -391,6 +399,7 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
       const pre = runPass(backbone, embeds, pass, caches.language);
       const D = pre.size(2);
       const flatHidden = backbone.finalNorm(pre).reshape([B * pass.length, D]);
+      if (hidden) hidden.add(flatHidden, pass);
       if (step.lm.count) lmHidden.push(flatHidden.indexSelect(0, layout.lmRows.narrow(0, step.lm.offset, step.lm.count)));
       if (step.start.count) {
         const h = flatHidden.indexSelect(0, layout.startRows.narrow(0, step.start.offset, step.start.count));
@@ -412,6 +421,7 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
       const pre = runPass(latentTrunk, x.unsqueeze(1), pass, caches.latent);
       // reencode: the frozen copy's own keys and values at the latent position (its output is not needed)
       if (caches.reencode) runPass(backbone, x.unsqueeze(1), pass, caches.reencode);
+      if (hidden) hidden.add(latentTrunk.finalNorm(pre).squeeze(1), pass);
       if (o.collectLatents) {
         const hid = latentTrunk.finalNorm(pre).squeeze(1);
         pass.valid.forEach((v, b) => {
@@ -483,6 +493,7 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
     startScores: [],
     latentNorm: 0,
     tokenNorm: 0,
+    hidden: hidden ? hidden.perExample(seqs.map((s) => s.ids.length)) : [],
   };
   plan.lm.targets.forEach((_, i) => {
     const v = values[ceAt + i];
@@ -534,6 +545,40 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
   res.latentNorm = latentNormCount ? latentNormSum / latentNormCount : 0;
   res.tokenNorm = tokenNorms.length ? tokenNormSum / tokenNorms.length : 0;
   return res;
+}
+
+/** Post-norm hidden states of passes, gathered into each example's positions in sequence order. */
+class HiddenRows {
+  private readonly parts: Tensor[] = [];
+  private rows = 0;
+  /** per example: position → row in the concatenation of the parts */
+  private readonly at: Map<number, number>[];
+  constructor(private readonly plan: Plan) {
+    this.at = Array.from({ length: plan.batch }, () => new Map());
+  }
+  /** A pass's hidden states, [B * pass.length, D] (example-major), at its real slots. */
+  add(h: Tensor, pass: Pass): void {
+    const { batch: B, slots: S } = this.plan;
+    for (let b = 0; b < B; b++)
+      for (let t = 0; t < pass.length; t++) {
+        const slot = b * S + pass.slot + t;
+        if (this.plan.valid[slot]) this.at[b].set(this.plan.positions[slot], this.rows + b * pass.length + t);
+      }
+    this.parts.push(h);
+    this.rows += B * pass.length;
+  }
+  perExample(lengths: number[]): Tensor[] {
+    if (!this.parts.length) return [];
+    const all = catRows(this.parts);
+    return lengths.map((L, b) => {
+      const rows = Array.from({ length: L }, (_, p) => {
+        const r = this.at[b].get(p);
+        if (r === undefined) throw new Error(`latentForward: no hidden state for position ${p} of example ${b}`);
+        return r;
+      });
+      return all.indexSelect(0, int64Tensor(rows, [L], all.device));
+    });
+  }
 }
 
 /** Losses are computed in float32 at least (bf16/f16 logits are upcast), float64 stays float64. */

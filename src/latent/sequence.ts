@@ -179,3 +179,43 @@ export function chunksOf(seq: LatentSequence): Chunk[] {
   chunks.push({ kind: 'language', start, end: seq.ids.length });
   return chunks;
 }
+
+/**
+ * A sequence for inspection (no training targets): `ids` with `<bot>`, `count` latent positions and
+ * `<eot>` inserted after token position `after` (0-based, into `ids`) of each span.
+ */
+export function sequenceWithSpans(ids: readonly number[], spans: readonly { after: number; count: number }[], botId: number, eotId: number): LatentSequence {
+  const sorted = [...spans].sort((a, b) => a.after - b.after);
+  sorted.forEach((s, i) => {
+    if (!Number.isInteger(s.after) || s.after < 0 || s.after >= ids.length) throw new RangeError(`span ${i + 1}: position ${s.after} is outside the ${ids.length} tokens (0 … ${ids.length - 1})`);
+    if (!Number.isInteger(s.count) || s.count < 0) throw new RangeError(`span ${i + 1}: latent count must be a non-negative integer, got ${s.count}`);
+    if (i > 0 && s.after === sorted[i - 1].after) throw new RangeError(`two spans after token position ${s.after}`);
+  });
+  const out: number[] = [];
+  const roles: Role[] = [];
+  const latentSpans: LatentSpan[] = [];
+  let next = 0;
+  ids.forEach((id, t) => {
+    out.push(id);
+    roles.push(Role.Language);
+    if (next < sorted.length && sorted[next].after === t) {
+      const { count } = sorted[next];
+      latentSpans.push({ botPosition: out.length, count, breakpointIndex: next, expression: '', result: '', resultIds: [] });
+      out.push(botId, ...new Array<number>(count).fill(-1), eotId);
+      roles.push(Role.Bot, ...new Array<Role>(count).fill(Role.Latent), Role.Eot);
+      next++;
+    }
+  });
+  const none = () => new Array<number>(out.length).fill(0);
+  return {
+    ids: out,
+    roles,
+    spans: latentSpans,
+    targets: new Array<number>(out.length).fill(IGNORE),
+    nextStepOf: new Array<number>(out.length).fill(-1),
+    resultTarget: none(),
+    stepTarget: none(),
+    startTarget: new Array<number>(out.length).fill(-1),
+    exampleIndex: 0,
+  };
+}

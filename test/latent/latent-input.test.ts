@@ -3,7 +3,7 @@ import * as torch from '../../src/torch';
 import type { Tensor } from '../../src/torch';
 import { Qwen2ForCausalLM } from '../../src/models/qwen2/modeling';
 import { makeQwen2Config } from '../../src/models/qwen2/config';
-import { parseGsm8kRecord, type Gsm8kExample } from '../../src/data/gsm8k';
+import { BOT, EOT, EXAMPLES, VOCAB, charTok } from '../helpers/char-examples';
 import { buildLatentSequence, Role, type LatentSequence } from '../../src/latent/sequence';
 import { LatentHeads } from '../../src/latent/heads';
 import { latentForward } from '../../src/latent/forward';
@@ -12,21 +12,7 @@ import { LATENT_INPUT_KINDS, createLatentInput, type LatentInputKind, type Laten
 import { LATENT_ID, disposeRollouts, sampleRollouts, type PolicyModules } from '../../src/rl/policy';
 import { scoreRollouts } from '../../src/rl/teacher-forcing';
 
-const ALPHABET = ' abcdefghijklmnopqrstuvwxyz0123456789+-*/=.,?:#\n$QA';
-const charTok = { encode: (s: string) => [...s].map((c) => Math.max(0, ALPHABET.indexOf(c))) };
-const BOT = ALPHABET.length;
-const EOT = ALPHABET.length + 1;
-const VOCAB = ALPHABET.length + 2;
 const D = 16;
-
-function example(question: string, answer: string): Gsm8kExample {
-  return (parseGsm8kRecord(JSON.stringify({ question, answer }), 0) as { example: Gsm8kExample }).example;
-}
-const EXAMPLES = [
-  example('a has 3 b?', 'so 3*4=<<3*4=12>>12 c.\n#### 12'),
-  example('x?', 'y 2+2=<<2+2=4>>4 and 4*5=<<4*5=20>>20 z.\n#### 20'),
-  example('long question here?', 'ok 9-1=<<9-1=8>>8.\n#### 8'),
-];
 
 function setup(kind: LatentInputKind, { k = 2, twoTrunk = false, dtype = 'float64' as torch.DType } = {}) {
   torch.manualSeed(7);

@@ -19,6 +19,7 @@ import { makeModel } from '../models/qwen2/make-model';
 import { ShardedSafetensors } from '../torch/io/safetensors-sharded';
 import { writeReport } from '../report/run';
 import { ProgressBar } from '../train/progress';
+import { writeTextAtomic } from '../util/atomic-write';
 import { resolveSftConfig, trainSft, type SftConfig, type SftSummary } from '../train/sft';
 import { evaluateSftRun, type SftDiagnostics } from '../train/sft-eval';
 import { exportRunModel, type PretrainCheck } from './export';
@@ -222,7 +223,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     report: path.join(out, 'report'),
   };
   const started = Date.now();
-  fs.writeFileSync(path.join(out, MARKER), JSON.stringify({ size: p.size, seed, device, threads, started: new Date(started).toISOString() }, null, 2) + '\n');
+  writeTextAtomic(path.join(out, MARKER), JSON.stringify({ size: p.size, seed, device, threads, started: new Date(started).toISOString() }, null, 2) + '\n');
 
   const plans = latentRunPlans(p.latents);
   const stages = new StageTracker(planStages(p, plans), log);
@@ -326,7 +327,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       phase2,
       timings: stages.timings,
     };
-    fs.writeFileSync(path.join(out, 'summary.json'), JSON.stringify(result, null, 2) + '\n');
+    writeTextAtomic(path.join(out, 'summary.json'), JSON.stringify(result, null, 2) + '\n');
     return result;
   } finally {
     torch.setNumThreads(previousThreads);

@@ -191,20 +191,28 @@ export async function openRlPolicy(c: RlConfig): Promise<RlPolicy> {
     const offset = c.calibratedStart ? startOffsetFor(lm.heads.startThreshold) : 0;
     const eosIds = [...new Set([...(lm.model.config.eosTokenIds ?? []), ...(lm.tokenizer.eosTokenId === undefined ? [] : [lm.tokenizer.eosTokenId])])];
     const prompts = new Map<Gsm8kExample, number[]>();
+    const promptIds = (e: Gsm8kExample): number[] => {
+      let ids = prompts.get(e);
+      if (!ids) prompts.set(e, (ids = lm.tokenizer.encode(formatPrompt(e.question))));
+      return ids;
+    };
+    const test = load('test');
+    // A rollout is its prompt plus up to maxNewTokens language tokens (and any latents): refused up
+    // front when even the language part cannot fit the model's positions.
+    const longestPrompt = Math.max(0, ...[...train, ...test].map((e) => promptIds(e).length));
+    const maxPositions = lm.model.config.maxPositionEmbeddings;
+    if (longestPrompt + c.maxNewTokens > maxPositions)
+      throw new RangeError(`maxNewTokens ${c.maxNewTokens} plus the longest prompt (${longestPrompt} tokens) exceeds the model's max_position_embeddings (${maxPositions})`);
     return {
       lm,
       policy: policyModules(lm, offset),
       phase1,
       checkpoint: path.resolve(checkpoint),
       train,
-      test: load('test'),
+      test,
       maxLatents: c.maxLatents ?? phase1.maxLatents,
       eosIds,
-      promptIds: (e) => {
-        let ids = prompts.get(e);
-        if (!ids) prompts.set(e, (ids = lm.tokenizer.encode(formatPrompt(e.question))));
-        return ids;
-      },
+      promptIds,
     };
   } catch (e) {
     lm.dispose();

@@ -184,9 +184,30 @@ export function loadSftData(c: SftConfig, lm: LatentModel): SftData {
   const { train, validation } = trainValidationSplit(all, { validationSize: Math.min(c.validationSize, Math.floor(all.length / 5)), seed: c.seed });
   const trainSet = c.maxTrainExamples ? train.slice(0, c.maxTrainExamples) : train;
   const eos = lm.tokenizer.eosTokenId ?? lm.model.config.eosTokenIds[0];
-  return new SftData(trainSet, validation, report('test'), (e) =>
+  const data = new SftData(trainSet, validation, report('test'), (e) =>
     buildLatentSequence(e, lm.tokenizer, { latents: c.latents, botId: lm.botId, eotId: lm.eotId, markersAtZero: c.markersAtZero, eosId: eos }),
   );
+  checkSequenceLengths(data, c, lm.model.config.maxPositionEmbeddings);
+  return data;
+}
+
+/**
+ * Every sequence (tokens, markers and latents) must fit the model's positions: checked for all
+ * examples up front, so a run fails before its first forward instead of mid-way (or, with a huge
+ * --latents, on an allocation the machine cannot make).
+ */
+function checkSequenceLengths(data: SftData, c: SftConfig, maxPositions: number): void {
+  let longest = { length: 0, question: '' };
+  for (const e of [...data.train, ...data.validation, ...data.test]) {
+    const length = data.sequence(e).ids.length;
+    if (length > longest.length) longest = { length, question: e.question };
+  }
+  if (longest.length > maxPositions) {
+    const shown = longest.question.length > 60 ? `${longest.question.slice(0, 60)}…` : longest.question;
+    throw new RangeError(
+      `${c.data}: the longest example is ${longest.length} positions with ${c.latents} latent(s) per span, more than the model's max_position_embeddings (${maxPositions}); use fewer latents or shorter examples ("${shown}")`,
+    );
+  }
 }
 
 export interface SftRun {

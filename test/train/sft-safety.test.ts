@@ -140,6 +140,19 @@ maybe('train sft keeps what it did not create', () => {
     expect(new RunDir(out).readJsonl<{ step: number }>('metrics.jsonl').map((m) => m.step)).toEqual([1, 2, 3, 4]);
   });
 
+  test('sequences longer than max_position_embeddings are refused before training', async () => {
+    const short = path.join(root, 'short-model');
+    fs.cpSync(fx.model, short, { recursive: true });
+    const file = path.join(short, 'config.json');
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), max_position_embeddings: 12 }));
+    const out = path.join(root, 'too-long');
+    await expect(cli(['train', 'sft', '--model', short, '--data', fx.data, '--out', out, '--steps', '2', '--latents', '1'])).rejects.toThrow(
+      /the longest example is \d+ positions with 1 latent\(s\) per span, more than the model's max_position_embeddings \(12\)/,
+    );
+    expect(fs.existsSync(path.join(out, 'metrics.jsonl'))).toBe(false);
+    expect(fs.existsSync(path.join(out, 'checkpoints'))).toBe(false);
+  });
+
   test.each([
     [{ 'grad-clip': '-1' }, /gradClip must be/],
     [{ 'eval-examples': '-2' }, /evalExamples must be/],

@@ -1,5 +1,6 @@
 // Safetensors load throughput: a 512 MiB file of 8 float32 tensors of 64 MiB, loaded by ours
-// (SafetensorsFile.open + loadTensor per tensor: pread(2) straight into tensor memory) and, in the
+// (SafetensorsFile.open + loadTensor per tensor: with a warm page cache, tensors over a copy-on-write
+// mapping of the file; cold, or with map: false, pread(2) straight into tensor memory) and, in the
 // same run, read by `cat` (the read limit), by Python into a reused buffer (the floor of any loader
 // that copies), by the Python path without the safetensors package (readinto + torch.frombuffer) and
 // by the safetensors package (bench/python/safetensors_load.py).
@@ -13,10 +14,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as torch from '../src/torch';
-import { loadTensor } from '../src/torch/io/load';
+import { spawnSync } from 'child_process';
+import { loadTensor, type LoadTensorOptions } from '../src/torch/io/load';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../src/torch/io/safetensors';
 import { native } from '../src/torch/native';
-import { pythonCounterpart, runSuite, UsageError, type BenchCase, type Counterpart, type SuiteResult } from './lib';
+import { pythonCounterpart, ROOT, runSuite, UsageError, type BenchCase, type Counterpart, type SuiteResult } from './lib';
 
 const TENSORS = 8;
 const TENSOR_ELEMENTS = 16 * 1024 * 1024; // 64 MiB of float32
@@ -38,11 +40,44 @@ function writeBenchFile(file: string, tensors = TENSORS, elements = TENSOR_ELEME
   writeSafetensors(file, specs, { format: 'pt' });
 }
 
-function loadAll(file: string, readerThreads?: number): void {
+function loadAll(file: string, options: LoadTensorOptions = {}): void {
   torch.scope(() => {
     using st = SafetensorsFile.open(file);
-    for (const name of st.entries.keys()) loadTensor(st, name, { readerThreads });
+    for (const name of st.entries.keys()) loadTensor(st, name, options);
   });
+}
+
+const RSS_PROBE = '--rss-probe';
+
+/**
+ * Child-process side of the peak-memory rows: loads the whole file once with `map` and keeps the
+ * tensors, then prints the resident set before and at its peak (getrusage), in bytes.
+ */
+function rssProbe(file: string, map: 'auto' | 'false'): void {
+  const before = process.memoryUsage().rss;
+  const tensors = torch.scope(() => {
+    using st = SafetensorsFile.open(file);
+    return [...st.entries.keys()].map((name) => torch.keep(loadTensor(st, name, { map: map === 'auto' ? 'auto' : false })));
+  });
+  const peak = process.resourceUsage().maxRSS * 1024;
+  for (const t of tensors) t.dispose();
+  console.log(JSON.stringify({ before, peak }));
+}
+
+/** Peak resident-set growth of one load in a fresh process, for each way of loading. */
+function peakRss(file: string, bytes: number): string {
+  const lines = ['| load | RSS before | peak RSS | peak growth / file size |', '|---|--:|--:|--:|'];
+  for (const map of ['auto', 'false'] as const) {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bench', 'run.js'), 'safetensors', RSS_PROBE, map, file], { encoding: 'utf8' });
+    if (r.status !== 0) {
+      lines.push(`| map: ${map} | probe failed (${r.status ?? r.signal}): ${(r.stderr ?? '').trim().split('\n').pop()} | | |`);
+      continue;
+    }
+    const { before, peak } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { before: number; peak: number };
+    const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+    lines.push(`| map: ${map}${map === 'auto' ? ' (warm: mapped)' : ' (pread copy)'} | ${mib(before)} | ${mib(peak)} | ${((peak - before) / bytes).toFixed(2)} |`);
+  }
+  return lines.join('\n');
 }
 
 /** The loader ours had before loadTensor (and the Qwen2 loader used): bytes into a JS Buffer, then a copy into a tensor. */
@@ -67,14 +102,29 @@ function cases(file: string): BenchCase[] {
   const open = (options = '') => `using f = SafetensorsFile.open(FILE); for (name of f.entries.keys()) loadTensor(f, name${options})`;
   const evict = 'native.evictFromPageCache(FILE); ';
   return [
-    { name: 'load', group: warm, description: open(), unitsPerIteration: 1, goals: readLimit, setup: () => ({ iteration: () => loadAll(file) }) },
     {
-      name: 'load.reader_threads_2',
+      name: 'load',
       group: warm,
-      description: open(', {readerThreads: 2}'),
+      description: open() + " (map: 'auto': warm, so mapped)",
+      unitsPerIteration: 1,
+      goals: readLimit,
+      setup: () => ({ iteration: () => loadAll(file) }),
+    },
+    {
+      name: 'load.copy',
+      group: warm,
+      description: open(', {map: false}') + ' (pread copies)',
       unitsPerIteration: 1,
       compareAs: 'load',
-      setup: () => ({ iteration: () => loadAll(file, 2) }),
+      setup: () => ({ iteration: () => loadAll(file, { map: false }) }),
+    },
+    {
+      name: 'load.copy_reader_threads_2',
+      group: warm,
+      description: open(', {map: false, readerThreads: 2}'),
+      unitsPerIteration: 1,
+      compareAs: 'load',
+      setup: () => ({ iteration: () => loadAll(file, { map: false, readerThreads: 2 }) }),
     },
     {
       name: 'load.through_js_buffer',
@@ -87,7 +137,7 @@ function cases(file: string): BenchCase[] {
     {
       name: 'load_cold',
       group: cold,
-      description: evict + open(),
+      description: evict + open() + " (map: 'auto': cold, so pread)",
       unitsPerIteration: 1,
       goals: readLimit,
       setup: () => ({ iteration: evicting(file, () => loadAll(file)) }),
@@ -138,6 +188,7 @@ function parseDir(argv: string[]): { dir: string; rest: string[] } {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  if (argv[0] === RSS_PROBE) return rssProbe(argv[2], argv[1] === 'auto' ? 'auto' : 'false');
   const { dir, rest } = parseDir(argv);
   const help = rest.includes('--help') || rest.includes('-h');
   const workDir = help ? dir : fs.mkdtempSync(path.join(dir, 'lt-bench-safetensors-'));
@@ -166,7 +217,8 @@ export async function main(argv: string[]): Promise<void> {
           'Every implementation reads the same file; times are per whole-file load (all 8 tensors), open and header parsing included.',
           'cat (the read limit) copies the page cache into one small buffer that stays in the CPU cache; every loader must also write the 512 MiB ' +
             'to memory that is not yet in any cache (and, when the memory is new, fault it in): readinto (one reused, pre-touched buffer) is that floor.',
-          'Ours allocates each tensor (at::empty) and preads into it, asking for transparent huge pages: 4 KiB first-touch faults made a 512 MiB load 4× slower on a KVM guest.',
+          "Ours (map: 'auto') maps the file copy-on-write once and makes each tensor a view of its bytes, its page-table entries filled at load (MADV_POPULATE_READ): nothing is copied.",
+          'Ours with map: false allocates each tensor (at::empty) and preads into it, asking for transparent huge pages: 4 KiB first-touch faults made a 512 MiB load 4× slower on a KVM guest.',
           "The safetensors package's default mmap backend reads nothing at load time, so its column uses backend=\"pread\".",
           'Cold rows: posix_fadvise(DONTNEED) drops the file from this machine\'s page cache; a VM host may still cache it.',
         ],
@@ -177,6 +229,7 @@ export async function main(argv: string[]): Promise<void> {
     if (result) {
       console.log(`\nThroughput (GB/s = 10^9 bytes of the ${bytes}-byte file per second, from the medians above):\n`);
       console.log(throughputTable(result, bytes));
+      console.log(`\nPeak resident set of one load in a fresh process (tensors kept until the end):\n\n${peakRss(file, bytes)}`);
     }
   } finally {
     if (!help) fs.rmSync(workDir, { recursive: true, force: true });

@@ -73,7 +73,8 @@ export function loadTensor(source: TensorSource, name: string, options: LoadTens
   const onCpu = options.device === undefined || options.device === 'cpu';
   let handle: number | null = null;
   try {
-    if (map === true || (map === 'auto' && onCpu)) {
+    // (An addon built before mapping existed lacks mapFile: it reads.)
+    if ((map === true || (map === 'auto' && onCpu)) && typeof N.mapFile === 'function') {
       const mapping = mappingOf(file);
       if (map === true || N.mappedResidentFraction(mapping, entry.byteOffset, entry.byteLength) >= WARM_FRACTION) {
         handle = N.mappedTensor(mapping, entry.byteOffset, entry.byteLength, stored, entry.shape);

@@ -14,6 +14,7 @@ void register_distributed(napi_env env, napi_value exports);
 void register_io(napi_env env, napi_value exports);
 void register_mapped_file(napi_env env, napi_value exports);
 void register_guards(napi_env env, napi_value exports);
+void register_cpu_allocator(napi_env env, napi_value exports);
 }  // namespace lt
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
@@ -30,5 +31,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   lt::register_io(env, exports);
   lt::register_mapped_file(env, exports);
   lt::register_guards(env, exports);
+  lt::register_cpu_allocator(env, exports);
   return exports;
 }

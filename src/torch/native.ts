@@ -82,6 +82,8 @@ export interface NativeAddon {
   mappedResidentFraction(mapping: number, byteOffset: number, byteLength: number): number;
   mappedTensor(mapping: number, byteOffset: number, byteLength: number, dtype: string, shape: readonly number[]): number | null;
   mappedFileFaults(): number;
+  emptyCpuCache(): number;
+  cpuCacheStats(): [number, number, number, number];
 }
 
 /** An optimizer owned by the addon (opaque to JS). */

@@ -55,3 +55,21 @@ export const cuda = {
     N.cudaEmptyCache();
   },
 };
+
+/**
+ * The CPU side's caching allocator (native/cpu_allocator.cc): blocks of 1 MiB and more are kept when
+ * freed (up to LT_CPU_CACHE_MB, default 4096; 0 turns caching off) and reused for requests of the same
+ * size class, so that a loop allocating the same large buffers every step does not map and fault
+ * them in anew each time.
+ */
+export const cpu = {
+  /** Cached bytes, reuses (hits) and fresh allocations (misses) of large blocks, and the cap. */
+  cacheStats(): { cachedBytes: number; hits: number; misses: number; limitBytes: number } {
+    const [cachedBytes, hits, misses, limitBytes] = N.cpuCacheStats();
+    return { cachedBytes, hits, misses, limitBytes };
+  },
+  /** Returns every cached block to the system; the number of bytes freed. */
+  emptyCache(): number {
+    return N.emptyCpuCache();
+  },
+};

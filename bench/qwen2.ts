@@ -9,25 +9,34 @@
 // after a 16-token prompt, reported per decoded token. Both sides seed the generator with 0 and draw
 // the weights in state-dict order (normal(0, 0.02) matrices, zero biases, unit norms), so they hold
 // the same weights.
+//
+// Environment (read by both sides): QWEN2_BENCH_SHAPE=default|qwen2-0.5b|tiny (the full 24-layer
+// Qwen2-0.5B with its 151,936-token vocabulary, or a tiny model for trying the plumbing),
+// QWEN2_BENCH_DEVICE=cpu|cuda (on CUDA every iteration ends with a device synchronisation, on both
+// sides), QWEN2_BENCH_DTYPE=float32|bfloat16|float16.
+//
+// After the table, decoding is set against the memory-bandwidth floor: one decoded token reads every
+// weight once, so it cannot take less than (weight bytes) / (copy bandwidth), the bandwidth measured
+// here with a large device-to-device copy (bytes read + bytes written per second, as STREAM counts).
+import * as fs from 'fs';
 import * as torch from '../src/torch';
 import { F, type Tensor } from '../src/torch';
 import { Qwen2ForCausalLM, generate, initQwen2Weights, makeQwen2Config } from '../src/models/qwen2';
-import { pythonCounterpart, runSuite, type BenchCase } from './lib';
+import { itemSize } from '../src/torch/types';
+import { formatRatio, pythonCounterpart, runSuite, type BenchCase, type SuiteResult } from './lib';
 
 // Kept equal to bench/python/qwen2.py.
-export const SHAPE = {
-  layers: 4,
-  hidden: 896,
-  heads: 14,
-  kvHeads: 2,
-  intermediate: 4864,
-  vocab: 32000,
-  ropeTheta: 1e6,
-  batch: 4,
-  seq: 256,
-  prompt: 16,
-  newTokens: 64,
+const SHAPES = {
+  default: { layers: 4, hidden: 896, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 32000, ropeTheta: 1e6, batch: 4, seq: 256, prompt: 16, newTokens: 64 },
+  'qwen2-0.5b': { layers: 24, hidden: 896, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 151936, ropeTheta: 1e6, batch: 4, seq: 256, prompt: 16, newTokens: 64 },
+  tiny: { layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 128, vocab: 512, ropeTheta: 1e6, batch: 2, seq: 16, prompt: 4, newTokens: 8 },
 };
+const SHAPE_NAME = (process.env.QWEN2_BENCH_SHAPE ?? 'default') as keyof typeof SHAPES;
+if (!(SHAPE_NAME in SHAPES)) throw new Error(`bench qwen2: QWEN2_BENCH_SHAPE must be one of ${Object.keys(SHAPES).join(', ')}, got ${SHAPE_NAME}`);
+export const SHAPE = SHAPES[SHAPE_NAME];
+const DEVICE = process.env.QWEN2_BENCH_DEVICE ?? 'cpu';
+const DTYPE = (process.env.QWEN2_BENCH_DTYPE ?? 'float32') as torch.DType;
+const synchronize = DEVICE.startsWith('cuda') ? () => torch.cuda.synchronize() : () => {};
 
 function buildModel(): Qwen2ForCausalLM {
   const config = makeQwen2Config({
@@ -40,17 +49,19 @@ function buildModel(): Qwen2ForCausalLM {
     ropeTheta: SHAPE.ropeTheta,
     tieWordEmbeddings: true,
   });
-  const model = new Qwen2ForCausalLM(config, { dtype: 'float32' });
+  const model = new Qwen2ForCausalLM(config, { dtype: DTYPE, device: DEVICE });
   initQwen2Weights(model, { std: 0.02, seed: 0 });
   return model;
 }
 
 /** Token ids [rows, cols] drawn after the weights, from the same generator state on both sides. */
 function tokens(rows: number, cols: number): Tensor {
-  return torch.keep(torch.randint(0, SHAPE.vocab, [rows, cols]));
+  return torch.keep(torch.scope(() => torch.randint(0, SHAPE.vocab, [rows, cols]).to(DEVICE)));
 }
 
-const GROUP = `Qwen2-0.5B shape, ${SHAPE.layers} layers (hidden ${SHAPE.hidden}, ${SHAPE.heads}/${SHAPE.kvHeads} heads, MLP ${SHAPE.intermediate}, vocab ${SHAPE.vocab}), float32`;
+const GROUP =
+  `${SHAPE_NAME === 'tiny' ? 'tiny Qwen2' : 'Qwen2-0.5B shape'}, ${SHAPE.layers} layers (hidden ${SHAPE.hidden}, ${SHAPE.heads}/${SHAPE.kvHeads} heads, ` +
+  `MLP ${SHAPE.intermediate}, vocab ${SHAPE.vocab}), ${DTYPE} on ${DEVICE}`;
 
 export const CASES: BenchCase[] = [
   {
@@ -62,7 +73,7 @@ export const CASES: BenchCase[] = [
       const model = buildModel();
       const ids = tokens(SHAPE.batch, SHAPE.seq);
       return {
-        iteration: () => torch.noGrad(() => torch.scope(() => void model.forward({ inputIds: ids }))),
+        iteration: () => (torch.noGrad(() => torch.scope(() => void model.forward({ inputIds: ids }))), synchronize()),
         dispose: () => (model.dispose(), ids.dispose()),
       };
     },
@@ -83,6 +94,7 @@ export const CASES: BenchCase[] = [
           const loss = F.crossEntropy(logits.narrow(1, 0, n).reshape([-1, SHAPE.vocab]), ids.narrow(1, 1, n).reshape([-1]));
           loss.backward();
           model.zeroGrad();
+          synchronize();
         });
       return { iteration, dispose: () => (model.dispose(), ids.dispose()) };
     },
@@ -104,8 +116,64 @@ export const CASES: BenchCase[] = [
   },
 ];
 
+/** Bytes of the weights one decoded token reads: every parameter once (the tied embedding once, as the head). */
+function weightBytes(): number {
+  const model = buildModel();
+  try {
+    return model.parameters().reduce((n, p) => n + p.numel() * itemSize(p.dtype as torch.DType), 0);
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Copy bandwidth on the benchmark's device, bytes read + written per second: the median of 9 copies of 256 MiB. */
+function copyBandwidth(): number {
+  const bytes = SHAPE_NAME === 'tiny' ? 16 << 20 : 256 << 20;
+  return torch.scope(() => {
+    const src = torch.ones([bytes / 4], { dtype: 'float32', device: DEVICE });
+    const dst = torch.empty([bytes / 4], { dtype: 'float32', device: DEVICE });
+    const times: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      synchronize();
+      const t0 = process.hrtime.bigint();
+      dst.copy_(src);
+      synchronize();
+      if (i >= 2) times.push(Number(process.hrtime.bigint() - t0));
+    }
+    times.sort((a, b) => a - b);
+    return (2 * bytes) / (times[times.length >> 1] / 1e9);
+  });
+}
+
+/** Decode time per token set against the bandwidth floor, ours and PyTorch's. */
+export function floorTable(result: SuiteResult): string | null {
+  const row = result.rows.find((r) => r.name === 'decode_token');
+  if (!row) return null;
+  const bytes = weightBytes();
+  const bandwidth = copyBandwidth();
+  const floor = (bytes / bandwidth) * 1e9;
+  const ours = row.ours.summary.median;
+  const theirs = row.counterparts.pytorch?.summary.median;
+  const ms = (ns: number) => `${(ns / 1e6).toFixed(3)} ms`;
+  const record = process.env.QWEN2_BENCH_FLOOR_JSON; // for bench/gpu-check.sh's summary
+  if (record) {
+    const floorRecord = { shape: SHAPE_NAME, dtype: DTYPE, device: DEVICE, weightBytes: bytes, copyBandwidth: bandwidth, floorNs: floor, oursNs: ours, pytorchNs: theirs ?? null };
+    fs.writeFileSync(record, JSON.stringify(floorRecord));
+  }
+  return [
+    `weights ${(bytes / 1e6).toFixed(1)} MB (${DTYPE}); copy bandwidth ${(bandwidth / 1e9).toFixed(1)} GB/s (read + write, ${DEVICE}); floor = weights / bandwidth`,
+    '',
+    '| decode per token | ours | PyTorch | floor | ours/floor | PyTorch/floor | ours/PyTorch |',
+    '|---|--:|--:|--:|--:|--:|--:|',
+    `| ${SHAPE_NAME} | ${ms(ours)} | ${theirs === undefined ? '–' : ms(theirs)} | ${ms(floor)} | ${formatRatio(ours / floor)} | ` +
+      `${theirs === undefined ? '–' : formatRatio(theirs / floor)} | ${theirs === undefined ? '–' : formatRatio(ours / theirs)} |`,
+  ].join('\n');
+}
+
 export async function main(argv: string[]): Promise<void> {
-  await runSuite(
+  if (DEVICE.startsWith('cuda') && !torch.cuda.isAvailable())
+    throw new Error(`bench qwen2: QWEN2_BENCH_DEVICE=${DEVICE} but CUDA is unavailable: ${torch.cuda.unavailableReason()}`);
+  const result = await runSuite(
     {
       name: 'qwen2',
       title: "qwen2: Qwen2 forward, training step and KV-cache decoding, ours vs Hugging Face transformers' Qwen2ForCausalLM",
@@ -114,13 +182,15 @@ export async function main(argv: string[]): Promise<void> {
       // One training step takes seconds on two cores: few, single-iteration samples keep a run near 5 minutes.
       timing: { warmupMs: 0, sampleMs: 1, repeats: 3 },
       notes: [
-        'float32 on CPU, same intra-op threads; both sides draw the same weights and tokens from seed 0.',
+        `${DTYPE} on ${DEVICE}, same intra-op threads; both sides draw the same weights and tokens from seed 0.`,
         "PyTorch side: transformers' Qwen2ForCausalLM with SDPA attention; decoding is a loop of model(next, past_key_values=DynamicCache) + argmax under inference_mode.",
         'Every sample is one iteration (a forward, a training step, or 64 decoded tokens); the warm-up is two iterations.',
-        'Decoding one token reads every float32 weight once (~354 MB: 4 layers and the 32k x 896 head) with the same kernels on both sides, ' +
-          'so it is bound by memory bandwidth; what differs is the per-token framework overhead (ours ~0.35 ms, the transformers loop ~1.3 ms, measured on a tiny model of the same depth).',
+        'Decoding one token reads every weight once with the same kernels on both sides, so it is bound by memory bandwidth; ' +
+          'what differs is the per-token framework overhead (table below: time per token against the bandwidth floor).',
       ],
     },
     argv,
   );
+  const floor = result ? floorTable(result) : null;
+  if (floor) console.log(`\n### decode against the memory-bandwidth floor\n\n${floor}`);
 }

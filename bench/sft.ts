@@ -14,6 +14,11 @@
 //
 // Goal (issue "phase-1 training benchmark"): training steps per second at least PyTorch's, i.e.
 // ours/PyTorch time per step <= 1.0 in every case.
+//
+// Environment (read by both sides, through the fixture): SFT_BENCH_SHAPE=default|qwen2-0.5b|tiny (the
+// full 24-layer Qwen2-0.5B with its 151,936-token vocabulary, or a tiny model for trying the plumbing),
+// SFT_BENCH_DEVICE=cpu|cuda, SFT_BENCH_DTYPE=float32|bfloat16 (the weights are drawn in float32 and then
+// converted; the first-step check then agrees only to the dtype's rounding).
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -32,7 +37,16 @@ import { findPython, formatDuration, formatRatio, pythonCounterpart, ROOT, runSu
 import { parseOptions } from './lib/options';
 
 // Kept equal to bench/python/sft.py (which reads them from the fixture).
-export const SHAPE = { layers: 4, hidden: 256, heads: 4, kvHeads: 2, intermediate: 688, vocab: 1024, ropeTheta: 1e6, batch: 8 };
+const SHAPES = {
+  default: { layers: 4, hidden: 256, heads: 4, kvHeads: 2, intermediate: 688, vocab: 1024, ropeTheta: 1e6, batch: 8 },
+  'qwen2-0.5b': { layers: 24, hidden: 896, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 151936, ropeTheta: 1e6, batch: 8 },
+  tiny: { layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 128, vocab: 512, ropeTheta: 1e6, batch: 4 },
+};
+const SHAPE_NAME = (process.env.SFT_BENCH_SHAPE ?? 'default') as keyof typeof SHAPES;
+if (!(SHAPE_NAME in SHAPES)) throw new Error(`bench sft: SFT_BENCH_SHAPE must be one of ${Object.keys(SHAPES).join(', ')}, got ${SHAPE_NAME}`);
+export const SHAPE = SHAPES[SHAPE_NAME];
+const DEVICE = process.env.SFT_BENCH_DEVICE ?? 'cpu';
+const DTYPE = (process.env.SFT_BENCH_DTYPE ?? 'float32') as torch.DType;
 const INIT_STD = 0.02;
 const LATENTS = [4, 0];
 const MODES = ['full', 'two_trunk'] as const;
@@ -122,6 +136,11 @@ interface Trainee {
 export function makeTrainee(mode: Mode): Trainee {
   const model = makeModel();
   const heads = makeHeads(model);
+  // Drawn in float32 on the CPU (as the fixture holds them), then placed.
+  for (const m of [model, heads]) {
+    if (DTYPE !== 'float32') m.to(DTYPE);
+    if (DEVICE !== 'cpu') m.to(DEVICE);
+  }
   let decoder: LatentDecoder | null = null;
   if (mode === 'two_trunk') {
     decoder = LatentDecoder.copyOf(model);
@@ -181,7 +200,7 @@ function stepCase(mode: Mode, k: number, batches: Map<number, LatentSequence[]>)
     name: caseName(mode, k),
     group:
       `latent SFT step, Qwen2 ${SHAPE.layers} layers (hidden ${SHAPE.hidden}, ${SHAPE.heads}/${SHAPE.kvHeads} heads, MLP ${SHAPE.intermediate}, ` +
-      `vocab ${SHAPE.vocab}, tied), batch ${SHAPE.batch}, float32`,
+      `vocab ${SHAPE.vocab}, tied), batch ${SHAPE.batch}, ${DTYPE}${DEVICE === 'cpu' ? '' : ` on ${DEVICE}`}`,
     description:
       `${mode === 'full' ? 'full fine-tuning' : 'two-trunk (frozen language copy, trainable latent copy)'}, k=${k}: ` +
       `latentForward -> (loss + ${TRAIN.startLossWeight}·start + ${TRAIN.stopLossWeight}·stop).backward() -> clipGradNorm_ -> AdamW.step -> zeroGrad ` +
@@ -216,7 +235,7 @@ export function writeFixture(dir: string, batches: Map<number, LatentSequence[]>
         })),
       ]),
     );
-    const fixture = { shape: SHAPE, botId: BOT, eotId: EOT, scale: heads.scale, train: TRAIN, heads: headValues, sequences };
+    const fixture = { shape: SHAPE, device: DEVICE, dtype: DTYPE, botId: BOT, eotId: EOT, scale: heads.scale, train: TRAIN, heads: headValues, sequences };
     fs.writeFileSync(path.join(dir, 'fixture.json'), JSON.stringify(fixture));
   } finally {
     model.dispose();
@@ -326,7 +345,7 @@ export async function main(argv: string[]): Promise<void> {
       if (typeof check === 'string') process.stderr.write(`bench sft: WARNING: ${check}\n`);
     }
     const notes = [
-      'float32 on CPU, same intra-op threads; both sides start from the same weights (written by this side) and train on the same batch.',
+      `${DTYPE} on ${DEVICE}, same intra-op threads; both sides start from the same weights (written by this side) and train on the same batch.`,
       `Batch: ${SHAPE.batch} problems of the synthetic arithmetic task (1-4 annotated steps), word-level tokens (${vocabUsed} ids used), ` +
         `${breakpoints} breakpoints; k=0 is the same batch without spans.`,
       'PyTorch side (bench/python/sft.py): transformers Qwen2DecoderLayer/Qwen2RMSNorm/Qwen2RotaryEmbedding with a DynamicCache, ' +

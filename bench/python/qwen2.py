@@ -17,9 +17,23 @@ from transformers import DynamicCache, Qwen2Config, Qwen2ForCausalLM
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Case, run  # noqa: E402
 
-# Kept equal to bench/qwen2.ts.
-SHAPE = dict(layers=4, hidden=896, heads=14, kv_heads=2, intermediate=4864, vocab=32000, rope_theta=1e6,
-             batch=4, seq=256, prompt=16, new_tokens=64)
+# Kept equal to bench/qwen2.ts (QWEN2_BENCH_SHAPE, QWEN2_BENCH_DEVICE, QWEN2_BENCH_DTYPE).
+SHAPES = {
+    "default": dict(layers=4, hidden=896, heads=14, kv_heads=2, intermediate=4864, vocab=32000, rope_theta=1e6,
+                    batch=4, seq=256, prompt=16, new_tokens=64),
+    "qwen2-0.5b": dict(layers=24, hidden=896, heads=14, kv_heads=2, intermediate=4864, vocab=151936, rope_theta=1e6,
+                       batch=4, seq=256, prompt=16, new_tokens=64),
+    "tiny": dict(layers=2, hidden=64, heads=4, kv_heads=2, intermediate=128, vocab=512, rope_theta=1e6,
+                 batch=2, seq=16, prompt=4, new_tokens=8),
+}
+SHAPE = SHAPES[os.environ.get("QWEN2_BENCH_SHAPE", "default")]
+DEVICE = torch.device(os.environ.get("QWEN2_BENCH_DEVICE", "cpu"))
+DTYPE = getattr(torch, os.environ.get("QWEN2_BENCH_DTYPE", "float32"))
+
+
+def synchronize():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def build_model() -> Qwen2ForCausalLM:
@@ -34,7 +48,8 @@ def build_model() -> Qwen2ForCausalLM:
         tie_word_embeddings=True,
         attn_implementation="sdpa",
     )
-    model = Qwen2ForCausalLM(config)
+    with torch.device(DEVICE):
+        model = Qwen2ForCausalLM(config).to(DTYPE)
     # The initialisation of bench/qwen2.ts (initQwen2Weights, scheme 'hf'), in the same parameter order.
     torch.manual_seed(0)
     with torch.no_grad():
@@ -49,7 +64,7 @@ def build_model() -> Qwen2ForCausalLM:
 
 
 def tokens(rows: int, cols: int) -> torch.Tensor:
-    return torch.randint(0, SHAPE["vocab"], (rows, cols))
+    return torch.randint(0, SHAPE["vocab"], (rows, cols)).to(DEVICE)
 
 
 def forward_setup():
@@ -59,6 +74,7 @@ def forward_setup():
     def iteration():
         with torch.no_grad():
             model(ids).logits
+        synchronize()
 
     return iteration
 
@@ -73,6 +89,7 @@ def train_step_setup():
         loss = F.cross_entropy(logits[:, :n].reshape(-1, SHAPE["vocab"]), ids[:, 1:].reshape(-1))
         loss.backward()
         model.zero_grad(set_to_none=True)
+        synchronize()
 
     return iteration
 

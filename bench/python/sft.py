@@ -51,6 +51,10 @@ def load_fixture():
 
 
 FIXTURE_DIR, FIXTURE = load_fixture()
+# bench/sft.ts's SFT_BENCH_DEVICE / SFT_BENCH_DTYPE, through the fixture: every tensor the step makes lands on DEVICE.
+DEVICE = torch.device(FIXTURE.get("device", "cpu"))
+DTYPE = getattr(torch, FIXTURE.get("dtype", "float32"))
+torch.set_default_device(DEVICE)
 hf_logging.disable_progress_bar()  # from_pretrained's "Loading weights" bar would clutter the benchmark's progress
 
 
@@ -124,10 +128,10 @@ def attention_mask(kv_pos, kv_valid, q_pos, q_valid):
 class LatentModel:
     def __init__(self, mode: str):
         model = Qwen2ForCausalLM.from_pretrained(os.path.join(FIXTURE_DIR, "model"), attn_implementation="sdpa", dtype=torch.float32)
-        model.train()
+        model.to(DEVICE, DTYPE).train()
         base = model.model
         self.model = model
-        self.heads = Heads(FIXTURE["heads"], FIXTURE["scale"], FIXTURE["shape"]["hidden"])
+        self.heads = Heads(FIXTURE["heads"], FIXTURE["scale"], FIXTURE["shape"]["hidden"]).to(DEVICE, DTYPE)
         self.backbone = Trunk(base.layers, base.norm, base.rotary_emb)
         if mode == "two_trunk":
             self.latent = Trunk(copy.deepcopy(base.layers), copy.deepcopy(base.norm), base.rotary_emb)

@@ -1,6 +1,6 @@
 // Latent tokens on a language model: sequences with latent spans, the model with its heads, the
 // latent forward, generation with latent spans, and the diagnostics that ask whether latents are used.
-export { buildLatentSequence, Role, type LatentSchedule, type LatentSpan, type LatentSequence, type BuildOptions, type TextEncoder } from './sequence';
+export { buildLatentSequence, sequenceWithSpans, Role, type LatentSchedule, type LatentSpan, type LatentSequence, type BuildOptions, type TextEncoder } from './sequence';
 export { latentForward, type Trunk, type Backbone, type LatentAblation, type LatentForwardOptions, type LatentRecord, type LatentForwardResult } from './forward';
 export { LatentHeads, type LatentHeadsOptions } from './heads';
 export {
@@ -8,6 +8,7 @@ export {
   type TokenSpace, type LatentStepArgs, type StopHead, type LatentInputKind, type LatentInputSpec, type LatentInputInit,
 } from './latent-input';
 export { CoupledCaches, checkCoupling, COUPLINGS, type Coupling } from './coupling';
+export { latentLogits, parseSpans, type PositionOutputs, type PositionKind } from './logits';
 export { LatentModel, BOT, EOT, measureLatentScale, resizeTokenEmbeddings, type LatentMode, type LatentModelOptions } from './model';
 export { qwen2Backbone, LatentDecoder } from './qwen2-trunks';
 export { generateWithLatents, type LatentGenerateOptions, type GeneratedSpan, type LatentGeneration } from './generate';

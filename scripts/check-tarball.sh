@@ -16,6 +16,10 @@ cd "$work/consumer"
 npm init -y >/dev/null
 # A dependency does not get the test suite's Python packages (LATENT_DEV_PACKAGES unset).
 env -u LATENT_DEV_PACKAGES npm install --no-audit --no-fund "$work/$tarball"
+python=node_modules/latent-tokens/.venv/bin/python
+if [ -x "$python" ] && "$python" -c "import transformers" 2>/dev/null; then
+  echo "the dependency's .venv has transformers: the test suite's packages must not be installed for a dependency"; exit 1
+fi
 node -e "
 const lt = require('latent-tokens');
 const torch = require('latent-tokens/torch');

@@ -218,7 +218,8 @@ function overviewSection(runs: readonly RunData[]): Section {
     ];
     if (baseline) row.push(run === baseline || test === undefined || baselineTest === undefined ? '—' : formatNumber(test - baselineTest));
     row.push(
-      accuracy?.withLatents !== undefined ? formatPercent(accuracy.withLatents) + n : '—',
+      // a k = 0 run never opens a span: its "with latents" accuracy would only repeat the other column
+      accuracy?.withLatents !== undefined && latentsOf(run) !== 0 ? formatPercent(accuracy.withLatents) + n : '—',
       accuracy?.withoutLatents !== undefined ? formatPercent(accuracy.withoutLatents) + n : '—',
       formatNumber(run.skippedLines),
     );
@@ -258,11 +259,12 @@ async function utilisationSection(plots: PlotCollector, runs: readonly RunData[]
     const d = run.diagnostics;
     if (!d || (!d.ablations.length && !d.accuracy)) continue;
     const heading = runs.length > 1 ? html`<h3>${run.name}</h3>` : '';
-    const accuracy = d.accuracy
-      ? html`<p>Answer accuracy with latents <b>${formatPercent(d.accuracy.withLatents)}</b>, without latents <b>${formatPercent(d.accuracy.withoutLatents)}</b>${
-          d.accuracy.n !== undefined ? ` (n=${formatNumber(d.accuracy.n)})` : ''
-        }.</p>`
-      : '';
+    const n = d.accuracy?.n !== undefined ? ` (n=${formatNumber(d.accuracy.n)})` : '';
+    const accuracy = !d.accuracy
+      ? ''
+      : latentsOf(run) === 0
+        ? html`<p>Answer accuracy <b>${formatPercent(d.accuracy.withoutLatents)}</b>${n} (k = 0: no latents).</p>`
+        : html`<p>Answer accuracy with latents <b>${formatPercent(d.accuracy.withLatents)}</b>, without latents <b>${formatPercent(d.accuracy.withoutLatents)}</b>${n}.</p>`;
     if (!d.ablations.length) {
       parts.push(html`${heading}${accuracy}`);
       continue;

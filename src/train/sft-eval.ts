@@ -64,6 +64,8 @@ export interface StudyEndpoints {
 
 export interface SftDiagnostics {
   step: number;
+  /** latents per breakpoint of the run (0: the no-latent baseline, which has no "with latents" accuracy) */
+  latents: number;
   /** the run's latent interface: input form (with its options), two-trunk coupling, frozen markers */
   latentInterface: { latentInput: LatentInputSpec; mode: string; coupling: string; freezeMarkers: boolean };
   test: { loss: number; nextStepLoss: number; resultLoss: number; stepLoss: number; startPrecision: number; startRecall: number; startF1: number; examples: number };
@@ -98,7 +100,7 @@ function storedPerExample(runDir: string, data: string, n: number, what: string)
 const endpoint = (e: { delta: number; ci: [number, number] }): Endpoint => ({ delta: e.delta, ci: e.ci });
 
 export async function evaluateSftRun(runDir: string, o: SftEvalOptions = {}): Promise<SftDiagnostics> {
-  const run = await loadSftRun(runDir);
+  const run = await loadSftRun(runDir, { quiet: o.quiet });
   const { lm, data, config } = run;
   const seed = o.seed ?? ENDPOINT_SEED;
   lm.train(false);
@@ -106,7 +108,9 @@ export async function evaluateSftRun(runDir: string, o: SftEvalOptions = {}): Pr
   try {
     const testExamples = data.test.slice(0, o.examples ?? 200);
     const seqs = testExamples.map((e) => data.sequence(e));
-    const loss = evaluateLoss(lm, seqs, { batchSize: config.batchSize });
+    const lossBar = new ProgressBar({ total: seqs.length, label: 'test loss', quiet: o.quiet });
+    const loss = evaluateLoss(lm, seqs, { batchSize: config.batchSize, onProgress: (done) => lossBar.update(done) });
+    lossBar.finish();
     const resultOf = (e: typeof loss) => e.perExample.map((p) => p.result);
     const trainSeqs = data.train.slice(0, 64).map((e) => data.sequence(e));
     let ablations: AblationResult[] = [];
@@ -178,6 +182,7 @@ export async function evaluateSftRun(runDir: string, o: SftEvalOptions = {}): Pr
     void _samples;
     const diagnostics: SftDiagnostics = {
       step: run.step,
+      latents: config.latents,
       latentInterface: { latentInput: lm.heads.input.spec(), mode: lm.mode, coupling: lm.coupling, freezeMarkers: !lm.heads.markers.requiresGrad },
       test: { loss: loss.loss, nextStepLoss: loss.nextStepLoss, resultLoss: loss.resultLoss, stepLoss: loss.stepLoss, startPrecision: loss.start.precision, startRecall: loss.start.recall, startF1: loss.start.f1, examples: seqs.length },
       ablations,
@@ -238,7 +243,9 @@ export function formatDiagnostics(d: SftDiagnostics): string {
   }
   if (d.recurring.length) lines.push(`most recurring decoded tokens: ${d.recurring.slice(0, 10).map((r) => `${JSON.stringify(r.token)}×${r.count}`).join(' ')}; result digit among decoded: ${(100 * d.resultHitRate).toFixed(1)}%`);
   const a = d.accuracy;
-  if (a) {
+  if (a && d.latents === 0) {
+    lines.push(`answer accuracy (greedy, ${a.n} questions): ${pct(a.withoutLatents)}; with latents — (k = 0)`);
+  } else if (a) {
     lines.push(`answer accuracy (greedy, ${a.n} questions): spans by the start classifier ${pct(a.withLatents)}, no spans ${pct(a.withoutLatents)}${a.oracle !== undefined ? `, spans at the gold breakpoints ${pct(a.oracle)}` : ''}${a.oracleShuffled !== undefined ? ` (shuffled latents ${pct(a.oracleShuffled)}, constant ${pct(a.oracleConstant)})` : ''}`);
     lines.push(`  spans per answer ${a.spansPerAnswer.toFixed(2)}, ${pct(a.spansAwayFromBreakpoints)} of them away from a breakpoint; span lengths ${JSON.stringify(d.spanLengths)}`);
     for (const [name, p] of Object.entries(a.paired)) if (p) lines.push(`  ${name}: Δ ${(100 * p.delta).toFixed(1)} points [${(100 * p.ci[0]).toFixed(1)}, ${(100 * p.ci[1]).toFixed(1)}], McNemar p = ${p.pValue.toPrecision(2)} (${p.aOnly} vs ${p.bOnly} discordant)`);

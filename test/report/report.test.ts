@@ -255,3 +255,17 @@ describe('latent report command', () => {
     expect(defaultReportDir([sftK4, sftK0])).toBe(path.resolve('latent-report'));
   });
 });
+
+describe('k = 0 runs', () => {
+  test('have no "accuracy with latents": the overview shows —, the utilisation section one accuracy', async () => {
+    const k0 = writeRunDir(root, 'k0-with-diagnostics', { kind: 'sft', latents: 0, finalTestLoss: 2, diagnostics: true, seed: 11 });
+    const out = freshDir('k0-report');
+    const result = await writeReport([k0], { out });
+    const page = fs.readFileSync(result.htmlPath, 'utf8');
+    const overview = page.slice(page.indexOf('accuracy with latents'), page.indexOf('</table>', page.indexOf('accuracy with latents')));
+    expect(overview).toContain('31.3% (n=160)'); // without latents
+    expect(overview).not.toContain('43.8%'); // the fixture's "with latents" value is not shown for k = 0
+    expect(page).toContain('(k = 0: no latents)');
+    expect(page).not.toContain('Answer accuracy with latents');
+  });
+});

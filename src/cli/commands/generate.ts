@@ -24,8 +24,8 @@ export const command: CommandModule<object, Args> = {
   describe: 'generate text with a Qwen2 model (greedy unless --temperature > 0), or with a latent run (--run): spans marked',
   builder: (y) =>
     y
-      .option('model', { type: 'string', describe: 'model directory or Hugging Face id (e.g. Qwen/Qwen2-0.5B)' })
-      .option('run', { type: 'string', describe: 'a latent training run directory: generate with latent spans (greedy), each marked' })
+      .option('model', { type: 'string', describe: 'model directory or Hugging Face id (e.g. Qwen/Qwen2-0.5B)', defaultDescription: 'none (or --run)' })
+      .option('run', { type: 'string', describe: 'a latent training run directory: generate with latent spans (greedy), each marked', defaultDescription: 'none' })
       .option('max-latents', { type: 'number', default: 8, describe: 'with --run: cap on latents per span' })
       .option('latents', { type: 'boolean', default: true, describe: 'with --run: --no-latents generates without opening spans' })
       .option('decode', { type: 'boolean', default: false, describe: 'with --run: show what each span\'s latents decode to' })
@@ -38,7 +38,7 @@ export const command: CommandModule<object, Args> = {
       .option('temperature', { type: 'number', default: 0, describe: '0 = greedy' })
       .option('top-k', { type: 'number', default: 0, describe: '0 = off' })
       .option('top-p', { type: 'number', default: 1, describe: '1 = off' })
-      .option('seed', { type: 'number', describe: 'random seed for sampling' })
+      .option('seed', { type: 'number', describe: 'random seed for sampling', defaultDescription: 'none' })
       .option('stop', { type: 'string', array: true, default: [] as string[], describe: 'stop strings' })
       .option('dtype', { choices: ['float32', 'bfloat16', 'float64', 'float16'] as const, describe: "compute dtype (default: the checkpoint's)" })
       .option('device', { type: 'string', default: 'cpu', describe: 'cpu or cuda[:N]' }),

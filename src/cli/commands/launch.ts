@@ -12,9 +12,9 @@ export const command: CommandModule = {
       .option('nproc', { alias: 'nproc-per-node', type: 'number', demandOption: true, describe: 'processes (ranks) on this node' })
       .option('nnodes', { type: 'number', default: 1, describe: 'nodes in the job' })
       .option('node-rank', { type: 'number', default: 0, describe: "this node's index in [0, nnodes)" })
-      .option('master', { type: 'string', describe: 'ADDR:PORT of the rendezvous on node 0 (default: 127.0.0.1 and a free port; required with --nnodes > 1)' })
-      .option('timeout', { type: 'number', describe: 'seconds before a missing or stuck rank fails the job (default 1800)' })
-      .option('backend', { choices: ['gloo', 'nccl'] as const, describe: 'default: nccl for CUDA training when available, else gloo' })
+      .option('master', { type: 'string', describe: 'ADDR:PORT of the rendezvous on node 0 (required with --nnodes > 1)', defaultDescription: '127.0.0.1 and a free port' })
+      .option('timeout', { type: 'number', describe: 'seconds before a missing or stuck rank fails the job', defaultDescription: '1800' })
+      .option('backend', { choices: ['gloo', 'nccl'] as const, describe: 'process-group backend', defaultDescription: 'nccl for CUDA training when available, else gloo' })
       .option('kill-grace', { type: 'number', default: 10, describe: 'seconds between SIGTERM and SIGKILL when stopping the ranks after a failure' })
       .check((a) => {
         const rest = (a['--'] as unknown[] | undefined) ?? [];

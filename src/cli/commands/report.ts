@@ -21,7 +21,7 @@ export const command: CommandModule<object, ReportArgs> = {
     yargs
       .positional('rundirs', { type: 'string', array: true, demandOption: true, describe: 'run directories (written by the trainers)' })
       .option('out', { type: 'string', describe: 'output folder for report.html and plots/ (default: RUNDIR/report, or ./latent-report for several runs)' })
-      .option('title', { type: 'string', describe: 'page title' })
+      .option('title', { type: 'string', describe: 'page title', defaultDescription: 'from the run names' })
       .example('$0 report runs/sft-k4', 'report of one run')
       .example('$0 report runs/sft-k0 runs/sft-k4 --out cmp', 'the k=0 baseline next to a latent run'),
   handler: async (args) => {

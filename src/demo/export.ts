@@ -9,6 +9,7 @@ import { generateWithLatents } from '../latent/generate';
 import { loadSftRun } from '../train/sft';
 import { RunDir } from '../train/run-dir';
 import { writeHfModel } from '../train/export';
+import { EVALS_FILE, type EvalLine } from '../train/run-files';
 
 export interface PretrainCheck {
   /** the run's step the export was taken from */
@@ -58,7 +59,7 @@ export async function exportRunModel(runDir: string, outDir: string, o: ExportOp
       o.onProgress?.(i + 1);
     });
     const check: PretrainCheck = { step: run.step, testLoss, accuracy: examples.length ? correct / examples.length : NaN, n: examples.length, samples };
-    new RunDir(runDir).append('evals.jsonl', { step: run.step, split: 'test', loss: testLoss, accuracy: examples.length ? check.accuracy : undefined });
+    new RunDir(runDir).append(EVALS_FILE, { step: run.step, split: 'test', loss: testLoss, accuracy: examples.length ? check.accuracy : undefined } satisfies EvalLine);
     return check;
   } finally {
     lm.dispose();

@@ -19,6 +19,7 @@ import {
   type RunData,
   type TokenScore,
 } from './types';
+import { runConfigProblems } from '../train/run-files';
 
 const RUN_FILES = ['config.json', 'metrics.jsonl', 'evals.jsonl', 'diagnostics.json', 'samples.jsonl'] as const;
 /** Issues kept per file; the rest are summarised in one line so a garbage file cannot flood the report. */
@@ -186,15 +187,9 @@ function readConfig(dir: string, log: IssueLog): RunConfig | undefined {
   const value = readJsonFile(dir, 'config.json', log);
   if (!value) return undefined;
   const config: RunConfig = { ...value };
-  for (const field of ['kind', 'mode'] as const) {
-    if (field in value && typeof value[field] !== 'string') {
-      log.add('config.json', `"${field}" should be a string (found ${JSON.stringify(value[field])}); ignored`);
-      delete config[field];
-    }
-  }
-  if ('latents' in value && !(Number.isInteger(value.latents) && (value.latents as number) >= 0)) {
-    log.add('config.json', `"latents" should be a non-negative integer (found ${JSON.stringify(value.latents)}); ignored`);
-    delete config.latents;
+  for (const { field, message } of runConfigProblems(value)) {
+    log.add('config.json', `${message}; ignored`);
+    delete config[field];
   }
   return config;
 }

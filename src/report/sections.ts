@@ -140,6 +140,19 @@ const FIELD_NAMES: Record<MetricField | EvalField, string> = {
   startPrecision: 'start precision',
   startRecall: 'start recall',
   startF1: 'start F1',
+  wellFormed: 'well-formed answers',
+  degenerateGroups: 'groups without signal',
+  rolloutTokensPerSec: 'rollout positions / s',
+  rolloutSeconds: 'rollout time (s)',
+  updateSeconds: 'update time (s)',
+  stepLoss: 'step-after-span loss',
+  startThreshold: 'calibrated start threshold',
+  startF1Calibrated: 'start F1 (calibrated)',
+  n: 'questions',
+  accuracyWithoutLatents: 'accuracy without latents',
+  passAtK: 'pass@k',
+  passAtKWithoutLatents: 'pass@k without latents',
+  k: 'k of pass@k',
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -1,47 +1,19 @@
 // What a run directory holds, as the report reads it. Trainers write these files; every field the
 // report plots is optional because different run kinds (pretrain, SFT, RL) log different things.
 
-/** Numeric fields of a `metrics.jsonl` line (one per logged training step). */
-export const METRIC_FIELDS = [
-  'time',
-  'loss',
-  'nextStepLoss',
-  'resultLoss',
-  'startLoss',
-  'stopLoss',
-  'lr',
-  'gradNorm',
-  'latentNorm',
-  'tokenNorm',
-  'tokensPerSec',
-  'reward',
-  'rewardStd',
-  'accuracy',
-  'kl',
-  'clipFraction',
-  'entropy',
-  'spansPerAnswer',
-  'latentsPerSpan',
-  'tokensPerAnswer',
-] as const;
-export type MetricField = (typeof METRIC_FIELDS)[number];
-export type MetricRecord = { step: number } & Partial<Record<MetricField, number>>;
-
-/** Numeric fields of an `evals.jsonl` line (one per periodic evaluation of a split). */
-export const EVAL_FIELDS = ['loss', 'nextStepLoss', 'resultLoss', 'startPrecision', 'startRecall', 'startF1', 'accuracy'] as const;
-export type EvalField = (typeof EVAL_FIELDS)[number];
-export type EvalSplit = 'validation' | 'test';
-export const EVAL_SPLITS: readonly EvalSplit[] = ['validation', 'test'];
-export type EvalRecord = { step: number; split: EvalSplit } & Partial<Record<EvalField, number>>;
-
-/** `config.json`: the resolved config; only these fields are interpreted, the rest is kept. */
-export interface RunConfig {
-  kind?: string;
-  mode?: string;
-  /** k, the number of latent tokens per span; 0 marks a baseline without latents. */
-  latents?: number;
-  [key: string]: unknown;
-}
+// The line and config types are the trainers' own (train/run-files): one schema for writers and readers.
+export {
+  EVAL_FIELDS,
+  EVAL_SPLITS,
+  METRIC_FIELDS,
+  type EvalField,
+  type EvalRecord,
+  type EvalSplit,
+  type MetricField,
+  type MetricRecord,
+  type RunConfigHeader as RunConfig,
+} from '../train/run-files';
+import type { EvalRecord, MetricRecord, RunConfigHeader as RunConfig } from '../train/run-files';
 
 /** One replacement of the trained latents and its effect; delta = ablated loss − trained loss. */
 export interface Ablation {

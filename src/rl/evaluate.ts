@@ -4,6 +4,7 @@ import { ProgressBar } from '../train/progress';
 import { RunDir } from '../train/run-dir';
 import { rolloutAccuracy, type AccuracySample } from './accuracy';
 import { loadRlRun, rolloutOptions } from './trainer';
+import { EVALS_FILE, type EvalLine } from '../train/run-files';
 
 export interface RlEvalOptions {
   /** test questions (default 200) */
@@ -74,14 +75,14 @@ export async function evaluateRlRun(runDir: string, o: RlEvalOptions = {}): Prom
     };
     const dir = new RunDir(runDir);
     dir.writeJson('diagnostics.json', d);
-    dir.append('evals.jsonl', {
+    dir.append(EVALS_FILE, {
       step,
       split: 'test',
       accuracy: d.accuracy.withLatents,
       accuracyWithoutLatents: d.accuracy.withoutLatents,
       ...(d.passAtK ? { passAtK: d.passAtK.withLatents, passAtKWithoutLatents: d.passAtK.withoutLatents, k: d.passAtK.k } : {}),
       n,
-    });
+    } satisfies EvalLine);
     return d;
   } finally {
     opened.lm.dispose();

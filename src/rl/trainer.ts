@@ -17,6 +17,7 @@ import { formatPrompt, loadGsm8k, type Gsm8kExample } from '../data/gsm8k';
 import { latestCheckpoint, loadCheckpoint, saveTrainingCheckpoint } from '../train/checkpoint';
 import { ProgressBar } from '../train/progress';
 import { RUN_CONFIG_FILE, RunDir, StopSignal } from '../train/run-dir';
+import { EVALS_FILE, METRICS_FILE, type EvalLine, type MetricLine, type RlStepMetrics } from '../train/run-files';
 import { MAX_LATENTS_PER_SPAN, SftData, openSftRun, restoreSftCheckpoint, type SftConfig } from '../train/sft';
 import { checkConfig, type ConfigSpec } from '../train/config-check';
 import type { LatentMode, LatentModel } from '../latent/model';
@@ -254,38 +255,8 @@ export interface RlTrainOptions {
   keepModel?: boolean;
 }
 
-/** A line of metrics.jsonl (besides step, time and lr). */
-interface StepStats {
-  /** mean reward of the step's rollouts */
-  reward: number;
-  /** mean over groups of the reward's standard deviation within the group */
-  rewardStd: number;
-  /** fraction of rollouts with the right answer */
-  accuracy: number;
-  /** fraction with a "#### <number>" line */
-  wellFormed: number;
-  /** mean k3 estimate of KL(policy ‖ reference) per action, before the step's updates (with a reference) */
-  kl?: number;
-  /** fraction of actions whose ratio was clipped, over all update epochs */
-  clipFraction: number;
-  /** mean entropy (nats) of the token distributions at sampled tokens, before the updates */
-  entropy?: number;
-  spansPerAnswer: number;
-  /** absent when no span opened */
-  latentsPerSpan?: number;
-  /** sampled language tokens per rollout (end-of-sequence included) */
-  tokensPerAnswer: number;
-  /** mean GRPO loss over the step's optimizer steps */
-  loss: number;
-  /** mean gradient norm (before clipping) over the step's optimizer steps */
-  gradNorm: number;
-  /** fraction of groups whose rewards were all equal (no learning signal without KL) */
-  degenerateGroups: number;
-  /** positions (tokens, markers, latents) sampled per second */
-  rolloutTokensPerSec: number;
-  rolloutSeconds: number;
-  updateSeconds: number;
-}
+/** A line of metrics.jsonl (besides step, time and lr): the schema's (train/run-files). */
+type StepStats = RlStepMetrics;
 
 export async function trainRl(config: RlConfig, { resume = false, quiet = false, stopAfter, keepModel = false }: RlTrainOptions = {}): Promise<RlSummary> {
   // Refused before anything is loaded: a new run needs an empty --out, a resumed one an RL run.
@@ -340,7 +311,7 @@ export async function trainRl(config: RlConfig, { resume = false, quiet = false,
       step++;
       const s = result.stats;
       finalReward = s.reward;
-      if (step % c.logEvery === 0 || step === c.steps) dir.append('metrics.jsonl', { step, time: Date.now(), ...s, lr });
+      if (step % c.logEvery === 0 || step === c.steps) dir.append(METRICS_FILE, { step, time: Date.now(), ...s, lr } satisfies MetricLine);
       if (c.samplesPerStep > 0 && (step % c.sampleEvery === 0 || step === 1)) for (const sample of result.samples(c.samplesPerStep)) dir.append('samples.jsonl', { step, ...sample });
       bar.update(step, { reward: s.reward, acc: s.accuracy, kl: s.kl, 'tok/s': s.rolloutTokensPerSec });
       if (c.evalExamples > 0 && (step % c.evalEvery === 0 || step === c.steps)) {
@@ -350,7 +321,7 @@ export async function trainRl(config: RlConfig, { resume = false, quiet = false,
           batchSize: c.rolloutBatchSize,
           answerMode: c.answerMode,
         });
-        dir.append('evals.jsonl', { step, split: 'test', accuracy: acc.accuracy, n: acc.n, spansPerAnswer: acc.spansPerAnswer });
+        dir.append(EVALS_FILE, { step, split: 'test', accuracy: acc.accuracy, n: acc.n, spansPerAnswer: acc.spansPerAnswer } satisfies EvalLine);
       }
       if (step % c.saveEvery === 0) save();
       if (stop.requested || (stopAfter !== undefined && step >= stopAfter)) {

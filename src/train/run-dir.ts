@@ -7,7 +7,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { writeTextAtomic } from '../util/atomic-write';
 
-export const RUN_CONFIG_FILE = 'config.json';
+import { RUN_CONFIG_FILE, runConfigProblems } from './run-files';
+
+export { RUN_CONFIG_FILE };
 
 /** A run directory, or one of its files, that cannot be used; the message names the path. */
 export class RunDirError extends Error {
@@ -114,6 +116,8 @@ export function readRunConfig(dir: string, kind?: string): Record<string, unknow
   const run = RunDir.open(dir, { kind });
   const config = run.readJson<unknown>(RUN_CONFIG_FILE);
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new RunDirError(run.path(RUN_CONFIG_FILE), 'not a JSON object');
+  const problems = runConfigProblems(config as Record<string, unknown>);
+  if (problems.length) throw new RunDirError(run.path(RUN_CONFIG_FILE), problems.map((p) => p.message).join('; '));
   return config as Record<string, unknown>;
 }
 

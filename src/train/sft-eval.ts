@@ -17,6 +17,7 @@ import {
 } from '../latent/evaluate';
 import { ProgressBar } from './progress';
 import { pairedLossDelta, studyVerdict, type Endpoint, type StudyVerdict } from '../latent/study';
+import { EVALS_FILE, type EvalLine } from './run-files';
 
 export interface SftEvalOptions {
   /** test examples for losses and ablations */
@@ -201,7 +202,7 @@ export async function evaluateSftRun(runDir: string, o: SftEvalOptions = {}): Pr
     };
     const dir = new RunDir(runDir);
     dir.writeJson('diagnostics.json', diagnostics);
-    dir.append('evals.jsonl', { step: run.step, split: 'test', loss: loss.loss, nextStepLoss: loss.nextStepLoss, resultLoss: loss.resultLoss, stepLoss: loss.stepLoss, startPrecision: loss.start.precision, startRecall: loss.start.recall, startF1: loss.start.f1, accuracy: accuracy?.withLatents });
+    dir.append(EVALS_FILE, { step: run.step, split: 'test', loss: loss.loss, nextStepLoss: loss.nextStepLoss, resultLoss: loss.resultLoss, stepLoss: loss.stepLoss, startPrecision: loss.start.precision, startRecall: loss.start.recall, startF1: loss.start.f1, accuracy: accuracy?.withLatents } satisfies EvalLine);
     return diagnostics;
   } finally {
     constant?.dispose();

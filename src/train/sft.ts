@@ -16,6 +16,7 @@ import { evaluateLoss } from '../latent/evaluate';
 import { checkConfig, type ConfigSpec } from './config-check';
 import { ProgressBar } from './progress';
 import { RUN_CONFIG_FILE, RunDir, RunDirError, StopSignal } from './run-dir';
+import { EVALS_FILE, METRICS_FILE, type EvalLine, type EvalSplit, type MetricLine, type SftStepMetrics } from './run-files';
 import { loadCheckpoint, saveTrainingCheckpoint, latestCheckpoint } from './checkpoint';
 import * as dist from '../distributed';
 import { SFT_DEFAULTS } from './sft-defaults';
@@ -331,7 +332,7 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
       const t0 = Date.now();
       const lr = torch.optim.applyLrSchedule(optimizer, schedule, step);
       const seqs = data.batch(step, c.batchSize, c.seed).map((e) => data.sequence(e));
-      const stats = torch.scope(() => {
+      const stats: Omit<SftStepMetrics, 'tokensPerSec'> & { tokens: number } = torch.scope(() => {
         // with several ranks: this rank's shard, its losses made the global batch's (values and gradients)
         const r = world > 1 ? dist.globalLatentLosses(lm.forward(dist.shardBatch(seqs))) : lm.forward(seqs);
         const total = r.loss.add(r.startLoss.mul(c.startLossWeight)).add(r.stopLoss.mul(c.stopLossWeight));
@@ -364,7 +365,7 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
       if (step % c.logEvery === 0 || step === c.steps) {
         const { tokens, ...rest } = stats;
         void tokens;
-        if (dist.isMain()) dir.append('metrics.jsonl', { step, time: Date.now(), ...rest, lr, tokensPerSec });
+        if (dist.isMain()) dir.append(METRICS_FILE, { step, time: Date.now(), ...rest, lr, tokensPerSec } satisfies MetricLine);
       }
       bar.update(step, { loss: stats.loss, next: stats.nextStepLoss ?? undefined, 'tok/s': tokensPerSec });
       if (step % c.evalEvery === 0 || step === c.steps) {
@@ -376,7 +377,8 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
           evaluating.finish();
           const { perExample, start, startThreshold, ...summary } = e;
           void perExample;
-          if (dist.isMain()) dir.append('evals.jsonl', { step, split, ...summary, startPrecision: start.precision, startRecall: start.recall, startF1: start.f1, startThreshold: startThreshold.threshold, startF1Calibrated: startThreshold.f1 });
+          const line = { step, split: split as EvalSplit, ...summary, startPrecision: start.precision, startRecall: start.recall, startF1: start.f1, startThreshold: startThreshold.threshold, startF1Calibrated: startThreshold.f1 } satisfies EvalLine;
+          if (dist.isMain()) dir.append(EVALS_FILE, line);
           // the start threshold is calibrated on validation data only
           if (split === 'validation') {
             validation = e;

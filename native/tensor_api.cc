@@ -4,6 +4,7 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -217,18 +218,43 @@ napi_value release(napi_env env, napi_callback_info info) {
   LT_CATCH_PLAIN("dispose")
 }
 
-// releaseMany(handles[]): the scope exit path, one crossing for many tensors.
+// releaseMany(handles, count?): the scope exit path, one crossing for many tensors. A Float64Array
+// (what scopes pass) is read in place — reading an array element through N-API costs more than
+// releasing a small tensor; a plain array is read element by element.
+bool release_number(napi_env env, double h) {
+  return h == std::floor(h) && std::fabs(h) <= 9007199254740991.0 && table_release(env, static_cast<Handle>(h));
+}
+
 napi_value release_many(napi_env env, napi_callback_info info) {
-  LT_ARGS(1);
+  LT_ARGS(2);
   LT_TRY
+  bool is_typed = false;
+  napi_is_typedarray(env, argv[0], &is_typed);
+  if (is_typed) {
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    napi_value buffer;
+    size_t offset;
+    napi_get_typedarray_info(env, argv[0], &type, &length, &data, &buffer, &offset);
+    if (type != napi_float64_array) throw ArgumentError("releaseMany expects a Float64Array of handles");
+    // The count is read before the data: nothing below runs JavaScript, so `data` stays valid
+    // (a detached buffer has length 0).
+    size_t count = length;
+    if (!is_nullish(env, argv[1])) count = std::min(length, static_cast<size_t>(std::max<int64_t>(0, arg_int(env, argv[1]))));
+    napi_get_typedarray_info(env, argv[0], &type, &length, &data, &buffer, &offset);
+    count = std::min(count, length);
+    const double* hs = static_cast<const double*>(data);
+    for (size_t i = 0; i < count; ++i) release_number(env, hs[i]);
+    return make_undefined(env);
+  }
   uint32_t n = 0;
   napi_get_array_length(env, argv[0], &n);
   for (uint32_t i = 0; i < n; ++i) {
     napi_value e;
     napi_get_element(env, argv[0], i, &e);
     double h;
-    if (napi_get_value_double(env, e, &h) == napi_ok && h == std::floor(h) && std::fabs(h) <= 9007199254740991.0)
-      table_release(env, static_cast<Handle>(h));
+    if (napi_get_value_double(env, e, &h) == napi_ok) release_number(env, h);
   }
   return make_undefined(env);
   LT_CATCH_PLAIN("scope exit")

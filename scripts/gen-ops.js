@@ -224,6 +224,29 @@ function cppReturn(op, callExpr) {
 }
 
 const fastSymbol = (op) => `f_${op.name}${op.overload ? '_' + op.overload : ''}`;
+const packedSymbol = (op) => `p_${op.name}${op.overload ? '_' + op.overload : ''}`;
+
+// Int lists (int[], SymInt[], optional or not) are what the packed entry points (p_*) read from the
+// pack buffer instead of from a JS array; at most PACK_REGIONS of them per call.
+const isIntList = (arg) => { const t = parseType(arg.type); return t.list && (t.base === 'int' || t.base === 'SymInt'); };
+const PACK_REGIONS = 4;
+const PACK_REGION = 16;  // doubles per region: the length (-1 for None), then up to 15 elements
+const packedLists = (op) => op.arguments.filter(isIntList);
+const hasPackedEntry = (op) => packedLists(op).length > 0 && packedLists(op).length <= PACK_REGIONS;
+
+// The packed twin of cppArg for an int list: the list comes from pack region `region`.
+function cppPackedArg(arg, i, region) {
+  const t = parseType(arg.type);
+  const name = `a${i}`;
+  const n = t.n && t.n > 1 ? t.n : 0;
+  const decl = `const PackedInts ${name} = packed_ints(${region}, ${n}, ${arg.default === '[]'}, ${t.optional});`;
+  const sym = t.base === 'SymInt';
+  if (t.optional) {
+    return { decl, expr: sym ? `(${name}.none ? at::OptionalSymIntArrayRef() : at::OptionalSymIntArrayRef(c10::fromIntArrayRefSlow(${name}.ref())))`
+      : `(${name}.none ? at::OptionalIntArrayRef() : at::OptionalIntArrayRef(${name}.ref()))` };
+  }
+  return { decl, expr: sym ? `c10::fromIntArrayRefSlow(${name}.ref())` : `${name}.ref()` };
+}
 
 // Conversion order: reading a JS value can run JavaScript (a getter on an array element), which may
 // create or release tensors. Plain values are converted first, tensor lists next, single tensors last,
@@ -234,15 +257,16 @@ function conversionRank(arg) {
   return t.list ? 1 : 2;
 }
 
-function genFastOp(op) {
-  const args = op.arguments.map(cppArg);
+function genFastOp(op, packed = false) {
+  let region = 0;
+  const args = op.arguments.map((a, i) => (packed && isIntList(a) ? cppPackedArg(a, i, region++) : cppArg(a, i)));
   const order = op.arguments.map((a, i) => i).sort((i, j) => conversionRank(op.arguments[i]) - conversionRank(op.arguments[j]) || i - j);
   const ret = cppReturn(op, `at::_ops::${op.name}${op.overload ? '_' + op.overload : ''}::call(${args.map((a) => a.expr).join(', ')})`);
   if (!ret) return null;
   let mask = 0n;
   op.arguments.forEach((a, i) => { if (parseType(a.type).base === 'Tensor' && i < 64) mask |= 1n << BigInt(i); });
   const display = `aten::${op.name}${op.overload ? '.' + op.overload : ''}`;
-  return `static napi_value ${fastSymbol(op)}(napi_env env, napi_callback_info info) {
+  return `static napi_value ${packed ? packedSymbol(op) : fastSymbol(op)}(napi_env env, napi_callback_info info) {
   LT_ARGS(${op.arguments.length});
   LT_TRY
   ${order.map((i) => args[i].decl).join('\n  ')}
@@ -369,6 +393,72 @@ function genImpl(name, overloads, fastSet) {
   return lines.join('\n');
 }
 
+// ---- fast paths of the exported functions and methods ------------------------------------------------
+
+// Generated functions take fixed parameters (no rest array) and first try, in the resolver's order,
+// the overloads that have unboxed entry points, for calls without an options object: a call that one
+// of them takes is the call the resolver (name$) would give the same overload, because these
+// conditions are the resolver's own for such calls — every argument check refuses a plain object, and
+// positions past an overload's arguments must be undefined. Anything else goes to the resolver.
+// Int lists go through the pack buffer (rt.pk) to the packed entry point.
+function fastChain(overloads, fastSet) {
+  const chain = [];
+  for (const op of overloads) {
+    if (!fastSet.has(op)) break;
+    // A required keyword-only argument cannot be given without options: never this overload here.
+    if (op.arguments.some((a) => a.kwargOnly && jsDefault(a) === undefined && !parseType(a.type).optional)) continue;
+    chain.push(op);
+  }
+  const K = Math.max(0, ...chain.map((op) => op.arguments.filter((x) => !x.kwargOnly).length));
+  return { chain, K };
+}
+
+function fastBranch(op, K) {
+  const P = op.arguments.filter((x) => !x.kwargOnly).length;
+  const conds = [];
+  const packs = [];
+  const packed = hasPackedEntry(op);
+  let region = 0;
+  const argExprs = op.arguments.map((arg, i) => {
+    const t = parseType(arg.type);
+    const def = jsDefault(arg);
+    const v = arg.kwargOnly ? 'undefined' : `a${i}`;
+    if (!arg.kwargOnly) {
+      const required = def === undefined && !t.optional;
+      conds.push(required ? `${v} !== undefined && ${check(arg.type, v)}` : `(${v} === undefined || ${check(arg.type, v)})`);
+    }
+    const val = def !== undefined ? (arg.kwargOnly ? def : `(${v} === undefined ? ${def} : ${v})`) : t.optional ? (arg.kwargOnly ? 'null' : `(${v} ?? null)`) : v;
+    if (packed && isIntList(arg)) {
+      packs.push(`rt.pk(${val}, ${region++ * PACK_REGION})`);
+      return '0';
+    }
+    if (t.base === 'Tensor' && !t.list) return t.optional ? `rt.hOpt(${val})` : `${val}._h`;
+    if (t.base === 'Tensor' && t.list) return `rt.hList(${val}, ${JSON.stringify(op.name)}, ${JSON.stringify(opArgNames(op)[i])})`;
+    return val;
+  });
+  for (let i = P; i < K; i++) conds.push(`a${i} === undefined`);
+  const call = `N.${packed ? packedSymbol(op) : fastSymbol(op)}(${argExprs.join(', ')})`;
+  const ret = op.kind === 'inplace' ? `(${call}, a0)` : tsWrap(op, call);
+  return `    if (${[...conds, ...packs].join(' && ')}) return ${ret}; // aten::${op.name}${op.overload ? '.' + op.overload : ''}`;
+}
+
+// The body of a generated function (method: a0 is \`this\`), or null when no overload has a fast path.
+function genFastFunction(tn, overloads, fastSet, method) {
+  const { chain, K } = fastChain(overloads, fastSet);
+  if (!chain.length) return null;
+  const params = [];
+  for (let i = method ? 1 : 0; i < K; i++) params.push(`a${i}?: any`);
+  const lines = [];
+  lines.push(`(${method ? ['this: Tensor', ...params].join(', ') : params.join(', ')}): any {`);
+  lines.push(`  if (arguments.length <= ${method ? K - 1 : K}) {`);
+  if (method) lines.push(`    const a0 = this;`);
+  for (const op of chain) lines.push(fastBranch(op, K));
+  lines.push(`  }`);
+  lines.push(`  return ${tn}$(${method ? '[this, ...arguments]' : 'Array.prototype.slice.call(arguments)'});`);
+  lines.push(`}`);
+  return lines.join('\n');
+}
+
 function main() {
   let data;
   const src = process.argv[2];
@@ -402,7 +492,8 @@ function main() {
       const code = genFastOp(op);
       if (!code) continue;
       fastSet.add(op);
-      fastFns.push({ op, code });
+      fastFns.push({ op, code, symbol: fastSymbol(op) });
+      if (hasPackedEntry(op)) fastFns.push({ op, code: genFastOp(op, true), symbol: packedSymbol(op) });
       headers.add(`#include <ATen/ops/${op.name.replace(/_$/, '')}_ops.h>`);
     }
   }
@@ -414,6 +505,7 @@ ${[...headers].sort().join('\n')}
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 
 namespace lt {
 namespace {
@@ -440,6 +532,51 @@ std::vector<bool> arg_bool_list(napi_env env, napi_value v, size_t n) {
   return out;
 }
 
+// The pack buffer: int lists of the packed entry points (p_*), written by the JS fast paths right
+// before the call (src/torch/op-runtime.ts pk), so that no list element is read through N-API. The
+// memory is static: an ArrayBuffer over it that JS detaches cannot free it, only stop the updates.
+constexpr int kPackRegion = ${PACK_REGION};
+double g_pack[${PACK_REGIONS} * kPackRegion];
+
+napi_value pack_buffer(napi_env env, napi_callback_info) {
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, g_pack, sizeof(g_pack), nullptr, nullptr, &ab) != napi_ok) return nullptr;
+  return ab;
+}
+
+struct PackedInts {
+  int64_t v[kPackRegion - 1];
+  size_t n = 0;
+  bool none = false;
+  c10::IntArrayRef ref() const { return c10::IntArrayRef(v, n); }
+};
+
+// Region \`r\`: as arg_int_list + fixed_length read them from an array (a length of -1 is None).
+PackedInts packed_ints(int r, size_t fixed, bool empty_ok, bool optional) {
+  const double* p = g_pack + r * kPackRegion;
+  PackedInts out;
+  const double len = p[0];
+  if (len == -1 && optional) {
+    out.none = true;
+    return out;
+  }
+  if (!(len >= 0 && len <= kPackRegion - 1) || len != static_cast<double>(static_cast<int64_t>(len))) throw ArgumentError("malformed int list pack");
+  out.n = static_cast<size_t>(len);
+  for (size_t i = 0; i < out.n; ++i) {
+    const double d = p[1 + i];
+    if (!(std::fabs(d) <= 9007199254740991.0) || d != std::trunc(d)) throw ArgumentError("malformed int list pack");
+    out.v[i] = static_cast<int64_t>(d);
+  }
+  if (fixed > 1 && out.n == 1) {
+    if (fixed > kPackRegion - 1) throw ArgumentError("int list too long for a pack");
+    for (size_t i = 1; i < fixed; ++i) out.v[i] = out.v[0];
+    out.n = fixed;
+  } else if (fixed > 1 && out.n != fixed && !(empty_ok && out.n == 0)) {
+    throw ArgumentError("expected " + std::to_string(fixed) + " integers (or one for all), got " + std::to_string(out.n));
+  }
+  return out;
+}
+
 napi_value tensor_list_to_js(napi_env env, const std::vector<at::Tensor>& list) {
   napi_value arr;
   napi_create_array_with_length(env, list.size(), &arr);
@@ -461,7 +598,8 @@ ${fastFns.map((f) => f.code).join('\n\n')}
 
 void register_fast_ops(napi_env env, napi_value exports) {
   register_exports(env, exports, {
-${fastFns.map((f) => `      {"${fastSymbol(f.op)}", ${fastSymbol(f.op)}},`).join('\n')}
+${fastFns.map((f) => `      {"${f.symbol}", ${f.symbol}},`).join('\n')}
+      {"packBuffer", pack_buffer},
   });
 }
 
@@ -489,18 +627,22 @@ ${fastFns.map((f) => `      {"${fastSymbol(f.op)}", ${fastSymbol(f.op)}},`).join
       const exp = reserved ? '' : 'export ';
       const decls = fnOps.flatMap((op) =>
         tsSignatures(op, false).map((sig) => `/** ${overloadDoc(op)} */\n${exp}function ${fname}(${sig}): ${tsReturnType(op)};`));
-      fnExports.push(`${decls.join('\n')}\n${exp}function ${fname}(...a: any[]): any { return ${tn}$(a); }` + (reserved ? `\nexport { ${fname} as ${tn} };` : ''));
+      const fast = genFastFunction(tn, ops, fastSet, false);
+      const impl = fast ? `${exp}function ${fname}${fast}` : `${exp}function ${fname}(...a: any[]): any { return ${tn}$(a); }`;
+      fnExports.push(`${decls.join('\n')}\n${impl}` + (reserved ? `\nexport { ${fname} as ${tn} };` : ''));
     }
     const mOps = ops.filter((op) => op.variants.includes('method'));
     if (mOps.length && !HANDWRITTEN_METHODS.has(name)) {
       for (const op of mOps)
         for (const sig of tsSignatures(op, true)) methodDecls.push(`  /** ${overloadDoc(op)} */\n  ${tn}(${sig}): ${tsReturnType(op)};`);
-      methodInstalls.push(`  proto.${tn} = function (this: Tensor, ...a: any[]) { a.unshift(this); return ${tn}$(a); };`);
+      const fast = genFastFunction(tn, ops, fastSet, true);
+      methodInstalls.push(fast ? `  proto.${tn} = function ${fast.replace(/\n/g, '\n  ')};`
+        : `  proto.${tn} = function (this: Tensor, ...a: any[]) { a.unshift(this); return ${tn}$(a); };`);
     }
   }
 
   const ts = `// GENERATED by scripts/gen-ops.js from the operator schemas of torch ${data.torchVersion}. Do not edit.
-// ${fnExports.length} functions and ${methodInstalls.length} Tensor methods; ${fastFns.length} overloads have unboxed native entry points.
+// ${fnExports.length} functions and ${methodInstalls.length} Tensor methods; ${fastSet.size} overloads have unboxed native entry points.
 /* eslint-disable */
 import { native as N } from '../native';
 import { Tensor, wrap as W } from '../tensor';
@@ -519,6 +661,11 @@ ${methodDecls.join('\n')}
 export function installTensorMethods(proto: any): void {
 ${methodInstalls.join('\n')}
 }
+
+// Frozen, so that re-exporting modules (src/torch/index.ts: export *) get plain data properties:
+// TypeScript's CommonJS re-export copies a non-writable, non-configurable property as it is, where it
+// would otherwise define a getter — and every torch.add(...) would call that getter first.
+Object.freeze(exports);
 `;
 
   fs.mkdirSync(path.join(ROOT, 'native', 'generated'), { recursive: true });
@@ -526,7 +673,7 @@ ${methodInstalls.join('\n')}
   fs.writeFileSync(path.join(ROOT, 'native', 'generated', 'ops_fast.cc'), cc);
   fs.writeFileSync(path.join(ROOT, 'src', 'torch', 'generated', 'ops.ts'), ts);
   console.log(`gen-ops: torch ${data.torchVersion}: ${fnExports.length} functions, ${methodInstalls.length} methods, ` +
-    `${fastFns.length} unboxed overloads (${skipped} overloads with unsupported types left to torch.ops)`);
+    `${fastSet.size} unboxed overloads (${skipped} overloads with unsupported types left to torch.ops)`);
 }
 
 main();

@@ -99,6 +99,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 
 namespace lt {
 namespace {
@@ -121,6 +122,51 @@ std::vector<bool> arg_bool_list(napi_env env, napi_value v, size_t n) {
     napi_value e;
     napi_get_element(env, v, i, &e);
     out.push_back(arg_bool(env, e));
+  }
+  return out;
+}
+
+// The pack buffer: int lists of the packed entry points (p_*), written by the JS fast paths right
+// before the call (src/torch/op-runtime.ts pk), so that no list element is read through N-API. The
+// memory is static: an ArrayBuffer over it that JS detaches cannot free it, only stop the updates.
+constexpr int kPackRegion = 16;
+double g_pack[4 * kPackRegion];
+
+napi_value pack_buffer(napi_env env, napi_callback_info) {
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, g_pack, sizeof(g_pack), nullptr, nullptr, &ab) != napi_ok) return nullptr;
+  return ab;
+}
+
+struct PackedInts {
+  int64_t v[kPackRegion - 1];
+  size_t n = 0;
+  bool none = false;
+  c10::IntArrayRef ref() const { return c10::IntArrayRef(v, n); }
+};
+
+// Region `r`: as arg_int_list + fixed_length read them from an array (a length of -1 is None).
+PackedInts packed_ints(int r, size_t fixed, bool empty_ok, bool optional) {
+  const double* p = g_pack + r * kPackRegion;
+  PackedInts out;
+  const double len = p[0];
+  if (len == -1 && optional) {
+    out.none = true;
+    return out;
+  }
+  if (!(len >= 0 && len <= kPackRegion - 1) || len != static_cast<double>(static_cast<int64_t>(len))) throw ArgumentError("malformed int list pack");
+  out.n = static_cast<size_t>(len);
+  for (size_t i = 0; i < out.n; ++i) {
+    const double d = p[1 + i];
+    if (!(std::fabs(d) <= 9007199254740991.0) || d != std::trunc(d)) throw ArgumentError("malformed int list pack");
+    out.v[i] = static_cast<int64_t>(d);
+  }
+  if (fixed > 1 && out.n == 1) {
+    if (fixed > kPackRegion - 1) throw ArgumentError("int list too long for a pack");
+    for (size_t i = 1; i < fixed; ++i) out.v[i] = out.v[0];
+    out.n = fixed;
+  } else if (fixed > 1 && out.n != fixed && !(empty_ok && out.n == 0)) {
+    throw ArgumentError("expected " + std::to_string(fixed) + " integers (or one for all), got " + std::to_string(out.n));
   }
   return out;
 }
@@ -452,6 +498,19 @@ static napi_value f_empty_memory_format(napi_env env, napi_callback_info info) {
   LT_CATCH("aten::empty.memory_format", argv, argc, 0ull)
 }
 
+static napi_value p_empty_memory_format(napi_env env, napi_callback_info info) {
+  LT_ARGS(6);
+  LT_TRY
+  const PackedInts a0 = packed_ints(0, 0, false, false);
+  std::optional<at::ScalarType> a1; if (!is_nullish(env, argv[1])) a1 = arg_dtype(env, argv[1]);
+  std::optional<at::Layout> a2; if (!is_nullish(env, argv[2])) a2 = arg_layout(env, argv[2]);
+  std::optional<at::Device> a3; if (!is_nullish(env, argv[3])) a3 = arg_device(env, argv[3]);
+  std::optional<bool> a4; if (!is_nullish(env, argv[4])) a4 = arg_bool(env, argv[4]);
+  std::optional<at::MemoryFormat> a5; if (!is_nullish(env, argv[5])) a5 = arg_memory_format(env, argv[5]);
+  return make_tensor(env, at::_ops::empty_memory_format::call(c10::fromIntArrayRefSlow(a0.ref()), a1, a2, a3, a4, a5));
+  LT_CATCH("aten::empty.memory_format", argv, argc, 0ull)
+}
+
 static napi_value f_empty_like(napi_env env, napi_callback_info info) {
   LT_ARGS(6);
   LT_TRY
@@ -489,6 +548,16 @@ static napi_value f_expand(napi_env env, napi_callback_info info) {
   auto a2 = arg_bool(env, argv[2]);
   at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::expand::call(a0, c10::fromIntArrayRefSlow(a1), a2));
+  LT_CATCH("aten::expand", argv, argc, 1ull)
+}
+
+static napi_value p_expand(napi_env env, napi_callback_info info) {
+  LT_ARGS(3);
+  LT_TRY
+  const PackedInts a1 = packed_ints(0, 0, false, false);
+  auto a2 = arg_bool(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  return make_tensor(env, at::_ops::expand::call(a0, c10::fromIntArrayRefSlow(a1.ref()), a2));
   LT_CATCH("aten::expand", argv, argc, 1ull)
 }
 
@@ -535,6 +604,19 @@ static napi_value f_full(napi_env env, napi_callback_info info) {
   LT_CATCH("aten::full", argv, argc, 0ull)
 }
 
+static napi_value p_full(napi_env env, napi_callback_info info) {
+  LT_ARGS(6);
+  LT_TRY
+  const PackedInts a0 = packed_ints(0, 0, false, false);
+  auto a1 = arg_scalar(env, argv[1]);
+  std::optional<at::ScalarType> a2; if (!is_nullish(env, argv[2])) a2 = arg_dtype(env, argv[2]);
+  std::optional<at::Layout> a3; if (!is_nullish(env, argv[3])) a3 = arg_layout(env, argv[3]);
+  std::optional<at::Device> a4; if (!is_nullish(env, argv[4])) a4 = arg_device(env, argv[4]);
+  std::optional<bool> a5; if (!is_nullish(env, argv[5])) a5 = arg_bool(env, argv[5]);
+  return make_tensor(env, at::_ops::full::call(c10::fromIntArrayRefSlow(a0.ref()), a1, a2, a3, a4, a5));
+  LT_CATCH("aten::full", argv, argc, 0ull)
+}
+
 static napi_value f_index_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
@@ -552,6 +634,17 @@ static napi_value f_rms_norm(napi_env env, napi_callback_info info) {
   at::Tensor a0 = arg_tensor(env, argv[0]);
   auto a2 = arg_optional_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::rms_norm::call(a0, c10::fromIntArrayRefSlow(a1), a2, a3));
+  LT_CATCH("aten::rms_norm", argv, argc, 5ull)
+}
+
+static napi_value p_rms_norm(napi_env env, napi_callback_info info) {
+  LT_ARGS(4);
+  LT_TRY
+  const PackedInts a1 = packed_ints(0, 0, false, false);
+  std::optional<double> a3; if (!is_nullish(env, argv[3])) a3 = arg_double(env, argv[3]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  auto a2 = arg_optional_tensor(env, argv[2]);
+  return make_tensor(env, at::_ops::rms_norm::call(a0, c10::fromIntArrayRefSlow(a1.ref()), a2, a3));
   LT_CATCH("aten::rms_norm", argv, argc, 5ull)
 }
 
@@ -590,6 +683,16 @@ static napi_value f_logsumexp(napi_env env, napi_callback_info info) {
   auto a2 = arg_bool(env, argv[2]);
   at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::logsumexp::call(a0, a1, a2));
+  LT_CATCH("aten::logsumexp", argv, argc, 1ull)
+}
+
+static napi_value p_logsumexp(napi_env env, napi_callback_info info) {
+  LT_ARGS(3);
+  LT_TRY
+  const PackedInts a1 = packed_ints(0, 0, false, false);
+  auto a2 = arg_bool(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  return make_tensor(env, at::_ops::logsumexp::call(a0, a1.ref(), a2));
   LT_CATCH("aten::logsumexp", argv, argc, 1ull)
 }
 
@@ -640,6 +743,16 @@ static napi_value f_amax(napi_env env, napi_callback_info info) {
   LT_CATCH("aten::amax", argv, argc, 1ull)
 }
 
+static napi_value p_amax(napi_env env, napi_callback_info info) {
+  LT_ARGS(3);
+  LT_TRY
+  const PackedInts a1 = packed_ints(0, 0, true, false);
+  auto a2 = arg_bool(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  return make_tensor(env, at::_ops::amax::call(a0, a1.ref(), a2));
+  LT_CATCH("aten::amax", argv, argc, 1ull)
+}
+
 static napi_value f_mean(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
@@ -657,6 +770,17 @@ static napi_value f_mean_dim(napi_env env, napi_callback_info info) {
   std::optional<at::ScalarType> a3; if (!is_nullish(env, argv[3])) a3 = arg_dtype(env, argv[3]);
   at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::mean_dim::call(a0, (a1 ? at::OptionalIntArrayRef(*a1) : at::OptionalIntArrayRef()), a2, a3));
+  LT_CATCH("aten::mean.dim", argv, argc, 1ull)
+}
+
+static napi_value p_mean_dim(napi_env env, napi_callback_info info) {
+  LT_ARGS(4);
+  LT_TRY
+  const PackedInts a1 = packed_ints(0, 0, false, true);
+  auto a2 = arg_bool(env, argv[2]);
+  std::optional<at::ScalarType> a3; if (!is_nullish(env, argv[3])) a3 = arg_dtype(env, argv[3]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  return make_tensor(env, at::_ops::mean_dim::call(a0, (a1.none ? at::OptionalIntArrayRef() : at::OptionalIntArrayRef(a1.ref())), a2, a3));
   LT_CATCH("aten::mean.dim", argv, argc, 1ull)
 }
 
@@ -779,6 +903,18 @@ static napi_value f_ones(napi_env env, napi_callback_info info) {
   LT_CATCH("aten::ones", argv, argc, 0ull)
 }
 
+static napi_value p_ones(napi_env env, napi_callback_info info) {
+  LT_ARGS(5);
+  LT_TRY
+  const PackedInts a0 = packed_ints(0, 0, false, false);
+  std::optional<at::ScalarType> a1; if (!is_nullish(env, argv[1])) a1 = arg_dtype(env, argv[1]);
+  std::optional<at::Layout> a2; if (!is_nullish(env, argv[2])) a2 = arg_layout(env, argv[2]);
+  std::optional<at::Device> a3; if (!is_nullish(env, argv[3])) a3 = arg_device(env, argv[3]);
+  std::optional<bool> a4; if (!is_nullish(env, argv[4])) a4 = arg_bool(env, argv[4]);
+  return make_tensor(env, at::_ops::ones::call(c10::fromIntArrayRefSlow(a0.ref()), a1, a2, a3, a4));
+  LT_CATCH("aten::ones", argv, argc, 0ull)
+}
+
 static napi_value f_ones_like(napi_env env, napi_callback_info info) {
   LT_ARGS(6);
   LT_TRY
@@ -801,6 +937,15 @@ static napi_value f_permute(napi_env env, napi_callback_info info) {
   LT_CATCH("aten::permute", argv, argc, 1ull)
 }
 
+static napi_value p_permute(napi_env env, napi_callback_info info) {
+  LT_ARGS(2);
+  LT_TRY
+  const PackedInts a1 = packed_ints(0, 0, false, false);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  return make_tensor(env, at::_ops::permute::call(a0, a1.ref()));
+  LT_CATCH("aten::permute", argv, argc, 1ull)
+}
+
 static napi_value f_rand(napi_env env, napi_callback_info info) {
   LT_ARGS(5);
   LT_TRY
@@ -810,6 +955,18 @@ static napi_value f_rand(napi_env env, napi_callback_info info) {
   std::optional<at::Device> a3; if (!is_nullish(env, argv[3])) a3 = arg_device(env, argv[3]);
   std::optional<bool> a4; if (!is_nullish(env, argv[4])) a4 = arg_bool(env, argv[4]);
   return make_tensor(env, at::_ops::rand::call(c10::fromIntArrayRefSlow(a0), a1, a2, a3, a4));
+  LT_CATCH("aten::rand", argv, argc, 0ull)
+}
+
+static napi_value p_rand(napi_env env, napi_callback_info info) {
+  LT_ARGS(5);
+  LT_TRY
+  const PackedInts a0 = packed_ints(0, 0, false, false);
+  std::optional<at::ScalarType> a1; if (!is_nullish(env, argv[1])) a1 = arg_dtype(env, argv[1]);
+  std::optional<at::Layout> a2; if (!is_nullish(env, argv[2])) a2 = arg_layout(env, argv[2]);
+  std::optional<at::Device> a3; if (!is_nullish(env, argv[3])) a3 = arg_device(env, argv[3]);
+  std::optional<bool> a4; if (!is_nullish(env, argv[4])) a4 = arg_bool(env, argv[4]);
+  return make_tensor(env, at::_ops::rand::call(c10::fromIntArrayRefSlow(a0.ref()), a1, a2, a3, a4));
   LT_CATCH("aten::rand", argv, argc, 0ull)
 }
 
@@ -826,6 +983,19 @@ static napi_value f_rand_generator(napi_env env, napi_callback_info info) {
   LT_CATCH("aten::rand.generator", argv, argc, 0ull)
 }
 
+static napi_value p_rand_generator(napi_env env, napi_callback_info info) {
+  LT_ARGS(6);
+  LT_TRY
+  const PackedInts a0 = packed_ints(0, 0, false, false);
+  if (!is_nullish(env, argv[1])) throw ArgumentError("generators cannot be passed yet");
+  std::optional<at::ScalarType> a2; if (!is_nullish(env, argv[2])) a2 = arg_dtype(env, argv[2]);
+  std::optional<at::Layout> a3; if (!is_nullish(env, argv[3])) a3 = arg_layout(env, argv[3]);
+  std::optional<at::Device> a4; if (!is_nullish(env, argv[4])) a4 = arg_device(env, argv[4]);
+  std::optional<bool> a5; if (!is_nullish(env, argv[5])) a5 = arg_bool(env, argv[5]);
+  return make_tensor(env, at::_ops::rand_generator::call(c10::fromIntArrayRefSlow(a0.ref()), std::nullopt, a2, a3, a4, a5));
+  LT_CATCH("aten::rand.generator", argv, argc, 0ull)
+}
+
 static napi_value f_randn(napi_env env, napi_callback_info info) {
   LT_ARGS(5);
   LT_TRY
@@ -835,6 +1005,18 @@ static napi_value f_randn(napi_env env, napi_callback_info info) {
   std::optional<at::Device> a3; if (!is_nullish(env, argv[3])) a3 = arg_device(env, argv[3]);
   std::optional<bool> a4; if (!is_nullish(env, argv[4])) a4 = arg_bool(env, argv[4]);
   return make_tensor(env, at::_ops::randn::call(c10::fromIntArrayRefSlow(a0), a1, a2, a3, a4));
+  LT_CATCH("aten::randn", argv, argc, 0ull)
+}
+
+static napi_value p_randn(napi_env env, napi_callback_info info) {
+  LT_ARGS(5);
+  LT_TRY
+  const PackedInts a0 = packed_ints(0, 0, false, false);
+  std::optional<at::ScalarType> a1; if (!is_nullish(env, argv[1])) a1 = arg_dtype(env, argv[1]);
+  std::optional<at::Layout> a2; if (!is_nullish(env, argv[2])) a2 = arg_layout(env, argv[2]);
+  std::optional<at::Device> a3; if (!is_nullish(env, argv[3])) a3 = arg_device(env, argv[3]);
+  std::optional<bool> a4; if (!is_nullish(env, argv[4])) a4 = arg_bool(env, argv[4]);
+  return make_tensor(env, at::_ops::randn::call(c10::fromIntArrayRefSlow(a0.ref()), a1, a2, a3, a4));
   LT_CATCH("aten::randn", argv, argc, 0ull)
 }
 
@@ -848,6 +1030,19 @@ static napi_value f_randn_generator(napi_env env, napi_callback_info info) {
   std::optional<at::Device> a4; if (!is_nullish(env, argv[4])) a4 = arg_device(env, argv[4]);
   std::optional<bool> a5; if (!is_nullish(env, argv[5])) a5 = arg_bool(env, argv[5]);
   return make_tensor(env, at::_ops::randn_generator::call(c10::fromIntArrayRefSlow(a0), std::nullopt, a2, a3, a4, a5));
+  LT_CATCH("aten::randn.generator", argv, argc, 0ull)
+}
+
+static napi_value p_randn_generator(napi_env env, napi_callback_info info) {
+  LT_ARGS(6);
+  LT_TRY
+  const PackedInts a0 = packed_ints(0, 0, false, false);
+  if (!is_nullish(env, argv[1])) throw ArgumentError("generators cannot be passed yet");
+  std::optional<at::ScalarType> a2; if (!is_nullish(env, argv[2])) a2 = arg_dtype(env, argv[2]);
+  std::optional<at::Layout> a3; if (!is_nullish(env, argv[3])) a3 = arg_layout(env, argv[3]);
+  std::optional<at::Device> a4; if (!is_nullish(env, argv[4])) a4 = arg_device(env, argv[4]);
+  std::optional<bool> a5; if (!is_nullish(env, argv[5])) a5 = arg_bool(env, argv[5]);
+  return make_tensor(env, at::_ops::randn_generator::call(c10::fromIntArrayRefSlow(a0.ref()), std::nullopt, a2, a3, a4, a5));
   LT_CATCH("aten::randn.generator", argv, argc, 0ull)
 }
 
@@ -865,6 +1060,15 @@ static napi_value f_reshape(napi_env env, napi_callback_info info) {
   auto a1 = arg_int_list(env, argv[1]);
   at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::reshape::call(a0, c10::fromIntArrayRefSlow(a1)));
+  LT_CATCH("aten::reshape", argv, argc, 1ull)
+}
+
+static napi_value p_reshape(napi_env env, napi_callback_info info) {
+  LT_ARGS(2);
+  LT_TRY
+  const PackedInts a1 = packed_ints(0, 0, false, false);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  return make_tensor(env, at::_ops::reshape::call(a0, c10::fromIntArrayRefSlow(a1.ref())));
   LT_CATCH("aten::reshape", argv, argc, 1ull)
 }
 
@@ -978,6 +1182,16 @@ static napi_value f_split_sizes(napi_env env, napi_callback_info info) {
   LT_CATCH("aten::split.sizes", argv, argc, 1ull)
 }
 
+static napi_value p_split_sizes(napi_env env, napi_callback_info info) {
+  LT_ARGS(3);
+  LT_TRY
+  const PackedInts a1 = packed_ints(0, 0, false, false);
+  auto a2 = arg_int(env, argv[2]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  return tensor_list_to_js(env, at::_ops::split_sizes::call(a0, c10::fromIntArrayRefSlow(a1.ref()), a2));
+  LT_CATCH("aten::split.sizes", argv, argc, 1ull)
+}
+
 static napi_value f_squeeze(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
@@ -1001,6 +1215,15 @@ static napi_value f_squeeze_dims(napi_env env, napi_callback_info info) {
   auto a1 = arg_int_list(env, argv[1]);
   at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::squeeze_dims::call(a0, a1));
+  LT_CATCH("aten::squeeze.dims", argv, argc, 1ull)
+}
+
+static napi_value p_squeeze_dims(napi_env env, napi_callback_info info) {
+  LT_ARGS(2);
+  LT_TRY
+  const PackedInts a1 = packed_ints(0, 0, false, false);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  return make_tensor(env, at::_ops::squeeze_dims::call(a0, a1.ref()));
   LT_CATCH("aten::squeeze.dims", argv, argc, 1ull)
 }
 
@@ -1030,6 +1253,17 @@ static napi_value f_sum_dim_IntList(napi_env env, napi_callback_info info) {
   std::optional<at::ScalarType> a3; if (!is_nullish(env, argv[3])) a3 = arg_dtype(env, argv[3]);
   at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::sum_dim_IntList::call(a0, (a1 ? at::OptionalIntArrayRef(*a1) : at::OptionalIntArrayRef()), a2, a3));
+  LT_CATCH("aten::sum.dim_IntList", argv, argc, 1ull)
+}
+
+static napi_value p_sum_dim_IntList(napi_env env, napi_callback_info info) {
+  LT_ARGS(4);
+  LT_TRY
+  const PackedInts a1 = packed_ints(0, 0, false, true);
+  auto a2 = arg_bool(env, argv[2]);
+  std::optional<at::ScalarType> a3; if (!is_nullish(env, argv[3])) a3 = arg_dtype(env, argv[3]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  return make_tensor(env, at::_ops::sum_dim_IntList::call(a0, (a1.none ? at::OptionalIntArrayRef() : at::OptionalIntArrayRef(a1.ref())), a2, a3));
   LT_CATCH("aten::sum.dim_IntList", argv, argc, 1ull)
 }
 
@@ -1153,6 +1387,18 @@ static napi_value f_zeros(napi_env env, napi_callback_info info) {
   LT_CATCH("aten::zeros", argv, argc, 0ull)
 }
 
+static napi_value p_zeros(napi_env env, napi_callback_info info) {
+  LT_ARGS(5);
+  LT_TRY
+  const PackedInts a0 = packed_ints(0, 0, false, false);
+  std::optional<at::ScalarType> a1; if (!is_nullish(env, argv[1])) a1 = arg_dtype(env, argv[1]);
+  std::optional<at::Layout> a2; if (!is_nullish(env, argv[2])) a2 = arg_layout(env, argv[2]);
+  std::optional<at::Device> a3; if (!is_nullish(env, argv[3])) a3 = arg_device(env, argv[3]);
+  std::optional<bool> a4; if (!is_nullish(env, argv[4])) a4 = arg_bool(env, argv[4]);
+  return make_tensor(env, at::_ops::zeros::call(c10::fromIntArrayRefSlow(a0.ref()), a1, a2, a3, a4));
+  LT_CATCH("aten::zeros", argv, argc, 0ull)
+}
+
 static napi_value f_zeros_like(napi_env env, napi_callback_info info) {
   LT_ARGS(6);
   LT_TRY
@@ -1197,6 +1443,18 @@ static napi_value f_norm_ScalarOpt_dim_dtype(napi_env env, napi_callback_info in
   LT_CATCH("aten::norm.ScalarOpt_dim_dtype", argv, argc, 1ull)
 }
 
+static napi_value p_norm_ScalarOpt_dim_dtype(napi_env env, napi_callback_info info) {
+  LT_ARGS(5);
+  LT_TRY
+  std::optional<at::Scalar> a1; if (!is_nullish(env, argv[1])) a1 = arg_scalar(env, argv[1]);
+  const PackedInts a2 = packed_ints(0, 0, false, false);
+  auto a3 = arg_bool(env, argv[3]);
+  auto a4 = arg_dtype(env, argv[4]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  return make_tensor(env, at::_ops::norm_ScalarOpt_dim_dtype::call(a0, a1, a2.ref(), a3, a4));
+  LT_CATCH("aten::norm.ScalarOpt_dim_dtype", argv, argc, 1ull)
+}
+
 static napi_value f_norm_ScalarOpt_dim(napi_env env, napi_callback_info info) {
   LT_ARGS(4);
   LT_TRY
@@ -1205,6 +1463,17 @@ static napi_value f_norm_ScalarOpt_dim(napi_env env, napi_callback_info info) {
   auto a3 = arg_bool(env, argv[3]);
   at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::norm_ScalarOpt_dim::call(a0, a1, a2, a3));
+  LT_CATCH("aten::norm.ScalarOpt_dim", argv, argc, 1ull)
+}
+
+static napi_value p_norm_ScalarOpt_dim(napi_env env, napi_callback_info info) {
+  LT_ARGS(4);
+  LT_TRY
+  std::optional<at::Scalar> a1; if (!is_nullish(env, argv[1])) a1 = arg_scalar(env, argv[1]);
+  const PackedInts a2 = packed_ints(0, 0, false, false);
+  auto a3 = arg_bool(env, argv[3]);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  return make_tensor(env, at::_ops::norm_ScalarOpt_dim::call(a0, a1, a2.ref(), a3));
   LT_CATCH("aten::norm.ScalarOpt_dim", argv, argc, 1ull)
 }
 
@@ -1393,6 +1662,15 @@ static napi_value f_view(napi_env env, napi_callback_info info) {
   auto a1 = arg_int_list(env, argv[1]);
   at::Tensor a0 = arg_tensor(env, argv[0]);
   return make_tensor(env, at::_ops::view::call(a0, c10::fromIntArrayRefSlow(a1)));
+  LT_CATCH("aten::view", argv, argc, 1ull)
+}
+
+static napi_value p_view(napi_env env, napi_callback_info info) {
+  LT_ARGS(2);
+  LT_TRY
+  const PackedInts a1 = packed_ints(0, 0, false, false);
+  at::Tensor a0 = arg_tensor(env, argv[0]);
+  return make_tensor(env, at::_ops::view::call(a0, c10::fromIntArrayRefSlow(a1.ref())));
   LT_CATCH("aten::view", argv, argc, 1ull)
 }
 
@@ -1792,27 +2070,34 @@ void register_fast_ops(napi_env env, napi_value exports) {
       {"f_div__Scalar_mode", f_div__Scalar_mode},
       {"f_embedding", f_embedding},
       {"f_empty_memory_format", f_empty_memory_format},
+      {"p_empty_memory_format", p_empty_memory_format},
       {"f_empty_like", f_empty_like},
       {"f_exp", f_exp},
       {"f_exp_", f_exp_},
       {"f_expand", f_expand},
+      {"p_expand", p_expand},
       {"f_flatten_using_ints", f_flatten_using_ints},
       {"f_fill__Scalar", f_fill__Scalar},
       {"f_fill__Tensor", f_fill__Tensor},
       {"f_full", f_full},
+      {"p_full", p_full},
       {"f_index_Tensor", f_index_Tensor},
       {"f_rms_norm", f_rms_norm},
+      {"p_rms_norm", p_rms_norm},
       {"f_linear", f_linear},
       {"f_log", f_log},
       {"f_log_softmax_int", f_log_softmax_int},
       {"f_logsumexp", f_logsumexp},
+      {"p_logsumexp", p_logsumexp},
       {"f_matmul", f_matmul},
       {"f_max_dim", f_max_dim},
       {"f_max", f_max},
       {"f_max_other", f_max_other},
       {"f_amax", f_amax},
+      {"p_amax", p_amax},
       {"f_mean", f_mean},
       {"f_mean_dim", f_mean_dim},
+      {"p_mean_dim", p_mean_dim},
       {"f_min_dim", f_min_dim},
       {"f_min", f_min},
       {"f_min_other", f_min_other},
@@ -1825,14 +2110,21 @@ void register_fast_ops(napi_env env, napi_value exports) {
       {"f_narrow", f_narrow},
       {"f_narrow_Tensor", f_narrow_Tensor},
       {"f_ones", f_ones},
+      {"p_ones", p_ones},
       {"f_ones_like", f_ones_like},
       {"f_permute", f_permute},
+      {"p_permute", p_permute},
       {"f_rand", f_rand},
+      {"p_rand", p_rand},
       {"f_rand_generator", f_rand_generator},
+      {"p_rand_generator", p_rand_generator},
       {"f_randn", f_randn},
+      {"p_randn", p_randn},
       {"f_randn_generator", f_randn_generator},
+      {"p_randn_generator", p_randn_generator},
       {"f_neg", f_neg},
       {"f_reshape", f_reshape},
+      {"p_reshape", p_reshape},
       {"f_relu", f_relu},
       {"f_gelu", f_gelu},
       {"f_rsqrt", f_rsqrt},
@@ -1845,12 +2137,15 @@ void register_fast_ops(napi_env env, napi_value exports) {
       {"f_softmax_int", f_softmax_int},
       {"f_split_Tensor", f_split_Tensor},
       {"f_split_sizes", f_split_sizes},
+      {"p_split_sizes", p_split_sizes},
       {"f_squeeze", f_squeeze},
       {"f_squeeze_dim", f_squeeze_dim},
       {"f_squeeze_dims", f_squeeze_dims},
+      {"p_squeeze_dims", p_squeeze_dims},
       {"f_stack", f_stack},
       {"f_sum", f_sum},
       {"f_sum_dim_IntList", f_sum_dim_IntList},
+      {"p_sum_dim_IntList", p_sum_dim_IntList},
       {"f_sqrt", f_sqrt},
       {"f_sqrt_", f_sqrt_},
       {"f_square", f_square},
@@ -1864,11 +2159,14 @@ void register_fast_ops(napi_env env, napi_value exports) {
       {"f_where_Scalar", f_where_Scalar},
       {"f_where", f_where},
       {"f_zeros", f_zeros},
+      {"p_zeros", p_zeros},
       {"f_zeros_like", f_zeros_like},
       {"f_norm_ScalarOpt_dtype", f_norm_ScalarOpt_dtype},
       {"f_norm_Scalar", f_norm_Scalar},
       {"f_norm_ScalarOpt_dim_dtype", f_norm_ScalarOpt_dim_dtype},
+      {"p_norm_ScalarOpt_dim_dtype", p_norm_ScalarOpt_dim_dtype},
       {"f_norm_ScalarOpt_dim", f_norm_ScalarOpt_dim},
+      {"p_norm_ScalarOpt_dim", p_norm_ScalarOpt_dim},
       {"f_clone", f_clone},
       {"f_zero_", f_zero_},
       {"f_sub_Tensor", f_sub_Tensor},
@@ -1886,6 +2184,7 @@ void register_fast_ops(napi_env env, napi_value exports) {
       {"f_masked_fill_Scalar", f_masked_fill_Scalar},
       {"f_masked_fill_Tensor", f_masked_fill_Tensor},
       {"f_view", f_view},
+      {"p_view", p_view},
       {"f_view_dtype", f_view_dtype},
       {"f_scatter_src", f_scatter_src},
       {"f_scatter_value", f_scatter_value},
@@ -1921,6 +2220,7 @@ void register_fast_ops(napi_env env, napi_value exports) {
       {"f_pow_Tensor_Scalar", f_pow_Tensor_Scalar},
       {"f_nll_loss", f_nll_loss},
       {"f_scaled_dot_product_attention", f_scaled_dot_product_attention},
+      {"packBuffer", pack_buffer},
   });
 }
 

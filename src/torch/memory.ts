@@ -18,7 +18,7 @@ let debug = false;
 export function track(t: Tensor): void {
   const top = scopes.length ? scopes[scopes.length - 1] : undefined;
   if (top !== undefined) top.push(t);
-  else register(t);
+  else registerLater(t);
   if (debug) native.setCreationSite(t._h, new Error().stack?.split('\n').slice(3, 9).join('\n') ?? '');
 }
 
@@ -26,6 +26,30 @@ function register(t: Tensor): void {
   if (t._flags & FLAG_REGISTERED || t._h < 0) return;
   t._flags |= FLAG_REGISTERED;
   finalizer.register(t, t._h, t);
+}
+
+// Tensors outside every scope get their finalizer when the current job's microtasks run, not at
+// creation: a temporary disposed before then never pays for register() and unregister() (together
+// more than the rest of a small operator call). Until then this list keeps them reachable, so a
+// tensor cannot be collected unregistered; past MAX_UNREGISTERED they are registered at once.
+let unregistered: Tensor[] = [];
+let flushQueued = false;
+const MAX_UNREGISTERED = 4096;
+
+function registerLater(t: Tensor): void {
+  unregistered.push(t);
+  if (unregistered.length >= MAX_UNREGISTERED) registerPending();
+  else if (!flushQueued) {
+    flushQueued = true;
+    queueMicrotask(registerPending);
+  }
+}
+
+function registerPending(): void {
+  flushQueued = false;
+  const list = unregistered;
+  unregistered = [];
+  for (const t of list) register(t);
 }
 
 /** Releases the tensor's memory now. Idempotent. */
@@ -60,21 +84,27 @@ function endScope(scope: Scope, result: unknown): void {
   const escaping = new Set<Tensor>();
   collect(result, escaping, new Set(), TensorCtor);
   const parent = scopes.length ? scopes[scopes.length - 1] : undefined;
-  const release: number[] = [];
-  for (const t of scope) {
+  if (releaseBuffer.length < scope.length) releaseBuffer = new Float64Array(Math.max(scope.length, 2 * releaseBuffer.length));
+  const release = releaseBuffer;
+  let n = 0;
+  for (let i = 0; i < scope.length; i++) {
+    const t = scope[i];
     if (t._h < 0) continue;
-    if (escaping.has(t)) {
+    if (escaping.size !== 0 && escaping.has(t)) {
       if (parent) parent.push(t);
-      else register(t);
+      else registerLater(t);
     } else if (t._flags & FLAG_KEPT) {
-      register(t);
+      registerLater(t);
     } else {
-      release.push(t._h);
+      release[n++] = t._h;
       t._h = -1;
     }
   }
-  if (release.length) native.releaseMany(release);
+  if (n) native.releaseMany(release, n);
 }
+
+/** The handles a scope frees, passed to native as one typed array (no per-element N-API reads). */
+let releaseBuffer = new Float64Array(1024);
 
 /**
  * Runs fn and frees every tensor created inside it, except those it returns (also inside arrays,

@@ -20,7 +20,10 @@ export interface NativeAddon {
   item(h: number): number | boolean;
   alias(h: number): number;
   release(h: number): boolean;
-  releaseMany(hs: number[]): void;
+  /** Releases hs[0..count) (a Float64Array: read without per-element N-API calls), or every element of an array. */
+  releaseMany(hs: number[] | Float64Array, count?: number): void;
+  /** The pack buffer of the packed entry points (generated/ops_fast.cc). */
+  packBuffer(): ArrayBuffer;
   memory(): { liveTensors: number; devices: Record<string, { tensors: number; bytes: number }> };
   liveCount(): number;
   setDebug(on: boolean): void;

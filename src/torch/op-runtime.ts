@@ -10,7 +10,8 @@ export function opts(a: any[]): any {
   const n = a.length;
   if (n === 0) return undefined;
   const last = a[n - 1];
-  if (last !== null && typeof last === 'object' && Object.getPrototypeOf(last) === Object.prototype) {
+  // Arrays first: Object.getPrototypeOf is a runtime call in V8, and int lists are common last arguments.
+  if (last !== null && typeof last === 'object' && !Array.isArray(last) && Object.getPrototypeOf(last) === Object.prototype) {
     a.length = n - 1;
     return last;
   }
@@ -32,6 +33,44 @@ export function keysIn(o: any, names: string[]): boolean {
   if (o === undefined) return true;
   for (const k in o) if (o[k] !== undefined && !names.includes(k)) return false;
   return true;
+}
+
+// ---- int lists for the packed entry points (native p_*; see scripts/gen-ops.js) ----
+
+/** Shared with native code (static memory there): regions of 16 doubles, the length first (-1: null). */
+const PACK = new Float64Array(N.packBuffer());
+/** Counts pk() calls: one started while another was reading its list (a getter) shows as a change. */
+let packCalls = 0;
+
+/**
+ * Writes an int list (a number is a one-element list; null or undefined is None) into the pack
+ * region at `at` for the next native call. False when the value cannot be packed — more than 15
+ * elements, an element that is not an int32 number (BigInt, boolean, 1.5, 2^40: native converts
+ * those from the array as before), or another pk() ran meanwhile from a getter of this list — and
+ * the caller then takes the general path.
+ */
+export function pk(v: unknown, at: number): boolean {
+  const call = ++packCalls;
+  if (typeof v === 'number') {
+    if ((v | 0) !== v) return false;
+    PACK[at] = 1;
+    PACK[at + 1] = v;
+    return true;
+  }
+  if (v == null) {
+    PACK[at] = -1;
+    return true;
+  }
+  if (!Array.isArray(v)) return false;
+  const n = v.length;
+  if (n > 15) return false;
+  for (let i = 0; i < n; i++) {
+    const e = v[i];
+    if (typeof e !== 'number' || (e | 0) !== e) return false;
+    PACK[at + 1 + i] = e;
+  }
+  PACK[at] = n;
+  return packCalls === call;
 }
 
 export const hOpt = (t: Tensor | null | undefined): number | null => (t == null ? null : t._h);

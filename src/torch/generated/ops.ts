@@ -22988,7 +22988,12 @@ function zerosLike$(a: any[]): any {
 
 /** aten::abs: abs(Tensor self) -> Tensor */
 export function abs(input: Tensor): Tensor;
-export function abs(...a: any[]): any { return abs$(a); }
+export function abs(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_abs(a0._h)); // aten::abs
+  }
+  return abs$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::abs_: abs_(Tensor(a!) self) -> Tensor(a!) */
 export function abs_(input: Tensor): Tensor;
@@ -23052,7 +23057,13 @@ export function add(input: Tensor, other: Tensor, opts?: { alpha?: Scalar }): Te
 export function add(input: Tensor, other: Scalar, alpha?: Scalar, opts?: { alpha?: Scalar }): Tensor;
 /** aten::add.Scalar: add.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
 export function add(input: Tensor, other: Scalar, opts?: { alpha?: Scalar }): Tensor;
-export function add(...a: any[]): any { return add$(a); }
+export function add(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 === undefined) return W(N.f_add_Tensor(a0._h, a1._h, 1)); // aten::add.Tensor
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1)) && (a2 === undefined || (rt.isS(a2)))) return W(N.f_add_Scalar(a0._h, a1, (a2 === undefined ? 1 : a2))); // aten::add.Scalar
+  }
+  return add$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::addbmm: addbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
 export function addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, opts?: { beta?: Scalar; alpha?: Scalar }): Tensor;
@@ -23070,7 +23081,13 @@ export function addcmul(...a: any[]): any { return addcmul$(a); }
 export function addmm(input: Tensor, mat1: Tensor, mat2: Tensor, opts?: { beta?: Scalar; alpha?: Scalar }): Tensor;
 /** aten::addmm.dtype: addmm.dtype(Tensor self, Tensor mat1, Tensor mat2, ScalarType out_dtype, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
 export function addmm(input: Tensor, mat1: Tensor, mat2: Tensor, outDtype: DType, opts?: { beta?: Scalar; alpha?: Scalar }): Tensor;
-export function addmm(...a: any[]): any { return addmm$(a); }
+export function addmm(a0?: any, a1?: any, a2?: any, a3?: any): any {
+  if (arguments.length <= 4) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (a2 instanceof Tensor) && a3 === undefined) return W(N.f_addmm(a0._h, a1._h, a2._h, 1, 1)); // aten::addmm
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (a2 instanceof Tensor) && a3 !== undefined && (rt.isDType(a3))) return W(N.f_addmm_dtype(a0._h, a1._h, a2._h, a3, 1, 1)); // aten::addmm.dtype
+  }
+  return addmm$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::addmv: addmv(Tensor self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
 export function addmv(input: Tensor, mat: Tensor, vec: Tensor, opts?: { beta?: Scalar; alpha?: Scalar }): Tensor;
@@ -23134,7 +23151,12 @@ export function alphaDropout_(...a: any[]): any { return alphaDropout_$(a); }
 export function amax(input: Tensor, dim?: number | number[], keepdim?: boolean, opts?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
 /** aten::amax: amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor */
 export function amax(input: Tensor, opts?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
-export function amax(...a: any[]): any { return amax$(a); }
+export function amax(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (rt.isNL(a1))) && (a2 === undefined || (typeof a2 === 'boolean')) && rt.pk((a1 === undefined ? [] : a1), 0)) return W(N.p_amax(a0._h, 0, (a2 === undefined ? false : a2))); // aten::amax
+  }
+  return amax$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::amin: amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor */
 export function amin(input: Tensor, dim?: number | number[], keepdim?: boolean, opts?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
@@ -23170,7 +23192,14 @@ export function arange(start: Scalar, end: Scalar, opts?: { dtype?: DType | null
 export function arange(start: Scalar, end: Scalar, step?: Scalar, opts?: { step?: Scalar; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
 /** aten::arange.start_step: arange.start_step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function arange(start: Scalar, end: Scalar, opts?: { step?: Scalar; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
-export function arange(...a: any[]): any { return arange$(a); }
+export function arange(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (rt.isS(a0)) && a1 === undefined && a2 === undefined) return W(N.f_arange(a0, null, null, null, null)); // aten::arange
+    if (a0 !== undefined && (rt.isS(a0)) && a1 !== undefined && (rt.isS(a1)) && a2 === undefined) return W(N.f_arange_start(a0, a1, null, null, null, null)); // aten::arange.start
+    if (a0 !== undefined && (rt.isS(a0)) && a1 !== undefined && (rt.isS(a1)) && (a2 === undefined || (rt.isS(a2)))) return W(N.f_arange_start_step(a0, a1, (a2 === undefined ? 1 : a2), null, null, null, null)); // aten::arange.start_step
+  }
+  return arange$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::arccos: arccos(Tensor self) -> Tensor */
 export function arccos(input: Tensor): Tensor;
@@ -23228,7 +23257,12 @@ export function arctanh_(...a: any[]): any { return arctanh_$(a); }
 export function argmax(input: Tensor, dim?: number | null, keepdim?: boolean, opts?: { dim?: number | null; keepdim?: boolean }): Tensor;
 /** aten::argmax: argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor */
 export function argmax(input: Tensor, opts?: { dim?: number | null; keepdim?: boolean }): Tensor;
-export function argmax(...a: any[]): any { return argmax$(a); }
+export function argmax(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (a1 == null || rt.isN(a1))) && (a2 === undefined || (typeof a2 === 'boolean'))) return W(N.f_argmax(a0._h, (a1 === undefined ? null : a1), (a2 === undefined ? false : a2))); // aten::argmax
+  }
+  return argmax$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::argmin: argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor */
 export function argmin(input: Tensor, dim?: number | null, keepdim?: boolean, opts?: { dim?: number | null; keepdim?: boolean }): Tensor;
@@ -23504,7 +23538,13 @@ export function blockDiag(...a: any[]): any { return blockDiag$(a); }
 export function bmm(input: Tensor, mat2: Tensor): Tensor;
 /** aten::bmm.dtype: bmm.dtype(Tensor self, Tensor mat2, ScalarType out_dtype) -> Tensor */
 export function bmm(input: Tensor, mat2: Tensor, outDtype: DType): Tensor;
-export function bmm(...a: any[]): any { return bmm$(a); }
+export function bmm(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 === undefined) return W(N.f_bmm(a0._h, a1._h)); // aten::bmm
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (rt.isDType(a2))) return W(N.f_bmm_dtype(a0._h, a1._h, a2)); // aten::bmm.dtype
+  }
+  return bmm$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::broadcast_tensors: broadcast_tensors(Tensor[] tensors) -> Tensor[] */
 export function broadcastTensors(tensors: Tensor[]): Tensor[];
@@ -23532,7 +23572,12 @@ export function cartesianProd(...a: any[]): any { return cartesianProd$(a); }
 export function cat(tensors: Tensor[], dim?: number, opts?: { dim?: number }): Tensor;
 /** aten::cat: cat(Tensor[] tensors, int dim=0) -> Tensor */
 export function cat(tensors: Tensor[], opts?: { dim?: number }): Tensor;
-export function cat(...a: any[]): any { return cat$(a); }
+export function cat(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (rt.isTL(a0)) && (a1 === undefined || (rt.isN(a1)))) return W(N.f_cat(rt.hList(a0, "cat", "tensors"), (a1 === undefined ? 0 : a1))); // aten::cat
+  }
+  return cat$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::ccol_indices_copy: ccol_indices_copy(Tensor self) -> Tensor */
 export function ccolIndicesCopy(input: Tensor): Tensor;
@@ -23598,7 +23643,12 @@ export function chooseQparamsOptimized(...a: any[]): any { return chooseQparamsO
 export function chunk(input: Tensor, chunks: number, dim?: number, opts?: { dim?: number }): Tensor[];
 /** aten::chunk: chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[] */
 export function chunk(input: Tensor, chunks: number, opts?: { dim?: number }): Tensor[];
-export function chunk(...a: any[]): any { return chunk$(a); }
+export function chunk(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && (a2 === undefined || (rt.isN(a2)))) return rt.wrapList(N.f_chunk(a0._h, a1, (a2 === undefined ? 0 : a2))); // aten::chunk
+  }
+  return chunk$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::clamp: clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor */
 export function clamp(input: Tensor, min?: Scalar | null, max?: Scalar | null, opts?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
@@ -23608,7 +23658,13 @@ export function clamp(input: Tensor, opts?: { min?: Scalar | null; max?: Scalar 
 export function clamp(input: Tensor, min?: Tensor | null, max?: Tensor | null, opts?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
 /** aten::clamp.Tensor: clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor */
 export function clamp(input: Tensor, opts?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
-export function clamp(...a: any[]): any { return clamp$(a); }
+export function clamp(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (a1 == null || rt.isS(a1))) && (a2 === undefined || (a2 == null || rt.isS(a2)))) return W(N.f_clamp(a0._h, (a1 === undefined ? null : a1), (a2 === undefined ? null : a2))); // aten::clamp
+    if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (a1 == null || a1 instanceof Tensor)) && (a2 === undefined || (a2 == null || a2 instanceof Tensor))) return W(N.f_clamp_Tensor(a0._h, rt.hOpt((a1 === undefined ? null : a1)), rt.hOpt((a2 === undefined ? null : a2)))); // aten::clamp.Tensor
+  }
+  return clamp$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::clamp_: clamp_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!) */
 export function clamp_(input: Tensor, min?: Scalar | null, max?: Scalar | null, opts?: { min?: Scalar | null; max?: Scalar | null }): Tensor;
@@ -23666,7 +23722,12 @@ export function clip_(...a: any[]): any { return clip_$(a); }
 
 /** aten::clone: clone(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor */
 export function clone(input: Tensor, opts?: { memoryFormat?: MemoryFormat | null }): Tensor;
-export function clone(...a: any[]): any { return clone$(a); }
+export function clone(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_clone(a0._h, null)); // aten::clone
+  }
+  return clone$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::col2im: col2im(Tensor self, SymInt[2] output_size, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor */
 export function col2im(input: Tensor, outputSize: number | number[], kernelSize: number | number[], dilation: number | number[], padding: number | number[], stride: number | number[]): Tensor;
@@ -23870,7 +23931,12 @@ export function cross(...a: any[]): any { return cross$(a); }
 export function crossEntropyLoss(input: Tensor, target: Tensor, weight?: Tensor | null, reduction?: number, ignoreIndex?: number, labelSmoothing?: number, opts?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number; labelSmoothing?: number }): Tensor;
 /** aten::cross_entropy_loss: cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, SymInt ignore_index=-100, float label_smoothing=0.0) -> Tensor */
 export function crossEntropyLoss(input: Tensor, target: Tensor, opts?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number; labelSmoothing?: number }): Tensor;
-export function crossEntropyLoss(...a: any[]): any { return crossEntropyLoss$(a); }
+export function crossEntropyLoss(a0?: any, a1?: any, a2?: any, a3?: any, a4?: any, a5?: any): any {
+  if (arguments.length <= 6) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && (a2 === undefined || (a2 == null || a2 instanceof Tensor)) && (a3 === undefined || (rt.isN(a3))) && (a4 === undefined || (rt.isN(a4))) && (a5 === undefined || (rt.isN(a5)))) return W(N.f_cross_entropy_loss(a0._h, a1._h, rt.hOpt((a2 === undefined ? null : a2)), (a3 === undefined ? 1 : a3), (a4 === undefined ? -100 : a4), (a5 === undefined ? 0.0 : a5))); // aten::cross_entropy_loss
+  }
+  return crossEntropyLoss$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::crow_indices_copy: crow_indices_copy(Tensor self) -> Tensor */
 export function crowIndicesCopy(input: Tensor): Tensor;
@@ -23952,7 +24018,12 @@ export function cumprodBackward(...a: any[]): any { return cumprodBackward$(a); 
 
 /** aten::cumsum: cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor */
 export function cumsum(input: Tensor, dim: number, opts?: { dtype?: DType | null }): Tensor;
-export function cumsum(...a: any[]): any { return cumsum$(a); }
+export function cumsum(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1))) return W(N.f_cumsum(a0._h, a1, null)); // aten::cumsum
+  }
+  return cumsum$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::cumulative_trapezoid.x: cumulative_trapezoid.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor */
 export function cumulativeTrapezoid(y: Tensor, x: Tensor, opts?: { dim?: number }): Tensor;
@@ -23980,11 +24051,21 @@ export function det(...a: any[]): any { return det$(a); }
 
 /** aten::detach: detach(Tensor(a) self) -> Tensor(a) */
 export function detach(input: Tensor): Tensor;
-export function detach(...a: any[]): any { return detach$(a); }
+export function detach(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_detach(a0._h)); // aten::detach
+  }
+  return detach$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::detach_: detach_(Tensor(a!) self) -> Tensor(a!) */
 export function detach_(input: Tensor): Tensor;
-export function detach_(...a: any[]): any { return detach_$(a); }
+export function detach_(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return (N.f_detach_(a0._h), a0); // aten::detach_
+  }
+  return detach_$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::detach_copy: detach_copy(Tensor self) -> Tensor */
 export function detachCopy(input: Tensor): Tensor;
@@ -24054,7 +24135,15 @@ export function div(input: Tensor, other: Tensor, opts?: { roundingMode?: string
 export function div(input: Tensor, other: Scalar): Tensor;
 /** aten::div.Scalar_mode: div.Scalar_mode(Tensor self, Scalar other, *, str? rounding_mode) -> Tensor */
 export function div(input: Tensor, other: Scalar, opts?: { roundingMode?: string | null }): Tensor;
-export function div(...a: any[]): any { return div$(a); }
+export function div(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_div_Tensor(a0._h, a1._h)); // aten::div.Tensor
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_div_Tensor_mode(a0._h, a1._h, null)); // aten::div.Tensor_mode
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return W(N.f_div_Scalar(a0._h, a1)); // aten::div.Scalar
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return W(N.f_div_Scalar_mode(a0._h, a1, null)); // aten::div.Scalar_mode
+  }
+  return div$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::divide.Tensor: divide.Tensor(Tensor self, Tensor other) -> Tensor */
 export function divide(input: Tensor, other: Tensor): Tensor;
@@ -24072,7 +24161,12 @@ export function dot(...a: any[]): any { return dot$(a); }
 
 /** aten::dropout: dropout(Tensor input, float p, bool train) -> Tensor */
 export function dropout(input: Tensor, p: number, train: boolean): Tensor;
-export function dropout(...a: any[]): any { return dropout$(a); }
+export function dropout(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && a2 !== undefined && (typeof a2 === 'boolean')) return W(N.f_dropout(a0._h, a1, a2)); // aten::dropout
+  }
+  return dropout$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::dropout_: dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!) */
 export function dropout_(input: Tensor, p: number, train: boolean): Tensor;
@@ -24112,7 +24206,12 @@ export function eluBackward(...a: any[]): any { return eluBackward$(a); }
 export function embedding(weight: Tensor, indices: Tensor, paddingIdx?: number, scaleGradByFreq?: boolean, sparse?: boolean, opts?: { paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }): Tensor;
 /** aten::embedding: embedding(Tensor weight, Tensor indices, SymInt padding_idx=-1, bool scale_grad_by_freq=False, bool sparse=False) -> Tensor */
 export function embedding(weight: Tensor, indices: Tensor, opts?: { paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }): Tensor;
-export function embedding(...a: any[]): any { return embedding$(a); }
+export function embedding(a0?: any, a1?: any, a2?: any, a3?: any, a4?: any): any {
+  if (arguments.length <= 5) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && (a2 === undefined || (rt.isN(a2))) && (a3 === undefined || (typeof a3 === 'boolean')) && (a4 === undefined || (typeof a4 === 'boolean'))) return W(N.f_embedding(a0._h, a1._h, (a2 === undefined ? -1 : a2), (a3 === undefined ? false : a3), (a4 === undefined ? false : a4))); // aten::embedding
+  }
+  return embedding$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::embedding_backward: embedding_backward(Tensor grad, Tensor indices, SymInt num_weights, SymInt padding_idx, bool scale_grad_by_freq, bool sparse) -> Tensor */
 export function embeddingBackward(grad: Tensor, indices: Tensor, numWeights: number, paddingIdx: number, scaleGradByFreq: boolean, sparse: boolean): Tensor;
@@ -24140,11 +24239,21 @@ export function embeddingSparseBackward(...a: any[]): any { return embeddingSpar
 
 /** aten::empty.memory_format: empty.memory_format(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export function empty(size: number | number[], opts?: { dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null; requiresGrad?: boolean }): Tensor;
-export function empty(...a: any[]): any { return empty$(a); }
+export function empty(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (rt.isNL(a0)) && rt.pk(a0, 0)) return W(N.p_empty_memory_format(0, null, null, null, null, null)); // aten::empty.memory_format
+  }
+  return empty$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::empty_like: empty_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export function emptyLike(input: Tensor, opts?: { dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null; requiresGrad?: boolean }): Tensor;
-export function emptyLike(...a: any[]): any { return emptyLike$(a); }
+export function emptyLike(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_empty_like(a0._h, null, null, null, null, null)); // aten::empty_like
+  }
+  return emptyLike$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::empty_permuted: empty_permuted(SymInt[] size, int[] physical_layout, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function emptyPermuted(size: number | number[], physicalLayout: number | number[], opts?: { dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
@@ -24162,7 +24271,13 @@ export function emptyStrided(...a: any[]): any { return emptyStrided$(a); }
 export function eq(input: Tensor, other: Scalar): Tensor;
 /** aten::eq.Tensor: eq.Tensor(Tensor self, Tensor other) -> Tensor */
 export function eq(input: Tensor, other: Tensor): Tensor;
-export function eq(...a: any[]): any { return eq$(a); }
+export function eq(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return W(N.f_eq_Scalar(a0._h, a1)); // aten::eq.Scalar
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_eq_Tensor(a0._h, a1._h)); // aten::eq.Tensor
+  }
+  return eq$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::equal: equal(Tensor self, Tensor other) -> bool */
 export function equal(input: Tensor, other: Tensor): boolean;
@@ -24190,7 +24305,12 @@ export function erfinv(...a: any[]): any { return erfinv$(a); }
 
 /** aten::exp: exp(Tensor self) -> Tensor */
 export function exp(input: Tensor): Tensor;
-export function exp(...a: any[]): any { return exp$(a); }
+export function exp(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_exp(a0._h)); // aten::exp
+  }
+  return exp$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::exp2: exp2(Tensor self) -> Tensor */
 export function exp2(input: Tensor): Tensor;
@@ -24202,7 +24322,12 @@ export function exp2_(...a: any[]): any { return exp2_$(a); }
 
 /** aten::exp_: exp_(Tensor(a!) self) -> Tensor(a!) */
 export function exp_(input: Tensor): Tensor;
-export function exp_(...a: any[]): any { return exp_$(a); }
+export function exp_(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return (N.f_exp_(a0._h), a0); // aten::exp_
+  }
+  return exp_$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::expand_copy: expand_copy(Tensor self, SymInt[] size, *, bool implicit=False) -> Tensor */
 export function expandCopy(input: Tensor, size: number | number[], opts?: { implicit?: boolean }): Tensor;
@@ -24438,7 +24563,13 @@ export function fill(...a: any[]): any { return fill$(a); }
 export function fill_(input: Tensor, value: Scalar): Tensor;
 /** aten::fill_.Tensor: fill_.Tensor(Tensor(a!) self, Tensor value) -> Tensor(a!) */
 export function fill_(input: Tensor, value: Tensor): Tensor;
-export function fill_(...a: any[]): any { return fill_$(a); }
+export function fill_(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return (N.f_fill__Scalar(a0._h, a1), a0); // aten::fill_.Scalar
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return (N.f_fill__Tensor(a0._h, a1._h), a0); // aten::fill_.Tensor
+  }
+  return fill_$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::fix: fix(Tensor self) -> Tensor */
 export function fix(input: Tensor): Tensor;
@@ -24452,7 +24583,12 @@ export function fix_(...a: any[]): any { return fix_$(a); }
 export function flatten(input: Tensor, startDim?: number, endDim?: number, opts?: { startDim?: number; endDim?: number }): Tensor;
 /** aten::flatten.using_ints: flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a) */
 export function flatten(input: Tensor, opts?: { startDim?: number; endDim?: number }): Tensor;
-export function flatten(...a: any[]): any { return flatten$(a); }
+export function flatten(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (rt.isN(a1))) && (a2 === undefined || (rt.isN(a2)))) return W(N.f_flatten_using_ints(a0._h, (a1 === undefined ? 0 : a1), (a2 === undefined ? -1 : a2))); // aten::flatten.using_ints
+  }
+  return flatten$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::flatten_dense_tensors: flatten_dense_tensors(Tensor[] tensors) -> Tensor */
 export function flattenDenseTensors(tensors: Tensor[]): Tensor;
@@ -24548,7 +24684,12 @@ export function fromFile(...a: any[]): any { return fromFile$(a); }
 
 /** aten::full: full(SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function full(size: number | number[], fillValue: Scalar, opts?: { dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
-export function full(...a: any[]): any { return full$(a); }
+export function full(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (rt.isNL(a0)) && a1 !== undefined && (rt.isS(a1)) && rt.pk(a0, 0)) return W(N.p_full(0, a1, null, null, null, null)); // aten::full
+  }
+  return full$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::full_like: full_like(Tensor self, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export function fullLike(input: Tensor, fillValue: Scalar, opts?: { dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null; requiresGrad?: boolean }): Tensor;
@@ -24556,7 +24697,12 @@ export function fullLike(...a: any[]): any { return fullLike$(a); }
 
 /** aten::gather: gather(Tensor self, int dim, Tensor index, *, bool sparse_grad=False) -> Tensor */
 export function gather(input: Tensor, dim: number, index: Tensor, opts?: { sparseGrad?: boolean }): Tensor;
-export function gather(...a: any[]): any { return gather$(a); }
+export function gather(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && a2 !== undefined && (a2 instanceof Tensor)) return W(N.f_gather(a0._h, a1, a2._h, false)); // aten::gather
+  }
+  return gather$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::gather_backward: gather_backward(Tensor grad, Tensor self, int dim, Tensor index, bool sparse_grad) -> Tensor */
 export function gatherBackward(grad: Tensor, input: Tensor, dim: number, index: Tensor, sparseGrad: boolean): Tensor;
@@ -24574,11 +24720,22 @@ export function gcd_(...a: any[]): any { return gcd_$(a); }
 export function ge(input: Tensor, other: Scalar): Tensor;
 /** aten::ge.Tensor: ge.Tensor(Tensor self, Tensor other) -> Tensor */
 export function ge(input: Tensor, other: Tensor): Tensor;
-export function ge(...a: any[]): any { return ge$(a); }
+export function ge(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return W(N.f_ge_Scalar(a0._h, a1)); // aten::ge.Scalar
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_ge_Tensor(a0._h, a1._h)); // aten::ge.Tensor
+  }
+  return ge$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::gelu: gelu(Tensor self, *, str approximate='none') -> Tensor */
 export function gelu(input: Tensor, opts?: { approximate?: string }): Tensor;
-export function gelu(...a: any[]): any { return gelu$(a); }
+export function gelu(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_gelu(a0._h, "none")); // aten::gelu
+  }
+  return gelu$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::gelu_: gelu_(Tensor(a!) self, *, str approximate='none') -> Tensor(a!) */
 export function gelu_(input: Tensor, opts?: { approximate?: string }): Tensor;
@@ -24680,7 +24837,13 @@ export function gruCell(...a: any[]): any { return gruCell$(a); }
 export function gt(input: Tensor, other: Scalar): Tensor;
 /** aten::gt.Tensor: gt.Tensor(Tensor self, Tensor other) -> Tensor */
 export function gt(input: Tensor, other: Tensor): Tensor;
-export function gt(...a: any[]): any { return gt$(a); }
+export function gt(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return W(N.f_gt_Scalar(a0._h, a1)); // aten::gt.Scalar
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_gt_Tensor(a0._h, a1._h)); // aten::gt.Tensor
+  }
+  return gt$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::hamming_window: hamming_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function hammingWindow(windowLength: number, opts?: { dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
@@ -24846,7 +25009,12 @@ export function imag(...a: any[]): any { return imag$(a); }
 
 /** aten::index.Tensor: index.Tensor(Tensor self, Tensor?[] indices) -> Tensor */
 export function index(input: Tensor, indices: (Tensor | null)[]): Tensor;
-export function index(...a: any[]): any { return index$(a); }
+export function index(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isTL(a1))) return W(N.f_index_Tensor(a0._h, rt.hList(a1, "index", "indices"))); // aten::index.Tensor
+  }
+  return index$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::index_add: index_add(Tensor self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor */
 export function indexAdd(input: Tensor, dim: number, index: Tensor, source: Tensor, opts?: { alpha?: Scalar }): Tensor;
@@ -24880,7 +25048,12 @@ export function indexReduce(...a: any[]): any { return indexReduce$(a); }
 
 /** aten::index_select: index_select(Tensor self, int dim, Tensor index) -> Tensor */
 export function indexSelect(input: Tensor, dim: number, index: Tensor): Tensor;
-export function indexSelect(...a: any[]): any { return indexSelect$(a); }
+export function indexSelect(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && a2 !== undefined && (a2 instanceof Tensor)) return W(N.f_index_select(a0._h, a1, a2._h)); // aten::index_select
+  }
+  return indexSelect$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::index_select_backward: index_select_backward(Tensor grad, SymInt[] self_sizes, int dim, Tensor index) -> Tensor */
 export function indexSelectBackward(grad: Tensor, selfSizes: number | number[], dim: number, index: Tensor): Tensor;
@@ -25050,7 +25223,13 @@ export function ldexp_(...a: any[]): any { return ldexp_$(a); }
 export function le(input: Tensor, other: Scalar): Tensor;
 /** aten::le.Tensor: le.Tensor(Tensor self, Tensor other) -> Tensor */
 export function le(input: Tensor, other: Tensor): Tensor;
-export function le(...a: any[]): any { return le$(a); }
+export function le(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return W(N.f_le_Scalar(a0._h, a1)); // aten::le.Scalar
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_le_Tensor(a0._h, a1._h)); // aten::le.Tensor
+  }
+  return le$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::leaky_relu: leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor */
 export function leakyRelu(input: Tensor, negativeSlope?: Scalar, opts?: { negativeSlope?: Scalar }): Tensor;
@@ -25328,7 +25507,12 @@ export function linalgVectorNorm(...a: any[]): any { return linalgVectorNorm$(a)
 export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null, opts?: { bias?: Tensor | null }): Tensor;
 /** aten::linear: linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor */
 export function linear(input: Tensor, weight: Tensor, opts?: { bias?: Tensor | null }): Tensor;
-export function linear(...a: any[]): any { return linear$(a); }
+export function linear(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && (a2 === undefined || (a2 == null || a2 instanceof Tensor))) return W(N.f_linear(a0._h, a1._h, rt.hOpt((a2 === undefined ? null : a2)))); // aten::linear
+  }
+  return linear$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::linear_backward: linear_backward(Tensor self, Tensor grad_output, Tensor weight, bool[3] output_mask) -> (Tensor, Tensor, Tensor) */
 export function linearBackward(input: Tensor, gradOutput: Tensor, weight: Tensor, outputMask: boolean[]): [Tensor, Tensor, Tensor];
@@ -25346,7 +25530,12 @@ export function linspace(...a: any[]): any { return linspace$(a); }
 
 /** aten::log: log(Tensor self) -> Tensor */
 export function log(input: Tensor): Tensor;
-export function log(...a: any[]): any { return log$(a); }
+export function log(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_log(a0._h)); // aten::log
+  }
+  return log$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::log10: log10(Tensor self) -> Tensor */
 export function log10(input: Tensor): Tensor;
@@ -25392,7 +25581,12 @@ export function logSigmoidForward(...a: any[]): any { return logSigmoidForward$(
 export function logSoftmax(input: Tensor, dim: number, dtype?: DType | null, opts?: { dtype?: DType | null }): Tensor;
 /** aten::log_softmax.int: log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor */
 export function logSoftmax(input: Tensor, dim: number, opts?: { dtype?: DType | null }): Tensor;
-export function logSoftmax(...a: any[]): any { return logSoftmax$(a); }
+export function logSoftmax(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && (a2 === undefined || (a2 == null || rt.isDType(a2)))) return W(N.f_log_softmax_int(a0._h, a1, (a2 === undefined ? null : a2))); // aten::log_softmax.int
+  }
+  return logSoftmax$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::logaddexp: logaddexp(Tensor self, Tensor other) -> Tensor */
 export function logaddexp(input: Tensor, other: Tensor): Tensor;
@@ -25466,7 +25660,12 @@ export function logspace(...a: any[]): any { return logspace$(a); }
 export function logsumexp(input: Tensor, dim: number | number[], keepdim?: boolean, opts?: { keepdim?: boolean }): Tensor;
 /** aten::logsumexp: logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor */
 export function logsumexp(input: Tensor, dim: number | number[], opts?: { keepdim?: boolean }): Tensor;
-export function logsumexp(...a: any[]): any { return logsumexp$(a); }
+export function logsumexp(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isNL(a1)) && (a2 === undefined || (typeof a2 === 'boolean')) && rt.pk(a1, 0)) return W(N.p_logsumexp(a0._h, 0, (a2 === undefined ? false : a2))); // aten::logsumexp
+  }
+  return logsumexp$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::lstm.input: lstm.input(Tensor input, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor, Tensor) */
 export function lstm(input: Tensor, hx: Tensor[], params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean): [Tensor, Tensor, Tensor];
@@ -25488,7 +25687,13 @@ export function lstmMpsBackward(...a: any[]): any { return lstmMpsBackward$(a); 
 export function lt(input: Tensor, other: Scalar): Tensor;
 /** aten::lt.Tensor: lt.Tensor(Tensor self, Tensor other) -> Tensor */
 export function lt(input: Tensor, other: Tensor): Tensor;
-export function lt(...a: any[]): any { return lt$(a); }
+export function lt(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return W(N.f_lt_Scalar(a0._h, a1)); // aten::lt.Scalar
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_lt_Tensor(a0._h, a1._h)); // aten::lt.Tensor
+  }
+  return lt$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::lu_solve: lu_solve(Tensor self, Tensor LU_data, Tensor LU_pivots) -> Tensor */
 export function luSolve(input: Tensor, LUData: Tensor, LUPivots: Tensor): Tensor;
@@ -25510,7 +25715,13 @@ export function marginRankingLoss(...a: any[]): any { return marginRankingLoss$(
 export function maskedFill(input: Tensor, mask: Tensor, value: Scalar): Tensor;
 /** aten::masked_fill.Tensor: masked_fill.Tensor(Tensor self, Tensor mask, Tensor value) -> Tensor */
 export function maskedFill(input: Tensor, mask: Tensor, value: Tensor): Tensor;
-export function maskedFill(...a: any[]): any { return maskedFill$(a); }
+export function maskedFill(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (rt.isS(a2))) return W(N.f_masked_fill_Scalar(a0._h, a1._h, a2)); // aten::masked_fill.Scalar
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (a2 instanceof Tensor)) return W(N.f_masked_fill_Tensor(a0._h, a1._h, a2._h)); // aten::masked_fill.Tensor
+  }
+  return maskedFill$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::masked_scatter: masked_scatter(Tensor self, Tensor mask, Tensor source) -> Tensor */
 export function maskedScatter(input: Tensor, mask: Tensor, source: Tensor): Tensor;
@@ -25530,7 +25741,12 @@ export function maskedSelectBackward(...a: any[]): any { return maskedSelectBack
 
 /** aten::matmul: matmul(Tensor self, Tensor other) -> Tensor */
 export function matmul(input: Tensor, other: Tensor): Tensor;
-export function matmul(...a: any[]): any { return matmul$(a); }
+export function matmul(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_matmul(a0._h, a1._h)); // aten::matmul
+  }
+  return matmul$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::matmul_backward: matmul_backward(Tensor grad, Tensor self, Tensor other, bool[2] mask) -> (Tensor, Tensor) */
 export function matmulBackward(grad: Tensor, input: Tensor, other: Tensor, mask: boolean[]): [Tensor, Tensor];
@@ -25556,7 +25772,14 @@ export function max(input: Tensor, dim: number, opts?: { keepdim?: boolean }): [
 export function max(input: Tensor): Tensor;
 /** aten::max.other: max.other(Tensor self, Tensor other) -> Tensor */
 export function max(input: Tensor, other: Tensor): Tensor;
-export function max(...a: any[]): any { return max$(a); }
+export function max(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && (a2 === undefined || (typeof a2 === 'boolean'))) return rt.wrapTuple(N.f_max_dim(a0._h, a1, (a2 === undefined ? false : a2)), ["values","indices"]); // aten::max.dim
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 === undefined && a2 === undefined) return W(N.f_max(a0._h)); // aten::max
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 === undefined) return W(N.f_max_other(a0._h, a1._h)); // aten::max.other
+  }
+  return max$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::max_pool1d: max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor */
 export function maxPool1d(input: Tensor, kernelSize: number | number[], stride?: number | number[], padding?: number | number[], dilation?: number | number[], ceilMode?: boolean, opts?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
@@ -25626,7 +25849,13 @@ export function mean(input: Tensor, opts?: { dtype?: DType | null }): Tensor;
 export function mean(input: Tensor, dim?: number | number[] | null, keepdim?: boolean, opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
 /** aten::mean.dim: mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function mean(input: Tensor, opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
-export function mean(...a: any[]): any { return mean$(a); }
+export function mean(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 === undefined && a2 === undefined) return W(N.f_mean(a0._h, null)); // aten::mean
+    if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (a1 == null || rt.isNL(a1))) && (a2 === undefined || (typeof a2 === 'boolean')) && rt.pk((a1 ?? null), 0)) return W(N.p_mean_dim(a0._h, 0, (a2 === undefined ? false : a2), null)); // aten::mean.dim
+  }
+  return mean$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::median: median(Tensor self) -> Tensor */
 export function median(input: Tensor): Tensor;
@@ -25650,7 +25879,14 @@ export function min(input: Tensor, dim: number, opts?: { keepdim?: boolean }): [
 export function min(input: Tensor): Tensor;
 /** aten::min.other: min.other(Tensor self, Tensor other) -> Tensor */
 export function min(input: Tensor, other: Tensor): Tensor;
-export function min(...a: any[]): any { return min$(a); }
+export function min(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && (a2 === undefined || (typeof a2 === 'boolean'))) return rt.wrapTuple(N.f_min_dim(a0._h, a1, (a2 === undefined ? false : a2)), ["values","indices"]); // aten::min.dim
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 === undefined && a2 === undefined) return W(N.f_min(a0._h)); // aten::min
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 === undefined) return W(N.f_min_other(a0._h, a1._h)); // aten::min.other
+  }
+  return min$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::minimum: minimum(Tensor self, Tensor other) -> Tensor */
 export function minimum(input: Tensor, other: Tensor): Tensor;
@@ -25788,7 +26024,13 @@ export function mkldnnRnnLayerBackward(...a: any[]): any { return mkldnnRnnLayer
 export function mm(input: Tensor, mat2: Tensor): Tensor;
 /** aten::mm.dtype: mm.dtype(Tensor self, Tensor mat2, ScalarType out_dtype) -> Tensor */
 export function mm(input: Tensor, mat2: Tensor, outDtype: DType): Tensor;
-export function mm(...a: any[]): any { return mm$(a); }
+export function mm(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 === undefined) return W(N.f_mm(a0._h, a1._h)); // aten::mm
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (rt.isDType(a2))) return W(N.f_mm_dtype(a0._h, a1._h, a2)); // aten::mm.dtype
+  }
+  return mm$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::mode: mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices) */
 export function mode(input: Tensor, dim?: number, keepdim?: boolean, opts?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
@@ -25834,7 +26076,13 @@ export function msort(...a: any[]): any { return msort$(a); }
 export function mul(input: Tensor, other: Tensor): Tensor;
 /** aten::mul.Scalar: mul.Scalar(Tensor self, Scalar other) -> Tensor */
 export function mul(input: Tensor, other: Scalar): Tensor;
-export function mul(...a: any[]): any { return mul$(a); }
+export function mul(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_mul_Tensor(a0._h, a1._h)); // aten::mul.Tensor
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return W(N.f_mul_Scalar(a0._h, a1)); // aten::mul.Scalar
+  }
+  return mul$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::multi_margin_loss: multi_margin_loss(Tensor self, Tensor target, Scalar p=1, Scalar margin=1, Tensor? weight=None, int reduction=Mean) -> Tensor */
 export function multiMarginLoss(input: Tensor, target: Tensor, p?: Scalar, margin?: Scalar, weight?: Tensor | null, reduction?: number, opts?: { p?: Scalar; margin?: Scalar; weight?: Tensor | null; reduction?: number }): Tensor;
@@ -25866,7 +26114,12 @@ export function multilabelMarginLossForward(...a: any[]): any { return multilabe
 export function multinomial(input: Tensor, numSamples: number, replacement?: boolean, opts?: { replacement?: boolean; generator?: null }): Tensor;
 /** aten::multinomial: multinomial(Tensor self, SymInt num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor */
 export function multinomial(input: Tensor, numSamples: number, opts?: { replacement?: boolean; generator?: null }): Tensor;
-export function multinomial(...a: any[]): any { return multinomial$(a); }
+export function multinomial(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && (a2 === undefined || (typeof a2 === 'boolean'))) return W(N.f_multinomial(a0._h, a1, (a2 === undefined ? false : a2), null)); // aten::multinomial
+  }
+  return multinomial$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::multiply.Tensor: multiply.Tensor(Tensor self, Tensor other) -> Tensor */
 export function multiply(input: Tensor, other: Tensor): Tensor;
@@ -25928,7 +26181,13 @@ export function nansum(...a: any[]): any { return nansum$(a); }
 export function narrow(input: Tensor, dim: number, start: number, length: number): Tensor;
 /** aten::narrow.Tensor: narrow.Tensor(Tensor(a) self, int dim, Tensor start, SymInt length) -> Tensor(a) */
 export function narrow(input: Tensor, dim: number, start: Tensor, length: number): Tensor;
-export function narrow(...a: any[]): any { return narrow$(a); }
+export function narrow(a0?: any, a1?: any, a2?: any, a3?: any): any {
+  if (arguments.length <= 4) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && a2 !== undefined && (rt.isN(a2)) && a3 !== undefined && (rt.isN(a3))) return W(N.f_narrow(a0._h, a1, a2, a3)); // aten::narrow
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && a2 !== undefined && (a2 instanceof Tensor) && a3 !== undefined && (rt.isN(a3))) return W(N.f_narrow_Tensor(a0._h, a1, a2._h, a3)); // aten::narrow.Tensor
+  }
+  return narrow$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::narrow_copy: narrow_copy(Tensor self, int dim, SymInt start, SymInt length) -> Tensor */
 export function narrowCopy(input: Tensor, dim: number, start: number, length: number): Tensor;
@@ -25984,11 +26243,22 @@ export function nativeNorm(...a: any[]): any { return nativeNorm$(a); }
 export function ne(input: Tensor, other: Scalar): Tensor;
 /** aten::ne.Tensor: ne.Tensor(Tensor self, Tensor other) -> Tensor */
 export function ne(input: Tensor, other: Tensor): Tensor;
-export function ne(...a: any[]): any { return ne$(a); }
+export function ne(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return W(N.f_ne_Scalar(a0._h, a1)); // aten::ne.Scalar
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_ne_Tensor(a0._h, a1._h)); // aten::ne.Tensor
+  }
+  return ne$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::neg: neg(Tensor self) -> Tensor */
 export function neg(input: Tensor): Tensor;
-export function neg(...a: any[]): any { return neg$(a); }
+export function neg(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_neg(a0._h)); // aten::neg
+  }
+  return neg$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::neg_: neg_(Tensor(a!) self) -> Tensor(a!) */
 export function neg_(input: Tensor): Tensor;
@@ -26016,7 +26286,12 @@ export function nextafter(...a: any[]): any { return nextafter$(a); }
 export function nllLoss(input: Tensor, target: Tensor, weight?: Tensor | null, reduction?: number, ignoreIndex?: number, opts?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
 /** aten::nll_loss: nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, SymInt ignore_index=-100) -> Tensor */
 export function nllLoss(input: Tensor, target: Tensor, opts?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
-export function nllLoss(...a: any[]): any { return nllLoss$(a); }
+export function nllLoss(a0?: any, a1?: any, a2?: any, a3?: any, a4?: any): any {
+  if (arguments.length <= 5) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && (a2 === undefined || (a2 == null || a2 instanceof Tensor)) && (a3 === undefined || (rt.isN(a3))) && (a4 === undefined || (rt.isN(a4)))) return W(N.f_nll_loss(a0._h, a1._h, rt.hOpt((a2 === undefined ? null : a2)), (a3 === undefined ? 1 : a3), (a4 === undefined ? -100 : a4))); // aten::nll_loss
+  }
+  return nllLoss$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::nll_loss2d: nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, SymInt ignore_index=-100) -> Tensor */
 export function nllLoss2d(input: Tensor, target: Tensor, weight?: Tensor | null, reduction?: number, ignoreIndex?: number, opts?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
@@ -26070,7 +26345,13 @@ export function norm(input: Tensor, opts?: { p?: Scalar }): Tensor;
 export function norm(input: Tensor, p?: Scalar | null, dim?: number | number[], keepdim?: boolean, opts?: { p?: Scalar | null; dtype?: DType }): Tensor;
 /** aten::norm.ScalarOpt_dim: norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor */
 export function norm(input: Tensor, p?: Scalar | null, dim?: number | number[], keepdim?: boolean, opts?: { p?: Scalar | null; keepdim?: boolean }): Tensor;
-export function norm(...a: any[]): any { return norm$(a); }
+export function norm(a0?: any, a1?: any, a2?: any, a3?: any): any {
+  if (arguments.length <= 4) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (rt.isS(a1))) && a2 === undefined && a3 === undefined) return W(N.f_norm_Scalar(a0._h, (a1 === undefined ? 2 : a1))); // aten::norm.Scalar
+    if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (a1 == null || rt.isS(a1))) && a2 !== undefined && (rt.isNL(a2)) && (a3 === undefined || (typeof a3 === 'boolean')) && rt.pk(a2, 0)) return W(N.p_norm_ScalarOpt_dim(a0._h, (a1 ?? null), 0, (a3 === undefined ? false : a3))); // aten::norm.ScalarOpt_dim
+  }
+  return norm$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::norm_except_dim: norm_except_dim(Tensor v, int pow=2, int dim=0) -> Tensor */
 export function normExceptDim(v: Tensor, pow?: number, dim?: number, opts?: { pow?: number; dim?: number }): Tensor;
@@ -26120,11 +26401,21 @@ export function oneHot(...a: any[]): any { return oneHot$(a); }
 
 /** aten::ones: ones(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function ones(size: number | number[], opts?: { dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
-export function ones(...a: any[]): any { return ones$(a); }
+export function ones(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (rt.isNL(a0)) && rt.pk(a0, 0)) return W(N.p_ones(0, null, null, null, null)); // aten::ones
+  }
+  return ones$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::ones_like: ones_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export function onesLike(input: Tensor, opts?: { dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null; requiresGrad?: boolean }): Tensor;
-export function onesLike(...a: any[]): any { return onesLike$(a); }
+export function onesLike(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_ones_like(a0._h, null, null, null, null, null)); // aten::ones_like
+  }
+  return onesLike$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::orgqr: orgqr(Tensor self, Tensor input2) -> Tensor */
 export function orgqr(input: Tensor, input2: Tensor): Tensor;
@@ -26166,7 +26457,12 @@ export function pdist(...a: any[]): any { return pdist$(a); }
 
 /** aten::permute: permute(Tensor(a) self, int[] dims) -> Tensor(a) */
 export function permute(input: Tensor, dims: number | number[]): Tensor;
-export function permute(...a: any[]): any { return permute$(a); }
+export function permute(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isNL(a1)) && rt.pk(a1, 0)) return W(N.p_permute(a0._h, 0)); // aten::permute
+  }
+  return permute$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::permute_copy: permute_copy(Tensor self, int[] dims) -> Tensor */
 export function permuteCopy(input: Tensor, dims: number | number[]): Tensor;
@@ -26214,7 +26510,14 @@ export function pow(input: Tensor, exponent: Tensor): Tensor;
 export function pow(input: Scalar, exponent: Tensor): Tensor;
 /** aten::pow.Tensor_Scalar: pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor */
 export function pow(input: Tensor, exponent: Scalar): Tensor;
-export function pow(...a: any[]): any { return pow$(a); }
+export function pow(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_pow_Tensor_Tensor(a0._h, a1._h)); // aten::pow.Tensor_Tensor
+    if (a0 !== undefined && (rt.isS(a0)) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_pow_Scalar(a0, a1._h)); // aten::pow.Scalar
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return W(N.f_pow_Tensor_Scalar(a0._h, a1)); // aten::pow.Tensor_Scalar
+  }
+  return pow$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::prelu: prelu(Tensor self, Tensor weight) -> Tensor */
 export function prelu(input: Tensor, weight: Tensor): Tensor;
@@ -26340,7 +26643,13 @@ export function rad2deg_(...a: any[]): any { return rad2deg_$(a); }
 export function rand(size: number | number[], opts?: { dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
 /** aten::rand.generator: rand.generator(SymInt[] size, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function rand(size: number | number[], opts?: { generator?: null; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
-export function rand(...a: any[]): any { return rand$(a); }
+export function rand(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (rt.isNL(a0)) && rt.pk(a0, 0)) return W(N.p_rand(0, null, null, null, null)); // aten::rand
+    if (a0 !== undefined && (rt.isNL(a0)) && rt.pk(a0, 0)) return W(N.p_rand_generator(0, null, null, null, null, null)); // aten::rand.generator
+  }
+  return rand$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::rand_like: rand_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export function randLike(input: Tensor, opts?: { dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null; requiresGrad?: boolean }): Tensor;
@@ -26376,7 +26685,13 @@ export function randintLike(...a: any[]): any { return randintLike$(a); }
 export function randn(size: number | number[], opts?: { dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
 /** aten::randn.generator: randn.generator(SymInt[] size, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function randn(size: number | number[], opts?: { generator?: null; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
-export function randn(...a: any[]): any { return randn$(a); }
+export function randn(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (rt.isNL(a0)) && rt.pk(a0, 0)) return W(N.p_randn(0, null, null, null, null)); // aten::randn
+    if (a0 !== undefined && (rt.isNL(a0)) && rt.pk(a0, 0)) return W(N.p_randn_generator(0, null, null, null, null, null)); // aten::randn.generator
+  }
+  return randn$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::randn_like: randn_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export function randnLike(input: Tensor, opts?: { dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null; requiresGrad?: boolean }): Tensor;
@@ -26440,7 +26755,12 @@ export function reflectionPad3dBackward(...a: any[]): any { return reflectionPad
 
 /** aten::relu: relu(Tensor self) -> Tensor */
 export function relu(input: Tensor): Tensor;
-export function relu(...a: any[]): any { return relu$(a); }
+export function relu(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_relu(a0._h)); // aten::relu
+  }
+  return relu$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::relu6: relu6(Tensor self) -> Tensor */
 export function relu6(input: Tensor): Tensor;
@@ -26504,7 +26824,12 @@ export function replicationPad3dBackward(...a: any[]): any { return replicationP
 
 /** aten::reshape: reshape(Tensor(a) self, SymInt[] shape) -> Tensor(a) */
 export function reshape(input: Tensor, shape: number | number[]): Tensor;
-export function reshape(...a: any[]): any { return reshape$(a); }
+export function reshape(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isNL(a1)) && rt.pk(a1, 0)) return W(N.p_reshape(a0._h, 0)); // aten::reshape
+  }
+  return reshape$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::resize_as_: resize_as_(Tensor(a!) self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor(a!) */
 export function resizeAs_(input: Tensor, theTemplate: Tensor, opts?: { memoryFormat?: MemoryFormat | null }): Tensor;
@@ -26536,7 +26861,12 @@ export function resultType(...a: any[]): any { return resultType$(a); }
 export function rmsNorm(input: Tensor, normalizedShape: number | number[], weight?: Tensor | null, eps?: number | null, opts?: { weight?: Tensor | null; eps?: number | null }): Tensor;
 /** aten::rms_norm: rms_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight=None, float? eps=None) -> Tensor */
 export function rmsNorm(input: Tensor, normalizedShape: number | number[], opts?: { weight?: Tensor | null; eps?: number | null }): Tensor;
-export function rmsNorm(...a: any[]): any { return rmsNorm$(a); }
+export function rmsNorm(a0?: any, a1?: any, a2?: any, a3?: any): any {
+  if (arguments.length <= 4) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isNL(a1)) && (a2 === undefined || (a2 == null || a2 instanceof Tensor)) && (a3 === undefined || (a3 == null || rt.isN(a3))) && rt.pk(a1, 0)) return W(N.p_rms_norm(a0._h, 0, rt.hOpt((a2 === undefined ? null : a2)), (a3 === undefined ? null : a3))); // aten::rms_norm
+  }
+  return rmsNorm$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::rnn_relu.input: rnn_relu.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor) */
 export function rnnRelu(input: Tensor, hx: Tensor, params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean): [Tensor, Tensor];
@@ -26618,7 +26948,12 @@ export function rreluWithNoiseBackward(...a: any[]): any { return rreluWithNoise
 
 /** aten::rsqrt: rsqrt(Tensor self) -> Tensor */
 export function rsqrt(input: Tensor): Tensor;
-export function rsqrt(...a: any[]): any { return rsqrt$(a); }
+export function rsqrt(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_rsqrt(a0._h)); // aten::rsqrt
+  }
+  return rsqrt$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::rsqrt_: rsqrt_(Tensor(a!) self) -> Tensor(a!) */
 export function rsqrt_(input: Tensor): Tensor;
@@ -26640,7 +26975,12 @@ export function scalarTensor(...a: any[]): any { return scalarTensor$(a); }
 export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, attnMask?: Tensor | null, dropoutP?: number, isCausal?: boolean, opts?: { attnMask?: Tensor | null; dropoutP?: number; isCausal?: boolean; scale?: number | null; enableGqa?: boolean }): Tensor;
 /** aten::scaled_dot_product_attention: scaled_dot_product_attention(Tensor query, Tensor key, Tensor value, Tensor? attn_mask=None, float dropout_p=0.0, bool is_causal=False, *, float? scale=None, bool enable_gqa=False) -> Tensor */
 export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, opts?: { attnMask?: Tensor | null; dropoutP?: number; isCausal?: boolean; scale?: number | null; enableGqa?: boolean }): Tensor;
-export function scaledDotProductAttention(...a: any[]): any { return scaledDotProductAttention$(a); }
+export function scaledDotProductAttention(a0?: any, a1?: any, a2?: any, a3?: any, a4?: any, a5?: any): any {
+  if (arguments.length <= 6) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (a2 instanceof Tensor) && (a3 === undefined || (a3 == null || a3 instanceof Tensor)) && (a4 === undefined || (rt.isN(a4))) && (a5 === undefined || (typeof a5 === 'boolean'))) return W(N.f_scaled_dot_product_attention(a0._h, a1._h, a2._h, rt.hOpt((a3 === undefined ? null : a3)), (a4 === undefined ? 0.0 : a4), (a5 === undefined ? false : a5), null, false)); // aten::scaled_dot_product_attention
+  }
+  return scaledDotProductAttention$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::scatter.src: scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor */
 export function scatter(input: Tensor, dim: number, index: Tensor, src: Tensor): Tensor;
@@ -26650,7 +26990,13 @@ export function scatter(input: Tensor, dim: number, index: Tensor, value: Scalar
 export function scatter(input: Tensor, dim: number, index: Tensor, src: Tensor, opts?: { reduce?: string }): Tensor;
 /** aten::scatter.value_reduce: scatter.value_reduce(Tensor self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor */
 export function scatter(input: Tensor, dim: number, index: Tensor, value: Scalar, opts?: { reduce?: string }): Tensor;
-export function scatter(...a: any[]): any { return scatter$(a); }
+export function scatter(a0?: any, a1?: any, a2?: any, a3?: any): any {
+  if (arguments.length <= 4) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && a2 !== undefined && (a2 instanceof Tensor) && a3 !== undefined && (a3 instanceof Tensor)) return W(N.f_scatter_src(a0._h, a1, a2._h, a3._h)); // aten::scatter.src
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && a2 !== undefined && (a2 instanceof Tensor) && a3 !== undefined && (rt.isS(a3))) return W(N.f_scatter_value(a0._h, a1, a2._h, a3)); // aten::scatter.value
+  }
+  return scatter$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::scatter_add: scatter_add(Tensor self, int dim, Tensor index, Tensor src) -> Tensor */
 export function scatterAdd(input: Tensor, dim: number, index: Tensor, src: Tensor): Tensor;
@@ -26672,7 +27018,12 @@ export function segmentReduce(...a: any[]): any { return segmentReduce$(a); }
 
 /** aten::select.int: select.int(Tensor(a) self, int dim, SymInt index) -> Tensor(a) */
 export function select(input: Tensor, dim: number, index: number): Tensor;
-export function select(...a: any[]): any { return select$(a); }
+export function select(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && a2 !== undefined && (rt.isN(a2))) return W(N.f_select_int(a0._h, a1, a2)); // aten::select.int
+  }
+  return select$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::select_backward: select_backward(Tensor grad_output, SymInt[] input_sizes, int dim, SymInt index) -> Tensor */
 export function selectBackward(gradOutput: Tensor, inputSizes: number | number[], dim: number, index: number): Tensor;
@@ -26700,7 +27051,12 @@ export function sgn(...a: any[]): any { return sgn$(a); }
 
 /** aten::sigmoid: sigmoid(Tensor self) -> Tensor */
 export function sigmoid(input: Tensor): Tensor;
-export function sigmoid(...a: any[]): any { return sigmoid$(a); }
+export function sigmoid(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_sigmoid(a0._h)); // aten::sigmoid
+  }
+  return sigmoid$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::sigmoid_: sigmoid_(Tensor(a!) self) -> Tensor(a!) */
 export function sigmoid_(input: Tensor): Tensor;
@@ -26720,7 +27076,12 @@ export function signbit(...a: any[]): any { return signbit$(a); }
 
 /** aten::silu: silu(Tensor self) -> Tensor */
 export function silu(input: Tensor): Tensor;
-export function silu(...a: any[]): any { return silu$(a); }
+export function silu(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_silu(a0._h)); // aten::silu
+  }
+  return silu$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::silu_: silu_(Tensor(a!) self) -> Tensor(a!) */
 export function silu_(input: Tensor): Tensor;
@@ -26762,7 +27123,12 @@ export function size(...a: any[]): any { return size$(a); }
 export function slice(input: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number, opts?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
 /** aten::slice.Tensor: slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a) */
 export function slice(input: Tensor, opts?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
-export function slice(...a: any[]): any { return slice$(a); }
+export function slice(a0?: any, a1?: any, a2?: any, a3?: any, a4?: any): any {
+  if (arguments.length <= 5) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (rt.isN(a1))) && (a2 === undefined || (a2 == null || rt.isN(a2))) && (a3 === undefined || (a3 == null || rt.isN(a3))) && (a4 === undefined || (rt.isN(a4)))) return W(N.f_slice_Tensor(a0._h, (a1 === undefined ? 0 : a1), (a2 === undefined ? null : a2), (a3 === undefined ? null : a3), (a4 === undefined ? 1 : a4))); // aten::slice.Tensor
+  }
+  return slice$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::slice_backward: slice_backward(Tensor grad_output, SymInt[] input_sizes, int dim, SymInt start, SymInt end, SymInt step) -> Tensor */
 export function sliceBackward(gradOutput: Tensor, inputSizes: number | number[], dim: number, start: number, end: number, step: number): Tensor;
@@ -26852,7 +27218,12 @@ export function softMarginLossBackward(...a: any[]): any { return softMarginLoss
 export function softmax(input: Tensor, dim: number, dtype?: DType | null, opts?: { dtype?: DType | null }): Tensor;
 /** aten::softmax.int: softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor */
 export function softmax(input: Tensor, dim: number, opts?: { dtype?: DType | null }): Tensor;
-export function softmax(...a: any[]): any { return softmax$(a); }
+export function softmax(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && (a2 === undefined || (a2 == null || rt.isDType(a2)))) return W(N.f_softmax_int(a0._h, a1, (a2 === undefined ? null : a2))); // aten::softmax.int
+  }
+  return softmax$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::softplus: softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor */
 export function softplus(input: Tensor, beta?: Scalar, threshold?: Scalar, opts?: { beta?: Scalar; threshold?: Scalar }): Tensor;
@@ -26880,7 +27251,13 @@ export function sort(input: Tensor, dim?: number, descending?: boolean, opts?: {
 export function sort(input: Tensor, opts?: { dim?: number; descending?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
 /** aten::sort.stable: sort.stable(Tensor self, *, bool? stable, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices) */
 export function sort(input: Tensor, opts?: { stable?: boolean | null; dim?: number; descending?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
-export function sort(...a: any[]): any { return sort$(a); }
+export function sort(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (rt.isN(a1))) && (a2 === undefined || (typeof a2 === 'boolean'))) return rt.wrapTuple(N.f_sort(a0._h, (a1 === undefined ? -1 : a1), (a2 === undefined ? false : a2)), ["values","indices"]); // aten::sort
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 === undefined && a2 === undefined) return rt.wrapTuple(N.f_sort_stable(a0._h, null, -1, false), ["values","indices"]); // aten::sort.stable
+  }
+  return sort$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::sparse_bsc_tensor.ccol_row_value_size: sparse_bsc_tensor.ccol_row_value_size(Tensor ccol_indices, Tensor row_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor */
 export function sparseBscTensor(ccolIndices: Tensor, rowIndices: Tensor, values: Tensor, size: number | number[], opts?: { dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
@@ -27222,7 +27599,13 @@ export function split(input: Tensor, splitSize: number, opts?: { dim?: number })
 export function split(input: Tensor, splitSize: number | number[], dim?: number, opts?: { dim?: number }): Tensor[];
 /** aten::split.sizes: split.sizes(Tensor(a -> *) self, SymInt[] split_size, int dim=0) -> Tensor(a)[] */
 export function split(input: Tensor, splitSize: number | number[], opts?: { dim?: number }): Tensor[];
-export function split(...a: any[]): any { return split$(a); }
+export function split(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && (a2 === undefined || (rt.isN(a2)))) return rt.wrapList(N.f_split_Tensor(a0._h, a1, (a2 === undefined ? 0 : a2))); // aten::split.Tensor
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isNL(a1)) && (a2 === undefined || (rt.isN(a2))) && rt.pk(a1, 0)) return rt.wrapList(N.p_split_sizes(a0._h, 0, (a2 === undefined ? 0 : a2))); // aten::split.sizes
+  }
+  return split$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::split_copy.Tensor: split_copy.Tensor(Tensor self, SymInt split_size, int dim=0) -> Tensor[] */
 export function splitCopy(input: Tensor, splitSize: number, dim?: number, opts?: { dim?: number }): Tensor[];
@@ -27244,15 +27627,30 @@ export function splitWithSizesCopy(...a: any[]): any { return splitWithSizesCopy
 
 /** aten::sqrt: sqrt(Tensor self) -> Tensor */
 export function sqrt(input: Tensor): Tensor;
-export function sqrt(...a: any[]): any { return sqrt$(a); }
+export function sqrt(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_sqrt(a0._h)); // aten::sqrt
+  }
+  return sqrt$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::sqrt_: sqrt_(Tensor(a!) self) -> Tensor(a!) */
 export function sqrt_(input: Tensor): Tensor;
-export function sqrt_(...a: any[]): any { return sqrt_$(a); }
+export function sqrt_(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return (N.f_sqrt_(a0._h), a0); // aten::sqrt_
+  }
+  return sqrt_$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::square: square(Tensor self) -> Tensor */
 export function square(input: Tensor): Tensor;
-export function square(...a: any[]): any { return square$(a); }
+export function square(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_square(a0._h)); // aten::square
+  }
+  return square$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::square_: square_(Tensor(a!) self) -> Tensor(a!) */
 export function square_(input: Tensor): Tensor;
@@ -27264,7 +27662,14 @@ export function squeeze(input: Tensor): Tensor;
 export function squeeze(input: Tensor, dim: number): Tensor;
 /** aten::squeeze.dims: squeeze.dims(Tensor(a) self, int[] dim) -> Tensor(a) */
 export function squeeze(input: Tensor, dim: number | number[]): Tensor;
-export function squeeze(...a: any[]): any { return squeeze$(a); }
+export function squeeze(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 === undefined) return W(N.f_squeeze(a0._h)); // aten::squeeze
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1))) return W(N.f_squeeze_dim(a0._h, a1)); // aten::squeeze.dim
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isNL(a1)) && rt.pk(a1, 0)) return W(N.p_squeeze_dims(a0._h, 0)); // aten::squeeze.dims
+  }
+  return squeeze$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::squeeze_copy: squeeze_copy(Tensor self) -> Tensor */
 export function squeezeCopy(input: Tensor): Tensor;
@@ -27282,7 +27687,12 @@ export function sspaddmm(...a: any[]): any { return sspaddmm$(a); }
 export function stack(tensors: Tensor[], dim?: number, opts?: { dim?: number }): Tensor;
 /** aten::stack: stack(Tensor[] tensors, int dim=0) -> Tensor */
 export function stack(tensors: Tensor[], opts?: { dim?: number }): Tensor;
-export function stack(...a: any[]): any { return stack$(a); }
+export function stack(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (rt.isTL(a0)) && (a1 === undefined || (rt.isN(a1)))) return W(N.f_stack(rt.hList(a0, "stack", "tensors"), (a1 === undefined ? 0 : a1))); // aten::stack
+  }
+  return stack$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::std: std(Tensor self, bool unbiased=True) -> Tensor */
 export function std(input: Tensor, unbiased?: boolean, opts?: { unbiased?: boolean }): Tensor;
@@ -27332,7 +27742,13 @@ export function sub(input: Tensor, other: Tensor, opts?: { alpha?: Scalar }): Te
 export function sub(input: Tensor, other: Scalar, alpha?: Scalar, opts?: { alpha?: Scalar }): Tensor;
 /** aten::sub.Scalar: sub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
 export function sub(input: Tensor, other: Scalar, opts?: { alpha?: Scalar }): Tensor;
-export function sub(...a: any[]): any { return sub$(a); }
+export function sub(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 === undefined) return W(N.f_sub_Tensor(a0._h, a1._h, 1)); // aten::sub.Tensor
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1)) && (a2 === undefined || (rt.isS(a2)))) return W(N.f_sub_Scalar(a0._h, a1, (a2 === undefined ? 1 : a2))); // aten::sub.Scalar
+  }
+  return sub$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::subtract.Tensor: subtract.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor */
 export function subtract(input: Tensor, other: Tensor, opts?: { alpha?: Scalar }): Tensor;
@@ -27348,7 +27764,13 @@ export function sum(input: Tensor, opts?: { dtype?: DType | null }): Tensor;
 export function sum(input: Tensor, dim?: number | number[] | null, keepdim?: boolean, opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
 /** aten::sum.dim_IntList: sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
 export function sum(input: Tensor, opts?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
-export function sum(...a: any[]): any { return sum$(a); }
+export function sum(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 === undefined && a2 === undefined) return W(N.f_sum(a0._h, null)); // aten::sum
+    if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (a1 == null || rt.isNL(a1))) && (a2 === undefined || (typeof a2 === 'boolean')) && rt.pk((a1 ?? null), 0)) return W(N.p_sum_dim_IntList(a0._h, 0, (a2 === undefined ? false : a2), null)); // aten::sum.dim_IntList
+  }
+  return sum$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::svd: svd(Tensor self, bool some=True, bool compute_uv=True) -> (Tensor U, Tensor S, Tensor V) */
 export function svd(input: Tensor, some?: boolean, computeUv?: boolean, opts?: { some?: boolean; computeUv?: boolean }): [Tensor, Tensor, Tensor] & { U: Tensor; S: Tensor; V: Tensor };
@@ -27390,7 +27812,12 @@ export function symStride(...a: any[]): any { return symStride$(a); }
 
 /** aten::t: t(Tensor(a) self) -> Tensor(a) */
 export function t(input: Tensor): Tensor;
-export function t(...a: any[]): any { return t$(a); }
+export function t(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_t(a0._h)); // aten::t
+  }
+  return t$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::t_copy: t_copy(Tensor self) -> Tensor */
 export function tCopy(input: Tensor): Tensor;
@@ -27416,7 +27843,12 @@ export function tan_(...a: any[]): any { return tan_$(a); }
 
 /** aten::tanh: tanh(Tensor self) -> Tensor */
 export function tanh(input: Tensor): Tensor;
-export function tanh(...a: any[]): any { return tanh$(a); }
+export function tanh(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_tanh(a0._h)); // aten::tanh
+  }
+  return tanh$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::tanh_: tanh_(Tensor(a!) self) -> Tensor(a!) */
 export function tanh_(input: Tensor): Tensor;
@@ -27480,7 +27912,12 @@ export function toMkldnnBackward(...a: any[]): any { return toMkldnnBackward$(a)
 export function topk(input: Tensor, k: number, dim?: number, largest?: boolean, sorted?: boolean, opts?: { dim?: number; largest?: boolean; sorted?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
 /** aten::topk: topk(Tensor self, SymInt k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices) */
 export function topk(input: Tensor, k: number, opts?: { dim?: number; largest?: boolean; sorted?: boolean }): [Tensor, Tensor] & { values: Tensor; indices: Tensor };
-export function topk(...a: any[]): any { return topk$(a); }
+export function topk(a0?: any, a1?: any, a2?: any, a3?: any, a4?: any): any {
+  if (arguments.length <= 5) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && (a2 === undefined || (rt.isN(a2))) && (a3 === undefined || (typeof a3 === 'boolean')) && (a4 === undefined || (typeof a4 === 'boolean'))) return rt.wrapTuple(N.f_topk(a0._h, a1, (a2 === undefined ? -1 : a2), (a3 === undefined ? true : a3), (a4 === undefined ? true : a4)), ["values","indices"]); // aten::topk
+  }
+  return topk$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::trace: trace(Tensor self) -> Tensor */
 export function trace(input: Tensor): Tensor;
@@ -27492,7 +27929,12 @@ export function traceBackward(...a: any[]): any { return traceBackward$(a); }
 
 /** aten::transpose.int: transpose.int(Tensor(a) self, int dim0, int dim1) -> Tensor(a) */
 export function transpose(input: Tensor, dim0: number, dim1: number): Tensor;
-export function transpose(...a: any[]): any { return transpose$(a); }
+export function transpose(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && a2 !== undefined && (rt.isN(a2))) return W(N.f_transpose_int(a0._h, a1, a2)); // aten::transpose.int
+  }
+  return transpose$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::transpose_copy.int: transpose_copy.int(Tensor self, int dim0, int dim1) -> Tensor */
 export function transposeCopy(input: Tensor, dim0: number, dim1: number): Tensor;
@@ -27520,7 +27962,12 @@ export function triangularSolve(...a: any[]): any { return triangularSolve$(a); 
 export function tril(input: Tensor, diagonal?: number, opts?: { diagonal?: number }): Tensor;
 /** aten::tril: tril(Tensor self, SymInt diagonal=0) -> Tensor */
 export function tril(input: Tensor, opts?: { diagonal?: number }): Tensor;
-export function tril(...a: any[]): any { return tril$(a); }
+export function tril(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (rt.isN(a1)))) return W(N.f_tril(a0._h, (a1 === undefined ? 0 : a1))); // aten::tril
+  }
+  return tril$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::tril_indices: tril_indices(int row, int col, int offset=0, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function trilIndices(row: number, col: number, offset?: number, opts?: { offset?: number; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
@@ -27538,7 +27985,12 @@ export function tripletMarginLoss(...a: any[]): any { return tripletMarginLoss$(
 export function triu(input: Tensor, diagonal?: number, opts?: { diagonal?: number }): Tensor;
 /** aten::triu: triu(Tensor self, SymInt diagonal=0) -> Tensor */
 export function triu(input: Tensor, opts?: { diagonal?: number }): Tensor;
-export function triu(...a: any[]): any { return triu$(a); }
+export function triu(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (rt.isN(a1)))) return W(N.f_triu(a0._h, (a1 === undefined ? 0 : a1))); // aten::triu
+  }
+  return triu$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::triu_indices: triu_indices(int row, int col, int offset=0, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function triuIndices(row: number, col: number, offset?: number, opts?: { offset?: number; dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
@@ -27626,7 +28078,12 @@ export function unsafeSplitWithSizes(...a: any[]): any { return unsafeSplitWithS
 
 /** aten::unsqueeze: unsqueeze(Tensor(a) self, int dim) -> Tensor(a) */
 export function unsqueeze(input: Tensor, dim: number): Tensor;
-export function unsqueeze(...a: any[]): any { return unsqueeze$(a); }
+export function unsqueeze(a0?: any, a1?: any): any {
+  if (arguments.length <= 2) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1))) return W(N.f_unsqueeze(a0._h, a1)); // aten::unsqueeze
+  }
+  return unsqueeze$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::unsqueeze_copy: unsqueeze_copy(Tensor self, int dim) -> Tensor */
 export function unsqueezeCopy(input: Tensor, dim: number): Tensor;
@@ -27825,7 +28282,16 @@ export function where(condition: Tensor, input: Tensor, other: Scalar): Tensor;
 export function where(condition: Tensor, input: Scalar, other: Scalar): Tensor;
 /** aten::where: where(Tensor condition) -> Tensor[] */
 export function where(condition: Tensor): Tensor[];
-export function where(...a: any[]): any { return where$(a); }
+export function where(a0?: any, a1?: any, a2?: any): any {
+  if (arguments.length <= 3) {
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (a2 instanceof Tensor)) return W(N.f_where_self(a0._h, a1._h, a2._h)); // aten::where.self
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1)) && a2 !== undefined && (a2 instanceof Tensor)) return W(N.f_where_ScalarSelf(a0._h, a1, a2._h)); // aten::where.ScalarSelf
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (rt.isS(a2))) return W(N.f_where_ScalarOther(a0._h, a1._h, a2)); // aten::where.ScalarOther
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1)) && a2 !== undefined && (rt.isS(a2))) return W(N.f_where_Scalar(a0._h, a1, a2)); // aten::where.Scalar
+    if (a0 !== undefined && (a0 instanceof Tensor) && a1 === undefined && a2 === undefined) return rt.wrapList(N.f_where(a0._h)); // aten::where
+  }
+  return where$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::xlogy.Tensor: xlogy.Tensor(Tensor self, Tensor other) -> Tensor */
 export function xlogy(input: Tensor, other: Tensor): Tensor;
@@ -27843,15 +28309,30 @@ export function xlogy_(...a: any[]): any { return xlogy_$(a); }
 
 /** aten::zero_: zero_(Tensor(a!) self) -> Tensor(a!) */
 export function zero_(input: Tensor): Tensor;
-export function zero_(...a: any[]): any { return zero_$(a); }
+export function zero_(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return (N.f_zero_(a0._h), a0); // aten::zero_
+  }
+  return zero_$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::zeros: zeros(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export function zeros(size: number | number[], opts?: { dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; requiresGrad?: boolean }): Tensor;
-export function zeros(...a: any[]): any { return zeros$(a); }
+export function zeros(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (rt.isNL(a0)) && rt.pk(a0, 0)) return W(N.p_zeros(0, null, null, null, null)); // aten::zeros
+  }
+  return zeros$(Array.prototype.slice.call(arguments));
+}
 
 /** aten::zeros_like: zeros_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export function zerosLike(input: Tensor, opts?: { dtype?: DType | null; layout?: string | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null; requiresGrad?: boolean }): Tensor;
-export function zerosLike(...a: any[]): any { return zerosLike$(a); }
+export function zerosLike(a0?: any): any {
+  if (arguments.length <= 1) {
+    if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_zeros_like(a0._h, null, null, null, null, null)); // aten::zeros_like
+  }
+  return zerosLike$(Array.prototype.slice.call(arguments));
+}
 
 /** Tensor methods generated from the operator schemas (the method variants of ATen operators). */
 export interface GeneratedTensorMethods {
@@ -29428,7 +29909,13 @@ export interface GeneratedTensorMethods {
 }
 
 export function installTensorMethods(proto: any): void {
-  proto.abs = function (this: Tensor, ...a: any[]) { a.unshift(this); return abs$(a); };
+  proto.abs = function (this: Tensor): any {
+    if (arguments.length <= 0) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_abs(a0._h)); // aten::abs
+    }
+    return abs$([this, ...arguments]);
+  };
   proto.abs_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return abs_$(a); };
   proto.absolute = function (this: Tensor, ...a: any[]) { a.unshift(this); return absolute$(a); };
   proto.absolute_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return absolute_$(a); };
@@ -29436,15 +29923,48 @@ export function installTensorMethods(proto: any): void {
   proto.acos_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return acos_$(a); };
   proto.acosh = function (this: Tensor, ...a: any[]) { a.unshift(this); return acosh$(a); };
   proto.acosh_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return acosh_$(a); };
-  proto.add = function (this: Tensor, ...a: any[]) { a.unshift(this); return add$(a); };
-  proto.add_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return add_$(a); };
+  proto.add = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 === undefined) return W(N.f_add_Tensor(a0._h, a1._h, 1)); // aten::add.Tensor
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1)) && (a2 === undefined || (rt.isS(a2)))) return W(N.f_add_Scalar(a0._h, a1, (a2 === undefined ? 1 : a2))); // aten::add.Scalar
+    }
+    return add$([this, ...arguments]);
+  };
+  proto.add_ = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 === undefined) return (N.f_add__Tensor(a0._h, a1._h, 1), a0); // aten::add_.Tensor
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1)) && (a2 === undefined || (rt.isS(a2)))) return (N.f_add__Scalar(a0._h, a1, (a2 === undefined ? 1 : a2)), a0); // aten::add_.Scalar
+    }
+    return add_$([this, ...arguments]);
+  };
   proto.addbmm = function (this: Tensor, ...a: any[]) { a.unshift(this); return addbmm$(a); };
   proto.addbmm_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return addbmm_$(a); };
   proto.addcdiv = function (this: Tensor, ...a: any[]) { a.unshift(this); return addcdiv$(a); };
-  proto.addcdiv_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return addcdiv_$(a); };
+  proto.addcdiv_ = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (a2 instanceof Tensor)) return (N.f_addcdiv_(a0._h, a1._h, a2._h, 1), a0); // aten::addcdiv_
+    }
+    return addcdiv_$([this, ...arguments]);
+  };
   proto.addcmul = function (this: Tensor, ...a: any[]) { a.unshift(this); return addcmul$(a); };
-  proto.addcmul_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return addcmul_$(a); };
-  proto.addmm = function (this: Tensor, ...a: any[]) { a.unshift(this); return addmm$(a); };
+  proto.addcmul_ = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (a2 instanceof Tensor)) return (N.f_addcmul_(a0._h, a1._h, a2._h, 1), a0); // aten::addcmul_
+    }
+    return addcmul_$([this, ...arguments]);
+  };
+  proto.addmm = function (this: Tensor, a1?: any, a2?: any, a3?: any): any {
+    if (arguments.length <= 3) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (a2 instanceof Tensor) && a3 === undefined) return W(N.f_addmm(a0._h, a1._h, a2._h, 1, 1)); // aten::addmm
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (a2 instanceof Tensor) && a3 !== undefined && (rt.isDType(a3))) return W(N.f_addmm_dtype(a0._h, a1._h, a2._h, a3, 1, 1)); // aten::addmm.dtype
+    }
+    return addmm$([this, ...arguments]);
+  };
   proto.addmm_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return addmm_$(a); };
   proto.addmv = function (this: Tensor, ...a: any[]) { a.unshift(this); return addmv$(a); };
   proto.addmv_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return addmv_$(a); };
@@ -29454,7 +29974,13 @@ export function installTensorMethods(proto: any): void {
   proto.alias = function (this: Tensor, ...a: any[]) { a.unshift(this); return alias$(a); };
   proto.all = function (this: Tensor, ...a: any[]) { a.unshift(this); return all$(a); };
   proto.allclose = function (this: Tensor, ...a: any[]) { a.unshift(this); return allclose$(a); };
-  proto.amax = function (this: Tensor, ...a: any[]) { a.unshift(this); return amax$(a); };
+  proto.amax = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (rt.isNL(a1))) && (a2 === undefined || (typeof a2 === 'boolean')) && rt.pk((a1 === undefined ? [] : a1), 0)) return W(N.p_amax(a0._h, 0, (a2 === undefined ? false : a2))); // aten::amax
+    }
+    return amax$([this, ...arguments]);
+  };
   proto.amin = function (this: Tensor, ...a: any[]) { a.unshift(this); return amin$(a); };
   proto.aminmax = function (this: Tensor, ...a: any[]) { a.unshift(this); return aminmax$(a); };
   proto.angle = function (this: Tensor, ...a: any[]) { a.unshift(this); return angle$(a); };
@@ -29473,7 +29999,13 @@ export function installTensorMethods(proto: any): void {
   proto.arctan_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return arctan_$(a); };
   proto.arctanh = function (this: Tensor, ...a: any[]) { a.unshift(this); return arctanh$(a); };
   proto.arctanh_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return arctanh_$(a); };
-  proto.argmax = function (this: Tensor, ...a: any[]) { a.unshift(this); return argmax$(a); };
+  proto.argmax = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (a1 == null || rt.isN(a1))) && (a2 === undefined || (typeof a2 === 'boolean'))) return W(N.f_argmax(a0._h, (a1 === undefined ? null : a1), (a2 === undefined ? false : a2))); // aten::argmax
+    }
+    return argmax$([this, ...arguments]);
+  };
   proto.argmin = function (this: Tensor, ...a: any[]) { a.unshift(this); return argmin$(a); };
   proto.argsort = function (this: Tensor, ...a: any[]) { a.unshift(this); return argsort$(a); };
   proto.argwhere = function (this: Tensor, ...a: any[]) { a.unshift(this); return argwhere$(a); };
@@ -29507,7 +30039,14 @@ export function installTensorMethods(proto: any): void {
   proto.bitwiseRightShift_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return bitwiseRightShift_$(a); };
   proto.bitwiseXor = function (this: Tensor, ...a: any[]) { a.unshift(this); return bitwiseXor$(a); };
   proto.bitwiseXor_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return bitwiseXor_$(a); };
-  proto.bmm = function (this: Tensor, ...a: any[]) { a.unshift(this); return bmm$(a); };
+  proto.bmm = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 === undefined) return W(N.f_bmm(a0._h, a1._h)); // aten::bmm
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (rt.isDType(a2))) return W(N.f_bmm_dtype(a0._h, a1._h, a2)); // aten::bmm.dtype
+    }
+    return bmm$([this, ...arguments]);
+  };
   proto.broadcastTo = function (this: Tensor, ...a: any[]) { a.unshift(this); return broadcastTo$(a); };
   proto.cauchy_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return cauchy_$(a); };
   proto.ccolIndices = function (this: Tensor, ...a: any[]) { a.unshift(this); return ccolIndices$(a); };
@@ -29517,8 +30056,21 @@ export function installTensorMethods(proto: any): void {
   proto.cholesky = function (this: Tensor, ...a: any[]) { a.unshift(this); return cholesky$(a); };
   proto.choleskyInverse = function (this: Tensor, ...a: any[]) { a.unshift(this); return choleskyInverse$(a); };
   proto.choleskySolve = function (this: Tensor, ...a: any[]) { a.unshift(this); return choleskySolve$(a); };
-  proto.chunk = function (this: Tensor, ...a: any[]) { a.unshift(this); return chunk$(a); };
-  proto.clamp = function (this: Tensor, ...a: any[]) { a.unshift(this); return clamp$(a); };
+  proto.chunk = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && (a2 === undefined || (rt.isN(a2)))) return rt.wrapList(N.f_chunk(a0._h, a1, (a2 === undefined ? 0 : a2))); // aten::chunk
+    }
+    return chunk$([this, ...arguments]);
+  };
+  proto.clamp = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (a1 == null || rt.isS(a1))) && (a2 === undefined || (a2 == null || rt.isS(a2)))) return W(N.f_clamp(a0._h, (a1 === undefined ? null : a1), (a2 === undefined ? null : a2))); // aten::clamp
+      if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (a1 == null || a1 instanceof Tensor)) && (a2 === undefined || (a2 == null || a2 instanceof Tensor))) return W(N.f_clamp_Tensor(a0._h, rt.hOpt((a1 === undefined ? null : a1)), rt.hOpt((a2 === undefined ? null : a2)))); // aten::clamp.Tensor
+    }
+    return clamp$([this, ...arguments]);
+  };
   proto.clamp_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return clamp_$(a); };
   proto.clampMax = function (this: Tensor, ...a: any[]) { a.unshift(this); return clampMax$(a); };
   proto.clampMax_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return clampMax_$(a); };
@@ -29526,14 +30078,32 @@ export function installTensorMethods(proto: any): void {
   proto.clampMin_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return clampMin_$(a); };
   proto.clip = function (this: Tensor, ...a: any[]) { a.unshift(this); return clip$(a); };
   proto.clip_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return clip_$(a); };
-  proto.clone = function (this: Tensor, ...a: any[]) { a.unshift(this); return clone$(a); };
+  proto.clone = function (this: Tensor): any {
+    if (arguments.length <= 0) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_clone(a0._h, null)); // aten::clone
+    }
+    return clone$([this, ...arguments]);
+  };
   proto.coalesce = function (this: Tensor, ...a: any[]) { a.unshift(this); return coalesce$(a); };
   proto.colIndices = function (this: Tensor, ...a: any[]) { a.unshift(this); return colIndices$(a); };
   proto.conj = function (this: Tensor, ...a: any[]) { a.unshift(this); return conj$(a); };
   proto.conjPhysical = function (this: Tensor, ...a: any[]) { a.unshift(this); return conjPhysical$(a); };
   proto.conjPhysical_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return conjPhysical_$(a); };
-  proto.contiguous = function (this: Tensor, ...a: any[]) { a.unshift(this); return contiguous$(a); };
-  proto.copy_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return copy_$(a); };
+  proto.contiguous = function (this: Tensor): any {
+    if (arguments.length <= 0) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_contiguous(a0._h, 'contiguous_format')); // aten::contiguous
+    }
+    return contiguous$([this, ...arguments]);
+  };
+  proto.copy_ = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && (a2 === undefined || (typeof a2 === 'boolean'))) return (N.f_copy_(a0._h, a1._h, (a2 === undefined ? false : a2)), a0); // aten::copy_
+    }
+    return copy_$([this, ...arguments]);
+  };
   proto.copysign = function (this: Tensor, ...a: any[]) { a.unshift(this); return copysign$(a); };
   proto.copysign_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return copysign_$(a); };
   proto.corrcoef = function (this: Tensor, ...a: any[]) { a.unshift(this); return corrcoef$(a); };
@@ -29549,15 +30119,33 @@ export function installTensorMethods(proto: any): void {
   proto.cummin = function (this: Tensor, ...a: any[]) { a.unshift(this); return cummin$(a); };
   proto.cumprod = function (this: Tensor, ...a: any[]) { a.unshift(this); return cumprod$(a); };
   proto.cumprod_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return cumprod_$(a); };
-  proto.cumsum = function (this: Tensor, ...a: any[]) { a.unshift(this); return cumsum$(a); };
+  proto.cumsum = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1))) return W(N.f_cumsum(a0._h, a1, null)); // aten::cumsum
+    }
+    return cumsum$([this, ...arguments]);
+  };
   proto.cumsum_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return cumsum_$(a); };
   proto.deg2rad = function (this: Tensor, ...a: any[]) { a.unshift(this); return deg2rad$(a); };
   proto.deg2rad_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return deg2rad_$(a); };
   proto.denseDim = function (this: Tensor, ...a: any[]) { a.unshift(this); return denseDim$(a); };
   proto.dequantize = function (this: Tensor, ...a: any[]) { a.unshift(this); return dequantize$(a); };
   proto.det = function (this: Tensor, ...a: any[]) { a.unshift(this); return det$(a); };
-  proto.detach = function (this: Tensor, ...a: any[]) { a.unshift(this); return detach$(a); };
-  proto.detach_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return detach_$(a); };
+  proto.detach = function (this: Tensor): any {
+    if (arguments.length <= 0) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_detach(a0._h)); // aten::detach
+    }
+    return detach$([this, ...arguments]);
+  };
+  proto.detach_ = function (this: Tensor): any {
+    if (arguments.length <= 0) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor)) return (N.f_detach_(a0._h), a0); // aten::detach_
+    }
+    return detach_$([this, ...arguments]);
+  };
   proto.diag = function (this: Tensor, ...a: any[]) { a.unshift(this); return diag$(a); };
   proto.diagEmbed = function (this: Tensor, ...a: any[]) { a.unshift(this); return diagEmbed$(a); };
   proto.diagflat = function (this: Tensor, ...a: any[]) { a.unshift(this); return diagflat$(a); };
@@ -29567,13 +30155,38 @@ export function installTensorMethods(proto: any): void {
   proto.digamma = function (this: Tensor, ...a: any[]) { a.unshift(this); return digamma$(a); };
   proto.digamma_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return digamma_$(a); };
   proto.dist = function (this: Tensor, ...a: any[]) { a.unshift(this); return dist$(a); };
-  proto.div = function (this: Tensor, ...a: any[]) { a.unshift(this); return div$(a); };
-  proto.div_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return div_$(a); };
+  proto.div = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_div_Tensor(a0._h, a1._h)); // aten::div.Tensor
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_div_Tensor_mode(a0._h, a1._h, null)); // aten::div.Tensor_mode
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return W(N.f_div_Scalar(a0._h, a1)); // aten::div.Scalar
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return W(N.f_div_Scalar_mode(a0._h, a1, null)); // aten::div.Scalar_mode
+    }
+    return div$([this, ...arguments]);
+  };
+  proto.div_ = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return (N.f_div__Tensor(a0._h, a1._h), a0); // aten::div_.Tensor
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return (N.f_div__Tensor_mode(a0._h, a1._h, null), a0); // aten::div_.Tensor_mode
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return (N.f_div__Scalar(a0._h, a1), a0); // aten::div_.Scalar
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return (N.f_div__Scalar_mode(a0._h, a1, null), a0); // aten::div_.Scalar_mode
+    }
+    return div_$([this, ...arguments]);
+  };
   proto.divide = function (this: Tensor, ...a: any[]) { a.unshift(this); return divide$(a); };
   proto.divide_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return divide_$(a); };
   proto.dot = function (this: Tensor, ...a: any[]) { a.unshift(this); return dot$(a); };
   proto.dsplit = function (this: Tensor, ...a: any[]) { a.unshift(this); return dsplit$(a); };
-  proto.eq = function (this: Tensor, ...a: any[]) { a.unshift(this); return eq$(a); };
+  proto.eq = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return W(N.f_eq_Scalar(a0._h, a1)); // aten::eq.Scalar
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_eq_Tensor(a0._h, a1._h)); // aten::eq.Tensor
+    }
+    return eq$([this, ...arguments]);
+  };
   proto.eq_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return eq_$(a); };
   proto.equal = function (this: Tensor, ...a: any[]) { a.unshift(this); return equal$(a); };
   proto.erf = function (this: Tensor, ...a: any[]) { a.unshift(this); return erf$(a); };
@@ -29582,20 +30195,51 @@ export function installTensorMethods(proto: any): void {
   proto.erfc_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return erfc_$(a); };
   proto.erfinv = function (this: Tensor, ...a: any[]) { a.unshift(this); return erfinv$(a); };
   proto.erfinv_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return erfinv_$(a); };
-  proto.exp = function (this: Tensor, ...a: any[]) { a.unshift(this); return exp$(a); };
+  proto.exp = function (this: Tensor): any {
+    if (arguments.length <= 0) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_exp(a0._h)); // aten::exp
+    }
+    return exp$([this, ...arguments]);
+  };
   proto.exp2 = function (this: Tensor, ...a: any[]) { a.unshift(this); return exp2$(a); };
   proto.exp2_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return exp2_$(a); };
-  proto.exp_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return exp_$(a); };
-  proto.expand = function (this: Tensor, ...a: any[]) { a.unshift(this); return expand$(a); };
+  proto.exp_ = function (this: Tensor): any {
+    if (arguments.length <= 0) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor)) return (N.f_exp_(a0._h), a0); // aten::exp_
+    }
+    return exp_$([this, ...arguments]);
+  };
+  proto.expand = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isNL(a1)) && rt.pk(a1, 0)) return W(N.p_expand(a0._h, 0, false)); // aten::expand
+    }
+    return expand$([this, ...arguments]);
+  };
   proto.expandAs = function (this: Tensor, ...a: any[]) { a.unshift(this); return expandAs$(a); };
   proto.expm1 = function (this: Tensor, ...a: any[]) { a.unshift(this); return expm1$(a); };
   proto.expm1_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return expm1_$(a); };
   proto.exponential_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return exponential_$(a); };
-  proto.fill_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return fill_$(a); };
+  proto.fill_ = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return (N.f_fill__Scalar(a0._h, a1), a0); // aten::fill_.Scalar
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return (N.f_fill__Tensor(a0._h, a1._h), a0); // aten::fill_.Tensor
+    }
+    return fill_$([this, ...arguments]);
+  };
   proto.fillDiagonal_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return fillDiagonal_$(a); };
   proto.fix = function (this: Tensor, ...a: any[]) { a.unshift(this); return fix$(a); };
   proto.fix_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return fix_$(a); };
-  proto.flatten = function (this: Tensor, ...a: any[]) { a.unshift(this); return flatten$(a); };
+  proto.flatten = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (rt.isN(a1))) && (a2 === undefined || (rt.isN(a2)))) return W(N.f_flatten_using_ints(a0._h, (a1 === undefined ? 0 : a1), (a2 === undefined ? -1 : a2))); // aten::flatten.using_ints
+    }
+    return flatten$([this, ...arguments]);
+  };
   proto.flip = function (this: Tensor, ...a: any[]) { a.unshift(this); return flip$(a); };
   proto.fliplr = function (this: Tensor, ...a: any[]) { a.unshift(this); return fliplr$(a); };
   proto.flipud = function (this: Tensor, ...a: any[]) { a.unshift(this); return flipud$(a); };
@@ -29612,10 +30256,23 @@ export function installTensorMethods(proto: any): void {
   proto.frac = function (this: Tensor, ...a: any[]) { a.unshift(this); return frac$(a); };
   proto.frac_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return frac_$(a); };
   proto.frexp = function (this: Tensor, ...a: any[]) { a.unshift(this); return frexp$(a); };
-  proto.gather = function (this: Tensor, ...a: any[]) { a.unshift(this); return gather$(a); };
+  proto.gather = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && a2 !== undefined && (a2 instanceof Tensor)) return W(N.f_gather(a0._h, a1, a2._h, false)); // aten::gather
+    }
+    return gather$([this, ...arguments]);
+  };
   proto.gcd = function (this: Tensor, ...a: any[]) { a.unshift(this); return gcd$(a); };
   proto.gcd_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return gcd_$(a); };
-  proto.ge = function (this: Tensor, ...a: any[]) { a.unshift(this); return ge$(a); };
+  proto.ge = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return W(N.f_ge_Scalar(a0._h, a1)); // aten::ge.Scalar
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_ge_Tensor(a0._h, a1._h)); // aten::ge.Tensor
+    }
+    return ge$([this, ...arguments]);
+  };
   proto.ge_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return ge_$(a); };
   proto.geometric_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return geometric_$(a); };
   proto.geqrf = function (this: Tensor, ...a: any[]) { a.unshift(this); return geqrf$(a); };
@@ -29625,7 +30282,14 @@ export function installTensorMethods(proto: any): void {
   proto.greater_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return greater_$(a); };
   proto.greaterEqual = function (this: Tensor, ...a: any[]) { a.unshift(this); return greaterEqual$(a); };
   proto.greaterEqual_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return greaterEqual_$(a); };
-  proto.gt = function (this: Tensor, ...a: any[]) { a.unshift(this); return gt$(a); };
+  proto.gt = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return W(N.f_gt_Scalar(a0._h, a1)); // aten::gt.Scalar
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_gt_Tensor(a0._h, a1._h)); // aten::gt.Tensor
+    }
+    return gt$([this, ...arguments]);
+  };
   proto.gt_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return gt_$(a); };
   proto.hardshrink = function (this: Tensor, ...a: any[]) { a.unshift(this); return hardshrink$(a); };
   proto.hardshrinkBackward = function (this: Tensor, ...a: any[]) { a.unshift(this); return hardshrinkBackward$(a); };
@@ -29643,7 +30307,13 @@ export function installTensorMethods(proto: any): void {
   proto.igamma_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return igamma_$(a); };
   proto.igammac = function (this: Tensor, ...a: any[]) { a.unshift(this); return igammac$(a); };
   proto.igammac_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return igammac_$(a); };
-  proto.index = function (this: Tensor, ...a: any[]) { a.unshift(this); return index$(a); };
+  proto.index = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isTL(a1))) return W(N.f_index_Tensor(a0._h, rt.hList(a1, "index", "indices"))); // aten::index.Tensor
+    }
+    return index$([this, ...arguments]);
+  };
   proto.indexAdd = function (this: Tensor, ...a: any[]) { a.unshift(this); return indexAdd$(a); };
   proto.indexAdd_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return indexAdd_$(a); };
   proto.indexCopy = function (this: Tensor, ...a: any[]) { a.unshift(this); return indexCopy$(a); };
@@ -29654,7 +30324,13 @@ export function installTensorMethods(proto: any): void {
   proto.indexPut_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return indexPut_$(a); };
   proto.indexReduce = function (this: Tensor, ...a: any[]) { a.unshift(this); return indexReduce$(a); };
   proto.indexReduce_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return indexReduce_$(a); };
-  proto.indexSelect = function (this: Tensor, ...a: any[]) { a.unshift(this); return indexSelect$(a); };
+  proto.indexSelect = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && a2 !== undefined && (a2 instanceof Tensor)) return W(N.f_index_select(a0._h, a1, a2._h)); // aten::index_select
+    }
+    return indexSelect$([this, ...arguments]);
+  };
   proto.indices = function (this: Tensor, ...a: any[]) { a.unshift(this); return indices$(a); };
   proto.inner = function (this: Tensor, ...a: any[]) { a.unshift(this); return inner$(a); };
   proto.intRepr = function (this: Tensor, ...a: any[]) { a.unshift(this); return intRepr$(a); };
@@ -29683,17 +30359,37 @@ export function installTensorMethods(proto: any): void {
   proto.lcm_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return lcm_$(a); };
   proto.ldexp = function (this: Tensor, ...a: any[]) { a.unshift(this); return ldexp$(a); };
   proto.ldexp_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return ldexp_$(a); };
-  proto.le = function (this: Tensor, ...a: any[]) { a.unshift(this); return le$(a); };
+  proto.le = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return W(N.f_le_Scalar(a0._h, a1)); // aten::le.Scalar
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_le_Tensor(a0._h, a1._h)); // aten::le.Tensor
+    }
+    return le$([this, ...arguments]);
+  };
   proto.le_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return le_$(a); };
   proto.lerp = function (this: Tensor, ...a: any[]) { a.unshift(this); return lerp$(a); };
-  proto.lerp_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return lerp_$(a); };
+  proto.lerp_ = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (rt.isS(a2))) return (N.f_lerp__Scalar(a0._h, a1._h, a2), a0); // aten::lerp_.Scalar
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (a2 instanceof Tensor)) return (N.f_lerp__Tensor(a0._h, a1._h, a2._h), a0); // aten::lerp_.Tensor
+    }
+    return lerp_$([this, ...arguments]);
+  };
   proto.less = function (this: Tensor, ...a: any[]) { a.unshift(this); return less$(a); };
   proto.less_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return less_$(a); };
   proto.lessEqual = function (this: Tensor, ...a: any[]) { a.unshift(this); return lessEqual$(a); };
   proto.lessEqual_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return lessEqual_$(a); };
   proto.lgamma = function (this: Tensor, ...a: any[]) { a.unshift(this); return lgamma$(a); };
   proto.lgamma_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return lgamma_$(a); };
-  proto.log = function (this: Tensor, ...a: any[]) { a.unshift(this); return log$(a); };
+  proto.log = function (this: Tensor): any {
+    if (arguments.length <= 0) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_log(a0._h)); // aten::log
+    }
+    return log$([this, ...arguments]);
+  };
   proto.log10 = function (this: Tensor, ...a: any[]) { a.unshift(this); return log10$(a); };
   proto.log10_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return log10_$(a); };
   proto.log1p = function (this: Tensor, ...a: any[]) { a.unshift(this); return log1p$(a); };
@@ -29702,7 +30398,13 @@ export function installTensorMethods(proto: any): void {
   proto.log2_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return log2_$(a); };
   proto.log_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return log_$(a); };
   proto.logNormal_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return logNormal_$(a); };
-  proto.logSoftmax = function (this: Tensor, ...a: any[]) { a.unshift(this); return logSoftmax$(a); };
+  proto.logSoftmax = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && (a2 === undefined || (a2 == null || rt.isDType(a2)))) return W(N.f_log_softmax_int(a0._h, a1, (a2 === undefined ? null : a2))); // aten::log_softmax.int
+    }
+    return logSoftmax$([this, ...arguments]);
+  };
   proto.logaddexp = function (this: Tensor, ...a: any[]) { a.unshift(this); return logaddexp$(a); };
   proto.logaddexp2 = function (this: Tensor, ...a: any[]) { a.unshift(this); return logaddexp2$(a); };
   proto.logcumsumexp = function (this: Tensor, ...a: any[]) { a.unshift(this); return logcumsumexp$(a); };
@@ -29717,35 +30419,118 @@ export function installTensorMethods(proto: any): void {
   proto.logicalXor_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return logicalXor_$(a); };
   proto.logit = function (this: Tensor, ...a: any[]) { a.unshift(this); return logit$(a); };
   proto.logit_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return logit_$(a); };
-  proto.logsumexp = function (this: Tensor, ...a: any[]) { a.unshift(this); return logsumexp$(a); };
-  proto.lt = function (this: Tensor, ...a: any[]) { a.unshift(this); return lt$(a); };
+  proto.logsumexp = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isNL(a1)) && (a2 === undefined || (typeof a2 === 'boolean')) && rt.pk(a1, 0)) return W(N.p_logsumexp(a0._h, 0, (a2 === undefined ? false : a2))); // aten::logsumexp
+    }
+    return logsumexp$([this, ...arguments]);
+  };
+  proto.lt = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return W(N.f_lt_Scalar(a0._h, a1)); // aten::lt.Scalar
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_lt_Tensor(a0._h, a1._h)); // aten::lt.Tensor
+    }
+    return lt$([this, ...arguments]);
+  };
   proto.lt_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return lt_$(a); };
   proto.luSolve = function (this: Tensor, ...a: any[]) { a.unshift(this); return luSolve$(a); };
   proto.mH = function (this: Tensor, ...a: any[]) { a.unshift(this); return mH$(a); };
   proto.mT = function (this: Tensor, ...a: any[]) { a.unshift(this); return mT$(a); };
-  proto.maskedFill = function (this: Tensor, ...a: any[]) { a.unshift(this); return maskedFill$(a); };
-  proto.maskedFill_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return maskedFill_$(a); };
+  proto.maskedFill = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (rt.isS(a2))) return W(N.f_masked_fill_Scalar(a0._h, a1._h, a2)); // aten::masked_fill.Scalar
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (a2 instanceof Tensor)) return W(N.f_masked_fill_Tensor(a0._h, a1._h, a2._h)); // aten::masked_fill.Tensor
+    }
+    return maskedFill$([this, ...arguments]);
+  };
+  proto.maskedFill_ = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (rt.isS(a2))) return (N.f_masked_fill__Scalar(a0._h, a1._h, a2), a0); // aten::masked_fill_.Scalar
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (a2 instanceof Tensor)) return (N.f_masked_fill__Tensor(a0._h, a1._h, a2._h), a0); // aten::masked_fill_.Tensor
+    }
+    return maskedFill_$([this, ...arguments]);
+  };
   proto.maskedScatter = function (this: Tensor, ...a: any[]) { a.unshift(this); return maskedScatter$(a); };
   proto.maskedScatter_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return maskedScatter_$(a); };
   proto.maskedSelect = function (this: Tensor, ...a: any[]) { a.unshift(this); return maskedSelect$(a); };
-  proto.matmul = function (this: Tensor, ...a: any[]) { a.unshift(this); return matmul$(a); };
+  proto.matmul = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_matmul(a0._h, a1._h)); // aten::matmul
+    }
+    return matmul$([this, ...arguments]);
+  };
   proto.matrix_H = function (this: Tensor, ...a: any[]) { a.unshift(this); return matrix_H$(a); };
   proto.matrixExp = function (this: Tensor, ...a: any[]) { a.unshift(this); return matrixExp$(a); };
   proto.matrixPower = function (this: Tensor, ...a: any[]) { a.unshift(this); return matrixPower$(a); };
-  proto.max = function (this: Tensor, ...a: any[]) { a.unshift(this); return max$(a); };
+  proto.max = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && (a2 === undefined || (typeof a2 === 'boolean'))) return rt.wrapTuple(N.f_max_dim(a0._h, a1, (a2 === undefined ? false : a2)), ["values","indices"]); // aten::max.dim
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 === undefined && a2 === undefined) return W(N.f_max(a0._h)); // aten::max
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 === undefined) return W(N.f_max_other(a0._h, a1._h)); // aten::max.other
+    }
+    return max$([this, ...arguments]);
+  };
   proto.maximum = function (this: Tensor, ...a: any[]) { a.unshift(this); return maximum$(a); };
-  proto.mean = function (this: Tensor, ...a: any[]) { a.unshift(this); return mean$(a); };
+  proto.mean = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 === undefined && a2 === undefined) return W(N.f_mean(a0._h, null)); // aten::mean
+      if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (a1 == null || rt.isNL(a1))) && (a2 === undefined || (typeof a2 === 'boolean')) && rt.pk((a1 ?? null), 0)) return W(N.p_mean_dim(a0._h, 0, (a2 === undefined ? false : a2), null)); // aten::mean.dim
+    }
+    return mean$([this, ...arguments]);
+  };
   proto.median = function (this: Tensor, ...a: any[]) { a.unshift(this); return median$(a); };
-  proto.min = function (this: Tensor, ...a: any[]) { a.unshift(this); return min$(a); };
+  proto.min = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && (a2 === undefined || (typeof a2 === 'boolean'))) return rt.wrapTuple(N.f_min_dim(a0._h, a1, (a2 === undefined ? false : a2)), ["values","indices"]); // aten::min.dim
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 === undefined && a2 === undefined) return W(N.f_min(a0._h)); // aten::min
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 === undefined) return W(N.f_min_other(a0._h, a1._h)); // aten::min.other
+    }
+    return min$([this, ...arguments]);
+  };
   proto.minimum = function (this: Tensor, ...a: any[]) { a.unshift(this); return minimum$(a); };
-  proto.mm = function (this: Tensor, ...a: any[]) { a.unshift(this); return mm$(a); };
+  proto.mm = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 === undefined) return W(N.f_mm(a0._h, a1._h)); // aten::mm
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (rt.isDType(a2))) return W(N.f_mm_dtype(a0._h, a1._h, a2)); // aten::mm.dtype
+    }
+    return mm$([this, ...arguments]);
+  };
   proto.mode = function (this: Tensor, ...a: any[]) { a.unshift(this); return mode$(a); };
   proto.moveaxis = function (this: Tensor, ...a: any[]) { a.unshift(this); return moveaxis$(a); };
   proto.movedim = function (this: Tensor, ...a: any[]) { a.unshift(this); return movedim$(a); };
   proto.msort = function (this: Tensor, ...a: any[]) { a.unshift(this); return msort$(a); };
-  proto.mul = function (this: Tensor, ...a: any[]) { a.unshift(this); return mul$(a); };
-  proto.mul_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return mul_$(a); };
-  proto.multinomial = function (this: Tensor, ...a: any[]) { a.unshift(this); return multinomial$(a); };
+  proto.mul = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_mul_Tensor(a0._h, a1._h)); // aten::mul.Tensor
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return W(N.f_mul_Scalar(a0._h, a1)); // aten::mul.Scalar
+    }
+    return mul$([this, ...arguments]);
+  };
+  proto.mul_ = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return (N.f_mul__Tensor(a0._h, a1._h), a0); // aten::mul_.Tensor
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return (N.f_mul__Scalar(a0._h, a1), a0); // aten::mul_.Scalar
+    }
+    return mul_$([this, ...arguments]);
+  };
+  proto.multinomial = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && (a2 === undefined || (typeof a2 === 'boolean'))) return W(N.f_multinomial(a0._h, a1, (a2 === undefined ? false : a2), null)); // aten::multinomial
+    }
+    return multinomial$([this, ...arguments]);
+  };
   proto.multiply = function (this: Tensor, ...a: any[]) { a.unshift(this); return multiply$(a); };
   proto.multiply_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return multiply_$(a); };
   proto.mv = function (this: Tensor, ...a: any[]) { a.unshift(this); return mv$(a); };
@@ -29757,11 +30542,31 @@ export function installTensorMethods(proto: any): void {
   proto.nanmedian = function (this: Tensor, ...a: any[]) { a.unshift(this); return nanmedian$(a); };
   proto.nanquantile = function (this: Tensor, ...a: any[]) { a.unshift(this); return nanquantile$(a); };
   proto.nansum = function (this: Tensor, ...a: any[]) { a.unshift(this); return nansum$(a); };
-  proto.narrow = function (this: Tensor, ...a: any[]) { a.unshift(this); return narrow$(a); };
+  proto.narrow = function (this: Tensor, a1?: any, a2?: any, a3?: any): any {
+    if (arguments.length <= 3) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && a2 !== undefined && (rt.isN(a2)) && a3 !== undefined && (rt.isN(a3))) return W(N.f_narrow(a0._h, a1, a2, a3)); // aten::narrow
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && a2 !== undefined && (a2 instanceof Tensor) && a3 !== undefined && (rt.isN(a3))) return W(N.f_narrow_Tensor(a0._h, a1, a2._h, a3)); // aten::narrow.Tensor
+    }
+    return narrow$([this, ...arguments]);
+  };
   proto.narrowCopy = function (this: Tensor, ...a: any[]) { a.unshift(this); return narrowCopy$(a); };
-  proto.ne = function (this: Tensor, ...a: any[]) { a.unshift(this); return ne$(a); };
+  proto.ne = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return W(N.f_ne_Scalar(a0._h, a1)); // aten::ne.Scalar
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_ne_Tensor(a0._h, a1._h)); // aten::ne.Tensor
+    }
+    return ne$([this, ...arguments]);
+  };
   proto.ne_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return ne_$(a); };
-  proto.neg = function (this: Tensor, ...a: any[]) { a.unshift(this); return neg$(a); };
+  proto.neg = function (this: Tensor): any {
+    if (arguments.length <= 0) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_neg(a0._h)); // aten::neg
+    }
+    return neg$([this, ...arguments]);
+  };
   proto.neg_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return neg_$(a); };
   proto.negative = function (this: Tensor, ...a: any[]) { a.unshift(this); return negative$(a); };
   proto.negative_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return negative_$(a); };
@@ -29775,7 +30580,14 @@ export function installTensorMethods(proto: any): void {
   proto.nonzero = function (this: Tensor, ...a: any[]) { a.unshift(this); return nonzero$(a); };
   proto.nonzeroNumpy = function (this: Tensor, ...a: any[]) { a.unshift(this); return nonzeroNumpy$(a); };
   proto.nonzeroStatic = function (this: Tensor, ...a: any[]) { a.unshift(this); return nonzeroStatic$(a); };
-  proto.norm = function (this: Tensor, ...a: any[]) { a.unshift(this); return norm$(a); };
+  proto.norm = function (this: Tensor, a1?: any, a2?: any, a3?: any): any {
+    if (arguments.length <= 3) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (rt.isS(a1))) && a2 === undefined && a3 === undefined) return W(N.f_norm_Scalar(a0._h, (a1 === undefined ? 2 : a1))); // aten::norm.Scalar
+      if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (a1 == null || rt.isS(a1))) && a2 !== undefined && (rt.isNL(a2)) && (a3 === undefined || (typeof a3 === 'boolean')) && rt.pk(a2, 0)) return W(N.p_norm_ScalarOpt_dim(a0._h, (a1 ?? null), 0, (a3 === undefined ? false : a3))); // aten::norm.ScalarOpt_dim
+    }
+    return norm$([this, ...arguments]);
+  };
   proto.normal_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return normal_$(a); };
   proto.notEqual = function (this: Tensor, ...a: any[]) { a.unshift(this); return notEqual$(a); };
   proto.notEqual_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return notEqual_$(a); };
@@ -29783,12 +30595,26 @@ export function installTensorMethods(proto: any): void {
   proto.orgqr = function (this: Tensor, ...a: any[]) { a.unshift(this); return orgqr$(a); };
   proto.ormqr = function (this: Tensor, ...a: any[]) { a.unshift(this); return ormqr$(a); };
   proto.outer = function (this: Tensor, ...a: any[]) { a.unshift(this); return outer$(a); };
-  proto.permute = function (this: Tensor, ...a: any[]) { a.unshift(this); return permute$(a); };
+  proto.permute = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isNL(a1)) && rt.pk(a1, 0)) return W(N.p_permute(a0._h, 0)); // aten::permute
+    }
+    return permute$([this, ...arguments]);
+  };
   proto.pinMemory = function (this: Tensor, ...a: any[]) { a.unshift(this); return pinMemory$(a); };
   proto.pinverse = function (this: Tensor, ...a: any[]) { a.unshift(this); return pinverse$(a); };
   proto.polygamma_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return polygamma_$(a); };
   proto.positive = function (this: Tensor, ...a: any[]) { a.unshift(this); return positive$(a); };
-  proto.pow = function (this: Tensor, ...a: any[]) { a.unshift(this); return pow$(a); };
+  proto.pow = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_pow_Tensor_Tensor(a0._h, a1._h)); // aten::pow.Tensor_Tensor
+      if (a0 !== undefined && (rt.isS(a0)) && a1 !== undefined && (a1 instanceof Tensor)) return W(N.f_pow_Scalar(a0, a1._h)); // aten::pow.Scalar
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1))) return W(N.f_pow_Tensor_Scalar(a0._h, a1)); // aten::pow.Tensor_Scalar
+    }
+    return pow$([this, ...arguments]);
+  };
   proto.pow_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return pow_$(a); };
   proto.prelu = function (this: Tensor, ...a: any[]) { a.unshift(this); return prelu$(a); };
   proto.prod = function (this: Tensor, ...a: any[]) { a.unshift(this); return prod$(a); };
@@ -29807,7 +30633,13 @@ export function installTensorMethods(proto: any): void {
   proto.ravel = function (this: Tensor, ...a: any[]) { a.unshift(this); return ravel$(a); };
   proto.reciprocal = function (this: Tensor, ...a: any[]) { a.unshift(this); return reciprocal$(a); };
   proto.reciprocal_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return reciprocal_$(a); };
-  proto.relu = function (this: Tensor, ...a: any[]) { a.unshift(this); return relu$(a); };
+  proto.relu = function (this: Tensor): any {
+    if (arguments.length <= 0) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_relu(a0._h)); // aten::relu
+    }
+    return relu$([this, ...arguments]);
+  };
   proto.relu_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return relu_$(a); };
   proto.remainder = function (this: Tensor, ...a: any[]) { a.unshift(this); return remainder$(a); };
   proto.remainder_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return remainder_$(a); };
@@ -29815,7 +30647,13 @@ export function installTensorMethods(proto: any): void {
   proto.renorm_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return renorm_$(a); };
   proto.repeat = function (this: Tensor, ...a: any[]) { a.unshift(this); return repeat$(a); };
   proto.repeatInterleave = function (this: Tensor, ...a: any[]) { a.unshift(this); return repeatInterleave$(a); };
-  proto.reshape = function (this: Tensor, ...a: any[]) { a.unshift(this); return reshape$(a); };
+  proto.reshape = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isNL(a1)) && rt.pk(a1, 0)) return W(N.p_reshape(a0._h, 0)); // aten::reshape
+    }
+    return reshape$([this, ...arguments]);
+  };
   proto.reshapeAs = function (this: Tensor, ...a: any[]) { a.unshift(this); return reshapeAs$(a); };
   proto.resize_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return resize_$(a); };
   proto.resizeAs_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return resizeAs_$(a); };
@@ -29828,21 +30666,46 @@ export function installTensorMethods(proto: any): void {
   proto.round = function (this: Tensor, ...a: any[]) { a.unshift(this); return round$(a); };
   proto.round_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return round_$(a); };
   proto.rowIndices = function (this: Tensor, ...a: any[]) { a.unshift(this); return rowIndices$(a); };
-  proto.rsqrt = function (this: Tensor, ...a: any[]) { a.unshift(this); return rsqrt$(a); };
+  proto.rsqrt = function (this: Tensor): any {
+    if (arguments.length <= 0) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_rsqrt(a0._h)); // aten::rsqrt
+    }
+    return rsqrt$([this, ...arguments]);
+  };
   proto.rsqrt_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return rsqrt_$(a); };
-  proto.scatter = function (this: Tensor, ...a: any[]) { a.unshift(this); return scatter$(a); };
+  proto.scatter = function (this: Tensor, a1?: any, a2?: any, a3?: any): any {
+    if (arguments.length <= 3) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && a2 !== undefined && (a2 instanceof Tensor) && a3 !== undefined && (a3 instanceof Tensor)) return W(N.f_scatter_src(a0._h, a1, a2._h, a3._h)); // aten::scatter.src
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && a2 !== undefined && (a2 instanceof Tensor) && a3 !== undefined && (rt.isS(a3))) return W(N.f_scatter_value(a0._h, a1, a2._h, a3)); // aten::scatter.value
+    }
+    return scatter$([this, ...arguments]);
+  };
   proto.scatter_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return scatter_$(a); };
   proto.scatterAdd = function (this: Tensor, ...a: any[]) { a.unshift(this); return scatterAdd$(a); };
   proto.scatterAdd_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return scatterAdd_$(a); };
   proto.scatterReduce = function (this: Tensor, ...a: any[]) { a.unshift(this); return scatterReduce$(a); };
   proto.scatterReduce_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return scatterReduce_$(a); };
-  proto.select = function (this: Tensor, ...a: any[]) { a.unshift(this); return select$(a); };
+  proto.select = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && a2 !== undefined && (rt.isN(a2))) return W(N.f_select_int(a0._h, a1, a2)); // aten::select.int
+    }
+    return select$([this, ...arguments]);
+  };
   proto.selectScatter = function (this: Tensor, ...a: any[]) { a.unshift(this); return selectScatter$(a); };
   proto.set_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return set_$(a); };
   proto.setData = function (this: Tensor, ...a: any[]) { a.unshift(this); return setData$(a); };
   proto.sgn = function (this: Tensor, ...a: any[]) { a.unshift(this); return sgn$(a); };
   proto.sgn_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return sgn_$(a); };
-  proto.sigmoid = function (this: Tensor, ...a: any[]) { a.unshift(this); return sigmoid$(a); };
+  proto.sigmoid = function (this: Tensor): any {
+    if (arguments.length <= 0) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_sigmoid(a0._h)); // aten::sigmoid
+    }
+    return sigmoid$([this, ...arguments]);
+  };
   proto.sigmoid_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return sigmoid_$(a); };
   proto.sign = function (this: Tensor, ...a: any[]) { a.unshift(this); return sign$(a); };
   proto.sign_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return sign_$(a); };
@@ -29853,46 +30716,131 @@ export function installTensorMethods(proto: any): void {
   proto.sinc_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return sinc_$(a); };
   proto.sinh = function (this: Tensor, ...a: any[]) { a.unshift(this); return sinh$(a); };
   proto.sinh_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return sinh_$(a); };
-  proto.slice = function (this: Tensor, ...a: any[]) { a.unshift(this); return slice$(a); };
+  proto.slice = function (this: Tensor, a1?: any, a2?: any, a3?: any, a4?: any): any {
+    if (arguments.length <= 4) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (rt.isN(a1))) && (a2 === undefined || (a2 == null || rt.isN(a2))) && (a3 === undefined || (a3 == null || rt.isN(a3))) && (a4 === undefined || (rt.isN(a4)))) return W(N.f_slice_Tensor(a0._h, (a1 === undefined ? 0 : a1), (a2 === undefined ? null : a2), (a3 === undefined ? null : a3), (a4 === undefined ? 1 : a4))); // aten::slice.Tensor
+    }
+    return slice$([this, ...arguments]);
+  };
   proto.sliceInverse = function (this: Tensor, ...a: any[]) { a.unshift(this); return sliceInverse$(a); };
   proto.sliceScatter = function (this: Tensor, ...a: any[]) { a.unshift(this); return sliceScatter$(a); };
   proto.slogdet = function (this: Tensor, ...a: any[]) { a.unshift(this); return slogdet$(a); };
   proto.smm = function (this: Tensor, ...a: any[]) { a.unshift(this); return smm$(a); };
-  proto.softmax = function (this: Tensor, ...a: any[]) { a.unshift(this); return softmax$(a); };
-  proto.sort = function (this: Tensor, ...a: any[]) { a.unshift(this); return sort$(a); };
+  proto.softmax = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && (a2 === undefined || (a2 == null || rt.isDType(a2)))) return W(N.f_softmax_int(a0._h, a1, (a2 === undefined ? null : a2))); // aten::softmax.int
+    }
+    return softmax$([this, ...arguments]);
+  };
+  proto.sort = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (rt.isN(a1))) && (a2 === undefined || (typeof a2 === 'boolean'))) return rt.wrapTuple(N.f_sort(a0._h, (a1 === undefined ? -1 : a1), (a2 === undefined ? false : a2)), ["values","indices"]); // aten::sort
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 === undefined && a2 === undefined) return rt.wrapTuple(N.f_sort_stable(a0._h, null, -1, false), ["values","indices"]); // aten::sort.stable
+    }
+    return sort$([this, ...arguments]);
+  };
   proto.sparseDim = function (this: Tensor, ...a: any[]) { a.unshift(this); return sparseDim$(a); };
   proto.sparseMask = function (this: Tensor, ...a: any[]) { a.unshift(this); return sparseMask$(a); };
   proto.sparseResize_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return sparseResize_$(a); };
   proto.sparseResizeAndClear_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return sparseResizeAndClear_$(a); };
-  proto.split = function (this: Tensor, ...a: any[]) { a.unshift(this); return split$(a); };
+  proto.split = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && (a2 === undefined || (rt.isN(a2)))) return rt.wrapList(N.f_split_Tensor(a0._h, a1, (a2 === undefined ? 0 : a2))); // aten::split.Tensor
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isNL(a1)) && (a2 === undefined || (rt.isN(a2))) && rt.pk(a1, 0)) return rt.wrapList(N.p_split_sizes(a0._h, 0, (a2 === undefined ? 0 : a2))); // aten::split.sizes
+    }
+    return split$([this, ...arguments]);
+  };
   proto.splitWithSizes = function (this: Tensor, ...a: any[]) { a.unshift(this); return splitWithSizes$(a); };
-  proto.sqrt = function (this: Tensor, ...a: any[]) { a.unshift(this); return sqrt$(a); };
-  proto.sqrt_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return sqrt_$(a); };
-  proto.square = function (this: Tensor, ...a: any[]) { a.unshift(this); return square$(a); };
+  proto.sqrt = function (this: Tensor): any {
+    if (arguments.length <= 0) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_sqrt(a0._h)); // aten::sqrt
+    }
+    return sqrt$([this, ...arguments]);
+  };
+  proto.sqrt_ = function (this: Tensor): any {
+    if (arguments.length <= 0) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor)) return (N.f_sqrt_(a0._h), a0); // aten::sqrt_
+    }
+    return sqrt_$([this, ...arguments]);
+  };
+  proto.square = function (this: Tensor): any {
+    if (arguments.length <= 0) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_square(a0._h)); // aten::square
+    }
+    return square$([this, ...arguments]);
+  };
   proto.square_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return square_$(a); };
-  proto.squeeze = function (this: Tensor, ...a: any[]) { a.unshift(this); return squeeze$(a); };
+  proto.squeeze = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 === undefined) return W(N.f_squeeze(a0._h)); // aten::squeeze
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1))) return W(N.f_squeeze_dim(a0._h, a1)); // aten::squeeze.dim
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isNL(a1)) && rt.pk(a1, 0)) return W(N.p_squeeze_dims(a0._h, 0)); // aten::squeeze.dims
+    }
+    return squeeze$([this, ...arguments]);
+  };
   proto.squeeze_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return squeeze_$(a); };
   proto.sspaddmm = function (this: Tensor, ...a: any[]) { a.unshift(this); return sspaddmm$(a); };
   proto.std = function (this: Tensor, ...a: any[]) { a.unshift(this); return std$(a); };
   proto.stft = function (this: Tensor, ...a: any[]) { a.unshift(this); return stft$(a); };
-  proto.sub = function (this: Tensor, ...a: any[]) { a.unshift(this); return sub$(a); };
-  proto.sub_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return sub_$(a); };
+  proto.sub = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 === undefined) return W(N.f_sub_Tensor(a0._h, a1._h, 1)); // aten::sub.Tensor
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1)) && (a2 === undefined || (rt.isS(a2)))) return W(N.f_sub_Scalar(a0._h, a1, (a2 === undefined ? 1 : a2))); // aten::sub.Scalar
+    }
+    return sub$([this, ...arguments]);
+  };
+  proto.sub_ = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 === undefined) return (N.f_sub__Tensor(a0._h, a1._h, 1), a0); // aten::sub_.Tensor
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1)) && (a2 === undefined || (rt.isS(a2)))) return (N.f_sub__Scalar(a0._h, a1, (a2 === undefined ? 1 : a2)), a0); // aten::sub_.Scalar
+    }
+    return sub_$([this, ...arguments]);
+  };
   proto.subtract = function (this: Tensor, ...a: any[]) { a.unshift(this); return subtract$(a); };
   proto.subtract_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return subtract_$(a); };
-  proto.sum = function (this: Tensor, ...a: any[]) { a.unshift(this); return sum$(a); };
+  proto.sum = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 === undefined && a2 === undefined) return W(N.f_sum(a0._h, null)); // aten::sum
+      if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (a1 == null || rt.isNL(a1))) && (a2 === undefined || (typeof a2 === 'boolean')) && rt.pk((a1 ?? null), 0)) return W(N.p_sum_dim_IntList(a0._h, 0, (a2 === undefined ? false : a2), null)); // aten::sum.dim_IntList
+    }
+    return sum$([this, ...arguments]);
+  };
   proto.sumToSize = function (this: Tensor, ...a: any[]) { a.unshift(this); return sumToSize$(a); };
   proto.svd = function (this: Tensor, ...a: any[]) { a.unshift(this); return svd$(a); };
   proto.swapaxes = function (this: Tensor, ...a: any[]) { a.unshift(this); return swapaxes$(a); };
   proto.swapaxes_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return swapaxes_$(a); };
   proto.swapdims = function (this: Tensor, ...a: any[]) { a.unshift(this); return swapdims$(a); };
   proto.swapdims_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return swapdims_$(a); };
-  proto.t = function (this: Tensor, ...a: any[]) { a.unshift(this); return t$(a); };
+  proto.t = function (this: Tensor): any {
+    if (arguments.length <= 0) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_t(a0._h)); // aten::t
+    }
+    return t$([this, ...arguments]);
+  };
   proto.t_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return t_$(a); };
   proto.take = function (this: Tensor, ...a: any[]) { a.unshift(this); return take$(a); };
   proto.takeAlongDim = function (this: Tensor, ...a: any[]) { a.unshift(this); return takeAlongDim$(a); };
   proto.tan = function (this: Tensor, ...a: any[]) { a.unshift(this); return tan$(a); };
   proto.tan_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return tan_$(a); };
-  proto.tanh = function (this: Tensor, ...a: any[]) { a.unshift(this); return tanh$(a); };
+  proto.tanh = function (this: Tensor): any {
+    if (arguments.length <= 0) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor)) return W(N.f_tanh(a0._h)); // aten::tanh
+    }
+    return tanh$([this, ...arguments]);
+  };
   proto.tanh_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return tanh_$(a); };
   proto.tensorSplit = function (this: Tensor, ...a: any[]) { a.unshift(this); return tensorSplit$(a); };
   proto.tile = function (this: Tensor, ...a: any[]) { a.unshift(this); return tile$(a); };
@@ -29904,14 +30852,38 @@ export function installTensorMethods(proto: any): void {
   proto.toSparseBsr = function (this: Tensor, ...a: any[]) { a.unshift(this); return toSparseBsr$(a); };
   proto.toSparseCsc = function (this: Tensor, ...a: any[]) { a.unshift(this); return toSparseCsc$(a); };
   proto.toSparseCsr = function (this: Tensor, ...a: any[]) { a.unshift(this); return toSparseCsr$(a); };
-  proto.topk = function (this: Tensor, ...a: any[]) { a.unshift(this); return topk$(a); };
+  proto.topk = function (this: Tensor, a1?: any, a2?: any, a3?: any, a4?: any): any {
+    if (arguments.length <= 4) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && (a2 === undefined || (rt.isN(a2))) && (a3 === undefined || (typeof a3 === 'boolean')) && (a4 === undefined || (typeof a4 === 'boolean'))) return rt.wrapTuple(N.f_topk(a0._h, a1, (a2 === undefined ? -1 : a2), (a3 === undefined ? true : a3), (a4 === undefined ? true : a4)), ["values","indices"]); // aten::topk
+    }
+    return topk$([this, ...arguments]);
+  };
   proto.trace = function (this: Tensor, ...a: any[]) { a.unshift(this); return trace$(a); };
-  proto.transpose = function (this: Tensor, ...a: any[]) { a.unshift(this); return transpose$(a); };
+  proto.transpose = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1)) && a2 !== undefined && (rt.isN(a2))) return W(N.f_transpose_int(a0._h, a1, a2)); // aten::transpose.int
+    }
+    return transpose$([this, ...arguments]);
+  };
   proto.transpose_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return transpose_$(a); };
   proto.triangularSolve = function (this: Tensor, ...a: any[]) { a.unshift(this); return triangularSolve$(a); };
-  proto.tril = function (this: Tensor, ...a: any[]) { a.unshift(this); return tril$(a); };
+  proto.tril = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (rt.isN(a1)))) return W(N.f_tril(a0._h, (a1 === undefined ? 0 : a1))); // aten::tril
+    }
+    return tril$([this, ...arguments]);
+  };
   proto.tril_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return tril_$(a); };
-  proto.triu = function (this: Tensor, ...a: any[]) { a.unshift(this); return triu$(a); };
+  proto.triu = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && (a1 === undefined || (rt.isN(a1)))) return W(N.f_triu(a0._h, (a1 === undefined ? 0 : a1))); // aten::triu
+    }
+    return triu$([this, ...arguments]);
+  };
   proto.triu_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return triu_$(a); };
   proto.trueDivide = function (this: Tensor, ...a: any[]) { a.unshift(this); return trueDivide$(a); };
   proto.trueDivide_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return trueDivide_$(a); };
@@ -29925,16 +30897,50 @@ export function installTensorMethods(proto: any): void {
   proto.unsafeChunk = function (this: Tensor, ...a: any[]) { a.unshift(this); return unsafeChunk$(a); };
   proto.unsafeSplit = function (this: Tensor, ...a: any[]) { a.unshift(this); return unsafeSplit$(a); };
   proto.unsafeSplitWithSizes = function (this: Tensor, ...a: any[]) { a.unshift(this); return unsafeSplitWithSizes$(a); };
-  proto.unsqueeze = function (this: Tensor, ...a: any[]) { a.unshift(this); return unsqueeze$(a); };
+  proto.unsqueeze = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isN(a1))) return W(N.f_unsqueeze(a0._h, a1)); // aten::unsqueeze
+    }
+    return unsqueeze$([this, ...arguments]);
+  };
   proto.unsqueeze_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return unsqueeze_$(a); };
   proto.values = function (this: Tensor, ...a: any[]) { a.unshift(this); return values$(a); };
   proto.var = function (this: Tensor, ...a: any[]) { a.unshift(this); return var$(a); };
   proto.vdot = function (this: Tensor, ...a: any[]) { a.unshift(this); return vdot$(a); };
-  proto.view = function (this: Tensor, ...a: any[]) { a.unshift(this); return view$(a); };
+  proto.view = function (this: Tensor, a1?: any): any {
+    if (arguments.length <= 1) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isNL(a1)) && rt.pk(a1, 0)) return W(N.p_view(a0._h, 0)); // aten::view
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isDType(a1))) return W(N.f_view_dtype(a0._h, a1)); // aten::view.dtype
+    }
+    return view$([this, ...arguments]);
+  };
   proto.viewAs = function (this: Tensor, ...a: any[]) { a.unshift(this); return viewAs$(a); };
   proto.vsplit = function (this: Tensor, ...a: any[]) { a.unshift(this); return vsplit$(a); };
-  proto.where = function (this: Tensor, ...a: any[]) { a.unshift(this); return where$(a); };
+  proto.where = function (this: Tensor, a1?: any, a2?: any): any {
+    if (arguments.length <= 2) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (a2 instanceof Tensor)) return W(N.f_where_self(a0._h, a1._h, a2._h)); // aten::where.self
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1)) && a2 !== undefined && (a2 instanceof Tensor)) return W(N.f_where_ScalarSelf(a0._h, a1, a2._h)); // aten::where.ScalarSelf
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (a1 instanceof Tensor) && a2 !== undefined && (rt.isS(a2))) return W(N.f_where_ScalarOther(a0._h, a1._h, a2)); // aten::where.ScalarOther
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 !== undefined && (rt.isS(a1)) && a2 !== undefined && (rt.isS(a2))) return W(N.f_where_Scalar(a0._h, a1, a2)); // aten::where.Scalar
+      if (a0 !== undefined && (a0 instanceof Tensor) && a1 === undefined && a2 === undefined) return rt.wrapList(N.f_where(a0._h)); // aten::where
+    }
+    return where$([this, ...arguments]);
+  };
   proto.xlogy = function (this: Tensor, ...a: any[]) { a.unshift(this); return xlogy$(a); };
   proto.xlogy_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return xlogy_$(a); };
-  proto.zero_ = function (this: Tensor, ...a: any[]) { a.unshift(this); return zero_$(a); };
+  proto.zero_ = function (this: Tensor): any {
+    if (arguments.length <= 0) {
+      const a0 = this;
+      if (a0 !== undefined && (a0 instanceof Tensor)) return (N.f_zero_(a0._h), a0); // aten::zero_
+    }
+    return zero_$([this, ...arguments]);
+  };
 }
+
+// Frozen, so that re-exporting modules (src/torch/index.ts: export *) get plain data properties:
+// TypeScript's CommonJS re-export copies a non-writable, non-configurable property as it is, where it
+// would otherwise define a getter — and every torch.add(...) would call that getter first.
+Object.freeze(exports);

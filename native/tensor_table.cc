@@ -27,7 +27,22 @@ struct Table {
   bool debug = false;
   std::unordered_map<uint32_t, std::string> sites;  // debug mode: creation stack per slot
   int64_t pending_external_bytes = 0;                // reported to V8 in batches
+  std::vector<at::Tensor> deferred;                  // released small tensors, destroyed one per insert
 };
+
+// A scope frees its results together: destroying a thousand small tensors in a row overflows the
+// allocator's per-thread cache (glibc's tcache keeps 7 blocks per size) into its slow paths, and the
+// next thousand allocations come from there too. Released small CPU tensors are therefore destroyed
+// one per later table_insert — each block is freed just before another result needs one, as when
+// every result is freed at once. Only tensors that hold little memory and no autograd graph wait
+// (the handle is invalid at once either way), and never more than kDeferredMax of them.
+constexpr size_t kDeferredMax = 4096;
+constexpr size_t kDeferredBytes = 1024;
+
+bool may_defer(const Table& tb, const at::Tensor& t) {
+  return tb.deferred.size() < kDeferredMax && t.is_cpu() && !t.requires_grad() &&
+         (!t.has_storage() || t.storage().nbytes() <= kDeferredBytes);
+}
 
 Table& table() {
   static Table* t = new Table();  // never destroyed: tensors may be released during process teardown
@@ -70,6 +85,7 @@ Handle table_insert(napi_env env, at::Tensor t) {
     tb.generations.push_back(0);
   }
   ++tb.live;
+  if (!tb.deferred.empty()) tb.deferred.pop_back();
   return make_handle(tb.generations[index], index);
 }
 
@@ -94,6 +110,7 @@ bool table_release(napi_env env, Handle h) {
   uint32_t i;
   if (!handle_valid(tb, h, &i)) return false;
   report_external(env, -owned_cpu_bytes(tb.slots[i]));
+  if (may_defer(tb, tb.slots[i])) tb.deferred.push_back(std::move(tb.slots[i]));
   tb.slots[i] = at::Tensor();
   // After 2^32 uses the slot is retired (12 bytes each), so that no generation is ever handed out twice.
   if (tb.generations[i] != kLastGeneration) {

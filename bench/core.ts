@@ -38,7 +38,7 @@ function inputs<T extends Record<string, torch.Tensor>>(make: () => T): T & { di
 const smallPair = () => inputs(() => ({ a: randn(4), b: randn(4) }));
 const square8 = () => inputs(() => ({ x: randn(8, 8), index: torch.tensor([1, 3, 6]) }));
 
-const perCall: BenchCase[] = [
+export const perCall: BenchCase[] = [
   {
     name: 'add',
     description: 'torch.add(a, b)',
@@ -120,7 +120,7 @@ const midSize: BenchCase[] = [
 // compared with the same counterpart case as the full call: the bare N-API crossing, the native
 // entry point alone (freeing each result at once, or all of them per batch as a scope does), plus
 // the Tensor wrapper and scope tracking, and the full call freed by dispose() instead of a scope.
-const diagnosis: BenchCase[] = [
+export const diagnosis: BenchCase[] = [
   {
     name: 'napi_crossing',
     description: 'native.numel(a._h): a native call that does no tensor work',
@@ -144,17 +144,17 @@ const diagnosis: BenchCase[] = [
   },
   {
     name: 'add.native_release_batch',
-    description: `native.f_add_Tensor(a._h, b._h, 1) x${BATCH}, then native.releaseMany(handles)`,
+    description: `native.f_add_Tensor(a._h, b._h, 1) x${BATCH} into a Float64Array, then native.releaseMany(handles, ${BATCH}) (what a scope does)`,
     compareAs: 'add',
     setup() {
       const { a, b, dispose } = smallPair();
       const ah = a._h;
       const bh = b._h;
-      const handles: number[] = new Array(BATCH);
+      const handles = new Float64Array(BATCH);
       return {
         iteration: () => {
           for (let i = 0; i < BATCH; i++) handles[i] = native.f_add_Tensor(ah, bh, 1);
-          native.releaseMany(handles);
+          native.releaseMany(handles, BATCH);
         },
         dispose,
       };
@@ -180,17 +180,17 @@ const diagnosis: BenchCase[] = [
   },
   {
     name: 'view.native_release_batch',
-    description: `native.f_view(x._h, [64]) x${BATCH}, then native.releaseMany(handles)`,
+    description: `native.f_view(x._h, [64]) x${BATCH} (the list read through N-API), then native.releaseMany(handles, ${BATCH})`,
     compareAs: 'view',
     setup() {
       const { x, dispose } = square8();
       const xh = x._h;
-      const handles: number[] = new Array(BATCH);
+      const handles = new Float64Array(BATCH);
       const size = [64];
       return {
         iteration: () => {
           for (let i = 0; i < BATCH; i++) handles[i] = native.f_view(xh, size);
-          native.releaseMany(handles);
+          native.releaseMany(handles, BATCH);
         },
         dispose,
       };

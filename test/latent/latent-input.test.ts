@@ -271,4 +271,22 @@ describe('latent input forms', () => {
           dispose();
         }
       });
+
+  for (const kind of ['gated', 'soft', 'pause'] as const)
+    test(`${kind}, two-trunk reencode: the live-tensor count stays flat across training steps (forward with collected hidden states, backward)`, () => {
+      const { heads, backbone, latentTrunk, seqs, dispose } = setup(kind, { twoTrunk: true, dtype: 'float32' });
+      try {
+        const step = () =>
+          torch.scope(() => {
+            const r = latentForward(seqs, { backbone, latentTrunk, heads, botId: BOT, eotId: EOT, coupling: 'reencode', collectHidden: true });
+            r.loss.add(r.stopLoss).backward();
+          });
+        step(); // first step: gradients appear, per-device constants are made
+        const after = torch.memory().liveTensors;
+        for (let i = 0; i < 3; i++) step();
+        expect(torch.memory().liveTensors).toBe(after);
+      } finally {
+        dispose();
+      }
+    });
 });

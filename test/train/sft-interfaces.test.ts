@@ -11,6 +11,8 @@ import type { LatentInputKind } from '../../src/latent/latent-input';
 import { loadSftRun, resolveSftConfig, trainSft, type SftConfig } from '../../src/train/sft';
 import { evaluateSftRun, formatDiagnostics } from '../../src/train/sft-eval';
 import { RunDir } from '../../src/train/run-dir';
+import { disposeRollouts, sampleRollouts } from '../../src/rl/policy';
+import { openRlPolicy, resolveRlConfig, rolloutOptions, trainRl } from '../../src/rl/trainer';
 import { haveQwenTokenizer as have, qwenDir, sftFixture } from '../helpers/sft-fixture';
 
 if (!have) console.log(`skipping latent interface SFT tests: no Qwen tokenizer at ${qwenDir}`);
@@ -105,5 +107,30 @@ maybe('phase 1 with latent input forms, couplings and frozen markers', () => {
     const d = await evaluateSftRun(s.out, { examples: 4, generate: 2, inspect: 2, quiet: true });
     expect(d.latentInterface).toEqual({ latentInput: { kind: 'gated', temperature: 1 }, mode: 'two-trunk', coupling: 'reencode', freezeMarkers: true });
     expect(formatDiagnostics(d).split('\n')[0]).toBe('latent input gated (temperature 1), two-trunk, coupling reencode, markers frozen');
+  });
+
+  test('phase 2 from the two-trunk reencode gated run: greedy rollouts are phase-1 generation, and GRPO steps run', async () => {
+    const from = path.join(root, 'two-re');
+    expect(fs.existsSync(path.join(from, 'config.json'))).toBe(true); // trained by the test above
+    const c = resolveRlConfig({ from, data: fx.data, steps: 2, questionsPerStep: 2, group: 4, lr: 1e-3, maxNewTokens: 8, microBatchSize: 16, evalEvery: 1000, evalExamples: 0, saveEvery: 1000, sampleEvery: 10, samplesPerStep: 1, out: path.join(root, 'rl') });
+    const p = await openRlPolicy(c);
+    try {
+      expect(p.policy.coupling).toBe('reencode');
+      p.policy.startLogitOffset = 5; // open spans readily, so that the comparison covers latents
+      const questions = p.train.slice(0, 4);
+      const rollouts = sampleRollouts(p.policy, questions.map((q) => p.promptIds(q)), rolloutOptions(c, p, { temperature: 0 }));
+      questions.forEach((q, i) => {
+        const g = generateWithLatents(p.lm, formatPrompt(q.question), { maxNewTokens: c.maxNewTokens, maxLatents: p.maxLatents, startThreshold: 1 / (1 + Math.exp(5)) });
+        expect(rollouts[i].tokens).toEqual(g.tokens);
+        expect(rollouts[i].spans).toEqual(g.spans.map((sp) => ({ at: sp.at, latents: sp.latents })));
+      });
+      expect(rollouts.some((r) => r.spans.some((sp) => sp.latents > 0))).toBe(true);
+      disposeRollouts(rollouts);
+    } finally {
+      p.lm.dispose();
+    }
+    const s = await trainRl(c, { quiet: true });
+    expect(s.stopped).toBe('completed');
+    expect(s.steps).toBe(2);
   });
 });

@@ -23,7 +23,7 @@ export * from './errors';
 export { tensor, fromBytes, toBytes, type TensorOptions, type NestedArray } from './creation';
 export { scope, scopeGuard, keep, memory, setDebug, liveTensors } from './memory';
 export * from './autograd';
-export { manualSeed, setNumThreads, getNumThreads, version, cuda, cpu, type VersionInfo } from './runtime';
+export { manualSeed, getRngState, setRngState, setNumThreads, getNumThreads, version, cuda, cpu, type VersionInfo } from './runtime';
 import * as autograd from './autograd';
 export { autograd };
 

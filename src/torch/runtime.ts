@@ -1,9 +1,24 @@
 // Process-wide controls: seeding, threads, build information and CUDA.
 import { native as N } from './native';
+import { wrap, type Tensor } from './tensor';
 
 /** Seeds every generator (CPU and CUDA), as torch.manual_seed. */
 export function manualSeed(seed: number): void {
   N.manualSeed(seed);
+}
+
+/**
+ * The state of the CPU generator, or of a CUDA device's (`'cuda:N'`), as a uint8 tensor: as
+ * torch.get_rng_state() and torch.cuda.get_rng_state(device).
+ */
+export function getRngState(device?: string): Tensor {
+  return wrap(N.rngGetState(device ?? null));
+}
+
+/** Restores a state from getRngState on the same generator, as torch.set_rng_state. */
+export function setRngState(state: Tensor, device?: string): void {
+  if (state.dtype !== 'uint8' || state.dim() !== 1) throw new TypeError(`setRngState: the state must be a 1-D uint8 tensor (from getRngState), got ${state.dtype} [${state.shape}]`);
+  N.rngSetState(state._h, device ?? null);
 }
 export function setNumThreads(n: number): void {
   N.setNumThreads(n);

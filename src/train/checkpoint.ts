@@ -16,8 +16,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as torch from '../torch';
 import { Tensor, nn } from '../torch';
-import { native as N } from '../torch/native';
-import { wrap } from '../torch/tensor';
 import { fsyncDirectory, writeFileAtomic, writeAll } from '../util/atomic-write';
 import { SafetensorsFile, safeDtypeOf, torchDtypeOf, writeSafetensors, type TensorSpec, type TorchDtypeName } from '../torch/io/safetensors';
 import type { BaseOptions, Optimizer, OptimizerStateDict, SavedParamGroup } from '../torch/optim/optimizer';
@@ -486,20 +484,20 @@ function loadModelTensors(file: string, state: ReadonlyMap<string, Tensor>, stri
 // ---- RNG ----
 
 function captureTorchRng(): { cpu: string; cuda: string[] } {
-  const stateOf = (device: string | null): string => torch.scope(() => Buffer.from(torch.toBytes(wrap(N.rngGetState(device)))).toString('base64'));
+  const stateOf = (device?: string): string => torch.scope(() => Buffer.from(torch.toBytes(torch.getRngState(device))).toString('base64'));
   const cuda: string[] = [];
   for (let i = 0; i < torch.cuda.deviceCount(); i++) cuda.push(stateOf(`cuda:${i}`));
-  return { cpu: stateOf(null), cuda };
+  return { cpu: stateOf(), cuda };
 }
 
 function restoreTorchRng(saved: { cpu: string; cuda: string[] }, dir: string): { cpu: boolean; cuda: number } {
-  const set = (encoded: string, device: string | null) =>
+  const set = (encoded: string, device?: string) =>
     torch.scope(() => {
       const bytes = Buffer.from(encoded, 'base64');
-      N.rngSetState(torch.fromBytes(bytes, 'uint8', [bytes.length])._h, device);
+      torch.setRngState(torch.fromBytes(bytes, 'uint8', [bytes.length]), device);
     });
   try {
-    set(saved.cpu, null);
+    set(saved.cpu);
     const devices = Math.min(saved.cuda.length, torch.cuda.deviceCount());
     for (let i = 0; i < devices; i++) set(saved.cuda[i], `cuda:${i}`);
     return { cpu: true, cuda: devices };

@@ -475,3 +475,44 @@ def names(m):
     tied.dispose();
   });
 });
+
+describe('Module.dispose', () => {
+  /** A module holding a tensor that is neither a parameter nor a buffer, freed by its own dispose(). */
+  class Cached extends nn.Module {
+    lin = new nn.Linear(3, 3);
+    table: Tensor = torch.keep(torch.ones([4]));
+    override dispose(): void {
+      this.table.dispose();
+      super.dispose();
+    }
+  }
+  class Outer extends nn.Module {
+    inner = new Cached();
+    list = new nn.ModuleList([new Cached(), new nn.Linear(3, 2)]);
+    scale = new nn.Parameter(torch.ones([1]));
+  }
+
+  test('frees the whole subtree through each child’s own dispose, once', () => {
+    const before = torch.memory().liveTensors;
+    // built in a scope: temporaries of construction are not the module's
+    const m = torch.scope(() => {
+      const outer = new Outer();
+      outer.registerBuffer('steps', torch.keep(torch.zeros([1])));
+      return outer;
+    });
+    expect(torch.memory().liveTensors).toBeGreaterThan(before);
+    const held = [m.inner.table, (m.list.at(0) as Cached).table, m.scale, m.inner.lin.weight];
+    m.dispose();
+    expect(held.every((t) => t.isDisposed)).toBe(true);
+    expect(torch.memory().liveTensors).toBe(before);
+    m.dispose(); // again: nothing left, no error
+    expect(torch.memory().liveTensors).toBe(before);
+  });
+
+  test('a parameter shared by two modules (tied weights) is freed once', () => {
+    const before = torch.memory().liveTensors;
+    const tied = torch.scope(() => new TinyLM({ tied: true }));
+    tied.dispose();
+    expect(torch.memory().liveTensors).toBe(before);
+  });
+});

@@ -132,3 +132,28 @@ describe('CUDA', () => {
     }),
   );
 });
+
+describe('getRngState / setRngState', () => {
+  test('restoring a saved state replays the same draws; the state is a uint8 vector', () => {
+    torch.manualSeed(3);
+    torch.scope(() => torch.rand([5]));
+    const state = torch.getRngState();
+    try {
+      expect(state.dtype).toBe('uint8');
+      expect(state.dim()).toBe(1);
+      const first = torch.scope(() => torch.randn([7]).tolist() as number[]);
+      const other = torch.scope(() => torch.randn([7]).tolist() as number[]);
+      expect(other).not.toEqual(first);
+      torch.setRngState(state);
+      expect(torch.scope(() => torch.randn([7]).tolist() as number[])).toEqual(first);
+    } finally {
+      state.dispose();
+    }
+  });
+
+  test('a state of the wrong kind is a type error', () => {
+    torch.scope(() => {
+      expect(() => torch.setRngState(torch.zeros([4]))).toThrow(/1-D uint8 tensor/);
+    });
+  });
+});

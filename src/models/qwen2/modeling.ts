@@ -240,11 +240,6 @@ export class Qwen2Model extends Module {
     return this.embed_tokens.weight.dtype;
   }
 
-  /** Frees parameters and the rotary frequencies (Module.dispose only knows parameters and buffers). */
-  override dispose(): void {
-    this.rotary_emb.dispose();
-    super.dispose();
-  }
   get device(): string {
     return this.embed_tokens.weight.device;
   }
@@ -351,10 +346,6 @@ export class Qwen2ForCausalLM extends Module {
     return this.model.dtype;
   }
 
-  override dispose(): void {
-    this.model.rotary_emb.dispose();
-    super.dispose();
-  }
   get device(): string {
     return this.model.device;
   }

@@ -181,10 +181,18 @@ export class Module {
     return this.parameters().reduce((n, p) => n + (trainableOnly && !p.requiresGrad ? 0 : p.numel()), 0);
   }
 
-  /** Frees every parameter and buffer of the subtree. */
+  /**
+   * Frees the subtree: each child through its own dispose() (so that a module holding tensors outside
+   * its parameters and buffers frees them too), then this module's parameters and buffers. Shared
+   * tensors are freed once; calling it again does nothing.
+   */
   dispose(): void {
-    for (const p of this.parameters()) p.dispose();
-    for (const b of this.buffers()) b.dispose();
+    for (const c of this.children()) c.dispose();
+    for (const p of this.parameters(false)) p.dispose();
+    for (const [k] of this._bufferNames) {
+      const b = (this as Record<string, unknown>)[k];
+      if (b instanceof Tensor) b.dispose();
+    }
   }
 
   toString(): string {

@@ -55,6 +55,14 @@ bool is_file_mapped(const at::Storage& storage);
 
 napi_valuetype type_of(napi_env env, napi_value v);
 bool is_nullish(napi_env env, napi_value v);
+// A named property of an options object; a read that fails (a throwing getter) is an ArgumentError.
+inline napi_value get_prop(napi_env env, napi_value obj, const char* name) {
+  napi_value v;
+  if (napi_get_named_property(env, obj, name, &v) != napi_ok) throw ArgumentError(std::string("cannot read property '") + name + "'");
+  return v;
+}
+// Whether an options object sets `name` (undefined and null count as unset).
+inline bool has_prop(napi_env env, napi_value obj, const char* name) { return !is_nullish(env, get_prop(env, obj, name)); }
 // By value: JavaScript that runs later in the same call (a getter on another argument) may grow the
 // handle table or release this handle; a copy keeps the tensor valid until the call ends.
 at::Tensor arg_tensor(napi_env env, napi_value v);

@@ -62,14 +62,6 @@ namespace {
 
 // ---- small N-API helpers local to this file ----
 
-napi_value get_prop(napi_env env, napi_value obj, const char* name) {
-  napi_value v;
-  if (napi_get_named_property(env, obj, name, &v) != napi_ok) throw ArgumentError(std::string("cannot read option '") + name + "'");
-  return v;
-}
-
-bool has_prop(napi_env env, napi_value obj, const char* name) { return !is_nullish(env, get_prop(env, obj, name)); }
-
 void set_prop(napi_env env, napi_value obj, const char* name, napi_value v) { napi_set_named_property(env, obj, name, v); }
 
 std::vector<std::string> arg_string_list(napi_env env, napi_value v, const char* what) {

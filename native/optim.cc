@@ -30,14 +30,6 @@ namespace {
 
 // ---- small N-API helpers local to this file ----
 
-napi_value get_prop(napi_env env, napi_value obj, const char* name) {
-  napi_value v;
-  if (napi_get_named_property(env, obj, name, &v) != napi_ok) throw ArgumentError(std::string("cannot read property '") + name + "'");
-  return v;
-}
-
-bool has_value(napi_env env, napi_value obj, const char* name) { return !is_nullish(env, get_prop(env, obj, name)); }
-
 uint32_t array_len(napi_env env, napi_value v, const char* what) {
   bool is_array = false;
   napi_is_array(env, v, &is_array);
@@ -97,11 +89,11 @@ void check_finite_nonnegative(double v, const std::string& where, const char* na
 }
 
 void apply_adamw_options(napi_env env, napi_value o, torch::optim::AdamWOptions& opt, const std::string& where) {
-  if (has_value(env, o, "lr")) opt.lr(arg_double(env, get_prop(env, o, "lr")));
-  if (has_value(env, o, "eps")) opt.eps(arg_double(env, get_prop(env, o, "eps")));
-  if (has_value(env, o, "weightDecay")) opt.weight_decay(arg_double(env, get_prop(env, o, "weightDecay")));
-  if (has_value(env, o, "amsgrad")) opt.amsgrad(arg_bool(env, get_prop(env, o, "amsgrad")));
-  if (has_value(env, o, "betas")) {
+  if (has_prop(env, o, "lr")) opt.lr(arg_double(env, get_prop(env, o, "lr")));
+  if (has_prop(env, o, "eps")) opt.eps(arg_double(env, get_prop(env, o, "eps")));
+  if (has_prop(env, o, "weightDecay")) opt.weight_decay(arg_double(env, get_prop(env, o, "weightDecay")));
+  if (has_prop(env, o, "amsgrad")) opt.amsgrad(arg_bool(env, get_prop(env, o, "amsgrad")));
+  if (has_prop(env, o, "betas")) {
     auto betas = arg_double_list(env, get_prop(env, o, "betas"));
     TORCH_CHECK_VALUE(betas.size() == 2, where, ": betas must be two numbers [beta1, beta2], got ", betas.size());
     opt.betas(std::make_tuple(betas[0], betas[1]));
@@ -115,11 +107,11 @@ void apply_adamw_options(napi_env env, napi_value o, torch::optim::AdamWOptions&
 }
 
 void apply_sgd_options(napi_env env, napi_value o, torch::optim::SGDOptions& opt, const std::string& where) {
-  if (has_value(env, o, "lr")) opt.lr(arg_double(env, get_prop(env, o, "lr")));
-  if (has_value(env, o, "momentum")) opt.momentum(arg_double(env, get_prop(env, o, "momentum")));
-  if (has_value(env, o, "dampening")) opt.dampening(arg_double(env, get_prop(env, o, "dampening")));
-  if (has_value(env, o, "weightDecay")) opt.weight_decay(arg_double(env, get_prop(env, o, "weightDecay")));
-  if (has_value(env, o, "nesterov")) opt.nesterov(arg_bool(env, get_prop(env, o, "nesterov")));
+  if (has_prop(env, o, "lr")) opt.lr(arg_double(env, get_prop(env, o, "lr")));
+  if (has_prop(env, o, "momentum")) opt.momentum(arg_double(env, get_prop(env, o, "momentum")));
+  if (has_prop(env, o, "dampening")) opt.dampening(arg_double(env, get_prop(env, o, "dampening")));
+  if (has_prop(env, o, "weightDecay")) opt.weight_decay(arg_double(env, get_prop(env, o, "weightDecay")));
+  if (has_prop(env, o, "nesterov")) opt.nesterov(arg_bool(env, get_prop(env, o, "nesterov")));
   check_finite_nonnegative(opt.lr(), where, "lr");
   check_finite_nonnegative(opt.momentum(), where, "momentum");
   check_finite_nonnegative(opt.weight_decay(), where, "weightDecay");
@@ -354,7 +346,7 @@ napi_value optim_set_state(napi_env env, napi_callback_info info) {
     if (is_nullish(env, e)) continue;
     const std::string where = std::string(kind_name(box.kind)) + " state of parameter " + std::to_string(i);
     auto tensor_field = [&](const char* name, bool required) -> at::Tensor {
-      if (!has_value(env, e, name)) {
+      if (!has_prop(env, e, name)) {
         TORCH_CHECK_VALUE(!required, where, " lacks '", name, "'");
         return at::Tensor();
       }
@@ -362,7 +354,7 @@ napi_value optim_set_state(napi_env env, napi_callback_info info) {
     };
     if (box.kind == Kind::AdamW) {
       auto s = std::make_unique<torch::optim::AdamWParamState>();
-      TORCH_CHECK_VALUE(has_value(env, e, "step"), where, " lacks 'step'");
+      TORCH_CHECK_VALUE(has_prop(env, e, "step"), where, " lacks 'step'");
       int64_t step = arg_int(env, get_prop(env, e, "step"));
       TORCH_CHECK_VALUE(step >= 0, where, ": step must be >= 0, got ", step);
       s->step(step);

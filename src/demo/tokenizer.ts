@@ -6,7 +6,8 @@
 // Every byte has a symbol, so no text is ever lost; numbers are always split into digits, as Qwen does.
 import * as fs from 'fs';
 import * as path from 'path';
-import { BYTE_LEVEL_ALPHABET, Tokenizer, type AddedTokenSpec, type TokenizerJson } from '../models/tokenizer';
+import { BYTE_LEVEL_ALPHABET } from '../models/byte-level';
+import { Tokenizer, specialAddedToken, type AddedTokenSpec, type TokenizerJson } from '../models/tokenizer';
 
 /** Qwen2's end-of-text token: the demo's end-of-sequence and padding token. */
 export const END_OF_TEXT = '<|endoftext|>';
@@ -86,15 +87,7 @@ export function trainByteLevelBpe(corpus: readonly string[], options: BpeTrainin
   BYTE_LEVEL_ALPHABET.forEach((symbol, id) => (vocab[symbol] = id));
   for (const [left, right] of merges) if (!(left + right in vocab)) vocab[left + right] = Object.keys(vocab).length;
   const firstSpecialId = Object.keys(vocab).length;
-  const addedTokens: AddedTokenSpec[] = specialTokens.map((content, i) => ({
-    id: firstSpecialId + i,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  }));
+  const addedTokens: AddedTokenSpec[] = specialTokens.map((content, i) => specialAddedToken(firstSpecialId + i, content));
   const json: TokenizerJson = {
     version: '1.0',
     truncation: null,

@@ -148,7 +148,7 @@ export function factoryResult(t: Tensor, o: any): Tensor {
 export type TensorSlot = { name: string; kind: 'tensor' | 'optional' | 'list' | 'none' };
 
 /** Splits at commas outside brackets: defaults such as `int[2] stride=[1, 1]` contain commas. */
-function splitArgs(s: string): string[] {
+export function splitArgs(s: string): string[] {
   const out: string[] = [];
   let depth = 0;
   let start = 0;

@@ -4,16 +4,12 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { pathToFileURL } from 'url';
 import { runDemo, type DemoResult } from '../../src/demo/run';
+import { CHROMIUM, chromiumAvailable, withReportPage } from '../helpers/report-page';
 
-const CHROMIUM = process.env.LT_CHROMIUM || '/usr/bin/chromium';
-const available = fs.existsSync(CHROMIUM);
-if (!available) console.log(`skipping the demo report browser test: no Chromium at ${CHROMIUM} (apt-get install chromium, or set LT_CHROMIUM)`);
+if (!chromiumAvailable) console.log(`skipping the demo report browser test: no Chromium at ${CHROMIUM} (apt-get install chromium, or set LT_CHROMIUM)`);
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-(available ? describe : describe.skip)('demo report in headless Chromium', () => {
+(chromiumAvailable ? describe : describe.skip)('demo report in headless Chromium', () => {
   let root: string;
   let result: DemoResult;
   beforeAll(async () => {
@@ -24,21 +20,7 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 
   test('renders every plot of the demo report', async () => {
     const plotFiles = fs.readdirSync(path.join(path.dirname(result.reportPath), 'plots')).filter((f) => f.endsWith('.svg'));
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const errors: string[] = [];
-      const external: string[] = [];
-      page.on('console', (m) => {
-        if (m.type() === 'error') errors.push(m.text());
-      });
-      page.on('pageerror', (e) => errors.push(e.message));
-      page.on('request', (r) => {
-        if (!r.url().startsWith('file:')) external.push(r.url());
-      });
-      await page.goto(pathToFileURL(result.reportPath).href, { waitUntil: 'load' });
-
+    await withReportPage(result.reportPath, async ({ page, errors, external }) => {
       const figures = await page.$$eval('figure.plot', (figs) =>
         figs.map((f) => {
           const svg = f.querySelector('svg');
@@ -62,8 +44,6 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
       expect(rows).toEqual(expect.arrayContaining(['full-k2', 'two-trunk-k2', 'baseline-k0']));
       expect(errors).toEqual([]);
       expect(external).toEqual([]);
-    } finally {
-      await browser.close();
-    }
+    });
   });
 });

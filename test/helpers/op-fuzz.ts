@@ -4,6 +4,7 @@
 // test/torch/fuzz.test.ts; also runnable under plain node (after tsc) to hunt crashes one call at a time.
 import * as torch from '../../src/torch';
 import * as generated from '../../src/torch/generated/ops';
+import { splitArgs } from '../../src/torch/op-runtime';
 import { SeededRandom } from './random';
 
 type OpFn = (...args: unknown[]) => unknown;
@@ -80,24 +81,6 @@ export interface SchemaArg {
   kwOnly: boolean;
 }
 
-/** Splits at commas outside brackets (defaults such as `int[2] stride=[1, 1]` contain commas). */
-function splitTopLevel(s: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i];
-    if (c === '[' || c === '(') depth++;
-    else if (c === ']' || c === ')') depth--;
-    else if (c === ',' && depth === 0) {
-      out.push(s.slice(start, i).trim());
-      start = i + 1;
-    }
-  }
-  if (s.slice(start).trim()) out.push(s.slice(start).trim());
-  return out;
-}
-
 /** Parses `name.overload(Tensor(a!) self, int dim, *, bool keepdim=False) -> Tensor` into its arguments. */
 export function parseSchemaArgs(schema: string): SchemaArg[] | null {
   const open = schema.indexOf('(');
@@ -105,7 +88,7 @@ export function parseSchemaArgs(schema: string): SchemaArg[] | null {
   if (open < 0 || arrow < 0) return null;
   let kwOnly = false;
   const args: SchemaArg[] = [];
-  for (const part of splitTopLevel(schema.slice(open + 1, arrow))) {
+  for (const part of splitArgs(schema.slice(open + 1, arrow))) {
     if (part === '*') {
       kwOnly = true;
       continue;

@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BYTE_LEVEL_ALPHABET, Tokenizer } from '../../src/models/tokenizer';
+import { BYTE_LEVEL_ALPHABET } from '../../src/models/byte-level';
+import { Tokenizer } from '../../src/models/tokenizer';
 import { runPython } from '../helpers/python';
 import { findPythonWith } from '../hub/python';
 

@@ -3,13 +3,11 @@
 // downloads a browser.
 import * as fs from 'fs';
 import * as path from 'path';
-import { pathToFileURL } from 'url';
 import { writeReport } from '../../src/report';
 import { makeTempDir, writeRunDir } from './fixtures';
+import { CHROMIUM, chromiumAvailable, withReportPage } from '../helpers/report-page';
 
-const CHROMIUM = process.env.LT_CHROMIUM || '/usr/bin/chromium';
-const available = fs.existsSync(CHROMIUM);
-if (!available) console.log(`skipping report browser test: no Chromium at ${CHROMIUM} (apt-get install chromium, or set LT_CHROMIUM)`);
+if (!chromiumAvailable) console.log(`skipping report browser test: no Chromium at ${CHROMIUM} (apt-get install chromium, or set LT_CHROMIUM)`);
 
 // Browser globals used inside page.evaluate callbacks (the project compiles without the DOM lib).
 declare const window: { __xss?: number };
@@ -17,9 +15,8 @@ declare const DOMParser: new () => {
   parseFromString(text: string, type: string): { documentElement: { nodeName: string }; getElementsByTagName(name: string): { length: number } };
 };
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-(available ? describe : describe.skip)('report in headless Chromium', () => {
+(chromiumAvailable ? describe : describe.skip)('report in headless Chromium', () => {
   let root: string;
   beforeAll(() => {
     root = makeTempDir('latent-report-browser-');
@@ -35,21 +32,7 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
     const result = await writeReport(runs, { out: path.join(root, 'report') });
     const plotFiles = result.plotPaths;
 
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const consoleErrors: string[] = [];
-      const externalRequests: string[] = [];
-      page.on('console', (m) => {
-        if (m.type() === 'error') consoleErrors.push(m.text());
-      });
-      page.on('pageerror', (e) => consoleErrors.push(e.message));
-      page.on('request', (r) => {
-        if (!r.url().startsWith('file:')) externalRequests.push(r.url());
-      });
-      await page.goto(pathToFileURL(result.htmlPath).href, { waitUntil: 'load' });
-
+    await withReportPage(result.htmlPath, async ({ page, errors: consoleErrors, external: externalRequests }) => {
       const boxes = await page.$$eval('figure.plot > svg', (svgs) =>
         svgs.map((svg) => {
           const r = svg.getBoundingClientRect();
@@ -86,8 +69,6 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 
       expect(consoleErrors).toEqual([]);
       expect(externalRequests).toEqual([]);
-    } finally {
-      await browser.close();
-    }
+    });
   });
 });

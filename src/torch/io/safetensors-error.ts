@@ -1,3 +1,5 @@
+import { openSync } from 'node:fs';
+
 /** What went wrong, for callers that branch on it; the message says it in words. */
 export type SafetensorsErrorCode =
   /** The OS refused: missing file, permission, disk full, short read of a file that shrank after opening. */
@@ -61,4 +63,13 @@ export class SafetensorsError extends Error {
 /** The message of an unknown thrown value, for wrapping it into a reason. */
 export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Opens `path` for reading; a failure is a SafetensorsError ('IO') naming the file. */
+export function openForReading(path: string): number {
+  try {
+    return openSync(path, 'r');
+  } catch (error) {
+    throw new SafetensorsError('IO', path, undefined, `cannot open: ${describeError(error)}`, { cause: error });
+  }
 }

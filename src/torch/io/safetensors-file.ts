@@ -1,8 +1,8 @@
 import { isUtf8 } from 'node:buffer';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
 
 import { SUB_BYTE_DTYPES, SAFE_DTYPES, isSafeDtype, itemSize, type SafeDtype } from './safetensors-dtype';
-import { SafetensorsError, describeError, type SafetensorsErrorCode } from './safetensors-error';
+import { SafetensorsError, describeError, openForReading, type SafetensorsErrorCode } from './safetensors-error';
 import { JsonSyntaxError, parseStrictJson, type JsonObject, type JsonValue } from './strict-json';
 
 /** Size of the little-endian u64 header-length prefix. */
@@ -54,12 +54,7 @@ export class SafetensorsFile implements Disposable {
 
   /** Opens `path` and validates its header and layout; throws `SafetensorsError` on any problem. */
   static open(path: string): SafetensorsFile {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (error) {
-      throw new SafetensorsError('IO', path, undefined, `cannot open: ${describeError(error)}`, { cause: error });
-    }
+    const fd = openForReading(path);
     try {
       const fail = (code: SafetensorsErrorCode, reason: string): never => {
         throw new SafetensorsError(code, path, undefined, reason);

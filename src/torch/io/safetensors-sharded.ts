@@ -1,9 +1,9 @@
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve, win32 } from 'node:path';
 
 import { writeAll, writeFileAtomic } from '../../util/atomic-write';
 import { compareUtf8 } from './safetensors-dtype';
-import { SafetensorsError, describeError } from './safetensors-error';
+import { SafetensorsError, describeError, openForReading } from './safetensors-error';
 import {
   MAX_HEADER_BYTES,
   MAX_HEADER_JSON_DEPTH,
@@ -275,12 +275,7 @@ function isFile(path: string): boolean {
 }
 
 function readSmallFile(path: string, maxBytes: number): Buffer {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (error) {
-    throw new SafetensorsError('IO', path, undefined, `cannot open: ${describeError(error)}`, { cause: error });
-  }
+  const fd = openForReading(path);
   try {
     const size = fstatSync(fd).size;
     if (size > maxBytes) {

@@ -4,25 +4,19 @@ import * as os from 'os';
 import * as path from 'path';
 import yargs from 'yargs';
 import { command as demoCommand } from '../../src/cli/commands/demo';
+import { interruptOnceListening } from '../helpers/interrupt';
 
 test('Ctrl-C during the demo exits 130', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lt-demo-interrupt-'));
   const out = path.join(root, 'demo');
-  const listeners = process.listenerCount('SIGINT');
-  // Interrupt as soon as the first training loop has installed its handler.
-  const poll = setInterval(() => {
-    if (process.listenerCount('SIGINT') > listeners) {
-      clearInterval(poll);
-      process.emit('SIGINT');
-    }
-  }, 1);
+  const stopWatching = interruptOnceListening();
   const quiet = [jest.spyOn(console, 'log').mockImplementation(() => undefined), jest.spyOn(console, 'error').mockImplementation(() => undefined), jest.spyOn(process.stderr, 'write').mockImplementation(() => true)];
   try {
     await yargs(['demo', '--tiny', '--out', out, '--tokenizer', 'bpe']).command(demoCommand).strict().fail(false).parseAsync();
     expect(process.exitCode).toBe(130);
     expect(fs.readdirSync(path.join(out, 'runs', 'pretrain', 'checkpoints')).length).toBe(1);
   } finally {
-    clearInterval(poll);
+    stopWatching();
     process.exitCode = 0;
     for (const s of quiet) s.mockRestore();
     fs.rmSync(root, { recursive: true, force: true });

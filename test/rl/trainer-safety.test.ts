@@ -9,6 +9,7 @@ import yargs from 'yargs';
 import { listStepCheckpoints } from '../../src/train/checkpoint';
 import { command as trainCommand } from '../../src/cli/commands/train';
 import { haveQwenTokenizer, makeRlFixture, QWEN_TOKENIZER_DIR, type RlFixture } from './fixture';
+import { interruptOnceListening } from '../helpers/interrupt';
 
 if (!haveQwenTokenizer) console.log(`skipping RL safety tests: no Qwen tokenizer at ${QWEN_TOKENIZER_DIR}`);
 const maybe = haveQwenTokenizer ? describe : describe.skip;
@@ -67,17 +68,11 @@ maybe('train rl keeps what it did not create', () => {
 
   test('Ctrl-C saves a checkpoint and the command exits 130', async () => {
     const out = path.join(root, 'interrupted');
-    const listeners = process.listenerCount('SIGINT');
-    const poll = setInterval(() => {
-      if (process.listenerCount('SIGINT') > listeners) {
-        clearInterval(poll);
-        process.emit('SIGINT');
-      }
-    }, 1);
+    const stopWatching = interruptOnceListening();
     try {
       await train(out, { steps: '50', 'save-every': '100' });
     } finally {
-      clearInterval(poll);
+      stopWatching();
     }
     try {
       expect(process.exitCode).toBe(130);

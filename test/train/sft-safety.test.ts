@@ -12,6 +12,7 @@ import { listStepCheckpoints } from '../../src/train/checkpoint';
 import { command as trainCommand } from '../../src/cli/commands/train';
 import { command as evalCommand } from '../../src/cli/commands/eval';
 import { haveQwenTokenizer, qwenDir, sftFixture } from '../helpers/sft-fixture';
+import { interruptOnceListening } from '../helpers/interrupt';
 
 if (!haveQwenTokenizer) console.log(`skipping SFT safety tests: no Qwen tokenizer at ${qwenDir}`);
 const maybe = haveQwenTokenizer ? describe : describe.skip;
@@ -95,18 +96,11 @@ maybe('train sft keeps what it did not create', () => {
 
   test('Ctrl-C saves a checkpoint and the command exits 130', async () => {
     const out = path.join(root, 'interrupted');
-    const listeners = process.listenerCount('SIGINT');
-    // Interrupt once the training loop has installed its handler (after loading).
-    const poll = setInterval(() => {
-      if (process.listenerCount('SIGINT') > listeners) {
-        clearInterval(poll);
-        process.emit('SIGINT');
-      }
-    }, 1);
+    const stopWatching = interruptOnceListening();
     try {
       await train(out, { steps: '50', 'save-every': '100' });
     } finally {
-      clearInterval(poll);
+      stopWatching();
     }
     try {
       expect(process.exitCode).toBe(130);

@@ -6,7 +6,7 @@ import type { Tensor } from '../torch';
 import type { Gsm8kExample } from '../data/gsm8k';
 import { answersEqual, extractAnswer, formatPrompt } from '../data/gsm8k';
 import type { LatentModel } from './model';
-import type { LatentAblation, LatentRecord } from './forward';
+import type { LatentAblation, LatentRecord, StopScore } from './forward';
 import type { LatentSequence } from './sequence';
 import { bestF1Threshold, bootstrapMeanDelta, histogram, logitLens, nearestTokens, precisionRecallF1, recurringTokens, resultAppears } from './diagnostics';
 import { generateWithLatents } from './generate';
@@ -29,9 +29,84 @@ export interface LossEvaluation {
   start: { precision: number; recall: number; f1: number };
   /** the start-probability threshold with the best F1 on this set (classes are weighted in training, so 0.5 over-fires) */
   startThreshold: { threshold: number; f1: number };
+  /** the start classifier at the model's own threshold (heads.startThreshold: calibrated on validation data in training) */
+  startAtThreshold: { threshold: number; precision: number; recall: number; f1: number };
   latentNorm: number;
   tokenNorm: number;
   perExample: { lm: SumCount; next: SumCount; result: SumCount; step: SumCount }[];
+  /** the end classifier, teacher-forced on the gold spans (stopEvaluation) */
+  stop: StopEvaluation;
+}
+
+/**
+ * The end classifier's stop decisions against the spans' scheduled lengths, teacher-forced: at every
+ * latent index j ≤ k of a gold span of k latents it should continue (j < k) or stop (j = k).
+ */
+export interface StopEvaluation {
+  /** decisions (stop probability > 0.5) that match their target */
+  decisionAccuracy: number;
+  /** the same for always answering the decisions' majority class */
+  decisionBaseline: number;
+  /** spans whose first stop decision falls exactly at their scheduled length */
+  lengthAccuracy: number;
+  /** the same for always predicting the most common scheduled length (what a fixed k can reach) */
+  lengthBaseline: number;
+  spans: number;
+  /** scheduled span lengths, and the lengths the classifier would choose (">k": not stopped by the scheduled length) */
+  scheduled: Record<string, number>;
+  chosen: Record<string, number>;
+}
+
+/** Precision, recall and F1 of (logit, target) pairs, deciding "start" above probability `threshold`. */
+export function scoresAtThreshold(scores: readonly [number, number][], threshold: number): { threshold: number; precision: number; recall: number; f1: number } {
+  const c = { tp: 0, fp: 0, fn: 0 };
+  for (const [logit, target] of scores) {
+    const decided = 1 / (1 + Math.exp(-logit)) > threshold;
+    if (decided && target === 1) c.tp++;
+    else if (decided) c.fp++;
+    else if (target === 1) c.fn++;
+  }
+  return { threshold, ...precisionRecallF1(c) };
+}
+
+/** Stop decisions grouped per (example, span) into a StopEvaluation. */
+export function stopEvaluation(scores: readonly StopScore[]): StopEvaluation {
+  const spans = new Map<string, StopScore[]>();
+  let right = 0;
+  let stops = 0;
+  for (const d of scores) {
+    if ((d.logit > 0 ? 1 : 0) === d.target) right++;
+    stops += d.target;
+    const key = `${d.example}:${d.span}`;
+    const list = spans.get(key);
+    if (list) list.push(d);
+    else spans.set(key, [d]);
+  }
+  const scheduled: number[] = [];
+  const chosen: string[] = [];
+  let lengthRight = 0;
+  for (const list of spans.values()) {
+    list.sort((a, b) => a.step - b.step);
+    const k = list.length - 1; // decisions at j = 0 … k
+    const first = list.find((d) => d.logit > 0);
+    scheduled.push(k);
+    chosen.push(first ? String(first.step) : `>${k}`);
+    if (first?.step === k) lengthRight++;
+  }
+  const n = scores.length;
+  const histogramOf = histogram(scheduled);
+  const majority = Math.max(0, ...Object.values(histogramOf));
+  const byName: Record<string, number> = {};
+  for (const c of chosen) byName[c] = (byName[c] ?? 0) + 1;
+  return {
+    decisionAccuracy: n ? right / n : NaN,
+    decisionBaseline: n ? Math.max(stops, n - stops) / n : NaN,
+    lengthAccuracy: spans.size ? lengthRight / spans.size : NaN,
+    lengthBaseline: spans.size ? majority / spans.size : NaN,
+    spans: spans.size,
+    scheduled: histogramOf,
+    chosen: byName,
+  };
 }
 
 const mean = (s: SumCount) => (s.count ? s.sum / s.count : NaN);
@@ -50,11 +125,13 @@ export function evaluateLoss(
   const confusion = { tp: 0, fp: 0, fn: 0, tn: 0 };
   const perExample: LossEvaluation['perExample'] = [];
   const startScores: [number, number][] = [];
+  const stopScores: StopScore[] = [];
   torch.noGrad(() => {
     for (let i = 0; i < seqs.length; i += batchSize) {
       torch.scope(() => {
-        const r = lm.forward(seqs.slice(i, i + batchSize), { ablation, perExample: true, collectStartScores: true });
+        const r = lm.forward(seqs.slice(i, i + batchSize), { ablation, perExample: true, collectStartScores: true, collectStopScores: true });
         startScores.push(...r.startScores);
+        for (const d of r.stopScores) stopScores.push({ ...d, example: i + d.example });
         lmT.sum += r.lmSum;
         lmT.count += r.lmCount;
         next.sum += r.nextStepSum;
@@ -85,9 +162,11 @@ export function evaluateLoss(
     stopLoss: stopCount ? stopSum / stopCount : NaN,
     start: precisionRecallF1(confusion),
     startThreshold: bestF1Threshold(startScores),
+    startAtThreshold: scoresAtThreshold(startScores, lm.heads.startThreshold),
     latentNorm: batches ? latentNorm / batches : 0,
     tokenNorm: batches ? tokenNorm / batches : 0,
     perExample,
+    stop: stopEvaluation(stopScores),
   };
 }
 
@@ -269,6 +348,9 @@ export interface AccuracyResult {
   spansPerAnswer: number;
   /** fraction of the classifier's spans opened where the text was not at a breakpoint */
   spansAwayFromBreakpoints: number;
+  /** spans the start classifier opened, and how many of them away from a breakpoint */
+  spans: number;
+  spansAway: number;
   /** with `oracleLatents`: spans opened exactly at the breakpoints, that many latents each */
   oracle?: number;
   /** with `ablate` (and oracle placement): the latents replaced by another question's, and by a constant */
@@ -361,6 +443,8 @@ export function answerAccuracy(lm: LatentModel, examples: Gsm8kExample[], o: Acc
     spanLengths: histogram(lengths),
     spansPerAnswer: n ? spanCount / n : 0,
     spansAwayFromBreakpoints: spanCount ? away / spanCount : 0,
+    spans: spanCount,
+    spansAway: away,
     ...(correct.oracle ? { oracle: rate(correct.oracle) } : {}),
     ...(correct.oracleShuffled ? { oracleShuffled: rate(correct.oracleShuffled), oracleConstant: rate(correct.oracleConstant) } : {}),
     correct,

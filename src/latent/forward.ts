@@ -80,6 +80,19 @@ export interface LatentForwardOptions {
   perExample?: boolean;
   /** keep the start classifier's (logit, target) pairs, to calibrate its threshold */
   collectStartScores?: boolean;
+  /** keep the start classifier's input features (detached, float64): the post-training fit's data */
+  collectStartFeatures?: boolean;
+  /** keep the end classifier's decisions (logit, 0/1 target, span), to score the stop decision against the schedule */
+  collectStopScores?: boolean;
+}
+
+/** One end-classifier decision: at latent index `step` of span `span` of batch row `example`. */
+export interface StopScore {
+  example: number;
+  span: number;
+  step: number;
+  logit: number;
+  target: number;
 }
 
 export interface LatentRecord {
@@ -116,6 +129,10 @@ export interface LatentForwardResult {
   perExample: number[][];
   /** with collectStartScores: [logit, target] of every start decision */
   startScores: [number, number][];
+  /** with collectStartFeatures: [rows, D] float64 start-classifier inputs and their 0/1 targets (caller disposes) */
+  startFeatures: { features: Tensor; targets: number[] } | null;
+  /** with collectStopScores: every end-classifier decision, in plan order */
+  stopScores: StopScore[];
   /** mean L2 norm of the latent input embeddings, and of the token embeddings of the batch */
   latentNorm: number;
   tokenNorm: number;
@@ -187,7 +204,7 @@ interface Plan {
   /** start classifier: rows as for lm, 0/1 targets, and the positive weight of the row's wave */
   start: { rows: number[]; targets: number[]; posWeight: number[] };
   /** end classifier: row in the concatenation of every latent step's [B] stop logits, and 0/1 target */
-  stop: { rows: number[]; targets: number[] };
+  stop: { rows: number[]; targets: number[]; example: number[]; span: number[]; step: number[] };
   /** per language wave, B rows: each example's last real row in the flattened wave output (0 when none) */
   lastRows: number[];
 }
@@ -204,7 +221,7 @@ function planWaves(seqs: LatentSequence[], chunks: Chunk[][], startPosWeight: nu
     passes: [],
     lm: { rows: [], targets: [], example: [], nextStep: [], result: [], step: [] },
     start: { rows: [], targets: [], posWeight: [] },
-    stop: { rows: [], targets: [] },
+    stop: { rows: [], targets: [], example: [], span: [], step: [] },
     lastRows: [],
   };
   const addPass = (length: number, rowValid: boolean[]): Pass => {
@@ -268,6 +285,9 @@ function planWaves(seqs: LatentSequence[], chunks: Chunk[][], startPosWeight: nu
           if (c && j <= c.count) {
             plan.stop.rows.push(latentSteps * B + b);
             plan.stop.targets.push(j === c.count ? 1 : 0);
+            plan.stop.example.push(b);
+            plan.stop.span.push(c.span);
+            plan.stop.step.push(j);
           }
         });
         latentSteps++;
@@ -458,10 +478,12 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
   }
   let stopAll: Tensor | null = null;
   let stopLoss = zero();
+  let stopAtRows: Tensor | null = null;
   if (stopLogits.length) {
     stopAll = catRows(stopLogits);
     if (plan.stop.rows.length) {
       const logits = atLeastFloat32(stopAll.indexSelect(0, layout.stopRows));
+      stopAtRows = logits;
       stopLoss = torch.F.binaryCrossEntropyWithLogits(logits, layout.stopTargets.to(logits.dtype), { reduction: 'sum' });
     }
   }
@@ -478,6 +500,7 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
   const latentNormsAt = part(latentNorms.length ? catRows(latentNorms.map((l) => l.norms)) : null);
   const tokenNormsAt = part(tokenNorms.length ? torch.stack(tokenNorms) : null);
   const stopProbsAt = part(o.collectLatents && stopAll !== null ? stopAll.float().sigmoid() : null);
+  const stopScoresAt = part(o.collectStopScores ? stopAtRows : null);
   const values = parts.length ? (catRows(parts).toTypedArray() as Float64Array) : new Float64Array(0);
 
   const res: LatentForwardResult = {
@@ -491,6 +514,8 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
     latents: latents.map(({ record, stopRow }) => ({ ...record, stopProb: values[stopProbsAt + stopRow] })),
     perExample: Array.from({ length: B }, () => [0, 0, 0, 0, 0, 0, 0, 0]),
     startScores: [],
+    startFeatures: o.collectStartFeatures && startHidden.length ? { features: torch.keep(catRows(startHidden).detach().to('float64')), targets: [...plan.start.targets] } : null,
+    stopScores: o.collectStopScores && stopAtRows ? plan.stop.targets.map((target, i) => ({ example: plan.stop.example[i], span: plan.stop.span[i], step: plan.stop.step[i], logit: values[stopScoresAt + i], target })) : [],
     latentNorm: 0,
     tokenNorm: 0,
     hidden: hidden ? hidden.perExample(seqs.map((s) => s.ids.length)) : [],

@@ -1,6 +1,6 @@
 // Latent tokens on a language model: sequences with latent spans, the model with its heads, the
 // latent forward, generation with latent spans, and the diagnostics that ask whether latents are used.
-export { buildLatentSequence, sequenceWithSpans, Role, type LatentSchedule, type LatentSpan, type LatentSequence, type BuildOptions, type TextEncoder } from './sequence';
+export { buildLatentSequence, sequenceWithSpans, namedLatentSchedule, LATENT_SCHEDULE_KINDS, type LatentScheduleKind, Role, type LatentSchedule, type LatentSpan, type LatentSequence, type BuildOptions, type TextEncoder } from './sequence';
 export { latentForward, type Trunk, type Backbone, type LatentAblation, type LatentForwardOptions, type LatentRecord, type LatentForwardResult } from './forward';
 export { LatentHeads, type LatentHeadsOptions } from './heads';
 export {

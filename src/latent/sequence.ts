@@ -17,6 +17,25 @@ export enum Role {
 /** Latents per breakpoint: a fixed count, or chosen per breakpoint (index in the example). */
 export type LatentSchedule = number | ((breakpointIndex: number, example: Gsm8kExample) => number);
 
+/**
+ * Named per-breakpoint schedules (the CLI's --latent-schedule), so the end classifier has more to
+ * learn than counting to a fixed k:
+ *  - `fixed`: k at every breakpoint;
+ *  - `digits`: the number of digits of the breakpoint's result, at least 1 and at most k;
+ *  - `operations`: the number of arithmetic operators in its expression, at least 1 and at most k.
+ */
+export const LATENT_SCHEDULE_KINDS = ['fixed', 'digits', 'operations'] as const;
+export type LatentScheduleKind = (typeof LATENT_SCHEDULE_KINDS)[number];
+
+/** The schedule of a named kind with at most `k` latents per span (k = 0: no latents, whatever the kind). */
+export function namedLatentSchedule(kind: LatentScheduleKind, k: number): LatentSchedule {
+  if (kind === 'fixed' || k === 0) return k;
+  const clamp = (n: number) => Math.max(1, Math.min(k, n));
+  if (kind === 'digits') return (i, e) => clamp(e.breakpoints[i].result.replace(/[^0-9]/g, '').length);
+  if (kind === 'operations') return (i, e) => clamp((e.breakpoints[i].expression.replace(/^\s*-/, '').match(/[-+*/×÷]/g) ?? []).length);
+  throw new RangeError(`unknown latent schedule '${String(kind)}' (one of ${LATENT_SCHEDULE_KINDS.join(', ')})`);
+}
+
 export interface TextEncoder {
   encode(text: string): number[];
 }

@@ -148,6 +148,8 @@ const FIELD_NAMES: Record<MetricField | EvalField, string> = {
   stepLoss: 'step-after-span loss',
   startThreshold: 'calibrated start threshold',
   startF1Calibrated: 'start F1 (calibrated)',
+  stopDecisionAccuracy: 'stop decisions right',
+  stopLengthAccuracy: 'spans of the scheduled length',
   n: 'questions',
   accuracyWithoutLatents: 'accuracy without latents',
   passAtK: 'pass@k',

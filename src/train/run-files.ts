@@ -93,6 +93,9 @@ export interface SftEvalMetrics {
   /** the start-probability threshold with the best F1 on the split, and that F1 */
   startThreshold: number;
   startF1Calibrated: number;
+  /** the end classifier, teacher-forced against the schedule: stop decisions right, spans of exactly the scheduled length */
+  stopDecisionAccuracy: number;
+  stopLengthAccuracy: number;
   /** greedy answer accuracy with latents (`latent eval`, the demo's check) */
   accuracy?: number;
 }
@@ -116,7 +119,7 @@ export type EvalLine = { step: number; split: EvalSplit } & (Partial<SftEvalMetr
 /** Numeric fields of an evals.jsonl line, of both phases. */
 export const EVAL_FIELDS = [
   'loss', 'nextStepLoss', 'resultLoss', 'stepLoss', 'startLoss', 'stopLoss', 'latentNorm', 'tokenNorm',
-  'startPrecision', 'startRecall', 'startF1', 'startThreshold', 'startF1Calibrated',
+  'startPrecision', 'startRecall', 'startF1', 'startThreshold', 'startF1Calibrated', 'stopDecisionAccuracy', 'stopLengthAccuracy',
   'accuracy', 'n', 'spansPerAnswer', 'accuracyWithoutLatents', 'passAtK', 'passAtKWithoutLatents', 'k',
 ] as const;
 export type EvalField = (typeof EVAL_FIELDS)[number];

@@ -34,5 +34,8 @@ export const SFT_DEFAULTS: Omit<SftConfig, 'model' | 'data' | 'out' | 'warmupSte
   latentTemperature: 1,
   coupling: 'shared-kv',
   freezeMarkers: false,
+  latentSchedule: 'fixed',
+  headLr: null,
+  startFitExamples: 256,
   seed: 0,
 };

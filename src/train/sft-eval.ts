@@ -14,6 +14,7 @@ import {
   type DecodedLatent,
   type AccuracyResult,
   type SumCount,
+  type StopEvaluation,
 } from '../latent/evaluate';
 import { ProgressBar } from './progress';
 import { pairedLossDelta, studyVerdict, type Endpoint, type StudyVerdict } from '../latent/study';
@@ -81,6 +82,15 @@ export interface SftDiagnostics {
   spanLengths: Record<string, number>;
   samples: AccuracyResult['samples'];
   start: { precision: number; recall: number; f1: number };
+  /** the start classifier's threshold (calibrated on validation data) and its F1 on the test set at that threshold */
+  startCalibrated: { threshold: number; precision: number; recall: number; f1: number };
+  /** the end classifier's stop decisions against the run's schedule (teacher-forced on the test spans) */
+  stop: StopEvaluation & { schedule: string };
+  /**
+   * Spans the start classifier opened in generation where the text was not at a breakpoint: rate
+   * (of all spans it opened), count, and spans per answer. Null without generation.
+   */
+  spuriousSpans: { rate: number; count: number; spans: number; perAnswer: number } | null;
   norms: { latent: number; token: number };
   /** per test example (in test-file order), for paired comparisons with other runs */
   perExample: { result: SumCount[]; step: SumCount[] };
@@ -196,6 +206,11 @@ export async function evaluateSftRun(runDir: string, o: SftEvalOptions = {}): Pr
       spanLengths: accuracy?.spanLengths ?? {},
       samples: accuracy?.samples ?? [],
       start: loss.start,
+      startCalibrated: loss.startAtThreshold,
+      stop: { ...loss.stop, schedule: config.latentSchedule ?? 'fixed' },
+      spuriousSpans: accuracy
+        ? { rate: accuracy.spansAwayFromBreakpoints, count: accuracy.spansAway, spans: accuracy.spans, perAnswer: accuracy.spansPerAnswer }
+        : null,
       norms: { latent: loss.latentNorm, token: loss.tokenNorm },
       perExample: { result: resultOf(loss), step: loss.perExample.map((p) => p.step) },
       testData: config.data,
@@ -235,7 +250,7 @@ export function formatDiagnostics(d: SftDiagnostics): string {
   }
   lines.push(
     `step ${d.step}: test loss ${f(d.test.loss)}, result tokens ${f(d.test.resultLoss)}, step after each span ${f(d.test.stepLoss)}, every token after the first span ${f(d.test.nextStepLoss)} (${d.test.examples} examples)`,
-    `start classifier: precision ${f(d.start.precision)} recall ${f(d.start.recall)} F1 ${f(d.start.f1)}`,
+    `start classifier: precision ${f(d.start.precision)} recall ${f(d.start.recall)} F1 ${f(d.start.f1)} at 0.5; F1 ${f(d.startCalibrated?.f1 ?? NaN)} at the calibrated threshold ${f(d.startCalibrated?.threshold ?? NaN)}`,
     `norms: latent inputs ${f(d.norms.latent)} vs token embeddings ${f(d.norms.token)}`,
   );
   if (d.ablations.length) {
@@ -243,6 +258,11 @@ export function formatDiagnostics(d: SftDiagnostics): string {
     for (const a of d.ablations) lines.push(`  ${a.name.padEnd(9)} ${f(a.resultDelta)} [${f(a.resultCi[0])}, ${f(a.resultCi[1])}] | ${f(a.stepDelta)} [${f(a.stepCi[0])}, ${f(a.stepCi[1])}] | ${f(a.delta)} [${f(a.ci[0])}, ${f(a.ci[1])}]`);
   }
   if (d.recurring.length) lines.push(`most recurring decoded tokens: ${d.recurring.slice(0, 10).map((r) => `${JSON.stringify(r.token)}×${r.count}`).join(' ')}; result digit among decoded: ${(100 * d.resultHitRate).toFixed(1)}%`);
+  if (d.stop?.spans) {
+    const st = d.stop;
+    lines.push(`end classifier (schedule ${st.schedule}, ${st.spans} test spans, teacher-forced): stop decisions ${pct(st.decisionAccuracy)} right (majority ${pct(st.decisionBaseline)}), span length exact ${pct(st.lengthAccuracy)} (one fixed length ${pct(st.lengthBaseline)}); scheduled ${JSON.stringify(st.scheduled)}, chosen ${JSON.stringify(st.chosen)}`);
+  }
+  if (d.spuriousSpans) lines.push(`spurious spans: ${pct(d.spuriousSpans.rate)} of the ${d.spuriousSpans.spans} spans the start classifier opened were away from a breakpoint (${d.spuriousSpans.perAnswer.toFixed(2)} spans per answer)`);
   const a = d.accuracy;
   if (a && d.latents === 0) {
     lines.push(`answer accuracy (greedy, ${a.n} questions): ${pct(a.withoutLatents)}; with latents — (k = 0)`);

@@ -11,7 +11,8 @@ import { fromPretrained } from '../models/qwen2/loading';
 import { LatentModel, type LatentMode } from '../latent/model';
 import { LATENT_INPUT_KINDS, type LatentInputKind, type LatentInputSpec } from '../latent/latent-input';
 import { COUPLINGS, checkCoupling, type Coupling } from '../latent/coupling';
-import { buildLatentSequence, type LatentSequence } from '../latent/sequence';
+import { buildLatentSequence, namedLatentSchedule, LATENT_SCHEDULE_KINDS, type LatentScheduleKind, type LatentSequence } from '../latent/sequence';
+import { fitStartClassifier } from '../latent/start-fit';
 import { evaluateLoss } from '../latent/evaluate';
 import { checkConfig, type ConfigSpec } from './config-check';
 import { ProgressBar } from './progress';
@@ -67,6 +68,12 @@ export interface SftConfig {
   coupling: Coupling;
   /** `<bot>`/`<eot>` embeddings fixed at their initial rows */
   freezeMarkers: boolean;
+  /** latents per breakpoint: `latents` everywhere (fixed), or by the result's digits or the expression's operators, at most `latents` */
+  latentSchedule: LatentScheduleKind;
+  /** peak learning rate of the start and end classifiers (a parameter group of their own, on the same schedule); null: lr */
+  headLr: number | null;
+  /** after training, refit the start classifier on frozen features of this many training examples (Newton, float64); 0: no fit */
+  startFitExamples: number;
   seed: number;
   out: string;
 }
@@ -112,6 +119,9 @@ export const SFT_CONFIG_SPEC: ConfigSpec<SftConfig> = {
   latentTemperature: { kind: 'number', min: 0, exclusiveMin: true, max: 100 },
   coupling: { kind: 'string', oneOf: COUPLINGS },
   freezeMarkers: { kind: 'boolean' },
+  latentSchedule: { kind: 'string', oneOf: LATENT_SCHEDULE_KINDS },
+  headLr: { kind: 'number', min: 0, exclusiveMin: true, max: 10, nullable: true },
+  startFitExamples: { kind: 'integer', min: 0, max: 100000 },
   seed: { kind: 'integer', min: 0, max: 2 ** 31 - 1 },
 };
 
@@ -186,7 +196,7 @@ export function loadSftData(c: SftConfig, lm: LatentModel): SftData {
   const trainSet = c.maxTrainExamples ? train.slice(0, c.maxTrainExamples) : train;
   const eos = lm.tokenizer.eosTokenId ?? lm.model.config.eosTokenIds[0];
   const data = new SftData(trainSet, validation, report('test'), (e) =>
-    buildLatentSequence(e, lm.tokenizer, { latents: c.latents, botId: lm.botId, eotId: lm.eotId, markersAtZero: c.markersAtZero, eosId: eos }),
+    buildLatentSequence(e, lm.tokenizer, { latents: namedLatentSchedule(c.latentSchedule ?? 'fixed', c.latents), botId: lm.botId, eotId: lm.eotId, markersAtZero: c.markersAtZero, eosId: eos }),
   );
   checkSequenceLengths(data, c, lm.model.config.maxPositionEmbeddings);
   return data;
@@ -289,7 +299,7 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
   const { lm, data, dir } = run;
   const c = config;
   if (dist.isMain()) dir.writeJson('config.json', c);
-  const optimizer = new torch.optim.AdamW(paramGroups(lm, c.weightDecay), { lr: c.lr, weightDecay: c.weightDecay });
+  const optimizer = new torch.optim.AdamW(paramGroups(lm, c.weightDecay, c.headLr == null ? null : c.headLr / c.lr), { lr: c.lr, weightDecay: c.weightDecay });
   if (run.checkpoint) {
     run.step = restoreSftCheckpoint(lm, run.checkpoint, optimizer);
     process.stderr.write(`resuming from ${run.checkpoint} at step ${run.step}\n`);
@@ -368,6 +378,13 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
         if (dist.isMain()) dir.append(METRICS_FILE, { step, time: Date.now(), ...rest, lr, tokensPerSec } satisfies MetricLine);
       }
       bar.update(step, { loss: stats.loss, next: stats.nextStepLoss ?? undefined, 'tok/s': tokensPerSec });
+      if (step === c.steps && (c.startFitExamples ?? 0) > 0) {
+        // features are final: fit the start classifier to their optimum before the threshold is calibrated
+        lm.train(false);
+        const fit = fitStartClassifier(lm, data.train.slice(0, c.startFitExamples).map((e) => data.sequence(e)), { batchSize: c.batchSize });
+        if (dist.isMain()) dir.writeJson('start-fit.json', { step, ...fit });
+        lm.train(true);
+      }
       if (step % c.evalEvery === 0 || step === c.steps) {
         lm.train(false);
         for (const [split, seqs] of Object.entries(evalSets)) {
@@ -375,9 +392,10 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
           const evaluating = new ProgressBar({ total: seqs.length, label: `eval ${split} @${step}`, quiet: quiet || !dist.isMain() });
           const e = evaluateLoss(lm, seqs, { batchSize: c.batchSize, onProgress: (done) => evaluating.update(done) });
           evaluating.finish();
-          const { perExample, start, startThreshold, ...summary } = e;
+          const { perExample, start, startThreshold, startAtThreshold, stop, ...summary } = e;
+          void startAtThreshold;
           void perExample;
-          const line = { step, split: split as EvalSplit, ...summary, startPrecision: start.precision, startRecall: start.recall, startF1: start.f1, startThreshold: startThreshold.threshold, startF1Calibrated: startThreshold.f1 } satisfies EvalLine;
+          const line = { step, split: split as EvalSplit, ...summary, stopDecisionAccuracy: stop.decisionAccuracy, stopLengthAccuracy: stop.lengthAccuracy, startPrecision: start.precision, startRecall: start.recall, startF1: start.f1, startThreshold: startThreshold.threshold, startF1Calibrated: startThreshold.f1 } satisfies EvalLine;
           if (dist.isMain()) dir.append(EVALS_FILE, line);
           // the start threshold is calibrated on validation data only
           if (split === 'validation') {
@@ -404,19 +422,27 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
   return { steps: step, finalLoss: lastLoss, validation, stopped, out: dir.dir, lm: keepModel ? lm : undefined };
 }
 
-/** Weight decay on matrices only; norms, biases, markers and classifier biases decay-free (common practice). */
-function paramGroups(lm: LatentModel, weightDecay: number) {
+/**
+ * Weight decay on matrices only; norms, biases, markers and classifier biases decay-free (common practice).
+ * With `headLrScale`, the start and end classifiers are a third group at that multiple of the schedule's
+ * rate: probes on the model's features need far more than a language model's fine-tuning rate.
+ */
+export function paramGroups(lm: LatentModel, weightDecay: number, headLrScale: number | null = null) {
+  const h = lm.heads;
+  const heads = headLrScale === null ? new Set<torch.Tensor>() : new Set<torch.Tensor>([h.startWeight, h.startBias, h.stopWeight, h.stopBias]);
   const decay: torch.Tensor[] = [];
   const noDecay: torch.Tensor[] = [];
-  for (const p of lm.parameters()) (p.dim() >= 2 ? decay : noDecay).push(p);
-  return [
+  for (const p of lm.parameters()) if (!heads.has(p)) (p.dim() >= 2 ? decay : noDecay).push(p);
+  const groups: { params: torch.Tensor[]; weightDecay: number; lrScale?: number }[] = [
     { params: decay, weightDecay },
     { params: noDecay, weightDecay: 0 },
   ];
+  if (headLrScale !== null) groups.push({ params: [...heads], weightDecay: 0, lrScale: headLrScale });
+  return groups;
 }
 
 /** Fields a resumed run must keep: they define what the saved weights are. */
-const RUN_IDENTITY = ['model', 'mode', 'latents', 'markersAtZero', 'latentInput', 'coupling', 'markerInitToken'] as const;
+const RUN_IDENTITY = ['model', 'mode', 'latents', 'markersAtZero', 'latentInput', 'coupling', 'markerInitToken', 'latentSchedule'] as const;
 
 /** A new run's directory is created (refused when not empty); a resumed one must be an sft run with the same identity. */
 function prepareRunDir(c: SftConfig, resume: boolean): void {

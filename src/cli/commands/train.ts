@@ -42,7 +42,10 @@ const sft: CommandModule = {
       .option('start-loss-weight', { type: 'number', describe: 'weight of the start classifier loss', defaultDescription: d(D.startLossWeight) })
       .option('stop-loss-weight', { type: 'number', describe: 'weight of the end classifier loss', defaultDescription: d(D.stopLossWeight) })
       .option('max-latents', { type: 'number', describe: 'hard cap on latents per span at inference', defaultDescription: d(D.maxLatents) })
-      .group(['start-loss-weight', 'stop-loss-weight', 'max-latents'], 'Latent heads:')
+      .option('latent-schedule', { choices: ['fixed', 'digits', 'operations'] as const, describe: "latents per breakpoint: --latents everywhere (fixed), or the result's digit count (digits) or the expression's operator count (operations), 1 … --latents", defaultDescription: d(D.latentSchedule) })
+      .option('head-lr', { type: 'number', describe: 'peak learning rate of the start and end classifiers (their own parameter group, same schedule)', defaultDescription: '--lr' })
+      .option('start-fit-examples', { type: 'number', describe: 'after training, refit the start classifier on frozen features of this many training examples (0: no fit)', defaultDescription: d(D.startFitExamples) })
+      .group(['start-loss-weight', 'stop-loss-weight', 'max-latents', 'latent-schedule', 'head-lr', 'start-fit-examples'], 'Latent heads:')
       .option('validation-size', { type: 'number', describe: 'training examples held out for validation', defaultDescription: d(D.validationSize) })
       .option('eval-every', { type: 'number', describe: 'steps between evaluations (the last step is always evaluated)', defaultDescription: d(D.evalEvery) })
       .option('eval-examples', { type: 'number', describe: 'validation and test examples per evaluation, the final one included (fewer: cheaper)', defaultDescription: d(D.evalExamples) })
@@ -61,7 +64,7 @@ const sft: CommandModule = {
     const cli = {
       model: a.model, data: a.data, mode: a.mode, latents: a.latents, markersAtZero: a.markersAtZero, latentInput: a.latentInput, steps: a.steps, batchSize: a.batch, lr: a.lr,
       warmupSteps: a.warmup, warmupRatio: a.warmupRatio, minLr: a.minLr, weightDecay: a.weightDecay, gradClip: a.gradClip, startLossWeight: a.startLossWeight,
-      stopLossWeight: a.stopLossWeight, maxLatents: a.maxLatents, maxTrainExamples: a.maxTrainExamples,
+      stopLossWeight: a.stopLossWeight, maxLatents: a.maxLatents, latentSchedule: a.latentSchedule, headLr: a.headLr, startFitExamples: a.startFitExamples, maxTrainExamples: a.maxTrainExamples,
       validationSize: a.validationSize, evalEvery: a.evalEvery, evalExamples: a.evalExamples, saveEvery: a.saveEvery,
       device: a.device, dtype: a.dtype, frozenDtype: a.frozenDtype, latentTemperature: a.latentTemperature, coupling: a.coupling, freezeMarkers: a.freezeMarkers, seed: a.seed, out: a.resume ?? a.out,
     };

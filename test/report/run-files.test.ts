@@ -23,7 +23,7 @@ test('the report reads every metrics and evals field a trainer writes', () => {
   };
   const metrics: MetricLine[] = [{ step: 1, time: 10, lr: 1e-3, ...sft }, { step: 2, time: 20, lr: 1e-3, ...rl }];
   const evals: EvalLine[] = [
-    { step: 1, split: 'validation', loss: 1, nextStepLoss: 1, resultLoss: 1, stepLoss: 1, startLoss: 1, stopLoss: 1, latentNorm: 1, tokenNorm: 1, startPrecision: 1, startRecall: 1, startF1: 1, startThreshold: 0.3, startF1Calibrated: 0.9, accuracy: 0.5 },
+    { step: 1, split: 'validation', loss: 1, nextStepLoss: 1, resultLoss: 1, stepLoss: 1, startLoss: 1, stopLoss: 1, latentNorm: 1, tokenNorm: 1, startPrecision: 1, startRecall: 1, startF1: 1, startThreshold: 0.3, startF1Calibrated: 0.9, stopDecisionAccuracy: 0.8, stopLengthAccuracy: 0.6, accuracy: 0.5 },
     { step: 2, split: 'test', accuracy: 0.5, n: 8, spansPerAnswer: 1, accuracyWithoutLatents: 0.25, passAtK: 0.75, passAtKWithoutLatents: 0.5, k: 4 },
   ];
   fs.writeFileSync(path.join(root, 'config.json'), JSON.stringify({ kind: 'rl', mode: 'full', latents: 2 }));

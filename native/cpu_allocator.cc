@@ -9,8 +9,9 @@
 //
 // What: blocks of at least kMinBytes are kept on free (up to a cap) and handed out again for a
 // request of the same size class; new large blocks are 2 MiB aligned and asked for transparent huge
-// pages. Smaller requests go to the default allocator unchanged. The cache only ever holds memory
-// the program has just freed, so the peak resident set is the one it had; emptyCpuCache() returns it.
+// pages. Smaller requests go to the default allocator unchanged. The cache only holds memory the
+// program has freed, and live + cached large blocks never exceed the most the program ever had live
+// at once, so the peak resident set is the one it would have had; emptyCpuCache() returns the cache.
 //
 // LT_CPU_CACHE_MB sets the cap (default 4096; 0 disables the cache, for comparisons).
 #include "common.h"
@@ -22,6 +23,7 @@
 #include <sys/mman.h>
 
 #include <cstdlib>
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -49,7 +51,7 @@ class CachingCpuAllocator final : public c10::Allocator {
   c10::DataPtr allocate(size_t n) override {
     if (n < kMinBytes || limit_ == 0) return fallback_->allocate(n);
     const size_t bytes = size_class(n);
-    void* data = take(bytes);
+    void* data = take(bytes);  // also makes room: see take()
     if (data == nullptr) {
       if (::posix_memalign(&data, kHugePage, bytes) != 0) {
         empty();  // the cache may hold what this request needs
@@ -64,6 +66,8 @@ class CachingCpuAllocator final : public c10::Allocator {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       live_.emplace(data, bytes);
+      live_bytes_ += bytes;
+      peak_live_bytes_ = std::max(peak_live_bytes_, live_bytes_);
     }
     // Context = data and one deleter for every pointer: libtorch's raw_allocate/raw_deallocate need both.
     return {data, data, &raw_delete, c10::Device(c10::DeviceType::CPU)};
@@ -80,6 +84,7 @@ class CachingCpuAllocator final : public c10::Allocator {
       if (it != live_.end()) {
         const size_t bytes = it->second;
         live_.erase(it);
+        live_bytes_ -= bytes;
         // Over the cap: drop the largest cached blocks first (the one freed now included).
         cached_.emplace(bytes, data);
         cached_bytes_ += bytes;
@@ -115,12 +120,21 @@ class CachingCpuAllocator final : public c10::Allocator {
   }
 
  private:
-  // A cached block of exactly this size class, or null.
+  // A cached block of exactly this size class, or null. On a miss, cached blocks of other classes are
+  // freed until live + cached + the new block fit in the largest live total seen so far, so the cache
+  // never raises the footprint above the program's own peak (shapes that change from batch to batch
+  // would otherwise fill the cap with classes that are never asked for again).
   void* take(size_t bytes) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = cached_.find(bytes);
     if (it == cached_.end()) {
       ++misses_;
+      while (!cached_.empty() && live_bytes_ + cached_bytes_ + bytes > peak_live_bytes_) {
+        auto largest = std::prev(cached_.end());
+        cached_bytes_ -= largest->first;
+        std::free(largest->second);
+        cached_.erase(largest);
+      }
       return nullptr;
     }
     ++hits_;
@@ -136,6 +150,8 @@ class CachingCpuAllocator final : public c10::Allocator {
   std::multimap<size_t, void*> cached_;
   std::unordered_map<void*, size_t> live_;  // large blocks handed out, by address
   size_t cached_bytes_ = 0;
+  size_t live_bytes_ = 0;       // large blocks handed out now
+  size_t peak_live_bytes_ = 0;  // the most ever handed out at once
   size_t hits_ = 0;
   size_t misses_ = 0;
 };

@@ -53,6 +53,18 @@ describe('torch.cpu caching allocator', () => {
     expect(last.limitBytes).toBe(4096 * MiB);
   });
 
+  it('never holds more than the program had live at its peak: sizes that change evict the classes not asked for', () => {
+    for (const mib of [5, 7, 9, 11, 13]) torch.scope(() => void torch.ones([(mib * MiB) / 4]));
+    // One tensor live at a time: the cache holds at most the largest class (14 MiB), not all five.
+    expect(torch.cpu.cacheStats().cachedBytes).toBeLessThanOrEqual(14 * MiB);
+    const kept = torch.keep(torch.ones([(20 * MiB) / 4]));
+    try {
+      expect(torch.cpu.cacheStats().cachedBytes).toBeLessThanOrEqual(14 * MiB);
+    } finally {
+      kept.dispose();
+    }
+  });
+
   it('is off with LT_CPU_CACHE_MB=0 and capped by it otherwise', () => {
     const addon = join(__dirname, '..', '..', 'build', 'Release', 'latent_tokens.node');
     const limit = (value: string) => {

@@ -81,8 +81,12 @@ function parts(command: string, args: string[], marker: string, keep?: string): 
   }
 }
 
-/** Instructions per call of each case: the parts between the two markers of each case. */
-function perCallCounts(dumps: number[], cases: BenchCase[], iterations: number): number[] {
+/**
+ * Instructions per call of each case: the parts between the two markers of each case. A marker that
+ * calls another matching function (getpid) dumps twice; the tiny parts in between are dropped.
+ */
+function perCallCounts(all: number[], cases: BenchCase[], iterations: number): number[] {
+  const dumps = all.filter((v) => v > 100_000);
   if (dumps.length !== 2 * cases.length) throw new Error(`expected ${2 * cases.length} callgrind dumps, got ${dumps.length}`);
   return cases.map((c, i) => dumps[2 * i + 1] / (iterations * (c.unitsPerIteration ?? 1)));
 }
@@ -107,7 +111,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const ours = perCallCounts(
-    parts(process.execPath, [path.join(ROOT, 'bench', 'run.js'), 'instructions', '--child', '--cases', names.join(','), '--warmup', String(warmup), '--iterations', String(n)], '*live_count*', option(argv, '--keep')),
+    parts(process.execPath, [path.join(ROOT, 'bench', 'run.js'), 'instructions', '--child', '--cases', names.join(','), '--warmup', String(warmup), '--iterations', String(n)], '*::live_count(*', option(argv, '--keep')),
     cases, n);
   const pyCases = cases.filter((c) => !c.name.includes('.') && c.name !== 'napi_crossing');
   const skipPython = (option(argv, '--skip') ?? '').split(',').includes('pytorch') || pyCases.length === 0;

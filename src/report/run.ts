@@ -305,6 +305,12 @@ function readDiagnostics(dir: string, log: IssueLog): Diagnostics | undefined {
   if (accuracy) diagnostics.accuracy = accuracy;
   const start = section(value, 'start', log, (v) => parseNumberRecord(v, ['precision', 'recall', 'f1']), 'an object {precision, recall, f1}');
   if (start) diagnostics.start = start;
+  const startCalibrated = section(value, 'startCalibrated', log, (v) => parseNumberRecord(v, ['threshold', 'precision', 'recall', 'f1']), 'an object {threshold, precision, recall, f1}');
+  if (startCalibrated) diagnostics.startCalibrated = startCalibrated;
+  const stop = section(value, 'stop', log, (v) => parseNumberRecord(v, ['decisionAccuracy', 'decisionBaseline', 'lengthAccuracy', 'lengthBaseline', 'spans']), 'an object {decisionAccuracy, decisionBaseline, lengthAccuracy, lengthBaseline, spans}');
+  if (stop) diagnostics.stop = stop;
+  const spurious = section(value, 'spuriousSpans', log, (v) => (v === null ? {} : parseNumberRecord(v, ['rate', 'count', 'spans', 'perAnswer'])), 'an object {rate, count, spans, perAnswer} or null');
+  if (spurious && spurious.rate !== undefined) diagnostics.spuriousSpans = spurious;
   const norms = section(value, 'norms', log, (v) => parseNumberRecord(v, ['latent', 'token']), 'an object {latent, token}');
   if (norms) diagnostics.norms = norms;
   return diagnostics;

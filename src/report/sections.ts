@@ -395,12 +395,24 @@ async function startClassifierSection(plots: PlotCollector, runs: readonly RunDa
   const withStart = runs.filter((r) => r.diagnostics?.start);
   const table = withStart.length
     ? htmlTable(
-        ['run', 'precision', 'recall', 'F1'],
+        ['run', 'precision', 'recall', 'F1', 'calibrated threshold', 'F1 there', 'spurious spans', 'spans per answer'],
         withStart.map((r) => {
-          const s = r.diagnostics!.start!;
-          return [r.name, formatNumber(s.precision), formatNumber(s.recall), formatNumber(s.f1)];
+          const d = r.diagnostics!;
+          const s = d.start!;
+          return [r.name, formatNumber(s.precision), formatNumber(s.recall), formatNumber(s.f1), formatNumber(d.startCalibrated?.threshold), formatNumber(d.startCalibrated?.f1), formatNumber(d.spuriousSpans?.rate), formatNumber(d.spuriousSpans?.perAnswer)];
         }),
-        { numeric: [1, 2, 3] },
+        { numeric: [1, 2, 3, 4, 5, 6, 7] },
+      )
+    : '';
+  const withStop = runs.filter((r) => r.diagnostics?.stop?.spans);
+  const stopTable = withStop.length
+    ? htmlTable(
+        ['run', 'spans', 'stop decisions right', 'majority class', 'span length exact', 'one fixed length'],
+        withStop.map((r) => {
+          const st = r.diagnostics!.stop!;
+          return [r.name, formatNumber(st.spans), formatNumber(st.decisionAccuracy), formatNumber(st.decisionBaseline), formatNumber(st.lengthAccuracy), formatNumber(st.lengthBaseline)];
+        }),
+        { numeric: [1, 2, 3, 4, 5] },
       )
     : '';
   const several = runs.length > 1;
@@ -411,7 +423,9 @@ async function startClassifierSection(plots: PlotCollector, runs: readonly RunDa
   return {
     id: 'start-classifier',
     title: 'Start classifier',
-    body: html`<p class="note">How well the start classifier finds the positions where an annotated calculation begins.</p>${table}${chart}`,
+    body: html`<p class="note">How well the start classifier finds the positions where an annotated calculation begins (F1 at 0.5 and at the threshold calibrated on validation data), and the fraction of the spans it opened in generation away from a breakpoint (spurious spans).</p>${table}${chart}${
+      withStop.length ? html`<p class="note">End classifier against the run's latent schedule, teacher-forced on the test spans: stop decisions, and spans whose first stop falls at their scheduled length, beside what one fixed length reaches.</p>${stopTable}` : ''
+    }`,
   };
 }
 

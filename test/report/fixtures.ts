@@ -102,6 +102,9 @@ export function writeRunDir(root: string, name: string, o: FixtureOptions): stri
         spanLengths: { '0': 3, '1': 10, '2': 25, '3': 14, '4': 6 },
         accuracy: { withLatents: 0.4375, withoutLatents: 0.3125, n: 160 },
         start: { precision: 0.875, recall: 0.75, f1: 0.8077 },
+        startCalibrated: { threshold: 0.8125, precision: 0.9, recall: 0.9, f1: 0.9125 },
+        stop: { decisionAccuracy: 0.9375, decisionBaseline: 0.6875, lengthAccuracy: 0.8125, lengthBaseline: 0.4375, spans: 48, schedule: 'digits', scheduled: { '1': 21, '2': 27 }, chosen: { '1': 20, '2': 28 } },
+        spuriousSpans: { rate: 0.1875, count: 3, spans: 16, perAnswer: 1.25 },
         norms: { latent: 2.5, token: 1.25 },
       }),
     );

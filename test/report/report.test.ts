@@ -148,6 +148,9 @@ describe('writeReport', () => {
     expect(html).toContain('<b>62.5%</b> of latents');
     expect(html).toContain('<code>48/2 = 24</code>');
     expect(html).toContain('58 spans, mean length 2.172.');
+    // start classifier at its calibrated threshold, spurious spans, end classifier against its schedule
+    for (const n of ['0.8125', '0.9125', '0.1875', '1.25', '0.9375', '0.6875', '0.4375']) expect(html).toContain(`<td class="num">${n}</td>`);
+    expect(html).toContain('End classifier against the run');
     expect(html).toContain('<code>metrics.jsonl:201</code> not valid JSON');
 
     const files = fs.readdirSync(path.join(out, 'plots')).sort();

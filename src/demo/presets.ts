@@ -1,6 +1,6 @@
 // Sizes of the demo. `quick` and `full` are tuned so the whole study fits its time budget on a 2-core
 // CPU (5 and 30 minutes) and still answers its questions; `tiny` exists for the pipeline's own tests.
-import type { ArithDifficulty } from '../data/arith-task';
+import { ARITH_PRESETS, type ArithDifficulty, type ArithPresetName } from '../data/arith-task';
 
 export type DemoSize = 'tiny' | 'quick' | 'full';
 export const DEMO_SIZES: readonly DemoSize[] = ['tiny', 'quick', 'full'];
@@ -18,7 +18,7 @@ export interface DemoTrainingBudget {
 
 export interface DemoPreset {
   size: DemoSize;
-  data: { train: number; test: number; difficulty: Partial<ArithDifficulty> };
+  data: { train: number; test: number; difficulty: Partial<ArithDifficulty>; holdOut: number };
   /** vocabulary of the trained BPE tokenizer when no Qwen tokenizer is on disk */
   bpeVocabSize: number;
   model: { layers: number; hidden: number; heads: number; kvHeads: number; intermediate: number };
@@ -30,8 +30,27 @@ export interface DemoPreset {
   latents: number;
   /** phase 1: every latent run and the k = 0 baseline get this same budget */
   latent: DemoTrainingBudget;
-  /** `latent eval` of each phase-1 run */
-  evaluation: { examples: number; generate: number; inspect: number; maxNewTokens: number; constantSteps: number };
+  /** `latent eval` of each phase-1 run (ablateGeneration: also answer with oracle spans fed shuffled and constant latents) */
+  evaluation: { examples: number; generate: number; inspect: number; maxNewTokens: number; constantSteps: number; ablateGeneration: boolean };
+  /**
+   * The study around the latent runs. Every run of a seed starts from the same phase-0 model; seeds
+   * vary phase 1 (the heads' initialisation and the data order), phase 0 is trained once per task.
+   *  - seeds: phase-1 seeds (at least 3 in the default demo, for the between-seed spread)
+   *  - sweep: further k for full fine-tuning (with k = 0, the baseline, and `latents`: the dose-response)
+   *  - markers: the markers-only control (`<bot><eot>`, k = 0); pause: pause-as-thought; planted: the
+   *    planted positive and null (calibration); twoTrunk: the two-trunk run
+   *  - chained: a second task (ARITH_PRESETS.chained: intermediates unwritten, held-out calculations)
+   *    with its own phase 0, and k = 0, pause-as-thought and latents on it
+   */
+  study: {
+    seeds: number[];
+    sweep: number[];
+    markers: boolean;
+    pause: boolean;
+    planted: boolean;
+    twoTrunk: boolean;
+    chained: { train: number; test: number; task: ArithPresetName } | null;
+  };
   /** phase 2 (when src/rl is present): a short run from the full-mode latent model */
   rl: { steps: number; prompts: number; groupSize: number; lr: number; maxNewTokens: number };
   /** rough seconds per stage on a 2-core CPU, for the overall ETA before any stage has been timed */
@@ -40,46 +59,50 @@ export interface DemoPreset {
 
 export type DemoStageKind = 'data' | 'model' | 'pretrain' | 'export' | 'latent' | 'baseline' | 'eval' | 'rl' | 'report';
 
-const difficulty: Partial<ArithDifficulty> = { minSteps: 1, maxSteps: 2, maxDigits: 1, maxResult: 99 };
+const difficulty: Partial<ArithDifficulty> = ARITH_PRESETS.basic.difficulty;
+const holdOut = ARITH_PRESETS.basic.holdOut;
 
 export const DEMO_PRESETS: Readonly<Record<DemoSize, DemoPreset>> = {
   tiny: {
     size: 'tiny',
-    data: { train: 48, test: 12, difficulty },
+    data: { train: 48, test: 12, difficulty, holdOut },
     bpeVocabSize: 400,
     model: { layers: 1, hidden: 32, heads: 4, kvHeads: 2, intermediate: 64 },
     pretrain: { steps: 6, batchSize: 4, lr: 3e-3, minLr: 3e-4, warmupSteps: 1, evalEvery: 3, evalExamples: 4 },
     pretrainCheckExamples: 2,
     latents: 2,
     latent: { steps: 4, batchSize: 4, lr: 1e-3, minLr: 1e-4, warmupSteps: 1, evalEvery: 2, evalExamples: 4 },
-    evaluation: { examples: 6, generate: 2, inspect: 3, maxNewTokens: 24, constantSteps: 2 },
+    evaluation: { examples: 6, generate: 2, inspect: 3, maxNewTokens: 24, constantSteps: 2, ablateGeneration: true },
     rl: { steps: 2, prompts: 2, groupSize: 2, lr: 1e-4, maxNewTokens: 24 },
+    study: { seeds: [0], sweep: [], markers: true, pause: true, planted: true, twoTrunk: true, chained: null },
     expectedSeconds: { data: 1, model: 2, pretrain: 3, export: 2, latent: 3, baseline: 3, eval: 4, rl: 4, report: 3 },
   },
   quick: {
     size: 'quick',
-    data: { train: 3000, test: 200, difficulty },
+    data: { train: 3000, test: 200, difficulty, holdOut },
     bpeVocabSize: 1024,
     model: { layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 192 },
     pretrain: { steps: 600, batchSize: 16, lr: 3e-3, minLr: 3e-4, warmupSteps: 20, evalEvery: 100, evalExamples: 32 },
     pretrainCheckExamples: 40,
     latents: 2,
     latent: { steps: 150, batchSize: 16, lr: 1e-3, minLr: 1e-4, warmupSteps: 10, evalEvery: 25, evalExamples: 32 },
-    evaluation: { examples: 64, generate: 40, inspect: 10, maxNewTokens: 64, constantSteps: 20 },
+    evaluation: { examples: 100, generate: 40, inspect: 10, maxNewTokens: 64, constantSteps: 20, ablateGeneration: false },
     rl: { steps: 10, prompts: 4, groupSize: 4, lr: 1e-4, maxNewTokens: 64 },
+    study: { seeds: [0], sweep: [], markers: false, pause: true, planted: true, twoTrunk: true, chained: null },
     expectedSeconds: { data: 1, model: 2, pretrain: 55, export: 3, latent: 25, baseline: 12, eval: 8, rl: 11, report: 3 },
   },
   full: {
     size: 'full',
-    data: { train: 8000, test: 500, difficulty },
+    data: { train: 8000, test: 500, difficulty, holdOut },
     bpeVocabSize: 1024,
     model: { layers: 4, hidden: 128, heads: 4, kvHeads: 2, intermediate: 384 },
     pretrain: { steps: 1000, batchSize: 16, lr: 2e-3, minLr: 2e-4, warmupSteps: 50, evalEvery: 200, evalExamples: 64 },
     pretrainCheckExamples: 100,
-    latents: 3,
-    latent: { steps: 400, batchSize: 16, lr: 1e-3, minLr: 1e-4, warmupSteps: 20, evalEvery: 50, evalExamples: 64 },
-    evaluation: { examples: 200, generate: 100, inspect: 20, maxNewTokens: 80, constantSteps: 50 },
+    latents: 2,
+    latent: { steps: 400, batchSize: 16, lr: 1e-3, minLr: 1e-4, warmupSteps: 20, evalEvery: 100, evalExamples: 64 },
+    evaluation: { examples: 200, generate: 200, inspect: 20, maxNewTokens: 80, constantSteps: 50, ablateGeneration: true },
     rl: { steps: 30, prompts: 8, groupSize: 4, lr: 1e-4, maxNewTokens: 80 },
+    study: { seeds: [0, 1, 2], sweep: [1, 4], markers: true, pause: true, planted: true, twoTrunk: true, chained: { train: 8000, test: 500, task: 'chained' } },
     expectedSeconds: { data: 2, model: 5, pretrain: 400, export: 10, latent: 200, baseline: 200, eval: 50, rl: 110, report: 5 },
   },
 };

@@ -4,24 +4,28 @@
 //   model     a tokenizer for it (Qwen's, restricted, or a BPE trained here) and a small random Qwen2
 //   phase 0   the plain language model (k = 0) trained on the task until it writes solutions
 //   export    that run's model as a Hugging Face directory, checked by generating answers
-//   phase 1   full fine-tuning and two-trunk with k latents, and the k = 0 baseline, same budget,
-//             each followed by `latent eval` (losses, ablations, decoded latents, accuracy)
+//   phase 1   the study, one budget for every run: the k = 0 baseline (the matched no-span
+//             reference), pause-as-thought, full fine-tuning and two-trunk with k latents, the
+//             planted positive and null (the instrument's calibration) and, in the default demo,
+//             markers only, a k sweep, a second task and several seeds; each followed by
+//             `latent eval` (the helps and used endpoints, the verdict, ablations, accuracy)
 //   phase 2   a short GRPO run from the full-mode model, when src/rl is part of the build
 //   report    one HTML report over all runs (src/report)
 import * as fs from 'fs';
 import * as path from 'path';
 import * as torch from '../torch';
-import { writeArithTask } from '../data/arith-task';
+import { ARITH_PRESETS, writeArithTask, type CalculationOverlap } from '../data/arith-task';
 import { formatTrainingText, loadGsm8k } from '../data/gsm8k';
-import { latentUsageVerdict } from '../latent/diagnostics';
 import type { LatentMode } from '../latent/model';
+import type { LatentInputKind } from '../latent/latent-input';
+import { acrossSeeds, calibrate, type Calibration, type Endpoint, type StudyVerdict } from '../latent/study';
 import { makeModel } from '../models/qwen2/make-model';
 import { ShardedSafetensors } from '../torch/io/safetensors-sharded';
 import { writeReport } from '../report/run';
 import { ProgressBar } from '../train/progress';
 import { writeTextAtomic } from '../util/atomic-write';
 import { resolveSftConfig, trainSft, type SftConfig, type SftSummary } from '../train/sft';
-import { evaluateSftRun, type SftDiagnostics } from '../train/sft-eval';
+import { evaluateSftRun, type SftDiagnostics, type StudyEndpoints } from '../train/sft-eval';
 import { exportRunModel, type PretrainCheck } from './export';
 import { loadPhase2, type Phase2Availability } from './phase2';
 import { DEMO_PRESETS, type DemoPreset, type DemoSize, type DemoStageKind, type DemoTrainingBudget } from './presets';
@@ -47,22 +51,49 @@ export interface DemoOptions {
   log?: (line: string) => void;
 }
 
+export type DemoRunKind = 'latent' | 'baseline' | 'pause' | 'markers' | 'planted-positive' | 'planted-null';
+
 export interface DemoRunSummary {
   name: string;
+  kind: DemoRunKind;
+  /** the arithmetic task the run trained on (ARITH_PRESETS) */
+  task: string;
   dir: string;
   mode: LatentMode;
-  latents: number;
+  k: number;
+  seed: number;
+  latentInput: LatentInputKind;
   steps: number;
   finalTrainLoss: number;
   finalValidationLoss: number | null;
-  test: { loss: number; nextStepLoss: number; resultLoss: number };
-  accuracy: { withLatents: number; withoutLatents: number; n: number } | null;
-  /** latent-utilisation verdict of the ablations (null for the k = 0 baseline) */
-  verdict: { used: boolean; text: string; reasons: string[] } | null;
-  ablations: { name: string; delta: number; ci: [number, number] }[];
+  /** the study's verdict (null for the k = 0 baseline: it is the reference) */
+  verdict: StudyVerdict | null;
+  reasons: string[];
+  /** reference − run on result tokens (positive: the latents help), with its reference */
+  helps: (Endpoint & { reference: string }) | null;
+  /** shuffled − trained on result tokens (positive: the content is used) */
+  used: Endpoint | null;
+  /** the other endpoints: step after each span, mean and constant ablations, zeros, span removed, content beyond compute */
+  endpoints: StudyEndpoints | null;
+  test: { loss: number; resultLoss: number; stepLoss: number; postSpanLoss: number };
+  accuracy: SftDiagnostics['accuracy'];
+  accuracyNote?: string;
+  ablations: { name: string; delta: number; ci: [number, number]; resultDelta: number; resultCi: [number, number] }[];
   recurring: { token: string; count: number }[];
   spanLengths: Record<string, number>;
   norms: { latent: number; token: number };
+}
+
+/** One number across the seeds of a run (the same name without its seed). */
+export interface AcrossSeeds {
+  name: string;
+  kind: DemoRunKind;
+  seeds: number[];
+  helps: ReturnType<typeof acrossSeeds> | null;
+  used: ReturnType<typeof acrossSeeds> | null;
+  accuracy: ReturnType<typeof acrossSeeds> | null;
+  oracleAccuracy: ReturnType<typeof acrossSeeds> | null;
+  verdicts: (StudyVerdict | null)[];
 }
 
 export interface DemoPhase2Summary {
@@ -82,7 +113,15 @@ export interface DemoResult {
   model: { parameters: number; layers: number; hidden: number; vocab: number };
   data: { train: number; test: number };
   pretrain: { dir: string; steps: number; finalTrainLoss: number; finalValidationLoss: number | null; check: PretrainCheck };
+  /** per task: its description, sizes, phase 0, and the measured overlap of test calculations with training */
+  tasks: { name: string; description: string; train: number; test: number; holdOut: number; overlap: CalculationOverlap; pretrain: { steps: number; testLoss: number; accuracy: number; n: number } }[];
   runs: DemoRunSummary[];
+  /** whether the planted positive came out `helps` and the planted null `ignored` (every seed) */
+  calibration: Calibration & { seeds: { seed: number; passed: boolean }[] };
+  /** per run name without its seed: mean and between-seed spread */
+  acrossSeeds: AcrossSeeds[];
+  /** full fine-tuning by k (k = 0: the baseline): mean helps and accuracy across seeds */
+  doseResponse: { task: string; k: number; helps: number | null; used: number | null; resultLoss: number; accuracy: number | null }[];
   phase2: DemoPhase2Summary;
   timings: StageTiming[];
 }
@@ -94,7 +133,7 @@ export class DemoInterrupted extends Error {
 
 /** What `demo.json` records: marks a directory as the demo's, so a rerun may replace it. */
 const MARKER = 'demo.json';
-const OWNED = ['data', 'tokenizer', 'init-model', 'phase0-model', 'runs', 'report', 'summary.json', MARKER];
+const OWNED = ['data', 'data-chained', 'tokenizer', 'init-model', 'phase0-model', 'phase0-chained-model', 'runs', 'report', 'summary.json', MARKER];
 
 /** Makes `out` ready: new or empty, or a previous demo's output (whose parts are removed). */
 function prepareOutput(out: string): void {
@@ -111,30 +150,73 @@ function prepareOutput(out: string): void {
 
 interface LatentRunPlan {
   name: string;
+  kind: DemoRunKind;
+  task: string;
   mode: LatentMode;
   latents: number;
-  kind: DemoStageKind;
+  latentInput: LatentInputKind;
+  markersAtZero: boolean;
+  seed: number;
+  /** the run this one is compared with for helps (none: two-trunk's frozen base, or the baseline itself) */
+  reference: string | null;
+  /** the pause-as-thought run, for content beyond compute */
+  pause: string | null;
+  stage: DemoStageKind;
   title: string;
 }
 
-function latentRunPlans(k: number): LatentRunPlan[] {
-  return [
-    { name: `full-k${k}`, mode: 'full', latents: k, kind: 'latent', title: `phase 1: full fine-tuning with k=${k} latents per calculation` },
-    { name: `two-trunk-k${k}`, mode: 'two-trunk', latents: k, kind: 'latent', title: `phase 1: two-trunk (frozen language trunk) with k=${k} latents` },
-    { name: 'baseline-k0', mode: 'full', latents: 0, kind: 'baseline', title: 'phase 1: k=0 baseline (no latents), same budget' },
-  ];
+/**
+ * The runs of the study, references first (each run's reference and pause control are trained and
+ * evaluated before it). Names carry the task (when not the basic one) and the seed (when several).
+ */
+export function studyRunPlans(p: DemoPreset): LatentRunPlan[] {
+  const k = p.latents;
+  const several = p.study.seeds.length > 1;
+  const plans: LatentRunPlan[] = [];
+  const tasks = [{ task: 'basic', prefix: '', full: true }, ...(p.study.chained ? [{ task: p.study.chained.task, prefix: `${p.study.chained.task}-`, full: false }] : [])];
+  for (const { task, prefix, full } of tasks) {
+    for (const seed of p.study.seeds) {
+      const suffix = several ? `-s${seed}` : '';
+      const name = (base: string) => `${prefix}${base}${suffix}`;
+      const baseline = name('baseline-k0');
+      const pause = p.study.pause ? name(`pause-k${k}`) : null;
+      const on = task === 'basic' ? '' : ` on the ${task} task`;
+      const seedNote = several ? `, seed ${seed}` : '';
+      const run = (o: Omit<LatentRunPlan, 'task' | 'seed' | 'markersAtZero' | 'latentInput' | 'pause' | 'reference'> & Partial<LatentRunPlan>): LatentRunPlan => ({
+        task, seed, markersAtZero: false, latentInput: 'affine', pause: null, reference: baseline, ...o, title: `${o.title}${on}${seedNote}`,
+      });
+      plans.push(run({ name: baseline, kind: 'baseline', mode: 'full', latents: 0, stage: 'baseline', reference: null, title: 'phase 1: k=0 baseline (no spans): the matched reference' }));
+      if (full && p.study.markers) plans.push(run({ name: name('markers-k0'), kind: 'markers', mode: 'full', latents: 0, markersAtZero: true, stage: 'baseline', title: 'phase 1: markers only (<bot><eot>, k=0)' }));
+      if (pause) plans.push(run({ name: pause, kind: 'pause', mode: 'full', latents: k, latentInput: 'pause', stage: 'latent', title: `phase 1: pause-as-thought (k=${k} learned constant inputs)` }));
+      plans.push(run({ name: name(`full-k${k}`), kind: 'latent', mode: 'full', latents: k, pause, stage: 'latent', title: `phase 1: full fine-tuning with k=${k} latents` }));
+      if (full) for (const kk of p.study.sweep) plans.push(run({ name: name(`full-k${kk}`), kind: 'latent', mode: 'full', latents: kk, stage: 'latent', title: `phase 1: k sweep, full fine-tuning with k=${kk}` }));
+      if (full && p.study.twoTrunk) plans.push(run({ name: name(`two-trunk-k${k}`), kind: 'latent', mode: 'two-trunk', latents: k, reference: null, stage: 'latent', title: `phase 1: two-trunk (frozen language trunk) with k=${k} latents` }));
+      if (full && p.study.planted) {
+        plans.push(run({ name: name(`planted-positive-k${k}`), kind: 'planted-positive', mode: 'full', latents: k, latentInput: 'planted-result', stage: 'latent', title: `calibration: planted positive (latents fed the result's embeddings), k=${k}` }));
+        plans.push(run({ name: name(`planted-null-k${k}`), kind: 'planted-null', mode: 'full', latents: k, latentInput: 'zeros', stage: 'latent', title: `calibration: planted null (latents zeroed in training), k=${k}` }));
+      }
+    }
+  }
+  return plans;
 }
 
 function planStages(p: DemoPreset, runs: LatentRunPlan[]): PlannedStage[] {
   const e = p.expectedSeconds;
+  const chained = p.study.chained;
   return [
-    { id: 'data', title: 'generate the arithmetic task (GSM8K format)', expectedSeconds: e.data },
+    { id: 'data', title: 'generate the arithmetic task(s) (GSM8K format)', expectedSeconds: e.data },
     { id: 'model', title: 'build the tokenizer and a random Qwen2 model', expectedSeconds: e.model },
     { id: 'pretrain', title: 'phase 0: train the language model on the task (k=0, full)', expectedSeconds: e.pretrain },
     { id: 'export', title: 'export the phase-0 model and check that it writes solutions', expectedSeconds: e.export },
+    ...(chained
+      ? [
+          { id: `pretrain-${chained.task}`, title: `phase 0 on the ${chained.task} task`, expectedSeconds: e.pretrain },
+          { id: `export-${chained.task}`, title: `export the ${chained.task} phase-0 model and check it`, expectedSeconds: e.export },
+        ]
+      : []),
     ...runs.flatMap((r) => [
-      { id: `train-${r.name}`, title: r.title, expectedSeconds: e[r.kind] },
-      { id: `eval-${r.name}`, title: `latent eval ${r.name}: test losses, ablations, decoded latents, accuracy`, expectedSeconds: e.eval },
+      { id: `train-${r.name}`, title: r.title, expectedSeconds: e[r.stage] },
+      { id: `eval-${r.name}`, title: `latent eval ${r.name}: endpoints, verdict, ablations, accuracy`, expectedSeconds: e.eval },
     ]),
     { id: 'rl', title: 'phase 2: GRPO from the full-mode latent model, then its evaluation', expectedSeconds: e.rl },
     { id: 'report', title: 'write the report', expectedSeconds: e.report },
@@ -149,7 +231,7 @@ function checkTrained(summary: SftSummary, what: string): void {
   if (summary.stopped === 'non-finite') throw new Error(`${what}: the loss became non-finite at step ${summary.steps + 1} (see ${summary.out}); try a lower learning rate`);
 }
 
-function sftConfig(o: { model: string; data: string; out: string; mode: LatentMode; latents: number; budget: DemoTrainingBudget; device: string; seed: number }): SftConfig {
+function sftConfig(o: { model: string; data: string; out: string; mode: LatentMode; latents: number; budget: DemoTrainingBudget; device: string; seed: number; latentInput?: LatentInputKind; markersAtZero?: boolean }): SftConfig {
   const b = o.budget;
   return resolveSftConfig({
     model: o.model,
@@ -157,6 +239,8 @@ function sftConfig(o: { model: string; data: string; out: string; mode: LatentMo
     out: o.out,
     mode: o.mode,
     latents: o.latents,
+    latentInput: o.latentInput ?? 'affine',
+    markersAtZero: o.markersAtZero ?? false,
     steps: b.steps,
     batchSize: b.batchSize,
     lr: b.lr,
@@ -178,23 +262,91 @@ function lastValidationLoss(summary: SftSummary): number | null {
 }
 
 function runSummary(plan: LatentRunPlan, dir: string, trained: SftSummary, d: SftDiagnostics): DemoRunSummary {
-  const verdict = plan.latents > 0 && d.ablations.length ? latentUsageVerdict(d.ablations) : null;
+  const st = d.study;
   return {
     name: plan.name,
+    kind: plan.kind,
+    task: plan.task,
     dir,
     mode: plan.mode,
-    latents: plan.latents,
+    k: plan.latents,
+    seed: plan.seed,
+    latentInput: plan.latentInput,
     steps: trained.steps,
     finalTrainLoss: trained.finalLoss,
     finalValidationLoss: lastValidationLoss(trained),
-    test: { loss: d.test.loss, nextStepLoss: d.test.nextStepLoss, resultLoss: d.test.resultLoss },
-    accuracy: d.accuracy ? { withLatents: d.accuracy.withLatents, withoutLatents: d.accuracy.withoutLatents, n: d.accuracy.n } : null,
-    verdict: verdict ? { used: verdict.used, text: verdict.text, reasons: verdict.reasons } : null,
-    ablations: d.ablations.filter((a) => a.name !== 'trained').map((a) => ({ name: a.name, delta: a.delta, ci: a.ci })),
+    verdict: st?.verdict ?? null,
+    reasons: st?.reasons ?? [],
+    helps: st?.helps ? { delta: st.helps.delta, ci: st.helps.ci, reference: st.helps.reference } : null,
+    used: st?.used ? { delta: st.used.delta, ci: st.used.ci } : null,
+    endpoints: st,
+    test: { loss: d.test.loss, resultLoss: d.test.resultLoss, stepLoss: d.test.stepLoss, postSpanLoss: d.test.nextStepLoss },
+    accuracy: d.accuracy,
+    ...(d.accuracyNote ? { accuracyNote: d.accuracyNote } : {}),
+    ablations: d.ablations.filter((a) => a.name !== 'trained').map((a) => ({ name: a.name, delta: a.delta, ci: a.ci, resultDelta: a.resultDelta, resultCi: a.resultCi })),
     recurring: d.recurring.slice(0, 10),
     spanLengths: d.spanLengths,
     norms: d.norms,
   };
+}
+
+/** The calibration of every seed: its planted positive must be `helps`, its planted null `ignored` with a content CI including 0. */
+export function demoCalibration(runs: readonly DemoRunSummary[]): DemoResult['calibration'] {
+  const seeds = [...new Set(runs.filter((r) => r.task === 'basic').map((r) => r.seed))];
+  const per = seeds.map((seed) => {
+    const find = (kind: DemoRunKind) => runs.find((r) => r.task === 'basic' && r.seed === seed && r.kind === kind);
+    const asCase = (r: DemoRunSummary | undefined) => (r && r.verdict ? { name: r.name, verdict: r.verdict, helps: r.helps, used: r.used } : null);
+    return { seed, c: calibrate(asCase(find('planted-positive')), asCase(find('planted-null'))) };
+  });
+  const first = per[0]?.c ?? calibrate(null, null);
+  return { ...first, passed: per.length > 0 && per.every((x) => x.c.passed), seeds: per.map((x) => ({ seed: x.seed, passed: x.c.passed })) };
+}
+
+/** Runs grouped by their name without the seed: mean and between-seed spread of the endpoints and accuracies. */
+export function demoAcrossSeeds(runs: readonly DemoRunSummary[]): AcrossSeeds[] {
+  const groups = new Map<string, DemoRunSummary[]>();
+  for (const r of runs) {
+    const key = r.name.replace(/-s\d+$/, '');
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  const stat = (values: (number | undefined | null)[]) => {
+    const v = values.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+    return v.length ? acrossSeeds(v) : null;
+  };
+  return [...groups.entries()].map(([name, rs]) => ({
+    name,
+    kind: rs[0].kind,
+    seeds: rs.map((r) => r.seed),
+    helps: stat(rs.map((r) => r.helps?.delta)),
+    used: stat(rs.map((r) => r.used?.delta)),
+    accuracy: stat(rs.map((r) => (r.k > 0 ? r.accuracy?.withLatents : r.accuracy?.withoutLatents))),
+    oracleAccuracy: stat(rs.map((r) => r.accuracy?.oracle)),
+    verdicts: rs.map((r) => r.verdict),
+  }));
+}
+
+/** Full fine-tuning by k on each task (k = 0 is the baseline), averaged over seeds. */
+export function demoDoseResponse(runs: readonly DemoRunSummary[]): DemoResult['doseResponse'] {
+  const rows: DemoResult['doseResponse'] = [];
+  const sweep = runs.filter((r) => r.mode === 'full' && (r.kind === 'latent' || r.kind === 'baseline'));
+  const keys = [...new Set(sweep.map((r) => `${r.task}\u0000${r.k}`))];
+  for (const key of keys) {
+    const [task, kText] = key.split('\u0000');
+    const rs = sweep.filter((r) => r.task === task && r.k === Number(kText));
+    const mean = (v: (number | null | undefined)[]) => {
+      const f = v.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+      return f.length ? f.reduce((a, b) => a + b, 0) / f.length : null;
+    };
+    rows.push({
+      task,
+      k: Number(kText),
+      helps: mean(rs.map((r) => r.helps?.delta)),
+      used: mean(rs.map((r) => r.used?.delta)),
+      resultLoss: mean(rs.map((r) => r.test.resultLoss)) ?? NaN,
+      accuracy: mean(rs.map((r) => (r.k > 0 ? r.accuracy?.withLatents : r.accuracy?.withoutLatents))),
+    });
+  }
+  return rows.sort((a, b) => (a.task < b.task ? -1 : a.task > b.task ? 1 : a.k - b.k));
 }
 
 /** Runs the demo; resolves with what it found, after writing OUT/summary.json and OUT/report/report.html. */
@@ -216,6 +368,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   prepareOutput(out);
   const dirs = {
     data: path.join(out, 'data'),
+    chainedData: path.join(out, 'data-chained'),
+    chainedModel: path.join(out, 'phase0-chained-model'),
     tokenizer: path.join(out, 'tokenizer'),
     initModel: path.join(out, 'init-model'),
     pretrainedModel: path.join(out, 'phase0-model'),
@@ -225,7 +379,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const started = Date.now();
   writeTextAtomic(path.join(out, MARKER), JSON.stringify({ size: p.size, seed, device, threads, started: new Date(started).toISOString() }, null, 2) + '\n');
 
-  const plans = latentRunPlans(p.latents);
+  const plans = studyRunPlans(p);
   const stages = new StageTracker(planStages(p, plans), log);
   const previousThreads = torch.getNumThreads();
   torch.setNumThreads(threads);
@@ -233,14 +387,22 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   try {
     // ---- data
     stages.begin('data');
-    writeArithTask(dirs.data, { train: p.data.train, test: p.data.test, seed, ...p.data.difficulty });
+    const chained = p.study.chained;
+    const basicOverlap = writeArithTask(dirs.data, { train: p.data.train, test: p.data.test, seed, ...p.data.difficulty, holdOut: p.data.holdOut }).overlap;
     const train = loadGsm8k(dirs.data, { split: 'train' }).examples;
     const testCount = loadGsm8k(dirs.data, { split: 'test' }).examples.length;
-    stages.end(`${train.length} train and ${testCount} test problems in ${dirs.data}`);
+    const chainedPreset = chained ? ARITH_PRESETS[chained.task] : null;
+    const chainedOverlap = chained && chainedPreset ? writeArithTask(dirs.chainedData, { train: chained.train, test: chained.test, seed, ...chainedPreset.difficulty, holdOut: chainedPreset.holdOut }).overlap : null;
+    const chainedTrain = chained ? loadGsm8k(dirs.chainedData, { split: 'train' }).examples : [];
+    const pctOverlap = (o: CalculationOverlap) => `${o.seenInTraining} of ${o.testCalculations} test calculations (${pct(o.fraction)}) occur in training`;
+    stages.end(
+      `${train.length} train and ${testCount} test problems in ${dirs.data}; ${pctOverlap(basicOverlap)}` +
+        (chainedOverlap ? `; ${chained!.task}: ${chainedTrain.length} train, ${pctOverlap(chainedOverlap)}` : ''),
+    );
 
-    // ---- tokenizer and model
+    // ---- tokenizer and model (one vocabulary for every task)
     stages.begin('model');
-    const tok = demoTokenizer(train.map((e) => formatTrainingText(e)), options.tokenizer ?? 'auto', p.bpeVocabSize);
+    const tok = demoTokenizer([...train, ...chainedTrain].map((e) => formatTrainingText(e)), options.tokenizer ?? 'auto', p.bpeVocabSize);
     tok.tokenizer.save(dirs.tokenizer);
     // two spare rows for <bot>/<eot>, so adding them later needs no resize
     const vocab = tok.tokenizer.vocabSize + 2;
@@ -248,50 +410,68 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const parameters = countParameters(dirs.initModel);
     stages.end(`tokenizer: ${tok.source} (${tok.tokenizer.vocabSize} tokens); Qwen2 with ${config.numHiddenLayers} layers, hidden ${config.hiddenSize}, ${parameters.toLocaleString('en-US')} parameters`);
 
-    // ---- phase 0
-    stages.begin('pretrain');
+    // ---- phase 0, once per task
+    const phase0 = async (id: string, data: string, runDir: string, modelDir: string) => {
+      stages.begin(id === 'basic' ? 'pretrain' : `pretrain-${id}`);
+      const trained = await trainSft(sftConfig({ model: dirs.initModel, data, out: runDir, mode: 'full', latents: 0, budget: p.pretrain, device, seed }), { quiet });
+      checkTrained(trained, id === 'basic' ? 'phase 0' : `phase 0 (${id})`);
+      stages.end(`train loss ${fmt(trained.finalLoss)}, validation loss ${fmt(lastValidationLoss(trained))}`);
+      stages.begin(id === 'basic' ? 'export' : `export-${id}`);
+      const checkBar = new ProgressBar({ total: p.pretrainCheckExamples, label: 'answer test questions', quiet });
+      const check = await exportRunModel(runDir, modelDir, {
+        lossExamples: p.evaluation.examples,
+        generate: p.pretrainCheckExamples,
+        maxNewTokens: p.evaluation.maxNewTokens,
+        onProgress: (n) => checkBar.update(n),
+      });
+      checkBar.finish();
+      if (check.samples.length) log(`  sample answer (${check.samples[0].correct ? 'correct' : 'wrong'}): ${JSON.stringify(check.samples[0].text)}`);
+      stages.end(`test loss ${fmt(check.testLoss)}, greedy accuracy ${pct(check.accuracy)} of ${check.n}; model in ${modelDir}`);
+      if (check.n > 0 && check.accuracy === 0) log('  note: the phase-0 model answered no test question correctly; phase 1 starts from a weak model');
+      return { trained, check };
+    };
     const pretrainDir = path.join(dirs.runs, 'pretrain');
-    const pretrained = await trainSft(sftConfig({ model: dirs.initModel, data: dirs.data, out: pretrainDir, mode: 'full', latents: 0, budget: p.pretrain, device, seed }), { quiet });
-    checkTrained(pretrained, 'phase 0');
-    stages.end(`train loss ${fmt(pretrained.finalLoss)}, validation loss ${fmt(lastValidationLoss(pretrained))}`);
+    const { trained: pretrained, check } = await phase0('basic', dirs.data, pretrainDir, dirs.pretrainedModel);
+    const chainedPhase0 = chained ? await phase0(chained.task, dirs.chainedData, path.join(dirs.runs, `pretrain-${chained.task}`), dirs.chainedModel) : null;
+    const taskDirs = (task: string) => (task === 'basic' ? { data: dirs.data, model: dirs.pretrainedModel } : { data: dirs.chainedData, model: dirs.chainedModel });
 
-    stages.begin('export');
-    const checkBar = new ProgressBar({ total: p.pretrainCheckExamples, label: 'answer test questions', quiet });
-    const check = await exportRunModel(pretrainDir, dirs.pretrainedModel, {
-      lossExamples: p.evaluation.examples,
-      generate: p.pretrainCheckExamples,
-      maxNewTokens: p.evaluation.maxNewTokens,
-      onProgress: (n) => checkBar.update(n),
-    });
-    checkBar.finish();
-    if (check.samples.length) log(`  sample answer (${check.samples[0].correct ? 'correct' : 'wrong'}): ${JSON.stringify(check.samples[0].text)}`);
-    stages.end(`test loss ${fmt(check.testLoss)}, greedy accuracy ${pct(check.accuracy)} of ${check.n}; model in ${dirs.pretrainedModel}`);
-    if (check.n > 0 && check.accuracy === 0) log('  note: the phase-0 model answered no test question correctly; phase 1 starts from a weak model');
-
-    // ---- phase 1 and evaluations
+    // ---- phase 1 and evaluations: every run of the study, its references first
     const runs: DemoRunSummary[] = [];
     for (const plan of plans) {
       const dir = path.join(dirs.runs, plan.name);
+      const { data, model } = taskDirs(plan.task);
       stages.begin(`train-${plan.name}`);
-      const trained = await trainSft(sftConfig({ model: dirs.pretrainedModel, data: dirs.data, out: dir, mode: plan.mode, latents: plan.latents, budget: p.latent, device, seed }), { quiet });
+      const trained = await trainSft(
+        sftConfig({ model, data, out: dir, mode: plan.mode, latents: plan.latents, latentInput: plan.latentInput, markersAtZero: plan.markersAtZero, budget: p.latent, device, seed: plan.seed }),
+        { quiet },
+      );
       checkTrained(trained, `phase 1 (${plan.name})`);
       stages.end(`train loss ${fmt(trained.finalLoss)}, validation loss ${fmt(lastValidationLoss(trained))}`);
 
       stages.begin(`eval-${plan.name}`);
       const e = p.evaluation;
-      const diagnostics = await evaluateSftRun(dir, { examples: e.examples, generate: e.generate, inspect: e.inspect, maxNewTokens: e.maxNewTokens, constantSteps: e.constantSteps, quiet });
+      const diagnostics = await evaluateSftRun(dir, {
+        examples: e.examples,
+        generate: e.generate,
+        inspect: e.inspect,
+        maxNewTokens: e.maxNewTokens,
+        constantSteps: e.constantSteps,
+        quiet,
+        reference: plan.reference ? path.join(dirs.runs, plan.reference) : undefined,
+        pause: plan.pause ? path.join(dirs.runs, plan.pause) : undefined,
+        ablateGeneration: e.ablateGeneration,
+        seed: plan.seed,
+      });
       const summary = runSummary(plan, dir, trained, diagnostics);
       runs.push(summary);
-      stages.end(
-        `test loss ${fmt(summary.test.loss)} (result tokens ${fmt(summary.test.resultLoss)}), accuracy ${pct(summary.accuracy?.withLatents)} with latents / ${pct(summary.accuracy?.withoutLatents)} without` +
-          (summary.verdict ? `; ${summary.verdict.text}` : ''),
-      );
+      stages.end(describeRun(summary));
     }
 
     // ---- phase 2
     stages.begin('rl');
+    const latentRun = runs.find((r) => r.kind === 'latent' && r.mode === 'full' && r.task === 'basic' && r.k === p.latents)!;
     const phase2 = await runPhase2(options.phase2 ?? true, loadPhase2, {
-      from: runs[0].dir,
+      from: latentRun.dir,
       data: dirs.data,
       out: path.join(dirs.runs, `rl-k${p.latents}`),
       preset: p,
@@ -305,15 +485,23 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
     // ---- report
     stages.begin('report');
+    const calibration = demoCalibration(runs);
     // Phase 0 is summarised in the title rather than plotted: its curves start at ln(vocabulary) and,
     // on the report's shared axes, would flatten every phase-1 curve.
     const reportDirs = [...runs.map((r) => r.dir), ...(phase2.dir ? [phase2.dir] : [])];
     const title =
-      `latent demo (${p.size}): k=${p.latents} latents vs the k=0 baseline on the arithmetic task — ` +
-      `phase 0 (${pretrained.steps} steps): test loss ${fmt(check.testLoss)}, greedy accuracy ${pct(check.accuracy)} (n=${check.n})`;
+      `latent demo (${p.size}): does the model use its k=${p.latents} latents, and do they help? — ` +
+      `phase 0 (${pretrained.steps} steps): test loss ${fmt(check.testLoss)}, greedy accuracy ${pct(check.accuracy)} (n=${check.n}); ` +
+      `calibration ${calibration.passed ? 'passed' : 'FAILED'}`;
     const report = await writeReport(reportDirs, { out: dirs.report, title });
     stages.end(report.htmlPath);
 
+    const tasks: DemoResult['tasks'] = [
+      { name: 'basic', description: ARITH_PRESETS.basic.description, train: train.length, test: testCount, holdOut: p.data.holdOut, overlap: basicOverlap, pretrain: { steps: pretrained.steps, testLoss: check.testLoss, accuracy: check.accuracy, n: check.n } },
+      ...(chained && chainedPreset && chainedOverlap && chainedPhase0
+        ? [{ name: chained.task, description: chainedPreset.description, train: chainedTrain.length, test: chained.test, holdOut: chainedPreset.holdOut, overlap: chainedOverlap, pretrain: { steps: chainedPhase0.trained.steps, testLoss: chainedPhase0.check.testLoss, accuracy: chainedPhase0.check.accuracy, n: chainedPhase0.check.n } }]
+        : []),
+    ];
     const result: DemoResult = {
       out,
       size: p.size,
@@ -323,7 +511,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       model: { parameters, layers: config.numHiddenLayers, hidden: config.hiddenSize, vocab },
       data: { train: train.length, test: testCount },
       pretrain: { dir: pretrainDir, steps: pretrained.steps, finalTrainLoss: pretrained.finalLoss, finalValidationLoss: lastValidationLoss(pretrained), check },
+      tasks,
       runs,
+      calibration,
+      acrossSeeds: demoAcrossSeeds(runs),
+      doseResponse: demoDoseResponse(runs),
       phase2,
       timings: stages.timings,
     };
@@ -395,26 +587,42 @@ export async function runPhase2(enabled: boolean, load: () => Phase2Availability
   }
 }
 
-/** The closing summary for the terminal: one line per run and where the report is. */
+const interval = (e: Endpoint | null | undefined, digits = 3) => (e ? `${fmt(e.delta, digits)} [${fmt(e.ci[0], digits)}, ${fmt(e.ci[1], digits)}]` : '—');
+
+/** One line per evaluated run: its verdict and endpoints. */
+function describeRun(r: DemoRunSummary): string {
+  const acc = r.accuracy ? `accuracy ${pct(r.k > 0 ? r.accuracy.withLatents : r.accuracy.withoutLatents)}${r.accuracy.oracle !== undefined ? ` (oracle spans ${pct(r.accuracy.oracle)})` : ''}, without spans ${pct(r.accuracy.withoutLatents)}` : (r.accuracyNote ?? 'accuracy not measured');
+  if (!r.verdict) return `result-token loss ${fmt(r.test.resultLoss)}; ${acc}`;
+  return `${r.verdict}: helps ${interval(r.helps)} vs ${r.helps?.reference ?? '—'}, used ${interval(r.used)}; ${acc}`;
+}
+
+/** The closing summary for the terminal: the verdict table, the calibration and where the report is. */
 export function formatDemoResult(r: DemoResult): string {
   const minutes = `${Math.floor(r.seconds / 60)}:${String(Math.round(r.seconds % 60)).padStart(2, '0')}`;
-  const header = ['run', 'test loss', 'result loss', 'acc. with latents', 'acc. without', 'latent use'];
+  const header = ['run', 'kind', 'verdict', 'helps Δ [95% CI]', 'used Δ [95% CI]', 'beyond pause', 'accuracy', 'oracle', 'no spans'];
   const rows = r.runs.map((run) => [
     run.name,
-    fmt(run.test.loss),
-    fmt(run.test.resultLoss),
-    run.latents > 0 ? pct(run.accuracy?.withLatents) : '—',
+    run.kind,
+    run.verdict ?? '— (reference)',
+    interval(run.helps),
+    interval(run.used),
+    interval(run.endpoints?.contentBeyondCompute),
+    run.k > 0 ? pct(run.accuracy?.withLatents) : '—',
+    pct(run.accuracy?.oracle),
     pct(run.accuracy?.withoutLatents),
-    run.verdict ? run.verdict.text : '— (baseline)',
   ]);
-  if (r.phase2.dir && r.phase2.accuracy) rows.push([path.basename(r.phase2.dir), '—', '—', pct(r.phase2.accuracy.withLatents), pct(r.phase2.accuracy.withoutLatents), 'phase 2 (GRPO)']);
+  if (r.phase2.dir && r.phase2.accuracy) rows.push([path.basename(r.phase2.dir), 'phase 2', '—', '—', '—', '—', pct(r.phase2.accuracy.withLatents), '—', pct(r.phase2.accuracy.withoutLatents)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const c = r.calibration;
   return [
     `latent demo (${r.size}) finished in ${minutes}`,
     `phase 0: test loss ${fmt(r.pretrain.check.testLoss)}, greedy accuracy ${pct(r.pretrain.check.accuracy)} (n=${r.pretrain.check.n})`,
+    ...r.tasks.map((t) => `task ${t.name}: ${t.overlap.seenInTraining} of ${t.overlap.testCalculations} test calculations seen in training (${pct(t.overlap.fraction)})`),
+    'helps: result-token loss of the reference minus the run; used: shuffled latents minus trained (Δ > 0 favours the latents; paired bootstrap over test examples)',
     line(header),
     ...rows.map(line),
+    `calibration ${c.passed ? 'passed' : 'FAILED'}: planted positive ${c.positive ? c.positive.verdict : 'not run'} (expected helps), planted null ${c.null ? c.null.verdict : 'not run'} (expected ignored)`,
     ...(r.phase2.skipped ? [`phase 2 skipped: ${r.phase2.skipped}`] : []),
     `report: ${r.reportPath}`,
   ].join('\n');

@@ -134,39 +134,3 @@ export function histogram(values: number[]): Record<string, number> {
   for (const v of values) h[String(v)] = (h[String(v)] ?? 0) + 1;
   return h;
 }
-
-export interface LatentUsageVerdict {
-  used: boolean;
-  /** "latents are used" or "no evidence latents are used", possibly with a qualifier. */
-  text: string;
-  /** Why, one clause per ablation considered. */
-  reasons: string[];
-}
-
-/**
- * Whether ablations show that latents are used: every zeros/shuffled ablation that was run must have
- * a confidence interval excluding 0.
- */
-export function latentUsageVerdict(ablations: readonly { name: string; delta?: number; ci?: readonly [number, number] | null }[]): LatentUsageVerdict {
-  const decisive = ablations.filter((a) => a.name === 'zeros' || a.name === 'shuffled');
-  const reasons: string[] = [];
-  let allExclude = decisive.length > 0;
-  let lowersLoss = false;
-  for (const a of decisive) {
-    if (!a.ci) {
-      allExclude = false;
-      reasons.push(`${a.name}: no confidence interval`);
-      continue;
-    }
-    const [lo, hi] = a.ci;
-    const excludes = lo > 0 || hi < 0;
-    allExclude &&= excludes;
-    lowersLoss ||= hi < 0;
-    const where = lo > 0 ? 'above 0: ablating raises the loss' : hi < 0 ? 'below 0: ablating lowers the loss' : 'includes 0';
-    reasons.push(`${a.name}: Δ ${(a.delta ?? NaN).toFixed(4)}, CI ${`[${a.ci[0].toFixed(4)}, ${a.ci[1].toFixed(4)}]`} ${where}`);
-  }
-  if (!decisive.length) reasons.push('no zeros or shuffled ablation was run');
-  if (!allExclude) return { used: false, text: 'no evidence latents are used', reasons };
-  return { used: true, text: lowersLoss ? 'latents are used (but ablating them lowers the loss)' : 'latents are used', reasons };
-}
-

@@ -21,3 +21,4 @@ export {
   type DecodedToken, type LatentUsageVerdict,
 } from './diagnostics';
 export { latentStep, latentStepReference, type LatentStepOutput } from '../torch/kernels/latent-step';
+export * from './study';

@@ -37,12 +37,13 @@ const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : 'n/a');
 const fmtEndpoint = (e: Endpoint) => `Δ ${fmt(e.delta)} [${fmt(e.ci[0])}, ${fmt(e.ci[1])}]`;
 
 /**
- * The verdict from the two endpoints' confidence intervals:
- *  - `hurts`: the run is worse than its reference (helps CI entirely below 0), whatever the content does;
- *  - `ignored`: the content ablation's CI does not exclude 0 from above: the latents' content is not
- *    used (spans may still help as extra computation: then the reasons say so);
+ * The verdict from the two endpoints' confidence intervals. It is a verdict on the latents' content:
+ *  - `ignored`: the content ablation's CI does not exclude 0 from above, so the content is not shown
+ *    to be used; whatever the spans do to the loss then comes from the spans themselves (extra
+ *    passes, a changed layout), and the reasons say which way it went;
  *  - `helps`: the content is used and the run beats its reference (helps CI above 0);
- *  - `used-but-no-help`: the content is used but the run does not beat its reference.
+ *  - `hurts`: the content is used and the run is worse than its reference (helps CI below 0);
+ *  - `used-but-no-help`: the content is used and the run is not distinguishable from its reference.
  * A missing endpoint (null) counts as "not shown".
  */
 export function studyVerdict(helps: Endpoint | null, used: Endpoint | null): VerdictResult {
@@ -50,12 +51,17 @@ export function studyVerdict(helps: Endpoint | null, used: Endpoint | null): Ver
   reasons.push(helps ? `helps (reference − run, result tokens): ${fmtEndpoint(helps)}` : 'helps: no reference');
   reasons.push(used ? `used (shuffled − trained, result tokens): ${fmtEndpoint(used)}` : 'used: no content ablation');
   const isUsed = used !== null && excludesZeroAbove(used);
-  if (helps && excludesZeroBelow(helps)) return { verdict: 'hurts', reasons: [...reasons, 'the run is worse than its reference'] };
   if (!isUsed) {
-    const note = helps && excludesZeroAbove(helps) ? 'the spans help, but not through their content (extra computation)' : 'the latents’ content makes no measurable difference';
+    const note =
+      helps && excludesZeroAbove(helps)
+        ? 'the spans help, but not through their content (extra computation)'
+        : helps && excludesZeroBelow(helps)
+          ? 'the spans cost loss, but not through their content (the layout or extra passes)'
+          : 'the latents’ content makes no measurable difference';
     return { verdict: 'ignored', reasons: [...reasons, note] };
   }
   if (helps && excludesZeroAbove(helps)) return { verdict: 'helps', reasons: [...reasons, 'the content is used and the run beats its reference'] };
+  if (helps && excludesZeroBelow(helps)) return { verdict: 'hurts', reasons: [...reasons, 'the content is used and the run is worse than its reference'] };
   return { verdict: 'used-but-no-help', reasons: [...reasons, 'the content is used, but the run does not beat its reference'] };
 }
 

@@ -12,6 +12,8 @@ import {
   type DecodedLatent,
   type Diagnostics,
   type EvalRecord,
+  type Interval,
+  type StudySummary,
   type MetricRecord,
   type ReadIssue,
   type RolloutSample,
@@ -282,6 +284,30 @@ function parseSpanLengths(v: unknown): { length: number; count: number }[] | und
   return out.sort((a, b) => a.length - b.length);
 }
 
+function parseIntervalObject(v: unknown): Interval | undefined {
+  if (!isObject(v)) return undefined;
+  const delta = finiteNumber(v.delta);
+  const ci = parseInterval(v.ci);
+  return delta !== undefined && ci ? { delta, ci } : undefined;
+}
+
+/** The study section: a verdict string, reasons, and optional intervals (a malformed interval fails the section). */
+function parseStudy(v: unknown): StudySummary | undefined {
+  if (!isObject(v) || typeof v.verdict !== 'string') return undefined;
+  const reasons = Array.isArray(v.reasons) && v.reasons.every((r) => typeof r === 'string') ? (v.reasons as string[]) : [];
+  const study: StudySummary = { verdict: v.verdict, reasons };
+  for (const key of ['helps', 'used', 'zeros', 'spanRemoved', 'contentBeyondCompute'] as const) {
+    if (v[key] === undefined || v[key] === null) continue;
+    const interval = parseIntervalObject(v[key]);
+    if (!interval) return undefined;
+    const label = (v[key] as Record<string, unknown>)[key === 'helps' ? 'reference' : 'pause'];
+    if (key === 'helps') study.helps = typeof label === 'string' ? { ...interval, reference: label } : interval;
+    else if (key === 'contentBeyondCompute') study.contentBeyondCompute = typeof label === 'string' ? { ...interval, pause: label } : interval;
+    else study[key] = interval;
+  }
+  return study;
+}
+
 function readDiagnostics(dir: string, log: IssueLog): Diagnostics | undefined {
   const value = readJsonFile(dir, 'diagnostics.json', log);
   if (!value) return undefined;
@@ -301,8 +327,16 @@ function readDiagnostics(dir: string, log: IssueLog): Diagnostics | undefined {
   if (hitRate !== undefined) diagnostics.resultHitRate = hitRate;
   const spanLengths = section(value, 'spanLengths', log, parseSpanLengths, 'an object mapping span lengths to counts');
   if (spanLengths) diagnostics.spanLengths = spanLengths;
-  const accuracy = section(value, 'accuracy', log, (v) => parseNumberRecord(v, ['withLatents', 'withoutLatents', 'n']), 'an object {withLatents, withoutLatents, n}');
+  const accuracy = section(
+    value,
+    'accuracy',
+    log,
+    (v) => parseNumberRecord(v, ['withLatents', 'withoutLatents', 'n', 'oracle', 'oracleShuffled', 'oracleConstant', 'spansAwayFromBreakpoints']),
+    'an object {withLatents, withoutLatents, n, oracle?, …}',
+  );
   if (accuracy) diagnostics.accuracy = accuracy;
+  const study = section(value, 'study', log, parseStudy, 'an object {verdict, reasons, helps?, used?, …} with intervals {delta, ci}');
+  if (study) diagnostics.study = study;
   const start = section(value, 'start', log, (v) => parseNumberRecord(v, ['precision', 'recall', 'f1']), 'an object {precision, recall, f1}');
   if (start) diagnostics.start = start;
   const startCalibrated = section(value, 'startCalibrated', log, (v) => parseNumberRecord(v, ['threshold', 'precision', 'recall', 'f1']), 'an object {threshold, precision, recall, f1}');

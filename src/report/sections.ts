@@ -14,9 +14,8 @@ import {
   trustedHtml,
   type HtmlValue,
 } from './html';
-import { latentUsageVerdict } from '../latent/diagnostics';
 import { countBarSpec, intervalBarSpec, lineChartSpec, renderSvg, type LinePoint, type Split } from './plots';
-import { type Ablation, type EvalField, type MetricField, type RolloutSample, type RunData } from './types';
+import { type Ablation, type EvalField, type Interval, type MetricField, type RolloutSample, type RunData } from './types';
 
 export interface ReportPlot {
   /** File name under plots/. */
@@ -119,8 +118,9 @@ function evalPoints(run: RunData, field: EvalField, series: (split: Split) => st
 const FIELD_NAMES: Record<MetricField | EvalField, string> = {
   time: 'time (s)',
   loss: 'loss',
-  nextStepLoss: 'next-step loss',
+  nextStepLoss: 'loss after the first span (every later token)',
   resultLoss: 'result loss',
+  stepLoss: 'loss of the step after each span',
   startLoss: 'start-classifier loss',
   stopLoss: 'end-classifier loss',
   lr: 'learning rate',
@@ -210,6 +210,39 @@ async function runsOverlayChart(plots: PlotCollector, runs: readonly RunData[], 
 // ---------------------------------------------------------------------------------------------
 // Sections
 
+const intervalText = (e: Interval | undefined) => (e ? `${formatNumber(e.delta)} ${formatInterval(e.ci)}` : '—');
+
+/**
+ * The study's verdict table: one row per run with study endpoints (diagnostics.json "study"), the
+ * verdict beside the numbers it rests on. Empty when no run has them.
+ */
+function verdictTable(runs: readonly RunData[]): SafeHtml | '' {
+  const rows = runs
+    .filter((r) => r.diagnostics?.study)
+    .map((run) => {
+      const s = run.diagnostics!.study!;
+      const a = run.diagnostics?.accuracy;
+      return [
+        html`<span title="${run.dir}">${run.name}</span>`,
+        html`<b class="verdict-${s.verdict}">${s.verdict}</b>`,
+        intervalText(s.helps),
+        s.helps?.reference ?? '—',
+        intervalText(s.used),
+        intervalText(s.contentBeyondCompute),
+        intervalText(s.zeros),
+        a?.withLatents !== undefined && (latentsOf(run) ?? 0) > 0 ? formatPercent(a.withLatents) : '—',
+        a?.oracle !== undefined ? formatPercent(a.oracle) : '—',
+        a?.withoutLatents !== undefined ? formatPercent(a.withoutLatents) : '—',
+      ];
+    });
+  if (!rows.length) return '';
+  return html`${htmlTable(
+    ['run', 'verdict', 'helps Δ [95% CI]', 'reference', 'used Δ [95% CI]', 'beyond pause Δ [95% CI]', 'zeros Δ [95% CI]', 'accuracy (classifier spans)', 'accuracy (oracle spans)', 'accuracy (no spans)'],
+    rows,
+    { numeric: [2, 4, 5, 6, 7, 8, 9] },
+  )}<p class="note">Result-token losses, paired over the same test examples (bootstrap CIs); Δ &gt; 0 favours the latents. <b>helps</b>: the reference's loss minus the run's; <b>used</b>: with latents shuffled across examples minus as trained; <b>beyond pause</b>: the pause-as-thought run's loss minus this run's; <b>zeros</b> (out of distribution: shock, not content). Verdict: <i>ignored</i> when used does not exclude 0 from above (then whatever the spans do is not the latents' content); else <i>helps</i>, <i>hurts</i> or <i>used-but-no-help</i> as helps is above 0, below 0 or neither.</p>`;
+}
+
 function overviewSection(runs: readonly RunData[]): Section {
   const baseline = runs.length > 1 ? runs.find(isBaseline) : undefined;
   const baselineTest = baseline ? finalEval(baseline, 'test') : undefined;
@@ -245,13 +278,13 @@ function overviewSection(runs: readonly RunData[]): Section {
   const notes = html`<p class="note">Final losses are the last logged values; accuracies come from <code>latent eval</code> (diagnostics.json).${
     baseline ? ` Negative Δ means lower test loss than the k=0 baseline.` : ''
   }</p>`;
-  return { id: 'overview', title: 'Overview', body: html`${htmlTable(headers, rows, { numeric })}${notes}${dirs}` };
+  return { id: 'overview', title: 'Overview', body: html`${verdictTable(runs)}${htmlTable(headers, rows, { numeric })}${notes}${dirs}` };
 }
 
 async function curvesSection(plots: PlotCollector, runs: readonly RunData[], includeAccuracy: boolean): Promise<Section | undefined> {
   const figures: SafeHtml[] = [
     ...(await trainEvalCharts(plots, runs, 'loss')),
-    ...(await trainEvalCharts(plots, runs, 'nextStepLoss', 'Loss on the next calculator step after each latent span.')),
+    ...(await trainEvalCharts(plots, runs, 'nextStepLoss', 'Loss on every solution token after the first latent span (it pools all later steps).')),
     ...(await trainEvalCharts(plots, runs, 'resultLoss', 'Loss on the result of each annotated calculation.')),
     ...(await metricsChart(plots, runs, ['startLoss', 'stopLoss'], 'classifier-losses', 'start/end classifier losses', 'loss')),
     ...(includeAccuracy ? await runsOverlayChart(plots, runs, 'accuracy', { evalField: 'accuracy' }) : []),
@@ -265,8 +298,8 @@ async function curvesSection(plots: PlotCollector, runs: readonly RunData[], inc
 
 
 /**
- * Latents count as used when replacing them with zeros and with shuffled latents both change the loss
- * with a confidence interval that excludes 0 (each one that was run; at least one is needed).
+ * Per run: the study's verdict (src/latent/study.ts: helps and used endpoints on result tokens) with
+ * its reasons, the ablation table and chart, and accuracy.
  */
 async function utilisationSection(plots: PlotCollector, runs: readonly RunData[]): Promise<Section | undefined> {
   const parts: SafeHtml[] = [];
@@ -274,19 +307,24 @@ async function utilisationSection(plots: PlotCollector, runs: readonly RunData[]
     const d = run.diagnostics;
     if (!d || (!d.ablations.length && !d.accuracy)) continue;
     const heading = runs.length > 1 ? html`<h3>${run.name}</h3>` : '';
-    const n = d.accuracy?.n !== undefined ? ` (n=${formatNumber(d.accuracy.n)})` : '';
-    const accuracy = !d.accuracy
+    const acc = d.accuracy;
+    const n = acc?.n !== undefined ? ` (n=${formatNumber(acc.n)})` : '';
+    const accuracy = !acc
       ? ''
       : latentsOf(run) === 0
-        ? html`<p>Answer accuracy <b>${formatPercent(d.accuracy.withoutLatents)}</b>${n} (k = 0: no latents).</p>`
-        : html`<p>Answer accuracy with latents <b>${formatPercent(d.accuracy.withLatents)}</b>, without latents <b>${formatPercent(d.accuracy.withoutLatents)}</b>${n}.</p>`;
+        ? html`<p>Answer accuracy <b>${formatPercent(acc.withoutLatents)}</b>${n} (k = 0: no latents).</p>`
+        : html`<p>Answer accuracy with spans opened by the start classifier <b>${formatPercent(acc.withLatents)}</b>, without spans <b>${formatPercent(acc.withoutLatents)}</b>${
+            acc.oracle !== undefined ? html`, with spans at the gold breakpoints <b>${formatPercent(acc.oracle)}</b>` : ''
+          }${acc.oracleShuffled !== undefined ? html` (latents shuffled across questions ${formatPercent(acc.oracleShuffled)}, a constant ${formatPercent(acc.oracleConstant)})` : ''}${n}.${
+            acc.spansAwayFromBreakpoints !== undefined ? ` ${formatPercent(acc.spansAwayFromBreakpoints)} of the classifier's spans opened away from a breakpoint.` : ''
+          }</p>`;
     if (!d.ablations.length) {
       parts.push(html`${heading}${accuracy}`);
       continue;
     }
-    const verdict = latentUsageVerdict(d.ablations);
+    const study = d.study;
     const table = htmlTable(
-      ['ablation', 'next-step loss', 'result loss', 'Δ loss (ablated − trained)', 'confidence interval'],
+      ['ablation', 'loss after the first span', 'result loss', 'Δ loss after the first span (ablated − trained)', 'confidence interval'],
       d.ablations.map((a) => [a.name, formatNumber(a.nextStepLoss), formatNumber(a.resultLoss), formatNumber(a.delta), formatInterval(a.ci)]),
       { numeric: [1, 2, 3, 4] },
     );
@@ -296,13 +334,16 @@ async function utilisationSection(plots: PlotCollector, runs: readonly RunData[]
     const chart = bars.length
       ? await plots.figure(`ablations-${run.name}`, intervalBarSpec(bars, { title: runs.length > 1 ? `ablation deltas: ${run.name}` : 'ablation deltas', yTitle: 'Δ loss (ablated − trained)' }), 'Error bars: confidence intervals.')
       : '';
-    parts.push(html`${heading}<p class="verdict ${verdict.used ? 'used' : 'unused'}">Verdict: <b>${verdict.text}</b></p><p class="note">${verdict.reasons.join('; ')}.</p>${accuracy}<div class="grid">${table}${chart}</div>`);
+    const verdict = study
+      ? html`<p class="verdict ${study.verdict === 'helps' ? 'used' : 'unused'}">Verdict: <b>${study.verdict}</b></p><p class="note">${study.reasons.join('; ')}.</p>`
+      : html`<p class="verdict unused">Verdict: <b>not computed</b></p><p class="note">diagnostics.json has no study endpoints; run <code>latent eval</code> again.</p>`;
+    parts.push(html`${heading}${verdict}${accuracy}<div class="grid">${table}${chart}</div>`);
   }
   if (!parts.length) return undefined;
   return {
     id: 'utilisation',
     title: 'Latent utilisation',
-    body: html`<p class="note">Each ablation replaces the trained latents (zeros, their mean, latents shuffled across examples, a constant) and measures the loss again; Δ &gt; 0 means the model relied on them.</p>${parts}`,
+    body: html`<p class="note">Each ablation replaces the latents the run feeds (zeros, their mean on training data, latents shuffled across examples, a learned constant) and measures the loss again; Δ &gt; 0 means the model relied on them. The verdict reads the shuffled ablation on result tokens (content) together with the comparison against the run's no-span reference (helps); zeros are out of distribution and are not part of it.</p>${parts}`,
   };
 }
 

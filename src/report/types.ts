@@ -41,15 +41,33 @@ export interface DecodedLatent {
   logitLens: TokenScore[];
 }
 
+/** A difference with its confidence interval; positive favours the latents. */
+export interface Interval {
+  delta: number;
+  ci: [number, number];
+}
+
+/** The study's endpoints and verdict of a run (`study` in diagnostics.json; src/latent/study.ts). */
+export interface StudySummary {
+  verdict: string;
+  reasons: string[];
+  helps?: Interval & { reference?: string };
+  used?: Interval;
+  zeros?: Interval;
+  spanRemoved?: Interval;
+  contentBeyondCompute?: Interval & { pause?: string };
+}
+
 /** `diagnostics.json`, written by `latent eval`. */
 export interface Diagnostics {
   ablations: Ablation[];
+  study?: StudySummary;
   decoded: DecodedLatent[];
   recurring: { token: string; count: number }[];
   resultHitRate?: number;
   /** Span length (number of latents the end classifier chose) → count. */
   spanLengths?: { length: number; count: number }[];
-  accuracy?: { withLatents?: number; withoutLatents?: number; n?: number };
+  accuracy?: { withLatents?: number; withoutLatents?: number; n?: number; oracle?: number; oracleShuffled?: number; oracleConstant?: number; spansAwayFromBreakpoints?: number };
   start?: { precision?: number; recall?: number; f1?: number };
   /** the start classifier at its calibrated threshold */
   startCalibrated?: { threshold?: number; precision?: number; recall?: number; f1?: number };

@@ -25,16 +25,15 @@ describe('latent demo (tiny)', () => {
 
   const exists = (...parts: string[]) => fs.existsSync(path.join(out, ...parts));
 
+  const RUNS = ['baseline-k0', 'markers-k0', 'pause-k2', 'full-k2', 'two-trunk-k2', 'planted-positive-k2', 'planted-null-k2'];
+
   test('every stage ran in order and left its output', () => {
     const stageLines = lines.filter((l) => /^\n\[\d+\/\d+\]/.test(l)).map((l) => l.trim());
-    expect(stageLines.length).toBe(12);
-    expect(stageLines[0]).toMatch(/^\[1\/12\] generate the arithmetic task/);
-    expect(stageLines[11]).toMatch(/^\[12\/12\] write the report · \d\d:\d\d elapsed, about \d\d:\d\d left$/);
-    expect(result.timings.map((t) => t.id)).toEqual([
-      'data', 'model', 'pretrain', 'export',
-      'train-full-k2', 'eval-full-k2', 'train-two-trunk-k2', 'eval-two-trunk-k2', 'train-baseline-k0', 'eval-baseline-k0',
-      'rl', 'report',
-    ]);
+    const total = 4 + 2 * RUNS.length + 2;
+    expect(stageLines.length).toBe(total);
+    expect(stageLines[0]).toMatch(new RegExp(`^\\[1/${total}\\] generate the arithmetic task`));
+    expect(stageLines[total - 1]).toMatch(new RegExp(`^\\[${total}/${total}\\] write the report · \\d\\d:\\d\\d elapsed, about \\d\\d:\\d\\d left$`));
+    expect(result.timings.map((t) => t.id)).toEqual(['data', 'model', 'pretrain', 'export', ...RUNS.flatMap((r) => [`train-${r}`, `eval-${r}`]), 'rl', 'report']);
 
     for (const f of ['train.jsonl', 'test.jsonl']) expect(exists('data', f)).toBe(true);
     expect(exists('tokenizer', 'tokenizer.json')).toBe(true);
@@ -42,7 +41,7 @@ describe('latent demo (tiny)', () => {
       expect(exists('init-model', f)).toBe(true);
       expect(exists('phase0-model', f)).toBe(true);
     }
-    for (const run of ['pretrain', 'full-k2', 'two-trunk-k2', 'baseline-k0']) {
+    for (const run of ['pretrain', ...RUNS]) {
       const dir = new RunDir(path.join(out, 'runs', run));
       expect(dir.readJson('config.json')).not.toBeNull();
       expect(dir.readJsonl('metrics.jsonl').length).toBe(run === 'pretrain' ? 6 : 4);
@@ -51,10 +50,20 @@ describe('latent demo (tiny)', () => {
       expect(fs.readdirSync(dir.path('checkpoints')).length).toBeGreaterThan(0);
       if (run !== 'pretrain') expect(dir.readJson('diagnostics.json')).not.toBeNull();
     }
-    const configs = ['full-k2', 'two-trunk-k2', 'baseline-k0'].map((r) => new RunDir(path.join(out, 'runs', r)).readJson<{ mode: string; latents: number; steps: number; model: string }>('config.json')!);
-    expect(configs.map((c) => [c.mode, c.latents])).toEqual([['full', 2], ['two-trunk', 2], ['full', 0]]);
-    // same budget, all from the exported phase-0 model
+    type Config = { mode: string; latents: number; steps: number; model: string; latentInput: string; markersAtZero: boolean; seed: number };
+    const configs = RUNS.map((r) => new RunDir(path.join(out, 'runs', r)).readJson<Config>('config.json')!);
+    expect(configs.map((c) => [c.mode, c.latents, c.latentInput, c.markersAtZero])).toEqual([
+      ['full', 0, 'affine', false],
+      ['full', 0, 'affine', true],
+      ['full', 2, 'pause', false],
+      ['full', 2, 'affine', false],
+      ['two-trunk', 2, 'affine', false],
+      ['full', 2, 'planted-result', false],
+      ['full', 2, 'zeros', false],
+    ]);
+    // compute-matched: one budget and seed, all from the exported phase-0 model
     expect(new Set(configs.map((c) => c.steps)).size).toBe(1);
+    expect(new Set(configs.map((c) => c.seed)).size).toBe(1);
     for (const c of configs) expect(path.resolve(c.model)).toBe(path.join(out, 'phase0-model'));
 
     if (loadPhase2().available) {
@@ -68,14 +77,40 @@ describe('latent demo (tiny)', () => {
     }
 
     const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as DemoResult;
-    expect(summary.runs.map((r) => r.name)).toEqual(['full-k2', 'two-trunk-k2', 'baseline-k0']);
+    expect(summary.runs.map((r) => r.name)).toEqual(RUNS);
+    expect(summary.runs.map((r) => r.kind)).toEqual(['baseline', 'markers', 'pause', 'latent', 'latent', 'planted-positive', 'planted-null']);
     expect(summary.reportPath).toBe(path.join(out, 'report', 'report.html'));
+    const verdicts = ['helps', 'used-but-no-help', 'ignored', 'hurts'];
     for (const r of summary.runs) {
+      expect(Object.keys(r)).toEqual(expect.arrayContaining(['name', 'kind', 'mode', 'k', 'seed', 'verdict', 'helps', 'used', 'accuracy']));
       expect(Number.isFinite(r.test.loss)).toBe(true);
-      expect(r.accuracy?.n).toBe(2);
-      expect(r.verdict === null).toBe(r.latents === 0);
+      if (r.kind === 'baseline') {
+        expect(r.verdict).toBeNull();
+        continue;
+      }
+      expect(verdicts).toContain(r.verdict);
+      // every run with spans is compared with a reference: the baseline, or two-trunk's frozen base
+      expect(r.helps?.reference).toBe(r.mode === 'two-trunk' ? 'frozen base (phase0-model)' : 'baseline-k0');
+      expect(r.helps!.ci[0]).toBeLessThanOrEqual(r.helps!.delta);
+      expect(r.helps!.ci[1]).toBeGreaterThanOrEqual(r.helps!.delta);
+      if (r.k > 0) expect(r.used).not.toBeNull();
+      if (r.kind === 'planted-positive') expect(r.accuracy).toBeNull();
+      else expect(r.accuracy?.n).toBe(2);
     }
-    expect(formatDemoResult(result)).toContain(`report: ${result.reportPath}`);
+    // the planted null feeds zeros: shuffling or averaging zeros changes nothing, exactly
+    const nul = summary.runs.find((r) => r.kind === 'planted-null')!;
+    expect(nul.used).toEqual({ delta: 0, ci: [0, 0] });
+    expect(nul.verdict).toBe('ignored');
+    // content beyond compute: the full-mode latent run against pause-as-thought
+    expect(summary.runs.find((r) => r.name === 'full-k2')!.endpoints?.contentBeyondCompute?.pause).toBe('pause-k2');
+    expect(summary.calibration).toMatchObject({ positive: { name: 'planted-positive-k2' }, null: { name: 'planted-null-k2' } });
+    expect(typeof summary.calibration.passed).toBe('boolean');
+    expect(summary.tasks.map((t) => t.name)).toEqual(['basic']);
+    expect(summary.tasks[0].overlap.testCalculations).toBeGreaterThan(0);
+    expect(summary.doseResponse.map((d) => d.k)).toEqual([0, 2]);
+    const text = formatDemoResult(result);
+    expect(text).toContain(`report: ${result.reportPath}`);
+    expect(text).toMatch(/calibration (passed|FAILED): planted positive/);
   });
 
   test('the exported phase-0 model is the phase-0 run at its last checkpoint', async () => {
@@ -105,8 +140,11 @@ describe('latent demo (tiny)', () => {
     const html = fs.readFileSync(result.reportPath, 'utf8');
     for (const id of ['overview', 'curves', 'utilisation', 'decoded', 'norms', 'span-lengths', 'start-classifier']) expect(html).toContain(`<section id="${id}">`);
     if (!result.phase2.skipped) expect(html).toContain('<section id="rl">');
-    for (const run of ['full-k2', 'two-trunk-k2', 'baseline-k0']) expect(html).toContain(run);
+    for (const run of RUNS) expect(html).toContain(run);
     expect(html).toContain('Verdict:');
+    // the overview opens with the verdict table
+    const overview = html.slice(html.indexOf('<section id="overview">'));
+    expect(overview.indexOf('verdict')).toBeLessThan(overview.indexOf('final train loss'));
     expect(html).toMatch(/phase 0 \(6 steps\): test loss \d+\.\d+, greedy accuracy/);
     expect(fs.readdirSync(path.join(out, 'report', 'plots')).filter((f) => f.endsWith('.svg')).length).toBeGreaterThan(5);
   });

@@ -10,7 +10,7 @@ describe('studyVerdict', () => {
     ['content used, beats the reference', e(0.2, 0.1, 0.3), e(0.5, 0.4, 0.6), 'helps'],
     ['content used, no better than the reference', e(0.01, -0.02, 0.04), e(0.5, 0.4, 0.6), 'used-but-no-help'],
     ['content used, worse than the reference', e(-0.3, -0.4, -0.2), e(0.5, 0.4, 0.6), 'hurts'],
-    ['content not used, worse than the reference', e(-0.3, -0.4, -0.2), e(0, -0.01, 0.01), 'hurts'],
+    ['content not used, worse than the reference: the spans cost, not the latents', e(-0.3, -0.4, -0.2), e(0, -0.01, 0.01), 'ignored'],
     ['content not used, no difference', e(0.01, -0.02, 0.04), e(0, -0.01, 0.01), 'ignored'],
     ['spans help without their content (compute)', e(0.2, 0.1, 0.3), e(0, -0.01, 0.01), 'ignored'],
     ['shuffling lowers the loss: not used', e(0.2, 0.1, 0.3), e(-0.2, -0.3, -0.1), 'ignored'],
@@ -27,7 +27,8 @@ describe('studyVerdict', () => {
     const v = studyVerdict(e(0.25, 0.125, 0.375), e(0.5, 0.4, 0.6));
     expect(v.reasons[0]).toContain('Δ 0.2500 [0.1250, 0.3750]');
     expect(v.reasons[2]).toMatch(/content is used and the run beats its reference/);
-    expect(studyVerdict(e(0.2, 0.1, 0.3), e(0, -0.01, 0.01)).reasons[2]).toMatch(/not through their content/);
+    expect(studyVerdict(e(0.2, 0.1, 0.3), e(0, -0.01, 0.01)).reasons[2]).toMatch(/spans help, but not through their content/);
+    expect(studyVerdict(e(-0.2, -0.3, -0.1), e(0, -0.01, 0.01)).reasons[2]).toMatch(/spans cost loss, but not through their content/);
   });
 });
 

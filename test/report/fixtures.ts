@@ -93,6 +93,15 @@ export function writeRunDir(root: string, name: string, o: FixtureOptions): stri
       path.join(dir, 'diagnostics.json'),
       JSON.stringify({
         ablations: USED_ABLATIONS,
+        study: {
+          verdict: 'helps',
+          reasons: ['helps (reference − run, result tokens): Δ 0.2500 [0.1250, 0.3750]', 'used (shuffled − trained, result tokens): Δ 0.6000 [0.5000, 0.7500]', 'the content is used and the run beats its reference'],
+          helps: { delta: 0.25, ci: [0.125, 0.375], reference: 'sft-k0', step: { delta: 0.1, ci: [0.05, 0.15] } },
+          used: { delta: 0.6, ci: [0.5, 0.75], ablation: 'shuffled', step: { delta: 0.2, ci: [0.1, 0.3] } },
+          zeros: { delta: 1.5, ci: [1.25, 1.75] },
+          spanRemoved: { delta: 0.25, ci: [0.125, 0.375] },
+          contentBeyondCompute: { delta: 0.0625, ci: [-0.0625, 0.1875], pause: 'pause-k4' },
+        },
         decoded: [
           { example: 0, span: 0, step: 1, expression: '48/2', result: '24', nearest: [{ token: '24', cosine: 0.61 }, { token: ' twenty', cosine: 0.42 }], logitLens: [{ token: '2', prob: 0.55 }, { token: '\n', prob: 0.1 }] },
           { example: 3, span: 1, step: 2, expression: '24+48', result: '72', nearest: [{ token: XSS, cosine: 0.33 }], logitLens: [{ token: '7', prob: 0.71 }] },

@@ -3,8 +3,8 @@ import * as path from 'path';
 import yargs from 'yargs';
 import { command as reportCommand, defaultReportDir } from '../../src/cli/commands/report';
 import { loadCommands } from '../../src/cli/main';
-import { highlightSpans, latentUsageVerdict, readRun, writeReport, type Ablation } from '../../src/report';
-import { assertWellFormedSvg, makeTempDir, SCRIPT, USED_ABLATIONS, writeRunDir, XSS } from './fixtures';
+import { highlightSpans, readRun, writeReport } from '../../src/report';
+import { assertWellFormedSvg, makeTempDir, SCRIPT, writeRunDir, XSS } from './fixtures';
 
 const MALFORMED_LINES = ['{"step": 5, "loss": nul', '[1, 2]', '{"loss": 3}', '{"step": 201, "loss": null}'];
 
@@ -100,27 +100,6 @@ describe('readRun', () => {
   });
 });
 
-describe('latentUsageVerdict', () => {
-  const ablation = (name: string, lo: number, hi: number): Ablation => ({ name, delta: (lo + hi) / 2, ci: [lo, hi] });
-
-  test('latents are used when the zeros and shuffled CIs exclude 0', () => {
-    const v = latentUsageVerdict(USED_ABLATIONS as Ablation[]);
-    expect(v.used).toBe(true);
-    expect(v.text).toBe('latents are used');
-    expect(v.reasons).toEqual([expect.stringMatching(/^zeros: .*above 0/), expect.stringMatching(/^shuffled: .*above 0/)]);
-  });
-  test('no evidence when either CI includes 0', () => {
-    expect(latentUsageVerdict([ablation('zeros', 0.1, 0.3), ablation('shuffled', -0.01, 0.2)])).toMatchObject({ used: false, text: 'no evidence latents are used' });
-  });
-  test('no evidence without a zeros or shuffled ablation, or without its CI', () => {
-    expect(latentUsageVerdict([ablation('mean', 0.2, 0.3)])).toMatchObject({ used: false, reasons: ['no zeros or shuffled ablation was run'] });
-    expect(latentUsageVerdict([{ name: 'zeros', delta: 0.3 }])).toMatchObject({ used: false, reasons: ['zeros: no confidence interval'] });
-  });
-  test('a CI below 0 still shows use, with a qualifier', () => {
-    expect(latentUsageVerdict([ablation('zeros', -0.3, -0.1)]).text).toBe('latents are used (but ablating them lowers the loss)');
-  });
-});
-
 describe('highlightSpans', () => {
   test('escapes text, merges overlapping spans and clamps to the text', () => {
     expect(highlightSpans('a<b>cdef', [[3, 5], [1, 4], [7, 99], [6, 6]]).value).toBe('a<mark class="latent">&lt;b&gt;c</mark>de<mark class="latent">f</mark>');
@@ -144,7 +123,13 @@ describe('writeReport', () => {
     expect(html).toMatch(/<td class="num">201<\/td>/); // steps
     expect(html).toContain('43.8% (n=160)');
     expect(html).toContain('31.3% (n=160)');
-    expect(html).toContain('Verdict: <b>latents are used</b>');
+    expect(html).toContain('Verdict: <b>helps</b>');
+    expect(html).toContain('the content is used and the run beats its reference');
+    // the overview opens with the verdict table, the numbers and CIs beside each verdict
+    const overview = html.slice(html.indexOf('<section id="overview">'), html.indexOf('<section id="curves">'));
+    expect(overview.indexOf('<b class="verdict-helps">helps</b>')).toBeGreaterThan(0);
+    expect(overview.indexOf('verdict-helps')).toBeLessThan(overview.indexOf('final train loss'));
+    for (const cell of ['0.25 [0.125, 0.375]', '0.6 [0.5, 0.75]', '0.0625 [-0.0625, 0.1875]', '1.5 [1.25, 1.75]', 'sft-k0']) expect(overview).toContain(cell);
     expect(html).toContain('<b>62.5%</b> of latents');
     expect(html).toContain('<code>48/2 = 24</code>');
     expect(html).toContain('58 spans, mean length 2.172.');
@@ -190,7 +175,7 @@ describe('writeReport', () => {
     expect(html).toContain('Latest 2 of 2 rollouts.');
     expect(html).toContain('<mark class="latent">&lt;&lt;48/2=24&gt;&gt;</mark>24 clips');
     // Per-run diagnostics appear once per run that has them.
-    expect(html.match(/Verdict: <b>latents are used<\/b>/g)).toHaveLength(2);
+    expect(html.match(/Verdict: <b>helps<\/b>/g)).toHaveLength(2);
   });
 
   test('escapes run-directory text everywhere (HTML injection)', async () => {

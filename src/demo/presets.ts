@@ -18,6 +18,8 @@ export interface DemoTrainingBudget {
 
 export interface DemoPreset {
   size: DemoSize;
+  /** the main task (ARITH_PRESETS): the whole study runs on it; `data.difficulty` and `data.holdOut` are its */
+  task: ArithPresetName;
   data: { train: number; test: number; difficulty: Partial<ArithDifficulty>; holdOut: number };
   /** vocabulary of the trained BPE tokenizer when no Qwen tokenizer is on disk */
   bpeVocabSize: number;
@@ -62,9 +64,27 @@ export type DemoStageKind = 'data' | 'model' | 'pretrain' | 'export' | 'latent' 
 const difficulty: Partial<ArithDifficulty> = ARITH_PRESETS.basic.difficulty;
 const holdOut = ARITH_PRESETS.basic.holdOut;
 
+/** A preset with the study on another main task, other seeds or another k sweep (the demo's options). */
+export function withStudyOptions(p: DemoPreset, o: { task?: ArithPresetName; seeds?: number[]; sweep?: number[]; chained?: boolean }): DemoPreset {
+  const task = o.task ?? p.task;
+  const t = ARITH_PRESETS[task];
+  if (!t) throw new RangeError(`demo: unknown task ${JSON.stringify(task)} (one of ${Object.keys(ARITH_PRESETS).join(', ')})`);
+  if (o.seeds && (!o.seeds.length || o.seeds.some((s) => !Number.isInteger(s) || s < 0))) throw new RangeError(`demo: --seeds must be non-negative integers, got ${o.seeds.join(',')}`);
+  if (o.sweep && o.sweep.some((k) => !Number.isInteger(k) || k < 1)) throw new RangeError(`demo: --sweep must be positive integers (k = 0 is the baseline, always run), got ${o.sweep.join(',')}`);
+  // a second task only when it differs from the main one
+  const chained = o.chained === false || task === p.study.chained?.task ? null : p.study.chained;
+  return {
+    ...p,
+    task,
+    data: { ...p.data, difficulty: t.difficulty, holdOut: t.holdOut },
+    study: { ...p.study, seeds: o.seeds ?? p.study.seeds, sweep: (o.sweep ?? p.study.sweep).filter((k) => k !== p.latents), chained },
+  };
+}
+
 export const DEMO_PRESETS: Readonly<Record<DemoSize, DemoPreset>> = {
   tiny: {
     size: 'tiny',
+    task: 'basic',
     data: { train: 48, test: 12, difficulty, holdOut },
     bpeVocabSize: 400,
     model: { layers: 1, hidden: 32, heads: 4, kvHeads: 2, intermediate: 64 },
@@ -79,6 +99,7 @@ export const DEMO_PRESETS: Readonly<Record<DemoSize, DemoPreset>> = {
   },
   quick: {
     size: 'quick',
+    task: 'basic',
     data: { train: 3000, test: 200, difficulty, holdOut },
     bpeVocabSize: 1024,
     model: { layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 192 },
@@ -93,6 +114,7 @@ export const DEMO_PRESETS: Readonly<Record<DemoSize, DemoPreset>> = {
   },
   full: {
     size: 'full',
+    task: 'basic',
     data: { train: 8000, test: 500, difficulty, holdOut },
     bpeVocabSize: 1024,
     model: { layers: 4, hidden: 128, heads: 4, kvHeads: 2, intermediate: 384 },

@@ -14,7 +14,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as torch from '../torch';
-import { ARITH_PRESETS, writeArithTask, type CalculationOverlap } from '../data/arith-task';
+import { ARITH_PRESETS, writeArithTask, type ArithPresetName, type CalculationOverlap } from '../data/arith-task';
 import { formatTrainingText, loadGsm8k } from '../data/gsm8k';
 import type { LatentMode } from '../latent/model';
 import type { LatentInputKind } from '../latent/latent-input';
@@ -28,7 +28,7 @@ import { resolveSftConfig, trainSft, type SftConfig, type SftSummary } from '../
 import { evaluateSftRun, type SftDiagnostics, type StudyEndpoints } from '../train/sft-eval';
 import { exportRunModel, type PretrainCheck } from './export';
 import { loadPhase2, type Phase2Availability } from './phase2';
-import { DEMO_PRESETS, type DemoPreset, type DemoSize, type DemoStageKind, type DemoTrainingBudget } from './presets';
+import { DEMO_PRESETS, withStudyOptions, type DemoPreset, type DemoSize, type DemoStageKind, type DemoTrainingBudget } from './presets';
 import { StageTracker, type PlannedStage, type StageTiming } from './stages';
 import { demoTokenizer, type TokenizerChoice } from './tokenizer';
 
@@ -38,6 +38,11 @@ export interface DemoOptions {
   size?: DemoSize;
   /** replaces the size's preset (tests, experiments) */
   preset?: DemoPreset;
+  /** the study's main task, phase-1 seeds, k sweep, and whether to add the second task (default: the preset's) */
+  task?: ArithPresetName;
+  seeds?: number[];
+  sweep?: number[];
+  chained?: boolean;
   device?: string;
   seed?: number;
   /** intra-op CPU threads (default 1: small matrices gain nothing from more, and a busy machine loses a lot) */
@@ -173,14 +178,14 @@ export function studyRunPlans(p: DemoPreset): LatentRunPlan[] {
   const k = p.latents;
   const several = p.study.seeds.length > 1;
   const plans: LatentRunPlan[] = [];
-  const tasks = [{ task: 'basic', prefix: '', full: true }, ...(p.study.chained ? [{ task: p.study.chained.task, prefix: `${p.study.chained.task}-`, full: false }] : [])];
+  const tasks = [{ task: p.task, prefix: '', full: true }, ...(p.study.chained ? [{ task: p.study.chained.task, prefix: `${p.study.chained.task}-`, full: false }] : [])];
   for (const { task, prefix, full } of tasks) {
     for (const seed of p.study.seeds) {
       const suffix = several ? `-s${seed}` : '';
       const name = (base: string) => `${prefix}${base}${suffix}`;
       const baseline = name('baseline-k0');
       const pause = p.study.pause ? name(`pause-k${k}`) : null;
-      const on = task === 'basic' ? '' : ` on the ${task} task`;
+      const on = full ? '' : ` on the ${task} task`;
       const seedNote = several ? `, seed ${seed}` : '';
       const run = (o: Omit<LatentRunPlan, 'task' | 'seed' | 'markersAtZero' | 'latentInput' | 'pause' | 'reference'> & Partial<LatentRunPlan>): LatentRunPlan => ({
         task, seed, markersAtZero: false, latentInput: 'affine', pause: null, reference: baseline, ...o, title: `${o.title}${on}${seedNote}`,
@@ -292,9 +297,10 @@ function runSummary(plan: LatentRunPlan, dir: string, trained: SftSummary, d: Sf
 
 /** The calibration of every seed: its planted positive must be `helps`, its planted null `ignored` with a content CI including 0. */
 export function demoCalibration(runs: readonly DemoRunSummary[]): DemoResult['calibration'] {
-  const seeds = [...new Set(runs.filter((r) => r.task === 'basic').map((r) => r.seed))];
+  const main = runs[0]?.task;
+  const seeds = [...new Set(runs.filter((r) => r.task === main).map((r) => r.seed))];
   const per = seeds.map((seed) => {
-    const find = (kind: DemoRunKind) => runs.find((r) => r.task === 'basic' && r.seed === seed && r.kind === kind);
+    const find = (kind: DemoRunKind) => runs.find((r) => r.task === main && r.seed === seed && r.kind === kind);
     const asCase = (r: DemoRunSummary | undefined) => (r && r.verdict ? { name: r.name, verdict: r.verdict, helps: r.helps, used: r.used } : null);
     return { seed, c: calibrate(asCase(find('planted-positive')), asCase(find('planted-null'))) };
   });
@@ -352,8 +358,9 @@ export function demoDoseResponse(runs: readonly DemoRunSummary[]): DemoResult['d
 /** Runs the demo; resolves with what it found, after writing OUT/summary.json and OUT/report/report.html. */
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const size = options.size ?? 'quick';
-  const p = options.preset ?? DEMO_PRESETS[size];
-  if (!p) throw new RangeError(`demo: unknown size ${JSON.stringify(size)}`);
+  const base = options.preset ?? DEMO_PRESETS[size];
+  if (!base) throw new RangeError(`demo: unknown size ${JSON.stringify(size)}`);
+  const p = withStudyOptions(base, { task: options.task, seeds: options.seeds, sweep: options.sweep, chained: options.chained });
   const device = options.device ?? 'cpu';
   const seed = options.seed ?? 0;
   const quiet = options.quiet ?? false;
@@ -433,7 +440,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const pretrainDir = path.join(dirs.runs, 'pretrain');
     const { trained: pretrained, check } = await phase0('basic', dirs.data, pretrainDir, dirs.pretrainedModel);
     const chainedPhase0 = chained ? await phase0(chained.task, dirs.chainedData, path.join(dirs.runs, `pretrain-${chained.task}`), dirs.chainedModel) : null;
-    const taskDirs = (task: string) => (task === 'basic' ? { data: dirs.data, model: dirs.pretrainedModel } : { data: dirs.chainedData, model: dirs.chainedModel });
+    const taskDirs = (task: string) => (task === p.task ? { data: dirs.data, model: dirs.pretrainedModel } : { data: dirs.chainedData, model: dirs.chainedModel });
 
     // ---- phase 1 and evaluations: every run of the study, its references first
     const runs: DemoRunSummary[] = [];
@@ -469,7 +476,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
     // ---- phase 2
     stages.begin('rl');
-    const latentRun = runs.find((r) => r.kind === 'latent' && r.mode === 'full' && r.task === 'basic' && r.k === p.latents)!;
+    const latentRun = runs.find((r) => r.kind === 'latent' && r.mode === 'full' && r.task === p.task && r.k === p.latents)!;
     const phase2 = await runPhase2(options.phase2 ?? true, loadPhase2, {
       from: latentRun.dir,
       data: dirs.data,
@@ -497,7 +504,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     stages.end(report.htmlPath);
 
     const tasks: DemoResult['tasks'] = [
-      { name: 'basic', description: ARITH_PRESETS.basic.description, train: train.length, test: testCount, holdOut: p.data.holdOut, overlap: basicOverlap, pretrain: { steps: pretrained.steps, testLoss: check.testLoss, accuracy: check.accuracy, n: check.n } },
+      { name: p.task, description: ARITH_PRESETS[p.task].description, train: train.length, test: testCount, holdOut: p.data.holdOut, overlap: basicOverlap, pretrain: { steps: pretrained.steps, testLoss: check.testLoss, accuracy: check.accuracy, n: check.n } },
       ...(chained && chainedPreset && chainedOverlap && chainedPhase0
         ? [{ name: chained.task, description: chainedPreset.description, train: chainedTrain.length, test: chained.test, holdOut: chainedPreset.holdOut, overlap: chainedOverlap, pretrain: { steps: chainedPhase0.trained.steps, testLoss: chainedPhase0.check.testLoss, accuracy: chainedPhase0.check.accuracy, n: chainedPhase0.check.n } }]
         : []),

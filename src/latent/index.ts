@@ -4,21 +4,24 @@ export { buildLatentSequence, sequenceWithSpans, namedLatentSchedule, LATENT_SCH
 export { latentForward, type Trunk, type Backbone, type LatentAblation, type LatentForwardOptions, type LatentRecord, type LatentForwardResult } from './forward';
 export { LatentHeads, type LatentHeadsOptions } from './heads';
 export {
-  createLatentInput, isLatentInputKind, LATENT_INPUT_KINDS, LATENT_INPUT_FORMS, LatentInput, RawInput, ScaledInput, AffineInput, SoftInput, GatedInput, PauseInput,
+  createLatentInput, isLatentInputKind, LATENT_INPUT_KINDS, LATENT_INPUT_FORMS, LatentInput, RawInput, ScaledInput, AffineInput, SoftInput, GatedInput, PauseInput, PlantedResultInput, ZeroInput,
   type TokenSpace, type LatentStepArgs, type StopHead, type LatentInputKind, type LatentInputSpec, type LatentInputInit,
 } from './latent-input';
 export { CoupledCaches, checkCoupling, COUPLINGS, type Coupling } from './coupling';
 export { latentLogits, parseSpans, type PositionOutputs, type PositionKind } from './logits';
 export { LatentModel, BOT, EOT, measureLatentScale, resizeTokenEmbeddings, type LatentMode, type LatentModelOptions } from './model';
 export { qwen2Backbone, LatentDecoder } from './qwen2-trunks';
-export { generateWithLatents, type LatentGenerateOptions, type GeneratedSpan, type LatentGeneration } from './generate';
+export { generateWithLatents, BREAKPOINT_PATTERN, type LatentGenerateOptions, type GeneratedSpan, type LatentGeneration } from './generate';
 export {
-  evaluateLoss, collectLatents, latentAblations, learnConstantLatent, inspectLatents, answerAccuracy,
-  type SumCount, type LossEvaluation, type AblationResult, type DecodedLatent, type AccuracyResult,
+  evaluateLoss, collectLatents, latentAblations, latentAblationsWithConstant, learnConstantLatent, inspectLatents, answerAccuracy,
+  type SumCount, type LossEvaluation, type AblationResult, type AblationOptions, type DecodedLatent, type AccuracyResult, type AccuracyOptions, type AccuracyCondition,
 } from './evaluate';
 export {
-  bootstrapMeanDelta, nearestTokens, logitLens, recurringTokens, resultAppears, precisionRecallF1, bestF1Threshold, histogram, latentUsageVerdict,
-  type DecodedToken, type LatentUsageVerdict,
+  bootstrapMeanDelta, nearestTokens, logitLens, recurringTokens, resultAppears, precisionRecallF1, bestF1Threshold, histogram,
+  type DecodedToken,
 } from './diagnostics';
 export { latentStep, latentStepReference, type LatentStepOutput } from '../torch/kernels/latent-step';
-export * from './study';
+export {
+  studyVerdict, pairedLossDelta, pairedAccuracy, mcnemarExactP, acrossSeeds, calibrate, includesZero, excludesZeroAbove, excludesZeroBelow, STUDY_VERDICTS,
+  type StudyVerdict, type Endpoint, type VerdictResult, type PairedAccuracy, type Calibration, type CalibrationCase,
+} from './study';

@@ -101,6 +101,18 @@ describe('latentForward', () => {
     const lb = torch.scope(() => latentForward(seqs, { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT, perExample: true }));
     const ls = seqs.map((s) => torch.scope(() => latentForward([s], { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT }).lmSum));
     lb.perExample.forEach((e, i) => expect(Math.abs(e[0] - ls[i])).toBeLessThan(1e-10 * ls[i]));
+    // result and step-after-span sums: per example, over exactly the positions the sequence marks, summing to the totals
+    lb.perExample.forEach((e, i) => {
+      expect(e[5]).toBe(seqs[i].resultTarget.filter((x, t) => x && seqs[i].targets[t] !== -100).length);
+      expect(e[7]).toBe(seqs[i].stepTarget.filter((x, t) => x && seqs[i].targets[t] !== -100).length);
+      expect(e[7]).toBeGreaterThanOrEqual(e[5]); // a step starts with its result
+      expect(e[6]).toBeGreaterThanOrEqual(e[4] - 1e-12);
+      expect(e[6]).toBeLessThanOrEqual(e[0] + 1e-12);
+    });
+    const sum = (j: number) => lb.perExample.reduce((a, e) => a + e[j], 0);
+    expect(Math.abs(sum(6) - lb.stepSum)).toBeLessThan(1e-9);
+    expect(sum(7)).toBe(lb.stepCount);
+    expect(lb.stepCount).toBeGreaterThan(0);
   });
 
   test('the gradient through the latent passes matches finite differences', () => {

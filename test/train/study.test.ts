@@ -23,29 +23,29 @@ describe('the study instrument on planted cases', () => {
   beforeAll(() => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'lt-study-'));
     data = path.join(root, 'data');
-    writeArithTask(data, { train: 400, test: 48, seed: 5, ...ARITH_PRESETS.basic.difficulty });
+    writeArithTask(data, { train: 300, test: 32, seed: 5, ...ARITH_PRESETS.basic.difficulty });
     const texts = loadGsm8k(data, { split: 'train' }).examples.map((e) => formatTrainingText(e));
     const tok = path.join(root, 'tok');
     trainByteLevelBpe(texts, { vocabSize: 300 }).save(tok);
     model = path.join(root, 'model');
-    makeModel(model, { layers: 2, hidden: 48, heads: 4, kvHeads: 2, intermediate: 96, vocab: 302, tokenizerDir: tok, seed: 2, std: 0.05 });
+    makeModel(model, { layers: 2, hidden: 32, heads: 4, kvHeads: 2, intermediate: 64, vocab: 302, tokenizerDir: tok, seed: 2, std: 0.05 });
   });
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
   const train = async (name: string, latents: number, latentInput: LatentInputKind) => {
     const out = path.join(root, name);
-    const config = resolveSftConfig({ model, data, out, mode: 'full', latents, latentInput, steps: 150, batchSize: 16, lr: 3e-3, minLr: 3e-4, warmupSteps: 10, evalEvery: 150, evalExamples: 8, validationSize: 8, saveEvery: 150, seed: 1 });
+    const config = resolveSftConfig({ model, data, out, mode: 'full', latents, latentInput, steps: 120, batchSize: 8, lr: 1e-2, minLr: 1e-3, warmupSteps: 5, evalEvery: 120, evalExamples: 4, validationSize: 8, saveEvery: 120, seed: 1 });
     const summary = await trainSft(config, { quiet: true });
     expect(summary.stopped).toBe('completed');
     return out;
   };
-  const evaluate = (dir: string, reference?: string) => evaluateSftRun(dir, { examples: 48, generate: 0, inspect: 0, constantSteps: 10, quiet: true, reference });
+  const evaluate = (dir: string, reference?: string) => evaluateSftRun(dir, { examples: 32, generate: 0, inspect: 0, constantSteps: 5, quiet: true, reference });
 
   test('planted positive → helps, planted null → ignored; calibration passes', async () => {
     const baseline = await train('baseline-k0', 0, 'affine');
     const base = await evaluate(baseline);
     expect(base.study).toBeNull(); // the reference itself
-    expect(base.perExample.result).toHaveLength(48);
+    expect(base.perExample.result).toHaveLength(32);
 
     const positive = await evaluate(await train('planted-positive-k2', 2, 'planted-result'), baseline);
     const nul = await evaluate(await train('planted-null-k2', 2, 'zeros'), baseline);

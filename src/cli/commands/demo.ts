@@ -29,7 +29,7 @@ export const command: CommandModule<object, Args> = {
   describe: 'run the whole study on a built-in arithmetic task: data, a small Qwen2, phase 0, phase 1 (k=0 reference, pause-as-thought, full, two-trunk, planted positive and null), latent eval with verdicts, phase 2, one report',
   builder: (y: Argv) =>
     y
-      .option('quick', { type: 'boolean', describe: 'the version that takes a few minutes (smaller model, fewer steps); without it about 10-20 minutes on 2 CPU cores', defaultDescription: 'false' })
+      .option('quick', { type: 'boolean', describe: 'one seed, a smaller model and fewer steps: about 2½ minutes of CPU (many more on a busy machine); without it 3 seeds, a k sweep and a second task (hours on 2 CPU cores)', defaultDescription: 'false' })
       .option('tiny', { type: 'boolean', hidden: true, describe: 'a seconds-long pipeline check (tests)' })
       .option('out', { type: 'string', default: 'runs/demo', describe: 'output directory (an earlier demo there is replaced)' })
       .option('device', { type: 'string', default: 'cpu', describe: 'cpu | cuda | cuda:N' })

@@ -25,8 +25,9 @@ async function main(): Promise<void> {
 
   const d = await train.evaluateSftRun(phase1, { examples: FAST ? 6 : 100, generate: FAST ? 2 : 50, inspect: FAST ? 2 : 10, maxNewTokens: FAST ? 24 : 120, constantSteps: FAST ? 2 : 50 });
   console.log(train.formatDiagnostics(d));
-  const verdict = latent.latentUsageVerdict(d.ablations);
-  console.log(`latents used: ${verdict.used ? 'yes' : 'no'} (${verdict.text})`);
+  // two-trunk's matched no-span reference is its frozen base, so the verdict needs no other run
+  if (d.study) console.log(`verdict: ${d.study.verdict} (${d.study.reasons.join('; ')})`);
+  if (d.study?.helps) console.log(`helps: ${latent.excludesZeroAbove(d.study.helps) ? 'yes' : 'not shown'} (frozen base minus run, result tokens, ${d.study.helps.delta.toFixed(4)})`);
 }
 
 main().catch((e) => {

@@ -629,6 +629,9 @@ export function formatDemoResult(r: DemoResult): string {
     'helps: result-token loss of the reference minus the run; used: shuffled latents minus trained (Δ > 0 favours the latents; paired bootstrap over test examples)',
     line(header),
     ...rows.map(line),
+    ...(r.doseResponse.length > 2
+      ? [`dose-response (full fine-tuning, mean over seeds): ${r.doseResponse.map((d) => `${d.task} k=${d.k}: result loss ${fmt(d.resultLoss)}, helps ${fmt(d.helps)}, accuracy ${pct(d.accuracy)}`).join('; ')}`]
+      : []),
     `calibration ${c.passed ? 'passed' : 'FAILED'}: planted positive ${c.positive ? c.positive.verdict : 'not run'} (expected helps), planted null ${c.null ? c.null.verdict : 'not run'} (expected ignored)`,
     ...(r.phase2.skipped ? [`phase 2 skipped: ${r.phase2.skipped}`] : []),
     `report: ${r.reportPath}`,

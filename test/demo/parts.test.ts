@@ -9,10 +9,10 @@ import { Tokenizer } from '../../src/models/tokenizer';
 import { trainByteLevelBpe, demoTokenizer, END_OF_TEXT } from '../../src/demo/tokenizer';
 import { StageTracker } from '../../src/demo/stages';
 import { loadPhase2, type Phase2Availability, type Phase2Modules } from '../../src/demo/phase2';
-import { runPhase2 } from '../../src/demo/run';
+import { runPhase2, studyRunPlans, demoCalibration, demoAcrossSeeds, demoDoseResponse } from '../../src/demo/run';
 import { evaluateRlRun } from '../../src/rl/evaluate';
 import { resolveRlConfig, trainRl, type RlConfig } from '../../src/rl/trainer';
-import { DEMO_PRESETS, DEMO_SIZES } from '../../src/demo/presets';
+import { DEMO_PRESETS, DEMO_SIZES, withStudyOptions } from '../../src/demo/presets';
 import { findPython, runPython } from '../helpers/python';
 
 function taskTexts(count: number, seed: number): string[] {
@@ -184,4 +184,45 @@ test('presets: every size is complete and phase 1 runs get one shared budget', (
     expect(p.model.heads % p.model.kvHeads).toBe(0);
     for (const kind of ['data', 'model', 'pretrain', 'export', 'latent', 'baseline', 'eval', 'rl', 'report'] as const) expect(p.expectedSeconds[kind]).toBeGreaterThan(0);
   }
+});
+
+describe('the study plan and its summaries', () => {
+  test('quick: references first, every run compute-matched to the baseline; default: 3 seeds, sweep, markers, chained', () => {
+    const quick = studyRunPlans(DEMO_PRESETS.quick);
+    expect(quick.map((r) => r.name)).toEqual(['baseline-k0', 'pause-k2', 'full-k2', 'two-trunk-k2', 'planted-positive-k2', 'planted-null-k2']);
+    expect(quick.find((r) => r.name === 'full-k2')).toMatchObject({ reference: 'baseline-k0', pause: 'pause-k2' });
+    expect(quick.find((r) => r.name === 'two-trunk-k2')?.reference).toBeNull(); // its frozen base
+    const full = studyRunPlans(DEMO_PRESETS.full);
+    expect(full.length).toBe(3 * 9 + 3 * 3);
+    expect(new Set(full.map((r) => r.seed))).toEqual(new Set([0, 1, 2]));
+    expect(full.filter((r) => r.kind === 'latent' && r.mode === 'full' && r.task === 'basic' && r.seed === 0).map((r) => r.latents).sort()).toEqual([1, 2, 4]);
+    expect(full.filter((r) => r.task === 'chained' && r.seed === 1).map((r) => r.name)).toEqual(['chained-baseline-k0-s1', 'chained-pause-k2-s1', 'chained-full-k2-s1']);
+    // every reference and pause control is planned before the runs that need it
+    full.forEach((r, i) => {
+      for (const dep of [r.reference, r.pause]) if (dep) expect(full.findIndex((x) => x.name === dep)).toBeLessThan(i);
+    });
+    const chainedOnly = studyRunPlans(withStudyOptions(DEMO_PRESETS.quick, { task: 'chained', seeds: [3] }));
+    expect(chainedOnly.every((r) => r.task === 'chained' && r.seed === 3)).toBe(true);
+    expect(() => withStudyOptions(DEMO_PRESETS.quick, { seeds: [-1] })).toThrow(/--seeds must be non-negative integers/);
+  });
+
+  test('calibration, the spread across seeds and the dose-response from run summaries', () => {
+    const run = (name: string, kind: string, seed: number, k: number, verdict: string | null, helps: number, used: number | null, acc: number) =>
+      ({ name, kind, seed, k, task: 'basic', mode: 'full', verdict, helps: { delta: helps, ci: [helps - 0.1, helps + 0.1], reference: 'b' }, used: used === null ? null : { delta: used, ci: used === 0 ? [0, 0] : [used - 0.1, used + 0.1] }, accuracy: { withLatents: acc, withoutLatents: acc, n: 10 }, test: { resultLoss: 1 - helps } }) as never;
+    const runs = [0, 1].flatMap((s) => [
+      run(`baseline-k0-s${s}`, 'baseline', s, 0, null, 0, null, 0.5),
+      run(`full-k2-s${s}`, 'latent', s, 2, 'ignored', -0.1 - 0.1 * s, 0, 0.4 + 0.1 * s),
+      run(`planted-positive-k2-s${s}`, 'planted-positive', s, 2, 'helps', 1, 3, 0),
+      run(`planted-null-k2-s${s}`, 'planted-null', s, 2, s === 0 ? 'ignored' : 'hurts', -0.2, 0, 0.3),
+    ]);
+    const c = demoCalibration(runs);
+    expect(c.seeds).toEqual([{ seed: 0, passed: true }, { seed: 1, passed: false }]);
+    expect(c.passed).toBe(false);
+    const full = demoAcrossSeeds(runs).find((g) => g.name === 'full-k2')!;
+    expect(full.seeds).toEqual([0, 1]);
+    expect(full.helps!.mean).toBeCloseTo(-0.15, 12);
+    expect(full.helps!.sd).toBeCloseTo(Math.SQRT1_2 * 0.1, 12);
+    expect(full.accuracy).toMatchObject({ min: 0.4, max: 0.5, n: 2 });
+    expect(demoDoseResponse(runs).map((d) => [d.k, d.accuracy])).toEqual([[0, 0.5], [2, 0.45]]);
+  });
 });

@@ -10,7 +10,7 @@
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import * as torch from '../src/torch';
-import { Qwen2ForCausalLM, initQwen2Weights, makeQwen2Config } from '../src/models/qwen2';
+import { benchQwen2 } from './lib/model';
 import { LatentHeads } from '../src/latent/heads';
 import { latentForward } from '../src/latent/forward';
 import { qwen2Backbone } from '../src/latent/qwen2-trunks';
@@ -34,17 +34,7 @@ interface Probe {
 
 /** Child side: `iterations` forwards (eval) or steps (train) after one warm-up, per-iteration averages. */
 function probe(mode: Mode, iterations: number): void {
-  const config = makeQwen2Config({
-    vocabSize: SHAPE.vocab,
-    hiddenSize: SHAPE.hidden,
-    intermediateSize: SHAPE.intermediate,
-    numHiddenLayers: SHAPE.layers,
-    numAttentionHeads: SHAPE.heads,
-    numKeyValueHeads: SHAPE.kvHeads,
-    tieWordEmbeddings: true,
-  });
-  const model = new Qwen2ForCausalLM(config, { dtype: 'float32' });
-  initQwen2Weights(model, { std: 0.02, seed: 0 });
+  const model = benchQwen2(SHAPE);
   const heads = torch.scope(() => {
     const row = model.model.embed_tokens.weight.select(0, 1).detach();
     return new LatentHeads({ hidden: SHAPE.hidden, markerInit: torch.stack([row, row]), scale: 0.02, dtype: 'float32' });

@@ -21,7 +21,8 @@
 import * as fs from 'fs';
 import * as torch from '../src/torch';
 import { F, type Tensor } from '../src/torch';
-import { Qwen2ForCausalLM, generate, initQwen2Weights, makeQwen2Config } from '../src/models/qwen2';
+import { Qwen2ForCausalLM, generate } from '../src/models/qwen2';
+import { benchQwen2 } from './lib/model';
 import { itemSize } from '../src/torch/types';
 import { formatRatio, pythonCounterpart, runSuite, type BenchCase, type SuiteResult } from './lib';
 
@@ -39,19 +40,7 @@ const DTYPE = (process.env.QWEN2_BENCH_DTYPE ?? 'float32') as torch.DType;
 const synchronize = DEVICE.startsWith('cuda') ? () => torch.cuda.synchronize() : () => {};
 
 function buildModel(): Qwen2ForCausalLM {
-  const config = makeQwen2Config({
-    vocabSize: SHAPE.vocab,
-    hiddenSize: SHAPE.hidden,
-    intermediateSize: SHAPE.intermediate,
-    numHiddenLayers: SHAPE.layers,
-    numAttentionHeads: SHAPE.heads,
-    numKeyValueHeads: SHAPE.kvHeads,
-    ropeTheta: SHAPE.ropeTheta,
-    tieWordEmbeddings: true,
-  });
-  const model = new Qwen2ForCausalLM(config, { dtype: DTYPE, device: DEVICE });
-  initQwen2Weights(model, { std: 0.02, seed: 0 });
-  return model;
+  return benchQwen2(SHAPE);
 }
 
 /** Token ids [rows, cols] drawn after the weights, from the same generator state on both sides. */

@@ -26,13 +26,14 @@ import * as path from 'path';
 import * as torch from '../src/torch';
 import { generateArithProblems } from '../src/data/arith-task';
 import { parseGsm8kRecord, type Gsm8kExample } from '../src/data/gsm8k';
-import { Qwen2ForCausalLM, initQwen2Weights, makeQwen2Config } from '../src/models/qwen2';
+import type { Qwen2ForCausalLM } from '../src/models/qwen2';
+import { benchQwen2 } from './lib/model';
 import { saveQwen2 } from '../src/models/qwen2/loading';
 import { LatentHeads } from '../src/latent/heads';
-import { latentForward, type LatentForwardResult } from '../src/latent/forward';
+import { latentForward } from '../src/latent/forward';
 import { LatentDecoder, qwen2Backbone } from '../src/latent/qwen2-trunks';
 import { buildLatentSequence, type LatentSequence, type TextEncoder } from '../src/latent/sequence';
-import { SFT_DEFAULTS } from '../src/train/sft';
+import { SFT_DEFAULTS, sftParamGroups, sftStep, type SftStepStats } from '../src/train/sft';
 import { findPython, formatDuration, formatRatio, pythonCounterpart, ROOT, runSuite, type BenchCase, type SuiteResult } from './lib';
 import { parseOptions } from './lib/options';
 
@@ -101,19 +102,7 @@ export function makeBatches(): { batches: Map<number, LatentSequence[]>; vocabUs
 }
 
 function makeModel(): Qwen2ForCausalLM {
-  const config = makeQwen2Config({
-    vocabSize: SHAPE.vocab,
-    hiddenSize: SHAPE.hidden,
-    intermediateSize: SHAPE.intermediate,
-    numHiddenLayers: SHAPE.layers,
-    numAttentionHeads: SHAPE.heads,
-    numKeyValueHeads: SHAPE.kvHeads,
-    ropeTheta: SHAPE.ropeTheta,
-    tieWordEmbeddings: true,
-  });
-  const model = new Qwen2ForCausalLM(config, { dtype: 'float32' });
-  initQwen2Weights(model, { std: INIT_STD, seed: 0 });
-  return model;
+  return benchQwen2(SHAPE, { std: INIT_STD });
 }
 
 function makeHeads(model: Qwen2ForCausalLM): LatentHeads {
@@ -149,46 +138,22 @@ export function makeTrainee(mode: Mode): Trainee {
   return { model, heads, decoder, dispose: () => (model.dispose(), heads.dispose(), decoder?.dispose()) };
 }
 
-/** The trainer's step (src/train/sft.ts trainSft) without its schedule and logging. */
+/** The trainer's step (src/train/sft.ts sftStep, with its parameter groups) without its schedule and logging. */
 export function trainingStep(t: Trainee, seqs: LatentSequence[]) {
   const backbone = qwen2Backbone(t.model);
   const latentTrunk = t.decoder ?? backbone;
-  const params = [...t.heads.parameters(), ...(t.decoder ?? t.model).parameters()].filter((p) => p.requiresGrad);
-  const decay = params.filter((p) => p.dim() >= 2);
-  const noDecay = params.filter((p) => p.dim() < 2);
-  const optimizer = new torch.optim.AdamW(
-    [
-      { params: decay, weightDecay: TRAIN.weightDecay },
-      { params: noDecay, weightDecay: 0 },
-    ],
-    { lr: TRAIN.lr, weightDecay: TRAIN.weightDecay },
-  );
-  const step = () => {
-    const stats = torch.scope(() => {
-      const r: LatentForwardResult = latentForward(seqs, { backbone, latentTrunk, heads: t.heads, botId: BOT, eotId: EOT });
-      const total = r.loss.add(r.startLoss.mul(TRAIN.startLossWeight)).add(r.stopLoss.mul(TRAIN.stopLossWeight));
-      total.backward();
-      const gradNorm = torch.optim.clipGradNorm_(params, TRAIN.gradClip);
-      // what the trainer logs every step
-      return {
-        loss: r.loss.item(),
-        nextStepLoss: r.nextStepCount ? r.nextStepSum / r.nextStepCount : null,
-        resultLoss: r.resultCount ? r.resultSum / r.resultCount : null,
-        startLoss: r.startLoss.item(),
-        stopLoss: r.stopLoss.item(),
-        gradNorm,
-        latentNorm: r.latentNorm,
-        tokenNorm: r.tokenNorm,
-      };
-    });
-    optimizer.step();
-    optimizer.zeroGrad({ setToNone: true });
-    return stats;
+  const parameters = [...t.heads.parameters(), ...(t.decoder ?? t.model).parameters()].filter((p) => p.requiresGrad);
+  const optimizer = new torch.optim.AdamW(sftParamGroups(parameters, TRAIN.weightDecay), { lr: TRAIN.lr, weightDecay: TRAIN.weightDecay });
+  const parts = { forward: (s: LatentSequence[]) => latentForward(s, { backbone, latentTrunk, heads: t.heads, botId: BOT, eotId: EOT }), parameters, optimizer, weights: TRAIN };
+  const step = (): StepStats => {
+    const outcome = sftStep(parts, seqs);
+    if ('nonFinite' in outcome) throw new Error(`bench sft: ${outcome.nonFinite}`);
+    return outcome.stats;
   };
   return { step, dispose: () => optimizer.dispose() };
 }
 
-export type StepStats = ReturnType<ReturnType<typeof trainingStep>['step']>;
+export type StepStats = SftStepStats;
 
 const caseName = (mode: Mode, k: number) => `${mode}.k${k}`;
 

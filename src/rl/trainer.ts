@@ -16,7 +16,8 @@ import * as torch from '../torch';
 import { formatPrompt, loadGsm8k, type Gsm8kExample } from '../data/gsm8k';
 import { latestCheckpoint, loadCheckpoint, saveTrainingCheckpoint } from '../train/checkpoint';
 import { ProgressBar } from '../train/progress';
-import { RUN_CONFIG_FILE, RunDir, StopSignal } from '../train/run-dir';
+import { RUN_CONFIG_FILE, RunDir } from '../train/run-dir';
+import { trainingLoop, type LoopResult } from '../train/loop';
 import { EVALS_FILE, METRICS_FILE, type EvalLine, type MetricLine, type RlStepMetrics } from '../train/run-files';
 import { MAX_LATENTS_PER_SPAN, SftData, openSftRun, restoreSftCheckpoint, type SftConfig } from '../train/sft';
 import { checkConfig, type ConfigSpec } from '../train/config-check';
@@ -267,15 +268,13 @@ export async function trainRl(config: RlConfig, { resume = false, quiet = false,
   const c: RlConfig = { ...config, fromCheckpoint: opened.checkpoint, mode: opened.phase1.mode, maxLatents: opened.maxLatents };
   let reference: ReferencePolicy | null = null;
   let optimizer: torch.optim.AdamW | null = null;
-  const stop = new StopSignal();
   const bar = new ProgressBar({ total: c.steps, label: `rl ${c.mode} G=${c.group}`, quiet });
   let step = 0;
-  let stopped: RlSummary['stopped'] = 'completed';
-  let finalReward = NaN;
+  let result: LoopResult<StepStats> | null = null;
   try {
     dir.writeJson('config.json', c);
     reference = c.klCoef > 0 ? frozenReference(lm, policy.startLogitOffset) : null;
-    optimizer = new torch.optim.AdamW(lm.parameters(), { lr: c.lr, weightDecay: c.weightDecay });
+    const opt = (optimizer = new torch.optim.AdamW(lm.parameters(), { lr: c.lr, weightDecay: c.weightDecay }));
     torch.manualSeed(c.seed);
     const checkpoint = resume ? existing : null;
     if (checkpoint) {
@@ -287,57 +286,50 @@ export async function trainRl(config: RlConfig, { resume = false, quiet = false,
     const questions = new SftData(opened.train, [], opened.test, () => {
       throw new Error('RL data has no latent sequences');
     });
-    let lastSaved = step;
-    const save = () => {
-      saveTrainingCheckpoint(dir.path('checkpoints'), step, {
-        model: lm.stateDict(),
-        optimizer,
-        config: c as never,
-        extra: { scale: lm.heads.scale, startThreshold: lm.heads.startThreshold, startLogitOffset: policy.startLogitOffset },
-      });
-      lastSaved = step;
-    };
-    while (step < c.steps) {
-      // Let signal handlers (Ctrl-C) run between steps.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      const lr = torch.optim.applyLrSchedule(optimizer, schedule, step);
-      const batch = questions.batch(step, c.questionsPerStep, c.seed);
-      const result = rlStep(c, opened, reference, optimizer, batch);
-      if (result.nonFinite) {
-        process.stderr.write(`\nstep ${step}: non-finite loss or gradient; stopping with the last good checkpoint (step ${lastSaved})\n`);
-        stopped = 'non-finite';
-        break;
-      }
-      step++;
-      const s = result.stats;
-      finalReward = s.reward;
-      if (step % c.logEvery === 0 || step === c.steps) dir.append(METRICS_FILE, { step, time: Date.now(), ...s, lr } satisfies MetricLine);
-      if (c.samplesPerStep > 0 && (step % c.sampleEvery === 0 || step === 1)) for (const sample of result.samples(c.samplesPerStep)) dir.append('samples.jsonl', { step, ...sample });
-      bar.update(step, { reward: s.reward, acc: s.accuracy, kl: s.kl, 'tok/s': s.rolloutTokensPerSec });
-      if (c.evalExamples > 0 && (step % c.evalEvery === 0 || step === c.steps)) {
-        const acc = rolloutAccuracy(policy, lm.tokenizer, opened.test.slice(0, c.evalExamples), {
-          ...rolloutOptions(c, opened, { temperature: 0 }),
-          promptIds: opened.promptIds,
-          batchSize: c.rolloutBatchSize,
-          answerMode: c.answerMode,
-        });
-        dir.append(EVALS_FILE, { step, split: 'test', accuracy: acc.accuracy, n: acc.n, spansPerAnswer: acc.spansPerAnswer } satisfies EvalLine);
-      }
-      if (step % c.saveEvery === 0) save();
-      if (stop.requested || (stopAfter !== undefined && step >= stopAfter)) {
-        stopped = 'interrupted';
-        break;
-      }
-    }
-    if (stopped !== 'non-finite' && lastSaved !== step) save();
+    const ref = reference;
+    let samples: RlStepResult['samples'] = () => [];
+    let lr = 0;
+    result = await trainingLoop<StepStats>({
+      from: step,
+      steps: c.steps,
+      saveEvery: c.saveEvery,
+      stopAfter,
+      step: (at) => {
+        lr = torch.optim.applyLrSchedule(opt, schedule, at);
+        const r = rlStep(c, opened, ref, opt, questions.batch(at, c.questionsPerStep, c.seed));
+        if (r.nonFinite) return { nonFinite: 'non-finite loss or gradient' };
+        samples = r.samples;
+        return { stats: r.stats };
+      },
+      after: (at, s) => {
+        if (at % c.logEvery === 0 || at === c.steps) dir.append(METRICS_FILE, { step: at, time: Date.now(), ...s, lr } satisfies MetricLine);
+        if (c.samplesPerStep > 0 && (at % c.sampleEvery === 0 || at === 1)) for (const sample of samples(c.samplesPerStep)) dir.append('samples.jsonl', { step: at, ...sample });
+        bar.update(at, { reward: s.reward, acc: s.accuracy, kl: s.kl, 'tok/s': s.rolloutTokensPerSec });
+        if (c.evalExamples > 0 && (at % c.evalEvery === 0 || at === c.steps)) {
+          const acc = rolloutAccuracy(policy, lm.tokenizer, opened.test.slice(0, c.evalExamples), {
+            ...rolloutOptions(c, opened, { temperature: 0 }),
+            promptIds: opened.promptIds,
+            batchSize: c.rolloutBatchSize,
+            answerMode: c.answerMode,
+          });
+          dir.append(EVALS_FILE, { step: at, split: 'test', accuracy: acc.accuracy, n: acc.n, spansPerAnswer: acc.spansPerAnswer } satisfies EvalLine);
+        }
+      },
+      save: (at) =>
+        saveTrainingCheckpoint(dir.path('checkpoints'), at, {
+          model: lm.stateDict(),
+          optimizer: opt,
+          config: c as never,
+          extra: { scale: lm.heads.scale, startThreshold: lm.heads.startThreshold, startLogitOffset: policy.startLogitOffset },
+        }),
+      finally: (at, stopped) => bar.finish(stopped === 'completed' ? `done: ${dir.dir}` : `${stopped} at step ${at}: ${dir.dir}`),
+    });
   } finally {
-    stop.dispose();
-    bar.finish(stopped === 'completed' ? `done: ${dir.dir}` : `${stopped} at step ${step}: ${dir.dir}`);
     optimizer?.dispose();
     reference?.dispose();
     if (!keepModel) lm.dispose();
   }
-  return { steps: step, finalReward, stopped, out: dir.dir, lm: keepModel ? lm : undefined };
+  return { steps: result.step, finalReward: result.last?.reward ?? NaN, stopped: result.stopped, out: dir.dir, lm: keepModel ? lm : undefined };
 }
 
 interface RlStepResult {

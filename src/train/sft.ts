@@ -13,10 +13,12 @@ import { LATENT_INPUT_KINDS, type LatentInputKind, type LatentInputSpec } from '
 import { COUPLINGS, checkCoupling, type Coupling } from '../latent/coupling';
 import { buildLatentSequence, namedLatentSchedule, LATENT_SCHEDULE_KINDS, type LatentScheduleKind, type LatentSequence } from '../latent/sequence';
 import { fitStartClassifier } from '../latent/start-fit';
+import type { LatentForwardResult } from '../latent/forward';
 import { evaluateLoss } from '../latent/evaluate';
 import { checkConfig, type ConfigSpec } from './config-check';
 import { ProgressBar } from './progress';
-import { RUN_CONFIG_FILE, RunDir, RunDirError, StopSignal } from './run-dir';
+import { RUN_CONFIG_FILE, RunDir, RunDirError } from './run-dir';
+import { trainingLoop, type LoopResult, type StepOutcome } from './loop';
 import { EVALS_FILE, METRICS_FILE, type EvalLine, type EvalSplit, type MetricLine, type SftStepMetrics } from './run-files';
 import { loadCheckpoint, saveTrainingCheckpoint, latestCheckpoint } from './checkpoint';
 import * as dist from '../distributed';
@@ -316,110 +318,128 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
     test: data.test.slice(0, c.evalExamples).map((e) => data.sequence(e)),
   };
   const bar = new ProgressBar({ total: c.steps, label: `sft ${c.mode} k=${c.latents}`, quiet: quiet || !dist.isMain() });
-  const stop = new StopSignal();
-  let step = run.step;
-  let lastLoss = NaN;
-  let stopped: SftSummary['stopped'] = 'completed';
-  let lastSaved = step;
-  const save = () => {
-    if (dist.isMain()) {
-      const phases = ['model', 'optimizer', 'written', 'retired', 'committed', 'cleaned'];
-      const saving = new ProgressBar({ total: phases.length, label: `save checkpoint ${step}`, quiet });
-      saving.update(0, { phase: 'writing the model' });
-      saveTrainingCheckpoint(dir.path('checkpoints'), step, { model: lm.stateDict(), optimizer, config: c as never, extra: { scale: lm.heads.scale, startThreshold: lm.heads.startThreshold } }, {
-        onPhase: (phase) => saving.update(phases.indexOf(phase) + 1, { phase }),
-      });
-      saving.finish();
-    }
-    lastSaved = step;
-  };
+  // with several ranks: this rank's shard, its losses made the global batch's (values and gradients)
+  const forward = world > 1 ? (seqs: LatentSequence[]) => dist.globalLatentLosses(lm.forward(dist.shardBatch(seqs))) : (seqs: LatentSequence[]) => lm.forward(seqs);
+  const afterBackward = world > 1 ? () => dist.allReduceGradients(lm.parameters()) : undefined;
   let validation: SftSummary['validation'] = null;
+  let result: LoopResult<SftStepStats & { tokensPerSec: number }>;
   try {
     lm.train(true);
-    while (step < c.steps) {
-      // Let signal handlers (Ctrl-C) run between steps.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      const t0 = Date.now();
-      const lr = torch.optim.applyLrSchedule(optimizer, schedule, step);
-      const seqs = data.batch(step, c.batchSize, c.seed).map((e) => data.sequence(e));
-      const stats: Omit<SftStepMetrics, 'tokensPerSec'> & { tokens: number } = torch.scope(() => {
-        // with several ranks: this rank's shard, its losses made the global batch's (values and gradients)
-        const r = world > 1 ? dist.globalLatentLosses(lm.forward(dist.shardBatch(seqs))) : lm.forward(seqs);
-        const total = r.loss.add(r.startLoss.mul(c.startLossWeight)).add(r.stopLoss.mul(c.stopLossWeight));
-        total.backward();
-        if (world > 1) dist.allReduceGradients(lm.parameters());
-        const gradNorm = torch.optim.clipGradNorm_(lm.parameters(), c.gradClip);
-        return {
-          loss: r.loss.item(),
-          nextStepLoss: r.nextStepCount ? r.nextStepSum / r.nextStepCount : null,
-          resultLoss: r.resultCount ? r.resultSum / r.resultCount : null,
-          startLoss: r.startLoss.item(),
-          stopLoss: r.stopLoss.item(),
-          gradNorm,
-          latentNorm: r.latentNorm,
-          tokenNorm: r.tokenNorm,
-          tokens: seqs.reduce((n, s) => n + s.ids.length, 0),
-        };
-      });
-      if (!Number.isFinite(stats.loss) || !Number.isFinite(stats.gradNorm)) {
-        optimizer.zeroGrad({ setToNone: true });
-        process.stderr.write(`\nstep ${step}: non-finite loss or gradient (loss ${stats.loss}, grad norm ${stats.gradNorm}); stopping with the last good checkpoint (step ${lastSaved})\n`);
-        stopped = 'non-finite';
-        break;
-      }
-      optimizer.step();
-      optimizer.zeroGrad({ setToNone: true });
-      step++;
-      lastLoss = stats.loss;
-      const tokensPerSec = stats.tokens / Math.max(1e-3, (Date.now() - t0) / 1000);
-      if (step % c.logEvery === 0 || step === c.steps) {
-        const { tokens, ...rest } = stats;
-        void tokens;
-        if (dist.isMain()) dir.append(METRICS_FILE, { step, time: Date.now(), ...rest, lr, tokensPerSec } satisfies MetricLine);
-      }
-      bar.update(step, { loss: stats.loss, next: stats.nextStepLoss ?? undefined, 'tok/s': tokensPerSec });
-      if (step === c.steps && (c.startFitExamples ?? 0) > 0) {
-        // features are final: fit the start classifier to their optimum before the threshold is calibrated
-        lm.train(false);
-        const fit = fitStartClassifier(lm, data.train.slice(0, c.startFitExamples).map((e) => data.sequence(e)), { batchSize: c.batchSize });
-        if (dist.isMain()) dir.writeJson('start-fit.json', { step, ...fit });
-        lm.train(true);
-      }
-      if (step % c.evalEvery === 0 || step === c.steps) {
-        lm.train(false);
-        for (const [split, seqs] of Object.entries(evalSets)) {
-          if (!seqs.length) continue;
-          const evaluating = new ProgressBar({ total: seqs.length, label: `eval ${split} @${step}`, quiet: quiet || !dist.isMain() });
-          const e = evaluateLoss(lm, seqs, { batchSize: c.batchSize, onProgress: (done) => evaluating.update(done) });
-          evaluating.finish();
-          const { perExample, start, startThreshold, startAtThreshold, stop, ...summary } = e;
-          void startAtThreshold;
-          void perExample;
-          const line = { step, split: split as EvalSplit, ...summary, stopDecisionAccuracy: stop.decisionAccuracy, stopLengthAccuracy: stop.lengthAccuracy, startPrecision: start.precision, startRecall: start.recall, startF1: start.f1, startThreshold: startThreshold.threshold, startF1Calibrated: startThreshold.f1 } satisfies EvalLine;
-          if (dist.isMain()) dir.append(EVALS_FILE, line);
-          // the start threshold is calibrated on validation data only
-          if (split === 'validation') {
-            validation = e;
-            lm.heads.startThreshold = startThreshold.threshold;
-          }
+    result = await trainingLoop({
+      from: run.step,
+      steps: c.steps,
+      saveEvery: c.saveEvery,
+      stopAfter,
+      anyRank: (requested) => dist.anyRank(requested),
+      step: (step) => {
+        const t0 = Date.now();
+        const lr = torch.optim.applyLrSchedule(optimizer, schedule, step);
+        const seqs = data.batch(step, c.batchSize, c.seed).map((e) => data.sequence(e));
+        const outcome = sftStep({ forward, parameters: lm.parameters(), optimizer, weights: c, afterBackward }, seqs);
+        if ('nonFinite' in outcome) return outcome;
+        return { stats: { ...outcome.stats, lr, tokensPerSec: outcome.stats.tokens / Math.max(1e-3, (Date.now() - t0) / 1000) } };
+      },
+      after: (step, stats) => {
+        if (step % c.logEvery === 0 || step === c.steps) {
+          const { tokens, ...rest } = stats;
+          void tokens;
+          if (dist.isMain()) dir.append(METRICS_FILE, { step, time: Date.now(), ...rest } satisfies MetricLine);
         }
-        lm.train(true);
-      }
-      if (step % c.saveEvery === 0) save();
-      if (dist.anyRank(stop.requested) || (stopAfter !== undefined && step >= stopAfter)) {
-        stopped = 'interrupted';
-        break;
-      }
-    }
-    if (stopped !== 'non-finite' && lastSaved !== step) save();
+        bar.update(step, { loss: stats.loss, next: stats.nextStepLoss ?? undefined, 'tok/s': stats.tokensPerSec });
+        if (step === c.steps && (c.startFitExamples ?? 0) > 0) {
+          // features are final: fit the start classifier to their optimum before the threshold is calibrated
+          lm.train(false);
+          const fit = fitStartClassifier(lm, data.train.slice(0, c.startFitExamples).map((e) => data.sequence(e)), { batchSize: c.batchSize });
+          if (dist.isMain()) dir.writeJson('start-fit.json', { step, ...fit });
+          lm.train(true);
+        }
+        if (step % c.evalEvery === 0 || step === c.steps) {
+          lm.train(false);
+          for (const [split, seqs] of Object.entries(evalSets)) {
+            if (!seqs.length) continue;
+            const evaluating = new ProgressBar({ total: seqs.length, label: `eval ${split} @${step}`, quiet: quiet || !dist.isMain() });
+            const e = evaluateLoss(lm, seqs, { batchSize: c.batchSize, onProgress: (done) => evaluating.update(done) });
+            evaluating.finish();
+            const { perExample, start, startThreshold, startAtThreshold, stop, ...summary } = e;
+            void perExample;
+            void startAtThreshold;
+            const line = { step, split: split as EvalSplit, ...summary, stopDecisionAccuracy: stop.decisionAccuracy, stopLengthAccuracy: stop.lengthAccuracy, startPrecision: start.precision, startRecall: start.recall, startF1: start.f1, startThreshold: startThreshold.threshold, startF1Calibrated: startThreshold.f1 } satisfies EvalLine;
+            if (dist.isMain()) dir.append(EVALS_FILE, line);
+            // the start threshold is calibrated on validation data only
+            if (split === 'validation') {
+              validation = e;
+              lm.heads.startThreshold = startThreshold.threshold;
+            }
+          }
+          lm.train(true);
+        }
+      },
+      save: (step) => {
+        if (!dist.isMain()) return;
+        const phases = ['model', 'optimizer', 'written', 'retired', 'committed', 'cleaned'];
+        const saving = new ProgressBar({ total: phases.length, label: `save checkpoint ${step}`, quiet });
+        saving.update(0, { phase: 'writing the model' });
+        saveTrainingCheckpoint(dir.path('checkpoints'), step, { model: lm.stateDict(), optimizer, config: c as never, extra: { scale: lm.heads.scale, startThreshold: lm.heads.startThreshold } }, {
+          onPhase: (phase) => saving.update(phases.indexOf(phase) + 1, { phase }),
+        });
+        saving.finish();
+      },
+      finally: (step, stopped) => bar.finish(stopped === 'completed' ? `done: ${dir.dir}` : `${stopped} at step ${step}: ${dir.dir}`),
+    });
   } finally {
-    stop.dispose();
-    bar.finish(stopped === 'completed' ? `done: ${dir.dir}` : `${stopped} at step ${step}: ${dir.dir}`);
     optimizer.dispose();
     if (!keepModel) lm.dispose();
     if (world > 1) dist.destroyProcessGroup();
   }
-  return { steps: step, finalLoss: lastLoss, validation, stopped, out: dir.dir, lm: keepModel ? lm : undefined };
+  return { steps: result.step, finalLoss: result.last?.loss ?? NaN, validation, stopped: result.stopped, out: dir.dir, lm: keepModel ? lm : undefined };
+}
+
+/** What one step measures: the logged metrics (run-files.ts) less the throughput, and the batch's positions. */
+export type SftStepStats = Omit<SftStepMetrics, 'tokensPerSec'> & { tokens: number };
+
+export interface SftStepParts {
+  /** the latent forward of the model being trained (LatentModel.forward, or latentForward with its modules) */
+  forward: (seqs: LatentSequence[]) => LatentForwardResult;
+  /** the trained parameters (clipped together) */
+  parameters: torch.Tensor[];
+  optimizer: Pick<torch.optim.Optimizer<never>, 'step' | 'zeroGrad'>;
+  weights: Pick<SftConfig, 'startLossWeight' | 'stopLossWeight' | 'gradClip'>;
+  /** runs between backward and clipping (data parallel: the gradient all-reduce) */
+  afterBackward?: () => void;
+}
+
+/**
+ * One phase-1 step on `seqs`: the latent forward, (loss + λ_start·start + λ_stop·stop).backward(),
+ * gradient clipping, then the optimizer step, or no step when the loss or the gradient norm is not
+ * finite (the gradients are dropped). The learning rate is the caller's (its schedule).
+ */
+export function sftStep(p: SftStepParts, seqs: LatentSequence[]): StepOutcome<SftStepStats> {
+  const w = p.weights;
+  const stats = torch.scope(() => {
+    const r = p.forward(seqs);
+    const total = r.loss.add(r.startLoss.mul(w.startLossWeight)).add(r.stopLoss.mul(w.stopLossWeight));
+    total.backward();
+    p.afterBackward?.();
+    const gradNorm = torch.optim.clipGradNorm_(p.parameters, w.gradClip);
+    return {
+      loss: r.loss.item(),
+      nextStepLoss: r.nextStepCount ? r.nextStepSum / r.nextStepCount : null,
+      resultLoss: r.resultCount ? r.resultSum / r.resultCount : null,
+      startLoss: r.startLoss.item(),
+      stopLoss: r.stopLoss.item(),
+      gradNorm,
+      latentNorm: r.latentNorm,
+      tokenNorm: r.tokenNorm,
+      tokens: seqs.reduce((n, s) => n + s.ids.length, 0),
+    };
+  });
+  if (!Number.isFinite(stats.loss) || !Number.isFinite(stats.gradNorm)) {
+    p.optimizer.zeroGrad({ setToNone: true });
+    return { nonFinite: `non-finite loss or gradient (loss ${stats.loss}, grad norm ${stats.gradNorm})` };
+  }
+  p.optimizer.step();
+  p.optimizer.zeroGrad({ setToNone: true });
+  return { stats };
 }
 
 /**
@@ -429,15 +449,20 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
  */
 export function paramGroups(lm: LatentModel, weightDecay: number, headLrScale: number | null = null) {
   const h = lm.heads;
-  const heads = headLrScale === null ? new Set<torch.Tensor>() : new Set<torch.Tensor>([h.startWeight, h.startBias, h.stopWeight, h.stopBias]);
+  return sftParamGroups(lm.parameters(), weightDecay, headLrScale === null ? [] : [h.startWeight, h.startBias, h.stopWeight, h.stopBias], headLrScale);
+}
+
+/** The groups of paramGroups over a plain parameter list (`heads`: the classifier parameters, when scaled). */
+export function sftParamGroups(parameters: readonly torch.Tensor[], weightDecay: number, heads: readonly torch.Tensor[] = [], headLrScale: number | null = null) {
+  const scaled = new Set(headLrScale === null ? [] : heads);
   const decay: torch.Tensor[] = [];
   const noDecay: torch.Tensor[] = [];
-  for (const p of lm.parameters()) if (!heads.has(p)) (p.dim() >= 2 ? decay : noDecay).push(p);
+  for (const p of parameters) if (!scaled.has(p)) (p.dim() >= 2 ? decay : noDecay).push(p);
   const groups: { params: torch.Tensor[]; weightDecay: number; lrScale?: number }[] = [
     { params: decay, weightDecay },
     { params: noDecay, weightDecay: 0 },
   ];
-  if (headLrScale !== null) groups.push({ params: [...heads], weightDecay: 0, lrScale: headLrScale });
+  if (headLrScale !== null) groups.push({ params: [...scaled], weightDecay: 0, lrScale: headLrScale });
   return groups;
 }
 

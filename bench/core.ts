@@ -29,7 +29,7 @@ function randn(...shape: number[]): torch.Tensor {
 }
 
 /** Inputs made outside any scope (so that no timed scope frees them) and a dispose() for the case's end. */
-function inputs<T extends Record<string, torch.Tensor>>(make: () => T): T & { dispose(): void } {
+function inputs<T extends Record<string, torch.Tensor>>(make: () => T): T & { dispose: () => void } {
   torch.manualSeed(0);
   const tensors = make();
   return { ...tensors, dispose: () => Object.values(tensors).forEach((t) => t.dispose()) };

@@ -188,7 +188,7 @@ async function runRanks(world: number, command: (outFile: string) => string[], e
               },
             });
             let stderr = '';
-            p.stderr!.on('data', (d) => (stderr += d));
+            p.stderr.on('data', (d) => (stderr += d));
             p.on('close', (code) => resolve({ rank, code, stderr }));
           }),
       ),
@@ -229,7 +229,10 @@ export async function main(argv: string[]): Promise<void> {
       process.stderr.write(`step time round ${round}/${o.rounds}: ${world} process${world > 1 ? 'es' : ''}...\n`);
       const r = await runRanks(world, self('step', { steps: o.steps }));
       if (!steps[i]) steps[i] = r;
-      else steps[i].stepMs.push(...r.stepMs), steps[i].commMs.push(...r.commMs);
+      else {
+        steps[i].stepMs.push(...r.stepMs);
+        steps[i].commMs.push(...r.commMs);
+      }
     }
   }
   const base = median(steps[0].stepMs);

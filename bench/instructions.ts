@@ -21,7 +21,7 @@ const ROOT = path.resolve(__dirname, '..');
 function pythonExecutable(): string {
   if (process.env.LT_PYTHON) return process.env.LT_PYTHON;
   try {
-    return require(path.join(ROOT, '.torch-env.json')).python;
+    return JSON.parse(fs.readFileSync(path.join(ROOT, '.torch-env.json'), 'utf8')).python;
   } catch {
     return path.join(ROOT, '.venv', 'bin', 'python');
   }

@@ -109,7 +109,7 @@ export const CASES: BenchCase[] = [
 function weightBytes(): number {
   const model = buildModel();
   try {
-    return model.parameters().reduce((n, p) => n + p.numel() * itemSize(p.dtype as torch.DType), 0);
+    return model.parameters().reduce((n, p) => n + p.numel() * itemSize(p.dtype), 0);
   } finally {
     model.dispose();
   }

@@ -39,7 +39,7 @@ for (;;) {
     if (e.code !== 'EEXIST') throw e;
     const age = Date.now() - fs.statSync(lockDir).mtimeMs;
     if (age > 15 * 60 * 1000) fs.rmSync(lockDir, { recursive: true, force: true }); // left by a killed build
-    else if (Date.now() - started > 20 * 60 * 1000) throw new Error(`build lock ${lockDir} held too long`);
+    else if (Date.now() - started > 20 * 60 * 1000) throw new Error(`build lock ${lockDir} held too long`, { cause: e });
     else spawnSync('sleep', ['1']);
   }
 }

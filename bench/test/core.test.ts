@@ -13,7 +13,7 @@ const python = findPython();
 const hasPython = 'python' in python;
 const hasCmake = spawnSync('cmake', ['--version'], { stdio: 'ignore' }).status === 0 && readTorchEnv() !== null;
 if (!addonBuilt) console.log('bench/test/core.test.ts: skipped: the native addon is not built (npm run build:native)');
-if (addonBuilt && !hasPython) console.log(`bench/test/core.test.ts: PyTorch column not checked: ${(python as { missing: string }).missing}`);
+if (addonBuilt && !hasPython) console.log(`bench/test/core.test.ts: PyTorch column not checked: ${python.missing}`);
 if (addonBuilt && !hasCmake) console.log('bench/test/core.test.ts: C++ column not checked: no cmake or no .torch-env.json');
 const withAddon = addonBuilt ? describe : describe.skip;
 

@@ -13,7 +13,7 @@ const addonBuilt = fs.existsSync(path.join(ROOT, 'build', 'Release', 'latent_tok
 const python = findPython();
 const hasPython = 'python' in python;
 if (!addonBuilt) console.log('bench/test/sft.test.ts: skipped: the native addon is not built (npm run build:native)');
-if (addonBuilt && !hasPython) console.log(`bench/test/sft.test.ts: PyTorch side not checked: ${(python as { missing: string }).missing}`);
+if (addonBuilt && !hasPython) console.log(`bench/test/sft.test.ts: PyTorch side not checked: ${python.missing}`);
 const withAddon = addonBuilt ? describe : describe.skip;
 
 function runBench(args: string[]) {

@@ -7,6 +7,6 @@ export function readConfigFile(file: string | undefined): Record<string, unknown
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new Error(`--config ${file}: ${(e as Error).message}`);
+    throw new Error(`--config ${file}: ${(e as Error).message}`, { cause: e });
   }
 }

@@ -404,7 +404,7 @@ async function fetchText(url: string, timeoutMs: number, destDir: string): Promi
     const hint = offline
       ? `the network or host is unreachable (offline?). Put train.jsonl and test.jsonl from https://github.com/openai/grade-school-math into ${destDir} by hand`
       : (error as Error).message;
-    throw new Error(`Could not download ${url} (${code}): ${hint}`);
+    throw new Error(`Could not download ${url} (${code}): ${hint}`, { cause: error });
   }
   if (!response.ok) {
     throw new Error(`Could not download ${url}: HTTP ${response.status} ${response.statusText}`);

@@ -234,7 +234,10 @@ export function latentAblationsWithConstant(
   const meanVector = torch.keep(
     torch.scope(() => (latents.length ? torch.stack(latents.map((l) => l.embed)).mean(0) : torch.zeros([lm.model.config.hiddenSize]))),
   );
-  for (const l of latents) (l.embed.dispose(), l.hidden.dispose());
+  for (const l of latents) {
+    l.embed.dispose();
+    l.hidden.dispose();
+  }
   const constant = learnConstantLatent(lm, trainSeqs ?? seqs, { steps: constantSteps, lr: constantLr, init: meanVector, batchSize });
   const variants: [AblationResult['name'], LatentAblation][] = [
     ['zeros', { kind: 'zeros' }],
@@ -333,7 +336,10 @@ export function inspectLatents(lm: LatentModel, seqs: LatentSequence[], { topK =
       embedNorm: norms[i],
     };
   });
-  for (const l of latents) (l.embed.dispose(), l.hidden.dispose());
+  for (const l of latents) {
+    l.embed.dispose();
+    l.hidden.dispose();
+  }
   const hits = decoded.filter((d, i) => resultAppears(d.result, [...nearest[i], ...lens[i]])).length;
   return { decoded, recurring: recurringTokens([...nearest, ...lens]), resultHitRate: hits / decoded.length };
 }

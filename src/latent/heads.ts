@@ -91,7 +91,6 @@ export class LatentHeads extends Module {
   /** Heads of the same form and shapes, with fresh parameters (load a state dict to copy). */
   static like(other: LatentHeads): LatentHeads {
     const { markerInit: _m, inputInitRow: _r, ...o } = other.options; // init tensors may be gone: shapes come from the parameters
-    void _m, _r;
     return torch.scope(() => new LatentHeads({ ...o, markerInit: other.markers.detach(), input: other.input.spec(), scale: other.scale, dtype: other.markers.dtype, device: other.markers.device }));
   }
 

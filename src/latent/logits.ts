@@ -48,7 +48,10 @@ export function latentLogits(lm: LatentModel, ids: readonly number[], spans: rea
         for (const l of r.latents) inputs[seq.spans[l.span].botPosition + 1 + l.step] = l.embed.to('float64').tolist() as number[];
         return { ids: seq.ids, kinds: seq.roles.map((role) => KIND[role]), logits: rows(logits), hidden: rows(hidden), inputs };
       } finally {
-        for (const l of r.latents) (l.embed.dispose(), l.hidden.dispose());
+        for (const l of r.latents) {
+    l.embed.dispose();
+    l.hidden.dispose();
+  }
       }
     }),
   );

@@ -404,7 +404,7 @@ export class Tokenizer {
     try {
       this.inner = new HfTokenizer(this.json, innerConfig);
     } catch (error) {
-      throw new Error(`${this.source}: cannot build the tokenizer: ${(error as Error).message}`);
+      throw new Error(`${this.source}: cannot build the tokenizer: ${(error as Error).message}`, { cause: error });
     }
     this.addedById = new Map(this.json.added_tokens.map((t) => [t.id, t]));
     let highest = -1;
@@ -451,7 +451,7 @@ function readJsonFile(file: string): JsonObject {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (error) {
-    throw new Error(`cannot read ${file}: ${(error as Error).message}`);
+    throw new Error(`cannot read ${file}: ${(error as Error).message}`, { cause: error });
   }
   let value: unknown;
   try {
@@ -465,7 +465,7 @@ function readJsonFile(file: string): JsonObject {
       const line = before.split('\n').length;
       where = ` at line ${line}, column ${Number(position[1]) - before.lastIndexOf('\n')}`;
     }
-    throw new Error(`${file}: invalid JSON${where}: ${message}`);
+    throw new Error(`${file}: invalid JSON${where}: ${message}`, { cause: error });
   }
   if (!isObject(value)) throw new Error(`${file}: expected a JSON object at the top level`);
   return value;

@@ -221,7 +221,7 @@ export function intervalBarSpec(bars: readonly IntervalBar[], options: IntervalB
       { data: { values: [{}] }, mark: { type: 'rule', color: '#888', strokeDash: [3, 3] }, encoding: { y: { datum: 0 } } },
     ],
     config: BASE_CONFIG,
-  } as TopLevelSpec;
+  };
 }
 
 /** Counts per category, in the given order (histograms of span lengths, recurring decoded tokens). */
@@ -239,7 +239,7 @@ export function countBarSpec(bars: readonly CountBar[], options: CountBarOptions
     mark: { type: 'bar', color: '#4c78a8' },
     encoding: horizontal ? { y: label, x: count } : { x: label, y: count },
     config: BASE_CONFIG,
-  } as TopLevelSpec;
+  };
 }
 
 /**

@@ -186,7 +186,7 @@ function score(m: PolicyModules, rollouts: readonly Rollout[], o: ScoreOptions, 
       const count = Math.max(...here.map((run) => (run ? run.end - run.start : 0)));
       for (let j = 0; j < count; j++) {
         const valid = here.map((run) => !!run && run.start + j < run.end);
-        const qPos = here.map((run, b) => [valid[b] ? run!.start + j : 0]);
+        const qPos = here.map((run, b) => [valid[b] ? run.start + j : 0]);
         const { embed } = latentStepAt(m, lastPre!, j);
         const x = (o.detachLatents ? embed.detach() : embed).unsqueeze(1);
         const pre = runLatentPass(m, caches, slots, x, qPos, valid.map((v) => [v]));

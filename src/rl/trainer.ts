@@ -26,7 +26,7 @@ import { LOSS_AGGREGATIONS, actionWeights, groupAdvantages, groupStatistics, grp
 import { disposeRollouts, policyModules, sampleRollouts, startOffsetFor, type PolicyModules, type Rollout, type RolloutOptions } from './policy';
 import { frozenReference, type ReferencePolicy } from './reference';
 import { markedRolloutText, rolloutText } from './render';
-import { REWARD_DEFAULTS, checkRewardConfig, computeReward, type Reward, type RewardConfig } from './reward';
+import { checkRewardConfig, computeReward, type Reward, type RewardConfig } from './reward';
 import { LATENT_GRADS, scoreRollouts, type LatentGrad } from './teacher-forcing';
 import { rolloutAccuracy } from './accuracy';
 import { RL_DEFAULTS } from './defaults';
@@ -167,7 +167,7 @@ export interface RlPolicy {
   test: Gsm8kExample[];
   maxLatents: number;
   eosIds: number[];
-  promptIds(e: Gsm8kExample): number[];
+  promptIds: (e: Gsm8kExample) => number[];
 }
 
 /** Loads the phase-1 model of `c.from` (at c.fromCheckpoint, or the run's latest checkpoint) and the RL data. */

@@ -292,7 +292,7 @@ export class GradScaler implements Disposable {
   /** The current scale (1 when disabled). */
   getScale(): number {
     if (!this.enabled) return 1;
-    return this.scaleTensor === null ? this.initScale : (this.scaleTensor.item() as number);
+    return this.scaleTensor === null ? this.initScale : this.scaleTensor.item();
   }
 
   getGrowthFactor(): number {
@@ -313,7 +313,7 @@ export class GradScaler implements Disposable {
       growthFactor: this.growthFactor,
       backoffFactor: this.backoffFactor,
       growthInterval: this.growthInterval,
-      growthTracker: this.growthTracker === null ? this.initGrowthTracker : (this.growthTracker.item() as number),
+      growthTracker: this.growthTracker === null ? this.initGrowthTracker : this.growthTracker.item(),
     };
   }
 

@@ -13,7 +13,7 @@ export interface TensorOptions {
   shape?: number[];
 }
 
-const TYPED_DTYPE = new Map<Function, DType>([
+const TYPED_DTYPE = new Map<unknown, DType>([
   [Float32Array, 'float32'], [Float64Array, 'float64'], [Int32Array, 'int32'], [BigInt64Array, 'int64'],
   [Int16Array, 'int16'], [Int8Array, 'int8'], [Uint8Array, 'uint8'],
 ]);

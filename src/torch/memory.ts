@@ -61,7 +61,7 @@ export function disposeTensor(t: Tensor): void {
 }
 
 /** Collects every tensor reachable from a scope's result (tensors, arrays, plain objects, Maps, Sets). */
-function collect(value: unknown, out: Set<Tensor>, seen: Set<unknown>, TensorClass: Function): void {
+function collect(value: unknown, out: Set<Tensor>, seen: Set<unknown>, TensorClass: Constructor): void {
   if (value === null || typeof value !== 'object' || seen.has(value)) return;
   seen.add(value);
   if (value instanceof TensorClass) {
@@ -69,14 +69,20 @@ function collect(value: unknown, out: Set<Tensor>, seen: Set<unknown>, TensorCla
     return;
   }
   if (Array.isArray(value)) for (const v of value) collect(v, out, seen, TensorClass);
-  else if (value instanceof Map) for (const [k, v] of value) (collect(k, out, seen, TensorClass), collect(v, out, seen, TensorClass));
+  else if (value instanceof Map) for (const [k, v] of value) {
+      collect(k, out, seen, TensorClass);
+      collect(v, out, seen, TensorClass);
+    }
   else if (value instanceof Set) for (const v of value) collect(v, out, seen, TensorClass);
   else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collect(v, out, seen, TensorClass);
 }
 
-let TensorCtor: Function = Object;
+/** Any class (the Tensor class here); only used with instanceof. */
+type Constructor = abstract new (...args: never[]) => unknown;
+
+let TensorCtor: Constructor = Object;
 /** @internal set by tensor.ts to break the import cycle */
-export function setTensorClass(cls: Function): void {
+export function setTensorClass(cls: Constructor): void {
   TensorCtor = cls;
 }
 

@@ -113,8 +113,8 @@ function describe(v: unknown): string {
   if (v instanceof Tensor) return v.isDisposed ? 'Tensor(disposed)' : `Tensor(shape=[${v.shape}], dtype=${v.dtype}, device=${v.device})`;
   if (Array.isArray(v)) return `[${v.slice(0, 6).map(describe).join(', ')}${v.length > 6 ? ', ...' : ''}]`;
   if (v === null) return 'null';
-  if (typeof v === 'object') return `{${Object.keys(v as object).join(', ')}}`;
-  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+  if (typeof v === 'object') return `{${Object.keys(v).join(', ')}}`;
+  return typeof v === 'string' ? JSON.stringify(v) : String(v as number | boolean | bigint | symbol | undefined | (() => unknown));
 }
 
 /** Describes an options object with its values: {dim: 1, keepdim: true}. */

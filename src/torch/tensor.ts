@@ -6,8 +6,14 @@ import { disposeTensor, setTensorClass, track } from './memory';
 import type { GeneratedTensorMethods } from './generated/ops';
 import { DTYPE_ALIASES, type DType, type DeviceLike } from './types';
 
-export interface Tensor extends GeneratedTensorMethods {}
+// The interface merges with the class on purpose: the generated operators and the printing are installed on the prototype at load.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface Tensor extends GeneratedTensorMethods {
+  /** PyTorch's printing (installed by the torch entry point, see format.ts). */
+  toString(): string;
+}
 
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class Tensor {
   /** @internal handle into the native tensor table; -1 once disposed */
   _h: number;
@@ -68,7 +74,7 @@ export class Tensor {
     const nonBlocking = o.nonBlocking ?? false;
     const copy = o.copy ?? false;
     if (target instanceof Tensor) return wrap(N.f_to_other(this._h, target._h, nonBlocking, copy, null));
-    const dtype = (typeof dtypeOrOpts === 'string' ? dtypeOrOpts : (dtypeOrOpts as { dtype?: DType } | undefined)?.dtype) ?? null;
+    const dtype = (typeof dtypeOrOpts === 'string' ? dtypeOrOpts : dtypeOrOpts?.dtype) ?? null;
     if (isDTypeName(target)) return wrap(N.f_to_dtype(this._h, target, nonBlocking, copy, null));
     // aten::to.device needs a dtype: keep this tensor's unless one was given.
     return wrap(N.f_to_device(this._h, target, dtype ?? this.dtype, nonBlocking, copy, null));
@@ -125,7 +131,7 @@ export class Tensor {
     const isBool = this.dtype === 'bool';
     const get = (i: number): number | boolean => {
       const v = flat[i];
-      return typeof v === 'bigint' ? Number(v) : isBool ? v !== 0 : (v as number);
+      return typeof v === 'bigint' ? Number(v) : isBool ? v !== 0 : v;
     };
     const shape = this.shape;
     if (shape.length === 0) return get(0);

@@ -200,7 +200,7 @@ function writeTensors(file: string, tensors: ReadonlyMap<string, Tensor>, metada
   const specs = new Map<string, TensorSpec>();
   for (const [name, t] of tensors) {
     if (!(t instanceof Tensor) || t.isDisposed) throw new CheckpointError(path.dirname(file), `'${name}' is not a live Tensor`);
-    specs.set(name, { dtype: safeDtypeOf(t.dtype as TorchDtypeName), shape: t.shape, data: () => torch.toBytes(t) });
+    specs.set(name, { dtype: safeDtypeOf(t.dtype), shape: t.shape, data: () => torch.toBytes(t) });
   }
   writeSafetensors(file, specs, metadata);
   return fs.statSync(file).size;

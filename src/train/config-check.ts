@@ -57,7 +57,7 @@ export function fieldProblem(value: unknown, s: FieldSpec): boolean {
 
 /** Checks every field of `c` against `spec`; a RangeError names the first bad field, its rule and its value. */
 export function checkConfig<T extends object>(c: T, spec: ConfigSpec<T>): T {
-  for (const [key, s] of Object.entries(spec) as [string, FieldSpec][]) {
+  for (const [key, s] of Object.entries<FieldSpec>(spec)) {
     const value = (c as Record<string, unknown>)[key];
     if (fieldProblem(value, s)) throw new RangeError(`${key} must be ${describeSpec(s)}, got ${JSON.stringify(value) ?? String(value)}`);
   }

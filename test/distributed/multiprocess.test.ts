@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { alive, killAll, NODE_TS, readyPids, runRanks, startLaunch, startRanks, waitForOutput, WORKER, type Finished } from './spawn';
+import { alive, killAll, NODE_TS, readyPids, runRanks, startLaunch, waitForOutput, WORKER, type Finished } from './spawn';
 
 afterEach(killAll);
 

@@ -50,8 +50,8 @@ export function start(argv: string[], { env = {}, deadlineMs = 30_000 }: { env?:
   live.add(proc);
   let out = '';
   let err = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (err += d));
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (err += d));
   const timer = setTimeout(() => {
     err += `\n[test] deadline of ${deadlineMs} ms passed: SIGKILL\n`;
     proc.kill('SIGKILL');

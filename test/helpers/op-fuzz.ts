@@ -135,7 +135,7 @@ export class OperatorFuzzer {
         if (at >= 0)
           for (const line of text.slice(at).split('\n').slice(1)) {
             const parsed = parseSchemaArgs(line.trim());
-            if (parsed) known!.push(parsed);
+            if (parsed) known.push(parsed);
           }
       }
     });
@@ -251,7 +251,7 @@ export class OperatorFuzzer {
         }
         result = e.name;
       }
-      return { op: name, mode: typed ? 'typed' : 'junk', result } as FuzzOutcome;
+      return { op: name, mode: typed ? 'typed' : 'junk', result };
     });
   }
 }

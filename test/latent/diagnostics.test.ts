@@ -1,4 +1,4 @@
-import { bootstrapMeanDelta, precisionRecallF1, recurringTokens, resultAppears, histogram } from '../../src/latent/diagnostics';
+import { bestF1Threshold, bootstrapMeanDelta, precisionRecallF1, recurringTokens, resultAppears, histogram } from '../../src/latent/diagnostics';
 
 describe('diagnostics', () => {
   test('bootstrap delta: zero when identical, CI excludes 0 for a consistent shift', () => {
@@ -35,7 +35,6 @@ describe('diagnostics', () => {
 });
 
 describe('start-threshold calibration', () => {
-  const { bestF1Threshold } = require('../../src/latent/diagnostics');
   test('picks the threshold separating the classes', () => {
     const scores: [number, number][] = [[3, 1], [2, 1], [1, 0], [0.5, 0], [-1, 0], [-2, 0]];
     const r = bestF1Threshold(scores);

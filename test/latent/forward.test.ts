@@ -5,7 +5,7 @@ import { makeQwen2Config } from '../../src/models/qwen2/config';
 import { parseGsm8kRecord, type Gsm8kExample } from '../../src/data/gsm8k';
 import { buildLatentSequence, Role, type LatentSequence } from '../../src/latent/sequence';
 import { LatentHeads } from '../../src/latent/heads';
-import { latentForward, type Backbone, type Trunk } from '../../src/latent/forward';
+import { latentForward, type Backbone } from '../../src/latent/forward';
 import { LatentDecoder, qwen2Backbone } from '../../src/latent/qwen2-trunks';
 import { latentStep } from '../../src/torch/kernels/latent-step';
 
@@ -142,7 +142,7 @@ describe('latentForward', () => {
     const decoder = LatentDecoder.copyOf(model);
     model.freeze();
     const r = torch.scope(() => {
-      const out = latentForward(seqs, { backbone, latentTrunk: decoder as Trunk, heads, botId: BOT, eotId: EOT });
+      const out = latentForward(seqs, { backbone, latentTrunk: decoder, heads, botId: BOT, eotId: EOT });
       out.loss.backward();
       return out.lmSum;
     });
@@ -158,10 +158,10 @@ describe('latentForward', () => {
     const { model, heads, seqs, backbone } = setup(2, 'float32');
     const decoder = LatentDecoder.copyOf(model);
     model.freeze();
-    const f32 = torch.scope(() => latentForward(seqs, { backbone, latentTrunk: decoder as Trunk, heads, botId: BOT, eotId: EOT }).lmSum);
+    const f32 = torch.scope(() => latentForward(seqs, { backbone, latentTrunk: decoder, heads, botId: BOT, eotId: EOT }).lmSum);
     model.to('bfloat16');
     const r = torch.scope(() => {
-      const out = latentForward(seqs, { backbone, latentTrunk: decoder as Trunk, heads, botId: BOT, eotId: EOT });
+      const out = latentForward(seqs, { backbone, latentTrunk: decoder, heads, botId: BOT, eotId: EOT });
       out.loss.backward();
       return out.lmSum;
     });
@@ -195,7 +195,10 @@ describe('latentForward', () => {
       torch.scope(() => {
         const r = latentForward(seqs, { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT, collectLatents: true });
         r.loss.backward();
-        for (const l of r.latents) (l.embed.dispose(), l.hidden.dispose());
+        for (const l of r.latents) {
+    l.embed.dispose();
+    l.hidden.dispose();
+  }
       });
     }
     // gradients now exist on parameters (one per parameter); nothing else may remain

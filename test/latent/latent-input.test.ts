@@ -14,7 +14,7 @@ import { scoreRollouts } from '../../src/rl/teacher-forcing';
 
 const D = 16;
 
-function setup(kind: LatentInputKind, { k = 2, twoTrunk = false, dtype = 'float64' as torch.DType } = {}) {
+function setup(kind: LatentInputKind, { k = 2, twoTrunk = false, dtype = 'float64' }: { k?: number; twoTrunk?: boolean; dtype?: torch.DType } = {}) {
   torch.manualSeed(7);
   const config = makeQwen2Config({ vocabSize: VOCAB, hiddenSize: D, intermediateSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2 });
   const model = new Qwen2ForCausalLM(config, { dtype });
@@ -156,7 +156,7 @@ describe('latent input forms', () => {
             bump(-2e-6);
             const down = f();
             bump(1e-6);
-            expect(Math.abs((up - down) / 2e-6 - analytic[i]!.view([-1]).select(0, j).item())).toBeLessThan(1e-6);
+            expect(Math.abs((up - down) / 2e-6 - analytic[i].view([-1]).select(0, j).item())).toBeLessThan(1e-6);
           }
         });
       }

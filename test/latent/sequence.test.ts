@@ -61,7 +61,10 @@ maybe('buildLatentSequence', () => {
       let current: number[] = [];
       seq.targets.forEach((id, i) => {
         if (seq.stepTarget[i]) current.push(id);
-        else if (current.length) (runs.push(tok.decode(current)), (current = []));
+        else if (current.length) {
+          runs.push(tok.decode(current));
+          current = [];
+        }
       });
       if (current.length) runs.push(tok.decode(current));
       // the token that ends the line may carry its line break (Qwen writes ".\n" as one token)

@@ -125,7 +125,7 @@ describe('every dtype round-trips', () => {
       expect(t.tolist()).toEqual(values);
       // through float64 (or int64 for integers) and back loses nothing
       const wide = dtype === 'bool' ? 'uint8' : dtype.startsWith('int') || dtype === 'uint8' ? 'int64' : 'float64';
-      const back = t.to(wide).to(dtype as DType);
+      const back = t.to(wide).to(dtype);
       expect(back.dtype).toBe(dtype);
       expect(back.tolist()).toEqual(values);
       expect(torch.toBytes(back)).toEqual(torch.toBytes(t));

@@ -14,7 +14,7 @@ function torchError(fn: () => unknown): torch.TorchError {
     result = torch.scope(fn);
   } catch (e) {
     if (e instanceof torch.TorchError) return e;
-    throw new Error(`expected a TorchError, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    throw new Error(`expected a TorchError, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`, { cause: e });
   }
   throw new Error(`expected a TorchError, but the call returned ${String(result)}`);
 }

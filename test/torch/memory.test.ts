@@ -1,5 +1,7 @@
 // Deterministic tensor lifetime: dispose, scopes, keep, `using`, and no growth over long loops.
 import '../helpers/one-thread';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import * as torch from '../../src/torch';
 import type { Tensor } from '../../src/torch';
 
@@ -230,8 +232,8 @@ describe('long loops do not grow', () => {
     const exposed = (globalThis as { gc?: () => void }).gc;
     if (exposed) return exposed;
     try {
-      require('node:v8').setFlagsFromString('--expose-gc');
-      return require('node:vm').runInNewContext('gc') as () => void;
+      setFlagsFromString('--expose-gc');
+      return runInNewContext('gc') as () => void;
     } catch {
       return undefined;
     }

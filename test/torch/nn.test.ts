@@ -37,7 +37,6 @@ const BLOCK_PARAMS = ['norm.weight', 'attn.q.weight', 'attn.q.bias', 'attn.k.wei
 const UNTIED_NAMES = ['embed.weight', ...BLOCK_PARAMS.map((n) => `layers.0.${n}`), ...BLOCK_PARAMS.map((n) => `layers.1.${n}`), 'finalNorm.weight', 'head.weight'];
 
 const names = (m: nn.Module): string[] => [...m.namedParameters()].map(([n]) => n);
-const sameShape = (a: Tensor, b: Tensor): boolean => a.shape.join(',') === b.shape.join(',');
 
 describe('Module reflection', () => {
   test('namedParameters: field order, dotted names, ModuleList children named 0, 1, ...', () => {

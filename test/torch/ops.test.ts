@@ -79,6 +79,7 @@ const cases: OpCase[] = [
   { name: 'prod', js: () => T.a.prod(1), py: 'a.prod(1)' },
   { name: 'max with indices', js: () => torch.max(T.a, 1), py: 'torch.max(a, 1)' },
   { name: 'max all', js: () => T.a.max(), py: 'a.max()' },
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- `.values` is the named tuple's Tensor field, not Array.prototype.values
   { name: 'named tuple fields', js: () => [torch.max(T.a, 1).values, T.a.min(1).indices, torch.sort(T.a).indices], py: '[torch.max(a, 1).values, a.min(1).indices, torch.sort(a).indices]' },
   { name: 'min dim keepdim', js: () => T.a.min(0, true), py: 'a.min(0, keepdim=True)' },
   { name: 'var (unbiased)', js: () => torch.var(T.a, 1), py: 'torch.var(a, 1)' },

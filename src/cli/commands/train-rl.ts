@@ -84,7 +84,7 @@ export const rlCommand: CommandModule = {
       .group(['device'], 'Hardware:'),
   handler: async (a: Record<string, unknown>) => {
     const { resolveRlConfig, trainRl } = await import('../../rl/trainer');
-    const fromRun = a.resume ? (await import('../../train/run-dir')).readRunConfig(String(a.resume), 'rl') : {};
+    const fromRun = a.resume ? (await import('../../train/run-dir')).readRunConfig(a.resume as string, 'rl') : {};
     const fromFile = readConfigFile(a.config as string | undefined);
     const cli: Record<string, unknown> = {};
     if (a.resume ?? a.out) cli.out = a.resume ?? a.out;

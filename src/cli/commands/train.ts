@@ -59,7 +59,7 @@ const sft: CommandModule = {
       .example('$0 train sft --model runs/phase0-model --data ../gsm8k --mode two-trunk --out runs/k4', 'phase 1 from the exported phase-0 model'),
   handler: async (a: Record<string, unknown>) => {
     const { resolveSftConfig, trainSft } = await import('../../train/sft');
-    const fromRun = a.resume ? (await import('../../train/run-dir')).readRunConfig(String(a.resume), 'sft') : {};
+    const fromRun = a.resume ? (await import('../../train/run-dir')).readRunConfig(a.resume as string, 'sft') : {};
     const fromFile = readConfigFile(a.config as string | undefined);
     const cli = {
       model: a.model, data: a.data, mode: a.mode, latents: a.latents, markersAtZero: a.markersAtZero, latentInput: a.latentInput, steps: a.steps, batchSize: a.batch, lr: a.lr,
@@ -72,7 +72,7 @@ const sft: CommandModule = {
     for (const k of ['model', 'data', 'out']) if (!merged[k]) throw new Error(`--${k} is required`);
     checkModelArg('--model', String(merged.model));
     checkDataDir('--data', String(merged.data));
-    const sweep = a.sweep === undefined ? null : parseSweep(String(a.sweep));
+    const sweep = a.sweep === undefined ? null : parseSweep(a.sweep as string);
     if (sweep && a.resume) throw new Error('--sweep and --resume do not combine; resume each run of the sweep by its directory');
     const configs = sweep
       ? sweep.map((k) => resolveSftConfig({ ...merged, latents: k, out: path.join(String(merged.out), `k${k}`) } as never))

@@ -1,4 +1,6 @@
 // `latent version`: versions of the library, libtorch and the build (BLAS, OpenMP, CUDA).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 
 export const command: CommandModule = {
@@ -7,7 +9,7 @@ export const command: CommandModule = {
   handler: async () => {
     const torch = await import('../../torch');
     const v = torch.version();
-    const pkg = require('../../../package.json');
+    const pkg = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8'));
     console.log(`latent-tokens ${pkg.version}`);
     console.log(`libtorch ${v.libtorch} (${v.cuda ? 'CUDA ' + v.cuda : 'CPU'}), addon CUDA kernels: ${v.addonCuda ? 'yes' : 'no'}`);
     console.log(`threads ${torch.getNumThreads()}, MKL ${v.mkl}, OpenMP ${v.openmp}, MKLDNN ${v.mkldnn}`);

@@ -125,7 +125,7 @@ export class KVCache {
         const k = this.allocate(keys, keys.shape[2]);
         const v = this.allocate(values, keys.shape[2]);
         this.layers[layer] = { keys: k, values: v, length: 0, buffered: true };
-        this.writeInto(this.layers[layer]!, keys, values);
+        this.writeInto(this.layers[layer], keys, values);
       }
     } else if (recording || !entry.buffered) {
       const [pastK, pastV] = entry.buffered ? [entry.keys.narrow(2, 0, entry.length), entry.values.narrow(2, 0, entry.length)] : [entry.keys, entry.values];

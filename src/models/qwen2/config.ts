@@ -211,7 +211,7 @@ function parseRope(raw: Record<string, unknown>, fail: (message: string) => neve
   }
   if (theta === undefined || theta === null) return 10000;
   if (typeof theta !== 'number' || !(theta > 0)) fail(`rope_theta must be a positive number, got ${JSON.stringify(theta)}`);
-  return theta as number;
+  return theta;
 }
 
 function validate(c: Qwen2Config, source: string): void {
@@ -285,7 +285,7 @@ export function qwen2ConfigToJson(c: Qwen2Config, { torchDtype = c.torchDtype }:
   });
   if (c.padTokenId !== null) json.pad_token_id = c.padTokenId;
   if (json.rope_parameters && typeof json.rope_parameters === 'object') {
-    json.rope_parameters = { ...(json.rope_parameters as object), rope_type: 'default', rope_theta: c.ropeTheta };
+    json.rope_parameters = { ...json.rope_parameters, rope_type: 'default', rope_theta: c.ropeTheta };
   }
   if (torchDtype) {
     json.torch_dtype = torchDtype;

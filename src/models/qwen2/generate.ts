@@ -66,7 +66,6 @@ export function generate(model: Qwen2ForCausalLM, prompts: readonly (readonly nu
   if (options.seed !== undefined) torch.manualSeed(options.seed);
   const padTokenId = options.padTokenId ?? eosTokenIds[0] ?? 0;
   const eos = new Set(eosTokenIds);
-  const batch = prompts.length;
   const device = model.device;
 
   const sequences = prompts.map(() => ({ tokens: [] as number[], finishReason: null as FinishReason | null, text: tokenizer ? new StreamingText(tokenizer, stopStrings) : null }));

@@ -123,7 +123,7 @@ function checkpointDtype(weights: ShardedSafetensors, config: Qwen2Config, dir: 
   if (dtype === undefined || !['float32', 'float64', 'bfloat16', 'float16'].includes(dtype)) {
     throw new CheckpointError(`${dir}: tensor "${name}" is stored as ${stored}, which is not a floating dtype this library computes in`);
   }
-  return dtype as DType;
+  return dtype;
 }
 
 /**
@@ -232,7 +232,7 @@ export function saveQwen2(model: Qwen2ForCausalLM, dir: string, options: SaveOpt
   for (const [name, param] of state) {
     tensors.push({
       name,
-      dtype: safeDtypeOf(dtype as TorchDtypeName),
+      dtype: safeDtypeOf(dtype),
       shape: param.shape,
       data: () => {
         const bytes = tensorBytes(param, dtype);

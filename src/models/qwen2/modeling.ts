@@ -302,7 +302,7 @@ export class Qwen2Model extends Module {
       throw new RangeError(`attentionMask must be [batch, tokens] = [${batch}, ${length}], got [${attentionMask.shape}]`);
     }
     const mask = attentionMask.dtype === 'bool' ? attentionMask : attentionMask.ne(0);
-    return Boolean(mask.all().item()) ? null : mask;
+    return mask.all().item() ? null : mask;
   }
 }
 

@@ -169,7 +169,7 @@ function place(t: Tensor, dtype: DType, device: DeviceLike | undefined): Tensor 
   try {
     const convert = t.dtype !== dtype;
     const move = device !== undefined && device !== 'cpu';
-    const narrowing = itemSize(dtype) < itemSize(t.dtype as DType);
+    const narrowing = itemSize(dtype) < itemSize(t.dtype);
     if (convert && (narrowing || !move)) step((x) => x.to(dtype));
     if (move) step((x) => x.to(device));
     if (t.dtype !== dtype) step((x) => x.to(dtype));

@@ -393,7 +393,7 @@ function describeJson(value: JsonValue | undefined): string {
   if (typeof value === 'bigint') return `the integer ${truncate(String(value))}`;
   if (typeof value === 'number') return `the non-integer number ${truncate(String(value))}`;
   if (Array.isArray(value)) return `an array of ${value.length} items`;
-  return `an object with ${(value as JsonObject).size} keys`;
+  return `an object with ${value.size} keys`;
 }
 
 function truncate(text: string): string {

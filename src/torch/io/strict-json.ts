@@ -45,21 +45,22 @@ const LITERALS: readonly (readonly [string, boolean | null])[] = [
 
 const NUMBER_PATTERN = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
 
-const enum Char {
-  Tab = 0x09,
-  Newline = 0x0a,
-  Return = 0x0d,
-  Space = 0x20,
-  Quote = 0x22,
-  Comma = 0x2c,
-  Minus = 0x2d,
-  Colon = 0x3a,
-  OpenBracket = 0x5b,
-  Backslash = 0x5c,
-  CloseBracket = 0x5d,
-  OpenBrace = 0x7b,
-  CloseBrace = 0x7d,
-}
+// Character codes, compared with charCodeAt's numbers (plain numbers, so no enum-to-number comparisons).
+const Char = {
+  Tab: 0x09,
+  Newline: 0x0a,
+  Return: 0x0d,
+  Space: 0x20,
+  Quote: 0x22,
+  Comma: 0x2c,
+  Minus: 0x2d,
+  Colon: 0x3a,
+  OpenBracket: 0x5b,
+  Backslash: 0x5c,
+  CloseBracket: 0x5d,
+  OpenBrace: 0x7b,
+  CloseBrace: 0x7d,
+} as const;
 
 type Frame =
   | { readonly isObject: false; readonly items: JsonValue[] }

@@ -123,7 +123,7 @@ export class ParamGroup<O extends BaseOptions> {
   /** Updates some hyperparameters; all-or-nothing (the native side validates before applying). */
   set(options: Partial<O>): void {
     checkKnownKeys(`${this.owner.name} param group ${this.index}`, options, Object.keys(this.current));
-    N.optimSetGroup(this.owner._native(), this.index, options as Record<string, unknown>);
+    N.optimSetGroup(this.owner._native(), this.index, options);
     this.current = mergeDefined(this.current, options);
   }
 }
@@ -309,7 +309,7 @@ function normalizeParams<O extends BaseOptions>(name: string, params: Params<O>)
     throw new TorchTypeError(`${name}: params must be an iterable of Tensors or an array of param groups, got ${describeValue(params)}`);
   const items = [...(params as Iterable<unknown>)];
   if (items.length === 0) throw new ValueError(`${name}: got an empty parameter list`);
-  if (items.every((x) => x instanceof Tensor)) return [{ params: items as Tensor[] } as unknown as ParamGroupSpec<O>];
+  if (items.every((x) => x instanceof Tensor)) return [{ params: items } as unknown as ParamGroupSpec<O>];
   items.forEach((x, g) => {
     const spec = x as { params?: unknown };
     if (x instanceof Tensor || x === null || typeof x !== 'object' || spec.params === undefined || typeof (spec.params as Iterable<unknown>)[Symbol.iterator] !== 'function')

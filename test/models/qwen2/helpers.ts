@@ -46,7 +46,10 @@ export function relativeError(actual: Tensor | unknown[], expected: Tensor | unk
 }
 
 function flat(x: Tensor | unknown[]): number[] {
-  if (Array.isArray(x)) return (x.flat(Infinity) as unknown[]).map(Number);
+  if (Array.isArray(x)) {
+    const items: unknown[] = x.flat(Infinity);
+    return items.map(Number);
+  }
   return Array.from(x.to('float64').toTypedArray() as Float64Array);
 }
 

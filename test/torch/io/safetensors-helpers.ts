@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { inspect } from 'node:util';
 import { join, resolve } from 'node:path';
 
 import { SafetensorsError, type SafetensorsErrorCode } from '../../../src/torch/io/safetensors';
@@ -26,7 +27,7 @@ export function catchSafetensorsError(fn: () => unknown): SafetensorsError {
   }
   if (thrown === undefined) throw new Error('expected a SafetensorsError, but nothing was thrown');
   if (!(thrown instanceof Error) || thrown.name !== 'SafetensorsError') {
-    throw new Error(`expected a SafetensorsError, got ${String(thrown)}`, { cause: thrown });
+    throw new Error(`expected a SafetensorsError, got ${inspect(thrown)}`, { cause: thrown });
   }
   return thrown as SafetensorsError;
 }

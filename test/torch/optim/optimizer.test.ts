@@ -38,7 +38,7 @@ interface Scenario {
 
 function build(scenario: Scenario, params: Params): AnyOptimizer {
   const groups = scenario.groups.map((g) => ({ params: g.names.map((n) => params[n]), ...g.options }));
-  return (scenario.kind === 'AdamW' ? new AdamW(groups as any, scenario.defaults) : new SGD(groups as any, scenario.defaults)) as AnyOptimizer;
+  return (scenario.kind === 'AdamW' ? new AdamW(groups as any, scenario.defaults) : new SGD(groups as any, scenario.defaults));
 }
 
 function runJs(scenario: Scenario, problem: Problem): { params: Record<ParamName, number[]>; norms: number[] } {

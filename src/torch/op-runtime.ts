@@ -114,7 +114,8 @@ function describe(v: unknown): string {
   if (Array.isArray(v)) return `[${v.slice(0, 6).map(describe).join(', ')}${v.length > 6 ? ', ...' : ''}]`;
   if (v === null) return 'null';
   if (typeof v === 'object') return `{${Object.keys(v).join(', ')}}`;
-  return typeof v === 'string' ? JSON.stringify(v) : String(v as number | boolean | bigint | symbol | undefined | (() => unknown));
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- only primitives and functions reach here
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
 }
 
 /** Describes an options object with its values: {dim: 1, keepdim: true}. */

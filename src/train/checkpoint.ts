@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import * as torch from '../torch';
 import { Tensor, nn } from '../torch';
 import { fsyncDirectory, writeFileAtomic, writeAll } from '../util/atomic-write';
-import { SafetensorsFile, safeDtypeOf, torchDtypeOf, writeSafetensors, type TensorSpec, type TorchDtypeName } from '../torch/io/safetensors';
+import { SafetensorsFile, safeDtypeOf, torchDtypeOf, writeSafetensors, type TensorSpec } from '../torch/io/safetensors';
 import type { BaseOptions, Optimizer, OptimizerStateDict, SavedParamGroup } from '../torch/optim/optimizer';
 import type { LrSchedule, ScheduleConfig } from '../torch/optim/schedule';
 import type { GradScaler, GradScalerState } from '../torch/amp';

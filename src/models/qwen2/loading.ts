@@ -14,7 +14,6 @@ import {
   torchDtypeOf,
   writeSharded,
   type TensorToWrite,
-  type TorchDtypeName,
 } from '../../torch/io/safetensors';
 import { loadTensor } from '../../torch/io/load';
 import { fsyncDirectory, writeTextAtomic } from '../../util/atomic-write';

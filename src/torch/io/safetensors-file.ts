@@ -3,7 +3,7 @@ import { closeSync, fstatSync, readSync } from 'node:fs';
 
 import { SUB_BYTE_DTYPES, SAFE_DTYPES, isSafeDtype, itemSize, type SafeDtype } from './safetensors-dtype';
 import { SafetensorsError, describeError, openForReading, type SafetensorsErrorCode } from './safetensors-error';
-import { JsonSyntaxError, parseStrictJson, type JsonObject, type JsonValue } from './strict-json';
+import { JsonSyntaxError, parseStrictJson, type JsonValue } from './strict-json';
 
 /** Size of the little-endian u64 header-length prefix. */
 export const HEADER_LENGTH_PREFIX_BYTES = 8;

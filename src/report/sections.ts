@@ -15,7 +15,7 @@ import {
   type HtmlValue,
 } from './html';
 import { countBarSpec, intervalBarSpec, lineChartSpec, renderSvg, type LinePoint, type Split } from './plots';
-import { type Ablation, type EvalField, type Interval, type MetricField, type RolloutSample, type RunData } from './types';
+import { type EvalField, type Interval, type MetricField, type RolloutSample, type RunData } from './types';
 
 export interface ReportPlot {
   /** File name under plots/. */

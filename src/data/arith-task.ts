@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeTextAtomic } from '../util/atomic-write';
-import { deriveSeed, mulberry32, randomChoice, randomInt } from './gsm8k';
+import { deriveSeed, mulberry32, randomChoice, randomInt } from './random';
 
 export type ArithOperation = '+' | '-' | '*' | '/';
 export const ARITH_OPERATIONS: readonly ArithOperation[] = ['+', '-', '*', '/'];

@@ -5,7 +5,7 @@
 //  - start-classifier precision/recall/F1, span-length distributions.
 import * as torch from '../torch';
 import type { Tensor } from '../torch';
-import { mulberry32 } from '../data/gsm8k';
+import { mulberry32 } from '../data/random';
 
 /** Mean of per-example loss sums over their counts (token-weighted), with a bootstrap CI over examples. */
 export function bootstrapMeanDelta(

@@ -12,7 +12,7 @@
 //          measures shock, not content.
 //
 // One verdict from both (see studyVerdict), with paired bootstrap CIs over test examples.
-import { mulberry32 } from '../data/gsm8k';
+import { mulberry32 } from '../data/random';
 import { bootstrapMeanDelta } from './diagnostics';
 
 export type StudyVerdict = 'helps' | 'used-but-no-help' | 'ignored' | 'hurts';

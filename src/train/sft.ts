@@ -6,7 +6,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as torch from '../torch';
-import { loadGsm8k, seededShuffle, trainValidationSplit, formatPrompt, type Gsm8kExample } from '../data/gsm8k';
+import { loadGsm8k, trainValidationSplit, formatPrompt, type Gsm8kExample } from '../data/gsm8k';
+import { seededShuffle } from '../data/random';
 import { fromPretrained } from '../models/qwen2/loading';
 import { LatentModel, type LatentMode } from '../latent/model';
 import { LATENT_INPUT_KINDS, type LatentInputKind, type LatentInputSpec } from '../latent/latent-input';

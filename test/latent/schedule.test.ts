@@ -4,7 +4,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { namedLatentSchedule, buildLatentSequence } from '../../src/latent/sequence';
 import { stopEvaluation, evaluateLoss } from '../../src/latent/evaluate';
-import { parseGsm8kRecord, mulberry32 } from '../../src/data/gsm8k';
+import { parseGsm8kRecord } from '../../src/data/gsm8k';
+import { mulberry32 } from '../../src/data/random';
 import { resolveSftConfig, trainSft, loadSftRun } from '../../src/train/sft';
 import { haveQwenTokenizer, sftFixture } from '../helpers/sft-fixture';
 

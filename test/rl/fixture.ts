@@ -7,7 +7,8 @@
 // verifiable reward (the larger number) has room to rise under RL.
 import * as fs from 'fs';
 import * as path from 'path';
-import { formatTrainingText, loadGsm8k, mulberry32 } from '../../src/data/gsm8k';
+import { formatTrainingText, loadGsm8k } from '../../src/data/gsm8k';
+import { mulberry32 } from '../../src/data/random';
 import { writeTextAtomic } from '../../src/util/atomic-write';
 import { Tokenizer } from '../../src/models/tokenizer';
 import { makeModel } from '../../src/models/qwen2/make-model';

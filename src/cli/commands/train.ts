@@ -42,7 +42,7 @@ const sft: CommandModule = {
       .option('start-loss-weight', { type: 'number', describe: 'weight of the start classifier loss', defaultDescription: d(D.startLossWeight) })
       .option('stop-loss-weight', { type: 'number', describe: 'weight of the end classifier loss', defaultDescription: d(D.stopLossWeight) })
       .option('max-latents', { type: 'number', describe: 'hard cap on latents per span at inference', defaultDescription: d(D.maxLatents) })
-      .option('latent-schedule', { choices: ['fixed', 'digits', 'operations'] as const, describe: "latents per breakpoint: --latents everywhere (fixed), or the result's digit count (digits) or the expression's operator count (operations), 1 … --latents", defaultDescription: d(D.latentSchedule) })
+      .option('latent-schedule', { choices: ['fixed', 'digits', 'operations'] as const, describe: "latents per breakpoint: k everywhere (fixed), or the result's digit count (digits) or the expression's operator count (operations), between 1 and k", defaultDescription: d(D.latentSchedule) })
       .option('head-lr', { type: 'number', describe: 'peak learning rate of the start and end classifiers (their own parameter group, same schedule)', defaultDescription: '--lr' })
       .option('start-fit-examples', { type: 'number', describe: 'after training, refit the start classifier on frozen features of this many training examples (0: no fit)', defaultDescription: d(D.startFitExamples) })
       .group(['start-loss-weight', 'stop-loss-weight', 'max-latents', 'latent-schedule', 'head-lr', 'start-fit-examples'], 'Latent heads:')

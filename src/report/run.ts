@@ -294,7 +294,7 @@ function parseIntervalObject(v: unknown): Interval | undefined {
 /** The study section: a verdict string, reasons, and optional intervals (a malformed interval fails the section). */
 function parseStudy(v: unknown): StudySummary | undefined {
   if (!isObject(v) || typeof v.verdict !== 'string') return undefined;
-  const reasons = Array.isArray(v.reasons) && v.reasons.every((r) => typeof r === 'string') ? (v.reasons as string[]) : [];
+  const reasons = Array.isArray(v.reasons) && v.reasons.every((r) => typeof r === 'string') ? v.reasons : [];
   const study: StudySummary = { verdict: v.verdict, reasons };
   for (const key of ['helps', 'used', 'zeros', 'spanRemoved', 'contentBeyondCompute'] as const) {
     if (v[key] === undefined || v[key] === null) continue;

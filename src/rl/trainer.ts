@@ -270,7 +270,7 @@ export async function trainRl(config: RlConfig, { resume = false, quiet = false,
   let optimizer: torch.optim.AdamW | null = null;
   const bar = new ProgressBar({ total: c.steps, label: `rl ${c.mode} G=${c.group}`, quiet });
   let step = 0;
-  let result: LoopResult<StepStats> | null = null;
+  let result: LoopResult<StepStats>;
   try {
     dir.writeJson('config.json', c);
     reference = c.klCoef > 0 ? frozenReference(lm, policy.startLogitOffset) : null;
@@ -319,7 +319,7 @@ export async function trainRl(config: RlConfig, { resume = false, quiet = false,
         saveTrainingCheckpoint(dir.path('checkpoints'), at, {
           model: lm.stateDict(),
           optimizer: opt,
-          config: c as never,
+          config: c,
           extra: { scale: lm.heads.scale, startThreshold: lm.heads.startThreshold, startLogitOffset: policy.startLogitOffset },
         }),
       finally: (at, stopped) => bar.finish(stopped === 'completed' ? `done: ${dir.dir}` : `${stopped} at step ${at}: ${dir.dir}`),
@@ -336,7 +336,7 @@ interface RlStepResult {
   nonFinite: boolean;
   stats: StepStats;
   /** up to n rollouts of the step for samples.jsonl */
-  samples(n: number): Record<string, unknown>[];
+  samples: (n: number) => Record<string, unknown>[];
 }
 
 /** One GRPO step on `questions`: sample, grade, update. */

@@ -380,7 +380,7 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
         const phases = ['model', 'optimizer', 'written', 'retired', 'committed', 'cleaned'];
         const saving = new ProgressBar({ total: phases.length, label: `save checkpoint ${step}`, quiet });
         saving.update(0, { phase: 'writing the model' });
-        saveTrainingCheckpoint(dir.path('checkpoints'), step, { model: lm.stateDict(), optimizer, config: c as never, extra: { scale: lm.heads.scale, startThreshold: lm.heads.startThreshold } }, {
+        saveTrainingCheckpoint(dir.path('checkpoints'), step, { model: lm.stateDict(), optimizer, config: c, extra: { scale: lm.heads.scale, startThreshold: lm.heads.startThreshold } }, {
           onPhase: (phase) => saving.update(phases.indexOf(phase) + 1, { phase }),
         });
         saving.finish();

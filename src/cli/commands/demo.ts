@@ -41,7 +41,7 @@ export const command: CommandModule<object, Args> = {
       .option('seeds', { type: 'string', describe: 'phase-1 seeds, comma-separated (default: 0 with --quick, 0,1,2 without)' })
       .option('sweep', { type: 'string', describe: 'further k for the full-mode k sweep, comma-separated, or none (default: none with --quick, 1,4 without)' })
       .option('chained', { type: 'boolean', default: true, describe: 'the default demo adds the chained task (--no-chained leaves it out)' })
-      .conflicts('quick', 'tiny') as Argv<Args>,
+      .conflicts('quick', 'tiny'),
   handler: async (a) => {
     const { runDemo, formatDemoResult, DemoInterrupted } = await import('../../demo/run');
     try {

@@ -18,6 +18,8 @@ export interface HfExportOptions {
   maxShardBytes?: number;
   /** called after each tensor is written */
   onProgress?: (done: number, total: number) => void;
+  /** write into a non-empty directory that holds no model of this library (its other files are kept) */
+  force?: boolean;
 }
 
 export interface HfExportResult {
@@ -30,22 +32,22 @@ export interface HfExportResult {
 
 /** Writes the language model and tokenizer of `lm` to `outDir` in Hugging Face format. */
 export function writeHfModel(lm: LatentModel, outDir: string, o: HfExportOptions = {}): string[] {
-  saveQwen2(lm.model, outDir, { tokenizer: lm.tokenizer, dtype: o.dtype, maxShardBytes: o.maxShardBytes, onProgress: o.onProgress });
+  saveQwen2(lm.model, outDir, { tokenizer: lm.tokenizer, dtype: o.dtype, maxShardBytes: o.maxShardBytes, onProgress: o.onProgress, force: o.force });
   return fs.readdirSync(outDir).sort();
 }
 
 /**
  * Refuses an output directory that would lose something: the run itself, or a non-empty directory
- * that is not an earlier export (a Hugging Face model directory, which is replaced).
+ * that is not an earlier export (a Hugging Face model directory, which is replaced), unless `force`.
  */
-export function checkExportDir(runDir: string, outDir: string): void {
+export function checkExportDir(runDir: string, outDir: string, force = false): void {
   const run = path.resolve(runDir);
   const out = path.resolve(outDir);
   if (out === run || out.startsWith(run + path.sep)) throw new Error(`--out ${outDir}: inside the run directory ${runDir}; choose a directory of its own`);
   if (!fs.existsSync(out)) return;
   if (!fs.statSync(out).isDirectory()) throw new Error(`--out ${outDir}: exists and is not a directory`);
   const entries = fs.readdirSync(out);
-  if (entries.length === 0) return;
+  if (entries.length === 0 || force) return;
   let modelType: unknown;
   try {
     modelType = (JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as { model_type?: unknown }).model_type;
@@ -57,7 +59,7 @@ export function checkExportDir(runDir: string, outDir: string): void {
 
 /** Exports a phase-1 (sft) run's model at its latest checkpoint; see the file comment. */
 export async function exportSftRun(runDir: string, outDir: string, o: HfExportOptions = {}): Promise<HfExportResult> {
-  checkExportDir(runDir, outDir);
+  checkExportDir(runDir, outDir, o.force);
   const run = await loadSftRun(runDir);
   try {
     if (!run.checkpoint) throw new Error(`${runDir}: the run has no checkpoint to export (did training stop before its first step?)`);

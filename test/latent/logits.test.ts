@@ -130,6 +130,15 @@ test('--spans parses one list for every sequence or one per sequence, and names 
     await trainSft(config, { quiet: true });
     const exported = path.join(root, 'run-raw-model');
     await exportSftRun(out, exported);
+    // a directory that holds no model is refused, and with force written into with its own files kept
+    const foreign = path.join(root, 'foreign');
+    fs.mkdirSync(foreign);
+    fs.writeFileSync(path.join(foreign, 'notes.txt'), 'mine');
+    await expect(exportSftRun(out, foreign)).rejects.toThrow(/not empty and not a model directory/);
+    expect(fs.readdirSync(foreign)).toEqual(['notes.txt']);
+    await exportSftRun(out, foreign, { force: true });
+    expect(fs.readFileSync(path.join(foreign, 'notes.txt'), 'utf8')).toBe('mine');
+    expect(fs.existsSync(path.join(foreign, 'config.json'))).toBe(true);
     const lines = logits('--run', out, '--ids', '5,9,3,7,2', '--spans', '1:2,3:1', '--dtype', 'float64');
     expect(lines[0].latentInput.kind).toBe('raw');
     const [ref] = transformers(exported, lines, true);

@@ -8,7 +8,8 @@ export const command: CommandModule = {
   builder: (y: Argv) =>
     y
       .positional('run', { type: 'string', describe: 'run directory (sft or rl)' })
-      .option('out', { type: 'string', demandOption: true, describe: 'output directory (new, empty, or an earlier export, which is replaced)' })
+      .option('out', { type: 'string', demandOption: true, describe: 'output directory (new, empty, or a model this library wrote, which is replaced)' })
+      .option('force', { type: 'boolean', default: false, describe: 'also write into a non-empty directory that holds no model of this library (other files are kept)' })
       .option('dtype', { choices: ['float32', 'bfloat16', 'float16', 'float64'] as const, describe: 'dtype of the written weights', defaultDescription: 'the model’s' })
       .example('$0 export runs/phase0 --out runs/phase0-model', 'phase 0 → phase 1: then latent train sft --model runs/phase0-model …'),
   handler: async (a: Record<string, unknown>) => {
@@ -17,11 +18,11 @@ export const command: CommandModule = {
     const kind = checkRunDir('<run>', run);
     const { ProgressBar } = await import('../../train/progress');
     let bar: InstanceType<typeof ProgressBar> | undefined;
-    const options = { dtype: a.dtype as never, onProgress: (done: number, total: number) => (bar ??= new ProgressBar({ total, label: `export ${out}` })).update(done) };
+    const options = { dtype: a.dtype as never, force: Boolean(a.force), onProgress: (done: number, total: number) => (bar ??= new ProgressBar({ total, label: `export ${out}` })).update(done) };
     const { checkExportDir, exportSftRun, writeHfModel } = await import('../../train/export');
     let result: { out: string; step: number; files: string[] };
     if (kind === 'rl') {
-      checkExportDir(run, out);
+      checkExportDir(run, out, options.force);
       const { loadRlRun } = await import('../../rl/trainer');
       const loaded = await loadRlRun(run);
       try {

@@ -413,7 +413,11 @@ async function spanLengthSection(plots: PlotCollector, runs: readonly RunData[])
   const figures: SafeHtml[] = [];
   for (const run of runs) {
     const lengths = run.diagnostics?.spanLengths;
-    if (!lengths?.length) continue;
+    if (!lengths?.length) {
+      // A latent run whose generation opened no span says so: that is a finding, not a missing plot.
+      if (run.diagnostics && (run.config?.latents ?? 0) > 0) figures.push(html`<p class="note">${run.name}: no span was opened during generation.</p>`);
+      continue;
+    }
     const total = lengths.reduce((a, b) => a + b.count, 0);
     const mean = total ? lengths.reduce((a, b) => a + b.length * b.count, 0) / total : undefined;
     figures.push(

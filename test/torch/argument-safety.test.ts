@@ -2,40 +2,13 @@
 // properties): the native side must not hold references into state that such code can change —
 // the handle table, a tensor being disposed, a typed array's buffer — and a stale handle must never
 // reach a newer tensor. Each scenario runs in a child process, so that a crash fails its test.
-import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { runTsChild } from '../train/ts-child';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const CHILD = path.join(__dirname, 'argument-safety.child.ts');
-// The same on-the-fly TypeScript loader as test/train/ts-child.ts, with --expose-gc for the child.
-const REGISTER = String.raw`
-const fs = require('fs'), path = require('path'), crypto = require('crypto'), ts = require('typescript');
-const cacheDir = path.join(require('os').tmpdir(), 'lt-ts-child-cache');
-fs.mkdirSync(cacheDir, { recursive: true });
-require.extensions['.ts'] = (module, filename) => {
-  const source = fs.readFileSync(filename, 'utf8');
-  const key = crypto.createHash('sha1').update(filename + '\0' + source).digest('hex');
-  const cached = path.join(cacheDir, key + '.js');
-  let code;
-  try { code = fs.readFileSync(cached, 'utf8'); } catch {
-    code = ts.transpileModule(source, { fileName: filename, compilerOptions: {
-      module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText;
-    const tmp = cached + '.' + process.pid;
-    fs.writeFileSync(tmp, code);
-    fs.renameSync(tmp, cached);
-  }
-  module._compile(code, filename);
-};
-require(path.resolve(process.argv[1]));
-`;
 
 function runScenario(name: string): Record<string, unknown> {
-  const r = spawnSync(process.execPath, ['--expose-gc', '-e', REGISTER, CHILD, name], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 120_000,
-    env: { ...process.env, OMP_NUM_THREADS: '1' },
-  });
+  const r = runTsChild(CHILD, [name], { nodeArgs: ['--expose-gc'] });
   if (r.status !== 0) throw new Error(`scenario ${name} exited with status ${r.status}, signal ${r.signal}\n${r.stderr.slice(-2000)}`);
   const last = r.stdout.trim().split('\n').pop()!;
   return JSON.parse(last);

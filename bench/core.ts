@@ -21,7 +21,10 @@ const MID_SIZE = 'mid-size work (one call per iteration, in its own scope)';
 const DIAGNOSIS = 'diagnosis: layers of the per-call cost (ours only)';
 
 // Goals from the issue: per-call cost <= 0.65x PyTorch's and within 1.3x of the C++ floor; mid-size within 1.05x.
-const PER_CALL_GOALS: Goal[] = [{ vs: 'pytorch', max: 0.65 }, { vs: 'cpp', max: 1.3 }];
+const PER_CALL_GOALS: Goal[] = [
+  { vs: 'pytorch', max: 0.65 },
+  { vs: 'cpp', max: 1.3 },
+];
 const MID_SIZE_GOALS: Goal[] = [{ vs: 'pytorch', max: 1.05 }];
 
 function randn(...shape: number[]): torch.Tensor {
@@ -44,7 +47,13 @@ export const perCall: BenchCase[] = [
     description: 'torch.add(a, b)',
     setup() {
       const { a, b, dispose } = smallPair();
-      return { iteration: () => torch.scope(() => { for (let i = 0; i < BATCH; i++) torch.add(a, b); }), dispose };
+      return {
+        iteration: () =>
+          torch.scope(() => {
+            for (let i = 0; i < BATCH; i++) torch.add(a, b);
+          }),
+        dispose,
+      };
     },
   },
   {
@@ -52,7 +61,13 @@ export const perCall: BenchCase[] = [
     description: 'a.add(b)',
     setup() {
       const { a, b, dispose } = smallPair();
-      return { iteration: () => torch.scope(() => { for (let i = 0; i < BATCH; i++) a.add(b); }), dispose };
+      return {
+        iteration: () =>
+          torch.scope(() => {
+            for (let i = 0; i < BATCH; i++) a.add(b);
+          }),
+        dispose,
+      };
     },
   },
   {
@@ -60,7 +75,13 @@ export const perCall: BenchCase[] = [
     description: 'torch.mul(a, b)',
     setup() {
       const { a, b, dispose } = smallPair();
-      return { iteration: () => torch.scope(() => { for (let i = 0; i < BATCH; i++) torch.mul(a, b); }), dispose };
+      return {
+        iteration: () =>
+          torch.scope(() => {
+            for (let i = 0; i < BATCH; i++) torch.mul(a, b);
+          }),
+        dispose,
+      };
     },
   },
   {
@@ -68,7 +89,13 @@ export const perCall: BenchCase[] = [
     description: 'torch.matmul(a, b)',
     setup() {
       const { a, b, dispose } = inputs(() => ({ a: randn(8, 8), b: randn(8, 8) }));
-      return { iteration: () => torch.scope(() => { for (let i = 0; i < BATCH; i++) torch.matmul(a, b); }), dispose };
+      return {
+        iteration: () =>
+          torch.scope(() => {
+            for (let i = 0; i < BATCH; i++) torch.matmul(a, b);
+          }),
+        dispose,
+      };
     },
   },
   {
@@ -76,7 +103,13 @@ export const perCall: BenchCase[] = [
     description: 'x.view([64])',
     setup() {
       const { x, dispose } = square8();
-      return { iteration: () => torch.scope(() => { for (let i = 0; i < BATCH; i++) x.view([64]); }), dispose };
+      return {
+        iteration: () =>
+          torch.scope(() => {
+            for (let i = 0; i < BATCH; i++) x.view([64]);
+          }),
+        dispose,
+      };
     },
   },
   {
@@ -84,7 +117,13 @@ export const perCall: BenchCase[] = [
     description: 'x.select(0, 3)',
     setup() {
       const { x, dispose } = square8();
-      return { iteration: () => torch.scope(() => { for (let i = 0; i < BATCH; i++) x.select(0, 3); }), dispose };
+      return {
+        iteration: () =>
+          torch.scope(() => {
+            for (let i = 0; i < BATCH; i++) x.select(0, 3);
+          }),
+        dispose,
+      };
     },
   },
   {
@@ -92,7 +131,13 @@ export const perCall: BenchCase[] = [
     description: 'torch.indexSelect(x, 0, index)',
     setup() {
       const { x, index, dispose } = square8();
-      return { iteration: () => torch.scope(() => { for (let i = 0; i < BATCH; i++) torch.indexSelect(x, 0, index); }), dispose };
+      return {
+        iteration: () =>
+          torch.scope(() => {
+            for (let i = 0; i < BATCH; i++) torch.indexSelect(x, 0, index);
+          }),
+        dispose,
+      };
     },
   },
 ].map((c) => ({ ...c, group: PER_CALL, unitsPerIteration: BATCH, goals: PER_CALL_GOALS }));
@@ -103,7 +148,13 @@ const midSize: BenchCase[] = [
     description: 'torch.matmul(a, b)',
     setup() {
       const { a, b, dispose } = inputs(() => ({ a: randn(512, 512), b: randn(512, 512) }));
-      return { iteration: () => torch.scope(() => { torch.matmul(a, b); }), dispose };
+      return {
+        iteration: () =>
+          torch.scope(() => {
+            torch.matmul(a, b);
+          }),
+        dispose,
+      };
     },
   },
   {
@@ -111,7 +162,13 @@ const midSize: BenchCase[] = [
     description: 'torch.softmax(x, -1)',
     setup() {
       const { x, dispose } = inputs(() => ({ x: randn(64, 4096) }));
-      return { iteration: () => torch.scope(() => { torch.softmax(x, -1); }), dispose };
+      return {
+        iteration: () =>
+          torch.scope(() => {
+            torch.softmax(x, -1);
+          }),
+        dispose,
+      };
     },
   },
 ].map((c) => ({ ...c, group: MID_SIZE, unitsPerIteration: 1, goals: MID_SIZE_GOALS }));
@@ -128,7 +185,12 @@ export const diagnosis: BenchCase[] = [
     setup() {
       const { a, dispose } = smallPair();
       const h = a._h;
-      return { iteration: () => { for (let i = 0; i < BATCH; i++) native.numel(h); }, dispose };
+      return {
+        iteration: () => {
+          for (let i = 0; i < BATCH; i++) native.numel(h);
+        },
+        dispose,
+      };
     },
   },
   {
@@ -139,7 +201,12 @@ export const diagnosis: BenchCase[] = [
       const { a, b, dispose } = smallPair();
       const ah = a._h;
       const bh = b._h;
-      return { iteration: () => { for (let i = 0; i < BATCH; i++) native.release(native.f_add_Tensor(ah, bh, 1)); }, dispose };
+      return {
+        iteration: () => {
+          for (let i = 0; i < BATCH; i++) native.release(native.f_add_Tensor(ah, bh, 1));
+        },
+        dispose,
+      };
     },
   },
   {
@@ -166,7 +233,13 @@ export const diagnosis: BenchCase[] = [
     compareAs: 'add',
     setup() {
       const { a, b, dispose } = smallPair();
-      return { iteration: () => torch.scope(() => { for (let i = 0; i < BATCH; i++) wrap(native.f_add_Tensor(a._h, b._h, 1)); }), dispose };
+      return {
+        iteration: () =>
+          torch.scope(() => {
+            for (let i = 0; i < BATCH; i++) wrap(native.f_add_Tensor(a._h, b._h, 1));
+          }),
+        dispose,
+      };
     },
   },
   {
@@ -175,7 +248,12 @@ export const diagnosis: BenchCase[] = [
     compareAs: 'add',
     setup() {
       const { a, b, dispose } = smallPair();
-      return { iteration: () => { for (let i = 0; i < BATCH; i++) torch.add(a, b).dispose(); }, dispose };
+      return {
+        iteration: () => {
+          for (let i = 0; i < BATCH; i++) torch.add(a, b).dispose();
+        },
+        dispose,
+      };
     },
   },
   {
@@ -210,7 +288,7 @@ export async function main(argv: string[]): Promise<void> {
         `Per-call rows: ours runs ${BATCH.toLocaleString('en')} calls inside one torch.scope, whose end frees the results together; ` +
           'PyTorch (reference counting) and C++ (destructors) free each result before the next call.',
         'Mid-size rows time one call per iteration; ours frees its result at the end of a scope around that call.',
-        'Diagnosis rows time layers of ours alone (internal API) and compare them with the full call\'s counterparts.',
+        "Diagnosis rows time layers of ours alone (internal API) and compare them with the full call's counterparts.",
         'All implementations use the same libtorch build and the same number of intra-op threads.',
       ],
     },

@@ -61,7 +61,14 @@ function parseSize(s: string): number {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { world: [1, 2], sizes: ['4K', '64K', '1M', '16M', '64M'].map(parseSize), steps: 10, rounds: 3, skip: new Set(), out: null };
+  const o: Options = {
+    world: [1, 2],
+    sizes: ['4K', '64K', '1M', '16M', '64M'].map(parseSize),
+    steps: 10,
+    rounds: 3,
+    skip: new Set(),
+    out: null,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -182,9 +189,17 @@ async function runRanks(world: number, command: (outFile: string) => string[], e
               cwd: ROOT,
               stdio: ['ignore', 'ignore', 'pipe'],
               env: {
-                ...process.env, RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(world), LOCAL_WORLD_SIZE: String(world),
-                MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), OMP_NUM_THREADS: String(Math.max(1, Math.floor(os.cpus().length / world))),
-                GLOO_SOCKET_IFNAME: 'lo', LT_DIST_TIMEOUT: '120', ...env,
+                ...process.env,
+                RANK: String(rank),
+                LOCAL_RANK: String(rank),
+                WORLD_SIZE: String(world),
+                LOCAL_WORLD_SIZE: String(world),
+                MASTER_ADDR: '127.0.0.1',
+                MASTER_PORT: String(port),
+                OMP_NUM_THREADS: String(Math.max(1, Math.floor(os.cpus().length / world))),
+                GLOO_SOCKET_IFNAME: 'lo',
+                LT_DIST_TIMEOUT: '120',
+                ...env,
               },
             });
             let stderr = '';
@@ -201,9 +216,17 @@ async function runRanks(world: number, command: (outFile: string) => string[], e
   }
 }
 
-const self = (role: string, spec: unknown) => (outFile: string) => [process.execPath, path.join(ROOT, 'bench', 'run.js'), 'distributed', '--worker', role, JSON.stringify(spec), outFile];
+const self = (role: string, spec: unknown) => (outFile: string) => [
+  process.execPath,
+  path.join(ROOT, 'bench', 'run.js'),
+  'distributed',
+  '--worker',
+  role,
+  JSON.stringify(spec),
+  outFile,
+];
 
-const busGBps = (bytes: number, ns: number, world: number) => (bytes * (2 * (world - 1)) / world / ns);
+const busGBps = (bytes: number, ns: number, world: number) => (bytes * (2 * (world - 1))) / world / ns;
 
 function formatBytes(b: number): string {
   return b >= 2 ** 20 ? `${b / 2 ** 20} MB` : b >= 2 ** 10 ? `${b / 2 ** 10} KB` : `${b} B`;
@@ -236,13 +259,17 @@ export async function main(argv: string[]): Promise<void> {
     }
   }
   const base = median(steps[0].stepMs);
-  console.log(`## Training step (MLP ${MLP.join('-')}, ${(steps[0].params / 1e6).toFixed(1)} M parameters, global batch ${GLOBAL_BATCH}, AdamW)\n`);
+  console.log(
+    `## Training step (MLP ${MLP.join('-')}, ${(steps[0].params / 1e6).toFixed(1)} M parameters, global batch ${GLOBAL_BATCH}, AdamW)\n`,
+  );
   console.log('| processes | threads each | ms/step | speedup vs first row | of which gradient all-reduce |');
   console.log('|---|---|---|---|---|');
   for (const s of steps) {
     const ms = median(s.stepMs);
     const comm = median(s.commMs);
-    console.log(`| ${s.world} | ${s.threads} | ${ms.toFixed(1)} | ${(base / ms).toFixed(2)}× | ${s.world > 1 ? `${comm.toFixed(1)} ms (${((100 * comm) / ms).toFixed(0)}%)` : '—'} |`);
+    console.log(
+      `| ${s.world} | ${s.threads} | ${ms.toFixed(1)} | ${(base / ms).toFixed(2)}× | ${s.world > 1 ? `${comm.toFixed(1)} ms (${((100 * comm) / ms).toFixed(0)}%)` : '—'} |`,
+    );
   }
 
   const ours: Record<string, number[]> = {};
@@ -260,7 +287,17 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`all-reduce round ${round}/${o.rounds}: PyTorch...\n`);
     try {
       const spec = { sizes: o.sizes, repeats: ALLREDUCE_REPEATS, sampleBytes: SAMPLE_BYTES };
-      pool((theirs ??= {}), (await runRanks(2, (outFile) => [python.python, path.join(ROOT, 'bench', 'python', 'distributed.py'), JSON.stringify(spec), outFile])).nsPerOp);
+      pool(
+        (theirs ??= {}),
+        (
+          await runRanks(2, (outFile) => [
+            python.python,
+            path.join(ROOT, 'bench', 'python', 'distributed.py'),
+            JSON.stringify(spec),
+            outFile,
+          ])
+        ).nsPerOp,
+      );
     } catch (e) {
       theirs = null;
       theirsMissing = (e as Error).message.split('\n')[0];
@@ -279,6 +316,19 @@ export async function main(argv: string[]): Promise<void> {
   if (theirsMissing) console.log(`\nPyTorch counterpart did not run: ${theirsMissing}`);
   const file = o.out ?? path.join(ROOT, 'build', 'bench-results', `distributed-${env.date.replace(/[:.]/g, '-')}.json`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify({ suite: 'distributed', environment: env, options: { ...o, skip: [...o.skip] }, steps, allReduce: { ours, pytorch: theirs, pytorchMissing: theirsMissing } }, null, 2) + '\n');
+  fs.writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        suite: 'distributed',
+        environment: env,
+        options: { ...o, skip: [...o.skip] },
+        steps,
+        allReduce: { ours, pytorch: theirs, pytorchMissing: theirsMissing },
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   console.log(`\nfull result: ${path.relative(process.cwd(), file)}`);
 }

@@ -81,11 +81,16 @@ export async function main(argv: string[]): Promise<void> {
     for (const mode of ['eval', 'train'] as Mode[])
       for (const c of CONFIGS) {
         process.stderr.write(`bench eval-memory [round ${round}/${rounds}]: ${mode}, ${c.name}\n`);
-        const r = spawnSync(process.execPath, [path.join(ROOT, 'bench', 'run.js'), 'eval-memory', PROBE, mode, String(iterations)], {
-          encoding: 'utf8',
-          env: { ...process.env, ...c.env },
-        });
-        if (r.status !== 0) throw new Error(`bench eval-memory: probe failed (${r.status ?? r.signal}): ${r.stderr.slice(-2000)}`);
+        const r = spawnSync(
+          process.execPath,
+          [path.join(ROOT, 'bench', 'run.js'), 'eval-memory', PROBE, mode, String(iterations)],
+          {
+            encoding: 'utf8',
+            env: { ...process.env, ...c.env },
+          },
+        );
+        if (r.status !== 0)
+          throw new Error(`bench eval-memory: probe failed (${r.status ?? r.signal}): ${r.stderr.slice(-2000)}`);
         const key = `${mode}|${c.name}`;
         samples.set(key, [...(samples.get(key) ?? []), JSON.parse(r.stdout.trim().split('\n').pop()!) as Probe]);
       }
@@ -99,7 +104,9 @@ export async function main(argv: string[]): Promise<void> {
   for (const mode of ['eval', 'train'] as Mode[])
     for (const c of CONFIGS) {
       const s = samples.get(`${mode}|${c.name}`)!;
-      const [wall, user, sys, faults] = (['wallMs', 'userMs', 'sysMs', 'minorFaults'] as const).map((k) => median(s.map((p) => p[k])));
+      const [wall, user, sys, faults] = (['wallMs', 'userMs', 'sysMs', 'minorFaults'] as const).map((k) =>
+        median(s.map((p) => p[k])),
+      );
       console.log(
         `| ${mode === 'eval' ? 'eval (noGrad forward)' : 'train (forward + backward)'} | ${c.name} | ${wall.toFixed(0)} ms | ${user.toFixed(0)} ms | ` +
           `${sys.toFixed(0)} ms | ${((100 * sys) / (user + sys)).toFixed(0)} % | ${faults.toFixed(0)} |`,

@@ -52,7 +52,13 @@ function benchRows(label, result) {
       const composed = median.get(r.name.replace(/\.fused$/, '.composed'));
       if (composed !== undefined) note = `fused ${ratio(composed / r.ours.summary.median)} faster than composed`;
     }
-    return { case: r.name, ours: r.ours.summary.median, pytorch, ratio: pytorch === null ? null : r.ours.summary.median / pytorch, note };
+    return {
+      case: r.name,
+      ours: r.ours.summary.median,
+      pytorch,
+      ratio: pytorch === null ? null : r.ours.summary.median / pytorch,
+      note,
+    };
   });
 }
 
@@ -72,7 +78,8 @@ function main() {
   for (const b of benchmarks) lines.push(`| ${b.label} | ${b.status} |`);
   lines.push('', '| benchmark | case | ours | PyTorch | ours/PyTorch | note |', '|---|---|--:|--:|--:|---|');
   for (const b of benchmarks)
-    for (const r of b.rows) lines.push(`| ${b.label} | ${r.case} | ${duration(r.ours)} | ${duration(r.pytorch)} | ${ratio(r.ratio)} | ${r.note} |`);
+    for (const r of b.rows)
+      lines.push(`| ${b.label} | ${r.case} | ${duration(r.ours)} | ${duration(r.pytorch)} | ${ratio(r.ratio)} | ${r.note} |`);
   if (floor) {
     const bw = `${(floor.copyBandwidth / 1e9).toFixed(1)} GB/s`;
     lines.push(

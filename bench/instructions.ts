@@ -63,14 +63,22 @@ function parts(command: string, args: string[], marker: string, keep?: string): 
   const dir = keep ? fs.mkdtempSync(path.join(keep, 'callgrind-')) : fs.mkdtempSync(path.join(os.tmpdir(), 'lt-callgrind-'));
   try {
     const out = path.join(dir, 'callgrind.out');
-    const r = spawnSync('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, `--dump-before=${marker}`, command, ...args], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      env: { ...process.env, OMP_NUM_THREADS: '1' },
-      maxBuffer: 64 << 20,
-    });
-    if (r.status !== 0) throw new Error(`callgrind run failed (${command}): status ${r.status}\n${(r.stderr ?? '').slice(-2000)}`);
-    const files = fs.readdirSync(dir).filter((f) => /^callgrind\.out\.\d+$/.test(f)).sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()));
+    const r = spawnSync(
+      'valgrind',
+      ['--tool=callgrind', `--callgrind-out-file=${out}`, `--dump-before=${marker}`, command, ...args],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, OMP_NUM_THREADS: '1' },
+        maxBuffer: 64 << 20,
+      },
+    );
+    if (r.status !== 0)
+      throw new Error(`callgrind run failed (${command}): status ${r.status}\n${(r.stderr ?? '').slice(-2000)}`);
+    const files = fs
+      .readdirSync(dir)
+      .filter((f) => /^callgrind\.out\.\d+$/.test(f))
+      .sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()));
     return files.map((f) => {
       const m = /^(?:totals|summary):\s*(\d+)/m.exec(fs.readFileSync(path.join(dir, f), 'utf8'));
       return m ? Number(m[1]) : NaN;
@@ -111,11 +119,39 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const ours = perCallCounts(
-    parts(process.execPath, [path.join(ROOT, 'bench', 'run.js'), 'instructions', '--child', '--cases', names.join(','), '--warmup', String(warmup), '--iterations', String(n)], '*::live_count(*', option(argv, '--keep')),
-    cases, n);
+    parts(
+      process.execPath,
+      [
+        path.join(ROOT, 'bench', 'run.js'),
+        'instructions',
+        '--child',
+        '--cases',
+        names.join(','),
+        '--warmup',
+        String(warmup),
+        '--iterations',
+        String(n),
+      ],
+      '*::live_count(*',
+      option(argv, '--keep'),
+    ),
+    cases,
+    n,
+  );
   const pyCases = cases.filter((c) => !c.name.includes('.') && c.name !== 'napi_crossing');
   const skipPython = (option(argv, '--skip') ?? '').split(',').includes('pytorch') || pyCases.length === 0;
-  const py = skipPython ? [] : perCallCounts(parts(pythonExecutable(), ['-c', PYTHON_CHILD, String(warmup), String(n), pyCases.map((c) => c.name).join(',')], '*getpid*', option(argv, '--keep')), pyCases, n);
+  const py = skipPython
+    ? []
+    : perCallCounts(
+        parts(
+          pythonExecutable(),
+          ['-c', PYTHON_CHILD, String(warmup), String(n), pyCases.map((c) => c.name).join(',')],
+          '*getpid*',
+          option(argv, '--keep'),
+        ),
+        pyCases,
+        n,
+      );
   const fmt = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? Math.round(v).toLocaleString('en') : '–');
   const rows = ['| case | ours (instructions/call) | PyTorch (instructions/call) | ours/PyTorch |', '|---|--:|--:|--:|'];
   cases.forEach((c, i) => {

@@ -87,7 +87,9 @@ function stepCase(mode: Mode, rows: number, dim: number, impl: Impl): BenchCase 
 }
 
 const CASES: BenchCase[] = (['fwd', 'fwd_bwd'] as Mode[]).flatMap((mode) =>
-  BATCHES.flatMap((rows) => DIMS.flatMap((dim) => (['fused', 'composed'] as Impl[]).map((impl) => stepCase(mode, rows, dim, impl)))),
+  BATCHES.flatMap((rows) =>
+    DIMS.flatMap((dim) => (['fused', 'composed'] as Impl[]).map((impl) => stepCase(mode, rows, dim, impl))),
+  ),
 );
 
 /** The speedup of the fused op over our own composition, per shape, with the goal for B <= 8. */

@@ -28,12 +28,49 @@ import { formatRatio, pythonCounterpart, runSuite, type BenchCase, type SuiteRes
 
 // Kept equal to bench/python/qwen2.py.
 const SHAPES = {
-  default: { layers: 4, hidden: 896, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 32000, ropeTheta: 1e6, batch: 4, seq: 256, prompt: 16, newTokens: 64 },
-  'qwen2-0.5b': { layers: 24, hidden: 896, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 151936, ropeTheta: 1e6, batch: 4, seq: 256, prompt: 16, newTokens: 64 },
-  tiny: { layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 128, vocab: 512, ropeTheta: 1e6, batch: 2, seq: 16, prompt: 4, newTokens: 8 },
+  default: {
+    layers: 4,
+    hidden: 896,
+    heads: 14,
+    kvHeads: 2,
+    intermediate: 4864,
+    vocab: 32000,
+    ropeTheta: 1e6,
+    batch: 4,
+    seq: 256,
+    prompt: 16,
+    newTokens: 64,
+  },
+  'qwen2-0.5b': {
+    layers: 24,
+    hidden: 896,
+    heads: 14,
+    kvHeads: 2,
+    intermediate: 4864,
+    vocab: 151936,
+    ropeTheta: 1e6,
+    batch: 4,
+    seq: 256,
+    prompt: 16,
+    newTokens: 64,
+  },
+  tiny: {
+    layers: 2,
+    hidden: 64,
+    heads: 4,
+    kvHeads: 2,
+    intermediate: 128,
+    vocab: 512,
+    ropeTheta: 1e6,
+    batch: 2,
+    seq: 16,
+    prompt: 4,
+    newTokens: 8,
+  },
 };
 const SHAPE_NAME = (process.env.QWEN2_BENCH_SHAPE ?? 'default') as keyof typeof SHAPES;
-if (!(SHAPE_NAME in SHAPES)) throw new Error(`bench qwen2: QWEN2_BENCH_SHAPE must be one of ${Object.keys(SHAPES).join(', ')}, got ${SHAPE_NAME}`);
+if (!(SHAPE_NAME in SHAPES))
+  throw new Error(`bench qwen2: QWEN2_BENCH_SHAPE must be one of ${Object.keys(SHAPES).join(', ')}, got ${SHAPE_NAME}`);
 export const SHAPE = SHAPES[SHAPE_NAME];
 const DEVICE = process.env.QWEN2_BENCH_DEVICE ?? 'cpu';
 const DTYPE = (process.env.QWEN2_BENCH_DTYPE ?? 'float32') as torch.DType;
@@ -154,7 +191,16 @@ export function floorTable(result: SuiteResult): string | null {
   const ms = (ns: number) => `${(ns / 1e6).toFixed(3)} ms`;
   const record = process.env.QWEN2_BENCH_FLOOR_JSON; // for bench/gpu-check.sh's summary
   if (record) {
-    const floorRecord = { shape: SHAPE_NAME, dtype: DTYPE, device: DEVICE, weightBytes: bytes, copyBandwidth: bandwidth, floorNs: floor, oursNs: ours, pytorchNs: theirs ?? null };
+    const floorRecord = {
+      shape: SHAPE_NAME,
+      dtype: DTYPE,
+      device: DEVICE,
+      weightBytes: bytes,
+      copyBandwidth: bandwidth,
+      floorNs: floor,
+      oursNs: ours,
+      pytorchNs: theirs ?? null,
+    };
     fs.writeFileSync(record, JSON.stringify(floorRecord));
   }
   return [

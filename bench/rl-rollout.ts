@@ -44,7 +44,16 @@ function ensureModel(shape: ShapeName): string {
   const dir = path.join(MODELS_DIR, shape);
   if (fs.existsSync(path.join(dir, 'heads.safetensors'))) return dir;
   const s = SHAPES[shape];
-  makeModel(dir, { layers: s.layers, hidden: s.hidden, heads: s.heads, kvHeads: s.kvHeads, intermediate: s.intermediate, vocab: s.vocab, seed: 0, std: 0.02 });
+  makeModel(dir, {
+    layers: s.layers,
+    hidden: s.hidden,
+    heads: s.heads,
+    kvHeads: s.kvHeads,
+    intermediate: s.intermediate,
+    vocab: s.vocab,
+    seed: 0,
+    std: 0.02,
+  });
   torch.scope(() => {
     torch.manualSeed(1);
     const D = s.hidden;
@@ -57,7 +66,9 @@ function ensureModel(shape: ShapeName): string {
       startWeight: torch.randn([D]).mul(0.01),
       startBias: torch.tensor(20, { dtype: 'float32' }),
     };
-    const specs = new Map<string, TensorSpec>(HEAD_NAMES.map((n) => [n, { dtype: 'F32', shape: values[n].shape, data: () => torch.toBytes(values[n]) }]));
+    const specs = new Map<string, TensorSpec>(
+      HEAD_NAMES.map((n) => [n, { dtype: 'F32', shape: values[n].shape, data: () => torch.toBytes(values[n]) }]),
+    );
     writeSafetensors(path.join(dir, 'heads.safetensors'), specs, { format: 'pt', scale: String(SCALE) });
   });
   return dir;
@@ -70,10 +81,21 @@ function loadPolicy(shape: ShapeName): { m: PolicyModules; dispose: () => void }
   const s = SHAPES[shape];
   const heads = torch.scope(() => new LatentHeads({ hidden: s.hidden, markerInit: torch.zeros([2, s.hidden]), scale: SCALE }));
   using file = SafetensorsFile.open(path.join(dir, 'heads.safetensors'));
-  torch.scope(() => heads.loadStateDict(new Map(HEAD_NAMES.map((n) => [n, torch.fromBytes(file.read(n), 'float32', file.entries.get(n)!.shape)]))));
+  torch.scope(() =>
+    heads.loadStateDict(
+      new Map(HEAD_NAMES.map((n) => [n, torch.fromBytes(file.read(n), 'float32', file.entries.get(n)!.shape)])),
+    ),
+  );
   heads.to(DEVICE);
   const backbone = qwen2Backbone(model);
-  const m: PolicyModules = { backbone, latentTrunk: backbone, heads, botId: s.vocab - 2, eotId: s.vocab - 1, startLogitOffset: 0 };
+  const m: PolicyModules = {
+    backbone,
+    latentTrunk: backbone,
+    heads,
+    botId: s.vocab - 2,
+    eotId: s.vocab - 1,
+    startLogitOffset: 0,
+  };
   return { m, dispose: () => (model.dispose(), heads.dispose()) };
 }
 
@@ -93,7 +115,9 @@ function rolloutCase(shape: ShapeName, rows: number, useLatents: boolean): Bench
     setup() {
       const { m, dispose } = loadPolicy(shape);
       torch.manualSeed(2);
-      const prompts = torch.scope(() => torch.randint(0, s.vocab - 2, [rows, LOOP.prompt]).tolist() as number[][]).map((r) => r.map(Number));
+      const prompts = torch
+        .scope(() => torch.randint(0, s.vocab - 2, [rows, LOOP.prompt]).tolist() as number[][])
+        .map((r) => r.map(Number));
       return {
         iteration: () => disposeRollouts(sampleRollouts(m, prompts, options)),
         dispose,
@@ -111,14 +135,16 @@ const CASES: BenchCase[] = [
 ];
 
 export async function main(argv: string[]): Promise<void> {
-  if (DEVICE.startsWith('cuda') && !torch.cuda.isAvailable()) throw new Error(`bench rl-rollout: RL_ROLLOUT_DEVICE=${DEVICE} but CUDA is unavailable: ${torch.cuda.unavailableReason()}`);
+  if (DEVICE.startsWith('cuda') && !torch.cuda.isAvailable())
+    throw new Error(`bench rl-rollout: RL_ROLLOUT_DEVICE=${DEVICE} but CUDA is unavailable: ${torch.cuda.unavailableReason()}`);
   // The checkpoints exist before the counterpart starts (it reads them).
   for (const shape of Object.keys(SHAPES) as ShapeName[]) ensureModel(shape);
   process.env.RL_ROLLOUT_MODELS = MODELS_DIR;
   await runSuite(
     {
       name: 'rl-rollout',
-      title: "rl-rollout: batched RL rollouts with latent spans (KV cache), ours vs the same loop over transformers' Qwen2ForCausalLM",
+      title:
+        "rl-rollout: batched RL rollouts with latent spans (KV cache), ours vs the same loop over transformers' Qwen2ForCausalLM",
       cases: CASES,
       counterparts: [pythonCounterpart('bench/python/rl_rollout.py', 'pytorch', 'PyTorch')],
       timing: { warmupMs: 0, sampleMs: 1, repeats: 5, rounds: 2 },

@@ -18,7 +18,10 @@ const CACHE_DIR = path.join(ROOT, 'build', 'bench-cache');
 // measurements): it is loaded only when a file is not in the cache, which is keyed by its version.
 const TS_VERSION = require('typescript/package.json').version;
 const COMPILER_OPTIONS = { module: 'commonjs', target: 'es2022', esModuleInterop: true, inlineSourceMap: true };
-const OPTIONS_KEY = crypto.createHash('sha1').update(TS_VERSION + JSON.stringify(COMPILER_OPTIONS)).digest('hex');
+const OPTIONS_KEY = crypto
+  .createHash('sha1')
+  .update(TS_VERSION + JSON.stringify(COMPILER_OPTIONS))
+  .digest('hex');
 
 function transpile(source, filename) {
   const key = crypto.createHash('sha1').update(OPTIONS_KEY).update(filename).update(source).digest('hex');

@@ -68,14 +68,18 @@ function rssProbe(file: string, map: 'auto' | 'false'): void {
 function peakRss(file: string, bytes: number): string {
   const lines = ['| load | RSS before | peak RSS | peak growth / file size |', '|---|--:|--:|--:|'];
   for (const map of ['auto', 'false'] as const) {
-    const r = spawnSync(process.execPath, [path.join(ROOT, 'bench', 'run.js'), 'safetensors', RSS_PROBE, map, file], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bench', 'run.js'), 'safetensors', RSS_PROBE, map, file], {
+      encoding: 'utf8',
+    });
     if (r.status !== 0) {
       lines.push(`| map: ${map} | probe failed (${r.status ?? r.signal}): ${(r.stderr ?? '').trim().split('\n').pop()} | | |`);
       continue;
     }
     const { before, peak } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { before: number; peak: number };
     const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
-    lines.push(`| map: ${map}${map === 'auto' ? ' (warm: mapped)' : ' (pread copy)'} | ${mib(before)} | ${mib(peak)} | ${((peak - before) / bytes).toFixed(2)} |`);
+    lines.push(
+      `| map: ${map}${map === 'auto' ? ' (warm: mapped)' : ' (pread copy)'} | ${mib(before)} | ${mib(peak)} | ${((peak - before) / bytes).toFixed(2)} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -99,7 +103,8 @@ function cases(file: string): BenchCase[] {
   const warm = `warm page cache: ${TENSORS} × 64 MiB float32`;
   const cold = 'cold page cache: the file is evicted (posix_fadvise DONTNEED) at the start of every iteration';
   const readLimit = [{ vs: 'cat', max: 1.2 }];
-  const open = (options = '') => `using f = SafetensorsFile.open(FILE); for (name of f.entries.keys()) loadTensor(f, name${options})`;
+  const open = (options = '') =>
+    `using f = SafetensorsFile.open(FILE); for (name of f.entries.keys()) loadTensor(f, name${options})`;
   const evict = 'native.evictFromPageCache(FILE); ';
   return [
     {
@@ -203,7 +208,8 @@ export async function main(argv: string[]): Promise<void> {
     const result = await runSuite(
       {
         name: 'safetensors',
-        title: 'safetensors: load throughput of a 512 MiB file, ours vs the read limit (cat), a copying floor, PyTorch and the safetensors package',
+        title:
+          'safetensors: load throughput of a 512 MiB file, ours vs the read limit (cat), a copying floor, PyTorch and the safetensors package',
         cases: cases(file),
         counterparts: [
           pythonImplementation('cat', 'cat', 'cat'),
@@ -219,13 +225,16 @@ export async function main(argv: string[]): Promise<void> {
             'to memory that is not yet in any cache (and, when the memory is new, fault it in): readinto (one reused, pre-touched buffer) is that floor.',
           "Ours (map: 'auto') maps the file copy-on-write once and makes each tensor a view of its bytes, its page-table entries filled at load (MADV_POPULATE_READ): nothing is copied.",
           'Ours with map: false allocates each tensor (at::empty) and preads into it, asking for transparent huge pages: 4 KiB first-touch faults made a 512 MiB load 4× slower on a KVM guest.',
-          "The safetensors package's default mmap backend reads nothing at load time, so its column uses backend=\"pread\".",
-          'Cold rows: posix_fadvise(DONTNEED) drops the file from this machine\'s page cache; a VM host may still cache it.',
+          'The safetensors package\'s default mmap backend reads nothing at load time, so its column uses backend="pread".',
+          "Cold rows: posix_fadvise(DONTNEED) drops the file from this machine's page cache; a VM host may still cache it.",
         ],
       },
       rest,
     );
-    if (help) console.log('\nsafetensors options:\n  --dir DIR           write the 512 MiB file in DIR (default: the OS temp dir); deleted at the end');
+    if (help)
+      console.log(
+        '\nsafetensors options:\n  --dir DIR           write the 512 MiB file in DIR (default: the OS temp dir); deleted at the end',
+      );
     if (result) {
       console.log(`\nThroughput (GB/s = 10^9 bytes of the ${bytes}-byte file per second, from the medians above):\n`);
       console.log(throughputTable(result, bytes));

@@ -34,7 +34,16 @@ import { latentForward } from '../src/latent/forward';
 import { LatentDecoder, qwen2Backbone } from '../src/latent/qwen2-trunks';
 import { buildLatentSequence, type LatentSequence, type TextEncoder } from '../src/latent/sequence';
 import { SFT_DEFAULTS, sftParamGroups, sftStep, type SftStepStats } from '../src/train/sft';
-import { findPython, formatDuration, formatRatio, pythonCounterpart, ROOT, runSuite, type BenchCase, type SuiteResult } from './lib';
+import {
+  findPython,
+  formatDuration,
+  formatRatio,
+  pythonCounterpart,
+  ROOT,
+  runSuite,
+  type BenchCase,
+  type SuiteResult,
+} from './lib';
 import { parseOptions } from './lib/options';
 
 // Kept equal to bench/python/sft.py (which reads them from the fixture).
@@ -44,7 +53,8 @@ const SHAPES = {
   tiny: { layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 128, vocab: 512, ropeTheta: 1e6, batch: 4 },
 };
 const SHAPE_NAME = (process.env.SFT_BENCH_SHAPE ?? 'default') as keyof typeof SHAPES;
-if (!(SHAPE_NAME in SHAPES)) throw new Error(`bench sft: SFT_BENCH_SHAPE must be one of ${Object.keys(SHAPES).join(', ')}, got ${SHAPE_NAME}`);
+if (!(SHAPE_NAME in SHAPES))
+  throw new Error(`bench sft: SFT_BENCH_SHAPE must be one of ${Object.keys(SHAPES).join(', ')}, got ${SHAPE_NAME}`);
 export const SHAPE = SHAPES[SHAPE_NAME];
 const DEVICE = process.env.SFT_BENCH_DEVICE ?? 'cpu';
 const DTYPE = (process.env.SFT_BENCH_DTYPE ?? 'float32') as torch.DType;
@@ -97,7 +107,12 @@ export function makeBatches(): { batches: Map<number, LatentSequence[]>; vocabUs
     return r.example;
   });
   const tokenizer = new WordTokenizer(BOT);
-  const batches = new Map(LATENTS.map((k) => [k, examples.map((e) => buildLatentSequence(e, tokenizer, { latents: k, botId: BOT, eotId: EOT, eosId: 0 }))]));
+  const batches = new Map(
+    LATENTS.map((k) => [
+      k,
+      examples.map((e) => buildLatentSequence(e, tokenizer, { latents: k, botId: BOT, eotId: EOT, eosId: 0 })),
+    ]),
+  );
   return { batches, vocabUsed: tokenizer.size };
 }
 
@@ -143,8 +158,16 @@ export function trainingStep(t: Trainee, seqs: LatentSequence[]) {
   const backbone = qwen2Backbone(t.model);
   const latentTrunk = t.decoder ?? backbone;
   const parameters = [...t.heads.parameters(), ...(t.decoder ?? t.model).parameters()].filter((p) => p.requiresGrad);
-  const optimizer = new torch.optim.AdamW(sftParamGroups(parameters, TRAIN.weightDecay), { lr: TRAIN.lr, weightDecay: TRAIN.weightDecay });
-  const parts = { forward: (s: LatentSequence[]) => latentForward(s, { backbone, latentTrunk, heads: t.heads, botId: BOT, eotId: EOT }), parameters, optimizer, weights: TRAIN };
+  const optimizer = new torch.optim.AdamW(sftParamGroups(parameters, TRAIN.weightDecay), {
+    lr: TRAIN.lr,
+    weightDecay: TRAIN.weightDecay,
+  });
+  const parts = {
+    forward: (s: LatentSequence[]) => latentForward(s, { backbone, latentTrunk, heads: t.heads, botId: BOT, eotId: EOT }),
+    parameters,
+    optimizer,
+    weights: TRAIN,
+  };
   const step = (): StepStats => {
     const outcome = sftStep(parts, seqs);
     if ('nonFinite' in outcome) throw new Error(`bench sft: ${outcome.nonFinite}`);
@@ -186,7 +209,9 @@ export function writeFixture(dir: string, batches: Map<number, LatentSequence[]>
   const heads = makeHeads(model);
   try {
     saveQwen2(model, path.join(dir, 'model'), { dtype: 'float32' });
-    const headValues = Object.fromEntries([...heads.stateDict()].map(([name, t]) => [name, torch.scope(() => t.reshape([-1]).tolist() as number[])]));
+    const headValues = Object.fromEntries(
+      [...heads.stateDict()].map(([name, t]) => [name, torch.scope(() => t.reshape([-1]).tolist() as number[])]),
+    );
     const sequences = Object.fromEntries(
       [...batches].map(([k, seqs]) => [
         `k${k}`,
@@ -200,7 +225,17 @@ export function writeFixture(dir: string, batches: Map<number, LatentSequence[]>
         })),
       ]),
     );
-    const fixture = { shape: SHAPE, device: DEVICE, dtype: DTYPE, botId: BOT, eotId: EOT, scale: heads.scale, train: TRAIN, heads: headValues, sequences };
+    const fixture = {
+      shape: SHAPE,
+      device: DEVICE,
+      dtype: DTYPE,
+      botId: BOT,
+      eotId: EOT,
+      scale: heads.scale,
+      train: TRAIN,
+      heads: headValues,
+      sequences,
+    };
     fs.writeFileSync(path.join(dir, 'fixture.json'), JSON.stringify(fixture));
   } finally {
     model.dispose();
@@ -214,15 +249,24 @@ const CHECKED = ['loss', 'startLoss', 'stopLoss', 'gradNorm', 'latentNorm', 'tok
  * The first step's statistics here and in PyTorch, per case: the same model, batch and algorithm must
  * give the same numbers up to float32 rounding. Returns the report table, or why PyTorch did not run.
  */
-function crossCheck(names: string[], stepsOurs: Map<string, StepStats>, fixture: string, threads: number): { table: string; worst: number } | string {
+function crossCheck(
+  names: string[],
+  stepsOurs: Map<string, StepStats>,
+  fixture: string,
+  threads: number,
+): { table: string; worst: number } | string {
   const py = findPython();
   if ('missing' in py) return py.missing;
-  const r = spawnSync(py.python, [path.join(ROOT, 'bench', 'python', 'sft.py'), '--check', names.join(','), '--threads', String(threads)], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, [FIXTURE_ENV]: fixture },
-    maxBuffer: 16 << 20,
-  });
+  const r = spawnSync(
+    py.python,
+    [path.join(ROOT, 'bench', 'python', 'sft.py'), '--check', names.join(','), '--threads', String(threads)],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, [FIXTURE_ENV]: fixture },
+      maxBuffer: 16 << 20,
+    },
+  );
   if (r.status !== 0) return `bench/python/sft.py --check failed (${r.status ?? r.signal}): ${(r.stderr ?? '').slice(-2000)}`;
   const theirs = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, Record<string, number | null>>;
   let worst = 0;
@@ -327,7 +371,9 @@ export async function main(argv: string[]): Promise<void> {
     if (result) {
       console.log(`\n### training steps per second\n\n${stepsPerSecondTable(result)}`);
       if (typeof check !== 'string')
-        console.log(`\n### first step, ours (relative difference to PyTorch)\n\n${check.table}\n\nlargest relative difference: ${check.worst.toExponential(2)}`);
+        console.log(
+          `\n### first step, ours (relative difference to PyTorch)\n\n${check.table}\n\nlargest relative difference: ${check.worst.toExponential(2)}`,
+        );
     }
   } finally {
     if (previous === undefined) delete process.env[FIXTURE_ENV];

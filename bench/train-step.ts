@@ -64,7 +64,9 @@ class Block extends nn.Module {
     const headDim = h / heads;
     const split = (t: Tensor) => t.view([b, s, heads, headDim]).transpose(1, 2);
     const y = this.inputNorm.forward(x);
-    const attn = F.scaledDotProductAttention(split(this.q.forward(y)), split(this.k.forward(y)), split(this.v.forward(y)), { isCausal: true });
+    const attn = F.scaledDotProductAttention(split(this.q.forward(y)), split(this.k.forward(y)), split(this.v.forward(y)), {
+      isCausal: true,
+    });
     const afterAttn = x.add(this.o.forward(attn.transpose(1, 2).reshape([b, s, h])));
     const z = this.postNorm.forward(afterAttn);
     return afterAttn.add(this.down.forward(F.silu(this.gate.forward(z)).mul(this.up.forward(z))));

@@ -15,7 +15,20 @@ async function main(): Promise<void> {
     const task = arithmeticSetup(root);
     dataDir = task.data;
     from = path.join(root, 'phase1');
-    await train.trainSft(train.resolveSftConfig({ model: task.model, data: task.data, out: from, mode: 'full', latents: 2, steps: FAST ? 4 : 300, batchSize: FAST ? 4 : 16, lr: 3e-3, evalExamples: 4, validationSize: 4 }));
+    await train.trainSft(
+      train.resolveSftConfig({
+        model: task.model,
+        data: task.data,
+        out: from,
+        mode: 'full',
+        latents: 2,
+        steps: FAST ? 4 : 300,
+        batchSize: FAST ? 4 : 16,
+        lr: 3e-3,
+        evalExamples: 4,
+        validationSize: 4,
+      }),
+    );
   }
   const config = rl.resolveRlConfig({
     from,
@@ -31,7 +44,9 @@ async function main(): Promise<void> {
     saveEvery: FAST ? 2 : 20,
   });
   const summary = await rl.trainRl(config);
-  console.log(`GRPO: ${summary.steps} steps, mean reward of the last step ${summary.finalReward.toFixed(3)} (${summary.stopped})`);
+  console.log(
+    `GRPO: ${summary.steps} steps, mean reward of the last step ${summary.finalReward.toFixed(3)} (${summary.stopped})`,
+  );
   const d = await rl.evaluateRlRun(summary.out, { examples: FAST ? 2 : 50, passK: 0, maxNewTokens: FAST ? 16 : 96 });
   console.log(rl.formatRlDiagnostics(d));
 }

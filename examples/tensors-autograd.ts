@@ -5,7 +5,12 @@ import { torch } from 'latent-tokens';
 const steps = process.env.LATENT_EXAMPLES_FAST ? 20 : 200;
 torch.manualSeed(0);
 const x = torch.linspace(-1, 1, 64, { dtype: 'float64' }).view([64, 1]);
-const y = torch.scope(() => x.mul(3).sub(1).add(torch.randn([64, 1], { dtype: 'float64' }).mul(0.05)));
+const y = torch.scope(() =>
+  x
+    .mul(3)
+    .sub(1)
+    .add(torch.randn([64, 1], { dtype: 'float64' }).mul(0.05)),
+);
 const w = torch.zeros([1, 1], { dtype: 'float64', requiresGrad: true });
 const b = torch.zeros([1], { dtype: 'float64', requiresGrad: true });
 

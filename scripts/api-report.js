@@ -13,13 +13,18 @@ const root = path.resolve(__dirname, '..');
 const entry = path.join(root, 'src', 'index.ts');
 const reportFile = path.join(root, 'api', 'latent-tokens.api.md');
 
-const parsed = ts.getParsedCommandLineOfConfigFile(path.join(root, 'tsconfig.build.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
+const parsed = ts.getParsedCommandLineOfConfigFile(
+  path.join(root, 'tsconfig.build.json'),
+  {},
+  { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} },
+);
 const program = ts.createProgram([entry], parsed.options);
 const checker = program.getTypeChecker();
 const flags = ts.TypeFormatFlags.NoTruncation | ts.TypeFormatFlags.UseAliasDefinedOutsideCurrentScope;
 
 const resolve = (s) => (s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s);
-const oneLine = (text) => text.replace(/\s+/g, ' ').trim();
+// Source layout (line breaks, a trailing comma in a destructured parameter) must not show up as an API change.
+const oneLine = (text) => text.replace(/\s+/g, ' ').replace(/, }/g, ' }').trim();
 
 function describe(symbol, location) {
   const s = resolve(symbol);
@@ -28,9 +33,18 @@ function describe(symbol, location) {
     const type = checker.getDeclaredTypeOfSymbol(s);
     const members = checker
       .getPropertiesOfType(type)
-      .filter((m) => !(ts.getDeclarationModifierFlagsFromSymbol(m) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) && !m.name.startsWith('_'))
-      .map((m) => `  ${m.name}: ${oneLine(checker.typeToString(checker.getTypeOfSymbolAtLocation(m, location), location, flags))}`);
-    const ctor = checker.getTypeOfSymbolAtLocation(s, location).getConstructSignatures().map((c) => `  new${oneLine(checker.signatureToString(c, location, flags))}`);
+      .filter(
+        (m) =>
+          !(ts.getDeclarationModifierFlagsFromSymbol(m) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) &&
+          !m.name.startsWith('_'),
+      )
+      .map(
+        (m) => `  ${m.name}: ${oneLine(checker.typeToString(checker.getTypeOfSymbolAtLocation(m, location), location, flags))}`,
+      );
+    const ctor = checker
+      .getTypeOfSymbolAtLocation(s, location)
+      .getConstructSignatures()
+      .map((c) => `  new${oneLine(checker.signatureToString(c, location, flags))}`);
     return ['class', [...ctor, ...members].join('\n')];
   }
   if (f & ts.SymbolFlags.Function) {
@@ -39,12 +53,26 @@ function describe(symbol, location) {
   }
   if (f & ts.SymbolFlags.Interface || f & ts.SymbolFlags.TypeAlias) {
     const type = checker.getDeclaredTypeOfSymbol(s);
-    if (f & ts.SymbolFlags.TypeAlias) return ['type', oneLine(checker.typeToString(type, location, flags | ts.TypeFormatFlags.InTypeAlias))];
-    const members = checker.getPropertiesOfType(type).map((m) => `  ${m.name}${m.flags & ts.SymbolFlags.Optional ? '?' : ''}: ${oneLine(checker.typeToString(checker.getTypeOfSymbolAtLocation(m, location), location, flags))}`);
+    if (f & ts.SymbolFlags.TypeAlias)
+      return ['type', oneLine(checker.typeToString(type, location, flags | ts.TypeFormatFlags.InTypeAlias))];
+    const members = checker
+      .getPropertiesOfType(type)
+      .map(
+        (m) =>
+          `  ${m.name}${m.flags & ts.SymbolFlags.Optional ? '?' : ''}: ${oneLine(checker.typeToString(checker.getTypeOfSymbolAtLocation(m, location), location, flags))}`,
+      );
     return ['interface', members.join('\n')];
   }
-  if (f & ts.SymbolFlags.Enum) return ['enum', checker.getExportsOfModule(s).map((m) => `  ${m.name}`).join('\n')];
-  if (f & ts.SymbolFlags.Variable) return ['const', oneLine(checker.typeToString(checker.getTypeOfSymbolAtLocation(s, location), location, flags))];
+  if (f & ts.SymbolFlags.Enum)
+    return [
+      'enum',
+      checker
+        .getExportsOfModule(s)
+        .map((m) => `  ${m.name}`)
+        .join('\n'),
+    ];
+  if (f & ts.SymbolFlags.Variable)
+    return ['const', oneLine(checker.typeToString(checker.getTypeOfSymbolAtLocation(s, location), location, flags))];
   if (f & ts.SymbolFlags.Module) return ['namespace', null];
   return ['other', null];
 }
@@ -59,7 +87,18 @@ function section(symbol, prefix, location, out) {
       section(e, `${name}.`, location, out);
       continue;
     }
-    out.push(`- \`${kind} ${name}\`${text === null ? '' : text.includes('\n') ? `\n\n  \`\`\`ts\n${text.split('\n').map((l) => `  ${l}`).join('\n')}\n  \`\`\`` : `: \`${text}\``}`);
+    out.push(
+      `- \`${kind} ${name}\`${
+        text === null
+          ? ''
+          : text.includes('\n')
+            ? `\n\n  \`\`\`ts\n${text
+                .split('\n')
+                .map((l) => `  ${l}`)
+                .join('\n')}\n  \`\`\``
+            : `: \`${text}\``
+      }`,
+    );
   }
   out.push('');
 }
@@ -72,7 +111,9 @@ const text = out.join('\n').replace(/\n{3,}/g, '\n\n');
 if (process.argv.includes('--check')) {
   const old = fs.existsSync(reportFile) ? fs.readFileSync(reportFile, 'utf8') : '';
   if (old !== text) {
-    console.error(`${path.relative(root, reportFile)} is out of date: the public API changed. Run \`npm run api\` and commit the report.`);
+    console.error(
+      `${path.relative(root, reportFile)} is out of date: the public API changed. Run \`npm run api\` and commit the report.`,
+    );
     process.exit(1);
   }
   console.log(`${path.relative(root, reportFile)} is up to date`);

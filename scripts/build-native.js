@@ -14,10 +14,7 @@ if (!env || !fs.existsSync(env.libtorch)) {
   writeEnv(env);
 }
 const prefix = env.libtorch;
-const defs = [
-  `CMAKE_PREFIX_PATH=${prefix};${path.join(prefix, 'share', 'cmake')}`,
-  'CMAKE_BUILD_TYPE=Release',
-];
+const defs = [`CMAKE_PREFIX_PATH=${prefix};${path.join(prefix, 'share', 'cmake')}`, 'CMAKE_BUILD_TYPE=Release'];
 if (env.cuda) {
   const cudaRoot = process.env.CUDA_HOME || '/usr/local/cuda';
   defs.push(`CUDA_TOOLKIT_ROOT_DIR=${cudaRoot}`, `CMAKE_CUDA_COMPILER=${path.join(cudaRoot, 'bin', 'nvcc')}`);
@@ -38,7 +35,8 @@ for (;;) {
   } catch (e) {
     if (e.code !== 'EEXIST') throw e;
     const age = Date.now() - fs.statSync(lockDir).mtimeMs;
-    if (age > 15 * 60 * 1000) fs.rmSync(lockDir, { recursive: true, force: true }); // left by a killed build
+    if (age > 15 * 60 * 1000)
+      fs.rmSync(lockDir, { recursive: true, force: true }); // left by a killed build
     else if (Date.now() - started > 20 * 60 * 1000) throw new Error(`build lock ${lockDir} held too long`, { cause: e });
     else spawnSync('sleep', ['1']);
   }

@@ -18,30 +18,201 @@ const ROOT = path.resolve(__dirname, '..');
 
 // Operators called often enough on small tensors that the boxed call's overhead matters.
 const HOT = new Set([
-  'add', 'add_', 'sub', 'sub_', 'mul', 'mul_', 'div', 'div_', 'neg', 'matmul', 'mm', 'bmm', 'addmm', 'linear',
-  'view', 'reshape', 'permute', 'transpose', 'unsqueeze', 'squeeze', 'expand', 'select', 'slice', 'narrow',
-  'index_select', 'index', 'gather', 'cat', 'stack', 'split', 'chunk', 'contiguous', 'clone', 'detach', 't',
-  'softmax', 'log_softmax', 'exp', 'log', 'sqrt', 'rsqrt', 'pow', 'silu', 'gelu', 'relu', 'sigmoid', 'tanh',
-  'sum', 'mean', 'amax', 'argmax', 'max', 'min', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'where', 'masked_fill',
-  'masked_fill_', 'embedding', 'copy_', 'zero_', 'fill_', 'to', 'zeros', 'ones', 'empty', 'full', 'arange',
-  'zeros_like', 'ones_like', 'empty_like', 'cross_entropy_loss', 'nll_loss', 'scaled_dot_product_attention',
-  'dropout', 'flatten', 'scatter', 'topk', 'sort', 'cumsum', 'tril', 'triu', 'clamp', 'abs', 'square',
-  'norm', 'lerp_', 'addcmul_', 'addcdiv_', 'mul_', 'detach_', 'requires_grad_', 'rms_norm', 'randn', 'rand',
-  'multinomial', 'logsumexp', 'exp_', 'sqrt_',
+  'add',
+  'add_',
+  'sub',
+  'sub_',
+  'mul',
+  'mul_',
+  'div',
+  'div_',
+  'neg',
+  'matmul',
+  'mm',
+  'bmm',
+  'addmm',
+  'linear',
+  'view',
+  'reshape',
+  'permute',
+  'transpose',
+  'unsqueeze',
+  'squeeze',
+  'expand',
+  'select',
+  'slice',
+  'narrow',
+  'index_select',
+  'index',
+  'gather',
+  'cat',
+  'stack',
+  'split',
+  'chunk',
+  'contiguous',
+  'clone',
+  'detach',
+  't',
+  'softmax',
+  'log_softmax',
+  'exp',
+  'log',
+  'sqrt',
+  'rsqrt',
+  'pow',
+  'silu',
+  'gelu',
+  'relu',
+  'sigmoid',
+  'tanh',
+  'sum',
+  'mean',
+  'amax',
+  'argmax',
+  'max',
+  'min',
+  'eq',
+  'ne',
+  'lt',
+  'le',
+  'gt',
+  'ge',
+  'where',
+  'masked_fill',
+  'masked_fill_',
+  'embedding',
+  'copy_',
+  'zero_',
+  'fill_',
+  'to',
+  'zeros',
+  'ones',
+  'empty',
+  'full',
+  'arange',
+  'zeros_like',
+  'ones_like',
+  'empty_like',
+  'cross_entropy_loss',
+  'nll_loss',
+  'scaled_dot_product_attention',
+  'dropout',
+  'flatten',
+  'scatter',
+  'topk',
+  'sort',
+  'cumsum',
+  'tril',
+  'triu',
+  'clamp',
+  'abs',
+  'square',
+  'norm',
+  'lerp_',
+  'addcmul_',
+  'addcdiv_',
+  'mul_',
+  'detach_',
+  'requires_grad_',
+  'rms_norm',
+  'randn',
+  'rand',
+  'multinomial',
+  'logsumexp',
+  'exp_',
+  'sqrt_',
 ]);
 
 // Members written by hand on Tensor (src/torch/tensor.ts): no generated method may shadow them.
 const HANDWRITTEN_METHODS = new Set([
-  'item', 'to', 'size', 'stride', 'dim', 'numel', 'is_contiguous', 'requires_grad_', 'data', 'backward',
-  'retain_grad', 'is_leaf', 'grad', 'dtype', 'device', 'shape', 'tolist', 'element_size', 'is_floating_point',
-  'is_complex', 'storage_offset', 'dispose', 'cpu', 'cuda', 'float', 'double', 'half', 'bfloat16', 'long',
-  'int', 'bool', 'type', 'nbytes', 'itemsize', 'output_nr', '_version', 'is_cuda', 'is_cpu',
+  'item',
+  'to',
+  'size',
+  'stride',
+  'dim',
+  'numel',
+  'is_contiguous',
+  'requires_grad_',
+  'data',
+  'backward',
+  'retain_grad',
+  'is_leaf',
+  'grad',
+  'dtype',
+  'device',
+  'shape',
+  'tolist',
+  'element_size',
+  'is_floating_point',
+  'is_complex',
+  'storage_offset',
+  'dispose',
+  'cpu',
+  'cuda',
+  'float',
+  'double',
+  'half',
+  'bfloat16',
+  'long',
+  'int',
+  'bool',
+  'type',
+  'nbytes',
+  'itemsize',
+  'output_nr',
+  '_version',
+  'is_cuda',
+  'is_cpu',
 ]);
 
-const RESERVED = new Set(['delete', 'new', 'function', 'var', 'let', 'const', 'default', 'in', 'instanceof', 'typeof',
-  'void', 'with', 'yield', 'class', 'enum', 'export', 'import', 'super', 'this', 'true', 'false', 'null', 'case',
-  'catch', 'continue', 'debugger', 'do', 'else', 'finally', 'for', 'if', 'return', 'switch', 'throw', 'try', 'while',
-  'break', 'extends', 'interface', 'package', 'private', 'protected', 'public', 'static', 'arguments', 'eval']);
+const RESERVED = new Set([
+  'delete',
+  'new',
+  'function',
+  'var',
+  'let',
+  'const',
+  'default',
+  'in',
+  'instanceof',
+  'typeof',
+  'void',
+  'with',
+  'yield',
+  'class',
+  'enum',
+  'export',
+  'import',
+  'super',
+  'this',
+  'true',
+  'false',
+  'null',
+  'case',
+  'catch',
+  'continue',
+  'debugger',
+  'do',
+  'else',
+  'finally',
+  'for',
+  'if',
+  'return',
+  'switch',
+  'throw',
+  'try',
+  'while',
+  'break',
+  'extends',
+  'interface',
+  'package',
+  'private',
+  'protected',
+  'public',
+  'static',
+  'arguments',
+  'eval',
+]);
 
 const camel = (s) => s.replace(/^_+/, '').replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
 const tsName = (opName) => {
@@ -63,31 +234,55 @@ function opArgNames(op) {
 }
 
 // Factories (a TensorOptions group in the schema) also take PyTorch's `requiresGrad` keyword.
-const isFactory = (op) => op.arguments.some((a) => a.name === 'pin_memory' && a.kwargOnly) && op.returns.length === 1 && op.returns[0].type === 'Tensor';
+const isFactory = (op) =>
+  op.arguments.some((a) => a.name === 'pin_memory' && a.kwargOnly) && op.returns.length === 1 && op.returns[0].type === 'Tensor';
 
 // ---- schema argument types ---------------------------------------------------------------------
 
 // Parses a schema type string into { base, optional, list, n }.
 function parseType(t) {
   let optional = false;
-  if (t.endsWith('?')) { optional = true; t = t.slice(0, -1); }
-  let list = false, n = null;
+  if (t.endsWith('?')) {
+    optional = true;
+    t = t.slice(0, -1);
+  }
+  let list = false,
+    n = null;
   const m = /^(.*)\[(\d*)\]$/.exec(t);
-  if (m) { list = true; t = m[1]; n = m[2] ? Number(m[2]) : null; }
+  if (m) {
+    list = true;
+    t = m[1];
+    n = m[2] ? Number(m[2]) : null;
+  }
   let elemOptional = false;
-  if (t.endsWith('?')) { elemOptional = true; t = t.slice(0, -1); }
+  if (t.endsWith('?')) {
+    elemOptional = true;
+    t = t.slice(0, -1);
+  }
   return { base: t, optional, list, n, elemOptional };
 }
 
-const SUPPORTED_SCALARS = new Set(['Tensor', 'int', 'SymInt', 'float', 'bool', 'Scalar', 'str', 'ScalarType', 'Device',
-  'Layout', 'MemoryFormat', 'Generator']);
+const SUPPORTED_SCALARS = new Set([
+  'Tensor',
+  'int',
+  'SymInt',
+  'float',
+  'bool',
+  'Scalar',
+  'str',
+  'ScalarType',
+  'Device',
+  'Layout',
+  'MemoryFormat',
+  'Generator',
+]);
 
 function supported(typeStr) {
   const t = parseType(typeStr);
   if (!SUPPORTED_SCALARS.has(t.base)) return false;
   if (t.base === 'Generator' && !t.optional) return false;
   if (t.list) {
-    if (t.base === 'Tensor') return !t.optional;  // Tensor[] and Tensor?[]
+    if (t.base === 'Tensor') return !t.optional; // Tensor[] and Tensor?[]
     if (t.elemOptional) return false;
     return ['int', 'SymInt', 'float', 'bool'].includes(t.base);
   }
@@ -103,8 +298,17 @@ function tsType(typeStr) {
     else ts = 'number | number[]';
   } else {
     ts = {
-      Tensor: 'Tensor', int: 'number', SymInt: 'number', float: 'number', bool: 'boolean', Scalar: 'Scalar',
-      str: 'string', ScalarType: 'DType', Device: 'DeviceLike', Layout: 'string', MemoryFormat: 'MemoryFormat',
+      Tensor: 'Tensor',
+      int: 'number',
+      SymInt: 'number',
+      float: 'number',
+      bool: 'boolean',
+      Scalar: 'Scalar',
+      str: 'string',
+      ScalarType: 'DType',
+      Device: 'DeviceLike',
+      Layout: 'string',
+      MemoryFormat: 'MemoryFormat',
       Generator: 'null',
     }[t.base];
   }
@@ -119,10 +323,18 @@ function check(typeStr, v) {
     c = t.base === 'Tensor' ? `rt.isTL(${v})` : t.base === 'bool' ? `Array.isArray(${v})` : `rt.isNL(${v})`;
   } else {
     c = {
-      Tensor: `${v} instanceof Tensor`, int: `rt.isN(${v})`, SymInt: `rt.isN(${v})`, float: `rt.isN(${v})`,
-      bool: `typeof ${v} === 'boolean'`, Scalar: `rt.isS(${v})`, str: `typeof ${v} === 'string'`,
-      ScalarType: `rt.isDType(${v})`, Device: `rt.isDevice(${v})`, Layout: `typeof ${v} === 'string'`,
-      MemoryFormat: `typeof ${v} === 'string'`, Generator: `${v} == null`,
+      Tensor: `${v} instanceof Tensor`,
+      int: `rt.isN(${v})`,
+      SymInt: `rt.isN(${v})`,
+      float: `rt.isN(${v})`,
+      bool: `typeof ${v} === 'boolean'`,
+      Scalar: `rt.isS(${v})`,
+      str: `typeof ${v} === 'string'`,
+      ScalarType: `rt.isDType(${v})`,
+      Device: `rt.isDevice(${v})`,
+      Layout: `typeof ${v} === 'string'`,
+      MemoryFormat: `typeof ${v} === 'string'`,
+      Generator: `${v} == null`,
     }[t.base];
   }
   return t.optional ? `(${v} == null || ${c})` : `(${c})`;
@@ -138,11 +350,15 @@ function jsDefault(arg) {
   if (d === 'False') return 'false';
   if (t.base === 'int' && d === 'Mean') return '1';
   if (t.base === 'int' && d === 'Sum') return '2';
-  if (t.base === 'ScalarType') return `'${({ long: 'int64', float: 'float32', double: 'float64', int: 'int32' })[d] || d}'`;
+  if (t.base === 'ScalarType') return `'${{ long: 'int64', float: 'float32', double: 'float64', int: 'int32' }[d] || d}'`;
   if (t.base === 'MemoryFormat' || t.base === 'Layout') return `'${d}'`;
   if (t.base === 'str') {
     if (/^'.*'$/.test(d) || /^".*"$/.test(d)) {
-      try { return JSON.stringify(d[0] === '"' ? JSON.parse(d) : d.slice(1, -1)); } catch { return undefined; }
+      try {
+        return JSON.stringify(d[0] === '"' ? JSON.parse(d) : d.slice(1, -1));
+      } catch {
+        return undefined;
+      }
     }
     return undefined;
   }
@@ -167,29 +383,47 @@ function cppArg(arg, i) {
     if (t.base === 'Tensor' && t.elemOptional) return opt(`auto ${name} = arg_optional_tensor_list(env, ${v});`, name);
     if (t.base === 'Tensor') return opt(`auto ${name} = arg_tensor_list(env, ${v});`, name);
     if (t.base === 'bool') {
-      return opt(`auto ${name}v = arg_bool_list(env, ${v}, ${t.n}); std::array<bool, ${t.n}> ${name}; std::copy_n(${name}v.begin(), ${t.n}, ${name}.begin());`, name);
+      return opt(
+        `auto ${name}v = arg_bool_list(env, ${v}, ${t.n}); std::array<bool, ${t.n}> ${name}; std::copy_n(${name}v.begin(), ${t.n}, ${name}.begin());`,
+        name,
+      );
     }
     if (t.base === 'float') {
-      if (t.optional) return opt(`auto ${name} = is_nullish(env, ${v}) ? std::optional<std::vector<double>>() : std::optional<std::vector<double>>(arg_double_list(env, ${v}));`,
-        `(${name} ? std::optional<c10::ArrayRef<double>>(*${name}) : std::nullopt)`);
+      if (t.optional)
+        return opt(
+          `auto ${name} = is_nullish(env, ${v}) ? std::optional<std::vector<double>>() : std::optional<std::vector<double>>(arg_double_list(env, ${v}));`,
+          `(${name} ? std::optional<c10::ArrayRef<double>>(*${name}) : std::nullopt)`,
+        );
       return opt(`auto ${name} = arg_double_list(env, ${v});`, name);
     }
-    const fill = t.n && t.n > 1 ? `fixed_length(arg_int_list(env, ${v}), ${t.n}, ${arg.default === '[]'})` : `arg_int_list(env, ${v})`;
+    const fill =
+      t.n && t.n > 1 ? `fixed_length(arg_int_list(env, ${v}), ${t.n}, ${arg.default === '[]'})` : `arg_int_list(env, ${v})`;
     const sym = t.base === 'SymInt';
     if (t.optional) {
-      return opt(`auto ${name} = is_nullish(env, ${v}) ? std::optional<std::vector<int64_t>>() : std::optional<std::vector<int64_t>>(${fill});`,
-        sym ? `(${name} ? at::OptionalSymIntArrayRef(c10::fromIntArrayRefSlow(*${name})) : at::OptionalSymIntArrayRef())`
-          : `(${name} ? at::OptionalIntArrayRef(*${name}) : at::OptionalIntArrayRef())`);
+      return opt(
+        `auto ${name} = is_nullish(env, ${v}) ? std::optional<std::vector<int64_t>>() : std::optional<std::vector<int64_t>>(${fill});`,
+        sym
+          ? `(${name} ? at::OptionalSymIntArrayRef(c10::fromIntArrayRefSlow(*${name})) : at::OptionalSymIntArrayRef())`
+          : `(${name} ? at::OptionalIntArrayRef(*${name}) : at::OptionalIntArrayRef())`,
+      );
     }
     return opt(`auto ${name} = ${fill};`, sym ? `c10::fromIntArrayRefSlow(${name})` : name);
   }
   const reader = {
-    Tensor: null, int: `arg_int(env, ${v})`, SymInt: `c10::SymInt(arg_int(env, ${v}))`, float: `arg_double(env, ${v})`,
-    bool: `arg_bool(env, ${v})`, Scalar: `arg_scalar(env, ${v})`, str: `arg_string(env, ${v})`,
-    ScalarType: `arg_dtype(env, ${v})`, Device: `arg_device(env, ${v})`, Layout: `arg_layout(env, ${v})`,
+    Tensor: null,
+    int: `arg_int(env, ${v})`,
+    SymInt: `c10::SymInt(arg_int(env, ${v}))`,
+    float: `arg_double(env, ${v})`,
+    bool: `arg_bool(env, ${v})`,
+    Scalar: `arg_scalar(env, ${v})`,
+    str: `arg_string(env, ${v})`,
+    ScalarType: `arg_dtype(env, ${v})`,
+    Device: `arg_device(env, ${v})`,
+    Layout: `arg_layout(env, ${v})`,
     MemoryFormat: `arg_memory_format(env, ${v})`,
   }[t.base];
-  if (t.base === 'Generator') return opt(`if (!is_nullish(env, ${v})) throw ArgumentError("generators cannot be passed yet");`, 'std::nullopt');
+  if (t.base === 'Generator')
+    return opt(`if (!is_nullish(env, ${v})) throw ArgumentError("generators cannot be passed yet");`, 'std::nullopt');
   if (t.base === 'Tensor') {
     if (t.optional) return opt(`auto ${name} = arg_optional_tensor(env, ${v});`, name);
     // Held by value (arg_tensor returns a refcounted copy): in-place operators take their mutated
@@ -197,8 +431,18 @@ function cppArg(arg, i) {
     return opt(`at::Tensor ${name} = arg_tensor(env, ${v});`, name);
   }
   if (t.optional) {
-    const ty = { int: 'int64_t', SymInt: 'c10::SymInt', float: 'double', bool: 'bool', Scalar: 'at::Scalar', str: 'std::string',
-      ScalarType: 'at::ScalarType', Device: 'at::Device', Layout: 'at::Layout', MemoryFormat: 'at::MemoryFormat' }[t.base];
+    const ty = {
+      int: 'int64_t',
+      SymInt: 'c10::SymInt',
+      float: 'double',
+      bool: 'bool',
+      Scalar: 'at::Scalar',
+      str: 'std::string',
+      ScalarType: 'at::ScalarType',
+      Device: 'at::Device',
+      Layout: 'at::Layout',
+      MemoryFormat: 'at::MemoryFormat',
+    }[t.base];
     return opt(`std::optional<${ty}> ${name}; if (!is_nullish(env, ${v})) ${name} = ${reader};`, name);
   }
   return opt(`auto ${name} = ${reader};`, name);
@@ -228,9 +472,12 @@ const packedSymbol = (op) => `p_${op.name}${op.overload ? '_' + op.overload : ''
 
 // Int lists (int[], SymInt[], optional or not) are what the packed entry points (p_*) read from the
 // pack buffer instead of from a JS array; at most PACK_REGIONS of them per call.
-const isIntList = (arg) => { const t = parseType(arg.type); return t.list && (t.base === 'int' || t.base === 'SymInt'); };
+const isIntList = (arg) => {
+  const t = parseType(arg.type);
+  return t.list && (t.base === 'int' || t.base === 'SymInt');
+};
 const PACK_REGIONS = 4;
-const PACK_REGION = 16;  // doubles per region: the length (-1 for None), then up to 15 elements
+const PACK_REGION = 16; // doubles per region: the length (-1 for None), then up to 15 elements
 const packedLists = (op) => op.arguments.filter(isIntList);
 const hasPackedEntry = (op) => packedLists(op).length > 0 && packedLists(op).length <= PACK_REGIONS;
 
@@ -242,8 +489,12 @@ function cppPackedArg(arg, i, region) {
   const decl = `const PackedInts ${name} = packed_ints(${region}, ${n}, ${arg.default === '[]'}, ${t.optional});`;
   const sym = t.base === 'SymInt';
   if (t.optional) {
-    return { decl, expr: sym ? `(${name}.none ? at::OptionalSymIntArrayRef() : at::OptionalSymIntArrayRef(c10::fromIntArrayRefSlow(${name}.ref())))`
-      : `(${name}.none ? at::OptionalIntArrayRef() : at::OptionalIntArrayRef(${name}.ref()))` };
+    return {
+      decl,
+      expr: sym
+        ? `(${name}.none ? at::OptionalSymIntArrayRef() : at::OptionalSymIntArrayRef(c10::fromIntArrayRefSlow(${name}.ref())))`
+        : `(${name}.none ? at::OptionalIntArrayRef() : at::OptionalIntArrayRef(${name}.ref()))`,
+    };
   }
   return { decl, expr: sym ? `c10::fromIntArrayRefSlow(${name}.ref())` : `${name}.ref()` };
 }
@@ -260,11 +511,18 @@ function conversionRank(arg) {
 function genFastOp(op, packed = false) {
   let region = 0;
   const args = op.arguments.map((a, i) => (packed && isIntList(a) ? cppPackedArg(a, i, region++) : cppArg(a, i)));
-  const order = op.arguments.map((a, i) => i).sort((i, j) => conversionRank(op.arguments[i]) - conversionRank(op.arguments[j]) || i - j);
-  const ret = cppReturn(op, `at::_ops::${op.name}${op.overload ? '_' + op.overload : ''}::call(${args.map((a) => a.expr).join(', ')})`);
+  const order = op.arguments
+    .map((a, i) => i)
+    .sort((i, j) => conversionRank(op.arguments[i]) - conversionRank(op.arguments[j]) || i - j);
+  const ret = cppReturn(
+    op,
+    `at::_ops::${op.name}${op.overload ? '_' + op.overload : ''}::call(${args.map((a) => a.expr).join(', ')})`,
+  );
   if (!ret) return null;
   let mask = 0n;
-  op.arguments.forEach((a, i) => { if (parseType(a.type).base === 'Tensor' && i < 64) mask |= 1n << BigInt(i); });
+  op.arguments.forEach((a, i) => {
+    if (parseType(a.type).base === 'Tensor' && i < 64) mask |= 1n << BigInt(i);
+  });
   const display = `aten::${op.name}${op.overload ? '.' + op.overload : ''}`;
   return `static napi_value ${packed ? packedSymbol(op) : fastSymbol(op)}(napi_env env, napi_callback_info info) {
   LT_ARGS(${op.arguments.length});
@@ -318,23 +576,35 @@ function tsReturnType(op) {
   if (op.kind === 'inplace') return 'Tensor';
   const rets = op.returns;
   if (rets.length === 0) return 'void';
-  const one = (r) => ({ Tensor: 'Tensor', 'Tensor[]': 'Tensor[]', bool: 'boolean', int: 'number', float: 'number',
-    SymInt: 'number', Scalar: 'number', ScalarType: 'DType' })[r.type];
+  const one = (r) =>
+    ({
+      Tensor: 'Tensor',
+      'Tensor[]': 'Tensor[]',
+      bool: 'boolean',
+      int: 'number',
+      float: 'number',
+      SymInt: 'number',
+      Scalar: 'number',
+      ScalarType: 'DType',
+    })[r.type];
   if (rets.length === 1) return one(rets[0]);
   const tuple = `[${rets.map(one).join(', ')}]`;
   // Tensor tuples with named fields (see tsWrap): torch.max(x, 1).values
-  if (rets.every((x) => x.type === 'Tensor' && x.name)) return `${tuple} & { ${rets.map((x) => `${camel(x.name)}: Tensor`).join('; ')} }`;
+  if (rets.every((x) => x.type === 'Tensor' && x.name))
+    return `${tuple} & { ${rets.map((x) => `${camel(x.name)}: Tensor`).join('; ')} }`;
   return tuple;
 }
 
 function returnSupported(op) {
   if (op.kind === 'inplace') return true;
-  return op.returns.every((r) => ['Tensor', 'Tensor[]', 'bool', 'int', 'float', 'SymInt', 'Scalar', 'ScalarType'].includes(r.type));
+  return op.returns.every((r) =>
+    ['Tensor', 'Tensor[]', 'bool', 'int', 'float', 'SymInt', 'Scalar', 'ScalarType'].includes(r.type),
+  );
 }
 
 // Converts what native returned into JS objects.
 function tsWrap(op, r) {
-  if (op.kind === 'inplace') return null;  // handled by the caller: returns the receiver
+  if (op.kind === 'inplace') return null; // handled by the caller: returns the receiver
   const rets = op.returns;
   if (rets.length === 1) {
     if (rets[0].type === 'Tensor') return `W(${r})`;
@@ -342,7 +612,8 @@ function tsWrap(op, r) {
     return r;
   }
   if (rets.length === 0) return `(${r}, undefined)`;
-  if (rets.every((x) => x.type === 'Tensor')) return `rt.wrapTuple(${r}${rets.every((x) => x.name) ? `, ${JSON.stringify(rets.map((x) => camel(x.name)))}` : ''})`;
+  if (rets.every((x) => x.type === 'Tensor'))
+    return `rt.wrapTuple(${r}${rets.every((x) => x.name) ? `, ${JSON.stringify(rets.map((x) => camel(x.name)))}` : ''})`;
   return `rt.wrapMixed(${r}, ${JSON.stringify(rets.map((x) => x.type))})`;
 }
 
@@ -377,7 +648,8 @@ function genImpl(name, overloads, fastSet) {
       if (t.base === 'Tensor' && t.list) return `rt.hList(${v}, ${JSON.stringify(op.name)}, ${JSON.stringify(names[i])})`;
       return v;
     });
-    const call = fast ? `N.${fastSymbol(op)}(${argExprs.join(', ')})`
+    const call = fast
+      ? `N.${fastSymbol(op)}(${argExprs.join(', ')})`
       : `N.callOp(rt.op(${JSON.stringify(op.name)}, ${JSON.stringify(op.overload)}, ${op.kind === 'inplace'}), ${argExprs.join(', ')})`;
     lines.push(`  { // aten::${op.name}${op.overload ? '.' + op.overload : ''}`);
     for (const v of vals) lines.push(`    ${v}`);
@@ -427,13 +699,23 @@ function fastBranch(op, K) {
       const required = def === undefined && !t.optional;
       conds.push(required ? `${v} !== undefined && ${check(arg.type, v)}` : `(${v} === undefined || ${check(arg.type, v)})`);
     }
-    const val = def !== undefined ? (arg.kwargOnly ? def : `(${v} === undefined ? ${def} : ${v})`) : t.optional ? (arg.kwargOnly ? 'null' : `(${v} ?? null)`) : v;
+    const val =
+      def !== undefined
+        ? arg.kwargOnly
+          ? def
+          : `(${v} === undefined ? ${def} : ${v})`
+        : t.optional
+          ? arg.kwargOnly
+            ? 'null'
+            : `(${v} ?? null)`
+          : v;
     if (packed && isIntList(arg)) {
       packs.push(`rt.pk(${val}, ${region++ * PACK_REGION})`);
       return '0';
     }
     if (t.base === 'Tensor' && !t.list) return t.optional ? `rt.hOpt(${val})` : `${val}._h`;
-    if (t.base === 'Tensor' && t.list) return `rt.hList(${val}, ${JSON.stringify(op.name)}, ${JSON.stringify(opArgNames(op)[i])})`;
+    if (t.base === 'Tensor' && t.list)
+      return `rt.hList(${val}, ${JSON.stringify(op.name)}, ${JSON.stringify(opArgNames(op)[i])})`;
     return val;
   });
   for (let i = P; i < K; i++) conds.push(`a${i} === undefined`);
@@ -474,7 +756,10 @@ function main() {
   let skipped = 0;
   for (const op of data.operators) {
     if (op.name.startsWith('_') || op.kind === 'out' || op.kind === 'mutable') continue;
-    if (!op.arguments.every((a) => supported(a.type)) || !returnSupported(op)) { skipped++; continue; }
+    if (!op.arguments.every((a) => supported(a.type)) || !returnSupported(op)) {
+      skipped++;
+      continue;
+    }
     if (op.arguments.length === 0 || parseType(op.arguments[0].type).base !== 'Tensor') {
       if (op.variants.includes('method')) op.variants = op.variants.filter((v) => v !== 'method');
     }
@@ -616,7 +901,7 @@ ${fastFns.map((f) => `      {"${f.symbol}", ${f.symbol}},`).join('\n')}
   for (const name of names) {
     const ops = byName.get(name);
     const tn = tsName(name);
-    if (seenTs.has(tn)) continue;  // e.g. two schema names mapping to one camelCase name
+    if (seenTs.has(tn)) continue; // e.g. two schema names mapping to one camelCase name
     seenTs.add(tn);
     impls.push(genImpl(name, ops, fastSet));
     const fnOps = ops.filter((op) => op.variants.includes('function'));
@@ -626,7 +911,8 @@ ${fastFns.map((f) => `      {"${f.symbol}", ${f.symbol}},`).join('\n')}
       const fname = reserved ? `${tn}Fn` : tn;
       const exp = reserved ? '' : 'export ';
       const decls = fnOps.flatMap((op) =>
-        tsSignatures(op, false).map((sig) => `/** ${overloadDoc(op)} */\n${exp}function ${fname}(${sig}): ${tsReturnType(op)};`));
+        tsSignatures(op, false).map((sig) => `/** ${overloadDoc(op)} */\n${exp}function ${fname}(${sig}): ${tsReturnType(op)};`),
+      );
       const fast = genFastFunction(tn, ops, fastSet, false);
       const impl = fast ? `${exp}function ${fname}${fast}` : `${exp}function ${fname}(...a: any[]): any { return ${tn}$(a); }`;
       fnExports.push(`${decls.join('\n')}\n${impl}` + (reserved ? `\nexport { ${fname} as ${tn} };` : ''));
@@ -634,10 +920,14 @@ ${fastFns.map((f) => `      {"${f.symbol}", ${f.symbol}},`).join('\n')}
     const mOps = ops.filter((op) => op.variants.includes('method'));
     if (mOps.length && !HANDWRITTEN_METHODS.has(name)) {
       for (const op of mOps)
-        for (const sig of tsSignatures(op, true)) methodDecls.push(`  /** ${overloadDoc(op)} */\n  ${tn}(${sig}): ${tsReturnType(op)};`);
+        for (const sig of tsSignatures(op, true))
+          methodDecls.push(`  /** ${overloadDoc(op)} */\n  ${tn}(${sig}): ${tsReturnType(op)};`);
       const fast = genFastFunction(tn, ops, fastSet, true);
-      methodInstalls.push(fast ? `  proto.${tn} = function ${fast.replace(/\n/g, '\n  ')};`
-        : `  proto.${tn} = function (this: Tensor, ...a: any[]) { a.unshift(this); return ${tn}$(a); };`);
+      methodInstalls.push(
+        fast
+          ? `  proto.${tn} = function ${fast.replace(/\n/g, '\n  ')};`
+          : `  proto.${tn} = function (this: Tensor, ...a: any[]) { a.unshift(this); return ${tn}$(a); };`,
+      );
     }
   }
 
@@ -672,8 +962,10 @@ Object.freeze(exports);
   fs.mkdirSync(path.join(ROOT, 'src', 'torch', 'generated'), { recursive: true });
   fs.writeFileSync(path.join(ROOT, 'native', 'generated', 'ops_fast.cc'), cc);
   fs.writeFileSync(path.join(ROOT, 'src', 'torch', 'generated', 'ops.ts'), ts);
-  console.log(`gen-ops: torch ${data.torchVersion}: ${fnExports.length} functions, ${methodInstalls.length} methods, ` +
-    `${fastSet.size} unboxed overloads (${skipped} overloads with unsupported types left to torch.ops)`);
+  console.log(
+    `gen-ops: torch ${data.torchVersion}: ${fnExports.length} functions, ${methodInstalls.length} methods, ` +
+      `${fastSet.size} unboxed overloads (${skipped} overloads with unsupported types left to torch.ops)`,
+  );
 }
 
 main();

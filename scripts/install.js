@@ -26,4 +26,5 @@ writeEnv(info);
 log(`libtorch ${info.version} from ${info.source}: ${info.libtorch}`);
 step('native build', process.execPath, [path.join(__dirname, 'build-native.js')]);
 const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-if (fs.existsSync(tsc) && fs.existsSync(path.join(ROOT, 'src'))) step('TypeScript build', process.execPath, [tsc, '-p', 'tsconfig.build.json']);
+if (fs.existsSync(tsc) && fs.existsSync(path.join(ROOT, 'src')))
+  step('TypeScript build', process.execPath, [tsc, '-p', 'tsconfig.build.json']);

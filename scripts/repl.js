@@ -15,7 +15,10 @@ function load(what, file) {
   try {
     return require(file);
   } catch (e) {
-    const hint = fs.existsSync(file) || fs.existsSync(`${file}.js`) ? '' : ` (${path.relative(root, file)} is missing: run \`npm run build\`)`;
+    const hint =
+      fs.existsSync(file) || fs.existsSync(`${file}.js`)
+        ? ''
+        : ` (${path.relative(root, file)} is missing: run \`npm run build\`)`;
     console.error(`repl: could not load ${what}${hint}:\n${e && e.message}`);
     process.exit(1);
   }
@@ -27,13 +30,16 @@ const lt = fs.existsSync(libraryFile) ? load('the library', libraryFile) : undef
 
 const v = torch.version();
 const device = torch.cuda.isAvailable() ? `cuda x${torch.cuda.deviceCount()}` : 'cpu only';
-console.log(`latent-tokens REPL: torch (libtorch ${v.libtorch}, ${device}, ${torch.getNumThreads()} threads)${lt ? ', lt (the library)' : ''} loaded; try torch.randn([2, 3])`);
+console.log(
+  `latent-tokens REPL: torch (libtorch ${v.libtorch}, ${device}, ${torch.getNumThreads()} threads)${lt ? ', lt (the library)' : ''} loaded; try torch.randn([2, 3])`,
+);
 
 const server = repl.start({ prompt: 'lt> ', useGlobal: true });
 server.context.torch = torch;
 if (lt) server.context.lt = lt;
 // Outside the checkout, so the repository stays clean; NODE_REPL_HISTORY as for `node` itself ('' turns it off).
 const history = process.env.NODE_REPL_HISTORY ?? path.join(os.homedir(), '.latent_tokens_repl_history');
-if (history) server.setupHistory(history, (err) => {
-  if (err) console.error(`repl: no history (${err.message})`);
-});
+if (history)
+  server.setupHistory(history, (err) => {
+    if (err) console.error(`repl: no history (${err.message})`);
+  });

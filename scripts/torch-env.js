@@ -16,9 +16,24 @@ const VENV = path.join(ROOT, '.venv');
 
 const CPU_REQUIREMENT = 'torch==2.13.0+cpu';
 // The CUDA wheel's dependency on cuda-bindings cannot be resolved offline; its runtime wheels are named.
-const CUDA_PACKAGES = ['torch==2.14.1', 'nvidia-cublas', 'nvidia-cuda-nvrtc', 'nvidia-cudnn-cu13', 'nvidia-nvtx',
-  'nvidia-cuda-runtime', 'nvidia-cuda-cupti', 'nvidia-cufft', 'nvidia-curand', 'nvidia-cusolver', 'nvidia-cusparse',
-  'nvidia-cusparselt-cu13', 'nvidia-nccl-cu13', 'nvidia-nvjitlink', 'nvidia-nvshmem-cu13', 'nvidia-cufile'];
+const CUDA_PACKAGES = [
+  'torch==2.14.1',
+  'nvidia-cublas',
+  'nvidia-cuda-nvrtc',
+  'nvidia-cudnn-cu13',
+  'nvidia-nvtx',
+  'nvidia-cuda-runtime',
+  'nvidia-cuda-cupti',
+  'nvidia-cufft',
+  'nvidia-curand',
+  'nvidia-cusolver',
+  'nvidia-cusparse',
+  'nvidia-cusparselt-cu13',
+  'nvidia-nccl-cu13',
+  'nvidia-nvjitlink',
+  'nvidia-nvshmem-cu13',
+  'nvidia-cufile',
+];
 // Used by the test suite's independent references (Hugging Face transformers' Qwen2, safetensors).
 const REFERENCE_PACKAGES = ['numpy', 'safetensors', 'transformers'];
 
@@ -56,7 +71,8 @@ function probePython(python) {
 
 function fromLibtorchDir(dir) {
   const cfg = path.join(dir, 'share', 'cmake', 'Torch', 'TorchConfig.cmake');
-  if (!fs.existsSync(cfg)) throw new Error(`LIBTORCH=${dir} is not a libtorch directory (no share/cmake/Torch/TorchConfig.cmake)`);
+  if (!fs.existsSync(cfg))
+    throw new Error(`LIBTORCH=${dir} is not a libtorch directory (no share/cmake/Torch/TorchConfig.cmake)`);
   let version = 'unknown';
   const vfile = path.join(dir, 'build-version');
   if (fs.existsSync(vfile)) version = fs.readFileSync(vfile, 'utf8').trim();
@@ -86,18 +102,22 @@ function installIntoVenv() {
     if (!r.ok) throw new Error('python3 -m venv failed (install python3-venv)');
   }
   const index = pipIndexArgs();
-  const pip = (args) => run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', ...index, ...args], { stdio: 'inherit' });
+  const pip = (args) =>
+    run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', ...index, ...args], { stdio: 'inherit' });
   let ok;
   if (choice === 'cuda') {
     log('installing torch 2.14.1 (CUDA 13) and its nvidia wheels (several GB)');
-    ok = pip(['--no-deps', ...CUDA_PACKAGES]).ok && pip(['filelock', 'typing-extensions', 'sympy', 'networkx', 'jinja2', 'fsspec']).ok;
+    ok =
+      pip(['--no-deps', ...CUDA_PACKAGES]).ok &&
+      pip(['filelock', 'typing-extensions', 'sympy', 'networkx', 'jinja2', 'fsspec']).ok;
   } else {
     const req = choice === 'cpu' ? CPU_REQUIREMENT : choice;
     log(`installing ${req} into ${VENV}`);
     ok = pip([req]).ok;
   }
   if (!ok) return null;
-  if (wantReferencePackages() && !pip(REFERENCE_PACKAGES).ok) log('warning: could not install the test reference packages (numpy, safetensors, transformers)');
+  if (wantReferencePackages() && !pip(REFERENCE_PACKAGES).ok)
+    log('warning: could not install the test reference packages (numpy, safetensors, transformers)');
   return probePython(python);
 }
 

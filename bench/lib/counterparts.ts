@@ -67,7 +67,11 @@ export function parseCounterpartOutput(who: string, stdout: string): Counterpart
   const results = new Map<string, CounterpartCaseResult>();
   for (const [name, r] of Object.entries<any>(doc.results)) {
     const samples = r?.samples_ns;
-    if (!Array.isArray(samples) || samples.length === 0 || !samples.every((s: unknown) => typeof s === 'number' && Number.isFinite(s) && s > 0))
+    if (
+      !Array.isArray(samples) ||
+      samples.length === 0 ||
+      !samples.every((s: unknown) => typeof s === 'number' && Number.isFinite(s) && s > 0)
+    )
       fail(who, `case "${name}": "samples_ns" must be a non-empty list of positive numbers`);
     if (!Number.isInteger(r.iterations_per_sample) || !Number.isInteger(r.units_per_iteration))
       fail(who, `case "${name}": "iterations_per_sample" and "units_per_iteration" must be integers`);
@@ -84,12 +88,18 @@ export function parseCounterpartOutput(who: string, stdout: string): Counterpart
 
 export function protocolArgs(req: RunRequest): string[] {
   return [
-    '--cases', req.cases.join(','),
-    '--threads', String(req.threads),
-    '--warmup-ms', String(req.warmupMs),
-    '--sample-ms', String(req.sampleMs),
-    '--repeats', String(req.repeats),
-    '--clock', req.clock,
+    '--cases',
+    req.cases.join(','),
+    '--threads',
+    String(req.threads),
+    '--warmup-ms',
+    String(req.warmupMs),
+    '--sample-ms',
+    String(req.sampleMs),
+    '--repeats',
+    String(req.repeats),
+    '--clock',
+    req.clock,
   ];
 }
 
@@ -147,13 +157,16 @@ function cachedPrefixPath(): string | undefined {
  */
 export function buildCppTarget(target: string): { executable: string } | { unavailable: string } {
   const env = readTorchEnv();
-  if (!env) return { unavailable: 'no .torch-env.json (run `npm run build:native` first): the libtorch to build against is unknown' };
+  if (!env)
+    return { unavailable: 'no .torch-env.json (run `npm run build:native` first): the libtorch to build against is unknown' };
   if (!commandExists('cmake')) return { unavailable: 'cmake is not installed' };
   const prefix = `${env.libtorch};${path.join(env.libtorch, 'share', 'cmake')}`;
   const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
   const started = Date.now();
   if (cachedPrefixPath() !== prefix) {
-    log(`configuring the C++ floor (bench/cpp -> ${path.relative(ROOT, CPP_BUILD_DIR)}) against libtorch ${env.version} at ${env.libtorch}`);
+    log(
+      `configuring the C++ floor (bench/cpp -> ${path.relative(ROOT, CPP_BUILD_DIR)}) against libtorch ${env.version} at ${env.libtorch}`,
+    );
     const args = ['-S', CPP_SOURCE_DIR, '-B', CPP_BUILD_DIR, '-DCMAKE_BUILD_TYPE=Release', `-DCMAKE_PREFIX_PATH=${prefix}`];
     if (commandExists('ninja')) args.push('-G', 'Ninja');
     // A stale cache from another libtorch or generator would make cmake refuse: start afresh.
@@ -162,7 +175,9 @@ export function buildCppTarget(target: string): { executable: string } | { unava
     const r = spawnSync('cmake', args, { cwd: ROOT, encoding: 'utf8' });
     if (r.status !== 0) return { unavailable: `cmake configure failed:\n${(r.stdout ?? '') + (r.stderr ?? '')}`.trimEnd() };
   }
-  log(`building the C++ floor: cmake --build ${path.relative(ROOT, CPP_BUILD_DIR)} --target ${target} (the first build takes about a minute)`);
+  log(
+    `building the C++ floor: cmake --build ${path.relative(ROOT, CPP_BUILD_DIR)} --target ${target} (the first build takes about a minute)`,
+  );
   const r = spawnSync('cmake', ['--build', CPP_BUILD_DIR, '--target', target], { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0) return { unavailable: `C++ build of ${target} failed:\n${(r.stdout ?? '') + (r.stderr ?? '')}`.trimEnd() };
   const upToDate = /no work to do/i.test(r.stdout ?? '');

@@ -14,7 +14,10 @@ export interface BenchModelShape {
 }
 
 /** A tied-embedding float32 Qwen2 of `shape`, weights from initQwen2Weights (normal(0, std), seeded). */
-export function benchQwen2(shape: BenchModelShape, { std = 0.02, seed = 0 }: { std?: number; seed?: number } = {}): Qwen2ForCausalLM {
+export function benchQwen2(
+  shape: BenchModelShape,
+  { std = 0.02, seed = 0 }: { std?: number; seed?: number } = {},
+): Qwen2ForCausalLM {
   const config = makeQwen2Config({
     vocabSize: shape.vocab,
     hiddenSize: shape.hidden,

@@ -36,13 +36,24 @@ export class UsageError extends Error {
 
 function positiveNumber(flag: string, raw: string | undefined, integer: boolean, allowZero = false): number {
   const v = Number(raw);
-  const ok = raw !== undefined && raw.trim() !== '' && Number.isFinite(v) && (allowZero ? v >= 0 : v > 0) && (!integer || Number.isInteger(v));
-  if (!ok) throw new UsageError(`${flag} expects a ${integer ? 'whole' : ''} number ${allowZero ? '>= 0' : '> 0'}, got ${raw === undefined ? 'nothing' : JSON.stringify(raw)}`);
+  const ok =
+    raw !== undefined &&
+    raw.trim() !== '' &&
+    Number.isFinite(v) &&
+    (allowZero ? v >= 0 : v > 0) &&
+    (!integer || Number.isInteger(v));
+  if (!ok)
+    throw new UsageError(
+      `${flag} expects a ${integer ? 'whole' : ''} number ${allowZero ? '>= 0' : '> 0'}, got ${raw === undefined ? 'nothing' : JSON.stringify(raw)}`,
+    );
   return v;
 }
 
 function list(flag: string, raw: string | undefined): string[] {
-  const items = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const items = (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!items.length) throw new UsageError(`${flag} expects a comma-separated list, got ${JSON.stringify(raw ?? '')}`);
   return items;
 }
@@ -83,7 +94,8 @@ export function parseOptions(argv: readonly string[], defaults: TimingOptions & 
         break;
       case '--clock': {
         const clock = value();
-        if (clock !== 'wall' && clock !== 'cpu') throw new UsageError(`--clock expects "wall" or "cpu", got ${clock === undefined ? 'nothing' : JSON.stringify(clock)}`);
+        if (clock !== 'wall' && clock !== 'cpu')
+          throw new UsageError(`--clock expects "wall" or "cpu", got ${clock === undefined ? 'nothing' : JSON.stringify(clock)}`);
         o.clock = clock;
         break;
       }

@@ -25,10 +25,17 @@ export function readTorchEnv(): TorchEnv | null {
   try {
     env = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${TORCH_ENV_FILE}: not valid JSON (${(e as Error).message}); rerun \`npm run build:native\` to rewrite it`, { cause: e });
+    throw new Error(`${TORCH_ENV_FILE}: not valid JSON (${(e as Error).message}); rerun \`npm run build:native\` to rewrite it`, {
+      cause: e,
+    });
   }
   if (typeof env.libtorch !== 'string') throw new Error(`${TORCH_ENV_FILE}: "libtorch" is missing or not a string`);
-  return { libtorch: env.libtorch, version: String(env.version ?? 'unknown'), cuda: env.cuda ?? null, python: env.python ?? null };
+  return {
+    libtorch: env.libtorch,
+    version: String(env.version ?? 'unknown'),
+    cuda: env.cuda ?? null,
+    python: env.python ?? null,
+  };
 }
 
 /**

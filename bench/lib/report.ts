@@ -65,7 +65,15 @@ export function buildRow(
   counterpartIds: string[],
   counterpartResults: Map<string, Map<string, TimedResult>>,
 ): ResultRow {
-  const row: ResultRow = { name: c.name, group: c.group, compareAs: c.compareAs, ours: summarized(ours), counterparts: {}, ratios: {}, goals: [] };
+  const row: ResultRow = {
+    name: c.name,
+    group: c.group,
+    compareAs: c.compareAs,
+    ours: summarized(ours),
+    counterparts: {},
+    ratios: {},
+    goals: [],
+  };
   for (const id of counterpartIds) {
     const r = c.compareAs === null ? undefined : counterpartResults.get(id)?.get(c.compareAs);
     row.counterparts[id] = r ? summarized(r) : null;
@@ -99,7 +107,8 @@ function formatTimed(r: SummarizedResult | null): string {
 
 function alignedMarkdown(header: string[], rows: string[][], numericFrom: number): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (i >= numericFrom ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i >= numericFrom ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (i >= numericFrom ? `${'-'.repeat(w + 1)}:` : `${'-'.repeat(w + 2)}`)).join('|')}|`;
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
@@ -147,7 +156,8 @@ export function formatDescriptions(result: SuiteResult): string {
 
 export function formatImplementations(result: SuiteResult): string {
   const lines = [`- ours: ${result.ours}`];
-  for (const c of result.counterparts) lines.push(`- ${c.label}: ${c.implementation ?? `did not run (${c.unavailable ?? 'skipped'})`}`);
+  for (const c of result.counterparts)
+    lines.push(`- ${c.label}: ${c.implementation ?? `did not run (${c.unavailable ?? 'skipped'})`}`);
   return lines.join('\n');
 }
 

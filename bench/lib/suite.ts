@@ -73,7 +73,8 @@ function selectCases(suite: Suite, o: BenchOptions): BenchCase[] {
   }
   if (!o.cases) return suite.cases;
   const unknown = o.cases.filter((n) => !names.has(n));
-  if (unknown.length) throw new UsageError(`--cases: no case named ${unknown.map((n) => `"${n}"`).join(', ')}; cases: ${[...names].join(', ')}`);
+  if (unknown.length)
+    throw new UsageError(`--cases: no case named ${unknown.map((n) => `"${n}"`).join(', ')}; cases: ${[...names].join(', ')}`);
   return suite.cases.filter((c) => o.cases!.includes(c.name));
 }
 
@@ -86,7 +87,10 @@ function timeOurs(c: BenchCase, o: BenchOptions): TimedResult {
     const liveAfterSetup = torch.memory().liveTensors;
     m = measure(iteration, c.unitsPerIteration, o);
     const leaked = torch.memory().liveTensors - liveAfterSetup;
-    if (leaked > 0) throw new Error(`case "${c.name}" leaks: ${leaked} tensors are still alive after ${o.repeats} samples; free the results in its iteration`);
+    if (leaked > 0)
+      throw new Error(
+        `case "${c.name}" leaks: ${leaked} tensors are still alive after ${o.repeats} samples; free the results in its iteration`,
+      );
   } finally {
     dispose?.();
   }
@@ -138,7 +142,9 @@ export async function runSuite(suite: Suite, argv: readonly string[]): Promise<S
     } else launches.set(cp.id, launch);
   }
 
-  const counterpartCases = [...new Set(cases.map((c) => (c.compareAs === undefined ? c.name : c.compareAs)).filter((n): n is string => n !== null))];
+  const counterpartCases = [
+    ...new Set(cases.map((c) => (c.compareAs === undefined ? c.name : c.compareAs)).filter((n): n is string => n !== null)),
+  ];
   const ours = new Map<string, TimedResult>();
   const theirs = new Map<string, Map<string, TimedResult>>();
   const started = Date.now();
@@ -149,7 +155,9 @@ export async function runSuite(suite: Suite, argv: readonly string[]): Promise<S
       const r = timeOurs(c, o);
       mergeSamples(ours, c.name, r);
       const s = summarize(r.samplesNs);
-      log(`  ${c.name.padEnd(24)} ${formatDuration(s.median).padStart(9)} ±${Math.round(s.relativeIqr * 50)}%  (${o.repeats} samples × ${r.iterationsPerSample} × ${r.unitsPerIteration})`);
+      log(
+        `  ${c.name.padEnd(24)} ${formatDuration(s.median).padStart(9)} ±${Math.round(s.relativeIqr * 50)}%  (${o.repeats} samples × ${r.iterationsPerSample} × ${r.unitsPerIteration})`,
+      );
     }
     for (const column of columns) {
       const launch = launches.get(column.id);
@@ -157,7 +165,11 @@ export async function runSuite(suite: Suite, argv: readonly string[]): Promise<S
       log(`bench ${suite.name}${tag}: ${column.label}`);
       let run: CounterpartRun;
       try {
-        run = runCounterpart(suite.counterparts.find((c) => c.id === column.id)!, launch, { ...o, cases: counterpartCases, threads, clock: o.clock });
+        run = runCounterpart(
+          suite.counterparts.find((c) => c.id === column.id)!,
+          launch,
+          { ...o, cases: counterpartCases, threads, clock: o.clock },
+        );
       } catch (e) {
         log(`bench: WARNING: ${(e as Error).message}`);
         column.unavailable = (e as Error).message.split('\n')[0];
@@ -176,13 +188,27 @@ export async function runSuite(suite: Suite, argv: readonly string[]): Promise<S
 
   const ids = columns.map((c) => c.id);
   const rows = cases.map((c) =>
-    buildRow({ name: c.name, group: c.group, compareAs: c.compareAs === undefined ? c.name : c.compareAs, goals: c.goals ?? [] }, ours.get(c.name)!, ids, theirs),
+    buildRow(
+      { name: c.name, group: c.group, compareAs: c.compareAs === undefined ? c.name : c.compareAs, goals: c.goals ?? [] },
+      ours.get(c.name)!,
+      ids,
+      theirs,
+    ),
   );
   const result: SuiteResult = {
     suite: suite.name,
     title: suite.title,
     environment,
-    options: { repeats: o.repeats, sampleMs: o.sampleMs, warmupMs: o.warmupMs, rounds: o.rounds, clock: o.clock, threads, cases: o.cases ?? null, skip: o.skip },
+    options: {
+      repeats: o.repeats,
+      sampleMs: o.sampleMs,
+      warmupMs: o.warmupMs,
+      rounds: o.rounds,
+      clock: o.clock,
+      threads,
+      cases: o.cases ?? null,
+      skip: o.skip,
+    },
     ours: `latent-tokens (node ${process.version}, libtorch ${environment.libtorch})`,
     counterparts: columns,
     rows,
@@ -195,14 +221,17 @@ export async function runSuite(suite: Suite, argv: readonly string[]): Promise<S
   if (busy) console.log(`**Warning:** ${busy}.\n`);
   console.log(formatTable(result));
   const clock = o.clock === 'cpu' ? 'CPU time of each process (all threads)' : 'wall time';
-  console.log(`\n${clock}: median ± half the interquartile range of ${o.repeats * o.rounds} samples per cell; ratios compare medians.\n`);
+  console.log(
+    `\n${clock}: median ± half the interquartile range of ${o.repeats * o.rounds} samples per cell; ratios compare medians.\n`,
+  );
   console.log(formatImplementations(result));
   console.log(`\nWhat each row times:\n${formatDescriptions(result)}`);
   if (result.notes.length) console.log(`\n${result.notes.map((n) => `- ${n}`).join('\n')}`);
   const goals = rows.flatMap((r) => r.goals);
   const met = goals.filter((g) => g.met === true).length;
   const unknown = goals.filter((g) => g.met === null).length;
-  if (goals.length) console.log(`\ngoals met: ${met}/${goals.length}${unknown ? ` (${unknown} not measurable in this run)` : ''}`);
+  if (goals.length)
+    console.log(`\ngoals met: ${met}/${goals.length}${unknown ? ` (${unknown} not measurable in this run)` : ''}`);
   console.log(`\nresult: ${out} (${((Date.now() - started) / 1000).toFixed(0)} s of timing)`);
   return result;
 }

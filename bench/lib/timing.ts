@@ -56,7 +56,8 @@ export function validateTiming(o: TimingOptions): void {
   if (!(o.warmupMs >= 0)) throw new RangeError(`warm-up time must be >= 0 ms, got ${o.warmupMs}`);
   if (!(o.sampleMs > 0)) throw new RangeError(`sample time must be > 0 ms, got ${o.sampleMs}`);
   if (!Number.isInteger(o.repeats) || o.repeats < 1) throw new RangeError(`repeats must be an integer >= 1, got ${o.repeats}`);
-  if (o.clock !== undefined && o.clock !== 'wall' && o.clock !== 'cpu') throw new RangeError(`clock must be "wall" or "cpu", got ${JSON.stringify(o.clock)}`);
+  if (o.clock !== undefined && o.clock !== 'wall' && o.clock !== 'cpu')
+    throw new RangeError(`clock must be "wall" or "cpu", got ${JSON.stringify(o.clock)}`);
 }
 
 /**

@@ -18,7 +18,11 @@ if (addonBuilt && !hasCmake) console.log('bench/test/core.test.ts: C++ column no
 const withAddon = addonBuilt ? describe : describe.skip;
 
 function runBench(args: string[]) {
-  return spawnSync(process.execPath, [path.join(ROOT, 'bench', 'run.js'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 600_000 });
+  return spawnSync(process.execPath, [path.join(ROOT, 'bench', 'run.js'), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
 }
 
 describe('bench/run.js', () => {
@@ -55,7 +59,25 @@ withAddon('core benchmark', () => {
   test('runs ours and the counterparts in one run and writes the result', () => {
     const out = path.join(dir, 'core.json');
     const cases = ['add', 'view', 'matmul_512', 'napi_crossing', 'add.native_release_batch'];
-    const r = runBench(['core', '--cases', cases.join(','), '--repeats', '2', '--rounds', '2', '--sample-ms', '2', '--warmup-ms', '1', '--threads', '1', '--clock', 'cpu', '--out', out]);
+    const r = runBench([
+      'core',
+      '--cases',
+      cases.join(','),
+      '--repeats',
+      '2',
+      '--rounds',
+      '2',
+      '--sample-ms',
+      '2',
+      '--warmup-ms',
+      '1',
+      '--threads',
+      '1',
+      '--clock',
+      'cpu',
+      '--out',
+      out,
+    ]);
     expect(r.stderr).not.toMatch(/WARNING: .* (failed|exited)/);
     expect(r.status).toBe(0);
     const result = JSON.parse(fs.readFileSync(out, 'utf8'));
@@ -90,13 +112,31 @@ withAddon('core benchmark', () => {
 
     expect(r.stdout).toMatch(/^\| case +\| +ours \| +PyTorch \| +C\+\+ \| ours\/PyTorch \| ours\/C\+\+ \| +goal +\|$/m);
     expect(r.stdout).toMatch(/^\| add +\| +\d+ ns ±\d+% \|/m);
-    expect(r.stdout).toContain('CPU time of each process (all threads): median ± half the interquartile range of 4 samples per cell');
+    expect(r.stdout).toContain(
+      'CPU time of each process (all threads): median ± half the interquartile range of 4 samples per cell',
+    );
     expect(r.stdout).toContain(`result: ${out}`);
   }, 600_000);
 
   test('--skip leaves a counterpart out and says so', () => {
     const out = path.join(dir, 'skip.json');
-    const r = runBench(['core', '--cases', 'view', '--repeats', '1', '--rounds', '1', '--sample-ms', '1', '--warmup-ms', '0', '--skip', 'pytorch,cpp', '--out', out]);
+    const r = runBench([
+      'core',
+      '--cases',
+      'view',
+      '--repeats',
+      '1',
+      '--rounds',
+      '1',
+      '--sample-ms',
+      '1',
+      '--warmup-ms',
+      '0',
+      '--skip',
+      'pytorch,cpp',
+      '--out',
+      out,
+    ]);
     expect(r.status).toBe(0);
     const result = JSON.parse(fs.readFileSync(out, 'utf8'));
     expect(result.counterparts.map((c: any) => [c.id, c.implementation, c.unavailable])).toEqual([
@@ -110,8 +150,12 @@ withAddon('core benchmark', () => {
 
 withAddon('runSuite', () => {
   // Imported lazily: loading the tensor library needs the addon.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const load = () => ({ torch: require('../../src/torch') as typeof import('../../src/torch'), lib: require('../lib') as typeof import('../lib') });
+  const load = () => ({
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    torch: require('../../src/torch') as typeof import('../../src/torch'),
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    lib: require('../lib') as typeof import('../lib'),
+  });
 
   test('fails a case whose loop leaks tensors, naming it', async () => {
     const { torch, lib } = load();

@@ -15,8 +15,19 @@ const withAddon = addonBuilt ? describe : describe.skip;
 
 interface Summary {
   steps: { name: string; result: string }[];
-  benchmarks: { label: string; status: string; rows: { case: string; ours: number; pytorch: number | null; ratio: number | null; note: string }[] }[];
-  decodeFloor: { weightBytes: number; copyBandwidth: number; floorNs: number; oursNs: number; pytorchNs: number | null; dtype: string } | null;
+  benchmarks: {
+    label: string;
+    status: string;
+    rows: { case: string; ours: number; pytorch: number | null; ratio: number | null; note: string }[];
+  }[];
+  decodeFloor: {
+    weightBytes: number;
+    copyBandwidth: number;
+    floorNs: number;
+    oursNs: number;
+    pytorchNs: number | null;
+    dtype: string;
+  } | null;
 }
 
 describe('gpu-check report', () => {
@@ -27,7 +38,11 @@ describe('gpu-check report', () => {
   test('lists a benchmark without a result as failed, and rejects bad arguments', () => {
     const json = path.join(dir, 'summary.json');
     const script = path.join(ROOT, 'bench', 'gpu-check-report.js');
-    const r = spawnSync(process.execPath, [script, '--json', json, '--step', 'build=ok', `qwen2=${path.join(dir, 'missing.json')}`], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [script, '--json', json, '--step', 'build=ok', `qwen2=${path.join(dir, 'missing.json')}`],
+      { encoding: 'utf8' },
+    );
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^\| build \| ok \|$/m);
     expect(r.stdout).toMatch(/^\| qwen2 \| failed \(no result; see its log\) \|$/m);
@@ -44,40 +59,38 @@ withAddon('bench/gpu-check.sh --dry-run', () => {
   beforeAll(() => (out = fs.mkdtempSync(path.join(os.tmpdir(), 'lt-gpu-check-'))));
   afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
 
-  test(
-    'runs every step on the CPU and prints one table and writes the JSON',
-    () => {
-      const r = spawnSync('bash', [path.join(ROOT, 'bench', 'gpu-check.sh'), '--dry-run'], {
-        cwd: ROOT,
-        encoding: 'utf8',
-        env: { ...process.env, NODE: process.execPath, OUT: out },
-        timeout: 900_000,
-      });
-      if (r.status !== 0) console.log(r.stdout, r.stderr);
-      expect(r.status).toBe(0);
-      expect(r.stdout).toMatch(/^## gpu-check$/m);
-      expect(r.stdout).toMatch(/^\| build \| skipped \(dry run\)/m);
-      // The CUDA tests are selected: the GPU ones skipped, the no-GPU ones (CUDA unavailable errors) run.
-      expect(r.stdout).toMatch(/^\| tests \| Tests: +.*\(exit 0\); CUDA tests: [1-9]\d* passed, 0 failed, [1-9]\d* skipped \|$/m);
-      const summary = JSON.parse(fs.readFileSync(path.join(out, 'gpu-check.json'), 'utf8')) as Summary;
-      expect(summary.benchmarks.map((b) => b.label)).toEqual(['latent-step-float32', 'qwen2-bfloat16', 'sft-bfloat16']);
-      for (const b of summary.benchmarks) {
-        expect(b.status).toMatch(/^ran/);
-        expect(b.rows.length).toBeGreaterThan(0);
-        for (const row of b.rows) {
-          expect(row.ours).toBeGreaterThan(0);
-          if (hasPython) expect(row.pytorch).toBeGreaterThan(0);
-        }
+  test('runs every step on the CPU and prints one table and writes the JSON', () => {
+    const r = spawnSync('bash', [path.join(ROOT, 'bench', 'gpu-check.sh'), '--dry-run'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, NODE: process.execPath, OUT: out },
+      timeout: 900_000,
+    });
+    if (r.status !== 0) console.log(r.stdout, r.stderr);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^## gpu-check$/m);
+    expect(r.stdout).toMatch(/^\| build \| skipped \(dry run\)/m);
+    // The CUDA tests are selected: the GPU ones skipped, the no-GPU ones (CUDA unavailable errors) run.
+    expect(r.stdout).toMatch(/^\| tests \| Tests: +.*\(exit 0\); CUDA tests: [1-9]\d* passed, 0 failed, [1-9]\d* skipped \|$/m);
+    const summary = JSON.parse(fs.readFileSync(path.join(out, 'gpu-check.json'), 'utf8')) as Summary;
+    expect(summary.benchmarks.map((b) => b.label)).toEqual(['latent-step-float32', 'qwen2-bfloat16', 'sft-bfloat16']);
+    for (const b of summary.benchmarks) {
+      expect(b.status).toMatch(/^ran/);
+      expect(b.rows.length).toBeGreaterThan(0);
+      for (const row of b.rows) {
+        expect(row.ours).toBeGreaterThan(0);
+        if (hasPython) expect(row.pytorch).toBeGreaterThan(0);
       }
-      expect(summary.benchmarks[0].rows.find((row) => row.case === 'fwd.B1.D896.fused')!.note).toMatch(/^fused [\d.]+× faster than composed$/);
-      expect(summary.benchmarks[1].rows.map((row) => row.case)).toEqual(['forward', 'train_step', 'decode_token']);
-      expect(summary.benchmarks[2].rows.map((row) => row.case)).toEqual(['full.k4']);
-      expect(summary.decodeFloor).not.toBeNull();
-      expect(summary.decodeFloor!.dtype).toBe('bfloat16');
-      expect(summary.decodeFloor!.floorNs).toBeGreaterThan(0);
-      expect(r.stdout).toMatch(/^decode per token vs the memory-bandwidth floor/m);
-      expect(fs.existsSync(path.join(out, 'gpu-check-logs.tar.gz'))).toBe(true);
-    },
-    900_000,
-  );
+    }
+    expect(summary.benchmarks[0].rows.find((row) => row.case === 'fwd.B1.D896.fused')!.note).toMatch(
+      /^fused [\d.]+× faster than composed$/,
+    );
+    expect(summary.benchmarks[1].rows.map((row) => row.case)).toEqual(['forward', 'train_step', 'decode_token']);
+    expect(summary.benchmarks[2].rows.map((row) => row.case)).toEqual(['full.k4']);
+    expect(summary.decodeFloor).not.toBeNull();
+    expect(summary.decodeFloor!.dtype).toBe('bfloat16');
+    expect(summary.decodeFloor!.floorNs).toBeGreaterThan(0);
+    expect(r.stdout).toMatch(/^decode per token vs the memory-bandwidth floor/m);
+    expect(fs.existsSync(path.join(out, 'gpu-check-logs.tar.gz'))).toBe(true);
+  }, 900_000);
 });

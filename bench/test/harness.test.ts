@@ -62,10 +62,14 @@ describe('timing', () => {
     // Sleeping takes little CPU time: the process clock counts every thread (GC, libtorch's pool), so
     // the bound is a fraction of the wait rather than zero.
     expect(cpu()).toBeLessThan(0.5 * waited);
-    const m = measure(() => {
-      const end = process.hrtime.bigint() + 100_000n;
-      while (process.hrtime.bigint() < end);
-    }, 1, { warmupMs: 0, sampleMs: 1, repeats: 3, clock: 'cpu' });
+    const m = measure(
+      () => {
+        const end = process.hrtime.bigint() + 100_000n;
+        while (process.hrtime.bigint() < end);
+      },
+      1,
+      { warmupMs: 0, sampleMs: 1, repeats: 3, clock: 'cpu' },
+    );
     // Busy-waiting 100 µs of wall time costs about as much CPU time (less only if the process was descheduled).
     for (const s of m.samplesNs) expect(s).toBeGreaterThan(20_000);
   });
@@ -88,8 +92,35 @@ describe('options', () => {
   });
 
   test('parses both --flag value and --flag=value', () => {
-    const o = parseOptions(['--cases', 'add, view', '--repeats=9', '--sample-ms', '2.5', '--warmup-ms=0', '--threads', '1', '--skip', 'cpp', '--rounds', '2', '--clock', 'cpu'], DEFAULTS);
-    expect(o).toMatchObject({ cases: ['add', 'view'], repeats: 9, sampleMs: 2.5, warmupMs: 0, threads: 1, skip: ['cpp'], rounds: 2, clock: 'cpu' });
+    const o = parseOptions(
+      [
+        '--cases',
+        'add, view',
+        '--repeats=9',
+        '--sample-ms',
+        '2.5',
+        '--warmup-ms=0',
+        '--threads',
+        '1',
+        '--skip',
+        'cpp',
+        '--rounds',
+        '2',
+        '--clock',
+        'cpu',
+      ],
+      DEFAULTS,
+    );
+    expect(o).toMatchObject({
+      cases: ['add', 'view'],
+      repeats: 9,
+      sampleMs: 2.5,
+      warmupMs: 0,
+      threads: 1,
+      skip: ['cpp'],
+      rounds: 2,
+      clock: 'cpu',
+    });
   });
 
   test('names the offending option', () => {
@@ -114,7 +145,12 @@ describe('counterpart protocol', () => {
     const run = parseCounterpartOutput('py', `some noise\n${JSON.stringify(report)}\n`);
     expect(run.implementation).toBe('PyTorch 2.13.0+cpu');
     expect(run.unknownCases).toEqual(['nope']);
-    expect(run.results.get('add')).toEqual({ description: 'a + b', samplesNs: [900, 950], iterationsPerSample: 20, unitsPerIteration: 1000 });
+    expect(run.results.get('add')).toEqual({
+      description: 'a + b',
+      samplesNs: [900, 950],
+      iterationsPerSample: 20,
+      unitsPerIteration: 1000,
+    });
   });
 
   test('rejects malformed reports with the reason', () => {
@@ -126,7 +162,18 @@ describe('counterpart protocol', () => {
 
   test('passes the timing settings on the command line', () => {
     expect(protocolArgs({ cases: ['add', 'view'], threads: 2, warmupMs: 100, sampleMs: 20, repeats: 5, clock: 'cpu' })).toEqual([
-      '--cases', 'add,view', '--threads', '2', '--warmup-ms', '100', '--sample-ms', '20', '--repeats', '5', '--clock', 'cpu',
+      '--cases',
+      'add,view',
+      '--threads',
+      '2',
+      '--warmup-ms',
+      '100',
+      '--sample-ms',
+      '20',
+      '--repeats',
+      '5',
+      '--clock',
+      'cpu',
     ]);
   });
 });
@@ -142,11 +189,29 @@ describe('report', () => {
     expect(formatRatio(null)).toBe('–');
   });
 
-  const timed = (ns: number[], description = 'x'): TimedResult => ({ description, samplesNs: ns, iterationsPerSample: 1, unitsPerIteration: 1000 });
+  const timed = (ns: number[], description = 'x'): TimedResult => ({
+    description,
+    samplesNs: ns,
+    iterationsPerSample: 1,
+    unitsPerIteration: 1000,
+  });
 
   test('rows compare medians and check goals; missing counterparts stay empty', () => {
     const theirs = new Map([['pytorch', new Map([['add', timed([1000, 1000, 2000], 'a + b')]])]]);
-    const row = buildRow({ name: 'add', group: 'g', compareAs: 'add', goals: [{ vs: 'pytorch', max: 0.65 }, { vs: 'cpp', max: 1.3 }] }, timed([600, 650, 700]), ['pytorch', 'cpp'], theirs);
+    const row = buildRow(
+      {
+        name: 'add',
+        group: 'g',
+        compareAs: 'add',
+        goals: [
+          { vs: 'pytorch', max: 0.65 },
+          { vs: 'cpp', max: 1.3 },
+        ],
+      },
+      timed([600, 650, 700]),
+      ['pytorch', 'cpp'],
+      theirs,
+    );
     expect(row.ratios.pytorch).toBeCloseTo(0.65);
     expect(row.ratios.cpp).toBeNull();
     expect(row.counterparts.cpp).toBeNull();
@@ -161,10 +226,18 @@ describe('report', () => {
   test('the table has a section per group, medians, ratios and goal marks', () => {
     const theirs = new Map([['pytorch', new Map([['add', timed([1000])]])]]);
     const rows = [
-      buildRow({ name: 'add', group: 'per call', compareAs: 'add', goals: [{ vs: 'pytorch', max: 0.65 }] }, timed([700]), ['pytorch'], theirs),
+      buildRow(
+        { name: 'add', group: 'per call', compareAs: 'add', goals: [{ vs: 'pytorch', max: 0.65 }] },
+        timed([700]),
+        ['pytorch'],
+        theirs,
+      ),
       buildRow({ name: 'add.raw', group: 'diagnosis', compareAs: 'add', goals: [] }, timed([500]), ['pytorch'], theirs),
     ];
-    const result = { counterparts: [{ id: 'pytorch', label: 'PyTorch', implementation: 'PyTorch 2.13', unavailable: null }], rows } as unknown as SuiteResult;
+    const result = {
+      counterparts: [{ id: 'pytorch', label: 'PyTorch', implementation: 'PyTorch 2.13', unavailable: null }],
+      rows,
+    } as unknown as SuiteResult;
     const lines = formatTable(result).split('\n');
     expect(lines[0]).toMatch(/^\| case +\| +ours \| +PyTorch \| ours\/PyTorch \| +goal \|$/);
     expect(lines[2]).toMatch(/^\| \*\*per call\*\*/);

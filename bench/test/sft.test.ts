@@ -17,7 +17,11 @@ if (addonBuilt && !hasPython) console.log(`bench/test/sft.test.ts: PyTorch side 
 const withAddon = addonBuilt ? describe : describe.skip;
 
 function runBench(args: string[]) {
-  return spawnSync(process.execPath, [path.join(ROOT, 'bench', 'run.js'), 'sft', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 900_000 });
+  return spawnSync(process.execPath, [path.join(ROOT, 'bench', 'run.js'), 'sft', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 900_000,
+  });
 }
 
 withAddon('sft benchmark', () => {
@@ -30,32 +34,44 @@ withAddon('sft benchmark', () => {
   test('--help lists the four cases; an unknown case is a usage error', () => {
     const help = runBench(['--help']);
     expect(help.status).toBe(0);
-    for (const name of ['full.k4', 'full.k0', 'two_trunk.k4', 'two_trunk.k0']) expect(help.stdout).toMatch(new RegExp(`^ +${name.replace('.', '\\.')} +`, 'm'));
+    for (const name of ['full.k4', 'full.k0', 'two_trunk.k4', 'two_trunk.k0'])
+      expect(help.stdout).toMatch(new RegExp(`^ +${name.replace('.', '\\.')} +`, 'm'));
     const bad = runBench(['--cases', 'full.k4,full.k9']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--cases: no case named "full\.k9"/);
   });
 
-  test(
-    'times both modes here and in PyTorch, whose first steps agree with ours',
-    () => {
-      const out = path.join(dir, 'sft.json');
-      const cases = ['full.k0', 'two_trunk.k4']; // in the suite's order
-      const args = ['--cases', cases.join(','), '--repeats', '1', '--rounds', '1', '--warmup-ms', '0', '--threads', '1', '--clock', 'cpu', '--out', out];
-      const r = runBench(hasPython ? args : [...args, '--skip', 'pytorch']);
-      expect(r.stderr).not.toMatch(/WARNING: .*(failed|exited|not run)/);
-      expect(r.status).toBe(0);
-      const result = JSON.parse(fs.readFileSync(out, 'utf8'));
-      expect(result.rows.map((row: { name: string }) => row.name)).toEqual(cases);
-      for (const row of result.rows) expect(row.ours.summary.median).toBeGreaterThan(0);
-      if (!hasPython) return;
-      for (const row of result.rows) expect(row.counterparts.pytorch.summary.median).toBeGreaterThan(0);
-      // float32 on both sides, same weights, batch and algorithm: agreement to rounding
-      const worst = /largest relative difference: (\S+)/.exec(r.stdout);
-      expect(worst).not.toBeNull();
-      expect(Number(worst![1])).toBeLessThan(1e-4);
-      expect(r.stdout).toMatch(/^\| two_trunk\.k4 \| [\d.]+ \(/m);
-    },
-    900_000,
-  );
+  test('times both modes here and in PyTorch, whose first steps agree with ours', () => {
+    const out = path.join(dir, 'sft.json');
+    const cases = ['full.k0', 'two_trunk.k4']; // in the suite's order
+    const args = [
+      '--cases',
+      cases.join(','),
+      '--repeats',
+      '1',
+      '--rounds',
+      '1',
+      '--warmup-ms',
+      '0',
+      '--threads',
+      '1',
+      '--clock',
+      'cpu',
+      '--out',
+      out,
+    ];
+    const r = runBench(hasPython ? args : [...args, '--skip', 'pytorch']);
+    expect(r.stderr).not.toMatch(/WARNING: .*(failed|exited|not run)/);
+    expect(r.status).toBe(0);
+    const result = JSON.parse(fs.readFileSync(out, 'utf8'));
+    expect(result.rows.map((row: { name: string }) => row.name)).toEqual(cases);
+    for (const row of result.rows) expect(row.ours.summary.median).toBeGreaterThan(0);
+    if (!hasPython) return;
+    for (const row of result.rows) expect(row.counterparts.pytorch.summary.median).toBeGreaterThan(0);
+    // float32 on both sides, same weights, batch and algorithm: agreement to rounding
+    const worst = /largest relative difference: (\S+)/.exec(r.stdout);
+    expect(worst).not.toBeNull();
+    expect(Number(worst![1])).toBeLessThan(1e-4);
+    expect(r.stdout).toMatch(/^\| two_trunk\.k4 \| [\d.]+ \(/m);
+  }, 900_000);
 });

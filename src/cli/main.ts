@@ -18,7 +18,19 @@ import { command as version } from './commands/version';
 
 /** The top-level commands, in the order `latent --help` lists them. */
 export function loadCommands(): CommandModule[] {
-  return [demo, evaluate, exportRun, generate, inspectLatents, launch, logits, makeModel, report, train, version] as CommandModule[];
+  return [
+    demo,
+    evaluate,
+    exportRun,
+    generate,
+    inspectLatents,
+    launch,
+    logits,
+    makeModel,
+    report,
+    train,
+    version,
+  ] as CommandModule[];
 }
 
 /**

@@ -31,22 +31,38 @@ export function checkDataDir(flag: string, value: string): void {
   if (!s) throw new OptionError(flag, value, 'does not exist (a directory with GSM8K-format train.jsonl and test.jsonl)');
   if (!s.isDirectory()) throw new OptionError(flag, value, 'is a file, not a directory with train.jsonl and test.jsonl');
   const missing = ['train.jsonl', 'test.jsonl'].filter((f) => !fs.existsSync(path.join(value, f)));
-  if (missing.length) throw new OptionError(flag, value, `has no ${missing.join(' or ')} (a data directory holds GSM8K-format train.jsonl and test.jsonl)`);
+  if (missing.length)
+    throw new OptionError(
+      flag,
+      value,
+      `has no ${missing.join(' or ')} (a data directory holds GSM8K-format train.jsonl and test.jsonl)`,
+    );
 }
 
 /** A local model directory (with config.json), or something that can only be a hub id ("Org/Name"). */
 export function checkModelArg(flag: string, value: string): void {
   const s = stat(value);
   if (s) {
-    if (!s.isDirectory()) throw new OptionError(flag, value, 'is a file; a model is a directory with config.json and safetensors weights');
+    if (!s.isDirectory())
+      throw new OptionError(flag, value, 'is a file; a model is a directory with config.json and safetensors weights');
     if (fs.existsSync(path.join(value, 'config.json'))) {
       const kind = readKind(path.join(value, 'config.json'));
-      if (kind === 'sft' || kind === 'rl') throw new OptionError(flag, value, `is a ${kind} run directory, not a model (export its model with \`latent export ${value} --out DIR\`)`);
+      if (kind === 'sft' || kind === 'rl')
+        throw new OptionError(
+          flag,
+          value,
+          `is a ${kind} run directory, not a model (export its model with \`latent export ${value} --out DIR\`)`,
+        );
       return;
     }
-    throw new OptionError(flag, value, 'has no config.json (a model directory in Hugging Face format, or a hub id such as Qwen/Qwen2-0.5B)');
+    throw new OptionError(
+      flag,
+      value,
+      'has no config.json (a model directory in Hugging Face format, or a hub id such as Qwen/Qwen2-0.5B)',
+    );
   }
-  if (/^(\.{1,2}|~)?[/\\]/.test(value) || !/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)?$/.test(value)) throw new OptionError(flag, value, 'does not exist (and is not a hub id such as Qwen/Qwen2-0.5B)');
+  if (/^(\.{1,2}|~)?[/\\]/.test(value) || !/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)?$/.test(value))
+    throw new OptionError(flag, value, 'does not exist (and is not a hub id such as Qwen/Qwen2-0.5B)');
 }
 
 /** An existing run directory written by a trainer (config.json with its kind); returns the kind. */
@@ -57,7 +73,12 @@ export function checkRunDir(flag: string, value: string, kinds: readonly string[
   const file = path.join(value, 'config.json');
   if (!fs.existsSync(file)) throw new OptionError(flag, value, 'is not a run directory (no config.json)');
   const kind = readKind(file);
-  if (kind === undefined) throw new OptionError(flag, value, 'has a config.json that is not a run’s (a model directory? runs are written by `latent train`)');
+  if (kind === undefined)
+    throw new OptionError(
+      flag,
+      value,
+      'has a config.json that is not a run’s (a model directory? runs are written by `latent train`)',
+    );
   if (!kinds.includes(kind)) throw new OptionError(flag, value, `is a ${kind} run; expected ${kinds.join(' or ')}`);
   return kind;
 }
@@ -77,7 +98,9 @@ export function nextCommands(kind: 'sft' | 'rl', out: string, o: { latents?: num
   const relative = path.relative(process.cwd(), out);
   const run = q(relative === '' ? '.' : relative.startsWith('..') ? out : relative);
   const lines = [`latent eval ${run}`, `latent report ${run}`];
-  if (kind === 'sft' && o.latents === 0) lines.push(`latent export ${run} --out ${run}-model   # phase 0 → the model for phase 1 (--model)`);
-  if (kind === 'sft' && o.latents !== 0 && o.data) lines.push(`latent train rl --from ${run} --data ${q(o.data)} --out ${run}-rl`);
+  if (kind === 'sft' && o.latents === 0)
+    lines.push(`latent export ${run} --out ${run}-model   # phase 0 → the model for phase 1 (--model)`);
+  if (kind === 'sft' && o.latents !== 0 && o.data)
+    lines.push(`latent train rl --from ${run} --data ${q(o.data)} --out ${run}-rl`);
   return `next:\n${lines.map((l) => `  ${l}`).join('\n')}`;
 }

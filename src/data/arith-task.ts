@@ -79,9 +79,22 @@ const PEOPLE: readonly Person[] = [
   ...['Mira', 'Lena', 'Tova', 'Priya', 'Ines', 'Keiko', 'Ruth', 'Amara', 'Sofia', 'Yara', 'Greta', 'Nadia', 'Hana', 'Elif'].map(
     (name): Person => ({ name, pronoun: 'she' }),
   ),
-  ...['Omar', 'Felix', 'Tariq', 'Bruno', 'Kenji', 'Mateo', 'Arlo', 'Idris', 'Milan', 'Rafael', 'Soren', 'Dev', 'Luca', 'Jonah'].map(
-    (name): Person => ({ name, pronoun: 'he' }),
-  ),
+  ...[
+    'Omar',
+    'Felix',
+    'Tariq',
+    'Bruno',
+    'Kenji',
+    'Mateo',
+    'Arlo',
+    'Idris',
+    'Milan',
+    'Rafael',
+    'Soren',
+    'Dev',
+    'Luca',
+    'Jonah',
+  ].map((name): Person => ({ name, pronoun: 'he' })),
 ];
 
 /** Everything a template may mention, with pronouns already resolved. */
@@ -126,9 +139,18 @@ const THINGS = ['board game', 'bike helmet', 'pair of boots', 'telescope', 'conc
 
 const COLLECTION_THEME: Theme = {
   nouns: [
-    ['marble', 'marbles'], ['sticker', 'stickers'], ['seashell', 'seashells'], ['trading card', 'trading cards'],
-    ['glass bead', 'glass beads'], ['stamp', 'stamps'], ['pebble', 'pebbles'], ['button', 'buttons'],
-    ['postcard', 'postcards'], ['feather', 'feathers'], ['paper crane', 'paper cranes'], ['bottle cap', 'bottle caps'],
+    ['marble', 'marbles'],
+    ['sticker', 'stickers'],
+    ['seashell', 'seashells'],
+    ['trading card', 'trading cards'],
+    ['glass bead', 'glass beads'],
+    ['stamp', 'stamps'],
+    ['pebble', 'pebbles'],
+    ['button', 'buttons'],
+    ['postcard', 'postcards'],
+    ['feather', 'feathers'],
+    ['paper crane', 'paper cranes'],
+    ['bottle cap', 'bottle caps'],
   ],
   money: false,
   openings: [
@@ -138,24 +160,61 @@ const COLLECTION_THEME: Theme = {
   ],
   steps: {
     '+': [
-      { question: (c, b) => `${c.Pron} finds ${b} more at a yard sale.`, solution: (c, w) => `After the yard sale, ${c.pron} has ${w}.` },
-      { question: (c, b) => `${c.friend} gives ${c.obj} ${b} ${c.noun} for ${c.poss} birthday.`, solution: (c, w) => `With the birthday gift, ${c.pron} has ${w}.` },
-      { question: (c, b) => `${c.Pron} buys a pack of ${b} ${c.noun}.`, solution: (c, w) => `Adding the pack, ${c.pron} has ${w}.` },
+      {
+        question: (c, b) => `${c.Pron} finds ${b} more at a yard sale.`,
+        solution: (c, w) => `After the yard sale, ${c.pron} has ${w}.`,
+      },
+      {
+        question: (c, b) => `${c.friend} gives ${c.obj} ${b} ${c.noun} for ${c.poss} birthday.`,
+        solution: (c, w) => `With the birthday gift, ${c.pron} has ${w}.`,
+      },
+      {
+        question: (c, b) => `${c.Pron} buys a pack of ${b} ${c.noun}.`,
+        solution: (c, w) => `Adding the pack, ${c.pron} has ${w}.`,
+      },
     ],
     '-': [
-      { question: (c, b) => `${c.Pron} gives ${b} ${c.noun} to ${c.friend}.`, solution: (c, w) => `After giving some to ${c.friend}, ${c.pron} has ${w}.` },
-      { question: (c, b) => `${c.Pron} loses ${b} of them on the bus.`, solution: (c, w) => `After the bus ride, ${c.pron} has ${w}.` },
-      { question: (c, b) => `${c.Pron} trades away ${b} of ${c.poss} ${c.noun}.`, solution: (c, w) => `After the trade, ${c.pron} has ${w}.` },
+      {
+        question: (c, b) => `${c.Pron} gives ${b} ${c.noun} to ${c.friend}.`,
+        solution: (c, w) => `After giving some to ${c.friend}, ${c.pron} has ${w}.`,
+      },
+      {
+        question: (c, b) => `${c.Pron} loses ${b} of them on the bus.`,
+        solution: (c, w) => `After the bus ride, ${c.pron} has ${w}.`,
+      },
+      {
+        question: (c, b) => `${c.Pron} trades away ${b} of ${c.poss} ${c.noun}.`,
+        solution: (c, w) => `After the trade, ${c.pron} has ${w}.`,
+      },
     ],
     '*': [
-      { question: (_c, b) => `Over the summer the collection grows to ${b} times its size.`, solution: (_c, w) => `The collection grows to ${w}.` },
-      { question: (c, b) => `${c.friend} swaps ${c.obj} ${b} ${c.noun} for each one ${c.pron} has.`, solution: (c, w) => `After the swap, ${c.pron} has ${w}.` },
-      { question: (c, b) => `By winter ${c.pron} has ${b} times as many ${c.noun} as before.`, solution: (c, w) => `By winter ${c.pron} has ${w}.` },
+      {
+        question: (_c, b) => `Over the summer the collection grows to ${b} times its size.`,
+        solution: (_c, w) => `The collection grows to ${w}.`,
+      },
+      {
+        question: (c, b) => `${c.friend} swaps ${c.obj} ${b} ${c.noun} for each one ${c.pron} has.`,
+        solution: (c, w) => `After the swap, ${c.pron} has ${w}.`,
+      },
+      {
+        question: (c, b) => `By winter ${c.pron} has ${b} times as many ${c.noun} as before.`,
+        solution: (c, w) => `By winter ${c.pron} has ${w}.`,
+      },
     ],
     '/': [
-      { question: (c, b) => `${c.Pron} splits the ${c.noun} into ${b} equal piles and keeps just one pile.`, solution: (_c, w) => `One pile has ${w}.` },
-      { question: (c, b) => `${c.Pron} packs them equally into ${b} boxes and gives away every box but one.`, solution: (c, w) => `The box ${c.pron} keeps holds ${w}.` },
-      { question: (c, b) => `Only one in every ${b} ${c.noun} is ${c.adjective}, and ${c.pron} keeps only the ${c.adjective} ones.`, solution: (c, w) => `${c.Pron} keeps ${w}.` },
+      {
+        question: (c, b) => `${c.Pron} splits the ${c.noun} into ${b} equal piles and keeps just one pile.`,
+        solution: (_c, w) => `One pile has ${w}.`,
+      },
+      {
+        question: (c, b) => `${c.Pron} packs them equally into ${b} boxes and gives away every box but one.`,
+        solution: (c, w) => `The box ${c.pron} keeps holds ${w}.`,
+      },
+      {
+        question: (c, b) =>
+          `Only one in every ${b} ${c.noun} is ${c.adjective}, and ${c.pron} keeps only the ${c.adjective} ones.`,
+        solution: (c, w) => `${c.Pron} keeps ${w}.`,
+      },
     ],
   },
   closings: [
@@ -167,8 +226,16 @@ const COLLECTION_THEME: Theme = {
 
 const HARVEST_THEME: Theme = {
   nouns: [
-    ['apple', 'apples'], ['pear', 'pears'], ['plum', 'plums'], ['tomato', 'tomatoes'], ['lemon', 'lemons'],
-    ['peach', 'peaches'], ['carrot', 'carrots'], ['potato', 'potatoes'], ['cucumber', 'cucumbers'], ['pepper', 'peppers'],
+    ['apple', 'apples'],
+    ['pear', 'pears'],
+    ['plum', 'plums'],
+    ['tomato', 'tomatoes'],
+    ['lemon', 'lemons'],
+    ['peach', 'peaches'],
+    ['carrot', 'carrots'],
+    ['potato', 'potatoes'],
+    ['cucumber', 'cucumbers'],
+    ['pepper', 'peppers'],
   ],
   money: false,
   openings: [
@@ -178,24 +245,60 @@ const HARVEST_THEME: Theme = {
   ],
   steps: {
     '+': [
-      { question: (c, b) => `The next day ${c.pron} picks ${b} more.`, solution: (c, w) => `After the second picking, ${c.pron} has ${w}.` },
-      { question: (c, b) => `A neighbor brings over ${b} ${c.noun}.`, solution: (c, w) => `With the neighbor's ${c.noun}, ${c.pron} has ${w}.` },
-      { question: (c, b) => `${c.Pron} buys ${b} ${c.noun} at the market.`, solution: (c, w) => `After the market, ${c.pron} has ${w}.` },
+      {
+        question: (c, b) => `The next day ${c.pron} picks ${b} more.`,
+        solution: (c, w) => `After the second picking, ${c.pron} has ${w}.`,
+      },
+      {
+        question: (c, b) => `A neighbor brings over ${b} ${c.noun}.`,
+        solution: (c, w) => `With the neighbor's ${c.noun}, ${c.pron} has ${w}.`,
+      },
+      {
+        question: (c, b) => `${c.Pron} buys ${b} ${c.noun} at the market.`,
+        solution: (c, w) => `After the market, ${c.pron} has ${w}.`,
+      },
     ],
     '-': [
-      { question: (c, b) => `${c.Pron} cooks ${b} of them for a family dinner.`, solution: (c, w) => `After dinner, ${c.pron} has ${w}.` },
-      { question: (c, b) => `${c.Pron} finds ${b} bruised ${c.noun} and throws them away.`, solution: (c, w) => `Without the bruised ones, ${c.pron} has ${w}.` },
-      { question: (c, b) => `${c.Pron} gives ${b} ${c.noun} to ${c.friend}.`, solution: (c, w) => `After giving some to ${c.friend}, ${c.pron} has ${w}.` },
+      {
+        question: (c, b) => `${c.Pron} cooks ${b} of them for a family dinner.`,
+        solution: (c, w) => `After dinner, ${c.pron} has ${w}.`,
+      },
+      {
+        question: (c, b) => `${c.Pron} finds ${b} bruised ${c.noun} and throws them away.`,
+        solution: (c, w) => `Without the bruised ones, ${c.pron} has ${w}.`,
+      },
+      {
+        question: (c, b) => `${c.Pron} gives ${b} ${c.noun} to ${c.friend}.`,
+        solution: (c, w) => `After giving some to ${c.friend}, ${c.pron} has ${w}.`,
+      },
     ],
     '*': [
-      { question: (_c, b) => `A good rain makes the harvest ${b} times bigger.`, solution: (_c, w) => `After the rain, the harvest is ${w}.` },
-      { question: (c, b) => `${c.friend} trades ${c.obj} ${b} ${c.noun} for every ${c.singular} ${c.pron} has.`, solution: (c, w) => `After the trade, ${c.pron} has ${w}.` },
-      { question: (c, b) => `${c.Pron} plants more, and the harvest grows to ${b} times what ${c.pron} has now.`, solution: (_c, w) => `The harvest grows to ${w}.` },
+      {
+        question: (_c, b) => `A good rain makes the harvest ${b} times bigger.`,
+        solution: (_c, w) => `After the rain, the harvest is ${w}.`,
+      },
+      {
+        question: (c, b) => `${c.friend} trades ${c.obj} ${b} ${c.noun} for every ${c.singular} ${c.pron} has.`,
+        solution: (c, w) => `After the trade, ${c.pron} has ${w}.`,
+      },
+      {
+        question: (c, b) => `${c.Pron} plants more, and the harvest grows to ${b} times what ${c.pron} has now.`,
+        solution: (_c, w) => `The harvest grows to ${w}.`,
+      },
     ],
     '/': [
-      { question: (c, b) => `${c.Pron} packs them equally into ${b} crates and keeps one crate.`, solution: (_c, w) => `One crate holds ${w}.` },
-      { question: (c, b) => `${c.Pron} sorts them into ${b} equal piles and sells all but one pile.`, solution: (_c, w) => `One pile holds ${w}.` },
-      { question: (c, b) => `Only one in every ${b} ${c.noun} is ripe, and ${c.pron} keeps just the ripe ones.`, solution: (c, w) => `${c.Pron} keeps ${w}.` },
+      {
+        question: (c, b) => `${c.Pron} packs them equally into ${b} crates and keeps one crate.`,
+        solution: (_c, w) => `One crate holds ${w}.`,
+      },
+      {
+        question: (c, b) => `${c.Pron} sorts them into ${b} equal piles and sells all but one pile.`,
+        solution: (_c, w) => `One pile holds ${w}.`,
+      },
+      {
+        question: (c, b) => `Only one in every ${b} ${c.noun} is ripe, and ${c.pron} keeps just the ripe ones.`,
+        solution: (c, w) => `${c.Pron} keeps ${w}.`,
+      },
     ],
   },
   closings: [
@@ -215,24 +318,57 @@ const MONEY_THEME: Theme = {
   ],
   steps: {
     '+': [
-      { question: (c, b) => `${c.Pron} earns $${b} walking dogs.`, solution: (c, w) => `After walking dogs, ${c.pron} has ${w}.` },
-      { question: (c, b) => `${c.Pron} gets $${b} for ${c.poss} birthday.`, solution: (c, w) => `With the birthday money, ${c.pron} has ${w}.` },
-      { question: (c, b) => `${c.friend} pays back a $${b} loan.`, solution: (c, w) => `With the loan repaid, ${c.pron} has ${w}.` },
+      {
+        question: (c, b) => `${c.Pron} earns $${b} walking dogs.`,
+        solution: (c, w) => `After walking dogs, ${c.pron} has ${w}.`,
+      },
+      {
+        question: (c, b) => `${c.Pron} gets $${b} for ${c.poss} birthday.`,
+        solution: (c, w) => `With the birthday money, ${c.pron} has ${w}.`,
+      },
+      {
+        question: (c, b) => `${c.friend} pays back a $${b} loan.`,
+        solution: (c, w) => `With the loan repaid, ${c.pron} has ${w}.`,
+      },
     ],
     '-': [
-      { question: (c, b) => `${c.Pron} spends $${b} on a ${c.thing}.`, solution: (c, w) => `After buying the ${c.thing}, ${c.pron} has ${w}.` },
-      { question: (c, b) => `${c.Pron} donates $${b} to the animal shelter.`, solution: (c, w) => `After the donation, ${c.pron} has ${w}.` },
+      {
+        question: (c, b) => `${c.Pron} spends $${b} on a ${c.thing}.`,
+        solution: (c, w) => `After buying the ${c.thing}, ${c.pron} has ${w}.`,
+      },
+      {
+        question: (c, b) => `${c.Pron} donates $${b} to the animal shelter.`,
+        solution: (c, w) => `After the donation, ${c.pron} has ${w}.`,
+      },
       { question: (c, b) => `A bike repair costs ${c.obj} $${b}.`, solution: (c, w) => `After the repair, ${c.pron} has ${w}.` },
     ],
     '*': [
-      { question: (c, b) => `${c.Pron} invests it, and after a few years the money has grown to ${b} times as much.`, solution: (_c, w) => `The investment grows to ${w}.` },
-      { question: (c, b) => `A savings program multiplies ${c.poss} money by ${b}.`, solution: (c, w) => `With the savings program, ${c.pron} has ${w}.` },
-      { question: (c, b) => `${c.Pron} sells handmade cards and ends the month with ${b} times as much money.`, solution: (c, w) => `At the end of the month ${c.pron} has ${w}.` },
+      {
+        question: (c, b) => `${c.Pron} invests it, and after a few years the money has grown to ${b} times as much.`,
+        solution: (_c, w) => `The investment grows to ${w}.`,
+      },
+      {
+        question: (c, b) => `A savings program multiplies ${c.poss} money by ${b}.`,
+        solution: (c, w) => `With the savings program, ${c.pron} has ${w}.`,
+      },
+      {
+        question: (c, b) => `${c.Pron} sells handmade cards and ends the month with ${b} times as much money.`,
+        solution: (c, w) => `At the end of the month ${c.pron} has ${w}.`,
+      },
     ],
     '/': [
-      { question: (c, b) => `${c.Pron} splits the money equally into ${b} envelopes, keeps one and gives the rest away.`, solution: (_c, w) => `One envelope holds ${w}.` },
-      { question: (c, b) => `The money is divided equally among ${b} cousins, and ${c.name} is one of them.`, solution: (_c, w) => `Each cousin gets ${w}.` },
-      { question: (c, b) => `${c.Pron} keeps only 1/${b} of it and spends the rest on gifts.`, solution: (c, w) => `${c.Pron} keeps ${w}.` },
+      {
+        question: (c, b) => `${c.Pron} splits the money equally into ${b} envelopes, keeps one and gives the rest away.`,
+        solution: (_c, w) => `One envelope holds ${w}.`,
+      },
+      {
+        question: (c, b) => `The money is divided equally among ${b} cousins, and ${c.name} is one of them.`,
+        solution: (_c, w) => `Each cousin gets ${w}.`,
+      },
+      {
+        question: (c, b) => `${c.Pron} keeps only 1/${b} of it and spends the rest on gifts.`,
+        solution: (c, w) => `${c.Pron} keeps ${w}.`,
+      },
     ],
   },
   closings: [
@@ -250,7 +386,10 @@ function capitalize(word: string): string {
 
 function makeContext(random: () => number, theme: Theme): StoryContext {
   const person = randomChoice(random, PEOPLE);
-  const friend = randomChoice(random, PEOPLE.filter((p) => p.name !== person.name));
+  const friend = randomChoice(
+    random,
+    PEOPLE.filter((p) => p.name !== person.name),
+  );
   const [singular, noun] = theme.nouns.length > 0 ? randomChoice(random, theme.nouns) : ['dollar', 'dollars'];
   const she = person.pronoun === 'she';
   return {
@@ -314,7 +453,11 @@ function divisionsBefore(operations: readonly ArithOperation[], index: number): 
  * fit the limits (the caller retries). Multiplier and divisor operands are drawn first, then the
  * divisibility each value must have is propagated backwards, then values are chosen forwards.
  */
-function planNumbers(random: () => number, operations: readonly ArithOperation[], difficulty: ArithDifficulty): ArithStep[] | null {
+function planNumbers(
+  random: () => number,
+  operations: readonly ArithOperation[],
+  difficulty: ArithDifficulty,
+): ArithStep[] | null {
   const maxOperand = 10 ** difficulty.maxDigits - 1;
   const count = operations.length;
   const fixedOperands: number[] = new Array(count).fill(0);
@@ -369,18 +512,22 @@ export function resolveArithDifficulty(overrides: Partial<ArithDifficulty> = {})
   const difficulty: ArithDifficulty = { ...DEFAULT_ARITH_DIFFICULTY, ...stripUndefined(overrides) };
   const { minSteps, maxSteps, maxDigits, operations, maxResult, stepsPerLine } = difficulty;
   const isIntegerIn = (value: number, low: number, high: number) => Number.isInteger(value) && value >= low && value <= high;
-  if (!isIntegerIn(minSteps, 1, MAX_ARITH_STEPS)) throw new Error(`arith task: minSteps must be an integer in [1, ${MAX_ARITH_STEPS}], got ${minSteps}`);
+  if (!isIntegerIn(minSteps, 1, MAX_ARITH_STEPS))
+    throw new Error(`arith task: minSteps must be an integer in [1, ${MAX_ARITH_STEPS}], got ${minSteps}`);
   if (!isIntegerIn(maxSteps, minSteps, MAX_ARITH_STEPS)) {
     throw new Error(`arith task: maxSteps must be an integer in [minSteps=${minSteps}, ${MAX_ARITH_STEPS}], got ${maxSteps}`);
   }
-  if (!isIntegerIn(maxDigits, 1, MAX_ARITH_DIGITS)) throw new Error(`arith task: maxDigits must be an integer in [1, ${MAX_ARITH_DIGITS}], got ${maxDigits}`);
+  if (!isIntegerIn(maxDigits, 1, MAX_ARITH_DIGITS))
+    throw new Error(`arith task: maxDigits must be an integer in [1, ${MAX_ARITH_DIGITS}], got ${maxDigits}`);
   if (operations.length === 0) throw new Error('arith task: operations must not be empty');
   const unknown = operations.filter((op) => !ARITH_OPERATIONS.includes(op));
-  if (unknown.length > 0) throw new Error(`arith task: unknown operations ${JSON.stringify(unknown)}; use ${ARITH_OPERATIONS.join(' ')}`);
+  if (unknown.length > 0)
+    throw new Error(`arith task: unknown operations ${JSON.stringify(unknown)}; use ${ARITH_OPERATIONS.join(' ')}`);
   if (!isIntegerIn(maxResult, MIN_VALUE, Number.MAX_SAFE_INTEGER)) {
     throw new Error(`arith task: maxResult must be an integer in [${MIN_VALUE}, ${Number.MAX_SAFE_INTEGER}], got ${maxResult}`);
   }
-  if (!isIntegerIn(stepsPerLine, 1, MAX_ARITH_STEPS)) throw new Error(`arith task: stepsPerLine must be an integer in [1, ${MAX_ARITH_STEPS}], got ${stepsPerLine}`);
+  if (!isIntegerIn(stepsPerLine, 1, MAX_ARITH_STEPS))
+    throw new Error(`arith task: stepsPerLine must be an integer in [1, ${MAX_ARITH_STEPS}], got ${stepsPerLine}`);
   return { ...difficulty, operations: [...new Set(operations)] };
 }
 
@@ -449,7 +596,9 @@ export function generateArithProblem(random: () => number, difficulty: ArithDiff
   const finalAnswer = steps[steps.length - 1].result;
   const size = difficulty.stepsPerLine ?? 1;
   // a line is worded by the template of its last step (the sentence states the value it ends with)
-  const solutionLines = linesOf(steps, size).map((line, i) => templates[i * size + line.length - 1].solution(context, formatWork(line, theme, context)));
+  const solutionLines = linesOf(steps, size).map((line, i) =>
+    templates[i * size + line.length - 1].solution(context, formatWork(line, theme, context)),
+  );
   return { question, answer: `${solutionLines.join('\n')}\n#### ${finalAnswer}`, steps, finalAnswer };
 }
 
@@ -471,7 +620,9 @@ export function generateArithProblems(count: number, options: ArithGenerationOpt
   const maxDraws = count * (accept ? 400 : 20) + 1000;
   for (let draws = 0; problems.length < count; draws++) {
     if (draws >= maxDraws) {
-      throw new Error(`arith task: only ${problems.length} of ${count} problems are new after ${maxDraws} draws; the excluded set covers most of this difficulty's problems`);
+      throw new Error(
+        `arith task: only ${problems.length} of ${count} problems are new after ${maxDraws} draws; the excluded set covers most of this difficulty's problems`,
+      );
     }
     const problem = generateArithProblem(random, difficulty);
     if (!exclude?.has(problem.question) && (accept?.(problem) ?? true)) problems.push(problem);
@@ -528,7 +679,10 @@ export interface CalculationOverlap {
 }
 
 /** How many test calculations also occur in training (by annotation expression), measured on the splits themselves. */
-export function calculationOverlap(train: readonly { answer: string }[], test: readonly { answer: string }[]): CalculationOverlap {
+export function calculationOverlap(
+  train: readonly { answer: string }[],
+  test: readonly { answer: string }[],
+): CalculationOverlap {
   const seen = new Set(train.flatMap((p) => calculationsOf(p.answer)));
   const testCalcs = new Set(test.flatMap((p) => calculationsOf(p.answer)));
   const seenInTraining = [...testCalcs].filter((c) => seen.has(c)).length;
@@ -545,14 +699,17 @@ export function calculationOverlap(train: readonly { answer: string }[], test: r
 export type ArithPresetName = 'basic' | 'chained';
 
 /** Named tasks of the generator (the demo's), with their hold-out fraction. */
-export const ARITH_PRESETS: Readonly<Record<ArithPresetName, { description: string; difficulty: Partial<ArithDifficulty>; holdOut: number }>> = {
+export const ARITH_PRESETS: Readonly<
+  Record<ArithPresetName, { description: string; difficulty: Partial<ArithDifficulty>; holdOut: number }>
+> = {
   basic: {
     description: '1–2 operations on one-digit operands, every intermediate written, results below 100',
     difficulty: { minSteps: 1, maxSteps: 2, maxDigits: 1, maxResult: 99, stepsPerLine: 1 },
     holdOut: 0,
   },
   chained: {
-    description: 'two operations per written line, `(a op b) op c`, the intermediate never written; one-digit operands, results below 100; 25% of calculations held out for test',
+    description:
+      'two operations per written line, `(a op b) op c`, the intermediate never written; one-digit operands, results below 100; 25% of calculations held out for test',
     difficulty: { minSteps: 2, maxSteps: 4, maxDigits: 1, maxResult: 99, stepsPerLine: 2 },
     holdOut: 0.25,
   },
@@ -562,7 +719,10 @@ export const ARITH_PRESETS: Readonly<Record<ArithPresetName, { description: stri
  * Writes `<dir>/train.jsonl` and `<dir>/test.jsonl` (atomically). The two splits use independent
  * streams derived from the seed, so changing `test` leaves the training file unchanged.
  */
-export function writeArithTask(dir: string, options: WriteArithTaskOptions): { train: string; test: string; overlap: CalculationOverlap } {
+export function writeArithTask(
+  dir: string,
+  options: WriteArithTaskOptions,
+): { train: string; test: string; overlap: CalculationOverlap } {
   const { train: trainCount, test: testCount, seed, holdOut = 0, ...difficulty } = options;
   if (!(holdOut >= 0 && holdOut < 1)) throw new Error(`arith task: holdOut must be in [0, 1), got ${holdOut}`);
   const reserved = (p: ArithProblem) => calculationsOf(p.answer).map((c) => isHeldOut(c, holdOut));

@@ -99,9 +99,7 @@ export interface ParsedSolution {
   steps: string[];
 }
 
-export type AnswerParseResult =
-  | ({ ok: true } & ParsedSolution)
-  | { ok: false; reason: MalformedReason; detail: string };
+export type AnswerParseResult = ({ ok: true } & ParsedSolution) | { ok: false; reason: MalformedReason; detail: string };
 
 /** Thrown internally by the annotation scanner; turned into a malformed-record entry. */
 class UnbalancedAnnotationError extends Error {}
@@ -363,7 +361,15 @@ export interface DownloadResult {
   kept: Gsm8kSplit[];
 }
 
-const OFFLINE_ERROR_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ECONNRESET', 'ENETUNREACH', 'EHOSTUNREACH', 'ETIMEDOUT']);
+const OFFLINE_ERROR_CODES = new Set([
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ETIMEDOUT',
+]);
 
 /**
  * Downloads the GSM8K JSONL splits into `destDir` (created if needed). Each file is checked to parse
@@ -386,7 +392,9 @@ export async function downloadGsm8k(destDir: string, options: DownloadOptions = 
     const text = await fetchText(url, timeoutMs, destDir);
     const { report } = parseGsm8kJsonl(text, { source: url });
     if (report.ok === 0) {
-      throw new Error(`Downloaded ${url} but it is not GSM8K JSONL (${formatLoadReport(report, { maxLinesPerReason: 3 })}); nothing was written`);
+      throw new Error(
+        `Downloaded ${url} but it is not GSM8K JSONL (${formatLoadReport(report, { maxLinesPerReason: 3 })}); nothing was written`,
+      );
     }
     writeTextAtomic(file, text);
     result.downloaded.push(split);
@@ -446,7 +454,10 @@ export function trainValidationSplit<T>(items: readonly T[], options: SplitOptio
       throw new Error(`trainValidationSplit: validationSize must be an integer in [0, ${items.length}], got ${size}`);
     }
   }
-  const order = seededShuffle(items.map((_, i) => i), options.seed);
+  const order = seededShuffle(
+    items.map((_, i) => i),
+    options.seed,
+  );
   const held = new Set(order.slice(0, size));
   const train: T[] = [];
   const validation: T[] = [];
@@ -648,7 +659,8 @@ export function evaluateExpression(expression: string): number {
       return value;
     }
     const match = /^(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d*)?|\.\d+)/.exec(expression.slice(position));
-    if (!match) return fail(position >= expression.length ? 'unexpected end' : `unexpected ${JSON.stringify(expression[position])}`);
+    if (!match)
+      return fail(position >= expression.length ? 'unexpected end' : `unexpected ${JSON.stringify(expression[position])}`);
     position += match[0].length;
     return Number(match[0].replace(/,/g, ''));
   };

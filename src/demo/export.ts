@@ -52,14 +52,27 @@ export async function exportRunModel(runDir: string, outDir: string, o: ExportOp
     let correct = 0;
     const examples = data.test.slice(0, o.generate);
     examples.forEach((example, i) => {
-      const generated = torch.scope(() => generateWithLatents(lm, formatPrompt(example.question), { maxNewTokens: o.maxNewTokens, useLatents: false }));
+      const generated = torch.scope(() =>
+        generateWithLatents(lm, formatPrompt(example.question), { maxNewTokens: o.maxNewTokens, useLatents: false }),
+      );
       const ok = answersEqual(extractAnswer(generated.text), example.answerNumber);
       if (ok) correct++;
       if (samples.length < 3) samples.push({ question: example.question, text: generated.text, correct: ok });
       o.onProgress?.(i + 1);
     });
-    const check: PretrainCheck = { step: run.step, testLoss, accuracy: examples.length ? correct / examples.length : NaN, n: examples.length, samples };
-    new RunDir(runDir).append(EVALS_FILE, { step: run.step, split: 'test', loss: testLoss, accuracy: examples.length ? check.accuracy : undefined } satisfies EvalLine);
+    const check: PretrainCheck = {
+      step: run.step,
+      testLoss,
+      accuracy: examples.length ? correct / examples.length : NaN,
+      n: examples.length,
+      samples,
+    };
+    new RunDir(runDir).append(EVALS_FILE, {
+      step: run.step,
+      split: 'test',
+      loss: testLoss,
+      accuracy: examples.length ? check.accuracy : undefined,
+    } satisfies EvalLine);
     return check;
   } finally {
     lm.dispose();

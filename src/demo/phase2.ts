@@ -28,8 +28,14 @@ export type Phase2RunConfig = Pick<
 /** What the demo uses of phase 2, typed by the real functions (stand-ins return the fields read). */
 export interface Phase2Modules {
   resolveRlConfig: (partial: Phase2RunConfig) => RlConfig;
-  trainRl: (config: RlConfig, options: Pick<RlTrainOptions, 'quiet'>) => Promise<Pick<RlSummary, 'steps' | 'finalReward' | 'stopped' | 'out'>>;
-  evaluateRlRun: (runDir: string, options: Pick<RlEvalOptions, 'examples' | 'passK' | 'maxNewTokens' | 'quiet'>) => Promise<Pick<RlDiagnostics, 'accuracy' | 'spansPerAnswer'>>;
+  trainRl: (
+    config: RlConfig,
+    options: Pick<RlTrainOptions, 'quiet'>,
+  ) => Promise<Pick<RlSummary, 'steps' | 'finalReward' | 'stopped' | 'out'>>;
+  evaluateRlRun: (
+    runDir: string,
+    options: Pick<RlEvalOptions, 'examples' | 'passK' | 'maxNewTokens' | 'quiet'>,
+  ) => Promise<Pick<RlDiagnostics, 'accuracy' | 'spansPerAnswer'>>;
 }
 
 export type Phase2Availability = { available: true; modules: Phase2Modules } | { available: false; reason: string };

@@ -33,7 +33,14 @@ export interface DemoPreset {
   /** phase 1: every latent run and the k = 0 baseline get this same budget */
   latent: DemoTrainingBudget;
   /** `latent eval` of each phase-1 run (ablateGeneration: also answer with oracle spans fed shuffled and constant latents) */
-  evaluation: { examples: number; generate: number; inspect: number; maxNewTokens: number; constantSteps: number; ablateGeneration: boolean };
+  evaluation: {
+    examples: number;
+    generate: number;
+    inspect: number;
+    maxNewTokens: number;
+    constantSteps: number;
+    ablateGeneration: boolean;
+  };
   /**
    * The study around the latent runs. Every run of a seed starts from the same phase-0 model; seeds
    * vary phase 1 (the heads' initialisation and the data order), phase 0 is trained once per task.
@@ -65,19 +72,29 @@ const difficulty: Partial<ArithDifficulty> = ARITH_PRESETS.basic.difficulty;
 const holdOut = ARITH_PRESETS.basic.holdOut;
 
 /** A preset with the study on another main task, other seeds or another k sweep (the demo's options). */
-export function withStudyOptions(p: DemoPreset, o: { task?: ArithPresetName; seeds?: number[]; sweep?: number[]; chained?: boolean }): DemoPreset {
+export function withStudyOptions(
+  p: DemoPreset,
+  o: { task?: ArithPresetName; seeds?: number[]; sweep?: number[]; chained?: boolean },
+): DemoPreset {
   const task = o.task ?? p.task;
   const t = ARITH_PRESETS[task];
   if (!t) throw new RangeError(`demo: unknown task ${JSON.stringify(task)} (one of ${Object.keys(ARITH_PRESETS).join(', ')})`);
-  if (o.seeds && (!o.seeds.length || o.seeds.some((s) => !Number.isInteger(s) || s < 0))) throw new RangeError(`demo: --seeds must be non-negative integers, got ${o.seeds.join(',')}`);
-  if (o.sweep && o.sweep.some((k) => !Number.isInteger(k) || k < 1)) throw new RangeError(`demo: --sweep must be positive integers (k = 0 is the baseline, always run), got ${o.sweep.join(',')}`);
+  if (o.seeds && (!o.seeds.length || o.seeds.some((s) => !Number.isInteger(s) || s < 0)))
+    throw new RangeError(`demo: --seeds must be non-negative integers, got ${o.seeds.join(',')}`);
+  if (o.sweep && o.sweep.some((k) => !Number.isInteger(k) || k < 1))
+    throw new RangeError(`demo: --sweep must be positive integers (k = 0 is the baseline, always run), got ${o.sweep.join(',')}`);
   // a second task only when it differs from the main one
   const chained = o.chained === false || task === p.study.chained?.task ? null : p.study.chained;
   return {
     ...p,
     task,
     data: { ...p.data, difficulty: t.difficulty, holdOut: t.holdOut },
-    study: { ...p.study, seeds: o.seeds ?? p.study.seeds, sweep: (o.sweep ?? p.study.sweep).filter((k) => k !== p.latents), chained },
+    study: {
+      ...p.study,
+      seeds: o.seeds ?? p.study.seeds,
+      sweep: (o.sweep ?? p.study.sweep).filter((k) => k !== p.latents),
+      chained,
+    },
   };
 }
 
@@ -124,7 +141,15 @@ export const DEMO_PRESETS: Readonly<Record<DemoSize, DemoPreset>> = {
     latent: { steps: 400, batchSize: 16, lr: 1e-3, minLr: 1e-4, warmupSteps: 20, evalEvery: 100, evalExamples: 64 },
     evaluation: { examples: 200, generate: 200, inspect: 20, maxNewTokens: 80, constantSteps: 50, ablateGeneration: true },
     rl: { steps: 30, prompts: 8, groupSize: 4, lr: 1e-4, maxNewTokens: 80 },
-    study: { seeds: [0, 1, 2], sweep: [1, 4], markers: true, pause: true, planted: true, twoTrunk: true, chained: { train: 8000, test: 500, task: 'chained' } },
+    study: {
+      seeds: [0, 1, 2],
+      sweep: [1, 4],
+      markers: true,
+      pause: true,
+      planted: true,
+      twoTrunk: true,
+      chained: { train: 8000, test: 500, task: 'chained' },
+    },
     expectedSeconds: { data: 2, model: 5, pretrain: 400, export: 10, latent: 200, baseline: 200, eval: 50, rl: 110, report: 5 },
   },
 };

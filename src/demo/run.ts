@@ -28,7 +28,14 @@ import { resolveSftConfig, trainSft, type SftConfig, type SftSummary } from '../
 import { evaluateSftRun, type SftDiagnostics, type StudyEndpoints } from '../train/sft-eval';
 import { exportRunModel, type PretrainCheck } from './export';
 import { loadPhase2, type Phase2Availability } from './phase2';
-import { DEMO_PRESETS, withStudyOptions, type DemoPreset, type DemoSize, type DemoStageKind, type DemoTrainingBudget } from './presets';
+import {
+  DEMO_PRESETS,
+  withStudyOptions,
+  type DemoPreset,
+  type DemoSize,
+  type DemoStageKind,
+  type DemoTrainingBudget,
+} from './presets';
 import { StageTracker, type PlannedStage, type StageTiming } from './stages';
 import { demoTokenizer, type TokenizerChoice } from './tokenizer';
 
@@ -119,14 +126,29 @@ export interface DemoResult {
   data: { train: number; test: number };
   pretrain: { dir: string; steps: number; finalTrainLoss: number; finalValidationLoss: number | null; check: PretrainCheck };
   /** per task: its description, sizes, phase 0, and the measured overlap of test calculations with training */
-  tasks: { name: string; description: string; train: number; test: number; holdOut: number; overlap: CalculationOverlap; pretrain: { steps: number; testLoss: number; accuracy: number; n: number } }[];
+  tasks: {
+    name: string;
+    description: string;
+    train: number;
+    test: number;
+    holdOut: number;
+    overlap: CalculationOverlap;
+    pretrain: { steps: number; testLoss: number; accuracy: number; n: number };
+  }[];
   runs: DemoRunSummary[];
   /** whether the planted positive came out `helps` and the planted null `ignored` (every seed) */
   calibration: Calibration & { seeds: { seed: number; passed: boolean }[] };
   /** per run name without its seed: mean and between-seed spread */
   acrossSeeds: AcrossSeeds[];
   /** full fine-tuning by k (k = 0: the baseline): mean helps and accuracy across seeds */
-  doseResponse: { task: string; k: number; helps: number | null; used: number | null; resultLoss: number; accuracy: number | null }[];
+  doseResponse: {
+    task: string;
+    k: number;
+    helps: number | null;
+    used: number | null;
+    resultLoss: number;
+    accuracy: number | null;
+  }[];
   phase2: DemoPhase2Summary;
   timings: StageTiming[];
 }
@@ -138,7 +160,18 @@ export class DemoInterrupted extends Error {
 
 /** What `demo.json` records: marks a directory as the demo's, so a rerun may replace it. */
 const MARKER = 'demo.json';
-const OWNED = ['data', 'data-chained', 'tokenizer', 'init-model', 'phase0-model', 'phase0-chained-model', 'runs', 'report', 'summary.json', MARKER];
+const OWNED = [
+  'data',
+  'data-chained',
+  'tokenizer',
+  'init-model',
+  'phase0-model',
+  'phase0-chained-model',
+  'runs',
+  'report',
+  'summary.json',
+  MARKER,
+];
 
 /** Makes `out` ready: new or empty, or a previous demo's output (whose parts are removed). */
 function prepareOutput(out: string): void {
@@ -146,7 +179,9 @@ function prepareOutput(out: string): void {
     if (!fs.statSync(out).isDirectory()) throw new Error(`demo: --out ${out} exists and is not a directory`);
     const entries = fs.readdirSync(out);
     if (entries.length && !entries.includes(MARKER)) {
-      throw new Error(`demo: --out ${out} is not empty and holds no ${MARKER} from an earlier demo; choose another directory (nothing was changed)`);
+      throw new Error(
+        `demo: --out ${out} is not empty and holds no ${MARKER} from an earlier demo; choose another directory (nothing was changed)`,
+      );
     }
     for (const entry of OWNED) fs.rmSync(path.join(out, entry), { recursive: true, force: true });
   }
@@ -178,7 +213,10 @@ export function studyRunPlans(p: DemoPreset): LatentRunPlan[] {
   const k = p.latents;
   const several = p.study.seeds.length > 1;
   const plans: LatentRunPlan[] = [];
-  const tasks = [{ task: p.task, prefix: '', full: true }, ...(p.study.chained ? [{ task: p.study.chained.task, prefix: `${p.study.chained.task}-`, full: false }] : [])];
+  const tasks = [
+    { task: p.task, prefix: '', full: true },
+    ...(p.study.chained ? [{ task: p.study.chained.task, prefix: `${p.study.chained.task}-`, full: false }] : []),
+  ];
   for (const { task, prefix, full } of tasks) {
     for (const seed of p.study.seeds) {
       const suffix = several ? `-s${seed}` : '';
@@ -187,18 +225,112 @@ export function studyRunPlans(p: DemoPreset): LatentRunPlan[] {
       const pause = p.study.pause ? name(`pause-k${k}`) : null;
       const on = full ? '' : ` on the ${task} task`;
       const seedNote = several ? `, seed ${seed}` : '';
-      const run = (o: Omit<LatentRunPlan, 'task' | 'seed' | 'markersAtZero' | 'latentInput' | 'pause' | 'reference'> & Partial<LatentRunPlan>): LatentRunPlan => ({
-        task, seed, markersAtZero: false, latentInput: 'affine', pause: null, reference: baseline, ...o, title: `${o.title}${on}${seedNote}`,
+      const run = (
+        o: Omit<LatentRunPlan, 'task' | 'seed' | 'markersAtZero' | 'latentInput' | 'pause' | 'reference'> &
+          Partial<LatentRunPlan>,
+      ): LatentRunPlan => ({
+        task,
+        seed,
+        markersAtZero: false,
+        latentInput: 'affine',
+        pause: null,
+        reference: baseline,
+        ...o,
+        title: `${o.title}${on}${seedNote}`,
       });
-      plans.push(run({ name: baseline, kind: 'baseline', mode: 'full', latents: 0, stage: 'baseline', reference: null, title: 'phase 1: k=0 baseline (no spans): the matched reference' }));
-      if (full && p.study.markers) plans.push(run({ name: name('markers-k0'), kind: 'markers', mode: 'full', latents: 0, markersAtZero: true, stage: 'baseline', title: 'phase 1: markers only (<bot><eot>, k=0)' }));
-      if (pause) plans.push(run({ name: pause, kind: 'pause', mode: 'full', latents: k, latentInput: 'pause', stage: 'latent', title: `phase 1: pause-as-thought (k=${k} learned constant inputs)` }));
-      plans.push(run({ name: name(`full-k${k}`), kind: 'latent', mode: 'full', latents: k, pause, stage: 'latent', title: `phase 1: full fine-tuning with k=${k} latents` }));
-      if (full) for (const kk of p.study.sweep) plans.push(run({ name: name(`full-k${kk}`), kind: 'latent', mode: 'full', latents: kk, stage: 'latent', title: `phase 1: k sweep, full fine-tuning with k=${kk}` }));
-      if (full && p.study.twoTrunk) plans.push(run({ name: name(`two-trunk-k${k}`), kind: 'latent', mode: 'two-trunk', latents: k, reference: null, stage: 'latent', title: `phase 1: two-trunk (frozen language trunk) with k=${k} latents` }));
+      plans.push(
+        run({
+          name: baseline,
+          kind: 'baseline',
+          mode: 'full',
+          latents: 0,
+          stage: 'baseline',
+          reference: null,
+          title: 'phase 1: k=0 baseline (no spans): the matched reference',
+        }),
+      );
+      if (full && p.study.markers)
+        plans.push(
+          run({
+            name: name('markers-k0'),
+            kind: 'markers',
+            mode: 'full',
+            latents: 0,
+            markersAtZero: true,
+            stage: 'baseline',
+            title: 'phase 1: markers only (<bot><eot>, k=0)',
+          }),
+        );
+      if (pause)
+        plans.push(
+          run({
+            name: pause,
+            kind: 'pause',
+            mode: 'full',
+            latents: k,
+            latentInput: 'pause',
+            stage: 'latent',
+            title: `phase 1: pause-as-thought (k=${k} learned constant inputs)`,
+          }),
+        );
+      plans.push(
+        run({
+          name: name(`full-k${k}`),
+          kind: 'latent',
+          mode: 'full',
+          latents: k,
+          pause,
+          stage: 'latent',
+          title: `phase 1: full fine-tuning with k=${k} latents`,
+        }),
+      );
+      if (full)
+        for (const kk of p.study.sweep)
+          plans.push(
+            run({
+              name: name(`full-k${kk}`),
+              kind: 'latent',
+              mode: 'full',
+              latents: kk,
+              stage: 'latent',
+              title: `phase 1: k sweep, full fine-tuning with k=${kk}`,
+            }),
+          );
+      if (full && p.study.twoTrunk)
+        plans.push(
+          run({
+            name: name(`two-trunk-k${k}`),
+            kind: 'latent',
+            mode: 'two-trunk',
+            latents: k,
+            reference: null,
+            stage: 'latent',
+            title: `phase 1: two-trunk (frozen language trunk) with k=${k} latents`,
+          }),
+        );
       if (full && p.study.planted) {
-        plans.push(run({ name: name(`planted-positive-k${k}`), kind: 'planted-positive', mode: 'full', latents: k, latentInput: 'planted-result', stage: 'latent', title: `calibration: planted positive (latents fed the result's embeddings), k=${k}` }));
-        plans.push(run({ name: name(`planted-null-k${k}`), kind: 'planted-null', mode: 'full', latents: k, latentInput: 'zeros', stage: 'latent', title: `calibration: planted null (latents zeroed in training), k=${k}` }));
+        plans.push(
+          run({
+            name: name(`planted-positive-k${k}`),
+            kind: 'planted-positive',
+            mode: 'full',
+            latents: k,
+            latentInput: 'planted-result',
+            stage: 'latent',
+            title: `calibration: planted positive (latents fed the result's embeddings), k=${k}`,
+          }),
+        );
+        plans.push(
+          run({
+            name: name(`planted-null-k${k}`),
+            kind: 'planted-null',
+            mode: 'full',
+            latents: k,
+            latentInput: 'zeros',
+            stage: 'latent',
+            title: `calibration: planted null (latents zeroed in training), k=${k}`,
+          }),
+        );
       }
     }
   }
@@ -216,7 +348,11 @@ function planStages(p: DemoPreset, runs: LatentRunPlan[]): PlannedStage[] {
     ...(chained
       ? [
           { id: `pretrain-${chained.task}`, title: `phase 0 on the ${chained.task} task`, expectedSeconds: e.pretrain },
-          { id: `export-${chained.task}`, title: `export the ${chained.task} phase-0 model and check it`, expectedSeconds: e.export },
+          {
+            id: `export-${chained.task}`,
+            title: `export the ${chained.task} phase-0 model and check it`,
+            expectedSeconds: e.export,
+          },
         ]
       : []),
     ...runs.flatMap((r) => [
@@ -228,15 +364,32 @@ function planStages(p: DemoPreset, runs: LatentRunPlan[]): PlannedStage[] {
   ];
 }
 
-const fmt = (x: number | null | undefined, digits = 3) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits));
-const pct = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
+const fmt = (x: number | null | undefined, digits = 3) =>
+  x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits);
+const pct = (x: number | null | undefined) =>
+  x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`;
 
 function checkTrained(summary: SftSummary, what: string): void {
-  if (summary.stopped === 'interrupted') throw new DemoInterrupted(`${what} was interrupted at step ${summary.steps}; its checkpoint is in ${summary.out}`);
-  if (summary.stopped === 'non-finite') throw new Error(`${what}: the loss became non-finite at step ${summary.steps + 1} (see ${summary.out}); try a lower learning rate`);
+  if (summary.stopped === 'interrupted')
+    throw new DemoInterrupted(`${what} was interrupted at step ${summary.steps}; its checkpoint is in ${summary.out}`);
+  if (summary.stopped === 'non-finite')
+    throw new Error(
+      `${what}: the loss became non-finite at step ${summary.steps + 1} (see ${summary.out}); try a lower learning rate`,
+    );
 }
 
-function sftConfig(o: { model: string; data: string; out: string; mode: LatentMode; latents: number; budget: DemoTrainingBudget; device: string; seed: number; latentInput?: LatentInputKind; markersAtZero?: boolean }): SftConfig {
+function sftConfig(o: {
+  model: string;
+  data: string;
+  out: string;
+  mode: LatentMode;
+  latents: number;
+  budget: DemoTrainingBudget;
+  device: string;
+  seed: number;
+  latentInput?: LatentInputKind;
+  markersAtZero?: boolean;
+}): SftConfig {
   const b = o.budget;
   return resolveSftConfig({
     model: o.model,
@@ -288,7 +441,9 @@ function runSummary(plan: LatentRunPlan, dir: string, trained: SftSummary, d: Sf
     test: { loss: d.test.loss, resultLoss: d.test.resultLoss, stepLoss: d.test.stepLoss, postSpanLoss: d.test.nextStepLoss },
     accuracy: d.accuracy,
     ...(d.accuracyNote ? { accuracyNote: d.accuracyNote } : {}),
-    ablations: d.ablations.filter((a) => a.name !== 'trained').map((a) => ({ name: a.name, delta: a.delta, ci: a.ci, resultDelta: a.resultDelta, resultCi: a.resultCi })),
+    ablations: d.ablations
+      .filter((a) => a.name !== 'trained')
+      .map((a) => ({ name: a.name, delta: a.delta, ci: a.ci, resultDelta: a.resultDelta, resultCi: a.resultCi })),
     recurring: d.recurring.slice(0, 10),
     spanLengths: d.spanLengths,
     norms: d.norms,
@@ -301,11 +456,16 @@ export function demoCalibration(runs: readonly DemoRunSummary[]): DemoResult['ca
   const seeds = [...new Set(runs.filter((r) => r.task === main).map((r) => r.seed))];
   const per = seeds.map((seed) => {
     const find = (kind: DemoRunKind) => runs.find((r) => r.task === main && r.seed === seed && r.kind === kind);
-    const asCase = (r: DemoRunSummary | undefined) => (r && r.verdict ? { name: r.name, verdict: r.verdict, helps: r.helps, used: r.used } : null);
+    const asCase = (r: DemoRunSummary | undefined) =>
+      r && r.verdict ? { name: r.name, verdict: r.verdict, helps: r.helps, used: r.used } : null;
     return { seed, c: calibrate(asCase(find('planted-positive')), asCase(find('planted-null'))) };
   });
   const first = per[0]?.c ?? calibrate(null, null);
-  return { ...first, passed: per.length > 0 && per.every((x) => x.c.passed), seeds: per.map((x) => ({ seed: x.seed, passed: x.c.passed })) };
+  return {
+    ...first,
+    passed: per.length > 0 && per.every((x) => x.c.passed),
+    seeds: per.map((x) => ({ seed: x.seed, passed: x.c.passed })),
+  };
 }
 
 /** Runs grouped by their name without the seed: mean and between-seed spread of the endpoints and accuracies. */
@@ -366,10 +526,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const quiet = options.quiet ?? false;
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
   if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`demo: --seed must be a non-negative integer, got ${seed}`);
-  if (device.startsWith('cuda') && !torch.cuda.isAvailable()) throw new Error(`demo: --device ${device}, but CUDA is unavailable: ${torch.cuda.unavailableReason()}`);
-  if (device !== 'cpu' && !device.startsWith('cuda')) throw new RangeError(`demo: --device must be cpu, cuda or cuda:N, got ${device}`);
+  if (device.startsWith('cuda') && !torch.cuda.isAvailable())
+    throw new Error(`demo: --device ${device}, but CUDA is unavailable: ${torch.cuda.unavailableReason()}`);
+  if (device !== 'cpu' && !device.startsWith('cuda'))
+    throw new RangeError(`demo: --device must be cpu, cuda or cuda:N, got ${device}`);
   const threads = options.threads ?? 1;
-  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`demo: --threads must be a positive integer, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new RangeError(`demo: --threads must be a positive integer, got ${threads}`);
 
   const out = path.resolve(options.out);
   prepareOutput(out);
@@ -384,7 +547,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     report: path.join(out, 'report'),
   };
   const started = Date.now();
-  writeTextAtomic(path.join(out, MARKER), JSON.stringify({ size: p.size, seed, device, threads, started: new Date(started).toISOString() }, null, 2) + '\n');
+  writeTextAtomic(
+    path.join(out, MARKER),
+    JSON.stringify({ size: p.size, seed, device, threads, started: new Date(started).toISOString() }, null, 2) + '\n',
+  );
 
   const plans = studyRunPlans(p);
   const stages = new StageTracker(planStages(p, plans), log);
@@ -395,13 +561,29 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     // ---- data
     stages.begin('data');
     const chained = p.study.chained;
-    const basicOverlap = writeArithTask(dirs.data, { train: p.data.train, test: p.data.test, seed, ...p.data.difficulty, holdOut: p.data.holdOut }).overlap;
+    const basicOverlap = writeArithTask(dirs.data, {
+      train: p.data.train,
+      test: p.data.test,
+      seed,
+      ...p.data.difficulty,
+      holdOut: p.data.holdOut,
+    }).overlap;
     const train = loadGsm8k(dirs.data, { split: 'train' }).examples;
     const testCount = loadGsm8k(dirs.data, { split: 'test' }).examples.length;
     const chainedPreset = chained ? ARITH_PRESETS[chained.task] : null;
-    const chainedOverlap = chained && chainedPreset ? writeArithTask(dirs.chainedData, { train: chained.train, test: chained.test, seed, ...chainedPreset.difficulty, holdOut: chainedPreset.holdOut }).overlap : null;
+    const chainedOverlap =
+      chained && chainedPreset
+        ? writeArithTask(dirs.chainedData, {
+            train: chained.train,
+            test: chained.test,
+            seed,
+            ...chainedPreset.difficulty,
+            holdOut: chainedPreset.holdOut,
+          }).overlap
+        : null;
     const chainedTrain = chained ? loadGsm8k(dirs.chainedData, { split: 'train' }).examples : [];
-    const pctOverlap = (o: CalculationOverlap) => `${o.seenInTraining} of ${o.testCalculations} test calculations (${pct(o.fraction)}) occur in training`;
+    const pctOverlap = (o: CalculationOverlap) =>
+      `${o.seenInTraining} of ${o.testCalculations} test calculations (${pct(o.fraction)}) occur in training`;
     stages.end(
       `${train.length} train and ${testCount} test problems in ${dirs.data}; ${pctOverlap(basicOverlap)}` +
         (chainedOverlap ? `; ${chained!.task}: ${chainedTrain.length} train, ${pctOverlap(chainedOverlap)}` : ''),
@@ -409,18 +591,27 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
     // ---- tokenizer and model (one vocabulary for every task)
     stages.begin('model');
-    const tok = demoTokenizer([...train, ...chainedTrain].map((e) => formatTrainingText(e)), options.tokenizer ?? 'auto', p.bpeVocabSize);
+    const tok = demoTokenizer(
+      [...train, ...chainedTrain].map((e) => formatTrainingText(e)),
+      options.tokenizer ?? 'auto',
+      p.bpeVocabSize,
+    );
     tok.tokenizer.save(dirs.tokenizer);
     // two spare rows for <bot>/<eot>, so adding them later needs no resize
     const vocab = tok.tokenizer.vocabSize + 2;
     const config = makeModel(dirs.initModel, { ...p.model, vocab, tokenizerDir: dirs.tokenizer, seed, std: 0.02 });
     const parameters = countParameters(dirs.initModel);
-    stages.end(`tokenizer: ${tok.source} (${tok.tokenizer.vocabSize} tokens); Qwen2 with ${config.numHiddenLayers} layers, hidden ${config.hiddenSize}, ${parameters.toLocaleString('en-US')} parameters`);
+    stages.end(
+      `tokenizer: ${tok.source} (${tok.tokenizer.vocabSize} tokens); Qwen2 with ${config.numHiddenLayers} layers, hidden ${config.hiddenSize}, ${parameters.toLocaleString('en-US')} parameters`,
+    );
 
     // ---- phase 0, once per task
     const phase0 = async (id: string, data: string, runDir: string, modelDir: string) => {
       stages.begin(id === 'basic' ? 'pretrain' : `pretrain-${id}`);
-      const trained = await trainSft(sftConfig({ model: dirs.initModel, data, out: runDir, mode: 'full', latents: 0, budget: p.pretrain, device, seed }), { quiet });
+      const trained = await trainSft(
+        sftConfig({ model: dirs.initModel, data, out: runDir, mode: 'full', latents: 0, budget: p.pretrain, device, seed }),
+        { quiet },
+      );
       checkTrained(trained, id === 'basic' ? 'phase 0' : `phase 0 (${id})`);
       stages.end(`train loss ${fmt(trained.finalLoss)}, validation loss ${fmt(lastValidationLoss(trained))}`);
       stages.begin(id === 'basic' ? 'export' : `export-${id}`);
@@ -432,15 +623,20 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         onProgress: (n) => checkBar.update(n),
       });
       checkBar.finish();
-      if (check.samples.length) log(`  sample answer (${check.samples[0].correct ? 'correct' : 'wrong'}): ${JSON.stringify(check.samples[0].text)}`);
+      if (check.samples.length)
+        log(`  sample answer (${check.samples[0].correct ? 'correct' : 'wrong'}): ${JSON.stringify(check.samples[0].text)}`);
       stages.end(`test loss ${fmt(check.testLoss)}, greedy accuracy ${pct(check.accuracy)} of ${check.n}; model in ${modelDir}`);
-      if (check.n > 0 && check.accuracy === 0) log('  note: the phase-0 model answered no test question correctly; phase 1 starts from a weak model');
+      if (check.n > 0 && check.accuracy === 0)
+        log('  note: the phase-0 model answered no test question correctly; phase 1 starts from a weak model');
       return { trained, check };
     };
     const pretrainDir = path.join(dirs.runs, 'pretrain');
     const { trained: pretrained, check } = await phase0('basic', dirs.data, pretrainDir, dirs.pretrainedModel);
-    const chainedPhase0 = chained ? await phase0(chained.task, dirs.chainedData, path.join(dirs.runs, `pretrain-${chained.task}`), dirs.chainedModel) : null;
-    const taskDirs = (task: string) => (task === p.task ? { data: dirs.data, model: dirs.pretrainedModel } : { data: dirs.chainedData, model: dirs.chainedModel });
+    const chainedPhase0 = chained
+      ? await phase0(chained.task, dirs.chainedData, path.join(dirs.runs, `pretrain-${chained.task}`), dirs.chainedModel)
+      : null;
+    const taskDirs = (task: string) =>
+      task === p.task ? { data: dirs.data, model: dirs.pretrainedModel } : { data: dirs.chainedData, model: dirs.chainedModel };
 
     // ---- phase 1 and evaluations: every run of the study, its references first
     const runs: DemoRunSummary[] = [];
@@ -449,7 +645,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       const { data, model } = taskDirs(plan.task);
       stages.begin(`train-${plan.name}`);
       const trained = await trainSft(
-        sftConfig({ model, data, out: dir, mode: plan.mode, latents: plan.latents, latentInput: plan.latentInput, markersAtZero: plan.markersAtZero, budget: p.latent, device, seed: plan.seed }),
+        sftConfig({
+          model,
+          data,
+          out: dir,
+          mode: plan.mode,
+          latents: plan.latents,
+          latentInput: plan.latentInput,
+          markersAtZero: plan.markersAtZero,
+          budget: p.latent,
+          device,
+          seed: plan.seed,
+        }),
         { quiet },
       );
       checkTrained(trained, `phase 1 (${plan.name})`);
@@ -488,7 +695,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       log,
     });
     if (phase2.skipped) stages.skip(phase2.skipped);
-    else stages.end(`mean reward ${fmt(phase2.finalReward)} at the last step; greedy accuracy ${pct(phase2.accuracy?.withLatents)} with latents / ${pct(phase2.accuracy?.withoutLatents)} without`);
+    else
+      stages.end(
+        `mean reward ${fmt(phase2.finalReward)} at the last step; greedy accuracy ${pct(phase2.accuracy?.withLatents)} with latents / ${pct(phase2.accuracy?.withoutLatents)} without`,
+      );
 
     // ---- report
     stages.begin('report');
@@ -504,9 +714,32 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     stages.end(report.htmlPath);
 
     const tasks: DemoResult['tasks'] = [
-      { name: p.task, description: ARITH_PRESETS[p.task].description, train: train.length, test: testCount, holdOut: p.data.holdOut, overlap: basicOverlap, pretrain: { steps: pretrained.steps, testLoss: check.testLoss, accuracy: check.accuracy, n: check.n } },
+      {
+        name: p.task,
+        description: ARITH_PRESETS[p.task].description,
+        train: train.length,
+        test: testCount,
+        holdOut: p.data.holdOut,
+        overlap: basicOverlap,
+        pretrain: { steps: pretrained.steps, testLoss: check.testLoss, accuracy: check.accuracy, n: check.n },
+      },
       ...(chained && chainedPreset && chainedOverlap && chainedPhase0
-        ? [{ name: chained.task, description: chainedPreset.description, train: chainedTrain.length, test: chained.test, holdOut: chainedPreset.holdOut, overlap: chainedOverlap, pretrain: { steps: chainedPhase0.trained.steps, testLoss: chainedPhase0.check.testLoss, accuracy: chainedPhase0.check.accuracy, n: chainedPhase0.check.n } }]
+        ? [
+            {
+              name: chained.task,
+              description: chainedPreset.description,
+              train: chainedTrain.length,
+              test: chained.test,
+              holdOut: chainedPreset.holdOut,
+              overlap: chainedOverlap,
+              pretrain: {
+                steps: chainedPhase0.trained.steps,
+                testLoss: chainedPhase0.check.testLoss,
+                accuracy: chainedPhase0.check.accuracy,
+                n: chainedPhase0.check.n,
+              },
+            },
+          ]
         : []),
     ];
     const result: DemoResult = {
@@ -517,7 +750,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       tokenizer: { kind: tok.kind, source: tok.source, vocabSize: tok.tokenizer.vocabSize },
       model: { parameters, layers: config.numHiddenLayers, hidden: config.hiddenSize, vocab },
       data: { train: train.length, test: testCount },
-      pretrain: { dir: pretrainDir, steps: pretrained.steps, finalTrainLoss: pretrained.finalLoss, finalValidationLoss: lastValidationLoss(pretrained), check },
+      pretrain: {
+        dir: pretrainDir,
+        steps: pretrained.steps,
+        finalTrainLoss: pretrained.finalLoss,
+        finalValidationLoss: lastValidationLoss(pretrained),
+        check,
+      },
       tasks,
       runs,
       calibration,
@@ -582,23 +821,35 @@ export async function runPhase2(enabled: boolean, load: () => Phase2Availability
       seed: plan.seed,
     });
     const trained = await trainRl(config, { quiet: plan.quiet });
-    if (trained.stopped === 'interrupted') throw new DemoInterrupted(`phase 2 was interrupted at step ${trained.steps}; its checkpoint is in ${trained.out}`);
-    if (trained.stopped === 'non-finite') throw new Error(`the loss became non-finite at step ${trained.steps + 1} (see ${trained.out})`);
-    const d = await evaluateRlRun(trained.out, { examples: plan.preset.evaluation.generate, passK: 0, maxNewTokens: r.maxNewTokens, quiet: plan.quiet });
+    if (trained.stopped === 'interrupted')
+      throw new DemoInterrupted(`phase 2 was interrupted at step ${trained.steps}; its checkpoint is in ${trained.out}`);
+    if (trained.stopped === 'non-finite')
+      throw new Error(`the loss became non-finite at step ${trained.steps + 1} (see ${trained.out})`);
+    const d = await evaluateRlRun(trained.out, {
+      examples: plan.preset.evaluation.generate,
+      passK: 0,
+      maxNewTokens: r.maxNewTokens,
+      quiet: plan.quiet,
+    });
     return { dir: trained.out, skipped: null, steps: trained.steps, finalReward: trained.finalReward, accuracy: d.accuracy };
   } catch (e) {
     if (e instanceof DemoInterrupted) throw e;
     const message = e instanceof Error ? e.message : String(e);
-    plan.log(`  phase 2 failed: ${message}${process.env.LATENT_DEBUG && e instanceof Error ? `\n${e.stack}` : ' (LATENT_DEBUG=1 shows the stack)'}`);
+    plan.log(
+      `  phase 2 failed: ${message}${process.env.LATENT_DEBUG && e instanceof Error ? `\n${e.stack}` : ' (LATENT_DEBUG=1 shows the stack)'}`,
+    );
     return { dir: null, skipped: `phase 2 failed: ${message.split('\n')[0]}` };
   }
 }
 
-const interval = (e: Endpoint | null | undefined, digits = 3) => (e ? `${fmt(e.delta, digits)} [${fmt(e.ci[0], digits)}, ${fmt(e.ci[1], digits)}]` : '—');
+const interval = (e: Endpoint | null | undefined, digits = 3) =>
+  e ? `${fmt(e.delta, digits)} [${fmt(e.ci[0], digits)}, ${fmt(e.ci[1], digits)}]` : '—';
 
 /** One line per evaluated run: its verdict and endpoints. */
 function describeRun(r: DemoRunSummary): string {
-  const acc = r.accuracy ? `accuracy ${pct(r.k > 0 ? r.accuracy.withLatents : r.accuracy.withoutLatents)}${r.accuracy.oracle !== undefined ? ` (oracle spans ${pct(r.accuracy.oracle)})` : ''}, without spans ${pct(r.accuracy.withoutLatents)}` : (r.accuracyNote ?? 'accuracy not measured');
+  const acc = r.accuracy
+    ? `accuracy ${pct(r.k > 0 ? r.accuracy.withLatents : r.accuracy.withoutLatents)}${r.accuracy.oracle !== undefined ? ` (oracle spans ${pct(r.accuracy.oracle)})` : ''}, without spans ${pct(r.accuracy.withoutLatents)}`
+    : (r.accuracyNote ?? 'accuracy not measured');
   if (!r.verdict) return `result-token loss ${fmt(r.test.resultLoss)}; ${acc}`;
   return `${r.verdict}: helps ${interval(r.helps)} vs ${r.helps?.reference ?? '—'}, used ${interval(r.used)}; ${acc}`;
 }
@@ -606,7 +857,17 @@ function describeRun(r: DemoRunSummary): string {
 /** The closing summary for the terminal: the verdict table, the calibration and where the report is. */
 export function formatDemoResult(r: DemoResult): string {
   const minutes = `${Math.floor(r.seconds / 60)}:${String(Math.round(r.seconds % 60)).padStart(2, '0')}`;
-  const header = ['run', 'kind', 'verdict', 'helps Δ [95% CI]', 'used Δ [95% CI]', 'beyond pause', 'accuracy', 'oracle', 'no spans'];
+  const header = [
+    'run',
+    'kind',
+    'verdict',
+    'helps Δ [95% CI]',
+    'used Δ [95% CI]',
+    'beyond pause',
+    'accuracy',
+    'oracle',
+    'no spans',
+  ];
   const rows = r.runs.map((run) => [
     run.name,
     run.kind,
@@ -618,19 +879,39 @@ export function formatDemoResult(r: DemoResult): string {
     pct(run.accuracy?.oracle),
     pct(run.accuracy?.withoutLatents),
   ]);
-  if (r.phase2.dir && r.phase2.accuracy) rows.push([path.basename(r.phase2.dir), 'phase 2', '—', '—', '—', '—', pct(r.phase2.accuracy.withLatents), '—', pct(r.phase2.accuracy.withoutLatents)]);
+  if (r.phase2.dir && r.phase2.accuracy)
+    rows.push([
+      path.basename(r.phase2.dir),
+      'phase 2',
+      '—',
+      '—',
+      '—',
+      '—',
+      pct(r.phase2.accuracy.withLatents),
+      '—',
+      pct(r.phase2.accuracy.withoutLatents),
+    ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   const c = r.calibration;
   return [
     `latent demo (${r.size}) finished in ${minutes}`,
     `phase 0: test loss ${fmt(r.pretrain.check.testLoss)}, greedy accuracy ${pct(r.pretrain.check.accuracy)} (n=${r.pretrain.check.n})`,
-    ...r.tasks.map((t) => `task ${t.name}: ${t.overlap.seenInTraining} of ${t.overlap.testCalculations} test calculations seen in training (${pct(t.overlap.fraction)})`),
+    ...r.tasks.map(
+      (t) =>
+        `task ${t.name}: ${t.overlap.seenInTraining} of ${t.overlap.testCalculations} test calculations seen in training (${pct(t.overlap.fraction)})`,
+    ),
     'helps: result-token loss of the reference minus the run; used: shuffled latents minus trained (Δ > 0 favours the latents; paired bootstrap over test examples)',
     line(header),
     ...rows.map(line),
     ...(r.doseResponse.length > 2
-      ? [`dose-response (full fine-tuning, mean over seeds): ${r.doseResponse.map((d) => `${d.task} k=${d.k}: result loss ${fmt(d.resultLoss)}, helps ${fmt(d.helps)}, accuracy ${pct(d.accuracy)}`).join('; ')}`]
+      ? [
+          `dose-response (full fine-tuning, mean over seeds): ${r.doseResponse.map((d) => `${d.task} k=${d.k}: result loss ${fmt(d.resultLoss)}, helps ${fmt(d.helps)}, accuracy ${pct(d.accuracy)}`).join('; ')}`,
+        ]
       : []),
     `calibration ${c.passed ? 'passed' : 'FAILED'}: planted positive ${c.positive ? c.positive.verdict : 'not run'} (expected helps), planted null ${c.null ? c.null.verdict : 'not run'} (expected ignored)`,
     ...(r.phase2.skipped ? [`phase 2 skipped: ${r.phase2.skipped}`] : []),

@@ -66,7 +66,9 @@ export class StageTracker {
     const pace = this.pace();
     let notBegun = 0;
     for (let i = this.index; i < this.stages.length; i++) notBegun += this.stages[i].expectedSeconds;
-    const running = this.current ? Math.max(0, this.current.stage.expectedSeconds * pace - (Date.now() - this.current.started) / 1000) : 0;
+    const running = this.current
+      ? Math.max(0, this.current.stage.expectedSeconds * pace - (Date.now() - this.current.started) / 1000)
+      : 0;
     return notBegun * pace + running;
   }
 
@@ -77,7 +79,9 @@ export class StageTracker {
     if (!stage || stage.id !== id) throw new Error(`StageTracker: expected stage "${stage?.id ?? '(none left)'}", got "${id}"`);
     this.index++;
     this.current = { stage, started: Date.now() };
-    this.write(`\n[${this.index}/${this.total}] ${stage.title} · ${formatClock(this.elapsed())} elapsed, about ${formatClock(this.remaining())} left`);
+    this.write(
+      `\n[${this.index}/${this.total}] ${stage.title} · ${formatClock(this.elapsed())} elapsed, about ${formatClock(this.remaining())} left`,
+    );
   }
 
   /** Ends the running stage; `note` is printed after it (a result worth seeing). */

@@ -15,7 +15,8 @@ export const END_OF_TEXT = '<|endoftext|>';
 /** Qwen2's pre-tokenizer pattern, as it appears in its tokenizer.json. */
 const QWEN_SPLIT_PATTERN = String.raw`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
 /** The same pattern for JavaScript, which lacks inline `(?i:…)` groups before Node 23. */
-const QWEN_SPLIT_REGEX = /'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu;
+const QWEN_SPLIT_REGEX =
+  /'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu;
 
 const BYTE_LEVEL = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false };
 
@@ -46,14 +47,18 @@ export function trainByteLevelBpe(corpus: readonly string[], options: BpeTrainin
   const minFrequency = options.minFrequency ?? 2;
   const budget = options.vocabSize - BYTE_LEVEL_ALPHABET.length - specialTokens.length;
   if (!Number.isInteger(options.vocabSize) || budget < 0) {
-    throw new RangeError(`trainByteLevelBpe: vocabSize must be an integer ≥ ${BYTE_LEVEL_ALPHABET.length + specialTokens.length} (256 bytes + special tokens), got ${options.vocabSize}`);
+    throw new RangeError(
+      `trainByteLevelBpe: vocabSize must be an integer ≥ ${BYTE_LEVEL_ALPHABET.length + specialTokens.length} (256 bytes + special tokens), got ${options.vocabSize}`,
+    );
   }
-  if (!specialTokens.length) throw new RangeError('trainByteLevelBpe: give at least one special token (the end-of-sequence token)');
+  if (!specialTokens.length)
+    throw new RangeError('trainByteLevelBpe: give at least one special token (the end-of-sequence token)');
 
   const wordCounts = new Map<string, number>();
   corpus.forEach((text, index) => {
     if (typeof text !== 'string') throw new TypeError(`trainByteLevelBpe: corpus[${index}] is not a string`);
-    for (const match of text.normalize('NFC').matchAll(QWEN_SPLIT_REGEX)) wordCounts.set(match[0], (wordCounts.get(match[0]) ?? 0) + 1);
+    for (const match of text.normalize('NFC').matchAll(QWEN_SPLIT_REGEX))
+      wordCounts.set(match[0], (wordCounts.get(match[0]) ?? 0) + 1);
   });
   const words = [...wordCounts].map(([word, count]) => ({ symbols: byteLevelSymbols(word), count }));
 
@@ -128,7 +133,9 @@ export function trainByteLevelBpe(corpus: readonly string[], options: BpeTrainin
   corpus.forEach((text, index) => {
     const back = tokenizer.decode(tokenizer.encode(text, { addSpecialTokens: false }));
     if (back !== text.normalize('NFC')) {
-      throw new Error(`trainByteLevelBpe: corpus[${index}] does not survive encode/decode (${JSON.stringify(text.slice(0, 60))}…); please report this`);
+      throw new Error(
+        `trainByteLevelBpe: corpus[${index}] does not survive encode/decode (${JSON.stringify(text.slice(0, 60))}…); please report this`,
+      );
     }
   });
   return tokenizer;
@@ -158,10 +165,15 @@ export function findQwenTokenizer(repoRoot = path.resolve(__dirname, '..', '..')
 export function demoTokenizer(texts: readonly string[], choice: TokenizerChoice, bpeVocabSize: number): DemoTokenizer {
   const dir = choice === 'bpe' ? null : choice === 'auto' ? findQwenTokenizer() : choice.dir;
   if (dir === null) {
-    return { tokenizer: trainByteLevelBpe(texts, { vocabSize: bpeVocabSize }), source: `byte-level BPE trained on the task (at most ${bpeVocabSize} tokens)`, kind: 'trained-bpe' };
+    return {
+      tokenizer: trainByteLevelBpe(texts, { vocabSize: bpeVocabSize }),
+      source: `byte-level BPE trained on the task (at most ${bpeVocabSize} tokens)`,
+      kind: 'trained-bpe',
+    };
   }
   const full = Tokenizer.fromDir(dir);
-  if (full.tokenToId(END_OF_TEXT) === undefined) throw new Error(`${dir}: the tokenizer has no ${END_OF_TEXT} token; the demo expects a Qwen2 tokenizer`);
+  if (full.tokenToId(END_OF_TEXT) === undefined)
+    throw new Error(`${dir}: the tokenizer has no ${END_OF_TEXT} token; the demo expects a Qwen2 tokenizer`);
   const { tokenizer } = full.restrictTo(texts, { keepTokens: [END_OF_TEXT] });
   return { tokenizer, source: `${dir} restricted to the task's tokens`, kind: 'qwen-restricted' };
 }

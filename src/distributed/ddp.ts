@@ -10,14 +10,24 @@
 //   anyRank(flag)                  agreement on stopping (Ctrl-C reaches ranks at different steps)
 import * as torch from '../torch';
 import type { Tensor } from '../torch';
-import { DEFAULT_BUCKET_BYTES, getProcessGroup, isInitialized, rank as defaultRank, worldSize as defaultWorldSize, type ProcessGroup } from './process-group';
+import {
+  DEFAULT_BUCKET_BYTES,
+  getProcessGroup,
+  isInitialized,
+  rank as defaultRank,
+  worldSize as defaultWorldSize,
+  type ProcessGroup,
+} from './process-group';
 
 export interface GroupOption {
   group?: ProcessGroup;
 }
 
 /** Overwrites every rank's parameters with rank `src`'s (at start, so all ranks begin identical). */
-export function broadcastParameters(params: Iterable<Tensor>, { src = 0, group, bucketBytes = DEFAULT_BUCKET_BYTES }: GroupOption & { src?: number; bucketBytes?: number } = {}): void {
+export function broadcastParameters(
+  params: Iterable<Tensor>,
+  { src = 0, group, bucketBytes = DEFAULT_BUCKET_BYTES }: GroupOption & { src?: number; bucketBytes?: number } = {},
+): void {
   (group ?? getProcessGroup()).broadcast([...params], src, { bucketBytes });
 }
 
@@ -27,12 +37,18 @@ export function broadcastParameters(params: Iterable<Tensor>, { src = 0, group, 
  * first, so every rank reduces the same tensors; one without a gradient anywhere keeps none (and the
  * optimizer skips it, as in a single process).
  */
-export function allReduceGradients(params: Iterable<Tensor>, { group, bucketBytes = DEFAULT_BUCKET_BYTES }: GroupOption & { bucketBytes?: number } = {}): void {
+export function allReduceGradients(
+  params: Iterable<Tensor>,
+  { group, bucketBytes = DEFAULT_BUCKET_BYTES }: GroupOption & { bucketBytes?: number } = {},
+): void {
   const g = group ?? getProcessGroup();
   const list = [...params];
   torch.scope(() => {
     const grads = list.map((p) => p.grad);
-    const anywhere = g.allReduceNumbers(grads.map((x) => (x ? 1 : 0)), 'max');
+    const anywhere = g.allReduceNumbers(
+      grads.map((x) => (x ? 1 : 0)),
+      'max',
+    );
     const reduced: Tensor[] = [];
     list.forEach((p, i) => {
       if (!anywhere[i]) return;
@@ -53,10 +69,14 @@ export function allReduceGradients(params: Iterable<Tensor>, { group, bucketByte
  * world size — which is what lets a run resume with a different number of processes.
  */
 export function shardBatch<T>(batch: readonly T[], rank = defaultRank(), world = defaultWorldSize()): T[] {
-  if (!Number.isInteger(world) || world < 1) throw new RangeError(`shardBatch: world size must be a positive integer, got ${world}`);
-  if (!Number.isInteger(rank) || rank < 0 || rank >= world) throw new RangeError(`shardBatch: rank must be in [0, ${world}), got ${rank}`);
+  if (!Number.isInteger(world) || world < 1)
+    throw new RangeError(`shardBatch: world size must be a positive integer, got ${world}`);
+  if (!Number.isInteger(rank) || rank < 0 || rank >= world)
+    throw new RangeError(`shardBatch: rank must be in [0, ${world}), got ${rank}`);
   if (batch.length < world)
-    throw new RangeError(`shardBatch: a global batch of ${batch.length} cannot feed ${world} ranks; use a batch size of at least ${world}`);
+    throw new RangeError(
+      `shardBatch: a global batch of ${batch.length} cannot feed ${world} ranks; use a batch size of at least ${world}`,
+    );
   const start = Math.floor((rank * batch.length) / world);
   const end = Math.floor(((rank + 1) * batch.length) / world);
   return batch.slice(start, end);
@@ -89,7 +109,10 @@ export interface GlobalMeans {
  * equally, which is wrong when shards hold different numbers of items (tokens differ per example);
  * with these losses the ranks' averaged gradient equals a single process's on the global batch.
  */
-export function globalMeanLosses(terms: readonly MeanTerm[], { extra = [], group }: GroupOption & { extra?: readonly number[] } = {}): GlobalMeans {
+export function globalMeanLosses(
+  terms: readonly MeanTerm[],
+  { extra = [], group }: GroupOption & { extra?: readonly number[] } = {},
+): GlobalMeans {
   const g = group ?? getProcessGroup();
   const localSums = terms.map((t) => t.sum ?? (t.count > 0 ? t.mean.item() * t.count : 0));
   const reduced = g.allReduceNumbers([...terms.map((t) => t.count), ...localSums, ...extra], 'sum');

@@ -50,7 +50,8 @@ export function readLaunchEnv(env: NodeJS.ProcessEnv = process.env): LaunchEnv |
   if (rank >= worldSize) throw new LaunchEnvError(`RANK=${rank} is not below WORLD_SIZE=${worldSize}`);
   const localWorldSize = integer(env, 'LOCAL_WORLD_SIZE', { min: 1, fallback: worldSize });
   const localRank = integer(env, 'LOCAL_RANK', { fallback: rank % localWorldSize });
-  if (localRank >= localWorldSize) throw new LaunchEnvError(`LOCAL_RANK=${localRank} is not below LOCAL_WORLD_SIZE=${localWorldSize}`);
+  if (localRank >= localWorldSize)
+    throw new LaunchEnvError(`LOCAL_RANK=${localRank} is not below LOCAL_WORLD_SIZE=${localWorldSize}`);
   const masterAddr = env.MASTER_ADDR?.trim() || (worldSize === 1 ? '127.0.0.1' : '');
   if (!masterAddr) throw new LaunchEnvError('MASTER_ADDR is not set; it is set by `latent launch` (or torchrun) for every rank');
   const masterPort = integer(env, 'MASTER_PORT', { min: 1, fallback: worldSize === 1 ? 29500 : undefined });
@@ -58,14 +59,26 @@ export function readLaunchEnv(env: NodeJS.ProcessEnv = process.env): LaunchEnv |
   let timeoutMs = DEFAULT_TIMEOUT_MS;
   if (env.LT_DIST_TIMEOUT !== undefined && env.LT_DIST_TIMEOUT !== '') {
     const s = Number(env.LT_DIST_TIMEOUT);
-    if (!(s > 0) || !Number.isFinite(s)) throw new LaunchEnvError(`LT_DIST_TIMEOUT=${JSON.stringify(env.LT_DIST_TIMEOUT)} is not a positive number of seconds`);
+    if (!(s > 0) || !Number.isFinite(s))
+      throw new LaunchEnvError(`LT_DIST_TIMEOUT=${JSON.stringify(env.LT_DIST_TIMEOUT)} is not a positive number of seconds`);
     timeoutMs = Math.round(s * 1000);
   }
   const backend = env.LT_DIST_BACKEND?.trim() || null;
-  if (backend !== null && backend !== 'gloo' && backend !== 'nccl') throw new LaunchEnvError(`LT_DIST_BACKEND=${JSON.stringify(backend)} must be gloo or nccl`);
-  const interfaces = env.GLOO_SOCKET_IFNAME?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
+  if (backend !== null && backend !== 'gloo' && backend !== 'nccl')
+    throw new LaunchEnvError(`LT_DIST_BACKEND=${JSON.stringify(backend)} must be gloo or nccl`);
+  const interfaces =
+    env.GLOO_SOCKET_IFNAME?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean) ?? [];
   return {
-    rank, worldSize, localRank, localWorldSize, masterAddr, masterPort, timeoutMs, backend,
+    rank,
+    worldSize,
+    localRank,
+    localWorldSize,
+    masterAddr,
+    masterPort,
+    timeoutMs,
+    backend,
     glooInterfaces: interfaces.length ? interfaces : null,
     secret: env.LT_DIST_SECRET || null,
   };

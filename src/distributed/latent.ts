@@ -21,5 +21,18 @@ export function globalLatentLosses(r: LatentForwardResult, { group }: GroupOptio
   const [loss, startLoss, stopLoss] = g.losses;
   const [lmCount, startCount, stopCount] = g.counts;
   const [nextStepSum, nextStepCount, resultSum, resultCount] = g.extra;
-  return { ...r, loss, startLoss, stopLoss, lmSum: g.sums[0], lmCount, startCount, stopCount, nextStepSum, nextStepCount, resultSum, resultCount };
+  return {
+    ...r,
+    loss,
+    startLoss,
+    stopLoss,
+    lmSum: g.sums[0],
+    lmCount,
+    startCount,
+    stopCount,
+    nextStepSum,
+    nextStepCount,
+    resultSum,
+    resultCount,
+  };
 }

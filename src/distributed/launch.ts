@@ -87,10 +87,14 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
   const nodeRank = o.nodeRank ?? 0;
   positiveInt('--nproc', o.nproc, 1);
   positiveInt('--nnodes', nnodes, 1);
-  if (!Number.isInteger(nodeRank) || nodeRank < 0 || nodeRank >= nnodes) throw new LaunchError(`--node-rank must be in [0, ${nnodes}), got ${nodeRank}`);
-  if (nnodes > 1 && !o.master) throw new LaunchError('--master ADDR:PORT is required with --nnodes > 1 (the address of node 0, reachable from every node)');
-  if (o.command.length === 0) throw new LaunchError('no command to launch: put it after `--`, e.g. latent launch --nproc 2 -- latent train sft ...');
-  if (o.timeoutSeconds !== undefined && !(o.timeoutSeconds > 0)) throw new LaunchError(`--timeout must be a positive number of seconds, got ${o.timeoutSeconds}`);
+  if (!Number.isInteger(nodeRank) || nodeRank < 0 || nodeRank >= nnodes)
+    throw new LaunchError(`--node-rank must be in [0, ${nnodes}), got ${nodeRank}`);
+  if (nnodes > 1 && !o.master)
+    throw new LaunchError('--master ADDR:PORT is required with --nnodes > 1 (the address of node 0, reachable from every node)');
+  if (o.command.length === 0)
+    throw new LaunchError('no command to launch: put it after `--`, e.g. latent launch --nproc 2 -- latent train sft ...');
+  if (o.timeoutSeconds !== undefined && !(o.timeoutSeconds > 0))
+    throw new LaunchError(`--timeout must be a positive number of seconds, got ${o.timeoutSeconds}`);
   const log = o.log ?? ((line: string) => process.stderr.write(`latent launch: ${line}\n`));
   const killGraceMs = o.killGraceMs ?? 10_000;
   const master = o.master ? parseMaster(o.master) : { addr: '127.0.0.1', port: await freePort() };
@@ -106,7 +110,10 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
   // The job's shared secret, presented by every rank to rank 0: made here for a one-node job; nodes of a
   // multi-node job cannot agree on a random one, so there it must come from the environment.
   if (!base.LT_DIST_SECRET) {
-    if (nnodes > 1) throw new LaunchError('LT_DIST_SECRET must be set, to the same value on every node, with --nnodes > 1 (e.g. `openssl rand -hex 32`)');
+    if (nnodes > 1)
+      throw new LaunchError(
+        'LT_DIST_SECRET must be set, to the same value on every node, with --nnodes > 1 (e.g. `openssl rand -hex 32`)',
+      );
     base.LT_DIST_SECRET = randomBytes(32).toString('hex');
   }
 
@@ -131,7 +138,8 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
     if (!killTimer) {
       killTimer = setTimeout(() => {
         const left = alive();
-        if (left.length) log(`ranks ${left.map((c) => c.rank).join(', ')} still running ${killGraceMs / 1000} s after SIGTERM: SIGKILL`);
+        if (left.length)
+          log(`ranks ${left.map((c) => c.rank).join(', ')} still running ${killGraceMs / 1000} s after SIGTERM: SIGKILL`);
         signalAll('SIGKILL');
       }, killGraceMs);
       killTimer.unref();
@@ -160,8 +168,14 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
         const rank = nodeRank * o.nproc + local;
         const env: NodeJS.ProcessEnv = {
           ...base,
-          RANK: String(rank), LOCAL_RANK: String(local), WORLD_SIZE: String(worldSize), LOCAL_WORLD_SIZE: String(o.nproc),
-          GROUP_RANK: String(nodeRank), NODE_RANK: String(nodeRank), MASTER_ADDR: master.addr, MASTER_PORT: String(master.port),
+          RANK: String(rank),
+          LOCAL_RANK: String(local),
+          WORLD_SIZE: String(worldSize),
+          LOCAL_WORLD_SIZE: String(o.nproc),
+          GROUP_RANK: String(nodeRank),
+          NODE_RANK: String(nodeRank),
+          MASTER_ADDR: master.addr,
+          MASTER_PORT: String(master.port),
         };
         // Own process group: a terminal's Ctrl-C reaches the launcher only, which forwards it once.
         const proc = spawn(program, args, { env, stdio: ['ignore', 'inherit', 'inherit'], detached: true });

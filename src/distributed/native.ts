@@ -37,7 +37,14 @@ export interface DistributedAddon {
   distAllGather(group: NativeProcessGroup, tensor: number): number[];
   distBarrier(group: NativeProcessGroup): void;
   distDestroy(group: NativeProcessGroup): void;
-  distInfo(group: NativeProcessGroup): { backend: string; rank: number; worldSize: number; timeoutMs: number; endpoint: string; destroyed: boolean };
+  distInfo(group: NativeProcessGroup): {
+    backend: string;
+    rank: number;
+    worldSize: number;
+    timeoutMs: number;
+    endpoint: string;
+    destroyed: boolean;
+  };
 }
 
 export const dist = native as unknown as DistributedAddon;

@@ -96,14 +96,29 @@ export class ProcessGroup {
     const hostname = o.hostname ?? (backend === 'gloo' && !o.interfaces?.length && isLoopback(o.masterAddr) ? '127.0.0.1' : null);
     const handle = guarded(() =>
       N.distInit({
-        backend, rank: o.rank, worldSize: o.worldSize, masterAddr: o.masterAddr, masterPort: o.masterPort, timeoutMs,
-        hostname, interfaces: o.interfaces ?? null, device: backend === 'nccl' ? cudaIndex(device) : null, secret: o.secret ?? null,
+        backend,
+        rank: o.rank,
+        worldSize: o.worldSize,
+        masterAddr: o.masterAddr,
+        masterPort: o.masterPort,
+        timeoutMs,
+        hostname,
+        interfaces: o.interfaces ?? null,
+        device: backend === 'nccl' ? cudaIndex(device) : null,
+        secret: o.secret ?? null,
       }),
     );
     return new ProcessGroup(handle, o.rank, o.worldSize, backend, timeoutMs, device);
   }
 
-  private constructor(handle: NativeProcessGroup, rank: number, worldSize: number, backend: BackendName, timeoutMs: number, device: string) {
+  private constructor(
+    handle: NativeProcessGroup,
+    rank: number,
+    worldSize: number,
+    backend: BackendName,
+    timeoutMs: number,
+    device: string,
+  ) {
     this.handle = handle;
     this.rank = rank;
     this.worldSize = worldSize;
@@ -120,7 +135,8 @@ export class ProcessGroup {
   }
 
   private live(op: string): NativeProcessGroup {
-    if (!this.handle) throw new DistributedError(`${op}: the process group (rank ${this.rank} of ${this.worldSize}) has been destroyed`);
+    if (!this.handle)
+      throw new DistributedError(`${op}: the process group (rank ${this.rank} of ${this.worldSize}) has been destroyed`);
     return this.handle;
   }
 
@@ -128,14 +144,28 @@ export class ProcessGroup {
   allReduce(tensors: Tensor | readonly Tensor[], op: ReduceOp = 'sum', { bucketBytes = DEFAULT_BUCKET_BYTES } = {}): void {
     const list = Array.isArray(tensors) ? tensors : [tensors as Tensor];
     const h = this.live('allReduce');
-    guarded(() => N.distAllReduce(h, list.map((t) => t._h), op, bucketBytes));
+    guarded(() =>
+      N.distAllReduce(
+        h,
+        list.map((t) => t._h),
+        op,
+        bucketBytes,
+      ),
+    );
   }
 
   /** Overwrites each tensor with rank `src`'s, in place. */
   broadcast(tensors: Tensor | readonly Tensor[], src = 0, { bucketBytes = DEFAULT_BUCKET_BYTES } = {}): void {
     const list = Array.isArray(tensors) ? tensors : [tensors as Tensor];
     const h = this.live('broadcast');
-    guarded(() => N.distBroadcast(h, list.map((t) => t._h), src, bucketBytes));
+    guarded(() =>
+      N.distBroadcast(
+        h,
+        list.map((t) => t._h),
+        src,
+        bucketBytes,
+      ),
+    );
   }
 
   /** Every rank's `tensor` (same shape and dtype on all ranks), in rank order. */
@@ -167,9 +197,10 @@ export class ProcessGroup {
       const length = torch.tensor([bytes.length], { dtype: 'int64', device: this.device });
       this.broadcast(length, src);
       const n = Number(length.item());
-      const payload = this.rank === src
-        ? torch.tensor(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), { device: this.device })
-        : torch.zeros([n], { dtype: 'uint8', device: this.device });
+      const payload =
+        this.rank === src
+          ? torch.tensor(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), { device: this.device })
+          : torch.zeros([n], { dtype: 'uint8', device: this.device });
       this.broadcast(payload, src);
       return JSON.parse(Buffer.from(payload.toTypedArray() as Uint8Array).toString('utf8')) as T;
     });
@@ -191,7 +222,9 @@ let defaultGroup: ProcessGroup | null = null;
 /** Creates the default process group (blocking until every rank has joined). */
 export function initProcessGroup(o: InitOptions): ProcessGroup {
   if (defaultGroup && !defaultGroup.destroyed)
-    throw new DistributedError(`the default process group is already initialized (rank ${defaultGroup.rank} of ${defaultGroup.worldSize}); destroyProcessGroup() first`);
+    throw new DistributedError(
+      `the default process group is already initialized (rank ${defaultGroup.rank} of ${defaultGroup.worldSize}); destroyProcessGroup() first`,
+    );
   defaultGroup = ProcessGroup.init(o);
   return defaultGroup;
 }
@@ -215,9 +248,15 @@ export function initFromEnv({ device = 'cpu', backend, env = process.env }: Init
   const cuda = device.startsWith('cuda');
   const chosen = backend ?? launch.backend ?? (cuda && availableBackends().nccl ? 'nccl' : 'gloo');
   initProcessGroup({
-    rank: launch.rank, worldSize: launch.worldSize, masterAddr: launch.masterAddr, masterPort: launch.masterPort,
-    timeoutMs: launch.timeoutMs, backend: chosen, interfaces: launch.glooInterfaces ?? undefined,
-    device: chosen === 'nccl' ? localDevice(device, env) : undefined, secret: launch.secret ?? undefined,
+    rank: launch.rank,
+    worldSize: launch.worldSize,
+    masterAddr: launch.masterAddr,
+    masterPort: launch.masterPort,
+    timeoutMs: launch.timeoutMs,
+    backend: chosen,
+    interfaces: launch.glooInterfaces ?? undefined,
+    device: chosen === 'nccl' ? localDevice(device, env) : undefined,
+    secret: launch.secret ?? undefined,
   });
   return launch.worldSize;
 }

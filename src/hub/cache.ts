@@ -33,8 +33,12 @@ export function invalidTreeEntry(entry: unknown): string | null {
   const e = entry as Record<string, unknown>;
   const size = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
   // The hashes name cached blobs, so they must be plain hashes.
-  if (!size(e.size) || typeof e.blob_id !== 'string' || !/^[0-9a-f]{40}$/.test(e.blob_id)) return 'needs a numeric "size" and a git sha1 blob id';
-  if (e.lfs_sha256 !== undefined && (typeof e.lfs_sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.lfs_sha256) || !size(e.lfs_size)))
+  if (!size(e.size) || typeof e.blob_id !== 'string' || !/^[0-9a-f]{40}$/.test(e.blob_id))
+    return 'needs a numeric "size" and a git sha1 blob id';
+  if (
+    e.lfs_sha256 !== undefined &&
+    (typeof e.lfs_sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.lfs_sha256) || !size(e.lfs_size))
+  )
     return 'has an LFS entry without a sha256 and a numeric size';
   if (e.lfs_sha256 === undefined && e.lfs_size !== undefined) return 'has an LFS size without a sha256';
   if (e.xet_hash !== undefined && typeof e.xet_hash !== 'string') return 'has a non-string xet hash';
@@ -44,7 +48,13 @@ export function invalidTreeEntry(entry: unknown): string | null {
 /** Why a repository path cannot become a local path (it could leave the snapshot folder), or null. */
 export function unsafeRepoPath(text: string): string | null {
   const segments = text.split('/');
-  if (text.length === 0 || text.startsWith('/') || text.includes('\\') || text.includes('\0') || segments.some((s) => s === '' || s === '.' || s === '..'))
+  if (
+    text.length === 0 ||
+    text.startsWith('/') ||
+    text.includes('\\') ||
+    text.includes('\0') ||
+    segments.some((s) => s === '' || s === '.' || s === '..')
+  )
     return `refusing the unsafe file path ${JSON.stringify(text)}`;
   return null;
 }
@@ -141,7 +151,9 @@ export class RepoCache {
       let stale: boolean;
       try {
         const age = now - fs.lstatSync(file).mtimeMs;
-        stale = age > (ours ? 24 : 7 * 24) * 3600_000 || (ours !== null && Number(ours[1]) !== process.pid && !processAlive(Number(ours[1])));
+        stale =
+          age > (ours ? 24 : 7 * 24) * 3600_000 ||
+          (ours !== null && Number(ours[1]) !== process.pid && !processAlive(Number(ours[1])));
       } catch {
         continue;
       }
@@ -185,7 +197,12 @@ export class RepoCache {
     for (const [filePath, entry] of Object.entries(files as Record<string, unknown>)) {
       if (unsafeRepoPath(filePath) !== null || invalidTreeEntry(entry) !== null) return undefined;
       const { size, blob_id, lfs_sha256, lfs_size, xet_hash } = entry as TreeEntry;
-      listing.set(filePath, { size, blob_id, ...(lfs_sha256 !== undefined ? { lfs_sha256, lfs_size } : {}), ...(xet_hash !== undefined ? { xet_hash } : {}) });
+      listing.set(filePath, {
+        size,
+        blob_id,
+        ...(lfs_sha256 !== undefined ? { lfs_sha256, lfs_size } : {}),
+        ...(xet_hash !== undefined ? { xet_hash } : {}),
+      });
     }
     return listing;
   }

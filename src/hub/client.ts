@@ -59,7 +59,10 @@ export class HubClient {
     let url: string | undefined = `${this.endpoint}/api/models/${repoId}/tree/${commit}?recursive=true&expand=false`;
     for (let pages = 0; url !== undefined; pages++) {
       if (pages === MAX_TREE_PAGES)
-        throw new HubError('bad-response', `${repoId}@${commit}: the file listing goes on past ${MAX_TREE_PAGES} pages; refusing to follow more`);
+        throw new HubError(
+          'bad-response',
+          `${repoId}@${commit}: the file listing goes on past ${MAX_TREE_PAGES} pages; refusing to follow more`,
+        );
       const pageUrl: string = url;
       const { response, page } = await this.withRetries(async () => {
         const pageResponse = await this.request(pageUrl, repoId, commit);
@@ -127,9 +130,17 @@ export class HubClient {
       : 'No token was sent: set HF_TOKEN (or pass token) to a Hugging Face access token.';
     switch (response.status) {
       case 401:
-        throw new HubError('unauthorized', `"${repoId}" needs authentication (private or gated repository). ${tokenHint} (${detail})`, 401);
+        throw new HubError(
+          'unauthorized',
+          `"${repoId}" needs authentication (private or gated repository). ${tokenHint} (${detail})`,
+          401,
+        );
       case 403:
-        throw new HubError('forbidden', `access to "${repoId}" is forbidden: for a gated model, accept its terms on the hub first. ${tokenHint} (${detail})`, 403);
+        throw new HubError(
+          'forbidden',
+          `access to "${repoId}" is forbidden: for a gated model, accept its terms on the hub first. ${tokenHint} (${detail})`,
+          403,
+        );
       case 404:
         throw new HubError(
           'not-found',
@@ -168,10 +179,12 @@ async function parseJson(response: Response, url: string): Promise<unknown> {
 }
 
 function treeEntryFrom(item: Record<string, unknown>, url: string): TreeEntry {
-  const bad = (what: string): HubError => new HubError('bad-response', `${url}: file entry ${JSON.stringify(item).slice(0, 200)} ${what}`);
+  const bad = (what: string): HubError =>
+    new HubError('bad-response', `${url}: file entry ${JSON.stringify(item).slice(0, 200)} ${what}`);
   if (typeof item.path !== 'string') throw bad('has no "path"');
   const lfs = item.lfs as { oid?: unknown; size?: unknown } | undefined | null;
-  if (lfs && (typeof lfs.oid !== 'string' || typeof lfs.size !== 'number')) throw bad('has an "lfs" field without a sha256 "oid" and a numeric "size"');
+  if (lfs && (typeof lfs.oid !== 'string' || typeof lfs.size !== 'number'))
+    throw bad('has an "lfs" field without a sha256 "oid" and a numeric "size"');
   const entry = {
     size: item.size,
     blob_id: item.oid,
@@ -203,14 +216,23 @@ export function nextPageUrl(linkHeader: string | null, currentUrl: string, endpo
     if (match && /\brel\s*=\s*"?next"?/.test(match[2])) {
       const next = new URL(match[1], currentUrl);
       if (next.origin !== new URL(endpoint).origin)
-        throw new HubError('bad-response', `${currentUrl}: refusing a next-page link to another origin (${next.origin}; the hub is ${new URL(endpoint).origin})`);
+        throw new HubError(
+          'bad-response',
+          `${currentUrl}: refusing a next-page link to another origin (${next.origin}; the hub is ${new URL(endpoint).origin})`,
+        );
       return next.toString();
     }
   }
   return undefined;
 }
 
-async function writeBody(response: Response, destination: string, expected: FileDownload, url: string, onBytes?: BytesCallback): Promise<void> {
+async function writeBody(
+  response: Response,
+  destination: string,
+  expected: FileDownload,
+  url: string,
+  onBytes?: BytesCallback,
+): Promise<void> {
   const sha256 = expected.sha256 ? createHash('sha256') : undefined;
   // git hashes "blob <size>\0" followed by the content
   const gitSha1: Hash | undefined = expected.gitBlobSha1 ? createHash('sha1').update(`blob ${expected.size}\0`) : undefined;
@@ -231,7 +253,12 @@ async function writeBody(response: Response, destination: string, expected: File
   } catch (error) {
     // Local file-system failures (ENOSPC, EACCES: they carry a syscall) are not worth retrying.
     if (error instanceof HubError || (error as NodeJS.ErrnoException).syscall !== undefined) throw error;
-    throw new HubError('network', `${url}: the download broke off after ${loaded} bytes (${(error as Error).message})`, undefined, true);
+    throw new HubError(
+      'network',
+      `${url}: the download broke off after ${loaded} bytes (${(error as Error).message})`,
+      undefined,
+      true,
+    );
   } finally {
     await handle.close();
   }

@@ -85,9 +85,7 @@ export async function resolveModel(idOrPath: string, options: ResolveModelOption
 /** Hub repository ids: "Name" or "Org/Name", letters/digits/`_`/`-`/`.`, no `--` or `..`, at most 96 characters. */
 export function isRepoId(value: string): boolean {
   const part = '[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?';
-  return (
-    new RegExp(`^(?:${part}/)?${part}$`).test(value) && !value.includes('--') && !value.includes('..') && value.length <= 96
-  );
+  return new RegExp(`^(?:${part}/)?${part}$`).test(value) && !value.includes('--') && !value.includes('..') && value.length <= 96;
 }
 
 function existingLocalDirectory(idOrPath: string): string | undefined {
@@ -142,13 +140,24 @@ async function resolveHubModel(repoId: string, options: ResolveModelOptions): Pr
   const wanted = [...listing].filter(([file]) => matchesAnyPattern(file, patterns));
   if (wanted.length === 0) {
     const available = [...listing.keys()].slice(0, 20).join(', ');
-    throw new HubError('no-files', `"${repoId}" at ${revision} (${commit}) has no files matching ${patterns.join(', ')}; it has: ${available}`);
+    throw new HubError(
+      'no-files',
+      `"${repoId}" at ${revision} (${commit}) has no files matching ${patterns.join(', ')}; it has: ${available}`,
+    );
   }
   cache.writeRef(revision, commit);
   const missing = wanted.filter(([file]) => !cache.hasSnapshotFile(commit, file));
   await forEachConcurrently(missing, options.concurrency ?? 4, async ([file, entry], index) => {
     const report = (phase: DownloadProgress['phase'], loadedBytes: number): void =>
-      options.onProgress?.({ repoId, file, fileIndex: index + 1, fileCount: missing.length, loadedBytes, totalBytes: contentSize(entry), phase });
+      options.onProgress?.({
+        repoId,
+        file,
+        fileIndex: index + 1,
+        fileCount: missing.length,
+        loadedBytes,
+        totalBytes: contentSize(entry),
+        phase,
+      });
     await fetchIntoCache(client, cache, repoId, commit, file, entry, report);
   });
   return cache.snapshotDir(commit);
@@ -247,7 +256,11 @@ function isTruthy(value: string | undefined): boolean {
 }
 
 /** Runs `task` over `items` with at most `limit` in flight; stops starting new ones after the first failure, which it rethrows. */
-async function forEachConcurrently<T>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<void>): Promise<void> {
+async function forEachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T, index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failure: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {

@@ -18,8 +18,10 @@ export const COUPLINGS = ['shared-kv', 'reencode'] as const;
 export type Coupling = (typeof COUPLINGS)[number];
 
 export function checkCoupling(coupling: unknown, twoTrunk: boolean): Coupling {
-  if (coupling !== 'shared-kv' && coupling !== 'reencode') throw new RangeError(`coupling must be one of ${COUPLINGS.join(', ')}, got ${String(coupling)}`);
-  if (coupling === 'reencode' && !twoTrunk) throw new RangeError("coupling 'reencode' needs two-trunk mode (in full mode one trunk computes every position)");
+  if (coupling !== 'shared-kv' && coupling !== 'reencode')
+    throw new RangeError(`coupling must be one of ${COUPLINGS.join(', ')}, got ${String(coupling)}`);
+  if (coupling === 'reencode' && !twoTrunk)
+    throw new RangeError("coupling 'reencode' needs two-trunk mode (in full mode one trunk computes every position)");
   return coupling;
 }
 

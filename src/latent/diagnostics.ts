@@ -16,7 +16,10 @@ export function bootstrapMeanDelta(
   if (a.length !== b.length) throw new RangeError('bootstrap: paired samples must have the same length');
   const n = a.length;
   const ratio = (idx: ArrayLike<number>) => {
-    let sa = 0, ca = 0, sb = 0, cb = 0;
+    let sa = 0,
+      ca = 0,
+      sb = 0,
+      cb = 0;
     for (let i = 0; i < idx.length; i++) {
       const k = idx[i];
       sa += a[k].sum;
@@ -24,7 +27,7 @@ export function bootstrapMeanDelta(
       sb += b[k].sum;
       cb += b[k].count;
     }
-    return (sb / Math.max(1, cb)) - (sa / Math.max(1, ca));
+    return sb / Math.max(1, cb) - sa / Math.max(1, ca);
   };
   const all = Array.from({ length: n }, (_, i) => i);
   const delta = ratio(all);
@@ -67,7 +70,12 @@ export function nearestTokens(vectors: Tensor, embeddings: Tensor, k: number, de
 }
 
 /** Logit lens: the LM head applied to (post-norm) hidden states [N, D]; top-k tokens with probabilities. */
-export function logitLens(hidden: Tensor, lmHead: (h: Tensor) => Tensor, k: number, decode: (id: number) => string): DecodedToken[][] {
+export function logitLens(
+  hidden: Tensor,
+  lmHead: (h: Tensor) => Tensor,
+  k: number,
+  decode: (id: number) => string,
+): DecodedToken[][] {
   return torch.scope(() =>
     torch.noGrad(() => {
       const probs = lmHead(hidden).float().softmax(-1);

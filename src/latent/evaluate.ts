@@ -8,7 +8,16 @@ import { answersEqual, extractAnswer, formatPrompt } from '../data/gsm8k';
 import type { LatentModel } from './model';
 import type { LatentAblation, LatentRecord, StopScore } from './forward';
 import type { LatentSequence } from './sequence';
-import { bestF1Threshold, bootstrapMeanDelta, histogram, logitLens, nearestTokens, precisionRecallF1, recurringTokens, resultAppears } from './diagnostics';
+import {
+  bestF1Threshold,
+  bootstrapMeanDelta,
+  histogram,
+  logitLens,
+  nearestTokens,
+  precisionRecallF1,
+  recurringTokens,
+  resultAppears,
+} from './diagnostics';
 import { generateWithLatents } from './generate';
 import { pairedAccuracy, type PairedAccuracy } from './study';
 
@@ -58,7 +67,10 @@ export interface StopEvaluation {
 }
 
 /** Precision, recall and F1 of (logit, target) pairs, deciding "start" above probability `threshold`. */
-export function scoresAtThreshold(scores: readonly [number, number][], threshold: number): { threshold: number; precision: number; recall: number; f1: number } {
+export function scoresAtThreshold(
+  scores: readonly [number, number][],
+  threshold: number,
+): { threshold: number; precision: number; recall: number; f1: number } {
   const c = { tp: 0, fp: 0, fn: 0 };
   for (const [logit, target] of scores) {
     const decided = 1 / (1 + Math.exp(-logit)) > threshold;
@@ -115,13 +127,27 @@ const mean = (s: SumCount) => (s.count ? s.sum / s.count : NaN);
 export function evaluateLoss(
   lm: LatentModel,
   seqs: LatentSequence[],
-  { batchSize = 8, ablation, onProgress }: { batchSize?: number; ablation?: LatentAblation; /** examples done, after each batch */ onProgress?: (done: number) => void } = {},
+  {
+    batchSize = 8,
+    ablation,
+    onProgress,
+  }: {
+    batchSize?: number;
+    ablation?: LatentAblation;
+    /** examples done, after each batch */ onProgress?: (done: number) => void;
+  } = {},
 ): LossEvaluation {
   const lmT: SumCount = { sum: 0, count: 0 };
   const next: SumCount = { sum: 0, count: 0 };
   const result: SumCount = { sum: 0, count: 0 };
   const stepT: SumCount = { sum: 0, count: 0 };
-  let startSum = 0, startCount = 0, stopSum = 0, stopCount = 0, latentNorm = 0, tokenNorm = 0, batches = 0;
+  let startSum = 0,
+    startCount = 0,
+    stopSum = 0,
+    stopCount = 0,
+    latentNorm = 0,
+    tokenNorm = 0,
+    batches = 0;
   const confusion = { tp: 0, fp: 0, fn: 0, tn: 0 };
   const perExample: LossEvaluation['perExample'] = [];
   const startScores: [number, number][] = [];
@@ -129,7 +155,12 @@ export function evaluateLoss(
   torch.noGrad(() => {
     for (let i = 0; i < seqs.length; i += batchSize) {
       torch.scope(() => {
-        const r = lm.forward(seqs.slice(i, i + batchSize), { ablation, perExample: true, collectStartScores: true, collectStopScores: true });
+        const r = lm.forward(seqs.slice(i, i + batchSize), {
+          ablation,
+          perExample: true,
+          collectStartScores: true,
+          collectStopScores: true,
+        });
         startScores.push(...r.startScores);
         for (const d of r.stopScores) stopScores.push({ ...d, example: i + d.example });
         lmT.sum += r.lmSum;
@@ -148,7 +179,13 @@ export function evaluateLoss(
         latentNorm += r.latentNorm;
         tokenNorm += r.tokenNorm;
         batches++;
-        for (const e of r.perExample) perExample.push({ lm: { sum: e[0], count: e[1] }, next: { sum: e[2], count: e[3] }, result: { sum: e[4], count: e[5] }, step: { sum: e[6], count: e[7] } });
+        for (const e of r.perExample)
+          perExample.push({
+            lm: { sum: e[0], count: e[1] },
+            next: { sum: e[2], count: e[3] },
+            result: { sum: e[4], count: e[5] },
+            step: { sum: e[6], count: e[7] },
+          });
       });
       onProgress?.(Math.min(seqs.length, i + batchSize));
     }
@@ -171,7 +208,11 @@ export function evaluateLoss(
 }
 
 /** Latent records of a forward pass over `seqs` (input embeddings and post-norm hidden states at latent positions). */
-export function collectLatents(lm: LatentModel, seqs: LatentSequence[], batchSize = 8): (LatentRecord & { sequence: LatentSequence })[] {
+export function collectLatents(
+  lm: LatentModel,
+  seqs: LatentSequence[],
+  batchSize = 8,
+): (LatentRecord & { sequence: LatentSequence })[] {
   const out: (LatentRecord & { sequence: LatentSequence })[] = [];
   torch.noGrad(() => {
     for (let i = 0; i < seqs.length; i += batchSize) {
@@ -232,13 +273,20 @@ export function latentAblationsWithConstant(
   // the mean comes from training data, so that the test examples play no part in their own ablation
   const latents = collectLatents(lm, trainSeqs ?? seqs, batchSize);
   const meanVector = torch.keep(
-    torch.scope(() => (latents.length ? torch.stack(latents.map((l) => l.embed)).mean(0) : torch.zeros([lm.model.config.hiddenSize]))),
+    torch.scope(() =>
+      latents.length ? torch.stack(latents.map((l) => l.embed)).mean(0) : torch.zeros([lm.model.config.hiddenSize]),
+    ),
   );
   for (const l of latents) {
     l.embed.dispose();
     l.hidden.dispose();
   }
-  const constant = learnConstantLatent(lm, trainSeqs ?? seqs, { steps: constantSteps, lr: constantLr, init: meanVector, batchSize });
+  const constant = learnConstantLatent(lm, trainSeqs ?? seqs, {
+    steps: constantSteps,
+    lr: constantLr,
+    init: meanVector,
+    batchSize,
+  });
   const variants: [AblationResult['name'], LatentAblation][] = [
     ['zeros', { kind: 'zeros' }],
     ['mean', { kind: 'vector', vector: meanVector }],
@@ -249,14 +297,36 @@ export function latentAblationsWithConstant(
   const resultOf = (e: LossEvaluation) => e.perExample.map((p) => p.result);
   const stepOf = (e: LossEvaluation) => e.perExample.map((p) => p.step);
   const results: AblationResult[] = [
-    { name: 'trained', nextStepLoss: trained.nextStepLoss, resultLoss: trained.resultLoss, stepLoss: trained.stepLoss, delta: 0, ci: [0, 0], resultDelta: 0, resultCi: [0, 0], stepDelta: 0, stepCi: [0, 0] },
+    {
+      name: 'trained',
+      nextStepLoss: trained.nextStepLoss,
+      resultLoss: trained.resultLoss,
+      stepLoss: trained.stepLoss,
+      delta: 0,
+      ci: [0, 0],
+      resultDelta: 0,
+      resultCi: [0, 0],
+      stepDelta: 0,
+      stepCi: [0, 0],
+    },
   ];
   for (const [name, ablation] of variants) {
     const e = evaluateLoss(lm, seqs, { batchSize, ablation });
     const d = bootstrapMeanDelta(nextOf(trained), nextOf(e), { seed });
     const rd = bootstrapMeanDelta(resultOf(trained), resultOf(e), { seed });
     const sd = bootstrapMeanDelta(stepOf(trained), stepOf(e), { seed });
-    results.push({ name, nextStepLoss: e.nextStepLoss, resultLoss: e.resultLoss, stepLoss: e.stepLoss, delta: d.delta, ci: d.ci, resultDelta: rd.delta, resultCi: rd.ci, stepDelta: sd.delta, stepCi: sd.ci });
+    results.push({
+      name,
+      nextStepLoss: e.nextStepLoss,
+      resultLoss: e.resultLoss,
+      stepLoss: e.stepLoss,
+      delta: d.delta,
+      ci: d.ci,
+      resultDelta: rd.delta,
+      resultCi: rd.ci,
+      stepDelta: sd.delta,
+      stepCi: sd.ci,
+    });
   }
   meanVector.dispose();
   return { ablations: results, constant };
@@ -305,7 +375,11 @@ export interface DecodedLatent {
 }
 
 /** Decodes each latent to its nearest token embeddings and logit-lens tokens. */
-export function inspectLatents(lm: LatentModel, seqs: LatentSequence[], { topK = 5, batchSize = 8 }: { topK?: number; batchSize?: number } = {}): {
+export function inspectLatents(
+  lm: LatentModel,
+  seqs: LatentSequence[],
+  { topK = 5, batchSize = 8 }: { topK?: number; batchSize?: number } = {},
+): {
   decoded: DecodedLatent[];
   recurring: { token: string; count: number }[];
   resultHitRate: number;
@@ -390,7 +464,15 @@ export interface AccuracyOptions {
  * latents question i+1 computed at the same span and step) or a constant. Paired tests compare them.
  */
 export function answerAccuracy(lm: LatentModel, examples: Gsm8kExample[], o: AccuracyOptions = {}): AccuracyResult {
-  const { maxNewTokens = 256, maxLatents = 8, startThreshold = lm.heads.startThreshold, onProgress, oracleLatents, ablate, seed = 0 } = o;
+  const {
+    maxNewTokens = 256,
+    maxLatents = 8,
+    startThreshold = lm.heads.startThreshold,
+    onProgress,
+    oracleLatents,
+    ablate,
+    seed = 0,
+  } = o;
   const correct: AccuracyResult['correct'] = { withLatents: [], withoutLatents: [] };
   let spanCount = 0;
   let away = 0;
@@ -408,9 +490,16 @@ export function answerAccuracy(lm: LatentModel, examples: Gsm8kExample[], o: Acc
     spanCount += a.spans.length;
     away += a.spans.filter((s) => !s.atBreakpoint).length;
     for (const s of a.spans) lengths.push(s.latents);
-    if (samples.length < 8) samples.push({ question: ex.question, text: a.markedText, correct: ok(a.text, ex), answer: ex.answerText });
+    if (samples.length < 8)
+      samples.push({ question: ex.question, text: a.markedText, correct: ok(a.text, ex), answer: ex.answerText });
     if (oracleLatents !== undefined) {
-      const g = generateWithLatents(lm, prompt, { ...base, useLatents: true, placement: 'oracle', oracleLatents, keepLatents: !!ablate });
+      const g = generateWithLatents(lm, prompt, {
+        ...base,
+        useLatents: true,
+        placement: 'oracle',
+        oracleLatents,
+        keepLatents: !!ablate,
+      });
       (correct.oracle ??= []).push(ok(g.text, ex));
       if (ablate) oracleLatentsOf.push(g.spans.map((s) => (s.hiddens!.forEach((h) => h.dispose()), s.embeds!)));
     }
@@ -423,13 +512,22 @@ export function answerAccuracy(lm: LatentModel, examples: Gsm8kExample[], o: Acc
       // another question's latents at the same span and step (its last ones when it has fewer)
       const other = oracleLatentsOf[(i + 1) % n];
       const shuffled = generateWithLatents(lm, prompt, {
-        ...base, useLatents: true, placement: 'oracle', oracleLatents,
+        ...base,
+        useLatents: true,
+        placement: 'oracle',
+        oracleLatents,
         latentInput: (span, j) => {
           const s = other[Math.min(span, other.length - 1)];
           return s?.length ? s[Math.min(j, s.length - 1)] : null;
         },
       });
-      const constant = generateWithLatents(lm, prompt, { ...base, useLatents: true, placement: 'oracle', oracleLatents, latentInput: () => ablate.constant });
+      const constant = generateWithLatents(lm, prompt, {
+        ...base,
+        useLatents: true,
+        placement: 'oracle',
+        oracleLatents,
+        latentInput: () => ablate.constant,
+      });
       (correct.oracleShuffled ??= []).push(ok(shuffled.text, ex));
       (correct.oracleConstant ??= []).push(ok(constant.text, ex));
       onProgress?.(n + i + 1);
@@ -438,10 +536,14 @@ export function answerAccuracy(lm: LatentModel, examples: Gsm8kExample[], o: Acc
   }
   const n = examples.length;
   const rate = (c: boolean[] | undefined) => (c && n ? c.filter(Boolean).length / n : undefined);
-  const paired: AccuracyResult['paired'] = { withVsWithout: pairedAccuracy(correct.withLatents!, correct.withoutLatents!, { seed }) };
+  const paired: AccuracyResult['paired'] = {
+    withVsWithout: pairedAccuracy(correct.withLatents!, correct.withoutLatents!, { seed }),
+  };
   if (correct.oracle) paired.oracleVsWithout = pairedAccuracy(correct.oracle, correct.withoutLatents!, { seed });
-  if (correct.oracle && correct.oracleShuffled) paired.oracleVsShuffled = pairedAccuracy(correct.oracle, correct.oracleShuffled, { seed });
-  if (correct.oracle && correct.oracleConstant) paired.oracleVsConstant = pairedAccuracy(correct.oracle, correct.oracleConstant, { seed });
+  if (correct.oracle && correct.oracleShuffled)
+    paired.oracleVsShuffled = pairedAccuracy(correct.oracle, correct.oracleShuffled, { seed });
+  if (correct.oracle && correct.oracleConstant)
+    paired.oracleVsConstant = pairedAccuracy(correct.oracle, correct.oracleConstant, { seed });
   return {
     withLatents: rate(correct.withLatents) ?? 0,
     withoutLatents: rate(correct.withoutLatents) ?? 0,
@@ -452,7 +554,9 @@ export function answerAccuracy(lm: LatentModel, examples: Gsm8kExample[], o: Acc
     spans: spanCount,
     spansAway: away,
     ...(correct.oracle ? { oracle: rate(correct.oracle) } : {}),
-    ...(correct.oracleShuffled ? { oracleShuffled: rate(correct.oracleShuffled), oracleConstant: rate(correct.oracleConstant) } : {}),
+    ...(correct.oracleShuffled
+      ? { oracleShuffled: rate(correct.oracleShuffled), oracleConstant: rate(correct.oracleConstant) }
+      : {}),
     correct,
     paired,
     samples,

@@ -57,7 +57,6 @@ export type LatentAblation =
   | { kind: 'vector'; vector: Tensor } // the mean latent, or a learned constant (pause tokens)
   | { kind: 'shuffled' }; // each example gets the latent another example of the batch computed
 
-
 export interface LatentForwardOptions {
   backbone: Backbone;
   /** the trunk that processes latent positions: the backbone itself (full fine-tuning) or a trainable copy */
@@ -273,7 +272,16 @@ function planWaves(seqs: LatentSequence[], chunks: Chunk[][], startPosWeight: nu
       for (let i = 0; i < start.count; i++) plan.start.posWeight.push(posWeight);
       const lastRows = plan.lastRows.length;
       lens.forEach((l, b) => plan.lastRows.push(b * T + Math.max(l - 1, 0)));
-      plan.steps.push({ kind: 'language', pass: addPass(T, lens.map((l) => l > 0)), lm, start, lastRows });
+      plan.steps.push({
+        kind: 'language',
+        pass: addPass(
+          T,
+          lens.map((l) => l > 0),
+        ),
+        lm,
+        start,
+        lastRows,
+      });
     } else {
       const spans = chunks.map((c) => (c[w]?.kind === 'latent' ? (c[w] as LatentChunk) : undefined));
       const K = Math.max(...spans.map((c) => (c ? c.count : -1)));
@@ -373,9 +381,23 @@ function layoutTensors(plan: Plan, device: string, lossDtype: torch.DType, ablat
     stopTargets: floats(plan.stop.targets),
     lastRows: list(plan.lastRows),
     /** [P, B, 1]: which examples a pass advances */
-    passValid: boolTensor(Uint8Array.from(plan.passes.flatMap((p) => p.valid), (v) => (v ? 1 : 0)), [P, B, 1], device),
+    passValid: boolTensor(
+      Uint8Array.from(
+        plan.passes.flatMap((p) => p.valid),
+        (v) => (v ? 1 : 0),
+      ),
+      [P, B, 1],
+      device,
+    ),
     /** [P, B]: the rows each pass's latents are taken from, for the shuffled ablation */
-    shuffled: ablation.kind === 'shuffled' ? int64Tensor(plan.passes.flatMap((p) => shuffledOrder(p.valid)), [P, B], device) : null,
+    shuffled:
+      ablation.kind === 'shuffled'
+        ? int64Tensor(
+            plan.passes.flatMap((p) => shuffledOrder(p.valid)),
+            [P, B],
+            device,
+          )
+        : null,
   };
 }
 
@@ -390,7 +412,12 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
   // Each trunk computes in its own dtype (two-trunk mode may keep the frozen copy in bfloat16).
   const runPass = (trunk: Trunk, x: Tensor, pass: Pass, cache: KVCache): Tensor => {
     const dtype = trunk.normWeight.dtype;
-    return trunk.decode(x.dtype === dtype ? x : x.to(dtype), positions.narrow(1, pass.slot, pass.length), mask.narrow(2, pass.slot, pass.length).narrow(3, 0, pass.slot + pass.length), cache);
+    return trunk.decode(
+      x.dtype === dtype ? x : x.to(dtype),
+      positions.narrow(1, pass.slot, pass.length),
+      mask.narrow(2, pass.slot, pass.length).narrow(3, 0, pass.slot + pass.length),
+      cache,
+    );
   };
 
   // Pre-norm hidden state of each example's last real position so far: the input of the next latent step.
@@ -428,14 +455,26 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
       setLast(pre.reshape([B * pass.length, D]).indexSelect(0, layout.lastRows.narrow(0, step.lastRows, B)), pass);
     } else {
       const spans = step.spans.map((c, b) => (c ? seqs[b].spans[c.span] : undefined));
-      const { embed, stopLogit } = heads.step({ pre: lastPre!, normWeight: latentTrunk.normWeight, eps: latentTrunk.eps, index: step.j, tokens: backbone, spans });
+      const { embed, stopLogit } = heads.step({
+        pre: lastPre!,
+        normWeight: latentTrunk.normWeight,
+        eps: latentTrunk.eps,
+        index: step.j,
+        tokens: backbone,
+        spans,
+      });
       const stopRow = stopLogits.length * B;
       stopLogits.push(stopLogit);
       const { pass } = step;
       if (pass === null) continue;
       let x = embed;
       if (ablation.kind === 'zeros') x = torch.zerosLike(embed);
-      else if (ablation.kind === 'vector') x = fedVector ??= ablation.vector.to(embed.dtype).to(device).unsqueeze(0).expand([B, embed.size(1)]);
+      else if (ablation.kind === 'vector')
+        x = fedVector ??= ablation.vector
+          .to(embed.dtype)
+          .to(device)
+          .unsqueeze(0)
+          .expand([B, embed.size(1)]);
       else if (ablation.kind === 'shuffled') x = x.indexSelect(0, layout.shuffled!.select(0, pass.index));
       latentNorms.push({ norms: x.detach().pow(2).sum(-1).sqrt(), valid: pass.valid });
       const pre = runPass(latentTrunk, x.unsqueeze(1), pass, caches.latent);
@@ -447,7 +486,9 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
         pass.valid.forEach((v, b) => {
           if (!v) return;
           const record = {
-            example: b, span: step.spans[b]!.span, step: step.j,
+            example: b,
+            span: step.spans[b]!.span,
+            step: step.j,
             embed: torch.keep(x.select(0, b).detach()),
             hidden: torch.keep(hid.select(0, b).detach()),
             stopProb: NaN, // filled from the readback below
@@ -474,7 +515,10 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
     startLogits = atLeastFloat32(heads.startLogits(catRows(startHidden)));
     // per-row positive weights: each wave's rows carry their wave's weight
     const like = (t: Tensor) => t.to(startLogits!.dtype);
-    startLoss = torch.F.binaryCrossEntropyWithLogits(startLogits, like(layout.startTargets), { posWeight: like(layout.startPosWeight), reduction: 'sum' });
+    startLoss = torch.F.binaryCrossEntropyWithLogits(startLogits, like(layout.startTargets), {
+      posWeight: like(layout.startPosWeight),
+      reduction: 'sum',
+    });
   }
   let stopAll: Tensor | null = null;
   let stopLoss = zero();
@@ -505,7 +549,14 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
 
   const res: LatentForwardResult = {
     loss: lmLoss.div(Math.max(1, plan.lm.rows.length)),
-    lmSum: 0, lmCount: 0, nextStepSum: 0, nextStepCount: 0, resultSum: 0, resultCount: 0, stepSum: 0, stepCount: 0,
+    lmSum: 0,
+    lmCount: 0,
+    nextStepSum: 0,
+    nextStepCount: 0,
+    resultSum: 0,
+    resultCount: 0,
+    stepSum: 0,
+    stepCount: 0,
     startLoss: startLoss.div(Math.max(1, plan.start.rows.length)),
     stopLoss: stopLoss.div(Math.max(1, plan.stop.rows.length)),
     startCount: plan.start.rows.length,
@@ -514,8 +565,20 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
     latents: latents.map(({ record, stopRow }) => ({ ...record, stopProb: values[stopProbsAt + stopRow] })),
     perExample: Array.from({ length: B }, () => [0, 0, 0, 0, 0, 0, 0, 0]),
     startScores: [],
-    startFeatures: o.collectStartFeatures && startHidden.length ? { features: torch.keep(catRows(startHidden).detach().to('float64')), targets: [...plan.start.targets] } : null,
-    stopScores: o.collectStopScores && stopAtRows ? plan.stop.targets.map((target, i) => ({ example: plan.stop.example[i], span: plan.stop.span[i], step: plan.stop.step[i], logit: values[stopScoresAt + i], target })) : [],
+    startFeatures:
+      o.collectStartFeatures && startHidden.length
+        ? { features: torch.keep(catRows(startHidden).detach().to('float64')), targets: [...plan.start.targets] }
+        : null,
+    stopScores:
+      o.collectStopScores && stopAtRows
+        ? plan.stop.targets.map((target, i) => ({
+            example: plan.stop.example[i],
+            span: plan.stop.span[i],
+            step: plan.stop.step[i],
+            logit: values[stopScoresAt + i],
+            target,
+          }))
+        : [],
     latentNorm: 0,
     tokenNorm: 0,
     hidden: hidden ? hidden.perExample(seqs.map((s) => s.ids.length)) : [],

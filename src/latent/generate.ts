@@ -76,7 +76,12 @@ export function generateWithLatents(lm: LatentModel, prompt: string, o: LatentGe
   const spans: GeneratedSpan[] = [];
 
   // Runs one chunk at consecutive positions; returns the last position's pre-norm hidden [1, D].
-  const feed = (trunk: typeof lm.backbone | typeof lm.latentTrunk, x: Tensor, cache: KVCache = caches.language, advance = true): Tensor => {
+  const feed = (
+    trunk: typeof lm.backbone | typeof lm.latentTrunk,
+    x: Tensor,
+    cache: KVCache = caches.language,
+    advance = true,
+  ): Tensor => {
     const T = x.size(1);
     const S = position + T;
     const q = torch.arange(position, S, { dtype: 'int64', device }).unsqueeze(0);
@@ -108,14 +113,28 @@ export function generateWithLatents(lm: LatentModel, prompt: string, o: LatentGe
           const hidden = lm.backbone.finalNorm(lastPre);
           const atBreakpoint = pattern.test(text);
           // the oracle opens one span per breakpoint (not again after the span it just opened there)
-          const open = oracle ? atBreakpoint && spans.at(-1)?.at !== tokens.length : torch.sigmoid(lm.heads.startLogits(hidden)).item() > startThreshold;
+          const open = oracle
+            ? atBreakpoint && spans.at(-1)?.at !== tokens.length
+            : torch.sigmoid(lm.heads.startLogits(hidden)).item() > startThreshold;
           if (useLatents && open) {
             // Open a span: <bot>, latents until the end classifier fires (or the cap), <eot>.
             replace(torch.scope(() => feed(lm.backbone, embedIds([lm.botId]))));
             const probs: number[] = [];
-            const span: GeneratedSpan = { at: tokens.length, latents: 0, stopProbs: probs, atBreakpoint, ...(o.keepLatents ? { embeds: [], hiddens: [] } : {}) };
+            const span: GeneratedSpan = {
+              at: tokens.length,
+              latents: 0,
+              stopProbs: probs,
+              atBreakpoint,
+              ...(o.keepLatents ? { embeds: [], hiddens: [] } : {}),
+            };
             for (let j = 0; ; j++) {
-              const { embed: computed, stopLogit } = lm.heads.step({ pre: lastPre, normWeight: lm.latentTrunk.normWeight, eps: lm.latentTrunk.eps, index: j, tokens: lm.backbone });
+              const { embed: computed, stopLogit } = lm.heads.step({
+                pre: lastPre,
+                normWeight: lm.latentTrunk.normWeight,
+                eps: lm.latentTrunk.eps,
+                index: j,
+                tokens: lm.backbone,
+              });
               const p = torch.sigmoid(stopLogit).item();
               probs.push(p);
               const stop = oracle && o.oracleLatents !== undefined ? j >= o.oracleLatents : p > stopThreshold || j >= maxLatents;

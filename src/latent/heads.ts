@@ -8,7 +8,13 @@ import * as torch from '../torch';
 import { Module, Parameter } from '../torch/nn';
 import type { Tensor } from '../torch';
 import type { LatentStepOutput } from '../torch/kernels/latent-step';
-import { createLatentInput, type LatentInput, type LatentInputKind, type LatentInputSpec, type LatentStepArgs } from './latent-input';
+import {
+  createLatentInput,
+  type LatentInput,
+  type LatentInputKind,
+  type LatentInputSpec,
+  type LatentStepArgs,
+} from './latent-input';
 
 export interface LatentHeadsOptions {
   hidden: number;
@@ -51,7 +57,14 @@ export class LatentHeads extends Module {
     this.markers = torch.scope(() => new Parameter(o.markerInit.to(dtype).to(device).clone()));
     if (o.freezeMarkers) this.markers.requiresGrad_(false);
     this.input = torch.scope(() =>
-      createLatentInput(o.input ?? 'affine', { hidden: D, dtype, device, scale: o.scale, initRow: o.inputInitRow ?? o.markerInit.select(0, 0), excludeIds: o.excludeIds }),
+      createLatentInput(o.input ?? 'affine', {
+        hidden: D,
+        dtype,
+        device,
+        scale: o.scale,
+        initRow: o.inputInitRow ?? o.markerInit.select(0, 0),
+        excludeIds: o.excludeIds,
+      }),
     );
     // Small random classifier weights; biases set so that the first decisions follow the priors:
     // a span of k latents stops with probability ~1/(k+1) per step.
@@ -79,7 +92,8 @@ export class LatentHeads extends Module {
   }
   private affine(name: 'gain' | 'bias'): Parameter {
     const p = (this.input as unknown as Record<string, unknown>)[name];
-    if (!(p instanceof Parameter)) throw new TypeError(`LatentHeads.${name}: the '${this.input.kind}' latent input has no ${name} (only 'affine' does)`);
+    if (!(p instanceof Parameter))
+      throw new TypeError(`LatentHeads.${name}: the '${this.input.kind}' latent input has no ${name} (only 'affine' does)`);
     return p;
   }
 
@@ -91,7 +105,17 @@ export class LatentHeads extends Module {
   /** Heads of the same form and shapes, with fresh parameters (load a state dict to copy). */
   static like(other: LatentHeads): LatentHeads {
     const { markerInit: _m, inputInitRow: _r, ...o } = other.options; // init tensors may be gone: shapes come from the parameters
-    return torch.scope(() => new LatentHeads({ ...o, markerInit: other.markers.detach(), input: other.input.spec(), scale: other.scale, dtype: other.markers.dtype, device: other.markers.device }));
+    return torch.scope(
+      () =>
+        new LatentHeads({
+          ...o,
+          markerInit: other.markers.detach(),
+          input: other.input.spec(),
+          scale: other.scale,
+          dtype: other.markers.dtype,
+          device: other.markers.device,
+        }),
+    );
   }
 
   /** Start-classifier logits for post-norm hidden states [..., D]. */

@@ -141,7 +141,16 @@ export class ScaledInput extends LatentInput {
     this.identity = new Identity(init.hidden, init.dtype, init.device);
   }
   step(a: LatentStepArgs, stop: StopHead): LatentStepOutput {
-    return latentStep(a.pre, a.normWeight, this.identity.ones, this.identity.zeros, this.scale, stop.stopWeight, stop.stopBias, a.eps);
+    return latentStep(
+      a.pre,
+      a.normWeight,
+      this.identity.ones,
+      this.identity.zeros,
+      this.scale,
+      stop.stopWeight,
+      stop.stopBias,
+      a.eps,
+    );
   }
   spec(): LatentInputSpec {
     return { kind: 'scaled' };
@@ -177,7 +186,12 @@ function checkTemperature(t: number): number {
  * The token distribution at post-norm hidden states n [B, D]: p = softmax(logits / T) with the
  * excluded ids at probability 0 (computed at least in float32), and the logits themselves.
  */
-function tokenDistribution(tokens: TokenSpace, n: Tensor, temperature: number, exclude: Tensor | null): { logits: Tensor; p: Tensor } {
+function tokenDistribution(
+  tokens: TokenSpace,
+  n: Tensor,
+  temperature: number,
+  exclude: Tensor | null,
+): { logits: Tensor; p: Tensor } {
   const w = tokens.embedWeight;
   const raw = tokens.lmHead(n.dtype === w.dtype ? n : n.to(w.dtype));
   let logits = raw.dtype === 'float64' || raw.dtype === 'float32' ? raw : raw.float();
@@ -269,7 +283,10 @@ export class GatedInput extends LatentInput {
     this.lambda = torch.scope(() => {
       const lo = (-Math.log(0.999) * 2) / GatedInput.C;
       const hi = (-Math.log(0.9) * 2) / GatedInput.C;
-      const s = torch.rand([init.hidden], o).mul(hi - lo).add(lo);
+      const s = torch
+        .rand([init.hidden], o)
+        .mul(hi - lo)
+        .add(lo);
       return new Parameter(s.expm1().log()); // softplus⁻¹(s)
     });
     this.exclude = new ExcludedIds(init.excludeIds ?? []);
@@ -314,7 +331,9 @@ export class PauseInput extends LatentInput {
     const o = { dtype: init.dtype, device: init.device };
     this.vectors = torch.scope(() => {
       // start from a real token embedding (the markers' init row) when given, else at the embeddings' scale
-      const row = init.initRow ? init.initRow.to(init.dtype).reshape([1, init.hidden]) : torch.randn([1, init.hidden], o).mul(0.02);
+      const row = init.initRow
+        ? init.initRow.to(init.dtype).reshape([1, init.hidden])
+        : torch.randn([1, init.hidden], o).mul(0.02);
       return new Parameter(row.expand([slots, init.hidden]).clone());
     });
   }
@@ -328,7 +347,12 @@ export class PauseInput extends LatentInput {
       const last = this.slots - 1;
       const rows = typeof a.index === 'number' ? new Array<number>(B).fill(a.index) : [...a.index];
       if (rows.length !== B) throw new RangeError(`pause: ${rows.length} latent indices for ${B} rows`);
-      const idx = torch.tensor(rows.map((j) => Math.min(Math.max(j, 0), last)), { dtype: 'int64' }).to(this.vectors.device);
+      const idx = torch
+        .tensor(
+          rows.map((j) => Math.min(Math.max(j, 0), last)),
+          { dtype: 'int64' },
+        )
+        .to(this.vectors.device);
       const v = this.vectors.indexSelect(0, idx);
       return { embed: v.dtype === a.pre.dtype ? v : v.to(a.pre.dtype), stopLogit };
     });
@@ -362,11 +386,18 @@ export class PlantedResultInput extends LatentInput {
     return torch.scope(() => {
       const { stopLogit } = normalized(a, stop, this.identity);
       const B = a.pre.size(0);
-      if (!a.spans) throw new RangeError("planted-result: the latents carry the span's result, which is only known for training sequences, not in generation");
+      if (!a.spans)
+        throw new RangeError(
+          "planted-result: the latents carry the span's result, which is only known for training sequences, not in generation",
+        );
       const j = rowIndices(a, B);
       // rows without a span (padding) take token 0; their input is never attended to
-      const ids = a.spans.map((span, b) => (span && span.resultIds.length ? span.resultIds[Math.min(j[b], span.resultIds.length - 1)] : 0));
-      const embed = a.tokens.embedWeight.indexSelect(0, torch.tensor(ids, { dtype: 'int64' }).to(a.tokens.embedWeight.device)).detach();
+      const ids = a.spans.map((span, b) =>
+        span && span.resultIds.length ? span.resultIds[Math.min(j[b], span.resultIds.length - 1)] : 0,
+      );
+      const embed = a.tokens.embedWeight
+        .indexSelect(0, torch.tensor(ids, { dtype: 'int64' }).to(a.tokens.embedWeight.device))
+        .detach();
       return { embed: embed.dtype === a.pre.dtype ? embed : embed.to(a.pre.dtype), stopLogit };
     });
   }
@@ -413,6 +444,7 @@ export function isLatentInputKind(kind: unknown): kind is LatentInputKind {
 /** Builds the form `spec` names (a clear error for an unknown kind). */
 export function createLatentInput(spec: LatentInputSpec | LatentInputKind, init: LatentInputInit): LatentInput {
   const s = typeof spec === 'string' ? { kind: spec } : spec;
-  if (!isLatentInputKind(s.kind)) throw new RangeError(`unknown latent input form '${String(s.kind)}' (one of ${LATENT_INPUT_KINDS.join(', ')})`);
+  if (!isLatentInputKind(s.kind))
+    throw new RangeError(`unknown latent input form '${String(s.kind)}' (one of ${LATENT_INPUT_KINDS.join(', ')})`);
   return LATENT_INPUT_FORMS[s.kind](init, s);
 }

@@ -19,14 +19,24 @@ export interface PositionOutputs {
   inputs: (number[] | null)[];
 }
 
-const KIND: Record<Role, PositionKind> = { [Role.Prompt]: 'token', [Role.Language]: 'token', [Role.Bot]: 'bot', [Role.Latent]: 'latent', [Role.Eot]: 'eot' };
+const KIND: Record<Role, PositionKind> = {
+  [Role.Prompt]: 'token',
+  [Role.Language]: 'token',
+  [Role.Bot]: 'bot',
+  [Role.Latent]: 'latent',
+  [Role.Eot]: 'eot',
+};
 
 /**
  * Runs `ids` with a span of `count` latents after each token position `after` (the latent forward,
  * as training and evaluation run it) and returns every position's logits, hidden state and, where
  * it is not a token, its input embedding.
  */
-export function latentLogits(lm: LatentModel, ids: readonly number[], spans: readonly { after: number; count: number }[]): PositionOutputs {
+export function latentLogits(
+  lm: LatentModel,
+  ids: readonly number[],
+  spans: readonly { after: number; count: number }[],
+): PositionOutputs {
   const vocab = lm.model.config.vocabSize;
   const bad = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
   if (bad !== undefined) throw new RangeError(`token ${bad} is outside the vocabulary (vocab_size ${vocab})`);
@@ -45,13 +55,14 @@ export function latentLogits(lm: LatentModel, ids: readonly number[], spans: rea
           if (role === Role.Bot) inputs[p] = markers[0];
           if (role === Role.Eot) inputs[p] = markers[1];
         });
-        for (const l of r.latents) inputs[seq.spans[l.span].botPosition + 1 + l.step] = l.embed.to('float64').tolist() as number[];
+        for (const l of r.latents)
+          inputs[seq.spans[l.span].botPosition + 1 + l.step] = l.embed.to('float64').tolist() as number[];
         return { ids: seq.ids, kinds: seq.roles.map((role) => KIND[role]), logits: rows(logits), hidden: rows(hidden), inputs };
       } finally {
         for (const l of r.latents) {
-    l.embed.dispose();
-    l.hidden.dispose();
-  }
+          l.embed.dispose();
+          l.hidden.dispose();
+        }
       }
     }),
   );
@@ -61,13 +72,18 @@ export function latentLogits(lm: LatentModel, ids: readonly number[], spans: rea
 export function parseSpans(text: string, sequences: number): { after: number; count: number }[][] {
   const lists = text.split(';').map((s) => s.trim());
   if (lists.length !== 1 && lists.length !== sequences)
-    throw new RangeError(`--spans: ${lists.length} span lists for ${sequences} sequences (give one list for all, or one per sequence, separated by ";")`);
+    throw new RangeError(
+      `--spans: ${lists.length} span lists for ${sequences} sequences (give one list for all, or one per sequence, separated by ";")`,
+    );
   const parsed = lists.map((list, i) =>
     list === ''
       ? []
       : list.split(',').map((item, j) => {
           const m = /^\s*(\d+)\s*:\s*(\d+)\s*$/.exec(item);
-          if (!m) throw new RangeError(`--spans: list ${i + 1}, item ${j + 1} is ${JSON.stringify(item)}, not POS:K (a token position and a latent count)`);
+          if (!m)
+            throw new RangeError(
+              `--spans: list ${i + 1}, item ${j + 1} is ${JSON.stringify(item)}, not POS:K (a token position and a latent count)`,
+            );
           return { after: Number(m[1]), count: Number(m[2]) };
         }),
   );

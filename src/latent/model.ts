@@ -40,7 +40,10 @@ export function resizeTokenEmbeddings(model: Qwen2ForCausalLM, vocab: number, in
   torch.noGrad(() =>
     torch.scope(() => {
       const grow = (p: Parameter) => {
-        const extra = p.select(0, initId).unsqueeze(0).expand([vocab - old, p.size(1)]);
+        const extra = p
+          .select(0, initId)
+          .unsqueeze(0)
+          .expand([vocab - old, p.size(1)]);
         p._replaceData(torch.cat([p, extra], 0));
       };
       grow(model.model.embed_tokens.weight);
@@ -78,9 +81,14 @@ export class LatentModel {
     const [botId, eotId] = tokenizer.addSpecialTokens([BOT, EOT]);
     const initToken = o.markerInitToken ?? '=';
     const initIds = tokenizer.encode(initToken);
-    if (initIds.length !== 1) throw new RangeError(`markerInitToken '${initToken}' must be a single token, it encodes to ${initIds.length}`);
+    if (initIds.length !== 1)
+      throw new RangeError(`markerInitToken '${initToken}' must be a single token, it encodes to ${initIds.length}`);
     resizeTokenEmbeddings(model, Math.max(botId, eotId) + 1, initIds[0]);
-    const scale = measureLatentScale(model, tokenizer, o.scaleSample ?? ['Question: Natalia sold clips to 48 of her friends in April.\nAnswer:']);
+    const scale = measureLatentScale(
+      model,
+      tokenizer,
+      o.scaleSample ?? ['Question: Natalia sold clips to 48 of her friends in April.\nAnswer:'],
+    );
     const heads = torch.scope(() => {
       const row = model.model.embed_tokens.weight.select(0, initIds[0]).detach().float();
       return new LatentHeads({
@@ -130,8 +138,19 @@ export class LatentModel {
     }
   }
 
-  forward(seqs: LatentSequence[], o: Omit<LatentForwardOptions, 'backbone' | 'latentTrunk' | 'heads' | 'botId' | 'eotId' | 'coupling'> = {}): LatentForwardResult {
-    return latentForward(seqs, { backbone: this.backbone, latentTrunk: this.latentTrunk, heads: this.heads, botId: this.botId, eotId: this.eotId, coupling: this.coupling, ...o });
+  forward(
+    seqs: LatentSequence[],
+    o: Omit<LatentForwardOptions, 'backbone' | 'latentTrunk' | 'heads' | 'botId' | 'eotId' | 'coupling'> = {},
+  ): LatentForwardResult {
+    return latentForward(seqs, {
+      backbone: this.backbone,
+      latentTrunk: this.latentTrunk,
+      heads: this.heads,
+      botId: this.botId,
+      eotId: this.eotId,
+      coupling: this.coupling,
+      ...o,
+    });
   }
 
   train(on = true): void {

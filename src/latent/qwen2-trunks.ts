@@ -9,7 +9,14 @@ import { RMSNorm } from '../torch/nn';
 import type { Qwen2Config } from '../models/qwen2/config';
 import type { Backbone, Trunk } from './forward';
 
-function runLayers(layers: Iterable<Qwen2DecoderLayer>, rotary: Qwen2RotaryEmbedding, x: Tensor, positions: Tensor, mask: Tensor, cache: KVCache): Tensor {
+function runLayers(
+  layers: Iterable<Qwen2DecoderLayer>,
+  rotary: Qwen2RotaryEmbedding,
+  x: Tensor,
+  positions: Tensor,
+  mask: Tensor,
+  cache: KVCache,
+): Tensor {
   return torch.scope(() => {
     const rope = rotary.forward(positions, x.dtype);
     const attention = { mask, isCausal: false };
@@ -54,7 +61,9 @@ export class LatentDecoder extends Module implements Trunk {
   ) {
     super();
     Object.defineProperty(this, 'rotary', { value: rotary, enumerable: false });
-    this.layers = new ModuleList(Array.from({ length: config.numHiddenLayers }, (_, i) => new Qwen2DecoderLayer(config, i, placement)));
+    this.layers = new ModuleList(
+      Array.from({ length: config.numHiddenLayers }, (_, i) => new Qwen2DecoderLayer(config, i, placement)),
+    );
     this.norm = new RMSNorm(config.hiddenSize, config.rmsNormEps, placement);
     this.eps = config.rmsNormEps;
   }

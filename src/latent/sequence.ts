@@ -32,7 +32,8 @@ export function namedLatentSchedule(kind: LatentScheduleKind, k: number): Latent
   if (kind === 'fixed' || k === 0) return k;
   const clamp = (n: number) => Math.max(1, Math.min(k, n));
   if (kind === 'digits') return (i, e) => clamp(e.breakpoints[i].result.replace(/[^0-9]/g, '').length);
-  if (kind === 'operations') return (i, e) => clamp((e.breakpoints[i].expression.replace(/^\s*-/, '').match(/[-+*/×÷]/g) ?? []).length);
+  if (kind === 'operations')
+    return (i, e) => clamp((e.breakpoints[i].expression.replace(/^\s*-/, '').match(/[-+*/×÷]/g) ?? []).length);
   throw new RangeError(`unknown latent schedule '${String(kind)}' (one of ${LATENT_SCHEDULE_KINDS.join(', ')})`);
 }
 
@@ -143,7 +144,14 @@ export function buildLatentSequence(example: Gsm8kExample, tokenizer: TextEncode
       push(options.botId, Role.Bot);
       for (let i = 0; i < k; i++) push(-1, Role.Latent);
       push(options.eotId, Role.Eot);
-      spans.push({ botPosition, count: k, breakpointIndex: seg.breakpointIndex, expression: seg.breakpoint.expression, result: seg.breakpoint.result, resultIds: [] });
+      spans.push({
+        botPosition,
+        count: k,
+        breakpointIndex: seg.breakpointIndex,
+        expression: seg.breakpoint.expression,
+        result: seg.breakpoint.result,
+        resultIds: [],
+      });
     }
   }
   if (options.eosId !== undefined) push(options.eosId, Role.Language);
@@ -168,7 +176,10 @@ export function buildLatentSequence(example: Gsm8kExample, tokenizer: TextEncode
   const breakAfter = new Set<number>();
   for (const s of spans) breakAfter.add(s.botPosition - 1);
   for (let t = 0; t < n; t++) {
-    const solutionSide = roles[t] === Role.Language || (roles[t] === Role.Prompt && t + 1 < n && roles[t + 1] !== Role.Prompt) || roles[t] === Role.Eot;
+    const solutionSide =
+      roles[t] === Role.Language ||
+      (roles[t] === Role.Prompt && t + 1 < n && roles[t + 1] !== Role.Prompt) ||
+      roles[t] === Role.Eot;
     if (solutionSide) startTarget[t] = breakAfter.has(t) ? 1 : 0;
   }
   if (spans.length === 0) {
@@ -185,7 +196,8 @@ export function buildLatentSequence(example: Gsm8kExample, tokenizer: TextEncode
 }
 
 /** The chunks the forward pass runs in order: language ranges and latent spans, alternating. */
-export type Chunk = { kind: 'language'; start: number; end: number } | { kind: 'latent'; start: number; count: number; span: number };
+export type Chunk =
+  { kind: 'language'; start: number; end: number } | { kind: 'latent'; start: number; count: number; span: number };
 
 export function chunksOf(seq: LatentSequence): Chunk[] {
   const chunks: Chunk[] = [];
@@ -203,11 +215,18 @@ export function chunksOf(seq: LatentSequence): Chunk[] {
  * A sequence for inspection (no training targets): `ids` with `<bot>`, `count` latent positions and
  * `<eot>` inserted after token position `after` (0-based, into `ids`) of each span.
  */
-export function sequenceWithSpans(ids: readonly number[], spans: readonly { after: number; count: number }[], botId: number, eotId: number): LatentSequence {
+export function sequenceWithSpans(
+  ids: readonly number[],
+  spans: readonly { after: number; count: number }[],
+  botId: number,
+  eotId: number,
+): LatentSequence {
   const sorted = [...spans].sort((a, b) => a.after - b.after);
   sorted.forEach((s, i) => {
-    if (!Number.isInteger(s.after) || s.after < 0 || s.after >= ids.length) throw new RangeError(`span ${i + 1}: position ${s.after} is outside the ${ids.length} tokens (0 … ${ids.length - 1})`);
-    if (!Number.isInteger(s.count) || s.count < 0) throw new RangeError(`span ${i + 1}: latent count must be a non-negative integer, got ${s.count}`);
+    if (!Number.isInteger(s.after) || s.after < 0 || s.after >= ids.length)
+      throw new RangeError(`span ${i + 1}: position ${s.after} is outside the ${ids.length} tokens (0 … ${ids.length - 1})`);
+    if (!Number.isInteger(s.count) || s.count < 0)
+      throw new RangeError(`span ${i + 1}: latent count must be a non-negative integer, got ${s.count}`);
     if (i > 0 && s.after === sorted[i - 1].after) throw new RangeError(`two spans after token position ${s.after}`);
   });
   const out: number[] = [];

@@ -46,9 +46,19 @@ export function fitLogistic(features: Tensor, targets: readonly number[], o: Log
     torch.noGrad(() => {
       const X = torch.cat([features.to('float64'), torch.ones([N, 1], { dtype: 'float64', device: features.device })], 1); // [N, D+1]
       const y = torch.tensor(Float64Array.from(targets), { dtype: 'float64' }).to(features.device);
-      const c = torch.tensor(Float64Array.from(targets, (t) => (t === 1 ? posWeight : 1)), { dtype: 'float64' }).to(features.device);
+      const c = torch
+        .tensor(
+          Float64Array.from(targets, (t) => (t === 1 ? posWeight : 1)),
+          { dtype: 'float64' },
+        )
+        .to(features.device);
       // the penalty leaves the bias alone; a tiny ridge on it keeps the Hessian invertible
-      const penalty = torch.tensor(Float64Array.from({ length: D + 1 }, (_, i) => (i < D ? l2 : 1e-12)), { dtype: 'float64' }).to(features.device);
+      const penalty = torch
+        .tensor(
+          Float64Array.from({ length: D + 1 }, (_, i) => (i < D ? l2 : 1e-12)),
+          { dtype: 'float64' },
+        )
+        .to(features.device);
       const lossAt = (w: Tensor): number =>
         torch.scope(() => {
           const z = X.matmul(w);
@@ -62,9 +72,14 @@ export function fitLogistic(features: Tensor, targets: readonly number[], o: Log
       for (; iterations < maxIterations; iterations++) {
         const step = torch.scope(() => {
           const p = X.matmul(w).sigmoid();
-          const grad = X.t().matmul(c.mul(p.sub(y))).div(N).add(penalty.mul(w));
+          const grad = X.t()
+            .matmul(c.mul(p.sub(y)))
+            .div(N)
+            .add(penalty.mul(w));
           const curvature = c.mul(p).mul(p.neg().add(1)).div(N);
-          const H = X.t().matmul(X.mul(curvature.unsqueeze(1))).add(torch.diag(penalty));
+          const H = X.t()
+            .matmul(X.mul(curvature.unsqueeze(1)))
+            .add(torch.diag(penalty));
           return torch.keep(torch.linalgSolve(H, grad.unsqueeze(1)).squeeze(1));
         });
         const size = torch.scope(() => step.abs().max().item());
@@ -102,7 +117,11 @@ export function fitLogistic(features: Tensor, targets: readonly number[], o: Log
 }
 
 /** The start classifier's features and targets on `seqs` (detached post-norm hidden states, float64). */
-export function startFeatures(lm: LatentModel, seqs: readonly LatentSequence[], { batchSize = 8 } = {}): { features: Tensor; targets: number[] } {
+export function startFeatures(
+  lm: LatentModel,
+  seqs: readonly LatentSequence[],
+  { batchSize = 8 } = {},
+): { features: Tensor; targets: number[] } {
   const parts: Tensor[] = [];
   const targets: number[] = [];
   try {
@@ -128,7 +147,11 @@ export function startFeatures(lm: LatentModel, seqs: readonly LatentSequence[], 
  * Fits the start classifier of `lm` on frozen features of `seqs` (fitLogistic) and writes the
  * result into its weights; returns the fit (its weight tensor already disposed).
  */
-export function fitStartClassifier(lm: LatentModel, seqs: readonly LatentSequence[], o: LogisticFitOptions & { batchSize?: number } = {}): Omit<LogisticFit, 'weight'> & { rows: number; positives: number } {
+export function fitStartClassifier(
+  lm: LatentModel,
+  seqs: readonly LatentSequence[],
+  o: LogisticFitOptions & { batchSize?: number } = {},
+): Omit<LogisticFit, 'weight'> & { rows: number; positives: number } {
   const { features, targets } = startFeatures(lm, seqs, { batchSize: o.batchSize });
   try {
     const fit = fitLogistic(features, targets, o);
@@ -140,7 +163,13 @@ export function fitStartClassifier(lm: LatentModel, seqs: readonly LatentSequenc
       }),
     );
     fit.weight.dispose();
-    return { bias: fit.bias, iterations: fit.iterations, loss: fit.loss, rows: targets.length, positives: targets.filter((t) => t === 1).length };
+    return {
+      bias: fit.bias,
+      iterations: fit.iterations,
+      loss: fit.loss,
+      rows: targets.length,
+      positives: targets.filter((t) => t === 1).length,
+    };
   } finally {
     features.dispose();
   }

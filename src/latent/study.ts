@@ -60,8 +60,10 @@ export function studyVerdict(helps: Endpoint | null, used: Endpoint | null): Ver
           : 'the latents’ content makes no measurable difference';
     return { verdict: 'ignored', reasons: [...reasons, note] };
   }
-  if (helps && excludesZeroAbove(helps)) return { verdict: 'helps', reasons: [...reasons, 'the content is used and the run beats its reference'] };
-  if (helps && excludesZeroBelow(helps)) return { verdict: 'hurts', reasons: [...reasons, 'the content is used and the run is worse than its reference'] };
+  if (helps && excludesZeroAbove(helps))
+    return { verdict: 'helps', reasons: [...reasons, 'the content is used and the run beats its reference'] };
+  if (helps && excludesZeroBelow(helps))
+    return { verdict: 'hurts', reasons: [...reasons, 'the content is used and the run is worse than its reference'] };
   return { verdict: 'used-but-no-help', reasons: [...reasons, 'the content is used, but the run does not beat its reference'] };
 }
 
@@ -70,10 +72,20 @@ export function studyVerdict(helps: Endpoint | null, used: Endpoint | null): Ver
  * same target tokens) with a bootstrap CI over examples. Throws when an example's token counts differ:
  * then the two evaluations did not score the same tokens and the comparison would be meaningless.
  */
-export function pairedLossDelta(minuend: readonly { sum: number; count: number }[], subtrahend: readonly { sum: number; count: number }[], { seed = 0, resamples = 1000 } = {}): Endpoint {
-  if (minuend.length !== subtrahend.length) throw new RangeError(`paired loss: ${minuend.length} vs ${subtrahend.length} examples; both sides must score the same examples`);
+export function pairedLossDelta(
+  minuend: readonly { sum: number; count: number }[],
+  subtrahend: readonly { sum: number; count: number }[],
+  { seed = 0, resamples = 1000 } = {},
+): Endpoint {
+  if (minuend.length !== subtrahend.length)
+    throw new RangeError(
+      `paired loss: ${minuend.length} vs ${subtrahend.length} examples; both sides must score the same examples`,
+    );
   minuend.forEach((m, i) => {
-    if (m.count !== subtrahend[i].count) throw new RangeError(`paired loss: example ${i} scores ${m.count} tokens on one side and ${subtrahend[i].count} on the other; the layouts do not share their target tokens`);
+    if (m.count !== subtrahend[i].count)
+      throw new RangeError(
+        `paired loss: example ${i} scores ${m.count} tokens on one side and ${subtrahend[i].count} on the other; the layouts do not share their target tokens`,
+      );
   });
   // bootstrapMeanDelta(a, b) is mean(b) − mean(a)
   return bootstrapMeanDelta([...subtrahend], [...minuend], { seed, resamples });
@@ -110,8 +122,13 @@ export function mcnemarExactP(aOnly: number, bOnly: number): number {
 }
 
 /** Paired comparison of two correctness vectors over the same questions: McNemar's exact test and a bootstrap CI of the accuracy difference. */
-export function pairedAccuracy(a: readonly boolean[], b: readonly boolean[], { seed = 0, resamples = 1000, confidence = 0.95 } = {}): PairedAccuracy {
-  if (a.length !== b.length) throw new RangeError(`paired accuracy: ${a.length} vs ${b.length} questions; both must answer the same questions`);
+export function pairedAccuracy(
+  a: readonly boolean[],
+  b: readonly boolean[],
+  { seed = 0, resamples = 1000, confidence = 0.95 } = {},
+): PairedAccuracy {
+  if (a.length !== b.length)
+    throw new RangeError(`paired accuracy: ${a.length} vs ${b.length} questions; both must answer the same questions`);
   const n = a.length;
   let aOnly = 0;
   let bOnly = 0;
@@ -167,8 +184,18 @@ export interface Calibration {
  * With either case missing, the calibration has not passed.
  */
 export function calibrate(positive: CalibrationCase | null, nul: CalibrationCase | null): Calibration {
-  const pos = positive ? { name: positive.name, expected: 'helps' as const, verdict: positive.verdict, passed: positive.verdict === 'helps' } : null;
+  const pos = positive
+    ? { name: positive.name, expected: 'helps' as const, verdict: positive.verdict, passed: positive.verdict === 'helps' }
+    : null;
   const usedCiIncludesZero = nul?.used ? includesZero(nul.used) : false;
-  const nulResult = nul ? { name: nul.name, expected: 'ignored' as const, verdict: nul.verdict, usedCiIncludesZero, passed: nul.verdict === 'ignored' && usedCiIncludesZero } : null;
+  const nulResult = nul
+    ? {
+        name: nul.name,
+        expected: 'ignored' as const,
+        verdict: nul.verdict,
+        usedCiIncludesZero,
+        passed: nul.verdict === 'ignored' && usedCiIncludesZero,
+      }
+    : null;
   return { passed: !!pos?.passed && !!nulResult?.passed, positive: pos, null: nulResult };
 }

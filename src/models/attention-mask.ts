@@ -16,8 +16,10 @@ import type { Tensor } from '../torch';
  */
 export function attentionMask(positions: Tensor, valid: Tensor | null, queries: number = positions.size(1)): Tensor {
   const S = positions.size(1);
-  if (!Number.isInteger(queries) || queries < 1 || queries > S) throw new RangeError(`attentionMask: queries must be an integer in [1, ${S}], got ${queries}`);
-  if (valid !== null && (valid.dim() !== 2 || valid.size(1) !== S)) throw new RangeError(`attentionMask: valid must be [batch, ${S}], got [${valid.shape}]`);
+  if (!Number.isInteger(queries) || queries < 1 || queries > S)
+    throw new RangeError(`attentionMask: queries must be an integer in [1, ${S}], got ${queries}`);
+  if (valid !== null && (valid.dim() !== 2 || valid.size(1) !== S))
+    throw new RangeError(`attentionMask: valid must be [batch, ${S}], got [${valid.shape}]`);
   const first = S - queries;
   let visible = positions.unsqueeze(1).le(positions.narrow(1, first, queries).unsqueeze(2)); // [B, query, key]
   if (valid !== null) visible = visible.logicalAnd(valid.narrow(1, first, queries).unsqueeze(2)).logicalAnd(valid.unsqueeze(1));

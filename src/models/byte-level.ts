@@ -53,7 +53,7 @@ function utf8SequenceLength(bytes: Uint8Array, start: number): number {
 /** A token's bytes as text: valid UTF-8 sequences decoded, every other byte as `<0xNN>`. */
 export function renderBytesReadably(bytes: Uint8Array): string {
   let text = '';
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const length = utf8SequenceLength(bytes, i);
     if (length === 0) {
       text += `<0x${bytes[i].toString(16).toUpperCase().padStart(2, '0')}>`;

@@ -1,2 +1,11 @@
 export * as qwen2 from './qwen2';
-export { Tokenizer, type AddedTokenSpec, type TokenizerJson, type TokenizerConfig, type EncodeOptions, type DecodeOptions, type RestrictOptions, type RestrictedTokenizer } from './tokenizer';
+export {
+  Tokenizer,
+  type AddedTokenSpec,
+  type TokenizerJson,
+  type TokenizerConfig,
+  type EncodeOptions,
+  type DecodeOptions,
+  type RestrictOptions,
+  type RestrictedTokenizer,
+} from './tokenizer';

@@ -315,7 +315,8 @@ export class Tokenizer {
         const [left, right] = merges[rank];
         for (const piece of [left, right, left + right]) {
           const pieceId = modelVocab.get(piece);
-          if (pieceId === undefined) throw new Error(`${this.source}: model.merges[${rank}] uses "${piece}", which is not in the vocabulary`);
+          if (pieceId === undefined)
+            throw new Error(`${this.source}: model.merges[${rank}] uses "${piece}", which is not in the vocabulary`);
           keptIds.add(pieceId);
         }
       }
@@ -325,7 +326,11 @@ export class Tokenizer {
     const oldToNew = new Map(newToOld.map((oldId, newId) => [oldId, newId]));
     const restrictedJson = this.restrictedJson(oldToNew, modelVocab, merges, keptMergeRanks, model);
     const restrictedConfig = this.restrictedConfig(oldToNew);
-    const tokenizer = Tokenizer.build(restrictedJson, restrictedConfig, `${this.source} (restricted to ${newToOld.length} tokens)`);
+    const tokenizer = Tokenizer.build(
+      restrictedJson,
+      restrictedConfig,
+      `${this.source} (restricted to ${newToOld.length} tokens)`,
+    );
     if (options.verify ?? true) verifySameTokens(corpusTokens, tokenizer, texts);
     return { tokenizer, oldToNew, newToOld };
   }
@@ -352,9 +357,7 @@ export class Tokenizer {
     const { vocab: _vocab, merges: _merges, ...modelSettings } = model;
     return {
       ...structuredClone(pipeline),
-      added_tokens: this.json.added_tokens
-        .filter((t) => oldToNew.has(t.id))
-        .map((t) => ({ ...t, id: oldToNew.get(t.id)! })),
+      added_tokens: this.json.added_tokens.filter((t) => oldToNew.has(t.id)).map((t) => ({ ...t, id: oldToNew.get(t.id)! })),
       post_processor: mapPostProcessorTokens(this.json.post_processor, newIdOf),
       model: { ...structuredClone(modelSettings), vocab, merges: keptMerges },
     };
@@ -487,7 +490,8 @@ function validateTokenizerJson(value: unknown, source: string): TokenizerJson {
   });
   for (const key of ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder']) {
     if (value[key] === undefined) value[key] = null;
-    else if (value[key] !== null && !isObject(value[key])) throw new Error(`${source}: tokenizer.json "${key}" must be an object or null`);
+    else if (value[key] !== null && !isObject(value[key]))
+      throw new Error(`${source}: tokenizer.json "${key}" must be an object or null`);
   }
   return { ...value, added_tokens: addedTokens } as TokenizerJson;
 }
@@ -518,7 +522,9 @@ function mergeConfigAddedTokens(json: TokenizerJson, config: TokenizerConfig, so
   for (const [key, entry] of Object.entries(decoder)) {
     const id = Number(key);
     if (!Number.isInteger(id) || id < 0 || !isObject(entry) || typeof entry.content !== 'string') {
-      throw new Error(`${source}: tokenizer_config.json added_tokens_decoder["${key}"] needs an integer id key and a string "content"`);
+      throw new Error(
+        `${source}: tokenizer_config.json added_tokens_decoder["${key}"] needs an integer id key and a string "content"`,
+      );
     }
     const existing = byId.get(id);
     if (existing) {

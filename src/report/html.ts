@@ -39,11 +39,18 @@ export function trustedHtml(markup: string): SafeHtml {
 }
 
 /** A table with a header row; cells are escaped unless SafeHtml. Numeric-looking columns align right via `numeric`. */
-export function htmlTable(headers: readonly string[], rows: readonly (readonly HtmlValue[])[], options: { numeric?: readonly number[]; className?: string } = {}): SafeHtml {
+export function htmlTable(
+  headers: readonly string[],
+  rows: readonly (readonly HtmlValue[])[],
+  options: { numeric?: readonly number[]; className?: string } = {},
+): SafeHtml {
   const numeric = new Set(options.numeric ?? []);
   const cls = (i: number) => (numeric.has(i) ? new SafeHtml(' class="num"') : '');
   return html`<table${options.className ? html` class="${options.className}"` : ''}><thead><tr>${headers.map((h, i) => html`<th${cls(i)}>${h}</th>`)}</tr></thead><tbody>${rows.map(
-    (row) => html`<tr>${row.map((cell, i) => html`<td${cls(i)}>${cell}</td>`)}</tr>`,
+    (row) =>
+      html`<tr>
+        ${row.map((cell, i) => html`<td${cls(i)}>${cell}</td>`)}
+      </tr>`,
   )}</tbody></table>`;
 }
 

@@ -214,9 +214,21 @@ export function intervalBarSpec(bars: readonly IntervalBar[], options: IntervalB
         mark: { type: 'bar', color: '#4c78a8', width: { band: 0.6 } },
         encoding: { x, y: { field: 'value', type: 'quantitative', title: options.yTitle } },
       },
-      { transform: [withInterval], mark: { type: 'rule', strokeWidth: 1.5, color: '#333' }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
-      { transform: [withInterval], mark: { type: 'tick', thickness: 1.5, size: 12, color: '#333' }, encoding: { x, y: { field: 'lo', type: 'quantitative' } } },
-      { transform: [withInterval], mark: { type: 'tick', thickness: 1.5, size: 12, color: '#333' }, encoding: { x, y: { field: 'hi', type: 'quantitative' } } },
+      {
+        transform: [withInterval],
+        mark: { type: 'rule', strokeWidth: 1.5, color: '#333' },
+        encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } },
+      },
+      {
+        transform: [withInterval],
+        mark: { type: 'tick', thickness: 1.5, size: 12, color: '#333' },
+        encoding: { x, y: { field: 'lo', type: 'quantitative' } },
+      },
+      {
+        transform: [withInterval],
+        mark: { type: 'tick', thickness: 1.5, size: 12, color: '#333' },
+        encoding: { x, y: { field: 'hi', type: 'quantitative' } },
+      },
       // Own one-row data: inheriting the bars' data would draw the zero line once per bar.
       { data: { values: [{}] }, mark: { type: 'rule', color: '#888', strokeDash: [3, 3] }, encoding: { y: { datum: 0 } } },
     ],
@@ -229,7 +241,13 @@ export function countBarSpec(bars: readonly CountBar[], options: CountBarOptions
   const data = bars.filter((b) => Number.isFinite(b.count));
   const labels = data.map((b) => b.label);
   const horizontal = options.orientation === 'horizontal';
-  const label = { field: 'label', type: 'nominal' as const, title: options.labelTitle, sort: labels, ...(horizontal ? {} : { axis: { labelAngle: 0 } }) };
+  const label = {
+    field: 'label',
+    type: 'nominal' as const,
+    title: options.labelTitle,
+    sort: labels,
+    ...(horizontal ? {} : { axis: { labelAngle: 0 } }),
+  };
   const count = { field: 'count', type: 'quantitative' as const, title: options.countTitle ?? 'count' };
   return {
     title: options.title,
@@ -249,10 +267,13 @@ export function countBarSpec(bars: readonly CountBar[], options: CountBarOptions
 function collectingLogger(): { logger: LoggerInterface; messages: string[] } {
   const messages: string[] = [];
   let level: number = vega.Warn;
-  const record = (kind: string, threshold: number) => (...args: readonly unknown[]) => {
-    if (level >= threshold) messages.push(`${kind}: ${args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ')}`);
-    return logger;
-  };
+  const record =
+    (kind: string, threshold: number) =>
+    (...args: readonly unknown[]) => {
+      if (level >= threshold)
+        messages.push(`${kind}: ${args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ')}`);
+      return logger;
+    };
   const logger = {
     level: (next?: number) => {
       if (next === undefined) return level;

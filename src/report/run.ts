@@ -58,7 +58,11 @@ class BadValueTally {
   }
   report(file: string, log: IssueLog): void {
     for (const [field, { n, firstLine }] of this.counts) {
-      log.add(file, `"${field}" was not a finite number in ${n} record(s) (null is how JSON writes NaN); those values are not plotted`, firstLine);
+      log.add(
+        file,
+        `"${field}" was not a finite number in ${n} record(s) (null is how JSON writes NaN); those values are not plotted`,
+        firstLine,
+      );
     }
   }
 }
@@ -73,7 +77,11 @@ function readText(file: string): string | undefined {
 }
 
 /** Parses a JSONL file into objects, skipping (and reporting) lines that are not JSON objects. */
-function readJsonl(dir: string, name: string, log: IssueLog): { records: { line: number; value: JsonObject }[]; skipped: number } | undefined {
+function readJsonl(
+  dir: string,
+  name: string,
+  log: IssueLog,
+): { records: { line: number; value: JsonObject }[]; skipped: number } | undefined {
   const text = readText(path.join(dir, name));
   if (text === undefined) return undefined;
   const records: { line: number; value: JsonObject }[] = [];
@@ -117,7 +125,12 @@ function readJsonFile(dir: string, name: string, log: IssueLog): JsonObject | un
 }
 
 /** Copies the named numeric fields that are finite; tallies present-but-unusable ones. */
-function pickNumbers<F extends string>(value: JsonObject, fields: readonly F[], line: number, tally: BadValueTally): Partial<Record<F, number>> {
+function pickNumbers<F extends string>(
+  value: JsonObject,
+  fields: readonly F[],
+  line: number,
+  tally: BadValueTally,
+): Partial<Record<F, number>> {
   const out: Partial<Record<F, number>> = {};
   for (const field of fields) {
     if (!(field in value)) continue;
@@ -173,7 +186,11 @@ function readEvals(dir: string, log: IssueLog): { evals: EvalRecord[]; skipped: 
     const step = stepOf(value, name, line, log);
     const split = EVAL_SPLITS.find((s) => s === value.split);
     if (step !== undefined && split === undefined) {
-      log.add(name, `"split" must be one of ${EVAL_SPLITS.join(', ')} (found ${JSON.stringify(value.split)}); line skipped`, line);
+      log.add(
+        name,
+        `"split" must be one of ${EVAL_SPLITS.join(', ')} (found ${JSON.stringify(value.split)}); line skipped`,
+        line,
+      );
     }
     if (step === undefined || split === undefined) {
       skipped++;
@@ -197,7 +214,13 @@ function readConfig(dir: string, log: IssueLog): RunConfig | undefined {
 }
 
 /** Parses one optional section of diagnostics.json; a malformed section is reported and left out. */
-function section<T>(value: JsonObject, key: string, log: IssueLog, parse: (v: unknown) => T | undefined, expected: string): T | undefined {
+function section<T>(
+  value: JsonObject,
+  key: string,
+  log: IssueLog,
+  parse: (v: unknown) => T | undefined,
+  expected: string,
+): T | undefined {
   if (!(key in value) || value[key] === null) return undefined;
   const parsed = parse(value[key]);
   if (parsed === undefined) log.add('diagnostics.json', `"${key}" should be ${expected}; section left out`);
@@ -228,7 +251,9 @@ function parseList<T>(v: unknown, parseItem: (item: unknown) => T | undefined): 
 }
 
 const parseInterval = (v: unknown): [number, number] | undefined =>
-  Array.isArray(v) && v.length === 2 && finiteNumber(v[0]) !== undefined && finiteNumber(v[1]) !== undefined ? [v[0], v[1]] : undefined;
+  Array.isArray(v) && v.length === 2 && finiteNumber(v[0]) !== undefined && finiteNumber(v[1]) !== undefined
+    ? [v[0], v[1]]
+    : undefined;
 
 function parseAblation(v: unknown): Ablation | undefined {
   if (!isObject(v) || typeof v.name !== 'string') return undefined;
@@ -242,7 +267,8 @@ function parseAblation(v: unknown): Ablation | undefined {
   return ablation;
 }
 
-const scalarText = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
+const scalarText = (v: unknown): string | undefined =>
+  typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
 
 function parseDecoded(v: unknown): DecodedLatent | undefined {
   if (!isObject(v)) return undefined;
@@ -302,7 +328,8 @@ function parseStudy(v: unknown): StudySummary | undefined {
     if (!interval) return undefined;
     const label = (v[key] as Record<string, unknown>)[key === 'helps' ? 'reference' : 'pause'];
     if (key === 'helps') study.helps = typeof label === 'string' ? { ...interval, reference: label } : interval;
-    else if (key === 'contentBeyondCompute') study.contentBeyondCompute = typeof label === 'string' ? { ...interval, pause: label } : interval;
+    else if (key === 'contentBeyondCompute')
+      study.contentBeyondCompute = typeof label === 'string' ? { ...interval, pause: label } : interval;
     else study[key] = interval;
   }
   return study;
@@ -312,18 +339,43 @@ function readDiagnostics(dir: string, log: IssueLog): Diagnostics | undefined {
   const value = readJsonFile(dir, 'diagnostics.json', log);
   if (!value) return undefined;
   const diagnostics: Diagnostics = {
-    ablations: section(value, 'ablations', log, (v) => parseList(v, parseAblation), 'a list of {name, nextStepLoss, resultLoss, delta, ci}') ?? [],
-    decoded: section(value, 'decoded', log, (v) => parseList(v, parseDecoded), 'a list of {example, span, step, expression, result, nearest, logitLens}') ?? [],
+    ablations:
+      section(
+        value,
+        'ablations',
+        log,
+        (v) => parseList(v, parseAblation),
+        'a list of {name, nextStepLoss, resultLoss, delta, ci}',
+      ) ?? [],
+    decoded:
+      section(
+        value,
+        'decoded',
+        log,
+        (v) => parseList(v, parseDecoded),
+        'a list of {example, span, step, expression, result, nearest, logitLens}',
+      ) ?? [],
     recurring:
       section(
         value,
         'recurring',
         log,
-        (v) => parseList(v, (r) => (isObject(r) && typeof r.token === 'string' && finiteNumber(r.count) !== undefined ? { token: r.token, count: r.count as number } : undefined)),
+        (v) =>
+          parseList(v, (r) =>
+            isObject(r) && typeof r.token === 'string' && finiteNumber(r.count) !== undefined
+              ? { token: r.token, count: r.count as number }
+              : undefined,
+          ),
         'a list of {token, count}',
       ) ?? [],
   };
-  const hitRate = section(value, 'resultHitRate', log, (v) => (finiteNumber(v) !== undefined && (v as number) >= 0 && (v as number) <= 1 ? (v as number) : undefined), 'a number in [0, 1]');
+  const hitRate = section(
+    value,
+    'resultHitRate',
+    log,
+    (v) => (finiteNumber(v) !== undefined && (v as number) >= 0 && (v as number) <= 1 ? (v as number) : undefined),
+    'a number in [0, 1]',
+  );
   if (hitRate !== undefined) diagnostics.resultHitRate = hitRate;
   const spanLengths = section(value, 'spanLengths', log, parseSpanLengths, 'an object mapping span lengths to counts');
   if (spanLengths) diagnostics.spanLengths = spanLengths;
@@ -331,19 +383,58 @@ function readDiagnostics(dir: string, log: IssueLog): Diagnostics | undefined {
     value,
     'accuracy',
     log,
-    (v) => parseNumberRecord(v, ['withLatents', 'withoutLatents', 'n', 'oracle', 'oracleShuffled', 'oracleConstant', 'spansAwayFromBreakpoints']),
+    (v) =>
+      parseNumberRecord(v, [
+        'withLatents',
+        'withoutLatents',
+        'n',
+        'oracle',
+        'oracleShuffled',
+        'oracleConstant',
+        'spansAwayFromBreakpoints',
+      ]),
     'an object {withLatents, withoutLatents, n, oracle?, …}',
   );
   if (accuracy) diagnostics.accuracy = accuracy;
-  const study = section(value, 'study', log, parseStudy, 'an object {verdict, reasons, helps?, used?, …} with intervals {delta, ci}');
+  const study = section(
+    value,
+    'study',
+    log,
+    parseStudy,
+    'an object {verdict, reasons, helps?, used?, …} with intervals {delta, ci}',
+  );
   if (study) diagnostics.study = study;
-  const start = section(value, 'start', log, (v) => parseNumberRecord(v, ['precision', 'recall', 'f1']), 'an object {precision, recall, f1}');
+  const start = section(
+    value,
+    'start',
+    log,
+    (v) => parseNumberRecord(v, ['precision', 'recall', 'f1']),
+    'an object {precision, recall, f1}',
+  );
   if (start) diagnostics.start = start;
-  const startCalibrated = section(value, 'startCalibrated', log, (v) => parseNumberRecord(v, ['threshold', 'precision', 'recall', 'f1']), 'an object {threshold, precision, recall, f1}');
+  const startCalibrated = section(
+    value,
+    'startCalibrated',
+    log,
+    (v) => parseNumberRecord(v, ['threshold', 'precision', 'recall', 'f1']),
+    'an object {threshold, precision, recall, f1}',
+  );
   if (startCalibrated) diagnostics.startCalibrated = startCalibrated;
-  const stop = section(value, 'stop', log, (v) => parseNumberRecord(v, ['decisionAccuracy', 'decisionBaseline', 'lengthAccuracy', 'lengthBaseline', 'spans']), 'an object {decisionAccuracy, decisionBaseline, lengthAccuracy, lengthBaseline, spans}');
+  const stop = section(
+    value,
+    'stop',
+    log,
+    (v) => parseNumberRecord(v, ['decisionAccuracy', 'decisionBaseline', 'lengthAccuracy', 'lengthBaseline', 'spans']),
+    'an object {decisionAccuracy, decisionBaseline, lengthAccuracy, lengthBaseline, spans}',
+  );
   if (stop) diagnostics.stop = stop;
-  const spurious = section(value, 'spuriousSpans', log, (v) => (v === null ? {} : parseNumberRecord(v, ['rate', 'count', 'spans', 'perAnswer'])), 'an object {rate, count, spans, perAnswer} or null');
+  const spurious = section(
+    value,
+    'spuriousSpans',
+    log,
+    (v) => (v === null ? {} : parseNumberRecord(v, ['rate', 'count', 'spans', 'perAnswer'])),
+    'an object {rate, count, spans, perAnswer} or null',
+  );
   if (spurious && spurious.rate !== undefined) diagnostics.spuriousSpans = spurious;
   const norms = section(value, 'norms', log, (v) => parseNumberRecord(v, ['latent', 'token']), 'an object {latent, token}');
   if (norms) diagnostics.norms = norms;
@@ -366,11 +457,25 @@ function readSamples(dir: string, log: IssueLog): { samples: RolloutSample[]; sk
     const text = value.text;
     const spans: [number, number][] = [];
     const rawSpans = Array.isArray(value.spans) ? value.spans : [];
-    if (value.spans !== undefined && !Array.isArray(value.spans)) log.add(name, '"spans" should be a list of [start, end] pairs; spans ignored', line);
+    if (value.spans !== undefined && !Array.isArray(value.spans))
+      log.add(name, '"spans" should be a list of [start, end] pairs; spans ignored', line);
     for (const s of rawSpans) {
       const span = parseInterval(s);
-      if (span && Number.isInteger(span[0]) && Number.isInteger(span[1]) && span[0] >= 0 && span[0] <= span[1] && span[1] <= text.length) spans.push(span);
-      else log.add(name, `span ${JSON.stringify(s)} is not a [start, end] pair within the text (length ${text.length}); span ignored`, line);
+      if (
+        span &&
+        Number.isInteger(span[0]) &&
+        Number.isInteger(span[1]) &&
+        span[0] >= 0 &&
+        span[0] <= span[1] &&
+        span[1] <= text.length
+      )
+        spans.push(span);
+      else
+        log.add(
+          name,
+          `span ${JSON.stringify(s)} is not a [start, end] pair within the text (length ${text.length}); span ignored`,
+          line,
+        );
     }
     const sample: RolloutSample = { step, question: typeof value.question === 'string' ? value.question : '', text, spans };
     const reward = finiteNumber(value.reward);
@@ -468,5 +573,10 @@ export async function writeReport(dirs: readonly string[], options: ReportOption
   });
   const htmlPath = path.join(out, 'report.html');
   writeTextAtomic(htmlPath, html);
-  return { htmlPath, plotPaths, runs, plotWarnings: plots.flatMap((p) => p.warnings.map((message) => ({ file: p.file, message }))) };
+  return {
+    htmlPath,
+    plotPaths,
+    runs,
+    plotWarnings: plots.flatMap((p) => p.warnings.map((message) => ({ file: p.file, message }))),
+  };
 }

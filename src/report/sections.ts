@@ -48,7 +48,10 @@ class PlotCollector {
     const file = `${base}.svg`;
     const { svg, warnings } = await renderSvg(spec, `plot-${base}`);
     this.plots.push({ file, svg, warnings });
-    return html`<figure class="plot">${trustedHtml(svg)}<figcaption>${caption ? html`${caption} ` : ''}<a href="plots/${file}">${file}</a></figcaption></figure>`;
+    return html`<figure class="plot">
+      ${trustedHtml(svg)}
+      <figcaption>${caption ? html`${caption} ` : ''}<a href="plots/${file}">${file}</a></figcaption>
+    </figure>`;
   }
 }
 
@@ -61,7 +64,9 @@ function interfaceOf(run: RunData): string {
   const c = run.config;
   if (!c || c.kind !== 'sft') return '—';
   const form = typeof c.latentInput === 'string' ? c.latentInput : 'affine';
-  const parts = [form === 'soft' || form === 'gated' ? `${form} (T=${formatNumber(c.latentTemperature as number | undefined)})` : form];
+  const parts = [
+    form === 'soft' || form === 'gated' ? `${form} (T=${formatNumber(c.latentTemperature as number | undefined)})` : form,
+  ];
   if (c.mode === 'two-trunk') parts.push(typeof c.coupling === 'string' ? c.coupling : 'shared-kv');
   if (c.freezeMarkers === true) parts.push('markers frozen');
   return parts.join(', ');
@@ -76,7 +81,11 @@ function runLabel(run: RunData, runs: readonly RunData[]): string {
   return isBaseline(run) ? `${run.name} (k=0 baseline)` : `${run.name} (k=${k})`;
 }
 
-function lastValue<T extends { step: number }, F extends keyof T>(records: readonly T[], field: F, filter: (r: T) => boolean = () => true): number | undefined {
+function lastValue<T extends { step: number }, F extends keyof T>(
+  records: readonly T[],
+  field: F,
+  filter: (r: T) => boolean = () => true,
+): number | undefined {
   for (let i = records.length - 1; i >= 0; i--) {
     const v = records[i][field];
     if (filter(records[i]) && typeof v === 'number') return v;
@@ -84,7 +93,8 @@ function lastValue<T extends { step: number }, F extends keyof T>(records: reado
   return undefined;
 }
 
-const finalEval = (run: RunData, split: 'validation' | 'test', field: EvalField = 'loss') => lastValue(run.evals, field, (r) => r.split === split);
+const finalEval = (run: RunData, split: 'validation' | 'test', field: EvalField = 'loss') =>
+  lastValue(run.evals, field, (r) => r.split === split);
 const hasMetric = (run: RunData, field: MetricField) => run.metrics.some((m) => m[field] !== undefined);
 const hasEval = (run: RunData, field: EvalField) => run.evals.some((e) => e[field] !== undefined);
 const isRlRun = (run: RunData) => run.config?.kind === 'rl' || hasMetric(run, 'reward');
@@ -164,7 +174,12 @@ const FIELD_NAMES: Record<MetricField | EvalField, string> = {
  * With several: one panel per run side by side on a shared y axis (the k=0 baseline among them), and
  * an overlay of the evaluation curves across runs.
  */
-async function trainEvalCharts(plots: PlotCollector, runs: readonly RunData[], field: MetricField & EvalField, note?: string): Promise<SafeHtml[]> {
+async function trainEvalCharts(
+  plots: PlotCollector,
+  runs: readonly RunData[],
+  field: MetricField & EvalField,
+  note?: string,
+): Promise<SafeHtml[]> {
   const name = FIELD_NAMES[field];
   const several = runs.length > 1;
   const points = runs.flatMap((run) => {
@@ -173,25 +188,54 @@ async function trainEvalCharts(plots: PlotCollector, runs: readonly RunData[], f
   });
   if (!points.length) return [];
   const figures = [
-    await plots.figure(`${field}`, lineChartSpec(points, { title: several ? `${name}: train vs evaluation, per run` : `${name}: train vs evaluation`, yTitle: name, seriesTitle: 'split' }), note),
+    await plots.figure(
+      `${field}`,
+      lineChartSpec(points, {
+        title: several ? `${name}: train vs evaluation, per run` : `${name}: train vs evaluation`,
+        yTitle: name,
+        seriesTitle: 'split',
+      }),
+      note,
+    ),
   ];
   const evalOverlay = runs.flatMap((run) => evalPoints(run, field, () => runLabel(run, runs)));
   if (several && evalOverlay.length) {
-    figures.push(await plots.figure(`${field}-eval-by-run`, lineChartSpec(evalOverlay, { title: `${name} on evaluation splits, by run`, yTitle: name, seriesTitle: 'run' })));
+    figures.push(
+      await plots.figure(
+        `${field}-eval-by-run`,
+        lineChartSpec(evalOverlay, { title: `${name} on evaluation splits, by run`, yTitle: name, seriesTitle: 'run' }),
+      ),
+    );
   }
   return figures;
 }
 
 /** Several training metrics of one kind in one chart (one panel per run when several runs). */
-async function metricsChart(plots: PlotCollector, runs: readonly RunData[], fields: readonly MetricField[], name: string, title: string, yTitle: string): Promise<SafeHtml[]> {
+async function metricsChart(
+  plots: PlotCollector,
+  runs: readonly RunData[],
+  fields: readonly MetricField[],
+  name: string,
+  title: string,
+  yTitle: string,
+): Promise<SafeHtml[]> {
   const several = runs.length > 1;
-  const points = runs.flatMap((run) => fields.flatMap((f) => trainPoints(run, f, FIELD_NAMES[f], several ? runLabel(run, runs) : undefined)));
+  const points = runs.flatMap((run) =>
+    fields.flatMap((f) => trainPoints(run, f, FIELD_NAMES[f], several ? runLabel(run, runs) : undefined)),
+  );
   if (!points.length) return [];
-  return [await plots.figure(name, lineChartSpec(points, { title, yTitle, seriesTitle: fields.length > 1 ? 'metric' : undefined }))];
+  return [
+    await plots.figure(name, lineChartSpec(points, { title, yTitle, seriesTitle: fields.length > 1 ? 'metric' : undefined })),
+  ];
 }
 
 /** One training metric (optionally with its evaluation counterpart), runs overlaid in colour. */
-async function runsOverlayChart(plots: PlotCollector, runs: readonly RunData[], field: MetricField, options: { evalField?: EvalField; band?: MetricField; caption?: string } = {}): Promise<SafeHtml[]> {
+async function runsOverlayChart(
+  plots: PlotCollector,
+  runs: readonly RunData[],
+  field: MetricField,
+  options: { evalField?: EvalField; band?: MetricField; caption?: string } = {},
+): Promise<SafeHtml[]> {
   const name = FIELD_NAMES[field];
   const points = runs.flatMap((run) => {
     const label = runLabel(run, runs);
@@ -203,7 +247,13 @@ async function runsOverlayChart(plots: PlotCollector, runs: readonly RunData[], 
   });
   if (!points.length) return [];
   const bandNote = options.band && points.some((p) => p.lo !== undefined) ? ` (band: ± ${FIELD_NAMES[options.band]})` : '';
-  return [await plots.figure(field, lineChartSpec(points, { title: `${name}${bandNote}`, yTitle: name, seriesTitle: runs.length > 1 ? 'run' : 'split' }), options.caption)];
+  return [
+    await plots.figure(
+      field,
+      lineChartSpec(points, { title: `${name}${bandNote}`, yTitle: name, seriesTitle: runs.length > 1 ? 'run' : 'split' }),
+      options.caption,
+    ),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -236,16 +286,44 @@ function verdictTable(runs: readonly RunData[]): SafeHtml | '' {
     });
   if (!rows.length) return '';
   return html`${htmlTable(
-    ['run', 'verdict', 'helps Δ [95% CI]', 'reference', 'used Δ [95% CI]', 'beyond pause Δ [95% CI]', 'zeros Δ [95% CI]', 'accuracy (classifier spans)', 'accuracy (oracle spans)', 'accuracy (no spans)'],
-    rows,
-    { numeric: [2, 4, 5, 6, 7, 8, 9] },
-  )}<p class="note">Result-token losses, paired over the same test examples (bootstrap CIs); Δ &gt; 0 favours the latents. <b>helps</b>: the reference's loss minus the run's; <b>used</b>: with latents shuffled across examples minus as trained; <b>beyond pause</b>: the pause-as-thought run's loss minus this run's; <b>zeros</b> (out of distribution: shock, not content). Verdict: <i>ignored</i> when used does not exclude 0 from above (then whatever the spans do is not the latents' content); else <i>helps</i>, <i>hurts</i> or <i>used-but-no-help</i> as helps is above 0, below 0 or neither.</p>`;
+      [
+        'run',
+        'verdict',
+        'helps Δ [95% CI]',
+        'reference',
+        'used Δ [95% CI]',
+        'beyond pause Δ [95% CI]',
+        'zeros Δ [95% CI]',
+        'accuracy (classifier spans)',
+        'accuracy (oracle spans)',
+        'accuracy (no spans)',
+      ],
+      rows,
+      { numeric: [2, 4, 5, 6, 7, 8, 9] },
+    )}
+    <p class="note">
+      Result-token losses, paired over the same test examples (bootstrap CIs); Δ &gt; 0 favours the latents. <b>helps</b>: the
+      reference's loss minus the run's; <b>used</b>: with latents shuffled across examples minus as trained; <b>beyond pause</b>:
+      the pause-as-thought run's loss minus this run's; <b>zeros</b> (out of distribution: shock, not content). Verdict:
+      <i>ignored</i> when used does not exclude 0 from above (then whatever the spans do is not the latents' content); else
+      <i>helps</i>, <i>hurts</i> or <i>used-but-no-help</i> as helps is above 0, below 0 or neither.
+    </p>`;
 }
 
 function overviewSection(runs: readonly RunData[]): Section {
   const baseline = runs.length > 1 ? runs.find(isBaseline) : undefined;
   const baselineTest = baseline ? finalEval(baseline, 'test') : undefined;
-  const headers = ['run', 'kind', 'mode', 'latent input', 'latents (k)', 'steps', 'final train loss', 'final validation loss', 'final test loss'];
+  const headers = [
+    'run',
+    'kind',
+    'mode',
+    'latent input',
+    'latents (k)',
+    'steps',
+    'final train loss',
+    'final validation loss',
+    'final test loss',
+  ];
   if (baseline) headers.push(`Δ test loss vs ${baseline.name}`);
   headers.push('accuracy with latents', 'accuracy without latents', 'skipped lines');
   const rows = runs.map((run) => {
@@ -263,7 +341,8 @@ function overviewSection(runs: readonly RunData[]): Section {
       formatNumber(finalEval(run, 'validation')),
       formatNumber(test),
     ];
-    if (baseline) row.push(run === baseline || test === undefined || baselineTest === undefined ? '—' : formatNumber(test - baselineTest));
+    if (baseline)
+      row.push(run === baseline || test === undefined || baselineTest === undefined ? '—' : formatNumber(test - baselineTest));
     row.push(
       // a k = 0 run never opens a span: its "with latents" accuracy would only repeat the other column
       accuracy?.withLatents !== undefined && latentsOf(run) !== 0 ? formatPercent(accuracy.withLatents) + n : '—',
@@ -273,17 +352,34 @@ function overviewSection(runs: readonly RunData[]): Section {
     return row;
   });
   const numeric = headers.map((_, i) => i).filter((i) => i >= 3);
-  const dirs = html`<ul class="dirs">${runs.map((r) => html`<li><b>${r.name}</b>: <code>${r.dir}</code></li>`)}</ul>`;
-  const notes = html`<p class="note">Final losses are the last logged values; accuracies come from <code>latent eval</code> (diagnostics.json).${
-    baseline ? ` Negative Δ means lower test loss than the k=0 baseline.` : ''
-  }</p>`;
-  return { id: 'overview', title: 'Overview', body: html`${verdictTable(runs)}${htmlTable(headers, rows, { numeric })}${notes}${dirs}` };
+  const dirs = html`<ul class="dirs">
+    ${runs.map((r) => html`<li><b>${r.name}</b>: <code>${r.dir}</code></li>`)}
+  </ul>`;
+  const notes = html`<p class="note">
+    Final losses are the last logged values; accuracies come from <code>latent eval</code> (diagnostics.json).${
+      baseline ? ` Negative Δ means lower test loss than the k=0 baseline.` : ''
+    }
+  </p>`;
+  return {
+    id: 'overview',
+    title: 'Overview',
+    body: html`${verdictTable(runs)}${htmlTable(headers, rows, { numeric })}${notes}${dirs}`,
+  };
 }
 
-async function curvesSection(plots: PlotCollector, runs: readonly RunData[], includeAccuracy: boolean): Promise<Section | undefined> {
+async function curvesSection(
+  plots: PlotCollector,
+  runs: readonly RunData[],
+  includeAccuracy: boolean,
+): Promise<Section | undefined> {
   const figures: SafeHtml[] = [
     ...(await trainEvalCharts(plots, runs, 'loss')),
-    ...(await trainEvalCharts(plots, runs, 'nextStepLoss', 'Loss on every solution token after the first latent span (it pools all later steps).')),
+    ...(await trainEvalCharts(
+      plots,
+      runs,
+      'nextStepLoss',
+      'Loss on every solution token after the first latent span (it pools all later steps).',
+    )),
     ...(await trainEvalCharts(plots, runs, 'resultLoss', 'Loss on the result of each annotated calculation.')),
     ...(await metricsChart(plots, runs, ['startLoss', 'stopLoss'], 'classifier-losses', 'start/end classifier losses', 'loss')),
     ...(includeAccuracy ? await runsOverlayChart(plots, runs, 'accuracy', { evalField: 'accuracy' }) : []),
@@ -294,7 +390,6 @@ async function curvesSection(plots: PlotCollector, runs: readonly RunData[], inc
   if (!figures.length) return undefined;
   return { id: 'curves', title: 'Training curves', body: html`<div class="grid">${figures}</div>` };
 }
-
 
 /**
  * Per run: the study's verdict (src/latent/study.ts: helps and used endpoints on result tokens) with
@@ -312,37 +407,72 @@ async function utilisationSection(plots: PlotCollector, runs: readonly RunData[]
       ? ''
       : latentsOf(run) === 0
         ? html`<p>Answer accuracy <b>${formatPercent(acc.withoutLatents)}</b>${n} (k = 0: no latents).</p>`
-        : html`<p>Answer accuracy with spans opened by the start classifier <b>${formatPercent(acc.withLatents)}</b>, without spans <b>${formatPercent(acc.withoutLatents)}</b>${
-            acc.oracle !== undefined ? html`, with spans at the gold breakpoints <b>${formatPercent(acc.oracle)}</b>` : ''
-          }${acc.oracleShuffled !== undefined ? html` (latents shuffled across questions ${formatPercent(acc.oracleShuffled)}, a constant ${formatPercent(acc.oracleConstant)})` : ''}${n}.${
-            acc.spansAwayFromBreakpoints !== undefined ? ` ${formatPercent(acc.spansAwayFromBreakpoints)} of the classifier's spans opened away from a breakpoint.` : ''
-          }</p>`;
+        : html`<p>
+            Answer accuracy with spans opened by the start classifier <b>${formatPercent(acc.withLatents)}</b>, without spans
+            <b>${formatPercent(acc.withoutLatents)}</b>${
+              acc.oracle !== undefined ? html`, with spans at the gold breakpoints <b>${formatPercent(acc.oracle)}</b>` : ''
+            }${acc.oracleShuffled !== undefined ? html` (latents shuffled across questions ${formatPercent(acc.oracleShuffled)}, a constant ${formatPercent(acc.oracleConstant)})` : ''}${n}.${
+              acc.spansAwayFromBreakpoints !== undefined
+                ? ` ${formatPercent(acc.spansAwayFromBreakpoints)} of the classifier's spans opened away from a breakpoint.`
+                : ''
+            }
+          </p>`;
     if (!d.ablations.length) {
       parts.push(html`${heading}${accuracy}`);
       continue;
     }
     const study = d.study;
     const table = htmlTable(
-      ['ablation', 'loss after the first span', 'result loss', 'Δ loss after the first span (ablated − trained)', 'confidence interval'],
-      d.ablations.map((a) => [a.name, formatNumber(a.nextStepLoss), formatNumber(a.resultLoss), formatNumber(a.delta), formatInterval(a.ci)]),
+      [
+        'ablation',
+        'loss after the first span',
+        'result loss',
+        'Δ loss after the first span (ablated − trained)',
+        'confidence interval',
+      ],
+      d.ablations.map((a) => [
+        a.name,
+        formatNumber(a.nextStepLoss),
+        formatNumber(a.resultLoss),
+        formatNumber(a.delta),
+        formatInterval(a.ci),
+      ]),
       { numeric: [1, 2, 3, 4] },
     );
     const bars = d.ablations
       .filter((a) => a.name !== 'trained' && a.delta !== undefined)
       .map((a) => ({ label: a.name, value: a.delta!, ...(a.ci ? { lo: a.ci[0], hi: a.ci[1] } : {}) }));
     const chart = bars.length
-      ? await plots.figure(`ablations-${run.name}`, intervalBarSpec(bars, { title: runs.length > 1 ? `ablation deltas: ${run.name}` : 'ablation deltas', yTitle: 'Δ loss (ablated − trained)' }), 'Error bars: confidence intervals.')
+      ? await plots.figure(
+          `ablations-${run.name}`,
+          intervalBarSpec(bars, {
+            title: runs.length > 1 ? `ablation deltas: ${run.name}` : 'ablation deltas',
+            yTitle: 'Δ loss (ablated − trained)',
+          }),
+          'Error bars: confidence intervals.',
+        )
       : '';
     const verdict = study
-      ? html`<p class="verdict ${study.verdict === 'helps' ? 'used' : 'unused'}">Verdict: <b>${study.verdict}</b></p><p class="note">${study.reasons.join('; ')}.</p>`
-      : html`<p class="verdict unused">Verdict: <b>not computed</b></p><p class="note">diagnostics.json has no study endpoints; run <code>latent eval</code> again.</p>`;
-    parts.push(html`${heading}${verdict}${accuracy}<div class="grid">${table}${chart}</div>`);
+      ? html`<p class="verdict ${study.verdict === 'helps' ? 'used' : 'unused'}">Verdict: <b>${study.verdict}</b></p>
+          <p class="note">${study.reasons.join('; ')}.</p>`
+      : html`<p class="verdict unused">Verdict: <b>not computed</b></p>
+          <p class="note">diagnostics.json has no study endpoints; run <code>latent eval</code> again.</p>`;
+    parts.push(
+      html`${heading}${verdict}${accuracy}
+        <div class="grid">${table}${chart}</div>`,
+    );
   }
   if (!parts.length) return undefined;
   return {
     id: 'utilisation',
     title: 'Latent utilisation',
-    body: html`<p class="note">Each ablation replaces the latents the run feeds (zeros, their mean on training data, latents shuffled across examples, a learned constant) and measures the loss again; Δ &gt; 0 means the model relied on them. The verdict reads the shuffled ablation on result tokens (content) together with the comparison against the run's no-span reference (helps); zeros are out of distribution and are not part of it.</p>${parts}`,
+    body: html`<p class="note">
+        Each ablation replaces the latents the run feeds (zeros, their mean on training data, latents shuffled across examples, a
+        learned constant) and measures the loss again; Δ &gt; 0 means the model relied on them. The verdict reads the shuffled
+        ablation on result tokens (content) together with the comparison against the run's no-span reference (helps); zeros are
+        out of distribution and are not part of it.
+      </p>
+      ${parts}`,
   };
 }
 
@@ -356,7 +486,11 @@ async function decodedSection(plots: PlotCollector, runs: readonly RunData[]): P
     if (!d || (!d.decoded.length && !d.recurring.length && d.resultHitRate === undefined)) continue;
     const heading = runs.length > 1 ? html`<h3>${run.name}</h3>` : '';
     const hitRate =
-      d.resultHitRate !== undefined ? html`<p>The annotated result appears among the decoded tokens for <b>${formatPercent(d.resultHitRate)}</b> of latents.</p>` : '';
+      d.resultHitRate !== undefined
+        ? html`<p>
+            The annotated result appears among the decoded tokens for <b>${formatPercent(d.resultHitRate)}</b> of latents.
+          </p>`
+        : '';
     const shown = d.decoded.slice(0, MAX_DECODED_ROWS);
     const table = shown.length
       ? html`${htmlTable(
@@ -378,7 +512,11 @@ async function decodedSection(plots: PlotCollector, runs: readonly RunData[]): P
           `recurring-tokens-${run.name}`,
           countBarSpec(
             recurring.map((r) => ({ label: formatToken(r.token), count: r.count })),
-            { title: runs.length > 1 ? `recurring decoded tokens: ${run.name}` : 'recurring decoded tokens', labelTitle: 'token', orientation: 'horizontal' },
+            {
+              title: runs.length > 1 ? `recurring decoded tokens: ${run.name}` : 'recurring decoded tokens',
+              labelTitle: 'token',
+              orientation: 'horizontal',
+            },
           ),
         )
       : '';
@@ -389,14 +527,26 @@ async function decodedSection(plots: PlotCollector, runs: readonly RunData[]): P
 }
 
 async function normsSection(plots: PlotCollector, runs: readonly RunData[]): Promise<Section | undefined> {
-  const figures = await metricsChart(plots, runs, ['latentNorm', 'tokenNorm'], 'norms', 'latent norm vs token embedding norm', 'L2 norm');
+  const figures = await metricsChart(
+    plots,
+    runs,
+    ['latentNorm', 'tokenNorm'],
+    'norms',
+    'latent norm vs token embedding norm',
+    'L2 norm',
+  );
   const withNorms = runs.filter((r) => r.diagnostics?.norms);
   const table = withNorms.length
     ? htmlTable(
         ['run', 'latent norm', 'token embedding norm', 'ratio'],
         withNorms.map((r) => {
           const { latent, token } = r.diagnostics!.norms!;
-          return [r.name, formatNumber(latent), formatNumber(token), latent !== undefined && token ? formatNumber(latent / token) : '—'];
+          return [
+            r.name,
+            formatNumber(latent),
+            formatNumber(token),
+            latent !== undefined && token ? formatNumber(latent / token) : '—',
+          ];
         }),
         { numeric: [1, 2, 3] },
       )
@@ -405,7 +555,11 @@ async function normsSection(plots: PlotCollector, runs: readonly RunData[]): Pro
   return {
     id: 'norms',
     title: 'Latent and token norms',
-    body: html`<p class="note">Mean L2 norm of the latent vectors fed back as inputs against the mean norm of token embeddings; a growing gap means latents drift out of the embedding distribution.</p>${table}${figures}`,
+    body: html`<p class="note">
+        Mean L2 norm of the latent vectors fed back as inputs against the mean norm of token embeddings; a growing gap means
+        latents drift out of the embedding distribution.
+      </p>
+      ${table}${figures}`,
   };
 }
 
@@ -415,7 +569,8 @@ async function spanLengthSection(plots: PlotCollector, runs: readonly RunData[])
     const lengths = run.diagnostics?.spanLengths;
     if (!lengths?.length) {
       // A latent run whose generation opened no span says so: that is a finding, not a missing plot.
-      if (run.diagnostics && (run.config?.latents ?? 0) > 0) figures.push(html`<p class="note">${run.name}: no span was opened during generation.</p>`);
+      if (run.diagnostics && (run.config?.latents ?? 0) > 0)
+        figures.push(html`<p class="note">${run.name}: no span was opened during generation.</p>`);
       continue;
     }
     const total = lengths.reduce((a, b) => a + b.count, 0);
@@ -425,14 +580,23 @@ async function spanLengthSection(plots: PlotCollector, runs: readonly RunData[])
         `span-lengths-${run.name}`,
         countBarSpec(
           lengths.map((l) => ({ label: String(l.length), count: l.count })),
-          { title: runs.length > 1 ? `span lengths: ${run.name}` : 'span lengths', labelTitle: 'latents in span', countTitle: 'spans' },
+          {
+            title: runs.length > 1 ? `span lengths: ${run.name}` : 'span lengths',
+            labelTitle: 'latents in span',
+            countTitle: 'spans',
+          },
         ),
         `${formatNumber(total)} spans, mean length ${formatNumber(mean)}.`,
       ),
     );
   }
   if (!figures.length) return undefined;
-  return { id: 'span-lengths', title: 'Span lengths', body: html`<p class="note">Number of latents the end classifier chose per span.</p><div class="grid">${figures}</div>` };
+  return {
+    id: 'span-lengths',
+    title: 'Span lengths',
+    body: html`<p class="note">Number of latents the end classifier chose per span.</p>
+      <div class="grid">${figures}</div>`,
+  };
 }
 
 async function startClassifierSection(plots: PlotCollector, runs: readonly RunData[]): Promise<Section | undefined> {
@@ -443,7 +607,16 @@ async function startClassifierSection(plots: PlotCollector, runs: readonly RunDa
         withStart.map((r) => {
           const d = r.diagnostics!;
           const s = d.start!;
-          return [r.name, formatNumber(s.precision), formatNumber(s.recall), formatNumber(s.f1), formatNumber(d.startCalibrated?.threshold), formatNumber(d.startCalibrated?.f1), formatNumber(d.spuriousSpans?.rate), formatNumber(d.spuriousSpans?.perAnswer)];
+          return [
+            r.name,
+            formatNumber(s.precision),
+            formatNumber(s.recall),
+            formatNumber(s.f1),
+            formatNumber(d.startCalibrated?.threshold),
+            formatNumber(d.startCalibrated?.f1),
+            formatNumber(d.spuriousSpans?.rate),
+            formatNumber(d.spuriousSpans?.perAnswer),
+          ];
         }),
         { numeric: [1, 2, 3, 4, 5, 6, 7] },
       )
@@ -454,22 +627,47 @@ async function startClassifierSection(plots: PlotCollector, runs: readonly RunDa
         ['run', 'spans', 'stop decisions right', 'majority class', 'span length exact', 'one fixed length'],
         withStop.map((r) => {
           const st = r.diagnostics!.stop!;
-          return [r.name, formatNumber(st.spans), formatNumber(st.decisionAccuracy), formatNumber(st.decisionBaseline), formatNumber(st.lengthAccuracy), formatNumber(st.lengthBaseline)];
+          return [
+            r.name,
+            formatNumber(st.spans),
+            formatNumber(st.decisionAccuracy),
+            formatNumber(st.decisionBaseline),
+            formatNumber(st.lengthAccuracy),
+            formatNumber(st.lengthBaseline),
+          ];
         }),
         { numeric: [1, 2, 3, 4, 5] },
       )
     : '';
   const several = runs.length > 1;
   const fields = ['startPrecision', 'startRecall', 'startF1'] as const;
-  const points = runs.flatMap((run) => fields.flatMap((f) => evalPoints(run, f, () => FIELD_NAMES[f], several ? runLabel(run, runs) : undefined)));
-  const chart = points.length ? await plots.figure('start-classifier', lineChartSpec(points, { title: 'start classifier on evaluation splits', yTitle: 'score', seriesTitle: 'metric' })) : '';
+  const points = runs.flatMap((run) =>
+    fields.flatMap((f) => evalPoints(run, f, () => FIELD_NAMES[f], several ? runLabel(run, runs) : undefined)),
+  );
+  const chart = points.length
+    ? await plots.figure(
+        'start-classifier',
+        lineChartSpec(points, { title: 'start classifier on evaluation splits', yTitle: 'score', seriesTitle: 'metric' }),
+      )
+    : '';
   if (!withStart.length && !points.length) return undefined;
   return {
     id: 'start-classifier',
     title: 'Start classifier',
-    body: html`<p class="note">How well the start classifier finds the positions where an annotated calculation begins (F1 at 0.5 and at the threshold calibrated on validation data), and the fraction of the spans it opened in generation away from a breakpoint (spurious spans).</p>${table}${chart}${
-      withStop.length ? html`<p class="note">End classifier against the run's latent schedule, teacher-forced on the test spans: stop decisions, and spans whose first stop falls at their scheduled length, beside what one fixed length reaches.</p>${stopTable}` : ''
-    }`,
+    body: html`<p class="note">
+        How well the start classifier finds the positions where an annotated calculation begins (F1 at 0.5 and at the threshold
+        calibrated on validation data), and the fraction of the spans it opened in generation away from a breakpoint (spurious
+        spans).
+      </p>
+      ${table}${chart}${
+        withStop.length
+          ? html`<p class="note">
+                End classifier against the run's latent schedule, teacher-forced on the test spans: stop decisions, and spans
+                whose first stop falls at their scheduled length, beside what one fixed length reaches.
+              </p>
+              ${stopTable}`
+          : ''
+      }`,
   };
 }
 
@@ -528,14 +726,29 @@ function samplesSection(runs: readonly RunData[]): Section | undefined {
     const shown = latestSamples(run.samples, SAMPLES_PER_RUN);
     const heading = runs.length > 1 ? html`<h3>${run.name}</h3>` : '';
     const cards = shown.map(
-      (s) => html`<div class="sample"><div class="meta">step ${formatNumber(s.step)} · reward ${formatNumber(s.reward)} · ${s.spans.length} latent span${s.spans.length === 1 ? '' : 's'}</div>${
-        s.question ? html`<div class="question">${s.question}</div>` : ''
-      }<pre class="rollout">${highlightSpans(s.text, s.spans)}</pre></div>`,
+      (s) =>
+        html`<div class="sample">
+          <div class="meta">
+            step ${formatNumber(s.step)} · reward ${formatNumber(s.reward)} · ${s.spans.length} latent
+            span${s.spans.length === 1 ? '' : 's'}
+          </div>
+          ${s.question ? html`<div class="question">${s.question}</div>` : ''}
+          <pre class="rollout">${highlightSpans(s.text, s.spans)}</pre>
+        </div>`,
     );
-    parts.push(html`${heading}<p class="note">Latest ${shown.length} of ${run.samples.length} rollouts.</p>${cards}`);
+    parts.push(
+      html`${heading}
+        <p class="note">Latest ${shown.length} of ${run.samples.length} rollouts.</p>
+        ${cards}`,
+    );
   }
   if (!parts.length) return undefined;
-  return { id: 'samples', title: 'Sample rollouts', body: html`<p class="note"><mark class="latent">Highlighted</mark> text marks latent spans.</p>${parts}` };
+  return {
+    id: 'samples',
+    title: 'Sample rollouts',
+    body: html`<p class="note"><mark class="latent">Highlighted</mark> text marks latent spans.</p>
+      ${parts}`,
+  };
 }
 
 function dataNotesSection(runs: readonly RunData[], plots: readonly ReportPlot[]): Section | undefined {
@@ -544,15 +757,28 @@ function dataNotesSection(runs: readonly RunData[], plots: readonly ReportPlot[]
     if (!run.issues.length) continue;
     const shown = run.issues.slice(0, ISSUES_SHOWN_PER_RUN);
     parts.push(
-      html`<h3>${run.name}</h3><ul>${shown.map((i) => html`<li><code>${i.file}${i.line !== undefined ? `:${i.line}` : ''}</code> ${i.message}</li>`)}</ul>${
-        run.issues.length > shown.length ? html`<p class="note">${run.issues.length - shown.length} more not shown.</p>` : ''
-      }`,
+      html`<h3>${run.name}</h3>
+        <ul>
+          ${shown.map((i) => html`<li><code>${i.file}${i.line !== undefined ? `:${i.line}` : ''}</code> ${i.message}</li>`)}
+        </ul>
+        ${run.issues.length > shown.length ? html`<p class="note">${run.issues.length - shown.length} more not shown.</p>` : ''}`,
     );
   }
   const warnings = plots.flatMap((p) => p.warnings.map((w) => html`<li><code>plots/${p.file}</code> ${w}</li>`));
-  if (warnings.length) parts.push(html`<h3>Chart renderer</h3><ul>${warnings}</ul>`);
+  if (warnings.length)
+    parts.push(
+      html`<h3>Chart renderer</h3>
+        <ul>
+          ${warnings}
+        </ul>`,
+    );
   if (!parts.length) return undefined;
-  return { id: 'data-notes', title: 'Data notes', body: html`<p class="note">Problems found while reading the run directories; affected records were left out.</p>${parts}` };
+  return {
+    id: 'data-notes',
+    title: 'Data notes',
+    body: html`<p class="note">Problems found while reading the run directories; affected records were left out.</p>
+      ${parts}`,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -611,20 +837,27 @@ export async function buildReport(runs: readonly RunData[], options: { title: st
   if (notes) sections.push(notes);
 
   const page = html`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="latent-tokens report">
-<title>${options.title}</title>
-<style>${trustedHtml(STYLE)}</style>
-</head>
-<body>
-<h1>${options.title}</h1>
-<nav>${sections.map((s) => html`<a href="#${s.id}">${s.title}</a>`)}</nav>
-${sections.map((s) => html`<section id="${s.id}">\n<h2>${s.title}</h2>\n${s.body}\n</section>\n`)}
-</body>
-</html>
-`;
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="generator" content="latent-tokens report" />
+        <title>${options.title}</title>
+        <style>
+          ${trustedHtml(STYLE)}
+        </style>
+      </head>
+      <body>
+        <h1>${options.title}</h1>
+        <nav>${sections.map((s) => html`<a href="#${s.id}">${s.title}</a>`)}</nav>
+        ${sections.map(
+          (s) =>
+            html`<section id="${s.id}">
+              <h2>${s.title}</h2>
+              ${s.body}
+            </section> `,
+        )}
+      </body>
+    </html> `;
   return { html: page.value, plots: plots.plots };
 }

@@ -67,12 +67,26 @@ export interface Diagnostics {
   resultHitRate?: number;
   /** Span length (number of latents the end classifier chose) → count. */
   spanLengths?: { length: number; count: number }[];
-  accuracy?: { withLatents?: number; withoutLatents?: number; n?: number; oracle?: number; oracleShuffled?: number; oracleConstant?: number; spansAwayFromBreakpoints?: number };
+  accuracy?: {
+    withLatents?: number;
+    withoutLatents?: number;
+    n?: number;
+    oracle?: number;
+    oracleShuffled?: number;
+    oracleConstant?: number;
+    spansAwayFromBreakpoints?: number;
+  };
   start?: { precision?: number; recall?: number; f1?: number };
   /** the start classifier at its calibrated threshold */
   startCalibrated?: { threshold?: number; precision?: number; recall?: number; f1?: number };
   /** the end classifier against the run's schedule (teacher-forced) */
-  stop?: { decisionAccuracy?: number; decisionBaseline?: number; lengthAccuracy?: number; lengthBaseline?: number; spans?: number };
+  stop?: {
+    decisionAccuracy?: number;
+    decisionBaseline?: number;
+    lengthAccuracy?: number;
+    lengthBaseline?: number;
+    spans?: number;
+  };
   /** spans opened away from a breakpoint in generation */
   spuriousSpans?: { rate?: number; count?: number; spans?: number; perAnswer?: number };
   norms?: { latent?: number; token?: number };

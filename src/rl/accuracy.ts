@@ -47,31 +47,50 @@ export interface RolloutAccuracy {
 const SAMPLES_KEPT = 8;
 
 /** Accuracy of `k` rollouts per question (temperature 0: greedy, then k should be 1). */
-export function rolloutAccuracy(m: PolicyModules, tokenizer: TextDecoder, examples: readonly Gsm8kExample[], o: AccuracyOptions): RolloutAccuracy {
+export function rolloutAccuracy(
+  m: PolicyModules,
+  tokenizer: TextDecoder,
+  examples: readonly Gsm8kExample[],
+  o: AccuracyOptions,
+): RolloutAccuracy {
   const k = o.samples ?? 1;
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`samples must be a positive integer, got ${k}`);
-  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${o.batchSize}`);
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1)
+    throw new RangeError(`batchSize must be a positive integer, got ${o.batchSize}`);
   const rowsPerPass = Math.max(k, o.batchSize - (o.batchSize % k)); // whole questions per pass
   const questionsPerPass = rowsPerPass / k;
-  let correctSamples = 0, questionsSolved = 0, spanCount = 0, tokenCount = 0, answers = 0;
+  let correctSamples = 0,
+    questionsSolved = 0,
+    spanCount = 0,
+    tokenCount = 0,
+    answers = 0;
   const lengths: number[] = [];
   const samples: AccuracySample[] = [];
   for (let q = 0; q < examples.length; q += questionsPerPass) {
     const chunk = examples.slice(q, q + questionsPerPass);
-    const rollouts = sampleRollouts(m, chunk.flatMap((e) => Array.from({ length: k }, () => o.promptIds(e))), { ...o, keepLatents: false });
+    const rollouts = sampleRollouts(
+      m,
+      chunk.flatMap((e) => Array.from({ length: k }, () => o.promptIds(e))),
+      { ...o, keepLatents: false },
+    );
     try {
       chunk.forEach((e, j) => {
         let solved = false;
         for (let s = 0; s < k; s++) {
           const r = rollouts[j * k + s];
-          const correct = computeReward(rolloutText(tokenizer, r), e.answerNumber, 0, { answerMode: o.answerMode, formatReward: 0, latentCost: 0 }).correct;
+          const correct = computeReward(rolloutText(tokenizer, r), e.answerNumber, 0, {
+            answerMode: o.answerMode,
+            formatReward: 0,
+            latentCost: 0,
+          }).correct;
           solved ||= correct;
           correctSamples += correct ? 1 : 0;
           spanCount += r.spans.length;
           for (const span of r.spans) lengths.push(span.latents);
           tokenCount += r.actions.filter((a) => a.kind === 'token').length;
           answers++;
-          if (s === 0 && samples.length < SAMPLES_KEPT) samples.push({ question: e.question, ...markedRolloutText(tokenizer, r), correct, answer: e.answerText });
+          if (s === 0 && samples.length < SAMPLES_KEPT)
+            samples.push({ question: e.question, ...markedRolloutText(tokenizer, r), correct, answer: e.answerText });
         }
         questionsSolved += solved ? 1 : 0;
       });

@@ -18,7 +18,8 @@ export class CacheSlots {
   private readonly valid: boolean[][];
 
   constructor(readonly batch: number) {
-    if (!Number.isInteger(batch) || batch <= 0) throw new RangeError(`CacheSlots: batch must be a positive integer, got ${batch}`);
+    if (!Number.isInteger(batch) || batch <= 0)
+      throw new RangeError(`CacheSlots: batch must be a positive integer, got ${batch}`);
     this.positions = Array.from({ length: batch }, () => []);
     this.valid = Array.from({ length: batch }, () => []);
   }
@@ -55,7 +56,11 @@ export class CacheSlots {
       }
     }
     const onDevice = (t: Tensor) => (device === 'cpu' ? t : t.to(device));
-    return attentionMask(onDevice(torch.fromBytes(positions, 'int32', [B, T])), onDevice(torch.fromBytes(valid, 'bool', [B, T])), Tq);
+    return attentionMask(
+      onDevice(torch.fromBytes(positions, 'int32', [B, T])),
+      onDevice(torch.fromBytes(valid, 'bool', [B, T])),
+      Tq,
+    );
   }
 
   /** Records the slots of a pass (call after the pass wrote them to the cache). */
@@ -68,10 +73,16 @@ export class CacheSlots {
   }
 
   private checkShape(qPos: readonly (readonly number[])[], qValid: readonly (readonly boolean[])[]): void {
-    if (qPos.length !== this.batch || qValid.length !== this.batch) throw new RangeError(`CacheSlots: expected ${this.batch} rows of queries, got ${qPos.length} positions and ${qValid.length} flags`);
+    if (qPos.length !== this.batch || qValid.length !== this.batch)
+      throw new RangeError(
+        `CacheSlots: expected ${this.batch} rows of queries, got ${qPos.length} positions and ${qValid.length} flags`,
+      );
     const Tq = qPos[0].length;
     for (let b = 0; b < this.batch; b++)
-      if (qPos[b].length !== Tq || qValid[b].length !== Tq) throw new RangeError(`CacheSlots: row ${b} has ${qPos[b].length} positions and ${qValid[b].length} flags, row 0 has ${Tq}`);
+      if (qPos[b].length !== Tq || qValid[b].length !== Tq)
+        throw new RangeError(
+          `CacheSlots: row ${b} has ${qPos[b].length} positions and ${qValid[b].length} flags, row 0 has ${Tq}`,
+        );
   }
 }
 

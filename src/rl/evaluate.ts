@@ -56,7 +56,11 @@ export async function evaluateRlRun(runDir: string, o: RlEvalOptions = {}): Prom
     ];
     const results = conditions.map((cond) => {
       const bar = new ProgressBar({ total: examples.length, label: cond.name, quiet: o.quiet });
-      const r = rolloutAccuracy(opened.policy, opened.lm.tokenizer, examples, { ...base, ...cond, onProgress: (d) => bar.update(d) });
+      const r = rolloutAccuracy(opened.policy, opened.lm.tokenizer, examples, {
+        ...base,
+        ...cond,
+        onProgress: (d) => bar.update(d),
+      });
       bar.finish();
       return r;
     });
@@ -66,7 +70,15 @@ export async function evaluateRlRun(runDir: string, o: RlEvalOptions = {}): Prom
       kind: 'rl',
       step,
       accuracy: { withLatents: greedyWith.accuracy, withoutLatents: greedyWithout.accuracy, n },
-      passAtK: sampledWith ? { k: passK, withLatents: sampledWith.passAtK, withoutLatents: sampledWithout.passAtK, n, temperature: config.temperature } : null,
+      passAtK: sampledWith
+        ? {
+            k: passK,
+            withLatents: sampledWith.passAtK,
+            withoutLatents: sampledWithout.passAtK,
+            n,
+            temperature: config.temperature,
+          }
+        : null,
       spansPerAnswer: greedyWith.spansPerAnswer,
       latentsPerSpan: greedyWith.latentsPerSpan,
       tokensPerAnswer: { withLatents: greedyWith.tokensPerAnswer, withoutLatents: greedyWithout.tokensPerAnswer },
@@ -95,7 +107,10 @@ export function formatRlDiagnostics(d: RlDiagnostics): string {
   const lines = [
     `step ${d.step}: greedy accuracy (${d.accuracy.n} test questions): with latents ${pct(d.accuracy.withLatents)}, without ${pct(d.accuracy.withoutLatents)}`,
   ];
-  if (d.passAtK) lines.push(`pass@${d.passAtK.k} (temperature ${d.passAtK.temperature}): with latents ${pct(d.passAtK.withLatents)}, without ${pct(d.passAtK.withoutLatents)}`);
+  if (d.passAtK)
+    lines.push(
+      `pass@${d.passAtK.k} (temperature ${d.passAtK.temperature}): with latents ${pct(d.passAtK.withLatents)}, without ${pct(d.passAtK.withoutLatents)}`,
+    );
   lines.push(
     `greedy answers: ${d.spansPerAnswer.toFixed(2)} spans per answer, ${d.latentsPerSpan === null ? 'no spans' : `${d.latentsPerSpan.toFixed(2)} latents per span`}, ` +
       `${d.tokensPerAnswer.withLatents.toFixed(1)} tokens (${d.tokensPerAnswer.withoutLatents.toFixed(1)} without latents); span lengths ${JSON.stringify(d.spanLengths)}`,

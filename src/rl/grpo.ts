@@ -40,7 +40,11 @@ export function groupStatistics(rewards: readonly number[], group: number): { me
 }
 
 /** Group-relative advantages: rewards are consecutive groups of `group` rollouts of one question. */
-export function groupAdvantages(rewards: readonly number[], group: number, { scale = true, epsilon = 1e-4 }: AdvantageOptions = {}): number[] {
+export function groupAdvantages(
+  rewards: readonly number[],
+  group: number,
+  { scale = true, epsilon = 1e-4 }: AdvantageOptions = {},
+): number[] {
   if (!(epsilon >= 0)) throw new RangeError(`epsilon must be >= 0, got ${epsilon}`);
   const stats = groupStatistics(rewards, group);
   return rewards.map((r, i) => {
@@ -106,11 +110,17 @@ export interface GrpoLoss {
 export function grpoLoss(x: GrpoLossInputs, o: GrpoObjective): GrpoLoss {
   const epsLow = o.clipEpsilon;
   const epsHigh = o.clipEpsilonHigh ?? o.clipEpsilon;
-  if (!(epsLow >= 0 && epsLow < 1) || !(epsHigh >= 0)) throw new RangeError(`clip epsilons must satisfy 0 <= ε_low < 1 and ε_high >= 0, got ${epsLow} and ${epsHigh}`);
+  if (!(epsLow >= 0 && epsLow < 1) || !(epsHigh >= 0))
+    throw new RangeError(`clip epsilons must satisfy 0 <= ε_low < 1 and ε_high >= 0, got ${epsLow} and ${epsHigh}`);
   if (!(o.klCoef >= 0)) throw new RangeError(`klCoef must be >= 0, got ${o.klCoef}`);
   if (o.klCoef > 0 && x.refLogProbs === null) throw new RangeError('klCoef > 0 needs the reference log-probabilities');
   const n = x.logProbs.numel();
-  for (const [name, t] of [['oldLogProbs', x.oldLogProbs], ['advantages', x.advantages], ['weights', x.weights], ['refLogProbs', x.refLogProbs]] as const)
+  for (const [name, t] of [
+    ['oldLogProbs', x.oldLogProbs],
+    ['advantages', x.advantages],
+    ['weights', x.weights],
+    ['refLogProbs', x.refLogProbs],
+  ] as const)
     if (t !== null && t.numel() !== n) throw new RangeError(`grpoLoss: ${name} has ${t.numel()} elements, logProbs ${n}`);
   return torch.scope(() => {
     const dtype = x.logProbs.dtype;
@@ -126,7 +136,10 @@ export function grpoLoss(x: GrpoLossInputs, o: GrpoObjective): GrpoLoss {
     }
     const loss = perAction.mul(x.weights.to(dtype)).sum();
     const r = ratio.detach();
-    const clippedMask = r.lt(1 - epsLow).logicalAnd(adv.lt(0)).logicalOr(r.gt(1 + epsHigh).logicalAnd(adv.gt(0)));
+    const clippedMask = r
+      .lt(1 - epsLow)
+      .logicalAnd(adv.lt(0))
+      .logicalOr(r.gt(1 + epsHigh).logicalAnd(adv.gt(0)));
     return { loss, klSum, clipped: clippedMask.sum().item(), count: n };
   });
 }

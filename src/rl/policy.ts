@@ -48,7 +48,15 @@ export function startOffsetFor(threshold: number): number {
 }
 
 export function policyModules(lm: LatentModel, startLogitOffset: number): PolicyModules {
-  return { backbone: lm.backbone, latentTrunk: lm.latentTrunk, heads: lm.heads, botId: lm.botId, eotId: lm.eotId, startLogitOffset, coupling: lm.coupling };
+  return {
+    backbone: lm.backbone,
+    latentTrunk: lm.latentTrunk,
+    heads: lm.heads,
+    botId: lm.botId,
+    eotId: lm.eotId,
+    startLogitOffset,
+    coupling: lm.coupling,
+  };
 }
 
 /** Input id of a latent position in Rollout.ids. */
@@ -146,7 +154,11 @@ function startLogitsOf(m: PolicyModules, hidden: Tensor): Tensor {
  * The latent step at pre-norm hidden states [N, D]: the next latent's embedding and the stop logit.
  * `index`: each row's 0-based latent index within its span (the stop logit does not depend on it).
  */
-export function latentStepAt(m: PolicyModules, pre: Tensor, index: number | readonly number[] = 0): { embed: Tensor; stopLogit: Tensor } {
+export function latentStepAt(
+  m: PolicyModules,
+  pre: Tensor,
+  index: number | readonly number[] = 0,
+): { embed: Tensor; stopLogit: Tensor } {
   return m.heads.step({ pre, normWeight: m.latentTrunk.normWeight, eps: m.latentTrunk.eps, index, tokens: m.backbone });
 }
 
@@ -193,7 +205,16 @@ export function sampleRollouts(m: PolicyModules, prompts: readonly (readonly num
   const eos = new Set(o.eosIds);
   const twoTrunk = m.latentTrunk !== m.backbone;
   const rows: Row[] = prompts.map((p) => ({
-    prompt: [...p], mode: 'language', latentsInSpan: 0, ids: [], actions: [], tokens: [], tokenActions: 0, spans: [], logProb: 0, finish: null,
+    prompt: [...p],
+    mode: 'language',
+    latentsInSpan: 0,
+    ids: [],
+    actions: [],
+    tokens: [],
+    tokenActions: 0,
+    spans: [],
+    logProb: 0,
+    finish: null,
   }));
   const caches = new CoupledCaches(m.backbone.numLayers, m.coupling);
   const slots = new CacheSlots(B);
@@ -214,7 +235,13 @@ export function sampleRollouts(m: PolicyModules, prompts: readonly (readonly num
           const starts = useLatents && live.some((r) => r.mode === 'language' && r.spans.length < maxSpans);
           const inSpan = live.some((r) => r.mode === 'latent');
           const latentIndex = rows.map((r) => (r.mode === 'latent' ? r.latentsInSpan : 0));
-          const step = decideStep(m, lastPre!, B, { temperature: o.temperature, topP: o.topP ?? 1, starts, inSpan, latentIndex }, markerIds);
+          const step = decideStep(
+            m,
+            lastPre!,
+            B,
+            { temperature: o.temperature, topP: o.topP ?? 1, starts, inSpan, latentIndex },
+            markerIds,
+          );
           const feeds = rows.map((row, b) => advanceRow(row, b, step, m, o, eos, useLatents, maxSpans));
           if (feeds.every((f) => f === null)) return null;
           const latentRows: number[] = [];
@@ -262,14 +289,28 @@ function gatherLatents(steps: { embeds: Tensor; rows: number[] }[], B: number): 
   const perRow: number[][] = Array.from({ length: B }, () => []);
   steps.forEach((s, i) => s.rows.forEach((b) => perRow[b].push(i * B + b)));
   return torch.scope(() => {
-    const all = torch.cat(steps.map((s) => s.embeds), 0);
+    const all = torch.cat(
+      steps.map((s) => s.embeds),
+      0,
+    );
     const device = all.device;
-    return perRow.map((idx) => (idx.length ? torch.keep(all.indexSelect(0, torch.tensor(idx, { dtype: 'int64', device }))) : null));
+    return perRow.map((idx) =>
+      idx.length ? torch.keep(all.indexSelect(0, torch.tensor(idx, { dtype: 'int64', device }))) : null,
+    );
   });
 }
 
 /** One row's decisions for this step (recorded as actions); returns what to feed it, or null. */
-function advanceRow(row: Row, b: number, step: StepValues, m: PolicyModules, o: RolloutOptions, eos: Set<number>, useLatents: boolean, maxSpans: number): Feed {
+function advanceRow(
+  row: Row,
+  b: number,
+  step: StepValues,
+  m: PolicyModules,
+  o: RolloutOptions,
+  eos: Set<number>,
+  useLatents: boolean,
+  maxSpans: number,
+): Feed {
   if (row.finish !== null) return null;
   const greedy = o.temperature === 0;
   const position = row.prompt.length + row.ids.length - 1;
@@ -313,7 +354,6 @@ function advanceRow(row: Row, b: number, step: StepValues, m: PolicyModules, o: 
   return { kind: 'id', id: token };
 }
 
-
 function closeSpan(row: Row, m: PolicyModules): Feed {
   row.mode = 'after-span';
   return { kind: 'id', id: m.eotId };
@@ -326,14 +366,22 @@ function checkOptions(prompts: readonly (readonly number[])[], o: RolloutOptions
   prompts.forEach((p, i) => {
     if (p.length === 0) throw new RangeError(`sampleRollouts: prompt ${i} is empty`);
   });
-  if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 1) throw new RangeError(`maxNewTokens must be a positive integer, got ${o.maxNewTokens}`);
-  if (!Number.isInteger(o.maxLatents) || o.maxLatents < 0) throw new RangeError(`maxLatents must be a non-negative integer, got ${o.maxLatents}`);
-  if (!(o.temperature >= 0) || !Number.isFinite(o.temperature)) throw new RangeError(`temperature must be >= 0, got ${o.temperature}`);
+  if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 1)
+    throw new RangeError(`maxNewTokens must be a positive integer, got ${o.maxNewTokens}`);
+  if (!Number.isInteger(o.maxLatents) || o.maxLatents < 0)
+    throw new RangeError(`maxLatents must be a non-negative integer, got ${o.maxLatents}`);
+  if (!(o.temperature >= 0) || !Number.isFinite(o.temperature))
+    throw new RangeError(`temperature must be >= 0, got ${o.temperature}`);
   if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new RangeError(`topP must be in (0, 1], got ${o.topP}`);
 }
 
 /** Runs the prompts (right-padded) in one pass; returns each row's last pre-norm hidden state [B, D]. */
-function prefill(m: PolicyModules, prompts: readonly (readonly number[])[], cache: CoupledCaches['language'], slots: CacheSlots): Tensor {
+function prefill(
+  m: PolicyModules,
+  prompts: readonly (readonly number[])[],
+  cache: CoupledCaches['language'],
+  slots: CacheSlots,
+): Tensor {
   const device = m.backbone.normWeight.device;
   const width = Math.max(...prompts.map((p) => p.length));
   const ids = prompts.map((p) => Array.from({ length: width }, (_, t) => (t < p.length ? p[t] : 0)));
@@ -342,7 +390,12 @@ function prefill(m: PolicyModules, prompts: readonly (readonly number[])[], cach
   const idsT = torch.tensor(ids, { dtype: 'int64' }).to(device);
   const x = m.heads.applyMarkers(m.backbone.embed(idsT), idsT, m.botId, m.eotId);
   const pre = runPass(m.backbone, cache, slots, x, qPos, qValid);
-  const last = torch.tensor(prompts.map((p) => p.length - 1), { dtype: 'int64' }).to(device);
+  const last = torch
+    .tensor(
+      prompts.map((p) => p.length - 1),
+      { dtype: 'int64' },
+    )
+    .to(device);
   return pre.gather(1, last.view([-1, 1, 1]).expand([-1, 1, pre.size(2)])).squeeze(1);
 }
 
@@ -418,19 +471,45 @@ function feedStep(
   // position of the fed input = index of the last entry of prompt + ids
   const qPos = rows.map((r) => [r.prompt.length + r.ids.length - 1]);
   // One input per row: a token embedding, or a row of [markers; latent embeddings].
-  const special = feeds.map((f, b) => (f === null ? -1 : f.kind === 'latent' ? 2 + b : f.id === m.botId ? 0 : f.id === m.eotId ? 1 : -1));
-  const idsT = torch.tensor(feeds.map((f, b) => [f?.kind === 'id' && special[b] < 0 ? f.id : 0]), { dtype: 'int64', device });
+  const special = feeds.map((f, b) =>
+    f === null ? -1 : f.kind === 'latent' ? 2 + b : f.id === m.botId ? 0 : f.id === m.eotId ? 1 : -1,
+  );
+  const idsT = torch.tensor(
+    feeds.map((f, b) => [f?.kind === 'id' && special[b] < 0 ? f.id : 0]),
+    { dtype: 'int64', device },
+  );
   let x = m.backbone.embed(idsT);
   if (special.some((i) => i >= 0)) {
-    const extra = latentEmbeds ? torch.cat([m.heads.markers.to(x.dtype), latentEmbeds.to(x.dtype)], 0) : m.heads.markers.to(x.dtype);
-    const rowsX = extra.indexSelect(0, torch.tensor(special.map((i) => Math.max(i, 0)), { dtype: 'int64', device })).unsqueeze(1);
-    x = torch.where(torch.tensor(special.map((i) => i >= 0), { device }).view([B, 1, 1]), rowsX, x);
+    const extra = latentEmbeds
+      ? torch.cat([m.heads.markers.to(x.dtype), latentEmbeds.to(x.dtype)], 0)
+      : m.heads.markers.to(x.dtype);
+    const rowsX = extra
+      .indexSelect(
+        0,
+        torch.tensor(
+          special.map((i) => Math.max(i, 0)),
+          { dtype: 'int64', device },
+        ),
+      )
+      .unsqueeze(1);
+    x = torch.where(
+      torch
+        .tensor(
+          special.map((i) => i >= 0),
+          { device },
+        )
+        .view([B, 1, 1]),
+      rowsX,
+      x,
+    );
   }
   const valid = (rowsFed: boolean[]) => rowsFed.map((v) => [v]);
-  const update = (pre: Tensor, fed: boolean[], previous: Tensor) => (fed.every(Boolean) ? pre : torch.where(torch.tensor(fed, { device }).view([B, 1]), pre, previous));
+  const update = (pre: Tensor, fed: boolean[], previous: Tensor) =>
+    fed.every(Boolean) ? pre : torch.where(torch.tensor(fed, { device }).view([B, 1]), pre, previous);
   if (!twoTrunk) return update(runPass(m.backbone, caches.language, slots, x, qPos, valid(fedRows)).squeeze(1), fedRows, lastPre);
   let next = lastPre;
-  if (idRow.some(Boolean)) next = update(runPass(m.backbone, caches.language, slots, x, qPos, valid(idRow)).squeeze(1), idRow, next);
+  if (idRow.some(Boolean))
+    next = update(runPass(m.backbone, caches.language, slots, x, qPos, valid(idRow)).squeeze(1), idRow, next);
   if (isLatent.some(Boolean)) next = update(runLatentPass(m, caches, slots, x, qPos, valid(isLatent)).squeeze(1), isLatent, next);
   return next;
 }

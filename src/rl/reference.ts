@@ -37,7 +37,15 @@ export function frozenReference(lm: LatentModel, startLogitOffset: number): Refe
     if (lm.latentDecoder) {
       const decoder = frozenCopy(new LatentDecoder(model.config, model.model.rotary_emb, placement), lm.latentDecoder);
       owned.push(decoder);
-      modules = { backbone: lm.backbone, latentTrunk: decoder, heads, botId: lm.botId, eotId: lm.eotId, startLogitOffset, coupling: lm.coupling };
+      modules = {
+        backbone: lm.backbone,
+        latentTrunk: decoder,
+        heads,
+        botId: lm.botId,
+        eotId: lm.eotId,
+        startLogitOffset,
+        coupling: lm.coupling,
+      };
     } else {
       const copy = frozenCopy(new Qwen2ForCausalLM(model.config, placement), model);
       owned.push(copy);

@@ -17,7 +17,10 @@ export function spanMarker(latents: number): string {
 }
 
 /** The answer with its spans as markers, and each marker's [start, end) character offsets. */
-export function markedRolloutText(tokenizer: TextDecoder, r: Pick<Rollout, 'tokens' | 'spans'>): { text: string; spans: [number, number][] } {
+export function markedRolloutText(
+  tokenizer: TextDecoder,
+  r: Pick<Rollout, 'tokens' | 'spans'>,
+): { text: string; spans: [number, number][] } {
   let text = '';
   let from = 0;
   const spans: [number, number][] = [];

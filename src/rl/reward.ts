@@ -23,9 +23,11 @@ export interface Reward {
 }
 
 export function checkRewardConfig(c: RewardConfig): void {
-  if (c.answerMode !== 'hash' && c.answerMode !== 'last-number') throw new RangeError(`answer mode must be 'hash' or 'last-number', got ${String(c.answerMode)}`);
+  if (c.answerMode !== 'hash' && c.answerMode !== 'last-number')
+    throw new RangeError(`answer mode must be 'hash' or 'last-number', got ${String(c.answerMode)}`);
   if (!Number.isFinite(c.formatReward)) throw new RangeError(`formatReward must be a finite number, got ${c.formatReward}`);
-  if (!(Number.isFinite(c.latentCost) && c.latentCost >= 0)) throw new RangeError(`latentCost must be a finite number >= 0, got ${c.latentCost}`);
+  if (!(Number.isFinite(c.latentCost) && c.latentCost >= 0))
+    throw new RangeError(`latentCost must be a finite number >= 0, got ${c.latentCost}`);
 }
 
 /** The reward of an answer `text` (language only) for a question whose answer is `reference`. */

@@ -21,7 +21,16 @@ import * as torch from '../torch';
 import type { Tensor } from '../torch';
 import { CoupledCaches } from '../latent/coupling';
 import { CacheSlots, runLatentPass, runPass } from './cache-slots';
-import { LATENT_ID, atLeastFloat32, latentStepAt, startLogitsAt, tokenLogProbs, type ActionKind, type PolicyModules, type Rollout } from './policy';
+import {
+  LATENT_ID,
+  atLeastFloat32,
+  latentStepAt,
+  startLogitsAt,
+  tokenLogProbs,
+  type ActionKind,
+  type PolicyModules,
+  type Rollout,
+} from './policy';
 
 export type LatentGrad = 'stored' | 'recurrent';
 export const LATENT_GRADS: readonly LatentGrad[] = ['stored', 'recurrent'];
@@ -75,12 +84,15 @@ function runsOf(r: Rollout, merged: boolean): Run[] {
 /** Scores `rollouts` under the policy `m`. Differentiable unless run under noGrad. */
 export function scoreRollouts(m: PolicyModules, rollouts: readonly Rollout[], o: ScoreOptions): RolloutScores {
   if (!rollouts.length) throw new RangeError('scoreRollouts: no rollouts');
-  if (o.latentGrad !== 'stored' && o.latentGrad !== 'recurrent') throw new RangeError(`latentGrad must be 'stored' or 'recurrent', got ${String(o.latentGrad)}`);
+  if (o.latentGrad !== 'stored' && o.latentGrad !== 'recurrent')
+    throw new RangeError(`latentGrad must be 'stored' or 'recurrent', got ${String(o.latentGrad)}`);
   const stored = o.latentGrad === 'stored';
   rollouts.forEach((r, i) => {
     const n = r.ids.filter((id) => id === LATENT_ID).length;
     if (stored && n > 0 && (r.latents === null || r.latents.size(0) !== n))
-      throw new RangeError(`scoreRollouts: rollout ${i} has ${n} latent positions but ${r.latents === null ? 'no stored latents' : `${r.latents.size(0)} stored latents`} (sample with keepLatents, or use latentGrad 'recurrent')`);
+      throw new RangeError(
+        `scoreRollouts: rollout ${i} has ${n} latent positions but ${r.latents === null ? 'no stored latents' : `${r.latents.size(0)} stored latents`} (sample with keepLatents, or use latentGrad 'recurrent')`,
+      );
   });
   const caches = new CoupledCaches(m.backbone.numLayers, m.coupling);
   try {
@@ -140,7 +152,8 @@ function score(m: PolicyModules, rollouts: readonly Rollout[], o: ScoreOptions, 
         gatheredActions.push(a);
       }
     }
-    if (rowsIdx.length) gathered.push(pre.reshape([B * width, pre.size(2)]).indexSelect(0, torch.tensor(rowsIdx, { dtype: 'int64' }).to(device)));
+    if (rowsIdx.length)
+      gathered.push(pre.reshape([B * width, pre.size(2)]).indexSelect(0, torch.tensor(rowsIdx, { dtype: 'int64' }).to(device)));
   };
 
   let lastPre: Tensor | null = null; // recurrent mode: each row's pre-norm hidden state at its last fed position
@@ -176,7 +189,10 @@ function score(m: PolicyModules, rollouts: readonly Rollout[], o: ScoreOptions, 
         qValid.push(rowValid);
       });
       const x = inputs(m, ids, latentIndex, storedLatents, device);
-      const pre = kind === 'language' ? runPass(m.backbone, caches.language, slots, x, qPos, qValid) : runLatentPass(m, caches, slots, x, qPos, qValid);
+      const pre =
+        kind === 'language'
+          ? runPass(m.backbone, caches.language, slots, x, qPos, qValid)
+          : runLatentPass(m, caches, slots, x, qPos, qValid);
       collect(pre, width, pick);
       if (!stored) {
         const last = here.map((run) => (run ? run.end - run.start - 1 : 0));
@@ -189,14 +205,33 @@ function score(m: PolicyModules, rollouts: readonly Rollout[], o: ScoreOptions, 
         const qPos = here.map((run, b) => [valid[b] ? run.start + j : 0]);
         const { embed } = latentStepAt(m, lastPre!, j);
         const x = (o.detachLatents ? embed.detach() : embed).unsqueeze(1);
-        const pre = runLatentPass(m, caches, slots, x, qPos, valid.map((v) => [v]));
-        collect(pre, 1, valid.flatMap((v, b) => (v ? [[b, qPos[b][0], 0] as [number, number, number]] : [])));
-        lastPre = updateRows(lastPre, pre, valid.map(() => 0), valid, device);
+        const pre = runLatentPass(
+          m,
+          caches,
+          slots,
+          x,
+          qPos,
+          valid.map((v) => [v]),
+        );
+        collect(
+          pre,
+          1,
+          valid.flatMap((v, b) => (v ? [[b, qPos[b][0], 0] as [number, number, number]] : [])),
+        );
+        lastPre = updateRows(
+          lastPre,
+          pre,
+          valid.map(() => 0),
+          valid,
+          device,
+        );
       }
     }
   }
   if (gatheredActions.length !== flatActions.length)
-    throw new Error(`scoreRollouts: found the hidden states of ${gatheredActions.length} actions, the rollouts have ${flatActions.length} (an action position lies outside its rollout)`);
+    throw new Error(
+      `scoreRollouts: found the hidden states of ${gatheredActions.length} actions, the rollouts have ${flatActions.length} (an action position lies outside its rollout)`,
+    );
 
   const pre = torch.cat(gathered, 0);
   const byKind = (kind: ActionKind) => {
@@ -214,7 +249,12 @@ function score(m: PolicyModules, rollouts: readonly Rollout[], o: ScoreOptions, 
   const tokenRows = byKind('token');
   if (tokenRows.length) {
     const lp = tokenLogProbs(m, select(tokenRows), o.temperature);
-    const chosen = torch.tensor(tokenRows.map((i) => flatActions[gatheredActions[i]].value), { dtype: 'int64' }).to(device);
+    const chosen = torch
+      .tensor(
+        tokenRows.map((i) => flatActions[gatheredActions[i]].value),
+        { dtype: 'int64' },
+      )
+      .to(device);
     pieces.push(lp.gather(1, chosen.view([-1, 1])).squeeze(1));
     order.push(...tokenRows.map((i) => gatheredActions[i]));
     if (o.entropy) {
@@ -224,7 +264,12 @@ function score(m: PolicyModules, rollouts: readonly Rollout[], o: ScoreOptions, 
   }
   const decisions = (rows: number[], logits: (pre: Tensor) => Tensor) => {
     if (!rows.length) return;
-    const sign = torch.tensor(rows.map((i) => (flatActions[gatheredActions[i]].value ? 1 : -1)), { dtype: 'float64' }).to(device);
+    const sign = torch
+      .tensor(
+        rows.map((i) => (flatActions[gatheredActions[i]].value ? 1 : -1)),
+        { dtype: 'float64' },
+      )
+      .to(device);
     const l = logits(select(rows));
     pieces.push(torch.logSigmoid(l.mul(sign.to(l.dtype))));
     order.push(...rows.map((i) => gatheredActions[i]));
@@ -232,7 +277,10 @@ function score(m: PolicyModules, rollouts: readonly Rollout[], o: ScoreOptions, 
   decisions(byKind('start'), (h) => startLogitsAt(m, h));
   decisions(byKind('stop'), (h) => atLeastFloat32(latentStepAt(m, h).stopLogit));
   const dtype = pieces.some((p) => p.dtype === 'float64') ? 'float64' : 'float32';
-  const values = torch.cat(pieces.map((p) => p.to(dtype)), 0);
+  const values = torch.cat(
+    pieces.map((p) => p.to(dtype)),
+    0,
+  );
   const inverse = new Array<number>(order.length);
   order.forEach((a, i) => (inverse[a] = i));
   const logProbs = values.indexSelect(0, torch.tensor(inverse, { dtype: 'int64' }).to(device));
@@ -246,8 +294,16 @@ function inputs(m: PolicyModules, ids: number[][], latentIndex: number[], stored
   if (!latentIndex.some((i) => i >= 0)) return x;
   if (storedLatents === null) throw new Error('scoreRollouts: a latent position without stored latents');
   const [B, W, D] = x.shape;
-  const isLatent = torch.tensor(latentIndex.map((i) => i >= 0)).to(device).view([B, W, 1]);
-  const rows = torch.tensor(latentIndex.map((i) => Math.max(i, 0)), { dtype: 'int64' }).to(device);
+  const isLatent = torch
+    .tensor(latentIndex.map((i) => i >= 0))
+    .to(device)
+    .view([B, W, 1]);
+  const rows = torch
+    .tensor(
+      latentIndex.map((i) => Math.max(i, 0)),
+      { dtype: 'int64' },
+    )
+    .to(device);
   const latents = storedLatents.indexSelect(0, rows).view([B, W, D]).to(x.dtype);
   return torch.where(isLatent, latents, x);
 }

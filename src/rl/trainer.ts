@@ -23,7 +23,15 @@ import { MAX_LATENTS_PER_SPAN, SftData, openSftRun, restoreSftCheckpoint, type S
 import { checkConfig, type ConfigSpec } from '../train/config-check';
 import type { LatentMode, LatentModel } from '../latent/model';
 import { LOSS_AGGREGATIONS, actionWeights, groupAdvantages, groupStatistics, grpoLoss, type LossAggregation } from './grpo';
-import { disposeRollouts, policyModules, sampleRollouts, startOffsetFor, type PolicyModules, type Rollout, type RolloutOptions } from './policy';
+import {
+  disposeRollouts,
+  policyModules,
+  sampleRollouts,
+  startOffsetFor,
+  type PolicyModules,
+  type Rollout,
+  type RolloutOptions,
+} from './policy';
 import { frozenReference, type ReferencePolicy } from './reference';
 import { markedRolloutText, rolloutText } from './render';
 import { checkRewardConfig, computeReward, type Reward, type RewardConfig } from './reward';
@@ -149,7 +157,10 @@ export const RL_CONFIG_SPEC: ConfigSpec<RlConfig> = {
 
 /** Defaults filled in and every field checked (RL_CONFIG_SPEC); errors name the field. */
 export function resolveRlConfig(partial: Partial<RlConfig> & Pick<RlConfig, 'from' | 'data' | 'out'>): RlConfig {
-  const c = checkConfig({ ...RL_DEFAULTS, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) } as RlConfig, RL_CONFIG_SPEC);
+  const c = checkConfig(
+    { ...RL_DEFAULTS, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) } as RlConfig,
+    RL_CONFIG_SPEC,
+  );
   if (c.minLr > c.lr) throw new RangeError(`minLr must lie in [0, lr], got ${c.minLr}`);
   checkRewardConfig(c);
   c.warmupSteps = Math.min(c.warmupSteps, c.steps); // the effective warm-up, as config.json records it: never longer than the run
@@ -174,24 +185,34 @@ export interface RlPolicy {
 export async function openRlPolicy(c: RlConfig): Promise<RlPolicy> {
   const phase1Dir = RunDir.open(c.from);
   const phase1 = phase1Dir.readJson<SftConfig>(RUN_CONFIG_FILE)!;
-  if (phase1.kind !== 'sft') throw new Error(`--from ${c.from}: a '${String(phase1.kind)}' run; RL starts from a phase-1 (sft) run`);
+  if (phase1.kind !== 'sft')
+    throw new Error(`--from ${c.from}: a '${String(phase1.kind)}' run; RL starts from a phase-1 (sft) run`);
   const checkpoint = c.fromCheckpoint ?? latestCheckpoint(phase1Dir.path('checkpoints'));
   if (!checkpoint) throw new Error(`--from ${c.from}: no checkpoint under ${phase1Dir.path('checkpoints')}; train phase 1 first`);
-  const run = await openSftRun({ ...phase1, data: c.data, out: phase1Dir.dir, device: c.device ?? phase1.device }, { resume: false });
+  const run = await openSftRun(
+    { ...phase1, data: c.data, out: phase1Dir.dir, device: c.device ?? phase1.device },
+    { resume: false },
+  );
   const lm = run.lm;
   try {
     restoreSftCheckpoint(lm, checkpoint);
     lm.train(false);
     const load = (split: 'train' | 'test') => {
       const r = loadGsm8k(c.data, { split });
-      if (r.report.malformed.length) process.stderr.write(`${c.data} ${split}: skipped ${r.report.malformed.length} malformed records of ${r.report.total}\n`);
+      if (r.report.malformed.length)
+        process.stderr.write(`${c.data} ${split}: skipped ${r.report.malformed.length} malformed records of ${r.report.total}\n`);
       return r.examples;
     };
     const all = load('train');
     const train = c.maxTrainExamples ? all.slice(0, c.maxTrainExamples) : all;
     if (!train.length) throw new Error(`${c.data}: no training questions`);
     const offset = c.calibratedStart ? startOffsetFor(lm.heads.startThreshold) : 0;
-    const eosIds = [...new Set([...(lm.model.config.eosTokenIds ?? []), ...(lm.tokenizer.eosTokenId === undefined ? [] : [lm.tokenizer.eosTokenId])])];
+    const eosIds = [
+      ...new Set([
+        ...(lm.model.config.eosTokenIds ?? []),
+        ...(lm.tokenizer.eosTokenId === undefined ? [] : [lm.tokenizer.eosTokenId]),
+      ]),
+    ];
     const prompts = new Map<Gsm8kExample, number[]>();
     const promptIds = (e: Gsm8kExample): number[] => {
       let ids = prompts.get(e);
@@ -204,7 +225,9 @@ export async function openRlPolicy(c: RlConfig): Promise<RlPolicy> {
     const longestPrompt = Math.max(0, ...[...train, ...test].map((e) => promptIds(e).length));
     const maxPositions = lm.model.config.maxPositionEmbeddings;
     if (longestPrompt + c.maxNewTokens > maxPositions)
-      throw new RangeError(`maxNewTokens ${c.maxNewTokens} plus the longest prompt (${longestPrompt} tokens) exceeds the model's max_position_embeddings (${maxPositions})`);
+      throw new RangeError(
+        `maxNewTokens ${c.maxNewTokens} plus the longest prompt (${longestPrompt} tokens) exceeds the model's max_position_embeddings (${maxPositions})`,
+      );
     return {
       lm,
       policy: policyModules(lm, offset),
@@ -223,7 +246,15 @@ export async function openRlPolicy(c: RlConfig): Promise<RlPolicy> {
 }
 
 export function rolloutOptions(c: RlConfig, p: RlPolicy, over: Partial<RolloutOptions> = {}): RolloutOptions {
-  return { maxNewTokens: c.maxNewTokens, maxLatents: p.maxLatents, maxSpans: c.maxSpans ?? undefined, temperature: c.temperature, topP: c.topP, eosIds: p.eosIds, ...over };
+  return {
+    maxNewTokens: c.maxNewTokens,
+    maxLatents: p.maxLatents,
+    maxSpans: c.maxSpans ?? undefined,
+    temperature: c.temperature,
+    topP: c.topP,
+    eosIds: p.eosIds,
+    ...over,
+  };
 }
 
 /** Samples rollouts for `prompts` in passes of at most `batchSize` rows. */
@@ -259,7 +290,10 @@ export interface RlTrainOptions {
 /** A line of metrics.jsonl (besides step, time and lr): the schema's (train/run-files). */
 type StepStats = RlStepMetrics;
 
-export async function trainRl(config: RlConfig, { resume = false, quiet = false, stopAfter, keepModel = false }: RlTrainOptions = {}): Promise<RlSummary> {
+export async function trainRl(
+  config: RlConfig,
+  { resume = false, quiet = false, stopAfter, keepModel = false }: RlTrainOptions = {},
+): Promise<RlSummary> {
   // Refused before anything is loaded: a new run needs an empty --out, a resumed one an RL run.
   const dir = resume ? RunDir.open(config.out, { kind: 'rl' }) : RunDir.create(config.out);
   const existing = resume ? latestCheckpoint(dir.path('checkpoints')) : null;
@@ -282,7 +316,13 @@ export async function trainRl(config: RlConfig, { resume = false, quiet = false,
       process.stderr.write(`resuming from ${checkpoint} at step ${step}\n`);
     }
     for (const f of ['metrics.jsonl', 'evals.jsonl', 'samples.jsonl']) dir.truncateJsonl(f, step);
-    const schedule = torch.optim.warmupDecay({ peakLr: c.lr, totalSteps: c.steps, warmupSteps: Math.min(c.warmupSteps, c.steps), decay: c.lrDecay, minLr: c.lrDecay === 'constant' ? 0 : c.minLr });
+    const schedule = torch.optim.warmupDecay({
+      peakLr: c.lr,
+      totalSteps: c.steps,
+      warmupSteps: Math.min(c.warmupSteps, c.steps),
+      decay: c.lrDecay,
+      minLr: c.lrDecay === 'constant' ? 0 : c.minLr,
+    });
     const questions = new SftData(opened.train, [], opened.test, () => {
       throw new Error('RL data has no latent sequences');
     });
@@ -302,8 +342,10 @@ export async function trainRl(config: RlConfig, { resume = false, quiet = false,
         return { stats: r.stats };
       },
       after: (at, s) => {
-        if (at % c.logEvery === 0 || at === c.steps) dir.append(METRICS_FILE, { step: at, time: Date.now(), ...s, lr } satisfies MetricLine);
-        if (c.samplesPerStep > 0 && (at % c.sampleEvery === 0 || at === 1)) for (const sample of samples(c.samplesPerStep)) dir.append('samples.jsonl', { step: at, ...sample });
+        if (at % c.logEvery === 0 || at === c.steps)
+          dir.append(METRICS_FILE, { step: at, time: Date.now(), ...s, lr } satisfies MetricLine);
+        if (c.samplesPerStep > 0 && (at % c.sampleEvery === 0 || at === 1))
+          for (const sample of samples(c.samplesPerStep)) dir.append('samples.jsonl', { step: at, ...sample });
         bar.update(at, { reward: s.reward, acc: s.accuracy, kl: s.kl, 'tok/s': s.rolloutTokensPerSec });
         if (c.evalExamples > 0 && (at % c.evalEvery === 0 || at === c.steps)) {
           const acc = rolloutAccuracy(policy, lm.tokenizer, opened.test.slice(0, c.evalExamples), {
@@ -312,7 +354,13 @@ export async function trainRl(config: RlConfig, { resume = false, quiet = false,
             batchSize: c.rolloutBatchSize,
             answerMode: c.answerMode,
           });
-          dir.append(EVALS_FILE, { step: at, split: 'test', accuracy: acc.accuracy, n: acc.n, spansPerAnswer: acc.spansPerAnswer } satisfies EvalLine);
+          dir.append(EVALS_FILE, {
+            step: at,
+            split: 'test',
+            accuracy: acc.accuracy,
+            n: acc.n,
+            spansPerAnswer: acc.spansPerAnswer,
+          } satisfies EvalLine);
         }
       },
       save: (at) =>
@@ -329,7 +377,13 @@ export async function trainRl(config: RlConfig, { resume = false, quiet = false,
     reference?.dispose();
     if (!keepModel) lm.dispose();
   }
-  return { steps: result.step, finalReward: result.last?.reward ?? NaN, stopped: result.stopped, out: dir.dir, lm: keepModel ? lm : undefined };
+  return {
+    steps: result.step,
+    finalReward: result.last?.reward ?? NaN,
+    stopped: result.stopped,
+    out: dir.dir,
+    lm: keepModel ? lm : undefined,
+  };
 }
 
 interface RlStepResult {
@@ -340,7 +394,13 @@ interface RlStepResult {
 }
 
 /** One GRPO step on `questions`: sample, grade, update. */
-export function rlStep(c: RlConfig, p: RlPolicy, reference: ReferencePolicy | null, optimizer: torch.optim.AdamW, questions: Gsm8kExample[]): RlStepResult {
+export function rlStep(
+  c: RlConfig,
+  p: RlPolicy,
+  reference: ReferencePolicy | null,
+  optimizer: torch.optim.AdamW,
+  questions: Gsm8kExample[],
+): RlStepResult {
   const G = c.group;
   const prompts = questions.flatMap((q) => Array.from({ length: G }, () => p.promptIds(q)));
   const t0 = Date.now();
@@ -348,12 +408,23 @@ export function rlStep(c: RlConfig, p: RlPolicy, reference: ReferencePolicy | nu
   try {
     const t1 = Date.now();
     const texts = rollouts.map((r) => rolloutText(p.lm.tokenizer, r));
-    const rewards: Reward[] = rollouts.map((r, i) => computeReward(texts[i], questions[Math.floor(i / G)].answerNumber, latentCount(r), c));
+    const rewards: Reward[] = rollouts.map((r, i) =>
+      computeReward(texts[i], questions[Math.floor(i / G)].answerNumber, latentCount(r), c),
+    );
     const values = rewards.map((r) => r.reward);
     const advantages = groupAdvantages(values, G, { scale: c.scaleRewards, epsilon: c.advantageEpsilon });
     // Without a KL term, a rollout whose advantage is 0 (its group was all right or all wrong) adds nothing.
     const trained = rollouts.map((_, i) => i).filter((i) => c.klCoef > 0 || advantages[i] !== 0);
-    const update = trained.length ? updatePolicy(c, p, reference, optimizer, trained.map((i) => rollouts[i]), trained.map((i) => advantages[i])) : null;
+    const update = trained.length
+      ? updatePolicy(
+          c,
+          p,
+          reference,
+          optimizer,
+          trained.map((i) => rollouts[i]),
+          trained.map((i) => advantages[i]),
+        )
+      : null;
     const t2 = Date.now();
     const spans = rollouts.flatMap((r) => r.spans);
     const positions = rollouts.reduce((n, r) => n + r.ids.length, 0);
@@ -398,7 +469,8 @@ export function rlStep(c: RlConfig, p: RlPolicy, reference: ReferencePolicy | nu
 /** The first rollout of every group, then the second of every group, …: samples spread over questions. */
 function sampleOrder(total: number, group: number, n: number): number[] {
   const out: number[] = [];
-  for (let k = 0; k < group && out.length < n; k++) for (let g = 0; k + g * group < total && out.length < n; g++) out.push(g * group + k);
+  for (let k = 0; k < group && out.length < n; k++)
+    for (let g = 0; k + g * group < total && out.length < n; g++) out.push(g * group + k);
   return out;
 }
 
@@ -418,15 +490,29 @@ interface UpdateStats {
 }
 
 /** `updateEpochs` passes of minibatch updates on the clipped GRPO objective. */
-function updatePolicy(c: RlConfig, p: RlPolicy, reference: ReferencePolicy | null, optimizer: torch.optim.AdamW, rollouts: Rollout[], advantages: number[]): UpdateStats {
+function updatePolicy(
+  c: RlConfig,
+  p: RlPolicy,
+  reference: ReferencePolicy | null,
+  optimizer: torch.optim.AdamW,
+  rollouts: Rollout[],
+  advantages: number[],
+): UpdateStats {
   const scoreOptions = { temperature: c.temperature, latentGrad: c.latentGrad };
-  const micro = (list: number[]) => Array.from({ length: Math.ceil(list.length / c.microBatchSize) }, (_, k) => list.slice(k * c.microBatchSize, (k + 1) * c.microBatchSize));
+  const micro = (list: number[]) =>
+    Array.from({ length: Math.ceil(list.length / c.microBatchSize) }, (_, k) =>
+      list.slice(k * c.microBatchSize, (k + 1) * c.microBatchSize),
+    );
   const all = rollouts.map((_, i) => i);
   const refLogProbs: number[][] | null = reference
     ? torch.noGrad(() =>
         micro(all).flatMap((chunk) =>
           torch.scope(() => {
-            const s = scoreRollouts(reference.modules, chunk.map((i) => rollouts[i]), scoreOptions);
+            const s = scoreRollouts(
+              reference.modules,
+              chunk.map((i) => rollouts[i]),
+              scoreOptions,
+            );
             const v = s.logProbs.to('float64').tolist() as number[];
             return chunk.map((_, k) => v.slice(s.offsets[k], s.offsets[k + 1]));
           }),
@@ -435,17 +521,34 @@ function updatePolicy(c: RlConfig, p: RlPolicy, reference: ReferencePolicy | nul
     : null;
   const params = p.lm.parameters();
   const miniSize = c.miniBatchSize ?? rollouts.length;
-  let lossSum = 0, gradSum = 0, updates = 0, klSum = 0, klCount = 0, clipped = 0, actions = 0, entropySum = 0, entropyCount = 0;
+  let lossSum = 0,
+    gradSum = 0,
+    updates = 0,
+    klSum = 0,
+    klCount = 0,
+    clipped = 0,
+    actions = 0,
+    entropySum = 0,
+    entropyCount = 0;
   for (let epoch = 0; epoch < c.updateEpochs; epoch++) {
     for (let start = 0; start < all.length; start += miniSize) {
       const mini = all.slice(start, start + miniSize);
-      const weights = actionWeights(mini.map((i) => rollouts[i].actions.length), c.lossAggregation);
+      const weights = actionWeights(
+        mini.map((i) => rollouts[i].actions.length),
+        c.lossAggregation,
+      );
       let miniLoss = 0;
       for (const chunk of micro(mini)) {
         torch.scope(() => {
           const batch = chunk.map((i) => rollouts[i]);
           const scores = scoreRollouts(p.policy, batch, { ...scoreOptions, entropy: epoch === 0 });
-          const flat = (f: (i: number, k: number) => number[]) => torch.tensor(chunk.flatMap((i) => f(i, mini.indexOf(i))), { dtype: 'float64' }).to(scores.logProbs.device);
+          const flat = (f: (i: number, k: number) => number[]) =>
+            torch
+              .tensor(
+                chunk.flatMap((i) => f(i, mini.indexOf(i))),
+                { dtype: 'float64' },
+              )
+              .to(scores.logProbs.device);
           const g = grpoLoss(
             {
               logProbs: scores.logProbs,

@@ -56,7 +56,8 @@ const openRegions: AutocastRegion[] = [];
 let warnedNoCuda = false;
 
 function checkDeviceType(deviceType: unknown): AutocastDeviceType {
-  if (deviceType !== 'cpu' && deviceType !== 'cuda') throw new ValueError(`autocast: deviceType must be 'cpu' or 'cuda', got ${String(deviceType)}`);
+  if (deviceType !== 'cpu' && deviceType !== 'cuda')
+    throw new ValueError(`autocast: deviceType must be 'cpu' or 'cuda', got ${String(deviceType)}`);
   return deviceType;
 }
 
@@ -67,16 +68,21 @@ function checkDeviceType(deviceType: unknown): AutocastDeviceType {
  * As in PyTorch, a CUDA region on a machine without CUDA warns once and runs disabled.
  */
 export function autocastGuard(options: AutocastOptions): AutocastRegion {
-  if (options === null || typeof options !== 'object') throw new TorchTypeError('autocast: expected an options object {deviceType, dtype?, enabled?, cacheEnabled?}');
+  if (options === null || typeof options !== 'object')
+    throw new TorchTypeError('autocast: expected an options object {deviceType, dtype?, enabled?, cacheEnabled?}');
   const deviceType = checkDeviceType(options.deviceType);
   const current = N.autocastState(deviceType);
   const dtype = options.dtype ?? current.dtype;
-  if (dtype !== 'bfloat16' && dtype !== 'float16') throw new ValueError(`autocast: dtype must be 'bfloat16' or 'float16', got ${String(dtype)}`);
+  if (dtype !== 'bfloat16' && dtype !== 'float16')
+    throw new ValueError(`autocast: dtype must be 'bfloat16' or 'float16', got ${String(dtype)}`);
   let enabled = options.enabled ?? true;
   if (enabled && deviceType === 'cuda' && !cuda.isAvailable()) {
     if (!warnedNoCuda) {
       warnedNoCuda = true;
-      process.emitWarning(`autocast: deviceType 'cuda' requested but CUDA is unavailable (${cuda.unavailableReason()}); the region runs without autocast`, 'AutocastWarning');
+      process.emitWarning(
+        `autocast: deviceType 'cuda' requested but CUDA is unavailable (${cuda.unavailableReason()}); the region runs without autocast`,
+        'AutocastWarning',
+      );
     }
     enabled = false;
   }
@@ -166,11 +172,22 @@ export class GradScaler implements Disposable {
   private readonly records = new Map<Optimizer<BaseOptions>, OptimizerRecord>();
 
   constructor(options: GradScalerOptions = {}) {
-    const { device = 'cuda', initScale = 2 ** 16, growthFactor = 2, backoffFactor = 0.5, growthInterval = 2000, enabled = true } = options;
-    if (!(Number.isFinite(initScale) && initScale > 0)) throw new ValueError(`GradScaler: initScale must be a finite number > 0, got ${initScale}`);
-    if (!(Number.isFinite(growthFactor) && growthFactor > 1)) throw new ValueError(`GradScaler: growthFactor must be > 1, got ${growthFactor}`);
-    if (!(backoffFactor > 0 && backoffFactor < 1)) throw new ValueError(`GradScaler: backoffFactor must be in (0, 1), got ${backoffFactor}`);
-    if (!(Number.isSafeInteger(growthInterval) && growthInterval > 0)) throw new ValueError(`GradScaler: growthInterval must be a positive integer, got ${growthInterval}`);
+    const {
+      device = 'cuda',
+      initScale = 2 ** 16,
+      growthFactor = 2,
+      backoffFactor = 0.5,
+      growthInterval = 2000,
+      enabled = true,
+    } = options;
+    if (!(Number.isFinite(initScale) && initScale > 0))
+      throw new ValueError(`GradScaler: initScale must be a finite number > 0, got ${initScale}`);
+    if (!(Number.isFinite(growthFactor) && growthFactor > 1))
+      throw new ValueError(`GradScaler: growthFactor must be > 1, got ${growthFactor}`);
+    if (!(backoffFactor > 0 && backoffFactor < 1))
+      throw new ValueError(`GradScaler: backoffFactor must be in (0, 1), got ${backoffFactor}`);
+    if (!(Number.isSafeInteger(growthInterval) && growthInterval > 0))
+      throw new ValueError(`GradScaler: growthInterval must be a positive integer, got ${growthInterval}`);
     this.device = device;
     this.initScale = initScale;
     this.growthFactor = growthFactor;
@@ -178,7 +195,10 @@ export class GradScaler implements Disposable {
     this.growthInterval = growthInterval;
     this.enabled = enabled;
     if (enabled && device.startsWith('cuda') && !cuda.isAvailable()) {
-      process.emitWarning(`GradScaler: device '${device}' requested but CUDA is unavailable (${cuda.unavailableReason()}); scaling is disabled`, 'GradScalerWarning');
+      process.emitWarning(
+        `GradScaler: device '${device}' requested but CUDA is unavailable (${cuda.unavailableReason()}); scaling is disabled`,
+        'GradScalerWarning',
+      );
       this.enabled = false;
     }
   }
@@ -209,7 +229,8 @@ export class GradScaler implements Disposable {
     if (!this.enabled) return;
     const scale = this.requireScale('unscale_');
     const record = this.recordOf(optimizer);
-    if (record.stage === 'unscaled') throw new RuntimeError('GradScaler.unscale_() has already been called on this optimizer since the last update().');
+    if (record.stage === 'unscaled')
+      throw new RuntimeError('GradScaler.unscale_() has already been called on this optimizer since the last update().');
     if (record.stage === 'stepped') throw new RuntimeError('GradScaler.unscale_() is being called after step().');
     noGrad(() =>
       scope(() => {
@@ -218,7 +239,10 @@ export class GradScaler implements Disposable {
         for (const param of optimizer.params) {
           const grad = param.grad;
           if (grad === null) continue;
-          if (grad.dtype === 'float16') throw new ValueError('GradScaler: attempting to unscale float16 gradients; the optimized parameters (master weights) must be float32.');
+          if (grad.dtype === 'float16')
+            throw new ValueError(
+              'GradScaler: attempting to unscale float16 gradients; the optimized parameters (master weights) must be float32.',
+            );
           const device = grad.device;
           const key = `${device}/${grad.dtype}`;
           let group = groups.get(key);
@@ -232,7 +256,12 @@ export class GradScaler implements Disposable {
             record.foundInf.set(device, foundInf);
           }
           const deviceInvScale = invScale.device === device ? invScale : invScale.to(device);
-          N.callOp(rt.op('_amp_foreach_non_finite_check_and_unscale_', '', true), grads.map((g) => g._h), foundInf._h, deviceInvScale._h);
+          N.callOp(
+            rt.op('_amp_foreach_non_finite_check_and_unscale_', '', true),
+            grads.map((g) => g._h),
+            foundInf._h,
+            deviceInvScale._h,
+          );
         }
       }),
     );
@@ -252,7 +281,10 @@ export class GradScaler implements Disposable {
     const record = this.recordOf(optimizer);
     if (record.stage === 'stepped') throw new RuntimeError('GradScaler.step() has already been called since the last update().');
     if (record.stage === 'ready') this.unscale_(optimizer);
-    if (record.foundInf.size === 0) throw new RuntimeError('GradScaler.step: no inf checks were recorded for this optimizer (none of its parameters has a gradient).');
+    if (record.foundInf.size === 0)
+      throw new RuntimeError(
+        'GradScaler.step: no inf checks were recorded for this optimizer (none of its parameters has a gradient).',
+      );
     const overflow = [...record.foundInf.values()].some((f) => f.item() !== 0);
     if (!overflow) optimizer.step();
     record.stage = 'stepped';
@@ -272,17 +304,29 @@ export class GradScaler implements Disposable {
           if (newScale.numel() !== 1) throw new ValueError('GradScaler.update: newScale must be a one-element tensor');
           noGrad(() => scale.copy_(newScale));
         } else {
-          if (!(Number.isFinite(newScale) && newScale > 0)) throw new ValueError(`GradScaler.update: newScale must be a finite number > 0, got ${newScale}`);
+          if (!(Number.isFinite(newScale) && newScale > 0))
+            throw new ValueError(`GradScaler.update: newScale must be a finite number > 0, got ${newScale}`);
           scale.fill_(newScale);
         }
         return;
       }
       const foundInfs = [...this.records.values()].flatMap((r) => [...r.foundInf.values()]);
-      if (foundInfs.length === 0) throw new RuntimeError('GradScaler.update: no inf checks were recorded prior to update() (call step() or unscale_() first).');
+      if (foundInfs.length === 0)
+        throw new RuntimeError(
+          'GradScaler.update: no inf checks were recorded prior to update() (call step() or unscale_() first).',
+        );
       scope(() => {
         let combined = foundInfs[0].to(scale.device);
         for (const f of foundInfs.slice(1)) combined = combined.add(f.to(scale.device));
-        N.callOp(rt.op('_amp_update_scale_', '', true), scale._h, this.growthTracker!._h, combined._h, this.growthFactor, this.backoffFactor, this.growthInterval);
+        N.callOp(
+          rt.op('_amp_update_scale_', '', true),
+          scale._h,
+          this.growthTracker!._h,
+          combined._h,
+          this.growthFactor,
+          this.backoffFactor,
+          this.growthInterval,
+        );
       });
     } finally {
       this.resetRecords();
@@ -320,9 +364,12 @@ export class GradScaler implements Disposable {
   loadStateDict(state: GradScalerState | null): void {
     if (!this.enabled) return;
     if (state === null || typeof state !== 'object')
-      throw new ValueError('GradScaler.loadStateDict: the state is empty, possibly because it was saved from a disabled GradScaler.');
+      throw new ValueError(
+        'GradScaler.loadStateDict: the state is empty, possibly because it was saved from a disabled GradScaler.',
+      );
     for (const k of ['scale', 'growthFactor', 'backoffFactor', 'growthInterval', 'growthTracker'] as const)
-      if (typeof state[k] !== 'number' || !Number.isFinite(state[k])) throw new ValueError(`GradScaler.loadStateDict: '${k}' must be a finite number, got ${String(state[k])}`);
+      if (typeof state[k] !== 'number' || !Number.isFinite(state[k]))
+        throw new ValueError(`GradScaler.loadStateDict: '${k}' must be a finite number, got ${String(state[k])}`);
     this.initScale = state.scale;
     this.growthFactor = state.growthFactor;
     this.backoffFactor = state.backoffFactor;
@@ -354,7 +401,9 @@ export class GradScaler implements Disposable {
 
   private requireScale(method: string): Tensor {
     if (this.scaleTensor === null)
-      throw new RuntimeError(`GradScaler.${method}: the scale has not been used yet; call scaler.scale(loss) (and backward) earlier in the iteration.`);
+      throw new RuntimeError(
+        `GradScaler.${method}: the scale has not been used yet; call scaler.scale(loss) (and backward) earlier in the iteration.`,
+      );
     return this.scaleTensor;
   }
 

@@ -61,12 +61,32 @@ export interface GradOptions {
 export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], options: GradOptions = {}): (Tensor | null)[] {
   const outs = Array.isArray(outputs) ? outputs : [outputs];
   const ins = Array.isArray(inputs) ? inputs : [inputs];
-  const gos = options.gradOutputs === undefined ? null : (Array.isArray(options.gradOutputs) ? options.gradOutputs : [options.gradOutputs]).map((g) => (g ? g._h : null));
-  const hs = N.autogradGrad(outs.map((t) => t._h), ins.map((t) => t._h), gos, options.retainGraph ?? null, options.createGraph ?? false, options.allowUnused ?? false);
+  const gos =
+    options.gradOutputs === undefined
+      ? null
+      : (Array.isArray(options.gradOutputs) ? options.gradOutputs : [options.gradOutputs]).map((g) => (g ? g._h : null));
+  const hs = N.autogradGrad(
+    outs.map((t) => t._h),
+    ins.map((t) => t._h),
+    gos,
+    options.retainGraph ?? null,
+    options.createGraph ?? false,
+    options.allowUnused ?? false,
+  );
   return hs.map((h) => (h === null ? null : wrap(h)));
 }
 
 /** torch.autograd.backward over several outputs at once. */
-export function backward(tensors: Tensor[], gradTensors?: (Tensor | null)[], options: { retainGraph?: boolean; createGraph?: boolean; inputs?: Tensor[] } = {}): void {
-  N.backward(tensors.map((t) => t._h), gradTensors ? gradTensors.map((g) => (g ? g._h : null)) : null, options.retainGraph ?? null, options.createGraph ?? null, options.inputs ? options.inputs.map((t) => t._h) : null);
+export function backward(
+  tensors: Tensor[],
+  gradTensors?: (Tensor | null)[],
+  options: { retainGraph?: boolean; createGraph?: boolean; inputs?: Tensor[] } = {},
+): void {
+  N.backward(
+    tensors.map((t) => t._h),
+    gradTensors ? gradTensors.map((g) => (g ? g._h : null)) : null,
+    options.retainGraph ?? null,
+    options.createGraph ?? null,
+    options.inputs ? options.inputs.map((t) => t._h) : null,
+  );
 }

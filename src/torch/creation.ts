@@ -14,8 +14,13 @@ export interface TensorOptions {
 }
 
 const TYPED_DTYPE = new Map<unknown, DType>([
-  [Float32Array, 'float32'], [Float64Array, 'float64'], [Int32Array, 'int32'], [BigInt64Array, 'int64'],
-  [Int16Array, 'int16'], [Int8Array, 'int8'], [Uint8Array, 'uint8'],
+  [Float32Array, 'float32'],
+  [Float64Array, 'float64'],
+  [Int32Array, 'int32'],
+  [BigInt64Array, 'int64'],
+  [Int16Array, 'int16'],
+  [Int8Array, 'int8'],
+  [Uint8Array, 'uint8'],
 ]);
 
 function inferShape(data: NestedArray): number[] {
@@ -38,20 +43,30 @@ function flatten(data: NestedArray, shape: number[], dim: number, out: (number |
     return;
   }
   if (!Array.isArray(data) || data.length !== shape[dim])
-    throw new ValueError(`ragged nested array: expected length ${shape[dim]} at depth ${dim}, got ${Array.isArray(data) ? data.length : 'a scalar'}`);
+    throw new ValueError(
+      `ragged nested array: expected length ${shape[dim]} at depth ${dim}, got ${Array.isArray(data) ? data.length : 'a scalar'}`,
+    );
   for (const d of data) flatten(d, shape, dim + 1, out);
 }
 
 function typedFor(values: (number | boolean | bigint)[], dtype: DType): ArrayBufferView {
   switch (dtype) {
-    case 'float64': return Float64Array.from(values, Number);
-    case 'int64': return BigInt64Array.from(values, (v) => (typeof v === 'bigint' ? v : BigInt(Math.trunc(Number(v)))));
-    case 'int32': return Int32Array.from(values, Number);
-    case 'int16': return Int16Array.from(values, Number);
-    case 'int8': return Int8Array.from(values, Number);
-    case 'uint8': return Uint8Array.from(values, Number);
-    case 'bool': return Uint8Array.from(values, (v) => (v ? 1 : 0));
-    default: return Float32Array.from(values, Number); // float32, and the staging type for 16-bit floats
+    case 'float64':
+      return Float64Array.from(values, Number);
+    case 'int64':
+      return BigInt64Array.from(values, (v) => (typeof v === 'bigint' ? v : BigInt(Math.trunc(Number(v)))));
+    case 'int32':
+      return Int32Array.from(values, Number);
+    case 'int16':
+      return Int16Array.from(values, Number);
+    case 'int8':
+      return Int8Array.from(values, Number);
+    case 'uint8':
+      return Uint8Array.from(values, Number);
+    case 'bool':
+      return Uint8Array.from(values, (v) => (v ? 1 : 0));
+    default:
+      return Float32Array.from(values, Number); // float32, and the staging type for 16-bit floats
   }
 }
 
@@ -61,7 +76,9 @@ function typedFor(values: (number | boolean | bigint)[], dtype: DType): ArrayBuf
  */
 export function tensor(data: NestedArray | ArrayBufferView, options: TensorOptions = {}): Tensor {
   if (options.dtype !== undefined && !DTYPE_NAMES.has(options.dtype))
-    throw new TorchTypeError(`torch.tensor(): unknown dtype ${JSON.stringify(options.dtype)} (expected one of ${DTYPES.join(', ')})`);
+    throw new TorchTypeError(
+      `torch.tensor(): unknown dtype ${JSON.stringify(options.dtype)} (expected one of ${DTYPES.join(', ')})`,
+    );
   let dtype = options.dtype ? (DTYPE_ALIASES[options.dtype] ?? options.dtype) : undefined;
   let bytes: ArrayBufferView;
   let shape: number[];
@@ -78,7 +95,9 @@ export function tensor(data: NestedArray | ArrayBufferView, options: TensorOptio
     const flat: (number | boolean | bigint)[] = [];
     flatten(data, shape, 0, flat);
     const allBool = flat.length > 0 && flat.every((v) => typeof v === 'boolean');
-    const allInt = flat.every((v) => typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v)) || typeof v === 'boolean');
+    const allInt = flat.every(
+      (v) => typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v)) || typeof v === 'boolean',
+    );
     sourceDtype = allBool ? 'bool' : allInt && flat.length > 0 ? 'int64' : 'float32';
     if (dtype && ['float64', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'].includes(dtype)) sourceDtype = dtype;
     bytes = typedFor(flat, sourceDtype);

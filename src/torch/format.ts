@@ -54,7 +54,9 @@ const nonFinite = (v: number): string => (Number.isNaN(v) ? 'nan' : v > 0 ? 'inf
 function pyFixed(v: number, precision: number): string {
   if (!Number.isFinite(v)) return nonFinite(v);
   const { digits, scale } = exactDecimal(v);
-  const s = roundDrop(digits, scale - precision).toString().padStart(precision + 1, '0');
+  const s = roundDrop(digits, scale - precision)
+    .toString()
+    .padStart(precision + 1, '0');
   const int = s.slice(0, s.length - precision);
   return signOf(v) + (precision ? `${int}.${s.slice(s.length - precision)}` : int);
 }
@@ -109,7 +111,11 @@ function makeFormatter(values: Value[], floating: boolean): Formatter {
     intMode = nonzeroFinite.every(Number.isInteger);
     sciMode = max / min > 1000 || max > 1e8 || min < 1e-4;
     for (const v of nonzeroFinite) {
-      const len = sciMode ? pyExponential(v, PRECISION).length : intMode ? pyFixed(v, 0).length + 1 : pyFixed(v, PRECISION).length;
+      const len = sciMode
+        ? pyExponential(v, PRECISION).length
+        : intMode
+          ? pyFixed(v, 0).length + 1
+          : pyFixed(v, PRECISION).length;
       width = Math.max(width, len);
     }
   }
@@ -143,7 +149,13 @@ function addSuffixes(text: string, suffixes: string[], indent: number): string {
 }
 
 /** The printed values of a non-empty tensor, by row-major offset (only the edges of a summarised one). */
-function printedValues(t: Tensor, shape: number[], summarise: boolean, offsetsOf: (dim: number) => number[], strides: number[]): Map<number, Value> {
+function printedValues(
+  t: Tensor,
+  shape: number[],
+  summarise: boolean,
+  offsetsOf: (dim: number) => number[],
+  strides: number[],
+): Map<number, Value> {
   const offsets: number[] = [];
   const visit = (dim: number, offset: number): void => {
     if (dim === shape.length) offsets.push(offset);
@@ -151,7 +163,8 @@ function printedValues(t: Tensor, shape: number[], summarise: boolean, offsetsOf
   };
   visit(0, 0);
   const dtype = t.dtype;
-  const toValue = (v: number | bigint): Value => (dtype === 'bool' ? (v ? 'True' : 'False') : FLOAT_DTYPES.has(dtype) ? (v as number) : String(v));
+  const toValue = (v: number | bigint): Value =>
+    dtype === 'bool' ? (v ? 'True' : 'False') : FLOAT_DTYPES.has(dtype) ? (v as number) : String(v);
   const values = new Map<number, Value>();
   if (!summarise) {
     const flat = t.toTypedArray() as ArrayLike<number | bigint>;
@@ -231,6 +244,18 @@ export function formatTensor(t: Tensor): string {
  * tensors itself and tensor.ts must not import it back.
  */
 export function installFormatting(proto: { toString(): string }): void {
-  Object.defineProperty(proto, 'toString', { value: function (this: Tensor) { return formatTensor(this); }, writable: true, configurable: true });
-  Object.defineProperty(proto, util.inspect.custom, { value: function (this: Tensor) { return formatTensor(this); }, writable: true, configurable: true });
+  Object.defineProperty(proto, 'toString', {
+    value: function (this: Tensor) {
+      return formatTensor(this);
+    },
+    writable: true,
+    configurable: true,
+  });
+  Object.defineProperty(proto, util.inspect.custom, {
+    value: function (this: Tensor) {
+      return formatTensor(this);
+    },
+    writable: true,
+    configurable: true,
+  });
 }

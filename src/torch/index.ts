@@ -23,7 +23,17 @@ export * from './errors';
 export { tensor, fromBytes, toBytes, type TensorOptions, type NestedArray } from './creation';
 export { scope, scopeGuard, keep, memory, setDebug, liveTensors } from './memory';
 export * from './autograd';
-export { manualSeed, getRngState, setRngState, setNumThreads, getNumThreads, version, cuda, cpu, type VersionInfo } from './runtime';
+export {
+  manualSeed,
+  getRngState,
+  setRngState,
+  setNumThreads,
+  getNumThreads,
+  version,
+  cuda,
+  cpu,
+  type VersionInfo,
+} from './runtime';
 import * as autograd from './autograd';
 export { autograd };
 
@@ -39,11 +49,14 @@ export function ops(name: string, overload = ''): ((...args: unknown[]) => any) 
   const slots = rt.tensorSlots(schema);
   const display = name.includes('::') ? name : `aten::${name}`;
   const returns = rt.returnTypes(schema);
-  const fn = (...args: unknown[]) => rt.wrapReturns(native.callOp(id, ...args.map((v, i) => rt.boxedArg(display, slots[i], v))), returns);
+  const fn = (...args: unknown[]) =>
+    rt.wrapReturns(native.callOp(id, ...args.map((v, i) => rt.boxedArg(display, slots[i], v))), returns);
   return Object.assign(fn, { schema });
 }
 export * as nn from './nn';
 export * as F from './nn/functional';
 export * as testing from './testing';
-export * as optim from './optim'; export * as amp from './amp'; export { autocast, autocastGuard, isAutocastEnabled, getAutocastDtype } from './amp';
+export * as optim from './optim';
+export * as amp from './amp';
+export { autocast, autocastGuard, isAutocastEnabled, getAutocastDtype } from './amp';
 export { latentStep, latentStepReference, type LatentStepOutput } from './kernels/latent-step';

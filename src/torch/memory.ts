@@ -69,12 +69,14 @@ function collect(value: unknown, out: Set<Tensor>, seen: Set<unknown>, TensorCla
     return;
   }
   if (Array.isArray(value)) for (const v of value) collect(v, out, seen, TensorClass);
-  else if (value instanceof Map) for (const [k, v] of value) {
+  else if (value instanceof Map)
+    for (const [k, v] of value) {
       collect(k, out, seen, TensorClass);
       collect(v, out, seen, TensorClass);
     }
   else if (value instanceof Set) for (const v of value) collect(v, out, seen, TensorClass);
-  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collect(v, out, seen, TensorClass);
+  else if (Object.getPrototypeOf(value) === Object.prototype)
+    for (const v of Object.values(value)) collect(v, out, seen, TensorClass);
 }
 
 /** Any class (the Tensor class here); only used with instanceof. */

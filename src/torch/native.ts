@@ -34,8 +34,21 @@ export interface NativeAddon {
   schemaOf(id: number): string;
   callOp(id: number, ...args: unknown[]): any;
   // autograd.cc
-  backward(outputs: number[], grads: (number | null)[] | null, retainGraph: boolean | null, createGraph: boolean | null, inputs: number[] | null): void;
-  autogradGrad(outputs: number[], inputs: number[], gradOutputs: (number | null)[] | null, retainGraph: boolean | null, createGraph: boolean, allowUnused: boolean): (number | null)[];
+  backward(
+    outputs: number[],
+    grads: (number | null)[] | null,
+    retainGraph: boolean | null,
+    createGraph: boolean | null,
+    inputs: number[] | null,
+  ): void;
+  autogradGrad(
+    outputs: number[],
+    inputs: number[],
+    gradOutputs: (number | null)[] | null,
+    retainGraph: boolean | null,
+    createGraph: boolean,
+    allowUnused: boolean,
+  ): (number | null)[];
   getGrad(h: number): number | null;
   setGrad(h: number, g: number | null): void;
   requiresGrad(h: number): boolean;
@@ -50,7 +63,17 @@ export interface NativeAddon {
   manualSeed(seed: number): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
-  version(): { libtorch: string; cuda: string | null; mkl: boolean; mkldnn: boolean; openmp: boolean; lapack: boolean; parallel: string; config: string; addonCuda: boolean };
+  version(): {
+    libtorch: string;
+    cuda: string | null;
+    mkl: boolean;
+    mkldnn: boolean;
+    openmp: boolean;
+    lapack: boolean;
+    parallel: string;
+    config: string;
+    addonCuda: boolean;
+  };
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
   cudaUnavailableReason(): string | null;
@@ -76,9 +99,26 @@ export interface NativeAddon {
   autocastEnter(deviceType: string, dtype: string, enabled: boolean, cacheEnabled: boolean): NativeAutocastState;
   autocastExit(deviceType: string, previous: NativeAutocastState): void;
   // kernels/latent_step.cc: the fused latent step, [embed, stopLogit] handles
-  latentStep(h: number, normWeight: number, gain: number, bias: number, scale: number, stopWeight: number, stopBias: number, eps: number): [number, number];
+  latentStep(
+    h: number,
+    normWeight: number,
+    gain: number,
+    bias: number,
+    scale: number,
+    stopWeight: number,
+    stopBias: number,
+    eps: number,
+  ): [number, number];
   // io.cc: a new CPU tensor filled by pread(2) from a file path or open descriptor (label names the file in errors)
-  readTensor(source: string | number, byteOffset: number, byteLength: number, dtype: string, shape: readonly number[], label?: string, threads?: number): number;
+  readTensor(
+    source: string | number,
+    byteOffset: number,
+    byteLength: number,
+    dtype: string,
+    shape: readonly number[],
+    label?: string,
+    threads?: number,
+  ): number;
   evictFromPageCache(source: string | number): void;
   mapFile(fd: number, label: string, expectedSize: number): number;
   unmapFile(mapping: number): boolean;

@@ -24,7 +24,8 @@ export function opts(a: any[]): any {
 
 export const isN = (v: unknown): boolean => typeof v === 'number' || typeof v === 'bigint';
 export const isS = (v: unknown): boolean => typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint';
-export const isNL = (v: unknown): boolean => typeof v === 'number' || (Array.isArray(v) && (v.length === 0 || typeof v[0] === 'number'));
+export const isNL = (v: unknown): boolean =>
+  typeof v === 'number' || (Array.isArray(v) && (v.length === 0 || typeof v[0] === 'number'));
 export const isTL = (v: unknown): boolean => Array.isArray(v) && (v.length === 0 || v[0] instanceof Tensor || v[0] === null);
 export const isDType = (v: unknown): boolean => typeof v === 'string' && DTYPE_NAMES.has(v);
 export const isDevice = (v: unknown): boolean => typeof v === 'string' && !DTYPE_NAMES.has(v);
@@ -82,7 +83,10 @@ export function hList(ts: (Tensor | null)[], op: string, arg: string): (number |
   return ts.map((t, i) => {
     if (t instanceof Tensor) return t._h;
     if (t === null) return null;
-    throw new TorchTypeError(`${op}(): argument '${arg}' must be a list of Tensors, got ${describe(t)} at index ${i}`, 'TypeError');
+    throw new TorchTypeError(
+      `${op}(): argument '${arg}' must be a list of Tensors, got ${describe(t)} at index ${i}`,
+      'TypeError',
+    );
   });
 }
 
@@ -110,7 +114,8 @@ export function op(name: string, overload: string, inplace = false): number {
 }
 
 function describe(v: unknown): string {
-  if (v instanceof Tensor) return v.isDisposed ? 'Tensor(disposed)' : `Tensor(shape=[${v.shape}], dtype=${v.dtype}, device=${v.device})`;
+  if (v instanceof Tensor)
+    return v.isDisposed ? 'Tensor(disposed)' : `Tensor(shape=[${v.shape}], dtype=${v.dtype}, device=${v.device})`;
   if (Array.isArray(v)) return `[${v.slice(0, 6).map(describe).join(', ')}${v.length > 6 ? ', ...' : ''}]`;
   if (v === null) return 'null';
   if (typeof v === 'object') return `{${Object.keys(v).join(', ')}}`;
@@ -120,14 +125,19 @@ function describe(v: unknown): string {
 
 /** Describes an options object with its values: {dim: 1, keepdim: true}. */
 function describeOptions(o: Record<string, unknown>): string {
-  return `{${Object.entries(o).map(([k, v]) => `${k}: ${describe(v)}`).join(', ')}}`;
+  return `{${Object.entries(o)
+    .map(([k, v]) => `${k}: ${describe(v)}`)
+    .join(', ')}}`;
 }
 
 /** Throws the TypeError for a call that matched no overload; `o` is the options object it was given. */
 export function noMatch(name: string, a: any[], schemas: string[], o?: Record<string, unknown>): never {
   // The most common cause with options: a dtype name torch does not know.
   if (o !== undefined && typeof o.dtype === 'string' && !DTYPE_NAMES.has(o.dtype))
-    throw new TorchTypeError(`${name}(): unknown dtype ${JSON.stringify(o.dtype)} (expected one of ${DTYPES.join(', ')})`, 'TypeError');
+    throw new TorchTypeError(
+      `${name}(): unknown dtype ${JSON.stringify(o.dtype)} (expected one of ${DTYPES.join(', ')})`,
+      'TypeError',
+    );
   const given = a.map(describe);
   if (o !== undefined) given.push(describeOptions(o));
   throw new TorchTypeError(

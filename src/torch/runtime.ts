@@ -17,7 +17,10 @@ export function getRngState(device?: string): Tensor {
 
 /** Restores a state from getRngState on the same generator, as torch.set_rng_state. */
 export function setRngState(state: Tensor, device?: string): void {
-  if (state.dtype !== 'uint8' || state.dim() !== 1) throw new TypeError(`setRngState: the state must be a 1-D uint8 tensor (from getRngState), got ${state.dtype} [${state.shape}]`);
+  if (state.dtype !== 'uint8' || state.dim() !== 1)
+    throw new TypeError(
+      `setRngState: the state must be a 1-D uint8 tensor (from getRngState), got ${state.dtype} [${state.shape}]`,
+    );
   N.rngSetState(state._h, device ?? null);
 }
 export function setNumThreads(n: number): void {
@@ -57,7 +60,7 @@ export const cuda = {
   },
   /** Why isAvailable() is false (null when it is true). */
   unavailableReason(): string | null {
-    return N.cudaIsAvailable() ? null : N.cudaUnavailableReason() ?? 'no CUDA device is visible';
+    return N.cudaIsAvailable() ? null : (N.cudaUnavailableReason() ?? 'no CUDA device is visible');
   },
   synchronize(device?: number): void {
     N.cudaSynchronize(device);

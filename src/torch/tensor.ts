@@ -69,8 +69,12 @@ export class Tensor {
 
   // ---- conversion ----
   /** to('float64'), to('cuda'), to('cuda:1', 'bfloat16'), to(other) — as Tensor.to in PyTorch. */
-  to(target: DType | DeviceLike | Tensor, dtypeOrOpts?: DType | { dtype?: DType; nonBlocking?: boolean; copy?: boolean }, opts?: { nonBlocking?: boolean; copy?: boolean }): Tensor {
-    const o = typeof dtypeOrOpts === 'object' ? dtypeOrOpts : opts ?? {};
+  to(
+    target: DType | DeviceLike | Tensor,
+    dtypeOrOpts?: DType | { dtype?: DType; nonBlocking?: boolean; copy?: boolean },
+    opts?: { nonBlocking?: boolean; copy?: boolean },
+  ): Tensor {
+    const o = typeof dtypeOrOpts === 'object' ? dtypeOrOpts : (opts ?? {});
     const nonBlocking = o.nonBlocking ?? false;
     const copy = o.copy ?? false;
     if (target instanceof Tensor) return wrap(N.f_to_other(this._h, target._h, nonBlocking, copy, null));
@@ -174,7 +178,13 @@ export class Tensor {
     N.setGrad(this._h, g === null ? null : g._h);
   }
   backward(gradient?: Tensor | null, opts: { retainGraph?: boolean; createGraph?: boolean; inputs?: Tensor[] } = {}): void {
-    N.backward([this._h], gradient ? [gradient._h] : null, opts.retainGraph ?? null, opts.createGraph ?? null, opts.inputs ? opts.inputs.map((t) => t._h) : null);
+    N.backward(
+      [this._h],
+      gradient ? [gradient._h] : null,
+      opts.retainGraph ?? null,
+      opts.createGraph ?? null,
+      opts.inputs ? opts.inputs.map((t) => t._h) : null,
+    );
   }
 
   // ---- lifetime ----
@@ -193,7 +203,11 @@ export class Tensor {
 setTensorClass(Tensor);
 
 function isDTypeName(s: unknown): s is DType {
-  return typeof s === 'string' && (s in DTYPE_ALIASES || ['float32', 'float64', 'bfloat16', 'float16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'].includes(s));
+  return (
+    typeof s === 'string' &&
+    (s in DTYPE_ALIASES ||
+      ['float32', 'float64', 'bfloat16', 'float16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'].includes(s))
+  );
 }
 
 /** @internal wraps a native handle in a Tensor tracked by the current scope (null stays null). */

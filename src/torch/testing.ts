@@ -36,7 +36,8 @@ function formatIndex(flat: number, shape: readonly number[]): string {
 }
 
 /** Shortest round-trip digits, in exponent form for very small or large magnitudes (1e-6, not 0.000001). */
-const fmt = (v: number): string => (Number.isFinite(v) && v !== 0 && (Math.abs(v) < 1e-4 || Math.abs(v) >= 1e6) ? v.toExponential() : String(v));
+const fmt = (v: number): string =>
+  Number.isFinite(v) && v !== 0 && (Math.abs(v) < 1e-4 || Math.abs(v) >= 1e6) ? v.toExponential() : String(v);
 
 // ---------------------------------------------------------------------------------------------
 // gradcheck
@@ -70,7 +71,8 @@ type GradFn = (...inputs: Tensor[]) => Tensor | readonly Tensor[];
 
 function outputsOf(result: Tensor | readonly Tensor[]): Tensor[] {
   const list = result instanceof Tensor ? [result] : Array.isArray(result) ? [...result] : null;
-  if (!list || !list.every((t) => t instanceof Tensor)) throw new ValueError('gradcheck: fn must return a Tensor or an array of Tensors');
+  if (!list || !list.every((t) => t instanceof Tensor))
+    throw new ValueError('gradcheck: fn must return a Tensor or an array of Tensors');
   return list;
 }
 
@@ -94,10 +96,15 @@ export function gradcheck(fn: GradFn, inputs: Tensor | readonly Tensor[], option
     if (!(t instanceof Tensor)) throw new ValueError(`gradcheck: input ${i} is not a Tensor`);
   });
   const diff = args.map((t, i) => (t.requiresGrad ? i : -1)).filter((i) => i >= 0);
-  if (diff.length === 0) throw new ValueError('gradcheck: no input requires grad, so there is nothing to check (call requiresGrad_() on the inputs to differentiate)');
+  if (diff.length === 0)
+    throw new ValueError(
+      'gradcheck: no input requires grad, so there is nothing to check (call requiresGrad_() on the inputs to differentiate)',
+    );
   for (const i of diff) {
     if (args[i].dtype !== 'float64')
-      throw new ValueError(`gradcheck: input ${i} is ${args[i].dtype}; inputs that require grad must be float64 (finite differences with eps=${eps} are noise at lower precision)`);
+      throw new ValueError(
+        `gradcheck: input ${i} is ${args[i].dtype}; inputs that require grad must be float64 (finite differences with eps=${eps} are noise at lower precision)`,
+      );
   }
 
   const mismatch = scope(() => {
@@ -106,7 +113,17 @@ export function gradcheck(fn: GradFn, inputs: Tensor | readonly Tensor[], option
     for (let o = 0; o < numerical.length; o++) {
       for (let d = 0; d < diff.length; d++) {
         const m = compareJacobians(analytic.jacobians[o][d], numerical[o][d], atol, rtol);
-        if (m) return describeMismatch(m, analytic.outputIndex[o], analytic.outputShapes[o], diff[d], args[diff[d]].shape, analytic.jacobians[o][d], numerical[o][d], { eps, atol, rtol });
+        if (m)
+          return describeMismatch(
+            m,
+            analytic.outputIndex[o],
+            analytic.outputShapes[o],
+            diff[d],
+            args[diff[d]].shape,
+            analytic.jacobians[o][d],
+            numerical[o][d],
+            { eps, atol, rtol },
+          );
       }
     }
     return null;
@@ -117,7 +134,11 @@ export function gradcheck(fn: GradFn, inputs: Tensor | readonly Tensor[], option
 }
 
 /** J[o][d] by reverse mode: one backward pass per output element, with a one-hot grad_output. */
-function analyticJacobians(fn: GradFn, args: Tensor[], diff: number[]): { jacobians: Jacobian[][]; outputIndex: number[]; outputShapes: number[][] } {
+function analyticJacobians(
+  fn: GradFn,
+  args: Tensor[],
+  diff: number[],
+): { jacobians: Jacobian[][]; outputIndex: number[]; outputShapes: number[][] } {
   const all = outputsOf(enableGrad(() => fn(...args)));
   // Integer and bool outputs are not differentiable (argmax, masks); PyTorch's gradcheck skips them too.
   const outputIndex = all.map((t, i) => (isFloatingDType(t.dtype) ? i : -1)).filter((i) => i >= 0);
@@ -138,12 +159,18 @@ function analyticJacobians(fn: GradFn, args: Tensor[], diff: number[]): { jacobi
           if (other === o) oneHot[row] = 1;
           return tensor(oneHot, { shape: outputShapes[other], device: outs[other].device }).to(outs[other].dtype);
         });
-        const grads = grad(live.map((i) => outs[i]), diffInputs, { gradOutputs, retainGraph: true, allowUnused: true });
+        const grads = grad(
+          live.map((i) => outs[i]),
+          diffInputs,
+          { gradOutputs, retainGraph: true, allowUnused: true },
+        );
         grads.forEach((g, d) => {
           if (g === null) return; // unused input: zero row
           const want = diffInputs[d].shape;
           if (g.shape.join(',') !== want.join(','))
-            throw new GradcheckError(`gradcheck: the gradient of input ${diff[d]} has shape [${g.shape}], but the input has shape [${want}]`);
+            throw new GradcheckError(
+              `gradcheck: the gradient of input ${diff[d]} has shape [${g.shape}], but the input has shape [${want}]`,
+            );
           jacobians[o][d].data.set(valuesOf(g), row * jacobians[o][d].cols);
         });
       });
@@ -182,7 +209,9 @@ function numericalJacobians(fn: GradFn, args: Tensor[], diff: number[], eps: num
         sizes.forEach((rows, o) => {
           const [vp, vm] = [plus[o], minus[o]];
           if (vp?.length !== rows || vm?.length !== rows)
-            throw new GradcheckError(`gradcheck: fn's floating outputs changed number or size when input ${position} was perturbed`);
+            throw new GradcheckError(
+              `gradcheck: fn's floating outputs changed number or size when input ${position} was perturbed`,
+            );
           const J = jacobians[o][d];
           for (let row = 0; row < rows; row++) J.data[row * J.cols + k] = (vp[row] - vm[row]) / (2 * eps);
         });
@@ -223,7 +252,8 @@ const MAX_PRINTED_ENTRIES = 144;
 
 function formatMatrix(J: Jacobian): string {
   const rows: string[] = [];
-  for (let r = 0; r < J.rows; r++) rows.push('  [' + Array.from(J.data.subarray(r * J.cols, (r + 1) * J.cols), (v) => v.toPrecision(6)).join(', ') + ']');
+  for (let r = 0; r < J.rows; r++)
+    rows.push('  [' + Array.from(J.data.subarray(r * J.cols, (r + 1) * J.cols), (v) => v.toPrecision(6)).join(', ') + ']');
   return rows.join('\n');
 }
 
@@ -294,20 +324,30 @@ function fail(msg: string | undefined, text: string): never {
  * Throws an AssertionError with PyTorch's report (mismatched count, greatest absolute and relative
  * differences and where).
  */
-export function assertClose(actual: Tensor | NestedArray, expected: Tensor | NestedArray, options: AssertCloseOptions = {}): void {
+export function assertClose(
+  actual: Tensor | NestedArray,
+  expected: Tensor | NestedArray,
+  options: AssertCloseOptions = {},
+): void {
   const { equalNan = false, checkDtype = true, checkDevice = true, msg } = options;
   if ((options.atol === undefined) !== (options.rtol === undefined))
-    throw new ValueError(`assertClose: give both atol and rtol or neither (got ${options.atol === undefined ? 'rtol' : 'atol'} only)`);
+    throw new ValueError(
+      `assertClose: give both atol and rtol or neither (got ${options.atol === undefined ? 'rtol' : 'atol'} only)`,
+    );
   if ((options.atol !== undefined && !(options.atol >= 0)) || (options.rtol !== undefined && !(options.rtol >= 0)))
     throw new ValueError(`assertClose: atol and rtol must be >= 0, got atol=${options.atol}, rtol=${options.rtol}`);
   scope(() => {
     const bothTensors = actual instanceof Tensor && expected instanceof Tensor;
     const a = actual instanceof Tensor ? actual : tensor(actual, expected instanceof Tensor ? { dtype: expected.dtype } : {});
     const b = expected instanceof Tensor ? expected : tensor(expected, { dtype: a.dtype });
-    if (a.shape.join(',') !== b.shape.join(',')) fail(msg, `The values for attribute 'shape' do not match: [${a.shape}] != [${b.shape}].`);
-    if (bothTensors && checkDtype && a.dtype !== b.dtype) fail(msg, `The values for attribute 'dtype' do not match: ${a.dtype} != ${b.dtype}.`);
-    if (bothTensors && checkDevice && a.device !== b.device) fail(msg, `The values for attribute 'device' do not match: ${a.device} != ${b.device}.`);
-    const { rtol, atol } = options.atol !== undefined ? { rtol: options.rtol!, atol: options.atol } : defaultTolerance(a.dtype, b.dtype);
+    if (a.shape.join(',') !== b.shape.join(','))
+      fail(msg, `The values for attribute 'shape' do not match: [${a.shape}] != [${b.shape}].`);
+    if (bothTensors && checkDtype && a.dtype !== b.dtype)
+      fail(msg, `The values for attribute 'dtype' do not match: ${a.dtype} != ${b.dtype}.`);
+    if (bothTensors && checkDevice && a.device !== b.device)
+      fail(msg, `The values for attribute 'device' do not match: ${a.device} != ${b.device}.`);
+    const { rtol, atol } =
+      options.atol !== undefined ? { rtol: options.rtol!, atol: options.atol } : defaultTolerance(a.dtype, b.dtype);
     const exactInt64 = a.dtype === 'int64' && b.dtype === 'int64';
     const report = exactInt64 ? compareInt64(a, b) : compareValues(valuesOf(a), valuesOf(b), atol, rtol, equalNan);
     if (report) {

@@ -4,10 +4,26 @@ export type DeviceLike = 'cpu' | 'cuda' | `cuda:${number}` | string;
 export type MemoryFormat = 'contiguous_format' | 'preserve_format' | 'channels_last' | 'channels_last_3d';
 export type Scalar = number | boolean;
 
-export const DTYPES: readonly DType[] = ['float32', 'float64', 'bfloat16', 'float16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'];
+export const DTYPES: readonly DType[] = [
+  'float32',
+  'float64',
+  'bfloat16',
+  'float16',
+  'int64',
+  'int32',
+  'int16',
+  'int8',
+  'uint8',
+  'bool',
+];
 // PyTorch's aliases map onto the canonical names.
 export const DTYPE_ALIASES: Record<string, DType> = {
-  float: 'float32', double: 'float64', half: 'float16', long: 'int64', int: 'int32', short: 'int16',
+  float: 'float32',
+  double: 'float64',
+  half: 'float16',
+  long: 'int64',
+  int: 'int32',
+  short: 'int16',
 };
 export const DTYPE_NAMES = new Set<string>([...DTYPES, ...Object.keys(DTYPE_ALIASES)]);
 

@@ -102,8 +102,10 @@ export class CheckpointError extends Error {
  */
 export function saveCheckpoint(dir: string, step: number, contents: CheckpointContents, options: SaveOptions = {}): void {
   const target = path.resolve(dir);
-  if (!Number.isSafeInteger(step) || step < 0) throw new CheckpointError(target, `step must be an integer >= 0, got ${String(step)}`);
-  if (contents === null || typeof contents !== 'object' || !contents.model) throw new CheckpointError(target, 'contents.model (a Module or state dict) is required');
+  if (!Number.isSafeInteger(step) || step < 0)
+    throw new CheckpointError(target, `step must be an integer >= 0, got ${String(step)}`);
+  if (contents === null || typeof contents !== 'object' || !contents.model)
+    throw new CheckpointError(target, 'contents.model (a Module or state dict) is required');
   const report = (phase: SavePhase, at: string) => options.onPhase?.(phase, at);
   const json = {
     config: checkJson(contents.config ?? null, 'config', target),
@@ -177,8 +179,14 @@ export function saveCheckpoint(dir: string, step: number, contents: CheckpointCo
  * Saves a checkpoint of a run as `root/step-<step>` (saveCheckpoint), then deletes the older ones
  * beyond the newest `keepLast` (default 2; the new one is never deleted). Returns its directory.
  */
-export function saveTrainingCheckpoint(root: string, step: number, contents: CheckpointContents, { keepLast = 2, ...options }: SaveOptions & { keepLast?: number } = {}): string {
-  if (!Number.isSafeInteger(keepLast) || keepLast < 1) throw new CheckpointError(path.resolve(root), `keepLast must be an integer >= 1, got ${String(keepLast)}`);
+export function saveTrainingCheckpoint(
+  root: string,
+  step: number,
+  contents: CheckpointContents,
+  { keepLast = 2, ...options }: SaveOptions & { keepLast?: number } = {},
+): string {
+  if (!Number.isSafeInteger(keepLast) || keepLast < 1)
+    throw new CheckpointError(path.resolve(root), `keepLast must be an integer >= 1, got ${String(keepLast)}`);
   const dir = path.join(path.resolve(root), stepDirName(step));
   saveCheckpoint(dir, step, contents, options);
   // Interrupted saves of other steps: put complete ones back in place, drop the rest.
@@ -332,7 +340,10 @@ export function loadCheckpoint(dir: string, targets: LoadTargets = {}): LoadedCh
     if (manifest.gradScaler === null) throw new CheckpointError(source, 'the checkpoint holds no GradScaler state');
     targets.gradScaler.loadStateDict(manifest.gradScaler);
   }
-  const rngRestored = targets.restoreRng === false || manifest.rng.torch === null ? { cpu: false, cuda: 0 } : restoreTorchRng(manifest.rng.torch, source);
+  const rngRestored =
+    targets.restoreRng === false || manifest.rng.torch === null
+      ? { cpu: false, cuda: 0 }
+      : restoreTorchRng(manifest.rng.torch, source);
   return {
     dir: source,
     step: manifest.step,
@@ -416,14 +427,23 @@ function checkManifest(m: unknown, dir: string): CheckpointManifest {
   const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
   if (!isObject(m) || m.format !== FORMAT) throw new CheckpointError(dir, `${MANIFEST_FILE} is not a ${FORMAT} manifest`);
-  if (!Number.isSafeInteger(m.version) || (m.version as number) < 1) fail(`version ${JSON.stringify(m.version)} is not a version number`);
-  if ((m.version as number) > VERSION) throw new CheckpointError(dir, `${MANIFEST_FILE} has version ${m.version as number}; this library reads up to ${VERSION}`);
+  if (!Number.isSafeInteger(m.version) || (m.version as number) < 1)
+    fail(`version ${JSON.stringify(m.version)} is not a version number`);
+  if ((m.version as number) > VERSION)
+    throw new CheckpointError(dir, `${MANIFEST_FILE} has version ${m.version as number}; this library reads up to ${VERSION}`);
   if (!count(m.step)) fail(`step ${JSON.stringify(m.step)} is not an integer >= 0`);
   if (typeof m.savedAt !== 'string') fail('savedAt is not a string');
   const record = (v: unknown, which: string): void => {
     if (!isObject(v)) return fail(`files.${which} is not an object`);
     const name = v.name;
-    if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || name !== path.basename(name) || /[/\\]/.test(name))
+    if (
+      typeof name !== 'string' ||
+      name === '' ||
+      name === '.' ||
+      name === '..' ||
+      name !== path.basename(name) ||
+      /[/\\]/.test(name)
+    )
       fail(`files.${which}.name ${JSON.stringify(name)} is not a plain file name`);
     if (!count(v.bytes)) fail(`files.${which}.bytes ${JSON.stringify(v.bytes)} is not a byte count`);
   };
@@ -438,7 +458,10 @@ function checkManifest(m: unknown, dir: string): CheckpointManifest {
   const rng = m.rng;
   if (!isObject(rng) || !('js' in rng)) return fail('rng is missing or not an object');
   const t = rng.torch;
-  if (t !== null && !(isObject(t) && typeof t.cpu === 'string' && Array.isArray(t.cuda) && t.cuda.every((c) => typeof c === 'string')))
+  if (
+    t !== null &&
+    !(isObject(t) && typeof t.cpu === 'string' && Array.isArray(t.cuda) && t.cuda.every((c) => typeof c === 'string'))
+  )
     fail('rng.torch is neither null nor {cpu: string, cuda: string[]}');
   return m as unknown as CheckpointManifest;
 }
@@ -449,13 +472,20 @@ function checkFileSizes(dir: string, manifest: CheckpointManifest): void {
     const file = path.join(dir, record.name);
     const size = fs.existsSync(file) ? fs.statSync(file).size : -1;
     if (size !== record.bytes)
-      throw new CheckpointError(dir, `${record.name} is ${size < 0 ? 'missing' : `${size} bytes`}, the manifest recorded ${record.bytes}: the checkpoint is damaged`);
+      throw new CheckpointError(
+        dir,
+        `${record.name} is ${size < 0 ? 'missing' : `${size} bytes`}, the manifest recorded ${record.bytes}: the checkpoint is damaged`,
+      );
   }
 }
 
 function tensorFromFile(f: SafetensorsFile, name: string, safeDtype: string, shape: number[], dir: string): Tensor {
   const dtype = torchDtypeOf(safeDtype as never);
-  if (dtype === undefined) throw new CheckpointError(dir, `${path.basename(f.path)}: tensor '${name}' has dtype ${safeDtype}, which the tensor library cannot hold`);
+  if (dtype === undefined)
+    throw new CheckpointError(
+      dir,
+      `${path.basename(f.path)}: tensor '${name}' has dtype ${safeDtype}, which the tensor library cannot hold`,
+    );
   return torch.fromBytes(f.read(name), dtype, shape);
 }
 
@@ -470,7 +500,8 @@ function loadModelTensors(file: string, state: ReadonlyMap<string, Tensor>, stri
   if (strict && unexpected.length) problems.push(`not in the model: ${list(unexpected)}`);
   for (const [name, t] of state) {
     const entry = f.entries.get(name);
-    if (entry && entry.shape.join(',') !== t.shape.join(',')) problems.push(`${name}: shape [${entry.shape}] in the checkpoint, [${t.shape}] in the model`);
+    if (entry && entry.shape.join(',') !== t.shape.join(','))
+      problems.push(`${name}: shape [${entry.shape}] in the checkpoint, [${t.shape}] in the model`);
   }
   if (problems.length) throw new CheckpointError(dir, `${MODEL_FILE} does not fit the model: ${problems.join('; ')}`);
   torch.noGrad(() => {
@@ -484,7 +515,8 @@ function loadModelTensors(file: string, state: ReadonlyMap<string, Tensor>, stri
 // ---- RNG ----
 
 function captureTorchRng(): { cpu: string; cuda: string[] } {
-  const stateOf = (device?: string): string => torch.scope(() => Buffer.from(torch.toBytes(torch.getRngState(device))).toString('base64'));
+  const stateOf = (device?: string): string =>
+    torch.scope(() => Buffer.from(torch.toBytes(torch.getRngState(device))).toString('base64'));
   const cuda: string[] = [];
   for (let i = 0; i < torch.cuda.deviceCount(); i++) cuda.push(stateOf(`cuda:${i}`));
   return { cpu: stateOf(), cuda };
@@ -526,7 +558,12 @@ function siblings(dir: string): { path: string; kind: 'tmp' | 'old'; pid: number
 
 /** What saveCheckpoint may find in a directory it replaces (the manifest, the tensors, leftovers of writeFileAtomic). */
 function isCheckpointEntry(name: string): boolean {
-  return name === MANIFEST_FILE || name === MODEL_FILE || name === OPTIMIZER_FILE || /^\.(checkpoint\.json|model\.safetensors|optimizer\.safetensors)\.tmp-/.test(name);
+  return (
+    name === MANIFEST_FILE ||
+    name === MODEL_FILE ||
+    name === OPTIMIZER_FILE ||
+    /^\.(checkpoint\.json|model\.safetensors|optimizer\.safetensors)\.tmp-/.test(name)
+  );
 }
 
 /**
@@ -535,13 +572,17 @@ function isCheckpointEntry(name: string): boolean {
  */
 function checkReplaceable(dir: string): void {
   if (!fs.existsSync(dir)) return;
-  if (!fs.statSync(dir).isDirectory()) throw new CheckpointError(dir, 'exists and is not a checkpoint directory; refusing to replace it');
+  if (!fs.statSync(dir).isDirectory())
+    throw new CheckpointError(dir, 'exists and is not a checkpoint directory; refusing to replace it');
   const entries = fs.readdirSync(dir);
   if (entries.length === 0) return;
   const foreign = entries.filter((e) => !isCheckpointEntry(e));
   if (foreign.length || !entries.includes(MANIFEST_FILE)) {
     const shown = (foreign.length ? foreign : entries).slice(0, 5).join(', ');
-    throw new CheckpointError(dir, `exists and is not a checkpoint (it holds ${shown}${entries.length > 5 ? ', …' : ''}); refusing to replace it`);
+    throw new CheckpointError(
+      dir,
+      `exists and is not a checkpoint (it holds ${shown}${entries.length > 5 ? ', …' : ''}); refusing to replace it`,
+    );
   }
 }
 
@@ -582,7 +623,8 @@ function checkJson(value: unknown, where: string, dir: string, seen = new Set<un
   if (Array.isArray(value)) value.forEach((v, i) => checkJson(v, `${where}[${i}]`, dir, seen));
   else {
     const proto = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) fail(`it holds a ${value.constructor?.name ?? 'non-plain object'} (only plain objects and arrays)`);
+    if (proto !== Object.prototype && proto !== null)
+      fail(`it holds a ${value.constructor?.name ?? 'non-plain object'} (only plain objects and arrays)`);
     for (const [k, v] of Object.entries(value)) if (v !== undefined) checkJson(v, `${where}.${k}`, dir, seen);
   }
   seen.delete(value);

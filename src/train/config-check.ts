@@ -25,7 +25,13 @@ export interface BooleanSpec {
 }
 export type FieldSpec = NumberSpec | StringSpec | BooleanSpec;
 
-type SpecOf<V> = [NonNullable<V>] extends [number] ? NumberSpec : [NonNullable<V>] extends [string] ? StringSpec : [NonNullable<V>] extends [boolean] ? BooleanSpec : never;
+type SpecOf<V> = [NonNullable<V>] extends [number]
+  ? NumberSpec
+  : [NonNullable<V>] extends [string]
+    ? StringSpec
+    : [NonNullable<V>] extends [boolean]
+      ? BooleanSpec
+      : never;
 type Nullability<V> = null extends V ? { nullable: true } : { nullable?: false };
 export type ConfigSpec<T> = { readonly [K in keyof T]-?: SpecOf<T[K]> & (T[K] extends boolean ? unknown : Nullability<T[K]>) };
 
@@ -35,7 +41,10 @@ export function describeSpec(s: FieldSpec): string {
   if (s.kind === 'boolean') return 'true or false';
   if (s.kind === 'string') return (s.oneOf ? `one of ${s.oneOf.join(', ')}` : 'a non-empty string') + orNull;
   const what = s.kind === 'integer' ? 'an integer' : 'a number';
-  const range = s.max === undefined ? `${s.exclusiveMin ? '>' : '>='} ${s.min}` : `in ${s.exclusiveMin ? '(' : '['}${s.min}, ${s.max}${s.exclusiveMax ? ')' : ']'}`;
+  const range =
+    s.max === undefined
+      ? `${s.exclusiveMin ? '>' : '>='} ${s.min}`
+      : `in ${s.exclusiveMin ? '(' : '['}${s.min}, ${s.max}${s.exclusiveMax ? ')' : ']'}`;
   return `${what} ${range}${orNull}`;
 }
 
@@ -59,7 +68,8 @@ export function fieldProblem(value: unknown, s: FieldSpec): boolean {
 export function checkConfig<T extends object>(c: T, spec: ConfigSpec<T>): T {
   for (const [key, s] of Object.entries<FieldSpec>(spec)) {
     const value = (c as Record<string, unknown>)[key];
-    if (fieldProblem(value, s)) throw new RangeError(`${key} must be ${describeSpec(s)}, got ${JSON.stringify(value) ?? String(value)}`);
+    if (fieldProblem(value, s))
+      throw new RangeError(`${key} must be ${describeSpec(s)}, got ${JSON.stringify(value) ?? String(value)}`);
   }
   return c;
 }

@@ -32,7 +32,13 @@ export interface HfExportResult {
 
 /** Writes the language model and tokenizer of `lm` to `outDir` in Hugging Face format. */
 export function writeHfModel(lm: LatentModel, outDir: string, o: HfExportOptions = {}): string[] {
-  saveQwen2(lm.model, outDir, { tokenizer: lm.tokenizer, dtype: o.dtype, maxShardBytes: o.maxShardBytes, onProgress: o.onProgress, force: o.force });
+  saveQwen2(lm.model, outDir, {
+    tokenizer: lm.tokenizer,
+    dtype: o.dtype,
+    maxShardBytes: o.maxShardBytes,
+    onProgress: o.onProgress,
+    force: o.force,
+  });
   return fs.readdirSync(outDir).sort();
 }
 
@@ -43,7 +49,8 @@ export function writeHfModel(lm: LatentModel, outDir: string, o: HfExportOptions
 export function checkExportDir(runDir: string, outDir: string, force = false): void {
   const run = path.resolve(runDir);
   const out = path.resolve(outDir);
-  if (out === run || out.startsWith(run + path.sep)) throw new Error(`--out ${outDir}: inside the run directory ${runDir}; choose a directory of its own`);
+  if (out === run || out.startsWith(run + path.sep))
+    throw new Error(`--out ${outDir}: inside the run directory ${runDir}; choose a directory of its own`);
   if (!fs.existsSync(out)) return;
   if (!fs.statSync(out).isDirectory()) throw new Error(`--out ${outDir}: exists and is not a directory`);
   const entries = fs.readdirSync(out);
@@ -54,7 +61,10 @@ export function checkExportDir(runDir: string, outDir: string, force = false): v
   } catch {
     modelType = undefined;
   }
-  if (typeof modelType !== 'string') throw new Error(`--out ${outDir}: not empty and not a model directory (${entries.slice(0, 5).join(', ')}); choose an empty or new directory`);
+  if (typeof modelType !== 'string')
+    throw new Error(
+      `--out ${outDir}: not empty and not a model directory (${entries.slice(0, 5).join(', ')}); choose an empty or new directory`,
+    );
 }
 
 /** Exports a phase-1 (sft) run's model at its latest checkpoint; see the file comment. */
@@ -62,7 +72,8 @@ export async function exportSftRun(runDir: string, outDir: string, o: HfExportOp
   checkExportDir(runDir, outDir, o.force);
   const run = await loadSftRun(runDir);
   try {
-    if (!run.checkpoint) throw new Error(`${runDir}: the run has no checkpoint to export (did training stop before its first step?)`);
+    if (!run.checkpoint)
+      throw new Error(`${runDir}: the run has no checkpoint to export (did training stop before its first step?)`);
     return { out: path.resolve(outDir), step: run.step, files: writeHfModel(run.lm, outDir, o) };
   } finally {
     run.lm.dispose();

@@ -49,7 +49,9 @@ export async function trainingLoop<S>(o: TrainingLoop<S>): Promise<LoopResult<S>
       await new Promise<void>((resolve) => setImmediate(resolve));
       const outcome = o.step(step);
       if ('nonFinite' in outcome) {
-        process.stderr.write(`\nstep ${step}: ${outcome.nonFinite}; stopping with the last good checkpoint (step ${lastSaved})\n`);
+        process.stderr.write(
+          `\nstep ${step}: ${outcome.nonFinite}; stopping with the last good checkpoint (step ${lastSaved})\n`,
+        );
         stopped = 'non-finite';
         break;
       }

@@ -25,7 +25,10 @@ function formatDuration(seconds: number): string {
 export function formatStats(stats: Record<string, number | string | undefined>): string {
   return Object.entries(stats)
     .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `${k} ${typeof v === 'number' ? (Math.abs(v) >= 1000 || Number.isInteger(v) ? v.toFixed(0) : v.toPrecision(4)) : v}`)
+    .map(
+      ([k, v]) =>
+        `${k} ${typeof v === 'number' ? (Math.abs(v) >= 1000 || Number.isInteger(v) ? v.toFixed(0) : v.toPrecision(4)) : v}`,
+    )
     .join('  ');
 }
 
@@ -87,7 +90,11 @@ export class ProgressBar {
 
   private draw(): void {
     const cols = this.stream.columns || 120;
-    this.stream.write(`\r${this.line().slice(0, cols - 1).padEnd(cols - 1)}`);
+    this.stream.write(
+      `\r${this.line()
+        .slice(0, cols - 1)
+        .padEnd(cols - 1)}`,
+    );
   }
 
   /** Finishes the bar (leaves its last state on screen). */
@@ -98,7 +105,8 @@ export class ProgressBar {
     if (this.tty) {
       this.draw();
       this.stream.write('\n');
-    } else if (this.lastPercentLogged < 100 && (this.lastPercentLogged >= 0 || this.elapsed() >= 1)) this.stream.write(`${this.line()}\n`);
+    } else if (this.lastPercentLogged < 100 && (this.lastPercentLogged >= 0 || this.elapsed() >= 1))
+      this.stream.write(`${this.line()}\n`);
     if (message) this.stream.write(`${message}\n`);
   }
 }

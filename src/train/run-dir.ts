@@ -49,10 +49,13 @@ export class RunDir {
   static create(dir: string): RunDir {
     const run = new RunDir(dir);
     if (fs.existsSync(run.dir)) {
-      if (!fs.statSync(run.dir).isDirectory()) throw new RunDirError(run.dir, 'exists and is not a directory; choose another --out');
+      if (!fs.statSync(run.dir).isDirectory())
+        throw new RunDirError(run.dir, 'exists and is not a directory; choose another --out');
       const entries = fs.readdirSync(run.dir);
       if (entries.length) {
-        const what = run.holdsRun() ? 'already holds a run (resume it with --resume, or choose another --out)' : `is not empty (${listNames(entries)}); choose another --out`;
+        const what = run.holdsRun()
+          ? 'already holds a run (resume it with --resume, or choose another --out)'
+          : `is not empty (${listNames(entries)}); choose another --out`;
         throw new RunDirError(run.dir, `${what}; nothing was written`);
       }
     }
@@ -115,7 +118,8 @@ export class RunDir {
 export function readRunConfig(dir: string, kind?: string): Record<string, unknown> {
   const run = RunDir.open(dir, { kind });
   const config = run.readJson<unknown>(RUN_CONFIG_FILE);
-  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new RunDirError(run.path(RUN_CONFIG_FILE), 'not a JSON object');
+  if (config === null || typeof config !== 'object' || Array.isArray(config))
+    throw new RunDirError(run.path(RUN_CONFIG_FILE), 'not a JSON object');
   const problems = runConfigProblems(config as Record<string, unknown>);
   if (problems.length) throw new RunDirError(run.path(RUN_CONFIG_FILE), problems.map((p) => p.message).join('; '));
   return config as Record<string, unknown>;

@@ -61,15 +61,38 @@ export type MetricLine = { step: number; time: number; lr: number } & (SftStepMe
 
 /** Numeric fields of a metrics.jsonl line, of both phases. */
 export const METRIC_FIELDS = [
-  'time', 'lr',
-  'loss', 'nextStepLoss', 'resultLoss', 'startLoss', 'stopLoss', 'gradNorm', 'latentNorm', 'tokenNorm', 'tokensPerSec',
-  'reward', 'rewardStd', 'accuracy', 'wellFormed', 'kl', 'clipFraction', 'entropy', 'spansPerAnswer', 'latentsPerSpan',
-  'tokensPerAnswer', 'degenerateGroups', 'rolloutTokensPerSec', 'rolloutSeconds', 'updateSeconds',
+  'time',
+  'lr',
+  'loss',
+  'nextStepLoss',
+  'resultLoss',
+  'startLoss',
+  'stopLoss',
+  'gradNorm',
+  'latentNorm',
+  'tokenNorm',
+  'tokensPerSec',
+  'reward',
+  'rewardStd',
+  'accuracy',
+  'wellFormed',
+  'kl',
+  'clipFraction',
+  'entropy',
+  'spansPerAnswer',
+  'latentsPerSpan',
+  'tokensPerAnswer',
+  'degenerateGroups',
+  'rolloutTokensPerSec',
+  'rolloutSeconds',
+  'updateSeconds',
 ] as const;
 export type MetricField = (typeof METRIC_FIELDS)[number];
 
 /** Compile-time: every field a trainer logs is listed above, and nothing else is. */
-type Exact<A, B> = [Exclude<A, B>, Exclude<B, A>] extends [never, never] ? true : { unlisted: Exclude<A, B>; unwritten: Exclude<B, A> };
+type Exact<A, B> = [Exclude<A, B>, Exclude<B, A>] extends [never, never]
+  ? true
+  : { unlisted: Exclude<A, B>; unwritten: Exclude<B, A> };
 const metricFieldsComplete: Exact<keyof SftStepMetrics | keyof RlStepMetrics | 'time' | 'lr', MetricField> = true;
 void metricFieldsComplete;
 
@@ -118,9 +141,28 @@ export type EvalLine = { step: number; split: EvalSplit } & (Partial<SftEvalMetr
 
 /** Numeric fields of an evals.jsonl line, of both phases. */
 export const EVAL_FIELDS = [
-  'loss', 'nextStepLoss', 'resultLoss', 'stepLoss', 'startLoss', 'stopLoss', 'latentNorm', 'tokenNorm',
-  'startPrecision', 'startRecall', 'startF1', 'startThreshold', 'startF1Calibrated', 'stopDecisionAccuracy', 'stopLengthAccuracy',
-  'accuracy', 'n', 'spansPerAnswer', 'accuracyWithoutLatents', 'passAtK', 'passAtKWithoutLatents', 'k',
+  'loss',
+  'nextStepLoss',
+  'resultLoss',
+  'stepLoss',
+  'startLoss',
+  'stopLoss',
+  'latentNorm',
+  'tokenNorm',
+  'startPrecision',
+  'startRecall',
+  'startF1',
+  'startThreshold',
+  'startF1Calibrated',
+  'stopDecisionAccuracy',
+  'stopLengthAccuracy',
+  'accuracy',
+  'n',
+  'spansPerAnswer',
+  'accuracyWithoutLatents',
+  'passAtK',
+  'passAtKWithoutLatents',
+  'k',
 ] as const;
 export type EvalField = (typeof EVAL_FIELDS)[number];
 const evalFieldsComplete: Exact<keyof SftEvalMetrics | keyof RlEvalMetrics, EvalField> = true;
@@ -146,9 +188,13 @@ export interface RunConfigHeader {
 export function runConfigProblems(value: Record<string, unknown>): { field: 'kind' | 'mode' | 'latents'; message: string }[] {
   const problems: { field: 'kind' | 'mode' | 'latents'; message: string }[] = [];
   for (const field of ['kind', 'mode'] as const) {
-    if (field in value && typeof value[field] !== 'string') problems.push({ field, message: `"${field}" should be a string (found ${JSON.stringify(value[field])})` });
+    if (field in value && typeof value[field] !== 'string')
+      problems.push({ field, message: `"${field}" should be a string (found ${JSON.stringify(value[field])})` });
   }
   if ('latents' in value && !(Number.isInteger(value.latents) && (value.latents as number) >= 0))
-    problems.push({ field: 'latents', message: `"latents" should be a non-negative integer (found ${JSON.stringify(value.latents)})` });
+    problems.push({
+      field: 'latents',
+      message: `"latents" should be a non-negative integer (found ${JSON.stringify(value.latents)})`,
+    });
   return problems;
 }

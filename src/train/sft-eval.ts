@@ -70,7 +70,16 @@ export interface SftDiagnostics {
   latents: number;
   /** the run's latent interface: input form (with its options), two-trunk coupling, frozen markers */
   latentInterface: { latentInput: LatentInputSpec; mode: string; coupling: string; freezeMarkers: boolean };
-  test: { loss: number; nextStepLoss: number; resultLoss: number; stepLoss: number; startPrecision: number; startRecall: number; startF1: number; examples: number };
+  test: {
+    loss: number;
+    nextStepLoss: number;
+    resultLoss: number;
+    stepLoss: number;
+    startPrecision: number;
+    startRecall: number;
+    startF1: number;
+    examples: number;
+  };
   ablations: AblationResult[];
   study: StudyEndpoints | null;
   decoded: DecodedLatent[];
@@ -102,9 +111,14 @@ const ENDPOINT_SEED = 0;
 /** Per-example losses another run's `latent eval` stored, checked to be on the same test data. */
 function storedPerExample(runDir: string, data: string, n: number, what: string): SumCount[] {
   const d = new RunDir(runDir).readJson<Partial<SftDiagnostics>>('diagnostics.json');
-  if (!d?.perExample?.result) throw new Error(`${what} ${runDir}: no per-example losses in diagnostics.json; run \`latent eval ${runDir}\` first`);
-  if (d.testData && path.resolve(d.testData) !== path.resolve(data)) throw new Error(`${what} ${runDir} was evaluated on ${d.testData}, this run on ${data}: the test examples must be the same`);
-  if (d.perExample.result.length < n) throw new Error(`${what} ${runDir} was evaluated on ${d.perExample.result.length} examples, this run on ${n}; evaluate it on at least as many`);
+  if (!d?.perExample?.result)
+    throw new Error(`${what} ${runDir}: no per-example losses in diagnostics.json; run \`latent eval ${runDir}\` first`);
+  if (d.testData && path.resolve(d.testData) !== path.resolve(data))
+    throw new Error(`${what} ${runDir} was evaluated on ${d.testData}, this run on ${data}: the test examples must be the same`);
+  if (d.perExample.result.length < n)
+    throw new Error(
+      `${what} ${runDir} was evaluated on ${d.perExample.result.length} examples, this run on ${n}; evaluate it on at least as many`,
+    );
   return d.perExample.result.slice(0, n);
 }
 
@@ -126,7 +140,12 @@ export async function evaluateSftRun(runDir: string, o: SftEvalOptions = {}): Pr
     const trainSeqs = data.train.slice(0, 64).map((e) => data.sequence(e));
     let ablations: AblationResult[] = [];
     if (config.latents > 0) {
-      const a = latentAblationsWithConstant(lm, seqs, { batchSize: config.batchSize, trainSeqs, constantSteps: o.constantSteps ?? 50, seed });
+      const a = latentAblationsWithConstant(lm, seqs, {
+        batchSize: config.batchSize,
+        trainSeqs,
+        constantSteps: o.constantSteps ?? 50,
+        seed,
+      });
       ablations = a.ablations;
       constant = a.constant;
     }
@@ -135,39 +154,77 @@ export async function evaluateSftRun(runDir: string, o: SftEvalOptions = {}): Pr
     if (hasSpans) {
       // the same model on the k = 0 layout: the same target tokens without any span
       const plain = loadSftData({ ...config, latents: 0, markersAtZero: false }, lm);
-      const plainLoss = evaluateLoss(lm, plain.test.slice(0, seqs.length).map((e) => plain.sequence(e)), { batchSize: config.batchSize });
+      const plainLoss = evaluateLoss(
+        lm,
+        plain.test.slice(0, seqs.length).map((e) => plain.sequence(e)),
+        { batchSize: config.batchSize },
+      );
       const spanRemoved = pairedLossDelta(resultOf(plainLoss), resultOf(loss), { seed });
       let helps: StudyEndpoints['helps'] = null;
       if (o.reference) {
         const ref = storedPerExample(o.reference, config.data, seqs.length, 'reference');
-        helps = { ...pairedLossDelta(ref, resultOf(loss), { seed }), reference: path.basename(path.resolve(o.reference)), step: { delta: NaN, ci: [NaN, NaN] } };
-        const refStep = new RunDir(o.reference).readJson<Partial<SftDiagnostics>>('diagnostics.json')?.perExample?.step?.slice(0, seqs.length);
-        if (refStep) helps.step = pairedLossDelta(refStep, loss.perExample.map((p) => p.step), { seed });
+        helps = {
+          ...pairedLossDelta(ref, resultOf(loss), { seed }),
+          reference: path.basename(path.resolve(o.reference)),
+          step: { delta: NaN, ci: [NaN, NaN] },
+        };
+        const refStep = new RunDir(o.reference)
+          .readJson<Partial<SftDiagnostics>>('diagnostics.json')
+          ?.perExample?.step?.slice(0, seqs.length);
+        if (refStep)
+          helps.step = pairedLossDelta(
+            refStep,
+            loss.perExample.map((p) => p.step),
+            { seed },
+          );
       } else if (config.mode === 'two-trunk') {
         // two-trunk's language trunk is frozen: without spans the run is exactly its base model
-        helps = { ...spanRemoved, reference: `frozen base (${path.basename(config.model)})`, step: pairedLossDelta(plainLoss.perExample.map((p) => p.step), loss.perExample.map((p) => p.step), { seed }) };
+        helps = {
+          ...spanRemoved,
+          reference: `frozen base (${path.basename(config.model)})`,
+          step: pairedLossDelta(
+            plainLoss.perExample.map((p) => p.step),
+            loss.perExample.map((p) => p.step),
+            { seed },
+          ),
+        };
       }
       const by = (name: AblationResult['name']) => ablations.find((a) => a.name === name);
       const shuffled = by('shuffled');
-      const used: StudyEndpoints['used'] = shuffled ? { delta: shuffled.resultDelta, ci: shuffled.resultCi, ablation: 'shuffled', step: { delta: shuffled.stepDelta, ci: shuffled.stepCi } } : null;
+      const used: StudyEndpoints['used'] = shuffled
+        ? {
+            delta: shuffled.resultDelta,
+            ci: shuffled.resultCi,
+            ablation: 'shuffled',
+            step: { delta: shuffled.stepDelta, ci: shuffled.stepCi },
+          }
+        : null;
       const mean = by('mean');
       const cons = by('constant');
       const zeros = by('zeros');
       let contentBeyondCompute: StudyEndpoints['contentBeyondCompute'] = null;
-      if (o.pause) contentBeyondCompute = { ...pairedLossDelta(storedPerExample(o.pause, config.data, seqs.length, 'pause run'), resultOf(loss), { seed }), pause: path.basename(path.resolve(o.pause)) };
+      if (o.pause)
+        contentBeyondCompute = {
+          ...pairedLossDelta(storedPerExample(o.pause, config.data, seqs.length, 'pause run'), resultOf(loss), { seed }),
+          pause: path.basename(path.resolve(o.pause)),
+        };
       const v = studyVerdict(helps, used);
       study = {
         verdict: v.verdict,
         reasons: v.reasons,
         helps,
         used,
-        content: mean && cons ? { mean: { delta: mean.resultDelta, ci: mean.resultCi }, constant: { delta: cons.resultDelta, ci: cons.resultCi } } : null,
+        content:
+          mean && cons
+            ? { mean: { delta: mean.resultDelta, ci: mean.resultCi }, constant: { delta: cons.resultDelta, ci: cons.resultCi } }
+            : null,
         zeros: zeros ? { delta: zeros.resultDelta, ci: zeros.resultCi } : null,
         spanRemoved: endpoint(spanRemoved),
         contentBeyondCompute,
       };
     }
-    const inspected = config.latents > 0 ? inspectLatents(lm, seqs.slice(0, o.inspect ?? 20)) : { decoded: [], recurring: [], resultHitRate: 0 };
+    const inspected =
+      config.latents > 0 ? inspectLatents(lm, seqs.slice(0, o.inspect ?? 20)) : { decoded: [], recurring: [], resultHitRate: 0 };
     let accuracy: AccuracyResult | null = null;
     let accuracyNote: string | undefined;
     const nGen = o.generate ?? 50;
@@ -194,8 +251,22 @@ export async function evaluateSftRun(runDir: string, o: SftEvalOptions = {}): Pr
     const diagnostics: SftDiagnostics = {
       step: run.step,
       latents: config.latents,
-      latentInterface: { latentInput: lm.heads.input.spec(), mode: lm.mode, coupling: lm.coupling, freezeMarkers: !lm.heads.markers.requiresGrad },
-      test: { loss: loss.loss, nextStepLoss: loss.nextStepLoss, resultLoss: loss.resultLoss, stepLoss: loss.stepLoss, startPrecision: loss.start.precision, startRecall: loss.start.recall, startF1: loss.start.f1, examples: seqs.length },
+      latentInterface: {
+        latentInput: lm.heads.input.spec(),
+        mode: lm.mode,
+        coupling: lm.coupling,
+        freezeMarkers: !lm.heads.markers.requiresGrad,
+      },
+      test: {
+        loss: loss.loss,
+        nextStepLoss: loss.nextStepLoss,
+        resultLoss: loss.resultLoss,
+        stepLoss: loss.stepLoss,
+        startPrecision: loss.start.precision,
+        startRecall: loss.start.recall,
+        startF1: loss.start.f1,
+        examples: seqs.length,
+      },
       ablations,
       study,
       decoded: inspected.decoded,
@@ -209,7 +280,12 @@ export async function evaluateSftRun(runDir: string, o: SftEvalOptions = {}): Pr
       startCalibrated: loss.startAtThreshold,
       stop: { ...loss.stop, schedule: config.latentSchedule ?? 'fixed' },
       spuriousSpans: accuracy
-        ? { rate: accuracy.spansAwayFromBreakpoints, count: accuracy.spansAway, spans: accuracy.spans, perAnswer: accuracy.spansPerAnswer }
+        ? {
+            rate: accuracy.spansAwayFromBreakpoints,
+            count: accuracy.spansAway,
+            spans: accuracy.spans,
+            perAnswer: accuracy.spansPerAnswer,
+          }
         : null,
       norms: { latent: loss.latentNorm, token: loss.tokenNorm },
       perExample: { result: resultOf(loss), step: loss.perExample.map((p) => p.step) },
@@ -217,7 +293,18 @@ export async function evaluateSftRun(runDir: string, o: SftEvalOptions = {}): Pr
     };
     const dir = new RunDir(runDir);
     dir.writeJson('diagnostics.json', diagnostics);
-    dir.append(EVALS_FILE, { step: run.step, split: 'test', loss: loss.loss, nextStepLoss: loss.nextStepLoss, resultLoss: loss.resultLoss, stepLoss: loss.stepLoss, startPrecision: loss.start.precision, startRecall: loss.start.recall, startF1: loss.start.f1, accuracy: accuracy?.withLatents } satisfies EvalLine);
+    dir.append(EVALS_FILE, {
+      step: run.step,
+      split: 'test',
+      loss: loss.loss,
+      nextStepLoss: loss.nextStepLoss,
+      resultLoss: loss.resultLoss,
+      stepLoss: loss.stepLoss,
+      startPrecision: loss.start.precision,
+      startRecall: loss.start.recall,
+      startF1: loss.start.f1,
+      accuracy: accuracy?.withLatents,
+    } satisfies EvalLine);
     return diagnostics;
   } finally {
     constant?.dispose();
@@ -233,19 +320,31 @@ const pct = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? 
 export function formatDiagnostics(d: SftDiagnostics): string {
   const f = f4;
   const li = d.latentInterface;
-  const options = Object.entries(li.latentInput).filter(([k]) => k !== 'kind').map(([k, v]) => `${k} ${v}`);
+  const options = Object.entries(li.latentInput)
+    .filter(([k]) => k !== 'kind')
+    .map(([k, v]) => `${k} ${v}`);
   const lines: string[] = [
     `latent input ${li.latentInput.kind}${options.length ? ` (${options.join(', ')})` : ''}, ${li.mode}${li.mode === 'two-trunk' ? `, coupling ${li.coupling}` : ''}${li.freezeMarkers ? ', markers frozen' : ''}`,
   ];
   const s = d.study;
   if (s) {
-    lines.push(`verdict: ${s.verdict} (95% paired bootstrap CIs over ${d.test.examples} test examples; Δ > 0 favours the latents)`);
-    lines.push(`  helps  vs ${s.helps ? s.helps.reference : '(no reference given)'}: result tokens ${s.helps ? interval(s.helps) : 'n/a'}, step after the span ${s.helps ? interval(s.helps.step) : 'n/a'}`);
-    lines.push(`  used   shuffled latents: result tokens ${s.used ? interval(s.used) : 'n/a'}, step after the span ${s.used ? interval(s.used.step) : 'n/a'}`);
-    if (s.content) lines.push(`         mean latent (training data) ${interval(s.content.mean)}, learned constant ${interval(s.content.constant)}`);
+    lines.push(
+      `verdict: ${s.verdict} (95% paired bootstrap CIs over ${d.test.examples} test examples; Δ > 0 favours the latents)`,
+    );
+    lines.push(
+      `  helps  vs ${s.helps ? s.helps.reference : '(no reference given)'}: result tokens ${s.helps ? interval(s.helps) : 'n/a'}, step after the span ${s.helps ? interval(s.helps.step) : 'n/a'}`,
+    );
+    lines.push(
+      `  used   shuffled latents: result tokens ${s.used ? interval(s.used) : 'n/a'}, step after the span ${s.used ? interval(s.used.step) : 'n/a'}`,
+    );
+    if (s.content)
+      lines.push(
+        `         mean latent (training data) ${interval(s.content.mean)}, learned constant ${interval(s.content.constant)}`,
+      );
     if (s.zeros) lines.push(`  zeros (out of distribution: shock, not content) ${interval(s.zeros)}`);
     if (s.spanRemoved) lines.push(`  span removed (same model, k = 0 layout) ${interval(s.spanRemoved)}`);
-    if (s.contentBeyondCompute) lines.push(`  content beyond compute (vs ${s.contentBeyondCompute.pause}) ${interval(s.contentBeyondCompute)}`);
+    if (s.contentBeyondCompute)
+      lines.push(`  content beyond compute (vs ${s.contentBeyondCompute.pause}) ${interval(s.contentBeyondCompute)}`);
     for (const r of s.reasons.slice(2)) lines.push(`  ${r}`);
   }
   lines.push(
@@ -254,22 +353,46 @@ export function formatDiagnostics(d: SftDiagnostics): string {
     `norms: latent inputs ${f(d.norms.latent)} vs token embeddings ${f(d.norms.token)}`,
   );
   if (d.ablations.length) {
-    lines.push('latent ablations (Δ = ablated − trained, 95% bootstrap CI): result tokens | step after the span | every token after the first span');
-    for (const a of d.ablations) lines.push(`  ${a.name.padEnd(9)} ${f(a.resultDelta)} [${f(a.resultCi[0])}, ${f(a.resultCi[1])}] | ${f(a.stepDelta)} [${f(a.stepCi[0])}, ${f(a.stepCi[1])}] | ${f(a.delta)} [${f(a.ci[0])}, ${f(a.ci[1])}]`);
+    lines.push(
+      'latent ablations (Δ = ablated − trained, 95% bootstrap CI): result tokens | step after the span | every token after the first span',
+    );
+    for (const a of d.ablations)
+      lines.push(
+        `  ${a.name.padEnd(9)} ${f(a.resultDelta)} [${f(a.resultCi[0])}, ${f(a.resultCi[1])}] | ${f(a.stepDelta)} [${f(a.stepCi[0])}, ${f(a.stepCi[1])}] | ${f(a.delta)} [${f(a.ci[0])}, ${f(a.ci[1])}]`,
+      );
   }
-  if (d.recurring.length) lines.push(`most recurring decoded tokens: ${d.recurring.slice(0, 10).map((r) => `${JSON.stringify(r.token)}×${r.count}`).join(' ')}; result digit among decoded: ${(100 * d.resultHitRate).toFixed(1)}%`);
+  if (d.recurring.length)
+    lines.push(
+      `most recurring decoded tokens: ${d.recurring
+        .slice(0, 10)
+        .map((r) => `${JSON.stringify(r.token)}×${r.count}`)
+        .join(' ')}; result digit among decoded: ${(100 * d.resultHitRate).toFixed(1)}%`,
+    );
   if (d.stop?.spans) {
     const st = d.stop;
-    lines.push(`end classifier (schedule ${st.schedule}, ${st.spans} test spans, teacher-forced): stop decisions ${pct(st.decisionAccuracy)} right (majority ${pct(st.decisionBaseline)}), span length exact ${pct(st.lengthAccuracy)} (one fixed length ${pct(st.lengthBaseline)}); scheduled ${JSON.stringify(st.scheduled)}, chosen ${JSON.stringify(st.chosen)}`);
+    lines.push(
+      `end classifier (schedule ${st.schedule}, ${st.spans} test spans, teacher-forced): stop decisions ${pct(st.decisionAccuracy)} right (majority ${pct(st.decisionBaseline)}), span length exact ${pct(st.lengthAccuracy)} (one fixed length ${pct(st.lengthBaseline)}); scheduled ${JSON.stringify(st.scheduled)}, chosen ${JSON.stringify(st.chosen)}`,
+    );
   }
-  if (d.spuriousSpans) lines.push(`spurious spans: ${pct(d.spuriousSpans.rate)} of the ${d.spuriousSpans.spans} spans the start classifier opened were away from a breakpoint (${d.spuriousSpans.perAnswer.toFixed(2)} spans per answer)`);
+  if (d.spuriousSpans)
+    lines.push(
+      `spurious spans: ${pct(d.spuriousSpans.rate)} of the ${d.spuriousSpans.spans} spans the start classifier opened were away from a breakpoint (${d.spuriousSpans.perAnswer.toFixed(2)} spans per answer)`,
+    );
   const a = d.accuracy;
   if (a && d.latents === 0) {
     lines.push(`answer accuracy (greedy, ${a.n} questions): ${pct(a.withoutLatents)}; with latents — (k = 0)`);
   } else if (a) {
-    lines.push(`answer accuracy (greedy, ${a.n} questions): spans by the start classifier ${pct(a.withLatents)}, no spans ${pct(a.withoutLatents)}${a.oracle !== undefined ? `, spans at the gold breakpoints ${pct(a.oracle)}` : ''}${a.oracleShuffled !== undefined ? ` (shuffled latents ${pct(a.oracleShuffled)}, constant ${pct(a.oracleConstant)})` : ''}`);
-    lines.push(`  spans per answer ${a.spansPerAnswer.toFixed(2)}, ${pct(a.spansAwayFromBreakpoints)} of them away from a breakpoint; span lengths ${JSON.stringify(d.spanLengths)}`);
-    for (const [name, p] of Object.entries(a.paired)) if (p) lines.push(`  ${name}: Δ ${(100 * p.delta).toFixed(1)} points [${(100 * p.ci[0]).toFixed(1)}, ${(100 * p.ci[1]).toFixed(1)}], McNemar p = ${p.pValue.toPrecision(2)} (${p.aOnly} vs ${p.bOnly} discordant)`);
+    lines.push(
+      `answer accuracy (greedy, ${a.n} questions): spans by the start classifier ${pct(a.withLatents)}, no spans ${pct(a.withoutLatents)}${a.oracle !== undefined ? `, spans at the gold breakpoints ${pct(a.oracle)}` : ''}${a.oracleShuffled !== undefined ? ` (shuffled latents ${pct(a.oracleShuffled)}, constant ${pct(a.oracleConstant)})` : ''}`,
+    );
+    lines.push(
+      `  spans per answer ${a.spansPerAnswer.toFixed(2)}, ${pct(a.spansAwayFromBreakpoints)} of them away from a breakpoint; span lengths ${JSON.stringify(d.spanLengths)}`,
+    );
+    for (const [name, p] of Object.entries(a.paired))
+      if (p)
+        lines.push(
+          `  ${name}: Δ ${(100 * p.delta).toFixed(1)} points [${(100 * p.ci[0]).toFixed(1)}, ${(100 * p.ci[1]).toFixed(1)}], McNemar p = ${p.pValue.toPrecision(2)} (${p.aOnly} vs ${p.bOnly} discordant)`,
+        );
   } else if (d.accuracyNote) lines.push(`answer accuracy: ${d.accuracyNote}`);
   return lines.join('\n');
 }

@@ -12,7 +12,13 @@ import { fromPretrained } from '../models/qwen2/loading';
 import { LatentModel, type LatentMode } from '../latent/model';
 import { LATENT_INPUT_KINDS, type LatentInputKind, type LatentInputSpec } from '../latent/latent-input';
 import { COUPLINGS, checkCoupling, type Coupling } from '../latent/coupling';
-import { buildLatentSequence, namedLatentSchedule, LATENT_SCHEDULE_KINDS, type LatentScheduleKind, type LatentSequence } from '../latent/sequence';
+import {
+  buildLatentSequence,
+  namedLatentSchedule,
+  LATENT_SCHEDULE_KINDS,
+  type LatentScheduleKind,
+  type LatentSequence,
+} from '../latent/sequence';
 import { fitStartClassifier } from '../latent/start-fit';
 import type { LatentForwardResult } from '../latent/forward';
 import { evaluateLoss } from '../latent/evaluate';
@@ -132,7 +138,8 @@ export const SFT_CONFIG_SPEC: ConfigSpec<SftConfig> = {
 export function resolveSftConfig(partial: Partial<SftConfig> & Pick<SftConfig, 'model' | 'data' | 'out'>): SftConfig {
   const given = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) as Partial<SftConfig>;
   const c = checkConfig({ ...SFT_DEFAULTS, ...given, warmupSteps: given.warmupSteps ?? 0 } as SftConfig, SFT_CONFIG_SPEC);
-  if (c.markersAtZero && c.latents !== 0) throw new RangeError(`markersAtZero is the k = 0 control; it needs latents 0, got ${c.latents}`);
+  if (c.markersAtZero && c.latents !== 0)
+    throw new RangeError(`markersAtZero is the k = 0 control; it needs latents 0, got ${c.latents}`);
   checkCoupling(c.coupling, c.mode === 'two-trunk');
   if (c.minLr > c.lr) throw new RangeError(`minLr must not exceed lr (${c.lr}), got ${c.minLr}`);
   c.warmupSteps = effectiveWarmup(given.warmupSteps, c.warmupRatio, c.steps);
@@ -145,7 +152,8 @@ export function resolveSftConfig(partial: Partial<SftConfig> & Pick<SftConfig, '
  */
 export function effectiveWarmup(warmupSteps: number | undefined, ratio: number, steps: number): number {
   if (warmupSteps !== undefined) {
-    if (!Number.isInteger(warmupSteps) || warmupSteps < 0) throw new RangeError(`warmupSteps must be a non-negative integer, got ${warmupSteps}`);
+    if (!Number.isInteger(warmupSteps) || warmupSteps < 0)
+      throw new RangeError(`warmupSteps must be a non-negative integer, got ${warmupSteps}`);
     return Math.min(warmupSteps, steps);
   }
   if (!(ratio >= 0 && ratio <= 1)) throw new RangeError(`warmupRatio must lie in [0, 1], got ${ratio}`);
@@ -191,15 +199,25 @@ export class SftData {
 export function loadSftData(c: SftConfig, lm: LatentModel): SftData {
   const report = (split: 'train' | 'test') => {
     const r = loadGsm8k(c.data, { split });
-    if (r.report.malformed.length) process.stderr.write(`${split}: skipped ${r.report.malformed.length} malformed records of ${r.report.total}\n`);
+    if (r.report.malformed.length)
+      process.stderr.write(`${split}: skipped ${r.report.malformed.length} malformed records of ${r.report.total}\n`);
     return r.examples;
   };
   const all = report('train');
-  const { train, validation } = trainValidationSplit(all, { validationSize: Math.min(c.validationSize, Math.floor(all.length / 5)), seed: c.seed });
+  const { train, validation } = trainValidationSplit(all, {
+    validationSize: Math.min(c.validationSize, Math.floor(all.length / 5)),
+    seed: c.seed,
+  });
   const trainSet = c.maxTrainExamples ? train.slice(0, c.maxTrainExamples) : train;
   const eos = lm.tokenizer.eosTokenId ?? lm.model.config.eosTokenIds[0];
   const data = new SftData(trainSet, validation, report('test'), (e) =>
-    buildLatentSequence(e, lm.tokenizer, { latents: namedLatentSchedule(c.latentSchedule ?? 'fixed', c.latents), botId: lm.botId, eotId: lm.eotId, markersAtZero: c.markersAtZero, eosId: eos }),
+    buildLatentSequence(e, lm.tokenizer, {
+      latents: namedLatentSchedule(c.latentSchedule ?? 'fixed', c.latents),
+      botId: lm.botId,
+      eotId: lm.eotId,
+      markersAtZero: c.markersAtZero,
+      eosId: eos,
+    }),
   );
   checkSequenceLengths(data, c, lm.model.config.maxPositionEmbeddings);
   return data;
@@ -232,11 +250,18 @@ export interface SftRun {
 }
 
 /** Loads the model and data of a run; with resume, finds its latest checkpoint (loaded by the caller). */
-export async function openSftRun(c: SftConfig, { resume = false, quiet = false } = {}): Promise<SftRun & { checkpoint: string | null; dir: RunDir }> {
+export async function openSftRun(
+  c: SftConfig,
+  { resume = false, quiet = false } = {},
+): Promise<SftRun & { checkpoint: string | null; dir: RunDir }> {
   const dir = new RunDir(c.out);
   torch.manualSeed(c.seed); // before anything draws: heads' init (a resumed run then restores the saved generator)
   let loading: ProgressBar | undefined;
-  const pre = await fromPretrained(c.model, { dtype: c.dtype ?? undefined, device: c.device, onProgress: (done, total) => (loading ??= new ProgressBar({ total, label: `load ${c.model}`, quiet })).update(done) });
+  const pre = await fromPretrained(c.model, {
+    dtype: c.dtype ?? undefined,
+    device: c.device,
+    onProgress: (done, total) => (loading ??= new ProgressBar({ total, label: `load ${c.model}`, quiet })).update(done),
+  });
   loading?.finish();
   if (!pre.tokenizer) throw new Error(`${c.model}: no tokenizer.json; latent training needs the model's tokenizer`);
   const data0 = loadGsm8k(c.data, { split: 'train' }).examples.slice(0, 16);
@@ -260,7 +285,9 @@ export async function openSftRun(c: SftConfig, { resume = false, quiet = false }
  * The latent input form of a run's config (configs written before the option existed: affine).
  * Pause gets one learned vector per latent index up to the larger of k and the inference cap.
  */
-export function latentInputSpec(c: Pick<SftConfig, 'latentInput' | 'latentTemperature' | 'latents' | 'maxLatents'>): LatentInputSpec {
+export function latentInputSpec(
+  c: Pick<SftConfig, 'latentInput' | 'latentTemperature' | 'latents' | 'maxLatents'>,
+): LatentInputSpec {
   const kind = c.latentInput ?? 'affine';
   if (kind === 'soft' || kind === 'gated') return { kind, temperature: c.latentTemperature ?? 1 };
   if (kind === 'pause') return { kind, slots: Math.max(1, c.latents, c.maxLatents) };
@@ -294,15 +321,24 @@ export interface TrainOptions {
   keepModel?: boolean;
 }
 
-export async function trainSft(config: SftConfig, { resume = false, quiet = false, stopAfter, keepModel = false }: TrainOptions = {}): Promise<SftSummary> {
+export async function trainSft(
+  config: SftConfig,
+  { resume = false, quiet = false, stopAfter, keepModel = false }: TrainOptions = {},
+): Promise<SftSummary> {
   const world = dist.initFromEnv({ device: config.device }); // 1 unless started by `latent launch` (or torchrun)
   // The run directory before anything is loaded: a wrong --out is refused with nothing written.
   if (dist.isMain()) prepareRunDir(config, resume);
-  const run = await openSftRun(world > 1 ? { ...config, device: dist.localDevice(config.device) } : config, { resume, quiet: quiet || !dist.isMain() });
+  const run = await openSftRun(world > 1 ? { ...config, device: dist.localDevice(config.device) } : config, {
+    resume,
+    quiet: quiet || !dist.isMain(),
+  });
   const { lm, data, dir } = run;
   const c = config;
   if (dist.isMain()) dir.writeJson('config.json', c);
-  const optimizer = new torch.optim.AdamW(paramGroups(lm, c.weightDecay, c.headLr == null ? null : c.headLr / c.lr), { lr: c.lr, weightDecay: c.weightDecay });
+  const optimizer = new torch.optim.AdamW(paramGroups(lm, c.weightDecay, c.headLr == null ? null : c.headLr / c.lr), {
+    lr: c.lr,
+    weightDecay: c.weightDecay,
+  });
   if (run.checkpoint) {
     run.step = restoreSftCheckpoint(lm, run.checkpoint, optimizer);
     process.stderr.write(`resuming from ${run.checkpoint} at step ${run.step}\n`);
@@ -320,7 +356,10 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
   };
   const bar = new ProgressBar({ total: c.steps, label: `sft ${c.mode} k=${c.latents}`, quiet: quiet || !dist.isMain() });
   // with several ranks: this rank's shard, its losses made the global batch's (values and gradients)
-  const forward = world > 1 ? (seqs: LatentSequence[]) => dist.globalLatentLosses(lm.forward(dist.shardBatch(seqs))) : (seqs: LatentSequence[]) => lm.forward(seqs);
+  const forward =
+    world > 1
+      ? (seqs: LatentSequence[]) => dist.globalLatentLosses(lm.forward(dist.shardBatch(seqs)))
+      : (seqs: LatentSequence[]) => lm.forward(seqs);
   const afterBackward = world > 1 ? () => dist.allReduceGradients(lm.parameters()) : undefined;
   let validation: SftSummary['validation'] = null;
   let result: LoopResult<SftStepStats & { tokensPerSec: number }>;
@@ -350,7 +389,11 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
         if (step === c.steps && (c.startFitExamples ?? 0) > 0) {
           // features are final: fit the start classifier to their optimum before the threshold is calibrated
           lm.train(false);
-          const fit = fitStartClassifier(lm, data.train.slice(0, c.startFitExamples).map((e) => data.sequence(e)), { batchSize: c.batchSize });
+          const fit = fitStartClassifier(
+            lm,
+            data.train.slice(0, c.startFitExamples).map((e) => data.sequence(e)),
+            { batchSize: c.batchSize },
+          );
           if (dist.isMain()) dir.writeJson('start-fit.json', { step, ...fit });
           lm.train(true);
         }
@@ -358,13 +401,28 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
           lm.train(false);
           for (const [split, seqs] of Object.entries(evalSets)) {
             if (!seqs.length) continue;
-            const evaluating = new ProgressBar({ total: seqs.length, label: `eval ${split} @${step}`, quiet: quiet || !dist.isMain() });
+            const evaluating = new ProgressBar({
+              total: seqs.length,
+              label: `eval ${split} @${step}`,
+              quiet: quiet || !dist.isMain(),
+            });
             const e = evaluateLoss(lm, seqs, { batchSize: c.batchSize, onProgress: (done) => evaluating.update(done) });
             evaluating.finish();
             const { perExample, start, startThreshold, startAtThreshold, stop, ...summary } = e;
             void perExample;
             void startAtThreshold;
-            const line = { step, split: split as EvalSplit, ...summary, stopDecisionAccuracy: stop.decisionAccuracy, stopLengthAccuracy: stop.lengthAccuracy, startPrecision: start.precision, startRecall: start.recall, startF1: start.f1, startThreshold: startThreshold.threshold, startF1Calibrated: startThreshold.f1 } satisfies EvalLine;
+            const line = {
+              step,
+              split: split as EvalSplit,
+              ...summary,
+              stopDecisionAccuracy: stop.decisionAccuracy,
+              stopLengthAccuracy: stop.lengthAccuracy,
+              startPrecision: start.precision,
+              startRecall: start.recall,
+              startF1: start.f1,
+              startThreshold: startThreshold.threshold,
+              startF1Calibrated: startThreshold.f1,
+            } satisfies EvalLine;
             if (dist.isMain()) dir.append(EVALS_FILE, line);
             // the start threshold is calibrated on validation data only
             if (split === 'validation') {
@@ -380,19 +438,37 @@ export async function trainSft(config: SftConfig, { resume = false, quiet = fals
         const phases = ['model', 'optimizer', 'written', 'retired', 'committed', 'cleaned'];
         const saving = new ProgressBar({ total: phases.length, label: `save checkpoint ${step}`, quiet });
         saving.update(0, { phase: 'writing the model' });
-        saveTrainingCheckpoint(dir.path('checkpoints'), step, { model: lm.stateDict(), optimizer, config: c, extra: { scale: lm.heads.scale, startThreshold: lm.heads.startThreshold } }, {
-          onPhase: (phase) => saving.update(phases.indexOf(phase) + 1, { phase }),
-        });
+        saveTrainingCheckpoint(
+          dir.path('checkpoints'),
+          step,
+          {
+            model: lm.stateDict(),
+            optimizer,
+            config: c,
+            extra: { scale: lm.heads.scale, startThreshold: lm.heads.startThreshold },
+          },
+          {
+            onPhase: (phase) => saving.update(phases.indexOf(phase) + 1, { phase }),
+          },
+        );
         saving.finish();
       },
-      finally: (step, stopped) => bar.finish(stopped === 'completed' ? `done: ${dir.dir}` : `${stopped} at step ${step}: ${dir.dir}`),
+      finally: (step, stopped) =>
+        bar.finish(stopped === 'completed' ? `done: ${dir.dir}` : `${stopped} at step ${step}: ${dir.dir}`),
     });
   } finally {
     optimizer.dispose();
     if (!keepModel) lm.dispose();
     if (world > 1) dist.destroyProcessGroup();
   }
-  return { steps: result.step, finalLoss: result.last?.loss ?? NaN, validation, stopped: result.stopped, out: dir.dir, lm: keepModel ? lm : undefined };
+  return {
+    steps: result.step,
+    finalLoss: result.last?.loss ?? NaN,
+    validation,
+    stopped: result.stopped,
+    out: dir.dir,
+    lm: keepModel ? lm : undefined,
+  };
 }
 
 /** What one step measures: the logged metrics (run-files.ts) less the throughput, and the batch's positions. */
@@ -450,11 +526,21 @@ export function sftStep(p: SftStepParts, seqs: LatentSequence[]): StepOutcome<Sf
  */
 export function paramGroups(lm: LatentModel, weightDecay: number, headLrScale: number | null = null) {
   const h = lm.heads;
-  return sftParamGroups(lm.parameters(), weightDecay, headLrScale === null ? [] : [h.startWeight, h.startBias, h.stopWeight, h.stopBias], headLrScale);
+  return sftParamGroups(
+    lm.parameters(),
+    weightDecay,
+    headLrScale === null ? [] : [h.startWeight, h.startBias, h.stopWeight, h.stopBias],
+    headLrScale,
+  );
 }
 
 /** The groups of paramGroups over a plain parameter list (`heads`: the classifier parameters, when scaled). */
-export function sftParamGroups(parameters: readonly torch.Tensor[], weightDecay: number, heads: readonly torch.Tensor[] = [], headLrScale: number | null = null) {
+export function sftParamGroups(
+  parameters: readonly torch.Tensor[],
+  weightDecay: number,
+  heads: readonly torch.Tensor[] = [],
+  headLrScale: number | null = null,
+) {
   const scaled = new Set(headLrScale === null ? [] : heads);
   const decay: torch.Tensor[] = [];
   const noDecay: torch.Tensor[] = [];
@@ -468,7 +554,16 @@ export function sftParamGroups(parameters: readonly torch.Tensor[], weightDecay:
 }
 
 /** Fields a resumed run must keep: they define what the saved weights are. */
-const RUN_IDENTITY = ['model', 'mode', 'latents', 'markersAtZero', 'latentInput', 'coupling', 'markerInitToken', 'latentSchedule'] as const;
+const RUN_IDENTITY = [
+  'model',
+  'mode',
+  'latents',
+  'markersAtZero',
+  'latentInput',
+  'coupling',
+  'markerInitToken',
+  'latentSchedule',
+] as const;
 
 /** A new run's directory is created (refused when not empty); a resumed one must be an sft run with the same identity. */
 function prepareRunDir(c: SftConfig, resume: boolean): void {
@@ -480,7 +575,10 @@ function prepareRunDir(c: SftConfig, resume: boolean): void {
   const saved = dir.readJson<SftConfig>(RUN_CONFIG_FILE)!;
   for (const k of RUN_IDENTITY) {
     if (saved[k] !== undefined && saved[k] !== c[k])
-      throw new RunDirError(dir.path(RUN_CONFIG_FILE), `the run was trained with ${k} ${JSON.stringify(saved[k])}; it cannot be resumed with ${k} ${JSON.stringify(c[k])} (start a new run instead)`);
+      throw new RunDirError(
+        dir.path(RUN_CONFIG_FILE),
+        `the run was trained with ${k} ${JSON.stringify(saved[k])}; it cannot be resumed with ${k} ${JSON.stringify(c[k])} (start a new run instead)`,
+      );
   }
 }
 
@@ -489,7 +587,10 @@ export function runDirExists(dir: string): boolean {
 }
 
 /** The model of a run directory at its latest checkpoint, with the run's data (for eval, inspection, generation). */
-export async function loadSftRun(runDir: string, { quiet = false }: { quiet?: boolean } = {}): Promise<SftRun & { checkpoint: string | null }> {
+export async function loadSftRun(
+  runDir: string,
+  { quiet = false }: { quiet?: boolean } = {},
+): Promise<SftRun & { checkpoint: string | null }> {
   const dir = RunDir.open(runDir, { kind: 'sft' });
   const saved = dir.readJson<SftConfig>(RUN_CONFIG_FILE)!;
   const config = { ...saved, out: dir.dir };

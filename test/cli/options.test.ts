@@ -29,7 +29,9 @@ describe('CLI option checks', () => {
 
   test('data directories', () => {
     const data = path.join(root, 'data');
-    expect(message(() => checkDataDir('--data', data))).toBe(`--data ${data}: has no test.jsonl (a data directory holds GSM8K-format train.jsonl and test.jsonl)`);
+    expect(message(() => checkDataDir('--data', data))).toBe(
+      `--data ${data}: has no test.jsonl (a data directory holds GSM8K-format train.jsonl and test.jsonl)`,
+    );
     fs.writeFileSync(path.join(data, 'test.jsonl'), '');
     expect(message(() => checkDataDir('--data', data))).toBeNull();
     expect(message(() => checkDataDir('--data', path.join(data, 'train.jsonl')))).toMatch(/^--data .*train\.jsonl: is a file/);
@@ -38,20 +40,30 @@ describe('CLI option checks', () => {
   test('models: a directory with config.json, or a hub id; a run is pointed to latent export', () => {
     expect(message(() => checkModelArg('--model', path.join(root, 'model')))).toBeNull();
     expect(message(() => checkModelArg('--model', 'Qwen/Qwen2-0.5B'))).toBeNull();
-    expect(message(() => checkModelArg('--model', './missing'))).toBe('--model ./missing: does not exist (and is not a hub id such as Qwen/Qwen2-0.5B)');
-    expect(message(() => checkModelArg('--model', path.join(root, 'run')))).toMatch(/is a rl run directory, not a model \(export its model with `latent export/);
+    expect(message(() => checkModelArg('--model', './missing'))).toBe(
+      '--model ./missing: does not exist (and is not a hub id such as Qwen/Qwen2-0.5B)',
+    );
+    expect(message(() => checkModelArg('--model', path.join(root, 'run')))).toMatch(
+      /is a rl run directory, not a model \(export its model with `latent export/,
+    );
     expect(message(() => checkModelArg('--model', path.join(root, 'data')))).toMatch(/has no config\.json/);
   });
 
   test('runs: kind checked', () => {
     expect(checkRunDir('--from', path.join(root, 'run'))).toBe('rl');
-    expect(message(() => checkRunDir('--from', path.join(root, 'run'), ['sft']))).toBe(`--from ${path.join(root, 'run')}: is a rl run; expected sft`);
+    expect(message(() => checkRunDir('--from', path.join(root, 'run'), ['sft']))).toBe(
+      `--from ${path.join(root, 'run')}: is a rl run; expected sft`,
+    );
     expect(message(() => checkRunDir('--from', path.join(root, 'model')))).toMatch(/has a config\.json that is not a run’s/);
   });
 
   test('numbers that are not numbers name the flag and the given text', () => {
-    expect(message(() => rejectNotANumber({ steps: NaN, eval: 3 }, ['train', 'sft', '--steps', 'ten']))).toBe('--steps "ten": not a number');
-    expect(message(() => rejectNotANumber({ 'eval-examples': NaN, evalExamples: NaN }, ['--eval-examples=x']))).toBe('--eval-examples "x": not a number');
+    expect(message(() => rejectNotANumber({ steps: NaN, eval: 3 }, ['train', 'sft', '--steps', 'ten']))).toBe(
+      '--steps "ten": not a number',
+    );
+    expect(message(() => rejectNotANumber({ 'eval-examples': NaN, evalExamples: NaN }, ['--eval-examples=x']))).toBe(
+      '--eval-examples "x": not a number',
+    );
     expect(message(() => rejectNotANumber({ steps: 4 }, []))).toBeNull();
   });
 
@@ -63,7 +75,9 @@ describe('CLI option checks', () => {
     expect(nextCommands('sft', out, { latents: 0, data: 'd' })).toBe(
       'next:\n  latent eval runs/k0\n  latent report runs/k0\n  latent export runs/k0 --out runs/k0-model   # phase 0 → the model for phase 1 (--model)',
     );
-    expect(nextCommands('sft', out, { latents: 2, data: 'my data' })).toContain("latent train rl --from runs/k0 --data 'my data' --out runs/k0-rl");
+    expect(nextCommands('sft', out, { latents: 2, data: 'my data' })).toContain(
+      "latent train rl --from runs/k0 --data 'my data' --out runs/k0-rl",
+    );
     expect(nextCommands('rl', '/elsewhere/rl')).toBe('next:\n  latent eval /elsewhere/rl\n  latent report /elsewhere/rl');
   });
 });

@@ -35,12 +35,16 @@ describe('latent CLI: flags', () => {
       expect(run.status).toBe(1);
       const lines = [missing.stderr.trim(), run.stderr.trim()];
       expect(lines.every((l) => !l.includes('\n'))).toBe(true);
-      expect(lines[1]).toBe(`latent: OptionError: --model ${root}: is a sft run directory, not a model (export its model with \`latent export ${root} --out DIR\`)`);
+      expect(lines[1]).toBe(
+        `latent: OptionError: --model ${root}: is a sft run directory, not a model (export its model with \`latent export ${root} --out DIR\`)`,
+      );
       fs.writeFileSync(path.join(root, 'config.json'), JSON.stringify({ model_type: 'qwen2' }));
       expect(missing.stderr).toContain(`--data ${path.join(root, 'nope')}: does not exist`);
       const notRun = latent('export', root, '--out', path.join(root, 'x'));
       expect(notRun.status).toBe(1);
-      expect(notRun.stderr.trim()).toBe(`latent: OptionError: <run> ${root}: has a config.json that is not a run’s (a model directory? runs are written by \`latent train\`)`);
+      expect(notRun.stderr.trim()).toBe(
+        `latent: OptionError: <run> ${root}: has a config.json that is not a run’s (a model directory? runs are written by \`latent train\`)`,
+      );
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
@@ -49,8 +53,12 @@ describe('latent CLI: flags', () => {
   test('--help shows the default of every option, grouped', () => {
     const r = latent('train', 'sft', '--help');
     expect(r.status).toBe(0);
-    for (const group of ['Run:', 'Optimization:', 'Latent heads:', 'Evaluation and checkpoints:', 'Hardware:']) expect(r.stdout).toContain(group);
-    const options = r.stdout.split('\n').filter((l) => /^\s+--[a-z]/.test(l) && !/--(help|version)\b/.test(l)).map((l) => l.trim().split(/\s+/)[0]);
+    for (const group of ['Run:', 'Optimization:', 'Latent heads:', 'Evaluation and checkpoints:', 'Hardware:'])
+      expect(r.stdout).toContain(group);
+    const options = r.stdout
+      .split('\n')
+      .filter((l) => /^\s+--[a-z]/.test(l) && !/--(help|version)\b/.test(l))
+      .map((l) => l.trim().split(/\s+/)[0]);
     expect(options.length).toBeGreaterThan(20);
     // each option's block (its line and any continuation lines) carries a [default: …]
     const blocks = r.stdout.split(/\n(?=\s+--)/).filter((b) => /^\s+--[a-z]/.test(b) && !/^\s+--(help|version)\b/.test(b));
@@ -71,7 +79,17 @@ describeWithPython('latent CLI: train sft with defaults, eval, report, export', 
     const tokenizer = trainByteLevelBpe(texts, { vocabSize: 300 });
     tokenizer.save(tok);
     model = path.join(root, 'model');
-    makeModel(model, { layers: 1, hidden: 32, heads: 4, kvHeads: 2, intermediate: 64, vocab: tokenizer.vocabSize + 2, tokenizerDir: tok, seed: 2, std: 0.05 });
+    makeModel(model, {
+      layers: 1,
+      hidden: 32,
+      heads: 4,
+      kvHeads: 2,
+      intermediate: 64,
+      vocab: tokenizer.vocabSize + 2,
+      tokenizerDir: tok,
+      seed: 2,
+      std: 0.05,
+    });
   });
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
@@ -108,7 +126,16 @@ describeWithPython('latent CLI: train sft with defaults, eval, report, export', 
     const eot = ours.tokenizer!.tokenToId('<eot>')!;
     const text = 'Question: 3 + 4 = <bot><eot> 7';
     const ids = ours.tokenizer!.encode(text);
-    const logits = torch.scope(() => torch.noGrad(() => ours.model.forward({ inputIds: torch.tensor([ids]) }).logits.to('float64').flatten().tolist() as number[]));
+    const logits = torch.scope(() =>
+      torch.noGrad(
+        () =>
+          ours.model
+            .forward({ inputIds: torch.tensor([ids]) })
+            .logits.to('float64')
+            .flatten()
+            .tolist() as number[],
+      ),
+    );
     ours.model.dispose();
     const py = runPython<{ ids: number[]; bot: number; eot: number; logits: number[]; special: string[] }>(
       String.raw`

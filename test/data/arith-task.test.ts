@@ -40,16 +40,21 @@ function chainProblems(example: Gsm8kExample): string[] {
   let previousResult: number | null = null;
   for (const breakpoint of example.breakpoints) {
     const value = evaluateExpression(breakpoint.expression);
-    if (String(value) !== breakpoint.result) problems.push(`${where}: ${breakpoint.expression} is ${value}, annotated ${breakpoint.result}`);
-    if (!breakpoint.nextStep.startsWith(breakpoint.result)) problems.push(`${where}: result ${breakpoint.result} not written after the annotation`);
+    if (String(value) !== breakpoint.result)
+      problems.push(`${where}: ${breakpoint.expression} is ${value}, annotated ${breakpoint.result}`);
+    if (!breakpoint.nextStep.startsWith(breakpoint.result))
+      problems.push(`${where}: result ${breakpoint.result} not written after the annotation`);
     const { left, right } = splitExpression(breakpoint.expression);
-    if (previousResult !== null && left !== previousResult) problems.push(`${where}: step uses ${left}, not the previous result ${previousResult}`);
+    if (previousResult !== null && left !== previousResult)
+      problems.push(`${where}: step uses ${left}, not the previous result ${previousResult}`);
     if (!mentions(example.question, right)) problems.push(`${where}: operand ${right} is not in the question`);
     previousResult = value;
   }
   const first = example.breakpoints[0];
-  if (first && !mentions(example.question, splitExpression(first.expression).left)) problems.push(`${where}: starting amount missing from the question`);
-  if (previousResult !== example.answerNumber) problems.push(`${where}: final answer ${example.answerNumber} is not the last result ${previousResult}`);
+  if (first && !mentions(example.question, splitExpression(first.expression).left))
+    problems.push(`${where}: starting amount missing from the question`);
+  if (previousResult !== example.answerNumber)
+    problems.push(`${where}: final answer ${example.answerNumber} is not the last result ${previousResult}`);
   return problems;
 }
 
@@ -89,7 +94,9 @@ describe('generateArithProblems', () => {
     const bad = problems.filter((problem) =>
       problem.steps.some(({ left, operation, right, result }, i) => {
         const chained = i === 0 || left === problem.steps[i - 1].result;
-        return !chained || evaluateExpression(`${left}${operation}${right}`) !== result || !Number.isInteger(result) || result < 2;
+        return (
+          !chained || evaluateExpression(`${left}${operation}${right}`) !== result || !Number.isInteger(result) || result < 2
+        );
       }),
     );
     expect(bad).toEqual([]);
@@ -104,12 +111,15 @@ describe('generateArithProblems', () => {
     expect([...stepCounts].sort()).toEqual([1, 2, 3, 4]);
     const wordings = new Map<ArithOperation, Set<string>>();
     for (const problem of problems) {
-      problem.answer.split('\n').slice(0, -1).forEach((line, i) => {
-        const operation = problem.steps[i].operation;
-        // The wording before the first number, with names and nouns masked.
-        const lead = line.split(/\d/)[0].replace(/\b[A-Z][a-z]+\b/g, 'X');
-        wordings.set(operation, (wordings.get(operation) ?? new Set()).add(lead));
-      });
+      problem.answer
+        .split('\n')
+        .slice(0, -1)
+        .forEach((line, i) => {
+          const operation = problem.steps[i].operation;
+          // The wording before the first number, with names and nouns masked.
+          const lead = line.split(/\d/)[0].replace(/\b[A-Z][a-z]+\b/g, 'X');
+          wordings.set(operation, (wordings.get(operation) ?? new Set()).add(lead));
+        });
     }
     for (const operation of DEFAULT_ARITH_DIFFICULTY.operations) expect(wordings.get(operation)!.size).toBeGreaterThanOrEqual(3);
     expect(problems.some((p) => p.answer.includes('$<<'))).toBe(true);
@@ -140,7 +150,9 @@ describe('generateArithProblems', () => {
 
   test('larger maxDigits gives larger operands', () => {
     const largestOperand = (maxDigits: number) =>
-      Math.max(...generateArithProblems(200, { seed: 4, maxDigits, operations: ['+'] }).flatMap((p) => p.steps.map((s) => s.right)));
+      Math.max(
+        ...generateArithProblems(200, { seed: 4, maxDigits, operations: ['+'] }).flatMap((p) => p.steps.map((s) => s.right)),
+      );
     expect(largestOperand(1)).toBeLessThanOrEqual(9);
     expect(largestOperand(3)).toBeGreaterThan(99);
   });
@@ -183,7 +195,10 @@ describe('generateArithProblems', () => {
 describe('writeArithTask', () => {
   test('writes files the GSM8K loader reads unchanged, with correct annotations and answers', () => {
     const files = writeArithTask(path.join(tempDir, 'arith'), { train: 400, test: 100, seed: 21, maxSteps: 4 });
-    expect(files).toMatchObject({ train: path.join(tempDir, 'arith', 'train.jsonl'), test: path.join(tempDir, 'arith', 'test.jsonl') });
+    expect(files).toMatchObject({
+      train: path.join(tempDir, 'arith', 'train.jsonl'),
+      test: path.join(tempDir, 'arith', 'test.jsonl'),
+    });
     expect(fs.readdirSync(path.join(tempDir, 'arith')).sort()).toEqual(['test.jsonl', 'train.jsonl']);
 
     const train = loadGsm8k(path.join(tempDir, 'arith'), { split: 'train' });
@@ -208,7 +223,9 @@ describe('writeArithTask', () => {
     examples.forEach((example, i) => {
       expect(example.question).toBe(problems[i].question);
       expect(example.answerNumber).toBe(problems[i].finalAnswer);
-      expect(example.breakpoints.map((b) => b.expression)).toEqual(problems[i].steps.map((s) => `${s.left}${s.operation}${s.right}`));
+      expect(example.breakpoints.map((b) => b.expression)).toEqual(
+        problems[i].steps.map((s) => `${s.left}${s.operation}${s.right}`),
+      );
     });
   });
 
@@ -247,7 +264,11 @@ describe('lines of several steps, held-out calculations, overlap', () => {
           expect(b.expression).toBe(`(${line[0].left}${line[0].operation}${line[0].right})${line[1].operation}${line[1].right}`);
           // the intermediate result is not written anywhere in the solution (unless it coincides with a written number)
           const written = [...ex.solution.matchAll(/\d+/g)].map((m) => Number(m[0]));
-          const others = new Set(p.steps.flatMap((s) => [s.left, s.right]).concat(p.steps.filter((_, k) => k % 2 === 1 || k === p.steps.length - 1).map((s) => s.result)));
+          const others = new Set(
+            p.steps
+              .flatMap((s) => [s.left, s.right])
+              .concat(p.steps.filter((_, k) => k % 2 === 1 || k === p.steps.length - 1).map((s) => s.result)),
+          );
           if (!others.has(line[0].result)) expect(written).not.toContain(line[0].result);
         }
       });
@@ -263,20 +284,31 @@ describe('lines of several steps, held-out calculations, overlap', () => {
 
   test('holdOut: no test calculation occurs in training; the overlap is measured and reported', () => {
     const r = writeArithTask(tempDir, { train: 2000, test: 200, seed: 1, ...ARITH_PRESETS.chained.difficulty, holdOut: 0.25 });
-    const read = (f: string) => fs.readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { answer: string });
+    const read = (f: string) =>
+      fs
+        .readFileSync(f, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { answer: string });
     const train = read(r.train);
     const test = read(r.test);
     expect(test.length).toBe(200);
     const seen = new Set(train.flatMap((p) => calculationsOf(p.answer)));
-    for (const p of test) for (const c of calculationsOf(p.answer)) {
-      expect(seen.has(c)).toBe(false);
-      expect(isHeldOut(c, 0.25)).toBe(true);
-    }
+    for (const p of test)
+      for (const c of calculationsOf(p.answer)) {
+        expect(seen.has(c)).toBe(false);
+        expect(isHeldOut(c, 0.25)).toBe(true);
+      }
     for (const c of seen) expect(isHeldOut(c, 0.25)).toBe(false);
     expect(r.overlap).toMatchObject({ seenInTraining: 0, fraction: 0, testProblemsWithSeen: 0 });
     expect(r.overlap.testCalculations).toBeGreaterThan(100);
     // without hold-out the small basic task shares almost every calculation: measured, not assumed
-    const basic = writeArithTask(path.join(tempDir, 'basic'), { train: 2000, test: 200, seed: 1, ...ARITH_PRESETS.basic.difficulty });
+    const basic = writeArithTask(path.join(tempDir, 'basic'), {
+      train: 2000,
+      test: 200,
+      seed: 1,
+      ...ARITH_PRESETS.basic.difficulty,
+    });
     expect(basic.overlap.fraction).toBeGreaterThan(0.8);
     expect(calculationOverlap(train, train).fraction).toBe(1);
     expect(() => writeArithTask(tempDir, { train: 1, test: 1, seed: 1, holdOut: 1 })).toThrow(/holdOut must be in \[0, 1\)/);

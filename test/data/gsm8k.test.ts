@@ -260,7 +260,9 @@ describe('parseGsm8kJsonl and loadGsm8k', () => {
 
   test('missing files are reported with their path', () => {
     expect(() => loadGsm8k(path.join(tempDir, 'nope.jsonl'))).toThrow(`${path.join(tempDir, 'nope.jsonl')} does not exist`);
-    expect(() => loadGsm8k(tempDir, { split: 'test' })).toThrow(`GSM8K test split not found: ${path.join(tempDir, 'test.jsonl')}`);
+    expect(() => loadGsm8k(tempDir, { split: 'test' })).toThrow(
+      `GSM8K test split not found: ${path.join(tempDir, 'test.jsonl')}`,
+    );
   });
 });
 
@@ -283,21 +285,27 @@ describeRealData('real GSM8K files', () => {
     const problems: string[] = [];
     let breakpointCount = 0;
     let withoutAnnotations = 0;
-    for (const [split, result] of [['train', train], ['test', testSplit]] as const) {
+    for (const [split, result] of [
+      ['train', train],
+      ['test', testSplit],
+    ] as const) {
       const lines = rawLines(split);
       for (const example of result.examples) {
         const where = `${split}:${example.index + 1}`;
         problems.push(...structureProblems(example).map((problem) => `${where} ${problem}`));
         const rawAnswer = JSON.parse(lines[example.index]).answer as string;
-        if (extractAnswer(rawAnswer, { mode: 'hash' }) !== example.answerNumber) problems.push(`${where} extractAnswer(raw) differs`);
-        if (extractAnswer(formatSolution(example), { mode: 'hash' }) !== example.answerNumber) problems.push(`${where} extractAnswer(formatted) differs`);
+        if (extractAnswer(rawAnswer, { mode: 'hash' }) !== example.answerNumber)
+          problems.push(`${where} extractAnswer(raw) differs`);
+        if (extractAnswer(formatSolution(example), { mode: 'hash' }) !== example.answerNumber)
+          problems.push(`${where} extractAnswer(formatted) differs`);
         breakpointCount += example.breakpoints.length;
         if (example.breakpoints.length === 0) withoutAnnotations++;
         for (const breakpoint of example.breakpoints) {
           const annotation = `${breakpoint.expression}=${breakpoint.result}`;
           if (annotationIsConsistent(breakpoint) !== true) problems.push(`${where} inconsistent ${annotation}`);
           // The written result follows the breakpoint (GSM8K sometimes adds thousands separators).
-          if (!breakpoint.nextStep.replace(/,/g, '').startsWith(breakpoint.result)) problems.push(`${where} ${annotation} not followed by its result`);
+          if (!breakpoint.nextStep.replace(/,/g, '').startsWith(breakpoint.result))
+            problems.push(`${where} ${annotation} not followed by its result`);
         }
       }
     }
@@ -311,7 +319,10 @@ describeRealData('real GSM8K files', () => {
     const testLine = (line: number) => testSplit.examples[line - 1];
 
     // Negative results and a negative final answer: "3N = <<-153=-153>>-153 ... #### -47".
-    expect(trainLine(5845).breakpoints.map((b) => [b.expression, b.result])).toEqual([['-153', '-153'], ['-47', '-47']]);
+    expect(trainLine(5845).breakpoints.map((b) => [b.expression, b.result])).toEqual([
+      ['-153', '-153'],
+      ['-47', '-47'],
+    ]);
     expect(trainLine(5845).answerNumber).toBe(-47);
     // Parenthesised negative operand.
     expect(testLine(490).breakpoints[0]).toMatchObject({ expression: '-48+21+(-3)', result: '-30' });
@@ -353,7 +364,9 @@ describe('formatting and training segments', () => {
     expect(formatTrainingText(e)).toBe('Question: How many?\nAnswer: Ann has 2+3=5 cats.\n#### 5');
     const custom = { questionPrefix: 'Q: ', solutionPrefix: '\nA: ', finalAnswerPrefix: '\nThe answer is ' };
     expect(formatTrainingText(e, custom)).toBe('Q: How many?\nA: Ann has 2+3=5 cats.\nThe answer is 5');
-    expect(formatTrainingText(e, { questionPrefix: '' })).toBe(`How many?${DEFAULT_TEXT_FORMAT.solutionPrefix}Ann has 2+3=5 cats.\n#### 5`);
+    expect(formatTrainingText(e, { questionPrefix: '' })).toBe(
+      `How many?${DEFAULT_TEXT_FORMAT.solutionPrefix}Ann has 2+3=5 cats.\n#### 5`,
+    );
   });
 
   test('segments alternate language and breakpoints; the final answer closes the last language segment', () => {
@@ -377,7 +390,11 @@ describe('formatting and training segments', () => {
   test('empty language segments are omitted but breakpoints are kept', () => {
     const e = example('<<1+1=2>><<2+2=4>>4 apples\n#### 4');
     expect(toTrainingSegments(e).map((s) => s.kind)).toEqual(['question', 'breakpoint', 'breakpoint', 'language']);
-    expect(toTrainingSegments(e).map((s) => s.text).join('')).toBe(formatTrainingText(e));
+    expect(
+      toTrainingSegments(e)
+        .map((s) => s.text)
+        .join(''),
+    ).toBe(formatTrainingText(e));
   });
 
   test('a solution without annotations is one language segment', () => {

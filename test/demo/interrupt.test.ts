@@ -10,7 +10,11 @@ test('Ctrl-C during the demo exits 130', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lt-demo-interrupt-'));
   const out = path.join(root, 'demo');
   const stopWatching = interruptOnceListening();
-  const quiet = [jest.spyOn(console, 'log').mockImplementation(() => undefined), jest.spyOn(console, 'error').mockImplementation(() => undefined), jest.spyOn(process.stderr, 'write').mockImplementation(() => true)];
+  const quiet = [
+    jest.spyOn(console, 'log').mockImplementation(() => undefined),
+    jest.spyOn(console, 'error').mockImplementation(() => undefined),
+    jest.spyOn(process.stderr, 'write').mockImplementation(() => true),
+  ];
   try {
     await yargs(['demo', '--tiny', '--out', out, '--tokenizer', 'bpe']).command(demoCommand).strict().fail(false).parseAsync();
     expect(process.exitCode).toBe(130);

@@ -47,7 +47,9 @@ describe('trainByteLevelBpe', () => {
     expect(a.encode(texts[3])).toEqual(b.encode(texts[3]));
     expect(() => trainByteLevelBpe(texts, { vocabSize: 200 })).toThrow(/vocabSize must be an integer ≥ 257/);
     // with a high minimum frequency it stops early
-    expect(trainByteLevelBpe(texts, { vocabSize: 5000, minFrequency: 1000 }).vocabSize).toBeLessThan(trainByteLevelBpe(texts, { vocabSize: 5000 }).vocabSize);
+    expect(trainByteLevelBpe(texts, { vocabSize: 5000, minFrequency: 1000 }).vocabSize).toBeLessThan(
+      trainByteLevelBpe(texts, { vocabSize: 5000 }).vocabSize,
+    );
   });
 
   test('saves in a form Tokenizer.fromDir and Python transformers load with the same ids', () => {
@@ -104,7 +106,11 @@ describe('StageTracker', () => {
     expect(() => t.end()).toThrow(/no stage is running/);
     expect(lines.filter((l) => /^\n\[\d\/3\] /.test(l)).map((l) => l.trim().slice(0, 5))).toEqual(['[1/3]', '[2/3]', '[3/3]']);
     expect(lines.some((l) => l.includes('skipped: not today'))).toBe(true);
-    expect(t.timings.map((x) => [x.id, x.skipped ?? null])).toEqual([['a', null], ['b', 'not today'], ['c', null]]);
+    expect(t.timings.map((x) => [x.id, x.skipped ?? null])).toEqual([
+      ['a', null],
+      ['b', 'not today'],
+      ['c', null],
+    ]);
     expect(() => new StageTracker([plan[0], plan[0]], () => undefined)).toThrow(/planned twice/);
   });
 
@@ -134,11 +140,23 @@ describe('StageTracker', () => {
 
 describe('phase 2 loading', () => {
   const preset = DEMO_PRESETS.tiny;
-  const plan = { from: '/nonexistent', data: '/nonexistent', out: '/nonexistent', preset, device: 'cpu', seed: 0, quiet: true, log: () => undefined };
+  const plan = {
+    from: '/nonexistent',
+    data: '/nonexistent',
+    out: '/nonexistent',
+    preset,
+    device: 'cpu',
+    seed: 0,
+    quiet: true,
+    log: () => undefined,
+  };
 
   test('turned off or unavailable: skipped with the reason, nothing run', async () => {
     expect(await runPhase2(false, loadPhase2, plan)).toEqual({ dir: null, skipped: 'phase 2 turned off (--no-phase2)' });
-    expect(await runPhase2(true, () => ({ available: false, reason: 'no src/rl here' }), plan)).toEqual({ dir: null, skipped: 'no src/rl here' });
+    expect(await runPhase2(true, () => ({ available: false, reason: 'no src/rl here' }), plan)).toEqual({
+      dir: null,
+      skipped: 'no src/rl here',
+    });
   });
 
   test('a failing phase 2 is logged and reported as skipped (the demo still writes its report); an interruption propagates', async () => {
@@ -152,17 +170,40 @@ describe('phase 2 loading', () => {
         evaluateRlRun: async () => ({ accuracy: { withLatents: 0.5, withoutLatents: 0.25, n: 4 }, spansPerAnswer: 1 }),
       },
     });
-    const failed = await runPhase2(true, () => modules(async () => {
-      throw new Error('rollout buffer exploded\nsecond line');
-    }), { ...plan, log: (l) => logged.push(l) });
+    const failed = await runPhase2(
+      true,
+      () =>
+        modules(async () => {
+          throw new Error('rollout buffer exploded\nsecond line');
+        }),
+      { ...plan, log: (l) => logged.push(l) },
+    );
     expect(failed).toEqual({ dir: null, skipped: 'phase 2 failed: rollout buffer exploded' });
     expect(logged.join('\n')).toContain('phase 2 failed: rollout buffer exploded');
     // the preset's phase-2 budget reaches the trainer's config
-    expect(configs[0]).toMatchObject({ from: '/nonexistent', steps: preset.rl.steps, questionsPerStep: preset.rl.prompts, group: preset.rl.groupSize, lr: preset.rl.lr });
+    expect(configs[0]).toMatchObject({
+      from: '/nonexistent',
+      steps: preset.rl.steps,
+      questionsPerStep: preset.rl.prompts,
+      group: preset.rl.groupSize,
+      lr: preset.rl.lr,
+    });
 
-    await expect(runPhase2(true, () => modules(async () => ({ steps: 1, finalReward: 0, stopped: 'interrupted', out: '/x' })), plan)).rejects.toThrow(/phase 2 was interrupted at step 1/);
-    const ok = await runPhase2(true, () => modules(async () => ({ steps: 2, finalReward: 0.5, stopped: 'completed', out: '/x' })), plan);
-    expect(ok).toEqual({ dir: '/x', skipped: null, steps: 2, finalReward: 0.5, accuracy: { withLatents: 0.5, withoutLatents: 0.25, n: 4 } });
+    await expect(
+      runPhase2(true, () => modules(async () => ({ steps: 1, finalReward: 0, stopped: 'interrupted', out: '/x' })), plan),
+    ).rejects.toThrow(/phase 2 was interrupted at step 1/);
+    const ok = await runPhase2(
+      true,
+      () => modules(async () => ({ steps: 2, finalReward: 0.5, stopped: 'completed', out: '/x' })),
+      plan,
+    );
+    expect(ok).toEqual({
+      dir: '/x',
+      skipped: null,
+      steps: 2,
+      finalReward: 0.5,
+      accuracy: { withLatents: 0.5, withoutLatents: 0.25, n: 4 },
+    });
   });
 
   test('the real loader hands over the RL trainer and evaluation', () => {
@@ -182,21 +223,38 @@ test('presets: every size is complete and phase 1 runs get one shared budget', (
     expect(p.data.test).toBeGreaterThanOrEqual(p.evaluation.generate);
     expect(p.model.hidden % p.model.heads).toBe(0);
     expect(p.model.heads % p.model.kvHeads).toBe(0);
-    for (const kind of ['data', 'model', 'pretrain', 'export', 'latent', 'baseline', 'eval', 'rl', 'report'] as const) expect(p.expectedSeconds[kind]).toBeGreaterThan(0);
+    for (const kind of ['data', 'model', 'pretrain', 'export', 'latent', 'baseline', 'eval', 'rl', 'report'] as const)
+      expect(p.expectedSeconds[kind]).toBeGreaterThan(0);
   }
 });
 
 describe('the study plan and its summaries', () => {
   test('quick: references first, every run compute-matched to the baseline; default: 3 seeds, sweep, markers, chained', () => {
     const quick = studyRunPlans(DEMO_PRESETS.quick);
-    expect(quick.map((r) => r.name)).toEqual(['baseline-k0', 'pause-k2', 'full-k2', 'two-trunk-k2', 'planted-positive-k2', 'planted-null-k2']);
+    expect(quick.map((r) => r.name)).toEqual([
+      'baseline-k0',
+      'pause-k2',
+      'full-k2',
+      'two-trunk-k2',
+      'planted-positive-k2',
+      'planted-null-k2',
+    ]);
     expect(quick.find((r) => r.name === 'full-k2')).toMatchObject({ reference: 'baseline-k0', pause: 'pause-k2' });
     expect(quick.find((r) => r.name === 'two-trunk-k2')?.reference).toBeNull(); // its frozen base
     const full = studyRunPlans(DEMO_PRESETS.full);
     expect(full.length).toBe(3 * 9 + 3 * 3);
     expect(new Set(full.map((r) => r.seed))).toEqual(new Set([0, 1, 2]));
-    expect(full.filter((r) => r.kind === 'latent' && r.mode === 'full' && r.task === 'basic' && r.seed === 0).map((r) => r.latents).sort()).toEqual([1, 2, 4]);
-    expect(full.filter((r) => r.task === 'chained' && r.seed === 1).map((r) => r.name)).toEqual(['chained-baseline-k0-s1', 'chained-pause-k2-s1', 'chained-full-k2-s1']);
+    expect(
+      full
+        .filter((r) => r.kind === 'latent' && r.mode === 'full' && r.task === 'basic' && r.seed === 0)
+        .map((r) => r.latents)
+        .sort(),
+    ).toEqual([1, 2, 4]);
+    expect(full.filter((r) => r.task === 'chained' && r.seed === 1).map((r) => r.name)).toEqual([
+      'chained-baseline-k0-s1',
+      'chained-pause-k2-s1',
+      'chained-full-k2-s1',
+    ]);
     // every reference and pause control is planned before the runs that need it
     full.forEach((r, i) => {
       for (const dep of [r.reference, r.pause]) if (dep) expect(full.findIndex((x) => x.name === dep)).toBeLessThan(i);
@@ -207,8 +265,29 @@ describe('the study plan and its summaries', () => {
   });
 
   test('calibration, the spread across seeds and the dose-response from run summaries', () => {
-    const run = (name: string, kind: string, seed: number, k: number, verdict: string | null, helps: number, used: number | null, acc: number) =>
-      ({ name, kind, seed, k, task: 'basic', mode: 'full', verdict, helps: { delta: helps, ci: [helps - 0.1, helps + 0.1], reference: 'b' }, used: used === null ? null : { delta: used, ci: used === 0 ? [0, 0] : [used - 0.1, used + 0.1] }, accuracy: { withLatents: acc, withoutLatents: acc, n: 10 }, test: { resultLoss: 1 - helps } }) as never;
+    const run = (
+      name: string,
+      kind: string,
+      seed: number,
+      k: number,
+      verdict: string | null,
+      helps: number,
+      used: number | null,
+      acc: number,
+    ) =>
+      ({
+        name,
+        kind,
+        seed,
+        k,
+        task: 'basic',
+        mode: 'full',
+        verdict,
+        helps: { delta: helps, ci: [helps - 0.1, helps + 0.1], reference: 'b' },
+        used: used === null ? null : { delta: used, ci: used === 0 ? [0, 0] : [used - 0.1, used + 0.1] },
+        accuracy: { withLatents: acc, withoutLatents: acc, n: 10 },
+        test: { resultLoss: 1 - helps },
+      }) as never;
     const runs = [0, 1].flatMap((s) => [
       run(`baseline-k0-s${s}`, 'baseline', s, 0, null, 0, null, 0.5),
       run(`full-k2-s${s}`, 'latent', s, 2, 'ignored', -0.1 - 0.1 * s, 0, 0.4 + 0.1 * s),
@@ -216,13 +295,19 @@ describe('the study plan and its summaries', () => {
       run(`planted-null-k2-s${s}`, 'planted-null', s, 2, s === 0 ? 'ignored' : 'hurts', -0.2, 0, 0.3),
     ]);
     const c = demoCalibration(runs);
-    expect(c.seeds).toEqual([{ seed: 0, passed: true }, { seed: 1, passed: false }]);
+    expect(c.seeds).toEqual([
+      { seed: 0, passed: true },
+      { seed: 1, passed: false },
+    ]);
     expect(c.passed).toBe(false);
     const full = demoAcrossSeeds(runs).find((g) => g.name === 'full-k2')!;
     expect(full.seeds).toEqual([0, 1]);
     expect(full.helps!.mean).toBeCloseTo(-0.15, 12);
     expect(full.helps!.sd).toBeCloseTo(Math.SQRT1_2 * 0.1, 12);
     expect(full.accuracy).toMatchObject({ min: 0.4, max: 0.5, n: 2 });
-    expect(demoDoseResponse(runs).map((d) => [d.k, d.accuracy])).toEqual([[0, 0.5], [2, 0.45]]);
+    expect(demoDoseResponse(runs).map((d) => [d.k, d.accuracy])).toEqual([
+      [0, 0.5],
+      [2, 0.45],
+    ]);
   });
 });

@@ -32,8 +32,18 @@ describe('latent demo (tiny)', () => {
     const total = 4 + 2 * RUNS.length + 2;
     expect(stageLines.length).toBe(total);
     expect(stageLines[0]).toMatch(new RegExp(`^\\[1/${total}\\] generate the arithmetic task`));
-    expect(stageLines[total - 1]).toMatch(new RegExp(`^\\[${total}/${total}\\] write the report · \\d\\d:\\d\\d elapsed, about \\d\\d:\\d\\d left$`));
-    expect(result.timings.map((t) => t.id)).toEqual(['data', 'model', 'pretrain', 'export', ...RUNS.flatMap((r) => [`train-${r}`, `eval-${r}`]), 'rl', 'report']);
+    expect(stageLines[total - 1]).toMatch(
+      new RegExp(`^\\[${total}/${total}\\] write the report · \\d\\d:\\d\\d elapsed, about \\d\\d:\\d\\d left$`),
+    );
+    expect(result.timings.map((t) => t.id)).toEqual([
+      'data',
+      'model',
+      'pretrain',
+      'export',
+      ...RUNS.flatMap((r) => [`train-${r}`, `eval-${r}`]),
+      'rl',
+      'report',
+    ]);
 
     for (const f of ['train.jsonl', 'test.jsonl']) expect(exists('data', f)).toBe(true);
     expect(exists('tokenizer', 'tokenizer.json')).toBe(true);
@@ -50,7 +60,15 @@ describe('latent demo (tiny)', () => {
       expect(fs.readdirSync(dir.path('checkpoints')).length).toBeGreaterThan(0);
       if (run !== 'pretrain') expect(dir.readJson('diagnostics.json')).not.toBeNull();
     }
-    type Config = { mode: string; latents: number; steps: number; model: string; latentInput: string; markersAtZero: boolean; seed: number };
+    type Config = {
+      mode: string;
+      latents: number;
+      steps: number;
+      model: string;
+      latentInput: string;
+      markersAtZero: boolean;
+      seed: number;
+    };
     const configs = RUNS.map((r) => new RunDir(path.join(out, 'runs', r)).readJson<Config>('config.json')!);
     expect(configs.map((c) => [c.mode, c.latents, c.latentInput, c.markersAtZero])).toEqual([
       ['full', 0, 'affine', false],
@@ -78,11 +96,21 @@ describe('latent demo (tiny)', () => {
 
     const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as DemoResult;
     expect(summary.runs.map((r) => r.name)).toEqual(RUNS);
-    expect(summary.runs.map((r) => r.kind)).toEqual(['baseline', 'markers', 'pause', 'latent', 'latent', 'planted-positive', 'planted-null']);
+    expect(summary.runs.map((r) => r.kind)).toEqual([
+      'baseline',
+      'markers',
+      'pause',
+      'latent',
+      'latent',
+      'planted-positive',
+      'planted-null',
+    ]);
     expect(summary.reportPath).toBe(path.join(out, 'report', 'report.html'));
     const verdicts = ['helps', 'used-but-no-help', 'ignored', 'hurts'];
     for (const r of summary.runs) {
-      expect(Object.keys(r)).toEqual(expect.arrayContaining(['name', 'kind', 'mode', 'k', 'seed', 'verdict', 'helps', 'used', 'accuracy']));
+      expect(Object.keys(r)).toEqual(
+        expect.arrayContaining(['name', 'kind', 'mode', 'k', 'seed', 'verdict', 'helps', 'used', 'accuracy']),
+      );
       expect(Number.isFinite(r.test.loss)).toBe(true);
       if (r.kind === 'baseline') {
         expect(r.verdict).toBeNull();
@@ -138,7 +166,8 @@ describe('latent demo (tiny)', () => {
 
   test('the report answers each question in its own section', () => {
     const html = fs.readFileSync(result.reportPath, 'utf8');
-    for (const id of ['overview', 'curves', 'utilisation', 'decoded', 'norms', 'span-lengths', 'start-classifier']) expect(html).toContain(`<section id="${id}">`);
+    for (const id of ['overview', 'curves', 'utilisation', 'decoded', 'norms', 'span-lengths', 'start-classifier'])
+      expect(html).toContain(`<section id="${id}">`);
     if (!result.phase2.skipped) expect(html).toContain('<section id="rl">');
     for (const run of RUNS) expect(html).toContain(run);
     expect(html).toContain('Verdict:');
@@ -153,7 +182,9 @@ describe('latent demo (tiny)', () => {
     const foreign = path.join(root, 'foreign');
     fs.mkdirSync(foreign);
     fs.writeFileSync(path.join(foreign, 'notes.txt'), 'keep me');
-    await expect(runDemo({ out: foreign, size: 'tiny', quiet: true, log: () => undefined })).rejects.toThrow(/is not empty and holds no demo\.json/);
+    await expect(runDemo({ out: foreign, size: 'tiny', quiet: true, log: () => undefined })).rejects.toThrow(
+      /is not empty and holds no demo\.json/,
+    );
     expect(fs.readdirSync(foreign)).toEqual(['notes.txt']);
 
     fs.writeFileSync(path.join(out, 'runs', 'full-k2', 'stale.txt'), 'from before');

@@ -7,7 +7,8 @@ import * as path from 'path';
 import { runDemo, type DemoResult } from '../../src/demo/run';
 import { CHROMIUM, chromiumAvailable, withReportPage } from '../helpers/report-page';
 
-if (!chromiumAvailable) console.log(`skipping the demo report browser test: no Chromium at ${CHROMIUM} (apt-get install chromium, or set LT_CHROMIUM)`);
+if (!chromiumAvailable)
+  console.log(`skipping the demo report browser test: no Chromium at ${CHROMIUM} (apt-get install chromium, or set LT_CHROMIUM)`);
 
 (chromiumAvailable ? describe : describe.skip)('demo report in headless Chromium', () => {
   let root: string;
@@ -25,7 +26,12 @@ if (!chromiumAvailable) console.log(`skipping the demo report browser test: no C
         figs.map((f) => {
           const svg = f.querySelector('svg');
           const r = svg?.getBoundingClientRect();
-          return { width: r?.width ?? 0, height: r?.height ?? 0, marks: svg ? svg.querySelectorAll('path, line, rect, text').length : 0, link: f.querySelector('figcaption a')?.getAttribute('href') ?? '' };
+          return {
+            width: r?.width ?? 0,
+            height: r?.height ?? 0,
+            marks: svg ? svg.querySelectorAll('path, line, rect, text').length : 0,
+            link: f.querySelector('figcaption a')?.getAttribute('href') ?? '',
+          };
         }),
       );
       expect(figures.length).toBe(plotFiles.length);
@@ -36,9 +42,12 @@ if (!chromiumAvailable) console.log(`skipping the demo report browser test: no C
         expect(plotFiles).toContain(path.basename(f.link));
       }
       // the plots the demo exists for
-      for (const name of ['loss.svg', 'result-loss.svg', 'ablations-full-k2.svg', 'ablations-two-trunk-k2.svg', 'norms.svg']) expect(plotFiles).toContain(name);
+      for (const name of ['loss.svg', 'result-loss.svg', 'ablations-full-k2.svg', 'ablations-two-trunk-k2.svg', 'norms.svg'])
+        expect(plotFiles).toContain(name);
       const sections = await page.$$eval('section', (s) => s.map((e) => e.id));
-      expect(sections).toEqual(expect.arrayContaining(['overview', 'curves', 'utilisation', 'decoded', 'norms', 'span-lengths', 'start-classifier']));
+      expect(sections).toEqual(
+        expect.arrayContaining(['overview', 'curves', 'utilisation', 'decoded', 'norms', 'span-lengths', 'start-classifier']),
+      );
       // the overview table lists the three phase-1 runs
       const rows = await page.$$eval('#overview tbody tr td:first-child', (cells) => cells.map((c) => c.textContent ?? ''));
       expect(rows).toEqual(expect.arrayContaining(['full-k2', 'two-trunk-k2', 'baseline-k0']));

@@ -4,20 +4,42 @@ import { shardBatch } from '../../src/distributed/ddp';
 import { parseMaster, launch } from '../../src/distributed/launch';
 import { isMain, localDevice } from '../../src/distributed/process-group';
 
-const base = { RANK: '1', WORLD_SIZE: '4', LOCAL_RANK: '1', LOCAL_WORLD_SIZE: '2', MASTER_ADDR: '10.0.0.1', MASTER_PORT: '29500' };
+const base = {
+  RANK: '1',
+  WORLD_SIZE: '4',
+  LOCAL_RANK: '1',
+  LOCAL_WORLD_SIZE: '2',
+  MASTER_ADDR: '10.0.0.1',
+  MASTER_PORT: '29500',
+};
 
 describe('readLaunchEnv', () => {
   test('reads what a launcher sets, with defaults', () => {
     expect(readLaunchEnv(base)).toEqual({
-      rank: 1, worldSize: 4, localRank: 1, localWorldSize: 2, masterAddr: '10.0.0.1', masterPort: 29500,
-      timeoutMs: DEFAULT_TIMEOUT_MS, backend: null, glooInterfaces: null, secret: null,
+      rank: 1,
+      worldSize: 4,
+      localRank: 1,
+      localWorldSize: 2,
+      masterAddr: '10.0.0.1',
+      masterPort: 29500,
+      timeoutMs: DEFAULT_TIMEOUT_MS,
+      backend: null,
+      glooInterfaces: null,
+      secret: null,
     });
     expect(readLaunchEnv({ ...base, LT_DIST_SECRET: 's3cret' })?.secret).toBe('s3cret');
-    expect(readLaunchEnv({ ...base, LT_DIST_TIMEOUT: '2.5', LT_DIST_BACKEND: 'gloo', GLOO_SOCKET_IFNAME: 'eth0, eth1' })).toMatchObject({
-      timeoutMs: 2500, backend: 'gloo', glooInterfaces: ['eth0', 'eth1'],
+    expect(
+      readLaunchEnv({ ...base, LT_DIST_TIMEOUT: '2.5', LT_DIST_BACKEND: 'gloo', GLOO_SOCKET_IFNAME: 'eth0, eth1' }),
+    ).toMatchObject({
+      timeoutMs: 2500,
+      backend: 'gloo',
+      glooInterfaces: ['eth0', 'eth1'],
     });
     // torchrun-style environments without LOCAL_* are one node
-    expect(readLaunchEnv({ RANK: '2', WORLD_SIZE: '3', MASTER_ADDR: 'h', MASTER_PORT: '1' })).toMatchObject({ localRank: 2, localWorldSize: 3 });
+    expect(readLaunchEnv({ RANK: '2', WORLD_SIZE: '3', MASTER_ADDR: 'h', MASTER_PORT: '1' })).toMatchObject({
+      localRank: 2,
+      localWorldSize: 3,
+    });
   });
 
   test('is null when not launched', () => {
@@ -75,7 +97,7 @@ describe('shardBatch', () => {
     expect(shardBatch(batch, 1, 2)).toEqual(['d', 'e', 'f', 'g']);
   });
 
-  test('without a process group the whole batch is this rank\'s', () => {
+  test("without a process group the whole batch is this rank's", () => {
     expect(shardBatch([1, 2, 3])).toEqual([1, 2, 3]);
   });
 

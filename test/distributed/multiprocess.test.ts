@@ -8,7 +8,8 @@ import { alive, killAll, NODE_TS, readyPids, runRanks, startLaunch, waitForOutpu
 
 afterEach(killAll);
 
-const explain = (f: Finished) => `exit ${f.code ?? f.signal}\nstdout:\n${f.stdout.slice(0, 3000)}\nstderr:\n${f.stderr.slice(0, 3000)}`;
+const explain = (f: Finished) =>
+  `exit ${f.code ?? f.signal}\nstdout:\n${f.stdout.slice(0, 3000)}\nstderr:\n${f.stderr.slice(0, 3000)}`;
 function succeeded(f: Finished): void {
   if (f.code !== 0) throw new Error(`a rank failed: ${explain(f)}`);
 }
@@ -16,7 +17,10 @@ function succeeded(f: Finished): void {
 test('collectives give the right values on every rank (ranks started by `latent launch`)', async () => {
   const launched = await startLaunch(['--nproc', '2'], [...NODE_TS, WORKER, 'collectives']).done;
   succeeded(launched);
-  const results = launched.stdout.split('\n').filter((l) => l.startsWith('RESULT ')).map((l) => JSON.parse(l.slice(7)));
+  const results = launched.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('RESULT '))
+    .map((l) => JSON.parse(l.slice(7)));
   expect(results.map((r) => r.rank).sort()).toEqual([0, 1]);
   for (const r of results) {
     expect(r).toMatchObject({
@@ -28,9 +32,30 @@ test('collectives give the right values on every rank (ranks started by `latent 
       min: [0, -1, 7],
       product: [6, 2.25],
       // in 16-byte buckets: [0..5]+[1..6]; a transposed (non-contiguous) tensor; a scalar; an empty tensor; int64
-      bucketed: [[[1, 3, 5], [7, 9, 11]], [[3, 9, 15], [6, 12, 18]], 1.5, [0], [1, 200]],
-      broadcast: [[1, 1, 1], [[10, 10], [10, 10]]], // from rank 1
-      allGather: [[0, 0], [1, 1]],
+      bucketed: [
+        [
+          [1, 3, 5],
+          [7, 9, 11],
+        ],
+        [
+          [3, 9, 15],
+          [6, 12, 18],
+        ],
+        1.5,
+        [0],
+        [1, 200],
+      ],
+      broadcast: [
+        [1, 1, 1],
+        [
+          [10, 10],
+          [10, 10],
+        ],
+      ], // from rank 1
+      allGather: [
+        [0, 0],
+        [1, 1],
+      ],
       numbers: [1, 2, 0.1],
       object: { from: 0, text: 'latent ✓', list: [1, 2, 3] },
       anyRank: [true, false],
@@ -77,7 +102,9 @@ describe('failures end in a clear error within the timeout', () => {
     expect(r1.code).toBe(3);
     expect(r0.code).toBe(1);
     expect(r0.result.error.name).toBe('DistributedError');
-    expect(r0.result.error.message).toMatch(/^allReduce failed on rank 0 of 2 \(gloo, rendezvous 127\.0\.0\.1:\d+, timeout 2 s\): .*(closed|reset)/s);
+    expect(r0.result.error.message).toMatch(
+      /^allReduce failed on rank 0 of 2 \(gloo, rendezvous 127\.0\.0\.1:\d+, timeout 2 s\): .*(closed|reset)/s,
+    );
     expect(r0.result.error.message).toMatch(/a peer rank probably exited or crashed/);
     expect(r0.result.elapsedMs).toBeLessThan(TIMEOUT_S * 1000);
   });
@@ -93,9 +120,16 @@ describe('failures end in a clear error within the timeout', () => {
   });
 
   test('a rank that never comes fails the rendezvous on both sides', async () => {
-    const [[only0], [only1]] = await Promise.all([runRanks(2, 'init', [], { env, ranks: [0] }), runRanks(2, 'init', [], { env, ranks: [1] })]);
-    expect(only0.result.error.message).toMatch(/^rendezvous failed for rank 0 of 2 .*1\/2 clients joined.*were they all started/s);
-    expect(only1.result.error.message).toMatch(/^rendezvous failed for rank 1 of 2 .*is rank 0 running, and can this host reach 127\.0\.0\.1:\d+\?/s);
+    const [[only0], [only1]] = await Promise.all([
+      runRanks(2, 'init', [], { env, ranks: [0] }),
+      runRanks(2, 'init', [], { env, ranks: [1] }),
+    ]);
+    expect(only0.result.error.message).toMatch(
+      /^rendezvous failed for rank 0 of 2 .*1\/2 clients joined.*were they all started/s,
+    );
+    expect(only1.result.error.message).toMatch(
+      /^rendezvous failed for rank 1 of 2 .*is rank 0 running, and can this host reach 127\.0\.0\.1:\d+\?/s,
+    );
     // TCPStore retries its connection (each try up to the timeout, with a back-off): a few timeouts, never endless
     for (const f of [only0, only1]) expect(f.result.elapsedMs).toBeLessThan(5 * TIMEOUT_S * 1000);
     expect(only0.stderr).not.toMatch(/Exception raised from|frame #/); // the retries' C++ backtraces are kept quiet

@@ -6,25 +6,50 @@ import { freePort } from '../../src/distributed/launch';
 describe('a one-rank Gloo group', () => {
   let group: dist.ProcessGroup;
   beforeAll(async () => {
-    group = dist.ProcessGroup.init({ rank: 0, worldSize: 1, masterAddr: '127.0.0.1', masterPort: await freePort(), timeoutMs: 5000 });
+    group = dist.ProcessGroup.init({
+      rank: 0,
+      worldSize: 1,
+      masterAddr: '127.0.0.1',
+      masterPort: await freePort(),
+      timeoutMs: 5000,
+    });
   });
   afterAll(() => group.destroy());
 
   test('reports its build and itself', () => {
     expect(dist.availableBackends()).toMatchObject({ c10d: true, gloo: true });
-    expect(group).toMatchObject({ rank: 0, worldSize: 1, backend: 'gloo', device: 'cpu', timeoutMs: 5000, isMain: true, destroyed: false });
+    expect(group).toMatchObject({
+      rank: 0,
+      worldSize: 1,
+      backend: 'gloo',
+      device: 'cpu',
+      timeoutMs: 5000,
+      isMain: true,
+      destroyed: false,
+    });
   });
 
   test('collectives of one rank leave values as they are (avg too), in place', () => {
     torch.scope(() => {
       const a = torch.tensor([1.5, -2, 3], { dtype: 'float32' });
-      const b = torch.tensor([[1, 2], [3, 4]], { dtype: 'float64' }).t(); // non-contiguous: packed and copied back
+      const b = torch
+        .tensor(
+          [
+            [1, 2],
+            [3, 4],
+          ],
+          { dtype: 'float64' },
+        )
+        .t(); // non-contiguous: packed and copied back
       const c = torch.tensor([7, 8]);
       group.allReduce([a, b, c], 'sum', { bucketBytes: 8 });
       group.allReduce([a, b], 'avg');
       group.allReduce(c, 'max');
       expect(a.tolist()).toEqual([1.5, -2, 3]);
-      expect(b.tolist()).toEqual([[1, 3], [2, 4]]);
+      expect(b.tolist()).toEqual([
+        [1, 3],
+        [2, 4],
+      ]);
       expect(c.tolist()).toEqual([7, 8]);
       group.broadcast([a, b], 0);
       expect(a.tolist()).toEqual([1.5, -2, 3]);
@@ -55,7 +80,9 @@ describe('a one-rank Gloo group', () => {
   test('bad arguments are TypeError/ValueError naming the problem', () => {
     const t = torch.tensor([1, 2]);
     expect(() => group.allReduce(t, 'avg')).toThrow(/'avg' needs floating-point tensors, got Tensor\[\[2\], int64, cpu\]/);
-    expect(() => group.allReduce(t, 'mean' as dist.ReduceOp)).toThrow(/reduce op must be 'sum', 'avg', 'max', 'min' or 'product', got 'mean'/);
+    expect(() => group.allReduce(t, 'mean' as dist.ReduceOp)).toThrow(
+      /reduce op must be 'sum', 'avg', 'max', 'min' or 'product', got 'mean'/,
+    );
     expect(() => group.broadcast(t, 1)).toThrow(/root must be in \[0, 1\), got 1/);
     expect(() => group.allReduce(t, 'sum', { bucketBytes: 0 })).toThrow(/bucketBytes must be positive/);
     const gone = torch.tensor([1]);
@@ -66,13 +93,21 @@ describe('a one-rank Gloo group', () => {
 
   test('the default group: one at a time; rank/world/isMain without one', async () => {
     expect(dist.isInitialized()).toBe(false);
-    expect([dist.rank(), dist.worldSize(), dist.isMain(), dist.anyRank(true), dist.anyRank(false)]).toEqual([0, 1, true, true, false]);
+    expect([dist.rank(), dist.worldSize(), dist.isMain(), dist.anyRank(true), dist.anyRank(false)]).toEqual([
+      0,
+      1,
+      true,
+      true,
+      false,
+    ]);
     expect(() => dist.getProcessGroup()).toThrow(/no process group: call initFromEnv\(\)/);
     expect(dist.initFromEnv({ env: {} })).toBe(1); // not launched: no group
     expect(dist.isInitialized()).toBe(false);
     const port = await freePort();
     const g = dist.initProcessGroup({ rank: 0, worldSize: 1, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 5000 });
-    expect(() => dist.initProcessGroup({ rank: 0, worldSize: 1, masterAddr: '127.0.0.1', masterPort: port })).toThrow(/already initialized/);
+    expect(() => dist.initProcessGroup({ rank: 0, worldSize: 1, masterAddr: '127.0.0.1', masterPort: port })).toThrow(
+      /already initialized/,
+    );
     expect(dist.initFromEnv({ env: { WORLD_SIZE: '2', RANK: '0', MASTER_ADDR: 'x', MASTER_PORT: '1' } })).toBe(1); // idempotent: the existing group
     expect(dist.getProcessGroup()).toBe(g);
     dist.destroyProcessGroup();
@@ -83,11 +118,13 @@ describe('a one-rank Gloo group', () => {
 
   test('rendezvous arguments are checked before any connection', async () => {
     const port = await freePort();
-    const init = (o: Partial<dist.InitOptions>) => () => dist.ProcessGroup.init({ rank: 0, worldSize: 1, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 1000, ...o });
+    const init = (o: Partial<dist.InitOptions>) => () =>
+      dist.ProcessGroup.init({ rank: 0, worldSize: 1, masterAddr: '127.0.0.1', masterPort: port, timeoutMs: 1000, ...o });
     expect(init({ rank: 1 })).toThrow(/rank must be in \[0, 1\), got 1/);
     expect(init({ masterPort: 0 })).toThrow(/masterPort must be in \[1, 65535\]/);
     expect(init({ timeoutMs: 0 })).toThrow(/timeoutMs must be positive/);
     expect(init({ backend: 'mpi' as dist.BackendName })).toThrow(/backend must be 'gloo' or 'nccl'/);
-    if (!dist.availableBackends().nccl) expect(init({ backend: 'nccl', device: 'cuda:0' })).toThrow(/the NCCL backend is unavailable: /);
+    if (!dist.availableBackends().nccl)
+      expect(init({ backend: 'nccl', device: 'cuda:0' })).toThrow(/the NCCL backend is unavailable: /);
   });
 });

@@ -10,7 +10,8 @@ import { killAll, NODE_TS, runRanks, start, WORKER, type Finished } from './spaw
 
 afterEach(killAll);
 
-const explain = (f: Finished) => `exit ${f.code ?? f.signal}\nstdout:\n${f.stdout.slice(0, 3000)}\nstderr:\n${f.stderr.slice(0, 3000)}`;
+const explain = (f: Finished) =>
+  `exit ${f.code ?? f.signal}\nstdout:\n${f.stdout.slice(0, 3000)}\nstderr:\n${f.stderr.slice(0, 3000)}`;
 function succeeded(f: Finished): void {
   if (f.code !== 0) throw new Error(`a rank failed: ${explain(f)}`);
 }
@@ -28,10 +29,18 @@ describe('the job secret', () => {
   async function pair(secrets: [string | undefined, string | undefined]): Promise<Finished[]> {
     const port = await freePort();
     return Promise.all(
-      secrets.map((secret, rank) =>
-        start([...NODE_TS, WORKER, 'init'], {
-          env: { RANK: String(rank), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), LT_DIST_TIMEOUT: '5', LT_DIST_SECRET: secret ?? '' },
-        }).done,
+      secrets.map(
+        (secret, rank) =>
+          start([...NODE_TS, WORKER, 'init'], {
+            env: {
+              RANK: String(rank),
+              WORLD_SIZE: '2',
+              MASTER_ADDR: '127.0.0.1',
+              MASTER_PORT: String(port),
+              LT_DIST_TIMEOUT: '5',
+              LT_DIST_SECRET: secret ?? '',
+            },
+          }).done,
       ),
     );
   }
@@ -49,7 +58,10 @@ describe('the job secret', () => {
 
   test('without a secret a group of several ranks is refused before connecting', async () => {
     const [r0] = await pair([undefined, undefined]);
-    expect(r0.result.error).toEqual({ name: 'ValueError', message: expect.stringMatching(/needs the job's shared secret \(LT_DIST_SECRET/) });
+    expect(r0.result.error).toEqual({
+      name: 'ValueError',
+      message: expect.stringMatching(/needs the job's shared secret \(LT_DIST_SECRET/),
+    });
     expect(r0.elapsedMs).toBeLessThan(20_000);
   });
 });
@@ -79,7 +91,10 @@ function makeHosts(): string | null {
   ip('link', 'add', vethA, 'type', 'veth', 'peer', 'name', vethB);
   ip('link', 'set', vethA, 'netns', hostA);
   ip('link', 'set', vethB, 'netns', hostB);
-  for (const [host, dev, addr] of [[hostA, vethA, addrA], [hostB, vethB, addrB]]) {
+  for (const [host, dev, addr] of [
+    [hostA, vethA, addrA],
+    [hostB, vethB, addrB],
+  ]) {
     ip('-n', host, 'addr', 'add', `${addr}/24`, 'dev', dev);
     ip('-n', host, 'link', 'set', dev, 'up');
     ip('-n', host, 'link', 'set', 'lo', 'up');
@@ -91,7 +106,8 @@ function removeHosts(): void {
   for (const host of [hostA, hostB]) spawnSync('ip', ['netns', 'del', host]); // the veth pair goes with them
 }
 
-const onHost = (host: string, args: string[], env: NodeJS.ProcessEnv) => start(['ip', 'netns', 'exec', host, ...NODE_TS, WORKER, ...args], { env, deadlineMs: 90_000 });
+const onHost = (host: string, args: string[], env: NodeJS.ProcessEnv) =>
+  start(['ip', 'netns', 'exec', host, ...NODE_TS, WORKER, ...args], { env, deadlineMs: 90_000 });
 
 describe('two hosts in network namespaces', () => {
   let skipped: string | null = null;
@@ -107,7 +123,12 @@ describe('two hosts in network namespaces', () => {
     try {
       const rank = (r: number, host: string, dev: string) =>
         onHost(host, ['train', path.join(dir, `rank${r}.json`)], {
-          RANK: String(r), WORLD_SIZE: '2', MASTER_ADDR: addrA, MASTER_PORT: '29500', LT_DIST_SECRET: `netns-${tag}`, GLOO_SOCKET_IFNAME: dev,
+          RANK: String(r),
+          WORLD_SIZE: '2',
+          MASTER_ADDR: addrA,
+          MASTER_PORT: '29500',
+          LT_DIST_SECRET: `netns-${tag}`,
+          GLOO_SOCKET_IFNAME: dev,
         }).done;
       const [ranks, single] = await Promise.all([
         Promise.all([rank(0, hostA, vethA), rank(1, hostB, vethB)]),
@@ -131,8 +152,18 @@ describe('two hosts in network namespaces', () => {
 
   test('with a numeric master address, the store listens on that address alone (not on every interface)', async () => {
     if (skipped) return;
-    const env = (r: number, dev: string) => ({ RANK: String(r), WORLD_SIZE: '2', MASTER_ADDR: addrA, MASTER_PORT: '29502', LT_DIST_SECRET: `netns-${tag}`, GLOO_SOCKET_IFNAME: dev });
-    const [r0, r1] = await Promise.all([onHost(hostA, ['listeners'], env(0, vethA)).done, onHost(hostB, ['listeners'], env(1, vethB)).done]);
+    const env = (r: number, dev: string) => ({
+      RANK: String(r),
+      WORLD_SIZE: '2',
+      MASTER_ADDR: addrA,
+      MASTER_PORT: '29502',
+      LT_DIST_SECRET: `netns-${tag}`,
+      GLOO_SOCKET_IFNAME: dev,
+    });
+    const [r0, r1] = await Promise.all([
+      onHost(hostA, ['listeners'], env(0, vethA)).done,
+      onHost(hostB, ['listeners'], env(1, vethB)).done,
+    ]);
     [r0, r1].forEach(succeeded);
     expect(r0.result.listening).toContain(`${addrA}:29502`);
     expect((r0.result.listening as string[]).filter((a) => !a.startsWith(`${addrA}:`))).toEqual([]);
@@ -141,7 +172,13 @@ describe('two hosts in network namespaces', () => {
 
   test('with a loopback master on a host that has another address, nothing listens on that address', async () => {
     if (skipped) return;
-    const env = (r: number) => ({ RANK: String(r), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29501', LT_DIST_SECRET: `netns-${tag}` });
+    const env = (r: number) => ({
+      RANK: String(r),
+      WORLD_SIZE: '2',
+      MASTER_ADDR: '127.0.0.1',
+      MASTER_PORT: '29501',
+      LT_DIST_SECRET: `netns-${tag}`,
+    });
     const ranks = await Promise.all([0, 1].map((r) => onHost(hostA, ['listeners'], env(r)).done));
     ranks.forEach(succeeded);
     const all = ranks.flatMap((f) => f.result.listening as string[]);

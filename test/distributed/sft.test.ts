@@ -32,16 +32,37 @@ maybe('data-parallel phase 1', () => {
   // so its loss depends on how a batch is split; the other terms are exact per-item means. Weight 0
   // keeps the comparison exact; the classifier itself is covered by the single-process tests.
   const config = (out: string, over: Record<string, unknown> = {}) => ({
-    model: fx.model, data: fx.data, latents: 2, steps: 6, batchSize: 5, lr: 3e-3, minLr: 3e-4, warmupSteps: 2, evalEvery: 6, evalExamples: 4,
-    saveEvery: 100, validationSize: 8, startLossWeight: 0, out: path.join(root, out), ...over,
+    model: fx.model,
+    data: fx.data,
+    latents: 2,
+    steps: 6,
+    batchSize: 5,
+    lr: 3e-3,
+    minLr: 3e-4,
+    warmupSteps: 2,
+    evalEvery: 6,
+    evalExamples: 4,
+    saveEvery: 100,
+    validationSize: 8,
+    startLossWeight: 0,
+    out: path.join(root, out),
+    ...over,
   });
   const args = (name: string, spec: Record<string, unknown>) => [path.join(root, `${name}.json`), JSON.stringify(spec)];
-  const weights = (name: string, rank = 0): Weights => JSON.parse(fs.readFileSync(path.join(root, `${name}.json.rank${rank}`), 'utf8')).weights;
+  const weights = (name: string, rank = 0): Weights =>
+    JSON.parse(fs.readFileSync(path.join(root, `${name}.json.rank${rank}`), 'utf8')).weights;
   const ok = (f: Finished) => {
-    if (f.code !== 0) throw new Error(`exit ${f.code ?? f.signal}\nstdout:\n${f.stdout.slice(-3000)}\nstderr:\n${f.stderr.slice(-3000)}`);
+    if (f.code !== 0)
+      throw new Error(`exit ${f.code ?? f.signal}\nstdout:\n${f.stdout.slice(-3000)}\nstderr:\n${f.stderr.slice(-3000)}`);
   };
-  const single = async (name: string, spec: Record<string, unknown>) => ok((await runRanks(1, 'sft', args(name, spec), { env: { WORLD_SIZE: '' } }))[0]);
-  const twoRanks = async (name: string, spec: Record<string, unknown>) => ok(await startLaunch(['--nproc', '2', '--timeout', '60'], [...NODE_TS, WORKER, 'sft', ...args(name, spec)], { deadlineMs: 60_000 }).done);
+  const single = async (name: string, spec: Record<string, unknown>) =>
+    ok((await runRanks(1, 'sft', args(name, spec), { env: { WORLD_SIZE: '' } }))[0]);
+  const twoRanks = async (name: string, spec: Record<string, unknown>) =>
+    ok(
+      await startLaunch(['--nproc', '2', '--timeout', '60'], [...NODE_TS, WORKER, 'sft', ...args(name, spec)], {
+        deadlineMs: 60_000,
+      }).done,
+    );
 
   function expectSameWeights(a: Weights, b: Weights, tolerance: number): void {
     expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
@@ -78,11 +99,14 @@ maybe('data-parallel phase 1', () => {
 
   test('a one-process run resumes on two processes and ends where an uninterrupted run does', async () => {
     // full-1 ran 6 steps in one go (in the first test; again here when run alone)
-    if (!fs.existsSync(path.join(root, 'full-1.json.rank0'))) await single('full-1', { config: config('full-1', { mode: 'full' }) });
+    if (!fs.existsSync(path.join(root, 'full-1.json.rank0')))
+      await single('full-1', { config: config('full-1', { mode: 'full' }) });
     const spec = { config: config('resumed', { mode: 'full' }) };
     await single('resumed-a', { ...spec, stopAfter: 3 });
     await twoRanks('resumed', { ...spec, resume: true });
     expectSameWeights(weights('resumed', 0), weights('full-1'), 1e-5);
-    expect(new RunDir(path.join(root, 'resumed')).readJsonl<{ step: number }>('metrics.jsonl').map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(new RunDir(path.join(root, 'resumed')).readJsonl<{ step: number }>('metrics.jsonl').map((m) => m.step)).toEqual([
+      1, 2, 3, 4, 5, 6,
+    ]);
   }, 90_000);
 });

@@ -40,7 +40,10 @@ export function readyPids(stdout: string): number[] {
 }
 
 /** Starts a process (stdout/stderr captured); it is killed when its deadline passes or by killAll. */
-export function start(argv: string[], { env = {}, deadlineMs = 30_000 }: { env?: NodeJS.ProcessEnv; deadlineMs?: number } = {}): Child {
+export function start(
+  argv: string[],
+  { env = {}, deadlineMs = 30_000 }: { env?: NodeJS.ProcessEnv; deadlineMs?: number } = {},
+): Child {
   const started = Date.now();
   const proc = spawn(argv[0], argv.slice(1), {
     cwd: REPO,
@@ -77,30 +80,55 @@ export function start(argv: string[], { env = {}, deadlineMs = 30_000 }: { env?:
 export async function waitForOutput(child: Child, predicate: (stdout: string) => boolean, ms = 20_000): Promise<void> {
   const until = Date.now() + ms;
   while (!predicate(child.stdout())) {
-    if (Date.now() > until) throw new Error(`no expected output after ${ms} ms; stdout:\n${child.stdout()}\nstderr:\n${child.stderr()}`);
-    if (child.proc.exitCode !== null || child.proc.signalCode !== null) throw new Error(`the process ended first; stdout:\n${child.stdout()}\nstderr:\n${child.stderr()}`);
+    if (Date.now() > until)
+      throw new Error(`no expected output after ${ms} ms; stdout:\n${child.stdout()}\nstderr:\n${child.stderr()}`);
+    if (child.proc.exitCode !== null || child.proc.signalCode !== null)
+      throw new Error(`the process ended first; stdout:\n${child.stdout()}\nstderr:\n${child.stderr()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
 /** `world` ranks of worker.ts running `scenario`, with the launch environment set by hand. */
-export async function startRanks(world: number, scenario: string, args: string[] = [], { env = {}, ranks, deadlineMs }: { env?: NodeJS.ProcessEnv; ranks?: number[]; deadlineMs?: number } = {}): Promise<Child[]> {
+export async function startRanks(
+  world: number,
+  scenario: string,
+  args: string[] = [],
+  { env = {}, ranks, deadlineMs }: { env?: NodeJS.ProcessEnv; ranks?: number[]; deadlineMs?: number } = {},
+): Promise<Child[]> {
   const port = await freePort();
   const secret = `test-secret-${port}`;
   return (ranks ?? [...Array(world).keys()]).map((rank) =>
     start([...NODE_TS, WORKER, scenario, ...args], {
-      env: { RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(world), LOCAL_WORLD_SIZE: String(world), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), LT_DIST_SECRET: secret, ...env },
+      env: {
+        RANK: String(rank),
+        LOCAL_RANK: String(rank),
+        WORLD_SIZE: String(world),
+        LOCAL_WORLD_SIZE: String(world),
+        MASTER_ADDR: '127.0.0.1',
+        MASTER_PORT: String(port),
+        LT_DIST_SECRET: secret,
+        ...env,
+      },
       deadlineMs,
     }),
   );
 }
 
-export async function runRanks(world: number, scenario: string, args: string[] = [], options: Parameters<typeof startRanks>[3] = {}): Promise<Finished[]> {
+export async function runRanks(
+  world: number,
+  scenario: string,
+  args: string[] = [],
+  options: Parameters<typeof startRanks>[3] = {},
+): Promise<Finished[]> {
   return Promise.all((await startRanks(world, scenario, args, options)).map((c) => c.done));
 }
 
 /** `latent launch <launchArgs> -- <command>` through the CLI. */
-export function startLaunch(launchArgs: string[], command: string[], options: { env?: NodeJS.ProcessEnv; deadlineMs?: number } = {}): Child {
+export function startLaunch(
+  launchArgs: string[],
+  command: string[],
+  options: { env?: NodeJS.ProcessEnv; deadlineMs?: number } = {},
+): Child {
   return start([...NODE_TS, CLI, 'launch', ...launchArgs, '--', ...command], options);
 }
 

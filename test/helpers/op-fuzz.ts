@@ -9,15 +9,57 @@ import { SeededRandom } from './random';
 
 type OpFn = (...args: unknown[]) => unknown;
 
-export const DTYPES_ALL = ['float32', 'float64', 'bfloat16', 'float16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'] as const;
+export const DTYPES_ALL = [
+  'float32',
+  'float64',
+  'bfloat16',
+  'float16',
+  'int64',
+  'int32',
+  'int16',
+  'int8',
+  'uint8',
+  'bool',
+] as const;
 const SHAPES = [[], [0], [1], [3], [2, 3], [2, 1, 3], [4, 4], [1, 2, 2, 2], [3, 0]];
-const STRINGS = ['float32', 'int64', 'cpu', 'cuda', 'meta', 'mean', 'none', 'sum', 'tanh', 'floor', 'trunc', 'reflect', 'xyz', '', 'float99'];
+const STRINGS = [
+  'float32',
+  'int64',
+  'cpu',
+  'cuda',
+  'meta',
+  'mean',
+  'none',
+  'sum',
+  'tanh',
+  'floor',
+  'trunc',
+  'reflect',
+  'xyz',
+  '',
+  'float99',
+];
 // Not fuzzed: from_file maps a file named by its argument (effects outside the process).
 export const NOT_FUZZED = new Set(['installTensorMethods', 'fromFile']);
 
 const f32 = (shape: number[]) => torch.randn(shape);
 const ints = (values: torch.NestedArray, dtype: torch.DType = 'int64') => torch.tensor(values, { dtype });
-const quantizedCellArgs = (hx: torch.Tensor | torch.Tensor[]) => [f32([2, 3]), hx, f32([4, 3]), f32([4, 4]), f32([4]), f32([4]), f32([4, 3]), f32([4, 4]), f32([4]), f32([4]), 1, 1, 0, 0];
+const quantizedCellArgs = (hx: torch.Tensor | torch.Tensor[]) => [
+  f32([2, 3]),
+  hx,
+  f32([4, 3]),
+  f32([4, 4]),
+  f32([4]),
+  f32([4]),
+  f32([4, 3]),
+  f32([4, 4]),
+  f32([4]),
+  f32([4]),
+  1,
+  1,
+  0,
+  0,
+];
 const lstmLayer = () => [f32([3, 2, 5]), f32([28, 5]), f32([28, 7]), f32([28]), f32([28]), f32([2, 7]), f32([2, 7])];
 
 /**
@@ -34,39 +76,170 @@ export const KNOWN_OFFENDERS: Record<string, () => unknown[]> = {
   quantizedRnnTanhCell: () => quantizedCellArgs(f32([2, 4])),
   // weight and statistics indexed by channel (4 here) without checking their sizes
   nativeBatchNorm: () => [f32([2, 4, 3]), f32([2]), f32([2]), f32([2]), f32([2]).abs(), false, 0.1, 1e-5],
-  nativeBatchNormBackward: () => [f32([2, 4, 3]), f32([2, 4, 3]), f32([1]), f32([1]), f32([1]).abs(), null, null, false, 1e-5, [true, true, true]],
-  batchNormBackward: () => [f32([2, 4, 3]), f32([2, 4, 3]), f32([1]), null, null, f32([1]), f32([1]).abs(), true, 1e-5, [true, true, true], torch.empty([0], { dtype: 'uint8' })],
+  nativeBatchNormBackward: () => [
+    f32([2, 4, 3]),
+    f32([2, 4, 3]),
+    f32([1]),
+    f32([1]),
+    f32([1]).abs(),
+    null,
+    null,
+    false,
+    1e-5,
+    [true, true, true],
+  ],
+  batchNormBackward: () => [
+    f32([2, 4, 3]),
+    f32([2, 4, 3]),
+    f32([1]),
+    null,
+    null,
+    f32([1]),
+    f32([1]).abs(),
+    true,
+    1e-5,
+    [true, true, true],
+    torch.empty([0], { dtype: 'uint8' }),
+  ],
   // scatter into rows named by an index tensor the forward pass checked
   embeddingBackward: () => [f32([3, 4]), ints([0, 1000000, -7]), 10, -1, true, false],
   embeddingDenseBackward: () => [f32([3, 4]), ints([0, 1000000, -7]), 10, -1, true],
   embeddingSparseBackward: () => [f32([3, 4]), ints([0, 1000000, 2]), 10, -1, false],
-  adaptiveMaxPool2dBackward: () => [f32([1, 2, 2]), f32([1, 4, 4]), ints([[[0, 1 << 30], [3, 4]]])],
-  adaptiveMaxPool3dBackward: () => [f32([1, 1, 2, 2]), f32([1, 2, 4, 4]), ints([[[[0, -9], [3, 4]]]])],
-  maxPool2dWithIndicesBackward: () => [f32([1, 2, 2]), f32([1, 4, 4]), [2, 2], [2, 2], [0, 0], [1, 1], false, ints([[[0, 1 << 30], [3, 4]]])],
-  maxPool3dWithIndicesBackward: () => [f32([1, 1, 2, 2]), f32([1, 2, 4, 4]), [1, 2, 2], [1, 2, 2], [0, 0, 0], [1, 1, 1], false, ints([[[[0, 99], [3, 4]]]])],
+  adaptiveMaxPool2dBackward: () => [
+    f32([1, 2, 2]),
+    f32([1, 4, 4]),
+    ints([
+      [
+        [0, 1 << 30],
+        [3, 4],
+      ],
+    ]),
+  ],
+  adaptiveMaxPool3dBackward: () => [
+    f32([1, 1, 2, 2]),
+    f32([1, 2, 4, 4]),
+    ints([
+      [
+        [
+          [0, -9],
+          [3, 4],
+        ],
+      ],
+    ]),
+  ],
+  maxPool2dWithIndicesBackward: () => [
+    f32([1, 2, 2]),
+    f32([1, 4, 4]),
+    [2, 2],
+    [2, 2],
+    [0, 0],
+    [1, 1],
+    false,
+    ints([
+      [
+        [0, 1 << 30],
+        [3, 4],
+      ],
+    ]),
+  ],
+  maxPool3dWithIndicesBackward: () => [
+    f32([1, 1, 2, 2]),
+    f32([1, 2, 4, 4]),
+    [1, 2, 2],
+    [1, 2, 2],
+    [0, 0, 0],
+    [1, 1, 1],
+    false,
+    ints([
+      [
+        [
+          [0, 99],
+          [3, 4],
+        ],
+      ],
+    ]),
+  ],
   // reads pivots of the wrong shape past their end
   luUnpack: () => [f32([5, 5]), ints([1], 'int32')],
   // loops forever for a negative bin count; reads numel elements of input whatever its size
   chooseQparamsOptimized: () => [f32([4]), 1 << 20, -5, 0.5, 8],
   // assume oneDNN-prepared shapes and workspaces
-  mkldnnRnnLayer: () => [f32([3, 2, 5]), f32([28, 2]), f32([28, 7]), f32([28]), f32([28]), f32([2, 7]), f32([2, 7]), false, [], 2, 7, 1, true, false, false, true],
-  mkldnnRnnLayerBackward: () => [...lstmLayer(), f32([3, 2, 7]), f32([2, 7]), f32([2, 7]), f32([3, 2, 7]), null, null, false, 2, 7, 1, true, true, false, [], false, torch.zeros([16], { dtype: 'uint8' })],
+  mkldnnRnnLayer: () => [
+    f32([3, 2, 5]),
+    f32([28, 2]),
+    f32([28, 7]),
+    f32([28]),
+    f32([28]),
+    f32([2, 7]),
+    f32([2, 7]),
+    false,
+    [],
+    2,
+    7,
+    1,
+    true,
+    false,
+    false,
+    true,
+  ],
+  mkldnnRnnLayerBackward: () => [
+    ...lstmLayer(),
+    f32([3, 2, 7]),
+    f32([2, 7]),
+    f32([2, 7]),
+    f32([3, 2, 7]),
+    null,
+    null,
+    false,
+    2,
+    7,
+    1,
+    true,
+    true,
+    false,
+    [],
+    false,
+    torch.zeros([16], { dtype: 'uint8' }),
+  ],
   // lengths that overrun the data, let through by unsafe: true
   segmentReduce: () => [f32([4]), 'sum', { lengths: ints([100, 200]), unsafe: true }],
   // an index outside the size: to_dense writes out of bounds (2-D) or silently drops it (1-D)
-  sparseCooTensor: () => [ints([[0, 1000000], [0, 5]]), torch.ones([2]), [2, 2]],
+  sparseCooTensor: () => [
+    ints([
+      [0, 1000000],
+      [0, 5],
+    ]),
+    torch.ones([2]),
+    [2, 2],
+  ],
 };
 
 /** Out-of-range indices for operators whose kernels check them: each must throw as well. */
 export const OUT_OF_RANGE_INDEX: Record<string, () => unknown[]> = {
   indexSelect: () => [f32([3, 2]), 0, ints([0, 3])],
-  gather: () => [f32([3, 2]), 0, ints([[0, 0], [5, 0]])],
+  gather: () => [
+    f32([3, 2]),
+    0,
+    ints([
+      [0, 0],
+      [5, 0],
+    ]),
+  ],
   take: () => [f32([3, 2]), ints([6])],
   embedding: () => [f32([4, 2]), ints([1, -1])],
   indexAdd: () => [f32([3, 2]), 0, ints([9]), f32([1, 2])],
   scatter: () => [f32([3, 2]), 0, ints([[3, 0]]), f32([1, 2])],
   indexPut: () => [f32([3]), [ints([3])], f32([1])],
-  maxUnpool2d: () => [f32([1, 2, 2]), ints([[[0, 100], [1, 2]]]), [4, 4]],
+  maxUnpool2d: () => [
+    f32([1, 2, 2]),
+    ints([
+      [
+        [0, 100],
+        [1, 2],
+      ],
+    ]),
+    [4, 4],
+  ],
   nllLoss: () => [f32([2, 3]), ints([0, 3])],
   oneHot: () => [ints([0, 5]), 3],
   bincount: () => [ints([-1, 2])],
@@ -163,19 +336,43 @@ export class OperatorFuzzer {
   junk(depth = 0): unknown {
     const r = this.rng;
     switch (r.int(15)) {
-      case 0: case 1: case 2: return this.tensor();
-      case 3: return r.pick([0, 1, 2, -1, 3, -2, 5]);
-      case 4: return r.pick([NaN, Infinity, -Infinity, 0.5, -1.5, 2 ** 53 + 2, 1e300]);
-      case 5: return r.pick(STRINGS);
-      case 6: return null;
-      case 7: return undefined;
-      case 8: return r.chance(0.5);
-      case 9: return r.pick([1n, -3n, 2n ** 70n]);
-      case 10: return depth > 0 ? [] : r.pick([[], [1, 2], [NaN], [null], ['a'], [[1]], [2, -1], [1, 2, 3, 4], [0.5]]);
-      case 11: return depth > 0 ? [] : [this.tensor(), this.junk(depth + 1)];
-      case 12: return this.disposedTensor();
-      case 13: return r.pick([{}, { dim: 1 }, { dtype: 'float99' }, { keepdim: 'x' }, { dim: 0, keepdim: true }, { alpha: 2 }, { dtype: 'int32' }, { foo: 1 }]);
-      default: return Symbol('odd');
+      case 0:
+      case 1:
+      case 2:
+        return this.tensor();
+      case 3:
+        return r.pick([0, 1, 2, -1, 3, -2, 5]);
+      case 4:
+        return r.pick([NaN, Infinity, -Infinity, 0.5, -1.5, 2 ** 53 + 2, 1e300]);
+      case 5:
+        return r.pick(STRINGS);
+      case 6:
+        return null;
+      case 7:
+        return undefined;
+      case 8:
+        return r.chance(0.5);
+      case 9:
+        return r.pick([1n, -3n, 2n ** 70n]);
+      case 10:
+        return depth > 0 ? [] : r.pick([[], [1, 2], [NaN], [null], ['a'], [[1]], [2, -1], [1, 2, 3, 4], [0.5]]);
+      case 11:
+        return depth > 0 ? [] : [this.tensor(), this.junk(depth + 1)];
+      case 12:
+        return this.disposedTensor();
+      case 13:
+        return r.pick([
+          {},
+          { dim: 1 },
+          { dtype: 'float99' },
+          { keepdim: 'x' },
+          { dim: 0, keepdim: true },
+          { alpha: 2 },
+          { dtype: 'int32' },
+          { foo: 1 },
+        ]);
+      default:
+        return Symbol('odd');
     }
   }
 
@@ -189,24 +386,40 @@ export class OperatorFuzzer {
     const list = /\[\d*\]$/.exec(base);
     const elem = base.replace(/\[\d*\]$/, '');
     if (list) {
-      if (elem === 'Tensor') return Array.from({ length: r.between(0, 3) }, () => (r.chance(0.05) ? this.disposedTensor() : this.tensor(r.chance(0.6) ? shape : undefined)));
-      if (elem === 'int' || elem === 'SymInt') return r.chance(0.2) ? r.pick([0, 1, -1]) : Array.from({ length: r.between(0, 4) }, () => r.pick([0, 1, 2, 3, -1, -2]));
+      if (elem === 'Tensor')
+        return Array.from({ length: r.between(0, 3) }, () =>
+          r.chance(0.05) ? this.disposedTensor() : this.tensor(r.chance(0.6) ? shape : undefined),
+        );
+      if (elem === 'int' || elem === 'SymInt')
+        return r.chance(0.2) ? r.pick([0, 1, -1]) : Array.from({ length: r.between(0, 4) }, () => r.pick([0, 1, 2, 3, -1, -2]));
       if (elem === 'float') return Array.from({ length: r.between(0, 3) }, () => r.pick([0.5, 1, -2, 1e-3]));
       if (elem === 'bool') return Array.from({ length: r.between(1, 3) }, () => r.chance(0.5));
       return this.junk();
     }
     switch (elem) {
-      case 'Tensor': return r.chance(0.04) ? this.disposedTensor() : this.tensor(r.chance(0.6) ? shape : undefined);
-      case 'int': case 'SymInt': return r.chance(0.9) ? r.pick([0, 1, 2, 3, -1, -2]) : r.pick([NaN, 0.5, 2 ** 53 + 2, 7n, 2n ** 70n, -100]);
-      case 'float': return r.pick([0, 0.5, -1, 1e-3, 2, NaN, Infinity, 1e-12]);
-      case 'Scalar': return r.pick([0, 1, 2.5, -1, true, NaN, 3n]);
-      case 'bool': return r.chance(0.5);
-      case 'str': return r.pick(STRINGS);
-      case 'ScalarType': return r.pick([...DTYPES_ALL, 'complex64', 'float99']);
-      case 'Device': return r.pick(['cpu', 'cpu', 'cpu', 'cuda', 'meta', 'tpu']);
-      case 'Layout': return r.pick(['strided', 'sparse_coo', 'xyz']);
-      case 'MemoryFormat': return r.pick(['contiguous_format', 'preserve_format', 'channels_last', 'xyz']);
-      default: return null; // Generator? and friends
+      case 'Tensor':
+        return r.chance(0.04) ? this.disposedTensor() : this.tensor(r.chance(0.6) ? shape : undefined);
+      case 'int':
+      case 'SymInt':
+        return r.chance(0.9) ? r.pick([0, 1, 2, 3, -1, -2]) : r.pick([NaN, 0.5, 2 ** 53 + 2, 7n, 2n ** 70n, -100]);
+      case 'float':
+        return r.pick([0, 0.5, -1, 1e-3, 2, NaN, Infinity, 1e-12]);
+      case 'Scalar':
+        return r.pick([0, 1, 2.5, -1, true, NaN, 3n]);
+      case 'bool':
+        return r.chance(0.5);
+      case 'str':
+        return r.pick(STRINGS);
+      case 'ScalarType':
+        return r.pick([...DTYPES_ALL, 'complex64', 'float99']);
+      case 'Device':
+        return r.pick(['cpu', 'cpu', 'cpu', 'cuda', 'meta', 'tpu']);
+      case 'Layout':
+        return r.pick(['strided', 'sparse_coo', 'xyz']);
+      case 'MemoryFormat':
+        return r.pick(['contiguous_format', 'preserve_format', 'channels_last', 'xyz']);
+      default:
+        return null; // Generator? and friends
     }
   }
 
@@ -247,7 +460,9 @@ export class OperatorFuzzer {
       } catch (e) {
         if (!(e instanceof torch.TorchError)) {
           const err = e instanceof Error ? e : new Error(String(e));
-          throw Object.assign(new Error(`${name}(${describeArgs(args)}) threw a non-TorchError ${err.name}: ${err.message}`), { cause: e });
+          throw Object.assign(new Error(`${name}(${describeArgs(args)}) threw a non-TorchError ${err.name}: ${err.message}`), {
+            cause: e,
+          });
         }
         result = e.name;
       }
@@ -258,12 +473,16 @@ export class OperatorFuzzer {
 
 export function describeArgs(args: unknown[]): string {
   const one = (a: unknown): string => {
-    if (a instanceof torch.Tensor) return a.isDisposed ? 'Tensor(disposed)' : `Tensor[${a.shape}] ${a.dtype}${a.isContiguous() ? '' : ' strided'}`;
+    if (a instanceof torch.Tensor)
+      return a.isDisposed ? 'Tensor(disposed)' : `Tensor[${a.shape}] ${a.dtype}${a.isContiguous() ? '' : ' strided'}`;
     if (Array.isArray(a)) return `[${a.map(one).join(', ')}]`;
     if (typeof a === 'bigint') return `${a}n`;
     if (typeof a === 'symbol' || a === undefined) return String(a);
     if (typeof a === 'number') return String(a);
-    if (a !== null && typeof a === 'object') return `{${Object.entries(a).map(([k, v]) => `${k}: ${one(v)}`).join(', ')}}`;
+    if (a !== null && typeof a === 'object')
+      return `{${Object.entries(a)
+        .map(([k, v]) => `${k}: ${one(v)}`)
+        .join(', ')}}`;
     return JSON.stringify(a);
   };
   return args.map(one).join(', ');

@@ -42,7 +42,8 @@ function locate(): { python: PythonLocation | null; reason: string } {
   if (existsSync(envFile)) {
     try {
       const recorded = JSON.parse(readFileSync(envFile, 'utf8')) as { python?: unknown };
-      if (typeof recorded.python === 'string' && recorded.python) candidates.push({ path: recorded.python, source: '.torch-env.json' });
+      if (typeof recorded.python === 'string' && recorded.python)
+        candidates.push({ path: recorded.python, source: '.torch-env.json' });
     } catch (e) {
       tried.push(`${envFile} is not valid JSON (${(e as Error).message})`);
     }
@@ -194,11 +195,18 @@ export function decodeFromPython(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(decodeFromPython);
   if (v === null || typeof v !== 'object') return v;
   const o = v as Record<string, any>;
-  if ('$float' in o) return o.$float === 'nan' ? NaN : o.$float === 'inf' ? Infinity : o.$float === '-inf' ? -Infinity : Number(o.$float);
+  if ('$float' in o)
+    return o.$float === 'nan' ? NaN : o.$float === 'inf' ? Infinity : o.$float === '-inf' ? -Infinity : Number(o.$float);
   if ('$int' in o) return BigInt(o.$int);
   if ('$tensor' in o) {
     const t = o.$tensor;
-    return { kind: 'tensor', shape: t.shape, dtype: t.dtype, data: t.data.map(decodeFromPython), requiresGrad: t.requiresGrad } satisfies PyTensor;
+    return {
+      kind: 'tensor',
+      shape: t.shape,
+      dtype: t.dtype,
+      data: t.data.map(decodeFromPython),
+      requiresGrad: t.requiresGrad,
+    } satisfies PyTensor;
   }
   return Object.fromEntries(Object.entries(o).map(([k, e]) => [k, decodeFromPython(e)]));
 }

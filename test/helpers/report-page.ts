@@ -7,7 +7,16 @@ import type { Page } from 'playwright-core';
 export const CHROMIUM = process.env.LT_CHROMIUM || '/usr/bin/chromium';
 export const chromiumAvailable = fs.existsSync(CHROMIUM);
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 export interface ReportPage {
   page: Page;

@@ -109,10 +109,19 @@ export function mismatch(actual: unknown, expected: unknown, tol: Tolerance = {}
   if (typeof expected === 'number' && typeof actual === 'number') {
     return close(actual, expected, atol, rtol) ? null : `${path}: expected ${expected}, got ${actual}`;
   }
-  return Object.is(actual, expected) || actual === expected ? null : `${path}: expected ${String(expected)}, got ${String(actual)}`;
+  return Object.is(actual, expected) || actual === expected
+    ? null
+    : `${path}: expected ${String(expected)}, got ${String(actual)}`;
 }
 
-function tensorMismatch(actual: Tensor, expected: PyTensor, atol: number, rtol: number, checkDtype: boolean, path: string): string | null {
+function tensorMismatch(
+  actual: Tensor,
+  expected: PyTensor,
+  atol: number,
+  rtol: number,
+  checkDtype: boolean,
+  path: string,
+): string | null {
   const shape = actual.shape;
   if (shape.length !== expected.shape.length || shape.some((d, i) => d !== expected.shape[i]))
     return `${path}: expected shape [${expected.shape}], got [${shape}]`;
@@ -122,7 +131,8 @@ function tensorMismatch(actual: Tensor, expected: PyTensor, atol: number, rtol: 
   for (let i = 0; i < got.length; i++) {
     const a = got[i];
     const e = expected.data[i];
-    const ok = exact || typeof a !== 'number' || typeof e !== 'number' ? a === e || Number(a) === Number(e) : close(a, e, atol, rtol);
+    const ok =
+      exact || typeof a !== 'number' || typeof e !== 'number' ? a === e || Number(a) === Number(e) : close(a, e, atol, rtol);
     if (!ok) return `${path}: element ${i} (of ${got.length}) differs: expected ${String(e)}, got ${String(a)}`;
   }
   return null;

@@ -39,9 +39,13 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
-const resolve = (extra: Record<string, unknown> = {}) => resolveModel('Org/Tiny', { cacheDir, endpoint, offline: false, ...extra });
+const resolve = (extra: Record<string, unknown> = {}) =>
+  resolveModel('Org/Tiny', { cacheDir, endpoint, offline: false, ...extra });
 async function rejection(p: Promise<unknown>): Promise<HubError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(HubError);
   return e as HubError;
 }
@@ -70,7 +74,9 @@ describe('a planted tree listing', () => {
     expect(fs.readdirSync(cacheDir)).toEqual(['models--Org--Tiny']);
     expect(fs.existsSync(path.join(os.tmpdir(), 'escaped.json'))).toBe(false);
     // the cached listing is the hub's again
-    expect(Object.keys(JSON.parse(fs.readFileSync(path.join(repoRoot, 'trees', `${COMMIT}.json`), 'utf8')).files).sort()).toEqual(['config.json', 'model.safetensors']);
+    expect(Object.keys(JSON.parse(fs.readFileSync(path.join(repoRoot, 'trees', `${COMMIT}.json`), 'utf8')).files).sort()).toEqual(
+      ['config.json', 'model.safetensors'],
+    );
   });
 
   test('a snapshot folder that is a symlink out of the cache is refused before anything is written through it', async () => {
@@ -128,6 +134,9 @@ test('abandoned partial downloads are swept; live ones and huggingface_hub’s r
   const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600_000);
   fs.utimesSync(path.join(blobs, names.oldPython), eightDaysAgo, eightDaysAgo);
   await resolve();
-  const left = fs.readdirSync(blobs).filter((n) => n.endsWith('.incomplete')).sort();
+  const left = fs
+    .readdirSync(blobs)
+    .filter((n) => n.endsWith('.incomplete'))
+    .sort();
   expect(left).toEqual([names.mine, names.python].sort());
 });

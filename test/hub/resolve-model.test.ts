@@ -12,7 +12,8 @@ const COMMIT_2 = '2'.repeat(40);
 const OTHER_COMMIT = 'a'.repeat(40);
 
 const text = (s: string): Buffer => Buffer.from(s);
-const weights = (seed: number, bytes: number): Buffer => Buffer.from(Array.from({ length: bytes }, (_, i) => (i * 31 + seed) & 0xff));
+const weights = (seed: number, bytes: number): Buffer =>
+  Buffer.from(Array.from({ length: bytes }, (_, i) => (i * 31 + seed) & 0xff));
 
 const shardIndex = JSON.stringify({
   metadata: { total_size: 3072 },
@@ -30,9 +31,13 @@ const modelFiles: MockFile[] = [
   { path: 'model-00002-of-00002.safetensors', content: weights(2, 1024), lfs: true },
   { path: 'pytorch_model.bin', content: weights(3, 512), lfs: true },
 ];
-const wantedFiles = modelFiles.filter((f) => f.path !== '.gitattributes' && f.path !== 'README.md' && f.path !== 'pytorch_model.bin');
+const wantedFiles = modelFiles.filter(
+  (f) => f.path !== '.gitattributes' && f.path !== 'README.md' && f.path !== 'pytorch_model.bin',
+);
 // main moves to COMMIT_2, where only config.json changed.
-const updatedFiles = modelFiles.map((f) => (f.path === 'config.json' ? { ...f, content: text('{"model_type": "qwen2", "hidden_size": 16}') } : f));
+const updatedFiles = modelFiles.map((f) =>
+  f.path === 'config.json' ? { ...f, content: text('{"model_type": "qwen2", "hidden_size": 16}') } : f,
+);
 
 let hub: MockHub;
 let endpoint: string;
@@ -54,7 +59,15 @@ afterAll(async () => {
 beforeEach(() => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'lt-hub-'));
   // Isolate from the machine's Hugging Face setup: no real cache, token or offline flag.
-  for (const key of ['HF_HUB_CACHE', 'HUGGINGFACE_HUB_CACHE', 'HF_ENDPOINT', 'HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'HF_HUB_OFFLINE', 'HF_TOKEN_PATH']) {
+  for (const key of [
+    'HF_HUB_CACHE',
+    'HUGGINGFACE_HUB_CACHE',
+    'HF_ENDPOINT',
+    'HF_TOKEN',
+    'HUGGING_FACE_HUB_TOKEN',
+    'HF_HUB_OFFLINE',
+    'HF_TOKEN_PATH',
+  ]) {
     delete process.env[key];
   }
   process.env.HF_HOME = path.join(scratch, 'hf-home');
@@ -132,7 +145,10 @@ describe('downloading into the Hugging Face cache layout', () => {
     const tree = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'trees', `${COMMIT_1}.json`), 'utf8'));
     expect(tree.format_version).toBe(1);
     expect(Object.keys(tree.files)).toHaveLength(modelFiles.length);
-    expect(tree.files['model-00001-of-00002.safetensors']).toMatchObject({ size: 2048, lfs_sha256: sha256(modelFiles[7].content) });
+    expect(tree.files['model-00001-of-00002.safetensors']).toMatchObject({
+      size: 2048,
+      lfs_sha256: sha256(modelFiles[7].content),
+    });
 
     // LFS files came from the CDN, which must not receive the hub token.
     expect(hub.requestsTo('cdn').map((r) => r.authorization)).toEqual([undefined, undefined]);
@@ -186,7 +202,10 @@ describe('downloading into the Hugging Face cache layout', () => {
     const notFound = await expectHubError(resolveModel('Org/Missing', { cacheDir: cacheDir(), endpoint }), 'not-found');
     expect(notFound.message).toContain('"Org/Missing"');
     expect(notFound.message).toContain('no local directory "Org/Missing" either');
-    const none = await expectHubError(resolveModel('Org/Tiny', { cacheDir: cacheDir(), endpoint, allowPatterns: ['*.gguf'] }), 'no-files');
+    const none = await expectHubError(
+      resolveModel('Org/Tiny', { cacheDir: cacheDir(), endpoint, allowPatterns: ['*.gguf'] }),
+      'no-files',
+    );
     expect(none.message).toContain('config.json');
   });
 
@@ -290,7 +309,8 @@ print(json.dumps({"ours": ours, "config": config, "theirs": theirs}))
     hub.requests.length = 0;
     const ourView = await resolveModel('Org/Other', { cacheDir: cacheDir(), offline: true });
     expect(ourView).toBe(result.theirs);
-    for (const file of wantedFiles.slice(0, 4)) expect(fs.readFileSync(path.join(ourView, file.path)).equals(file.content)).toBe(true);
+    for (const file of wantedFiles.slice(0, 4))
+      expect(fs.readFileSync(path.join(ourView, file.path)).equals(file.content)).toBe(true);
     expect(hub.requests).toHaveLength(0);
   });
 });

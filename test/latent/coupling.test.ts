@@ -17,17 +17,33 @@ const D = 16;
 function setup(k = 2) {
   torch.manualSeed(9);
   const dtype = 'float64';
-  const config = makeQwen2Config({ vocabSize: VOCAB, hiddenSize: D, intermediateSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2 });
+  const config = makeQwen2Config({
+    vocabSize: VOCAB,
+    hiddenSize: D,
+    intermediateSize: 32,
+    numHiddenLayers: 2,
+    numAttentionHeads: 4,
+    numKeyValueHeads: 2,
+  });
   const model = new Qwen2ForCausalLM(config, { dtype });
   torch.noGrad(() => model.parameters().forEach((p) => torch.scope(() => p.copy_(torch.randnLike(p).mul(0.3)))));
   const heads = torch.scope(() => new LatentHeads({ hidden: D, markerInit: torch.randn([2, D], { dtype }), scale: 1.3, dtype }));
   const decoder = LatentDecoder.copyOf(model);
   model.freeze();
-  const perturb = (scale: number) => torch.noGrad(() => decoder.parameters().forEach((p) => torch.scope(() => p.add_(torch.randnLike(p).mul(scale)))));
+  const perturb = (scale: number) =>
+    torch.noGrad(() => decoder.parameters().forEach((p) => torch.scope(() => p.add_(torch.randnLike(p).mul(scale)))));
   perturb(0.1);
   const seqs = EXAMPLES.map((e) => buildLatentSequence(e, charTok, { latents: k, botId: BOT, eotId: EOT }));
   const backbone = qwen2Backbone(model);
-  const options = (coupling: Coupling, extra: Partial<LatentForwardOptions> = {}): LatentForwardOptions => ({ backbone, latentTrunk: decoder, heads, botId: BOT, eotId: EOT, coupling, ...extra });
+  const options = (coupling: Coupling, extra: Partial<LatentForwardOptions> = {}): LatentForwardOptions => ({
+    backbone,
+    latentTrunk: decoder,
+    heads,
+    botId: BOT,
+    eotId: EOT,
+    coupling,
+    ...extra,
+  });
   const dispose = () => (model.dispose(), heads.dispose(), decoder.dispose());
   return { model, heads, decoder, seqs, options, perturb, dispose };
 }
@@ -46,12 +62,20 @@ function frozenLoss(model: Qwen2ForCausalLM, heads: LatentHeads, s: LatentSequen
       const logits = model.forward({ inputsEmbeds: torch.stack(embeds).unsqueeze(0) }).logits.squeeze(0);
       const rows = s.targets.map((x, i) => (x === -100 ? -1 : i)).filter((i) => i >= 0);
       const picked = logits.indexSelect(0, torch.tensor(rows, { dtype: 'int64' }));
-      return torch.F.crossEntropy(picked, torch.tensor(rows.map((i) => s.targets[i]), { dtype: 'int64' }), { reduction: 'sum' }).item();
+      return torch.F.crossEntropy(
+        picked,
+        torch.tensor(
+          rows.map((i) => s.targets[i]),
+          { dtype: 'int64' },
+        ),
+        { reduction: 'sum' },
+      ).item();
     }),
   );
 }
 
-const perExampleLm = (seqs: LatentSequence[], o: LatentForwardOptions) => torch.noGrad(() => torch.scope(() => latentForward(seqs, { ...o, perExample: true }).perExample.map((e) => e[0])));
+const perExampleLm = (seqs: LatentSequence[], o: LatentForwardOptions) =>
+  torch.noGrad(() => torch.scope(() => latentForward(seqs, { ...o, perExample: true }).perExample.map((e) => e[0])));
 
 describe('two-trunk coupling', () => {
   test('reencode: with the latent embeddings held fixed, perturbing the trainable copy leaves the language losses exactly unchanged (shared-kv: they change)', () => {
@@ -59,9 +83,15 @@ describe('two-trunk coupling', () => {
     try {
       const fixed = torch.keep(torch.randn([D], { dtype: 'float64' }));
       const ablation = { kind: 'vector' as const, vector: fixed };
-      const before = { reencode: perExampleLm(seqs, options('reencode', { ablation })), shared: perExampleLm(seqs, options('shared-kv', { ablation })) };
+      const before = {
+        reencode: perExampleLm(seqs, options('reencode', { ablation })),
+        shared: perExampleLm(seqs, options('shared-kv', { ablation })),
+      };
       perturb(0.2);
-      const after = { reencode: perExampleLm(seqs, options('reencode', { ablation })), shared: perExampleLm(seqs, options('shared-kv', { ablation })) };
+      const after = {
+        reencode: perExampleLm(seqs, options('reencode', { ablation })),
+        shared: perExampleLm(seqs, options('shared-kv', { ablation })),
+      };
       expect(after.reencode).toEqual(before.reencode);
       after.shared.forEach((v, i) => expect(Math.abs(v - before.shared[i])).toBeGreaterThan(1e-6));
       fixed.dispose();
@@ -78,16 +108,23 @@ describe('two-trunk coupling', () => {
         return { sum: r.perExample.map((e) => e[0]), latents: r.latents };
       });
       seqs.forEach((s, b) => {
-        const mine = latents.filter((l) => l.example === b).sort((x, y) => x.span - y.span || x.step - y.step).map((l) => l.embed);
+        const mine = latents
+          .filter((l) => l.example === b)
+          .sort((x, y) => x.span - y.span || x.step - y.step)
+          .map((l) => l.embed);
         expect(Math.abs(frozenLoss(model, heads, s, mine) - sum[b])).toBeLessThan(1e-10);
       });
       // shared-kv differs from that: the frozen copy reads the trainable copy's keys and values
-      const shared = torch.noGrad(() => torch.scope(() => latentForward(seqs, { ...options('shared-kv'), collectLatents: true, perExample: true }).perExample.map((e) => e[0])));
+      const shared = torch.noGrad(() =>
+        torch.scope(() =>
+          latentForward(seqs, { ...options('shared-kv'), collectLatents: true, perExample: true }).perExample.map((e) => e[0]),
+        ),
+      );
       expect(Math.abs(shared[0] - sum[0])).toBeGreaterThan(1e-6);
       for (const l of latents) {
-    l.embed.dispose();
-    l.hidden.dispose();
-  }
+        l.embed.dispose();
+        l.hidden.dispose();
+      }
     } finally {
       dispose();
     }
@@ -122,10 +159,20 @@ describe('two-trunk coupling', () => {
         );
         const prompts = [[3, 4, 5], [7, 1, 2, 9], [12], [5, 5, 8]].flatMap((p) => [p, p]);
         const run = (coupling: Coupling) => {
-          const m: PolicyModules = { backbone: qwen2Backbone(model), latentTrunk: decoder, heads, botId: BOT, eotId: EOT, startLogitOffset: 0.2, coupling };
+          const m: PolicyModules = {
+            backbone: qwen2Backbone(model),
+            latentTrunk: decoder,
+            heads,
+            botId: BOT,
+            eotId: EOT,
+            startLogitOffset: 0.2,
+            coupling,
+          };
           torch.manualSeed(5);
           const rollouts = sampleRollouts(m, prompts, { maxNewTokens: 8, maxLatents: 3, temperature: 0.9, eosIds: [0] });
-          const scored = torch.noGrad(() => torch.scope(() => scoreRollouts(m, rollouts, { temperature: 0.9, latentGrad }).logProbs.tolist() as number[]));
+          const scored = torch.noGrad(() =>
+            torch.scope(() => scoreRollouts(m, rollouts, { temperature: 0.9, latentGrad }).logProbs.tolist() as number[]),
+          );
           const sampled = rollouts.flatMap((r) => r.actions.map((a) => a.logProb));
           const latents = rollouts.reduce((n, r) => n + r.ids.filter((i) => i === LATENT_ID).length, 0);
           disposeRollouts(rollouts);
@@ -145,8 +192,12 @@ describe('two-trunk coupling', () => {
     const { model, heads, seqs, dispose } = setup();
     try {
       const backbone = qwen2Backbone(model);
-      expect(() => latentForward(seqs, { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT, coupling: 'reencode' })).toThrow(/needs two-trunk mode/);
-      expect(() => latentForward(seqs, { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT, coupling: 'other' as Coupling })).toThrow(/coupling must be one of/);
+      expect(() =>
+        latentForward(seqs, { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT, coupling: 'reencode' }),
+      ).toThrow(/needs two-trunk mode/);
+      expect(() =>
+        latentForward(seqs, { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT, coupling: 'other' as Coupling }),
+      ).toThrow(/coupling must be one of/);
     } finally {
       dispose();
     }

@@ -1,4 +1,11 @@
-import { bestF1Threshold, bootstrapMeanDelta, precisionRecallF1, recurringTokens, resultAppears, histogram } from '../../src/latent/diagnostics';
+import {
+  bestF1Threshold,
+  bootstrapMeanDelta,
+  precisionRecallF1,
+  recurringTokens,
+  resultAppears,
+  histogram,
+} from '../../src/latent/diagnostics';
 
 describe('diagnostics', () => {
   test('bootstrap delta: zero when identical, CI excludes 0 for a consistent shift', () => {
@@ -23,10 +30,19 @@ describe('diagnostics', () => {
 
   test('recurring tokens and result hits', () => {
     const dec = [
-      [{ id: 1, token: '1', score: 0.9 }, { id: 2, token: ' the', score: 0.5 }],
-      [{ id: 1, token: '1', score: 0.8 }, { id: 3, token: '2', score: 0.4 }],
+      [
+        { id: 1, token: '1', score: 0.9 },
+        { id: 2, token: ' the', score: 0.5 },
+      ],
+      [
+        { id: 1, token: '1', score: 0.8 },
+        { id: 3, token: '2', score: 0.4 },
+      ],
     ];
-    expect(recurringTokens(dec, 2)).toEqual([{ token: '1', count: 2 }, { token: ' the', count: 1 }]);
+    expect(recurringTokens(dec, 2)).toEqual([
+      { token: '1', count: 2 },
+      { token: ' the', count: 1 },
+    ]);
     expect(resultAppears('12', dec[0])).toBe(true);
     expect(resultAppears('30', dec[0])).toBe(false);
     expect(resultAppears('', dec[0])).toBe(false);
@@ -36,7 +52,14 @@ describe('diagnostics', () => {
 
 describe('start-threshold calibration', () => {
   test('picks the threshold separating the classes', () => {
-    const scores: [number, number][] = [[3, 1], [2, 1], [1, 0], [0.5, 0], [-1, 0], [-2, 0]];
+    const scores: [number, number][] = [
+      [3, 1],
+      [2, 1],
+      [1, 0],
+      [0.5, 0],
+      [-1, 0],
+      [-2, 0],
+    ];
     const r = bestF1Threshold(scores);
     expect(r.f1).toBe(1);
     const logit = Math.log(r.threshold / (1 - r.threshold));
@@ -44,7 +67,12 @@ describe('start-threshold calibration', () => {
     expect(logit).toBeLessThan(2);
   });
   test('imperfect separation: the best F1 among cut points', () => {
-    const r = bestF1Threshold([[3, 1], [2, 0], [1, 1], [0, 0]]);
+    const r = bestF1Threshold([
+      [3, 1],
+      [2, 0],
+      [1, 1],
+      [0, 0],
+    ]);
     expect(r.f1).toBeCloseTo(0.8, 10); // cut below 1: tp 2, fp 1 -> 4/5
   });
 });

@@ -28,15 +28,26 @@ const EXAMPLES = [
 
 function setup(k: number, dtype: torch.DType = 'float64') {
   torch.manualSeed(7);
-  const config = makeQwen2Config({ vocabSize: VOCAB, hiddenSize: 16, intermediateSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2 });
+  const config = makeQwen2Config({
+    vocabSize: VOCAB,
+    hiddenSize: 16,
+    intermediateSize: 32,
+    numHiddenLayers: 2,
+    numAttentionHeads: 4,
+    numKeyValueHeads: 2,
+  });
   const model = new Qwen2ForCausalLM(config, { dtype });
   // larger weights than the default init so that attention is far from uniform
   torch.noGrad(() => model.parameters().forEach((p) => torch.scope(() => p.copy_(torch.randnLike(p).mul(0.3)))));
-  const heads = torch.scope(() => new LatentHeads({ hidden: 16, markerInit: torch.randn([2, 16], { dtype }), scale: 1.3, dtype }));
-  torch.noGrad(() => torch.scope(() => {
-    heads.gain.copy_(torch.randnLike(heads.gain).mul(0.2).add(1));
-    heads.bias.copy_(torch.randnLike(heads.bias).mul(0.2));
-  }));
+  const heads = torch.scope(
+    () => new LatentHeads({ hidden: 16, markerInit: torch.randn([2, 16], { dtype }), scale: 1.3, dtype }),
+  );
+  torch.noGrad(() =>
+    torch.scope(() => {
+      heads.gain.copy_(torch.randnLike(heads.gain).mul(0.2).add(1));
+      heads.bias.copy_(torch.randnLike(heads.bias).mul(0.2));
+    }),
+  );
   const seqs = EXAMPLES.map((e) => buildLatentSequence(e, charTok, { latents: k, botId: BOT, eotId: EOT }));
   return { model, heads, seqs, backbone: qwen2Backbone(model) };
 }
@@ -49,7 +60,18 @@ function referenceLoss(model: Qwen2ForCausalLM, heads: LatentHeads, s: LatentSeq
       if (s.roles[t] === Role.Latent) {
         const prefix = torch.stack(embeds).unsqueeze(0);
         const pre = model.model.forward({ inputsEmbeds: prefix }).preNormHidden.select(1, t - 1);
-        embeds.push(latentStep(pre, model.model.norm.weight, heads.gain, heads.bias, heads.scale, heads.stopWeight, heads.stopBias, model.config.rmsNormEps).embed.squeeze(0));
+        embeds.push(
+          latentStep(
+            pre,
+            model.model.norm.weight,
+            heads.gain,
+            heads.bias,
+            heads.scale,
+            heads.stopWeight,
+            heads.stopBias,
+            model.config.rmsNormEps,
+          ).embed.squeeze(0),
+        );
       } else if (s.ids[t] === BOT || s.ids[t] === EOT) {
         embeds.push(heads.markers.select(0, s.ids[t] === BOT ? 0 : 1));
       } else {
@@ -58,7 +80,10 @@ function referenceLoss(model: Qwen2ForCausalLM, heads: LatentHeads, s: LatentSeq
     }
     const logits = model.forward({ inputsEmbeds: torch.stack(embeds).unsqueeze(0) }).logits.squeeze(0);
     const rows = s.targets.map((x, i) => (x === -100 ? -1 : i)).filter((i) => i >= 0);
-    const tgt = torch.tensor(rows.map((i) => s.targets[i]), { dtype: 'int64' });
+    const tgt = torch.tensor(
+      rows.map((i) => s.targets[i]),
+      { dtype: 'int64' },
+    );
     return torch.F.crossEntropy(logits.indexSelect(0, torch.tensor(rows, { dtype: 'int64' })), tgt, { reduction: 'sum' });
   });
 }
@@ -67,7 +92,9 @@ describe('latentForward', () => {
   test('equals a cache-free reference computed position by position (float64)', () => {
     const { model, heads, seqs, backbone } = setup(2);
     for (const s of seqs) {
-      const ours = torch.scope(() => latentForward([s], { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT }).lmSum);
+      const ours = torch.scope(
+        () => latentForward([s], { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT }).lmSum,
+      );
       const ref = torch.scope(() => referenceLoss(model, heads, s).item());
       expect(Math.abs(ours - ref)).toBeLessThan(1e-10 * Math.abs(ref));
     }
@@ -93,13 +120,19 @@ describe('latentForward', () => {
       }),
     );
     let maxErr = 0;
-    batched.forEach((g, i) => g.forEach((v, j) => {
-      const sum = single.reduce((a, s) => a + (s[i][j] ?? 0), 0);
-      maxErr = Math.max(maxErr, Math.abs(v - sum) / (1 + Math.abs(sum)));
-    }));
+    batched.forEach((g, i) =>
+      g.forEach((v, j) => {
+        const sum = single.reduce((a, s) => a + (s[i][j] ?? 0), 0);
+        maxErr = Math.max(maxErr, Math.abs(v - sum) / (1 + Math.abs(sum)));
+      }),
+    );
     expect(maxErr).toBeLessThan(1e-10);
-    const lb = torch.scope(() => latentForward(seqs, { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT, perExample: true }));
-    const ls = seqs.map((s) => torch.scope(() => latentForward([s], { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT }).lmSum));
+    const lb = torch.scope(() =>
+      latentForward(seqs, { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT, perExample: true }),
+    );
+    const ls = seqs.map((s) =>
+      torch.scope(() => latentForward([s], { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT }).lmSum),
+    );
     lb.perExample.forEach((e, i) => expect(Math.abs(e[0] - ls[i])).toBeLessThan(1e-10 * ls[i]));
     // result and step-after-span sums: per example, over exactly the positions the sequence marks, summing to the totals
     lb.perExample.forEach((e, i) => {
@@ -117,7 +150,8 @@ describe('latentForward', () => {
 
   test('the gradient through the latent passes matches finite differences', () => {
     const { heads, seqs, backbone } = setup(2);
-    const lossOf = () => torch.scope(() => latentForward([seqs[1]], { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT }).lmSum);
+    const lossOf = () =>
+      torch.scope(() => latentForward([seqs[1]], { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT }).lmSum);
     const analytic = torch.scope(() => {
       const r = latentForward([seqs[1]], { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT });
       const [g] = torch.autograd.grad(r.loss.mul(r.lmCount), [heads.gain]);
@@ -177,14 +211,30 @@ describe('latentForward', () => {
   test('ablations change the latent inputs only', () => {
     const { heads, seqs, backbone } = setup(2);
     const run = (ablation?: Parameters<typeof latentForward>[1]['ablation']) =>
-      torch.scope(() => torch.noGrad(() => latentForward(seqs, { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT, ablation }).nextStepSum));
+      torch.scope(() =>
+        torch.noGrad(
+          () => latentForward(seqs, { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT, ablation }).nextStepSum,
+        ),
+      );
     const trained = run();
     expect(run({ kind: 'zeros' })).not.toBeCloseTo(trained, 6);
     expect(run({ kind: 'shuffled' })).not.toBeCloseTo(trained, 6);
     // with k = 0 there are no latents, so every ablation gives the same loss
     const base = setup(0);
     const b = (ablation?: Parameters<typeof latentForward>[1]['ablation']) =>
-      torch.scope(() => torch.noGrad(() => latentForward(base.seqs, { backbone: base.backbone, latentTrunk: base.backbone, heads: base.heads, botId: BOT, eotId: EOT, ablation }).lmSum));
+      torch.scope(() =>
+        torch.noGrad(
+          () =>
+            latentForward(base.seqs, {
+              backbone: base.backbone,
+              latentTrunk: base.backbone,
+              heads: base.heads,
+              botId: BOT,
+              eotId: EOT,
+              ablation,
+            }).lmSum,
+        ),
+      );
     expect(b({ kind: 'zeros' })).toBe(b());
   });
 
@@ -196,9 +246,9 @@ describe('latentForward', () => {
         const r = latentForward(seqs, { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT, collectLatents: true });
         r.loss.backward();
         for (const l of r.latents) {
-    l.embed.dispose();
-    l.hidden.dispose();
-  }
+          l.embed.dispose();
+          l.hidden.dispose();
+        }
       });
     }
     // gradients now exist on parameters (one per parameter); nothing else may remain

@@ -8,18 +8,44 @@ import { buildLatentSequence, Role, type LatentSequence } from '../../src/latent
 import { LatentHeads } from '../../src/latent/heads';
 import { latentForward } from '../../src/latent/forward';
 import { LatentDecoder, qwen2Backbone } from '../../src/latent/qwen2-trunks';
-import { LATENT_INPUT_KINDS, createLatentInput, type LatentInputKind, type LatentStepArgs, type TokenSpace } from '../../src/latent/latent-input';
+import {
+  LATENT_INPUT_KINDS,
+  createLatentInput,
+  type LatentInputKind,
+  type LatentStepArgs,
+  type TokenSpace,
+} from '../../src/latent/latent-input';
 import { LATENT_ID, disposeRollouts, sampleRollouts, type PolicyModules } from '../../src/rl/policy';
 import { scoreRollouts } from '../../src/rl/teacher-forcing';
 
 const D = 16;
 
-function setup(kind: LatentInputKind, { k = 2, twoTrunk = false, dtype = 'float64' }: { k?: number; twoTrunk?: boolean; dtype?: torch.DType } = {}) {
+function setup(
+  kind: LatentInputKind,
+  { k = 2, twoTrunk = false, dtype = 'float64' }: { k?: number; twoTrunk?: boolean; dtype?: torch.DType } = {},
+) {
   torch.manualSeed(7);
-  const config = makeQwen2Config({ vocabSize: VOCAB, hiddenSize: D, intermediateSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2 });
+  const config = makeQwen2Config({
+    vocabSize: VOCAB,
+    hiddenSize: D,
+    intermediateSize: 32,
+    numHiddenLayers: 2,
+    numAttentionHeads: 4,
+    numKeyValueHeads: 2,
+  });
   const model = new Qwen2ForCausalLM(config, { dtype });
   torch.noGrad(() => model.parameters().forEach((p) => torch.scope(() => p.copy_(torch.randnLike(p).mul(0.3)))));
-  const heads = torch.scope(() => new LatentHeads({ hidden: D, markerInit: torch.randn([2, D], { dtype }), scale: 1.3, dtype, input: { kind, temperature: 0.7 }, excludeIds: [BOT, EOT] }));
+  const heads = torch.scope(
+    () =>
+      new LatentHeads({
+        hidden: D,
+        markerInit: torch.randn([2, D], { dtype }),
+        scale: 1.3,
+        dtype,
+        input: { kind, temperature: 0.7 },
+        excludeIds: [BOT, EOT],
+      }),
+  );
   // classifiers far from zero, so that spans open and stop in rollouts
   torch.noGrad(() =>
     torch.scope(() => {
@@ -47,19 +73,32 @@ function coconutLoss(model: Qwen2ForCausalLM, heads: LatentHeads, s: LatentSeque
   return torch.scope(() => {
     const embeds: Tensor[] = [];
     for (let t = 0; t < s.ids.length; t++) {
-      if (s.roles[t] === Role.Latent) embeds.push(model.model.forward({ inputsEmbeds: torch.stack(embeds).unsqueeze(0) }).lastHidden.select(1, t - 1).squeeze(0));
+      if (s.roles[t] === Role.Latent)
+        embeds.push(
+          model.model
+            .forward({ inputsEmbeds: torch.stack(embeds).unsqueeze(0) })
+            .lastHidden.select(1, t - 1)
+            .squeeze(0),
+        );
       else if (s.ids[t] === BOT || s.ids[t] === EOT) embeds.push(heads.markers.select(0, s.ids[t] === BOT ? 0 : 1));
       else embeds.push(model.model.embed_tokens.weight.select(0, s.ids[t]));
     }
     const logits = model.forward({ inputsEmbeds: torch.stack(embeds).unsqueeze(0) }).logits.squeeze(0);
     const rows = s.targets.map((x, i) => (x === -100 ? -1 : i)).filter((i) => i >= 0);
     const picked = logits.indexSelect(0, torch.tensor(rows, { dtype: 'int64' }));
-    return torch.F.crossEntropy(picked, torch.tensor(rows.map((i) => s.targets[i]), { dtype: 'int64' }), { reduction: 'sum' });
+    return torch.F.crossEntropy(
+      picked,
+      torch.tensor(
+        rows.map((i) => s.targets[i]),
+        { dtype: 'int64' },
+      ),
+      { reduction: 'sum' },
+    );
   });
 }
 
 describe('latent input forms', () => {
-  test('raw equals a plain-operator reference of Coconut\'s recurrence to 1e-10 (float64), batched', () => {
+  test("raw equals a plain-operator reference of Coconut's recurrence to 1e-10 (float64), batched", () => {
     const { model, heads, backbone, seqs, dispose } = setup('raw', { k: 3 });
     try {
       torch.noGrad(() =>
@@ -99,7 +138,10 @@ describe('latent input forms', () => {
     const E = torch.randn([VOCAB, D], { dtype: 'float64' });
     const head = torch.randn([VOCAB, D], { dtype: 'float64' });
     const tokens: TokenSpace = { embedWeight: E, lmHead: (h) => h.matmul(head.t()) };
-    const soft = createLatentInput({ kind: 'soft', temperature: 0.5 }, { hidden: D, dtype: 'float64', scale: 1, excludeIds: [BOT, EOT] });
+    const soft = createLatentInput(
+      { kind: 'soft', temperature: 0.5 },
+      { hidden: D, dtype: 'float64', scale: 1, excludeIds: [BOT, EOT] },
+    );
     const stop = { stopWeight: torch.zeros([D], { dtype: 'float64' }), stopBias: torch.tensor(0, { dtype: 'float64' }) };
     const pre = torch.randn([3, D], { dtype: 'float64' });
     const w = torch.ones([D], { dtype: 'float64' });
@@ -138,13 +180,28 @@ describe('latent input forms', () => {
       expect(own.length).toBe(kind === 'gated' ? 5 : 0);
       const fn = (...xs: Tensor[]) => {
         const [p, w, e, hd, sw, sb] = xs;
-        const out = form.step({ pre: p, normWeight: w, eps: 1e-6, index: 0, tokens: { embedWeight: e, lmHead: (h) => h.matmul(hd.t()) } }, { stopWeight: sw, stopBias: sb });
+        const out = form.step(
+          { pre: p, normWeight: w, eps: 1e-6, index: 0, tokens: { embedWeight: e, lmHead: (h) => h.matmul(hd.t()) } },
+          { stopWeight: sw, stopBias: sb },
+        );
         return [out.embed, out.stopLogit];
       };
       expect(torch.testing.gradcheck(fn, [pre, normWeight, E, head, stopWeight, stopBias])).toBe(true);
       if (own.length) {
         // the gate's own parameters: central differences against autograd, a few entries of each
-        const embedSum = () => form.step({ pre: pre.detach(), normWeight: normWeight.detach(), eps: 1e-6, index: 0, tokens: { embedWeight: E.detach(), lmHead: (h) => h.matmul(head.detach().t()) } }, { stopWeight, stopBias }).embed.sum();
+        const embedSum = () =>
+          form
+            .step(
+              {
+                pre: pre.detach(),
+                normWeight: normWeight.detach(),
+                eps: 1e-6,
+                index: 0,
+                tokens: { embedWeight: E.detach(), lmHead: (h) => h.matmul(head.detach().t()) },
+              },
+              { stopWeight, stopBias },
+            )
+            .embed.sum();
         const analytic = torch.scope(() => torch.autograd.grad(embedSum(), own).map((g) => torch.keep(g!)));
         own.forEach((p, i) => {
           const flat = p.numel();
@@ -164,7 +221,16 @@ describe('latent input forms', () => {
 
   test('planted-result feeds latent j the (detached) embedding of result token j, the last repeated; zeros feeds 0; neither reads the hidden state', () => {
     const { model, heads, backbone, seqs, dispose } = setup('planted-result', { k: 3 });
-    const zeros = torch.scope(() => new LatentHeads({ hidden: D, markerInit: torch.randn([2, D], { dtype: 'float64' }), scale: 1.3, dtype: 'float64', input: 'zeros' }));
+    const zeros = torch.scope(
+      () =>
+        new LatentHeads({
+          hidden: D,
+          markerInit: torch.randn([2, D], { dtype: 'float64' }),
+          scale: 1.3,
+          dtype: 'float64',
+          input: 'zeros',
+        }),
+    );
     try {
       const spans = seqs.map((s) => s.spans[0]);
       // the fixtures' first results have one and two digits: latent 2 repeats the last digit
@@ -181,7 +247,13 @@ describe('latent input forms', () => {
         expect(torch.scope(() => z.abs().max().item())).toBe(0);
         expect(z.shape).toEqual([spans.length, D]);
       }
-      const free: LatentStepArgs = { pre: torch.randn([2, D], { dtype: 'float64' }), normWeight: model.model.norm.weight, eps: 1e-6, index: 0, tokens: backbone };
+      const free: LatentStepArgs = {
+        pre: torch.randn([2, D], { dtype: 'float64' }),
+        normWeight: model.model.norm.weight,
+        eps: 1e-6,
+        index: 0,
+        tokens: backbone,
+      };
       expect(() => heads.step(free)).toThrow(/only known for training sequences/);
       // teacher-forced forward: the planted inputs are the result's embeddings, batched as unbatched
       const o = { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT };
@@ -197,7 +269,13 @@ describe('latent input forms', () => {
   test('pause: the latent inputs do not depend on the hidden state, one learned vector per latent index, and they train', () => {
     const { heads, backbone, seqs, dispose, model } = setup('pause', { k: 3 });
     try {
-      const args = (pre: Tensor, index: number | number[]): LatentStepArgs => ({ pre, normWeight: backbone.normWeight, eps: backbone.eps, index, tokens: backbone });
+      const args = (pre: Tensor, index: number | number[]): LatentStepArgs => ({
+        pre,
+        normWeight: backbone.normWeight,
+        eps: backbone.eps,
+        index,
+        tokens: backbone,
+      });
       torch.noGrad(() =>
         torch.scope(() => {
           const a = heads.step(args(torch.randn([2, D], { dtype: 'float64' }), [0, 2])).embed;
@@ -213,7 +291,14 @@ describe('latent input forms', () => {
       const fed = () =>
         torch.noGrad(() =>
           torch.scope(() => {
-            const r = latentForward(seqs, { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT, collectLatents: true });
+            const r = latentForward(seqs, {
+              backbone,
+              latentTrunk: backbone,
+              heads,
+              botId: BOT,
+              eotId: EOT,
+              collectLatents: true,
+            });
             const out = r.latents.map((l) => ({ step: l.step, embed: l.embed.tolist() as number[] }));
             r.latents.forEach((l) => (l.embed.dispose(), l.hidden.dispose()));
             return out;
@@ -229,7 +314,13 @@ describe('latent input forms', () => {
       torch.scope(() => latentForward(seqs, { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT }).loss.backward());
       const g = vectors.grad!;
       for (let j = 0; j < 3; j++) expect(g.select(0, j).abs().sum().item()).toBeGreaterThan(0);
-      expect(g.narrow(0, 3, vectors.size(0) - 3).abs().sum().item()).toBe(0);
+      expect(
+        g
+          .narrow(0, 3, vectors.size(0) - 3)
+          .abs()
+          .sum()
+          .item(),
+      ).toBe(0);
     } finally {
       dispose();
     }
@@ -261,7 +352,11 @@ describe('latent input forms', () => {
           const rollouts = sampleRollouts(m, prompts, { maxNewTokens: 8, maxLatents: 3, temperature: 0.9, eosIds: [0] });
           try {
             expect(rollouts.reduce((n, r) => n + r.ids.filter((i) => i === LATENT_ID).length, 0)).toBeGreaterThan(2);
-            const scored = torch.noGrad(() => torch.scope(() => scoreRollouts(m, rollouts, { temperature: 0.9, latentGrad: 'recurrent' }).logProbs.tolist() as number[]));
+            const scored = torch.noGrad(() =>
+              torch.scope(
+                () => scoreRollouts(m, rollouts, { temperature: 0.9, latentGrad: 'recurrent' }).logProbs.tolist() as number[],
+              ),
+            );
             const sampled = rollouts.flatMap((r) => r.actions.map((a) => a.logProb));
             scored.forEach((v, i) => expect(Math.abs(v - sampled[i])).toBeLessThan(1e-9));
           } finally {
@@ -278,7 +373,15 @@ describe('latent input forms', () => {
       try {
         const step = () =>
           torch.scope(() => {
-            const r = latentForward(seqs, { backbone, latentTrunk, heads, botId: BOT, eotId: EOT, coupling: 'reencode', collectHidden: true });
+            const r = latentForward(seqs, {
+              backbone,
+              latentTrunk,
+              heads,
+              botId: BOT,
+              eotId: EOT,
+              coupling: 'reencode',
+              collectHidden: true,
+            });
             r.loss.add(r.stopLoss).backward();
           });
         step(); // first step: gradients appear, per-device constants are made

@@ -29,7 +29,10 @@ interface Line {
 function logits(...args: string[]): Line[] {
   const r = latent('logits', ...args);
   if (r.status !== 0) throw new Error(`latent logits failed (${r.status}): ${r.stderr}`);
-  return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Line);
+  return r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Line);
 }
 
 /**
@@ -38,7 +41,11 @@ function logits(...args: string[]): Line[] {
  * hidden state after the final norm, fed back) or taken as printed. Returns logits, hidden states
  * and the latent inputs it used.
  */
-function transformers(dir: string, lines: Line[], recurrence: boolean): { logits: number[][]; hidden: number[][]; latents: number[][] }[] {
+function transformers(
+  dir: string,
+  lines: Line[],
+  recurrence: boolean,
+): { logits: number[][]; hidden: number[][]; latents: number[][] }[] {
   return runPython(
     String.raw`
 import torch
@@ -78,7 +85,16 @@ const maxDiff = (a: number[][], b: number[][]) => {
 };
 
 test('--spans parses one list for every sequence or one per sequence, and names a bad item', () => {
-  expect(parseSpans('2:3,5:0', 2)).toEqual([[{ after: 2, count: 3 }, { after: 5, count: 0 }], [{ after: 2, count: 3 }, { after: 5, count: 0 }]]);
+  expect(parseSpans('2:3,5:0', 2)).toEqual([
+    [
+      { after: 2, count: 3 },
+      { after: 5, count: 0 },
+    ],
+    [
+      { after: 2, count: 3 },
+      { after: 5, count: 0 },
+    ],
+  ]);
   expect(parseSpans('1:1;', 2)).toEqual([[{ after: 1, count: 1 }], []]);
   expect(() => parseSpans('1:1;2:2;3:3', 2)).toThrow(/3 span lists for 2 sequences/);
   expect(() => parseSpans('1-2', 1)).toThrow(/item 1 is "1-2", not POS:K/);
@@ -93,10 +109,35 @@ test('--spans parses one list for every sequence or one per sequence, and names 
   });
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  test('raw on a model directory: every position equals transformers running Coconut\'s recurrence (float64, 1e-10)', () => {
-    const lines = logits('--model', fx.model, '--ids', '5,9,3,7,2,8;4,4,6', '--spans', '2:3,4:0;0:2', '--latent-input', 'raw', '--dtype', 'float64');
+  test("raw on a model directory: every position equals transformers running Coconut's recurrence (float64, 1e-10)", () => {
+    const lines = logits(
+      '--model',
+      fx.model,
+      '--ids',
+      '5,9,3,7,2,8;4,4,6',
+      '--spans',
+      '2:3,4:0;0:2',
+      '--latent-input',
+      'raw',
+      '--dtype',
+      'float64',
+    );
     expect(lines.map((l) => l.kinds.filter((k) => k === 'latent').length)).toEqual([3, 2]);
-    expect(lines[0].kinds).toEqual(['token', 'token', 'token', 'bot', 'latent', 'latent', 'latent', 'eot', 'token', 'token', 'bot', 'eot', 'token']);
+    expect(lines[0].kinds).toEqual([
+      'token',
+      'token',
+      'token',
+      'bot',
+      'latent',
+      'latent',
+      'latent',
+      'eot',
+      'token',
+      'token',
+      'bot',
+      'eot',
+      'token',
+    ]);
     const ref = transformers(fx.model, lines, true);
     lines.forEach((line, i) => {
       expect(maxDiff(line.logits, ref[i].logits)).toBeLessThan(1e-10);
@@ -107,8 +148,14 @@ test('--spans parses one list for every sequence or one per sequence, and names 
   });
 
   test('gated, two-trunk reencode and pause on a model directory: transformers fed the printed inputs gives the same logits; pause inputs do not depend on the text', () => {
-    const forms = [['--latent-input', 'gated', '--latent-temperature', '0.5'], ['--latent-input', 'soft', '--mode', 'two-trunk', '--coupling', 'reencode'], ['--latent-input', 'pause']];
-    const byForm = forms.map((form) => logits('--model', fx.model, '--ids', '5,9,3,7;6,2,2,1', '--spans', '1:2', ...form, '--dtype', 'float64'));
+    const forms = [
+      ['--latent-input', 'gated', '--latent-temperature', '0.5'],
+      ['--latent-input', 'soft', '--mode', 'two-trunk', '--coupling', 'reencode'],
+      ['--latent-input', 'pause'],
+    ];
+    const byForm = forms.map((form) =>
+      logits('--model', fx.model, '--ids', '5,9,3,7;6,2,2,1', '--spans', '1:2', ...form, '--dtype', 'float64'),
+    );
     const ref = transformers(fx.model, byForm.flat(), false);
     byForm.forEach((lines, f) => {
       expect(lines[0].latentInput.kind).toBe(forms[f][1]);
@@ -116,7 +163,12 @@ test('--spans parses one list for every sequence or one per sequence, and names 
         // language positions: the model alone, fed these inputs (reencode: the latent copy reaches them only through the inputs)
         const language = line.kinds.map((k, p) => (k === 'latent' ? -1 : p)).filter((p) => p >= 0);
         const mine = ref[f * lines.length + i];
-        expect(maxDiff(language.map((p) => line.logits[p]), language.map((p) => mine.logits[p]))).toBeLessThan(1e-10);
+        expect(
+          maxDiff(
+            language.map((p) => line.logits[p]),
+            language.map((p) => mine.logits[p]),
+          ),
+        ).toBeLessThan(1e-10);
       });
       const latentInputs = (l: Line) => l.inputs.filter((_, p) => l.kinds[p] === 'latent');
       if (forms[f][1] === 'pause') expect(latentInputs(lines[0])).toEqual(latentInputs(lines[1]));
@@ -126,7 +178,21 @@ test('--spans parses one list for every sequence or one per sequence, and names 
 
   test('raw on a run: every position equals transformers on the exported model running the recurrence', async () => {
     const out = path.join(root, 'run-raw');
-    const config = resolveSftConfig({ model: fx.model, data: fx.data, out, latents: 2, steps: 3, batchSize: 4, lr: 3e-3, evalEvery: 3, evalExamples: 2, saveEvery: 3, validationSize: 8, latentInput: 'raw', dtype: 'float64' });
+    const config = resolveSftConfig({
+      model: fx.model,
+      data: fx.data,
+      out,
+      latents: 2,
+      steps: 3,
+      batchSize: 4,
+      lr: 3e-3,
+      evalEvery: 3,
+      evalExamples: 2,
+      saveEvery: 3,
+      validationSize: 8,
+      latentInput: 'raw',
+      dtype: 'float64',
+    });
     await trainSft(config, { quiet: true });
     const exported = path.join(root, 'run-raw-model');
     await exportSftRun(out, exported);

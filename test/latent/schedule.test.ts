@@ -41,8 +41,22 @@ describe('named latent schedules', () => {
 describe('stopEvaluation', () => {
   test('scores decisions, lengths and their baselines', () => {
     // span a (k = 2): stops at j = 2 (right); span b (k = 1): stops at j = 0 (wrong); span c (k = 1): never stops
-    const d = (example: number, span: number, step: number, logit: number, target: number) => ({ example, span, step, logit, target });
-    const r = stopEvaluation([d(0, 0, 0, -1, 0), d(0, 0, 1, -1, 0), d(0, 0, 2, 1, 1), d(0, 1, 0, 1, 0), d(0, 1, 1, 1, 1), d(1, 0, 0, -1, 0), d(1, 0, 1, -1, 1)]);
+    const d = (example: number, span: number, step: number, logit: number, target: number) => ({
+      example,
+      span,
+      step,
+      logit,
+      target,
+    });
+    const r = stopEvaluation([
+      d(0, 0, 0, -1, 0),
+      d(0, 0, 1, -1, 0),
+      d(0, 0, 2, 1, 1),
+      d(0, 1, 0, 1, 0),
+      d(0, 1, 1, 1, 1),
+      d(1, 0, 0, -1, 0),
+      d(1, 0, 1, -1, 1),
+    ]);
     expect(r.spans).toBe(3);
     expect(r.decisionAccuracy).toBeCloseTo(5 / 7, 12);
     expect(r.decisionBaseline).toBeCloseTo(4 / 7, 12);
@@ -76,8 +90,23 @@ describe('stopEvaluation', () => {
 
   test('stop accuracy against the digits schedule is well above the one-fixed-length baseline', async () => {
     const c = resolveSftConfig({
-      model: fx.model, data: fx.data, out: path.join(root, 'digits'), latents: 3, latentSchedule: 'digits', steps: 60, batchSize: 8, lr: 3e-3, minLr: 3e-4, headLr: 3e-2,
-      warmupSteps: 2, stopLossWeight: 1, evalEvery: 60, evalExamples: 8, saveEvery: 60, validationSize: 8, startFitExamples: 0,
+      model: fx.model,
+      data: fx.data,
+      out: path.join(root, 'digits'),
+      latents: 3,
+      latentSchedule: 'digits',
+      steps: 60,
+      batchSize: 8,
+      lr: 3e-3,
+      minLr: 3e-4,
+      headLr: 3e-2,
+      warmupSteps: 2,
+      stopLossWeight: 1,
+      evalEvery: 60,
+      evalExamples: 8,
+      saveEvery: 60,
+      validationSize: 8,
+      startFitExamples: 0,
     });
     await trainSft(c, { quiet: true });
     const run = await loadSftRun(c.out, { quiet: true });
@@ -86,7 +115,9 @@ describe('stopEvaluation', () => {
       const seqs = run.data.test.map((e) => run.data.sequence(e));
       expect(new Set(seqs.flatMap((s) => s.spans.map((sp) => sp.count)))).toEqual(new Set([1, 2, 3]));
       const { stop } = evaluateLoss(run.lm, seqs, { batchSize: 8 });
-      console.log(`digits schedule: span length exact ${stop.lengthAccuracy.toFixed(3)} vs one fixed length ${stop.lengthBaseline.toFixed(3)}; decisions ${stop.decisionAccuracy.toFixed(3)} vs majority ${stop.decisionBaseline.toFixed(3)}; chosen ${JSON.stringify(stop.chosen)}`);
+      console.log(
+        `digits schedule: span length exact ${stop.lengthAccuracy.toFixed(3)} vs one fixed length ${stop.lengthBaseline.toFixed(3)}; decisions ${stop.decisionAccuracy.toFixed(3)} vs majority ${stop.decisionBaseline.toFixed(3)}; chosen ${JSON.stringify(stop.chosen)}`,
+      );
       expect(stop.lengthAccuracy).toBeGreaterThan(stop.lengthBaseline + 0.25);
       expect(stop.decisionAccuracy).toBeGreaterThan(stop.decisionBaseline + 0.05);
     } finally {

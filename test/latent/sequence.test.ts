@@ -25,7 +25,11 @@ maybe('buildLatentSequence', () => {
     tok = Tokenizer.fromDir(tokDir);
     [bot, eot] = tok.addSpecialTokens(['<bot>', '<eot>']);
   });
-  const ex = () => example('Tom has 3 bags of 4 apples. He eats 2. How many are left?', 'He has 3*4=<<3*4=12>>12 apples.\nThen 12-2=<<12-2=10>>10 are left.\n#### 10');
+  const ex = () =>
+    example(
+      'Tom has 3 bags of 4 apples. He eats 2. How many are left?',
+      'He has 3*4=<<3*4=12>>12 apples.\nThen 12-2=<<12-2=10>>10 are left.\n#### 10',
+    );
 
   test('k latents per breakpoint, markers, roles and targets', () => {
     const s = buildLatentSequence(ex(), tok, { latents: 3, botId: bot, eotId: eot });
@@ -44,7 +48,9 @@ maybe('buildLatentSequence', () => {
     expect(s.spans.map((x) => x.result)).toEqual(['12', '10']);
     // the language tokens, without markers and latents, decode to the plain training text
     const lang = s.ids.filter((_, i) => s.roles[i] === Role.Prompt || s.roles[i] === Role.Language);
-    expect(tok.decode(lang)).toBe('Question: Tom has 3 bags of 4 apples. He eats 2. How many are left?\nAnswer: He has 3*4=12 apples.\nThen 12-2=10 are left.\n#### 10');
+    expect(tok.decode(lang)).toBe(
+      'Question: Tom has 3 bags of 4 apples. He eats 2. How many are left?\nAnswer: He has 3*4=12 apples.\nThen 12-2=10 are left.\n#### 10',
+    );
     // result targets: the two digits of each result
     const resultTokens = s.targets.filter((_, i) => s.resultTarget[i]).map((id) => tok.decode([id]));
     expect(resultTokens).toEqual(['1', '2', '1', '0']);

@@ -53,7 +53,12 @@ maybe('start classifier: post-training fit on frozen features', () => {
     const y = Array.from(p, (q, i) => (u[i] < q ? 1 : 0));
     const fit = fitLogistic(X, y, { l2: 1e-3 });
     const positives = y.filter((t) => t === 1).length;
-    const py = runPython<{ weight: number[]; bias: number }>(PROBE, { X: encodeTensor(X), y, posWeight: (y.length - positives) / positives, l2: 1e-3 });
+    const py = runPython<{ weight: number[]; bias: number }>(PROBE, {
+      X: encodeTensor(X),
+      y,
+      posWeight: (y.length - positives) / positives,
+      l2: 1e-3,
+    });
     const w = Array.from(fit.weight.toTypedArray() as Float64Array);
     w.forEach((v, i) => expect(Math.abs(v - py.weight[i])).toBeLessThan(1e-7));
     expect(Math.abs(fit.bias - py.bias)).toBeLessThan(1e-7);
@@ -78,8 +83,27 @@ maybe('start classifier: post-training fit on frozen features', () => {
     });
     afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
     const config = (over: Partial<SftConfig>): SftConfig =>
-      resolveSftConfig({ model: fx.model, data: fx.data, latents: 1, steps: 12, batchSize: 4, lr: 1e-5, minLr: 1e-6, warmupSteps: 1, evalEvery: 12, evalExamples: 8, saveEvery: 12, validationSize: 8, ...over, out: path.join(root, over.out ?? 'run') });
-    const calibratedF1 = (out: string) => new RunDir(out).readJsonl<{ split: string; startF1Calibrated?: number }>('evals.jsonl').filter((e) => e.split === 'validation').at(-1)!.startF1Calibrated!;
+      resolveSftConfig({
+        model: fx.model,
+        data: fx.data,
+        latents: 1,
+        steps: 12,
+        batchSize: 4,
+        lr: 1e-5,
+        minLr: 1e-6,
+        warmupSteps: 1,
+        evalEvery: 12,
+        evalExamples: 8,
+        saveEvery: 12,
+        validationSize: 8,
+        ...over,
+        out: path.join(root, over.out ?? 'run'),
+      });
+    const calibratedF1 = (out: string) =>
+      new RunDir(out)
+        .readJsonl<{ split: string; startF1Calibrated?: number }>('evals.jsonl')
+        .filter((e) => e.split === 'validation')
+        .at(-1)!.startF1Calibrated!;
 
     test('at a language-model learning rate the fit brings calibrated F1 within 0.05 of a converged probe on the same features', async () => {
       const fitted = await trainSft(config({ out: 'fit', startFitExamples: 40 }), { quiet: true });
@@ -89,15 +113,30 @@ maybe('start classifier: post-training fit on frozen features', () => {
       const run = await loadSftRun(fitted.out, { quiet: true });
       try {
         run.lm.train(false);
-        const train = startFeatures(run.lm, run.data.train.slice(0, 40).map((e) => run.data.sequence(e)));
-        const val = startFeatures(run.lm, run.data.validation.slice(0, 8).map((e) => run.data.sequence(e)));
+        const train = startFeatures(
+          run.lm,
+          run.data.train.slice(0, 40).map((e) => run.data.sequence(e)),
+        );
+        const val = startFeatures(
+          run.lm,
+          run.data.validation.slice(0, 8).map((e) => run.data.sequence(e)),
+        );
         const positives = train.targets.filter((t) => t === 1).length;
-        const probe = runPython<{ f1: number }>(PROBE, { X: encodeTensor(train.features), y: train.targets, Xv: encodeTensor(val.features), yv: val.targets, posWeight: (train.targets.length - positives) / positives, l2: 1e-3 });
+        const probe = runPython<{ f1: number }>(PROBE, {
+          X: encodeTensor(train.features),
+          y: train.targets,
+          Xv: encodeTensor(val.features),
+          yv: val.targets,
+          posWeight: (train.targets.length - positives) / positives,
+          l2: 1e-3,
+        });
         train.features.dispose();
         val.features.dispose();
         const ours = calibratedF1(fitted.out);
         const before = calibratedF1(plain.out);
-        console.log(`start F1 at the calibrated threshold: fit ${ours.toFixed(3)}, no fit ${before.toFixed(3)}, converged probe ${probe.f1.toFixed(3)}`);
+        console.log(
+          `start F1 at the calibrated threshold: fit ${ours.toFixed(3)}, no fit ${before.toFixed(3)}, converged probe ${probe.f1.toFixed(3)}`,
+        );
         expect(probe.f1).toBeGreaterThan(0.5); // the fixture is one where a probe can
         expect(ours).toBeGreaterThanOrEqual(probe.f1 - 0.05);
         expect(before).toBeLessThan(probe.f1 - 0.05); // without the fit, the probe at lr 1e-5 is not there

@@ -1,6 +1,14 @@
 // The study's statistics and verdict: synthetic endpoints with known answers, the exact McNemar
 // test against an independent computation in Python, paired bootstrap intervals, calibration.
-import { acrossSeeds, calibrate, mcnemarExactP, pairedAccuracy, pairedLossDelta, studyVerdict, type Endpoint } from '../../src/latent/study';
+import {
+  acrossSeeds,
+  calibrate,
+  mcnemarExactP,
+  pairedAccuracy,
+  pairedLossDelta,
+  studyVerdict,
+  type Endpoint,
+} from '../../src/latent/study';
 import { findPython, runPython } from '../helpers/python';
 
 const e = (delta: number, lo: number, hi: number): Endpoint => ({ delta, ci: [lo, hi] });
@@ -10,7 +18,12 @@ describe('studyVerdict', () => {
     ['content used, beats the reference', e(0.2, 0.1, 0.3), e(0.5, 0.4, 0.6), 'helps'],
     ['content used, no better than the reference', e(0.01, -0.02, 0.04), e(0.5, 0.4, 0.6), 'used-but-no-help'],
     ['content used, worse than the reference', e(-0.3, -0.4, -0.2), e(0.5, 0.4, 0.6), 'hurts'],
-    ['content not used, worse than the reference: the spans cost, not the latents', e(-0.3, -0.4, -0.2), e(0, -0.01, 0.01), 'ignored'],
+    [
+      'content not used, worse than the reference: the spans cost, not the latents',
+      e(-0.3, -0.4, -0.2),
+      e(0, -0.01, 0.01),
+      'ignored',
+    ],
     ['content not used, no difference', e(0.01, -0.02, 0.04), e(0, -0.01, 0.01), 'ignored'],
     ['spans help without their content (compute)', e(0.2, 0.1, 0.3), e(0, -0.01, 0.01), 'ignored'],
     ['shuffling lowers the loss: not used', e(0.2, 0.1, 0.3), e(-0.2, -0.3, -0.1), 'ignored'],
@@ -28,7 +41,9 @@ describe('studyVerdict', () => {
     expect(v.reasons[0]).toContain('Δ 0.2500 [0.1250, 0.3750]');
     expect(v.reasons[2]).toMatch(/content is used and the run beats its reference/);
     expect(studyVerdict(e(0.2, 0.1, 0.3), e(0, -0.01, 0.01)).reasons[2]).toMatch(/spans help, but not through their content/);
-    expect(studyVerdict(e(-0.2, -0.3, -0.1), e(0, -0.01, 0.01)).reasons[2]).toMatch(/spans cost loss, but not through their content/);
+    expect(studyVerdict(e(-0.2, -0.3, -0.1), e(0, -0.01, 0.01)).reasons[2]).toMatch(
+      /spans cost loss, but not through their content/,
+    );
   });
 });
 
@@ -51,7 +66,16 @@ describe('pairedLossDelta', () => {
 
 describe('paired accuracy and McNemar', () => {
   test('exact McNemar p-values match a binomial computed independently in Python', () => {
-    const cases: [number, number][] = [[0, 0], [1, 0], [5, 5], [10, 2], [3, 17], [40, 25], [120, 80], [0, 30]];
+    const cases: [number, number][] = [
+      [0, 0],
+      [1, 0],
+      [5, 5],
+      [10, 2],
+      [3, 17],
+      [40, 25],
+      [120, 80],
+      [0, 30],
+    ];
     const ours = cases.map(([a, b]) => mcnemarExactP(a, b));
     if (!findPython()) return; // the reference needs the project's Python; the properties below still hold
     const ref = runPython<number[]>(

@@ -19,7 +19,9 @@ function toNested(mask: torch.Tensor): boolean[][][] {
   const [B, one, T, S] = mask.shape;
   expect(one).toBe(1);
   const flat = mask.toTypedArray() as Uint8Array;
-  return Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, q) => Array.from({ length: S }, (_, k) => flat[(b * T + q) * S + k] === 1)));
+  return Array.from({ length: B }, (_, b) =>
+    Array.from({ length: T }, (_, q) => Array.from({ length: S }, (_, k) => flat[(b * T + q) * S + k] === 1)),
+  );
 }
 
 function randomSlots(rng: SeededRandom, B: number, S: number): { positions: number[][]; valid: boolean[][] } {
@@ -50,7 +52,10 @@ describe('attentionMask', () => {
 
   test('no row is ever fully masked (padding queries attend to themselves)', () => {
     torch.scope(() => {
-      const m = attentionMask(torch.tensor([[0, 0, 1]], { dtype: 'int64' }), torch.tensor([[false, false, false]], { dtype: 'bool' }));
+      const m = attentionMask(
+        torch.tensor([[0, 0, 1]], { dtype: 'int64' }),
+        torch.tensor([[false, false, false]], { dtype: 'bool' }),
+      );
       expect(Boolean(m.any(-1).all().item())).toBe(true);
     });
   });
@@ -60,7 +65,9 @@ describe('attentionMask', () => {
       const positions = torch.tensor([[0, 1, 2]], { dtype: 'int64' });
       expect(() => attentionMask(positions, null, 0)).toThrow(/queries must be an integer in \[1, 3\]/);
       expect(() => attentionMask(positions, null, 4)).toThrow(/queries must be an integer/);
-      expect(() => attentionMask(positions, torch.tensor([[true, true]], { dtype: 'bool' }))).toThrow(/valid must be \[batch, 3\]/);
+      expect(() => attentionMask(positions, torch.tensor([[true, true]], { dtype: 'bool' }))).toThrow(
+        /valid must be \[batch, 3\]/,
+      );
     });
   });
 });
@@ -68,10 +75,28 @@ describe('attentionMask', () => {
 describe('its users', () => {
   test('Qwen2: slots causal by index, padding from the key mask; implicit without padding', () => {
     torch.scope(() => {
-      const keyMask = torch.tensor([[false, true, true, true], [true, true, false, true]], { dtype: 'bool' });
+      const keyMask = torch.tensor(
+        [
+          [false, true, true, true],
+          [true, true, false, true],
+        ],
+        { dtype: 'bool' },
+      );
       const got = toNested(buildAttentionMask(keyMask, 2, 2, 'cpu').mask!);
-      const slots = [[0, 1, 2, 3], [0, 1, 2, 3]];
-      expect(got).toEqual(referenceMask(slots, [[false, true, true, true], [true, true, false, true]], 2));
+      const slots = [
+        [0, 1, 2, 3],
+        [0, 1, 2, 3],
+      ];
+      expect(got).toEqual(
+        referenceMask(
+          slots,
+          [
+            [false, true, true, true],
+            [true, true, false, true],
+          ],
+          2,
+        ),
+      );
       expect(buildAttentionMask(null, 0, 5, 'cpu')).toEqual({ mask: null, isCausal: true });
       expect(buildAttentionMask(null, 7, 1, 'cpu')).toEqual({ mask: null, isCausal: false });
       expect(toNested(buildAttentionMask(null, 1, 2, 'cpu').mask!)).toEqual(referenceMask([[0, 1, 2]], [[true, true, true]], 2));
@@ -82,7 +107,10 @@ describe('its users', () => {
     const rng = new SeededRandom(9);
     const B = 3;
     const slots = new CacheSlots(B);
-    const all = { positions: Array.from({ length: B }, (): number[] => []), valid: Array.from({ length: B }, (): boolean[] => []) };
+    const all = {
+      positions: Array.from({ length: B }, (): number[] => []),
+      valid: Array.from({ length: B }, (): boolean[] => []),
+    };
     for (let pass = 0; pass < 5; pass++) {
       const Tq = rng.between(1, 3);
       const q = randomSlots(rng, B, Tq);

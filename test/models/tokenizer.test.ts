@@ -40,12 +40,24 @@ function tinyTokenizerJson(): Record<string, unknown> {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: [{ id: 300, content: '<|end|>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
+    added_tokens: [
+      { id: 300, content: '<|end|>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
+    ],
     normalizer: null,
     pre_tokenizer: byteLevel,
     post_processor: byteLevel,
     decoder: byteLevel,
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab, merges },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab,
+      merges,
+    },
   };
 }
 const tinyConfig = { eos_token: '<|end|>', pad_token: { content: '<|end|>', __type: 'AddedToken' } };
@@ -125,7 +137,9 @@ describe('Tokenizer on a tiny byte-level BPE', () => {
     const tokenizer = Tokenizer.fromJson(tinyTokenizerJson(), config);
     expect(tokenizer.encode('a<x>')).toEqual([97, 301]);
     const clash = { added_tokens_decoder: { '300': { content: '<y>', special: true } } };
-    expect(() => Tokenizer.fromJson(tinyTokenizerJson(), clash)).toThrow(/id 300 is "<\|end\|>" in tokenizer.json but "<y>" in tokenizer_config.json/);
+    expect(() => Tokenizer.fromJson(tinyTokenizerJson(), clash)).toThrow(
+      /id 300 is "<\|end\|>" in tokenizer.json but "<y>" in tokenizer_config.json/,
+    );
   });
 
   test('restrictTo keeps what the corpus needs and reproduces its tokens', () => {
@@ -142,13 +156,22 @@ describe('Tokenizer on a tiny byte-level BPE', () => {
 
   test('clear errors for bad files and unsupported restriction', () => {
     fs.writeFileSync(path.join(scratch, 'broken.json'), '{\n  "model": {\n    "vocab": {,}\n  }\n}\n');
-    expect(() => Tokenizer.fromFile(path.join(scratch, 'broken.json'))).toThrow(/broken\.json: invalid JSON at line 3, column 15/);
+    expect(() => Tokenizer.fromFile(path.join(scratch, 'broken.json'))).toThrow(
+      /broken\.json: invalid JSON at line 3, column 15/,
+    );
     fs.mkdirSync(path.join(scratch, 'empty'), { recursive: true });
     expect(() => Tokenizer.fromDir(path.join(scratch, 'empty'))).toThrow(/has no tokenizer\.json/);
     expect(() => Tokenizer.fromJson({ added_tokens: [] })).toThrow(/has no "model" object/);
-    expect(() => Tokenizer.fromJson(tinyTokenizerJson(), { eos_token: '</s>' })).toThrow(/eos_token "<\/s>" .* is not in the vocabulary/);
-    const metaspace = { ...tinyTokenizerJson(), pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true } };
-    expect(() => Tokenizer.fromJson(metaspace).restrictTo(['x'])).toThrow(/byte-level BPE tokenizers only; .*pre-tokenizer is not byte-level/);
+    expect(() => Tokenizer.fromJson(tinyTokenizerJson(), { eos_token: '</s>' })).toThrow(
+      /eos_token "<\/s>" .* is not in the vocabulary/,
+    );
+    const metaspace = {
+      ...tinyTokenizerJson(),
+      pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true },
+    };
+    expect(() => Tokenizer.fromJson(metaspace).restrictTo(['x'])).toThrow(
+      /byte-level BPE tokenizers only; .*pre-tokenizer is not byte-level/,
+    );
   });
 });
 
@@ -275,7 +298,15 @@ for name in ["markers", "small"]:
     }
 emit(out)
 `;
-      type PythonView = { fast: number[][]; auto: number[][]; corpus_tokens: string[][]; len: number; eos: number; pad: number; skip: string };
+      type PythonView = {
+        fast: number[][];
+        auto: number[][];
+        corpus_tokens: string[][];
+        len: number;
+        eos: number;
+        pad: number;
+        skip: string;
+      };
       const result = runPython<Record<'markers' | 'small', PythonView>>(script, {
         samples: SAMPLES,
         corpus,
@@ -322,5 +353,8 @@ function loadCorpus(count: number): string[] {
         return `${question}\n${answer}`;
       });
   }
-  return Array.from({ length: count }, (_, i) => `Question ${i}: ${i * 7} apples cost $${(i * 1.25).toFixed(2)}; <<${i}*3=${i * 3}>> #### ${i * 3}`);
+  return Array.from(
+    { length: count },
+    (_, i) => `Question ${i}: ${i * 7} apples cost $${(i * 1.25).toFixed(2)}; <<${i}*3=${i * 3}>> #### ${i * 3}`,
+  );
 }

@@ -7,14 +7,17 @@ import { writeReport } from '../../src/report';
 import { makeTempDir, writeRunDir } from './fixtures';
 import { CHROMIUM, chromiumAvailable, withReportPage } from '../helpers/report-page';
 
-if (!chromiumAvailable) console.log(`skipping report browser test: no Chromium at ${CHROMIUM} (apt-get install chromium, or set LT_CHROMIUM)`);
+if (!chromiumAvailable)
+  console.log(`skipping report browser test: no Chromium at ${CHROMIUM} (apt-get install chromium, or set LT_CHROMIUM)`);
 
 // Browser globals used inside page.evaluate callbacks (the project compiles without the DOM lib).
 declare const window: { __xss?: number };
 declare const DOMParser: new () => {
-  parseFromString(text: string, type: string): { documentElement: { nodeName: string }; getElementsByTagName(name: string): { length: number } };
+  parseFromString(
+    text: string,
+    type: string,
+  ): { documentElement: { nodeName: string }; getElementsByTagName(name: string): { length: number } };
 };
-
 
 (chromiumAvailable ? describe : describe.skip)('report in headless Chromium', () => {
   let root: string;
@@ -25,7 +28,13 @@ declare const DOMParser: new () => {
 
   test('renders every plot, loads nothing external and runs no injected script', async () => {
     const runs = [
-      writeRunDir(root, 'sft-k4', { kind: 'sft', latents: 4, finalTestLoss: 1.75, diagnostics: true, extraMetricLines: ['{"step": 3, "loss": '] }),
+      writeRunDir(root, 'sft-k4', {
+        kind: 'sft',
+        latents: 4,
+        finalTestLoss: 1.75,
+        diagnostics: true,
+        extraMetricLines: ['{"step": 3, "loss": '],
+      }),
       writeRunDir(root, 'sft-k0', { kind: 'sft', latents: 0, finalTestLoss: 2.125, seed: 5 }),
       writeRunDir(root, 'rl-k4', { kind: 'rl', latents: 4, finalTestLoss: 1.5, samples: true, diagnostics: true, seed: 9 }),
     ];
@@ -46,7 +55,18 @@ declare const DOMParser: new () => {
         expect(b.marks).toBeGreaterThan(10);
       }
       expect(await page.$$eval('section', (s) => s.map((e) => e.id))).toEqual(
-        expect.arrayContaining(['overview', 'curves', 'utilisation', 'decoded', 'norms', 'span-lengths', 'start-classifier', 'rl', 'samples', 'data-notes']),
+        expect.arrayContaining([
+          'overview',
+          'curves',
+          'utilisation',
+          'decoded',
+          'norms',
+          'span-lengths',
+          'start-classifier',
+          'rl',
+          'samples',
+          'data-notes',
+        ]),
       );
       expect(await page.$$eval('mark.latent', (m) => m.length)).toBeGreaterThan(1);
       expect(await page.evaluate(() => window.__xss)).toBeUndefined();

@@ -49,15 +49,31 @@ export function writeRunDir(root: string, name: string, o: FixtureOptions): stri
   fs.mkdirSync(dir, { recursive: true });
   const steps = o.steps ?? 200;
   const rand = noise(o.seed ?? 1);
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ kind: o.kind, mode: o.mode ?? 'full', latents: o.latents, lr: 1e-4, model: 'Qwen/Qwen2-0.5B' }, null, 2));
+  fs.writeFileSync(
+    path.join(dir, 'config.json'),
+    JSON.stringify({ kind: o.kind, mode: o.mode ?? 'full', latents: o.latents, lr: 1e-4, model: 'Qwen/Qwen2-0.5B' }, null, 2),
+  );
 
   const metrics: Record<string, number>[] = [];
   for (let step = 1; step <= steps; step++) {
     const t = step / steps;
     const base = o.finalTestLoss + 1.5 * Math.exp(-4 * t);
-    const m: Record<string, number> = { step, time: step * 0.8, loss: base + 0.1 * rand(), lr: 1e-4 * Math.min(1, step / 20), gradNorm: 1 + 0.3 * rand(), tokensPerSec: 900 + 50 * rand() };
+    const m: Record<string, number> = {
+      step,
+      time: step * 0.8,
+      loss: base + 0.1 * rand(),
+      lr: 1e-4 * Math.min(1, step / 20),
+      gradNorm: 1 + 0.3 * rand(),
+      tokensPerSec: 900 + 50 * rand(),
+    };
     if (o.kind !== 'rl') Object.assign(m, { nextStepLoss: base * 1.1 + 0.1 * rand(), resultLoss: base * 0.4 + 0.05 * rand() });
-    if (o.latents > 0) Object.assign(m, { startLoss: 0.3 * (1 - t) + 0.05, stopLoss: 0.25 * (1 - t) + 0.04, latentNorm: 1 + 2 * t, tokenNorm: 1.2 });
+    if (o.latents > 0)
+      Object.assign(m, {
+        startLoss: 0.3 * (1 - t) + 0.05,
+        stopLoss: 0.25 * (1 - t) + 0.04,
+        latentNorm: 1 + 2 * t,
+        tokenNorm: 1.2,
+      });
     if (o.kind === 'rl') {
       Object.assign(m, {
         reward: 0.2 + 0.6 * t + 0.05 * rand(),
@@ -79,9 +95,16 @@ export function writeRunDir(root: string, name: string, o: FixtureOptions): stri
   for (let step = 50; step <= steps; step += 50) {
     for (const split of ['validation', 'test']) {
       const final = step === steps && split === 'test';
-      const loss = final ? o.finalTestLoss : o.finalTestLoss + 1.5 * Math.exp((-4 * step) / steps) + (split === 'test' ? 0.02 : 0);
+      const loss = final
+        ? o.finalTestLoss
+        : o.finalTestLoss + 1.5 * Math.exp((-4 * step) / steps) + (split === 'test' ? 0.02 : 0);
       const e: Record<string, unknown> = { step, split, loss, nextStepLoss: loss * 1.1, resultLoss: loss * 0.4 };
-      if (o.latents > 0) Object.assign(e, { startPrecision: 0.7 + (0.2 * step) / steps, startRecall: 0.6 + (0.3 * step) / steps, startF1: 0.65 + (0.25 * step) / steps });
+      if (o.latents > 0)
+        Object.assign(e, {
+          startPrecision: 0.7 + (0.2 * step) / steps,
+          startRecall: 0.6 + (0.3 * step) / steps,
+          startF1: 0.65 + (0.25 * step) / steps,
+        });
       if (o.kind === 'rl') e.accuracy = 0.2 + (0.5 * step) / steps;
       evals.push(e);
     }
@@ -95,7 +118,11 @@ export function writeRunDir(root: string, name: string, o: FixtureOptions): stri
         ablations: USED_ABLATIONS,
         study: {
           verdict: 'helps',
-          reasons: ['helps (reference − run, result tokens): Δ 0.2500 [0.1250, 0.3750]', 'used (shuffled − trained, result tokens): Δ 0.6000 [0.5000, 0.7500]', 'the content is used and the run beats its reference'],
+          reasons: [
+            'helps (reference − run, result tokens): Δ 0.2500 [0.1250, 0.3750]',
+            'used (shuffled − trained, result tokens): Δ 0.6000 [0.5000, 0.7500]',
+            'the content is used and the run beats its reference',
+          ],
           helps: { delta: 0.25, ci: [0.125, 0.375], reference: 'sft-k0', step: { delta: 0.1, ci: [0.05, 0.15] } },
           used: { delta: 0.6, ci: [0.5, 0.75], ablation: 'shuffled', step: { delta: 0.2, ci: [0.1, 0.3] } },
           zeros: { delta: 1.5, ci: [1.25, 1.75] },
@@ -103,16 +130,51 @@ export function writeRunDir(root: string, name: string, o: FixtureOptions): stri
           contentBeyondCompute: { delta: 0.0625, ci: [-0.0625, 0.1875], pause: 'pause-k4' },
         },
         decoded: [
-          { example: 0, span: 0, step: 1, expression: '48/2', result: '24', nearest: [{ token: '24', cosine: 0.61 }, { token: ' twenty', cosine: 0.42 }], logitLens: [{ token: '2', prob: 0.55 }, { token: '\n', prob: 0.1 }] },
-          { example: 3, span: 1, step: 2, expression: '24+48', result: '72', nearest: [{ token: XSS, cosine: 0.33 }], logitLens: [{ token: '7', prob: 0.71 }] },
+          {
+            example: 0,
+            span: 0,
+            step: 1,
+            expression: '48/2',
+            result: '24',
+            nearest: [
+              { token: '24', cosine: 0.61 },
+              { token: ' twenty', cosine: 0.42 },
+            ],
+            logitLens: [
+              { token: '2', prob: 0.55 },
+              { token: '\n', prob: 0.1 },
+            ],
+          },
+          {
+            example: 3,
+            span: 1,
+            step: 2,
+            expression: '24+48',
+            result: '72',
+            nearest: [{ token: XSS, cosine: 0.33 }],
+            logitLens: [{ token: '7', prob: 0.71 }],
+          },
         ],
-        recurring: [{ token: '2', count: 12 }, { token: ' the', count: 7 }, { token: SCRIPT, count: 3 }],
+        recurring: [
+          { token: '2', count: 12 },
+          { token: ' the', count: 7 },
+          { token: SCRIPT, count: 3 },
+        ],
         resultHitRate: 0.625,
         spanLengths: { '0': 3, '1': 10, '2': 25, '3': 14, '4': 6 },
         accuracy: { withLatents: 0.4375, withoutLatents: 0.3125, n: 160 },
         start: { precision: 0.875, recall: 0.75, f1: 0.8077 },
         startCalibrated: { threshold: 0.8125, precision: 0.9, recall: 0.9, f1: 0.9125 },
-        stop: { decisionAccuracy: 0.9375, decisionBaseline: 0.6875, lengthAccuracy: 0.8125, lengthBaseline: 0.4375, spans: 48, schedule: 'digits', scheduled: { '1': 21, '2': 27 }, chosen: { '1': 20, '2': 28 } },
+        stop: {
+          decisionAccuracy: 0.9375,
+          decisionBaseline: 0.6875,
+          lengthAccuracy: 0.8125,
+          lengthBaseline: 0.4375,
+          spans: 48,
+          schedule: 'digits',
+          scheduled: { '1': 21, '2': 27 },
+          chosen: { '1': 20, '2': 28 },
+        },
         spuriousSpans: { rate: 0.1875, count: 3, spans: 16, perAnswer: 1.25 },
         norms: { latent: 2.5, token: 1.25 },
       }),

@@ -1,11 +1,20 @@
-import { countBarSpec, downsampleLines, intervalBarSpec, lineChartSpec, namespaceSvgIds, renderSvg, type LinePoint } from '../../src/report/plots';
+import {
+  countBarSpec,
+  downsampleLines,
+  intervalBarSpec,
+  lineChartSpec,
+  namespaceSvgIds,
+  renderSvg,
+  type LinePoint,
+} from '../../src/report/plots';
 import { assertWellFormedSvg } from './fixtures';
 
 const textContents = (svg: string) => [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
 
 describe('namespaceSvgIds', () => {
   test('renames ids in order of appearance and rewrites their references', () => {
-    const svg = '<svg><defs><clipPath id="clip7"/><linearGradient id="g3"/></defs><g clip-path="url(#clip7)"><use href="#g3"/><rect fill="url(#g3)"/></g></svg>';
+    const svg =
+      '<svg><defs><clipPath id="clip7"/><linearGradient id="g3"/></defs><g clip-path="url(#clip7)"><use href="#g3"/><rect fill="url(#g3)"/></g></svg>';
     expect(namespaceSvgIds(svg, 'Loss Plot')).toBe(
       '<svg><defs><clipPath id="loss-plot-1"/><linearGradient id="loss-plot-2"/></defs><g clip-path="url(#loss-plot-1)"><use href="#loss-plot-2"/><rect fill="url(#loss-plot-2)"/></g></svg>',
     );
@@ -62,14 +71,20 @@ describe('rendering', () => {
     expect(second.svg).toBe(first.svg);
     assertWellFormedSvg(first.svg);
     const texts = textContents(first.svg);
-    for (const t of ['loss by run', 'left panel', 'right panel', 'run-a', 'run-b', 'validation', 'test']) expect(texts).toContain(t);
+    for (const t of ['loss by run', 'left panel', 'right panel', 'run-a', 'run-b', 'validation', 'test'])
+      expect(texts).toContain(t);
     // Evaluation splits are dashed; training is solid.
     expect(first.svg).toMatch(/stroke-dasharray="6,3"/);
     expect(first.svg).toMatch(/stroke-dasharray="2,2"/);
   });
 
   test('long lines are downsampled and say so', async () => {
-    const long = Array.from({ length: 5000 }, (_, i): LinePoint => ({ step: i, value: Math.sin(i / 100), series: 'x', split: 'train' }));
+    const long = Array.from({ length: 5000 }, (_, i): LinePoint => ({
+      step: i,
+      value: Math.sin(i / 100),
+      series: 'x',
+      split: 'train',
+    }));
     const { svg, warnings } = await renderSvg(lineChartSpec(long, { title: 'long', yTitle: 'v', maxPointsPerLine: 500 }), 'long');
     expect(warnings).toEqual([]);
     expect(textContents(svg)).toContain('training curves averaged over buckets of up to 10 logged steps');

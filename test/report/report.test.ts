@@ -15,7 +15,13 @@ let rlK4: string;
 
 beforeAll(() => {
   root = makeTempDir('latent-report-');
-  sftK4 = writeRunDir(root, 'sft-k4', { kind: 'sft', latents: 4, finalTestLoss: 1.75, diagnostics: true, extraMetricLines: MALFORMED_LINES });
+  sftK4 = writeRunDir(root, 'sft-k4', {
+    kind: 'sft',
+    latents: 4,
+    finalTestLoss: 1.75,
+    diagnostics: true,
+    extraMetricLines: MALFORMED_LINES,
+  });
   sftK0 = writeRunDir(root, 'sft-k0', { kind: 'sft', latents: 0, finalTestLoss: 2.125, seed: 7 });
   rlK4 = writeRunDir(root, 'rl-k4', { kind: 'rl', latents: 4, finalTestLoss: 1.5, samples: true, diagnostics: true, seed: 3 });
 });
@@ -71,10 +77,23 @@ describe('readRun', () => {
   test('reports bad config, bad splits, repeated steps, bad spans and malformed diagnostics sections', () => {
     const dir = freshDir('messy');
     write(dir, 'config.json', '{"kind": "sft", ');
-    write(dir, 'metrics.jsonl', ['{"step": 1, "loss": 3}', '{"step": 2, "loss": 2.5}', '{"step": 2, "loss": 2.4}', ''].join('\n'));
+    write(
+      dir,
+      'metrics.jsonl',
+      ['{"step": 1, "loss": 3}', '{"step": 2, "loss": 2.5}', '{"step": 2, "loss": 2.4}', ''].join('\n'),
+    );
     write(dir, 'evals.jsonl', ['{"step": 2, "split": "train", "loss": 1}', '{"step": 2, "split": "test", "loss": 2}'].join('\n'));
     write(dir, 'samples.jsonl', JSON.stringify({ step: 1, question: 'q', text: 'abc', spans: [[0, 2], [2, 9], 'x'] }) + '\n');
-    write(dir, 'diagnostics.json', JSON.stringify({ ablations: 'oops', spanLengths: { '1': 2, two: 3 }, recurring: [{ token: 'a', count: 2 }], norms: { latent: 1.5 } }));
+    write(
+      dir,
+      'diagnostics.json',
+      JSON.stringify({
+        ablations: 'oops',
+        spanLengths: { '1': 2, two: 3 },
+        recurring: [{ token: 'a', count: 2 }],
+        norms: { latent: 1.5 },
+      }),
+    );
     const run = readRun(dir);
     expect(run.config).toBeUndefined();
     expect(run.metrics).toEqual([
@@ -84,7 +103,12 @@ describe('readRun', () => {
     expect(run.evals).toEqual([{ step: 2, split: 'test', loss: 2 }]);
     expect(run.skippedLines).toBe(1);
     expect(run.samples[0].spans).toEqual([[0, 2]]);
-    expect(run.diagnostics).toEqual({ ablations: [], decoded: [], recurring: [{ token: 'a', count: 2 }], norms: { latent: 1.5 } });
+    expect(run.diagnostics).toEqual({
+      ablations: [],
+      decoded: [],
+      recurring: [{ token: 'a', count: 2 }],
+      norms: { latent: 1.5 },
+    });
     const messages = run.issues.map((i) => `${i.file}${i.line ? ':' + i.line : ''} ${i.message}`);
     expect(messages).toEqual(
       expect.arrayContaining([
@@ -102,7 +126,14 @@ describe('readRun', () => {
 
 describe('highlightSpans', () => {
   test('escapes text, merges overlapping spans and clamps to the text', () => {
-    expect(highlightSpans('a<b>cdef', [[3, 5], [1, 4], [7, 99], [6, 6]]).value).toBe('a<mark class="latent">&lt;b&gt;c</mark>de<mark class="latent">f</mark>');
+    expect(
+      highlightSpans('a<b>cdef', [
+        [3, 5],
+        [1, 4],
+        [7, 99],
+        [6, 6],
+      ]).value,
+    ).toBe('a<mark class="latent">&lt;b&gt;c</mark>de<mark class="latent">f</mark>');
   });
 });
 
@@ -113,7 +144,16 @@ describe('writeReport', () => {
     expect(result.htmlPath).toBe(path.join(out, 'report.html'));
     expect(result.plotWarnings).toEqual([]);
     const html = fs.readFileSync(result.htmlPath, 'utf8');
-    for (const id of ['overview', 'curves', 'utilisation', 'decoded', 'norms', 'span-lengths', 'start-classifier', 'data-notes']) {
+    for (const id of [
+      'overview',
+      'curves',
+      'utilisation',
+      'decoded',
+      'norms',
+      'span-lengths',
+      'start-classifier',
+      'data-notes',
+    ]) {
       expect(html).toContain(`<section id="${id}">`);
     }
     expect(html).not.toContain('<section id="rl">');
@@ -129,19 +169,29 @@ describe('writeReport', () => {
     const overview = html.slice(html.indexOf('<section id="overview">'), html.indexOf('<section id="curves">'));
     expect(overview.indexOf('<b class="verdict-helps">helps</b>')).toBeGreaterThan(0);
     expect(overview.indexOf('verdict-helps')).toBeLessThan(overview.indexOf('final train loss'));
-    for (const cell of ['0.25 [0.125, 0.375]', '0.6 [0.5, 0.75]', '0.0625 [-0.0625, 0.1875]', '1.5 [1.25, 1.75]', 'sft-k0']) expect(overview).toContain(cell);
+    for (const cell of ['0.25 [0.125, 0.375]', '0.6 [0.5, 0.75]', '0.0625 [-0.0625, 0.1875]', '1.5 [1.25, 1.75]', 'sft-k0'])
+      expect(overview).toContain(cell);
     expect(html).toContain('<b>62.5%</b> of latents');
     expect(html).toContain('<code>48/2 = 24</code>');
     expect(html).toContain('58 spans, mean length 2.172.');
     // start classifier at its calibrated threshold, spurious spans, end classifier against its schedule
-    for (const n of ['0.8125', '0.9125', '0.1875', '1.25', '0.9375', '0.6875', '0.4375']) expect(html).toContain(`<td class="num">${n}</td>`);
+    for (const n of ['0.8125', '0.9125', '0.1875', '1.25', '0.9375', '0.6875', '0.4375'])
+      expect(html).toContain(`<td class="num">${n}</td>`);
     expect(html).toContain('End classifier against the run');
     expect(html).toContain('<code>metrics.jsonl:201</code> not valid JSON');
 
     const files = fs.readdirSync(path.join(out, 'plots')).sort();
     expect(files).toEqual(result.plotPaths.map((p) => path.basename(p)).sort());
     expect(files).toEqual(
-      expect.arrayContaining(['loss.svg', 'next-step-loss.svg', 'ablations-sft-k4.svg', 'recurring-tokens-sft-k4.svg', 'norms.svg', 'span-lengths-sft-k4.svg', 'start-classifier.svg']),
+      expect.arrayContaining([
+        'loss.svg',
+        'next-step-loss.svg',
+        'ablations-sft-k4.svg',
+        'recurring-tokens-sft-k4.svg',
+        'norms.svg',
+        'span-lengths-sft-k4.svg',
+        'start-classifier.svg',
+      ]),
     );
     const inline = inlineSvgs(html);
     expect(inline).toHaveLength(files.length);
@@ -170,7 +220,8 @@ describe('writeReport', () => {
     for (const panel of ['sft-k4 (k=4)', 'sft-k0 (k=0 baseline)', 'rl-k4 (k=4)']) expect(loss).toContain(`>${panel}</text>`);
     expect(fs.existsSync(path.join(out, 'plots', 'loss-eval-by-run.svg'))).toBe(true);
     for (const id of ['rl', 'samples']) expect(html).toContain(`<section id="${id}">`);
-    for (const plot of ['reward', 'accuracy', 'kl', 'clip-fraction', 'entropy', 'spans-per-answer']) expect(fs.existsSync(path.join(out, 'plots', `${plot}.svg`))).toBe(true);
+    for (const plot of ['reward', 'accuracy', 'kl', 'clip-fraction', 'entropy', 'spans-per-answer'])
+      expect(fs.existsSync(path.join(out, 'plots', `${plot}.svg`))).toBe(true);
     expect(html).toContain('<h3>rl-k4</h3>');
     expect(html).toContain('Latest 2 of 2 rollouts.');
     expect(html).toContain('<mark class="latent">&lt;&lt;48/2=24&gt;&gt;</mark>24 clips');
@@ -179,7 +230,14 @@ describe('writeReport', () => {
   });
 
   test('escapes run-directory text everywhere (HTML injection)', async () => {
-    const hostile = writeRunDir(root, 'hostile', { kind: 'rl', latents: 2, finalTestLoss: 1.5, samples: true, diagnostics: true, mode: `${XSS}${SCRIPT}` });
+    const hostile = writeRunDir(root, 'hostile', {
+      kind: 'rl',
+      latents: 2,
+      finalTestLoss: 1.5,
+      samples: true,
+      diagnostics: true,
+      mode: `${XSS}${SCRIPT}`,
+    });
     const out = path.join(root, 'out-hostile');
     const result = await writeReport([hostile], { out, title: `Title ${SCRIPT}` });
     const html = fs.readFileSync(result.htmlPath, 'utf8');
@@ -228,10 +286,15 @@ describe('latent report command', () => {
     const lines: string[] = [];
     const errors: string[] = [];
     const log = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void lines.push(args.join(' ')));
-    const err = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => errors.push(String(chunk)) > 0);
+    const err = jest
+      .spyOn(process.stderr, 'write')
+      .mockImplementation((chunk: string | Uint8Array) => errors.push(String(chunk)) > 0);
     try {
       await yargs(['report', sftK4, '--title', 'CLI run']).command(reportCommand).strict().parseAsync();
-      await yargs(['report', sftK0, rlK4, '--out', path.join(root, 'cli-out')]).command(reportCommand).strict().parseAsync();
+      await yargs(['report', sftK0, rlK4, '--out', path.join(root, 'cli-out')])
+        .command(reportCommand)
+        .strict()
+        .parseAsync();
     } finally {
       log.mockRestore();
       err.mockRestore();
@@ -246,11 +309,20 @@ describe('latent report command', () => {
 
 describe('k = 0 runs', () => {
   test('have no "accuracy with latents": the overview shows —, the utilisation section one accuracy', async () => {
-    const k0 = writeRunDir(root, 'k0-with-diagnostics', { kind: 'sft', latents: 0, finalTestLoss: 2, diagnostics: true, seed: 11 });
+    const k0 = writeRunDir(root, 'k0-with-diagnostics', {
+      kind: 'sft',
+      latents: 0,
+      finalTestLoss: 2,
+      diagnostics: true,
+      seed: 11,
+    });
     const out = freshDir('k0-report');
     const result = await writeReport([k0], { out });
     const page = fs.readFileSync(result.htmlPath, 'utf8');
-    const overview = page.slice(page.indexOf('accuracy with latents'), page.indexOf('</table>', page.indexOf('accuracy with latents')));
+    const overview = page.slice(
+      page.indexOf('accuracy with latents'),
+      page.indexOf('</table>', page.indexOf('accuracy with latents')),
+    );
     expect(overview).toContain('31.3% (n=160)'); // without latents
     expect(overview).not.toContain('43.8%'); // the fixture's "with latents" value is not shown for k = 0
     expect(page).toContain('(k = 0: no latents)');

@@ -27,7 +27,10 @@ export function largerRecord(a: number, b: number, answer = Math.max(a, b)): { q
  * Writes train.jsonl (every ordered pair of distinct digits not held out) and test.jsonl (the
  * held-out pairs); with `careless`, each answer is one of the two numbers at random instead of the larger.
  */
-export function writeLargerTask(dir: string, { testPairs = 10, seed = 1, careless = false }: { testPairs?: number; seed?: number; careless?: boolean } = {}): void {
+export function writeLargerTask(
+  dir: string,
+  { testPairs = 10, seed = 1, careless = false }: { testPairs?: number; seed?: number; careless?: boolean } = {},
+): void {
   const pairs: [number, number][] = [];
   for (let a = 0; a < 10; a++) for (let b = 0; b < 10; b++) if (a !== b) pairs.push([a, b]);
   const random = mulberry32(seed);
@@ -36,7 +39,8 @@ export function writeLargerTask(dir: string, { testPairs = 10, seed = 1, careles
     [pairs[i], pairs[j]] = [pairs[j], pairs[i]];
   }
   const pick = mulberry32(seed + 1);
-  const lines = (ps: [number, number][]) => ps.map(([a, b]) => JSON.stringify(largerRecord(a, b, careless ? (pick() < 0.5 ? a : b) : Math.max(a, b))) + '\n').join('');
+  const lines = (ps: [number, number][]) =>
+    ps.map(([a, b]) => JSON.stringify(largerRecord(a, b, careless ? (pick() < 0.5 ? a : b) : Math.max(a, b))) + '\n').join('');
   fs.mkdirSync(dir, { recursive: true });
   writeTextAtomic(path.join(dir, 'test.jsonl'), lines(pairs.slice(0, testPairs)));
   writeTextAtomic(path.join(dir, 'train.jsonl'), lines(pairs.slice(testPairs)));
@@ -53,23 +57,52 @@ export interface RlFixture {
 }
 
 /** Task, tokenizer, model and phase-1 runs (full: `sftSteps`, two-trunk: `twoTrunkSteps`) under `root`. */
-export async function makeRlFixture(root: string, { sftSteps = 60, twoTrunkSteps = 4 }: { sftSteps?: number; twoTrunkSteps?: number } = {}): Promise<RlFixture> {
+export async function makeRlFixture(
+  root: string,
+  { sftSteps = 60, twoTrunkSteps = 4 }: { sftSteps?: number; twoTrunkSteps?: number } = {},
+): Promise<RlFixture> {
   const data = path.join(root, 'data');
   const carelessData = path.join(root, 'careless');
   writeLargerTask(data);
   writeLargerTask(carelessData, { careless: true });
-  const texts = (['train', 'test'] as const).flatMap((split) => loadGsm8k(data, { split }).examples.map((e) => formatTrainingText(e)));
+  const texts = (['train', 'test'] as const).flatMap((split) =>
+    loadGsm8k(data, { split }).examples.map((e) => formatTrainingText(e)),
+  );
   const { tokenizer } = Tokenizer.fromDir(QWEN_TOKENIZER_DIR).restrictTo(texts, { keepTokens: ['<|endoftext|>', '='] });
   const tok = path.join(root, 'tok');
   tokenizer.save(tok);
   const model = path.join(root, 'model');
-  makeModel(model, { layers: 2, hidden: 32, heads: 4, kvHeads: 2, intermediate: 64, vocab: tokenizer.vocabSize + 2, tokenizerDir: tok, seed: 1, std: 0.05 });
+  makeModel(model, {
+    layers: 2,
+    hidden: 32,
+    heads: 4,
+    kvHeads: 2,
+    intermediate: 64,
+    vocab: tokenizer.vocabSize + 2,
+    tokenizerDir: tok,
+    seed: 1,
+    std: 0.05,
+  });
   const phase1 = { full: path.join(root, 'sft-full'), 'two-trunk': path.join(root, 'sft-two') };
   for (const mode of ['full', 'two-trunk'] as const) {
     const steps = mode === 'full' ? sftSteps : twoTrunkSteps;
     const config: SftConfig = resolveSftConfig({
-      model, data: carelessData, out: phase1[mode], mode, latents: 1, steps, batchSize: 8, lr: 3e-3, minLr: 1e-3, warmupSteps: 2,
-      evalEvery: steps, evalExamples: 8, saveEvery: steps, validationSize: 8, maxLatents: 3, seed: 0,
+      model,
+      data: carelessData,
+      out: phase1[mode],
+      mode,
+      latents: 1,
+      steps,
+      batchSize: 8,
+      lr: 3e-3,
+      minLr: 1e-3,
+      warmupSteps: 2,
+      evalEvery: steps,
+      evalExamples: 8,
+      saveEvery: steps,
+      validationSize: 8,
+      maxLatents: 3,
+      seed: 0,
     });
     await trainSft(config, { quiet: true });
   }

@@ -18,7 +18,10 @@ describe('group-relative advantages', () => {
   test('a group with equal rewards has zero advantages; without scaling, advantages are centred rewards', () => {
     expect(groupAdvantages([1, 1, 0.5, 0.5], 2)).toEqual([0, 0, 0, 0]);
     expect(groupAdvantages([2, 0, 1, 1], 2, { scale: false })).toEqual([1, -1, 0, 0]);
-    expect(groupStatistics([2, 0, 3, 3], 2)).toEqual([{ mean: 1, std: Math.SQRT2 }, { mean: 3, std: 0 }]);
+    expect(groupStatistics([2, 0, 3, 3], 2)).toEqual([
+      { mean: 1, std: Math.SQRT2 },
+      { mean: 3, std: 0 },
+    ]);
   });
 
   test('bad input is refused with a reason', () => {
@@ -30,7 +33,10 @@ describe('group-relative advantages', () => {
 
 describe('aggregation weights', () => {
   test('sequence: mean of per-rollout means; token: mean over all actions', () => {
-    expect(actionWeights([2, 4], 'sequence')).toEqual([[0.25, 0.25], [0.125, 0.125, 0.125, 0.125]]);
+    expect(actionWeights([2, 4], 'sequence')).toEqual([
+      [0.25, 0.25],
+      [0.125, 0.125, 0.125, 0.125],
+    ]);
     expect(actionWeights([2, 4], 'token').flat()).toEqual(new Array(6).fill(1 / 6));
     expect(() => actionWeights([2, 0], 'token')).toThrow(/rollout 1 has 0 actions/);
   });
@@ -53,7 +59,10 @@ describe('clipped objective and KL', () => {
   test('loss, clip count, KL sum and gradient equal the hand-computed values', () => {
     const r = torch.scope(() => {
       const logProbs = t(p).requiresGrad_();
-      const g = grpoLoss({ logProbs, oldLogProbs: t(old), refLogProbs: t(ref), advantages: t([1, -2, 0.5]), weights: t([0.5, 0.25, 0.25]) }, { clipEpsilon: 0.2, klCoef: 0.1 });
+      const g = grpoLoss(
+        { logProbs, oldLogProbs: t(old), refLogProbs: t(ref), advantages: t([1, -2, 0.5]), weights: t([0.5, 0.25, 0.25]) },
+        { clipEpsilon: 0.2, klCoef: 0.1 },
+      );
       const [grad] = torch.autograd.grad(g.loss, [logProbs]);
       return { loss: g.loss.item(), clipped: g.clipped, klSum: g.klSum, grad: grad!.tolist() as number[] };
     });
@@ -65,7 +74,10 @@ describe('clipped objective and KL', () => {
 
   test('an asymmetric clip range (clip higher) changes only the upper bound', () => {
     const loss = torch.scope(() =>
-      grpoLoss({ logProbs: t(p), oldLogProbs: t(old), refLogProbs: null, advantages: t([1, -2, 0.5]), weights: t([0.5, 0.25, 0.25]) }, { clipEpsilon: 0.2, clipEpsilonHigh: 0.6, klCoef: 0 }),
+      grpoLoss(
+        { logProbs: t(p), oldLogProbs: t(old), refLogProbs: null, advantages: t([1, -2, 0.5]), weights: t([0.5, 0.25, 0.25]) },
+        { clipEpsilon: 0.2, clipEpsilonHigh: 0.6, klCoef: 0 },
+      ),
     );
     // ratio 1.5 is inside [0.8, 1.6] now: surrogate 1.5; the others are unchanged
     expect(torch.scope(() => loss.loss.item())).toBeCloseTo(0.5 * -1.5 + 0.25 * 1.6 + 0.25 * -0.55, 12);
@@ -78,7 +90,21 @@ describe('clipped objective and KL', () => {
     expect(k[0]).toBe(0);
     expect(k[1]).toBeCloseTo(Math.E - 1 - 1, 12);
     expect(k[2]).toBeCloseTo(Math.exp(-2.9) + 2.9 - 1, 12);
-    expect(() => torch.scope(() => grpoLoss({ logProbs: t([0, 0]), oldLogProbs: t([0]), refLogProbs: null, advantages: t([0, 0]), weights: t([1, 1]) }, { clipEpsilon: 0.2, klCoef: 0 }))).toThrow(/oldLogProbs has 1 elements, logProbs 2/);
-    expect(() => torch.scope(() => grpoLoss({ logProbs: t([0]), oldLogProbs: t([0]), refLogProbs: null, advantages: t([0]), weights: t([1]) }, { clipEpsilon: 0.2, klCoef: 0.1 }))).toThrow(/reference/);
+    expect(() =>
+      torch.scope(() =>
+        grpoLoss(
+          { logProbs: t([0, 0]), oldLogProbs: t([0]), refLogProbs: null, advantages: t([0, 0]), weights: t([1, 1]) },
+          { clipEpsilon: 0.2, klCoef: 0 },
+        ),
+      ),
+    ).toThrow(/oldLogProbs has 1 elements, logProbs 2/);
+    expect(() =>
+      torch.scope(() =>
+        grpoLoss(
+          { logProbs: t([0]), oldLogProbs: t([0]), refLogProbs: null, advantages: t([0]), weights: t([1]) },
+          { clipEpsilon: 0.2, klCoef: 0.1 },
+        ),
+      ),
+    ).toThrow(/reference/);
   });
 });

@@ -4,7 +4,14 @@ import { Qwen2ForCausalLM } from '../../src/models/qwen2/modeling';
 import { makeQwen2Config } from '../../src/models/qwen2/config';
 import { LatentHeads } from '../../src/latent/heads';
 import { LatentDecoder, qwen2Backbone } from '../../src/latent/qwen2-trunks';
-import { LATENT_ID, disposeRollouts, sampleRollouts, type PolicyModules, type Rollout, type RolloutOptions } from '../../src/rl/policy';
+import {
+  LATENT_ID,
+  disposeRollouts,
+  sampleRollouts,
+  type PolicyModules,
+  type Rollout,
+  type RolloutOptions,
+} from '../../src/rl/policy';
 import { scoreRollouts, type LatentGrad } from '../../src/rl/teacher-forcing';
 
 const VOCAB = 24;
@@ -16,7 +23,14 @@ const D = 16;
 /** A tiny float64 policy whose classifiers open spans and stop them about half the time. */
 function setup(twoTrunk: boolean, dtype: torch.DType = 'float64') {
   torch.manualSeed(11);
-  const config = makeQwen2Config({ vocabSize: VOCAB, hiddenSize: D, intermediateSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2 });
+  const config = makeQwen2Config({
+    vocabSize: VOCAB,
+    hiddenSize: D,
+    intermediateSize: 32,
+    numHiddenLayers: 2,
+    numAttentionHeads: 4,
+    numKeyValueHeads: 2,
+  });
   const model = new Qwen2ForCausalLM(config, { dtype });
   torch.noGrad(() => model.parameters().forEach((p) => torch.scope(() => p.copy_(torch.randnLike(p).mul(0.3)))));
   const heads = torch.scope(() => new LatentHeads({ hidden: D, markerInit: torch.randn([2, D], { dtype }), scale: 1.3, dtype }));
@@ -42,22 +56,25 @@ function setup(twoTrunk: boolean, dtype: torch.DType = 'float64') {
   return { m, model, heads, decoder, params, dispose };
 }
 
-const PROMPTS = [
-  [3, 4, 5],
-  [7, 1, 2, 9, 9, 4, 6],
-  [12],
-  [5, 5, 8, 13, 2],
-];
+const PROMPTS = [[3, 4, 5], [7, 1, 2, 9, 9, 4, 6], [12], [5, 5, 8, 13, 2]];
 const OPTIONS: RolloutOptions = { maxNewTokens: 10, maxLatents: 3, temperature: 0.9, topP: 1, eosIds: [EOS] };
 
 function sample(m: PolicyModules, seed = 5, o: Partial<RolloutOptions> = {}): Rollout[] {
   torch.manualSeed(seed);
-  return sampleRollouts(m, PROMPTS.flatMap((p) => [p, p]), { ...OPTIONS, ...o });
+  return sampleRollouts(
+    m,
+    PROMPTS.flatMap((p) => [p, p]),
+    { ...OPTIONS, ...o },
+  );
 }
 
 const kinds = (rs: Rollout[]) => {
   const all = rs.flatMap((r) => r.actions);
-  return { start: all.filter((a) => a.kind === 'start').length, stop: all.filter((a) => a.kind === 'stop').length, latents: rs.reduce((n, r) => n + r.ids.filter((i) => i === LATENT_ID).length, 0) };
+  return {
+    start: all.filter((a) => a.kind === 'start').length,
+    stop: all.filter((a) => a.kind === 'stop').length,
+    latents: rs.reduce((n, r) => n + r.ids.filter((i) => i === LATENT_ID).length, 0),
+  };
 };
 
 describe('rollouts and teacher-forced log-probabilities', () => {
@@ -72,10 +89,12 @@ describe('rollouts and teacher-forced log-probabilities', () => {
           expect(k.start).toBeGreaterThan(5);
           expect(k.stop).toBeGreaterThan(2);
           expect(k.latents).toBeGreaterThan(2);
-          const scores = torch.noGrad(() => torch.scope(() => {
-            const s = scoreRollouts(m, rollouts, { temperature: OPTIONS.temperature, latentGrad });
-            return { values: s.logProbs.tolist() as number[], offsets: s.offsets };
-          }));
+          const scores = torch.noGrad(() =>
+            torch.scope(() => {
+              const s = scoreRollouts(m, rollouts, { temperature: OPTIONS.temperature, latentGrad });
+              return { values: s.logProbs.tolist() as number[], offsets: s.offsets };
+            }),
+          );
           rollouts.forEach((r, i) => {
             const mine = scores.values.slice(scores.offsets[i], scores.offsets[i + 1]);
             expect(mine.length).toBe(r.actions.length);
@@ -143,7 +162,15 @@ describe('rollouts and teacher-forced log-probabilities', () => {
       expect(Math.max(...recurrentGain.map(Math.abs))).toBeGreaterThan(1e-6);
 
       // ... and that gradient is the derivative of the recurrent log-probability (central differences)
-      const valueOf = () => torch.noGrad(() => torch.scope(() => scoreRollouts(m, rollouts, { temperature: OPTIONS.temperature, latentGrad: 'recurrent' }).logProbs.mul(torch.tensor(w, { dtype: 'float64' })).sum().item()));
+      const valueOf = () =>
+        torch.noGrad(() =>
+          torch.scope(() =>
+            scoreRollouts(m, rollouts, { temperature: OPTIONS.temperature, latentGrad: 'recurrent' })
+              .logProbs.mul(torch.tensor(w, { dtype: 'float64' }))
+              .sum()
+              .item(),
+          ),
+        );
       const eps = 1e-6;
       for (const i of [0, 7, 13]) {
         const bump = (d: number) => torch.noGrad(() => torch.scope(() => heads.gain.select(0, i).add_(d)));
@@ -171,7 +198,9 @@ describe('rollouts and teacher-forced log-probabilities', () => {
       for (const r of capped) expect(r.actions.filter((a) => a.kind === 'stop').length).toBe(r.spans.length);
       disposeRollouts(capped);
       const plain = sample(m, 3, { useLatents: false });
-      expect(plain.every((r) => r.spans.length === 0 && r.latents === null && r.actions.every((a) => a.kind === 'token'))).toBe(true);
+      expect(plain.every((r) => r.spans.length === 0 && r.latents === null && r.actions.every((a) => a.kind === 'token'))).toBe(
+        true,
+      );
       for (const r of plain) {
         const tokens = r.actions.length;
         expect(tokens).toBeLessThanOrEqual(OPTIONS.maxNewTokens);
@@ -211,4 +240,3 @@ describe('rollouts and teacher-forced log-probabilities', () => {
     }
   });
 });
-

@@ -3,10 +3,19 @@ import { markedRolloutText, rolloutText } from '../../src/rl/render';
 
 describe('verifiable reward', () => {
   test('1 for the right number after ####, else 0; commas and $ are normalised', () => {
-    expect(computeReward('3 + 4 = 7\n#### 7', 7, 0, REWARD_DEFAULTS)).toMatchObject({ reward: 1, correct: true, wellFormed: true, predicted: 7 });
+    expect(computeReward('3 + 4 = 7\n#### 7', 7, 0, REWARD_DEFAULTS)).toMatchObject({
+      reward: 1,
+      correct: true,
+      wellFormed: true,
+      predicted: 7,
+    });
     expect(computeReward('#### $1,200', 1200, 0, REWARD_DEFAULTS).reward).toBe(1);
     expect(computeReward('it is 7\n#### 8', 7, 0, REWARD_DEFAULTS)).toMatchObject({ reward: 0, correct: false, predicted: 8 });
-    expect(computeReward('the answer is 7', 7, 0, REWARD_DEFAULTS)).toMatchObject({ reward: 0, wellFormed: false, predicted: null });
+    expect(computeReward('the answer is 7', 7, 0, REWARD_DEFAULTS)).toMatchObject({
+      reward: 0,
+      wellFormed: false,
+      predicted: null,
+    });
   });
 
   test("'last-number' grades the last number anywhere", () => {
@@ -30,7 +39,13 @@ describe('rollout text', () => {
   const chars = 'abc #7\n';
   const tokenizer = { decode: (ids: readonly number[]) => ids.map((i) => chars[i]).join('') };
   test('spans become markers whose offsets the report highlights; graded text has none', () => {
-    const r = { tokens: [0, 1, 3, 5], spans: [{ at: 0, latents: 2 }, { at: 2, latents: 1 }] };
+    const r = {
+      tokens: [0, 1, 3, 5],
+      spans: [
+        { at: 0, latents: 2 },
+        { at: 2, latents: 1 },
+      ],
+    };
     const m = markedRolloutText(tokenizer, r);
     expect(m.text).toBe('⟨2 latents⟩ab⟨1 latent⟩ 7');
     expect(m.spans.map(([s, e]) => m.text.slice(s, e))).toEqual(['⟨2 latents⟩', '⟨1 latent⟩']);

@@ -33,9 +33,29 @@ maybe('train rl keeps what it did not create', () => {
       err.mockRestore();
     }
   };
-  const small: Record<string, string> = { steps: '2', group: '2', questions: '1', kl: '0', epochs: '1', lr: '1e-3', 'max-new-tokens': '4', 'eval-examples': '0', 'save-every': '1' };
+  const small: Record<string, string> = {
+    steps: '2',
+    group: '2',
+    questions: '1',
+    kl: '0',
+    epochs: '1',
+    lr: '1e-3',
+    'max-new-tokens': '4',
+    'eval-examples': '0',
+    'save-every': '1',
+  };
   const train = (out: string, over: Record<string, string> = {}) =>
-    cli(['train', 'rl', '--from', fx.phase1.full, '--data', fx.data, '--out', out, ...Object.entries({ ...small, ...over }).flatMap(([k, v]) => [`--${k}`, v])]);
+    cli([
+      'train',
+      'rl',
+      '--from',
+      fx.phase1.full,
+      '--data',
+      fx.data,
+      '--out',
+      out,
+      ...Object.entries({ ...small, ...over }).flatMap(([k, v]) => [`--${k}`, v]),
+    ]);
 
   test('a directory with other files, or the phase-1 run itself, is refused and left as it was', async () => {
     const user = path.join(root, 'user');
@@ -62,7 +82,9 @@ maybe('train rl keeps what it did not create', () => {
 
   test('rollouts longer than max_position_embeddings are refused before sampling', async () => {
     const out = path.join(root, 'too-long');
-    await expect(train(out, { 'max-new-tokens': '40000' })).rejects.toThrow(/maxNewTokens 40000 plus the longest prompt \(\d+ tokens\) exceeds the model's max_position_embeddings \(32768\)/);
+    await expect(train(out, { 'max-new-tokens': '40000' })).rejects.toThrow(
+      /maxNewTokens 40000 plus the longest prompt \(\d+ tokens\) exceeds the model's max_position_embeddings \(32768\)/,
+    );
     expect(fs.readdirSync(out)).toEqual([]);
   });
 

@@ -23,7 +23,20 @@ if (!haveQwenTokenizer) console.log(`skipping RL training tests: no Qwen tokeniz
 const maybe = haveQwenTokenizer ? describe : describe.skip;
 
 type Metric = Record<string, number>;
-const METRIC_FIELDS = ['reward', 'rewardStd', 'accuracy', 'kl', 'clipFraction', 'entropy', 'spansPerAnswer', 'latentsPerSpan', 'tokensPerAnswer', 'loss', 'lr', 'gradNorm'];
+const METRIC_FIELDS = [
+  'reward',
+  'rewardStd',
+  'accuracy',
+  'kl',
+  'clipFraction',
+  'entropy',
+  'spansPerAnswer',
+  'latentsPerSpan',
+  'tokensPerAnswer',
+  'loss',
+  'lr',
+  'gradNorm',
+];
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 maybe('phase 2 (GRPO) on the larger-number task', () => {
@@ -40,8 +53,21 @@ maybe('phase 2 (GRPO) on the larger-number task', () => {
 
   const config = (over: Partial<RlConfig> & { out: string }): RlConfig =>
     resolveRlConfig({
-      from: fx.phase1.full, data: fx.data, steps: 4, questionsPerStep: 4, group: 8, lr: 3e-3, maxNewTokens: 8, microBatchSize: 32,
-      evalEvery: 1000, evalExamples: 0, saveEvery: 1000, sampleEvery: 10, samplesPerStep: 2, ...over, out: path.join(root, over.out),
+      from: fx.phase1.full,
+      data: fx.data,
+      steps: 4,
+      questionsPerStep: 4,
+      group: 8,
+      lr: 3e-3,
+      maxNewTokens: 8,
+      microBatchSize: 32,
+      evalEvery: 1000,
+      evalExamples: 0,
+      saveEvery: 1000,
+      sampleEvery: 10,
+      samplesPerStep: 2,
+      ...over,
+      out: path.join(root, over.out),
     });
 
   test('greedy rollouts of the phase-1 policy are what phase-1 generation produces (full and two-trunk)', async () => {
@@ -50,10 +76,18 @@ maybe('phase 2 (GRPO) on the larger-number task', () => {
       const p = await openRlPolicy(c);
       try {
         const questions = p.train.slice(0, 6);
-        const rollouts = sampleRollouts(p.policy, questions.map((q) => p.promptIds(q)), rolloutOptions(c, p, { temperature: 0 }));
+        const rollouts = sampleRollouts(
+          p.policy,
+          questions.map((q) => p.promptIds(q)),
+          rolloutOptions(c, p, { temperature: 0 }),
+        );
         questions.forEach((q, i) => {
           // the calibrated start offset makes "probability > 1/2" the phase-1 threshold
-          const g = generateWithLatents(p.lm, formatPrompt(q.question), { maxNewTokens: c.maxNewTokens, maxLatents: p.maxLatents, startThreshold: p.lm.heads.startThreshold });
+          const g = generateWithLatents(p.lm, formatPrompt(q.question), {
+            maxNewTokens: c.maxNewTokens,
+            maxLatents: p.maxLatents,
+            startThreshold: p.lm.heads.startThreshold,
+          });
           expect(rollouts[i].tokens).toEqual(g.tokens);
           expect(rollouts[i].spans).toEqual(g.spans.map((s) => ({ at: s.at, latents: s.latents })));
           expect(markedRolloutText(p.lm.tokenizer, rollouts[i]).text).toBe(g.markedText);
@@ -67,7 +101,9 @@ maybe('phase 2 (GRPO) on the larger-number task', () => {
 
   test('the reward rises within 100 steps (full mode, KL to the phase-1 policy)', async () => {
     const started = Date.now();
-    const s = await trainRl(config({ out: 'rise', steps: 100, klCoef: 0.004, evalEvery: 100, evalExamples: 10, saveEvery: 50 }), { quiet: true });
+    const s = await trainRl(config({ out: 'rise', steps: 100, klCoef: 0.004, evalEvery: 100, evalExamples: 10, saveEvery: 50 }), {
+      quiet: true,
+    });
     riseRun = s.out;
     expect(s.stopped).toBe('completed');
     const dir = new RunDir(s.out);
@@ -79,25 +115,44 @@ maybe('phase 2 (GRPO) on the larger-number task', () => {
     const rewards = metrics.map((m) => m.reward);
     const first = mean(rewards.slice(0, 20));
     const last = mean(rewards.slice(-20));
-    console.log(`reward: first 20 steps ${first.toFixed(3)}, last 20 steps ${last.toFixed(3)} (${((Date.now() - started) / 1000).toFixed(1)} s for 100 steps)`);
+    console.log(
+      `reward: first 20 steps ${first.toFixed(3)}, last 20 steps ${last.toFixed(3)} (${((Date.now() - started) / 1000).toFixed(1)} s for 100 steps)`,
+    );
     expect(last).toBeGreaterThan(first + 0.15);
     // samples: rollouts with their spans as highlighted markers
-    const samples = dir.readJsonl<{ step: number; text: string; spans: [number, number][]; reward: number; question: string }>('samples.jsonl');
+    const samples = dir.readJsonl<{ step: number; text: string; spans: [number, number][]; reward: number; question: string }>(
+      'samples.jsonl',
+    );
     expect(samples.length).toBe(2 * 11);
     expect(samples.some((x) => x.spans.length > 0)).toBe(true);
     for (const x of samples) for (const [a, b] of x.spans) expect(x.text.slice(a, b)).toMatch(/^⟨\d+ latents?⟩$/);
     const evals = dir.readJsonl<{ step: number; split: string; accuracy: number }>('evals.jsonl');
     expect(evals).toHaveLength(1);
     expect(evals[0]).toMatchObject({ step: 100, split: 'test' });
-    expect(fs.readdirSync(path.join(s.out, 'checkpoints')).filter((d) => d.startsWith('step-'))).toEqual(['step-00000050', 'step-00000100']);
-    expect(dir.readJson<RlConfig>('config.json')).toMatchObject({ kind: 'rl', mode: 'full', maxLatents: 3, fromCheckpoint: expect.stringContaining('step-00000200') });
+    expect(fs.readdirSync(path.join(s.out, 'checkpoints')).filter((d) => d.startsWith('step-'))).toEqual([
+      'step-00000050',
+      'step-00000100',
+    ]);
+    expect(dir.readJson<RlConfig>('config.json')).toMatchObject({
+      kind: 'rl',
+      mode: 'full',
+      maxLatents: 3,
+      fromCheckpoint: expect.stringContaining('step-00000200'),
+    });
   }, 900_000); // 100 GRPO steps: about a minute on an idle 2-core machine, several when it is shared
 
   test('two-trunk: the language trunk stays bit-identical; the latent copy and the heads learn (recurrent latent gradient)', async () => {
     const original = loadQwen2(path.join(fx.model), { tokenizer: false });
     // The phase-1 two-trunk model is barely trained (no answer is right yet): a cost per latent makes the
     // rewards of a group differ, so that there is something to learn.
-    const c = config({ from: fx.phase1['two-trunk'], out: 'two', steps: 3, latentGrad: 'recurrent', klCoef: 0.004, latentCost: 0.1 });
+    const c = config({
+      from: fx.phase1['two-trunk'],
+      out: 'two',
+      steps: 3,
+      latentGrad: 'recurrent',
+      klCoef: 0.004,
+      latentCost: 0.1,
+    });
     const before = await openRlPolicy(c);
     const decoderBefore = new Map([...before.lm.latentDecoder!.stateDict()].map(([k, v]) => [k, torch.keep(v.clone())]));
     const gainBefore = torch.keep(before.lm.heads.gain.clone());
@@ -113,7 +168,9 @@ maybe('phase 2 (GRPO) on the larger-number task', () => {
         expect(torch.scope(() => p.eq(b).all().item())).toBeTruthy();
         expect(p.grad).toBeNull();
       }
-      const moved = [...lm.latentDecoder!.stateDict()].filter(([k, v]) => torch.scope(() => v.sub(decoderBefore.get(k)!).abs().max().item()) > 0);
+      const moved = [...lm.latentDecoder!.stateDict()].filter(
+        ([k, v]) => torch.scope(() => v.sub(decoderBefore.get(k)!).abs().max().item()) > 0,
+      );
       expect(moved.length).toBeGreaterThan(0);
       expect(torch.scope(() => lm.heads.gain.sub(gainBefore).abs().max().item())).toBeGreaterThan(0);
     } finally {
@@ -133,7 +190,8 @@ maybe('phase 2 (GRPO) on the larger-number task', () => {
     const a = new RunDir(whole.out).readJsonl<Metric>('metrics.jsonl');
     const b = new RunDir(second.out).readJsonl<Metric>('metrics.jsonl');
     expect(b.map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6]);
-    for (let i = 0; i < 6; i++) for (const f of ['reward', 'loss', 'gradNorm', 'kl', 'tokensPerAnswer']) expect(b[i][f]).toBe(a[i][f]);
+    for (let i = 0; i < 6; i++)
+      for (const f of ['reward', 'loss', 'gradNorm', 'kl', 'tokensPerAnswer']) expect(b[i][f]).toBe(a[i][f]);
     // a fresh run does not silently mix with the checkpoints of an earlier one
     await expect(trainRl(config({ out: 'whole', steps: 6 }), { quiet: true })).rejects.toThrow(/already holds a run .*--resume/);
   });
@@ -141,14 +199,19 @@ maybe('phase 2 (GRPO) on the larger-number task', () => {
   test('latent eval of an RL run: greedy and pass@k accuracy with and without latents; the report shows rollouts', async () => {
     const d = await evaluateRlRun(riseRun, { examples: 10, passK: 4, quiet: true });
     expect(d.step).toBe(100);
-    for (const v of [d.accuracy.withLatents, d.accuracy.withoutLatents, d.passAtK!.withLatents, d.passAtK!.withoutLatents]) expect(v).toBeGreaterThanOrEqual(0);
+    for (const v of [d.accuracy.withLatents, d.accuracy.withoutLatents, d.passAtK!.withLatents, d.passAtK!.withoutLatents])
+      expect(v).toBeGreaterThanOrEqual(0);
     expect(d.passAtK!.withLatents).toBeLessThanOrEqual(1);
     expect(d.accuracy.n).toBe(10);
     expect(d.samples.length).toBe(8);
     expect(formatRlDiagnostics(d)).toMatch(/greedy accuracy \(10 test questions\)/);
     const dir = new RunDir(riseRun);
     expect(dir.readJson<{ kind: string }>('diagnostics.json')!.kind).toBe('rl');
-    expect(dir.readJsonl<{ step: number; split: string; passAtK?: number }>('evals.jsonl').at(-1)).toMatchObject({ step: 100, split: 'test', passAtK: d.passAtK!.withLatents });
+    expect(dir.readJsonl<{ step: number; split: string; passAtK?: number }>('evals.jsonl').at(-1)).toMatchObject({
+      step: 100,
+      split: 'test',
+      passAtK: d.passAtK!.withLatents,
+    });
     await writeReport([riseRun], { out: riseRun });
     const html = fs.readFileSync(path.join(riseRun, 'report.html'), 'utf8');
     expect(html).toContain('Reinforcement learning');
@@ -158,8 +221,41 @@ maybe('phase 2 (GRPO) on the larger-number task', () => {
 
   test('`latent train rl` maps its options onto the config and trains', async () => {
     const out = path.join(root, 'cli');
-    const args = ['train', 'rl', '--from', fx.phase1.full, '--data', fx.data, '--out', out, '--steps', '2', '--group', '4', '--questions', '2', '--kl', '0', '--clip', '0.3',
-      '--epochs', '1', '--lr', '1e-3', '--max-new-tokens', '6', '--latent-grad', 'recurrent', '--no-scale-rewards', '--loss-aggregation', 'token', '--eval-examples', '0', '--micro-batch', '3'];
+    const args = [
+      'train',
+      'rl',
+      '--from',
+      fx.phase1.full,
+      '--data',
+      fx.data,
+      '--out',
+      out,
+      '--steps',
+      '2',
+      '--group',
+      '4',
+      '--questions',
+      '2',
+      '--kl',
+      '0',
+      '--clip',
+      '0.3',
+      '--epochs',
+      '1',
+      '--lr',
+      '1e-3',
+      '--max-new-tokens',
+      '6',
+      '--latent-grad',
+      'recurrent',
+      '--no-scale-rewards',
+      '--loss-aggregation',
+      'token',
+      '--eval-examples',
+      '0',
+      '--micro-batch',
+      '3',
+    ];
     const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
       await yargs(args).command(trainCommand).strict().parseAsync();
@@ -167,9 +263,25 @@ maybe('phase 2 (GRPO) on the larger-number task', () => {
       log.mockRestore();
     }
     const c = new RunDir(out).readJson<RlConfig>('config.json')!;
-    expect(c).toMatchObject({ kind: 'rl', steps: 2, group: 4, questionsPerStep: 2, klCoef: 0, clipEpsilon: 0.3, updateEpochs: 1, lr: 1e-3, maxNewTokens: 6, latentGrad: 'recurrent', scaleRewards: false, lossAggregation: 'token', microBatchSize: 3 });
+    expect(c).toMatchObject({
+      kind: 'rl',
+      steps: 2,
+      group: 4,
+      questionsPerStep: 2,
+      klCoef: 0,
+      clipEpsilon: 0.3,
+      updateEpochs: 1,
+      lr: 1e-3,
+      maxNewTokens: 6,
+      latentGrad: 'recurrent',
+      scaleRewards: false,
+      lossAggregation: 'token',
+      microBatchSize: 3,
+    });
     expect(new RunDir(out).readJsonl('metrics.jsonl')).toHaveLength(2);
-    await expect(yargs(['train', 'rl', '--data', fx.data, '--out', out]).command(trainCommand).fail(false).parseAsync()).rejects.toThrow(/--from is required/);
+    await expect(
+      yargs(['train', 'rl', '--data', fx.data, '--out', out]).command(trainCommand).fail(false).parseAsync(),
+    ).rejects.toThrow(/--from is required/);
   });
 
   test('configuration errors name the field', () => {

@@ -11,7 +11,10 @@ const CPU_BF16 = { deviceType: 'cpu', dtype: 'bfloat16' } as const;
 
 function randomTensor(rng: SeededRandom, shape: number[]): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  return torch.tensor(Float32Array.from({ length: n }, () => rng.next() * 2 - 1), { shape });
+  return torch.tensor(
+    Float32Array.from({ length: n }, () => rng.next() * 2 - 1),
+    { shape },
+  );
 }
 
 describe('autocast regions', () => {
@@ -47,9 +50,11 @@ describe('autocast regions', () => {
       expect([torch.isAutocastEnabled('cpu'), torch.getAutocastDtype('cpu')]).toEqual([true, 'float16']);
     });
     expect([torch.isAutocastEnabled('cpu'), torch.getAutocastDtype('cpu')]).toEqual([false, cpuDefault]);
-    expect(() => torch.autocast(CPU_BF16, () => {
-      throw new Error('boom');
-    })).toThrow('boom');
+    expect(() =>
+      torch.autocast(CPU_BF16, () => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
     expect(torch.isAutocastEnabled('cpu')).toBe(false);
   });
 
@@ -77,7 +82,9 @@ describe('autocast regions', () => {
 
   test('bad options are refused; CUDA without a GPU warns and runs disabled, as PyTorch', () => {
     expect(() => torch.autocast({ deviceType: 'mps' as any }, () => 0)).toThrow(/deviceType must be 'cpu' or 'cuda', got mps/);
-    expect(() => torch.autocast({ deviceType: 'cpu', dtype: 'float64' as any }, () => 0)).toThrow(/dtype must be 'bfloat16' or 'float16', got float64/);
+    expect(() => torch.autocast({ deviceType: 'cpu', dtype: 'float64' as any }, () => 0)).toThrow(
+      /dtype must be 'bfloat16' or 'float16', got float64/,
+    );
     if (!torch.cuda.isAvailable()) {
       const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
       expect(torch.autocast({ deviceType: 'cuda' }, () => torch.isAutocastEnabled('cuda'))).toBe(false);
@@ -117,7 +124,7 @@ describe('autocast regions', () => {
 });
 
 describeWithPython('autocast matches torch.autocast', () => {
-  test('bfloat16 matmul and linear give PyTorch\'s values', () => {
+  test("bfloat16 matmul and linear give PyTorch's values", () => {
     torch.scope(() => {
       const rng = new SeededRandom(2);
       const a = randomTensor(rng, [6, 16]);
@@ -279,8 +286,12 @@ describe('GradScaler', () => {
   test('invalid settings are refused; a CUDA scaler without a GPU is disabled with a warning', () => {
     expect(() => new torch.amp.GradScaler({ device: 'cpu', growthFactor: 1 })).toThrow(/growthFactor must be > 1/);
     expect(() => new torch.amp.GradScaler({ device: 'cpu', backoffFactor: 1 })).toThrow(/backoffFactor must be in \(0, 1\)/);
-    expect(() => new torch.amp.GradScaler({ device: 'cpu', growthInterval: 0 })).toThrow(/growthInterval must be a positive integer/);
-    expect(() => new torch.amp.GradScaler({ device: 'cpu', initScale: Infinity })).toThrow(/initScale must be a finite number > 0/);
+    expect(() => new torch.amp.GradScaler({ device: 'cpu', growthInterval: 0 })).toThrow(
+      /growthInterval must be a positive integer/,
+    );
+    expect(() => new torch.amp.GradScaler({ device: 'cpu', initScale: Infinity })).toThrow(
+      /initScale must be a finite number > 0/,
+    );
     if (!torch.cuda.isAvailable()) {
       const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
       expect(new torch.amp.GradScaler().isEnabled()).toBe(false);

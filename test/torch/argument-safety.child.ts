@@ -53,11 +53,15 @@ function run(): Record<string, unknown> {
     case 'shape-getter-detaches-buffer': {
       // 64 MiB: large enough that freeing the buffer returns its pages to the system.
       let data: Float32Array | null = new Float32Array(16 << 20).fill(1);
-      const shape = arrayWithGetter(16 << 20, () => {
-        structuredClone(data!.buffer, { transfer: [data!.buffer as ArrayBuffer] });
-        data = null;
-        (globalThis as { gc?: () => void }).gc?.();
-      }, 1);
+      const shape = arrayWithGetter(
+        16 << 20,
+        () => {
+          structuredClone(data!.buffer, { transfer: [data!.buffer as ArrayBuffer] });
+          data = null;
+          (globalThis as { gc?: () => void }).gc?.();
+        },
+        1,
+      );
       try {
         const t = native.fromBytes(data, 'float32', shape);
         return { made: typeof t };

@@ -9,7 +9,8 @@ const CHILD = path.join(__dirname, 'argument-safety.child.ts');
 
 function runScenario(name: string): Record<string, unknown> {
   const r = runTsChild(CHILD, [name], { nodeArgs: ['--expose-gc'] });
-  if (r.status !== 0) throw new Error(`scenario ${name} exited with status ${r.status}, signal ${r.signal}\n${r.stderr.slice(-2000)}`);
+  if (r.status !== 0)
+    throw new Error(`scenario ${name} exited with status ${r.status}, signal ${r.signal}\n${r.stderr.slice(-2000)}`);
   const last = r.stdout.trim().split('\n').pop()!;
   return JSON.parse(last);
 }

@@ -69,7 +69,10 @@ describe('backward', () => {
     scoped(() => {
       const a = torch.ones([1], { requiresGrad: true });
       const b = torch.ones([1], { requiresGrad: true });
-      a.mul(b).mul(3).sum().backward(null, { inputs: [b] });
+      a.mul(b)
+        .mul(3)
+        .sum()
+        .backward(null, { inputs: [b] });
       expect(a.grad).toBeNull();
       expect(values(b.grad)).toEqual([3]);
     }));
@@ -196,7 +199,9 @@ describe('detach and requiresGrad_', () => {
       expect(x.requiresGrad).toBe(false);
       const y = torch.ones([2], { requiresGrad: true }).mul(2);
       expect(() => y.requiresGrad_(false)).toThrow(/you can only change requires_grad flags of leaf variables/);
-      expect(() => torch.tensor([1, 2]).requiresGrad_()).toThrow(/Only Tensors of floating point and complex dtype can require gradients/);
+      expect(() => torch.tensor([1, 2]).requiresGrad_()).toThrow(
+        /Only Tensors of floating point and complex dtype can require gradients/,
+      );
     }));
 });
 
@@ -210,9 +215,15 @@ describeWithPython('gradients match PyTorch', () => {
       const w2 = torch.randn([4, 8]).mul(0.5).requiresGrad_();
       const target = torch.tensor([0, 3, 1, 1, 2, -100]);
       const inputs = { x, w1, b1, w2, target };
-      const encoded = Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, encodeTensor(t, { requiresGrad: t.requiresGrad })]));
+      const encoded = Object.fromEntries(
+        Object.entries(inputs).map(([k, t]) => [k, encodeTensor(t, { requiresGrad: t.requiresGrad })]),
+      );
       const python = evalTorch(
-        { grads: 'torch.autograd.grad(loss, [w1, b1, w2])', loss: 'loss', hess: 'torch.autograd.grad(torch.autograd.grad((w2 ** 3).sum(), w2, create_graph=True)[0].sum(), w2)' },
+        {
+          grads: 'torch.autograd.grad(loss, [w1, b1, w2])',
+          loss: 'loss',
+          hess: 'torch.autograd.grad(torch.autograd.grad((w2 ** 3).sum(), w2, create_graph=True)[0].sum(), w2)',
+        },
         encoded,
         'h = F.gelu(F.linear(x, w1, b1))\nloss = F.cross_entropy(F.linear(h, w2), target, label_smoothing=0.05)',
       );

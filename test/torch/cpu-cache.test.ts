@@ -13,13 +13,18 @@ describe('torch.cpu caching allocator', () => {
 
   it('reuses the block a freed large tensor held for the next tensor of the same size class', () => {
     const before = torch.cpu.cacheStats();
-    torch.scope(() => void torch.ones([4 * MiB / 4]));
+    torch.scope(() => void torch.ones([(4 * MiB) / 4]));
     const freed = torch.cpu.cacheStats();
     expect(freed.misses).toBe(before.misses + 1);
     expect(freed.cachedBytes).toBe(4 * MiB);
     // A slightly smaller request rounds up to the same 2 MiB class and gets the cached block.
-    const sum = torch.scope(() => torch.full([4 * MiB / 4 - 1000], 2, { dtype: 'float32' }).sum().item());
-    expect(sum).toBe(2 * (4 * MiB / 4 - 1000));
+    const sum = torch.scope(() =>
+      torch
+        .full([(4 * MiB) / 4 - 1000], 2, { dtype: 'float32' })
+        .sum()
+        .item(),
+    );
+    expect(sum).toBe(2 * ((4 * MiB) / 4 - 1000));
     const reused = torch.cpu.cacheStats();
     expect(reused.hits).toBe(freed.hits + 1);
     expect(reused.misses).toBe(freed.misses);
@@ -58,7 +63,10 @@ describe('torch.cpu caching allocator', () => {
     // A fresh process (cpu-cache.child.ts): the peak is process-wide, and earlier tests in this worker raise it.
     const r = runTsChild(join(__dirname, 'cpu-cache.child.ts'), []);
     expect(r.status).toBe(0);
-    const { afterSizes, withKept } = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { afterSizes: number; withKept: number };
+    const { afterSizes, withKept } = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as {
+      afterSizes: number;
+      withKept: number;
+    };
     // One tensor live at a time: the cache holds at most the largest class (14 MiB), not all five.
     expect(afterSizes).toBeLessThanOrEqual(14 * MiB);
     expect(withKept).toBeLessThanOrEqual(14 * MiB);

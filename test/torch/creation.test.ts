@@ -9,12 +9,29 @@ const scoped = <T>(fn: () => T): T => torch.scope(fn);
 
 describe('torch.tensor from nested arrays', () => {
   const cases: [string, torch.NestedArray, DType, number[]][] = [
-    ['integers infer int64', [[1, 2], [3, 4]], 'int64', [2, 2]],
+    [
+      'integers infer int64',
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      'int64',
+      [2, 2],
+    ],
     ['any fraction infers float32', [1, 2.5, 3], 'float32', [3]],
     ['booleans infer bool', [true, false, true], 'bool', [3]],
     ['bigints infer int64', [1n, -2n], 'int64', [2]],
     ['empty infers float32', [], 'float32', [0]],
-    ['3-D', [[[1], [2]], [[3], [4]], [[5], [6]]], 'int64', [3, 2, 1]],
+    [
+      '3-D',
+      [
+        [[1], [2]],
+        [[3], [4]],
+        [[5], [6]],
+      ],
+      'int64',
+      [3, 2, 1],
+    ],
   ];
   test.each(cases)('%s', (_name, data, dtype, shape) =>
     scoped(() => {
@@ -82,7 +99,10 @@ describe('torch.tensor from typed arrays', () => {
       const t = torch.tensor(src, { shape: [2, 3] });
       src[0] = 100;
       expect(t.shape).toEqual([2, 3]);
-      expect(t.tolist()).toEqual([[1, 2, 3], [4, 5, 6]]);
+      expect(t.tolist()).toEqual([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]);
     }));
 
   test('a view with a byte offset reads only its own elements', () =>
@@ -92,7 +112,9 @@ describe('torch.tensor from typed arrays', () => {
     }));
 
   test('shape must match the element count; unsupported typed arrays are rejected', () => {
-    expect(() => torch.tensor(new Float32Array(6), { shape: [4, 2] })).toThrow(/holds 24 bytes but shape \[4, 2\] of float32 needs 32/);
+    expect(() => torch.tensor(new Float32Array(6), { shape: [4, 2] })).toThrow(
+      /holds 24 bytes but shape \[4, 2\] of float32 needs 32/,
+    );
     expect(() => torch.tensor(new Uint32Array(2))).toThrow(/unsupported typed array Uint32Array/);
   });
 
@@ -150,8 +172,16 @@ describe('every dtype round-trips', () => {
     scoped(() => {
       // Compared by name: the addon makes them in Node's realm, not jest's sandbox.
       const expected: [DType, string][] = [
-        ['float32', 'Float32Array'], ['float64', 'Float64Array'], ['bfloat16', 'Float32Array'], ['float16', 'Float32Array'], ['int32', 'Int32Array'],
-        ['int64', 'BigInt64Array'], ['int16', 'Int16Array'], ['int8', 'Int8Array'], ['uint8', 'Uint8Array'], ['bool', 'Uint8Array'],
+        ['float32', 'Float32Array'],
+        ['float64', 'Float64Array'],
+        ['bfloat16', 'Float32Array'],
+        ['float16', 'Float32Array'],
+        ['int32', 'Int32Array'],
+        ['int64', 'BigInt64Array'],
+        ['int16', 'Int16Array'],
+        ['int8', 'Int8Array'],
+        ['uint8', 'Uint8Array'],
+        ['bool', 'Uint8Array'],
       ];
       for (const [dtype, name] of expected) expect(torch.zeros([2], { dtype }).toTypedArray().constructor.name).toBe(name);
     }));
@@ -161,14 +191,24 @@ describe('factories', () => {
   test('zeros, ones, full, empty', () =>
     scoped(() => {
       const z = torch.zeros([2, 3]);
-      expect([z.shape, z.dtype, z.tolist()]).toEqual([[2, 3], 'float32', [[0, 0, 0], [0, 0, 0]]]);
+      expect([z.shape, z.dtype, z.tolist()]).toEqual([
+        [2, 3],
+        'float32',
+        [
+          [0, 0, 0],
+          [0, 0, 0],
+        ],
+      ]);
       const o = torch.ones(3, { dtype: 'int32' });
       expect([o.shape, o.dtype, o.tolist()]).toEqual([[3], 'int32', [1, 1, 1]]);
       // full infers its dtype from the fill value, as torch.full does
       expect(torch.full([2], 7).dtype).toBe('int64');
       expect(torch.full([2], 2.5).tolist()).toEqual([2.5, 2.5]);
       expect(torch.full([1], true).dtype).toBe('bool');
-      expect(torch.full([2, 2], -1, { dtype: 'float64' }).tolist()).toEqual([[-1, -1], [-1, -1]]);
+      expect(torch.full([2, 2], -1, { dtype: 'float64' }).tolist()).toEqual([
+        [-1, -1],
+        [-1, -1],
+      ]);
       const e = torch.empty([4, 0, 2], { dtype: 'int8' });
       expect([e.shape, e.dtype, e.numel()]).toEqual([[4, 0, 2], 'int8', 0]);
       expect(torch.empty([3]).shape).toEqual([3]);
@@ -185,8 +225,15 @@ describe('factories', () => {
       const l = torch.linspace(0, 1, 5);
       expect([l.dtype, l.tolist()]).toEqual(['float32', [0, 0.25, 0.5, 0.75, 1]]);
       expect(torch.linspace(-1, 1, 3, { dtype: 'float64' }).tolist()).toEqual([-1, 0, 1]);
-      expect(torch.eye(3).tolist()).toEqual([[1, 0, 0], [0, 1, 0], [0, 0, 1]]);
-      expect(torch.eye(2, 3, { dtype: 'int64' }).tolist()).toEqual([[1, 0, 0], [0, 1, 0]]);
+      expect(torch.eye(3).tolist()).toEqual([
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+      ]);
+      expect(torch.eye(2, 3, { dtype: 'int64' }).tolist()).toEqual([
+        [1, 0, 0],
+        [0, 1, 0],
+      ]);
     }));
 
   test('rand, randn, randint have the right shape, range and moments', () =>
@@ -213,12 +260,32 @@ describe('factories', () => {
   test('*Like forms copy shape and dtype unless told otherwise', () =>
     scoped(() => {
       const x = torch.ones([2, 3], { dtype: 'float64' });
-      const like = [torch.zerosLike(x), torch.onesLike(x), torch.fullLike(x, 4), torch.emptyLike(x), torch.randLike(x), torch.randnLike(x), torch.randintLike(x, 5)];
+      const like = [
+        torch.zerosLike(x),
+        torch.onesLike(x),
+        torch.fullLike(x, 4),
+        torch.emptyLike(x),
+        torch.randLike(x),
+        torch.randnLike(x),
+        torch.randintLike(x, 5),
+      ];
       for (const t of like) expect([t.shape, t.dtype, t.device]).toEqual([[2, 3], 'float64', 'cpu']);
-      expect(torch.zerosLike(x).tolist()).toEqual([[0, 0, 0], [0, 0, 0]]);
-      expect(torch.fullLike(x, 4).tolist()).toEqual([[4, 4, 4], [4, 4, 4]]);
+      expect(torch.zerosLike(x).tolist()).toEqual([
+        [0, 0, 0],
+        [0, 0, 0],
+      ]);
+      expect(torch.fullLike(x, 4).tolist()).toEqual([
+        [4, 4, 4],
+        [4, 4, 4],
+      ]);
       const ints = torch.onesLike(x, { dtype: 'int32' });
-      expect([ints.dtype, ints.tolist()]).toEqual(['int32', [[1, 1, 1], [1, 1, 1]]]);
+      expect([ints.dtype, ints.tolist()]).toEqual([
+        'int32',
+        [
+          [1, 1, 1],
+          [1, 1, 1],
+        ],
+      ]);
       const ri = torch.randintLike(x, 2, 4, { dtype: 'int64' });
       expect(ri.dtype).toBe('int64');
       expect(flatValues(ri).every((v) => v === 2 || v === 3)).toBe(true);
@@ -269,9 +336,17 @@ describe('readback and copies', () => {
       const c = t.contiguous();
       expect(c.isContiguous()).toBe(true);
       expect(c.stride()).toEqual([2, 1]);
-      expect(c.tolist()).toEqual([[0, 3], [1, 4], [2, 5]]);
+      expect(c.tolist()).toEqual([
+        [0, 3],
+        [1, 4],
+        [2, 5],
+      ]);
       // the strided view reads back in logical order too
-      expect(t.tolist()).toEqual([[0, 3], [1, 4], [2, 5]]);
+      expect(t.tolist()).toEqual([
+        [0, 3],
+        [1, 4],
+        [2, 5],
+      ]);
     }));
 
   test('clone owns its memory; views share it', () =>
@@ -289,7 +364,16 @@ describe('readback and copies', () => {
   test('metadata accessors', () =>
     scoped(() => {
       const x = torch.zeros([2, 3, 4], { dtype: 'int16' });
-      expect([x.dim(), x.ndim, x.numel(), x.size(), x.size(-1), x.size(0), x.device, x.isCuda]).toEqual([3, 3, 24, [2, 3, 4], 4, 2, 'cpu', false]);
+      expect([x.dim(), x.ndim, x.numel(), x.size(), x.size(-1), x.size(0), x.device, x.isCuda]).toEqual([
+        3,
+        3,
+        24,
+        [2, 3, 4],
+        4,
+        2,
+        'cpu',
+        false,
+      ]);
       expect(() => x.size(3)).toThrow(/dimension 3 out of range/);
     }));
 });

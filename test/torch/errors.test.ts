@@ -38,15 +38,43 @@ describeWithPython('error types match PyTorch', () => {
     ['select index out of range', () => a.select(0, 5), 'a.select(0, 5)'],
     ['dimension out of range', () => a.sum(5), 'a.sum(5)'],
     ['unsqueeze dimension out of range', () => a.unsqueeze(4), 'a.unsqueeze(4)'],
-    ['indexSelect index out of range', () => torch.indexSelect(a, 0, torch.tensor([7])), 'torch.index_select(a, 0, torch.tensor([7]))'],
-    ['gather index out of bounds', () => torch.gather(a, 1, torch.tensor([[0, 5, 0], [0, 0, 0]])), 'torch.gather(a, 1, torch.tensor([[0, 5, 0], [0, 0, 0]]))'],
+    [
+      'indexSelect index out of range',
+      () => torch.indexSelect(a, 0, torch.tensor([7])),
+      'torch.index_select(a, 0, torch.tensor([7]))',
+    ],
+    [
+      'gather index out of bounds',
+      () =>
+        torch.gather(
+          a,
+          1,
+          torch.tensor([
+            [0, 5, 0],
+            [0, 0, 0],
+          ]),
+        ),
+      'torch.gather(a, 1, torch.tensor([[0, 5, 0], [0, 0, 0]]))',
+    ],
     ['embedding index out of range', () => torch.embedding(a, torch.tensor([5])), 'F.embedding(torch.tensor([5]), a)'],
-    ['cross-entropy target out of bounds', () => torch.crossEntropyLoss(a, torch.tensor([1, 9])), 'F.cross_entropy(a, torch.tensor([1, 9]))'],
+    [
+      'cross-entropy target out of bounds',
+      () => torch.crossEntropyLoss(a, torch.tensor([1, 9])),
+      'F.cross_entropy(a, torch.tensor([1, 9]))',
+    ],
     ['narrow past the end', () => a.narrow(1, 2, 5), 'a.narrow(1, 2, 5)'],
     ['topk k too large', () => a.topk(5), 'a.topk(5)'],
-    ['negative multinomial weights', () => torch.multinomial(torch.tensor([-1, 1], { dtype: 'float32' }), 1), 'torch.multinomial(torch.tensor([-1.0, 1.0]), 1)'],
+    [
+      'negative multinomial weights',
+      () => torch.multinomial(torch.tensor([-1, 1], { dtype: 'float32' }), 1),
+      'torch.multinomial(torch.tensor([-1.0, 1.0]), 1)',
+    ],
     ['in-place result type', () => torch.tensor([1, 2]).add_(0.5), 'torch.tensor([1, 2]).add_(0.5)'],
-    ['cholesky of a non-positive-definite matrix', () => torch.linalgCholesky(torch.eye(2).neg()), 'torch.linalg.cholesky(-torch.eye(2))'],
+    [
+      'cholesky of a non-positive-definite matrix',
+      () => torch.linalgCholesky(torch.eye(2).neg()),
+      'torch.linalg.cholesky(-torch.eye(2))',
+    ],
     ['wrong argument type', () => torch.add(a, 'x' as unknown as Tensor), "torch.add(a, 'x')"],
     ['too many arguments', () => (torch.relu as (...args: unknown[]) => Tensor)(a, a), 'torch.relu(a, a)'],
     ['missing argument', () => (torch.add as (...args: unknown[]) => Tensor)(a), 'torch.add(a)'],
@@ -72,7 +100,9 @@ describe('argument errors', () => {
     const err = torchError(() => torch.add(a, 'x' as unknown as Tensor));
     expect(err).toBeInstanceOf(torch.TorchTypeError);
     expect(err.name).toBe('TypeError');
-    expect(err.message).toContain('add() received an invalid combination of arguments: (Tensor(shape=[2,3], dtype=float32, device=cpu), "x")');
+    expect(err.message).toContain(
+      'add() received an invalid combination of arguments: (Tensor(shape=[2,3], dtype=float32, device=cpu), "x")',
+    );
     expect(err.message).toContain('add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor');
     expect(err.message).toContain('add.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor');
   });
@@ -103,7 +133,9 @@ describe('argument errors', () => {
     const err = torchError(() => relu(a._h));
     expect(err.name).toBe('TypeError');
     expect(err.message).toMatch(/^aten::relu: argument 'self' must be a Tensor, got \d+/);
-    expect(torchError(() => torch.ops('aten::add', 'Scalar')(a, a)).message).toMatch(/argument 'other' must be a non-Tensor value/);
+    expect(torchError(() => torch.ops('aten::add', 'Scalar')(a, a)).message).toMatch(
+      /argument 'other' must be a non-Tensor value/,
+    );
     expect(torchError(() => torch.ops('aten::cat')([a, 1])).message).toMatch(/argument 'tensors' must be an array of Tensors/);
     expect(torch.ops('aten::cat')([a, a]).shape).toEqual([4, 3]);
   });
@@ -144,8 +176,12 @@ describe('unknown names', () => {
     const fromFactory = torchError(() => torch.zeros([2], { dtype: 'float99' as never }));
     expect(fromFactory.name).toBe('TypeError');
     expect(fromFactory.message).toMatch(/^zeros\(\): unknown dtype "float99" \(expected one of float32, float64, bfloat16/);
-    expect(torchError(() => torch.tensor([1], { dtype: 'float99' as never })).message).toMatch(/^torch\.tensor\(\): unknown dtype "float99"/);
-    expect(torchError(() => torch.fromBytes(new Uint8Array(4), 'float99' as never, [1])).message).toMatch(/unknown dtype 'float99'/);
+    expect(torchError(() => torch.tensor([1], { dtype: 'float99' as never })).message).toMatch(
+      /^torch\.tensor\(\): unknown dtype "float99"/,
+    );
+    expect(torchError(() => torch.fromBytes(new Uint8Array(4), 'float99' as never, [1])).message).toMatch(
+      /unknown dtype 'float99'/,
+    );
   });
 
   test('unknown device strings', () => {
@@ -189,7 +225,9 @@ describe('disposed tensors', () => {
   });
 
   test('the error message marks which argument was disposed', () => {
-    expect(torchError(() => torch.cat([a, disposed()])).message).toMatch(/in aten::cat\(arg0: \[Tensor\[\[2, 3\], float32, cpu\], <disposed tensor>\]\)/);
+    expect(torchError(() => torch.cat([a, disposed()])).message).toMatch(
+      /in aten::cat\(arg0: \[Tensor\[\[2, 3\], float32, cpu\], <disposed tensor>\]\)/,
+    );
   });
 });
 
@@ -231,14 +269,16 @@ describe('JS values that cannot become torch values', () => {
   });
 
   test('BigInt beyond int64 is refused; within int64 is accepted', () => {
-    expect(torchError(() => a.select(0, 2n ** 70n as never)).message).toMatch(/^integer out of the int64 range/);
-    expect(torchError(() => a.add(2n ** 64n as never)).message).toMatch(/^integer out of the int64 range/);
-    expect(torchError(() => torch.full([1], -(2n ** 63n) - 1n as never)).name).toBe('TypeError');
+    expect(torchError(() => a.select(0, (2n ** 70n) as never)).message).toMatch(/^integer out of the int64 range/);
+    expect(torchError(() => a.add((2n ** 64n) as never)).message).toMatch(/^integer out of the int64 range/);
+    expect(torchError(() => torch.full([1], (-(2n ** 63n) - 1n) as never)).name).toBe('TypeError');
     expect(a.select(0, 1n as never).shape).toEqual([3]);
-    expect(torch.full([1], 2n ** 62n as never).toTypedArray()).toEqual(new BigInt64Array([2n ** 62n]));
+    expect(torch.full([1], (2n ** 62n) as never).toTypedArray()).toEqual(new BigInt64Array([2n ** 62n]));
   });
 
   test('integers beyond 2^53 must be BigInts', () => {
-    expect(torchError(() => a.select(0, 2 ** 60)).message).toMatch(/integer beyond 2\^53 cannot be passed as a JS number; use a BigInt/);
+    expect(torchError(() => a.select(0, 2 ** 60)).message).toMatch(
+      /integer beyond 2\^53 cannot be passed as a JS number; use a BigInt/,
+    );
   });
 });

@@ -9,23 +9,57 @@ import { encodeTensor, evalTorch, type PyResults } from '../helpers/torch-python
 // differ) and applies `py`, as JS applies `then` (for the autograd suffixes).
 type Case = { name: string; make: () => torch.Tensor; then?: (x: torch.Tensor) => torch.Tensor; py?: string };
 const cases: Case[] = [
-  { name: 'small ints 2-D', make: () => torch.tensor([[1, 2], [3, -4]]) },
+  {
+    name: 'small ints 2-D',
+    make: () =>
+      torch.tensor([
+        [1, 2],
+        [3, -4],
+      ]),
+  },
   { name: 'int64 scalar', make: () => torch.tensor(7) },
   { name: 'float scalar', make: () => torch.tensor(2.5) },
   { name: 'tiny float scalar', make: () => torch.tensor(1e-5) },
-  { name: 'floats', make: () => torch.tensor([[1.5, 2.25], [-3.125, 4]], { dtype: 'float32' }) },
+  {
+    name: 'floats',
+    make: () =>
+      torch.tensor(
+        [
+          [1.5, 2.25],
+          [-3.125, 4],
+        ],
+        { dtype: 'float32' },
+      ),
+  },
   { name: 'integral floats', make: () => torch.tensor([1, 2, -3], { dtype: 'float32' }) },
   { name: 'integral floats over 1000x range (sci)', make: () => torch.tensor([1, 10000], { dtype: 'float32' }) },
   { name: 'mixed magnitudes (sci)', make: () => torch.tensor([1e-5, 1, 1234.5], { dtype: 'float32' }) },
   { name: 'large values (sci)', make: () => torch.tensor([1e9, 2.5], { dtype: 'float64' }) },
-  { name: 'tiny values (sci)', make: () => torch.tensor([[3e-7, -2e-6], [0, 1e-30]], { dtype: 'float64' }) },
+  {
+    name: 'tiny values (sci)',
+    make: () =>
+      torch.tensor(
+        [
+          [3e-7, -2e-6],
+          [0, 1e-30],
+        ],
+        { dtype: 'float64' },
+      ),
+  },
   { name: 'nan and infinities', make: () => torch.tensor([NaN, 1, Infinity, -Infinity], { dtype: 'float32' }) },
   { name: 'nan with fractions', make: () => torch.tensor([NaN, 0.5, -Infinity], { dtype: 'float32' }) },
   { name: 'all zeros', make: () => torch.zeros([3]) },
   { name: 'negative zero', make: () => torch.tensor([-0, 1.5], { dtype: 'float32' }) },
   { name: 'round half to even', make: () => torch.tensor([0.03125, 1.03125, -2.00005], { dtype: 'float64' }) },
   { name: 'rounding carries into the exponent', make: () => torch.tensor([9.99996e-5, 1], { dtype: 'float64' }) },
-  { name: 'bool', make: () => torch.tensor([[true, false], [false, true]]) },
+  {
+    name: 'bool',
+    make: () =>
+      torch.tensor([
+        [true, false],
+        [false, true],
+      ]),
+  },
   { name: 'float64', make: () => torch.tensor([1.5, 2.5], { dtype: 'float64' }) },
   { name: 'int32', make: () => torch.tensor([1, -20, 300], { dtype: 'int32' }) },
   { name: 'int8', make: () => torch.tensor([-128, 0, 127], { dtype: 'int8' }) },
@@ -48,7 +82,11 @@ const cases: Case[] = [
   {
     name: 'grad_fn',
     make: () => torch.tensor([1.5, 2]),
-    then: (x) => x.requiresGrad_().mul(torch.tensor([2.0, 3.0])).sum(),
+    then: (x) =>
+      x
+        .requiresGrad_()
+        .mul(torch.tensor([2.0, 3.0]))
+        .sum(),
     py: '(x.requires_grad_(True) * torch.tensor([2.0, 3.0])).sum()',
   },
   {

@@ -6,13 +6,24 @@
 import '../helpers/one-thread';
 import * as torch from '../../src/torch';
 import * as generated from '../../src/torch/generated/ops';
-import { describeArgs, KNOWN_OFFENDERS, NOT_FUZZED, OperatorFuzzer, OUT_OF_RANGE_INDEX, parseSchemaArgs } from '../helpers/op-fuzz';
+import {
+  describeArgs,
+  KNOWN_OFFENDERS,
+  NOT_FUZZED,
+  OperatorFuzzer,
+  OUT_OF_RANGE_INDEX,
+  parseSchemaArgs,
+} from '../helpers/op-fuzz';
 
 const SEED = 20240611;
 const CALLS = 3000;
 
 test('schemas are parsed from the overload error, defaults with commas included', () => {
-  expect(parseSchemaArgs('max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=[0, 0], bool ceil_mode=False) -> Tensor')).toEqual([
+  expect(
+    parseSchemaArgs(
+      'max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=[0, 0], bool ceil_mode=False) -> Tensor',
+    ),
+  ).toEqual([
     { type: 'Tensor', name: 'self', hasDefault: false, kwOnly: false },
     { type: 'int[2]', name: 'kernel_size', hasDefault: false, kwOnly: false },
     { type: 'int[2]', name: 'stride', hasDefault: true, kwOnly: false },
@@ -50,7 +61,8 @@ test(`${CALLS} random operator calls each return or throw a TorchError`, () => {
   expect(count((k) => k.startsWith('junk:'))).toBeGreaterThan(CALLS * 0.15);
   expect(opsCalled.size).toBeGreaterThan(700);
   const kinds = new Set([...outcomes.keys()].map((k) => k.split(':')[1]));
-  for (const kind of ['TypeError', 'RuntimeError', 'IndexError', 'DisposedTensorError', 'NotImplementedError']) expect(kinds).toContain(kind);
+  for (const kind of ['TypeError', 'RuntimeError', 'IndexError', 'DisposedTensorError', 'NotImplementedError'])
+    expect(kinds).toContain(kind);
   // Every tensor made along the way, including by calls that failed half-way, was freed.
   expect(torch.memory().liveTensors).toBe(liveBefore);
 });
@@ -73,7 +85,10 @@ describe.each([
       } catch (e) {
         thrown = e;
       }
-      expect({ call: `${name}(${describeArgs(args)})`, threw: thrown instanceof torch.TorchError ? thrown.name : String(thrown) }).toEqual({
+      expect({
+        call: `${name}(${describeArgs(args)})`,
+        threw: thrown instanceof torch.TorchError ? thrown.name : String(thrown),
+      }).toEqual({
         call: `${name}(${describeArgs(args)})`,
         threw: expect.stringMatching(/^(ValueError|IndexError|RuntimeError|TypeError|NotImplementedError)$/),
       });

@@ -27,32 +27,100 @@ const awayFrom = (points: number[], ...shape: number[]): InputSpec => ({ shape, 
 
 const CASES: Case[] = [
   // arithmetic with broadcasting
-  { name: 'add (broadcast)', inputs: [[2, 3, 4], [3, 1]], fn: (a, b) => a.add(b) },
+  {
+    name: 'add (broadcast)',
+    inputs: [
+      [2, 3, 4],
+      [3, 1],
+    ],
+    fn: (a, b) => a.add(b),
+  },
   { name: 'sub (broadcast, alpha)', inputs: [[2, 3], [3]], fn: (a, b) => torch.sub(a, b, { alpha: 0.5 }) },
-  { name: 'mul (broadcast both ways)', inputs: [[4, 1, 3], [1, 2, 3]], fn: (a, b) => a.mul(b) },
+  {
+    name: 'mul (broadcast both ways)',
+    inputs: [
+      [4, 1, 3],
+      [1, 2, 3],
+    ],
+    fn: (a, b) => a.mul(b),
+  },
   { name: 'div (broadcast)', inputs: [[2, 3], positive(2, 1)], fn: (a, b) => a.div(b) },
   // matrix products
-  { name: 'matmul (batched @ matrix)', inputs: [[2, 3, 4], [4, 5]], fn: (a, b) => torch.matmul(a, b) },
+  {
+    name: 'matmul (batched @ matrix)',
+    inputs: [
+      [2, 3, 4],
+      [4, 5],
+    ],
+    fn: (a, b) => torch.matmul(a, b),
+  },
   { name: 'matmul (matrix @ vector)', inputs: [[3, 4], [4]], fn: (a, b) => a.matmul(b) },
-  { name: 'bmm', inputs: [[2, 3, 4], [2, 4, 2]], fn: (a, b) => torch.bmm(a, b) },
+  {
+    name: 'bmm',
+    inputs: [
+      [2, 3, 4],
+      [2, 4, 2],
+    ],
+    fn: (a, b) => torch.bmm(a, b),
+  },
   { name: 'linear (weight, bias)', inputs: [[2, 3, 4], [5, 4], [5]], fn: (x, w, b) => F.linear(x, w, b) },
   // normalisations and losses
   { name: 'softmax', inputs: [[3, 5]], fn: (x) => F.softmax(x, -1) },
-  { name: 'softmax over a causal -inf mask', inputs: [[4, 4]], fn: (x) => F.softmax(x.maskedFill(torch.triu(torch.ones([4, 4], { dtype: 'bool' }), 1), -Infinity), -1) },
+  {
+    name: 'softmax over a causal -inf mask',
+    inputs: [[4, 4]],
+    fn: (x) => F.softmax(x.maskedFill(torch.triu(torch.ones([4, 4], { dtype: 'bool' }), 1), -Infinity), -1),
+  },
   { name: 'logSoftmax', inputs: [[4, 3]], fn: (x) => F.logSoftmax(x, 0) },
   { name: 'logsumexp', inputs: [[3, 5]], fn: (x) => torch.logsumexp(x, -1) },
   { name: 'crossEntropy (ignoreIndex -100)', inputs: [[4, 3]], fn: (x) => F.crossEntropy(x, long([0, 2, -100, 1])) },
   {
     name: 'crossEntropy ([N, C, T], sum, labelSmoothing, ignoreIndex 2)',
     inputs: [[2, 3, 4]],
-    fn: (x) => F.crossEntropy(x, long([[0, 1, 2, 1], [2, 2, 0, 1]]), { ignoreIndex: 2, reduction: 'sum', labelSmoothing: 0.1 }),
+    fn: (x) =>
+      F.crossEntropy(
+        x,
+        long([
+          [0, 1, 2, 1],
+          [2, 2, 0, 1],
+        ]),
+        { ignoreIndex: 2, reduction: 'sum', labelSmoothing: 0.1 },
+      ),
   },
-  { name: 'nllLoss (ignoreIndex -1)', inputs: [[3, 4]], fn: (x) => F.nllLoss(F.logSoftmax(x, 1), long([1, -1, 3]), { ignoreIndex: -1 }) },
+  {
+    name: 'nllLoss (ignoreIndex -1)',
+    inputs: [[3, 4]],
+    fn: (x) => F.nllLoss(F.logSoftmax(x, 1), long([1, -1, 3]), { ignoreIndex: -1 }),
+  },
   { name: 'rmsNorm (nn.rmsNorm)', inputs: [[2, 3, 8], [8]], fn: (x, w) => torch.nn.rmsNorm(x, w, 1e-6) },
   { name: 'layerNorm (weight, bias)', inputs: [[2, 5], [5], [5]], fn: (x, w, b) => torch.layerNorm(x, [5], w, b, 1e-5) },
   // lookups
-  { name: 'embedding (repeated ids)', inputs: [[5, 3]], fn: (w) => F.embedding(long([[0, 2, 2], [4, 0, 1]]), w) },
-  { name: 'gather', inputs: [[3, 4]], fn: (x) => torch.gather(x, 1, long([[0, 3], [1, 1], [2, 0]])) },
+  {
+    name: 'embedding (repeated ids)',
+    inputs: [[5, 3]],
+    fn: (w) =>
+      F.embedding(
+        long([
+          [0, 2, 2],
+          [4, 0, 1],
+        ]),
+        w,
+      ),
+  },
+  {
+    name: 'gather',
+    inputs: [[3, 4]],
+    fn: (x) =>
+      torch.gather(
+        x,
+        1,
+        long([
+          [0, 3],
+          [1, 1],
+          [2, 0],
+        ]),
+      ),
+  },
   { name: 'indexSelect (repeated index)', inputs: [[4, 3]], fn: (x) => torch.indexSelect(x, 0, long([0, 2, 0])) },
   // activations and pointwise functions
   { name: 'silu', inputs: [[3, 4]], fn: (x) => F.silu(x) },
@@ -76,11 +144,31 @@ const CASES: Case[] = [
   { name: 'var (correction 0, keepdim)', inputs: [[3, 5]], fn: (x) => torch.var(x, [0], { correction: 0, keepdim: true }) },
   { name: 'cumsum', inputs: [[3, 4]], fn: (x) => x.cumsum(1) },
   // attention
-  { name: 'scaledDotProductAttention (causal)', inputs: [[1, 2, 4, 3], [1, 2, 4, 3], [1, 2, 4, 3]], fn: (q, k, v) => F.scaledDotProductAttention(q, k, v, { isCausal: true }) },
+  {
+    name: 'scaledDotProductAttention (causal)',
+    inputs: [
+      [1, 2, 4, 3],
+      [1, 2, 4, 3],
+      [1, 2, 4, 3],
+    ],
+    fn: (q, k, v) => F.scaledDotProductAttention(q, k, v, { isCausal: true }),
+  },
   {
     name: 'scaledDotProductAttention (boolean mask, scale)',
-    inputs: [[1, 1, 3, 2], [1, 1, 4, 2], [1, 1, 4, 3]],
-    fn: (q, k, v) => F.scaledDotProductAttention(q, k, v, { attnMask: bool([[true, true, false, true], [true, false, true, true], [false, true, true, true]]), scale: 0.7 }),
+    inputs: [
+      [1, 1, 3, 2],
+      [1, 1, 4, 2],
+      [1, 1, 4, 3],
+    ],
+    fn: (q, k, v) =>
+      F.scaledDotProductAttention(q, k, v, {
+        attnMask: bool([
+          [true, true, false, true],
+          [true, false, true, true],
+          [false, true, true, true],
+        ]),
+        scale: 0.7,
+      }),
   },
   // shape and indexing
   { name: 'transpose', inputs: [[2, 3, 4]], fn: (x) => x.transpose(0, 2) },
@@ -89,14 +177,60 @@ const CASES: Case[] = [
   { name: 'reshape (non-contiguous input)', inputs: [[2, 3, 4]], fn: (x) => x.transpose(0, 1).reshape([-1]).cumsum(0) },
   { name: 'narrow', inputs: [[2, 5]], fn: (x) => x.narrow(1, 1, 3) },
   { name: 'select', inputs: [[3, 4]], fn: (x) => x.select(0, 1) },
-  { name: 'cat', inputs: [[2, 3], [2, 1], [2, 2]], fn: (a, b, c) => torch.cat([a, b, c], 1) },
-  { name: 'stack', inputs: [[2, 3], [2, 3]], fn: (a, b) => torch.stack([a, b], 1) },
-  { name: 'maskedFill', inputs: [[2, 3]], fn: (x) => x.maskedFill(bool([[true, false, false], [false, true, true]]), -1.5) },
-  { name: 'where', inputs: [[2, 3], [2, 3]], fn: (a, b) => torch.where(bool([[true, false, true], [false, false, true]]), a, b) },
+  {
+    name: 'cat',
+    inputs: [
+      [2, 3],
+      [2, 1],
+      [2, 2],
+    ],
+    fn: (a, b, c) => torch.cat([a, b, c], 1),
+  },
+  {
+    name: 'stack',
+    inputs: [
+      [2, 3],
+      [2, 3],
+    ],
+    fn: (a, b) => torch.stack([a, b], 1),
+  },
+  {
+    name: 'maskedFill',
+    inputs: [[2, 3]],
+    fn: (x) =>
+      x.maskedFill(
+        bool([
+          [true, false, false],
+          [false, true, true],
+        ]),
+        -1.5,
+      ),
+  },
+  {
+    name: 'where',
+    inputs: [
+      [2, 3],
+      [2, 3],
+    ],
+    fn: (a, b) =>
+      torch.where(
+        bool([
+          [true, false, true],
+          [false, false, true],
+        ]),
+        a,
+        b,
+      ),
+  },
   // composites a transformer block is made of, and several outputs at once
   {
     name: 'SwiGLU MLP (composite)',
-    inputs: [[2, 4], [6, 4], [6, 4], [4, 6]],
+    inputs: [
+      [2, 4],
+      [6, 4],
+      [6, 4],
+      [4, 6],
+    ],
     fn: (x, gate, up, down) => F.linear(F.silu(F.linear(x, gate)).mul(F.linear(x, up)), down),
   },
   { name: 'two outputs (softmax, logsumexp)', inputs: [[2, 4]], fn: (x) => [F.softmax(x, 1), torch.logsumexp(x, 1)] },
@@ -164,13 +298,22 @@ describe('gradcheck detects a 1% error in the gradient', () => {
   test.each(CASES.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     torch.scope(() => {
       const inputs = makeInputs(c);
-      expect(() => gradcheck(withWrongGradient(c.fn), inputs)).toThrow(/Jacobian mismatch for output \d+ with respect to input \d+/);
+      expect(() => gradcheck(withWrongGradient(c.fn), inputs)).toThrow(
+        /Jacobian mismatch for output \d+ with respect to input \d+/,
+      );
     });
   });
 });
 
 describe('gradcheck itself', () => {
-  const x = (): Tensor => torch.tensor([[0.3, -1.2, 2.0], [0.7, 1.5, -0.4]], { dtype: 'float64', requiresGrad: true });
+  const x = (): Tensor =>
+    torch.tensor(
+      [
+        [0.3, -1.2, 2.0],
+        [0.7, 1.5, -0.4],
+      ],
+      { dtype: 'float64', requiresGrad: true },
+    );
 
   test('reports the output, the input and the worst element of a wrong gradient', () => {
     torch.scope(() => {
@@ -221,7 +364,11 @@ describe('gradcheck itself', () => {
 
   test('tolerances decide: a 1e-4 relative error passes at rtol 1e-3 and fails at rtol 1e-5', () => {
     torch.scope(() => {
-      const skewed = (t: Tensor) => t.mul(t).mul(1 - 1e-4).add(t.detach().mul(t.detach()).mul(1e-4));
+      const skewed = (t: Tensor) =>
+        t
+          .mul(t)
+          .mul(1 - 1e-4)
+          .add(t.detach().mul(t.detach()).mul(1e-4));
       expect(gradcheck(skewed, [x()], { atol: 0, rtol: 1e-3 })).toBe(true);
       expect(() => gradcheck(skewed, [x()], { atol: 0, rtol: 1e-5 })).toThrow(/Jacobian mismatch/);
     });
@@ -262,8 +409,20 @@ describe('assertClose', () => {
 
   test('reports mismatched elements and the greatest differences with their index', () => {
     torch.scope(() => {
-      const a = torch.tensor([[1, 2], [3, 4]], { dtype: 'float64' });
-      const b = torch.tensor([[1, 2], [3.5, 4.001]], { dtype: 'float64' });
+      const a = torch.tensor(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        { dtype: 'float64' },
+      );
+      const b = torch.tensor(
+        [
+          [1, 2],
+          [3.5, 4.001],
+        ],
+        { dtype: 'float64' },
+      );
       expect(() => assertClose(a, b, { msg: 'layer 3 logits' })).toThrow(
         /^layer 3 logits\n\nTensor-likes are not close!\n\nMismatched elements: 2 \/ 4 \(50\.0%\)\nGreatest absolute difference: 0\.5 at index \(1, 0\) \(up to 1e-7 allowed\)\nGreatest relative difference: 0\.14\d* at index \(1, 0\)/,
       );
@@ -273,7 +432,9 @@ describe('assertClose', () => {
   test('checks shape, dtype and NaN handling', () => {
     torch.scope(() => {
       const a = torch.tensor([1, 2, 3], { dtype: 'float32' });
-      expect(() => assertClose(a, torch.tensor([[1, 2, 3]], { dtype: 'float32' }))).toThrow(/'shape' do not match: \[3\] != \[1,3\]/);
+      expect(() => assertClose(a, torch.tensor([[1, 2, 3]], { dtype: 'float32' }))).toThrow(
+        /'shape' do not match: \[3\] != \[1,3\]/,
+      );
       expect(() => assertClose(a, a.double())).toThrow(/'dtype' do not match: float32 != float64/);
       assertClose(a, a.double(), { checkDtype: false });
       const nan = torch.tensor([1, NaN], { dtype: 'float32' });
@@ -288,7 +449,9 @@ describe('assertClose', () => {
     torch.scope(() => {
       const big = torch.tensor([2n ** 60n, 5n]);
       assertClose(big, torch.tensor([2n ** 60n, 5n]));
-      expect(() => assertClose(big, torch.tensor([2n ** 60n + 1n, 5n]))).toThrow(/Tensor-likes are not equal!\n\nMismatched elements: 1 \/ 2/);
+      expect(() => assertClose(big, torch.tensor([2n ** 60n + 1n, 5n]))).toThrow(
+        /Tensor-likes are not equal!\n\nMismatched elements: 1 \/ 2/,
+      );
     });
   });
 

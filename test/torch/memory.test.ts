@@ -90,7 +90,14 @@ describe('scope', () => {
       });
       expect(made[0].isDisposed).toBe(true);
       expect(made.slice(1).every((t) => !t.isDisposed)).toBe(true);
-      expect([out.list[0].item(), out.list[1].item(), out.nested.deep.item(), out.map.get('m')!.item(), [...out.set][0].item(), out.n]).toEqual([1, 2, 3, 4, 5, 7]);
+      expect([
+        out.list[0].item(),
+        out.list[1].item(),
+        out.nested.deep.item(),
+        out.map.get('m')!.item(),
+        [...out.set][0].item(),
+        out.n,
+      ]).toEqual([1, 2, 3, 4, 5, 7]);
       made.forEach((t) => t.dispose());
     }));
 
@@ -160,10 +167,12 @@ describe('scope', () => {
     expect(result.tolist()).toEqual([2, 2]);
     result.dispose();
     expect(live()).toBe(before);
-    await expect(torch.scope(async () => {
-      torch.ones([1]);
-      throw new Error('async boom');
-    })).rejects.toThrow('async boom');
+    await expect(
+      torch.scope(async () => {
+        torch.ones([1]);
+        throw new Error('async boom');
+      }),
+    ).rejects.toThrow('async boom');
     expect(live()).toBe(before);
   });
 });

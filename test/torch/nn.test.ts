@@ -34,7 +34,13 @@ class TinyLM extends nn.Module {
 }
 
 const BLOCK_PARAMS = ['norm.weight', 'attn.q.weight', 'attn.q.bias', 'attn.k.weight', 'mlp.weight', 'mlp.bias'];
-const UNTIED_NAMES = ['embed.weight', ...BLOCK_PARAMS.map((n) => `layers.0.${n}`), ...BLOCK_PARAMS.map((n) => `layers.1.${n}`), 'finalNorm.weight', 'head.weight'];
+const UNTIED_NAMES = [
+  'embed.weight',
+  ...BLOCK_PARAMS.map((n) => `layers.0.${n}`),
+  ...BLOCK_PARAMS.map((n) => `layers.1.${n}`),
+  'finalNorm.weight',
+  'head.weight',
+];
 
 const names = (m: nn.Module): string[] => [...m.namedParameters()].map(([n]) => n);
 
@@ -45,10 +51,25 @@ describe('Module reflection', () => {
     expect(m.parameters()).toHaveLength(UNTIED_NAMES.length);
     expect(m.parameters().every((p) => p instanceof nn.Parameter && p.requiresGrad && p.isLeaf)).toBe(true);
     expect([...m.namedModules()].map(([n]) => n)).toEqual([
-      '', 'embed', 'layers',
-      'layers.0', 'layers.0.norm', 'layers.0.attn', 'layers.0.attn.q', 'layers.0.attn.k', 'layers.0.mlp', 'layers.0.drop',
-      'layers.1', 'layers.1.norm', 'layers.1.attn', 'layers.1.attn.q', 'layers.1.attn.k', 'layers.1.mlp', 'layers.1.drop',
-      'finalNorm', 'head',
+      '',
+      'embed',
+      'layers',
+      'layers.0',
+      'layers.0.norm',
+      'layers.0.attn',
+      'layers.0.attn.q',
+      'layers.0.attn.k',
+      'layers.0.mlp',
+      'layers.0.drop',
+      'layers.1',
+      'layers.1.norm',
+      'layers.1.attn',
+      'layers.1.attn.q',
+      'layers.1.attn.k',
+      'layers.1.mlp',
+      'layers.1.drop',
+      'finalNorm',
+      'head',
     ]);
     expect([...m.namedChildren()].map(([n]) => n)).toEqual(['embed', 'layers', 'finalNorm', 'head']);
     expect(names(m.layers.at(1))).toEqual(BLOCK_PARAMS);
@@ -113,7 +134,13 @@ describe('train / eval', () => {
     expect(modes().some(Boolean)).toBe(false);
     m.layers.at(1).train();
     expect([...m.namedModules()].filter(([, x]) => x.training).map(([n]) => n)).toEqual([
-      'layers.1', 'layers.1.norm', 'layers.1.attn', 'layers.1.attn.q', 'layers.1.attn.k', 'layers.1.mlp', 'layers.1.drop',
+      'layers.1',
+      'layers.1.norm',
+      'layers.1.attn',
+      'layers.1.attn.q',
+      'layers.1.attn.k',
+      'layers.1.mlp',
+      'layers.1.drop',
     ]);
     m.train();
     expect(modes().every(Boolean)).toBe(true);
@@ -146,13 +173,25 @@ describe('freeze / unfreeze', () => {
 
   test('zeroGrad: set to null by default, zero-filled with setToNone: false', () => {
     const lin = new nn.Linear(3, 2);
-    const step = () => torch.scope(() => lin.forward(torch.ones([1, 3])).sum().backward());
+    const step = () =>
+      torch.scope(() =>
+        lin
+          .forward(torch.ones([1, 3]))
+          .sum()
+          .backward(),
+      );
     step();
     lin.zeroGrad({ setToNone: false });
     torch.scope(() => {
-      expect(lin.weight.grad!.tolist()).toEqual([[0, 0, 0], [0, 0, 0]]);
+      expect(lin.weight.grad!.tolist()).toEqual([
+        [0, 0, 0],
+        [0, 0, 0],
+      ]);
       step();
-      expect(lin.weight.grad!.tolist()).toEqual([[1, 1, 1], [1, 1, 1]]);
+      expect(lin.weight.grad!.tolist()).toEqual([
+        [1, 1, 1],
+        [1, 1, 1],
+      ]);
     });
     lin.zeroGrad();
     expect(lin.weight.grad).toBeNull();
@@ -163,7 +202,8 @@ describe('freeze / unfreeze', () => {
 
 describe('stateDict / loadStateDict', () => {
   /** A state dict of independent copies of m's tensors. */
-  const copyOf = (m: nn.Module): Map<string, Tensor> => new Map([...m.stateDict()].map(([k, t]) => [k, torch.keep(t.detach().clone())]));
+  const copyOf = (m: nn.Module): Map<string, Tensor> =>
+    new Map([...m.stateDict()].map(([k, t]) => [k, torch.keep(t.detach().clone())]));
   const disposeAll = (sd: Map<string, Tensor>) => sd.forEach((t) => t.dispose());
 
   test('the state dict holds the module’s own parameters under their dotted names', () => {
@@ -203,7 +243,10 @@ describe('stateDict / loadStateDict', () => {
     );
     assertClose(b.finalNorm.weight, original, { atol: 0, rtol: 0 });
     // Not strict: loads what matches and reports the rest.
-    expect(b.loadStateDict(source, { strict: false })).toEqual({ missing: ['embed.weight', 'layers.1.mlp.bias'], unexpected: ['layers.2.mlp.bias', 'lm_head.weight'] });
+    expect(b.loadStateDict(source, { strict: false })).toEqual({
+      missing: ['embed.weight', 'layers.1.mlp.bias'],
+      unexpected: ['layers.2.mlp.bias', 'lm_head.weight'],
+    });
     assertClose(b.finalNorm.weight, a.finalNorm.weight, { atol: 0, rtol: 0 });
     disposeAll(source);
     original.dispose();
@@ -216,18 +259,34 @@ describe('stateDict / loadStateDict', () => {
     const source = copyOf(m);
     source.set('layers.1.mlp.weight', torch.keep(torch.zeros([4, 5])));
     for (const strict of [true, false])
-      expect(() => m.loadStateDict(source, { strict })).toThrow(/layers\.1\.mlp\.weight: shape \[4,5\] in the source, \[4,4\] in the model/);
+      expect(() => m.loadStateDict(source, { strict })).toThrow(
+        /layers\.1\.mlp\.weight: shape \[4,5\] in the source, \[4,4\] in the model/,
+      );
     disposeAll(source);
     m.dispose();
   });
 
   test('values are converted to the parameter dtype, unless checkDtype asks for equality', () => {
     const lin = new nn.Linear(2, 2);
-    const source = { weight: torch.tensor([[1, 2], [3, 4]], { dtype: 'float64' }), bias: torch.tensor([0.5, -0.5], { dtype: 'float64' }) };
-    expect(() => lin.loadStateDict(source, { checkDtype: true })).toThrow(/weight: dtype float64 in the source, float32 in the model; bias: dtype float64/);
+    const source = {
+      weight: torch.tensor(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        { dtype: 'float64' },
+      ),
+      bias: torch.tensor([0.5, -0.5], { dtype: 'float64' }),
+    };
+    expect(() => lin.loadStateDict(source, { checkDtype: true })).toThrow(
+      /weight: dtype float64 in the source, float32 in the model; bias: dtype float64/,
+    );
     lin.loadStateDict(source);
     expect(lin.weight.dtype).toBe('float32');
-    expect(lin.weight.tolist()).toEqual([[1, 2], [3, 4]]);
+    expect(lin.weight.tolist()).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
     expect(lin.bias!.tolist()).toEqual([0.5, -0.5]);
     Object.values(source).forEach((t) => t.dispose());
     lin.dispose();
@@ -245,7 +304,12 @@ describe('Module.to', () => {
     }
     const m = new WithBuffers();
     m.layers.at(1).freeze();
-    torch.scope(() => m.head.forward(m.embed.forward(torch.tensor([1, 2]))).sum().backward());
+    torch.scope(() =>
+      m.head
+        .forward(m.embed.forward(torch.tensor([1, 2])))
+        .sum()
+        .backward(),
+    );
     const params = m.parameters();
     const requires = params.map((p) => p.requiresGrad);
     const headGrad = torch.keep(m.head.weight.grad!);
@@ -328,7 +392,12 @@ describe('layer construction', () => {
     const emb = new nn.Embedding(6, 3, { paddingIdx: -1 });
     expect(emb.paddingIdx).toBe(5);
     expect(emb.weight.select(0, 5).tolist()).toEqual([0, 0, 0]);
-    torch.scope(() => emb.forward(torch.tensor([5, 1, 5])).sum().backward());
+    torch.scope(() =>
+      emb
+        .forward(torch.tensor([5, 1, 5]))
+        .sum()
+        .backward(),
+    );
     expect(emb.weight.grad!.select(0, 5).tolist()).toEqual([0, 0, 0]);
     expect(emb.weight.grad!.select(0, 1).tolist()).toEqual([1, 1, 1]);
     expect(() => new nn.Embedding(6, 3, { paddingIdx: 6 })).toThrow(/paddingIdx must be an integer in \[-6, 6\), got 6/);
@@ -356,16 +425,28 @@ describeWithPython('layer numerics match torch.nn with the same weights', () => 
     const ly = lin.forward(lx);
     ly.mul(lg).sum().backward();
     gradsOf('lin', { y: ly.detach(), wgrad: lin.weight.grad!, bgrad: lin.bias!.grad!, xgrad: lx.grad! });
-    [['lin_w', lin.weight], ['lin_b', lin.bias!], ['lin_x', lx], ['lin_g', lg]].forEach(([n, t]) => send(n as string, t as Tensor));
+    [
+      ['lin_w', lin.weight],
+      ['lin_b', lin.bias!],
+      ['lin_x', lx],
+      ['lin_g', lg],
+    ].forEach(([n, t]) => send(n as string, t as Tensor));
 
     // Embedding with a padding row: the padding row gets no gradient.
     const emb = new nn.Embedding(7, 4, { paddingIdx: 2 });
-    const ids = torch.tensor([[0, 2, 6], [2, 1, 1]]);
+    const ids = torch.tensor([
+      [0, 2, 6],
+      [2, 1, 1],
+    ]);
     const eg = torch.randn([2, 3, 4]);
     const ey = emb.forward(ids);
     ey.mul(eg).sum().backward();
     gradsOf('emb', { y: ey.detach(), wgrad: emb.weight.grad! });
-    [['emb_w', emb.weight], ['emb_ids', ids], ['emb_g', eg]].forEach(([n, t]) => send(n as string, t as Tensor));
+    [
+      ['emb_w', emb.weight],
+      ['emb_ids', ids],
+      ['emb_g', eg],
+    ].forEach(([n, t]) => send(n as string, t as Tensor));
 
     // RMSNorm (float32) with a non-trivial gain.
     const rms = new nn.RMSNorm(6, 1e-5);
@@ -375,7 +456,11 @@ describeWithPython('layer numerics match torch.nn with the same weights', () => 
     const ry = rms.forward(rx);
     ry.mul(rg).sum().backward();
     gradsOf('rms', { y: ry.detach(), wgrad: rms.weight.grad!, xgrad: rx.grad! });
-    [['rms_w', rms.weight], ['rms_x', rx], ['rms_g', rg]].forEach(([n, t]) => send(n as string, t as Tensor));
+    [
+      ['rms_w', rms.weight],
+      ['rms_x', rx],
+      ['rms_g', rg],
+    ].forEach(([n, t]) => send(n as string, t as Tensor));
 
     // RMSNorm in bfloat16 follows Hugging Face's Qwen2RMSNorm (normalise in float32, cast back, scale).
     const rmsBf16 = new nn.RMSNorm(8, 1e-6, { dtype: 'bfloat16' });

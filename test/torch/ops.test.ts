@@ -20,17 +20,51 @@ function makeInputs(): void {
   add('bt2', torch.randn([2, 4, 5]));
   add('w', torch.randn([5, 4]));
   add('bias', torch.randn([5]));
-  add('ia', torch.tensor([[7, -3, 0, 12], [5, 9, -8, 1], [3, 3, 4, -1]]));
+  add(
+    'ia',
+    torch.tensor([
+      [7, -3, 0, 12],
+      [5, 9, -8, 1],
+      [3, 3, 4, -1],
+    ]),
+  );
   add('idx', torch.tensor([2, 0]));
-  add('gidx', torch.tensor([[0, 1, 0, 3], [2, 2, 1, 0], [1, 0, 3, 3]]));
-  add('perm', torch.tensor([[3, 0, 1, 2], [0, 1, 2, 3], [2, 3, 0, 1]])); // scatter targets without duplicates
-  add('mask', torch.tensor([[true, false, false, true], [false, false, true, true], [true, true, false, false]]));
+  add(
+    'gidx',
+    torch.tensor([
+      [0, 1, 0, 3],
+      [2, 2, 1, 0],
+      [1, 0, 3, 3],
+    ]),
+  );
+  add(
+    'perm',
+    torch.tensor([
+      [3, 0, 1, 2],
+      [0, 1, 2, 3],
+      [2, 3, 0, 1],
+    ]),
+  ); // scatter targets without duplicates
+  add(
+    'mask',
+    torch.tensor([
+      [true, false, false, true],
+      [false, false, true, true],
+      [true, true, false, false],
+    ]),
+  );
   add('logits', torch.randn([5, 7]));
   add('target', torch.tensor([1, 0, 6, -100, 3]));
   add('target_ok', torch.tensor([1, 0, 6, 2, 3]));
   add('class_weight', torch.rand([7]).add(0.5));
   add('emb', torch.randn([10, 3]));
-  add('eidx', torch.tensor([[1, 2], [9, 0]]));
+  add(
+    'eidx',
+    torch.tensor([
+      [1, 2],
+      [9, 0],
+    ]),
+  );
   add('q', torch.randn([2, 2, 5, 8]));
   add('k', torch.randn([2, 2, 5, 8]));
   add('v', torch.randn([2, 2, 5, 8]));
@@ -54,7 +88,11 @@ const cases: OpCase[] = [
   { name: 'rsub', js: () => torch.rsub(T.a, 1), py: '1 - a' },
   { name: 'mul broadcast column', js: () => T.a.mul(T.c), py: 'a * c' },
   { name: 'div', js: () => T.a.div(T.p), py: 'a / p' },
-  { name: 'div floor mode', js: () => torch.div(T.ia, 3, { roundingMode: 'floor' }), py: "torch.div(ia, 3, rounding_mode='floor')" },
+  {
+    name: 'div floor mode',
+    js: () => torch.div(T.ia, 3, { roundingMode: 'floor' }),
+    py: "torch.div(ia, 3, rounding_mode='floor')",
+  },
   { name: 'int + int scalar stays int64', js: () => T.ia.add(2), py: 'ia + 2' },
   { name: 'int / int promotes to float', js: () => T.ia.div(2), py: 'ia / 2' },
   { name: 'int * float scalar promotes', js: () => T.ia.mul(0.5), py: 'ia * 0.5' },
@@ -79,8 +117,12 @@ const cases: OpCase[] = [
   { name: 'prod', js: () => T.a.prod(1), py: 'a.prod(1)' },
   { name: 'max with indices', js: () => torch.max(T.a, 1), py: 'torch.max(a, 1)' },
   { name: 'max all', js: () => T.a.max(), py: 'a.max()' },
-  // eslint-disable-next-line @typescript-eslint/unbound-method -- `.values` is the named tuple's Tensor field, not Array.prototype.values
-  { name: 'named tuple fields', js: () => [torch.max(T.a, 1).values, T.a.min(1).indices, torch.sort(T.a).indices], py: '[torch.max(a, 1).values, a.min(1).indices, torch.sort(a).indices]' },
+  {
+    name: 'named tuple fields',
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- `.values` is the named tuple's Tensor field, not Array.prototype.values
+    js: () => [torch.max(T.a, 1).values, T.a.min(1).indices, torch.sort(T.a).indices],
+    py: '[torch.max(a, 1).values, a.min(1).indices, torch.sort(a).indices]',
+  },
   { name: 'min dim keepdim', js: () => T.a.min(0, true), py: 'a.min(0, keepdim=True)' },
   { name: 'var (unbiased)', js: () => torch.var(T.a, 1), py: 'torch.var(a, 1)' },
   { name: 'var correction 0', js: () => T.a.var(1, { correction: 0 }), py: 'a.var(1, correction=0)' },
@@ -98,7 +140,11 @@ const cases: OpCase[] = [
   { name: 'bmm', js: () => torch.bmm(T.bt1, T.bt2), py: 'torch.bmm(bt1, bt2)' },
   { name: 'linear', js: () => torch.linear(T.a, T.w, T.bias), py: 'F.linear(a, w, bias)' },
   { name: 'linear without bias', js: () => torch.linear(T.a, T.w), py: 'F.linear(a, w)' },
-  { name: 'einsum batched', js: () => torch.einsum('bij,bjk->bik', [T.bt1, T.bt2]), py: "torch.einsum('bij,bjk->bik', bt1, bt2)" },
+  {
+    name: 'einsum batched',
+    js: () => torch.einsum('bij,bjk->bik', [T.bt1, T.bt2]),
+    py: "torch.einsum('bij,bjk->bik', bt1, bt2)",
+  },
   { name: 'einsum transpose-sum', js: () => torch.einsum('ij->j', [T.a]), py: "torch.einsum('ij->j', a)" },
   { name: 'outer', js: () => torch.outer(T.b, T.bias), py: 'torch.outer(b, bias)' },
   // views
@@ -124,9 +170,17 @@ const cases: OpCase[] = [
   // indexing
   { name: 'indexSelect', js: () => torch.indexSelect(T.a, 1, T.idx), py: 'torch.index_select(a, 1, idx)' },
   { name: 'gather', js: () => torch.gather(T.a, 1, T.gidx), py: 'torch.gather(a, 1, gidx)' },
-  { name: 'scatter src', js: () => torch.scatter(torch.zeros([3, 4]), 1, T.perm, T.a), py: 'torch.zeros(3, 4).scatter(1, perm, a)' },
+  {
+    name: 'scatter src',
+    js: () => torch.scatter(torch.zeros([3, 4]), 1, T.perm, T.a),
+    py: 'torch.zeros(3, 4).scatter(1, perm, a)',
+  },
   { name: 'scatter value', js: () => torch.scatter(T.a, 1, T.idx.unsqueeze(0), -1), py: 'a.scatter(1, idx.unsqueeze(0), -1)' },
-  { name: 'scatterAdd with duplicate targets', js: () => torch.scatterAdd(torch.ones([3, 4]), 1, T.gidx, T.a), py: 'torch.ones(3, 4).scatter_add(1, gidx, a)' },
+  {
+    name: 'scatterAdd with duplicate targets',
+    js: () => torch.scatterAdd(torch.ones([3, 4]), 1, T.gidx, T.a),
+    py: 'torch.ones(3, 4).scatter_add(1, gidx, a)',
+  },
   { name: 'maskedFill scalar', js: () => torch.maskedFill(T.a, T.mask, -1), py: 'a.masked_fill(mask, -1)' },
   { name: 'maskedFill -inf', js: () => T.a.maskedFill(T.mask, -Infinity), py: "a.masked_fill(mask, float('-inf'))" },
   { name: 'where tensor/tensor', js: () => torch.where(T.mask, T.a, T.c), py: 'torch.where(mask, a, c)' },
@@ -146,17 +200,41 @@ const cases: OpCase[] = [
   { name: 'softmax', js: () => torch.softmax(T.a, 1), py: 'torch.softmax(a, 1)' },
   { name: 'softmax float64', js: () => T.a.softmax(0, 'float64'), py: 'a.softmax(0, dtype=torch.float64)' },
   { name: 'logSoftmax', js: () => torch.logSoftmax(T.logits, -1), py: 'torch.log_softmax(logits, -1)' },
-  { name: 'crossEntropyLoss ignores -100', js: () => torch.crossEntropyLoss(T.logits, T.target), py: 'F.cross_entropy(logits, target)' },
-  { name: 'crossEntropyLoss none', js: () => torch.crossEntropyLoss(T.logits, T.target, null, 0), py: "F.cross_entropy(logits, target, reduction='none')" },
-  { name: 'crossEntropyLoss sum', js: () => torch.crossEntropyLoss(T.logits, T.target, { reduction: 2 }), py: "F.cross_entropy(logits, target, reduction='sum')" },
-  { name: 'crossEntropyLoss ignoreIndex', js: () => torch.crossEntropyLoss(T.logits, T.target_ok, { ignoreIndex: 3 }), py: 'F.cross_entropy(logits, target_ok, ignore_index=3)' },
+  {
+    name: 'crossEntropyLoss ignores -100',
+    js: () => torch.crossEntropyLoss(T.logits, T.target),
+    py: 'F.cross_entropy(logits, target)',
+  },
+  {
+    name: 'crossEntropyLoss none',
+    js: () => torch.crossEntropyLoss(T.logits, T.target, null, 0),
+    py: "F.cross_entropy(logits, target, reduction='none')",
+  },
+  {
+    name: 'crossEntropyLoss sum',
+    js: () => torch.crossEntropyLoss(T.logits, T.target, { reduction: 2 }),
+    py: "F.cross_entropy(logits, target, reduction='sum')",
+  },
+  {
+    name: 'crossEntropyLoss ignoreIndex',
+    js: () => torch.crossEntropyLoss(T.logits, T.target_ok, { ignoreIndex: 3 }),
+    py: 'F.cross_entropy(logits, target_ok, ignore_index=3)',
+  },
   {
     name: 'crossEntropyLoss weight + label smoothing',
     js: () => torch.crossEntropyLoss(T.logits, T.target, T.class_weight, 1, -100, 0.1),
     py: 'F.cross_entropy(logits, target, weight=class_weight, label_smoothing=0.1)',
   },
-  { name: 'nllLoss', js: () => torch.nllLoss(torch.logSoftmax(T.logits, 1), T.target), py: 'F.nll_loss(F.log_softmax(logits, 1), target)' },
-  { name: 'nllLoss none', js: () => torch.nllLoss(T.logits, T.target_ok, { reduction: 0 }), py: "F.nll_loss(logits, target_ok, reduction='none')" },
+  {
+    name: 'nllLoss',
+    js: () => torch.nllLoss(torch.logSoftmax(T.logits, 1), T.target),
+    py: 'F.nll_loss(F.log_softmax(logits, 1), target)',
+  },
+  {
+    name: 'nllLoss none',
+    js: () => torch.nllLoss(T.logits, T.target_ok, { reduction: 0 }),
+    py: "F.nll_loss(logits, target_ok, reduction='none')",
+  },
   { name: 'embedding', js: () => torch.embedding(T.emb, T.eidx), py: 'F.embedding(eidx, emb)' },
   // elementwise functions
   { name: 'silu', js: () => torch.silu(T.a), py: 'F.silu(a)' },
@@ -181,7 +259,11 @@ const cases: OpCase[] = [
   { name: 'argmax keepdim', js: () => T.a.argmax(0, true), py: 'a.argmax(0, keepdim=True)' },
   { name: 'sort', js: () => torch.sort(T.a, 1), py: 'torch.sort(a, 1)' },
   { name: 'sort descending', js: () => T.a.sort({ dim: 0, descending: true }), py: 'a.sort(dim=0, descending=True)' },
-  { name: 'sort stable ties', js: () => torch.sort(T.ia.flatten(), { stable: true }), py: 'torch.sort(ia.flatten(), stable=True)' },
+  {
+    name: 'sort stable ties',
+    js: () => torch.sort(T.ia.flatten(), { stable: true }),
+    py: 'torch.sort(ia.flatten(), stable=True)',
+  },
   { name: 'triu', js: () => torch.triu(T.a), py: 'torch.triu(a)' },
   { name: 'triu diagonal', js: () => T.a.triu(1), py: 'a.triu(1)' },
   { name: 'tril negative diagonal', js: () => torch.tril(T.a, -1), py: 'torch.tril(a, -1)' },
@@ -191,14 +273,34 @@ const cases: OpCase[] = [
   // norms
   { name: 'vector norm', js: () => torch.linalgVectorNorm(T.a), py: 'torch.linalg.vector_norm(a)' },
   { name: 'vector norm ord 1 dim', js: () => torch.linalgVectorNorm(T.a, 1, 1), py: 'torch.linalg.vector_norm(a, 1, 1)' },
-  { name: 'vector norm inf keepdim', js: () => torch.linalgVectorNorm(T.a, Infinity, [0], true), py: "torch.linalg.vector_norm(a, float('inf'), [0], True)" },
+  {
+    name: 'vector norm inf keepdim',
+    js: () => torch.linalgVectorNorm(T.a, Infinity, [0], true),
+    py: "torch.linalg.vector_norm(a, float('inf'), [0], True)",
+  },
   { name: 'norm', js: () => torch.norm(T.a), py: 'torch.norm(a)' },
   { name: 'norm p dim', js: () => T.a.norm(3, [1], true), py: 'a.norm(3, [1], True)' },
   // any ATen operator by schema name
-  { name: 'torch.ops boxed call', js: () => torch.ops('aten::_log_softmax')(T.a, 1, false), py: 'torch._log_softmax(a, 1, False)' },
-  { name: 'mixed tuple: tensor and tensor list', js: () => torch.histogramdd(T.a.reshape([-1, 1]), [3]), py: 'torch.histogramdd(a.reshape(-1, 1), [3])' },
-  { name: 'torch.ops mixed tuple', js: () => torch.ops('aten::histogramdd')(T.a.reshape([-1, 2]), [2, 3]), py: 'torch.ops.aten.histogramdd(a.reshape(-1, 2), [2, 3])' },
-  { name: 'torch.ops with overload', js: () => torch.ops('aten::add', 'Scalar')(T.ia, 2, 3), py: 'torch.ops.aten.add.Scalar(ia, 2, 3)' },
+  {
+    name: 'torch.ops boxed call',
+    js: () => torch.ops('aten::_log_softmax')(T.a, 1, false),
+    py: 'torch._log_softmax(a, 1, False)',
+  },
+  {
+    name: 'mixed tuple: tensor and tensor list',
+    js: () => torch.histogramdd(T.a.reshape([-1, 1]), [3]),
+    py: 'torch.histogramdd(a.reshape(-1, 1), [3])',
+  },
+  {
+    name: 'torch.ops mixed tuple',
+    js: () => torch.ops('aten::histogramdd')(T.a.reshape([-1, 2]), [2, 3]),
+    py: 'torch.ops.aten.histogramdd(a.reshape(-1, 2), [2, 3])',
+  },
+  {
+    name: 'torch.ops with overload',
+    js: () => torch.ops('aten::add', 'Scalar')(T.ia, 2, 3),
+    py: 'torch.ops.aten.add.Scalar(ia, 2, 3)',
+  },
   // attention
   {
     name: 'scaledDotProductAttention causal',
@@ -243,16 +345,31 @@ describe('in-place operators update and return the receiver', () => {
     torch.scope(() => {
       const x = torch.zeros([2, 3]);
       expect(x.copy_(torch.arange(6).reshape([2, 3]))).toBe(x); // copies across dtypes
-      expect([x.dtype, x.tolist()]).toEqual(['float32', [[0, 1, 2], [3, 4, 5]]]);
+      expect([x.dtype, x.tolist()]).toEqual([
+        'float32',
+        [
+          [0, 1, 2],
+          [3, 4, 5],
+        ],
+      ]);
       expect(x.select(0, 1).fill_(9)).not.toBe(x);
-      expect(x.tolist()).toEqual([[0, 1, 2], [9, 9, 9]]);
+      expect(x.tolist()).toEqual([
+        [0, 1, 2],
+        [9, 9, 9],
+      ]);
       expect(x.fill_(torch.tensor(2.5))).toBe(x);
-      expect(x.tolist()).toEqual([[2.5, 2.5, 2.5], [2.5, 2.5, 2.5]]);
+      expect(x.tolist()).toEqual([
+        [2.5, 2.5, 2.5],
+        [2.5, 2.5, 2.5],
+      ]);
       expect(x.zero_()).toBe(x);
       expect(x.sum().item()).toBe(0);
       expect(torch.zero_(x)).toBe(x);
       expect(x.copy_(torch.tensor([1, 2, 3], { dtype: 'float32' }))).toBe(x); // broadcasts the source
-      expect(x.tolist()).toEqual([[1, 2, 3], [1, 2, 3]]);
+      expect(x.tolist()).toEqual([
+        [1, 2, 3],
+        [1, 2, 3],
+      ]);
     }));
 
   test('maskedFill_ and clamp_ modify in place', () =>
@@ -283,7 +400,9 @@ describe('sampling', () => {
       const counts = flatValues(torch.bincount(draws, null, 4)) as number[];
       expect(counts[1]).toBe(0); // zero weight is never drawn
       // Within 5 standard deviations of the binomial expectation for each category.
-      [0.1, 0, 0.6, 0.3].forEach((p, i) => expect(Math.abs(counts[i] - n * p)).toBeLessThanOrEqual(5 * Math.sqrt(n * p * (1 - p)) + 1e-9));
+      [0.1, 0, 0.6, 0.3].forEach((p, i) =>
+        expect(Math.abs(counts[i] - n * p)).toBeLessThanOrEqual(5 * Math.sqrt(n * p * (1 - p)) + 1e-9),
+      );
     }));
 
   test('multinomial without replacement never repeats', () =>
@@ -291,6 +410,8 @@ describe('sampling', () => {
       torch.manualSeed(3);
       const rows = torch.multinomial(torch.ones([50, 6]), 6);
       for (const row of rows.tolist() as number[][]) expect([...row].sort()).toEqual([0, 1, 2, 3, 4, 5]);
-      expect(() => torch.multinomial(torch.ones([3]), 4)).toThrow(/cannot sample n_sample > prob_dist.size\(-1\) samples without replacement/);
+      expect(() => torch.multinomial(torch.ones([3]), 4)).toThrow(
+        /cannot sample n_sample > prob_dist.size\(-1\) samples without replacement/,
+      );
     }));
 });

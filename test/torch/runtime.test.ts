@@ -9,11 +9,13 @@ describe('manualSeed', () => {
     torch.scope(() => {
       const draw = (seed: number) => {
         torch.manualSeed(seed);
-        return [torch.rand([4]), torch.randn([3]), torch.randint(0, 1000, [5]), torch.multinomial(torch.ones([10]), 3)].map(flatValues);
+        return [torch.rand([4]), torch.randn([3]), torch.randint(0, 1000, [5]), torch.multinomial(torch.ones([10]), 3)].map(
+          flatValues,
+        );
       };
       expect(draw(123)).toEqual(draw(123));
       expect(draw(124)).not.toEqual(draw(123));
-      torch.manualSeed(2n ** 40n as never); // seeds are 64-bit
+      torch.manualSeed((2n ** 40n) as never); // seeds are 64-bit
     }));
 
   test('rejects what is not an integer seed', () => {
@@ -126,7 +128,10 @@ describe('CUDA', () => {
       const g = x.cuda();
       expect(g.device).toBe('cuda:0');
       expect(g.isCuda).toBe(true);
-      expect(g.mul(2).cpu().tolist()).toEqual([[0, 2, 4], [6, 8, 10]]);
+      expect(g.mul(2).cpu().tolist()).toEqual([
+        [0, 2, 4],
+        [6, 8, 10],
+      ]);
       torch.cuda.synchronize();
       expect(torch.cuda.unavailableReason()).toBeNull();
     }),

@@ -39,10 +39,7 @@ export function makeRun(steps: number, seed = 0): Run {
   torch.manualSeed(seed);
   const model = new TinyNet();
   const optimizer = new torch.optim.AdamW(
-    [
-      { params: [model.first.weight, model.second.weight] },
-      { params: [model.first.bias!], weightDecay: 0, lrScale: 0.5 },
-    ],
+    [{ params: [model.first.weight, model.second.weight] }, { params: [model.first.bias!], weightDecay: 0, lrScale: 0.5 }],
     { weightDecay: 0.1 },
   );
   const run: Run = {
@@ -67,6 +64,8 @@ export function weightsOf(model: nn.Module): Record<string, number[]> {
 export function optimizerStateOf(optimizer: torch.optim.Optimizer<torch.optim.BaseOptions>): Record<string, number[]> {
   return torch.scope(() => {
     const sd = optimizer.stateDict();
-    return Object.fromEntries([...sd.state].map(([k, t]) => [k, k.endsWith('.step') ? [t.item()] : Array.from(t.toTypedArray() as Float32Array)]));
+    return Object.fromEntries(
+      [...sd.state].map(([k, t]) => [k, k.endsWith('.step') ? [t.item()] : Array.from(t.toTypedArray() as Float32Array)]),
+    );
   });
 }

@@ -3,7 +3,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { MANIFEST_FILE, latestCheckpoint, listStepCheckpoints, loadCheckpoint, saveCheckpoint, saveTrainingCheckpoint } from '../../src/train/checkpoint';
+import {
+  MANIFEST_FILE,
+  latestCheckpoint,
+  listStepCheckpoints,
+  loadCheckpoint,
+  saveCheckpoint,
+  saveTrainingCheckpoint,
+} from '../../src/train/checkpoint';
 import { makeRun, weightsOf } from './checkpoint-fixture';
 
 let work: string;

@@ -33,7 +33,12 @@ afterEach(() => {
 });
 
 function snapshot(run: Run) {
-  return { step: run.step, weights: weightsOf(run.model), optimizer: optimizerStateOf(run.optimizer), lrs: run.optimizer.paramGroups.map((g) => g.lr) };
+  return {
+    step: run.step,
+    weights: weightsOf(run.model),
+    optimizer: optimizerStateOf(run.optimizer),
+    lrs: run.optimizer.paramGroups.map((g) => g.lr),
+  };
 }
 
 /** A run of `steps` steps, its snapshot, disposed. */
@@ -55,7 +60,14 @@ function resume(dir: string, options: { restoreRng?: boolean } = {}) {
 describe('save and load', () => {
   test('a resumed run continues exactly as the uninterrupted one (weights, optimizer state, lr groups, RNG)', () => {
     const original = makeRun(5);
-    saveCheckpoint(path.join(work, 'ckpt'), original.step, { model: original.model, optimizer: original.optimizer, schedule: SCHEDULE, config: { lr: 0.05 }, jsRng: { state: 12345 }, extra: { note: 'x' } });
+    saveCheckpoint(path.join(work, 'ckpt'), original.step, {
+      model: original.model,
+      optimizer: original.optimizer,
+      schedule: SCHEDULE,
+      config: { lr: 0.05 },
+      jsRng: { state: 12345 },
+      extra: { note: 'x' },
+    });
     const atSave = snapshot(original);
     // The uninterrupted run goes on first: torch's generator is process-wide, and it is what the
     // checkpoint restores.
@@ -65,7 +77,16 @@ describe('save and load', () => {
 
     const { run: resumed, loaded } = resume(path.join(work, 'ckpt'));
     expect(snapshot(resumed)).toEqual(atSave);
-    expect(loaded).toMatchObject({ dir: path.join(work, 'ckpt'), step: 5, config: { lr: 0.05 }, jsRng: { state: 12345 }, extra: { note: 'x' }, optimizerKind: 'AdamW', schedule: SCHEDULE.config, rngRestored: { cpu: true, cuda: 0 } });
+    expect(loaded).toMatchObject({
+      dir: path.join(work, 'ckpt'),
+      step: 5,
+      config: { lr: 0.05 },
+      jsRng: { state: 12345 },
+      extra: { note: 'x' },
+      optimizerKind: 'AdamW',
+      schedule: SCHEDULE.config,
+      rngRestored: { cpu: true, cuda: 0 },
+    });
     expect(torch.optim.scheduleFromConfig(loaded.schedule!)(7)).toBe(SCHEDULE(7));
     for (let i = 0; i < 5; i++) trainStep(resumed);
     expect(snapshot(resumed)).toEqual(uninterrupted);
@@ -99,7 +120,11 @@ describe('save and load', () => {
     using scaler = new torch.amp.GradScaler({ device: 'cpu', initScale: 64, growthInterval: 7 });
     saveCheckpoint(dir, 0, { model: model.stateDict(), gradScaler: scaler, torchRng: false });
     const manifest = readCheckpointManifest(dir);
-    expect([manifest.files.optimizer, manifest.rng.torch, manifest.gradScaler]).toEqual([null, null, { scale: 64, growthFactor: 2, backoffFactor: 0.5, growthInterval: 7, growthTracker: 0 }]);
+    expect([manifest.files.optimizer, manifest.rng.torch, manifest.gradScaler]).toEqual([
+      null,
+      null,
+      { scale: 64, growthFactor: 2, backoffFactor: 0.5, growthInterval: 7, growthTracker: 0 },
+    ]);
     using restored = new torch.amp.GradScaler({ device: 'cpu' });
     const other = new TinyNet();
     const loaded = loadCheckpoint(dir, { model: other, gradScaler: restored });
@@ -118,7 +143,11 @@ describeWithPython('files', () => {
     const run = makeRun(3);
     const dir = path.join(work, 'ckpt');
     saveCheckpoint(dir, run.step, { model: run.model, optimizer: run.optimizer });
-    const py = runPython<{ model: Record<string, number[]>; optimizer: Record<string, number[]>; metadata: Record<string, string> }>(
+    const py = runPython<{
+      model: Record<string, number[]>;
+      optimizer: Record<string, number[]>;
+      metadata: Record<string, string>;
+    }>(
       String.raw`
 from safetensors.torch import load_file
 from safetensors import safe_open
@@ -201,7 +230,9 @@ describe('crash safety', () => {
       const fail = (phase: SavePhase) => {
         if (phase === failAt) throw new Error(`disk full at ${phase}`);
       };
-      expect(() => saveCheckpoint(dir, first.step, { model: first.model, optimizer: first.optimizer }, { onPhase: fail })).toThrow(`disk full at ${failAt}`);
+      expect(() =>
+        saveCheckpoint(dir, first.step, { model: first.model, optimizer: first.optimizer }, { onPhase: fail }),
+      ).toThrow(`disk full at ${failAt}`);
       expect(fs.readdirSync(work)).toEqual(['ckpt']);
       expect(readCheckpointManifest(dir).step).toBe(3);
     }
@@ -228,7 +259,9 @@ describe('step checkpoints', () => {
     for (let i = 0; i < 4; i++) {
       trainStep(run);
       trainStep(run);
-      dirs.push(saveTrainingCheckpoint(root, run.step, { model: run.model, optimizer: run.optimizer, extra: { i } }, { keepLast: 2 }));
+      dirs.push(
+        saveTrainingCheckpoint(root, run.step, { model: run.model, optimizer: run.optimizer, extra: { i } }, { keepLast: 2 }),
+      );
     }
     expect(dirs.map((d) => path.basename(d))).toEqual(['step-00000002', 'step-00000004', 'step-00000006', 'step-00000008']);
     expect(listStepCheckpoints(root).map((c) => c.step)).toEqual([6, 8]);
@@ -239,11 +272,16 @@ describe('step checkpoints', () => {
     const loaded = loadTrainingCheckpoint(latestCheckpoint(root)!, fresh.model.stateDict());
     expect([loaded.step, loaded.extra]).toEqual([8, { i: 3 }]);
     // The optimizer is built after the model was loaded, as a training script does.
-    fresh.optimizer = new torch.optim.AdamW([{ params: [fresh.model.first.weight, fresh.model.second.weight] }, { params: [fresh.model.first.bias!] }]);
+    fresh.optimizer = new torch.optim.AdamW([
+      { params: [fresh.model.first.weight, fresh.model.second.weight] },
+      { params: [fresh.model.first.bias!] },
+    ]);
     fresh.optimizer.loadStateDict(loaded.optimizer!);
     fresh.step = loaded.step;
     expect(snapshot(fresh)).toEqual(snapshot(run));
-    expect(() => saveTrainingCheckpoint(root, 10, { model: run.model }, { keepLast: 0 })).toThrow(/keepLast must be an integer >= 1/);
+    expect(() => saveTrainingCheckpoint(root, 10, { model: run.model }, { keepLast: 0 })).toThrow(
+      /keepLast must be an integer >= 1/,
+    );
     run.dispose();
     fresh.dispose();
   });
@@ -267,14 +305,18 @@ describe('step checkpoints', () => {
 describe('errors', () => {
   test('missing, incomplete and damaged checkpoints', () => {
     const dir = path.join(work, 'ckpt');
-    expect(() => loadCheckpoint(dir)).toThrow(/ckpt: does not exist, and no complete checkpoint from an interrupted save is next to it/);
+    expect(() => loadCheckpoint(dir)).toThrow(
+      /ckpt: does not exist, and no complete checkpoint from an interrupted save is next to it/,
+    );
     fs.mkdirSync(dir);
     expect(() => loadCheckpoint(dir)).toThrow(/has no checkpoint.json, so it is not a \(complete\) checkpoint/);
     fs.rmdirSync(dir);
     const run = makeRun(1);
     saveCheckpoint(dir, 1, { model: run.model, optimizer: run.optimizer });
     fs.truncateSync(path.join(dir, MODEL_FILE), 100);
-    expect(() => loadCheckpoint(dir, { model: run.model })).toThrow(/model.safetensors is 100 bytes, the manifest recorded \d+: the checkpoint is damaged/);
+    expect(() => loadCheckpoint(dir, { model: run.model })).toThrow(
+      /model.safetensors is 100 bytes, the manifest recorded \d+: the checkpoint is damaged/,
+    );
     fs.writeFileSync(path.join(dir, MANIFEST_FILE), '{"format": "something-else"}');
     expect(() => loadCheckpoint(dir)).toThrow(/checkpoint.json is not a latent-tokens-checkpoint manifest/);
     run.dispose();
@@ -301,9 +343,15 @@ describe('errors', () => {
     const model = new TinyNet();
     expect(() => saveCheckpoint(dir, -1, { model })).toThrow(CheckpointError);
     expect(() => saveCheckpoint(dir, 1.5, { model })).toThrow(/step must be an integer >= 0, got 1.5/);
-    expect(() => saveCheckpoint(dir, 1, { model, config: { lr: NaN } })).toThrow(/config.lr cannot be stored as JSON: NaN is not a finite number/);
-    expect(() => saveCheckpoint(dir, 1, { model, extra: { seen: new Map() } })).toThrow(/extra.seen cannot be stored as JSON: it holds a Map/);
-    expect(() => saveCheckpoint(dir, 1, { model, jsRng: [1n] })).toThrow(/jsRng\[0\] cannot be stored as JSON: it holds a bigint/);
+    expect(() => saveCheckpoint(dir, 1, { model, config: { lr: NaN } })).toThrow(
+      /config.lr cannot be stored as JSON: NaN is not a finite number/,
+    );
+    expect(() => saveCheckpoint(dir, 1, { model, extra: { seen: new Map() } })).toThrow(
+      /extra.seen cannot be stored as JSON: it holds a Map/,
+    );
+    expect(() => saveCheckpoint(dir, 1, { model, jsRng: [1n] })).toThrow(
+      /jsRng\[0\] cannot be stored as JSON: it holds a bigint/,
+    );
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     expect(() => saveCheckpoint(dir, 1, { model, extra: cyclic })).toThrow(/contains a cycle/);

@@ -51,5 +51,7 @@ test('checkConfig and describeSpec', () => {
   const spec = { n: { kind: 'integer', min: 0, max: 3 }, s: { kind: 'string' } } as const;
   expect(checkConfig({ n: 3, s: 'x' }, spec)).toEqual({ n: 3, s: 'x' });
   expect(() => checkConfig({ n: 4, s: 'x' }, spec)).toThrow('n must be an integer in [0, 3], got 4');
-  expect(() => checkConfig({ n: 1, s: undefined as unknown as string }, spec)).toThrow('s must be a non-empty string, got undefined');
+  expect(() => checkConfig({ n: 1, s: undefined as unknown as string }, spec)).toThrow(
+    's must be a non-empty string, got undefined',
+  );
 });

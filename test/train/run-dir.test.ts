@@ -36,7 +36,7 @@ describe('RunDir', () => {
   test('create refuses a directory holding anything, and leaves it as it was', () => {
     const user = path.join(root, 'project');
     fs.mkdirSync(user);
-    fs.writeFileSync(path.join(user, "config.json"), "{\"kind\": \"sft\"}\n");
+    fs.writeFileSync(path.join(user, 'config.json'), '{"kind": "sft"}\n');
     expect(() => RunDir.create(user)).toThrow(/already holds a run .*--resume.*nothing was written/);
     fs.rmSync(path.join(user, 'config.json'));
     fs.writeFileSync(path.join(user, 'notes.txt'), 'keep');
@@ -54,7 +54,9 @@ describe('RunDir', () => {
   test('a JSON file that does not parse is reported with its path', () => {
     const run = RunDir.create(path.join(root, 'run'));
     fs.writeFileSync(run.path('config.json'), '{"kind": "sft",');
-    expect(() => run.readJson('config.json')).toThrow(new RegExp(`${run.path('config.json').replace(/[/.]/g, '\\$&')}: not valid JSON`));
+    expect(() => run.readJson('config.json')).toThrow(
+      new RegExp(`${run.path('config.json').replace(/[/.]/g, '\\$&')}: not valid JSON`),
+    );
   });
 
   test('writeJson and truncateJsonl replace files by rename, never in place', () => {

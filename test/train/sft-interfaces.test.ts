@@ -28,10 +28,28 @@ maybe('phase 1 with latent input forms, couplings and frozen markers', () => {
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
   const config = (over: Partial<SftConfig>): SftConfig =>
-    resolveSftConfig({ model: fx.model, data: fx.data, latents: 2, steps: 4, batchSize: 4, lr: 3e-3, minLr: 3e-4, warmupSteps: 1, evalEvery: 4, evalExamples: 4, saveEvery: 4, validationSize: 8, maxLatents: 3, ...over, out: path.join(root, over.out ?? 'run') });
+    resolveSftConfig({
+      model: fx.model,
+      data: fx.data,
+      latents: 2,
+      steps: 4,
+      batchSize: 4,
+      lr: 3e-3,
+      minLr: 3e-4,
+      warmupSteps: 1,
+      evalEvery: 4,
+      evalExamples: 4,
+      saveEvery: 4,
+      validationSize: 8,
+      maxLatents: 3,
+      ...over,
+      out: path.join(root, over.out ?? 'run'),
+    });
 
   test('bad options are refused with clear errors', () => {
-    expect(() => config({ latentInput: 'hidden' as LatentInputKind })).toThrow(/latentInput must be one of raw, scaled, affine, gated, soft, pause/);
+    expect(() => config({ latentInput: 'hidden' as LatentInputKind })).toThrow(
+      /latentInput must be one of raw, scaled, affine, gated, soft, pause/,
+    );
     expect(() => config({ latentTemperature: 0 })).toThrow(/latentTemperature must be a number in \(0, 100\], got 0/);
     expect(() => config({ mode: 'full', coupling: 'reencode' })).toThrow(/needs two-trunk mode/);
   });
@@ -47,7 +65,11 @@ maybe('phase 1 with latent input forms, couplings and frozen markers', () => {
         expect(run.lm.heads.input.kind).toBe(form);
         if (form === 'pause') expect(run.lm.heads.input.spec()).toEqual({ kind: 'pause', slots: 3 });
         if (form === 'soft' || form === 'gated') expect(run.lm.heads.input.spec()).toEqual({ kind: form, temperature: 0.7 });
-        const g = generateWithLatents(run.lm, formatPrompt(run.data.test[0].question), { maxNewTokens: 6, startThreshold: 0, maxLatents: 2 });
+        const g = generateWithLatents(run.lm, formatPrompt(run.data.test[0].question), {
+          maxNewTokens: 6,
+          startThreshold: 0,
+          maxLatents: 2,
+        });
         expect(g.spans.length).toBeGreaterThan(0);
         expect(g.spans.some((sp) => sp.latents > 0)).toBe(true);
       } finally {
@@ -56,8 +78,13 @@ maybe('phase 1 with latent input forms, couplings and frozen markers', () => {
     });
 
   test('two-trunk, reencode, gated, markers frozen: the markers stay at their initial rows, eval reports the interface, and generation is the frozen model fed the latent embeddings', async () => {
-    const s = await trainSft(config({ out: 'two-re', mode: 'two-trunk', coupling: 'reencode', latentInput: 'gated', freezeMarkers: true }), { quiet: true });
-    const moving = await trainSft(config({ out: 'two-moving', mode: 'two-trunk', coupling: 'reencode', latentInput: 'gated' }), { quiet: true });
+    const s = await trainSft(
+      config({ out: 'two-re', mode: 'two-trunk', coupling: 'reencode', latentInput: 'gated', freezeMarkers: true }),
+      { quiet: true },
+    );
+    const moving = await trainSft(config({ out: 'two-moving', mode: 'two-trunk', coupling: 'reencode', latentInput: 'gated' }), {
+      quiet: true,
+    });
     const base = loadQwen2(fx.model);
     const run = await loadSftRun(s.out);
     const other = await loadSftRun(moving.out);
@@ -75,9 +102,16 @@ maybe('phase 1 with latent input forms, couplings and frozen markers', () => {
       // generation under reencode: each token is the frozen model's argmax on the sequence with the
       // spans' latent embeddings as inputs (no other path from the latent copy to language). The
       // latent copy is moved well away from the frozen one first, so that its keys and values differ.
-      torch.noGrad(() => run.lm.latentDecoder!.parameters().forEach((p) => torch.scope(() => p.add_(torch.randnLike(p).mul(0.3)))));
+      torch.noGrad(() =>
+        run.lm.latentDecoder!.parameters().forEach((p) => torch.scope(() => p.add_(torch.randnLike(p).mul(0.3)))),
+      );
       const prompt = run.lm.tokenizer.encode(formatPrompt(run.data.test[1].question));
-      const g = generateWithLatents(run.lm, formatPrompt(run.data.test[1].question), { maxNewTokens: 8, startThreshold: 0, maxLatents: 2, keepLatents: true });
+      const g = generateWithLatents(run.lm, formatPrompt(run.data.test[1].question), {
+        maxNewTokens: 8,
+        startThreshold: 0,
+        maxLatents: 2,
+        keepLatents: true,
+      });
       try {
         expect(g.spans.some((sp) => sp.latents > 0)).toBe(true);
         const lm = run.lm;
@@ -87,12 +121,18 @@ maybe('phase 1 with latent input forms, couplings and frozen markers', () => {
             const inputs: Tensor[] = prompt.map((id) => E.select(0, id));
             const predictors: number[] = [];
             g.tokens.forEach((token, i) => {
-              for (const sp of g.spans.filter((x) => x.at === i)) inputs.push(lm.heads.markers.select(0, 0), ...sp.embeds!, lm.heads.markers.select(0, 1));
+              for (const sp of g.spans.filter((x) => x.at === i))
+                inputs.push(lm.heads.markers.select(0, 0), ...sp.embeds!, lm.heads.markers.select(0, 1));
               predictors.push(inputs.length - 1);
               inputs.push(E.select(0, token));
             });
-            const logits = lm.model.forward({ inputsEmbeds: torch.stack(inputs.map((x) => x.to(E.dtype))).unsqueeze(0) }).logits.squeeze(0);
-            const argmax = logits.indexSelect(0, torch.tensor(predictors, { dtype: 'int64' })).argmax(-1).tolist() as number[];
+            const logits = lm.model
+              .forward({ inputsEmbeds: torch.stack(inputs.map((x) => x.to(E.dtype))).unsqueeze(0) })
+              .logits.squeeze(0);
+            const argmax = logits
+              .indexSelect(0, torch.tensor(predictors, { dtype: 'int64' }))
+              .argmax(-1)
+              .tolist() as number[];
             expect(argmax).toEqual(g.tokens);
           }),
         );
@@ -105,22 +145,52 @@ maybe('phase 1 with latent input forms, couplings and frozen markers', () => {
       base.model.dispose();
     }
     const d = await evaluateSftRun(s.out, { examples: 4, generate: 2, inspect: 2, quiet: true });
-    expect(d.latentInterface).toEqual({ latentInput: { kind: 'gated', temperature: 1 }, mode: 'two-trunk', coupling: 'reencode', freezeMarkers: true });
-    expect(formatDiagnostics(d).split('\n')[0]).toBe('latent input gated (temperature 1), two-trunk, coupling reencode, markers frozen');
+    expect(d.latentInterface).toEqual({
+      latentInput: { kind: 'gated', temperature: 1 },
+      mode: 'two-trunk',
+      coupling: 'reencode',
+      freezeMarkers: true,
+    });
+    expect(formatDiagnostics(d).split('\n')[0]).toBe(
+      'latent input gated (temperature 1), two-trunk, coupling reencode, markers frozen',
+    );
   });
 
   test('phase 2 from the two-trunk reencode gated run: greedy rollouts are phase-1 generation, and GRPO steps run', async () => {
     const from = path.join(root, 'two-re');
     expect(fs.existsSync(path.join(from, 'config.json'))).toBe(true); // trained by the test above
-    const c = resolveRlConfig({ from, data: fx.data, steps: 2, questionsPerStep: 2, group: 4, lr: 1e-3, maxNewTokens: 8, microBatchSize: 16, evalEvery: 1000, evalExamples: 0, saveEvery: 1000, sampleEvery: 10, samplesPerStep: 1, out: path.join(root, 'rl') });
+    const c = resolveRlConfig({
+      from,
+      data: fx.data,
+      steps: 2,
+      questionsPerStep: 2,
+      group: 4,
+      lr: 1e-3,
+      maxNewTokens: 8,
+      microBatchSize: 16,
+      evalEvery: 1000,
+      evalExamples: 0,
+      saveEvery: 1000,
+      sampleEvery: 10,
+      samplesPerStep: 1,
+      out: path.join(root, 'rl'),
+    });
     const p = await openRlPolicy(c);
     try {
       expect(p.policy.coupling).toBe('reencode');
       p.policy.startLogitOffset = 5; // open spans readily, so that the comparison covers latents
       const questions = p.train.slice(0, 4);
-      const rollouts = sampleRollouts(p.policy, questions.map((q) => p.promptIds(q)), rolloutOptions(c, p, { temperature: 0 }));
+      const rollouts = sampleRollouts(
+        p.policy,
+        questions.map((q) => p.promptIds(q)),
+        rolloutOptions(c, p, { temperature: 0 }),
+      );
       questions.forEach((q, i) => {
-        const g = generateWithLatents(p.lm, formatPrompt(q.question), { maxNewTokens: c.maxNewTokens, maxLatents: p.maxLatents, startThreshold: 1 / (1 + Math.exp(5)) });
+        const g = generateWithLatents(p.lm, formatPrompt(q.question), {
+          maxNewTokens: c.maxNewTokens,
+          maxLatents: p.maxLatents,
+          startThreshold: 1 / (1 + Math.exp(5)),
+        });
         expect(rollouts[i].tokens).toEqual(g.tokens);
         expect(rollouts[i].spans).toEqual(g.spans.map((sp) => ({ at: sp.at, latents: sp.latents })));
       });

@@ -37,7 +37,17 @@ maybe('train sft keeps what it did not create', () => {
   });
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  const small: Record<string, string> = { latents: '1', batch: '4', lr: '3e-3', warmup: '1', 'eval-every': '100', 'eval-examples': '2', 'validation-size': '8', steps: '2', 'save-every': '1' };
+  const small: Record<string, string> = {
+    latents: '1',
+    batch: '4',
+    lr: '3e-3',
+    warmup: '1',
+    'eval-every': '100',
+    'eval-examples': '2',
+    'validation-size': '8',
+    steps: '2',
+    'save-every': '1',
+  };
   const cli = async (args: string[]) => {
     const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
     const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
@@ -50,7 +60,17 @@ maybe('train sft keeps what it did not create', () => {
   };
   /** train sft with the small defaults, overridden by `over` (yargs makes a repeated option an array) */
   const train = (out: string, over: Record<string, string> = {}) =>
-    cli(['train', 'sft', '--model', fx.model, '--data', fx.data, '--out', out, ...Object.entries({ ...small, ...over }).flatMap(([k, v]) => [`--${k}`, v])]);
+    cli([
+      'train',
+      'sft',
+      '--model',
+      fx.model,
+      '--data',
+      fx.data,
+      '--out',
+      out,
+      ...Object.entries({ ...small, ...over }).flatMap(([k, v]) => [`--${k}`, v]),
+    ]);
 
   test('--out equal to the model directory is refused and the model still loads', async () => {
     const before = snapshot(fx.model);
@@ -74,7 +94,9 @@ maybe('train sft keeps what it did not create', () => {
     const before = snapshot(out);
     await expect(train(out, { latents: '2' })).rejects.toThrow(/already holds a run .*--resume/);
     expect(snapshot(out)).toEqual(before);
-    await expect(cli(['train', 'sft', '--resume', out, '--mode', 'two-trunk'])).rejects.toThrow(/config.json: the run was trained with mode "full"; it cannot be resumed with mode "two-trunk"/);
+    await expect(cli(['train', 'sft', '--resume', out, '--mode', 'two-trunk'])).rejects.toThrow(
+      /config.json: the run was trained with mode "full"; it cannot be resumed with mode "two-trunk"/,
+    );
     expect(snapshot(out)).toEqual(before);
   });
 
@@ -85,7 +107,7 @@ maybe('train sft keeps what it did not create', () => {
     expect(fs.existsSync(typo)).toBe(false);
   });
 
-  test("a corrupt run config.json is named in the error, by train --resume and by eval", async () => {
+  test('a corrupt run config.json is named in the error, by train --resume and by eval', async () => {
     const out = path.join(root, 'corrupt');
     await train(out);
     fs.writeFileSync(path.join(out, 'config.json'), '{"kind": "sft", "model": ');
@@ -140,7 +162,9 @@ maybe('train sft keeps what it did not create', () => {
     const file = path.join(short, 'config.json');
     fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), max_position_embeddings: 12 }));
     const out = path.join(root, 'too-long');
-    await expect(cli(['train', 'sft', '--model', short, '--data', fx.data, '--out', out, '--steps', '2', '--latents', '1'])).rejects.toThrow(
+    await expect(
+      cli(['train', 'sft', '--model', short, '--data', fx.data, '--out', out, '--steps', '2', '--latents', '1']),
+    ).rejects.toThrow(
       /the longest example is \d+ positions with 1 latent\(s\) per span, more than the model's max_position_embeddings \(12\)/,
     );
     expect(fs.existsSync(path.join(out, 'metrics.jsonl'))).toBe(false);

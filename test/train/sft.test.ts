@@ -21,7 +21,22 @@ maybe('phase 1 training (sft)', () => {
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
   const config = (over: Partial<SftConfig>): SftConfig =>
-    resolveSftConfig({ model: fx.model, data: fx.data, latents: 2, steps: 16, batchSize: 4, lr: 3e-3, minLr: 3e-4, warmupSteps: 2, evalEvery: 8, evalExamples: 4, saveEvery: 8, validationSize: 8, ...over, out: path.join(root, over.out ?? 'run') });
+    resolveSftConfig({
+      model: fx.model,
+      data: fx.data,
+      latents: 2,
+      steps: 16,
+      batchSize: 4,
+      lr: 3e-3,
+      minLr: 3e-4,
+      warmupSteps: 2,
+      evalEvery: 8,
+      evalExamples: 4,
+      saveEvery: 8,
+      validationSize: 8,
+      ...over,
+      out: path.join(root, over.out ?? 'run'),
+    });
 
   const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const losses = (out: string) => new RunDir(out).readJsonl<{ step: number; loss: number }>('metrics.jsonl').map((m) => m.loss);
@@ -33,7 +48,12 @@ maybe('phase 1 training (sft)', () => {
     expect(l.length).toBe(16);
     expect(meanOf(l.slice(-4))).toBeLessThan(meanOf(l.slice(0, 4)) - 0.3);
     const dir = new RunDir(s.out);
-    expect(dir.readJsonl<{ split: string }>("evals.jsonl").map((e) => e.split)).toEqual(["validation", "test", "validation", "test"]);
+    expect(dir.readJsonl<{ split: string }>('evals.jsonl').map((e) => e.split)).toEqual([
+      'validation',
+      'test',
+      'validation',
+      'test',
+    ]);
     expect(fs.existsSync(path.join(s.out, 'checkpoints'))).toBe(true);
     expect(dir.readJson<SftConfig>('config.json')!.mode).toBe('full');
   });
@@ -54,7 +74,9 @@ maybe('phase 1 training (sft)', () => {
       }
       // the latent copy moved away from the language copy
       const q0 = lm.latentDecoder!.layers.at(0).self_attn.q_proj.weight;
-      expect(torch.scope(() => q0.sub(before.get('model.layers.0.self_attn.q_proj.weight')!).abs().max().item())).toBeGreaterThan(0);
+      expect(torch.scope(() => q0.sub(before.get('model.layers.0.self_attn.q_proj.weight')!).abs().max().item())).toBeGreaterThan(
+        0,
+      );
     } finally {
       lm.dispose();
       original.model.dispose();
@@ -74,7 +96,10 @@ maybe('phase 1 training (sft)', () => {
   });
 
   test('a non-finite loss stops the run and keeps the last good checkpoint', async () => {
-    const s = await trainSft(config({ out: 'nan', lr: 1e6, minLr: 1e6, warmupSteps: 0, steps: 40, saveEvery: 1, gradClip: 1e9 }), { quiet: true });
+    const s = await trainSft(
+      config({ out: 'nan', lr: 1e6, minLr: 1e6, warmupSteps: 0, steps: 40, saveEvery: 1, gradClip: 1e9 }),
+      { quiet: true },
+    );
     expect(s.stopped).toBe('non-finite');
     expect(s.steps).toBeLessThan(40);
     const ckpts = fs.readdirSync(path.join(s.out, 'checkpoints'));

@@ -28,18 +28,46 @@ describe('the study instrument on planted cases', () => {
     const tok = path.join(root, 'tok');
     trainByteLevelBpe(texts, { vocabSize: 300 }).save(tok);
     model = path.join(root, 'model');
-    makeModel(model, { layers: 2, hidden: 32, heads: 4, kvHeads: 2, intermediate: 64, vocab: 302, tokenizerDir: tok, seed: 2, std: 0.05 });
+    makeModel(model, {
+      layers: 2,
+      hidden: 32,
+      heads: 4,
+      kvHeads: 2,
+      intermediate: 64,
+      vocab: 302,
+      tokenizerDir: tok,
+      seed: 2,
+      std: 0.05,
+    });
   });
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
   const train = async (name: string, latents: number, latentInput: LatentInputKind) => {
     const out = path.join(root, name);
-    const config = resolveSftConfig({ model, data, out, mode: 'full', latents, latentInput, steps: 120, batchSize: 8, lr: 1e-2, minLr: 1e-3, warmupSteps: 5, evalEvery: 120, evalExamples: 4, validationSize: 8, saveEvery: 120, seed: 1 });
+    const config = resolveSftConfig({
+      model,
+      data,
+      out,
+      mode: 'full',
+      latents,
+      latentInput,
+      steps: 120,
+      batchSize: 8,
+      lr: 1e-2,
+      minLr: 1e-3,
+      warmupSteps: 5,
+      evalEvery: 120,
+      evalExamples: 4,
+      validationSize: 8,
+      saveEvery: 120,
+      seed: 1,
+    });
     const summary = await trainSft(config, { quiet: true });
     expect(summary.stopped).toBe('completed');
     return out;
   };
-  const evaluate = (dir: string, reference?: string) => evaluateSftRun(dir, { examples: 32, generate: 0, inspect: 0, constantSteps: 5, quiet: true, reference });
+  const evaluate = (dir: string, reference?: string) =>
+    evaluateSftRun(dir, { examples: 32, generate: 0, inspect: 0, constantSteps: 5, quiet: true, reference });
 
   test('planted positive → helps, planted null → ignored; calibration passes', async () => {
     const baseline = await train('baseline-k0', 0, 'affine');
@@ -70,7 +98,9 @@ describe('the study instrument on planted cases', () => {
   test('a reference without per-example losses, or on other test data, is refused', async () => {
     const fresh = path.join(root, 'never-evaluated');
     fs.mkdirSync(fresh, { recursive: true });
-    await expect(evaluate(path.join(root, 'planted-null-k2'), fresh)).rejects.toThrow(/no per-example losses in diagnostics\.json; run `latent eval/);
+    await expect(evaluate(path.join(root, 'planted-null-k2'), fresh)).rejects.toThrow(
+      /no per-example losses in diagnostics\.json; run `latent eval/,
+    );
     const diag = JSON.parse(fs.readFileSync(path.join(root, 'baseline-k0', 'diagnostics.json'), 'utf8'));
     const moved = path.join(root, 'other-data-ref');
     fs.mkdirSync(moved);

@@ -27,7 +27,11 @@ require(path.resolve(process.argv[1]));
 `;
 
 /** Runs `script` (a .ts path) with `args` (and Node flags `nodeArgs`); returns the finished process (status, signal, output). */
-export function runTsChild(script: string, args: string[], { timeoutMs = 120_000, nodeArgs = [] as string[] } = {}): SpawnSyncReturns<string> {
+export function runTsChild(
+  script: string,
+  args: string[],
+  { timeoutMs = 120_000, nodeArgs = [] as string[] } = {},
+): SpawnSyncReturns<string> {
   return spawnSync(process.execPath, [...nodeArgs, '-e', REGISTER, path.resolve(script), ...args], {
     encoding: 'utf8',
     timeout: timeoutMs,

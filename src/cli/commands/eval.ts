@@ -3,7 +3,8 @@ import type { Argv, CommandModule } from 'yargs';
 
 export const command: CommandModule = {
   command: 'eval <run>',
-  describe: 'evaluate a run: test losses, start classifier, latent ablations with CIs, decoded latents, answer accuracy with and without latents',
+  describe:
+    'evaluate a run: test losses, start classifier, latent ablations with CIs, decoded latents, answer accuracy with and without latents',
   builder: (y: Argv) =>
     y
       .positional('run', { type: 'string', describe: 'run directory' })
@@ -11,10 +12,27 @@ export const command: CommandModule = {
       .option('generate', { type: 'number', default: 50, describe: 'test examples for answer accuracy (0: skip)' })
       .option('inspect', { type: 'number', default: 20, describe: 'examples whose latents are decoded' })
       .option('max-new-tokens', { type: 'number', default: 200 })
-      .option('reference', { type: 'string', describe: 'the matched no-span reference run (evaluated first), for the helps endpoint; two-trunk runs default to their frozen base', defaultDescription: 'two-trunk: the frozen base; else none' })
-      .option('pause', { type: 'string', describe: 'the pause-as-thought run (evaluated first), for "content beyond compute"', defaultDescription: 'none' })
-      .option('oracle', { type: 'boolean', default: true, describe: 'also generate with spans at the gold breakpoints (--no-oracle skips it)' })
-      .option('ablate-generation', { type: 'boolean', default: false, describe: 'also generate with oracle spans fed shuffled and constant latents' })
+      .option('reference', {
+        type: 'string',
+        describe:
+          'the matched no-span reference run (evaluated first), for the helps endpoint; two-trunk runs default to their frozen base',
+        defaultDescription: 'two-trunk: the frozen base; else none',
+      })
+      .option('pause', {
+        type: 'string',
+        describe: 'the pause-as-thought run (evaluated first), for "content beyond compute"',
+        defaultDescription: 'none',
+      })
+      .option('oracle', {
+        type: 'boolean',
+        default: true,
+        describe: 'also generate with spans at the gold breakpoints (--no-oracle skips it)',
+      })
+      .option('ablate-generation', {
+        type: 'boolean',
+        default: false,
+        describe: 'also generate with oracle spans fed shuffled and constant latents',
+      })
       .option('pass-k', { type: 'number', default: 8, describe: 'RL runs: samples per question for pass@k (0: skip)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the diagnostics as JSON' }),
   handler: async (a: Record<string, unknown>) => {
@@ -22,13 +40,23 @@ export const command: CommandModule = {
     const kind = readRunConfig(String(a.run)).kind; // a path that is not a run is refused here, and nothing is created
     if (kind === 'rl') {
       const { evaluateRlRun, formatRlDiagnostics } = await import('../../rl/evaluate');
-      const d = await evaluateRlRun(String(a.run), { examples: a.generate as number, passK: a.passK as number, maxNewTokens: a.maxNewTokens as number });
+      const d = await evaluateRlRun(String(a.run), {
+        examples: a.generate as number,
+        passK: a.passK as number,
+        maxNewTokens: a.maxNewTokens as number,
+      });
       console.log(a.json ? JSON.stringify(d) : formatRlDiagnostics(d));
     } else {
       const { evaluateSftRun, formatDiagnostics } = await import('../../train/sft-eval');
       const d = await evaluateSftRun(String(a.run), {
-        examples: a.examples as number, generate: a.generate as number, inspect: a.inspect as number, maxNewTokens: a.maxNewTokens as number,
-        reference: a.reference as string | undefined, pause: a.pause as string | undefined, oracle: a.oracle as boolean, ablateGeneration: a.ablateGeneration as boolean,
+        examples: a.examples as number,
+        generate: a.generate as number,
+        inspect: a.inspect as number,
+        maxNewTokens: a.maxNewTokens as number,
+        reference: a.reference as string | undefined,
+        pause: a.pause as string | undefined,
+        oracle: a.oracle as boolean,
+        ablateGeneration: a.ablateGeneration as boolean,
       });
       console.log(a.json ? JSON.stringify(d) : formatDiagnostics(d));
     }
@@ -41,7 +69,7 @@ export async function regenerateReport(run: string): Promise<void> {
   try {
     const report = await import('../../report/run');
     const result: unknown = await report.writeReport([run], { out: run });
-    console.error(`report: ${typeof result === 'string' ? result : (result as { html?: string }).html ?? run}`);
+    console.error(`report: ${typeof result === 'string' ? result : ((result as { html?: string }).html ?? run)}`);
   } catch (e) {
     if (process.env.LATENT_DEBUG) console.error(e);
   }

@@ -24,11 +24,19 @@ export const command: CommandModule<object, Args> = {
   describe: 'generate text with a Qwen2 model (greedy unless --temperature > 0), or with a latent run (--run): spans marked',
   builder: (y) =>
     y
-      .option('model', { type: 'string', describe: 'model directory or Hugging Face id (e.g. Qwen/Qwen2-0.5B)', defaultDescription: 'none (or --run)' })
-      .option('run', { type: 'string', describe: 'a latent training run directory: generate with latent spans (greedy), each marked', defaultDescription: 'none' })
+      .option('model', {
+        type: 'string',
+        describe: 'model directory or Hugging Face id (e.g. Qwen/Qwen2-0.5B)',
+        defaultDescription: 'none (or --run)',
+      })
+      .option('run', {
+        type: 'string',
+        describe: 'a latent training run directory: generate with latent spans (greedy), each marked',
+        defaultDescription: 'none',
+      })
       .option('max-latents', { type: 'number', default: 8, describe: 'with --run: cap on latents per span' })
       .option('latents', { type: 'boolean', default: true, describe: 'with --run: --no-latents generates without opening spans' })
-      .option('decode', { type: 'boolean', default: false, describe: 'with --run: show what each span\'s latents decode to' })
+      .option('decode', { type: 'boolean', default: false, describe: "with --run: show what each span's latents decode to" })
       .check((a) => {
         if (!a.model === !a.run) throw new Error('give exactly one of --model and --run');
         return true;
@@ -40,7 +48,10 @@ export const command: CommandModule<object, Args> = {
       .option('top-p', { type: 'number', default: 1, describe: '1 = off' })
       .option('seed', { type: 'number', describe: 'random seed for sampling', defaultDescription: 'none' })
       .option('stop', { type: 'string', array: true, default: [] as string[], describe: 'stop strings' })
-      .option('dtype', { choices: ['float32', 'bfloat16', 'float64', 'float16'] as const, describe: "compute dtype (default: the checkpoint's)" })
+      .option('dtype', {
+        choices: ['float32', 'bfloat16', 'float64', 'float16'] as const,
+        describe: "compute dtype (default: the checkpoint's)",
+      })
       .option('device', { type: 'string', default: 'cpu', describe: 'cpu or cuda[:N]' }),
   handler: async (args) => {
     if (args.run) return generateWithRun(args);
@@ -58,7 +69,8 @@ export const command: CommandModule<object, Args> = {
       topP: args['top-p'],
       seed: args.seed,
       stopStrings: args.stop,
-      eosTokenIds: generation.eosTokenIds.length || tokenizer.eosTokenId === undefined ? generation.eosTokenIds : [tokenizer.eosTokenId],
+      eosTokenIds:
+        generation.eosTokenIds.length || tokenizer.eosTokenId === undefined ? generation.eosTokenIds : [tokenizer.eosTokenId],
       padTokenId: generation.padTokenId ?? undefined,
       tokenizer,
       onToken: single ? (e) => void (e.text && process.stdout.write(e.text)) : undefined,
@@ -95,11 +107,16 @@ async function generateWithRun(args: Args): Promise<void> {
           const rows = torch.scope(() => {
             const e = torch.stack(span.embeds!);
             const h = torch.stack(span.hiddens!);
-            return { near: nearestTokens(e, lm.model.model.embed_tokens.weight, 3, decode), lens: logitLens(h, (x) => lm.backbone.lmHead(x), 3, decode) };
+            return {
+              near: nearestTokens(e, lm.model.model.embed_tokens.weight, 3, decode),
+              lens: logitLens(h, (x) => lm.backbone.lmHead(x), 3, decode),
+            };
           });
           console.log(`span ${i} (before token ${span.at}, ${span.latents} latents):`);
           rows.near.forEach((n, j) =>
-            console.log(`  latent ${j}: nearest ${n.map((d) => JSON.stringify(d.token)).join(' ')} | logit lens ${rows.lens[j].map((d) => `${JSON.stringify(d.token)} ${d.score.toFixed(2)}`).join(' ')}`),
+            console.log(
+              `  latent ${j}: nearest ${n.map((d) => JSON.stringify(d.token)).join(' ')} | logit lens ${rows.lens[j].map((d) => `${JSON.stringify(d.token)} ${d.score.toFixed(2)}`).join(' ')}`,
+            ),
           );
         });
       }

@@ -26,7 +26,8 @@ export const command: CommandModule = {
         const head = `example ${d.example} span ${d.span} (${d.expression} = ${d.result})`;
         if (head !== last) console.log(head);
         last = head;
-        const fmt = (xs: { token: string }[], score: (x: never) => number) => xs.map((x) => `${JSON.stringify(x.token)} ${score(x as never).toFixed(2)}`).join('  ');
+        const fmt = (xs: { token: string }[], score: (x: never) => number) =>
+          xs.map((x) => `${JSON.stringify(x.token)} ${score(x as never).toFixed(2)}`).join('  ');
         console.log(`  latent ${d.step}: |e|=${d.embedNorm.toFixed(2)} stop p=${d.stopProb.toFixed(2)}`);
         console.log(`    nearest:    ${fmt(d.nearest, (x: { cosine: number }) => x.cosine)}`);
         console.log(`    logit lens: ${fmt(d.logitLens, (x: { prob: number }) => x.prob)}`);

@@ -34,7 +34,11 @@ export const command: CommandModule<object, Args> = {
       .option('head-dim', { type: 'number', describe: 'head_dim (default: hidden / heads)' })
       .option('out', { type: 'string', demandOption: true, describe: 'output directory' })
       .option('tie', { type: 'boolean', default: false, describe: 'tie_word_embeddings (--tie true|false)' })
-      .option('dtype', { choices: ['float32', 'bfloat16', 'float16', 'float64'] as const, default: 'float32' as const, describe: 'dtype of the saved weights' })
+      .option('dtype', {
+        choices: ['float32', 'bfloat16', 'float16', 'float64'] as const,
+        default: 'float32' as const,
+        describe: 'dtype of the saved weights',
+      })
       .option('seed', { type: 'number', describe: 'random seed', defaultDescription: 'none (unseeded)' })
       .option('std', { type: 'number', default: 0.02, describe: 'standard deviation of the random weights' })
       .option('init', {
@@ -43,8 +47,16 @@ export const command: CommandModule<object, Args> = {
         describe: "hf: zero biases and unit norm gains (transformers' init); full: biases and gains random too",
       })
       .option('rope-theta', { type: 'number', describe: 'rope_theta', defaultDescription: '10000' })
-      .option('tokenizer', { type: 'string', describe: 'copy the tokenizer of this model directory (sets bos/eos/pad ids)', defaultDescription: 'none' })
-      .option('force', { type: 'boolean', describe: 'write into a non-empty --out that holds no model written by latent (its model files are replaced)', defaultDescription: 'false' }),
+      .option('tokenizer', {
+        type: 'string',
+        describe: 'copy the tokenizer of this model directory (sets bos/eos/pad ids)',
+        defaultDescription: 'none',
+      })
+      .option('force', {
+        type: 'boolean',
+        describe: 'write into a non-empty --out that holds no model written by latent (its model files are replaced)',
+        defaultDescription: 'false',
+      }),
   handler: async (args) => {
     const { makeModel } = await import('../../models/qwen2/make-model');
     const config = makeModel(args.out, {
@@ -72,6 +84,8 @@ export const command: CommandModule<object, Args> = {
           config.hiddenSize * config.headDim * (config.numAttentionHeads * 2 + config.numKeyValueHeads * 2) +
           config.headDim * (config.numAttentionHeads + 2 * config.numKeyValueHeads) +
           3 * config.hiddenSize * config.intermediateSize);
-    console.log(`wrote ${args.out}: Qwen2 with ${config.numHiddenLayers} layers, hidden ${config.hiddenSize}, ${params.toLocaleString('en-US')} parameters (${args.dtype})`);
+    console.log(
+      `wrote ${args.out}: Qwen2 with ${config.numHiddenLayers} layers, hidden ${config.hiddenSize}, ${params.toLocaleString('en-US')} parameters (${args.dtype})`,
+    );
   },
 };

@@ -11,8 +11,12 @@ export const command: CommandModule = {
     const v = torch.version();
     const pkg = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8'));
     console.log(`latent-tokens ${pkg.version}`);
-    console.log(`libtorch ${v.libtorch} (${v.cuda ? 'CUDA ' + v.cuda : 'CPU'}), addon CUDA kernels: ${v.addonCuda ? 'yes' : 'no'}`);
+    console.log(
+      `libtorch ${v.libtorch} (${v.cuda ? 'CUDA ' + v.cuda : 'CPU'}), addon CUDA kernels: ${v.addonCuda ? 'yes' : 'no'}`,
+    );
     console.log(`threads ${torch.getNumThreads()}, MKL ${v.mkl}, OpenMP ${v.openmp}, MKLDNN ${v.mkldnn}`);
-    console.log(`CUDA available: ${torch.cuda.isAvailable()}${torch.cuda.isAvailable() ? '' : ` (${torch.cuda.unavailableReason()})`}`);
+    console.log(
+      `CUDA available: ${torch.cuda.isAvailable()}${torch.cuda.isAvailable() ? '' : ` (${torch.cuda.unavailableReason()})`}`,
+    );
   },
 };

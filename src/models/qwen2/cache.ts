@@ -42,7 +42,8 @@ export class KVCache {
   private disposed = false;
 
   constructor(readonly numLayers: number) {
-    if (!Number.isInteger(numLayers) || numLayers <= 0) throw new RangeError(`KVCache: numLayers must be a positive integer, got ${numLayers}`);
+    if (!Number.isInteger(numLayers) || numLayers <= 0)
+      throw new RangeError(`KVCache: numLayers must be a positive integer, got ${numLayers}`);
     this.layers = new Array(numLayers).fill(null);
   }
 
@@ -108,7 +109,8 @@ export class KVCache {
    */
   update(layer: number, keys: Tensor, values: Tensor): { keys: Tensor; values: Tensor } {
     this.checkLive();
-    if (!(layer >= 0 && layer < this.numLayers)) throw new RangeError(`KVCache.update: layer ${layer} outside [0, ${this.numLayers})`);
+    if (!(layer >= 0 && layer < this.numLayers))
+      throw new RangeError(`KVCache.update: layer ${layer} outside [0, ${this.numLayers})`);
     const entry = this.layers[layer];
     // Two trunks of different dtypes may share a cache: it keeps the dtype of its first writer.
     if (entry !== null && keys.dtype !== entry.keys.dtype) {
@@ -120,7 +122,12 @@ export class KVCache {
 
     if (entry === null) {
       if (recording) {
-        this.layers[layer] = { keys: torch.keep(keys.contiguous()), values: torch.keep(values.contiguous()), length: keys.shape[2], buffered: false };
+        this.layers[layer] = {
+          keys: torch.keep(keys.contiguous()),
+          values: torch.keep(values.contiguous()),
+          length: keys.shape[2],
+          buffered: false,
+        };
       } else {
         const k = this.allocate(keys, keys.shape[2]);
         const v = this.allocate(values, keys.shape[2]);
@@ -128,7 +135,9 @@ export class KVCache {
         this.writeInto(this.layers[layer], keys, values);
       }
     } else if (recording || !entry.buffered) {
-      const [pastK, pastV] = entry.buffered ? [entry.keys.narrow(2, 0, entry.length), entry.values.narrow(2, 0, entry.length)] : [entry.keys, entry.values];
+      const [pastK, pastV] = entry.buffered
+        ? [entry.keys.narrow(2, 0, entry.length), entry.values.narrow(2, 0, entry.length)]
+        : [entry.keys, entry.values];
       const k = torch.keep(torch.cat([pastK, keys], 2));
       const v = torch.keep(torch.cat([pastV, values], 2));
       if (entry.buffered) {
@@ -150,7 +159,11 @@ export class KVCache {
     if (entry.views === undefined || entry.views.length !== entry.length) {
       entry.views?.keys.dispose();
       entry.views?.values.dispose();
-      entry.views = { keys: torch.keep(entry.keys.narrow(2, 0, entry.length)), values: torch.keep(entry.values.narrow(2, 0, entry.length)), length: entry.length };
+      entry.views = {
+        keys: torch.keep(entry.keys.narrow(2, 0, entry.length)),
+        values: torch.keep(entry.values.narrow(2, 0, entry.length)),
+        length: entry.length,
+      };
     }
     return { keys: entry.views.keys, values: entry.views.values };
   }
@@ -191,7 +204,6 @@ export class KVCache {
     if (b !== nb || h !== nh || d !== nd) {
       throw new RangeError(`KVCache.update: layer ${layer} holds keys [${b}, ${h}, S, ${d}], cannot append [${keys.shape}]`);
     }
-
   }
 
   private checkLive(): void {

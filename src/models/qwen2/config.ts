@@ -116,7 +116,8 @@ export function parseQwen2Config(json: unknown, source = CONFIG_FILE): Qwen2Conf
       if (fallback !== undefined) return fallback;
       return fail(`missing required key "${key}"`);
     }
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) fail(`"${key}" must be a positive integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+      fail(`"${key}" must be a positive integer, got ${JSON.stringify(v)}`);
     return v as number;
   };
   const num = (key: string, fallback: number): number => {
@@ -128,14 +129,17 @@ export function parseQwen2Config(json: unknown, source = CONFIG_FILE): Qwen2Conf
   const optionalId = (key: string): number | null => {
     const v = raw[key];
     if (v === undefined || v === null) return null;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) fail(`"${key}" must be a token id (a non-negative integer), got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+      fail(`"${key}" must be a token id (a non-negative integer), got ${JSON.stringify(v)}`);
     return v as number;
   };
 
   const hiddenAct = raw.hidden_act ?? 'silu';
   if (hiddenAct !== 'silu') fail(`hidden_act ${JSON.stringify(hiddenAct)} is not supported (Qwen2 uses "silu")`);
   if (raw.use_sliding_window === true) {
-    fail('use_sliding_window is true: sliding-window attention is not implemented (set it to false to attend to the full context)');
+    fail(
+      'use_sliding_window is true: sliding-window attention is not implemented (set it to false to attend to the full context)',
+    );
   }
   const layerTypes = raw.layer_types;
   if (Array.isArray(layerTypes) && layerTypes.some((t) => t !== 'full_attention')) {
@@ -149,7 +153,8 @@ export function parseQwen2Config(json: unknown, source = CONFIG_FILE): Qwen2Conf
   const eos = raw.eos_token_id;
   if (Array.isArray(eos)) {
     eosTokenIds = eos.map((id, i) => {
-      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) return fail(`eos_token_id[${i}] must be a token id, got ${JSON.stringify(id)}`);
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0)
+        return fail(`eos_token_id[${i}] must be a token id, got ${JSON.stringify(id)}`);
       return id;
     });
   } else if (eos !== undefined && eos !== null) {
@@ -237,10 +242,16 @@ function validate(c: Qwen2Config, source: string): void {
   }
   if (!(c.ropeTheta > 0)) fail(`rope_theta must be positive, got ${c.ropeTheta}`);
   if (!(c.rmsNormEps > 0)) fail(`rms_norm_eps must be positive, got ${c.rmsNormEps}`);
-  if (!(c.attentionDropout >= 0 && c.attentionDropout < 1)) fail(`attention_dropout must be in [0, 1), got ${c.attentionDropout}`);
-  const ids: [string, number | null][] = [['bos_token_id', c.bosTokenId], ['pad_token_id', c.padTokenId], ...c.eosTokenIds.map((id): [string, number] => ['eos_token_id', id])];
+  if (!(c.attentionDropout >= 0 && c.attentionDropout < 1))
+    fail(`attention_dropout must be in [0, 1), got ${c.attentionDropout}`);
+  const ids: [string, number | null][] = [
+    ['bos_token_id', c.bosTokenId],
+    ['pad_token_id', c.padTokenId],
+    ...c.eosTokenIds.map((id): [string, number] => ['eos_token_id', id]),
+  ];
   for (const [key, id] of ids) {
-    if (id !== null && !(Number.isInteger(id) && id >= 0 && id < c.vocabSize)) fail(`${key} ${id} is outside the vocabulary (vocab_size ${c.vocabSize})`);
+    if (id !== null && !(Number.isInteger(id) && id >= 0 && id < c.vocabSize))
+      fail(`${key} ${id} is outside the vocabulary (vocab_size ${c.vocabSize})`);
   }
 }
 
@@ -261,7 +272,10 @@ export function readQwen2Config(dir: string): Qwen2Config {
  * The config.json object Hugging Face transformers reads as a Qwen2Config: `raw` (keys not interpreted
  * here survive) with every interpreted field written in transformers' spelling.
  */
-export function qwen2ConfigToJson(c: Qwen2Config, { torchDtype = c.torchDtype }: { torchDtype?: DType | null } = {}): Record<string, unknown> {
+export function qwen2ConfigToJson(
+  c: Qwen2Config,
+  { torchDtype = c.torchDtype }: { torchDtype?: DType | null } = {},
+): Record<string, unknown> {
   const json: Record<string, unknown> = { ...c.raw };
   Object.assign(json, {
     architectures: ['Qwen2ForCausalLM'],
@@ -306,7 +320,11 @@ export interface GenerationDefaults {
  * ids take precedence (instruct models list both `<|im_end|>` and `<|endoftext|>` there).
  */
 export function readGenerationDefaults(dir: string, config: Qwen2Config): GenerationDefaults {
-  const defaults: GenerationDefaults = { bosTokenId: config.bosTokenId, eosTokenIds: [...config.eosTokenIds], padTokenId: config.padTokenId };
+  const defaults: GenerationDefaults = {
+    bosTokenId: config.bosTokenId,
+    eosTokenIds: [...config.eosTokenIds],
+    padTokenId: config.padTokenId,
+  };
   const file = path.join(dir, GENERATION_CONFIG_FILE);
   if (!fs.existsSync(file)) return defaults;
   let json: Record<string, unknown>;
@@ -316,7 +334,8 @@ export function readGenerationDefaults(dir: string, config: Qwen2Config): Genera
     throw new ModelConfigError(`${file}: not valid JSON (${(e as Error).message})`);
   }
   const id = (key: string, v: unknown): number => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new ModelConfigError(`${file}: "${key}" must be a token id, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+      throw new ModelConfigError(`${file}: "${key}" must be a token id, got ${JSON.stringify(v)}`);
     return v;
   };
   if (json.bos_token_id != null) defaults.bosTokenId = id('bos_token_id', json.bos_token_id);

@@ -59,16 +59,25 @@ export interface GenerationResult {
 }
 
 /** Generates continuations of `prompts` (token ids). Runs in inference mode; memory stays flat across steps. */
-export function generate(model: Qwen2ForCausalLM, prompts: readonly (readonly number[])[], options: GenerateOptions): GenerationResult[] {
+export function generate(
+  model: Qwen2ForCausalLM,
+  prompts: readonly (readonly number[])[],
+  options: GenerateOptions,
+): GenerationResult[] {
   const { maxNewTokens, eosTokenIds = [], stopStrings = [], tokenizer = null, onToken } = options;
   checkGenerateOptions(model, prompts, options);
-  if (stopStrings.length && !tokenizer) throw new TypeError('generate: stopStrings need a tokenizer to decode the generated text');
+  if (stopStrings.length && !tokenizer)
+    throw new TypeError('generate: stopStrings need a tokenizer to decode the generated text');
   if (options.seed !== undefined) torch.manualSeed(options.seed);
   const padTokenId = options.padTokenId ?? eosTokenIds[0] ?? 0;
   const eos = new Set(eosTokenIds);
   const device = model.device;
 
-  const sequences = prompts.map(() => ({ tokens: [] as number[], finishReason: null as FinishReason | null, text: tokenizer ? new StreamingText(tokenizer, stopStrings) : null }));
+  const sequences = prompts.map(() => ({
+    tokens: [] as number[],
+    finishReason: null as FinishReason | null,
+    text: tokenizer ? new StreamingText(tokenizer, stopStrings) : null,
+  }));
   const cache = new KVCache(model.config.numHiddenLayers);
   try {
     torch.inferenceMode(() => {
@@ -77,7 +86,12 @@ export function generate(model: Qwen2ForCausalLM, prompts: readonly (readonly nu
       const needsMask = prompts.some((p) => p.length !== width);
       let next = torch.scope(() => {
         const inputIds = torch.tensor(padded, { dtype: 'int64', device });
-        const attentionMask = needsMask ? torch.tensor(prompts.map((p) => [...new Array(width - p.length).fill(false), ...new Array(p.length).fill(true)]), { device }) : undefined;
+        const attentionMask = needsMask
+          ? torch.tensor(
+              prompts.map((p) => [...new Array(width - p.length).fill(false), ...new Array(p.length).fill(true)]),
+              { device },
+            )
+          : undefined;
         const { logits } = model.forward({ inputIds, attentionMask, cache, logitsToKeep: 1 });
         return pickTokens(logits.select(1, 0), options);
       });
@@ -100,7 +114,10 @@ export function generate(model: Qwen2ForCausalLM, prompts: readonly (readonly nu
         if (sequences.every((s) => s.finishReason !== null)) break;
         const fed = next;
         next = torch.scope(() => {
-          const inputIds = torch.tensor(fed.map((id) => [id]), { dtype: 'int64', device });
+          const inputIds = torch.tensor(
+            fed.map((id) => [id]),
+            { dtype: 'int64', device },
+          );
           const { logits } = model.forward({ inputIds, cache, logitsToKeep: 1 });
           return pickTokens(logits.select(1, 0), options);
         });
@@ -109,11 +126,16 @@ export function generate(model: Qwen2ForCausalLM, prompts: readonly (readonly nu
   } finally {
     cache.dispose();
   }
-  return sequences.map((s) => ({ tokens: s.tokens, text: s.text ? s.text.final : null, finishReason: s.finishReason ?? 'length' }));
+  return sequences.map((s) => ({
+    tokens: s.tokens,
+    text: s.text ? s.text.final : null,
+    finishReason: s.finishReason ?? 'length',
+  }));
 }
 
 function checkGenerateOptions(model: Qwen2ForCausalLM, prompts: readonly (readonly number[])[], o: GenerateOptions): void {
-  if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 1) throw new RangeError(`generate: maxNewTokens must be a positive integer, got ${o.maxNewTokens}`);
+  if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 1)
+    throw new RangeError(`generate: maxNewTokens must be a positive integer, got ${o.maxNewTokens}`);
   if (prompts.length === 0) throw new RangeError('generate: no prompts');
   const vocab = model.config.vocabSize;
   prompts.forEach((p, i) => {
@@ -122,7 +144,8 @@ function checkGenerateOptions(model: Qwen2ForCausalLM, prompts: readonly (readon
     if (bad >= 0) throw new RangeError(`generate: prompt ${i} token ${bad} is ${p[bad]}, outside the vocabulary [0, ${vocab})`);
   });
   for (const id of [...(o.eosTokenIds ?? []), ...(o.padTokenId === undefined ? [] : [o.padTokenId])]) {
-    if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new RangeError(`generate: token id ${id} (eos/pad) is outside the vocabulary [0, ${vocab})`);
+    if (!Number.isInteger(id) || id < 0 || id >= vocab)
+      throw new RangeError(`generate: token id ${id} (eos/pad) is outside the vocabulary [0, ${vocab})`);
   }
   checkSampling(o);
 }

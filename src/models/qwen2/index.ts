@@ -31,7 +31,17 @@ export {
   type Qwen2CausalLMOutput,
   type Qwen2Inputs,
 } from './modeling';
-export { CheckpointError, ModelDirError, fromPretrained, loadQwen2, loadQwen2Weights, saveQwen2, type LoadOptions, type PretrainedQwen2, type SaveOptions } from './loading';
+export {
+  CheckpointError,
+  ModelDirError,
+  fromPretrained,
+  loadQwen2,
+  loadQwen2Weights,
+  saveQwen2,
+  type LoadOptions,
+  type PretrainedQwen2,
+  type SaveOptions,
+} from './loading';
 export {
   StreamingText,
   filterLogits,

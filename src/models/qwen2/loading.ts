@@ -69,7 +69,9 @@ const ROTARY_BUFFER = /\.rotary_emb\.inv_freq$/;
 export function loadQwen2(dir: string, options: LoadOptions = {}): PretrainedQwen2 {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     const aside = interruptedSaves(path.resolve(dir)).find((s) => s.kind === 'old');
-    throw new CheckpointError(`${dir}: model directory not found${aside ? ` (an interrupted save left the previous model in ${aside.path})` : ''}`);
+    throw new CheckpointError(
+      `${dir}: model directory not found${aside ? ` (an interrupted save left the previous model in ${aside.path})` : ''}`,
+    );
   }
   const config = readQwen2Config(dir);
   const generation = readGenerationDefaults(dir, config);
@@ -99,7 +101,10 @@ export function loadQwen2(dir: string, options: LoadOptions = {}): PretrainedQwe
  * Loads a model by Hugging Face id (`Qwen/Qwen2-0.5B`, downloaded into the shared Hugging Face
  * cache) or local directory.
  */
-export async function fromPretrained(idOrPath: string, options: LoadOptions & { revision?: string; offline?: boolean } = {}): Promise<PretrainedQwen2> {
+export async function fromPretrained(
+  idOrPath: string,
+  options: LoadOptions & { revision?: string; offline?: boolean } = {},
+): Promise<PretrainedQwen2> {
   const { resolveModel } = await import('../../hub');
   const dir = await resolveModel(idOrPath, { revision: options.revision, offline: options.offline });
   return loadQwen2(dir, options);
@@ -120,7 +125,9 @@ function checkpointDtype(weights: ShardedSafetensors, config: Qwen2Config, dir: 
   const stored = weights.entry(name).dtype;
   const dtype = torchDtypeOf(stored);
   if (dtype === undefined || !['float32', 'float64', 'bfloat16', 'float16'].includes(dtype)) {
-    throw new CheckpointError(`${dir}: tensor "${name}" is stored as ${stored}, which is not a floating dtype this library computes in`);
+    throw new CheckpointError(
+      `${dir}: tensor "${name}" is stored as ${stored}, which is not a floating dtype this library computes in`,
+    );
   }
   return dtype;
 }
@@ -146,11 +153,19 @@ export function loadQwen2Weights(
 }
 
 /** The checks of loadQwen2Weights (names, shapes, dtypes) against the model's state dict; returns the ignored names. */
-function checkQwen2Weights(own: ReadonlyMap<string, { shape: number[] }>, weights: ShardedSafetensors, config: Qwen2Config, { strict = true }: { strict?: boolean } = {}): string[] {
+function checkQwen2Weights(
+  own: ReadonlyMap<string, { shape: number[] }>,
+  weights: ShardedSafetensors,
+  config: Qwen2Config,
+  { strict = true }: { strict?: boolean } = {},
+): string[] {
   const where = weights.indexPath ?? path.join(weights.directory, 'model.safetensors');
   const missing = [...own.keys()].filter((name) => !weights.has(name));
   if (missing.length) {
-    const list = missing.slice(0, 8).map((n) => `"${n}" [${own.get(n)!.shape}]`).join(', ');
+    const list = missing
+      .slice(0, 8)
+      .map((n) => `"${n}" [${own.get(n)!.shape}]`)
+      .join(', ');
     throw new CheckpointError(
       `${where}: missing tensor${missing.length > 1 ? 's' : ''} ${list}${missing.length > 8 ? `, ... (${missing.length} in all)` : ''}` +
         ` (the checkpoint has ${weights.names.length} tensors; config.json may not match the weights)`,
@@ -165,18 +180,25 @@ function checkQwen2Weights(own: ReadonlyMap<string, { shape: number[] }>, weight
   }
   if (unexpected.length && strict) {
     throw new CheckpointError(
-      `${where}: tensor${unexpected.length > 1 ? 's' : ''} ${unexpected.slice(0, 8).map((n) => `"${n}"`).join(', ')} ` +
+      `${where}: tensor${unexpected.length > 1 ? 's' : ''} ${unexpected
+        .slice(0, 8)
+        .map((n) => `"${n}"`)
+        .join(', ')} ` +
         `${unexpected.length > 1 ? 'are' : 'is'} not part of a Qwen2 model with this config (pass strict: false to ignore)`,
     );
   }
   for (const [name, param] of own) {
     const entry = weights.entry(name);
     if (entry.shape.join(',') !== param.shape.join(',')) {
-      throw new CheckpointError(`${entry.file}: tensor "${name}" has shape [${entry.shape}], the model expects [${param.shape}] for this config`);
+      throw new CheckpointError(
+        `${entry.file}: tensor "${name}" has shape [${entry.shape}], the model expects [${param.shape}] for this config`,
+      );
     }
     const dtype = torchDtypeOf(entry.dtype);
     if (dtype === undefined || !['float32', 'float64', 'bfloat16', 'float16'].includes(dtype)) {
-      throw new CheckpointError(`${entry.file}: tensor "${name}" is stored as ${entry.dtype}, not a floating dtype this library can load`);
+      throw new CheckpointError(
+        `${entry.file}: tensor "${name}" is stored as ${entry.dtype}, not a floating dtype this library can load`,
+      );
     }
   }
   return [...ignored, ...unexpected];
@@ -247,9 +269,19 @@ export function saveQwen2(model: Qwen2ForCausalLM, dir: string, options: SaveOpt
   try {
     writeSharded(temporary, tensors, { maxShardBytes: options.maxShardBytes, metadata: WRITER_METADATA });
     const config = model.config;
-    writeTextAtomic(path.join(temporary, CONFIG_FILE), JSON.stringify(qwen2ConfigToJson(config, { torchDtype: dtype }), null, 2) + '\n');
-    const generation = options.generation ?? { bosTokenId: config.bosTokenId, eosTokenIds: config.eosTokenIds, padTokenId: config.padTokenId };
-    writeTextAtomic(path.join(temporary, GENERATION_CONFIG_FILE), JSON.stringify(generationConfigJson(generation), null, 2) + '\n');
+    writeTextAtomic(
+      path.join(temporary, CONFIG_FILE),
+      JSON.stringify(qwen2ConfigToJson(config, { torchDtype: dtype }), null, 2) + '\n',
+    );
+    const generation = options.generation ?? {
+      bosTokenId: config.bosTokenId,
+      eosTokenIds: config.eosTokenIds,
+      padTokenId: config.padTokenId,
+    };
+    writeTextAtomic(
+      path.join(temporary, GENERATION_CONFIG_FILE),
+      JSON.stringify(generationConfigJson(generation), null, 2) + '\n',
+    );
     options.tokenizer?.save(temporary);
     if (fs.existsSync(target)) {
       carryOver(target, temporary);
@@ -277,7 +309,9 @@ function checkSaveTarget(dir: string, force: boolean): void {
   const entries = fs.readdirSync(dir);
   if (entries.length === 0 || force || writtenByThisLibrary(dir)) return;
   const shown = entries.slice(0, 5).join(', ') + (entries.length > 5 ? ', …' : '');
-  throw new ModelDirError(`${dir}: not empty and not a model written by this library (it holds ${shown}); choose another directory, or pass force: true (--force) to replace its model files`);
+  throw new ModelDirError(
+    `${dir}: not empty and not a model written by this library (it holds ${shown}); choose another directory, or pass force: true (--force) to replace its model files`,
+  );
 }
 
 function writtenByThisLibrary(dir: string): boolean {
@@ -334,4 +368,3 @@ function recoverInterruptedSave(dir: string): void {
 function tensorBytes(t: Tensor, dtype: DType): Uint8Array {
   return torch.scope(() => torch.noGrad(() => torch.toBytes(t.detach().to('cpu').to(dtype).contiguous())));
 }
-

@@ -23,7 +23,8 @@ export interface InitOptions {
 /** Initialises every parameter in place, in state-dict order (reproducible given the seed). */
 export function initQwen2Weights(model: Qwen2ForCausalLM, { std = 0.02, seed, scheme = 'hf' }: InitOptions = {}): void {
   if (!(std > 0)) throw new RangeError(`std must be positive, got ${std}`);
-  if (scheme !== 'hf' && scheme !== 'full') throw new RangeError(`init scheme must be 'hf' or 'full', got ${JSON.stringify(scheme)}`);
+  if (scheme !== 'hf' && scheme !== 'full')
+    throw new RangeError(`init scheme must be 'hf' or 'full', got ${JSON.stringify(scheme)}`);
   if (seed !== undefined) torch.manualSeed(seed);
   torch.noGrad(() => {
     for (const [name, p] of model.namedParameters()) {

@@ -136,10 +136,18 @@ export class Qwen2Attention extends Module {
       let value = heads(this.v_proj.forward(hidden));
       if (cache) ({ keys: key, values: value } = cache.update(this.layerIdx, key, value));
       if (key.dtype !== query.dtype) [key, value] = [key.to(query.dtype), value.to(query.dtype)]; // a cache shared with a trunk of another dtype
-      const out = torch.scaledDotProductAttention(query, key, value, attention.mask, this.training ? this.attentionDropout : 0, attention.isCausal, {
-        scale: this.scaling,
-        enableGqa: this.numHeads !== this.numKeyValueHeads,
-      });
+      const out = torch.scaledDotProductAttention(
+        query,
+        key,
+        value,
+        attention.mask,
+        this.training ? this.attentionDropout : 0,
+        attention.isCausal,
+        {
+          scale: this.scaling,
+          enableGqa: this.numHeads !== this.numKeyValueHeads,
+        },
+      );
       return this.o_proj.forward(out.transpose(1, 2).reshape([batch, length, this.numHeads * this.headDim]));
     });
   }
@@ -231,7 +239,9 @@ export class Qwen2Model extends Module {
   ) {
     super();
     this.embed_tokens = new Embedding(config.vocabSize, config.hiddenSize, { ...placement, skipInit: true });
-    this.layers = new ModuleList(Array.from({ length: config.numHiddenLayers }, (_, i) => new Qwen2DecoderLayer(config, i, placement)));
+    this.layers = new ModuleList(
+      Array.from({ length: config.numHiddenLayers }, (_, i) => new Qwen2DecoderLayer(config, i, placement)),
+    );
     this.norm = new RMSNorm(config.hiddenSize, config.rmsNormEps, placement);
     this.rotary_emb = new Qwen2RotaryEmbedding(config.headDim, config.ropeTheta, placement.device);
   }
@@ -246,19 +256,27 @@ export class Qwen2Model extends Module {
 
   forward(inputs: Qwen2Inputs): Qwen2BaseOutput {
     const { inputIds, inputsEmbeds, positionIds, attentionMask, cache, outputHiddenStates = false } = inputs;
-    if ((inputIds === undefined) === (inputsEmbeds === undefined)) throw new TypeError('Qwen2Model.forward: give exactly one of inputIds and inputsEmbeds');
+    if ((inputIds === undefined) === (inputsEmbeds === undefined))
+      throw new TypeError('Qwen2Model.forward: give exactly one of inputIds and inputsEmbeds');
     return torch.scope(() => {
       const embeds = inputsEmbeds ?? this.embed(inputIds!);
       this.checkEmbeds(embeds);
       const [batch, length] = embeds.shape;
       if (cache && cache.numLayers !== this.config.numHiddenLayers) {
-        throw new RangeError(`Qwen2Model.forward: the cache has ${cache.numLayers} layers, the model ${this.config.numHiddenLayers}`);
+        throw new RangeError(
+          `Qwen2Model.forward: the cache has ${cache.numLayers} layers, the model ${this.config.numHiddenLayers}`,
+        );
       }
       const past = cache?.length ?? 0;
-      if (cache && past > 0 && cache.batchSize !== batch) throw new RangeError(`Qwen2Model.forward: the cache holds batch ${cache.batchSize}, the input has batch ${batch}`);
+      if (cache && past > 0 && cache.batchSize !== batch)
+        throw new RangeError(`Qwen2Model.forward: the cache holds batch ${cache.batchSize}, the input has batch ${batch}`);
 
-      const keyMask = cache ? cache.extendMask(attentionMask ?? null, batch, length) : this.standaloneKeyMask(attentionMask, batch, length);
-      const positions = positionIds ? this.checkPositions(positionIds, batch, length) : defaultPositions(keyMask, past, length, embeds.device);
+      const keyMask = cache
+        ? cache.extendMask(attentionMask ?? null, batch, length)
+        : this.standaloneKeyMask(attentionMask, batch, length);
+      const positions = positionIds
+        ? this.checkPositions(positionIds, batch, length)
+        : defaultPositions(keyMask, past, length, embeds.device);
       const attention = buildAttentionMask(keyMask, past, length, embeds.device);
       const rope = this.rotary_emb.forward(positions, embeds.dtype);
 
@@ -276,7 +294,8 @@ export class Qwen2Model extends Module {
   /** Token embeddings [B, T, hidden] of int64 ids [B, T]. */
   embed(inputIds: Tensor): Tensor {
     if (inputIds.dim() !== 2) throw new RangeError(`inputIds must be [batch, tokens], got shape [${inputIds.shape}]`);
-    if (inputIds.dtype !== 'int64' && inputIds.dtype !== 'int32') throw new TypeError(`inputIds must be an integer tensor, got ${inputIds.dtype}`);
+    if (inputIds.dtype !== 'int64' && inputIds.dtype !== 'int32')
+      throw new TypeError(`inputIds must be an integer tensor, got ${inputIds.dtype}`);
     return this.embed_tokens.forward(inputIds);
   }
 
@@ -285,12 +304,17 @@ export class Qwen2Model extends Module {
     if (shape.length !== 3 || shape[2] !== this.config.hiddenSize) {
       throw new RangeError(`inputsEmbeds must be [batch, tokens, ${this.config.hiddenSize}], got [${shape}]`);
     }
-    if (embeds.dtype !== this.dtype) throw new TypeError(`inputsEmbeds are ${embeds.dtype} but the model is ${this.dtype}; convert them with .to('${this.dtype}')`);
+    if (embeds.dtype !== this.dtype)
+      throw new TypeError(
+        `inputsEmbeds are ${embeds.dtype} but the model is ${this.dtype}; convert them with .to('${this.dtype}')`,
+      );
   }
 
   private checkPositions(positionIds: Tensor, batch: number, length: number): Tensor {
     const shape = positionIds.shape;
-    const ok = (shape.length === 1 && shape[0] === length) || (shape.length === 2 && (shape[0] === batch || shape[0] === 1) && shape[1] === length);
+    const ok =
+      (shape.length === 1 && shape[0] === length) ||
+      (shape.length === 2 && (shape[0] === batch || shape[0] === 1) && shape[1] === length);
     if (!ok) throw new RangeError(`positionIds must be [${length}] or [${batch}, ${length}], got [${shape}]`);
     return shape.length === 1 ? positionIds.unsqueeze(0) : positionIds;
   }
@@ -339,7 +363,9 @@ export class Qwen2ForCausalLM extends Module {
   ) {
     super();
     this.model = new Qwen2Model(config, placement);
-    this.lm_head = config.tieWordEmbeddings ? null : new Linear(config.hiddenSize, config.vocabSize, { bias: false, skipInit: true, ...placement });
+    this.lm_head = config.tieWordEmbeddings
+      ? null
+      : new Linear(config.hiddenSize, config.vocabSize, { bias: false, skipInit: true, ...placement });
   }
 
   get dtype(): DType {
@@ -361,11 +387,15 @@ export class Qwen2ForCausalLM extends Module {
    */
   forward(inputs: Qwen2Inputs & { logitsToKeep?: number }): Qwen2CausalLMOutput {
     const { logitsToKeep = 0 } = inputs;
-    if (!Number.isInteger(logitsToKeep) || logitsToKeep < 0) throw new RangeError(`logitsToKeep must be a non-negative integer, got ${logitsToKeep}`);
+    if (!Number.isInteger(logitsToKeep) || logitsToKeep < 0)
+      throw new RangeError(`logitsToKeep must be a non-negative integer, got ${logitsToKeep}`);
     return torch.scope(() => {
       const out = this.model.forward(inputs);
       const length = out.lastHidden.shape[1];
-      const kept = logitsToKeep > 0 && logitsToKeep < length ? out.lastHidden.narrow(1, length - logitsToKeep, logitsToKeep) : out.lastHidden;
+      const kept =
+        logitsToKeep > 0 && logitsToKeep < length
+          ? out.lastHidden.narrow(1, length - logitsToKeep, logitsToKeep)
+          : out.lastHidden;
       return { ...out, logits: this.lmHead(kept) };
     });
   }

@@ -112,7 +112,11 @@ function mappingOf(file: SafetensorsFile): number {
  * Reads several tensors (default: all of them, in file or index order) into a Map from name to
  * tensor, with the conversions of `loadTensor`. On failure, the tensors already read are freed.
  */
-export function loadTensors(source: TensorSource, names?: Iterable<string>, options: LoadTensorsOptions = {}): Map<string, Tensor> {
+export function loadTensors(
+  source: TensorSource,
+  names?: Iterable<string>,
+  options: LoadTensorsOptions = {},
+): Map<string, Tensor> {
   const wanted = names === undefined ? tensorNames(source) : [...names];
   const loaded = new Map<string, Tensor>();
   const { dtype, ...rest } = options;

@@ -34,16 +34,7 @@ export type SafeDtype = (typeof DTYPES_IN_REFERENCE_ORDER)[number];
 
 /** The tensor library's dtype names. */
 export type TorchDtypeName =
-  | 'float32'
-  | 'float64'
-  | 'bfloat16'
-  | 'float16'
-  | 'int64'
-  | 'int32'
-  | 'int16'
-  | 'int8'
-  | 'uint8'
-  | 'bool';
+  'float32' | 'float64' | 'bfloat16' | 'float16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 export const SAFE_DTYPES: readonly SafeDtype[] = DTYPES_IN_REFERENCE_ORDER;
 
@@ -127,10 +118,7 @@ export function safeDtypeOf(dtype: TorchDtypeName): SafeDtype {
  * Orders tensors the way the reference writer lays them out: by dtype (reference enum order,
  * descending, so wider types come first and stay aligned), then by name compared as UTF-8 bytes.
  */
-export function compareForLayout(
-  a: { name: string; dtype: SafeDtype },
-  b: { name: string; dtype: SafeDtype },
-): number {
+export function compareForLayout(a: { name: string; dtype: SafeDtype }, b: { name: string; dtype: SafeDtype }): number {
   const byDtype = (DTYPE_RANK.get(b.dtype) as number) - (DTYPE_RANK.get(a.dtype) as number);
   if (byDtype !== 0) return byDtype;
   return compareUtf8(a.name, b.name);

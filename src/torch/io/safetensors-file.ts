@@ -115,7 +115,10 @@ export class SafetensorsFile implements Disposable {
     const entry = this.entries.get(name);
     if (entry === undefined) {
       const known = [...this.entries.keys()];
-      const listed = known.slice(0, 5).map((n) => JSON.stringify(n)).join(', ');
+      const listed = known
+        .slice(0, 5)
+        .map((n) => JSON.stringify(n))
+        .join(', ');
       const more = known.length > 5 ? `, ... (${known.length} in all)` : '';
       throw new SafetensorsError(
         'UNKNOWN_TENSOR',
@@ -372,11 +375,7 @@ export function byteLengthOrUndefined(dtype: SafeDtype, shape: readonly number[]
 }
 
 /** A non-negative integer that a JS number holds exactly, or a BAD_ENTRY/LIMIT_EXCEEDED failure. */
-function toIndex(
-  value: JsonValue,
-  what: string,
-  fail: (reason: string, code?: SafetensorsErrorCode) => never,
-): number {
+function toIndex(value: JsonValue, what: string, fail: (reason: string, code?: SafetensorsErrorCode) => never): number {
   if (typeof value !== 'bigint') return fail(`${what} must be a non-negative integer, found ${describeJson(value)}`);
   if (value < 0n) return fail(`${what} must be a non-negative integer, found ${value}`);
   if (value > BigInt(Number.MAX_SAFE_INTEGER)) {
@@ -432,13 +431,7 @@ export function firstInvalidUtf8Byte(bytes: Uint8Array): number {
 }
 
 /** Fills `target` from absolute file `position`, looping over short reads; EOF is an error. */
-export function readFully(
-  fd: number,
-  target: Uint8Array,
-  position: number,
-  file: string,
-  tensor: string | undefined,
-): void {
+export function readFully(fd: number, target: Uint8Array, position: number, file: string, tensor: string | undefined): void {
   let done = 0;
   while (done < target.byteLength) {
     let count: number;

@@ -12,13 +12,7 @@ import {
   readFully,
   type SafetensorsEntry,
 } from './safetensors-file';
-import {
-  normalizeTensors,
-  sizeTensors,
-  writeSafetensors,
-  type TensorToWrite,
-  type TensorsToWrite,
-} from './safetensors-writer';
+import { normalizeTensors, sizeTensors, writeSafetensors, type TensorToWrite, type TensorsToWrite } from './safetensors-writer';
 import { JsonSyntaxError, parseStrictJson, type JsonValue } from './strict-json';
 
 /** File names used by Hugging Face checkpoints. */
@@ -317,11 +311,7 @@ export interface WriteShardedResult {
  * is written atomically and the index last; afterwards, checkpoint files of an earlier save that are
  * not part of this one (stale shards, index or single file) are deleted.
  */
-export function writeSharded(
-  directory: string,
-  tensors: TensorsToWrite,
-  options: WriteShardedOptions = {},
-): WriteShardedResult {
+export function writeSharded(directory: string, tensors: TensorsToWrite, options: WriteShardedOptions = {}): WriteShardedResult {
   const maxShardBytes = options.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES;
   if (!Number.isSafeInteger(maxShardBytes) || maxShardBytes <= 0) {
     const reason = `maxShardBytes must be a positive integer, found ${maxShardBytes}`;
@@ -423,9 +413,7 @@ export function formatIndexJson(
     });
     return `{\n${lines.join(',\n')}\n${indent}}`;
   };
-  return (
-    `{\n  "metadata": ${object(Object.entries(metadata), '  ')},\n` + `  "weight_map": ${object(weightMap, '  ')}\n}\n`
-  );
+  return `{\n  "metadata": ${object(Object.entries(metadata), '  ')},\n` + `  "weight_map": ${object(weightMap, '  ')}\n}\n`;
 }
 
 /** A JSON string literal with Python's `ensure_ascii` escaping. */

@@ -45,12 +45,7 @@ function badArgument(file: string, tensor: string | undefined, reason: string): 
 }
 
 /** Bytes of a tensor of `dtype` and `shape`; throws when the shape is invalid or the size exceeds 2^53 - 1. */
-export function tensorByteLength(
-  dtype: SafeDtype,
-  shape: readonly number[],
-  file = '<tensor>',
-  tensor?: string,
-): number {
+export function tensorByteLength(dtype: SafeDtype, shape: readonly number[], file = '<tensor>', tensor?: string): number {
   if (!isSafeDtype(dtype)) {
     const expected = SAFE_DTYPES.join(', ');
     throw badArgument(file, tensor, `unknown dtype ${JSON.stringify(dtype)} (expected one of ${expected})`);
@@ -116,11 +111,7 @@ export function planSafetensors(
  * removed and a previous file at `path` is untouched. transformers writes `{ format: 'pt' }`, and
  * its 4.x versions refuse files whose metadata is present but lacks `format`.
  */
-export function writeSafetensors(
-  path: string,
-  tensors: TensorsToWrite,
-  metadata?: Readonly<Record<string, string>>,
-): void {
+export function writeSafetensors(path: string, tensors: TensorsToWrite, metadata?: Readonly<Record<string, string>>): void {
   const layout = planSafetensors(tensors, metadata, path);
   let current: string | undefined;
   try {
@@ -142,10 +133,7 @@ export function writeSafetensors(
  * Checks names (strings, unique, not reserved, encodable), dtypes, shapes and the length of eager
  * data, and returns each tensor with its byte length, in input order.
  */
-export function sizeTensors(
-  tensors: readonly TensorToWrite[],
-  file: string,
-): { tensor: TensorToWrite; byteLength: number }[] {
+export function sizeTensors(tensors: readonly TensorToWrite[], file: string): { tensor: TensorToWrite; byteLength: number }[] {
   const seen = new Set<string>();
   return tensors.map((tensor) => {
     const { name } = tensor;
@@ -175,12 +163,7 @@ export function resolveTensorBytes(tensor: TensorToWrite, byteLength: number, fi
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-function checkDataLength(
-  data: unknown,
-  byteLength: number,
-  file: string,
-  name: string,
-): asserts data is ArrayBufferView {
+function checkDataLength(data: unknown, byteLength: number, file: string, name: string): asserts data is ArrayBufferView {
   if (!ArrayBuffer.isView(data)) {
     throw badArgument(file, name, `data must be an ArrayBufferView or a function returning one, found ${typeof data}`);
   }

@@ -16,12 +16,25 @@ function reductionCode(r: Reduction): number {
 export function crossEntropy(
   input: Tensor,
   target: Tensor,
-  { weight = null, ignoreIndex = -100, reduction = 'mean', labelSmoothing = 0 }: { weight?: Tensor | null; ignoreIndex?: number; reduction?: Reduction; labelSmoothing?: number } = {},
+  {
+    weight = null,
+    ignoreIndex = -100,
+    reduction = 'mean',
+    labelSmoothing = 0,
+  }: { weight?: Tensor | null; ignoreIndex?: number; reduction?: Reduction; labelSmoothing?: number } = {},
 ): Tensor {
   return ops.crossEntropyLoss(input, target, weight, reductionCode(reduction), ignoreIndex, labelSmoothing);
 }
 
-export function nllLoss(input: Tensor, target: Tensor, { weight = null, ignoreIndex = -100, reduction = 'mean' }: { weight?: Tensor | null; ignoreIndex?: number; reduction?: Reduction } = {}): Tensor {
+export function nllLoss(
+  input: Tensor,
+  target: Tensor,
+  {
+    weight = null,
+    ignoreIndex = -100,
+    reduction = 'mean',
+  }: { weight?: Tensor | null; ignoreIndex?: number; reduction?: Reduction } = {},
+): Tensor {
   return ops.nllLoss(input, target, weight, reductionCode(reduction), ignoreIndex);
 }
 
@@ -32,7 +45,11 @@ export function mseLoss(input: Tensor, target: Tensor, { reduction = 'mean' }: {
 export function binaryCrossEntropyWithLogits(
   input: Tensor,
   target: Tensor,
-  { weight = null, posWeight = null, reduction = 'mean' }: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: Reduction } = {},
+  {
+    weight = null,
+    posWeight = null,
+    reduction = 'mean',
+  }: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: Reduction } = {},
 ): Tensor {
   return ops.binaryCrossEntropyWithLogits(input, target, weight, posWeight, reductionCode(reduction));
 }
@@ -57,7 +74,13 @@ export function scaledDotProductAttention(
   q: Tensor,
   k: Tensor,
   v: Tensor,
-  { attnMask = null, dropoutP = 0, isCausal = false, scale = null, enableGqa = false }: { attnMask?: Tensor | null; dropoutP?: number; isCausal?: boolean; scale?: number | null; enableGqa?: boolean } = {},
+  {
+    attnMask = null,
+    dropoutP = 0,
+    isCausal = false,
+    scale = null,
+    enableGqa = false,
+  }: { attnMask?: Tensor | null; dropoutP?: number; isCausal?: boolean; scale?: number | null; enableGqa?: boolean } = {},
 ): Tensor {
   return ops.scaledDotProductAttention(q, k, v, attnMask, dropoutP, isCausal, { scale, enableGqa });
 }

@@ -56,7 +56,9 @@ export class Embedding extends Module {
     this.paddingIdx = null;
     if (paddingIdx !== undefined) {
       if (!Number.isInteger(paddingIdx) || paddingIdx < -numEmbeddings || paddingIdx >= numEmbeddings)
-        throw new ValueError(`Embedding: paddingIdx must be an integer in [-${numEmbeddings}, ${numEmbeddings}), got ${paddingIdx}`);
+        throw new ValueError(
+          `Embedding: paddingIdx must be an integer in [-${numEmbeddings}, ${numEmbeddings}), got ${paddingIdx}`,
+        );
       // Negative indices count from the end, as in PyTorch; ATen's embedding takes -1 to mean "none".
       this.paddingIdx = paddingIdx < 0 ? numEmbeddings + paddingIdx : paddingIdx;
     }

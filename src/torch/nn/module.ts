@@ -109,7 +109,10 @@ export class Module {
    * Copies values into the parameters and buffers. strict: the keys must match exactly; shapes must
    * always match; values are converted to each parameter's dtype unless checkDtype is set.
    */
-  loadStateDict(source: StateDict | Record<string, Tensor>, { strict = true, checkDtype = false } = {}): { missing: string[]; unexpected: string[] } {
+  loadStateDict(
+    source: StateDict | Record<string, Tensor>,
+    { strict = true, checkDtype = false } = {},
+  ): { missing: string[]; unexpected: string[] } {
     const src = source instanceof Map ? source : new Map(Object.entries(source));
     const own = this.stateDict();
     const missing = [...own.keys()].filter((k) => !src.has(k));
@@ -122,7 +125,8 @@ export class Module {
     for (const [k, t] of own) {
       const s = src.get(k);
       if (!s) continue;
-      if (s.shape.join(',') !== t.shape.join(',')) problems.push(`${k}: shape [${s.shape}] in the source, [${t.shape}] in the model`);
+      if (s.shape.join(',') !== t.shape.join(','))
+        problems.push(`${k}: shape [${s.shape}] in the source, [${t.shape}] in the model`);
       else if (checkDtype && s.dtype !== t.dtype) problems.push(`${k}: dtype ${s.dtype} in the source, ${t.dtype} in the model`);
     }
     if (problems.length) throw new ValueError(`loadStateDict: ${problems.join('; ')}`);
@@ -143,7 +147,9 @@ export class Module {
   to(target: DType | DeviceLike): this {
     const dtype: DType | null = DTYPE_ALIASES[target] ?? (DTYPE_NAMES.has(target) ? (target as DType) : null);
     if (dtype !== null && !isFloatingDType(dtype))
-      throw new ValueError(`Module.to: parameters can only be converted to a floating dtype (float32, float64, bfloat16, float16), got '${target}'`);
+      throw new ValueError(
+        `Module.to: parameters can only be converted to a floating dtype (float32, float64, bfloat16, float16), got '${target}'`,
+      );
     noGrad(() => {
       for (const p of this.parameters()) {
         const g = p.grad;

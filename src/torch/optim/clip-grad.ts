@@ -15,13 +15,20 @@ export interface ClipGradNormOptions {
  * ignored. Returns the total norm before clipping (0 when no parameter has a gradient).
  * `normType` may be Infinity (max-abs norm).
  */
-export function clipGradNorm_(params: Tensor | Iterable<Tensor>, maxNorm: number, normType = 2, options: ClipGradNormOptions = {}): number {
+export function clipGradNorm_(
+  params: Tensor | Iterable<Tensor>,
+  maxNorm: number,
+  normType = 2,
+  options: ClipGradNormOptions = {},
+): number {
   const tensors = params instanceof Tensor ? [params] : [...params];
   tensors.forEach((t, i) => {
     if (!(t instanceof Tensor)) throw new TorchTypeError(`clipGradNorm_: params[${i}] is not a Tensor`);
   });
-  if (typeof maxNorm !== 'number' || Number.isNaN(maxNorm)) throw new ValueError(`clipGradNorm_: maxNorm must be a number, got ${String(maxNorm)}`);
-  if (typeof normType !== 'number' || Number.isNaN(normType)) throw new ValueError(`clipGradNorm_: normType must be a number (or Infinity), got ${String(normType)}`);
+  if (typeof maxNorm !== 'number' || Number.isNaN(maxNorm))
+    throw new ValueError(`clipGradNorm_: maxNorm must be a number, got ${String(maxNorm)}`);
+  if (typeof normType !== 'number' || Number.isNaN(normType))
+    throw new ValueError(`clipGradNorm_: normType must be a number (or Infinity), got ${String(normType)}`);
   return N.clipGradNorm(
     tensors.map((t) => t._h),
     maxNorm,

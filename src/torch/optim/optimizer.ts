@@ -25,9 +25,21 @@ export interface SGDOptions extends BaseOptions {
 }
 
 /** PyTorch's defaults (torch.optim.AdamW). */
-export const ADAMW_DEFAULTS: Readonly<AdamWOptions> = Object.freeze({ lr: 1e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 1e-2, amsgrad: false });
+export const ADAMW_DEFAULTS: Readonly<AdamWOptions> = Object.freeze({
+  lr: 1e-3,
+  betas: [0.9, 0.999] as [number, number],
+  eps: 1e-8,
+  weightDecay: 1e-2,
+  amsgrad: false,
+});
 /** PyTorch's defaults (torch.optim.SGD). */
-export const SGD_DEFAULTS: Readonly<SGDOptions> = Object.freeze({ lr: 1e-3, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false });
+export const SGD_DEFAULTS: Readonly<SGDOptions> = Object.freeze({
+  lr: 1e-3,
+  momentum: 0,
+  dampening: 0,
+  weightDecay: 0,
+  nesterov: false,
+});
 
 /**
  * One param group: its tensors and any hyperparameters that differ from the optimizer's.
@@ -71,11 +83,15 @@ function mergeDefined<O extends object>(base: O, override: Partial<O>): O {
 
 function checkKnownKeys(where: string, given: object, known: readonly string[]): void {
   const unknown = Object.keys(given).filter((k) => !known.includes(k));
-  if (unknown.length) throw new ValueError(`${where}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${known.join(', ')})`);
+  if (unknown.length)
+    throw new ValueError(
+      `${where}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${known.join(', ')})`,
+    );
 }
 
 function checkLrScale(where: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ValueError(`${where}: lrScale must be a finite number >= 0, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+    throw new ValueError(`${where}: lrScale must be a finite number >= 0, got ${String(v)}`);
   return v;
 }
 
@@ -152,7 +168,8 @@ export abstract class Optimizer<O extends BaseOptions> implements Disposable {
       checkKnownKeys(`${name} param group ${g}`, overrides, optionKeys);
       const tensors = [...groupParams];
       tensors.forEach((t, i) => {
-        if (!(t instanceof Tensor)) throw new TorchTypeError(`${name} param group ${g}: parameter ${i} is not a Tensor (got ${describeValue(t)})`);
+        if (!(t instanceof Tensor))
+          throw new TorchTypeError(`${name} param group ${g}: parameter ${i} is not a Tensor (got ${describeValue(t)})`);
         if (t.isDisposed) throw new DisposedTensorError(`${name} param group ${g}: parameter ${i} has been disposed`);
       });
       const options = mergeDefined(defaults, overrides as unknown as Partial<O>);
@@ -218,9 +235,12 @@ export abstract class Optimizer<O extends BaseOptions> implements Disposable {
    */
   loadStateDict(source: OptimizerStateDict<BaseOptions>): void {
     const where = `${this.name}.loadStateDict`;
-    if (source.optimizer !== this.name) throw new ValueError(`${where}: the state dict is from ${String(source.optimizer)}, not ${this.name}`);
+    if (source.optimizer !== this.name)
+      throw new ValueError(`${where}: the state dict is from ${String(source.optimizer)}, not ${this.name}`);
     if (!Array.isArray(source.paramGroups) || source.paramGroups.length !== this.paramGroups.length)
-      throw new ValueError(`${where}: the state dict has ${source.paramGroups?.length} param groups, the optimizer ${this.paramGroups.length}`);
+      throw new ValueError(
+        `${where}: the state dict has ${source.paramGroups?.length} param groups, the optimizer ${this.paramGroups.length}`,
+      );
     const optionKeys = Object.keys(this.defaults);
     let offset = 0;
     const groupOptions = source.paramGroups.map((saved, g) => {
@@ -269,12 +289,15 @@ export abstract class Optimizer<O extends BaseOptions> implements Disposable {
       const m = /^(\d+)\.([a-z_]+)$/.exec(key);
       const index = m ? Number(m[1]) : -1;
       if (!m || index >= numParams || !fields.includes(m[2]))
-        throw new ValueError(`${where}: unexpected state key '${key}' (expected '<index>.<field>' with index < ${numParams} and field one of ${fields.join(', ')})`);
+        throw new ValueError(
+          `${where}: unexpected state key '${key}' (expected '<index>.<field>' with index < ${numParams} and field one of ${fields.join(', ')})`,
+        );
       if (!(value instanceof Tensor)) throw new TorchTypeError(`${where}: state '${key}' is not a Tensor`);
       const entry = (entries[index] ??= {});
       if (m[2] === 'step') {
         const step = Number(value.item());
-        if (value.numel() !== 1 || !Number.isSafeInteger(step) || step < 0) throw new ValueError(`${where}: state '${key}' must hold one non-negative integer, got ${value.toString()}`);
+        if (value.numel() !== 1 || !Number.isSafeInteger(step) || step < 0)
+          throw new ValueError(`${where}: state '${key}' must hold one non-negative integer, got ${value.toString()}`);
         entry.step = step;
       } else {
         entry[m[2]] = value._h;
@@ -306,14 +329,24 @@ function describeValue(v: unknown): string {
 
 function normalizeParams<O extends BaseOptions>(name: string, params: Params<O>): ParamGroupSpec<O>[] {
   if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function')
-    throw new TorchTypeError(`${name}: params must be an iterable of Tensors or an array of param groups, got ${describeValue(params)}`);
+    throw new TorchTypeError(
+      `${name}: params must be an iterable of Tensors or an array of param groups, got ${describeValue(params)}`,
+    );
   const items = [...(params as Iterable<unknown>)];
   if (items.length === 0) throw new ValueError(`${name}: got an empty parameter list`);
   if (items.every((x) => x instanceof Tensor)) return [{ params: items } as unknown as ParamGroupSpec<O>];
   items.forEach((x, g) => {
     const spec = x as { params?: unknown };
-    if (x instanceof Tensor || x === null || typeof x !== 'object' || spec.params === undefined || typeof (spec.params as Iterable<unknown>)[Symbol.iterator] !== 'function')
-      throw new TorchTypeError(`${name}: params mixes Tensors and param groups, or group ${g} lacks an iterable 'params' (got ${describeValue(x)})`);
+    if (
+      x instanceof Tensor ||
+      x === null ||
+      typeof x !== 'object' ||
+      spec.params === undefined ||
+      typeof (spec.params as Iterable<unknown>)[Symbol.iterator] !== 'function'
+    )
+      throw new TorchTypeError(
+        `${name}: params mixes Tensors and param groups, or group ${g} lacks an iterable 'params' (got ${describeValue(x)})`,
+      );
   });
   return items as ParamGroupSpec<O>[];
 }
@@ -322,7 +355,12 @@ function normalizeParams<O extends BaseOptions>(name: string, params: Params<O>)
 export class AdamW extends Optimizer<AdamWOptions> {
   constructor(params: Params<AdamWOptions>, options: Partial<AdamWOptions> = {}) {
     checkKnownKeys('AdamW', options, Object.keys(ADAMW_DEFAULTS));
-    super('AdamW', 'adamw', params, mergeDefined({ ...ADAMW_DEFAULTS, betas: [...ADAMW_DEFAULTS.betas] as [number, number] }, options));
+    super(
+      'AdamW',
+      'adamw',
+      params,
+      mergeDefined({ ...ADAMW_DEFAULTS, betas: [...ADAMW_DEFAULTS.betas] as [number, number] }, options),
+    );
   }
 }
 

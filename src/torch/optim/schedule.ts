@@ -38,7 +38,9 @@ export interface WarmupDecayOptions {
 
 function checkNumber(name: string, v: unknown, { integer = false } = {}): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (integer && !Number.isInteger(v)))
-    throw new ValueError(`learning-rate schedule: ${name} must be a finite ${integer ? 'integer' : 'number'} >= 0, got ${String(v)}`);
+    throw new ValueError(
+      `learning-rate schedule: ${name} must be a finite ${integer ? 'integer' : 'number'} >= 0, got ${String(v)}`,
+    );
   return v;
 }
 
@@ -58,14 +60,16 @@ export function warmupDecay(options: WarmupDecayOptions): LrSchedule {
   };
   if (!['cosine', 'linear', 'constant'].includes(config.decay))
     throw new ValueError(`learning-rate schedule: decay must be 'cosine', 'linear' or 'constant', got ${String(config.decay)}`);
-  if (config.minLr > config.peakLr) throw new ValueError(`learning-rate schedule: minLr (${config.minLr}) is above peakLr (${config.peakLr})`);
+  if (config.minLr > config.peakLr)
+    throw new ValueError(`learning-rate schedule: minLr (${config.minLr}) is above peakLr (${config.peakLr})`);
   if (config.warmupSteps > config.totalSteps)
     throw new ValueError(`learning-rate schedule: warmupSteps (${config.warmupSteps}) exceeds totalSteps (${config.totalSteps})`);
   Object.freeze(config);
   const { peakLr, warmupSteps, totalSteps, decay, minLr } = config;
   const decaySteps = Math.max(1, totalSteps - warmupSteps);
   const schedule = (step: number): number => {
-    if (!Number.isSafeInteger(step) || step < 0) throw new ValueError(`learning-rate schedule: step must be an integer >= 0, got ${String(step)}`);
+    if (!Number.isSafeInteger(step) || step < 0)
+      throw new ValueError(`learning-rate schedule: step must be an integer >= 0, got ${String(step)}`);
     if (step < warmupSteps) return (peakLr * (step + 1)) / warmupSteps;
     if (decay === 'constant') return peakLr;
     const progress = Math.min(1, (step - warmupSteps) / decaySteps);
@@ -92,7 +96,8 @@ export function constantLr(lr: number, { warmupSteps = 0 }: { warmupSteps?: numb
 
 /** Rebuilds a schedule from its `config` (e.g. one stored in a checkpoint). */
 export function scheduleFromConfig(config: ScheduleConfig): LrSchedule {
-  if (config === null || typeof config !== 'object') throw new ValueError(`learning-rate schedule: config must be an object, got ${String(config)}`);
+  if (config === null || typeof config !== 'object')
+    throw new ValueError(`learning-rate schedule: config must be an object, got ${String(config)}`);
   return warmupDecay(config);
 }
 

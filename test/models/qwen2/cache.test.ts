@@ -75,7 +75,9 @@ describe('KV cache', () => {
   test('rejects a cache of another batch size or layer count', () => {
     const cache = new KVCache(model.config.numHiddenLayers);
     torch.noGrad(() => model.forward({ inputIds: ids([1, 2]), cache }));
-    expect(() => torch.noGrad(() => model.forward({ inputIds: torch.tensor([[1], [2]], { dtype: 'int64' }), cache }))).toThrow(/cache holds batch 1/);
+    expect(() => torch.noGrad(() => model.forward({ inputIds: torch.tensor([[1], [2]], { dtype: 'int64' }), cache }))).toThrow(
+      /cache holds batch 1/,
+    );
     cache.dispose();
     expect(() => model.forward({ inputIds: ids([1]), cache: new KVCache(5) })).toThrow(/cache has 5 layers/);
   });
@@ -88,7 +90,11 @@ describe('padding', () => {
   });
   afterAll(() => model.dispose());
 
-  const PROMPTS = [[5, 6, 7, 8, 9], [10, 11], [12, 13, 14]];
+  const PROMPTS = [
+    [5, 6, 7, 8, 9],
+    [10, 11],
+    [12, 13, 14],
+  ];
   const PAD = 0;
 
   function alone(prompt: number[]): Tensor {
@@ -99,7 +105,9 @@ describe('padding', () => {
     const width = Math.max(...PROMPTS.map((p) => p.length));
     const pad = (p: number[]) => new Array(width - p.length).fill(PAD);
     const rows = PROMPTS.map((p) => (side === 'left' ? [...pad(p), ...p] : [...p, ...pad(p)]));
-    const mask = PROMPTS.map((p) => (side === 'left' ? [...pad(p).map(() => 0), ...p.map(() => 1)] : [...p.map(() => 1), ...pad(p).map(() => 0)]));
+    const mask = PROMPTS.map((p) =>
+      side === 'left' ? [...pad(p).map(() => 0), ...p.map(() => 1)] : [...p.map(() => 1), ...pad(p).map(() => 0)],
+    );
     return { inputIds: torch.tensor(rows, { dtype: 'int64' }), attentionMask: torch.tensor(mask, { dtype: 'int64' }), width };
   }
 
@@ -114,17 +122,33 @@ describe('padding', () => {
   });
 
   test('a left-padded batch decoded with the cache equals each sequence decoded alone', () => {
-    const continuation = [[20, 21, 22], [23, 24, 25], [26, 27, 28]];
+    const continuation = [
+      [20, 21, 22],
+      [23, 24, 25],
+      [26, 27, 28],
+    ];
     const { inputIds, attentionMask } = padded('left');
     const cache = new KVCache(model.config.numHiddenLayers);
     const steps = torch.inferenceMode(() => {
       model.forward({ inputIds, attentionMask, cache });
-      return [0, 1, 2].map((s) => model.forward({ inputIds: torch.tensor(continuation.map((c) => [c[s]]), { dtype: 'int64' }), cache }).logits);
+      return [0, 1, 2].map(
+        (s) =>
+          model.forward({
+            inputIds: torch.tensor(
+              continuation.map((c) => [c[s]]),
+              { dtype: 'int64' },
+            ),
+            cache,
+          }).logits,
+      );
     });
     cache.dispose();
     PROMPTS.forEach((p, i) => {
       const reference = alone([...p, ...continuation[i]]).narrow(0, p.length, 3);
-      const decoded = torch.cat(steps.map((s) => s.select(0, i)), 0);
+      const decoded = torch.cat(
+        steps.map((s) => s.select(0, i)),
+        0,
+      );
       expect(relativeError(decoded, reference)).toBeLessThan(1e-12);
     });
   });
@@ -135,18 +159,26 @@ describe('padding', () => {
     const step = torch.inferenceMode(() => {
       model.forward({ inputIds, attentionMask, cache });
       const fullMask = torch.cat([attentionMask, torch.ones([3, 1], { dtype: 'int64' })], 1);
-      return model.forward({ inputIds: torch.tensor([[1], [1], [1]], { dtype: 'int64' }), attentionMask: fullMask, cache }).logits;
+      return model.forward({ inputIds: torch.tensor([[1], [1], [1]], { dtype: 'int64' }), attentionMask: fullMask, cache })
+        .logits;
     });
     cache.dispose();
-    expect(relativeError(step.select(0, 1).select(0, 0), alone([...PROMPTS[1], 1]).select(0, PROMPTS[1].length))).toBeLessThan(1e-12);
-    expect(() => model.forward({ inputIds: ids([1, 2]), attentionMask: torch.ones([1, width]) })).toThrow(/attentionMask must be/);
+    expect(relativeError(step.select(0, 1).select(0, 0), alone([...PROMPTS[1], 1]).select(0, PROMPTS[1].length))).toBeLessThan(
+      1e-12,
+    );
+    expect(() => model.forward({ inputIds: ids([1, 2]), attentionMask: torch.ones([1, width]) })).toThrow(
+      /attentionMask must be/,
+    );
   });
 });
 
 describe('gradients through cached passes', () => {
   let model: Qwen2ForCausalLM;
   beforeAll(() => {
-    model = tinyModel({ hiddenSize: 16, intermediateSize: 24, numAttentionHeads: 2, numKeyValueHeads: 1, vocabSize: 32 }, { seed: 3 });
+    model = tinyModel(
+      { hiddenSize: 16, intermediateSize: 24, numAttentionHeads: 2, numKeyValueHeads: 1, vocabSize: 32 },
+      { seed: 3 },
+    );
   });
   afterAll(() => model.dispose());
 
@@ -172,7 +204,11 @@ describe('gradients through cached passes', () => {
 
     const y = embeds.clone().requiresGrad_();
     const full = model.forward({ inputsEmbeds: y });
-    const fullLoss = full.logits.narrow(1, 5, 1).mul(weights()).sum().add(full.preNormHidden.narrow(1, 5, 1).pow(2).sum().mul(0.1));
+    const fullLoss = full.logits
+      .narrow(1, 5, 1)
+      .mul(weights())
+      .sum()
+      .add(full.preNormHidden.narrow(1, 5, 1).pow(2).sum().mul(0.1));
     const [gradFull] = torch.autograd.grad(fullLoss, y);
     expect(relativeError(gradCached!, gradFull!)).toBeLessThan(1e-10);
     // earlier passes matter: the gradient reaches the first chunk through the cached keys and values

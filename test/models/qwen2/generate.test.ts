@@ -1,7 +1,14 @@
 // Generation: greedy decoding against a cache-free reference loop, batching against single prompts,
 // sampling filters, eos and stop strings, streaming, and flat memory.
 import * as torch from '../../../src/torch';
-import { filterLogits, generate, sampleTokens, StreamingText, type Qwen2ForCausalLM, type TokenEvent } from '../../../src/models/qwen2';
+import {
+  filterLogits,
+  generate,
+  sampleTokens,
+  StreamingText,
+  type Qwen2ForCausalLM,
+  type TokenEvent,
+} from '../../../src/models/qwen2';
 import { ids, tinyModel, wordTokenizer } from './helpers';
 
 const VOCAB = 64;
@@ -11,7 +18,15 @@ function greedyReference(model: Qwen2ForCausalLM, prompt: number[], steps: numbe
   const seq = [...prompt];
   torch.noGrad(() => {
     for (let i = 0; i < steps; i++) {
-      const next = torch.scope(() => Number(model.forward({ inputIds: ids(seq) }).logits.select(1, -1).argmax(-1).item()));
+      const next = torch.scope(() =>
+        Number(
+          model
+            .forward({ inputIds: ids(seq) })
+            .logits.select(1, -1)
+            .argmax(-1)
+            .item(),
+        ),
+      );
       seq.push(next);
     }
   });
@@ -40,7 +55,10 @@ describe('generate', () => {
   });
 
   test('stops a sequence at an eos id (kept as its last token) while the others continue', () => {
-    const prompts = [[4, 8, 15], [42, 1]];
+    const prompts = [
+      [4, 8, 15],
+      [42, 1],
+    ];
     const free = generate(model, prompts, { maxNewTokens: 10 });
     const eos = free[0].tokens[3];
     const cutAt = free[0].tokens.indexOf(eos);
@@ -83,7 +101,12 @@ describe('generate', () => {
     const expected = free.text!.slice(0, free.text!.indexOf(stop));
 
     let streamed = '';
-    const [cut] = generate(model, prompt, { maxNewTokens: 12, tokenizer, stopStrings: ['never appears', stop], onToken: (e) => (streamed += e.text) });
+    const [cut] = generate(model, prompt, {
+      maxNewTokens: 12,
+      tokenizer,
+      stopStrings: ['never appears', stop],
+      onToken: (e) => (streamed += e.text),
+    });
     expect(cut.finishReason).toBe('stop-string');
     expect(cut.text).toBe(expected);
     expect(streamed).toBe(expected);
@@ -104,14 +127,23 @@ describe('generate', () => {
   test('rejects bad arguments with clear messages', () => {
     expect(() => generate(model, [[1]], { maxNewTokens: 0 })).toThrow(/maxNewTokens must be a positive integer/);
     expect(() => generate(model, [[]], { maxNewTokens: 1 })).toThrow(/prompt 0 is empty/);
-    expect(() => generate(model, [[1, 64]], { maxNewTokens: 1 })).toThrow(/prompt 0 token 1 is 64, outside the vocabulary \[0, 64\)/);
+    expect(() => generate(model, [[1, 64]], { maxNewTokens: 1 })).toThrow(
+      /prompt 0 token 1 is 64, outside the vocabulary \[0, 64\)/,
+    );
     expect(() => generate(model, [[1]], { maxNewTokens: 1, temperature: 1, topP: 0 })).toThrow(/topP must be in \(0, 1\]/);
     expect(() => generate(model, [[1]], { maxNewTokens: 1, eosTokenIds: [99] })).toThrow(/token id 99 \(eos\/pad\) is outside/);
   });
 });
 
 describe('sampling filters', () => {
-  const logits = () => torch.tensor([[1, 3, 2, 0.5, 2.5], [0, 0, 0, 10, 0]], { dtype: 'float32' });
+  const logits = () =>
+    torch.tensor(
+      [
+        [1, 3, 2, 0.5, 2.5],
+        [0, 0, 0, 10, 0],
+      ],
+      { dtype: 'float32' },
+    );
   const kept = (t: torch.Tensor) => (t.tolist() as number[][]).map((row) => row.map((v) => v !== -Infinity));
 
   test('top-k keeps the k largest logits of each row', () => {

@@ -24,7 +24,10 @@ export const TINY: Qwen2ConfigInit = {
 };
 
 /** An in-memory random model (every parameter random, std 0.2 so that all of them matter). */
-export function tinyModel(init: Partial<Qwen2ConfigInit> = {}, { dtype = 'float64', seed = 7 }: { dtype?: torch.DType; seed?: number } = {}): Qwen2ForCausalLM {
+export function tinyModel(
+  init: Partial<Qwen2ConfigInit> = {},
+  { dtype = 'float64', seed = 7 }: { dtype?: torch.DType; seed?: number } = {},
+): Qwen2ForCausalLM {
   const model = new Qwen2ForCausalLM(makeQwen2Config({ ...TINY, ...init }), { dtype });
   initQwen2Weights(model, { std: 0.2, seed, scheme: 'full' });
   return model.eval();
@@ -65,7 +68,9 @@ export function wordTokenizer(size: number): Tokenizer {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: [{ id: size - 1, content: '<eos>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
+    added_tokens: [
+      { id: size - 1, content: '<eos>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
+    ],
     normalizer: null,
     pre_tokenizer: { type: 'Whitespace' },
     post_processor: null,

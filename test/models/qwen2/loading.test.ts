@@ -16,7 +16,17 @@ import {
 } from '../../../src/models/qwen2';
 import { ids, relativeError, scratchDir, wordTokenizer } from './helpers';
 
-const SMALL: MakeModelOptions = { layers: 2, hidden: 32, heads: 4, kvHeads: 2, intermediate: 48, vocab: 96, std: 0.2, seed: 5, scheme: 'full' };
+const SMALL: MakeModelOptions = {
+  layers: 2,
+  hidden: 32,
+  heads: 4,
+  kvHeads: 2,
+  intermediate: 48,
+  vocab: 96,
+  std: 0.2,
+  seed: 5,
+  scheme: 'full',
+};
 
 const BASE_CONFIG = {
   model_type: 'qwen2',
@@ -44,7 +54,12 @@ function rewriteWeights(from: string, to: string, edit: (tensors: TensorToWrite[
   fs.cpSync(from, to, { recursive: true });
   const file = path.join(to, 'model.safetensors');
   const source = SafetensorsFile.open(file);
-  const tensors = [...source.entries.values()].map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape, data: source.read(e.name) }));
+  const tensors = [...source.entries.values()].map((e) => ({
+    name: e.name,
+    dtype: e.dtype,
+    shape: e.shape,
+    data: source.read(e.name),
+  }));
   source.close();
   writeSafetensors(file, edit(tensors), { format: 'pt' });
 }
@@ -107,7 +122,9 @@ describe('loading checkpoints', () => {
         'self_attn.v_proj.bias',
         'self_attn.v_proj.weight',
       ].map((k) => `model.layers.${i}.${k}`);
-    expect([...model.stateDict().keys()].sort()).toEqual(['lm_head.weight', 'model.embed_tokens.weight', ...layer(0), ...layer(1), 'model.norm.weight'].sort());
+    expect([...model.stateDict().keys()].sort()).toEqual(
+      ['lm_head.weight', 'model.embed_tokens.weight', ...layer(0), ...layer(1), 'model.norm.weight'].sort(),
+    );
     model.dispose();
   });
 
@@ -123,7 +140,13 @@ describe('loading checkpoints', () => {
     expect(loadQwen2(dirOf('as-f64')).model.dtype).toBe('float64');
     expect(relativeError(logitsOf(dirOf('as-f64')), logitsOf(dirOf('f32')))).toBe(0);
     const saved = JSON.parse(fs.readFileSync(path.join(dirOf('as-f64'), 'config.json'), 'utf8'));
-    expect(saved).toMatchObject({ architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', torch_dtype: 'float64', hidden_size: config.hiddenSize, tie_word_embeddings: false });
+    expect(saved).toMatchObject({
+      architectures: ['Qwen2ForCausalLM'],
+      model_type: 'qwen2',
+      torch_dtype: 'float64',
+      hidden_size: config.hiddenSize,
+      tie_word_embeddings: false,
+    });
   });
 
   test('a model directory with a tokenizer loads it; generation_config.json eos ids take precedence', () => {
@@ -156,18 +179,28 @@ describe('loading checkpoints', () => {
 
   test('a mis-shaped tensor is named with both shapes', () => {
     const dir = dirOf('misshaped');
-    rewriteWeights(dirOf('f32'), dir, (ts) => ts.map((t) => (t.name === 'model.layers.0.mlp.gate_proj.weight' ? { ...t, shape: [32, 48] } : t)));
-    expect(() => loadQwen2(dir)).toThrow(/model\.safetensors: tensor "model\.layers\.0\.mlp\.gate_proj\.weight" has shape \[32,48\], the model expects \[48,32\]/);
+    rewriteWeights(dirOf('f32'), dir, (ts) =>
+      ts.map((t) => (t.name === 'model.layers.0.mlp.gate_proj.weight' ? { ...t, shape: [32, 48] } : t)),
+    );
+    expect(() => loadQwen2(dir)).toThrow(
+      /model\.safetensors: tensor "model\.layers\.0\.mlp\.gate_proj\.weight" has shape \[32,48\], the model expects \[48,32\]/,
+    );
   });
 
   test('unexpected tensors are refused unless strict is off; a tied copy of lm_head is ignored', () => {
     const extra = dirOf('extra');
-    rewriteWeights(dirOf('f32'), extra, (ts) => [...ts, { name: 'model.layers.0.mystery', dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) }]);
+    rewriteWeights(dirOf('f32'), extra, (ts) => [
+      ...ts,
+      { name: 'model.layers.0.mystery', dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) },
+    ]);
     expect(() => loadQwen2(extra)).toThrow(/"model\.layers\.0\.mystery" is not part of a Qwen2 model/);
     expect(relativeError(logitsOf(extra, 'float32', false), logitsOf(dirOf('f32'), 'float32'))).toBe(0);
 
     const tiedWithHead = dirOf('tied-with-head');
-    rewriteWeights(dirOf('tied'), tiedWithHead, (ts) => [...ts, { ...ts.find((t) => t.name === 'model.embed_tokens.weight')!, name: 'lm_head.weight' }]);
+    rewriteWeights(dirOf('tied'), tiedWithHead, (ts) => [
+      ...ts,
+      { ...ts.find((t) => t.name === 'model.embed_tokens.weight')!, name: 'lm_head.weight' },
+    ]);
     expect(relativeError(logitsOf(tiedWithHead), logitsOf(dirOf('tied')))).toBe(0);
   });
 
@@ -176,7 +209,9 @@ describe('loading checkpoints', () => {
     fs.cpSync(dirOf('f32'), dir, { recursive: true });
     const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, num_hidden_layers: 3 }));
-    expect(() => loadQwen2(dir)).toThrow(/missing tensors "model\.layers\.2\.self_attn\.q_proj\.weight" \[32,32\], .* \(12 in all\)/);
+    expect(() => loadQwen2(dir)).toThrow(
+      /missing tensors "model\.layers\.2\.self_attn\.q_proj\.weight" \[32,32\], .* \(12 in all\)/,
+    );
   });
 
   test('a directory without weights or config explains what is missing', () => {
@@ -185,34 +220,73 @@ describe('loading checkpoints', () => {
     expect(() => loadQwen2(dirOf('nowhere'))).toThrow(/model directory not found/);
     fs.mkdirSync(dirOf('config-only'));
     fs.copyFileSync(path.join(dirOf('f32'), 'config.json'), path.join(dirOf('config-only'), 'config.json'));
-    expect(() => loadQwen2(dirOf('config-only'))).toThrow(/cannot open the weights.*neither model\.safetensors nor model\.safetensors\.index\.json/);
+    expect(() => loadQwen2(dirOf('config-only'))).toThrow(
+      /cannot open the weights.*neither model\.safetensors nor model\.safetensors\.index\.json/,
+    );
   });
 });
 
 describe('config.json', () => {
   test('reads transformers 4 and 5 spellings of the same config', () => {
-    const v4 = parseQwen2Config({ ...BASE_CONFIG, rope_theta: 1000000.0, rope_scaling: null, torch_dtype: 'bfloat16', eos_token_id: 7, tie_word_embeddings: true });
-    const v5 = parseQwen2Config({ ...BASE_CONFIG, rope_parameters: { rope_type: 'default', rope_theta: 1000000.0 }, dtype: 'bfloat16', eos_token_id: [7] });
+    const v4 = parseQwen2Config({
+      ...BASE_CONFIG,
+      rope_theta: 1000000.0,
+      rope_scaling: null,
+      torch_dtype: 'bfloat16',
+      eos_token_id: 7,
+      tie_word_embeddings: true,
+    });
+    const v5 = parseQwen2Config({
+      ...BASE_CONFIG,
+      rope_parameters: { rope_type: 'default', rope_theta: 1000000.0 },
+      dtype: 'bfloat16',
+      eos_token_id: [7],
+    });
     for (const c of [v4, v5]) {
-      expect(c).toMatchObject({ ropeTheta: 1e6, torchDtype: 'bfloat16', eosTokenIds: [7], headDim: 8, numKeyValueHeads: 2, rmsNormEps: 1e-6 });
+      expect(c).toMatchObject({
+        ropeTheta: 1e6,
+        torchDtype: 'bfloat16',
+        eosTokenIds: [7],
+        headDim: 8,
+        numKeyValueHeads: 2,
+        rmsNormEps: 1e-6,
+      });
     }
     expect(v4.tieWordEmbeddings).toBe(true);
     expect(v5.tieWordEmbeddings).toBe(false);
     const defaults = parseQwen2Config({ ...BASE_CONFIG, num_key_value_heads: undefined });
-    expect(defaults).toMatchObject({ numKeyValueHeads: 4, ropeTheta: 10000, maxPositionEmbeddings: 32768, bosTokenId: null, torchDtype: null });
+    expect(defaults).toMatchObject({
+      numKeyValueHeads: 4,
+      ropeTheta: 10000,
+      maxPositionEmbeddings: 32768,
+      bosTokenId: null,
+      torchDtype: null,
+    });
   });
 
   test('round-trips, keeping keys it does not interpret', () => {
     const c = parseQwen2Config({ ...BASE_CONFIG, head_dim: 16, initializer_range: 0.02, use_cache: true, rope_theta: 5e5 });
     const json = qwen2ConfigToJson(c, { torchDtype: 'float32' });
-    expect(json).toMatchObject({ initializer_range: 0.02, use_cache: true, head_dim: 16, torch_dtype: 'float32', rope_theta: 5e5 });
+    expect(json).toMatchObject({
+      initializer_range: 0.02,
+      use_cache: true,
+      head_dim: 16,
+      torch_dtype: 'float32',
+      rope_theta: 5e5,
+    });
     expect(parseQwen2Config(json)).toEqual({ ...c, torchDtype: 'float32', raw: json });
   });
 
   test.each([
-    [{ use_sliding_window: true, sliding_window: 4096 }, /use_sliding_window is true: sliding-window attention is not implemented/],
+    [
+      { use_sliding_window: true, sliding_window: 4096 },
+      /use_sliding_window is true: sliding-window attention is not implemented/,
+    ],
     [{ rope_scaling: { type: 'yarn', factor: 4 } }, /rope_scaling type "yarn" is not supported/],
-    [{ rope_parameters: { rope_type: 'linear', factor: 2, rope_theta: 1e4 } }, /rope_parameters\.rope_type "linear" is not supported/],
+    [
+      { rope_parameters: { rope_type: 'linear', factor: 2, rope_theta: 1e4 } },
+      /rope_parameters\.rope_type "linear" is not supported/,
+    ],
     [{ model_type: 'llama' }, /model_type is "llama"; only "qwen2"/],
     [{ hidden_act: 'gelu' }, /hidden_act "gelu" is not supported/],
     [{ num_attention_heads: 5 }, /not divisible by num_attention_heads 5; give head_dim/],

@@ -19,7 +19,19 @@ const CASES: Case[] = [
   // untied, grouped-query attention (2 query heads per kv head), float32 checkpoint
   { name: 'untied-gqa-f32', layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 128, vocab: 512, dtype: 'float32' },
   // tied embeddings, head_dim given explicitly (24, not 64 / 4), 4 query heads per kv head, bf16 checkpoint, rope_theta 1e6
-  { name: 'tied-headdim-bf16', layers: 2, hidden: 64, heads: 4, kvHeads: 1, headDim: 24, intermediate: 96, vocab: 512, tie: true, dtype: 'bfloat16', ropeTheta: 1e6 },
+  {
+    name: 'tied-headdim-bf16',
+    layers: 2,
+    hidden: 64,
+    heads: 4,
+    kvHeads: 1,
+    headDim: 24,
+    intermediate: 96,
+    vocab: 512,
+    tie: true,
+    dtype: 'bfloat16',
+    ropeTheta: 1e6,
+  },
   // plain multi-head attention, three layers
   { name: 'mha-3layers', layers: 3, hidden: 48, heads: 6, kvHeads: 6, intermediate: 80, vocab: 512, dtype: 'float32' },
 ];
@@ -126,7 +138,11 @@ describeWithPython('Qwen2 against Hugging Face transformers', () => {
       return SEQUENCES.map((seq) =>
         torch.noGrad(() => {
           const out = model.forward({ inputIds: torch.tensor([seq], { dtype: 'int64' }), outputHiddenStates: hidden });
-          return { logits: out.logits.select(0, 0).to('float64').tolist() as number[][], hiddenStates: out.hiddenStates?.map((h) => h.select(0, 0).tolist() as number[][]), lastHidden: out.lastHidden.select(0, 0).tolist() as number[][] };
+          return {
+            logits: out.logits.select(0, 0).to('float64').tolist() as number[][],
+            hiddenStates: out.hiddenStates?.map((h) => h.select(0, 0).tolist() as number[][]),
+            lastHidden: out.lastHidden.select(0, 0).tolist() as number[][],
+          };
         }),
       );
     } finally {

@@ -15,7 +15,12 @@ afterAll(() => scratch.cleanup());
 const dirOf = (name: string) => path.join(scratch.dir, name);
 
 function snapshot(dir: string): Record<string, string> {
-  return Object.fromEntries(fs.readdirSync(dir).sort().map((f) => [f, fs.readFileSync(path.join(dir, f)).toString('latin1')]));
+  return Object.fromEntries(
+    fs
+      .readdirSync(dir)
+      .sort()
+      .map((f) => [f, fs.readFileSync(path.join(dir, f)).toString('latin1')]),
+  );
 }
 
 test("a directory holding someone else's files is refused without force, and left as it was", () => {
@@ -57,7 +62,20 @@ test('a model this library wrote is replaced as a set: shards and index together
     let calls = 0;
     broken.stateDict = () => {
       const sd = model.stateDict();
-      return new Map([...sd].map(([k, t]) => [k, calls++ === 3 ? ({ ...t, shape: t.shape, to: () => { throw new Error('disk full'); } } as never) : t]));
+      return new Map(
+        [...sd].map(([k, t]) => [
+          k,
+          calls++ === 3
+            ? ({
+                ...t,
+                shape: t.shape,
+                to: () => {
+                  throw new Error('disk full');
+                },
+              } as never)
+            : t,
+        ]),
+      );
     };
     expect(() => saveQwen2(broken, dir, { maxShardBytes: 2_000 })).toThrow();
     expect(snapshot(dir)).toEqual(before);
@@ -72,12 +90,32 @@ test('latent make-model --out refuses a non-empty directory unless --force', asy
   const dir = dirOf('cli');
   fs.mkdirSync(dir);
   fs.writeFileSync(path.join(dir, 'config.json'), '{}');
-  const args = ['make-model', '--layers', '1', '--hidden', '16', '--heads', '2', '--intermediate', '24', '--vocab', '40', '--out', dir];
+  const args = [
+    'make-model',
+    '--layers',
+    '1',
+    '--hidden',
+    '16',
+    '--heads',
+    '2',
+    '--intermediate',
+    '24',
+    '--vocab',
+    '40',
+    '--out',
+    dir,
+  ];
   const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
   try {
-    await expect(yargs(args).command(makeModelCommand).strict().fail(false).parseAsync()).rejects.toThrow(/not a model written by this library .*--force/);
+    await expect(yargs(args).command(makeModelCommand).strict().fail(false).parseAsync()).rejects.toThrow(
+      /not a model written by this library .*--force/,
+    );
     expect(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).toBe('{}');
-    await yargs([...args, '--force']).command(makeModelCommand).strict().fail(false).parseAsync();
+    await yargs([...args, '--force'])
+      .command(makeModelCommand)
+      .strict()
+      .fail(false)
+      .parseAsync();
     // a model it wrote is replaced without --force
     await yargs(args).command(makeModelCommand).strict().fail(false).parseAsync();
   } finally {

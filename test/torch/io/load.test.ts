@@ -142,7 +142,12 @@ describe('loadTensor', () => {
         const t = loadTensor(file, 'w', { device: 'cuda', dtype });
         expect(t.device).toMatch(/^cuda/);
         expect(t.dtype).toBe(dtype);
-        expect(t.cpu().tolist()).toEqual(torch.tensor(values, { shape: [8, 8] }).to(dtype).tolist());
+        expect(t.cpu().tolist()).toEqual(
+          torch
+            .tensor(values, { shape: [8, 8] })
+            .to(dtype)
+            .tolist(),
+        );
       }
     });
   });
@@ -232,7 +237,9 @@ describe('loadTensor', () => {
       ]);
       using file = SafetensorsFile.open(path);
       const error = expectSafetensorsError(() => loadTensor(file, 'scale'), 'LIMIT_EXCEEDED');
-      expect(error.reason).toMatch(/^stored as F8_E4M3, which the tensor library has no dtype for \(it loads F32, F64, BF16, F16, .*BOOL\)$/);
+      expect(error.reason).toMatch(
+        /^stored as F8_E4M3, which the tensor library has no dtype for \(it loads F32, F64, BF16, F16, .*BOOL\)$/,
+      );
       expectSafetensorsError(() => loadTensor(file, 'ids'), 'LIMIT_EXCEEDED');
     });
 
@@ -318,15 +325,25 @@ describe('native readTensor', () => {
   it('reports missing files, short files, size mismatches and bad descriptors', () => {
     const path = join(dir, 'short.bin');
     writeFileSync(path, Buffer.alloc(10));
-    expect(() => native.readTensor(join(dir, 'nope.bin'), 0, 4, 'float32', [1])).toThrow(/nope\.bin: cannot open: No such file or directory/);
-    expect(() => native.readTensor(path, 8, 4, 'float32', [1])).toThrow(/short\.bin: unexpected end of file at offset 10 \(needed 2 more bytes/);
-    expect(() => native.readTensor(path, 0, 8, 'float32', [3])).toThrow(/8 bytes at offset 0 cannot hold shape \[3\] of float32, which needs 12/);
+    expect(() => native.readTensor(join(dir, 'nope.bin'), 0, 4, 'float32', [1])).toThrow(
+      /nope\.bin: cannot open: No such file or directory/,
+    );
+    expect(() => native.readTensor(path, 8, 4, 'float32', [1])).toThrow(
+      /short\.bin: unexpected end of file at offset 10 \(needed 2 more bytes/,
+    );
+    expect(() => native.readTensor(path, 0, 8, 'float32', [3])).toThrow(
+      /8 bytes at offset 0 cannot hold shape \[3\] of float32, which needs 12/,
+    );
     expect(() => native.readTensor(path, -1, 4, 'float32', [1])).toThrow(/negative byte offset -1/);
     expect(() => native.readTensor(path, 0, 4, 'float32', [1], undefined, 0)).toThrow(/threads must be between 1 and 64/);
     const fd = openSync(path, 'r');
     closeSync(fd);
-    expect(() => native.readTensor(fd, 0, 4, 'float32', [1], 'closed.bin')).toThrow(/closed\.bin: read failed at offset 0: Bad file descriptor/);
-    expect(() => native.readTensor({} as unknown as string, 0, 4, 'float32', [1])).toThrow(/expected a file path or an open file descriptor/);
+    expect(() => native.readTensor(fd, 0, 4, 'float32', [1], 'closed.bin')).toThrow(
+      /closed\.bin: read failed at offset 0: Bad file descriptor/,
+    );
+    expect(() => native.readTensor({} as unknown as string, 0, 4, 'float32', [1])).toThrow(
+      /expected a file path or an open file descriptor/,
+    );
   });
 
   it('evicts a file from the page cache, after which it still reads the same bytes', () => {
@@ -365,7 +382,10 @@ tensors = {
 save_file(tensors, sys.argv[1], metadata={"format": "pt"})
 print(json.dumps({k: {"shape": list(v.shape), "values": v.float().flatten().tolist() if v.is_floating_point() else v.flatten().tolist()} for k, v in tensors.items()}))
 `;
-    const expected = JSON.parse(runPython(python.python, script, [path])) as Record<string, { shape: number[]; values: (number | boolean)[] }>;
+    const expected = JSON.parse(runPython(python.python, script, [path])) as Record<
+      string,
+      { shape: number[]; values: (number | boolean)[] }
+    >;
     using file = SafetensorsFile.open(path);
     torch.scope(() => {
       const loaded = loadTensors(file);
@@ -373,7 +393,9 @@ print(json.dumps({k: {"shape": list(v.shape), "values": v.float().flatten().toli
       for (const [name, { shape, values }] of Object.entries(expected)) {
         const t = loaded.get(name)!;
         expect(t.shape).toEqual(shape);
-        const flat = (t.dtype === 'bfloat16' || t.dtype === 'float16' ? t.float() : t).reshape([-1]).tolist() as (number | boolean)[];
+        const flat = (t.dtype === 'bfloat16' || t.dtype === 'float16' ? t.float() : t).reshape([-1]).tolist() as (
+          number | boolean
+        )[];
         expect(flat).toEqual(name === 'mask' ? values.map(Boolean) : values);
       }
       expect(loaded.get('i64')!.dtype).toBe('int64');

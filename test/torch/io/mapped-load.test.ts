@@ -111,7 +111,9 @@ describe('mapped loading', () => {
     const before = torch.memory().liveTensors;
     for (const map of [true, 'auto'] as const) {
       const error = expectSafetensorsError(() => loadTensor(file, 'w', { map }), 'IO');
-      expect(error.reason).toMatch(/^the file is \d+ bytes, not the \d+ it had when it was opened \(it changed underneath; open it again\)/);
+      expect(error.reason).toMatch(
+        /^the file is \d+ bytes, not the \d+ it had when it was opened \(it changed underneath; open it again\)/,
+      );
     }
     expect(torch.memory().liveTensors).toBe(before);
   });

@@ -1,7 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { SafetensorsFile, planSafetensors, type SafetensorsError, type SafetensorsErrorCode, type TensorToWrite } from '../../../src/torch/io/safetensors';
+import {
+  SafetensorsFile,
+  planSafetensors,
+  type SafetensorsError,
+  type SafetensorsErrorCode,
+  type TensorToWrite,
+} from '../../../src/torch/io/safetensors';
 import { SeededRandom, catchSafetensorsError, findPython, makeTempDir, removeDir, runPython } from './safetensors-helpers';
 
 /** A file to feed the reader, and the error codes any correct validator must answer with. */
@@ -38,7 +44,10 @@ const validTensors: TensorToWrite[] = [
   { name: 'clé', dtype: 'U8', shape: [2, 2], data: random.bytes(4) },
 ];
 const validLayout = planSafetensors(validTensors, { format: 'pt', step: '12' });
-const validFile = Buffer.concat([validLayout.headerBytes, ...validLayout.tensors.map((t) => Buffer.from(t.tensor.data as Uint8Array))]);
+const validFile = Buffer.concat([
+  validLayout.headerBytes,
+  ...validLayout.tensors.map((t) => Buffer.from(t.tensor.data as Uint8Array)),
+]);
 const validHeaderText = validLayout.headerBytes.subarray(8).toString('utf8');
 const dataLength = validFile.length - validLayout.headerBytes.length;
 const validData = validFile.subarray(validLayout.headerBytes.length);
@@ -92,10 +101,34 @@ function corruptCases(): CorruptCase[] {
       ['a', '"U8"', `[${a}]`, `[0,${a}]`],
       ['b', '"U8"', `[${b}]`, `[${start},${start + b}]`],
     ];
-    add(`overlap a=[0,${a}] b=[${start},${start + b}]`, prefixed(header(entries), new Uint8Array(Math.max(a, start + b))), 'BAD_LAYOUT');
+    add(
+      `overlap a=[0,${a}] b=[${start},${start + b}]`,
+      prefixed(header(entries), new Uint8Array(Math.max(a, start + b))),
+      'BAD_LAYOUT',
+    );
   }
-  add('identical ranges', prefixed(header([['a', '"U8"', '[4]', '[0,4]'], ['b', '"U8"', '[4]', '[0,4]']]), new Uint8Array(4)), 'BAD_LAYOUT');
-  add('zero-size tensor inside another', prefixed(header([['a', '"U8"', '[4]', '[0,4]'], ['b', '"U8"', '[0]', '[2,2]']]), new Uint8Array(4)), 'BAD_LAYOUT');
+  add(
+    'identical ranges',
+    prefixed(
+      header([
+        ['a', '"U8"', '[4]', '[0,4]'],
+        ['b', '"U8"', '[4]', '[0,4]'],
+      ]),
+      new Uint8Array(4),
+    ),
+    'BAD_LAYOUT',
+  );
+  add(
+    'zero-size tensor inside another',
+    prefixed(
+      header([
+        ['a', '"U8"', '[4]', '[0,4]'],
+        ['b', '"U8"', '[0]', '[2,2]'],
+      ]),
+      new Uint8Array(4),
+    ),
+    'BAD_LAYOUT',
+  );
   // Gaps before, between and after tensors.
   for (let i = 0; i < 10; i++) {
     const gap = 1 + random.int(16);
@@ -103,7 +136,10 @@ function corruptCases(): CorruptCase[] {
     const entries: [string, string, string, string][] =
       where === 0
         ? [['a', '"U8"', '[4]', `[${gap},${gap + 4}]`]]
-        : [['a', '"U8"', '[4]', '[0,4]'], ['b', '"U8"', '[4]', `[${4 + gap},${8 + gap}]`]];
+        : [
+            ['a', '"U8"', '[4]', '[0,4]'],
+            ['b', '"U8"', '[4]', `[${4 + gap},${8 + gap}]`],
+          ];
     const total = where === 0 ? gap + 4 : 8 + gap;
     const data = new Uint8Array(where === 2 ? total + gap : total);
     add(`gap of ${gap} (${where})`, prefixed(header(entries), data), 'BAD_LAYOUT');
@@ -112,13 +148,36 @@ function corruptCases(): CorruptCase[] {
   for (let i = 0; i < 10; i++) {
     const size = 1 + random.int(30);
     const missing = 1 + random.int(30);
-    add(`end beyond data by ${missing}`, prefixed(header([u8(`[0,${size}]`, `[${size}]`)]), new Uint8Array(size - Math.min(size, missing))), 'BAD_LAYOUT');
+    add(
+      `end beyond data by ${missing}`,
+      prefixed(header([u8(`[0,${size}]`, `[${size}]`)]), new Uint8Array(size - Math.min(size, missing))),
+      'BAD_LAYOUT',
+    );
   }
   add('end at 2^53 - 1', prefixed(header([u8('[0,9007199254740991]', '[9007199254740991]')]), new Uint8Array(4)), 'BAD_LAYOUT');
-  for (const offsets of ['[4,0]', '[8,4]', '[1,0]']) add(`begin after end ${offsets}`, prefixed(header([u8(offsets)]), new Uint8Array(8)), 'BAD_ENTRY');
+  for (const offsets of ['[4,0]', '[8,4]', '[1,0]'])
+    add(`begin after end ${offsets}`, prefixed(header([u8(offsets)]), new Uint8Array(8)), 'BAD_ENTRY');
 
   // Wrong dtypes.
-  for (const dtype of ['"f32"', '"F33"', '"float32"', '""', '"F4"', '"F6_E2M3"', '"F6_E3M2"', '"BOOL "', '" U8"', '"u8"', '"I128"', '"Q8_0"', 'null', '5', '[]', '{}', '"F32\\u0000"']) {
+  for (const dtype of [
+    '"f32"',
+    '"F33"',
+    '"float32"',
+    '""',
+    '"F4"',
+    '"F6_E2M3"',
+    '"F6_E3M2"',
+    '"BOOL "',
+    '" U8"',
+    '"u8"',
+    '"I128"',
+    '"Q8_0"',
+    'null',
+    '5',
+    '[]',
+    '{}',
+    '"F32\\u0000"',
+  ]) {
     add(`dtype ${dtype}`, prefixed(header([u8('[0,4]', '[4]', dtype)]), new Uint8Array(4)), 'BAD_ENTRY');
   }
 
@@ -129,12 +188,37 @@ function corruptCases(): CorruptCase[] {
     const itemSize = { F32: 4, BF16: 2, I64: 8, U8: 1 }[dtype];
     const size = dims.reduce((p, d) => p * d, itemSize);
     const wrong = Math.max(0, size + (random.int(2) === 0 ? -1 : 1) * (1 + random.int(itemSize * 2)));
-    add(`shape [${dims}] ${dtype} with ${wrong} bytes`, prefixed(header([['t', `"${dtype}"`, `[${dims}]`, `[0,${wrong}]`]]), new Uint8Array(wrong)), 'BAD_ENTRY');
+    add(
+      `shape [${dims}] ${dtype} with ${wrong} bytes`,
+      prefixed(header([['t', `"${dtype}"`, `[${dims}]`, `[0,${wrong}]`]]), new Uint8Array(wrong)),
+      'BAD_ENTRY',
+    );
   }
-  add('shape overflowing 2^53 bytes', prefixed(header([u8('[0,4]', '[4294967296,4294967296,8]')]), new Uint8Array(4)), 'BAD_ENTRY');
+  add(
+    'shape overflowing 2^53 bytes',
+    prefixed(header([u8('[0,4]', '[4294967296,4294967296,8]')]), new Uint8Array(4)),
+    'BAD_ENTRY',
+  );
 
   // Bad shape dimensions.
-  const badDims = ['-1', '-0', '1.5', '4.0', '1e3', '4E0', '"4"', 'null', 'true', '[4]', '{}', '9007199254740993', '18446744073709551616', '1e400', '9'.repeat(500), '-9007199254740993'];
+  const badDims = [
+    '-1',
+    '-0',
+    '1.5',
+    '4.0',
+    '1e3',
+    '4E0',
+    '"4"',
+    'null',
+    'true',
+    '[4]',
+    '{}',
+    '9007199254740993',
+    '18446744073709551616',
+    '1e400',
+    '9'.repeat(500),
+    '-9007199254740993',
+  ];
   for (const dim of badDims) {
     const code: SafetensorsErrorCode = /^\d{16,}$/.test(dim) && dim.length < 400 ? 'LIMIT_EXCEEDED' : 'BAD_ENTRY';
     add(`shape [${dim.slice(0, 20)}]`, prefixed(header([u8('[0,4]', `[${dim}]`)]), new Uint8Array(4)), code);
@@ -143,7 +227,19 @@ function corruptCases(): CorruptCase[] {
   add('shape a string', prefixed(header([u8('[0,4]', '"[4]"')]), new Uint8Array(4)), 'BAD_ENTRY');
 
   // Bad data_offsets.
-  for (const offsets of ['[0]', '[0,4,4]', '[]', '"0,4"', '{"begin":0,"end":4}', '[0.0,4]', '[0,4.0]', '[-4,0]', 'null', '[0,"4"]', '[0,4e0]']) {
+  for (const offsets of [
+    '[0]',
+    '[0,4,4]',
+    '[]',
+    '"0,4"',
+    '{"begin":0,"end":4}',
+    '[0.0,4]',
+    '[0,4.0]',
+    '[-4,0]',
+    'null',
+    '[0,"4"]',
+    '[0,4e0]',
+  ]) {
     add(`data_offsets ${offsets}`, prefixed(header([u8(offsets)]), new Uint8Array(4)), 'BAD_ENTRY');
   }
   add('data_offsets beyond 2^53', prefixed(header([u8('[0,18446744073709551615]')]), new Uint8Array(4)), 'LIMIT_EXCEEDED');
@@ -157,9 +253,25 @@ function corruptCases(): CorruptCase[] {
   }
 
   // Invalid UTF-8 inside the header.
-  const invalidSequences = [[0xff], [0xfe], [0xc0, 0x80], [0xc1, 0xbf], [0xe0, 0x80, 0x80], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xe2, 0x82], [0x80], [0xf4, 0x90, 0x80, 0x80], [0xf0, 0x80, 0x80, 0x80]];
+  const invalidSequences = [
+    [0xff],
+    [0xfe],
+    [0xc0, 0x80],
+    [0xc1, 0xbf],
+    [0xe0, 0x80, 0x80],
+    [0xed, 0xa0, 0x80],
+    [0xf8, 0x88, 0x80, 0x80, 0x80],
+    [0xe2, 0x82],
+    [0x80],
+    [0xf4, 0x90, 0x80, 0x80],
+    [0xf0, 0x80, 0x80, 0x80],
+  ];
   for (const sequence of invalidSequences) {
-    const bytes = Buffer.concat([Buffer.from('{"t'), Buffer.from(sequence), Buffer.from('":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}}')]);
+    const bytes = Buffer.concat([
+      Buffer.from('{"t'),
+      Buffer.from(sequence),
+      Buffer.from('":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}}'),
+    ]);
     add(`invalid UTF-8 ${Buffer.from(sequence).toString('hex')}`, prefixed(bytes, new Uint8Array(4)), 'HEADER_NOT_UTF8');
   }
   for (let i = 0; i < 10; i++) {
@@ -170,11 +282,37 @@ function corruptCases(): CorruptCase[] {
   add('truncated multi-byte at header end', prefixed(Buffer.from([0x7b, 0x7d, 0xc3]), new Uint8Array(0)), 'HEADER_NOT_UTF8');
 
   // JSON that is not an object, or not JSON.
-  for (const text of ['[]', '"str"', '1', 'null', 'true', '[{}]', '1.5']) add(`top-level ${text}`, prefixed(text), 'HEADER_NOT_OBJECT');
+  for (const text of ['[]', '"str"', '1', 'null', 'true', '[{}]', '1.5'])
+    add(`top-level ${text}`, prefixed(text), 'HEADER_NOT_OBJECT');
   const notJson = [
-    '', '        ', '{', '}', '{"t":}', '{"t":{"dtype":"U8","shape":[4],"data_offsets":[0,4],}}', '{,}', "{'t':1}",
-    '{"t":NaN}', '{"t":Infinity}', '{"t":"unterminated}', '{"t":"a\tb"}', '{"t":"\\x41"}', '{"t":"\\ud800"}', '{"t":"\\udc00x"}',
-    '{"t":"\\u12"}', '{} {}', '{}x', '\ufeff{}', '{"t":01}', '{"t":0x10}', '/* c */{}', '{"a" 1}', '{"a":1 "b":2}', '{"t":tru}', '{"t":-}', '{"t":1.}', '{"t":.5}',
+    '',
+    '        ',
+    '{',
+    '}',
+    '{"t":}',
+    '{"t":{"dtype":"U8","shape":[4],"data_offsets":[0,4],}}',
+    '{,}',
+    "{'t':1}",
+    '{"t":NaN}',
+    '{"t":Infinity}',
+    '{"t":"unterminated}',
+    '{"t":"a\tb"}',
+    '{"t":"\\x41"}',
+    '{"t":"\\ud800"}',
+    '{"t":"\\udc00x"}',
+    '{"t":"\\u12"}',
+    '{} {}',
+    '{}x',
+    '\ufeff{}',
+    '{"t":01}',
+    '{"t":0x10}',
+    '/* c */{}',
+    '{"a" 1}',
+    '{"a":1 "b":2}',
+    '{"t":tru}',
+    '{"t":-}',
+    '{"t":1.}',
+    '{"t":.5}',
   ];
   for (const text of notJson) add(`not JSON ${JSON.stringify(text)}`, prefixed(text), 'HEADER_NOT_JSON');
 
@@ -185,23 +323,58 @@ function corruptCases(): CorruptCase[] {
   add('100k-deep unclosed arrays', prefixed('['.repeat(100_000)), 'HEADER_NOT_JSON');
   add('100k-deep objects', prefixed('{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000)), 'HEADER_NOT_JSON');
   add('100k-deep in metadata', prefixed(`{"__metadata__":${deep(100_000)}}`), 'HEADER_NOT_JSON');
-  add('100k-deep in an extra field', prefixed(`{"t":{"dtype":"U8","shape":[4],"data_offsets":[0,4],"x":${deep(100_000)}}}`, new Uint8Array(4)), 'HEADER_NOT_JSON');
-  add('126-deep in an extra field (128 levels)', prefixed(`{"t":{"dtype":"U8","shape":[4],"data_offsets":[0,4],"x":${deep(126)}}}`, new Uint8Array(4)), 'HEADER_NOT_JSON');
+  add(
+    '100k-deep in an extra field',
+    prefixed(`{"t":{"dtype":"U8","shape":[4],"data_offsets":[0,4],"x":${deep(100_000)}}}`, new Uint8Array(4)),
+    'HEADER_NOT_JSON',
+  );
+  add(
+    '126-deep in an extra field (128 levels)',
+    prefixed(`{"t":{"dtype":"U8","shape":[4],"data_offsets":[0,4],"x":${deep(126)}}}`, new Uint8Array(4)),
+    'HEADER_NOT_JSON',
+  );
   add('100k-deep in a shape', prefixed(header([u8('[0,4]', deep(100_000))]), new Uint8Array(4)), 'HEADER_NOT_JSON');
 
   // Duplicate keys, which the reference would resolve silently.
   const entry = '{"dtype":"U8","shape":[4],"data_offsets":[0,4]}';
   add('duplicate tensor', prefixed(`{"t":${entry},"t":${entry}}`, new Uint8Array(4)), 'DUPLICATE_KEY');
   add('duplicate tensor via escape', prefixed(`{"t":${entry},"\\u0074":${entry}}`, new Uint8Array(4)), 'DUPLICATE_KEY');
-  add('duplicate tensor, different sizes', prefixed(`{"t":${entry},"t":{"dtype":"U8","shape":[8],"data_offsets":[0,8]}}`, new Uint8Array(8)), 'DUPLICATE_KEY');
+  add(
+    'duplicate tensor, different sizes',
+    prefixed(`{"t":${entry},"t":{"dtype":"U8","shape":[8],"data_offsets":[0,8]}}`, new Uint8Array(8)),
+    'DUPLICATE_KEY',
+  );
   add('duplicate metadata key', prefixed(`{"__metadata__":{"a":"1","a":"2"},"t":${entry}}`, new Uint8Array(4)), 'DUPLICATE_KEY');
-  add('duplicate __metadata__', prefixed(`{"__metadata__":{},"__metadata__":{},"t":${entry}}`, new Uint8Array(4)), 'DUPLICATE_KEY');
-  add('duplicate dtype field', prefixed('{"t":{"dtype":"U8","dtype":"U8","shape":[4],"data_offsets":[0,4]}}', new Uint8Array(4)), 'DUPLICATE_KEY');
-  add('duplicate key in extra field', prefixed('{"t":{"dtype":"U8","shape":[4],"data_offsets":[0,4],"x":{"k":1,"k":2}}}', new Uint8Array(4)), 'DUPLICATE_KEY');
+  add(
+    'duplicate __metadata__',
+    prefixed(`{"__metadata__":{},"__metadata__":{},"t":${entry}}`, new Uint8Array(4)),
+    'DUPLICATE_KEY',
+  );
+  add(
+    'duplicate dtype field',
+    prefixed('{"t":{"dtype":"U8","dtype":"U8","shape":[4],"data_offsets":[0,4]}}', new Uint8Array(4)),
+    'DUPLICATE_KEY',
+  );
+  add(
+    'duplicate key in extra field',
+    prefixed('{"t":{"dtype":"U8","shape":[4],"data_offsets":[0,4],"x":{"k":1,"k":2}}}', new Uint8Array(4)),
+    'DUPLICATE_KEY',
+  );
   add('duplicate empty key', prefixed(`{"":${entry},"":${entry}}`, new Uint8Array(4)), 'DUPLICATE_KEY');
 
   // Metadata of the wrong types.
-  for (const metadata of ['1', '"x"', '[]', '["a","b"]', 'true', '{"a":1}', '{"a":null}', '{"a":["x"]}', '{"a":{"b":"c"}}', '{"a":"ok","b":false}']) {
+  for (const metadata of [
+    '1',
+    '"x"',
+    '[]',
+    '["a","b"]',
+    'true',
+    '{"a":1}',
+    '{"a":null}',
+    '{"a":["x"]}',
+    '{"a":{"b":"c"}}',
+    '{"a":"ok","b":false}',
+  ]) {
     add(`metadata ${metadata}`, prefixed(`{"__metadata__":${metadata},"t":${entry}}`, new Uint8Array(4)), 'BAD_METADATA');
   }
   return cases;
@@ -219,7 +392,12 @@ function mutatedFiles(count: number): Buffer[] {
       const kind = random.int(4);
       if (kind === 0) text[at] = significant[random.int(significant.length)];
       else if (kind === 1) text = Buffer.concat([text.subarray(0, at), text.subarray(at + 1)]);
-      else if (kind === 2) text = Buffer.concat([text.subarray(0, at), Buffer.from([significant[random.int(significant.length)]]), text.subarray(at)]);
+      else if (kind === 2)
+        text = Buffer.concat([
+          text.subarray(0, at),
+          Buffer.from([significant[random.int(significant.length)]]),
+          text.subarray(at),
+        ]);
       else {
         const end = Math.min(text.length, at + 1 + random.int(40));
         const into = random.int(text.length);
@@ -294,15 +472,17 @@ const pythonLookup = findPython();
 const testPython = 'python' in pythonLookup ? test : test.skip;
 if (!('python' in pythonLookup)) console.warn(`skipping safetensors reference conformance test: ${pythonLookup.reason}`);
 
-testPython('accept/refuse decisions agree with the Python safetensors package, except the documented stricter rules', () => {
-  const python = 'python' in pythonLookup ? pythonLookup.python : '';
-  const files = [...CASES.map((c) => c.bytes), ...MUTATIONS].map((bytes, i) => {
-    const path = join(dir, `conformance-${i}.safetensors`);
-    writeFileSync(path, bytes);
-    return path;
-  });
-  writeFileSync(join(dir, 'list.json'), JSON.stringify(files));
-  const script = `
+testPython(
+  'accept/refuse decisions agree with the Python safetensors package, except the documented stricter rules',
+  () => {
+    const python = 'python' in pythonLookup ? pythonLookup.python : '';
+    const files = [...CASES.map((c) => c.bytes), ...MUTATIONS].map((bytes, i) => {
+      const path = join(dir, `conformance-${i}.safetensors`);
+      writeFileSync(path, bytes);
+      return path;
+    });
+    writeFileSync(join(dir, 'list.json'), JSON.stringify(files));
+    const script = `
 import json, sys
 from safetensors import safe_open
 verdicts = []
@@ -316,17 +496,19 @@ for path in json.load(open(sys.argv[1])):
         verdicts.append(False)
 print(json.dumps(verdicts))
 `;
-  const referenceAccepts = JSON.parse(runPython(python, script, [join(dir, 'list.json')])) as boolean[];
-  const disagreements: string[] = [];
-  files.forEach((path, i) => {
-    const ours = outcome(path);
-    const label = i < CASES.length ? CASES[i].label : `mutation ${i - CASES.length}`;
-    if (ours === 'accepted' && !referenceAccepts[i]) disagreements.push(`${label}: we accept, the reference refuses`);
-    // Where the reference accepts, we may refuse only for the documented stricter rules.
-    if (ours !== 'accepted' && referenceAccepts[i] && ours !== 'DUPLICATE_KEY' && ours !== 'LIMIT_EXCEEDED') {
-      disagreements.push(`${label}: we refuse (${ours}), the reference accepts`);
-    }
-  });
-  expect(disagreements).toEqual([]);
-  expect(referenceAccepts.some((accepted) => accepted)).toBe(true);
-}, 60_000);
+    const referenceAccepts = JSON.parse(runPython(python, script, [join(dir, 'list.json')])) as boolean[];
+    const disagreements: string[] = [];
+    files.forEach((path, i) => {
+      const ours = outcome(path);
+      const label = i < CASES.length ? CASES[i].label : `mutation ${i - CASES.length}`;
+      if (ours === 'accepted' && !referenceAccepts[i]) disagreements.push(`${label}: we accept, the reference refuses`);
+      // Where the reference accepts, we may refuse only for the documented stricter rules.
+      if (ours !== 'accepted' && referenceAccepts[i] && ours !== 'DUPLICATE_KEY' && ours !== 'LIMIT_EXCEEDED') {
+        disagreements.push(`${label}: we refuse (${ours}), the reference accepts`);
+      }
+    });
+    expect(disagreements).toEqual([]);
+    expect(referenceAccepts.some((accepted) => accepted)).toBe(true);
+  },
+  60_000,
+);

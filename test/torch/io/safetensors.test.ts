@@ -32,14 +32,7 @@ import {
   type TensorToWrite,
   type TorchDtypeName,
 } from '../../../src/torch/io/safetensors';
-import {
-  SeededRandom,
-  expectSafetensorsError,
-  findPython,
-  makeTempDir,
-  removeDir,
-  runPython,
-} from './safetensors-helpers';
+import { SeededRandom, expectSafetensorsError, findPython, makeTempDir, removeDir, runPython } from './safetensors-helpers';
 
 let dir: string;
 beforeEach(() => {
@@ -75,8 +68,25 @@ function randomTensor(random: SeededRandom, name: string, dtype: SafeDtype, shap
 describe('dtype helpers', () => {
   test('item sizes of every supported dtype', () => {
     const expected: Record<SafeDtype, number> = {
-      BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, F8_E8M0: 1, F8_E4M3FNUZ: 1, F8_E5M2FNUZ: 1,
-      I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, F32: 4, C64: 8, F64: 8, I64: 8, U64: 8,
+      BOOL: 1,
+      U8: 1,
+      I8: 1,
+      F8_E5M2: 1,
+      F8_E4M3: 1,
+      F8_E8M0: 1,
+      F8_E4M3FNUZ: 1,
+      F8_E5M2FNUZ: 1,
+      I16: 2,
+      U16: 2,
+      F16: 2,
+      BF16: 2,
+      I32: 4,
+      U32: 4,
+      F32: 4,
+      C64: 8,
+      F64: 8,
+      I64: 8,
+      U64: 8,
     };
     expect(Object.fromEntries(SAFE_DTYPES.map((d) => [d, itemSize(d)]))).toEqual(expected);
     expect(isSafeDtype('F32')).toBe(true);
@@ -85,7 +95,18 @@ describe('dtype helpers', () => {
   });
 
   test('torch dtype names map both ways', () => {
-    const torchNames: TorchDtypeName[] = ['float32', 'float64', 'bfloat16', 'float16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'];
+    const torchNames: TorchDtypeName[] = [
+      'float32',
+      'float64',
+      'bfloat16',
+      'float16',
+      'int64',
+      'int32',
+      'int16',
+      'int8',
+      'uint8',
+      'bool',
+    ];
     expect(torchNames.map(safeDtypeOf)).toEqual(['F32', 'F64', 'BF16', 'F16', 'I64', 'I32', 'I16', 'I8', 'U8', 'BOOL']);
     for (const name of torchNames) expect(torchDtypeOf(safeDtypeOf(name))).toBe(name);
     expect(torchDtypeOf('F8_E4M3')).toBeUndefined();
@@ -165,7 +186,7 @@ describe('writeSafetensors + SafetensorsFile round trip', () => {
     expect([...file.entries.keys()]).toEqual(['c', 'a', 'h', 'u', 'b', 'z']);
   });
 
-  test('no tensors and no metadata gives the reference\'s 16-byte file', () => {
+  test("no tensors and no metadata gives the reference's 16-byte file", () => {
     const path = join(dir, 'empty.safetensors');
     writeSafetensors(path, []);
     expect(readFileSync(path).toString('latin1')).toBe('\x08\0\0\0\0\0\0\0{}      ');
@@ -180,10 +201,10 @@ describe('writeSafetensors + SafetensorsFile round trip', () => {
     const names = ['\u{10000}', '\uffff', 'é', 'e', 'Z', 'line\nbreak', 'quote"'];
     const tensors = names.map((name) => randomTensor(random, name, 'U8', [1]));
     const path = join(dir, 'names.safetensors');
-    writeSafetensors(path, tensors, { 'clé': 'välue\u0001' });
+    writeSafetensors(path, tensors, { clé: 'välue\u0001' });
     using file = SafetensorsFile.open(path);
     expect([...file.entries.keys()]).toEqual(['Z', 'e', 'line\nbreak', 'quote"', 'é', '\uffff', '\u{10000}']);
-    expect(file.metadata).toEqual({ 'clé': 'välue\u0001' });
+    expect(file.metadata).toEqual({ clé: 'välue\u0001' });
     expect(rawHeader(path).text).toContain('"clé":"välue\\u0001"');
   });
 
@@ -229,12 +250,30 @@ describe('writeSafetensors + SafetensorsFile round trip', () => {
 
 describe('writer input validation happens before touching the disk', () => {
   const cases: [string, TensorToWrite[], Record<string, string> | undefined, string][] = [
-    ['duplicate names', [{ name: 'a', dtype: 'U8', shape: [1], data: new Uint8Array(1) }, { name: 'a', dtype: 'U8', shape: [1], data: new Uint8Array(1) }], undefined, 'two tensors have this name'],
+    [
+      'duplicate names',
+      [
+        { name: 'a', dtype: 'U8', shape: [1], data: new Uint8Array(1) },
+        { name: 'a', dtype: 'U8', shape: [1], data: new Uint8Array(1) },
+      ],
+      undefined,
+      'two tensors have this name',
+    ],
     ['reserved name', [{ name: '__metadata__', dtype: 'U8', shape: [1], data: new Uint8Array(1) }], undefined, 'reserved'],
     ['unknown dtype', [{ name: 'a', dtype: 'F4' as SafeDtype, shape: [1], data: new Uint8Array(1) }], undefined, 'unknown dtype'],
     ['negative dim', [{ name: 'a', dtype: 'U8', shape: [-1], data: new Uint8Array(1) }], undefined, 'non-negative integers'],
-    ['data length mismatch', [{ name: 'a', dtype: 'F32', shape: [2], data: new Uint8Array(7) }], undefined, 'data has 7 bytes but dtype and shape need 8'],
-    ['data not bytes', [{ name: 'a', dtype: 'U8', shape: [1], data: [1] as unknown as Uint8Array }], undefined, 'ArrayBufferView'],
+    [
+      'data length mismatch',
+      [{ name: 'a', dtype: 'F32', shape: [2], data: new Uint8Array(7) }],
+      undefined,
+      'data has 7 bytes but dtype and shape need 8',
+    ],
+    [
+      'data not bytes',
+      [{ name: 'a', dtype: 'U8', shape: [1], data: [1] as unknown as Uint8Array }],
+      undefined,
+      'ArrayBufferView',
+    ],
     ['lone surrogate name', [{ name: 'a\ud800', dtype: 'U8', shape: [1], data: new Uint8Array(1) }], undefined, 'surrogate'],
     ['non-string metadata', [], { n: 1 as unknown as string }, 'must be a string'],
   ];
@@ -285,7 +324,10 @@ describe('atomic writes', () => {
   test('a data callback returning the wrong size aborts the same way', () => {
     const before = previous();
     const error = expectSafetensorsError(
-      () => writeSafetensors(join(dir, 'model.safetensors'), [{ name: 'w', dtype: 'F32', shape: [4], data: () => new Uint8Array(15) }]),
+      () =>
+        writeSafetensors(join(dir, 'model.safetensors'), [
+          { name: 'w', dtype: 'F32', shape: [4], data: () => new Uint8Array(15) },
+        ]),
       'BAD_ARGUMENT',
     );
     expect(error.tensor).toBe('w');
@@ -361,7 +403,11 @@ describe('SafetensorsFile', () => {
   });
 
   test('validation errors carry file, tensor and reason', () => {
-    const path = writeRaw(join(dir, 'mismatch.safetensors'), '{"weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,12]}}', new Uint8Array(12));
+    const path = writeRaw(
+      join(dir, 'mismatch.safetensors'),
+      '{"weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,12]}}',
+      new Uint8Array(12),
+    );
     const error = expectSafetensorsError(() => SafetensorsFile.open(path), 'BAD_ENTRY');
     expect(error).toBeInstanceOf(SafetensorsError);
     expect(error.file).toBe(path);
@@ -376,7 +422,11 @@ describe('SafetensorsFile', () => {
     ['metadata after tensors', '{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"__metadata__":{"k":"v"}}', 1],
     ['unknown extra field', '{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"extra":[1.5,{"x":null}]}}', 1],
     ['surrounding whitespace', ' \n{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}\t\r ', 1],
-    ['zero-size tensors sharing an offset', '{"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"b":{"dtype":"U8","shape":[0,4],"data_offsets":[0,0]}}', 0],
+    [
+      'zero-size tensors sharing an offset',
+      '{"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"b":{"dtype":"U8","shape":[0,4],"data_offsets":[0,0]}}',
+      0,
+    ],
     ['scalar', '{"s":{"dtype":"F64","shape":[],"data_offsets":[0,8]}}', 8],
     ['unpadded header', '{}', 0],
     ['escaped name', '{"\\u00e9\\ud83d\\ude00":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', 1],
@@ -582,7 +632,10 @@ def dump(path):
 
   function spec(tensors: TensorToWrite[]): Record<string, { dtype: string; shape: number[]; hex: string }> {
     return Object.fromEntries(
-      tensors.map((t) => [t.name, { dtype: t.dtype, shape: [...t.shape], hex: Buffer.from(t.data as Uint8Array).toString('hex') }]),
+      tensors.map((t) => [
+        t.name,
+        { dtype: t.dtype, shape: [...t.shape], hex: Buffer.from(t.data as Uint8Array).toString('hex') },
+      ]),
     );
   }
 
@@ -670,7 +723,9 @@ print(len(os.listdir(base + '/hub')))
     const hubFiles = Number(runPython(python, script, [dir]).trim());
     expect(hubFiles).toBe(result.files.length + 1);
     using checkpoint = ShardedSafetensors.open(join(dir, 'hub'));
-    expect(checkpoint.shardFiles.map((f) => join(dir, 'hub', f))).toEqual(result.files.map((f) => f.replace(ourDir, join(dir, 'hub'))));
+    expect(checkpoint.shardFiles.map((f) => join(dir, 'hub', f))).toEqual(
+      result.files.map((f) => f.replace(ourDir, join(dir, 'hub'))),
+    );
     for (const tensor of tensors) {
       expect(checkpoint.read(tensor.name).equals(Buffer.from(tensor.data as Uint8Array))).toBe(true);
       expect(checkpoint.entry(tensor.name).dtype).toBe(tensor.dtype);

@@ -19,7 +19,16 @@ interface Inputs {
   scale: number;
 }
 
-const RESULT_NAMES = ['embed', 'stopLogit', 'grad h', 'grad normWeight', 'grad gain', 'grad bias', 'grad stopWeight', 'grad stopBias'];
+const RESULT_NAMES = [
+  'embed',
+  'stopLogit',
+  'grad h',
+  'grad normWeight',
+  'grad gain',
+  'grad bias',
+  'grad stopWeight',
+  'grad stopBias',
+];
 const SCALE = 0.37;
 
 interface InputOptions {
@@ -51,12 +60,21 @@ function makeInputs(rows: number, dim: number, options: InputOptions = {}): Inpu
 
 const tensorsOf = (x: Inputs): Tensor[] => [x.h, x.normWeight, x.gain, x.bias, x.stopWeight, x.stopBias];
 
-const call = (fn: StepFn, x: Inputs): LatentStepOutput => fn(x.h, x.normWeight, x.gain, x.bias, x.scale, x.stopWeight, x.stopBias);
+const call = (fn: StepFn, x: Inputs): LatentStepOutput =>
+  fn(x.h, x.normWeight, x.gain, x.bias, x.scale, x.stopWeight, x.stopBias);
 
 /** The same inputs as float64 CPU leaves (exact: every float dtype converts to float64 exactly). */
 function asFloat64(x: Inputs): Inputs {
   const leaf = (t: Tensor): Tensor => t.detach().to('cpu').to('float64').requiresGrad_();
-  return { h: leaf(x.h), normWeight: leaf(x.normWeight), gain: leaf(x.gain), bias: leaf(x.bias), stopWeight: leaf(x.stopWeight), stopBias: leaf(x.stopBias), scale: x.scale };
+  return {
+    h: leaf(x.h),
+    normWeight: leaf(x.normWeight),
+    gain: leaf(x.gain),
+    bias: leaf(x.bias),
+    stopWeight: leaf(x.stopWeight),
+    stopBias: leaf(x.stopBias),
+    scale: x.scale,
+  };
 }
 
 /** Upstream gradients for embed and stopLogit (drawn in float64, converted like the inputs). */
@@ -71,10 +89,14 @@ function upstream(x: Inputs, seed = 7): [Tensor, Tensor] {
 function outputsAndGradients(fn: StepFn, x: Inputs, gradEmbed: Tensor, gradStop: Tensor): Tensor[] {
   const out = call(fn, x);
   const grads = torch.autograd.grad([out.embed, out.stopLogit], tensorsOf(x), { gradOutputs: [gradEmbed, gradStop] });
-  return [out.embed, out.stopLogit, ...grads.map((g, i) => {
-    if (g === null) throw new Error(`no gradient for input ${i}`);
-    return g;
-  })];
+  return [
+    out.embed,
+    out.stopLogit,
+    ...grads.map((g, i) => {
+      if (g === null) throw new Error(`no gradient for input ${i}`);
+      return g;
+    }),
+  ];
 }
 
 function expectAllClose(actual: Tensor[], expected: Tensor[], tol: { atol: number; rtol: number }, what: string): void {
@@ -100,7 +122,13 @@ const TYPED_TOLERANCE: Record<FloatDType, { atol: number; rtol: number }> = {
  * latentStep in `dtype` on `device` against the float64 composition on the same (rounded) inputs and
  * upstream gradients: forward values and all six gradients.
  */
-function checkAgainstFloat64Reference(rows: number, dim: number, dtype: FloatDType, device: string, stopBiasShape: number[] = []): void {
+function checkAgainstFloat64Reference(
+  rows: number,
+  dim: number,
+  dtype: FloatDType,
+  device: string,
+  stopBiasShape: number[] = [],
+): void {
   torch.scope(() => {
     const x = makeInputs(rows, dim, { dtype, device, stopBiasShape });
     const [ge, gs] = upstream(x);
@@ -110,7 +138,12 @@ function checkAgainstFloat64Reference(rows: number, dim: number, dtype: FloatDTy
       expect(t.device).toBe(x.h.device);
       if (i >= 2) expect(t.shape).toEqual(tensorsOf(x)[i - 2].shape);
     });
-    const reference = outputsAndGradients(latentStepReference, asFloat64(x), ge.to('cpu').to('float64'), gs.to('cpu').to('float64'));
+    const reference = outputsAndGradients(
+      latentStepReference,
+      asFloat64(x),
+      ge.to('cpu').to('float64'),
+      gs.to('cpu').to('float64'),
+    );
     expectAllClose(fused, reference, TYPED_TOLERANCE[dtype], `${dtype} [${rows}, ${dim}] on ${device}`);
   });
 }
@@ -123,7 +156,12 @@ describe('latentStep matches the composition of primitive operators (CPU)', () =
       torch.scope(() => {
         const x = makeInputs(rows, dim, { dtype });
         const [ge, gs] = upstream(x);
-        expectAllClose(outputsAndGradients(latentStep, x, ge, gs), outputsAndGradients(latentStepReference, x, ge, gs), TYPED_TOLERANCE[dtype], dtype);
+        expectAllClose(
+          outputsAndGradients(latentStep, x, ge, gs),
+          outputsAndGradients(latentStepReference, x, ge, gs),
+          TYPED_TOLERANCE[dtype],
+          dtype,
+        );
       });
     });
   }
@@ -184,7 +222,10 @@ describe('latentStep gradients against finite differences (float64)', () => {
         torch.enableGrad(() => {
           const [h, w, g, b, sw, sb] = inputs.map((t) => (t.requiresGrad ? t : t.detach().requiresGrad_()));
           const out = latentStep(h, w, g, b, SCALE, sw, sb);
-          const grads = torch.autograd.grad([out.embed, out.stopLogit], [h, w, g, sw], { gradOutputs: [ge, gs], createGraph: true });
+          const grads = torch.autograd.grad([out.embed, out.stopLogit], [h, w, g, sw], {
+            gradOutputs: [ge, gs],
+            createGraph: true,
+          });
           return grads.map((t) => t!);
         });
       expect(torch.testing.gradcheck(firstOrder, tensorsOf(x), { atol: 1e-7, rtol: 1e-5 })).toBe(true);
@@ -263,7 +304,15 @@ describe('latentStep autograd behaviour', () => {
       const x = makeInputs(2, 8);
       expect(call(latentStep, x).embed.gradFn).toMatch(/LatentStep/);
       expect(call(latentStep, x).stopLogit.requiresGrad).toBe(true);
-      const detached = { ...x, h: x.h.detach(), normWeight: x.normWeight.detach(), gain: x.gain.detach(), bias: x.bias.detach(), stopWeight: x.stopWeight.detach(), stopBias: x.stopBias.detach() };
+      const detached = {
+        ...x,
+        h: x.h.detach(),
+        normWeight: x.normWeight.detach(),
+        gain: x.gain.detach(),
+        bias: x.bias.detach(),
+        stopWeight: x.stopWeight.detach(),
+        stopBias: x.stopBias.detach(),
+      };
       expect(call(latentStep, detached).embed.requiresGrad).toBe(false);
       const out = torch.noGrad(() => call(latentStep, x));
       expect(out.embed.requiresGrad).toBe(false);
@@ -337,36 +386,78 @@ describe('latentStep argument errors', () => {
   };
 
   test('shapes', () => {
-    expect(errorOf(withArgs({ h: torch.zeros([8], { dtype: 'float64' }) }))).toMatchObject({ name: 'ValueError', message: expect.stringMatching(/h must be \[B, D\]/) });
+    expect(errorOf(withArgs({ h: torch.zeros([8], { dtype: 'float64' }) }))).toMatchObject({
+      name: 'ValueError',
+      message: expect.stringMatching(/h must be \[B, D\]/),
+    });
     expect(errorOf(withArgs({ h: torch.zeros([2, 3, 8], { dtype: 'float64' }) })).name).toBe('ValueError');
     expect(errorOf(withArgs({ h: torch.zeros([2, 0], { dtype: 'float64' }) })).message).toMatch(/no features/);
-    expect(errorOf(withArgs({ normWeight: torch.zeros([9], { dtype: 'float64' }) }))).toMatchObject({ name: 'ValueError', message: expect.stringMatching(/normWeight must have shape \[8\]/) });
+    expect(errorOf(withArgs({ normWeight: torch.zeros([9], { dtype: 'float64' }) }))).toMatchObject({
+      name: 'ValueError',
+      message: expect.stringMatching(/normWeight must have shape \[8\]/),
+    });
     expect(errorOf(withArgs({ gain: torch.zeros([1, 8], { dtype: 'float64' }) })).message).toMatch(/gain must have shape/);
     expect(errorOf(withArgs({ bias: torch.zeros([4], { dtype: 'float64' }) })).message).toMatch(/bias must have shape/);
-    expect(errorOf(withArgs({ stopWeight: torch.zeros([7], { dtype: 'float64' }) })).message).toMatch(/stopWeight must have shape/);
-    expect(errorOf(withArgs({ stopBias: torch.zeros([2], { dtype: 'float64' }) }))).toMatchObject({ name: 'ValueError', message: expect.stringMatching(/stopBias must be a scalar/) });
+    expect(errorOf(withArgs({ stopWeight: torch.zeros([7], { dtype: 'float64' }) })).message).toMatch(
+      /stopWeight must have shape/,
+    );
+    expect(errorOf(withArgs({ stopBias: torch.zeros([2], { dtype: 'float64' }) }))).toMatchObject({
+      name: 'ValueError',
+      message: expect.stringMatching(/stopBias must be a scalar/),
+    });
     // the message names the op and its tensor arguments
-    expect(errorOf(withArgs({ gain: torch.zeros([3], { dtype: 'float64' }) })).message).toMatch(/in torch\.latentStep\(arg0: Tensor\[\[2, 8\], float64, cpu\]/);
+    expect(errorOf(withArgs({ gain: torch.zeros([3], { dtype: 'float64' }) })).message).toMatch(
+      /in torch\.latentStep\(arg0: Tensor\[\[2, 8\], float64, cpu\]/,
+    );
   });
 
   test('dtypes', () => {
-    expect(errorOf(withArgs({ gain: torch.zeros([8], { dtype: 'float32' }) }))).toMatchObject({ name: 'TypeError', message: expect.stringMatching(/gain has dtype float32 but h has float64/) });
+    expect(errorOf(withArgs({ gain: torch.zeros([8], { dtype: 'float32' }) }))).toMatchObject({
+      name: 'TypeError',
+      message: expect.stringMatching(/gain has dtype float32 but h has float64/),
+    });
     const ints = (shape: number[]) => torch.zeros(shape, { dtype: 'int64' });
-    const allInt = { h: ints([2, 8]), normWeight: ints([8]), gain: ints([8]), bias: ints([8]), stopWeight: ints([8]), stopBias: ints([]) };
-    expect(errorOf(withArgs(allInt))).toMatchObject({ name: 'TypeError', message: expect.stringMatching(/supports float32, float64, float16 and bfloat16/) });
+    const allInt = {
+      h: ints([2, 8]),
+      normWeight: ints([8]),
+      gain: ints([8]),
+      bias: ints([8]),
+      stopWeight: ints([8]),
+      stopBias: ints([]),
+    };
+    expect(errorOf(withArgs(allInt))).toMatchObject({
+      name: 'TypeError',
+      message: expect.stringMatching(/supports float32, float64, float16 and bfloat16/),
+    });
   });
 
   test('devices', () => {
     const meta = (shape: number[]) => torch.zeros(shape, { dtype: 'float64', device: 'meta' });
-    expect(errorOf(withArgs({ bias: meta([8]) }))).toMatchObject({ name: 'RuntimeError', message: expect.stringMatching(/all tensors on one device, but h is on cpu and bias on meta/) });
-    const allMeta = { h: meta([2, 8]), normWeight: meta([8]), gain: meta([8]), bias: meta([8]), stopWeight: meta([8]), stopBias: meta([]) };
+    expect(errorOf(withArgs({ bias: meta([8]) }))).toMatchObject({
+      name: 'RuntimeError',
+      message: expect.stringMatching(/all tensors on one device, but h is on cpu and bias on meta/),
+    });
+    const allMeta = {
+      h: meta([2, 8]),
+      normWeight: meta([8]),
+      gain: meta([8]),
+      bias: meta([8]),
+      stopWeight: meta([8]),
+      stopBias: meta([]),
+    };
     expect(errorOf(withArgs(allMeta)).message).toMatch(/unsupported device meta/);
   });
 
   test('scale, eps and non-tensor arguments', () => {
-    expect(errorOf(withArgs({ scale: NaN }))).toMatchObject({ name: 'TypeError', message: expect.stringMatching(/scale must be a finite number/) });
+    expect(errorOf(withArgs({ scale: NaN }))).toMatchObject({
+      name: 'TypeError',
+      message: expect.stringMatching(/scale must be a finite number/),
+    });
     expect(errorOf(withArgs({ eps: -1 })).message).toMatch(/eps must be a finite number >= 0/);
-    expect(errorOf(withArgs({ gain: [1, 2] as unknown as Tensor }))).toMatchObject({ name: 'TypeError', message: 'latentStep: gain must be a Tensor, got object' });
+    expect(errorOf(withArgs({ gain: [1, 2] as unknown as Tensor }))).toMatchObject({
+      name: 'TypeError',
+      message: 'latentStep: gain must be a Tensor, got object',
+    });
     const disposed = torch.zeros([8], { dtype: 'float64' });
     disposed.dispose();
     expect(errorOf(withArgs({ bias: disposed })).name).toBe('DisposedTensorError');
@@ -417,16 +508,23 @@ describeCuda('latentStep on CUDA', () => {
         const y = { ...x, h: h.select(1, 2) };
         const [ge, gs] = upstream(y);
         const out = outputsAndGradients(latentStep, y, ge, gs);
-        return [...out.slice(0, 2), ...torch.autograd.grad([call(latentStep, y).embed], [h], { gradOutputs: [ge] }).map((t) => t!)];
+        return [
+          ...out.slice(0, 2),
+          ...torch.autograd.grad([call(latentStep, y).embed], [h], { gradOutputs: [ge] }).map((t) => t!),
+        ];
       });
-      results[1].forEach((t, i) => torch.testing.assertClose(t.cpu(), results[0][i], { atol: 1e-5, rtol: 1e-5, msg: `result ${i}` }));
+      results[1].forEach((t, i) =>
+        torch.testing.assertClose(t.cpu(), results[0][i], { atol: 1e-5, rtol: 1e-5, msg: `result ${i}` }),
+      );
     });
   });
 
   test('inputs on different devices are rejected', () => {
     torch.scope(() => {
       const x = makeInputs(2, 8, { device: 'cuda' });
-      expect(() => latentStep(x.h, x.normWeight.cpu(), x.gain, x.bias, SCALE, x.stopWeight, x.stopBias)).toThrow(/all tensors on one device, but h is on cuda:0 and normWeight on cpu/);
+      expect(() => latentStep(x.h, x.normWeight.cpu(), x.gain, x.bias, SCALE, x.stopWeight, x.stopBias)).toThrow(
+        /all tensors on one device, but h is on cuda:0 and normWeight on cpu/,
+      );
     });
   });
 });

@@ -38,7 +38,7 @@ interface Scenario {
 
 function build(scenario: Scenario, params: Params): AnyOptimizer {
   const groups = scenario.groups.map((g) => ({ params: g.names.map((n) => params[n]), ...g.options }));
-  return (scenario.kind === 'AdamW' ? new AdamW(groups as any, scenario.defaults) : new SGD(groups as any, scenario.defaults));
+  return scenario.kind === 'AdamW' ? new AdamW(groups as any, scenario.defaults) : new SGD(groups as any, scenario.defaults);
 }
 
 function runJs(scenario: Scenario, problem: Problem): { params: Record<ParamName, number[]>; norms: number[] } {
@@ -57,11 +57,11 @@ function runPy(scenarios: Scenario[], problem: Problem): RunResult[] {
     PYTHON_TRAIN,
     scenarios.map((scenario) => ({
       ...problem,
-    kind: scenario.kind,
-    steps: scenario.steps,
-    lrs: scenario.lrs ?? null,
-    lrScales: scenario.groups.map((g) => (g.options.lrScale as number | undefined) ?? 1),
-    clip: scenario.clip ?? null,
+      kind: scenario.kind,
+      steps: scenario.steps,
+      lrs: scenario.lrs ?? null,
+      lrScales: scenario.groups.map((g) => (g.options.lrScale as number | undefined) ?? 1),
+      clip: scenario.clip ?? null,
       groups: scenario.groups.map((g) => ({ names: g.names, options: pythonOptions({ ...scenario.defaults, ...g.options }) })),
     })),
   );
@@ -70,7 +70,10 @@ function runPy(scenarios: Scenario[], problem: Problem): RunResult[] {
 function expectClose(actual: number[], expected: number[], atol: number, what: string): void {
   expect(actual).toHaveLength(expected.length);
   const worst = actual.reduce((m, a, i) => Math.max(m, Math.abs(a - expected[i])), 0);
-  if (worst > atol) throw new Error(`${what}: max abs difference ${worst} > ${atol}\n  got      ${actual.join(', ')}\n  expected ${expected.join(', ')}`);
+  if (worst > atol)
+    throw new Error(
+      `${what}: max abs difference ${worst} > ${atol}\n  got      ${actual.join(', ')}\n  expected ${expected.join(', ')}`,
+    );
 }
 
 function maxMove(problem: Problem, params: Record<ParamName, number[]>): number {
@@ -78,7 +81,10 @@ function maxMove(problem: Problem, params: Record<ParamName, number[]>): number 
 }
 
 const problem = makeProblem();
-const cosineLrs = (peak: number, steps: number) => Array.from({ length: steps }, (_, s) => torch.optim.warmupCosine({ peakLr: peak, warmupSteps: 4, totalSteps: steps, minLr: peak / 10 })(s));
+const cosineLrs = (peak: number, steps: number) =>
+  Array.from({ length: steps }, (_, s) =>
+    torch.optim.warmupCosine({ peakLr: peak, warmupSteps: 4, totalSteps: steps, minLr: peak / 10 })(s),
+  );
 
 const SCENARIOS: Record<string, Scenario> = {
   'AdamW, two groups (weight decay on matrices only), warm-up + cosine lr, clipping at 0.5': {
@@ -122,7 +128,10 @@ describeWithPython('optimizers match PyTorch step for step', () => {
   let python: Map<string, RunResult>;
   beforeAll(() => {
     const names = Object.keys(SCENARIOS);
-    const results = runPy(names.map((n) => SCENARIOS[n]), problem);
+    const results = runPy(
+      names.map((n) => SCENARIOS[n]),
+      problem,
+    );
     python = new Map(names.map((n, i) => [n, results[i]]));
   });
 
@@ -141,37 +150,44 @@ describeWithPython('optimizers match PyTorch step for step', () => {
 describe('state dict', () => {
   const scenario = SCENARIOS['AdamW, two groups (weight decay on matrices only), warm-up + cosine lr, clipping at 0.5'];
 
-  test.each(['AdamW', 'AdamW+amsgrad', 'SGD'])('%s: save after 10 steps, load into a fresh optimizer, continue = uninterrupted', (which) => {
-    const setup: Scenario =
-      which === 'SGD'
-        ? SCENARIOS['SGD with Nesterov momentum, per-group momentum']
-        : which === 'AdamW+amsgrad'
-          ? { ...scenario, defaults: { ...scenario.defaults, amsgrad: true } }
-          : scenario;
-    const uninterrupted = runJs(setup, problem);
+  test.each(['AdamW', 'AdamW+amsgrad', 'SGD'])(
+    '%s: save after 10 steps, load into a fresh optimizer, continue = uninterrupted',
+    (which) => {
+      const setup: Scenario =
+        which === 'SGD'
+          ? SCENARIOS['SGD with Nesterov momentum, per-group momentum']
+          : which === 'AdamW+amsgrad'
+            ? { ...scenario, defaults: { ...scenario.defaults, amsgrad: true } }
+            : scenario;
+      const uninterrupted = runJs(setup, problem);
 
-    const first = makeParams(problem);
-    const saved = torch.scope(() => {
-      using optimizer = build(setup, first);
-      train(optimizer, first, problem, { ...setup, steps: 10 });
-      const sd = optimizer.stateDict();
-      // A snapshot that survives the optimizer, with the hyperparameters through JSON as a checkpoint would.
-      return { paramGroups: JSON.parse(JSON.stringify(sd.paramGroups)), state: new Map([...sd.state].map(([k, t]) => [k, t.clone()])), optimizer: sd.optimizer };
-    });
-    const weights = paramValues(first);
-    disposeParams(first);
+      const first = makeParams(problem);
+      const saved = torch.scope(() => {
+        using optimizer = build(setup, first);
+        train(optimizer, first, problem, { ...setup, steps: 10 });
+        const sd = optimizer.stateDict();
+        // A snapshot that survives the optimizer, with the hyperparameters through JSON as a checkpoint would.
+        return {
+          paramGroups: JSON.parse(JSON.stringify(sd.paramGroups)),
+          state: new Map([...sd.state].map(([k, t]) => [k, t.clone()])),
+          optimizer: sd.optimizer,
+        };
+      });
+      const weights = paramValues(first);
+      disposeParams(first);
 
-    const resumed = makeParams({ ...problem, init: weights });
-    // A different lr and lrScale in the fresh optimizer: loading must restore the saved ones.
-    const fresh = build({ ...setup, defaults: { ...setup.defaults, lr: 123 } }, resumed);
-    fresh.loadStateDict(saved);
-    for (const t of saved.state.values()) t.dispose();
-    train(fresh, resumed, problem, { ...setup, steps: 10 }, 10);
-    const continued = paramValues(resumed);
-    fresh.dispose();
-    disposeParams(resumed);
-    for (const n of PARAM_NAMES) expect(continued[n]).toEqual(uninterrupted.params[n]);
-  });
+      const resumed = makeParams({ ...problem, init: weights });
+      // A different lr and lrScale in the fresh optimizer: loading must restore the saved ones.
+      const fresh = build({ ...setup, defaults: { ...setup.defaults, lr: 123 } }, resumed);
+      fresh.loadStateDict(saved);
+      for (const t of saved.state.values()) t.dispose();
+      train(fresh, resumed, problem, { ...setup, steps: 10 }, 10);
+      const continued = paramValues(resumed);
+      fresh.dispose();
+      disposeParams(resumed);
+      for (const n of PARAM_NAMES) expect(continued[n]).toEqual(uninterrupted.params[n]);
+    },
+  );
 
   test('layout: keys, step as an int64 scalar, groups with options, lrScale and parameter indices', () => {
     const params = makeParams(problem);
@@ -182,13 +198,23 @@ describe('state dict', () => {
     torch.scope(() => {
       const sd = optimizer.stateDict();
       expect(sd.optimizer).toBe('AdamW');
-      expect([...sd.state.keys()].sort()).toEqual(['0', '1', '2', '3'].flatMap((i) => [`${i}.exp_avg`, `${i}.exp_avg_sq`, `${i}.step`]).sort());
+      expect([...sd.state.keys()].sort()).toEqual(
+        ['0', '1', '2', '3'].flatMap((i) => [`${i}.exp_avg`, `${i}.exp_avg_sq`, `${i}.step`]).sort(),
+      );
       const step = sd.state.get('0.step')!;
       expect([step.dtype, step.shape, step.item()]).toEqual(['int64', [], 3]);
       expect(sd.state.get('1.exp_avg')!.shape).toEqual([2, 5]); // parameter 1 is w2 (group 0 holds w1, w2)
       expect(sd.paramGroups).toEqual([
         { lr: scenario.lrs![2], betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1, amsgrad: false, lrScale: 1, params: [0, 1] },
-        { lr: scenario.lrs![2] * 0.5, betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0, amsgrad: false, lrScale: 0.5, params: [2, 3] },
+        {
+          lr: scenario.lrs![2] * 0.5,
+          betas: [0.9, 0.95],
+          eps: 1e-8,
+          weightDecay: 0,
+          amsgrad: false,
+          lrScale: 0.5,
+          params: [2, 3],
+        },
       ]);
     });
     disposeParams(params);
@@ -217,13 +243,47 @@ describe('state dict', () => {
       const variants: [string, () => torch.optim.OptimizerStateDict, RegExp][] = [
         ['kind', () => ({ ...sd, optimizer: 'SGD' }), /from SGD, not AdamW/],
         ['group count', () => ({ ...sd, paramGroups: sd.paramGroups.slice(0, 1) }), /1 param groups, the optimizer 2/],
-        ['group layout', () => ({ ...sd, paramGroups: [{ ...sd.paramGroups[0], params: [0] }, sd.paramGroups[1]] }), /param group 0 lists parameters \[0\]/],
-        ['unknown option', () => ({ ...sd, paramGroups: [{ ...sd.paramGroups[0], momentum: 0.9 }, sd.paramGroups[1]] as any }), /unknown option 'momentum'/],
-        ['bad option value', () => ({ ...sd, paramGroups: [{ ...sd.paramGroups[0], lr: 7 }, { ...sd.paramGroups[1], betas: [0.9, 1.5] }] }), /betas\[1\] must be in \[0, 1\)/],
-        ['unknown state key', () => ({ ...sd, state: new Map([...sd.state, ['0.momentum_buffer', sd.state.get('0.exp_avg')!]]) }), /unexpected state key '0.momentum_buffer'/],
-        ['index out of range', () => ({ ...sd, state: new Map([...sd.state, ['9.exp_avg', sd.state.get('0.exp_avg')!]]) }), /unexpected state key '9.exp_avg'/],
-        ['shape', () => ({ ...sd, state: new Map([...sd.state, ['0.exp_avg', torch.zeros([3])]]) }), /shape \[3\] but the parameter has shape \[5, 3\]/],
-        ['missing field', () => ({ ...sd, state: new Map([...sd.state].filter(([k]) => k !== '2.exp_avg_sq')) }), /parameter 2 lacks 'exp_avg_sq'/],
+        [
+          'group layout',
+          () => ({ ...sd, paramGroups: [{ ...sd.paramGroups[0], params: [0] }, sd.paramGroups[1]] }),
+          /param group 0 lists parameters \[0\]/,
+        ],
+        [
+          'unknown option',
+          () => ({ ...sd, paramGroups: [{ ...sd.paramGroups[0], momentum: 0.9 }, sd.paramGroups[1]] as any }),
+          /unknown option 'momentum'/,
+        ],
+        [
+          'bad option value',
+          () => ({
+            ...sd,
+            paramGroups: [
+              { ...sd.paramGroups[0], lr: 7 },
+              { ...sd.paramGroups[1], betas: [0.9, 1.5] },
+            ],
+          }),
+          /betas\[1\] must be in \[0, 1\)/,
+        ],
+        [
+          'unknown state key',
+          () => ({ ...sd, state: new Map([...sd.state, ['0.momentum_buffer', sd.state.get('0.exp_avg')!]]) }),
+          /unexpected state key '0.momentum_buffer'/,
+        ],
+        [
+          'index out of range',
+          () => ({ ...sd, state: new Map([...sd.state, ['9.exp_avg', sd.state.get('0.exp_avg')!]]) }),
+          /unexpected state key '9.exp_avg'/,
+        ],
+        [
+          'shape',
+          () => ({ ...sd, state: new Map([...sd.state, ['0.exp_avg', torch.zeros([3])]]) }),
+          /shape \[3\] but the parameter has shape \[5, 3\]/,
+        ],
+        [
+          'missing field',
+          () => ({ ...sd, state: new Map([...sd.state].filter(([k]) => k !== '2.exp_avg_sq')) }),
+          /parameter 2 lacks 'exp_avg_sq'/,
+        ],
         ['bad step', () => ({ ...sd, state: new Map([...sd.state, ['0.step', torch.tensor(-1)]]) }), /one non-negative integer/],
       ];
       for (const [, make, message] of variants) expect(() => optimizer.loadStateDict(make())).toThrow(message);
@@ -236,7 +296,7 @@ describe('state dict', () => {
 });
 
 describe('param groups and hyperparameters', () => {
-  test('defaults are PyTorch\'s; group overrides; lr and other options are settable', () => {
+  test("defaults are PyTorch's; group overrides; lr and other options are settable", () => {
     const params = makeParams(problem);
     using adamw = new AdamW([{ params: [params.w1] }, { params: [params.b1], lr: 0.5, betas: [0.8, 0.9] }]);
     expect(adamw.paramGroups[0].options).toEqual({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false });
@@ -277,14 +337,20 @@ describe('param groups and hyperparameters', () => {
     const all = Object.values(params);
     expect(() => new AdamW(all, { lr: -1 })).toThrow(/AdamW param group 0: lr must be a finite number >= 0, got -1/);
     expect(() => new AdamW(all, { betas: [1, 0.9] })).toThrow(/betas\[0\] must be in \[0, 1\), got 1/);
-    expect(() => new AdamW([{ params: [params.w1] }, { params: [params.b1], eps: NaN }])).toThrow(/AdamW param group 1: eps must be a finite number/);
+    expect(() => new AdamW([{ params: [params.w1] }, { params: [params.b1], eps: NaN }])).toThrow(
+      /AdamW param group 1: eps must be a finite number/,
+    );
     expect(() => new SGD(all, { nesterov: true })).toThrow(/Nesterov momentum requires a momentum > 0 and zero dampening/);
     expect(() => new SGD(all, { lr: 0.1, momentum: 0.9, dampening: 0.5, nesterov: true })).toThrow(/zero dampening/);
     expect(() => new AdamW(all, { weight_decay: 0.1 } as any)).toThrow(/AdamW: unknown option 'weight_decay'/);
-    expect(() => new AdamW([{ params: [params.w1], momentum: 0.9 } as any])).toThrow(/AdamW param group 0: unknown option 'momentum'/);
+    expect(() => new AdamW([{ params: [params.w1], momentum: 0.9 } as any])).toThrow(
+      /AdamW param group 0: unknown option 'momentum'/,
+    );
     expect(() => new AdamW([])).toThrow(/empty parameter list/);
     expect(() => new AdamW([{ params: [] }])).toThrow(/param group 0 has no parameters/);
-    expect(() => new AdamW([{ params: [params.w1] }, { params: [params.b1, params.w1] }])).toThrow(/parameter 1 appears more than once/);
+    expect(() => new AdamW([{ params: [params.w1] }, { params: [params.b1, params.w1] }])).toThrow(
+      /parameter 1 appears more than once/,
+    );
     expect(() => new AdamW([params.w1, { params: [params.b1] }] as any)).toThrow(/mixes Tensors and param groups/);
     expect(() => new AdamW([params.w1, 3] as any)).toThrow(/mixes Tensors and param groups/);
     torch.scope(() => {
@@ -399,7 +465,9 @@ emit([clip(INPUT["problem"], n, m) for n, m in INPUT["cases"]])
     const params = makeParams(problem);
     torch.scope(() => lossOf(params, problem).backward());
     const total = torch.optim.clipGradNorm_(Object.values(params), maxNorm, normType);
-    const grads = Object.fromEntries(PARAM_NAMES.map((n) => [n, torch.scope(() => Array.from(params[n].grad!.toTypedArray() as Float32Array))]));
+    const grads = Object.fromEntries(
+      PARAM_NAMES.map((n) => [n, torch.scope(() => Array.from(params[n].grad!.toTypedArray() as Float32Array))]),
+    );
     expect(Math.abs(total - python[i].total)).toBeLessThan(1e-6);
     for (const n of PARAM_NAMES) expectClose(grads[n], python[i].grads[n], 1e-7, n);
     disposeParams(params);
@@ -417,7 +485,9 @@ describe('clipGradNorm_ edge cases', () => {
   test('a non-finite norm: scaled by default (to NaN, as PyTorch), or refused with errorIfNonfinite', () => {
     const p = torch.scope(() => new nn.Parameter(torch.ones([2])));
     torch.scope(() => (p.grad = torch.tensor([Infinity, 1], { dtype: 'float32' })));
-    expect(() => torch.optim.clipGradNorm_([p], 1, 2, { errorIfNonfinite: true })).toThrow(/total norm of order 2 .* is non-finite/);
+    expect(() => torch.optim.clipGradNorm_([p], 1, 2, { errorIfNonfinite: true })).toThrow(
+      /total norm of order 2 .* is non-finite/,
+    );
     expect(torch.optim.clipGradNorm_([p], 1)).toBe(Infinity);
     torch.scope(() => expect(p.grad!.tolist()).toEqual([NaN, 0]));
     expect(() => torch.optim.clipGradNorm_([p], NaN)).toThrow(/maxNorm must be a number/);

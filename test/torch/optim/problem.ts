@@ -21,7 +21,15 @@ function values(rng: SeededRandom, n: number): number[] {
 
 export function makeProblem(seed = 7): Problem {
   const rng = new SeededRandom(seed);
-  const init = Object.fromEntries(PARAM_NAMES.map((n) => [n, values(rng, SHAPES[n].reduce((a, b) => a * b, 1))])) as Problem['init'];
+  const init = Object.fromEntries(
+    PARAM_NAMES.map((n) => [
+      n,
+      values(
+        rng,
+        SHAPES[n].reduce((a, b) => a * b, 1),
+      ),
+    ]),
+  ) as Problem['init'];
   return { init, x: values(rng, 8 * 3), y: values(rng, 8 * 2) };
 }
 
@@ -29,7 +37,10 @@ export type Params = Record<ParamName, nn.Parameter>;
 
 export function makeParams(problem: Problem): Params {
   return Object.fromEntries(
-    PARAM_NAMES.map((n) => [n, torch.scope(() => new nn.Parameter(torch.tensor(Float32Array.from(problem.init[n]), { shape: SHAPES[n] })))]),
+    PARAM_NAMES.map((n) => [
+      n,
+      torch.scope(() => new nn.Parameter(torch.tensor(Float32Array.from(problem.init[n]), { shape: SHAPES[n] }))),
+    ]),
   ) as Params;
 }
 
@@ -52,7 +63,13 @@ export interface TrainOptions {
 }
 
 /** Runs `steps` iterations (zeroGrad, forward, backward, optional clipping, step); returns the clip norms. */
-export function train(optimizer: torch.optim.Optimizer<torch.optim.BaseOptions>, params: Params, problem: Problem, options: TrainOptions, firstStep = 0): number[] {
+export function train(
+  optimizer: torch.optim.Optimizer<torch.optim.BaseOptions>,
+  params: Params,
+  problem: Problem,
+  options: TrainOptions,
+  firstStep = 0,
+): number[] {
   const norms: number[] = [];
   for (let s = firstStep; s < firstStep + options.steps; s++) {
     torch.scope(() => {
@@ -67,7 +84,10 @@ export function train(optimizer: torch.optim.Optimizer<torch.optim.BaseOptions>,
 }
 
 export function paramValues(params: Params): Record<ParamName, number[]> {
-  return Object.fromEntries(PARAM_NAMES.map((n) => [n, Array.from(params[n].toTypedArray() as Float32Array)])) as Record<ParamName, number[]>;
+  return Object.fromEntries(PARAM_NAMES.map((n) => [n, Array.from(params[n].toTypedArray() as Float32Array)])) as Record<
+    ParamName,
+    number[]
+  >;
 }
 
 /**
@@ -108,5 +128,9 @@ const PY_OPTION_NAMES: Record<string, string> = { weightDecay: 'weight_decay' };
 
 /** Options in PyTorch's keyword names. */
 export function pythonOptions(options: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(options).filter(([k]) => k !== 'lrScale').map(([k, v]) => [PY_OPTION_NAMES[k] ?? k, v]));
+  return Object.fromEntries(
+    Object.entries(options)
+      .filter(([k]) => k !== 'lrScale')
+      .map(([k, v]) => [PY_OPTION_NAMES[k] ?? k, v]),
+  );
 }

@@ -39,10 +39,14 @@ describe('schedules', () => {
 
   test('invalid settings and steps are refused', () => {
     expect(() => warmupCosine({ peakLr: -1, totalSteps: 10 })).toThrow(/peakLr must be a finite number >= 0, got -1/);
-    expect(() => warmupCosine({ peakLr: 1, totalSteps: 10, warmupSteps: 11 })).toThrow(/warmupSteps \(11\) exceeds totalSteps \(10\)/);
+    expect(() => warmupCosine({ peakLr: 1, totalSteps: 10, warmupSteps: 11 })).toThrow(
+      /warmupSteps \(11\) exceeds totalSteps \(10\)/,
+    );
     expect(() => warmupCosine({ peakLr: 1, totalSteps: 10, minLr: 2 })).toThrow(/minLr \(2\) is above peakLr \(1\)/);
     expect(() => warmupCosine({ peakLr: 1, totalSteps: 2.5 })).toThrow(/totalSteps must be a finite integer/);
-    expect(() => warmupDecay({ peakLr: 1, totalSteps: 10, decay: 'step' as any })).toThrow(/decay must be 'cosine', 'linear' or 'constant'/);
+    expect(() => warmupDecay({ peakLr: 1, totalSteps: 10, decay: 'step' as any })).toThrow(
+      /decay must be 'cosine', 'linear' or 'constant'/,
+    );
     const s = constantLr(1);
     expect(() => s(-1)).toThrow(/step must be an integer >= 0, got -1/);
     expect(() => s(0.5)).toThrow(/step must be an integer/);

@@ -1,66 +1,16 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BYTE_LEVEL_ALPHABET } from '../../src/models/byte-level';
 import { Tokenizer } from '../../src/models/tokenizer';
 import { runPython } from '../helpers/python';
 import { findPythonWith } from '../hub/python';
-
-const REPO_ROOT = path.resolve(__dirname, '..', '..');
-const QWEN_DIR = process.env.QWEN_TOKENIZER_DIR ?? path.join(REPO_ROOT, '..', 'shared', 'qwen-tokenizer');
-const GSM8K_TRAIN = path.join(REPO_ROOT, '..', 'shared', 'gsm8k', 'train.jsonl');
-const haveQwen = fs.existsSync(path.join(QWEN_DIR, 'tokenizer.json'));
-if (!haveQwen) console.log(`skipping Qwen tokenizer tests: no tokenizer.json in ${QWEN_DIR} (set QWEN_TOKENIZER_DIR)`);
-const describeQwen = haveQwen ? describe : describe.skip;
+import { QWEN_DIR, describeQwen, loadCorpus, tinyConfig, tinyTokenizerJson } from './tokenizer-fixtures';
 
 let scratch: string;
 beforeAll(() => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'lt-tokenizer-'));
 });
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
-
-/**
- * A tiny GPT-2 style byte-level BPE: ids 0..255 are the bytes, then merges building " the", "he", " low", "lo",
- * and one added special token at id 300 (leaving a gap, as real vocabularies sometimes do).
- */
-function tinyTokenizerJson(): Record<string, unknown> {
-  const vocab: Record<string, number> = {};
-  BYTE_LEVEL_ALPHABET.forEach((symbol, byte) => (vocab[symbol] = byte));
-  const merges: [string, string][] = [
-    ['Ġ', 't'],
-    ['h', 'e'],
-    ['Ġt', 'he'],
-    ['l', 'o'],
-    ['lo', 'w'],
-    ['Ġ', 'low'],
-  ];
-  merges.forEach(([a, b], i) => (vocab[a + b] = 256 + i));
-  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: [
-      { id: 300, content: '<|end|>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
-    ],
-    normalizer: null,
-    pre_tokenizer: byteLevel,
-    post_processor: byteLevel,
-    decoder: byteLevel,
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      vocab,
-      merges,
-    },
-  };
-}
-const tinyConfig = { eos_token: '<|end|>', pad_token: { content: '<|end|>', __type: 'AddedToken' } };
 
 describe('Tokenizer on a tiny byte-level BPE', () => {
   const tiny = (): Tokenizer => Tokenizer.fromJson(tinyTokenizerJson(), tinyConfig);
@@ -142,18 +92,6 @@ describe('Tokenizer on a tiny byte-level BPE', () => {
     );
   });
 
-  test('restrictTo keeps what the corpus needs and reproduces its tokens', () => {
-    const tokenizer = tiny();
-    const { tokenizer: small, oldToNew, newToOld } = tokenizer.restrictTo(['the low']);
-    // bytes + he + Ġthe? no: "the" is t+he; " low" needs lo, low, Ġlow; eos/pad (<|end|>) is kept.
-    expect(newToOld).toEqual([...Array(256).keys(), 257, 259, 260, 261, 300]);
-    expect(oldToNew.get(300)).toBe(260);
-    expect(small.eosTokenId).toBe(260);
-    expect(small.tokenize('the low')).toEqual(['t', 'he', 'Ġlow']);
-    expect(small.tokenize(' the')).toEqual(['Ġ', 't', 'he']); // Ġthe was dropped: falls back to smaller pieces
-    expect(small.decode(small.encode(' the €'))).toBe(' the €');
-  });
-
   test('clear errors for bad files and unsupported restriction', () => {
     fs.writeFileSync(path.join(scratch, 'broken.json'), '{\n  "model": {\n    "vocab": {,}\n  }\n}\n');
     expect(() => Tokenizer.fromFile(path.join(scratch, 'broken.json'))).toThrow(
@@ -164,13 +102,6 @@ describe('Tokenizer on a tiny byte-level BPE', () => {
     expect(() => Tokenizer.fromJson({ added_tokens: [] })).toThrow(/has no "model" object/);
     expect(() => Tokenizer.fromJson(tinyTokenizerJson(), { eos_token: '</s>' })).toThrow(
       /eos_token "<\/s>" .* is not in the vocabulary/,
-    );
-    const metaspace = {
-      ...tinyTokenizerJson(),
-      pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true },
-    };
-    expect(() => Tokenizer.fromJson(metaspace).restrictTo(['x'])).toThrow(
-      /byte-level BPE tokenizers only; .*pre-tokenizer is not byte-level/,
     );
   });
 });
@@ -202,40 +133,6 @@ describeQwen('Tokenizer on the Qwen tokenizer', () => {
     const pieces = ids.map((id) => qwen.decodeToken(id));
     expect(pieces.slice(0, 5)).toEqual(['日本', '語', ' h', 'él', 'lo']);
     expect(pieces.slice(5).join('')).toBe(' <0xF0><0x9F><0xA4><0x96>');
-  });
-
-  describe('restrictTo a corpus', () => {
-    const corpus = loadCorpus(300);
-    let restricted: ReturnType<Tokenizer['restrictTo']>;
-    beforeAll(() => {
-      restricted = qwen.restrictTo(corpus, { keepTokens: ['<|im_start|>'] });
-    });
-
-    test('ids are 0..n-1 and map back to the same token strings', () => {
-      const { tokenizer, oldToNew, newToOld } = restricted;
-      expect(tokenizer.vocabSize).toBe(newToOld.length);
-      expect(newToOld.length).toBeLessThan(20000);
-      expect(newToOld.map((oldId) => oldToNew.get(oldId))).toEqual(newToOld.map((_, newId) => newId));
-      expect(newToOld.map((_, newId) => tokenizer.idToToken(newId))).toEqual(newToOld.map((oldId) => qwen.idToToken(oldId)));
-      expect(oldToNew.size).toBe(newToOld.length);
-      expect(tokenizer.eosTokenId).toBe(oldToNew.get(qwen.eosTokenId!));
-      expect(tokenizer.padTokenId).toBe(oldToNew.get(qwen.padTokenId!));
-      expect(tokenizer.tokenToId('<|im_start|>')).toBe(oldToNew.get(151644));
-    });
-
-    test('every corpus text gives the same tokens as with the full tokenizer', () => {
-      const { tokenizer, oldToNew } = restricted;
-      for (const text of corpus) {
-        const fullIds = qwen.encode(text);
-        expect(tokenizer.encode(text)).toEqual(fullIds.map((id) => oldToNew.get(id)));
-        expect(tokenizer.decode(tokenizer.encode(text))).toBe(text);
-      }
-    });
-
-    test('other text is still encoded losslessly', () => {
-      const text = 'Zebras ✓ größer 東京 🤖 <weird> \t\r\n x';
-      expect(restricted.tokenizer.decode(restricted.tokenizer.encode(text))).toBe(text);
-    });
   });
 
   describe('addSpecialTokens, save, and loading in Python', () => {
@@ -339,22 +236,3 @@ const SAMPLES = [
   '  leading spaces and\nnew lines\n\n<eot>',
   'Unicode: 東京 naïve café 🤖',
 ];
-
-/** GSM8K question+answer texts when the shared data is present, otherwise a fixed set of varied sentences. */
-function loadCorpus(count: number): string[] {
-  if (fs.existsSync(GSM8K_TRAIN)) {
-    return fs
-      .readFileSync(GSM8K_TRAIN, 'utf8')
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .slice(0, count)
-      .map((line) => {
-        const { question, answer } = JSON.parse(line) as { question: string; answer: string };
-        return `${question}\n${answer}`;
-      });
-  }
-  return Array.from(
-    { length: count },
-    (_, i) => `Question ${i}: ${i * 7} apples cost $${(i * 1.25).toFixed(2)}; <<${i}*3=${i * 3}>> #### ${i * 3}`,
-  );
-}

@@ -261,17 +261,33 @@ export interface AblationOptions {
   constantLr?: number;
   trainSeqs?: LatentSequence[];
   seed?: number;
+  /** work done of {@link ablationWork}'s total: examples evaluated, latents collected, constant steps taken */
+  onProgress?: (done: number) => void;
+}
+
+/**
+ * Units of work in {@link latentAblationsWithConstant} for `seqs`, for a progress bar: five loss passes
+ * (trained and four ablations), one pass over the training examples for the mean, the constant's steps.
+ */
+export function ablationWork(seqs: number, o: { trainSeqs?: number; constantSteps?: number } = {}): number {
+  return 5 * seqs + (o.trainSeqs ?? seqs) + (o.constantSteps ?? 50);
 }
 
 /** {@link latentAblations}, also returning the learned constant (kept; the caller disposes it), e.g. to ablate generation with it. */
 export function latentAblationsWithConstant(
   lm: LatentModel,
   seqs: LatentSequence[],
-  { batchSize = 8, constantSteps = 50, constantLr = 1e-2, trainSeqs, seed = 0 }: AblationOptions = {},
+  { batchSize = 8, constantSteps = 50, constantLr = 1e-2, trainSeqs, seed = 0, onProgress }: AblationOptions = {},
 ): { ablations: AblationResult[]; constant: Tensor } {
-  const trained = evaluateLoss(lm, seqs, { batchSize });
+  let base = 0; // work finished by earlier passes
+  const passProgress = onProgress && ((done: number) => onProgress(base + done));
+  const trained = evaluateLoss(lm, seqs, { batchSize, onProgress: passProgress });
+  base += seqs.length;
   // the mean comes from training data, so that the test examples play no part in their own ablation
-  const latents = collectLatents(lm, trainSeqs ?? seqs, batchSize);
+  const meanSeqs = trainSeqs ?? seqs;
+  const latents = collectLatents(lm, meanSeqs, batchSize);
+  base += meanSeqs.length;
+  onProgress?.(base);
   const meanVector = torch.keep(
     torch.scope(() =>
       latents.length ? torch.stack(latents.map((l) => l.embed)).mean(0) : torch.zeros([lm.model.config.hiddenSize]),
@@ -286,7 +302,9 @@ export function latentAblationsWithConstant(
     lr: constantLr,
     init: meanVector,
     batchSize,
+    onStep: passProgress,
   });
+  base += constantSteps;
   const variants: [AblationResult['name'], LatentAblation][] = [
     ['zeros', { kind: 'zeros' }],
     ['mean', { kind: 'vector', vector: meanVector }],
@@ -311,7 +329,8 @@ export function latentAblationsWithConstant(
     },
   ];
   for (const [name, ablation] of variants) {
-    const e = evaluateLoss(lm, seqs, { batchSize, ablation });
+    const e = evaluateLoss(lm, seqs, { batchSize, ablation, onProgress: passProgress });
+    base += seqs.length;
     const d = bootstrapMeanDelta(nextOf(trained), nextOf(e), { seed });
     const rd = bootstrapMeanDelta(resultOf(trained), resultOf(e), { seed });
     const sd = bootstrapMeanDelta(stepOf(trained), stepOf(e), { seed });
@@ -336,9 +355,21 @@ export function latentAblationsWithConstant(
 export function learnConstantLatent(
   lm: LatentModel,
   seqs: LatentSequence[],
-  { steps, lr, init, batchSize }: { steps: number; lr: number; init: Tensor; batchSize: number },
+  {
+    steps,
+    lr,
+    init,
+    batchSize,
+    onStep,
+  }: {
+    steps: number;
+    lr: number;
+    init: Tensor;
+    batchSize: number;
+    /** steps taken, after each */ onStep?: (done: number) => void;
+  },
 ): Tensor {
-  const vector = torch.keep(init.detach().clone().requiresGrad_(true));
+  const vector = torch.keep(torch.scope(() => init.detach().clone().requiresGrad_(true)));
   const frozen = lm.parameters().filter((p) => p.requiresGrad);
   for (const p of frozen) p.requiresGrad_(false);
   const optimizer = new torch.optim.AdamW([vector], { lr, weightDecay: 0 });
@@ -352,12 +383,14 @@ export function learnConstantLatent(
         optimizer.step();
         optimizer.zeroGrad();
       });
+      onStep?.(s + 1);
     }
   } finally {
     for (const p of frozen) p.requiresGrad_(true);
     optimizer.dispose();
   }
-  const out = torch.keep(vector.detach().clone());
+  // in scopes: the detached views are temporaries, freed now rather than at the next GC
+  const out = torch.keep(torch.scope(() => vector.detach().clone()));
   vector.dispose();
   return out;
 }

@@ -68,6 +68,7 @@ export {
   collectLatents,
   latentAblations,
   latentAblationsWithConstant,
+  ablationWork,
   learnConstantLatent,
   inspectLatents,
   answerAccuracy,

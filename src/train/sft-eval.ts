@@ -7,6 +7,7 @@ import type { LatentInputSpec } from '../latent/latent-input';
 import { RunDir } from './run-dir';
 import {
   evaluateLoss,
+  ablationWork,
   latentAblationsWithConstant,
   inspectLatents,
   answerAccuracy,
@@ -140,12 +141,20 @@ export async function evaluateSftRun(runDir: string, o: SftEvalOptions = {}): Pr
     const trainSeqs = data.train.slice(0, 64).map((e) => data.sequence(e));
     let ablations: AblationResult[] = [];
     if (config.latents > 0) {
+      const constantSteps = o.constantSteps ?? 50;
+      const bar = new ProgressBar({
+        total: ablationWork(seqs.length, { trainSeqs: trainSeqs.length, constantSteps }),
+        label: 'ablations',
+        quiet: o.quiet,
+      });
       const a = latentAblationsWithConstant(lm, seqs, {
         batchSize: config.batchSize,
         trainSeqs,
-        constantSteps: o.constantSteps ?? 50,
+        constantSteps,
         seed,
+        onProgress: (done) => bar.update(done),
       });
+      bar.finish();
       ablations = a.ablations;
       constant = a.constant;
     }
@@ -154,11 +163,13 @@ export async function evaluateSftRun(runDir: string, o: SftEvalOptions = {}): Pr
     if (hasSpans) {
       // the same model on the k = 0 layout: the same target tokens without any span
       const plain = loadSftData({ ...config, latents: 0, markersAtZero: false }, lm);
+      const plainBar = new ProgressBar({ total: seqs.length, label: 'spans removed', quiet: o.quiet });
       const plainLoss = evaluateLoss(
         lm,
         plain.test.slice(0, seqs.length).map((e) => plain.sequence(e)),
-        { batchSize: config.batchSize },
+        { batchSize: config.batchSize, onProgress: (done) => plainBar.update(done) },
       );
+      plainBar.finish();
       const spanRemoved = pairedLossDelta(resultOf(plainLoss), resultOf(loss), { seed });
       let helps: StudyEndpoints['helps'] = null;
       if (o.reference) {

@@ -110,6 +110,9 @@ describeWithPython('latent CLI: train sft with defaults, eval, report, export', 
     expect(evaluated.status).toBe(0);
     expect(evaluated.stdout).toContain('step 4: test loss');
     expect(fs.existsSync(path.join(run, 'diagnostics.json'))).toBe(true);
+    // eval refreshes the run's report and names the file it wrote
+    const refreshed = /^report: (.*report\.html)$/m.exec(evaluated.stderr);
+    expect(refreshed && fs.existsSync(refreshed[1])).toBe(true);
 
     const report = latent('report', run);
     expect(report.status).toBe(0);

@@ -64,13 +64,14 @@ export const command: CommandModule = {
   },
 };
 
-/** Refreshes RUNDIR/report.html when the report module is available. */
+/** Refreshes RUNDIR/report.html. The evaluation is already saved, so a failed report is a warning, not an error. */
 export async function regenerateReport(run: string): Promise<void> {
   try {
-    const report = await import('../../report/run');
-    const result: unknown = await report.writeReport([run], { out: run });
-    console.error(`report: ${typeof result === 'string' ? result : ((result as { html?: string }).html ?? run)}`);
+    const { writeReport } = await import('../../report/run');
+    const result = await writeReport([run], { out: run });
+    console.error(`report: ${result.htmlPath}`);
   } catch (e) {
+    console.error(`warning: report not refreshed (${e instanceof Error ? e.message : String(e)}); diagnostics.json is saved`);
     if (process.env.LATENT_DEBUG) console.error(e);
   }
 }

@@ -6,7 +6,7 @@ import type { Tensor } from '../torch';
 import type { Gsm8kExample } from '../data/gsm8k';
 import { answersEqual, extractAnswer, formatPrompt } from '../data/gsm8k';
 import type { LatentModel } from './model';
-import type { LatentAblation, LatentRecord, StopScore } from './forward';
+import type { ExampleLosses, LatentAblation, LatentRecord, StopScore, SumCount } from './forward';
 import type { LatentSequence } from './sequence';
 import {
   bestF1Threshold,
@@ -21,10 +21,7 @@ import {
 import { generateWithLatents } from './generate';
 import { pairedAccuracy, type PairedAccuracy } from './study';
 
-export interface SumCount {
-  sum: number;
-  count: number;
-}
+export type { SumCount };
 
 export interface LossEvaluation {
   loss: number;
@@ -42,7 +39,7 @@ export interface LossEvaluation {
   startAtThreshold: { threshold: number; precision: number; recall: number; f1: number };
   latentNorm: number;
   tokenNorm: number;
-  perExample: { lm: SumCount; next: SumCount; result: SumCount; step: SumCount }[];
+  perExample: ExampleLosses[];
   /** the end classifier, teacher-forced on the gold spans (stopEvaluation) */
   stop: StopEvaluation;
 }
@@ -179,13 +176,7 @@ export function evaluateLoss(
         latentNorm += r.latentNorm;
         tokenNorm += r.tokenNorm;
         batches++;
-        for (const e of r.perExample)
-          perExample.push({
-            lm: { sum: e[0], count: e[1] },
-            next: { sum: e[2], count: e[3] },
-            result: { sum: e[4], count: e[5] },
-            step: { sum: e[6], count: e[7] },
-          });
+        perExample.push(...r.perExample);
       });
       onProgress?.(Math.min(seqs.length, i + batchSize));
     }

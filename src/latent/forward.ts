@@ -103,6 +103,19 @@ export interface LatentRecord {
   stopProb: number;
 }
 
+export interface SumCount {
+  sum: number;
+  count: number;
+}
+
+/** One example's cross-entropy sums and counts: all targets, those after the first span, results, steps after spans. */
+export interface ExampleLosses {
+  lm: SumCount;
+  next: SumCount;
+  result: SumCount;
+  step: SumCount;
+}
+
 export interface LatentForwardResult {
   /** mean cross-entropy over trained language targets */
   loss: Tensor;
@@ -124,8 +137,8 @@ export interface LatentForwardResult {
   /** start classifier decisions at threshold 0.5: true/false positives and negatives */
   startConfusion: { tp: number; fp: number; fn: number; tn: number };
   latents: LatentRecord[];
-  /** per example: [lmSum, lmCount, nextStepSum, nextStepCount, resultSum, resultCount, stepSum, stepCount] */
-  perExample: number[][];
+  /** per example: the same sums and counts, in batch order */
+  perExample: ExampleLosses[];
   /** with collectStartScores: [logit, target] of every start decision */
   startScores: [number, number][];
   /** with collectStartFeatures: [rows, D] float64 start-classifier inputs and their 0/1 targets (caller disposes) */
@@ -402,11 +415,45 @@ function layoutTensors(plan: Plan, device: string, lossDtype: torch.DType, ablat
 }
 
 function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, caches: CoupledCaches): LatentForwardResult {
+  const device = o.backbone.normWeight.device;
+  const ablation = o.ablation ?? { kind: 'none' };
+  const layout = layoutTensors(plan, device, atLeastFloat32Dtype(o.backbone.normWeight.dtype), ablation);
+  const passes = runPasses(seqs, plan, o, caches, layout, ablation);
+  const losses = computeLosses(plan, o, layout, passes);
+  return readback(seqs, plan, o, passes, losses);
+}
+
+type Layout = ReturnType<typeof layoutTensors>;
+
+/** What the passes leave for the losses and the readback. */
+interface PassOutputs {
+  /** post-norm hidden states at LM targets, per language wave (rows in plan.lm order) */
+  lmHidden: Tensor[];
+  /** start-classifier inputs, per language wave (detached unless startHeadGrad) */
+  startHidden: Tensor[];
+  /** [B] stop logits of every latent step, in plan order (rows of plan.stop index their concatenation) */
+  stopLogits: Tensor[];
+  /** mean token-embedding norm of each language wave (scalar) */
+  tokenNorms: Tensor[];
+  /** [B] norms of the latent inputs of each latent pass, and which rows were real */
+  latentNorms: { norms: Tensor; valid: boolean[] }[];
+  /** with collectLatents: the records, and each one's row among the concatenated stop logits */
+  latents: { record: LatentRecord; stopRow: number }[];
+  hidden: HiddenRows | null;
+}
+
+/** Runs every pass of the plan: language waves on the backbone, latent steps on the latent trunk. */
+function runPasses(
+  seqs: LatentSequence[],
+  plan: Plan,
+  o: LatentForwardOptions,
+  caches: CoupledCaches,
+  layout: Layout,
+  ablation: LatentAblation,
+): PassOutputs {
   const { backbone, latentTrunk, heads } = o;
   const B = plan.batch;
   const device = backbone.normWeight.device;
-  const ablation = o.ablation ?? { kind: 'none' };
-  const layout = layoutTensors(plan, device, atLeastFloat32Dtype(backbone.normWeight.dtype), ablation);
   const { positions, mask, ids } = layout;
 
   // Each trunk computes in its own dtype (two-trunk mode may keep the frozen copy in bfloat16).
@@ -428,13 +475,16 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
     lastPre = lastPre === null || pass.allValid ? rows : torch.where(layout.passValid.select(0, pass.index), rows, lastPre);
   };
 
-  const hidden = o.collectHidden ? new HiddenRows(plan) : null;
-  const lmHidden: Tensor[] = [];
-  const startHidden: Tensor[] = [];
-  const stopLogits: Tensor[] = [];
-  const tokenNorms: Tensor[] = [];
-  const latentNorms: { norms: Tensor; valid: boolean[] }[] = [];
-  const latents: { record: LatentRecord; stopRow: number }[] = [];
+  const out: PassOutputs = {
+    lmHidden: [],
+    startHidden: [],
+    stopLogits: [],
+    tokenNorms: [],
+    latentNorms: [],
+    latents: [],
+    hidden: o.collectHidden ? new HiddenRows(plan) : null,
+  };
+  const { hidden } = out;
   let fedVector: Tensor | null = null;
 
   for (const step of plan.steps) {
@@ -442,15 +492,15 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
       const { pass } = step;
       const waveIds = ids.narrow(1, pass.slot, pass.length);
       const embeds = heads.applyMarkers(backbone.embed(waveIds), waveIds, o.botId, o.eotId);
-      tokenNorms.push(embeds.detach().pow(2).sum(-1).sqrt().mean());
+      out.tokenNorms.push(embeds.detach().pow(2).sum(-1).sqrt().mean());
       const pre = runPass(backbone, embeds, pass, caches.language);
       const D = pre.size(2);
       const flatHidden = backbone.finalNorm(pre).reshape([B * pass.length, D]);
       if (hidden) hidden.add(flatHidden, pass);
-      if (step.lm.count) lmHidden.push(flatHidden.indexSelect(0, layout.lmRows.narrow(0, step.lm.offset, step.lm.count)));
+      if (step.lm.count) out.lmHidden.push(flatHidden.indexSelect(0, layout.lmRows.narrow(0, step.lm.offset, step.lm.count)));
       if (step.start.count) {
         const h = flatHidden.indexSelect(0, layout.startRows.narrow(0, step.start.offset, step.start.count));
-        startHidden.push(o.startHeadGrad ? h : h.detach());
+        out.startHidden.push(o.startHeadGrad ? h : h.detach());
       }
       setLast(pre.reshape([B * pass.length, D]).indexSelect(0, layout.lastRows.narrow(0, step.lastRows, B)), pass);
     } else {
@@ -463,8 +513,8 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
         tokens: backbone,
         spans,
       });
-      const stopRow = stopLogits.length * B;
-      stopLogits.push(stopLogit);
+      const stopRow = out.stopLogits.length * B;
+      out.stopLogits.push(stopLogit);
       const { pass } = step;
       if (pass === null) continue;
       let x = embed;
@@ -476,7 +526,7 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
           .unsqueeze(0)
           .expand([B, embed.size(1)]);
       else if (ablation.kind === 'shuffled') x = x.indexSelect(0, layout.shuffled!.select(0, pass.index));
-      latentNorms.push({ norms: x.detach().pow(2).sum(-1).sqrt(), valid: pass.valid });
+      out.latentNorms.push({ norms: x.detach().pow(2).sum(-1).sqrt(), valid: pass.valid });
       const pre = runPass(latentTrunk, x.unsqueeze(1), pass, caches.latent);
       // reencode: the frozen copy's own keys and values at the latent position (its output is not needed)
       if (caches.reencode) runPass(backbone, x.unsqueeze(1), pass, caches.reencode);
@@ -491,134 +541,129 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
             step: step.j,
             embed: torch.keep(x.select(0, b).detach()),
             hidden: torch.keep(hid.select(0, b).detach()),
-            stopProb: NaN, // filled from the readback below
+            stopProb: NaN, // filled from the readback
           };
-          latents.push({ record, stopRow: stopRow + b });
+          out.latents.push({ record, stopRow: stopRow + b });
         });
       }
       setLast(pre.select(1, 0), pass);
     }
   }
+  return out;
+}
 
-  const zero = () => torch.zeros([], { dtype: 'float32', device });
-  // Losses over every wave at once: one LM head, one cross-entropy, one BCE per classifier.
-  let ce: Tensor | null = null;
-  let lmLoss = zero();
-  if (lmHidden.length) {
-    const logits = atLeastFloat32(backbone.lmHead(catRows(lmHidden)));
-    ce = torch.F.crossEntropy(logits, layout.lmTargets, { reduction: 'none' });
-    lmLoss = ce.sum();
+/** The loss sums and the logits the readback reports. */
+interface Losses {
+  /** per-target cross-entropy (plan.lm order), or null without LM targets */
+  ce: Tensor | null;
+  lmLoss: Tensor;
+  startLogits: Tensor | null;
+  startLoss: Tensor;
+  /** every latent step's stop logits, concatenated */
+  stopAll: Tensor | null;
+  /** the stop logits at the plan's end-classifier targets (plan.stop order) */
+  stopAtRows: Tensor | null;
+  stopLoss: Tensor;
+}
+
+/** Losses over every wave at once: one LM head, one cross-entropy, one BCE per classifier (sums). */
+function computeLosses(plan: Plan, o: LatentForwardOptions, layout: Layout, passes: PassOutputs): Losses {
+  const zero = () => torch.zeros([], { dtype: 'float32', device: o.backbone.normWeight.device });
+  const losses: Losses = {
+    ce: null,
+    lmLoss: zero(),
+    startLogits: null,
+    startLoss: zero(),
+    stopAll: null,
+    stopAtRows: null,
+    stopLoss: zero(),
+  };
+  if (passes.lmHidden.length) {
+    const logits = atLeastFloat32(o.backbone.lmHead(catRows(passes.lmHidden)));
+    losses.ce = torch.F.crossEntropy(logits, layout.lmTargets, { reduction: 'none' });
+    losses.lmLoss = losses.ce.sum();
   }
-  let startLogits: Tensor | null = null;
-  let startLoss = zero();
-  if (startHidden.length) {
-    startLogits = atLeastFloat32(heads.startLogits(catRows(startHidden)));
+  if (passes.startHidden.length) {
+    const startLogits = atLeastFloat32(o.heads.startLogits(catRows(passes.startHidden)));
     // per-row positive weights: each wave's rows carry their wave's weight
-    const like = (t: Tensor) => t.to(startLogits!.dtype);
-    startLoss = torch.F.binaryCrossEntropyWithLogits(startLogits, like(layout.startTargets), {
+    const like = (t: Tensor) => t.to(startLogits.dtype);
+    losses.startLogits = startLogits;
+    losses.startLoss = torch.F.binaryCrossEntropyWithLogits(startLogits, like(layout.startTargets), {
       posWeight: like(layout.startPosWeight),
       reduction: 'sum',
     });
   }
-  let stopAll: Tensor | null = null;
-  let stopLoss = zero();
-  let stopAtRows: Tensor | null = null;
-  if (stopLogits.length) {
-    stopAll = catRows(stopLogits);
+  if (passes.stopLogits.length) {
+    losses.stopAll = catRows(passes.stopLogits);
     if (plan.stop.rows.length) {
-      const logits = atLeastFloat32(stopAll.indexSelect(0, layout.stopRows));
-      stopAtRows = logits;
-      stopLoss = torch.F.binaryCrossEntropyWithLogits(logits, layout.stopTargets.to(logits.dtype), { reduction: 'sum' });
+      const logits = atLeastFloat32(losses.stopAll.indexSelect(0, layout.stopRows));
+      losses.stopAtRows = logits;
+      losses.stopLoss = torch.F.binaryCrossEntropyWithLogits(logits, layout.stopTargets.to(logits.dtype), { reduction: 'sum' });
     }
   }
+  return losses;
+}
 
-  // One readback per forward for every number the result reports (a device synchronisation on GPUs).
+/** Brings every number the result reports back in one readback (a device synchronisation on GPUs) and sums it up. */
+function readback(
+  seqs: LatentSequence[],
+  plan: Plan,
+  o: LatentForwardOptions,
+  passes: PassOutputs,
+  losses: Losses,
+): LatentForwardResult {
+  const B = plan.batch;
   const parts: Tensor[] = [];
   const part = (t: Tensor | null): number => {
     const offset = parts.reduce((n, p) => n + p.numel(), 0);
     if (t !== null) parts.push(t.detach().reshape([-1]).to('float64'));
     return offset;
   };
-  const ceAt = part(ce);
-  const startAt = part(startLogits);
+  const { latentNorms, tokenNorms, startHidden } = passes;
+  const ceAt = part(losses.ce);
+  const startAt = part(losses.startLogits);
   const latentNormsAt = part(latentNorms.length ? catRows(latentNorms.map((l) => l.norms)) : null);
   const tokenNormsAt = part(tokenNorms.length ? torch.stack(tokenNorms) : null);
-  const stopProbsAt = part(o.collectLatents && stopAll !== null ? stopAll.float().sigmoid() : null);
-  const stopScoresAt = part(o.collectStopScores ? stopAtRows : null);
+  const stopProbsAt = part(o.collectLatents && losses.stopAll !== null ? losses.stopAll.float().sigmoid() : null);
+  const stopScoresAt = part(o.collectStopScores ? losses.stopAtRows : null);
   const values = parts.length ? (catRows(parts).toTypedArray() as Float64Array) : new Float64Array(0);
 
-  const res: LatentForwardResult = {
-    loss: lmLoss.div(Math.max(1, plan.lm.rows.length)),
-    lmSum: 0,
-    lmCount: 0,
-    nextStepSum: 0,
-    nextStepCount: 0,
-    resultSum: 0,
-    resultCount: 0,
-    stepSum: 0,
-    stepCount: 0,
-    startLoss: startLoss.div(Math.max(1, plan.start.rows.length)),
-    stopLoss: stopLoss.div(Math.max(1, plan.stop.rows.length)),
-    startCount: plan.start.rows.length,
-    stopCount: plan.stop.rows.length,
-    startConfusion: { tp: 0, fp: 0, fn: 0, tn: 0 },
-    latents: latents.map(({ record, stopRow }) => ({ ...record, stopProb: values[stopProbsAt + stopRow] })),
-    perExample: Array.from({ length: B }, () => [0, 0, 0, 0, 0, 0, 0, 0]),
-    startScores: [],
-    startFeatures:
-      o.collectStartFeatures && startHidden.length
-        ? { features: torch.keep(catRows(startHidden).detach().to('float64')), targets: [...plan.start.targets] }
-        : null,
-    stopScores:
-      o.collectStopScores && stopAtRows
-        ? plan.stop.targets.map((target, i) => ({
-            example: plan.stop.example[i],
-            span: plan.stop.span[i],
-            step: plan.stop.step[i],
-            logit: values[stopScoresAt + i],
-            target,
-          }))
-        : [],
-    latentNorm: 0,
-    tokenNorm: 0,
-    hidden: hidden ? hidden.perExample(seqs.map((s) => s.ids.length)) : [],
+  const sumCount = (): SumCount => ({ sum: 0, count: 0 });
+  const totals = { lm: sumCount(), next: sumCount(), result: sumCount(), step: sumCount() };
+  const perExample: ExampleLosses[] = Array.from({ length: B }, () => ({
+    lm: sumCount(),
+    next: sumCount(),
+    result: sumCount(),
+    step: sumCount(),
+  }));
+  const add = (key: keyof ExampleLosses, example: number, v: number) => {
+    totals[key].sum += v;
+    totals[key].count++;
+    perExample[example][key].sum += v;
+    perExample[example][key].count++;
   };
   plan.lm.targets.forEach((_, i) => {
     const v = values[ceAt + i];
-    const ex = res.perExample[plan.lm.example[i]];
-    res.lmSum += v;
-    res.lmCount++;
-    ex[0] += v;
-    ex[1]++;
-    if (plan.lm.nextStep[i]) {
-      res.nextStepSum += v;
-      res.nextStepCount++;
-      ex[2] += v;
-      ex[3]++;
-    }
-    if (plan.lm.result[i]) {
-      res.resultSum += v;
-      res.resultCount++;
-      ex[4] += v;
-      ex[5]++;
-    }
-    if (plan.lm.step[i]) {
-      res.stepSum += v;
-      res.stepCount++;
-      ex[6] += v;
-      ex[7]++;
-    }
+    const ex = plan.lm.example[i];
+    add('lm', ex, v);
+    if (plan.lm.nextStep[i]) add('next', ex, v);
+    if (plan.lm.result[i]) add('result', ex, v);
+    if (plan.lm.step[i]) add('step', ex, v);
   });
+
+  const startScores: [number, number][] = [];
+  const startConfusion = { tp: 0, fp: 0, fn: 0, tn: 0 };
   plan.start.targets.forEach((target, i) => {
     const logit = values[startAt + i];
-    if (o.collectStartScores) res.startScores.push([logit, target]);
+    if (o.collectStartScores) startScores.push([logit, target]);
     const decided = logit > 0;
     const positive = target === 1;
-    if (decided && positive) res.startConfusion.tp++;
-    else if (decided) res.startConfusion.fp++;
-    else if (positive) res.startConfusion.fn++;
-    else res.startConfusion.tn++;
+    if (decided && positive) startConfusion.tp++;
+    else if (decided) startConfusion.fp++;
+    else if (positive) startConfusion.fn++;
+    else startConfusion.tn++;
   });
+
   let latentNormSum = 0;
   let latentNormCount = 0;
   latentNorms.forEach(({ valid }, p) =>
@@ -630,9 +675,43 @@ function runWaves(seqs: LatentSequence[], plan: Plan, o: LatentForwardOptions, c
   );
   let tokenNormSum = 0;
   for (let i = 0; i < tokenNorms.length; i++) tokenNormSum += values[tokenNormsAt + i];
-  res.latentNorm = latentNormCount ? latentNormSum / latentNormCount : 0;
-  res.tokenNorm = tokenNorms.length ? tokenNormSum / tokenNorms.length : 0;
-  return res;
+
+  return {
+    loss: losses.lmLoss.div(Math.max(1, plan.lm.rows.length)),
+    lmSum: totals.lm.sum,
+    lmCount: totals.lm.count,
+    nextStepSum: totals.next.sum,
+    nextStepCount: totals.next.count,
+    resultSum: totals.result.sum,
+    resultCount: totals.result.count,
+    stepSum: totals.step.sum,
+    stepCount: totals.step.count,
+    startLoss: losses.startLoss.div(Math.max(1, plan.start.rows.length)),
+    stopLoss: losses.stopLoss.div(Math.max(1, plan.stop.rows.length)),
+    startCount: plan.start.rows.length,
+    stopCount: plan.stop.rows.length,
+    startConfusion,
+    latents: passes.latents.map(({ record, stopRow }) => ({ ...record, stopProb: values[stopProbsAt + stopRow] })),
+    perExample,
+    startScores,
+    startFeatures:
+      o.collectStartFeatures && startHidden.length
+        ? { features: torch.keep(catRows(startHidden).detach().to('float64')), targets: [...plan.start.targets] }
+        : null,
+    stopScores:
+      o.collectStopScores && losses.stopAtRows
+        ? plan.stop.targets.map((target, i) => ({
+            example: plan.stop.example[i],
+            span: plan.stop.span[i],
+            step: plan.stop.step[i],
+            logit: values[stopScoresAt + i],
+            target,
+          }))
+        : [],
+    latentNorm: latentNormCount ? latentNormSum / latentNormCount : 0,
+    tokenNorm: tokenNorms.length ? tokenNormSum / tokenNorms.length : 0,
+    hidden: passes.hidden ? passes.hidden.perExample(seqs.map((s) => s.ids.length)) : [],
+  };
 }
 
 /** Post-norm hidden states of passes, gathered into each example's positions in sequence order. */

@@ -21,6 +21,7 @@ export {
   type LatentForwardOptions,
   type LatentRecord,
   type LatentForwardResult,
+  type ExampleLosses,
 } from './forward';
 export { LatentHeads, type LatentHeadsOptions } from './heads';
 export {

@@ -75,7 +75,7 @@ function frozenLoss(model: Qwen2ForCausalLM, heads: LatentHeads, s: LatentSequen
 }
 
 const perExampleLm = (seqs: LatentSequence[], o: LatentForwardOptions) =>
-  torch.noGrad(() => torch.scope(() => latentForward(seqs, { ...o, perExample: true }).perExample.map((e) => e[0])));
+  torch.noGrad(() => torch.scope(() => latentForward(seqs, { ...o, perExample: true }).perExample.map((e) => e.lm.sum)));
 
 describe('two-trunk coupling', () => {
   test('reencode: with the latent embeddings held fixed, perturbing the trainable copy leaves the language losses exactly unchanged (shared-kv: they change)', () => {
@@ -105,7 +105,7 @@ describe('two-trunk coupling', () => {
     try {
       const { sum, latents } = torch.noGrad(() => {
         const r = latentForward(seqs, { ...options('reencode'), collectLatents: true, perExample: true });
-        return { sum: r.perExample.map((e) => e[0]), latents: r.latents };
+        return { sum: r.perExample.map((e) => e.lm.sum), latents: r.latents };
       });
       seqs.forEach((s, b) => {
         const mine = latents
@@ -117,7 +117,9 @@ describe('two-trunk coupling', () => {
       // shared-kv differs from that: the frozen copy reads the trainable copy's keys and values
       const shared = torch.noGrad(() =>
         torch.scope(() =>
-          latentForward(seqs, { ...options('shared-kv'), collectLatents: true, perExample: true }).perExample.map((e) => e[0]),
+          latentForward(seqs, { ...options('shared-kv'), collectLatents: true, perExample: true }).perExample.map(
+            (e) => e.lm.sum,
+          ),
         ),
       );
       expect(Math.abs(shared[0] - sum[0])).toBeGreaterThan(1e-6);

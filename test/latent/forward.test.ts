@@ -5,7 +5,7 @@ import { makeQwen2Config } from '../../src/models/qwen2/config';
 import { parseGsm8kRecord, type Gsm8kExample } from '../../src/data/gsm8k';
 import { buildLatentSequence, Role, type LatentSequence } from '../../src/latent/sequence';
 import { LatentHeads } from '../../src/latent/heads';
-import { latentForward, type Backbone } from '../../src/latent/forward';
+import { latentForward, type Backbone, type ExampleLosses } from '../../src/latent/forward';
 import { LatentDecoder, qwen2Backbone } from '../../src/latent/qwen2-trunks';
 import { latentStep } from '../../src/torch/kernels/latent-step';
 
@@ -133,18 +133,21 @@ describe('latentForward', () => {
     const ls = seqs.map((s) =>
       torch.scope(() => latentForward([s], { backbone, latentTrunk: backbone, heads, botId: BOT, eotId: EOT }).lmSum),
     );
-    lb.perExample.forEach((e, i) => expect(Math.abs(e[0] - ls[i])).toBeLessThan(1e-10 * ls[i]));
+    lb.perExample.forEach((e, i) => expect(Math.abs(e.lm.sum - ls[i])).toBeLessThan(1e-10 * ls[i]));
     // result and step-after-span sums: per example, over exactly the positions the sequence marks, summing to the totals
     lb.perExample.forEach((e, i) => {
-      expect(e[5]).toBe(seqs[i].resultTarget.filter((x, t) => x && seqs[i].targets[t] !== -100).length);
-      expect(e[7]).toBe(seqs[i].stepTarget.filter((x, t) => x && seqs[i].targets[t] !== -100).length);
-      expect(e[7]).toBeGreaterThanOrEqual(e[5]); // a step starts with its result
-      expect(e[6]).toBeGreaterThanOrEqual(e[4] - 1e-12);
-      expect(e[6]).toBeLessThanOrEqual(e[0] + 1e-12);
+      expect(e.result.count).toBe(seqs[i].resultTarget.filter((x, t) => x && seqs[i].targets[t] !== -100).length);
+      expect(e.step.count).toBe(seqs[i].stepTarget.filter((x, t) => x && seqs[i].targets[t] !== -100).length);
+      expect(e.step.count).toBeGreaterThanOrEqual(e.result.count); // a step starts with its result
+      expect(e.step.sum).toBeGreaterThanOrEqual(e.result.sum - 1e-12);
+      expect(e.step.sum).toBeLessThanOrEqual(e.lm.sum + 1e-12);
     });
-    const sum = (j: number) => lb.perExample.reduce((a, e) => a + e[j], 0);
-    expect(Math.abs(sum(6) - lb.stepSum)).toBeLessThan(1e-9);
-    expect(sum(7)).toBe(lb.stepCount);
+    const sum = (f: (e: ExampleLosses) => number) => lb.perExample.reduce((a, e) => a + f(e), 0);
+    expect(Math.abs(sum((e) => e.step.sum) - lb.stepSum)).toBeLessThan(1e-9);
+    expect(sum((e) => e.step.count)).toBe(lb.stepCount);
+    expect(Math.abs(sum((e) => e.next.sum) - lb.nextStepSum)).toBeLessThan(1e-9);
+    expect(sum((e) => e.next.count)).toBe(lb.nextStepCount);
+    expect(sum((e) => e.lm.count)).toBe(lb.lmCount);
     expect(lb.stepCount).toBeGreaterThan(0);
   });
 

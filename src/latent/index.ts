@@ -49,6 +49,7 @@ export { CoupledCaches, checkCoupling, COUPLINGS, type Coupling } from './coupli
 export { latentLogits, parseSpans, type PositionOutputs, type PositionKind } from './logits';
 export {
   LatentModel,
+  LATENT_STATE_RENAMED,
   BOT,
   EOT,
   measureLatentScale,

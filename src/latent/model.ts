@@ -53,6 +53,16 @@ export function resizeTokenEmbeddings(model: Qwen2ForCausalLM, vocab: number, in
   (model.config as { vocabSize: number }).vocabSize = vocab;
 }
 
+/**
+ * Names that LatentModel.stateDict used before the latent input forms: the affine form's gain and
+ * bias sat on the heads (`heads.gain`); they are now the input form's (`heads.input.gain`).
+ * Checkpoints load through it (loadCheckpoint's `renamed`).
+ */
+export const LATENT_STATE_RENAMED: Readonly<Record<string, string>> = {
+  'heads.gain': 'heads.input.gain',
+  'heads.bias': 'heads.input.bias',
+};
+
 export class LatentModel {
   readonly backbone: Backbone;
   readonly latentTrunk: Trunk;

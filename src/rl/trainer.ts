@@ -21,7 +21,7 @@ import { trainingLoop, type LoopResult } from '../train/loop';
 import { EVALS_FILE, METRICS_FILE, type EvalLine, type MetricLine, type RlStepMetrics } from '../train/run-files';
 import { MAX_LATENTS_PER_SPAN, SftData, openSftRun, restoreSftCheckpoint, type SftConfig } from '../train/sft';
 import { checkConfig, type ConfigSpec } from '../train/config-check';
-import type { LatentMode, LatentModel } from '../latent/model';
+import { LATENT_STATE_RENAMED, type LatentMode, type LatentModel } from '../latent/model';
 import { LOSS_AGGREGATIONS, actionWeights, groupAdvantages, groupStatistics, grpoLoss, type LossAggregation } from './grpo';
 import {
   disposeRollouts,
@@ -312,7 +312,7 @@ export async function trainRl(
     torch.manualSeed(c.seed);
     const checkpoint = resume ? existing : null;
     if (checkpoint) {
-      step = loadCheckpoint(checkpoint, { model: lm.stateDict(), optimizer }).step;
+      step = loadCheckpoint(checkpoint, { model: lm.stateDict(), optimizer, renamed: LATENT_STATE_RENAMED }).step;
       process.stderr.write(`resuming from ${checkpoint} at step ${step}\n`);
     }
     for (const f of ['metrics.jsonl', 'evals.jsonl', 'samples.jsonl']) dir.truncateJsonl(f, step);
@@ -607,7 +607,8 @@ export async function loadRlRun(runDir: string): Promise<RlRun> {
   const opened = await openRlPolicy(config);
   const checkpoint = latestCheckpoint(dir.path('checkpoints'));
   let step = 0;
-  if (checkpoint) step = loadCheckpoint(checkpoint, { model: opened.lm.stateDict(), restoreRng: false }).step;
+  if (checkpoint)
+    step = loadCheckpoint(checkpoint, { model: opened.lm.stateDict(), restoreRng: false, renamed: LATENT_STATE_RENAMED }).step;
   else process.stderr.write(`${runDir}: no RL checkpoint yet; using the phase-1 policy\n`);
   return { config, opened, step };
 }

@@ -297,6 +297,11 @@ export interface LoadTargets {
   restoreRng?: boolean;
   /** the model's and the file's tensor names must match exactly (default true) */
   strict?: boolean;
+  /**
+   * Tensor names of older checkpoints: `{ old: current }`. A file that lacks `current` but holds `old`
+   * loads `old` into it (a migration of renamed parameters; the file is not changed).
+   */
+  renamed?: Readonly<Record<string, string>>;
 }
 
 export interface LoadedCheckpoint {
@@ -322,7 +327,7 @@ export function loadCheckpoint(dir: string, targets: LoadTargets = {}): LoadedCh
   checkFileSizes(source, manifest);
   if (targets.model) {
     const state = targets.model instanceof nn.Module ? targets.model.stateDict() : targets.model;
-    loadModelTensors(path.join(source, manifest.files.model.name), state, targets.strict ?? true, source);
+    loadModelTensors(path.join(source, manifest.files.model.name), state, targets.strict ?? true, source, targets.renamed ?? {});
   }
   if (targets.optimizer) {
     const optimizer = targets.optimizer;
@@ -490,24 +495,37 @@ function tensorFromFile(f: SafetensorsFile, name: string, safeDtype: string, sha
 }
 
 /** Copies a safetensors file into `state` one tensor at a time, after checking names and shapes. */
-function loadModelTensors(file: string, state: ReadonlyMap<string, Tensor>, strict: boolean, dir: string): void {
+function loadModelTensors(
+  file: string,
+  state: ReadonlyMap<string, Tensor>,
+  strict: boolean,
+  dir: string,
+  renamed: Readonly<Record<string, string>>,
+): void {
   using f = SafetensorsFile.open(file);
-  const missing = [...state.keys()].filter((k) => !f.has(k));
-  const unexpected = [...f.entries.keys()].filter((k) => !state.has(k));
+  // the file's name of each model tensor: its own, else an older name it was saved under
+  const older = new Map(Object.entries(renamed).map(([old, current]) => [current, old]));
+  const source = (name: string): string | undefined =>
+    f.has(name) ? name : older.has(name) && f.has(older.get(name)!) ? older.get(name) : undefined;
+  const read = new Set([...state.keys()].map(source).filter((n): n is string => n !== undefined));
+  const missing = [...state.keys()].filter((k) => source(k) === undefined);
+  const unexpected = [...f.entries.keys()].filter((k) => !read.has(k));
   const list = (names: string[]) => names.slice(0, 8).join(', ') + (names.length > 8 ? `, ... (${names.length} in all)` : '');
   const problems: string[] = [];
   if (strict && missing.length) problems.push(`missing from the checkpoint: ${list(missing)}`);
   if (strict && unexpected.length) problems.push(`not in the model: ${list(unexpected)}`);
   for (const [name, t] of state) {
-    const entry = f.entries.get(name);
+    const from = source(name);
+    const entry = from === undefined ? undefined : f.entries.get(from);
     if (entry && entry.shape.join(',') !== t.shape.join(','))
       problems.push(`${name}: shape [${entry.shape}] in the checkpoint, [${t.shape}] in the model`);
   }
   if (problems.length) throw new CheckpointError(dir, `${MODEL_FILE} does not fit the model: ${problems.join('; ')}`);
   torch.noGrad(() => {
     for (const [name, t] of state) {
-      const entry = f.entries.get(name);
-      if (entry) torch.scope(() => void t.copy_(tensorFromFile(f, name, entry.dtype, entry.shape, dir)));
+      const from = source(name);
+      const entry = from === undefined ? undefined : f.entries.get(from);
+      if (entry) torch.scope(() => void t.copy_(tensorFromFile(f, from!, entry.dtype, entry.shape, dir)));
     }
   });
 }

@@ -9,7 +9,7 @@ import * as torch from '../torch';
 import { loadGsm8k, trainValidationSplit, formatPrompt, type Gsm8kExample } from '../data/gsm8k';
 import { seededShuffle } from '../data/random';
 import { fromPretrained } from '../models/qwen2/loading';
-import { LatentModel, type LatentMode } from '../latent/model';
+import { LATENT_STATE_RENAMED, LatentModel, type LatentMode } from '../latent/model';
 import { LATENT_INPUT_KINDS, type LatentInputKind, type LatentInputSpec } from '../latent/latent-input';
 import { COUPLINGS, checkCoupling, type Coupling } from '../latent/coupling';
 import {
@@ -27,7 +27,7 @@ import { ProgressBar } from './progress';
 import { RUN_CONFIG_FILE, RunDir, RunDirError } from './run-dir';
 import { trainingLoop, type LoopResult, type StepOutcome } from './loop';
 import { EVALS_FILE, METRICS_FILE, type EvalLine, type EvalSplit, type MetricLine, type SftStepMetrics } from './run-files';
-import { loadCheckpoint, saveTrainingCheckpoint, latestCheckpoint } from './checkpoint';
+import { CheckpointError, loadCheckpoint, saveTrainingCheckpoint, latestCheckpoint } from './checkpoint';
 import * as dist from '../distributed';
 import { SFT_DEFAULTS } from './sft-defaults';
 
@@ -296,7 +296,19 @@ export function latentInputSpec(
 
 /** Restores model (and optimizer) state from a run checkpoint; returns its step. */
 export function restoreSftCheckpoint(lm: LatentModel, checkpoint: string, optimizer?: torch.optim.AdamW): number {
-  const loaded = loadCheckpoint(checkpoint, { model: lm.stateDict(), optimizer });
+  let loaded: ReturnType<typeof loadCheckpoint>;
+  try {
+    loaded = loadCheckpoint(checkpoint, { model: lm.stateDict(), optimizer, renamed: LATENT_STATE_RENAMED });
+  } catch (e) {
+    // heads.gain without heads.input.gain: saved with the affine form before the input forms existed
+    if (e instanceof Error && /not in the model: [^;]*heads\.gain/.test(e.message) && lm.heads.input.kind !== 'affine')
+      throw new CheckpointError(
+        checkpoint,
+        `the checkpoint holds the affine latent input of the time before input forms (heads.gain), but the run's config.json asks for latentInput ${JSON.stringify(lm.heads.input.kind)}; set "latentInput": "affine" there (or remove the field)`,
+        { cause: e },
+      );
+    throw e;
+  }
   const extra = loaded.extra as { scale?: number; startThreshold?: number } | null;
   if (typeof extra?.scale === 'number') lm.heads.scale = extra.scale;
   if (typeof extra?.startThreshold === 'number') lm.heads.startThreshold = extra.startThreshold;

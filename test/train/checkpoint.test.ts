@@ -338,6 +338,36 @@ describe('errors', () => {
     run.dispose();
   });
 
+  test('renamed: an older name in the file loads into the current one; unused old names still count as unexpected', () => {
+    const dir = path.join(work, 'ckpt');
+    const run = makeRun(1);
+    const w = weightsOf(run.model);
+    // a checkpoint written under older names
+    saveCheckpoint(dir, 1, {
+      model: new Map([
+        ['old.weight', run.model.first.weight],
+        ['first.bias', run.model.first.bias!],
+      ]),
+    });
+    const target = new Map([
+      ['first.weight', torch.keep(torch.zeros([4, 3]))],
+      ['first.bias', torch.keep(torch.zeros([4]))],
+    ]);
+    expect(() => loadCheckpoint(dir, { model: target })).toThrow(
+      /model.safetensors does not fit the model: missing from the checkpoint: first.weight; not in the model: old.weight/,
+    );
+    loadCheckpoint(dir, { model: target, renamed: { 'old.weight': 'first.weight' } });
+    expect(Array.from(target.get('first.weight')!.toTypedArray() as Float32Array)).toEqual(w['first.weight']);
+    expect(Array.from(target.get('first.bias')!.toTypedArray() as Float32Array)).toEqual(w['first.bias']);
+    // a rename whose target the model lacks leaves the old tensor unexpected
+    const other = new Map([['first.bias', target.get('first.bias')!]]);
+    expect(() => loadCheckpoint(dir, { model: other, renamed: { 'old.weight': 'second.weight' } })).toThrow(
+      /not in the model: old.weight/,
+    );
+    for (const t of target.values()) t.dispose();
+    run.dispose();
+  });
+
   test('invalid step and non-JSON data are refused before anything is written', () => {
     const dir = path.join(work, 'ckpt');
     const model = new TinyNet();

@@ -9,7 +9,6 @@ export {
   malformedCountsByReason,
   formatLoadReport,
   downloadGsm8k,
-  trainValidationSplit,
   formatPrompt,
   formatSolution,
   formatTrainingText,
@@ -32,11 +31,11 @@ export {
   type AnswerParseResult,
   type DownloadOptions,
   type DownloadResult,
-  type SplitOptions,
   type TextFormat,
   type TrainingSegment,
   type AnswerExtractionMode,
 } from './gsm8k';
+export { trainValidationSplit, type SplitOptions } from './split';
 export { seededShuffle, mulberry32, deriveSeed, randomInt, randomChoice } from './random';
 export {
   applyOperation,

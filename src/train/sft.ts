@@ -6,7 +6,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as torch from '../torch';
-import { loadGsm8k, trainValidationSplit, formatPrompt, type Gsm8kExample } from '../data/gsm8k';
+import { loadGsm8k, formatPrompt, type Gsm8kExample } from '../data/gsm8k';
+import { trainValidationSplit } from '../data/split';
 import { seededShuffle } from '../data/random';
 import { fromPretrained } from '../models/qwen2/loading';
 import { LATENT_STATE_RENAMED, LatentModel, type LatentMode } from '../latent/model';

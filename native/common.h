@@ -66,6 +66,9 @@ inline bool has_prop(napi_env env, napi_value obj, const char* name) { return !i
 // By value: JavaScript that runs later in the same call (a getter on another argument) may grow the
 // handle table or release this handle; a copy keeps the tensor valid until the call ends.
 at::Tensor arg_tensor(napi_env env, napi_value v);
+// Borrowed from the table: valid only until the table next changes (a tensor made or released,
+// JavaScript run). For arguments resolved after every conversion that can run JavaScript.
+const at::Tensor& arg_tensor_ref(napi_env env, napi_value v);
 Handle arg_handle(napi_env env, napi_value v);  // a tensor handle as passed from JS (not resolved)
 std::optional<at::Tensor> arg_optional_tensor(napi_env env, napi_value v);
 std::vector<at::Tensor> arg_tensor_list(napi_env env, napi_value v);

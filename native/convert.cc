@@ -115,6 +115,7 @@ Handle arg_handle(napi_env env, napi_value v) {
 }
 
 at::Tensor arg_tensor(napi_env env, napi_value v) { return table_get(env, arg_handle(env, v)); }
+const at::Tensor& arg_tensor_ref(napi_env env, napi_value v) { return table_get(env, arg_handle(env, v)); }
 
 std::optional<at::Tensor> arg_optional_tensor(napi_env env, napi_value v) {
   if (is_nullish(env, v)) return std::nullopt;
@@ -137,18 +138,22 @@ c10::List<std::optional<at::Tensor>> arg_optional_tensor_list(napi_env env, napi
   return out;
 }
 
+// Numbers are tried first (the common case: one N-API call instead of a napi_typeof before it); a
+// value that is not a number fails that call without side effects.
 int64_t arg_int(napi_env env, napi_value v) {
-  napi_valuetype t = type_of(env, v);
-  if (t == napi_boolean) return arg_bool(env, v) ? 1 : 0;
-  if (t == napi_bigint) {
-    int64_t r;
-    bool lossless;
-    napi_get_value_bigint_int64(env, v, &r, &lossless);
-    if (!lossless) throw ArgumentError("integer out of the int64 range");
-    return r;
-  }
   double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok) wrong(env, v, "an integer");
+  if (napi_get_value_double(env, v, &d) != napi_ok) {
+    napi_valuetype t = type_of(env, v);
+    if (t == napi_boolean) return arg_bool(env, v) ? 1 : 0;
+    if (t == napi_bigint) {
+      int64_t r;
+      bool lossless;
+      napi_get_value_bigint_int64(env, v, &r, &lossless);
+      if (!lossless) throw ArgumentError("integer out of the int64 range");
+      return r;
+    }
+    wrong(env, v, "an integer");
+  }
   if (!std::isfinite(d) || std::floor(d) != d) {
     std::ostringstream msg;
     msg << "expected an integer, got " << d;
@@ -159,10 +164,10 @@ int64_t arg_int(napi_env env, napi_value v) {
 }
 
 double arg_double(napi_env env, napi_value v) {
-  if (type_of(env, v) == napi_boolean) return arg_bool(env, v) ? 1.0 : 0.0;
   double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok) wrong(env, v, "a number");
-  return d;
+  if (napi_get_value_double(env, v, &d) == napi_ok) return d;
+  if (type_of(env, v) == napi_boolean) return arg_bool(env, v) ? 1.0 : 0.0;
+  wrong(env, v, "a number");
 }
 
 bool arg_bool(napi_env env, napi_value v) {
@@ -180,16 +185,15 @@ std::string arg_string(napi_env env, napi_value v) {
 }
 
 at::Scalar arg_scalar(napi_env env, napi_value v) {
+  double d;
+  if (napi_get_value_double(env, v, &d) == napi_ok) {
+    // Integral JS numbers are integer scalars, as Python's int literals are: intTensor.add(2) stays integral.
+    if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) <= 9007199254740991.0) return at::Scalar(static_cast<int64_t>(d));
+    return at::Scalar(d);
+  }
   switch (type_of(env, v)) {
     case napi_boolean: return at::Scalar(arg_bool(env, v));
     case napi_bigint: return at::Scalar(arg_int(env, v));
-    case napi_number: {
-      double d;
-      napi_get_value_double(env, v, &d);
-      // Integral JS numbers are integer scalars, as Python's int literals are: intTensor.add(2) stays integral.
-      if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) <= 9007199254740991.0) return at::Scalar(static_cast<int64_t>(d));
-      return at::Scalar(d);
-    }
     default: wrong(env, v, "a number or boolean (Scalar)");
   }
 }

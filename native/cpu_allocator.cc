@@ -14,6 +14,13 @@
 // at once, so the peak resident set is the one it would have had; emptyCpuCache() returns the cache.
 //
 // LT_CPU_CACHE_MB sets the cap (default 4096; 0 disables the cache, for comparisons).
+//
+// Small blocks (up to kSmallMaxBytes) are kept too, per thread, a few per size class: libtorch asks
+// for every block 64-byte aligned, and glibc serves aligned requests (posix_memalign) outside its
+// per-thread cache, splitting a larger chunk and freeing the pieces each time — more instructions
+// than the whole rest of a small operator's allocation. A block freed on another thread goes to that
+// thread's cache (or back to malloc when it is full); each thread's cache is freed when it exits.
+// Like the large-block cache, this leaves out libtorch's debugging fills and profiler reports.
 #include "common.h"
 
 #include <c10/core/Allocator.h>
@@ -44,11 +51,75 @@ size_t size_class(size_t n) {
 
 void raw_delete(void* data);
 
+// ---- small blocks: per-thread free lists of 64-byte aligned blocks ----
+
+constexpr size_t kSmallAlign = 64;  // c10::gAlignment
+constexpr int kSmallClasses = 5;    // 64, 128, 256, 512, 1024 bytes
+constexpr size_t kSmallMaxBytes = kSmallAlign << (kSmallClasses - 1);
+constexpr int kSmallPerClass = 32;
+
+// Plain data (no constructor or destructor), so that it stays usable while the thread exits.
+struct SmallCache {
+  int count[kSmallClasses];
+  bool flush_registered;
+  bool closed;  // the thread is exiting: frees go straight to malloc
+  void* blocks[kSmallClasses][kSmallPerClass];
+};
+thread_local SmallCache t_small;
+
+struct SmallCacheFlush {
+  ~SmallCacheFlush() {
+    t_small.closed = true;
+    for (int c = 0; c < kSmallClasses; ++c) {
+      for (int i = 0; i < t_small.count[c]; ++i) std::free(t_small.blocks[c][i]);
+      t_small.count[c] = 0;
+    }
+  }
+};
+thread_local SmallCacheFlush t_small_flush;
+
+inline int small_class(size_t n) {
+  int c = 0;
+  while ((kSmallAlign << c) < n) ++c;
+  return c;
+}
+
+template <int C>
+void small_delete(void* data) {
+  SmallCache& cache = t_small;
+  if (cache.closed || cache.count[C] == kSmallPerClass) {
+    std::free(data);
+    return;
+  }
+  if (!cache.flush_registered) {
+    cache.flush_registered = true;
+    (void)&t_small_flush;  // first use in this thread: constructs it, so it runs at thread exit
+  }
+  cache.blocks[C][cache.count[C]++] = data;
+}
+
+constexpr c10::DeleterFnPtr kSmallDeleters[kSmallClasses] = {&small_delete<0>, &small_delete<1>, &small_delete<2>,
+                                                            &small_delete<3>, &small_delete<4>};
+
+c10::DataPtr small_allocate(size_t n) {
+  const int c = small_class(n);
+  SmallCache& cache = t_small;
+  void* data;
+  if (cache.count[c] > 0) {
+    data = cache.blocks[c][--cache.count[c]];
+  } else if (::posix_memalign(&data, kSmallAlign, kSmallAlign << c) != 0) {
+    throw c10::OutOfMemoryError({__func__, __FILE__, static_cast<uint32_t>(__LINE__)},
+                                "CPU allocator: cannot allocate " + std::to_string(n) + " bytes");
+  }
+  return {data, data, kSmallDeleters[c], c10::Device(c10::DeviceType::CPU)};
+}
+
 class CachingCpuAllocator final : public c10::Allocator {
  public:
   CachingCpuAllocator(c10::Allocator* fallback, size_t limit) : fallback_(fallback), limit_(limit) {}
 
   c10::DataPtr allocate(size_t n) override {
+    if (n != 0 && n <= kSmallMaxBytes && limit_ != 0) return small_allocate(n);
     if (n < kMinBytes || limit_ == 0) return fallback_->allocate(n);
     const size_t bytes = size_class(n);
     void* data = take(bytes);  // also makes room: see take()

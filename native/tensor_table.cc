@@ -44,17 +44,22 @@ bool may_defer(const Table& tb, const at::Tensor& t) {
          (!t.has_storage() || t.storage().nbytes() <= kDeferredBytes);
 }
 
-Table& table() {
-  static Table* t = new Table();  // never destroyed: tensors may be released during process teardown
-  return *t;
-}
+// Made when the addon loads (a function-local static would test its guard on every call), and never
+// destroyed: tensors may be released during process teardown.
+Table* const g_table = new Table();
+inline Table& table() { return *g_table; }
 
 // CPU bytes the table newly owns, as a hint for V8's GC heuristics (finalizers are only a backstop).
+// Storages below kExternalMinBytes are left out: per result, the bookkeeping cost more than the
+// small operator itself, and the hint is for the tensors whose memory matters.
+constexpr size_t kExternalMinBytes = 4096;
+
 int64_t owned_cpu_bytes(const at::Tensor& t) {
-  if (!t.defined() || !t.has_storage() || !t.is_cpu()) return 0;
+  if (!t.defined() || !t.has_storage()) return 0;
   const auto& storage = t.storage();
-  if (storage.use_count() != 1 || is_file_mapped(storage)) return 0;
-  return static_cast<int64_t>(storage.nbytes());
+  const size_t bytes = storage.nbytes();
+  if (bytes < kExternalMinBytes || !t.is_cpu() || storage.use_count() != 1 || is_file_mapped(storage)) return 0;
+  return static_cast<int64_t>(bytes);
 }
 
 void report_external(napi_env env, int64_t delta) {

@@ -201,7 +201,7 @@ static napi_value f_dropout(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_double(env, argv[1]);
   auto a2 = arg_bool(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::dropout::call(a0, a1, a2));
   LT_CATCH("aten::dropout", argv, argc, 1ull)
 }
@@ -209,7 +209,7 @@ static napi_value f_dropout(napi_env env, napi_callback_info info) {
 static napi_value f_abs(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::abs::call(a0));
   LT_CATCH("aten::abs", argv, argc, 1ull)
 }
@@ -218,8 +218,8 @@ static napi_value f_add_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
   auto a2 = arg_scalar(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::add_Tensor::call(a0, a1, a2));
   LT_CATCH("aten::add.Tensor", argv, argc, 3ull)
 }
@@ -229,7 +229,7 @@ static napi_value f_add_Scalar(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_scalar(env, argv[1]);
   auto a2 = arg_scalar(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::add_Scalar::call(a0, a1, a2));
   LT_CATCH("aten::add.Scalar", argv, argc, 1ull)
 }
@@ -239,7 +239,7 @@ static napi_value f_add__Tensor(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a2 = arg_scalar(env, argv[2]);
   at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   at::_ops::add__Tensor::call(a0, a1, a2);
   return argv[0];
   LT_CATCH("aten::add_.Tensor", argv, argc, 3ull)
@@ -300,7 +300,7 @@ static napi_value f_argmax(napi_env env, napi_callback_info info) {
   LT_TRY
   std::optional<int64_t> a1; if (!is_nullish(env, argv[1])) a1 = arg_int(env, argv[1]);
   auto a2 = arg_bool(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::argmax::call(a0, a1, a2));
   LT_CATCH("aten::argmax", argv, argc, 1ull)
 }
@@ -308,8 +308,8 @@ static napi_value f_argmax(napi_env env, napi_callback_info info) {
 static napi_value f_bmm(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::bmm::call(a0, a1));
   LT_CATCH("aten::bmm", argv, argc, 3ull)
 }
@@ -318,8 +318,8 @@ static napi_value f_bmm_dtype(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
   auto a2 = arg_dtype(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::bmm_dtype::call(a0, a1, a2));
   LT_CATCH("aten::bmm.dtype", argv, argc, 3ull)
 }
@@ -338,7 +338,7 @@ static napi_value f_chunk(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_int(env, argv[1]);
   auto a2 = arg_int(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return tensor_list_to_js(env, at::_ops::chunk::call(a0, a1, a2));
   LT_CATCH("aten::chunk", argv, argc, 1ull)
 }
@@ -348,7 +348,7 @@ static napi_value f_clamp(napi_env env, napi_callback_info info) {
   LT_TRY
   std::optional<at::Scalar> a1; if (!is_nullish(env, argv[1])) a1 = arg_scalar(env, argv[1]);
   std::optional<at::Scalar> a2; if (!is_nullish(env, argv[2])) a2 = arg_scalar(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::clamp::call(a0, a1, a2));
   LT_CATCH("aten::clamp", argv, argc, 1ull)
 }
@@ -356,7 +356,7 @@ static napi_value f_clamp(napi_env env, napi_callback_info info) {
 static napi_value f_clamp_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   auto a1 = arg_optional_tensor(env, argv[1]);
   auto a2 = arg_optional_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::clamp_Tensor::call(a0, a1, a2));
@@ -367,7 +367,7 @@ static napi_value f_contiguous(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = arg_memory_format(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::contiguous::call(a0, a1));
   LT_CATCH("aten::contiguous", argv, argc, 1ull)
 }
@@ -377,7 +377,7 @@ static napi_value f_copy_(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a2 = arg_bool(env, argv[2]);
   at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   at::_ops::copy_::call(a0, a1, a2);
   return argv[0];
   LT_CATCH("aten::copy_", argv, argc, 3ull)
@@ -388,7 +388,7 @@ static napi_value f_cumsum(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_int(env, argv[1]);
   std::optional<at::ScalarType> a2; if (!is_nullish(env, argv[2])) a2 = arg_dtype(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::cumsum::call(a0, a1, a2));
   LT_CATCH("aten::cumsum", argv, argc, 1ull)
 }
@@ -396,8 +396,8 @@ static napi_value f_cumsum(napi_env env, napi_callback_info info) {
 static napi_value f_div_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::div_Tensor::call(a0, a1));
   LT_CATCH("aten::div.Tensor", argv, argc, 3ull)
 }
@@ -406,8 +406,8 @@ static napi_value f_div_Tensor_mode(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
   std::optional<std::string> a2; if (!is_nullish(env, argv[2])) a2 = arg_string(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::div_Tensor_mode::call(a0, a1, a2));
   LT_CATCH("aten::div.Tensor_mode", argv, argc, 3ull)
 }
@@ -416,7 +416,7 @@ static napi_value f_div_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = arg_scalar(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::div_Scalar::call(a0, a1));
   LT_CATCH("aten::div.Scalar", argv, argc, 1ull)
 }
@@ -426,7 +426,7 @@ static napi_value f_div_Scalar_mode(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_scalar(env, argv[1]);
   std::optional<std::string> a2; if (!is_nullish(env, argv[2])) a2 = arg_string(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::div_Scalar_mode::call(a0, a1, a2));
   LT_CATCH("aten::div.Scalar_mode", argv, argc, 1ull)
 }
@@ -435,7 +435,7 @@ static napi_value f_div__Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   at::_ops::div__Tensor::call(a0, a1);
   return argv[0];
   LT_CATCH("aten::div_.Tensor", argv, argc, 3ull)
@@ -446,7 +446,7 @@ static napi_value f_div__Tensor_mode(napi_env env, napi_callback_info info) {
   LT_TRY
   std::optional<std::string> a2; if (!is_nullish(env, argv[2])) a2 = arg_string(env, argv[2]);
   at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   at::_ops::div__Tensor_mode::call(a0, a1, a2);
   return argv[0];
   LT_CATCH("aten::div_.Tensor_mode", argv, argc, 3ull)
@@ -479,8 +479,8 @@ static napi_value f_embedding(napi_env env, napi_callback_info info) {
   auto a2 = c10::SymInt(arg_int(env, argv[2]));
   auto a3 = arg_bool(env, argv[3]);
   auto a4 = arg_bool(env, argv[4]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::embedding::call(a0, a1, a2, a3, a4));
   LT_CATCH("aten::embedding", argv, argc, 3ull)
 }
@@ -519,7 +519,7 @@ static napi_value f_empty_like(napi_env env, napi_callback_info info) {
   std::optional<at::Device> a3; if (!is_nullish(env, argv[3])) a3 = arg_device(env, argv[3]);
   std::optional<bool> a4; if (!is_nullish(env, argv[4])) a4 = arg_bool(env, argv[4]);
   std::optional<at::MemoryFormat> a5; if (!is_nullish(env, argv[5])) a5 = arg_memory_format(env, argv[5]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::empty_like::call(a0, a1, a2, a3, a4, a5));
   LT_CATCH("aten::empty_like", argv, argc, 1ull)
 }
@@ -527,7 +527,7 @@ static napi_value f_empty_like(napi_env env, napi_callback_info info) {
 static napi_value f_exp(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::exp::call(a0));
   LT_CATCH("aten::exp", argv, argc, 1ull)
 }
@@ -546,7 +546,7 @@ static napi_value f_expand(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_int_list(env, argv[1]);
   auto a2 = arg_bool(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::expand::call(a0, c10::fromIntArrayRefSlow(a1), a2));
   LT_CATCH("aten::expand", argv, argc, 1ull)
 }
@@ -556,7 +556,7 @@ static napi_value p_expand(napi_env env, napi_callback_info info) {
   LT_TRY
   const PackedInts a1 = packed_ints(0, 0, false, false);
   auto a2 = arg_bool(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::expand::call(a0, c10::fromIntArrayRefSlow(a1.ref()), a2));
   LT_CATCH("aten::expand", argv, argc, 1ull)
 }
@@ -566,7 +566,7 @@ static napi_value f_flatten_using_ints(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_int(env, argv[1]);
   auto a2 = arg_int(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::flatten_using_ints::call(a0, a1, a2));
   LT_CATCH("aten::flatten.using_ints", argv, argc, 1ull)
 }
@@ -585,7 +585,7 @@ static napi_value f_fill__Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   at::_ops::fill__Tensor::call(a0, a1);
   return argv[0];
   LT_CATCH("aten::fill_.Tensor", argv, argc, 3ull)
@@ -621,7 +621,7 @@ static napi_value f_index_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = arg_optional_tensor_list(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::index_Tensor::call(a0, a1));
   LT_CATCH("aten::index.Tensor", argv, argc, 3ull)
 }
@@ -631,7 +631,7 @@ static napi_value f_rms_norm(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_int_list(env, argv[1]);
   std::optional<double> a3; if (!is_nullish(env, argv[3])) a3 = arg_double(env, argv[3]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   auto a2 = arg_optional_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::rms_norm::call(a0, c10::fromIntArrayRefSlow(a1), a2, a3));
   LT_CATCH("aten::rms_norm", argv, argc, 5ull)
@@ -642,7 +642,7 @@ static napi_value p_rms_norm(napi_env env, napi_callback_info info) {
   LT_TRY
   const PackedInts a1 = packed_ints(0, 0, false, false);
   std::optional<double> a3; if (!is_nullish(env, argv[3])) a3 = arg_double(env, argv[3]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   auto a2 = arg_optional_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::rms_norm::call(a0, c10::fromIntArrayRefSlow(a1.ref()), a2, a3));
   LT_CATCH("aten::rms_norm", argv, argc, 5ull)
@@ -651,8 +651,8 @@ static napi_value p_rms_norm(napi_env env, napi_callback_info info) {
 static napi_value f_linear(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   auto a2 = arg_optional_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::linear::call(a0, a1, a2));
   LT_CATCH("aten::linear", argv, argc, 7ull)
@@ -661,7 +661,7 @@ static napi_value f_linear(napi_env env, napi_callback_info info) {
 static napi_value f_log(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::log::call(a0));
   LT_CATCH("aten::log", argv, argc, 1ull)
 }
@@ -671,7 +671,7 @@ static napi_value f_log_softmax_int(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_int(env, argv[1]);
   std::optional<at::ScalarType> a2; if (!is_nullish(env, argv[2])) a2 = arg_dtype(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::log_softmax_int::call(a0, a1, a2));
   LT_CATCH("aten::log_softmax.int", argv, argc, 1ull)
 }
@@ -681,7 +681,7 @@ static napi_value f_logsumexp(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_int_list(env, argv[1]);
   auto a2 = arg_bool(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::logsumexp::call(a0, a1, a2));
   LT_CATCH("aten::logsumexp", argv, argc, 1ull)
 }
@@ -691,7 +691,7 @@ static napi_value p_logsumexp(napi_env env, napi_callback_info info) {
   LT_TRY
   const PackedInts a1 = packed_ints(0, 0, false, false);
   auto a2 = arg_bool(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::logsumexp::call(a0, a1.ref(), a2));
   LT_CATCH("aten::logsumexp", argv, argc, 1ull)
 }
@@ -699,8 +699,8 @@ static napi_value p_logsumexp(napi_env env, napi_callback_info info) {
 static napi_value f_matmul(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::matmul::call(a0, a1));
   LT_CATCH("aten::matmul", argv, argc, 3ull)
 }
@@ -710,7 +710,7 @@ static napi_value f_max_dim(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_int(env, argv[1]);
   auto a2 = arg_bool(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   auto r = at::_ops::max_dim::call(a0, a1, a2);
   return tuple_to_js(env, {make_tensor(env, std::get<0>(r)), make_tensor(env, std::get<1>(r))});
   LT_CATCH("aten::max.dim", argv, argc, 1ull)
@@ -719,7 +719,7 @@ static napi_value f_max_dim(napi_env env, napi_callback_info info) {
 static napi_value f_max(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::max::call(a0));
   LT_CATCH("aten::max", argv, argc, 1ull)
 }
@@ -727,8 +727,8 @@ static napi_value f_max(napi_env env, napi_callback_info info) {
 static napi_value f_max_other(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::max_other::call(a0, a1));
   LT_CATCH("aten::max.other", argv, argc, 3ull)
 }
@@ -738,7 +738,7 @@ static napi_value f_amax(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_int_list(env, argv[1]);
   auto a2 = arg_bool(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::amax::call(a0, a1, a2));
   LT_CATCH("aten::amax", argv, argc, 1ull)
 }
@@ -748,7 +748,7 @@ static napi_value p_amax(napi_env env, napi_callback_info info) {
   LT_TRY
   const PackedInts a1 = packed_ints(0, 0, true, false);
   auto a2 = arg_bool(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::amax::call(a0, a1.ref(), a2));
   LT_CATCH("aten::amax", argv, argc, 1ull)
 }
@@ -757,7 +757,7 @@ static napi_value f_mean(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   std::optional<at::ScalarType> a1; if (!is_nullish(env, argv[1])) a1 = arg_dtype(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::mean::call(a0, a1));
   LT_CATCH("aten::mean", argv, argc, 1ull)
 }
@@ -768,7 +768,7 @@ static napi_value f_mean_dim(napi_env env, napi_callback_info info) {
   auto a1 = is_nullish(env, argv[1]) ? std::optional<std::vector<int64_t>>() : std::optional<std::vector<int64_t>>(arg_int_list(env, argv[1]));
   auto a2 = arg_bool(env, argv[2]);
   std::optional<at::ScalarType> a3; if (!is_nullish(env, argv[3])) a3 = arg_dtype(env, argv[3]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::mean_dim::call(a0, (a1 ? at::OptionalIntArrayRef(*a1) : at::OptionalIntArrayRef()), a2, a3));
   LT_CATCH("aten::mean.dim", argv, argc, 1ull)
 }
@@ -779,7 +779,7 @@ static napi_value p_mean_dim(napi_env env, napi_callback_info info) {
   const PackedInts a1 = packed_ints(0, 0, false, true);
   auto a2 = arg_bool(env, argv[2]);
   std::optional<at::ScalarType> a3; if (!is_nullish(env, argv[3])) a3 = arg_dtype(env, argv[3]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::mean_dim::call(a0, (a1.none ? at::OptionalIntArrayRef() : at::OptionalIntArrayRef(a1.ref())), a2, a3));
   LT_CATCH("aten::mean.dim", argv, argc, 1ull)
 }
@@ -789,7 +789,7 @@ static napi_value f_min_dim(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_int(env, argv[1]);
   auto a2 = arg_bool(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   auto r = at::_ops::min_dim::call(a0, a1, a2);
   return tuple_to_js(env, {make_tensor(env, std::get<0>(r)), make_tensor(env, std::get<1>(r))});
   LT_CATCH("aten::min.dim", argv, argc, 1ull)
@@ -798,7 +798,7 @@ static napi_value f_min_dim(napi_env env, napi_callback_info info) {
 static napi_value f_min(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::min::call(a0));
   LT_CATCH("aten::min", argv, argc, 1ull)
 }
@@ -806,8 +806,8 @@ static napi_value f_min(napi_env env, napi_callback_info info) {
 static napi_value f_min_other(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::min_other::call(a0, a1));
   LT_CATCH("aten::min.other", argv, argc, 3ull)
 }
@@ -815,8 +815,8 @@ static napi_value f_min_other(napi_env env, napi_callback_info info) {
 static napi_value f_mm(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::mm::call(a0, a1));
   LT_CATCH("aten::mm", argv, argc, 3ull)
 }
@@ -825,8 +825,8 @@ static napi_value f_mm_dtype(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
   auto a2 = arg_dtype(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::mm_dtype::call(a0, a1, a2));
   LT_CATCH("aten::mm.dtype", argv, argc, 3ull)
 }
@@ -834,8 +834,8 @@ static napi_value f_mm_dtype(napi_env env, napi_callback_info info) {
 static napi_value f_mul_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::mul_Tensor::call(a0, a1));
   LT_CATCH("aten::mul.Tensor", argv, argc, 3ull)
 }
@@ -844,7 +844,7 @@ static napi_value f_mul_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = arg_scalar(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::mul_Scalar::call(a0, a1));
   LT_CATCH("aten::mul.Scalar", argv, argc, 1ull)
 }
@@ -853,7 +853,7 @@ static napi_value f_mul__Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   at::_ops::mul__Tensor::call(a0, a1);
   return argv[0];
   LT_CATCH("aten::mul_.Tensor", argv, argc, 3ull)
@@ -875,7 +875,7 @@ static napi_value f_narrow(napi_env env, napi_callback_info info) {
   auto a1 = arg_int(env, argv[1]);
   auto a2 = c10::SymInt(arg_int(env, argv[2]));
   auto a3 = c10::SymInt(arg_int(env, argv[3]));
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::narrow::call(a0, a1, a2, a3));
   LT_CATCH("aten::narrow", argv, argc, 1ull)
 }
@@ -885,8 +885,8 @@ static napi_value f_narrow_Tensor(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_int(env, argv[1]);
   auto a3 = c10::SymInt(arg_int(env, argv[3]));
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a2 = arg_tensor(env, argv[2]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a2 = arg_tensor_ref(env, argv[2]);
   return make_tensor(env, at::_ops::narrow_Tensor::call(a0, a1, a2, a3));
   LT_CATCH("aten::narrow.Tensor", argv, argc, 5ull)
 }
@@ -923,7 +923,7 @@ static napi_value f_ones_like(napi_env env, napi_callback_info info) {
   std::optional<at::Device> a3; if (!is_nullish(env, argv[3])) a3 = arg_device(env, argv[3]);
   std::optional<bool> a4; if (!is_nullish(env, argv[4])) a4 = arg_bool(env, argv[4]);
   std::optional<at::MemoryFormat> a5; if (!is_nullish(env, argv[5])) a5 = arg_memory_format(env, argv[5]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::ones_like::call(a0, a1, a2, a3, a4, a5));
   LT_CATCH("aten::ones_like", argv, argc, 1ull)
 }
@@ -932,7 +932,7 @@ static napi_value f_permute(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = arg_int_list(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::permute::call(a0, a1));
   LT_CATCH("aten::permute", argv, argc, 1ull)
 }
@@ -941,7 +941,7 @@ static napi_value p_permute(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   const PackedInts a1 = packed_ints(0, 0, false, false);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::permute::call(a0, a1.ref()));
   LT_CATCH("aten::permute", argv, argc, 1ull)
 }
@@ -1049,7 +1049,7 @@ static napi_value p_randn_generator(napi_env env, napi_callback_info info) {
 static napi_value f_neg(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::neg::call(a0));
   LT_CATCH("aten::neg", argv, argc, 1ull)
 }
@@ -1058,7 +1058,7 @@ static napi_value f_reshape(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = arg_int_list(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::reshape::call(a0, c10::fromIntArrayRefSlow(a1)));
   LT_CATCH("aten::reshape", argv, argc, 1ull)
 }
@@ -1067,7 +1067,7 @@ static napi_value p_reshape(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   const PackedInts a1 = packed_ints(0, 0, false, false);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::reshape::call(a0, c10::fromIntArrayRefSlow(a1.ref())));
   LT_CATCH("aten::reshape", argv, argc, 1ull)
 }
@@ -1075,7 +1075,7 @@ static napi_value p_reshape(napi_env env, napi_callback_info info) {
 static napi_value f_relu(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::relu::call(a0));
   LT_CATCH("aten::relu", argv, argc, 1ull)
 }
@@ -1084,7 +1084,7 @@ static napi_value f_gelu(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = arg_string(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::gelu::call(a0, a1));
   LT_CATCH("aten::gelu", argv, argc, 1ull)
 }
@@ -1092,7 +1092,7 @@ static napi_value f_gelu(napi_env env, napi_callback_info info) {
 static napi_value f_rsqrt(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::rsqrt::call(a0));
   LT_CATCH("aten::rsqrt", argv, argc, 1ull)
 }
@@ -1102,7 +1102,7 @@ static napi_value f_select_int(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_int(env, argv[1]);
   auto a2 = c10::SymInt(arg_int(env, argv[2]));
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::select_int::call(a0, a1, a2));
   LT_CATCH("aten::select.int", argv, argc, 1ull)
 }
@@ -1110,7 +1110,7 @@ static napi_value f_select_int(napi_env env, napi_callback_info info) {
 static napi_value f_silu(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::silu::call(a0));
   LT_CATCH("aten::silu", argv, argc, 1ull)
 }
@@ -1118,7 +1118,7 @@ static napi_value f_silu(napi_env env, napi_callback_info info) {
 static napi_value f_sigmoid(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::sigmoid::call(a0));
   LT_CATCH("aten::sigmoid", argv, argc, 1ull)
 }
@@ -1126,7 +1126,7 @@ static napi_value f_sigmoid(napi_env env, napi_callback_info info) {
 static napi_value f_detach(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::detach::call(a0));
   LT_CATCH("aten::detach", argv, argc, 1ull)
 }
@@ -1147,7 +1147,7 @@ static napi_value f_slice_Tensor(napi_env env, napi_callback_info info) {
   std::optional<c10::SymInt> a2; if (!is_nullish(env, argv[2])) a2 = c10::SymInt(arg_int(env, argv[2]));
   std::optional<c10::SymInt> a3; if (!is_nullish(env, argv[3])) a3 = c10::SymInt(arg_int(env, argv[3]));
   auto a4 = c10::SymInt(arg_int(env, argv[4]));
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::slice_Tensor::call(a0, a1, a2, a3, a4));
   LT_CATCH("aten::slice.Tensor", argv, argc, 1ull)
 }
@@ -1157,7 +1157,7 @@ static napi_value f_softmax_int(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_int(env, argv[1]);
   std::optional<at::ScalarType> a2; if (!is_nullish(env, argv[2])) a2 = arg_dtype(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::softmax_int::call(a0, a1, a2));
   LT_CATCH("aten::softmax.int", argv, argc, 1ull)
 }
@@ -1167,7 +1167,7 @@ static napi_value f_split_Tensor(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = c10::SymInt(arg_int(env, argv[1]));
   auto a2 = arg_int(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return tensor_list_to_js(env, at::_ops::split_Tensor::call(a0, a1, a2));
   LT_CATCH("aten::split.Tensor", argv, argc, 1ull)
 }
@@ -1177,7 +1177,7 @@ static napi_value f_split_sizes(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_int_list(env, argv[1]);
   auto a2 = arg_int(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return tensor_list_to_js(env, at::_ops::split_sizes::call(a0, c10::fromIntArrayRefSlow(a1), a2));
   LT_CATCH("aten::split.sizes", argv, argc, 1ull)
 }
@@ -1187,7 +1187,7 @@ static napi_value p_split_sizes(napi_env env, napi_callback_info info) {
   LT_TRY
   const PackedInts a1 = packed_ints(0, 0, false, false);
   auto a2 = arg_int(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return tensor_list_to_js(env, at::_ops::split_sizes::call(a0, c10::fromIntArrayRefSlow(a1.ref()), a2));
   LT_CATCH("aten::split.sizes", argv, argc, 1ull)
 }
@@ -1195,7 +1195,7 @@ static napi_value p_split_sizes(napi_env env, napi_callback_info info) {
 static napi_value f_squeeze(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::squeeze::call(a0));
   LT_CATCH("aten::squeeze", argv, argc, 1ull)
 }
@@ -1204,7 +1204,7 @@ static napi_value f_squeeze_dim(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = arg_int(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::squeeze_dim::call(a0, a1));
   LT_CATCH("aten::squeeze.dim", argv, argc, 1ull)
 }
@@ -1213,7 +1213,7 @@ static napi_value f_squeeze_dims(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = arg_int_list(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::squeeze_dims::call(a0, a1));
   LT_CATCH("aten::squeeze.dims", argv, argc, 1ull)
 }
@@ -1222,7 +1222,7 @@ static napi_value p_squeeze_dims(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   const PackedInts a1 = packed_ints(0, 0, false, false);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::squeeze_dims::call(a0, a1.ref()));
   LT_CATCH("aten::squeeze.dims", argv, argc, 1ull)
 }
@@ -1240,7 +1240,7 @@ static napi_value f_sum(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   std::optional<at::ScalarType> a1; if (!is_nullish(env, argv[1])) a1 = arg_dtype(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::sum::call(a0, a1));
   LT_CATCH("aten::sum", argv, argc, 1ull)
 }
@@ -1251,7 +1251,7 @@ static napi_value f_sum_dim_IntList(napi_env env, napi_callback_info info) {
   auto a1 = is_nullish(env, argv[1]) ? std::optional<std::vector<int64_t>>() : std::optional<std::vector<int64_t>>(arg_int_list(env, argv[1]));
   auto a2 = arg_bool(env, argv[2]);
   std::optional<at::ScalarType> a3; if (!is_nullish(env, argv[3])) a3 = arg_dtype(env, argv[3]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::sum_dim_IntList::call(a0, (a1 ? at::OptionalIntArrayRef(*a1) : at::OptionalIntArrayRef()), a2, a3));
   LT_CATCH("aten::sum.dim_IntList", argv, argc, 1ull)
 }
@@ -1262,7 +1262,7 @@ static napi_value p_sum_dim_IntList(napi_env env, napi_callback_info info) {
   const PackedInts a1 = packed_ints(0, 0, false, true);
   auto a2 = arg_bool(env, argv[2]);
   std::optional<at::ScalarType> a3; if (!is_nullish(env, argv[3])) a3 = arg_dtype(env, argv[3]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::sum_dim_IntList::call(a0, (a1.none ? at::OptionalIntArrayRef() : at::OptionalIntArrayRef(a1.ref())), a2, a3));
   LT_CATCH("aten::sum.dim_IntList", argv, argc, 1ull)
 }
@@ -1270,7 +1270,7 @@ static napi_value p_sum_dim_IntList(napi_env env, napi_callback_info info) {
 static napi_value f_sqrt(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::sqrt::call(a0));
   LT_CATCH("aten::sqrt", argv, argc, 1ull)
 }
@@ -1287,7 +1287,7 @@ static napi_value f_sqrt_(napi_env env, napi_callback_info info) {
 static napi_value f_square(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::square::call(a0));
   LT_CATCH("aten::square", argv, argc, 1ull)
 }
@@ -1295,7 +1295,7 @@ static napi_value f_square(napi_env env, napi_callback_info info) {
 static napi_value f_t(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::t::call(a0));
   LT_CATCH("aten::t", argv, argc, 1ull)
 }
@@ -1303,7 +1303,7 @@ static napi_value f_t(napi_env env, napi_callback_info info) {
 static napi_value f_tanh(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::tanh::call(a0));
   LT_CATCH("aten::tanh", argv, argc, 1ull)
 }
@@ -1313,7 +1313,7 @@ static napi_value f_transpose_int(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_int(env, argv[1]);
   auto a2 = arg_int(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::transpose_int::call(a0, a1, a2));
   LT_CATCH("aten::transpose.int", argv, argc, 1ull)
 }
@@ -1322,7 +1322,7 @@ static napi_value f_unsqueeze(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = arg_int(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::unsqueeze::call(a0, a1));
   LT_CATCH("aten::unsqueeze", argv, argc, 1ull)
 }
@@ -1330,9 +1330,9 @@ static napi_value f_unsqueeze(napi_env env, napi_callback_info info) {
 static napi_value f_where_self(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
-  at::Tensor a2 = arg_tensor(env, argv[2]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
+  const at::Tensor& a2 = arg_tensor_ref(env, argv[2]);
   return make_tensor(env, at::_ops::where_self::call(a0, a1, a2));
   LT_CATCH("aten::where.self", argv, argc, 7ull)
 }
@@ -1341,8 +1341,8 @@ static napi_value f_where_ScalarSelf(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
   auto a1 = arg_scalar(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a2 = arg_tensor(env, argv[2]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a2 = arg_tensor_ref(env, argv[2]);
   return make_tensor(env, at::_ops::where_ScalarSelf::call(a0, a1, a2));
   LT_CATCH("aten::where.ScalarSelf", argv, argc, 5ull)
 }
@@ -1351,8 +1351,8 @@ static napi_value f_where_ScalarOther(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
   auto a2 = arg_scalar(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::where_ScalarOther::call(a0, a1, a2));
   LT_CATCH("aten::where.ScalarOther", argv, argc, 3ull)
 }
@@ -1362,7 +1362,7 @@ static napi_value f_where_Scalar(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_scalar(env, argv[1]);
   auto a2 = arg_scalar(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::where_Scalar::call(a0, a1, a2));
   LT_CATCH("aten::where.Scalar", argv, argc, 1ull)
 }
@@ -1370,7 +1370,7 @@ static napi_value f_where_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_where(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return tensor_list_to_js(env, at::_ops::where::call(a0));
   LT_CATCH("aten::where", argv, argc, 1ull)
 }
@@ -1407,7 +1407,7 @@ static napi_value f_zeros_like(napi_env env, napi_callback_info info) {
   std::optional<at::Device> a3; if (!is_nullish(env, argv[3])) a3 = arg_device(env, argv[3]);
   std::optional<bool> a4; if (!is_nullish(env, argv[4])) a4 = arg_bool(env, argv[4]);
   std::optional<at::MemoryFormat> a5; if (!is_nullish(env, argv[5])) a5 = arg_memory_format(env, argv[5]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::zeros_like::call(a0, a1, a2, a3, a4, a5));
   LT_CATCH("aten::zeros_like", argv, argc, 1ull)
 }
@@ -1417,7 +1417,7 @@ static napi_value f_norm_ScalarOpt_dtype(napi_env env, napi_callback_info info) 
   LT_TRY
   std::optional<at::Scalar> a1; if (!is_nullish(env, argv[1])) a1 = arg_scalar(env, argv[1]);
   auto a2 = arg_dtype(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::norm_ScalarOpt_dtype::call(a0, a1, a2));
   LT_CATCH("aten::norm.ScalarOpt_dtype", argv, argc, 1ull)
 }
@@ -1426,7 +1426,7 @@ static napi_value f_norm_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = arg_scalar(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::norm_Scalar::call(a0, a1));
   LT_CATCH("aten::norm.Scalar", argv, argc, 1ull)
 }
@@ -1438,7 +1438,7 @@ static napi_value f_norm_ScalarOpt_dim_dtype(napi_env env, napi_callback_info in
   auto a2 = arg_int_list(env, argv[2]);
   auto a3 = arg_bool(env, argv[3]);
   auto a4 = arg_dtype(env, argv[4]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::norm_ScalarOpt_dim_dtype::call(a0, a1, a2, a3, a4));
   LT_CATCH("aten::norm.ScalarOpt_dim_dtype", argv, argc, 1ull)
 }
@@ -1450,7 +1450,7 @@ static napi_value p_norm_ScalarOpt_dim_dtype(napi_env env, napi_callback_info in
   const PackedInts a2 = packed_ints(0, 0, false, false);
   auto a3 = arg_bool(env, argv[3]);
   auto a4 = arg_dtype(env, argv[4]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::norm_ScalarOpt_dim_dtype::call(a0, a1, a2.ref(), a3, a4));
   LT_CATCH("aten::norm.ScalarOpt_dim_dtype", argv, argc, 1ull)
 }
@@ -1461,7 +1461,7 @@ static napi_value f_norm_ScalarOpt_dim(napi_env env, napi_callback_info info) {
   std::optional<at::Scalar> a1; if (!is_nullish(env, argv[1])) a1 = arg_scalar(env, argv[1]);
   auto a2 = arg_int_list(env, argv[2]);
   auto a3 = arg_bool(env, argv[3]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::norm_ScalarOpt_dim::call(a0, a1, a2, a3));
   LT_CATCH("aten::norm.ScalarOpt_dim", argv, argc, 1ull)
 }
@@ -1472,7 +1472,7 @@ static napi_value p_norm_ScalarOpt_dim(napi_env env, napi_callback_info info) {
   std::optional<at::Scalar> a1; if (!is_nullish(env, argv[1])) a1 = arg_scalar(env, argv[1]);
   const PackedInts a2 = packed_ints(0, 0, false, false);
   auto a3 = arg_bool(env, argv[3]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::norm_ScalarOpt_dim::call(a0, a1, a2.ref(), a3));
   LT_CATCH("aten::norm.ScalarOpt_dim", argv, argc, 1ull)
 }
@@ -1481,7 +1481,7 @@ static napi_value f_clone(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   std::optional<at::MemoryFormat> a1; if (!is_nullish(env, argv[1])) a1 = arg_memory_format(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::clone::call(a0, a1));
   LT_CATCH("aten::clone", argv, argc, 1ull)
 }
@@ -1499,8 +1499,8 @@ static napi_value f_sub_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
   auto a2 = arg_scalar(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::sub_Tensor::call(a0, a1, a2));
   LT_CATCH("aten::sub.Tensor", argv, argc, 3ull)
 }
@@ -1510,7 +1510,7 @@ static napi_value f_sub_Scalar(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_scalar(env, argv[1]);
   auto a2 = arg_scalar(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::sub_Scalar::call(a0, a1, a2));
   LT_CATCH("aten::sub.Scalar", argv, argc, 1ull)
 }
@@ -1520,7 +1520,7 @@ static napi_value f_sub__Tensor(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a2 = arg_scalar(env, argv[2]);
   at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   at::_ops::sub__Tensor::call(a0, a1, a2);
   return argv[0];
   LT_CATCH("aten::sub_.Tensor", argv, argc, 3ull)
@@ -1542,9 +1542,9 @@ static napi_value f_addmm(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a3 = arg_scalar(env, argv[3]);
   auto a4 = arg_scalar(env, argv[4]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
-  at::Tensor a2 = arg_tensor(env, argv[2]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
+  const at::Tensor& a2 = arg_tensor_ref(env, argv[2]);
   return make_tensor(env, at::_ops::addmm::call(a0, a1, a2, a3, a4));
   LT_CATCH("aten::addmm", argv, argc, 7ull)
 }
@@ -1555,9 +1555,9 @@ static napi_value f_addmm_dtype(napi_env env, napi_callback_info info) {
   auto a3 = arg_dtype(env, argv[3]);
   auto a4 = arg_scalar(env, argv[4]);
   auto a5 = arg_scalar(env, argv[5]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
-  at::Tensor a2 = arg_tensor(env, argv[2]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
+  const at::Tensor& a2 = arg_tensor_ref(env, argv[2]);
   return make_tensor(env, at::_ops::addmm_dtype::call(a0, a1, a2, a3, a4, a5));
   LT_CATCH("aten::addmm.dtype", argv, argc, 7ull)
 }
@@ -1572,7 +1572,7 @@ static napi_value f_to_dtype_layout(napi_env env, napi_callback_info info) {
   auto a5 = arg_bool(env, argv[5]);
   auto a6 = arg_bool(env, argv[6]);
   std::optional<at::MemoryFormat> a7; if (!is_nullish(env, argv[7])) a7 = arg_memory_format(env, argv[7]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::to_dtype_layout::call(a0, a1, a2, a3, a4, a5, a6, a7));
   LT_CATCH("aten::to.dtype_layout", argv, argc, 1ull)
 }
@@ -1585,7 +1585,7 @@ static napi_value f_to_device(napi_env env, napi_callback_info info) {
   auto a3 = arg_bool(env, argv[3]);
   auto a4 = arg_bool(env, argv[4]);
   std::optional<at::MemoryFormat> a5; if (!is_nullish(env, argv[5])) a5 = arg_memory_format(env, argv[5]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::to_device::call(a0, a1, a2, a3, a4, a5));
   LT_CATCH("aten::to.device", argv, argc, 1ull)
 }
@@ -1597,7 +1597,7 @@ static napi_value f_to_dtype(napi_env env, napi_callback_info info) {
   auto a2 = arg_bool(env, argv[2]);
   auto a3 = arg_bool(env, argv[3]);
   std::optional<at::MemoryFormat> a4; if (!is_nullish(env, argv[4])) a4 = arg_memory_format(env, argv[4]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::to_dtype::call(a0, a1, a2, a3, a4));
   LT_CATCH("aten::to.dtype", argv, argc, 1ull)
 }
@@ -1608,8 +1608,8 @@ static napi_value f_to_other(napi_env env, napi_callback_info info) {
   auto a2 = arg_bool(env, argv[2]);
   auto a3 = arg_bool(env, argv[3]);
   std::optional<at::MemoryFormat> a4; if (!is_nullish(env, argv[4])) a4 = arg_memory_format(env, argv[4]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::to_other::call(a0, a1, a2, a3, a4));
   LT_CATCH("aten::to.other", argv, argc, 3ull)
 }
@@ -1619,7 +1619,7 @@ static napi_value f_masked_fill__Scalar(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a2 = arg_scalar(env, argv[2]);
   at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   at::_ops::masked_fill__Scalar::call(a0, a1, a2);
   return argv[0];
   LT_CATCH("aten::masked_fill_.Scalar", argv, argc, 3ull)
@@ -1629,8 +1629,8 @@ static napi_value f_masked_fill__Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
   at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
-  at::Tensor a2 = arg_tensor(env, argv[2]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
+  const at::Tensor& a2 = arg_tensor_ref(env, argv[2]);
   at::_ops::masked_fill__Tensor::call(a0, a1, a2);
   return argv[0];
   LT_CATCH("aten::masked_fill_.Tensor", argv, argc, 7ull)
@@ -1640,8 +1640,8 @@ static napi_value f_masked_fill_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
   auto a2 = arg_scalar(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::masked_fill_Scalar::call(a0, a1, a2));
   LT_CATCH("aten::masked_fill.Scalar", argv, argc, 3ull)
 }
@@ -1649,9 +1649,9 @@ static napi_value f_masked_fill_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_masked_fill_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
-  at::Tensor a2 = arg_tensor(env, argv[2]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
+  const at::Tensor& a2 = arg_tensor_ref(env, argv[2]);
   return make_tensor(env, at::_ops::masked_fill_Tensor::call(a0, a1, a2));
   LT_CATCH("aten::masked_fill.Tensor", argv, argc, 7ull)
 }
@@ -1660,7 +1660,7 @@ static napi_value f_view(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = arg_int_list(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::view::call(a0, c10::fromIntArrayRefSlow(a1)));
   LT_CATCH("aten::view", argv, argc, 1ull)
 }
@@ -1669,7 +1669,7 @@ static napi_value p_view(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   const PackedInts a1 = packed_ints(0, 0, false, false);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::view::call(a0, c10::fromIntArrayRefSlow(a1.ref())));
   LT_CATCH("aten::view", argv, argc, 1ull)
 }
@@ -1678,7 +1678,7 @@ static napi_value f_view_dtype(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = arg_dtype(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::view_dtype::call(a0, a1));
   LT_CATCH("aten::view.dtype", argv, argc, 1ull)
 }
@@ -1687,9 +1687,9 @@ static napi_value f_scatter_src(napi_env env, napi_callback_info info) {
   LT_ARGS(4);
   LT_TRY
   auto a1 = arg_int(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a2 = arg_tensor(env, argv[2]);
-  at::Tensor a3 = arg_tensor(env, argv[3]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a2 = arg_tensor_ref(env, argv[2]);
+  const at::Tensor& a3 = arg_tensor_ref(env, argv[3]);
   return make_tensor(env, at::_ops::scatter_src::call(a0, a1, a2, a3));
   LT_CATCH("aten::scatter.src", argv, argc, 13ull)
 }
@@ -1699,8 +1699,8 @@ static napi_value f_scatter_value(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_int(env, argv[1]);
   auto a3 = arg_scalar(env, argv[3]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a2 = arg_tensor(env, argv[2]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a2 = arg_tensor_ref(env, argv[2]);
   return make_tensor(env, at::_ops::scatter_value::call(a0, a1, a2, a3));
   LT_CATCH("aten::scatter.value", argv, argc, 5ull)
 }
@@ -1710,9 +1710,9 @@ static napi_value f_scatter_reduce(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_int(env, argv[1]);
   auto a4 = arg_string(env, argv[4]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a2 = arg_tensor(env, argv[2]);
-  at::Tensor a3 = arg_tensor(env, argv[3]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a2 = arg_tensor_ref(env, argv[2]);
+  const at::Tensor& a3 = arg_tensor_ref(env, argv[3]);
   return make_tensor(env, at::_ops::scatter_reduce::call(a0, a1, a2, a3, a4));
   LT_CATCH("aten::scatter.reduce", argv, argc, 13ull)
 }
@@ -1723,8 +1723,8 @@ static napi_value f_scatter_value_reduce(napi_env env, napi_callback_info info) 
   auto a1 = arg_int(env, argv[1]);
   auto a3 = arg_scalar(env, argv[3]);
   auto a4 = arg_string(env, argv[4]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a2 = arg_tensor(env, argv[2]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a2 = arg_tensor_ref(env, argv[2]);
   return make_tensor(env, at::_ops::scatter_value_reduce::call(a0, a1, a2, a3, a4));
   LT_CATCH("aten::scatter.value_reduce", argv, argc, 5ull)
 }
@@ -1734,7 +1734,7 @@ static napi_value f_lerp__Scalar(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a2 = arg_scalar(env, argv[2]);
   at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   at::_ops::lerp__Scalar::call(a0, a1, a2);
   return argv[0];
   LT_CATCH("aten::lerp_.Scalar", argv, argc, 3ull)
@@ -1744,8 +1744,8 @@ static napi_value f_lerp__Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
   at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
-  at::Tensor a2 = arg_tensor(env, argv[2]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
+  const at::Tensor& a2 = arg_tensor_ref(env, argv[2]);
   at::_ops::lerp__Tensor::call(a0, a1, a2);
   return argv[0];
   LT_CATCH("aten::lerp_.Tensor", argv, argc, 7ull)
@@ -1755,7 +1755,7 @@ static napi_value f_triu(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = c10::SymInt(arg_int(env, argv[1]));
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::triu::call(a0, a1));
   LT_CATCH("aten::triu", argv, argc, 1ull)
 }
@@ -1764,7 +1764,7 @@ static napi_value f_tril(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = c10::SymInt(arg_int(env, argv[1]));
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::tril::call(a0, a1));
   LT_CATCH("aten::tril", argv, argc, 1ull)
 }
@@ -1773,7 +1773,7 @@ static napi_value f_ne_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = arg_scalar(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::ne_Scalar::call(a0, a1));
   LT_CATCH("aten::ne.Scalar", argv, argc, 1ull)
 }
@@ -1781,8 +1781,8 @@ static napi_value f_ne_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_ne_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::ne_Tensor::call(a0, a1));
   LT_CATCH("aten::ne.Tensor", argv, argc, 3ull)
 }
@@ -1791,7 +1791,7 @@ static napi_value f_eq_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = arg_scalar(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::eq_Scalar::call(a0, a1));
   LT_CATCH("aten::eq.Scalar", argv, argc, 1ull)
 }
@@ -1799,8 +1799,8 @@ static napi_value f_eq_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_eq_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::eq_Tensor::call(a0, a1));
   LT_CATCH("aten::eq.Tensor", argv, argc, 3ull)
 }
@@ -1809,7 +1809,7 @@ static napi_value f_ge_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = arg_scalar(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::ge_Scalar::call(a0, a1));
   LT_CATCH("aten::ge.Scalar", argv, argc, 1ull)
 }
@@ -1817,8 +1817,8 @@ static napi_value f_ge_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_ge_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::ge_Tensor::call(a0, a1));
   LT_CATCH("aten::ge.Tensor", argv, argc, 3ull)
 }
@@ -1827,7 +1827,7 @@ static napi_value f_le_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = arg_scalar(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::le_Scalar::call(a0, a1));
   LT_CATCH("aten::le.Scalar", argv, argc, 1ull)
 }
@@ -1835,8 +1835,8 @@ static napi_value f_le_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_le_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::le_Tensor::call(a0, a1));
   LT_CATCH("aten::le.Tensor", argv, argc, 3ull)
 }
@@ -1845,7 +1845,7 @@ static napi_value f_gt_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = arg_scalar(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::gt_Scalar::call(a0, a1));
   LT_CATCH("aten::gt.Scalar", argv, argc, 1ull)
 }
@@ -1853,8 +1853,8 @@ static napi_value f_gt_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_gt_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::gt_Tensor::call(a0, a1));
   LT_CATCH("aten::gt.Tensor", argv, argc, 3ull)
 }
@@ -1863,7 +1863,7 @@ static napi_value f_lt_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = arg_scalar(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::lt_Scalar::call(a0, a1));
   LT_CATCH("aten::lt.Scalar", argv, argc, 1ull)
 }
@@ -1871,8 +1871,8 @@ static napi_value f_lt_Scalar(napi_env env, napi_callback_info info) {
 static napi_value f_lt_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::lt_Tensor::call(a0, a1));
   LT_CATCH("aten::lt.Tensor", argv, argc, 3ull)
 }
@@ -1881,8 +1881,8 @@ static napi_value f_index_select(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
   auto a1 = arg_int(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a2 = arg_tensor(env, argv[2]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a2 = arg_tensor_ref(env, argv[2]);
   return make_tensor(env, at::_ops::index_select::call(a0, a1, a2));
   LT_CATCH("aten::index_select", argv, argc, 5ull)
 }
@@ -1892,8 +1892,8 @@ static napi_value f_gather(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_int(env, argv[1]);
   auto a3 = arg_bool(env, argv[3]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a2 = arg_tensor(env, argv[2]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a2 = arg_tensor_ref(env, argv[2]);
   return make_tensor(env, at::_ops::gather::call(a0, a1, a2, a3));
   LT_CATCH("aten::gather", argv, argc, 5ull)
 }
@@ -1903,8 +1903,8 @@ static napi_value f_addcmul_(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a3 = arg_scalar(env, argv[3]);
   at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
-  at::Tensor a2 = arg_tensor(env, argv[2]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
+  const at::Tensor& a2 = arg_tensor_ref(env, argv[2]);
   at::_ops::addcmul_::call(a0, a1, a2, a3);
   return argv[0];
   LT_CATCH("aten::addcmul_", argv, argc, 7ull)
@@ -1915,8 +1915,8 @@ static napi_value f_addcdiv_(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a3 = arg_scalar(env, argv[3]);
   at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
-  at::Tensor a2 = arg_tensor(env, argv[2]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
+  const at::Tensor& a2 = arg_tensor_ref(env, argv[2]);
   at::_ops::addcdiv_::call(a0, a1, a2, a3);
   return argv[0];
   LT_CATCH("aten::addcdiv_", argv, argc, 7ull)
@@ -1928,8 +1928,8 @@ static napi_value f_cross_entropy_loss(napi_env env, napi_callback_info info) {
   auto a3 = arg_int(env, argv[3]);
   auto a4 = c10::SymInt(arg_int(env, argv[4]));
   auto a5 = arg_double(env, argv[5]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   auto a2 = arg_optional_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::cross_entropy_loss::call(a0, a1, a2, a3, a4, a5));
   LT_CATCH("aten::cross_entropy_loss", argv, argc, 7ull)
@@ -1941,7 +1941,7 @@ static napi_value f_multinomial(napi_env env, napi_callback_info info) {
   auto a1 = c10::SymInt(arg_int(env, argv[1]));
   auto a2 = arg_bool(env, argv[2]);
   if (!is_nullish(env, argv[3])) throw ArgumentError("generators cannot be passed yet");
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::multinomial::call(a0, a1, a2, std::nullopt));
   LT_CATCH("aten::multinomial", argv, argc, 1ull)
 }
@@ -1951,7 +1951,7 @@ static napi_value f_sort(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a1 = arg_int(env, argv[1]);
   auto a2 = arg_bool(env, argv[2]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   auto r = at::_ops::sort::call(a0, a1, a2);
   return tuple_to_js(env, {make_tensor(env, std::get<0>(r)), make_tensor(env, std::get<1>(r))});
   LT_CATCH("aten::sort", argv, argc, 1ull)
@@ -1963,7 +1963,7 @@ static napi_value f_sort_stable(napi_env env, napi_callback_info info) {
   std::optional<bool> a1; if (!is_nullish(env, argv[1])) a1 = arg_bool(env, argv[1]);
   auto a2 = arg_int(env, argv[2]);
   auto a3 = arg_bool(env, argv[3]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   auto r = at::_ops::sort_stable::call(a0, a1, a2, a3);
   return tuple_to_js(env, {make_tensor(env, std::get<0>(r)), make_tensor(env, std::get<1>(r))});
   LT_CATCH("aten::sort.stable", argv, argc, 1ull)
@@ -1976,7 +1976,7 @@ static napi_value f_topk(napi_env env, napi_callback_info info) {
   auto a2 = arg_int(env, argv[2]);
   auto a3 = arg_bool(env, argv[3]);
   auto a4 = arg_bool(env, argv[4]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   auto r = at::_ops::topk::call(a0, a1, a2, a3, a4);
   return tuple_to_js(env, {make_tensor(env, std::get<0>(r)), make_tensor(env, std::get<1>(r))});
   LT_CATCH("aten::topk", argv, argc, 1ull)
@@ -1985,8 +1985,8 @@ static napi_value f_topk(napi_env env, napi_callback_info info) {
 static napi_value f_pow_Tensor_Tensor(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::pow_Tensor_Tensor::call(a0, a1));
   LT_CATCH("aten::pow.Tensor_Tensor", argv, argc, 3ull)
 }
@@ -1995,7 +1995,7 @@ static napi_value f_pow_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a0 = arg_scalar(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   return make_tensor(env, at::_ops::pow_Scalar::call(a0, a1));
   LT_CATCH("aten::pow.Scalar", argv, argc, 2ull)
 }
@@ -2004,7 +2004,7 @@ static napi_value f_pow_Tensor_Scalar(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
   auto a1 = arg_scalar(env, argv[1]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
   return make_tensor(env, at::_ops::pow_Tensor_Scalar::call(a0, a1));
   LT_CATCH("aten::pow.Tensor_Scalar", argv, argc, 1ull)
 }
@@ -2014,8 +2014,8 @@ static napi_value f_nll_loss(napi_env env, napi_callback_info info) {
   LT_TRY
   auto a3 = arg_int(env, argv[3]);
   auto a4 = c10::SymInt(arg_int(env, argv[4]));
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
   auto a2 = arg_optional_tensor(env, argv[2]);
   return make_tensor(env, at::_ops::nll_loss::call(a0, a1, a2, a3, a4));
   LT_CATCH("aten::nll_loss", argv, argc, 7ull)
@@ -2028,9 +2028,9 @@ static napi_value f_scaled_dot_product_attention(napi_env env, napi_callback_inf
   auto a5 = arg_bool(env, argv[5]);
   std::optional<double> a6; if (!is_nullish(env, argv[6])) a6 = arg_double(env, argv[6]);
   auto a7 = arg_bool(env, argv[7]);
-  at::Tensor a0 = arg_tensor(env, argv[0]);
-  at::Tensor a1 = arg_tensor(env, argv[1]);
-  at::Tensor a2 = arg_tensor(env, argv[2]);
+  const at::Tensor& a0 = arg_tensor_ref(env, argv[0]);
+  const at::Tensor& a1 = arg_tensor_ref(env, argv[1]);
+  const at::Tensor& a2 = arg_tensor_ref(env, argv[2]);
   auto a3 = arg_optional_tensor(env, argv[3]);
   return make_tensor(env, at::_ops::scaled_dot_product_attention::call(a0, a1, a2, a3, a4, a5, a6, a7));
   LT_CATCH("aten::scaled_dot_product_attention", argv, argc, 15ull)

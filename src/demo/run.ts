@@ -121,6 +121,8 @@ export interface DemoResult {
   size: DemoSize;
   reportPath: string;
   seconds: number;
+  /** CPU seconds (user + system) of the whole demo */
+  cpuSeconds: number;
   tokenizer: { kind: string; source: string; vocabSize: number };
   model: { parameters: number; layers: number; hidden: number; vocab: number };
   data: { train: number; test: number };
@@ -547,6 +549,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     report: path.join(out, 'report'),
   };
   const started = Date.now();
+  const startedCpu = process.cpuUsage();
   writeTextAtomic(
     path.join(out, MARKER),
     JSON.stringify({ size: p.size, seed, device, threads, started: new Date(started).toISOString() }, null, 2) + '\n',
@@ -747,6 +750,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       size: p.size,
       reportPath: report.htmlPath,
       seconds: (Date.now() - started) / 1000,
+      cpuSeconds: ((u) => (u.user + u.system) / 1e6)(process.cpuUsage(startedCpu)),
       tokenizer: { kind: tok.kind, source: tok.source, vocabSize: tok.tokenizer.vocabSize },
       model: { parameters, layers: config.numHiddenLayers, hidden: config.hiddenSize, vocab },
       data: { train: train.length, test: testCount },

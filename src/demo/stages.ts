@@ -16,6 +16,8 @@ export interface StageTiming {
   id: string;
   title: string;
   seconds: number;
+  /** CPU seconds (user + system) of this process during the stage: on a shared machine the wall time says little */
+  cpuSeconds: number;
   skipped?: string;
 }
 
@@ -26,10 +28,16 @@ function formatClock(seconds: number): string {
   return `${String(m).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
 }
 
+/** User + system CPU seconds since `start` (process.cpuUsage counts every thread of the process). */
+function cpuSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1e6;
+}
+
 export class StageTracker {
   private readonly started = Date.now();
   private index = 0;
-  private current: { stage: PlannedStage; started: number } | null = null;
+  private current: { stage: PlannedStage; started: number; cpu: NodeJS.CpuUsage } | null = null;
   /** actual / expected seconds over finished stages */
   private actual = 0;
   private expected = 0;
@@ -78,7 +86,7 @@ export class StageTracker {
     const stage = this.stages[this.index];
     if (!stage || stage.id !== id) throw new Error(`StageTracker: expected stage "${stage?.id ?? '(none left)'}", got "${id}"`);
     this.index++;
-    this.current = { stage, started: Date.now() };
+    this.current = { stage, started: Date.now(), cpu: process.cpuUsage() };
     this.write(
       `\n[${this.index}/${this.total}] ${stage.title} · ${formatClock(this.elapsed())} elapsed, about ${formatClock(this.remaining())} left`,
     );
@@ -90,7 +98,7 @@ export class StageTracker {
     const seconds = (Date.now() - c.started) / 1000;
     this.actual += seconds;
     this.expected += c.stage.expectedSeconds;
-    this.timings.push({ id: c.stage.id, title: c.stage.title, seconds });
+    this.timings.push({ id: c.stage.id, title: c.stage.title, seconds, cpuSeconds: cpuSince(c.cpu) });
     this.current = null;
     this.write(`  done in ${formatClock(seconds)}${note ? `: ${note}` : ''}`);
     return seconds;
@@ -99,12 +107,18 @@ export class StageTracker {
   /** Ends the running stage as skipped, with the reason. */
   skip(reason: string): void {
     const c = this.requireCurrent();
-    this.timings.push({ id: c.stage.id, title: c.stage.title, seconds: (Date.now() - c.started) / 1000, skipped: reason });
+    this.timings.push({
+      id: c.stage.id,
+      title: c.stage.title,
+      seconds: (Date.now() - c.started) / 1000,
+      cpuSeconds: cpuSince(c.cpu),
+      skipped: reason,
+    });
     this.current = null;
     this.write(`  skipped: ${reason}`);
   }
 
-  private requireCurrent(): { stage: PlannedStage; started: number } {
+  private requireCurrent(): { stage: PlannedStage; started: number; cpu: NodeJS.CpuUsage } {
     if (!this.current) throw new Error('StageTracker: no stage is running');
     return this.current;
   }

@@ -16,6 +16,7 @@ import {
 } from './html';
 import { countBarSpec, intervalBarSpec, lineChartSpec, renderSvg, type LinePoint, type Split } from './plots';
 import { type EvalField, type Interval, type MetricField, type RolloutSample, type RunData } from './types';
+import { acrossSeeds } from '../latent/study';
 
 export interface ReportPlot {
   /** File name under plots/. */
@@ -310,6 +311,138 @@ function verdictTable(runs: readonly RunData[]): SafeHtml | '' {
     </p>`;
 }
 
+/** The name of a run without its seed suffix (`full-k2-s1` → `full-k2`): the demo's runs of one configuration share it. */
+const withoutSeed = (name: string) => name.replace(/-s\d+$/, '');
+/** The accuracy a run is judged by: with its spans (start classifier) when it has latents, else without spans. */
+const headlineAccuracy = (run: RunData) => {
+  const a = run.diagnostics?.accuracy;
+  return (latentsOf(run) ?? 0) > 0 ? a?.withLatents : a?.withoutLatents;
+};
+const spreadText = (values: (number | undefined)[], format: (x: number) => string) => {
+  const v = values.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  if (!v.length) return '—';
+  const s = acrossSeeds(v);
+  return v.length > 1 ? `${format(s.mean)} (sd ${format(s.sd)}; ${format(s.min)} to ${format(s.max)})` : format(s.mean);
+};
+const pointsText = (x: number) => `${formatNumber(100 * x, 3)}%`;
+
+/**
+ * The spread between seeds: runs whose names differ only by their seed suffix (`-s0`, `-s1`, …) are one
+ * configuration; per configuration the mean, sample standard deviation and range of helps, used and
+ * accuracy over its seeds, and its verdicts. Empty unless some configuration ran at two seeds or more.
+ */
+function seedSpreadTable(runs: readonly RunData[]): SafeHtml | '' {
+  const groups = new Map<string, RunData[]>();
+  for (const run of runs.filter((r) => r.diagnostics)) {
+    const key = withoutSeed(run.name);
+    groups.set(key, [...(groups.get(key) ?? []), run]);
+  }
+  const rows = [...groups.entries()]
+    .filter(([, rs]) => rs.length > 1)
+    .map(([name, rs]) => {
+      const verdicts = new Map<string, number>();
+      for (const r of rs) {
+        const v = r.diagnostics?.study?.verdict ?? 'reference';
+        verdicts.set(v, (verdicts.get(v) ?? 0) + 1);
+      }
+      return [
+        name,
+        formatNumber(rs.length),
+        [...verdicts.entries()].map(([v, n]) => `${v} ×${n}`).join(', '),
+        spreadText(
+          rs.map((r) => r.diagnostics?.study?.helps?.delta),
+          (x) => formatNumber(x, 3),
+        ),
+        spreadText(
+          rs.map((r) => r.diagnostics?.study?.used?.delta),
+          (x) => formatNumber(x, 3),
+        ),
+        spreadText(rs.map(headlineAccuracy), pointsText),
+      ];
+    });
+  if (!rows.length) return '';
+  return html`<h3>Between seeds</h3>
+    ${htmlTable(['run (all seeds)', 'seeds', 'verdicts', 'helps Δ: mean (sd; min to max)', 'used Δ', 'accuracy'], rows, {
+      numeric: [1, 3, 4, 5],
+    })}
+    <p class="note">
+      Runs named alike but for their seed (phase-1 initialisation and data order). sd is the sample standard deviation over seeds:
+      it measures how much a verdict depends on the seed, which the per-run bootstrap CIs (over test examples) do not. Accuracy is
+      with the start classifier's spans for runs with latents, without spans for k = 0.
+    </p>`;
+}
+
+/** The task of a run: its data directory's name (the demo writes one per task). */
+const taskOf = (run: RunData) => (typeof run.config?.data === 'string' ? run.config.data.split(/[\\/]/).pop()! : '—');
+
+/**
+ * The dose-response: full fine-tuning with plain latents (the k = 0 baseline and every k of the sweep)
+ * per task, one row per k: helps and used with each seed's paired CI, and their mean over seeds.
+ * Pause-as-thought, markers-only and the planted runs are controls, not doses, and are left out.
+ * Empty unless some task has at least two values of k.
+ */
+function doseResponseTable(runs: readonly RunData[]): SafeHtml | '' {
+  const doses = runs.filter(
+    (r) =>
+      r.diagnostics &&
+      r.config?.mode === 'full' &&
+      latentsOf(r) !== undefined &&
+      (r.config.latentInput === undefined || r.config.latentInput === 'affine') &&
+      r.config.markersAtZero !== true,
+  );
+  const byTask = new Map<string, Map<number, RunData[]>>();
+  for (const r of doses) {
+    const ks = byTask.get(taskOf(r)) ?? new Map<number, RunData[]>();
+    ks.set(latentsOf(r)!, [...(ks.get(latentsOf(r)!) ?? []), r]);
+    byTask.set(taskOf(r), ks);
+  }
+  const rows: HtmlValue[][] = [];
+  for (const [task, ks] of byTask) {
+    if (ks.size < 2) continue;
+    for (const [k, rs] of [...ks.entries()].sort((a, b) => a[0] - b[0])) {
+      const perSeed = (pick: (r: RunData) => Interval | undefined) => {
+        const e = rs.map(pick).filter((x): x is Interval => x !== undefined);
+        if (!e.length) return k === 0 ? 'reference' : '—';
+        const mean = e.reduce((a, x) => a + x.delta, 0) / e.length;
+        const each = e.map(intervalText).join('; ');
+        return e.length > 1 ? `${formatNumber(mean, 3)} (${each})` : each;
+      };
+      rows.push([
+        task,
+        formatNumber(k),
+        formatNumber(rs.length),
+        perSeed((r) => r.diagnostics?.study?.helps),
+        perSeed((r) => r.diagnostics?.study?.used),
+        spreadText(
+          rs.map((r) => finalEval(r, 'test', 'resultLoss')),
+          (x) => formatNumber(x, 3),
+        ),
+        spreadText(rs.map(headlineAccuracy), pointsText),
+      ]);
+    }
+  }
+  if (!rows.length) return '';
+  return html`<h3>Dose-response: full fine-tuning by k</h3>
+    ${htmlTable(
+      [
+        'task',
+        'k',
+        'runs',
+        'helps Δ: mean (each run [95% CI])',
+        'used Δ: mean (each run [95% CI])',
+        'test result-token loss',
+        'accuracy',
+      ],
+      rows,
+      { numeric: [1, 2, 3, 4, 5, 6] },
+    )}
+    <p class="note">
+      One row per number of latents k, over the seeds that ran it; k = 0 is the no-span reference of the others. Each bracket is
+      one run's 95% paired bootstrap CI over test examples (Δ &gt; 0 favours the latents); the number before them is their mean. A
+      dose-response would show helps and used growing with k.
+    </p>`;
+}
+
 function overviewSection(runs: readonly RunData[]): Section {
   const baseline = runs.length > 1 ? runs.find(isBaseline) : undefined;
   const baselineTest = baseline ? finalEval(baseline, 'test') : undefined;
@@ -363,7 +496,7 @@ function overviewSection(runs: readonly RunData[]): Section {
   return {
     id: 'overview',
     title: 'Overview',
-    body: html`${verdictTable(runs)}${htmlTable(headers, rows, { numeric })}${notes}${dirs}`,
+    body: html`${verdictTable(runs)}${doseResponseTable(runs)}${seedSpreadTable(runs)}${htmlTable(headers, rows, { numeric })}${notes}${dirs}`,
   };
 }
 

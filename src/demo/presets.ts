@@ -130,17 +130,13 @@ export const DEMO_PRESETS: Readonly<Record<DemoSize, DemoPreset>> = {
     study: { seeds: [0], sweep: [], markers: false, pause: true, planted: true, twoTrunk: true, chained: null },
     expectedSeconds: { data: 1, model: 2, pretrain: 55, export: 3, latent: 25, baseline: 12, eval: 8, rl: 11, report: 3 },
   },
-  // The default demo: the whole study (3 seeds × 12 runs + 2 phase-0 runs) in about an hour of one
-  // core. Measured CPU costs (2026-12-02, one thread, batch 16): a training step of the 4 × 128 model
-  // takes several times one of the 2 × 64 model (≈ 0.1 s), and every run pays for its steps, so the
-  // model stays at the quick size: model size buys no statistical power, and at 4 × 128 the 36 runs
-  // alone would need hours. What the verdicts' power rests on is kept: n = 200 test examples for the
-  // paired losses and 200 questions for accuracy in every run, 3 seeds, and twice the quick demo's
-  // phase-1 steps (300) so the runs are further past the cost of inserting spans. Cut: the ablated
-  // generation (oracle spans fed shuffled or constant latents), two of the five generations per
-  // question; the shuffled, mean and constant ablations on the same 200 examples' losses measure
-  // content use with continuous paired differences, far more power than the same ablation as
-  // right/wrong answers.
+  // The default demo: the whole study (3 seeds × 12 runs + 2 phase-0 runs) in well under an hour of
+  // one core. Measured (2026-12-02, one thread, batch 16): a training step of the 4 × 128 model took
+  // about 0.8 s (wall, on a contended core), one of the 2 × 64 model 0.06 s of CPU, and every one of the
+  // 36 runs pays for its steps and its 200 × 5 generated answers, so the model stays at the quick size:
+  // model size buys no statistical power, and at 4 × 128 the runs alone would need hours. Everything the
+  // verdicts' power rests on is kept: n = 200 test examples for the paired losses and 200 questions for
+  // accuracy (with ablated generation) in every run, 3 seeds, 400 phase-1 steps.
   full: {
     size: 'full',
     task: 'basic',
@@ -150,8 +146,8 @@ export const DEMO_PRESETS: Readonly<Record<DemoSize, DemoPreset>> = {
     pretrain: { steps: 1000, batchSize: 16, lr: 3e-3, minLr: 3e-4, warmupSteps: 30, evalEvery: 200, evalExamples: 64 },
     pretrainCheckExamples: 100,
     latents: 2,
-    latent: { steps: 300, batchSize: 16, lr: 1e-3, minLr: 1e-4, warmupSteps: 15, evalEvery: 100, evalExamples: 64 },
-    evaluation: { examples: 200, generate: 200, inspect: 20, maxNewTokens: 80, constantSteps: 30, ablateGeneration: false },
+    latent: { steps: 400, batchSize: 16, lr: 1e-3, minLr: 1e-4, warmupSteps: 20, evalEvery: 100, evalExamples: 64 },
+    evaluation: { examples: 200, generate: 200, inspect: 20, maxNewTokens: 80, constantSteps: 50, ablateGeneration: true },
     rl: { steps: 20, prompts: 8, groupSize: 4, lr: 1e-4, maxNewTokens: 80 },
     study: {
       seeds: [0, 1, 2],
@@ -162,6 +158,6 @@ export const DEMO_PRESETS: Readonly<Record<DemoSize, DemoPreset>> = {
       twoTrunk: true,
       chained: { train: 8000, test: 500, task: 'chained' },
     },
-    expectedSeconds: { data: 2, model: 6, pretrain: 110, export: 10, latent: 35, baseline: 34, eval: 40, rl: 100, report: 10 },
+    expectedSeconds: { data: 2, model: 9, pretrain: 65, export: 8, latent: 30, baseline: 28, eval: 45, rl: 60, report: 10 },
   },
 };

@@ -102,8 +102,15 @@ describe('StageTracker', () => {
     t.begin('b');
     t.skip('not today');
     t.begin('c');
+    // CPU spent in the stage is counted in its timing (process.cpuUsage), beside its wall seconds
+    const cpuStart = process.cpuUsage();
+    let x = 0;
+    while (process.cpuUsage(cpuStart).user < 20_000) x += Math.sqrt(x + 1);
+    expect(x).toBeGreaterThan(0);
     t.end();
     expect(() => t.end()).toThrow(/no stage is running/);
+    expect(t.timings[2].cpuSeconds).toBeGreaterThanOrEqual(0.02);
+    for (const timing of t.timings) expect(Number.isFinite(timing.cpuSeconds) && timing.cpuSeconds >= 0).toBe(true);
     expect(lines.filter((l) => /^\n\[\d\/3\] /.test(l)).map((l) => l.trim().slice(0, 5))).toEqual(['[1/3]', '[2/3]', '[3/3]']);
     expect(lines.some((l) => l.includes('skipped: not today'))).toBe(true);
     expect(t.timings.map((x) => [x.id, x.skipped ?? null])).toEqual([

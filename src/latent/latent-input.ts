@@ -225,9 +225,8 @@ class ExcludedIds {
   }
 }
 
-/** soft: the expected token embedding under the model's next-token distribution at temperature T. */
-export class SoftInput extends LatentInput {
-  readonly kind = 'soft';
+/** The forms that read the hidden state as a token distribution p at temperature T (soft, gated). */
+abstract class TokenDistributionInput extends LatentInput {
   identity: Identity;
   readonly temperature: number;
   private readonly exclude: ExcludedIds;
@@ -237,19 +236,28 @@ export class SoftInput extends LatentInput {
     this.identity = new Identity(init.hidden, init.dtype, init.device);
     this.exclude = new ExcludedIds(init.excludeIds ?? []);
   }
-  step(a: LatentStepArgs, stop: StopHead): LatentStepOutput {
-    return torch.scope(() => {
-      const { embed: n, stopLogit } = normalized(a, stop, this.identity);
-      const { p } = tokenDistribution(a.tokens, n, this.temperature, this.exclude.on(n.device));
-      return { embed: expectedEmbedding(a.tokens, p, a.pre.dtype), stopLogit };
-    });
+  /** n = RMSNorm(pre), the stop logit, and the token distribution at n. */
+  protected distribution(a: LatentStepArgs, stop: StopHead): { n: Tensor; stopLogit: Tensor; logits: Tensor; p: Tensor } {
+    const { embed: n, stopLogit } = normalized(a, stop, this.identity);
+    return { n, stopLogit, ...tokenDistribution(a.tokens, n, this.temperature, this.exclude.on(n.device)) };
   }
   spec(): LatentInputSpec {
-    return { kind: 'soft', temperature: this.temperature };
+    return { kind: this.kind, temperature: this.temperature };
   }
   override dispose(): void {
     super.dispose();
     this.exclude.dispose();
+  }
+}
+
+/** soft: the expected token embedding under the model's next-token distribution at temperature T. */
+export class SoftInput extends TokenDistributionInput {
+  readonly kind = 'soft';
+  step(a: LatentStepArgs, stop: StopHead): LatentStepOutput {
+    return torch.scope(() => {
+      const { p, stopLogit } = this.distribution(a, stop);
+      return { embed: expectedEmbedding(a.tokens, p, a.pre.dtype), stopLogit };
+    });
   }
 }
 
@@ -263,20 +271,15 @@ export class SoftInput extends LatentInput {
  * Λ starts where a ≈ 0.9–0.999 (mostly the token embedding, as HRPO starts), and training moves it.
  * The argmax itself carries no gradient; everything else does.
  */
-export class GatedInput extends LatentInput {
+export class GatedInput extends TokenDistributionInput {
   readonly kind = 'gated';
   static readonly C = 8;
-  identity: Identity;
   gateR: Linear;
   gateI: Linear;
   lambda: Parameter;
-  readonly temperature: number;
-  private readonly exclude: ExcludedIds;
   constructor(init: LatentInputInit, spec: LatentInputSpec) {
-    super();
-    this.temperature = checkTemperature(spec.temperature ?? 1);
+    super(init, spec);
     const o = { dtype: init.dtype, device: init.device };
-    this.identity = new Identity(init.hidden, init.dtype, init.device);
     this.gateR = new Linear(init.hidden, init.hidden, o);
     this.gateI = new Linear(init.hidden, init.hidden, o);
     // a = exp(−c · softplus(Λ) · r) with r ≈ 1/2 at the start: softplus(Λ) ∈ [−ln 0.999, −ln 0.9] · 2/c
@@ -289,12 +292,10 @@ export class GatedInput extends LatentInput {
         .add(lo);
       return new Parameter(s.expm1().log()); // softplus⁻¹(s)
     });
-    this.exclude = new ExcludedIds(init.excludeIds ?? []);
   }
   step(a: LatentStepArgs, stop: StopHead): LatentStepOutput {
     return torch.scope(() => {
-      const { embed: n, stopLogit } = normalized(a, stop, this.identity);
-      const { logits, p } = tokenDistribution(a.tokens, n, this.temperature, this.exclude.on(n.device));
+      const { logits, p, stopLogit } = this.distribution(a, stop);
       const dtype = this.lambda.dtype;
       const token = a.tokens.embedWeight.indexSelect(0, logits.argmax(-1)).to(dtype); // ê [B, D]
       const projected = expectedEmbedding(a.tokens, p, dtype); // ĥ [B, D]
@@ -304,13 +305,6 @@ export class GatedInput extends LatentInput {
       const mix = gate.mul(token).add(gate.square().neg().add(1).sqrt().mul(i).mul(projected));
       return { embed: mix.dtype === a.pre.dtype ? mix : mix.to(a.pre.dtype), stopLogit };
     });
-  }
-  spec(): LatentInputSpec {
-    return { kind: 'gated', temperature: this.temperature };
-  }
-  override dispose(): void {
-    super.dispose();
-    this.exclude.dispose();
   }
 }
 

@@ -1,7 +1,9 @@
 // The files of a run directory, defined once: what a line of metrics.jsonl and evals.jsonl holds
 // and what config.json must say, with the checks a reader applies. The trainers (train/sft,
 // rl/trainer) write records of these types; the report (report/run) reads them with these lists,
-// so a field a trainer writes is a field the report knows. No runtime imports: any layer may use it.
+// so a field a trainer writes is a field the report knows. No runtime imports (types only): any layer may use it.
+
+import type { LossEvaluation } from '../latent/evaluate';
 
 export const RUN_CONFIG_FILE = 'config.json';
 export const METRICS_FILE = 'metrics.jsonl';
@@ -99,17 +101,14 @@ void metricFieldsComplete;
 export const EVAL_SPLITS = ['validation', 'test'] as const;
 export type EvalSplit = (typeof EVAL_SPLITS)[number];
 
-/** A phase-1 periodic evaluation of a split (train/sft during training; `latent eval` adds accuracy). */
-export interface SftEvalMetrics {
-  loss: number;
-  nextStepLoss: number;
-  resultLoss: number;
-  /** the step that follows each span */
-  stepLoss: number;
-  startLoss: number;
-  stopLoss: number;
-  latentNorm: number;
-  tokenNorm: number;
+/**
+ * A phase-1 periodic evaluation of a split (train/sft during training; `latent eval` adds accuracy): the losses and
+ * norms of the split's {@link LossEvaluation}, and its classifiers' scores as plain numbers.
+ */
+export interface SftEvalMetrics extends Pick<
+  LossEvaluation,
+  'loss' | 'nextStepLoss' | 'resultLoss' | 'stepLoss' | 'startLoss' | 'stopLoss' | 'latentNorm' | 'tokenNorm'
+> {
   startPrecision: number;
   startRecall: number;
   startF1: number;

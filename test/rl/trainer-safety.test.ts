@@ -5,11 +5,9 @@ import '../helpers/one-thread';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import yargs from 'yargs';
-import { listStepCheckpoints } from '../../src/train/checkpoint';
 import { command as trainCommand } from '../../src/cli/commands/train';
 import { haveQwenTokenizer, makeRlFixture, QWEN_TOKENIZER_DIR, type RlFixture } from './fixture';
-import { interruptOnceListening } from '../helpers/interrupt';
+import { expectCtrlCSavesAndExits130, flagArgs, quietCli } from '../helpers/train-cli';
 
 if (!haveQwenTokenizer) console.log(`skipping RL safety tests: no Qwen tokenizer at ${QWEN_TOKENIZER_DIR}`);
 const maybe = haveQwenTokenizer ? describe : describe.skip;
@@ -23,16 +21,7 @@ maybe('train rl keeps what it did not create', () => {
   });
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  const cli = async (args: string[]) => {
-    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
-    const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
-      await yargs(args).command(trainCommand).strict().fail(false).parseAsync();
-    } finally {
-      log.mockRestore();
-      err.mockRestore();
-    }
-  };
+  const cli = quietCli(trainCommand);
   const small: Record<string, string> = {
     steps: '2',
     group: '2',
@@ -45,17 +34,7 @@ maybe('train rl keeps what it did not create', () => {
     'save-every': '1',
   };
   const train = (out: string, over: Record<string, string> = {}) =>
-    cli([
-      'train',
-      'rl',
-      '--from',
-      fx.phase1.full,
-      '--data',
-      fx.data,
-      '--out',
-      out,
-      ...Object.entries({ ...small, ...over }).flatMap(([k, v]) => [`--${k}`, v]),
-    ]);
+    cli(['train', 'rl', '--from', fx.phase1.full, '--data', fx.data, '--out', out, ...flagArgs(small, over)]);
 
   test('a directory with other files, or the phase-1 run itself, is refused and left as it was', async () => {
     const user = path.join(root, 'user');
@@ -90,19 +69,6 @@ maybe('train rl keeps what it did not create', () => {
 
   test('Ctrl-C saves a checkpoint and the command exits 130', async () => {
     const out = path.join(root, 'interrupted');
-    const stopWatching = interruptOnceListening();
-    try {
-      await train(out, { steps: '50', 'save-every': '100' });
-    } finally {
-      stopWatching();
-    }
-    try {
-      expect(process.exitCode).toBe(130);
-    } finally {
-      process.exitCode = 0;
-    }
-    const steps = listStepCheckpoints(path.join(out, 'checkpoints')).map((c) => c.step);
-    expect(steps).toHaveLength(1);
-    expect(steps[0]).toBeLessThan(50);
+    await expectCtrlCSavesAndExits130(() => train(out, { steps: '50', 'save-every': '100' }), out);
   });
 });

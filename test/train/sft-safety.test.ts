@@ -8,11 +8,10 @@ import * as path from 'path';
 import yargs from 'yargs';
 import { loadQwen2 } from '../../src/models/qwen2/loading';
 import { RunDir } from '../../src/train/run-dir';
-import { listStepCheckpoints } from '../../src/train/checkpoint';
 import { command as trainCommand } from '../../src/cli/commands/train';
 import { command as evalCommand } from '../../src/cli/commands/eval';
 import { haveQwenTokenizer, qwenDir, sftFixture } from '../helpers/sft-fixture';
-import { interruptOnceListening } from '../helpers/interrupt';
+import { expectCtrlCSavesAndExits130, flagArgs, quietCli } from '../helpers/train-cli';
 
 if (!haveQwenTokenizer) console.log(`skipping SFT safety tests: no Qwen tokenizer at ${qwenDir}`);
 const maybe = haveQwenTokenizer ? describe : describe.skip;
@@ -48,29 +47,10 @@ maybe('train sft keeps what it did not create', () => {
     steps: '2',
     'save-every': '1',
   };
-  const cli = async (args: string[]) => {
-    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
-    const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
-      await yargs(args).command(trainCommand).command(evalCommand).strict().fail(false).parseAsync();
-    } finally {
-      log.mockRestore();
-      err.mockRestore();
-    }
-  };
-  /** train sft with the small defaults, overridden by `over` (yargs makes a repeated option an array) */
+  const cli = quietCli(trainCommand, evalCommand);
+  /** train sft with the small defaults, overridden by `over` */
   const train = (out: string, over: Record<string, string> = {}) =>
-    cli([
-      'train',
-      'sft',
-      '--model',
-      fx.model,
-      '--data',
-      fx.data,
-      '--out',
-      out,
-      ...Object.entries({ ...small, ...over }).flatMap(([k, v]) => [`--${k}`, v]),
-    ]);
+    cli(['train', 'sft', '--model', fx.model, '--data', fx.data, '--out', out, ...flagArgs(small, over)]);
 
   test('--out equal to the model directory is refused and the model still loads', async () => {
     const before = snapshot(fx.model);
@@ -118,20 +98,7 @@ maybe('train sft keeps what it did not create', () => {
 
   test('Ctrl-C saves a checkpoint and the command exits 130', async () => {
     const out = path.join(root, 'interrupted');
-    const stopWatching = interruptOnceListening();
-    try {
-      await train(out, { steps: '50', 'save-every': '100' });
-    } finally {
-      stopWatching();
-    }
-    try {
-      expect(process.exitCode).toBe(130);
-    } finally {
-      process.exitCode = 0;
-    }
-    const steps = listStepCheckpoints(path.join(out, 'checkpoints')).map((c) => c.step);
-    expect(steps.length).toBe(1);
-    expect(steps[0]).toBeLessThan(50);
+    await expectCtrlCSavesAndExits130(() => train(out, { steps: '50', 'save-every': '100' }), out);
   });
 
   test('--resume skips a damaged newest checkpoint with a warning and resumes from the newest good one', async () => {

@@ -59,7 +59,20 @@ export {
 } from './model';
 export { qwen2Backbone, LatentDecoder } from './qwen2-trunks';
 export {
+  decodeLatent,
+  decodeModules,
+  LATENT_ID,
+  type DecodeModules,
+  type DecodePolicy,
+  type DecodeOptions,
+  type DecodeAction,
+  type DecodedRow,
+  type DecodedSpan,
+} from './decode';
+export { CacheSlots } from './cache-slots';
+export {
   generateWithLatents,
+  generateBatch,
   BREAKPOINT_PATTERN,
   type LatentGenerateOptions,
   type GeneratedSpan,

@@ -52,6 +52,11 @@ export interface LatentStepArgs {
    * content from the data (e.g. the result) read it.
    */
   spans?: readonly (LatentSpan | undefined)[];
+  /**
+   * [B] int64: the token each row's gated latent mixes in, where the decoding policy drew it (sampling,
+   * as HRPO does, and the re-scoring of such rollouts); default the argmax of the form's distribution.
+   */
+  tokenIds?: Tensor;
 }
 
 /** The end classifier's parameters (owned by LatentHeads; every form computes its logit). */
@@ -269,7 +274,8 @@ export class SoftInput extends TokenDistributionInput {
  *   embed = a ⊙ ê + √(1 − a²) ⊙ (i ⊙ ĥ)
  *
  * Λ starts where a ≈ 0.9–0.999 (mostly the token embedding, as HRPO starts), and training moves it.
- * The argmax itself carries no gradient; everything else does.
+ * ê is the argmax token's embedding, or, when the decoding policy samples, the token it drew at that
+ * position (`tokenIds`). The token choice itself carries no gradient; everything else does.
  */
 export class GatedInput extends TokenDistributionInput {
   readonly kind = 'gated';
@@ -297,7 +303,8 @@ export class GatedInput extends TokenDistributionInput {
     return torch.scope(() => {
       const { logits, p, stopLogit } = this.distribution(a, stop);
       const dtype = this.lambda.dtype;
-      const token = a.tokens.embedWeight.indexSelect(0, logits.argmax(-1)).to(dtype); // ê [B, D]
+      const ids = a.tokenIds ? a.tokenIds.to(logits.device).reshape([-1]) : logits.argmax(-1);
+      const token = a.tokens.embedWeight.indexSelect(0, ids).to(dtype); // ê [B, D]
       const projected = expectedEmbedding(a.tokens, p, dtype); // ĥ [B, D]
       const r = this.gateR.forward(token).sigmoid();
       const i = this.gateI.forward(projected).sigmoid();

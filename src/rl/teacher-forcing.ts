@@ -20,7 +20,7 @@
 import * as torch from '../torch';
 import type { Tensor } from '../torch';
 import { CoupledCaches } from '../latent/coupling';
-import { CacheSlots, runLatentPass, runPass } from './cache-slots';
+import { CacheSlots, runLatentPass, runPass } from '../latent/cache-slots';
 import {
   LATENT_ID,
   atLeastFloat32,
@@ -156,6 +156,23 @@ function score(m: PolicyModules, rollouts: readonly Rollout[], o: ScoreOptions, 
       gathered.push(pre.reshape([B * width, pre.size(2)]).indexSelect(0, torch.tensor(rowsIdx, { dtype: 'int64' }).to(device)));
   };
 
+  // the gated form under sampling: each latent mixed in the token drawn at its position, fed again here
+  const latentTokensAt = rollouts.map((r) => {
+    const at = new Map<number, number>();
+    if (!r.latentTokens) return at;
+    let k = 0;
+    r.ids.forEach((id, i) => {
+      if (id === LATENT_ID) at.set(r.prompt.length + i, r.latentTokens![k++]);
+    });
+    return at;
+  });
+  const anyDrawn = rollouts.some((r) => r.latentTokens?.length);
+  const drawnTokens = (here: (Run | undefined)[], j: number): Tensor | undefined => {
+    if (!anyDrawn) return undefined;
+    const ids = here.map((run, b) => (run && run.start + j < run.end ? (latentTokensAt[b].get(run.start + j) ?? 0) : 0));
+    return torch.tensor(ids, { dtype: 'int64' }).to(device);
+  };
+
   let lastPre: Tensor | null = null; // recurrent mode: each row's pre-norm hidden state at its last fed position
   const waves = Math.max(...runs.map((r) => r.length));
   for (let w = 0; w < waves; w++) {
@@ -203,7 +220,7 @@ function score(m: PolicyModules, rollouts: readonly Rollout[], o: ScoreOptions, 
       for (let j = 0; j < count; j++) {
         const valid = here.map((run) => !!run && run.start + j < run.end);
         const qPos = here.map((run, b) => [valid[b] ? run.start + j : 0]);
-        const { embed } = latentStepAt(m, lastPre!, j);
+        const { embed } = latentStepAt(m, lastPre!, j, drawnTokens(here, j));
         const x = (o.detachLatents ? embed.detach() : embed).unsqueeze(1);
         const pre = runLatentPass(
           m,
@@ -246,7 +263,8 @@ function score(m: PolicyModules, rollouts: readonly Rollout[], o: ScoreOptions, 
   let entropySum = 0;
   let entropyCount = 0;
   const select = (rows: number[]) => pre.indexSelect(0, torch.tensor(rows, { dtype: 'int64' }).to(device));
-  const tokenRows = byKind('token');
+  // language tokens, and the tokens the gated form's sampled latents mixed in: both drawn from the token distribution
+  const tokenRows = [...byKind('token'), ...byKind('latent-token')];
   if (tokenRows.length) {
     const lp = tokenLogProbs(m, select(tokenRows), o.temperature);
     const chosen = torch

@@ -1,7 +1,7 @@
 import * as torch from '../../src/torch';
 import { attentionMask } from '../../src/models/attention-mask';
 import { buildAttentionMask } from '../../src/models/qwen2/modeling';
-import { CacheSlots } from '../../src/rl/cache-slots';
+import { CacheSlots } from '../../src/latent/cache-slots';
 import { SeededRandom } from '../helpers/random';
 
 /** The rule written out element by element: the reference the tensor version is checked against. */

@@ -1,9 +1,6 @@
 import '../helpers/one-thread';
 import * as torch from '../../src/torch';
-import { Qwen2ForCausalLM } from '../../src/models/qwen2/modeling';
-import { makeQwen2Config } from '../../src/models/qwen2/config';
-import { LatentHeads } from '../../src/latent/heads';
-import { LatentDecoder, qwen2Backbone } from '../../src/latent/qwen2-trunks';
+import { BOT, EOS, EOT, tinyLatentPolicy as setup } from '../helpers/tiny-latent-policy';
 import {
   LATENT_ID,
   disposeRollouts,
@@ -13,48 +10,6 @@ import {
   type RolloutOptions,
 } from '../../src/rl/policy';
 import { scoreRollouts, type LatentGrad } from '../../src/rl/teacher-forcing';
-
-const VOCAB = 24;
-const BOT = 22;
-const EOT = 23;
-const EOS = 0;
-const D = 16;
-
-/** A tiny float64 policy whose classifiers open spans and stop them about half the time. */
-function setup(twoTrunk: boolean, dtype: torch.DType = 'float64') {
-  torch.manualSeed(11);
-  const config = makeQwen2Config({
-    vocabSize: VOCAB,
-    hiddenSize: D,
-    intermediateSize: 32,
-    numHiddenLayers: 2,
-    numAttentionHeads: 4,
-    numKeyValueHeads: 2,
-  });
-  const model = new Qwen2ForCausalLM(config, { dtype });
-  torch.noGrad(() => model.parameters().forEach((p) => torch.scope(() => p.copy_(torch.randnLike(p).mul(0.3)))));
-  const heads = torch.scope(() => new LatentHeads({ hidden: D, markerInit: torch.randn([2, D], { dtype }), scale: 1.3, dtype }));
-  torch.noGrad(() =>
-    torch.scope(() => {
-      heads.gain.copy_(torch.randnLike(heads.gain).mul(0.2).add(1));
-      heads.bias.copy_(torch.randnLike(heads.bias).mul(0.2));
-      heads.startWeight.copy_(torch.randnLike(heads.startWeight).mul(0.3));
-      heads.startBias.fill_(-0.3);
-      heads.stopWeight.copy_(torch.randnLike(heads.stopWeight).mul(0.3));
-      heads.stopBias.fill_(-0.5);
-    }),
-  );
-  const backbone = qwen2Backbone(model);
-  let decoder: LatentDecoder | null = null;
-  if (twoTrunk) {
-    decoder = LatentDecoder.copyOf(model);
-    torch.noGrad(() => decoder!.parameters().forEach((p) => torch.scope(() => p.add_(torch.randnLike(p).mul(0.1)))));
-  }
-  const m: PolicyModules = { backbone, latentTrunk: decoder ?? backbone, heads, botId: BOT, eotId: EOT, startLogitOffset: 0.2 };
-  const params = [...model.parameters(), ...heads.parameters(), ...(decoder?.parameters() ?? [])];
-  const dispose = () => (model.dispose(), heads.dispose(), decoder?.dispose());
-  return { m, model, heads, decoder, params, dispose };
-}
 
 const PROMPTS = [[3, 4, 5], [7, 1, 2, 9, 9, 4, 6], [12], [5, 5, 8, 13, 2]];
 const OPTIONS: RolloutOptions = { maxNewTokens: 10, maxLatents: 3, temperature: 0.9, topP: 1, eosIds: [EOS] };

@@ -10,8 +10,8 @@ import * as torch from '../torch';
 import type { Tensor } from '../torch';
 import { attentionMask } from '../models/attention-mask';
 import type { KVCache } from '../models/qwen2/cache';
-import type { Trunk } from '../latent/forward';
-import type { CoupledCaches } from '../latent/coupling';
+import type { Trunk } from './forward';
+import type { CoupledCaches } from './coupling';
 
 export class CacheSlots {
   private readonly positions: number[][];

@@ -1,0 +1,78 @@
+// A tiny random latent policy (float64 by default) whose classifiers open spans and stop them about
+// half the time: the fixture of the decoding loop's and the rollouts' tests.
+import * as torch from '../../src/torch';
+import { Qwen2ForCausalLM } from '../../src/models/qwen2/modeling';
+import { makeQwen2Config } from '../../src/models/qwen2/config';
+import { LatentHeads } from '../../src/latent/heads';
+import type { LatentInputKind } from '../../src/latent/latent-input';
+import { LatentDecoder, qwen2Backbone } from '../../src/latent/qwen2-trunks';
+import type { Coupling } from '../../src/latent/coupling';
+import type { PolicyModules } from '../../src/rl/policy';
+
+export const VOCAB = 24;
+export const BOT = 22;
+export const EOT = 23;
+export const EOS = 0;
+export const D = 16;
+
+export interface TinyPolicyOptions {
+  input?: LatentInputKind;
+  coupling?: Coupling;
+}
+
+/** A tiny policy; two-trunk: a perturbed copy of the decoder runs latent positions. */
+export function tinyLatentPolicy(twoTrunk: boolean, dtype: torch.DType = 'float64', o: TinyPolicyOptions = {}) {
+  torch.manualSeed(11);
+  const config = makeQwen2Config({
+    vocabSize: VOCAB,
+    hiddenSize: D,
+    intermediateSize: 32,
+    numHiddenLayers: 2,
+    numAttentionHeads: 4,
+    numKeyValueHeads: 2,
+  });
+  const model = new Qwen2ForCausalLM(config, { dtype });
+  torch.noGrad(() => model.parameters().forEach((p) => torch.scope(() => p.copy_(torch.randnLike(p).mul(0.3)))));
+  const input = o.input ?? 'affine';
+  const heads = torch.scope(
+    () =>
+      new LatentHeads({
+        hidden: D,
+        markerInit: torch.randn([2, D], { dtype }),
+        scale: 1.3,
+        dtype,
+        input,
+        excludeIds: input === 'gated' || input === 'soft' ? [BOT, EOT] : undefined,
+      }),
+  );
+  torch.noGrad(() =>
+    torch.scope(() => {
+      if (input === 'affine') {
+        heads.gain.copy_(torch.randnLike(heads.gain).mul(0.2).add(1));
+        heads.bias.copy_(torch.randnLike(heads.bias).mul(0.2));
+      }
+      heads.startWeight.copy_(torch.randnLike(heads.startWeight).mul(0.3));
+      heads.startBias.fill_(-0.3);
+      heads.stopWeight.copy_(torch.randnLike(heads.stopWeight).mul(0.3));
+      heads.stopBias.fill_(-0.5);
+    }),
+  );
+  const backbone = qwen2Backbone(model);
+  let decoder: LatentDecoder | null = null;
+  if (twoTrunk) {
+    decoder = LatentDecoder.copyOf(model);
+    torch.noGrad(() => decoder!.parameters().forEach((p) => torch.scope(() => p.add_(torch.randnLike(p).mul(0.1)))));
+  }
+  const m: PolicyModules = {
+    backbone,
+    latentTrunk: decoder ?? backbone,
+    heads,
+    botId: BOT,
+    eotId: EOT,
+    startLogitOffset: 0.2,
+    ...(o.coupling ? { coupling: o.coupling } : {}),
+  };
+  const params = [...model.parameters(), ...heads.parameters(), ...(decoder?.parameters() ?? [])];
+  const dispose = () => (model.dispose(), heads.dispose(), decoder?.dispose());
+  return { m, model, heads, decoder, params, dispose };
+}

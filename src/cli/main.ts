@@ -4,6 +4,7 @@
 // run, so `latent --help` stays fast.
 import yargs from 'yargs';
 import type { CommandModule } from 'yargs';
+import { command as compare } from './commands/compare';
 import { command as demo } from './commands/demo';
 import { command as evaluate } from './commands/eval';
 import { command as exportRun } from './commands/export';
@@ -19,6 +20,7 @@ import { command as version } from './commands/version';
 /** The top-level commands, in the order `latent --help` lists them. */
 export function loadCommands(): CommandModule[] {
   return [
+    compare,
     demo,
     evaluate,
     exportRun,

@@ -38,3 +38,4 @@ export {
   type RunData,
 } from './types';
 export { escapeHtml, html, SafeHtml, type HtmlValue } from './html';
+export { writeComparisonReport, buildComparisonPage, comparisonTable, type ComparisonReport } from './compare';

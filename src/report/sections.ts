@@ -917,7 +917,7 @@ function dataNotesSection(runs: readonly RunData[], plots: readonly ReportPlot[]
 // ---------------------------------------------------------------------------------------------
 // Page
 
-const STYLE = `
+export const REPORT_STYLE = `
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; margin: 0 auto; padding: 1.5em 2em 4em; max-width: 1400px; }
 h1 { font-size: 1.6em; margin-bottom: .2em; }
 h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 2em; }
@@ -977,7 +977,7 @@ export async function buildReport(runs: readonly RunData[], options: { title: st
         <meta name="generator" content="latent-tokens report" />
         <title>${options.title}</title>
         <style>
-          ${trustedHtml(STYLE)}
+          ${trustedHtml(REPORT_STYLE)}
         </style>
       </head>
       <body>

@@ -41,3 +41,24 @@ export {
 export { RunDir, StopSignal } from './run-dir';
 export { ProgressBar, formatStats, type ProgressOptions } from './progress';
 export { exportSftRun, writeHfModel, checkExportDir, type HfExportOptions, type HfExportResult } from './export';
+export {
+  runComparison,
+  parseVariant,
+  parseVariants,
+  variantFromObject,
+  planVariants,
+  variantConfig,
+  variantName,
+  readComparison,
+  formatComparison,
+  CompareError,
+  COMPARE_FILE,
+  REFERENCE_NAME,
+  type CompareVariant,
+  type CompareRole,
+  type CompareBudget,
+  type CompareEvalOptions,
+  type CompareRow,
+  type CompareResult,
+  type CompareOptions,
+} from './compare';

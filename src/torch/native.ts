@@ -2,6 +2,7 @@
 // Everything here deals in tensor handles (small integers); src/torch/tensor.ts wraps them.
 import * as fs from 'fs';
 import * as path from 'path';
+import type { VersionInfo } from './runtime';
 
 export interface NativeAddon {
   setErrorFactory(fn: (kind: string, message: string) => Error): void;
@@ -63,17 +64,7 @@ export interface NativeAddon {
   manualSeed(seed: number): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
-  version(): {
-    libtorch: string;
-    cuda: string | null;
-    mkl: boolean;
-    mkldnn: boolean;
-    openmp: boolean;
-    lapack: boolean;
-    parallel: string;
-    config: string;
-    addonCuda: boolean;
-  };
+  version(): VersionInfo;
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
   cudaUnavailableReason(): string | null;

@@ -259,6 +259,16 @@ export async function evaluateSftRun(runDir: string, o: SftEvalOptions = {}): Pr
     const { spanLengths: _spanLengths, samples: _samples, ...accuracyRest } = accuracy ?? ({} as AccuracyResult);
     void _spanLengths;
     void _samples;
+    // the test split's scores, in diagnostics.json and in its line of evals.jsonl
+    const testScores = {
+      loss: loss.loss,
+      nextStepLoss: loss.nextStepLoss,
+      resultLoss: loss.resultLoss,
+      stepLoss: loss.stepLoss,
+      startPrecision: loss.start.precision,
+      startRecall: loss.start.recall,
+      startF1: loss.start.f1,
+    };
     const diagnostics: SftDiagnostics = {
       step: run.step,
       latents: config.latents,
@@ -268,16 +278,7 @@ export async function evaluateSftRun(runDir: string, o: SftEvalOptions = {}): Pr
         coupling: lm.coupling,
         freezeMarkers: !lm.heads.markers.requiresGrad,
       },
-      test: {
-        loss: loss.loss,
-        nextStepLoss: loss.nextStepLoss,
-        resultLoss: loss.resultLoss,
-        stepLoss: loss.stepLoss,
-        startPrecision: loss.start.precision,
-        startRecall: loss.start.recall,
-        startF1: loss.start.f1,
-        examples: seqs.length,
-      },
+      test: { ...testScores, examples: seqs.length },
       ablations,
       study,
       decoded: inspected.decoded,
@@ -307,13 +308,7 @@ export async function evaluateSftRun(runDir: string, o: SftEvalOptions = {}): Pr
     dir.append(EVALS_FILE, {
       step: run.step,
       split: 'test',
-      loss: loss.loss,
-      nextStepLoss: loss.nextStepLoss,
-      resultLoss: loss.resultLoss,
-      stepLoss: loss.stepLoss,
-      startPrecision: loss.start.precision,
-      startRecall: loss.start.recall,
-      startF1: loss.start.f1,
+      ...testScores,
       accuracy: accuracy?.withLatents,
     } satisfies EvalLine);
     return diagnostics;

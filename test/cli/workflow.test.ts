@@ -10,9 +10,10 @@ import * as torch from '../../src/torch';
 import { writeArithTask } from '../../src/data/arith-task';
 import { formatTrainingText, loadGsm8k } from '../../src/data/gsm8k';
 import { trainByteLevelBpe } from '../../src/demo/tokenizer';
-import { loadQwen2, makeModel } from '../../src/models/qwen2';
+import { loadQwen2 } from '../../src/models/qwen2';
 import { describeWithPython, runPython } from '../helpers/python';
 import { runTsChild } from '../train/ts-child';
+import { makeTinyQwen2 } from '../helpers/tiny-qwen2';
 
 const CLI = path.join(__dirname, 'cli-child.ts');
 const latent = (...args: string[]) => runTsChild(CLI, args, { timeoutMs: 300_000 });
@@ -79,17 +80,7 @@ describeWithPython('latent CLI: train sft with defaults, eval, report, export', 
     const tokenizer = trainByteLevelBpe(texts, { vocabSize: 300 });
     tokenizer.save(tok);
     model = path.join(root, 'model');
-    makeModel(model, {
-      layers: 1,
-      hidden: 32,
-      heads: 4,
-      kvHeads: 2,
-      intermediate: 64,
-      vocab: tokenizer.vocabSize + 2,
-      tokenizerDir: tok,
-      seed: 2,
-      std: 0.05,
-    });
+    makeTinyQwen2(model, tok, tokenizer.vocabSize, { layers: 1, seed: 2 });
   });
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 

@@ -1,11 +1,11 @@
 // A tiny arithmetic task, a Qwen tokenizer restricted to it, and a small random Qwen2 model: the
 // fixture of the phase-1 training tests.
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { writeArithTask } from '../../src/data/arith-task';
-import { loadGsm8k, formatTrainingText } from '../../src/data/gsm8k';
-import { Tokenizer } from '../../src/models/tokenizer';
-import { makeModel } from '../../src/models/qwen2/make-model';
+import { resolveSftConfig, type SftConfig } from '../../src/train/sft';
+import { tinyQwen2ForTask } from './tiny-qwen2';
 
 const REPO = path.resolve(__dirname, '..', '..');
 export const qwenDir = process.env.QWEN_TOKENIZER_DIR ?? path.resolve(REPO, '..', 'shared', 'qwen-tokenizer');
@@ -23,24 +23,32 @@ export function sftFixture(
   const data = path.join(root, 'data');
   if (writeData) writeData(data);
   else writeArithTask(data, { train: 48, test: 8, seed: 3, maxSteps: 2, maxDigits: 1 });
-  const texts = loadGsm8k(data, { split: 'train' })
-    .examples.concat(loadGsm8k(data, { split: 'test' }).examples)
-    .map((e) => formatTrainingText(e));
-  const full = Tokenizer.fromDir(qwenDir);
-  const { tokenizer } = full.restrictTo(texts, { keepTokens: ['<|endoftext|>'] });
-  const tok = path.join(root, 'tok');
-  tokenizer.save(tok);
-  const model = path.join(root, 'model');
-  makeModel(model, {
-    layers: 2,
-    hidden: 32,
-    heads: 4,
-    kvHeads: 2,
-    intermediate: 64,
-    vocab: tokenizer.vocabSize + 2,
-    tokenizerDir: tok,
-    seed: 1,
-    std: 0.05,
-  });
+  const model = tinyQwen2ForTask(root, data, qwenDir, ['<|endoftext|>']);
   return { data, model };
+}
+
+/** The fixture in a fresh temporary directory (`root`), built before the enclosing describe's tests and removed after. */
+export function sftFixtureSuite(prefix: string): { root: string; data: string; model: string } {
+  const suite = { root: '', data: '', model: '' };
+  beforeAll(() => {
+    suite.root = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    Object.assign(suite, sftFixture(suite.root));
+  });
+  afterAll(() => fs.rmSync(suite.root, { recursive: true, force: true }));
+  return suite;
+}
+
+/** Configs on the suite's fixture: `defaults`, then the test's options; `out` names a directory under the root (default run). */
+export function sftConfigOn(
+  suite: { root: string; data: string; model: string },
+  defaults: Partial<SftConfig>,
+): (over: Partial<SftConfig>) => SftConfig {
+  return (over) =>
+    resolveSftConfig({
+      model: suite.model,
+      data: suite.data,
+      ...defaults,
+      ...over,
+      out: path.join(suite.root, over.out ?? 'run'),
+    });
 }

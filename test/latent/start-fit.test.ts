@@ -1,14 +1,11 @@
 import '../helpers/one-thread';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import * as torch from '../../src/torch';
 import { fitLogistic, startFeatures } from '../../src/latent/start-fit';
-import { resolveSftConfig, trainSft, loadSftRun, type SftConfig } from '../../src/train/sft';
+import { trainSft, loadSftRun } from '../../src/train/sft';
 import { RunDir } from '../../src/train/run-dir';
 import { runPython, findPython } from '../helpers/python';
 import { encodeTensor } from '../helpers/torch-python';
-import { haveQwenTokenizer, sftFixture } from '../helpers/sft-fixture';
+import { haveQwenTokenizer, sftConfigOn, sftFixtureSuite } from '../helpers/sft-fixture';
 
 const havePython = findPython() !== null;
 const maybe = havePython ? describe : describe.skip;
@@ -75,30 +72,19 @@ maybe('start classifier: post-training fit on frozen features', () => {
   });
 
   (haveQwenTokenizer ? describe : describe.skip)('in training', () => {
-    let root: string;
-    let fx: { data: string; model: string };
-    beforeAll(() => {
-      root = fs.mkdtempSync(path.join(os.tmpdir(), 'lt-startfit-'));
-      fx = sftFixture(root);
+    const fx = sftFixtureSuite('lt-startfit-');
+    const config = sftConfigOn(fx, {
+      latents: 1,
+      steps: 12,
+      batchSize: 4,
+      lr: 1e-5,
+      minLr: 1e-6,
+      warmupSteps: 1,
+      evalEvery: 12,
+      evalExamples: 8,
+      saveEvery: 12,
+      validationSize: 8,
     });
-    afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
-    const config = (over: Partial<SftConfig>): SftConfig =>
-      resolveSftConfig({
-        model: fx.model,
-        data: fx.data,
-        latents: 1,
-        steps: 12,
-        batchSize: 4,
-        lr: 1e-5,
-        minLr: 1e-6,
-        warmupSteps: 1,
-        evalEvery: 12,
-        evalExamples: 8,
-        saveEvery: 12,
-        validationSize: 8,
-        ...over,
-        out: path.join(root, over.out ?? 'run'),
-      });
     const calibratedF1 = (out: string) =>
       new RunDir(out)
         .readJsonl<{ split: string; startF1Calibrated?: number }>('evals.jsonl')

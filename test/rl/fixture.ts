@@ -7,11 +7,9 @@
 // verifiable reward (the larger number) has room to rise under RL.
 import * as fs from 'fs';
 import * as path from 'path';
-import { formatTrainingText, loadGsm8k } from '../../src/data/gsm8k';
 import { mulberry32 } from '../../src/data/random';
 import { writeTextAtomic } from '../../src/util/atomic-write';
-import { Tokenizer } from '../../src/models/tokenizer';
-import { makeModel } from '../../src/models/qwen2/make-model';
+import { tinyQwen2ForTask } from '../helpers/tiny-qwen2';
 import { resolveSftConfig, trainSft, type SftConfig } from '../../src/train/sft';
 
 const REPO = path.resolve(__dirname, '..', '..');
@@ -65,24 +63,7 @@ export async function makeRlFixture(
   const carelessData = path.join(root, 'careless');
   writeLargerTask(data);
   writeLargerTask(carelessData, { careless: true });
-  const texts = (['train', 'test'] as const).flatMap((split) =>
-    loadGsm8k(data, { split }).examples.map((e) => formatTrainingText(e)),
-  );
-  const { tokenizer } = Tokenizer.fromDir(QWEN_TOKENIZER_DIR).restrictTo(texts, { keepTokens: ['<|endoftext|>', '='] });
-  const tok = path.join(root, 'tok');
-  tokenizer.save(tok);
-  const model = path.join(root, 'model');
-  makeModel(model, {
-    layers: 2,
-    hidden: 32,
-    heads: 4,
-    kvHeads: 2,
-    intermediate: 64,
-    vocab: tokenizer.vocabSize + 2,
-    tokenizerDir: tok,
-    seed: 1,
-    std: 0.05,
-  });
+  const model = tinyQwen2ForTask(root, data, QWEN_TOKENIZER_DIR, ['<|endoftext|>', '=']);
   const phase1 = { full: path.join(root, 'sft-full'), 'two-trunk': path.join(root, 'sft-two') };
   for (const mode of ['full', 'two-trunk'] as const) {
     const steps = mode === 'full' ? sftSteps : twoTrunkSteps;

@@ -1,6 +1,5 @@
 import '../helpers/one-thread';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as torch from '../../src/torch';
 import type { Tensor } from '../../src/torch';
@@ -8,43 +7,31 @@ import { formatPrompt } from '../../src/data/gsm8k';
 import { loadQwen2 } from '../../src/models/qwen2/loading';
 import { generateWithLatents } from '../../src/latent/generate';
 import type { LatentInputKind } from '../../src/latent/latent-input';
-import { loadSftRun, resolveSftConfig, trainSft, type SftConfig } from '../../src/train/sft';
+import { loadSftRun, trainSft, type SftConfig } from '../../src/train/sft';
 import { evaluateSftRun, formatDiagnostics } from '../../src/train/sft-eval';
 import { RunDir } from '../../src/train/run-dir';
 import { disposeRollouts, sampleRollouts } from '../../src/rl/policy';
 import { openRlPolicy, resolveRlConfig, rolloutOptions, trainRl } from '../../src/rl/trainer';
-import { haveQwenTokenizer as have, qwenDir, sftFixture } from '../helpers/sft-fixture';
+import { haveQwenTokenizer as have, qwenDir, sftConfigOn, sftFixtureSuite } from '../helpers/sft-fixture';
 
 if (!have) console.log(`skipping latent interface SFT tests: no Qwen tokenizer at ${qwenDir}`);
 const maybe = have ? describe : describe.skip;
 
 maybe('phase 1 with latent input forms, couplings and frozen markers', () => {
-  let root: string;
-  let fx: { data: string; model: string };
-  beforeAll(() => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'lt-sft-if-'));
-    fx = sftFixture(root);
+  const fx = sftFixtureSuite('lt-sft-if-');
+  const config = sftConfigOn(fx, {
+    latents: 2,
+    steps: 4,
+    batchSize: 4,
+    lr: 3e-3,
+    minLr: 3e-4,
+    warmupSteps: 1,
+    evalEvery: 4,
+    evalExamples: 4,
+    saveEvery: 4,
+    validationSize: 8,
+    maxLatents: 3,
   });
-  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
-
-  const config = (over: Partial<SftConfig>): SftConfig =>
-    resolveSftConfig({
-      model: fx.model,
-      data: fx.data,
-      latents: 2,
-      steps: 4,
-      batchSize: 4,
-      lr: 3e-3,
-      minLr: 3e-4,
-      warmupSteps: 1,
-      evalEvery: 4,
-      evalExamples: 4,
-      saveEvery: 4,
-      validationSize: 8,
-      maxLatents: 3,
-      ...over,
-      out: path.join(root, over.out ?? 'run'),
-    });
 
   test('bad options are refused with clear errors', () => {
     expect(() => config({ latentInput: 'hidden' as LatentInputKind })).toThrow(
@@ -157,7 +144,7 @@ maybe('phase 1 with latent input forms, couplings and frozen markers', () => {
   });
 
   test('phase 2 from the two-trunk reencode gated run: greedy rollouts are phase-1 generation, and GRPO steps run', async () => {
-    const from = path.join(root, 'two-re');
+    const from = path.join(fx.root, 'two-re');
     expect(fs.existsSync(path.join(from, 'config.json'))).toBe(true); // trained by the test above
     const c = resolveRlConfig({
       from,
@@ -173,7 +160,7 @@ maybe('phase 1 with latent input forms, couplings and frozen markers', () => {
       saveEvery: 1000,
       sampleEvery: 10,
       samplesPerStep: 1,
-      out: path.join(root, 'rl'),
+      out: path.join(fx.root, 'rl'),
     });
     const p = await openRlPolicy(c);
     try {

@@ -1,42 +1,29 @@
 import '../helpers/one-thread';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as torch from '../../src/torch';
 import { loadQwen2 } from '../../src/models/qwen2/loading';
-import { resolveSftConfig, trainSft, type SftConfig } from '../../src/train/sft';
+import { trainSft, type SftConfig } from '../../src/train/sft';
 import { RunDir } from '../../src/train/run-dir';
-import { haveQwenTokenizer as have, qwenDir, sftFixture as fixture } from '../helpers/sft-fixture';
+import { haveQwenTokenizer as have, qwenDir, sftConfigOn, sftFixtureSuite } from '../helpers/sft-fixture';
 
 if (!have) console.log(`skipping SFT tests: no Qwen tokenizer at ${qwenDir}`);
 const maybe = have ? describe : describe.skip;
 
 maybe('phase 1 training (sft)', () => {
-  let root: string;
-  let fx: { data: string; model: string };
-  beforeAll(() => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'lt-sft-'));
-    fx = fixture(root);
+  const fx = sftFixtureSuite('lt-sft-');
+  const config = sftConfigOn(fx, {
+    latents: 2,
+    steps: 16,
+    batchSize: 4,
+    lr: 3e-3,
+    minLr: 3e-4,
+    warmupSteps: 2,
+    evalEvery: 8,
+    evalExamples: 4,
+    saveEvery: 8,
+    validationSize: 8,
   });
-  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
-
-  const config = (over: Partial<SftConfig>): SftConfig =>
-    resolveSftConfig({
-      model: fx.model,
-      data: fx.data,
-      latents: 2,
-      steps: 16,
-      batchSize: 4,
-      lr: 3e-3,
-      minLr: 3e-4,
-      warmupSteps: 2,
-      evalEvery: 8,
-      evalExamples: 4,
-      saveEvery: 8,
-      validationSize: 8,
-      ...over,
-      out: path.join(root, over.out ?? 'run'),
-    });
 
   const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const losses = (out: string) => new RunDir(out).readJsonl<{ step: number; loss: number }>('metrics.jsonl').map((m) => m.loss);

@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { writeArithTask, ARITH_PRESETS } from '../../src/data/arith-task';
 import { loadGsm8k, formatTrainingText } from '../../src/data/gsm8k';
-import { makeModel } from '../../src/models/qwen2/make-model';
+import { makeTinyQwen2 } from '../helpers/tiny-qwen2';
 import { trainByteLevelBpe } from '../../src/demo/tokenizer';
 import { resolveSftConfig, trainSft } from '../../src/train/sft';
 import { evaluateSftRun } from '../../src/train/sft-eval';
@@ -28,17 +28,7 @@ describe('the study instrument on planted cases', () => {
     const tok = path.join(root, 'tok');
     trainByteLevelBpe(texts, { vocabSize: 300 }).save(tok);
     model = path.join(root, 'model');
-    makeModel(model, {
-      layers: 2,
-      hidden: 32,
-      heads: 4,
-      kvHeads: 2,
-      intermediate: 64,
-      vocab: 302,
-      tokenizerDir: tok,
-      seed: 2,
-      std: 0.05,
-    });
+    makeTinyQwen2(model, tok, 300, { seed: 2 });
   });
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 

@@ -25,6 +25,8 @@ import { writeReport } from '../report/run';
 import { ProgressBar } from '../train/progress';
 import { writeTextAtomic } from '../util/atomic-write';
 import { resolveSftConfig, trainSft, type SftConfig, type SftSummary } from '../train/sft';
+import { formatComparison, parseVariants, runComparison, type CompareBudget, type CompareRow } from '../train/compare';
+import { writeComparisonReport } from '../report/compare';
 import { evaluateSftRun, type SftDiagnostics, type StudyEndpoints } from '../train/sft-eval';
 import { exportRunModel, type PretrainCheck } from './export';
 import { loadPhase2, type Phase2Availability } from './phase2';
@@ -57,6 +59,8 @@ export interface DemoOptions {
   tokenizer?: TokenizerChoice;
   /** run phase 2 when src/rl is available (default true) */
   phase2?: boolean;
+  /** the comparison of latent interfaces (DEMO_COMPARISON; default: on in the default demo, off in --quick) */
+  compare?: boolean;
   /** hide the progress bars of the stages (the stage lines still go to `log`) */
   quiet?: boolean;
   /** receives the stage lines and notes (default: standard error) */
@@ -152,8 +156,13 @@ export interface DemoResult {
     accuracy: number | null;
   }[];
   phase2: DemoPhase2Summary;
+  /** `latent compare` of DEMO_COMPARISON under the phase-1 budget (null when off) */
+  comparison: { dir: string; reportPath: string; table: string; rows: CompareRow[] } | null;
   timings: StageTiming[];
 }
+
+/** The demo's comparison of latent interfaces: two-trunk input forms (raw, affine, gated) and couplings (shared-kv, reencode). */
+export const DEMO_COMPARISON = 'two-trunk:raw:k2,two-trunk:affine:k2,two-trunk:gated:k2,two-trunk:affine:reencode:k2';
 
 /** Thrown when the user interrupts a training stage (Ctrl-C); its run keeps a checkpoint. */
 export class DemoInterrupted extends Error {
@@ -339,7 +348,7 @@ export function studyRunPlans(p: DemoPreset): LatentRunPlan[] {
   return plans;
 }
 
-function planStages(p: DemoPreset, runs: LatentRunPlan[]): PlannedStage[] {
+function planStages(p: DemoPreset, runs: LatentRunPlan[], compare = false): PlannedStage[] {
   const e = p.expectedSeconds;
   const chained = p.study.chained;
   return [
@@ -361,6 +370,16 @@ function planStages(p: DemoPreset, runs: LatentRunPlan[]): PlannedStage[] {
       { id: `train-${r.name}`, title: r.title, expectedSeconds: e[r.stage] },
       { id: `eval-${r.name}`, title: `latent eval ${r.name}: endpoints, verdict, ablations, accuracy`, expectedSeconds: e.eval },
     ]),
+    ...(compare
+      ? [
+          {
+            id: 'compare',
+            title: `latent compare: ${DEMO_COMPARISON} (and the k=0 reference) under the phase-1 budget`,
+            // the k = 0 reference and each variant: a training run and its evaluation
+            expectedSeconds: e.baseline + 4 * e.latent + 5 * e.eval,
+          },
+        ]
+      : []),
     { id: 'rl', title: 'phase 2: GRPO from the full-mode latent model, then its evaluation', expectedSeconds: e.rl },
     { id: 'report', title: 'write the report', expectedSeconds: e.report },
   ];
@@ -380,27 +399,19 @@ function checkTrained(summary: SftSummary, what: string): void {
     );
 }
 
-function sftConfig(o: {
+/** The settings every run of a demo phase shares (its budget), apart from each run's interface. */
+function demoBudget(o: {
   model: string;
   data: string;
-  out: string;
-  mode: LatentMode;
-  latents: number;
   budget: DemoTrainingBudget;
+  latents: number;
   device: string;
   seed: number;
-  latentInput?: LatentInputKind;
-  markersAtZero?: boolean;
-}): SftConfig {
+}): CompareBudget {
   const b = o.budget;
-  return resolveSftConfig({
+  return {
     model: o.model,
     data: o.data,
-    out: o.out,
-    mode: o.mode,
-    latents: o.latents,
-    latentInput: o.latentInput ?? 'affine',
-    markersAtZero: o.markersAtZero ?? false,
     steps: b.steps,
     batchSize: b.batchSize,
     lr: b.lr,
@@ -413,6 +424,28 @@ function sftConfig(o: {
     maxLatents: Math.max(4, 2 * o.latents),
     device: o.device,
     seed: o.seed,
+  };
+}
+
+function sftConfig(o: {
+  model: string;
+  data: string;
+  out: string;
+  mode: LatentMode;
+  latents: number;
+  budget: DemoTrainingBudget;
+  device: string;
+  seed: number;
+  latentInput?: LatentInputKind;
+  markersAtZero?: boolean;
+}): SftConfig {
+  return resolveSftConfig({
+    ...demoBudget(o),
+    out: o.out,
+    mode: o.mode,
+    latents: o.latents,
+    latentInput: o.latentInput ?? 'affine',
+    markersAtZero: o.markersAtZero ?? false,
   });
 }
 
@@ -556,7 +589,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   );
 
   const plans = studyRunPlans(p);
-  const stages = new StageTracker(planStages(p, plans), log);
+  const compare = options.compare ?? p.size === 'full';
+  const stages = new StageTracker(planStages(p, plans, compare), log);
   const previousThreads = torch.getNumThreads();
   torch.setNumThreads(threads);
   log(`latent demo (${p.size}) → ${out}  [device ${device}, ${threads} CPU thread${threads > 1 ? 's' : ''}, seed ${seed}]`);
@@ -684,6 +718,31 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       stages.end(describeRun(summary));
     }
 
+    // ---- the comparison of latent interfaces, on latent compare's library function
+    let comparison: DemoResult['comparison'] = null;
+    if (compare) {
+      stages.begin('compare');
+      const e = p.evaluation;
+      const c = await runComparison({
+        out: path.join(dirs.runs, 'compare'),
+        budget: demoBudget({ model: dirs.pretrainedModel, data: dirs.data, budget: p.latent, latents: p.latents, device, seed }),
+        variants: parseVariants(DEMO_COMPARISON),
+        evaluation: {
+          examples: e.examples,
+          generate: e.generate,
+          inspect: e.inspect,
+          maxNewTokens: e.maxNewTokens,
+          constantSteps: e.constantSteps,
+          seed,
+        },
+        quiet,
+        log: (line) => log(`  ${line}`),
+      });
+      const written = await writeComparisonReport(c);
+      comparison = { dir: c.out, reportPath: written.htmlPath, table: formatComparison(c), rows: c.rows };
+      stages.end(written.htmlPath);
+    }
+
     // ---- phase 2
     stages.begin('rl');
     const latentRun = runs.find((r) => r.kind === 'latent' && r.mode === 'full' && r.task === p.task && r.k === p.latents)!;
@@ -767,6 +826,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       acrossSeeds: demoAcrossSeeds(runs),
       doseResponse: demoDoseResponse(runs),
       phase2,
+      comparison,
       timings: stages.timings,
     };
     writeTextAtomic(path.join(out, 'summary.json'), JSON.stringify(result, null, 2) + '\n');
@@ -918,6 +978,7 @@ export function formatDemoResult(r: DemoResult): string {
         ]
       : []),
     `calibration ${c.passed ? 'passed' : 'FAILED'}: planted positive ${c.positive ? c.positive.verdict : 'not run'} (expected helps), planted null ${c.null ? c.null.verdict : 'not run'} (expected ignored)`,
+    ...(r.comparison ? [r.comparison.table, `comparison report: ${r.comparison.reportPath}`] : []),
     ...(r.phase2.skipped ? [`phase 2 skipped: ${r.phase2.skipped}`] : []),
     `report: ${r.reportPath}`,
   ].join('\n');

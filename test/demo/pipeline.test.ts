@@ -188,14 +188,38 @@ describe('latent demo (tiny)', () => {
     expect(fs.readdirSync(foreign)).toEqual(['notes.txt']);
 
     fs.writeFileSync(path.join(out, 'runs', 'full-k2', 'stale.txt'), 'from before');
-    const again = await runDemo({ out, size: 'tiny', quiet: true, log: () => undefined, phase2: false, tokenizer: 'bpe' });
+    const again = await runDemo({
+      out,
+      size: 'tiny',
+      quiet: true,
+      log: () => undefined,
+      phase2: false,
+      tokenizer: 'bpe',
+      compare: true,
+    });
+    // the comparison stage: latent compare's runs under the phase-1 budget, so its two-trunk affine
+    // shared-kv variant is the study's two-trunk run again, endpoint for endpoint
+    expect(result.comparison).toBeNull();
+    expect(again.comparison!.rows.map((r) => r.name)).toEqual([
+      'baseline-k0',
+      'two-trunk-raw-shared-kv-k2',
+      'two-trunk-affine-shared-kv-k2',
+      'two-trunk-gated-shared-kv-k2',
+      'two-trunk-affine-reencode-k2',
+    ]);
+    const study = again.runs.find((r) => r.name === 'two-trunk-k2')!;
+    const compared = again.comparison!.rows[2];
+    expect(compared.helps).toEqual({ delta: study.helps!.delta, ci: study.helps!.ci });
+    expect(compared.used).toEqual(study.used);
+    expect(fs.readFileSync(again.comparison!.reportPath, 'utf8')).toContain('two-trunk-affine-reencode-k2');
+    expect(formatDemoResult(again)).toContain('comparison report: ');
     expect(fs.existsSync(path.join(out, 'runs', 'full-k2', 'stale.txt'))).toBe(false);
     expect(fs.existsSync(path.join(out, 'runs', 'rl-k2'))).toBe(false);
     expect(again.phase2.skipped).toMatch(/turned off/);
     expect(again.tokenizer.kind).toBe('trained-bpe');
     // metrics start afresh rather than appending to the earlier run's
     expect(new RunDir(path.join(out, 'runs', 'full-k2')).readJsonl('metrics.jsonl').length).toBe(4);
-  }, 300_000);
+  }, 600_000);
 
   test('bad options are refused before anything is written', async () => {
     const dir = path.join(root, 'never');

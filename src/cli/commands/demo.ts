@@ -14,6 +14,7 @@ interface Args {
   seeds?: string;
   sweep?: string;
   chained: boolean;
+  compare?: boolean;
 }
 
 const list = (name: string, text: string | undefined): number[] | undefined => {
@@ -71,6 +72,12 @@ export const command: CommandModule<object, Args> = {
         default: true,
         describe: 'the default demo adds the chained task (--no-chained leaves it out)',
       })
+      .option('compare', {
+        type: 'boolean',
+        describe:
+          'latent compare of two-trunk raw, affine, gated and affine with reencode, under the phase-1 budget (--no-compare skips it)',
+        defaultDescription: 'on without --quick',
+      })
       .conflicts('quick', 'tiny'),
   handler: async (a) => {
     const { runDemo, formatDemoResult, DemoInterrupted } = await import('../../demo/run');
@@ -87,6 +94,7 @@ export const command: CommandModule<object, Args> = {
         seeds: list('seeds', a.seeds),
         sweep: list('sweep', a.sweep),
         chained: a.chained,
+        compare: a.compare,
       });
       console.log(formatDemoResult(result));
     } catch (e) {

@@ -1,8 +1,8 @@
 import '../helpers/one-thread';
 import * as torch from '../../src/torch';
 import type { Tensor } from '../../src/torch';
-import { Qwen2ForCausalLM } from '../../src/models/qwen2/modeling';
-import { makeQwen2Config } from '../../src/models/qwen2/config';
+import type { Qwen2ForCausalLM } from '../../src/models/qwen2/modeling';
+import { randomQwen2 } from '../helpers/random-qwen2';
 import { BOT, EOT, EXAMPLES, VOCAB, charTok } from '../helpers/char-examples';
 import { buildLatentSequence, Role, type LatentSequence } from '../../src/latent/sequence';
 import { LatentHeads } from '../../src/latent/heads';
@@ -17,16 +17,7 @@ const D = 16;
 function setup(k = 2) {
   torch.manualSeed(9);
   const dtype = 'float64';
-  const config = makeQwen2Config({
-    vocabSize: VOCAB,
-    hiddenSize: D,
-    intermediateSize: 32,
-    numHiddenLayers: 2,
-    numAttentionHeads: 4,
-    numKeyValueHeads: 2,
-  });
-  const model = new Qwen2ForCausalLM(config, { dtype });
-  torch.noGrad(() => model.parameters().forEach((p) => torch.scope(() => p.copy_(torch.randnLike(p).mul(0.3)))));
+  const model = randomQwen2(VOCAB, D, dtype);
   const heads = torch.scope(() => new LatentHeads({ hidden: D, markerInit: torch.randn([2, D], { dtype }), scale: 1.3, dtype }));
   const decoder = LatentDecoder.copyOf(model);
   model.freeze();

@@ -1,7 +1,7 @@
 import * as torch from '../../src/torch';
 import type { Tensor } from '../../src/torch';
-import { Qwen2ForCausalLM } from '../../src/models/qwen2/modeling';
-import { makeQwen2Config } from '../../src/models/qwen2/config';
+import type { Qwen2ForCausalLM } from '../../src/models/qwen2/modeling';
+import { randomQwen2 } from '../helpers/random-qwen2';
 import { parseGsm8kRecord, type Gsm8kExample } from '../../src/data/gsm8k';
 import { buildLatentSequence, Role, type LatentSequence } from '../../src/latent/sequence';
 import { LatentHeads } from '../../src/latent/heads';
@@ -28,17 +28,7 @@ const EXAMPLES = [
 
 function setup(k: number, dtype: torch.DType = 'float64') {
   torch.manualSeed(7);
-  const config = makeQwen2Config({
-    vocabSize: VOCAB,
-    hiddenSize: 16,
-    intermediateSize: 32,
-    numHiddenLayers: 2,
-    numAttentionHeads: 4,
-    numKeyValueHeads: 2,
-  });
-  const model = new Qwen2ForCausalLM(config, { dtype });
-  // larger weights than the default init so that attention is far from uniform
-  torch.noGrad(() => model.parameters().forEach((p) => torch.scope(() => p.copy_(torch.randnLike(p).mul(0.3)))));
+  const model = randomQwen2(VOCAB, 16, dtype);
   const heads = torch.scope(
     () => new LatentHeads({ hidden: 16, markerInit: torch.randn([2, 16], { dtype }), scale: 1.3, dtype }),
   );

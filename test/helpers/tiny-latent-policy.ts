@@ -1,8 +1,7 @@
 // A tiny random latent policy (float64 by default) whose classifiers open spans and stop them about
 // half the time: the fixture of the decoding loop's and the rollouts' tests.
 import * as torch from '../../src/torch';
-import { Qwen2ForCausalLM } from '../../src/models/qwen2/modeling';
-import { makeQwen2Config } from '../../src/models/qwen2/config';
+import { randomQwen2 } from './random-qwen2';
 import { LatentHeads } from '../../src/latent/heads';
 import type { LatentInputKind } from '../../src/latent/latent-input';
 import { LatentDecoder, qwen2Backbone } from '../../src/latent/qwen2-trunks';
@@ -23,16 +22,7 @@ export interface TinyPolicyOptions {
 /** A tiny policy; two-trunk: a perturbed copy of the decoder runs latent positions. */
 export function tinyLatentPolicy(twoTrunk: boolean, dtype: torch.DType = 'float64', o: TinyPolicyOptions = {}) {
   torch.manualSeed(11);
-  const config = makeQwen2Config({
-    vocabSize: VOCAB,
-    hiddenSize: D,
-    intermediateSize: 32,
-    numHiddenLayers: 2,
-    numAttentionHeads: 4,
-    numKeyValueHeads: 2,
-  });
-  const model = new Qwen2ForCausalLM(config, { dtype });
-  torch.noGrad(() => model.parameters().forEach((p) => torch.scope(() => p.copy_(torch.randnLike(p).mul(0.3)))));
+  const model = randomQwen2(VOCAB, D, dtype);
   const input = o.input ?? 'affine';
   const heads = torch.scope(
     () =>

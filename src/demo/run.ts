@@ -24,6 +24,7 @@ import { ShardedSafetensors } from '../torch/io/safetensors-sharded';
 import { writeReport } from '../report/run';
 import { ProgressBar } from '../train/progress';
 import { writeTextAtomic } from '../util/atomic-write';
+import { textTable } from '../util/text-table';
 import { resolveSftConfig, trainSft, type SftConfig, type SftSummary } from '../train/sft';
 import { formatComparison, parseVariants, runComparison, type CompareBudget, type CompareRow } from '../train/compare';
 import { writeComparisonReport } from '../report/compare';
@@ -955,12 +956,6 @@ export function formatDemoResult(r: DemoResult): string {
       '—',
       pct(r.phase2.accuracy.withoutLatents),
     ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i]))
-      .join('  ')
-      .trimEnd();
   const c = r.calibration;
   return [
     `latent demo (${r.size}) finished in ${minutes}`,
@@ -970,8 +965,7 @@ export function formatDemoResult(r: DemoResult): string {
         `task ${t.name}: ${t.overlap.seenInTraining} of ${t.overlap.testCalculations} test calculations seen in training (${pct(t.overlap.fraction)})`,
     ),
     'helps: result-token loss of the reference minus the run; used: shuffled latents minus trained (Δ > 0 favours the latents; paired bootstrap over test examples)',
-    line(header),
-    ...rows.map(line),
+    ...textTable(header, rows),
     ...(r.doseResponse.length > 2
       ? [
           `dose-response (full fine-tuning, mean over seeds): ${r.doseResponse.map((d) => `${d.task} k=${d.k}: result loss ${fmt(d.resultLoss)}, helps ${fmt(d.helps)}, accuracy ${pct(d.accuracy)}`).join('; ')}`,

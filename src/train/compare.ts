@@ -16,6 +16,7 @@ import { LATENT_SCHEDULE_KINDS, type LatentScheduleKind } from '../latent/sequen
 import type { LatentMode } from '../latent/model';
 import type { Endpoint, StudyVerdict } from '../latent/study';
 import { writeTextAtomic } from '../util/atomic-write';
+import { textTable } from '../util/text-table';
 import { latestCheckpoint, readCheckpointManifest } from './checkpoint';
 import { RunDir } from './run-dir';
 import { METRICS_FILE, type MetricLine } from './run-files';
@@ -560,17 +561,10 @@ export function formatComparison(c: CompareResult): string {
     pct(r.accuracy?.oracle),
     r.variant.latents > 0 ? `${f3(r.norms.latent)} / ${f3(r.norms.token)}` : '—',
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, i) => cell.padEnd(widths[i]))
-      .join('  ')
-      .trimEnd();
   const b = c.budget;
   return [
     `comparison of ${c.rows.length} runs from ${String(b.model)} on ${String(b.data)}: ${String(b.steps)} steps, batch ${String(b.batchSize)}, lr ${String(b.lr)}, seed ${String(b.seed)}`,
     'helps: result-token loss of the reference minus the variant; used: shuffled latents minus trained (Δ > 0 favours the latents; paired bootstrap over test examples)',
-    line(header),
-    ...rows.map(line),
+    ...textTable(header, rows),
   ].join('\n');
 }

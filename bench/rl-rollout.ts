@@ -34,7 +34,7 @@ export const SHAPES = {
   tiny: { layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 128, vocab: 512 },
   small: { layers: 4, hidden: 512, heads: 8, kvHeads: 2, intermediate: 1408, vocab: 16384 },
 } as const;
-type ShapeName = keyof typeof SHAPES;
+export type ShapeName = keyof typeof SHAPES;
 export const LOOP = { prompt: 16, tokens: 12, latents: 2 };
 const HEAD_NAMES = ['markers', 'gain', 'bias', 'stopWeight', 'stopBias', 'startWeight', 'startBias'] as const;
 const SCALE = 0.9;
@@ -74,7 +74,7 @@ function ensureModel(shape: ShapeName): string {
   return dir;
 }
 
-function loadPolicy(shape: ShapeName): { m: PolicyModules; dispose: () => void } {
+export function loadPolicy(shape: ShapeName): { m: PolicyModules; dispose: () => void } {
   const dir = ensureModel(shape);
   const { model } = loadQwen2(dir, { device: DEVICE, tokenizer: false });
   model.train(false);

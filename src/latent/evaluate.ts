@@ -7,7 +7,7 @@ import type { Gsm8kExample } from '../data/gsm8k';
 import { answersEqual, extractAnswer, formatPrompt } from '../data/gsm8k';
 import type { LatentModel } from './model';
 import type { ExampleLosses, LatentAblation, LatentRecord, StopScore, SumCount } from './forward';
-import type { LatentSequence } from './sequence';
+import type { LatentSchedule, LatentSequence } from './sequence';
 import {
   bestF1Threshold,
   bootstrapMeanDelta,
@@ -18,7 +18,7 @@ import {
   recurringTokens,
   resultAppears,
 } from './diagnostics';
-import { generateWithLatents } from './generate';
+import { generateBatch, type LatentGenerateOptions } from './generate';
 import { pairedAccuracy, type PairedAccuracy } from './study';
 
 export type { SumCount };
@@ -476,9 +476,25 @@ export interface AccuracyOptions {
   onProgress?: (done: number) => void;
   /** also generate with spans at the gold breakpoints, this many latents each */
   oracleLatents?: number;
+  /**
+   * with oracleLatents: the run's latent schedule (--latent-schedule): span i of a question gets the
+   * schedule's count at the question's i-th gold breakpoint (spans past its gold breakpoints get
+   * oracleLatents); default: oracleLatents for every span
+   */
+  latentSchedule?: LatentSchedule;
   /** with oracleLatents: also with latents shuffled across questions and replaced by this constant */
   ablate?: { constant: Tensor };
   seed?: number;
+  /** questions generated together (greedy decoding gives each the same answer as alone); default 1 */
+  batchSize?: number;
+}
+
+/** Latents of oracle span `span` of `example` under `schedule` (its gold breakpoints), else `k`. */
+export function oracleSpanLatents(schedule: LatentSchedule | undefined, span: number, example: Gsm8kExample, k: number): number {
+  if (schedule === undefined || typeof schedule === 'number' || span >= example.breakpoints.length) return k;
+  const n = schedule(span, example);
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`latent count must be a non-negative integer, got ${n}`);
+  return n;
 }
 
 /**
@@ -494,9 +510,13 @@ export function answerAccuracy(lm: LatentModel, examples: Gsm8kExample[], o: Acc
     startThreshold = lm.heads.startThreshold,
     onProgress,
     oracleLatents,
+    latentSchedule,
     ablate,
     seed = 0,
+    batchSize = 1,
   } = o;
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   const correct: AccuracyResult['correct'] = { withLatents: [], withoutLatents: [] };
   let spanCount = 0;
   let away = 0;
@@ -504,61 +524,63 @@ export function answerAccuracy(lm: LatentModel, examples: Gsm8kExample[], o: Acc
   const samples: AccuracyResult['samples'] = [];
   const base = { maxNewTokens, maxLatents };
   const ok = (text: string, ex: Gsm8kExample) => answersEqual(extractAnswer(text), ex.answerNumber);
-  const oracleLatentsOf: Tensor[][][] = [];
-  examples.forEach((ex, i) => {
-    const prompt = formatPrompt(ex.question);
-    const a = generateWithLatents(lm, prompt, { ...base, startThreshold, useLatents: true });
-    const b = generateWithLatents(lm, prompt, { ...base, useLatents: false });
-    correct.withLatents!.push(ok(a.text, ex));
-    correct.withoutLatents!.push(ok(b.text, ex));
-    spanCount += a.spans.length;
-    away += a.spans.filter((s) => !s.atBreakpoint).length;
-    for (const s of a.spans) lengths.push(s.latents);
-    if (samples.length < 8)
-      samples.push({ question: ex.question, text: a.markedText, correct: ok(a.text, ex), answer: ex.answerText });
-    if (oracleLatents !== undefined) {
-      const g = generateWithLatents(lm, prompt, {
-        ...base,
-        useLatents: true,
-        placement: 'oracle',
-        oracleLatents,
-        keepLatents: !!ablate,
-      });
-      (correct.oracle ??= []).push(ok(g.text, ex));
-      if (ablate) oracleLatentsOf.push(g.spans.map((s) => (s.hiddens!.forEach((h) => h.dispose()), s.embeds!)));
-    }
-    onProgress?.(i + 1);
-  });
-  if (oracleLatents !== undefined && ablate) {
-    const n = examples.length;
-    examples.forEach((ex, i) => {
-      const prompt = formatPrompt(ex.question);
-      // another question's latents at the same span and step (its last ones when it has fewer)
-      const other = oracleLatentsOf[(i + 1) % n];
-      const shuffled = generateWithLatents(lm, prompt, {
-        ...base,
-        useLatents: true,
-        placement: 'oracle',
-        oracleLatents,
-        latentInput: (span, j) => {
-          const s = other[Math.min(span, other.length - 1)];
-          return s?.length ? s[Math.min(j, s.length - 1)] : null;
-        },
-      });
-      const constant = generateWithLatents(lm, prompt, {
-        ...base,
-        useLatents: true,
-        placement: 'oracle',
-        oracleLatents,
-        latentInput: () => ablate.constant,
-      });
-      (correct.oracleShuffled ??= []).push(ok(shuffled.text, ex));
-      (correct.oracleConstant ??= []).push(ok(constant.text, ex));
-      onProgress?.(n + i + 1);
-    });
-    for (const spans of oracleLatentsOf) for (const s of spans) for (const t of s) t.dispose();
-  }
   const n = examples.length;
+  const prompts = examples.map((ex) => formatPrompt(ex.question));
+  // questions [from, from + batchSize) at a time; row r of a batch is question from + r
+  const batches = (run: (from: number, prompts: string[]) => void, progressBase: number) => {
+    for (let from = 0; from < n; from += batchSize) {
+      run(from, prompts.slice(from, from + batchSize));
+      onProgress?.(progressBase + Math.min(n, from + batchSize));
+    }
+  };
+  const oracle = (from: number): LatentGenerateOptions => ({
+    ...base,
+    useLatents: true,
+    placement: 'oracle',
+    oracleLatents: (span, row) => oracleSpanLatents(latentSchedule, span, examples[from + row], oracleLatents!),
+  });
+  const oracleLatentsOf: Tensor[][][] = [];
+  batches((from, batch) => {
+    const a = generateBatch(lm, batch, { ...base, startThreshold, useLatents: true });
+    const b = generateBatch(lm, batch, { ...base, useLatents: false });
+    const g = oracleLatents !== undefined ? generateBatch(lm, batch, { ...oracle(from), keepLatents: !!ablate }) : null;
+    batch.forEach((_, r) => {
+      const ex = examples[from + r];
+      correct.withLatents!.push(ok(a[r].text, ex));
+      correct.withoutLatents!.push(ok(b[r].text, ex));
+      spanCount += a[r].spans.length;
+      away += a[r].spans.filter((s) => !s.atBreakpoint).length;
+      for (const s of a[r].spans) lengths.push(s.latents);
+      if (samples.length < 8)
+        samples.push({ question: ex.question, text: a[r].markedText, correct: ok(a[r].text, ex), answer: ex.answerText });
+      if (g) {
+        (correct.oracle ??= []).push(ok(g[r].text, ex));
+        if (ablate) oracleLatentsOf.push(g[r].spans.map((s) => (s.hiddens!.forEach((h) => h.dispose()), s.embeds!)));
+      }
+    });
+  }, 0);
+  if (oracleLatents !== undefined && ablate) {
+    try {
+      batches((from, batch) => {
+        // another question's latents at the same span and step (its last ones when it has fewer)
+        const shuffled = generateBatch(lm, batch, {
+          ...oracle(from),
+          latentInput: (span, j, _computed, row) => {
+            const other = oracleLatentsOf[(from + row + 1) % n];
+            const s = other[Math.min(span, other.length - 1)];
+            return s?.length ? s[Math.min(j, s.length - 1)] : null;
+          },
+        });
+        const constant = generateBatch(lm, batch, { ...oracle(from), latentInput: () => ablate.constant });
+        batch.forEach((_, r) => {
+          (correct.oracleShuffled ??= []).push(ok(shuffled[r].text, examples[from + r]));
+          (correct.oracleConstant ??= []).push(ok(constant[r].text, examples[from + r]));
+        });
+      }, n);
+    } finally {
+      for (const spans of oracleLatentsOf) for (const s of spans) for (const t of s) t.dispose();
+    }
+  }
   const rate = (c: boolean[] | undefined) => (c && n ? c.filter(Boolean).length / n : undefined);
   const paired: AccuracyResult['paired'] = {
     withVsWithout: pairedAccuracy(correct.withLatents!, correct.withoutLatents!, { seed }),

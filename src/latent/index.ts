@@ -87,6 +87,7 @@ export {
   learnConstantLatent,
   inspectLatents,
   answerAccuracy,
+  oracleSpanLatents,
   type SumCount,
   type LossEvaluation,
   type AblationResult,

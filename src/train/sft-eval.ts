@@ -19,6 +19,7 @@ import {
 } from '../latent/evaluate';
 import { ProgressBar } from './progress';
 import { pairedLossDelta, studyVerdict, type Endpoint, type StudyVerdict } from '../latent/study';
+import { namedLatentSchedule } from '../latent/sequence';
 import { EVALS_FILE, type EvalLine } from './run-files';
 
 export interface SftEvalOptions {
@@ -28,6 +29,8 @@ export interface SftEvalOptions {
   generate?: number;
   /** examples whose latents are decoded */
   inspect?: number;
+  /** questions generated together for answer accuracy (default 8; the answers do not depend on it) */
+  generateBatch?: number;
   maxNewTokens?: number;
   constantSteps?: number;
   quiet?: boolean;
@@ -250,9 +253,15 @@ export async function evaluateSftRun(runDir: string, o: SftEvalOptions = {}): Pr
         maxNewTokens: o.maxNewTokens ?? 200,
         maxLatents: config.maxLatents,
         onProgress: (d) => bar.update(d),
-        ...(oracle ? { oracleLatents: config.latents } : {}),
+        ...(oracle
+          ? {
+              oracleLatents: config.latents,
+              latentSchedule: namedLatentSchedule(config.latentSchedule ?? 'fixed', config.latents),
+            }
+          : {}),
         ablate,
         seed,
+        batchSize: o.generateBatch ?? 8,
       });
       bar.finish();
     }

@@ -5,7 +5,15 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as torch from '../../src/torch';
-import { ablationWork, evaluateLoss, latentAblationsWithConstant } from '../../src/latent/evaluate';
+import {
+  ablationWork,
+  answerAccuracy,
+  evaluateLoss,
+  latentAblationsWithConstant,
+  oracleSpanLatents,
+} from '../../src/latent/evaluate';
+import { namedLatentSchedule } from '../../src/latent/sequence';
+import type { Gsm8kExample } from '../../src/data/gsm8k';
 import { resolveSftConfig, trainSft, loadSftRun } from '../../src/train/sft';
 import { haveQwenTokenizer, sftFixture } from '../helpers/sft-fixture';
 
@@ -76,4 +84,59 @@ import { haveQwenTokenizer, sftFixture } from '../helpers/sft-fixture';
       run.lm.dispose();
     }
   }, 300_000);
+
+  test('answer accuracy generated in batches equals one question at a time, every condition (oracle and its ablations included)', async () => {
+    const run = await loadSftRun(out, { quiet: true });
+    try {
+      run.lm.train(false);
+      const examples = run.data.test.slice(0, 5);
+      const constant = torch.keep(torch.zeros([run.lm.heads.markers.size(1)]));
+      try {
+        const o = {
+          maxNewTokens: 24,
+          oracleLatents: 2,
+          latentSchedule: namedLatentSchedule('digits', 2),
+          ablate: { constant },
+          startThreshold: 0.2,
+        };
+        const seen: number[] = [];
+        const one = answerAccuracy(run.lm, examples, { ...o, batchSize: 1 });
+        const liveBefore = torch.memory().liveTensors;
+        const batched = answerAccuracy(run.lm, examples, { ...o, batchSize: 3, onProgress: (d) => seen.push(d) });
+        expect(torch.memory().liveTensors).toBe(liveBefore);
+        expect(batched.correct).toEqual(one.correct);
+        expect(batched.samples).toEqual(one.samples);
+        expect(batched.spanLengths).toEqual(one.spanLengths);
+        expect([batched.spans, batched.spansAway]).toEqual([one.spans, one.spansAway]);
+        expect(Object.keys(batched.correct).sort()).toEqual(
+          ['oracle', 'oracleConstant', 'oracleShuffled', 'withLatents', 'withoutLatents'].sort(),
+        );
+        expect(seen).toEqual([3, 5, 8, 10]);
+        expect(() => answerAccuracy(run.lm, examples, { batchSize: 0 })).toThrow(/batchSize/);
+      } finally {
+        constant.dispose();
+      }
+    } finally {
+      run.lm.dispose();
+    }
+  }, 300_000);
+});
+
+describe('oracleSpanLatents', () => {
+  const example = {
+    breakpoints: [
+      { expression: '3*4+1', result: '13' },
+      { expression: '13-2', result: '1234' },
+    ],
+  } as unknown as Gsm8kExample;
+  test("span i takes the schedule's count at the i-th gold breakpoint; later spans and fixed schedules take k", () => {
+    expect(oracleSpanLatents(namedLatentSchedule('digits', 3), 0, example, 3)).toBe(2);
+    expect(oracleSpanLatents(namedLatentSchedule('digits', 3), 1, example, 3)).toBe(3); // 4 digits, capped at k
+    expect(oracleSpanLatents(namedLatentSchedule('operations', 3), 0, example, 3)).toBe(2);
+    expect(oracleSpanLatents(namedLatentSchedule('operations', 3), 1, example, 3)).toBe(1);
+    expect(oracleSpanLatents(namedLatentSchedule('digits', 3), 2, example, 3)).toBe(3);
+    expect(oracleSpanLatents(namedLatentSchedule('fixed', 3), 0, example, 3)).toBe(3);
+    expect(oracleSpanLatents(undefined, 0, example, 2)).toBe(2);
+    expect(() => oracleSpanLatents(() => -1, 0, example, 2)).toThrow(/non-negative/);
+  });
 });

@@ -11,6 +11,11 @@ export const command: CommandModule = {
       .option('examples', { type: 'number', default: 200, describe: 'test examples for losses and ablations' })
       .option('generate', { type: 'number', default: 50, describe: 'test examples for answer accuracy (0: skip)' })
       .option('inspect', { type: 'number', default: 20, describe: 'examples whose latents are decoded' })
+      .option('generate-batch', {
+        type: 'number',
+        default: 8,
+        describe: 'questions generated together for answer accuracy (greedy: the answers do not depend on it)',
+      })
       .option('max-new-tokens', { type: 'number', default: 200 })
       .option('reference', {
         type: 'string',
@@ -52,6 +57,7 @@ export const command: CommandModule = {
         examples: a.examples as number,
         generate: a.generate as number,
         inspect: a.inspect as number,
+        generateBatch: a.generateBatch as number,
         maxNewTokens: a.maxNewTokens as number,
         reference: a.reference as string | undefined,
         pause: a.pause as string | undefined,

@@ -83,7 +83,13 @@ export function loadPolicy(shape: ShapeName): { m: PolicyModules; dispose: () =>
   using file = SafetensorsFile.open(path.join(dir, 'heads.safetensors'));
   torch.scope(() =>
     heads.loadStateDict(
-      new Map(HEAD_NAMES.map((n) => [n, torch.fromBytes(file.read(n), 'float32', file.entries.get(n)!.shape)])),
+      // the file keeps the flat names the Python side reads; the affine form's parameters live under `input.`
+      new Map(
+        HEAD_NAMES.map((n) => [
+          n === 'gain' || n === 'bias' ? `input.${n}` : n,
+          torch.fromBytes(file.read(n), 'float32', file.entries.get(n)!.shape),
+        ]),
+      ),
     ),
   );
   heads.to(DEVICE);

@@ -1,7 +1,7 @@
 import * as torch from '../../src/torch';
 import type { Tensor } from '../../src/torch';
 import type { Qwen2ForCausalLM } from '../../src/models/qwen2/modeling';
-import { randomQwen2 } from '../helpers/random-qwen2';
+import { randomQwen2, summedLossOnEmbeds } from '../helpers/random-qwen2';
 import { parseGsm8kRecord, type Gsm8kExample } from '../../src/data/gsm8k';
 import { buildLatentSequence, Role, type LatentSequence } from '../../src/latent/sequence';
 import { LatentHeads } from '../../src/latent/heads';
@@ -68,13 +68,7 @@ function referenceLoss(model: Qwen2ForCausalLM, heads: LatentHeads, s: LatentSeq
         embeds.push(model.model.embed(torch.tensor([[s.ids[t]]], { dtype: 'int64' })).view([-1]));
       }
     }
-    const logits = model.forward({ inputsEmbeds: torch.stack(embeds).unsqueeze(0) }).logits.squeeze(0);
-    const rows = s.targets.map((x, i) => (x === -100 ? -1 : i)).filter((i) => i >= 0);
-    const tgt = torch.tensor(
-      rows.map((i) => s.targets[i]),
-      { dtype: 'int64' },
-    );
-    return torch.F.crossEntropy(logits.indexSelect(0, torch.tensor(rows, { dtype: 'int64' })), tgt, { reduction: 'sum' });
+    return summedLossOnEmbeds(model, embeds, s.targets);
   });
 }
 

@@ -2,7 +2,7 @@ import '../helpers/one-thread';
 import * as torch from '../../src/torch';
 import type { Tensor } from '../../src/torch';
 import type { Qwen2ForCausalLM } from '../../src/models/qwen2/modeling';
-import { randomQwen2 } from '../helpers/random-qwen2';
+import { randomQwen2, summedLossOnEmbeds } from '../helpers/random-qwen2';
 import { BOT, EOT, EXAMPLES, VOCAB, charTok } from '../helpers/char-examples';
 import { buildLatentSequence, Role, type LatentSequence } from '../../src/latent/sequence';
 import { LatentHeads } from '../../src/latent/heads';
@@ -74,17 +74,7 @@ function coconutLoss(model: Qwen2ForCausalLM, heads: LatentHeads, s: LatentSeque
       else if (s.ids[t] === BOT || s.ids[t] === EOT) embeds.push(heads.markers.select(0, s.ids[t] === BOT ? 0 : 1));
       else embeds.push(model.model.embed_tokens.weight.select(0, s.ids[t]));
     }
-    const logits = model.forward({ inputsEmbeds: torch.stack(embeds).unsqueeze(0) }).logits.squeeze(0);
-    const rows = s.targets.map((x, i) => (x === -100 ? -1 : i)).filter((i) => i >= 0);
-    const picked = logits.indexSelect(0, torch.tensor(rows, { dtype: 'int64' }));
-    return torch.F.crossEntropy(
-      picked,
-      torch.tensor(
-        rows.map((i) => s.targets[i]),
-        { dtype: 'int64' },
-      ),
-      { reduction: 'sum' },
-    );
+    return summedLossOnEmbeds(model, embeds, s.targets);
   });
 }
 

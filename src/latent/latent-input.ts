@@ -94,8 +94,10 @@ export abstract class LatentInput extends Module {
   abstract readonly kind: LatentInputKind;
   /** The next latent's input embedding [B, D] (in `pre`'s dtype) and the end classifier's logit [B]. */
   abstract step(a: LatentStepArgs, stop: StopHead): LatentStepOutput;
-  /** The options that rebuild this form (with the same init: the same parameter shapes). */
-  abstract spec(): LatentInputSpec;
+  /** The options that rebuild this form (with the same init: the same parameter shapes); forms with options add them. */
+  spec(): LatentInputSpec {
+    return { kind: this.kind };
+  }
   /** The constant scale, for the forms that have one (a property of the backbone, saved with checkpoints). */
   scale = 1;
 
@@ -131,9 +133,6 @@ export class RawInput extends LatentInput {
   step(a: LatentStepArgs, stop: StopHead): LatentStepOutput {
     return normalized(a, stop, this.identity);
   }
-  spec(): LatentInputSpec {
-    return { kind: 'raw' };
-  }
 }
 
 /** scaled: scale · n, the hidden state at the token embeddings' RMS, with no trainable parameters. */
@@ -157,9 +156,6 @@ export class ScaledInput extends LatentInput {
       a.eps,
     );
   }
-  spec(): LatentInputSpec {
-    return { kind: 'scaled' };
-  }
 }
 
 /** affine: scale · n · gain + bias, gain and bias trained (starts as `scaled`). */
@@ -176,9 +172,6 @@ export class AffineInput extends LatentInput {
   }
   step(a: LatentStepArgs, stop: StopHead): LatentStepOutput {
     return latentStep(a.pre, a.normWeight, this.gain, this.bias, this.scale, stop.stopWeight, stop.stopBias, a.eps);
-  }
-  spec(): LatentInputSpec {
-    return { kind: 'affine' };
   }
 }
 
@@ -246,7 +239,7 @@ abstract class TokenDistributionInput extends LatentInput {
     const { embed: n, stopLogit } = normalized(a, stop, this.identity);
     return { n, stopLogit, ...tokenDistribution(a.tokens, n, this.temperature, this.exclude.on(n.device)) };
   }
-  spec(): LatentInputSpec {
+  override spec(): LatentInputSpec {
     return { kind: this.kind, temperature: this.temperature };
   }
   override dispose(): void {
@@ -358,7 +351,7 @@ export class PauseInput extends LatentInput {
       return { embed: v.dtype === a.pre.dtype ? v : v.to(a.pre.dtype), stopLogit };
     });
   }
-  spec(): LatentInputSpec {
+  override spec(): LatentInputSpec {
     return { kind: 'pause', slots: this.slots };
   }
 }
@@ -402,9 +395,6 @@ export class PlantedResultInput extends LatentInput {
       return { embed: embed.dtype === a.pre.dtype ? embed : embed.to(a.pre.dtype), stopLogit };
     });
   }
-  spec(): LatentInputSpec {
-    return { kind: 'planted-result' };
-  }
 }
 
 /** zeros (the study's planted null): every latent is fed a zero vector, so there is no content to use. */
@@ -420,9 +410,6 @@ export class ZeroInput extends LatentInput {
       const { embed, stopLogit } = normalized(a, stop, this.identity);
       return { embed: torch.zerosLike(embed), stopLogit };
     });
-  }
-  spec(): LatentInputSpec {
-    return { kind: 'zeros' };
   }
 }
 

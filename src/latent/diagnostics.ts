@@ -117,6 +117,9 @@ export function precisionRecallF1(c: { tp: number; fp: number; fn: number }): { 
 }
 
 /** The probability threshold that maximises F1 over (logit, target) pairs, and that F1. */
+/** The largest logit of a threshold bestF1Threshold returns (its sigmoid stays below 1 in float64). */
+const MAX_CUT_LOGIT = 30;
+
 export function bestF1Threshold(scores: [number, number][]): { threshold: number; f1: number } {
   const sorted = [...scores].sort((a, b) => b[0] - a[0]);
   const positives = sorted.filter(([, t]) => t === 1).length;
@@ -129,9 +132,14 @@ export function bestF1Threshold(scores: [number, number][]): { threshold: number
     if (i + 1 < sorted.length && sorted[i + 1][0] === sorted[i][0]) continue; // ties decide together
     const f1 = (2 * tp) / (tp + fp + positives);
     if (f1 > best.f1) {
-      // halfway (in logit space) to the next score, as a probability
+      // halfway (in logit space) to the next score, as a probability. A well-separated probe (the
+      // post-training fit on few examples) can put that cut beyond |logit| 36.7, where the
+      // probability rounds to exactly 1 (no span could ever open: the decision is p > threshold); the
+      // cut is kept below, where it still separates every score that is not itself beyond it. (Small
+      // probabilities do not round to 0 before logit −745.)
       const next = i + 1 < sorted.length ? sorted[i + 1][0] : sorted[i][0] - 1;
-      best = { threshold: 1 / (1 + Math.exp(-(sorted[i][0] + next) / 2)), f1 };
+      const cut = Math.min(MAX_CUT_LOGIT, (sorted[i][0] + next) / 2);
+      best = { threshold: 1 / (1 + Math.exp(-cut)), f1 };
     }
   }
   return best;

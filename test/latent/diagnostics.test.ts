@@ -75,4 +75,26 @@ describe('start-threshold calibration', () => {
     ]);
     expect(r.f1).toBeCloseTo(0.8, 10); // cut below 1: tp 2, fp 1 -> 4/5
   });
+  test('far-separated scores: the threshold stays below 1 (and above 0), so the positives still pass it (a cut at logit 40 would be p = 1)', () => {
+    for (const scores of [
+      [
+        [80, 1],
+        [60, 1],
+        [20, 0],
+        [-5, 0],
+      ],
+      [
+        [-45, 1],
+        [-60, 0],
+        [-70, 0],
+      ],
+    ] as [number, number][][]) {
+      const r = bestF1Threshold(scores);
+      expect(r.f1).toBe(1);
+      expect(r.threshold).toBeLessThan(1);
+      expect(r.threshold).toBeGreaterThan(0);
+      const decided = scores.map(([z]) => 1 / (1 + Math.exp(-z)) > r.threshold);
+      expect(decided).toEqual(scores.map(([, t]) => t === 1));
+    }
+  });
 });

@@ -1,7 +1,7 @@
 // `latent compare --variants …`: latent interfaces trained under one budget, evaluated with the study's
 // endpoints, and reported side by side (OUT/compare.json, OUT/compare.html).
 import type { Argv, CommandModule } from 'yargs';
-import { readConfigFile } from '../config-file';
+import { configFromFlags, readConfigFile } from '../config-file';
 import { checkDataDir, checkModelArg, shownDefault } from '../options';
 import { SFT_DEFAULTS } from '../../train/sft-defaults';
 
@@ -165,27 +165,9 @@ export const command: CommandModule = {
     const pick = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
     const budget = {
       ...(fileBudget as Record<string, unknown>),
-      ...pick({
-        model: a.model ?? model,
-        data: a.data ?? data,
-        steps: a.steps,
-        batchSize: a.batch,
-        lr: a.lr,
-        minLr: a.minLr,
-        warmupSteps: a.warmup,
-        seed: a.seed,
-        maxLatents: a.maxLatents,
-        latentTemperature: a.latentTemperature,
-        headLr: a.headLr,
-        startFitExamples: a.startFitExamples,
-        maxTrainExamples: a.maxTrainExamples,
-        validationSize: a.validationSize,
-        evalEvery: a.evalEvery,
-        evalExamples: a.evalExamples,
-        saveEvery: a.saveEvery,
-        device: a.device,
-        dtype: a.dtype,
-      }),
+      ...pick({ model: a.model ?? model, data: a.data ?? data }),
+      // compare's flags are the budget's: the variant's own fields (mode, form, k, …) have none here
+      ...configFromFlags(a),
     };
     const target = (a.out ?? out) as string | undefined;
     for (const [k, v] of [

@@ -1,7 +1,7 @@
 // `latent train sft …` (phase 1) and `latent train rl …` (phase 2).
 import * as path from 'path';
 import type { Argv, CommandModule } from 'yargs';
-import { readConfigFile } from '../config-file';
+import { configFromFlags, readConfigFile } from '../config-file';
 import { rlCommand } from './train-rl';
 import { SFT_DEFAULTS } from '../../train/sft-defaults';
 import { checkDataDir, checkModelArg, nextCommands, shownDefault } from '../options';
@@ -201,41 +201,7 @@ const sft: CommandModule = {
     const { resolveSftConfig, trainSft } = await import('../../train/sft');
     const fromRun = a.resume ? (await import('../../train/run-dir')).readRunConfig(a.resume as string, 'sft') : {};
     const fromFile = readConfigFile(a.config as string | undefined);
-    const cli = {
-      model: a.model,
-      data: a.data,
-      mode: a.mode,
-      latents: a.latents,
-      markersAtZero: a.markersAtZero,
-      latentInput: a.latentInput,
-      steps: a.steps,
-      batchSize: a.batch,
-      lr: a.lr,
-      warmupSteps: a.warmup,
-      warmupRatio: a.warmupRatio,
-      minLr: a.minLr,
-      weightDecay: a.weightDecay,
-      gradClip: a.gradClip,
-      startLossWeight: a.startLossWeight,
-      stopLossWeight: a.stopLossWeight,
-      maxLatents: a.maxLatents,
-      latentSchedule: a.latentSchedule,
-      headLr: a.headLr,
-      startFitExamples: a.startFitExamples,
-      maxTrainExamples: a.maxTrainExamples,
-      validationSize: a.validationSize,
-      evalEvery: a.evalEvery,
-      evalExamples: a.evalExamples,
-      saveEvery: a.saveEvery,
-      device: a.device,
-      dtype: a.dtype,
-      frozenDtype: a.frozenDtype,
-      latentTemperature: a.latentTemperature,
-      coupling: a.coupling,
-      freezeMarkers: a.freezeMarkers,
-      seed: a.seed,
-      out: a.resume ?? a.out,
-    };
+    const cli = { ...configFromFlags(a), out: a.resume ?? a.out };
     const merged = {
       ...fromRun,
       ...fromFile,

@@ -7,16 +7,13 @@ import * as os from 'os';
 import * as path from 'path';
 import yargs from 'yargs';
 import * as torch from '../../src/torch';
-import { formatPrompt } from '../../src/data/gsm8k';
-import { generateWithLatents } from '../../src/latent/generate';
 import { loadQwen2 } from '../../src/models/qwen2/loading';
 import { RunDir } from '../../src/train/run-dir';
-import { disposeRollouts, sampleRollouts } from '../../src/rl/policy';
-import { markedRolloutText } from '../../src/rl/render';
-import { openRlPolicy, resolveRlConfig, rolloutOptions, trainRl, type RlConfig } from '../../src/rl/trainer';
+import { openRlPolicy, resolveRlConfig, trainRl, type RlConfig } from '../../src/rl/trainer';
 import { evaluateRlRun, formatRlDiagnostics } from '../../src/rl/evaluate';
 import { writeReport } from '../../src/report/run';
 import { command as trainCommand } from '../../src/cli/commands/train';
+import { expectGreedyRolloutsMatchGeneration } from '../helpers/rl-greedy';
 import { haveQwenTokenizer, makeRlFixture, QWEN_TOKENIZER_DIR, type RlFixture } from './fixture';
 
 if (!haveQwenTokenizer) console.log(`skipping RL training tests: no Qwen tokenizer at ${QWEN_TOKENIZER_DIR}`);
@@ -75,24 +72,8 @@ maybe('phase 2 (GRPO) on the larger-number task', () => {
       const c = config({ from, out: 'unused' });
       const p = await openRlPolicy(c);
       try {
-        const questions = p.train.slice(0, 6);
-        const rollouts = sampleRollouts(
-          p.policy,
-          questions.map((q) => p.promptIds(q)),
-          rolloutOptions(c, p, { temperature: 0 }),
-        );
-        questions.forEach((q, i) => {
-          // the calibrated start offset makes "probability > 1/2" the phase-1 threshold
-          const g = generateWithLatents(p.lm, formatPrompt(q.question), {
-            maxNewTokens: c.maxNewTokens,
-            maxLatents: p.maxLatents,
-            startThreshold: p.lm.heads.startThreshold,
-          });
-          expect(rollouts[i].tokens).toEqual(g.tokens);
-          expect(rollouts[i].spans).toEqual(g.spans.map((s) => ({ at: s.at, latents: s.latents })));
-          expect(markedRolloutText(p.lm.tokenizer, rollouts[i]).text).toBe(g.markedText);
-        });
-        disposeRollouts(rollouts);
+        // the calibrated start offset makes "probability > 1/2" the phase-1 threshold
+        expectGreedyRolloutsMatchGeneration(p, c, { count: 6, startThreshold: p.lm.heads.startThreshold, markedText: true });
       } finally {
         p.lm.dispose();
       }

@@ -10,8 +10,8 @@ import type { LatentInputKind } from '../../src/latent/latent-input';
 import { loadSftRun, trainSft, type SftConfig } from '../../src/train/sft';
 import { evaluateSftRun, formatDiagnostics } from '../../src/train/sft-eval';
 import { RunDir } from '../../src/train/run-dir';
-import { disposeRollouts, sampleRollouts } from '../../src/rl/policy';
-import { openRlPolicy, resolveRlConfig, rolloutOptions, trainRl } from '../../src/rl/trainer';
+import { openRlPolicy, resolveRlConfig, trainRl } from '../../src/rl/trainer';
+import { expectGreedyRolloutsMatchGeneration } from '../helpers/rl-greedy';
 import { haveQwenTokenizer as have, qwenDir, sftConfigOn, sftFixtureSuite } from '../helpers/sft-fixture';
 
 if (!have) console.log(`skipping latent interface SFT tests: no Qwen tokenizer at ${qwenDir}`);
@@ -166,23 +166,11 @@ maybe('phase 1 with latent input forms, couplings and frozen markers', () => {
     try {
       expect(p.policy.coupling).toBe('reencode');
       p.policy.startLogitOffset = 5; // open spans readily, so that the comparison covers latents
-      const questions = p.train.slice(0, 4);
-      const rollouts = sampleRollouts(
-        p.policy,
-        questions.map((q) => p.promptIds(q)),
-        rolloutOptions(c, p, { temperature: 0 }),
-      );
-      questions.forEach((q, i) => {
-        const g = generateWithLatents(p.lm, formatPrompt(q.question), {
-          maxNewTokens: c.maxNewTokens,
-          maxLatents: p.maxLatents,
-          startThreshold: 1 / (1 + Math.exp(5)),
-        });
-        expect(rollouts[i].tokens).toEqual(g.tokens);
-        expect(rollouts[i].spans).toEqual(g.spans.map((sp) => ({ at: sp.at, latents: sp.latents })));
+      expectGreedyRolloutsMatchGeneration(p, c, {
+        count: 4,
+        startThreshold: 1 / (1 + Math.exp(5)),
+        inspect: (rollouts) => expect(rollouts.some((r) => r.spans.some((sp) => sp.latents > 0))).toBe(true),
       });
-      expect(rollouts.some((r) => r.spans.some((sp) => sp.latents > 0))).toBe(true);
-      disposeRollouts(rollouts);
     } finally {
       p.lm.dispose();
     }

@@ -2,7 +2,7 @@
 // half the time: the fixture of the decoding loop's and the rollouts' tests.
 import * as torch from '../../src/torch';
 import { randomQwen2 } from './random-qwen2';
-import { LatentHeads } from '../../src/latent/heads';
+import { LatentHeads, type LatentHeadsOptions } from '../../src/latent/heads';
 import type { LatentInputKind } from '../../src/latent/latent-input';
 import { LatentDecoder, qwen2Backbone } from '../../src/latent/qwen2-trunks';
 import type { Coupling } from '../../src/latent/coupling';
@@ -19,32 +19,41 @@ export interface TinyPolicyOptions {
   coupling?: Coupling;
 }
 
+/** Latent heads of width `hidden` with random `<bot>`/`<eot>` rows at scale 1.3. */
+export function randomLatentHeads(
+  hidden: number,
+  dtype: torch.DType,
+  o: Pick<LatentHeadsOptions, 'input' | 'excludeIds'> = {},
+): LatentHeads {
+  return torch.scope(() => new LatentHeads({ hidden, markerInit: torch.randn([2, hidden], { dtype }), scale: 1.3, dtype, ...o }));
+}
+
+/** Sets the start/stop classifiers far from zero, so that spans open and stop in rollouts (call under noGrad). */
+export function openingClassifiers(heads: LatentHeads): void {
+  torch.scope(() => {
+    heads.startWeight.copy_(torch.randnLike(heads.startWeight).mul(0.3));
+    heads.startBias.fill_(-0.3);
+    heads.stopWeight.copy_(torch.randnLike(heads.stopWeight).mul(0.3));
+    heads.stopBias.fill_(-0.5);
+  });
+}
+
 /** A tiny policy; two-trunk: a perturbed copy of the decoder runs latent positions. */
 export function tinyLatentPolicy(twoTrunk: boolean, dtype: torch.DType = 'float64', o: TinyPolicyOptions = {}) {
   torch.manualSeed(11);
   const model = randomQwen2(VOCAB, D, dtype);
   const input = o.input ?? 'affine';
-  const heads = torch.scope(
-    () =>
-      new LatentHeads({
-        hidden: D,
-        markerInit: torch.randn([2, D], { dtype }),
-        scale: 1.3,
-        dtype,
-        input,
-        excludeIds: input === 'gated' || input === 'soft' ? [BOT, EOT] : undefined,
-      }),
-  );
+  const heads = randomLatentHeads(D, dtype, {
+    input,
+    excludeIds: input === 'gated' || input === 'soft' ? [BOT, EOT] : undefined,
+  });
   torch.noGrad(() =>
     torch.scope(() => {
       if (input === 'affine') {
         heads.gain.copy_(torch.randnLike(heads.gain).mul(0.2).add(1));
         heads.bias.copy_(torch.randnLike(heads.bias).mul(0.2));
       }
-      heads.startWeight.copy_(torch.randnLike(heads.startWeight).mul(0.3));
-      heads.startBias.fill_(-0.3);
-      heads.stopWeight.copy_(torch.randnLike(heads.stopWeight).mul(0.3));
-      heads.stopBias.fill_(-0.5);
+      openingClassifiers(heads);
     }),
   );
   const backbone = qwen2Backbone(model);

@@ -11,6 +11,7 @@ import { LatentDecoder, qwen2Backbone } from '../../src/latent/qwen2-trunks';
 import type { Coupling } from '../../src/latent/coupling';
 import { LATENT_ID, disposeRollouts, sampleRollouts, type PolicyModules } from '../../src/rl/policy';
 import { scoreRollouts } from '../../src/rl/teacher-forcing';
+import { openingClassifiers, randomLatentHeads } from '../helpers/tiny-latent-policy';
 
 const D = 16;
 
@@ -18,7 +19,7 @@ function setup(k = 2) {
   torch.manualSeed(9);
   const dtype = 'float64';
   const model = randomQwen2(VOCAB, D, dtype);
-  const heads = torch.scope(() => new LatentHeads({ hidden: D, markerInit: torch.randn([2, D], { dtype }), scale: 1.3, dtype }));
+  const heads = randomLatentHeads(D, dtype);
   const decoder = LatentDecoder.copyOf(model);
   model.freeze();
   const perturb = (scale: number) =>
@@ -132,14 +133,7 @@ describe('two-trunk coupling', () => {
     test(`reencode, phase 2 (${latentGrad} latents): rollouts re-scored by teacher forcing give the sampled log-probabilities, and differ from shared-kv`, () => {
       const { model, heads, decoder, dispose } = setup();
       try {
-        torch.noGrad(() =>
-          torch.scope(() => {
-            heads.startWeight.copy_(torch.randnLike(heads.startWeight).mul(0.3));
-            heads.startBias.fill_(-0.3);
-            heads.stopWeight.copy_(torch.randnLike(heads.stopWeight).mul(0.3));
-            heads.stopBias.fill_(-0.5);
-          }),
-        );
+        torch.noGrad(() => openingClassifiers(heads));
         const prompts = [[3, 4, 5], [7, 1, 2, 9], [12], [5, 5, 8]].flatMap((p) => [p, p]);
         const run = (coupling: Coupling) => {
           const m: PolicyModules = {

@@ -17,6 +17,7 @@ import {
 } from '../../src/latent/latent-input';
 import { LATENT_ID, disposeRollouts, sampleRollouts, type PolicyModules } from '../../src/rl/policy';
 import { scoreRollouts } from '../../src/rl/teacher-forcing';
+import { openingClassifiers, randomLatentHeads } from '../helpers/tiny-latent-policy';
 
 const D = 16;
 
@@ -26,24 +27,11 @@ function setup(
 ) {
   torch.manualSeed(7);
   const model = randomQwen2(VOCAB, D, dtype);
-  const heads = torch.scope(
-    () =>
-      new LatentHeads({
-        hidden: D,
-        markerInit: torch.randn([2, D], { dtype }),
-        scale: 1.3,
-        dtype,
-        input: { kind, temperature: 0.7 },
-        excludeIds: [BOT, EOT],
-      }),
-  );
+  const heads = randomLatentHeads(D, dtype, { input: { kind, temperature: 0.7 }, excludeIds: [BOT, EOT] });
   // classifiers far from zero, so that spans open and stop in rollouts
   torch.noGrad(() =>
     torch.scope(() => {
-      heads.startWeight.copy_(torch.randnLike(heads.startWeight).mul(0.3));
-      heads.startBias.fill_(-0.3);
-      heads.stopWeight.copy_(torch.randnLike(heads.stopWeight).mul(0.3));
-      heads.stopBias.fill_(-0.5);
+      openingClassifiers(heads);
       for (const p of heads.input.parameters()) p.add_(torch.randnLike(p).mul(0.05));
     }),
   );
@@ -202,16 +190,7 @@ describe('latent input forms', () => {
 
   test('planted-result feeds latent j the (detached) embedding of result token j, the last repeated; zeros feeds 0; neither reads the hidden state', () => {
     const { model, heads, backbone, seqs, dispose } = setup('planted-result', { k: 3 });
-    const zeros = torch.scope(
-      () =>
-        new LatentHeads({
-          hidden: D,
-          markerInit: torch.randn([2, D], { dtype: 'float64' }),
-          scale: 1.3,
-          dtype: 'float64',
-          input: 'zeros',
-        }),
-    );
+    const zeros = randomLatentHeads(D, 'float64', { input: 'zeros' });
     try {
       const spans = seqs.map((s) => s.spans[0]);
       // the fixtures' first results have one and two digits: latent 2 repeats the last digit

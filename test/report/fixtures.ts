@@ -215,3 +215,15 @@ export function assertWellFormedSvg(svg: string): void {
   if (roots !== 1) throw new Error(`SVG: expected one root element, found ${roots}`);
   if (/<[^>]*$/.test(trimmed.replace(/<(?:[^>"']|"[^"]*"|'[^']*')*>/g, ''))) throw new Error('SVG: stray "<"');
 }
+
+/** The sections of every run's report, SFT or RL (an RL run adds `rl` and `samples`). */
+export const RUN_REPORT_SECTIONS = [
+  'overview',
+  'curves',
+  'utilisation',
+  'decoded',
+  'norms',
+  'span-lengths',
+  'start-classifier',
+  'data-notes',
+];

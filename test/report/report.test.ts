@@ -4,7 +4,7 @@ import yargs from 'yargs';
 import { command as reportCommand, defaultReportDir } from '../../src/cli/commands/report';
 import { loadCommands } from '../../src/cli/main';
 import { highlightSpans, readRun, writeReport } from '../../src/report';
-import { assertWellFormedSvg, makeTempDir, SCRIPT, writeRunDir, XSS } from './fixtures';
+import { assertWellFormedSvg, makeTempDir, RUN_REPORT_SECTIONS, SCRIPT, writeRunDir, XSS } from './fixtures';
 
 const MALFORMED_LINES = ['{"step": 5, "loss": nul', '[1, 2]', '{"loss": 3}', '{"step": 201, "loss": null}'];
 
@@ -144,16 +144,7 @@ describe('writeReport', () => {
     expect(result.htmlPath).toBe(path.join(out, 'report.html'));
     expect(result.plotWarnings).toEqual([]);
     const html = fs.readFileSync(result.htmlPath, 'utf8');
-    for (const id of [
-      'overview',
-      'curves',
-      'utilisation',
-      'decoded',
-      'norms',
-      'span-lengths',
-      'start-classifier',
-      'data-notes',
-    ]) {
+    for (const id of RUN_REPORT_SECTIONS) {
       expect(html).toContain(`<section id="${id}">`);
     }
     expect(html).not.toContain('<section id="rl">');

@@ -52,3 +52,28 @@ export function sftConfigOn(
       out: path.join(suite.root, over.out ?? 'run'),
     });
 }
+
+/**
+ * A short run's schedule: `steps` steps of batch 4 with 8 validation examples, evaluated (on `evalExamples`) and
+ * saved every `every` steps, the learning rate warming up over `warmupSteps` to `lr` and decaying to `minLr`.
+ */
+export function shortRun(o: {
+  steps: number;
+  every: number;
+  lr: number;
+  minLr: number;
+  warmupSteps: number;
+  evalExamples: number;
+}): Partial<SftConfig> {
+  return {
+    steps: o.steps,
+    batchSize: 4,
+    lr: o.lr,
+    minLr: o.minLr,
+    warmupSteps: o.warmupSteps,
+    evalEvery: o.every,
+    evalExamples: o.evalExamples,
+    saveEvery: o.every,
+    validationSize: 8,
+  };
+}

@@ -5,7 +5,7 @@ import { trainSft, loadSftRun } from '../../src/train/sft';
 import { RunDir } from '../../src/train/run-dir';
 import { runPython, findPython } from '../helpers/python';
 import { encodeTensor } from '../helpers/torch-python';
-import { haveQwenTokenizer, sftConfigOn, sftFixtureSuite } from '../helpers/sft-fixture';
+import { haveQwenTokenizer, sftConfigOn, sftFixtureSuite, shortRun } from '../helpers/sft-fixture';
 
 const havePython = findPython() !== null;
 const maybe = havePython ? describe : describe.skip;
@@ -75,15 +75,7 @@ maybe('start classifier: post-training fit on frozen features', () => {
     const fx = sftFixtureSuite('lt-startfit-');
     const config = sftConfigOn(fx, {
       latents: 1,
-      steps: 12,
-      batchSize: 4,
-      lr: 1e-5,
-      minLr: 1e-6,
-      warmupSteps: 1,
-      evalEvery: 12,
-      evalExamples: 8,
-      saveEvery: 12,
-      validationSize: 8,
+      ...shortRun({ steps: 12, every: 12, lr: 1e-5, minLr: 1e-6, warmupSteps: 1, evalExamples: 8 }),
     });
     const calibratedF1 = (out: string) =>
       new RunDir(out)

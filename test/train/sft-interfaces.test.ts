@@ -12,7 +12,7 @@ import { evaluateSftRun, formatDiagnostics } from '../../src/train/sft-eval';
 import { RunDir } from '../../src/train/run-dir';
 import { openRlPolicy, resolveRlConfig, trainRl } from '../../src/rl/trainer';
 import { expectGreedyRolloutsMatchGeneration } from '../helpers/rl-greedy';
-import { haveQwenTokenizer as have, qwenDir, sftConfigOn, sftFixtureSuite } from '../helpers/sft-fixture';
+import { haveQwenTokenizer as have, qwenDir, sftConfigOn, sftFixtureSuite, shortRun } from '../helpers/sft-fixture';
 
 if (!have) console.log(`skipping latent interface SFT tests: no Qwen tokenizer at ${qwenDir}`);
 const maybe = have ? describe : describe.skip;
@@ -21,15 +21,7 @@ maybe('phase 1 with latent input forms, couplings and frozen markers', () => {
   const fx = sftFixtureSuite('lt-sft-if-');
   const config = sftConfigOn(fx, {
     latents: 2,
-    steps: 4,
-    batchSize: 4,
-    lr: 3e-3,
-    minLr: 3e-4,
-    warmupSteps: 1,
-    evalEvery: 4,
-    evalExamples: 4,
-    saveEvery: 4,
-    validationSize: 8,
+    ...shortRun({ steps: 4, every: 4, lr: 3e-3, minLr: 3e-4, warmupSteps: 1, evalExamples: 4 }),
     maxLatents: 3,
   });
 

@@ -5,7 +5,7 @@ import * as torch from '../../src/torch';
 import { loadQwen2 } from '../../src/models/qwen2/loading';
 import { trainSft, type SftConfig } from '../../src/train/sft';
 import { RunDir } from '../../src/train/run-dir';
-import { haveQwenTokenizer as have, qwenDir, sftConfigOn, sftFixtureSuite } from '../helpers/sft-fixture';
+import { haveQwenTokenizer as have, qwenDir, sftConfigOn, sftFixtureSuite, shortRun } from '../helpers/sft-fixture';
 
 if (!have) console.log(`skipping SFT tests: no Qwen tokenizer at ${qwenDir}`);
 const maybe = have ? describe : describe.skip;
@@ -14,15 +14,7 @@ maybe('phase 1 training (sft)', () => {
   const fx = sftFixtureSuite('lt-sft-');
   const config = sftConfigOn(fx, {
     latents: 2,
-    steps: 16,
-    batchSize: 4,
-    lr: 3e-3,
-    minLr: 3e-4,
-    warmupSteps: 2,
-    evalEvery: 8,
-    evalExamples: 4,
-    saveEvery: 8,
-    validationSize: 8,
+    ...shortRun({ steps: 16, every: 8, lr: 3e-3, minLr: 3e-4, warmupSteps: 2, evalExamples: 4 }),
   });
 
   const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

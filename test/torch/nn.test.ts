@@ -33,6 +33,7 @@ class TinyLM extends nn.Module {
   }
 }
 
+const BLOCK_MODULES = ['norm', 'attn', 'attn.q', 'attn.k', 'mlp', 'drop'];
 const BLOCK_PARAMS = ['norm.weight', 'attn.q.weight', 'attn.q.bias', 'attn.k.weight', 'mlp.weight', 'mlp.bias'];
 const UNTIED_NAMES = [
   'embed.weight',
@@ -55,19 +56,9 @@ describe('Module reflection', () => {
       'embed',
       'layers',
       'layers.0',
-      'layers.0.norm',
-      'layers.0.attn',
-      'layers.0.attn.q',
-      'layers.0.attn.k',
-      'layers.0.mlp',
-      'layers.0.drop',
+      ...BLOCK_MODULES.map((n) => `layers.0.${n}`),
       'layers.1',
-      'layers.1.norm',
-      'layers.1.attn',
-      'layers.1.attn.q',
-      'layers.1.attn.k',
-      'layers.1.mlp',
-      'layers.1.drop',
+      ...BLOCK_MODULES.map((n) => `layers.1.${n}`),
       'finalNorm',
       'head',
     ]);
@@ -135,12 +126,7 @@ describe('train / eval', () => {
     m.layers.at(1).train();
     expect([...m.namedModules()].filter(([, x]) => x.training).map(([n]) => n)).toEqual([
       'layers.1',
-      'layers.1.norm',
-      'layers.1.attn',
-      'layers.1.attn.q',
-      'layers.1.attn.k',
-      'layers.1.mlp',
-      'layers.1.drop',
+      ...BLOCK_MODULES.map((n) => `layers.1.${n}`),
     ]);
     m.train();
     expect(modes().every(Boolean)).toBe(true);

@@ -6,9 +6,9 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { findPython, readTorchEnv, ROOT } from '../lib/paths';
+import { addonBuilt, runBench as runBenchChild, tempDirSuite } from './bench-child';
+import { findPython, readTorchEnv } from '../lib/paths';
 
-const addonBuilt = fs.existsSync(path.join(ROOT, 'build', 'Release', 'latent_tokens.node')) || !!process.env.LATENT_TOKENS_ADDON;
 const python = findPython();
 const hasPython = 'python' in python;
 const hasCmake = spawnSync('cmake', ['--version'], { stdio: 'ignore' }).status === 0 && readTorchEnv() !== null;
@@ -17,13 +17,7 @@ if (addonBuilt && !hasPython) console.log(`bench/test/core.test.ts: PyTorch colu
 if (addonBuilt && !hasCmake) console.log('bench/test/core.test.ts: C++ column not checked: no cmake or no .torch-env.json');
 const withAddon = addonBuilt ? describe : describe.skip;
 
-function runBench(args: string[]) {
-  return spawnSync(process.execPath, [path.join(ROOT, 'bench', 'run.js'), ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 600_000,
-  });
-}
+const runBench = (args: string[]) => runBenchChild(args, 600_000);
 
 describe('bench/run.js', () => {
   test('lists the benchmarks when none is named', () => {
@@ -40,11 +34,7 @@ describe('bench/run.js', () => {
 });
 
 withAddon('core benchmark', () => {
-  let dir: string;
-  beforeAll(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lt-bench-'));
-  });
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const tmp = tempDirSuite('lt-bench-');
 
   test('--help lists the cases; bad options are usage errors', () => {
     const help = runBench(['core', '--help']);
@@ -57,7 +47,7 @@ withAddon('core benchmark', () => {
   });
 
   test('runs ours and the counterparts in one run and writes the result', () => {
-    const out = path.join(dir, 'core.json');
+    const out = path.join(tmp.dir, 'core.json');
     const cases = ['add', 'view', 'matmul_512', 'napi_crossing', 'add.native_release_batch'];
     const r = runBench([
       'core',
@@ -119,7 +109,7 @@ withAddon('core benchmark', () => {
   }, 600_000);
 
   test('--skip leaves a counterpart out and says so', () => {
-    const out = path.join(dir, 'skip.json');
+    const out = path.join(tmp.dir, 'skip.json');
     const r = runBench([
       'core',
       '--cases',

@@ -3,33 +3,21 @@
 // first training steps on the same weights and batch must agree, which checks that the Python side
 // implements the same algorithm. Needs the native addon; the PyTorch part needs the project's Python.
 // Run: npx jest --roots '<rootDir>/bench' bench/test/sft
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { findPython, ROOT } from '../lib/paths';
+import { addonBuilt, runBench as runBenchChild, tempDirSuite } from './bench-child';
+import { findPython } from '../lib/paths';
 
-const addonBuilt = fs.existsSync(path.join(ROOT, 'build', 'Release', 'latent_tokens.node')) || !!process.env.LATENT_TOKENS_ADDON;
 const python = findPython();
 const hasPython = 'python' in python;
 if (!addonBuilt) console.log('bench/test/sft.test.ts: skipped: the native addon is not built (npm run build:native)');
 if (addonBuilt && !hasPython) console.log(`bench/test/sft.test.ts: PyTorch side not checked: ${python.missing}`);
 const withAddon = addonBuilt ? describe : describe.skip;
 
-function runBench(args: string[]) {
-  return spawnSync(process.execPath, [path.join(ROOT, 'bench', 'run.js'), 'sft', ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 900_000,
-  });
-}
+const runBench = (args: string[]) => runBenchChild(['sft', ...args], 900_000);
 
 withAddon('sft benchmark', () => {
-  let dir: string;
-  beforeAll(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lt-bench-sft-test-'));
-  });
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const tmp = tempDirSuite('lt-bench-sft-test-');
 
   test('--help lists the four cases; an unknown case is a usage error', () => {
     const help = runBench(['--help']);
@@ -42,7 +30,7 @@ withAddon('sft benchmark', () => {
   });
 
   test('times both modes here and in PyTorch, whose first steps agree with ours', () => {
-    const out = path.join(dir, 'sft.json');
+    const out = path.join(tmp.dir, 'sft.json');
     const cases = ['full.k0', 'two_trunk.k4']; // in the suite's order
     const args = [
       '--cases',

@@ -22,7 +22,7 @@ import * as fs from 'fs';
 import * as torch from '../src/torch';
 import { F, type Tensor } from '../src/torch';
 import { Qwen2ForCausalLM, generate } from '../src/models/qwen2';
-import { benchQwen2 } from './lib/model';
+import { benchQwen2, benchSettingsFromEnv } from './lib/model';
 import { itemSize } from '../src/torch/types';
 import { formatRatio, pythonCounterpart, runSuite, type BenchCase, type SuiteResult } from './lib';
 
@@ -68,12 +68,11 @@ const SHAPES = {
     newTokens: 8,
   },
 };
-const SHAPE_NAME = (process.env.QWEN2_BENCH_SHAPE ?? 'default') as keyof typeof SHAPES;
-if (!(SHAPE_NAME in SHAPES))
-  throw new Error(`bench qwen2: QWEN2_BENCH_SHAPE must be one of ${Object.keys(SHAPES).join(', ')}, got ${SHAPE_NAME}`);
-export const SHAPE = SHAPES[SHAPE_NAME];
-const DEVICE = process.env.QWEN2_BENCH_DEVICE ?? 'cpu';
-const DTYPE = (process.env.QWEN2_BENCH_DTYPE ?? 'float32') as torch.DType;
+const SETTINGS = benchSettingsFromEnv('qwen2', 'QWEN2', SHAPES);
+const SHAPE_NAME = SETTINGS.name;
+export const SHAPE = SETTINGS.shape;
+const DEVICE = SETTINGS.device;
+const DTYPE = SETTINGS.dtype;
 const synchronize = DEVICE.startsWith('cuda') ? () => torch.cuda.synchronize() : () => {};
 
 function buildModel(): Qwen2ForCausalLM {

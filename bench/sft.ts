@@ -27,7 +27,7 @@ import * as torch from '../src/torch';
 import { generateArithProblems } from '../src/data/arith-task';
 import { parseGsm8kRecord, type Gsm8kExample } from '../src/data/gsm8k';
 import type { Qwen2ForCausalLM } from '../src/models/qwen2';
-import { benchQwen2 } from './lib/model';
+import { benchQwen2, benchSettingsFromEnv } from './lib/model';
 import { saveQwen2 } from '../src/models/qwen2/loading';
 import { LatentHeads } from '../src/latent/heads';
 import { latentForward } from '../src/latent/forward';
@@ -52,12 +52,10 @@ const SHAPES = {
   'qwen2-0.5b': { layers: 24, hidden: 896, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 151936, ropeTheta: 1e6, batch: 8 },
   tiny: { layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 128, vocab: 512, ropeTheta: 1e6, batch: 4 },
 };
-const SHAPE_NAME = (process.env.SFT_BENCH_SHAPE ?? 'default') as keyof typeof SHAPES;
-if (!(SHAPE_NAME in SHAPES))
-  throw new Error(`bench sft: SFT_BENCH_SHAPE must be one of ${Object.keys(SHAPES).join(', ')}, got ${SHAPE_NAME}`);
-export const SHAPE = SHAPES[SHAPE_NAME];
-const DEVICE = process.env.SFT_BENCH_DEVICE ?? 'cpu';
-const DTYPE = (process.env.SFT_BENCH_DTYPE ?? 'float32') as torch.DType;
+const SETTINGS = benchSettingsFromEnv('sft', 'SFT', SHAPES);
+export const SHAPE = SETTINGS.shape;
+const DEVICE = SETTINGS.device;
+const DTYPE = SETTINGS.dtype;
 const INIT_STD = 0.02;
 const LATENTS = [4, 0];
 const MODES = ['full', 'two_trunk'] as const;

@@ -27,6 +27,7 @@ import * as dist from '../src/distributed';
 import { freePort } from '../src/distributed/launch';
 import { findPython, formatDuration, median, ROOT, UsageError } from './lib';
 import { describeEnvironment, formatEnvironment } from './lib/environment';
+import { localRankEnv } from './lib/ranks';
 
 const MLP = [512, 2048, 2048, 512];
 const GLOBAL_BATCH = 64;
@@ -190,12 +191,7 @@ async function runRanks(world: number, command: (outFile: string) => string[], e
               stdio: ['ignore', 'ignore', 'pipe'],
               env: {
                 ...process.env,
-                RANK: String(rank),
-                LOCAL_RANK: String(rank),
-                WORLD_SIZE: String(world),
-                LOCAL_WORLD_SIZE: String(world),
-                MASTER_ADDR: '127.0.0.1',
-                MASTER_PORT: String(port),
+                ...localRankEnv(rank, world, port),
                 OMP_NUM_THREADS: String(Math.max(1, Math.floor(os.cpus().length / world))),
                 GLOO_SOCKET_IFNAME: 'lo',
                 LT_DIST_TIMEOUT: '120',

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'child_process';
 import * as path from 'path';
 import { freePort } from '../../src/distributed/launch';
+import { localRankEnv } from '../../bench/lib/ranks';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 const REGISTER = path.join(__dirname, 'fixtures', 'ts-register.js');
@@ -100,12 +101,7 @@ export async function startRanks(
   return (ranks ?? [...Array(world).keys()]).map((rank) =>
     start([...NODE_TS, WORKER, scenario, ...args], {
       env: {
-        RANK: String(rank),
-        LOCAL_RANK: String(rank),
-        WORLD_SIZE: String(world),
-        LOCAL_WORLD_SIZE: String(world),
-        MASTER_ADDR: '127.0.0.1',
-        MASTER_PORT: String(port),
+        ...localRankEnv(rank, world, port),
         LT_DIST_SECRET: secret,
         ...env,
       },

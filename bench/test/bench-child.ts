@@ -18,6 +18,11 @@ export function runBench(args: string[], timeoutMs: number) {
   });
 }
 
+/** The tail of a quick test run's arguments: one thread, the CPU clock, the result written to `out`. */
+export function oneThreadCpuClock(out: string): string[] {
+  return ['--threads', '1', '--clock', 'cpu', '--out', out];
+}
+
 /** A fresh temporary directory (`dir`), made before the enclosing describe's tests and removed after. */
 export function tempDirSuite(prefix: string): { dir: string } {
   const suite = { dir: '' };

@@ -6,7 +6,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { addonBuilt, runBench as runBenchChild, tempDirSuite } from './bench-child';
+import { addonBuilt, oneThreadCpuClock, runBench as runBenchChild, tempDirSuite } from './bench-child';
 import { findPython, readTorchEnv } from '../lib/paths';
 
 const python = findPython();
@@ -61,12 +61,7 @@ withAddon('core benchmark', () => {
       '2',
       '--warmup-ms',
       '1',
-      '--threads',
-      '1',
-      '--clock',
-      'cpu',
-      '--out',
-      out,
+      ...oneThreadCpuClock(out),
     ]);
     expect(r.stderr).not.toMatch(/WARNING: .* (failed|exited)/);
     expect(r.status).toBe(0);

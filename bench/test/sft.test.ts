@@ -5,7 +5,7 @@
 // Run: npx jest --roots '<rootDir>/bench' bench/test/sft
 import * as fs from 'fs';
 import * as path from 'path';
-import { addonBuilt, runBench as runBenchChild, tempDirSuite } from './bench-child';
+import { addonBuilt, oneThreadCpuClock, runBench as runBenchChild, tempDirSuite } from './bench-child';
 import { findPython } from '../lib/paths';
 
 const python = findPython();
@@ -32,22 +32,7 @@ withAddon('sft benchmark', () => {
   test('times both modes here and in PyTorch, whose first steps agree with ours', () => {
     const out = path.join(tmp.dir, 'sft.json');
     const cases = ['full.k0', 'two_trunk.k4']; // in the suite's order
-    const args = [
-      '--cases',
-      cases.join(','),
-      '--repeats',
-      '1',
-      '--rounds',
-      '1',
-      '--warmup-ms',
-      '0',
-      '--threads',
-      '1',
-      '--clock',
-      'cpu',
-      '--out',
-      out,
-    ];
+    const args = ['--cases', cases.join(','), '--repeats', '1', '--rounds', '1', '--warmup-ms', '0', ...oneThreadCpuClock(out)];
     const r = runBench(hasPython ? args : [...args, '--skip', 'pytorch']);
     expect(r.stderr).not.toMatch(/WARNING: .*(failed|exited|not run)/);
     expect(r.status).toBe(0);

@@ -422,7 +422,7 @@ function advanceRow(row: Row, b: number, step: StepValues, c: RowContext): Feed 
     else if (j >= o.maxLatents) stop = true;
     else {
       const logit = step.stopLogit[b];
-      stop = decide(policy, 'stop', logit, step.stopProb[b], step.uniform[1]?.[b]);
+      stop = decide(policy, 'stop', logit, step.uniform[1]?.[b]);
       act('stop', stop ? 1 : 0, bernoulliLogProb(logit, stop));
     }
     if (stop) {
@@ -446,7 +446,7 @@ function advanceRow(row: Row, b: number, step: StepValues, c: RowContext): Feed 
       open = atBreakpoint && row.spans.at(-1)?.at !== row.tokens.length;
     } else {
       const logit = step.startLogit[b];
-      open = decide(policy, 'start', logit, step.startProb[b], step.uniform[0]?.[b]);
+      open = decide(policy, 'start', logit, step.uniform[0]?.[b]);
       act('start', open ? 1 : 0, bernoulliLogProb(logit, open));
     }
     if (open) {
@@ -476,17 +476,15 @@ function advanceRow(row: Row, b: number, step: StepValues, c: RowContext): Feed 
   return { kind: 'id', id: token };
 }
 
-/** A classifier's decision under the policy: a Bernoulli draw, the probability against a threshold, or the logit's sign. */
-function decide(
-  policy: DecodePolicy,
-  which: 'start' | 'stop',
-  logit: number,
-  prob: number,
-  uniform: number | undefined,
-): boolean {
+/**
+ * A classifier's decision under the policy: a Bernoulli draw, the probability against a threshold, or
+ * the logit's sign. A threshold is compared in logit space: a float32 probability is 1 for every logit
+ * above about 16.6, so `p > τ` could not tell apart a calibrated τ close to 1 from the scores above it.
+ */
+export function decide(policy: DecodePolicy, which: 'start' | 'stop', logit: number, uniform: number | undefined): boolean {
   if (policy.kind === 'sample') return uniform! < 1 / (1 + Math.exp(-logit));
   const threshold = which === 'start' ? policy.startThreshold : policy.stopThreshold;
-  return threshold === undefined ? logit > 0 : prob > threshold;
+  return threshold === undefined ? logit > 0 : logit > Math.log(threshold) - Math.log1p(-threshold);
 }
 
 function checkOptions(prompts: readonly (readonly number[])[], o: DecodeOptions): void {

@@ -1,7 +1,7 @@
 import '../helpers/one-thread';
 import * as torch from '../../src/torch';
 import type { Tensor } from '../../src/torch';
-import { LATENT_ID, decodeLatent, latentStepAt, type DecodeOptions, type DecodedRow } from '../../src/latent/decode';
+import { LATENT_ID, decide, decodeLatent, latentStepAt, type DecodeOptions, type DecodedRow } from '../../src/latent/decode';
 import { disposeRollouts, sampleRollouts, type PolicyModules, type Rollout } from '../../src/rl/policy';
 import { scoreRollouts } from '../../src/rl/teacher-forcing';
 import { KVCache } from '../../src/models/qwen2/cache';
@@ -277,3 +277,26 @@ function latentIndices(r: { ids: number[] }): number[] {
   }
   return out;
 }
+
+describe('decide: a classifier against a threshold', () => {
+  const greedy = (startThreshold: number) => ({ kind: 'greedy' as const, startThreshold });
+  test('compares in logit space, so a threshold close to 1 still separates large logits', () => {
+    // τ = 1 − 1e-9 is logit ≈ 20.72; in float32 both logits below have probability exactly 1
+    const tau = 1 - 1e-9;
+    expect(Math.fround(1 / (1 + Math.exp(-18)))).toBe(1);
+    expect(decide(greedy(tau), 'start', 18, undefined)).toBe(false);
+    expect(decide(greedy(tau), 'start', 22, undefined)).toBe(true);
+  });
+  test('agrees with p > τ where the probability is exact, and with the sign rule at τ = ½', () => {
+    for (const tau of [0.01, 0.3, 0.5, 0.84, 0.99])
+      for (const logit of [-6, -1.2, -0.1, 0.1, 0.4, 1.7, 4.7, 9])
+        expect(decide(greedy(tau), 'start', logit, undefined)).toBe(1 / (1 + Math.exp(-logit)) > tau);
+    expect(decide(greedy(0.5), 'start', 1e-6, undefined)).toBe(true);
+    expect(decide(greedy(0.5), 'start', -1e-6, undefined)).toBe(false);
+    expect(decide({ kind: 'greedy' }, 'stop', 0.2, undefined)).toBe(true);
+  });
+  test('τ = 1 never opens, τ = 0 always does', () => {
+    expect(decide(greedy(1), 'start', 1e6, undefined)).toBe(false);
+    expect(decide(greedy(0), 'start', -1e6, undefined)).toBe(true);
+  });
+});

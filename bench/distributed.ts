@@ -19,6 +19,7 @@
 // cores do the same work) and the all-reduce is added on top, so no speedup is expected there; the
 // numbers show the communication overhead that a machine with more cores (or GPUs) amortizes.
 import { spawn } from 'child_process';
+import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -178,6 +179,8 @@ function allReduceWorker(sizes: number[]): unknown {
 
 async function runRanks(world: number, command: (outFile: string) => string[], env: NodeJS.ProcessEnv = {}): Promise<any> {
   const port = await freePort();
+  // a group of several ranks needs the job's shared secret, one per run as `latent launch` makes it
+  const secret = randomBytes(16).toString('hex');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lt-bench-dist-'));
   const outFile = path.join(dir, 'rank0.json');
   try {
@@ -191,7 +194,7 @@ async function runRanks(world: number, command: (outFile: string) => string[], e
               stdio: ['ignore', 'ignore', 'pipe'],
               env: {
                 ...process.env,
-                ...localRankEnv(rank, world, port),
+                ...localRankEnv(rank, world, port, secret),
                 OMP_NUM_THREADS: String(Math.max(1, Math.floor(os.cpus().length / world))),
                 GLOO_SOCKET_IFNAME: 'lo',
                 LT_DIST_TIMEOUT: '120',

@@ -1,6 +1,6 @@
-// The environment of rank `rank` among `world` ranks on this host, as `latent launch` (and torchrun) set it:
-// what the distributed benchmark and the distributed tests give the ranks they start themselves.
-export function localRankEnv(rank: number, world: number, port: number): NodeJS.ProcessEnv {
+// The environment of rank `rank` among `world` ranks on this host, as `latent launch` sets it (the job's shared
+// secret included): what the distributed benchmark and the distributed tests give the ranks they start themselves.
+export function localRankEnv(rank: number, world: number, port: number, secret: string): NodeJS.ProcessEnv {
   return {
     RANK: String(rank),
     LOCAL_RANK: String(rank),
@@ -8,5 +8,6 @@ export function localRankEnv(rank: number, world: number, port: number): NodeJS.
     LOCAL_WORLD_SIZE: String(world),
     MASTER_ADDR: '127.0.0.1',
     MASTER_PORT: String(port),
+    LT_DIST_SECRET: secret,
   };
 }

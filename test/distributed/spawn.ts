@@ -101,8 +101,7 @@ export async function startRanks(
   return (ranks ?? [...Array(world).keys()]).map((rank) =>
     start([...NODE_TS, WORKER, scenario, ...args], {
       env: {
-        ...localRankEnv(rank, world, port),
-        LT_DIST_SECRET: secret,
+        ...localRankEnv(rank, world, port, secret),
         ...env,
       },
       deadlineMs,

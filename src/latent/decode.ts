@@ -535,9 +535,9 @@ interface StepValues {
   tokenLogProb: number[];
   /** empty when no row decides on opening a span this step */
   startLogit: number[];
-  startProb: number[];
   /** empty when no row is inside a span */
   stopLogit: number[];
+  /** the stop probabilities, for the span records */
   stopProb: number[];
   /** [start, stop] uniforms per row (empty when greedy) */
   uniform: number[][];
@@ -547,8 +547,8 @@ interface StepValues {
 
 /**
  * Everything the rows may need this step, computed for all rows and read back in one transfer:
- * the token and its log-probability, the start logit and probability (when some row may open a
- * span), the latent step (when some row is inside one) and the uniforms of the Bernoulli decisions.
+ * the token and its log-probability, the start logit (when some row may open a span), the latent
+ * step (when some row is inside one) and the uniforms of the Bernoulli decisions.
  */
 function decideStep(
   m: DecodeModules,
@@ -570,7 +570,7 @@ function decideStep(
   const columns = [row(token), row(logProbs.gather(1, token))];
   if (o.starts) {
     const logit = startLogitsOf(m, hidden);
-    columns.push(row(logit), row(logit.sigmoid()));
+    columns.push(row(logit));
   }
   const latent = o.inSpan ? latentStepAt(m, lastPre, o.latentIndex, o.drawnLatentTokens ? token.view([B]) : undefined) : null;
   if (latent) columns.push(row(latent.stopLogit), row(latent.stopLogit.sigmoid()));
@@ -581,7 +581,6 @@ function decideStep(
     token: next(),
     tokenLogProb: next(),
     startLogit: o.starts ? next() : [],
-    startProb: o.starts ? next() : [],
     stopLogit: latent ? next() : [],
     stopProb: latent ? next() : [],
     uniform: sample ? [next(), next()] : [],

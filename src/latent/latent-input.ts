@@ -117,44 +117,37 @@ class Identity extends Module {
   }
 }
 
-/** n = RMSNorm(pre) and the stop logit, from one fused kernel with identity parameters. */
-function normalized(a: LatentStepArgs, stop: StopHead, id: Identity): LatentStepOutput {
-  return latentStep(a.pre, a.normWeight, id.ones, id.zeros, 1, stop.stopWeight, stop.stopBias, a.eps);
-}
-
-/** raw: the post-norm hidden state, fed back unchanged (Coconut). */
-export class RawInput extends LatentInput {
-  readonly kind = 'raw';
+/** The forms built on n = RMSNorm(pre) and the stop logit, from the fused kernel with identity parameters. */
+abstract class NormalizedInput extends LatentInput {
   identity: Identity;
   constructor(init: LatentInputInit) {
     super();
     this.identity = new Identity(init.hidden, init.dtype, init.device);
   }
+  /** scale · n and the stop logit. */
+  protected normalized(a: LatentStepArgs, stop: StopHead, scale = 1): LatentStepOutput {
+    const { ones, zeros } = this.identity;
+    return latentStep(a.pre, a.normWeight, ones, zeros, scale, stop.stopWeight, stop.stopBias, a.eps);
+  }
+}
+
+/** raw: the post-norm hidden state, fed back unchanged (Coconut). */
+export class RawInput extends NormalizedInput {
+  readonly kind = 'raw';
   step(a: LatentStepArgs, stop: StopHead): LatentStepOutput {
-    return normalized(a, stop, this.identity);
+    return this.normalized(a, stop);
   }
 }
 
 /** scaled: scale · n, the hidden state at the token embeddings' RMS, with no trainable parameters. */
-export class ScaledInput extends LatentInput {
+export class ScaledInput extends NormalizedInput {
   readonly kind = 'scaled';
-  identity: Identity;
   constructor(init: LatentInputInit) {
-    super();
+    super(init);
     this.scale = init.scale;
-    this.identity = new Identity(init.hidden, init.dtype, init.device);
   }
   step(a: LatentStepArgs, stop: StopHead): LatentStepOutput {
-    return latentStep(
-      a.pre,
-      a.normWeight,
-      this.identity.ones,
-      this.identity.zeros,
-      this.scale,
-      stop.stopWeight,
-      stop.stopBias,
-      a.eps,
-    );
+    return this.normalized(a, stop, this.scale);
   }
 }
 
@@ -224,19 +217,17 @@ class ExcludedIds {
 }
 
 /** The forms that read the hidden state as a token distribution p at temperature T (soft, gated). */
-abstract class TokenDistributionInput extends LatentInput {
-  identity: Identity;
+abstract class TokenDistributionInput extends NormalizedInput {
   readonly temperature: number;
   private readonly exclude: ExcludedIds;
   constructor(init: LatentInputInit, spec: LatentInputSpec) {
-    super();
+    super(init);
     this.temperature = checkTemperature(spec.temperature ?? 1);
-    this.identity = new Identity(init.hidden, init.dtype, init.device);
     this.exclude = new ExcludedIds(init.excludeIds ?? []);
   }
   /** n = RMSNorm(pre), the stop logit, and the token distribution at n. */
   protected distribution(a: LatentStepArgs, stop: StopHead): { n: Tensor; stopLogit: Tensor; logits: Tensor; p: Tensor } {
-    const { embed: n, stopLogit } = normalized(a, stop, this.identity);
+    const { embed: n, stopLogit } = this.normalized(a, stop);
     return { n, stopLogit, ...tokenDistribution(a.tokens, n, this.temperature, this.exclude.on(n.device)) };
   }
   override spec(): LatentInputSpec {
@@ -308,18 +299,23 @@ export class GatedInput extends TokenDistributionInput {
   }
 }
 
+/** The latent indices of a step, one per row. */
+function rowIndices(a: LatentStepArgs, rows: number): number[] {
+  const idx = typeof a.index === 'number' ? new Array<number>(rows).fill(a.index) : [...a.index];
+  if (idx.length !== rows) throw new RangeError(`latent input: ${idx.length} latent indices for ${rows} rows`);
+  return idx;
+}
+
 /**
  * pause (pause-as-thought, Coconut's control): latent j's input is a learned constant c_j, the same
  * for every example. The latent passes still run (same compute), but carry no hidden-state content.
  * The stop decision still reads the hidden state.
  */
-export class PauseInput extends LatentInput {
+export class PauseInput extends NormalizedInput {
   readonly kind = 'pause';
   vectors: Parameter;
-  identity: Identity;
   constructor(init: LatentInputInit, spec: LatentInputSpec) {
-    super();
-    this.identity = new Identity(init.hidden, init.dtype, init.device);
+    super(init);
     const slots = spec.slots ?? 16;
     if (!Number.isInteger(slots) || slots < 1) throw new RangeError(`pause: slots must be a positive integer, got ${slots}`);
     const o = { dtype: init.dtype, device: init.device };
@@ -336,17 +332,10 @@ export class PauseInput extends LatentInput {
   }
   step(a: LatentStepArgs, stop: StopHead): LatentStepOutput {
     return torch.scope(() => {
-      const { stopLogit } = normalized(a, stop, this.identity);
-      const B = a.pre.size(0);
+      const { stopLogit } = this.normalized(a, stop);
       const last = this.slots - 1;
-      const rows = typeof a.index === 'number' ? new Array<number>(B).fill(a.index) : [...a.index];
-      if (rows.length !== B) throw new RangeError(`pause: ${rows.length} latent indices for ${B} rows`);
-      const idx = torch
-        .tensor(
-          rows.map((j) => Math.min(Math.max(j, 0), last)),
-          { dtype: 'int64' },
-        )
-        .to(this.vectors.device);
+      const rows = rowIndices(a, a.pre.size(0)).map((j) => Math.min(Math.max(j, 0), last));
+      const idx = torch.tensor(rows, { dtype: 'int64' }).to(this.vectors.device);
       const v = this.vectors.indexSelect(0, idx);
       return { embed: v.dtype === a.pre.dtype ? v : v.to(a.pre.dtype), stopLogit };
     });
@@ -356,29 +345,17 @@ export class PauseInput extends LatentInput {
   }
 }
 
-/** The latent indices of a step, one per row. */
-function rowIndices(a: LatentStepArgs, rows: number): number[] {
-  const idx = typeof a.index === 'number' ? new Array<number>(rows).fill(a.index) : [...a.index];
-  if (idx.length !== rows) throw new RangeError(`latent input: ${idx.length} latent indices for ${rows} rows`);
-  return idx;
-}
-
 /**
  * planted-result (the study's planted positive): latent j of a span is fed the token embedding of
  * the j-th token that writes the span's result (the last one repeated), detached, so the latents
  * hold the answer by construction whatever the model computes. It needs the training spans
  * (teacher-forced passes): generation does not know the result, and is refused.
  */
-export class PlantedResultInput extends LatentInput {
+export class PlantedResultInput extends NormalizedInput {
   readonly kind = 'planted-result';
-  identity: Identity;
-  constructor(init: LatentInputInit) {
-    super();
-    this.identity = new Identity(init.hidden, init.dtype, init.device);
-  }
   step(a: LatentStepArgs, stop: StopHead): LatentStepOutput {
     return torch.scope(() => {
-      const { stopLogit } = normalized(a, stop, this.identity);
+      const { stopLogit } = this.normalized(a, stop);
       const B = a.pre.size(0);
       if (!a.spans)
         throw new RangeError(
@@ -398,16 +375,11 @@ export class PlantedResultInput extends LatentInput {
 }
 
 /** zeros (the study's planted null): every latent is fed a zero vector, so there is no content to use. */
-export class ZeroInput extends LatentInput {
+export class ZeroInput extends NormalizedInput {
   readonly kind = 'zeros';
-  identity: Identity;
-  constructor(init: LatentInputInit) {
-    super();
-    this.identity = new Identity(init.hidden, init.dtype, init.device);
-  }
   step(a: LatentStepArgs, stop: StopHead): LatentStepOutput {
     return torch.scope(() => {
-      const { embed, stopLogit } = normalized(a, stop, this.identity);
+      const { embed, stopLogit } = this.normalized(a, stop);
       return { embed: torch.zerosLike(embed), stopLogit };
     });
   }

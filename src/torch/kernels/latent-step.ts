@@ -18,6 +18,9 @@ export interface LatentStepOutput {
   stopLogit: Tensor;
 }
 
+/** eps of the final RMSNorm when the caller passes none. */
+const DEFAULT_EPS = 1e-6;
+
 const TENSOR_ARGS = ['h', 'normWeight', 'gain', 'bias', 'scale', 'stopWeight', 'stopBias'] as const;
 
 function checkArguments(fn: string, args: readonly unknown[], eps: unknown): void {
@@ -53,7 +56,7 @@ export function latentStep(
   scale: number,
   stopWeight: Tensor,
   stopBias: Tensor,
-  eps = 1e-6,
+  eps = DEFAULT_EPS,
 ): LatentStepOutput {
   checkArguments('latentStep', [h, normWeight, gain, bias, scale, stopWeight, stopBias], eps);
   const [embed, stopLogit] = native.latentStep(h._h, normWeight._h, gain._h, bias._h, scale, stopWeight._h, stopBias._h, eps);
@@ -66,16 +69,8 @@ export function latentStep(
  * every intermediate is rounded, so results differ from latentStep's (which rounds once) within
  * that precision.
  */
-export function latentStepReference(
-  h: Tensor,
-  normWeight: Tensor,
-  gain: Tensor,
-  bias: Tensor,
-  scale: number,
-  stopWeight: Tensor,
-  stopBias: Tensor,
-  eps = 1e-6,
-): LatentStepOutput {
+export function latentStepReference(...args: Parameters<typeof latentStep>): LatentStepOutput {
+  const [h, normWeight, gain, bias, scale, stopWeight, stopBias, eps = DEFAULT_EPS] = args;
   checkArguments('latentStepReference', [h, normWeight, gain, bias, scale, stopWeight, stopBias], eps);
   return scope(() => {
     const n = h.mul(h.square().mean(-1, true).add(eps).rsqrt()).mul(normWeight);

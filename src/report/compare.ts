@@ -8,7 +8,7 @@ import { writeTextAtomic } from '../util/atomic-write';
 import { formatNumber, formatPercent, formatToken, html, htmlTable, trustedHtml, type SafeHtml } from './html';
 import { intervalBarSpec, renderSvg } from './plots';
 import { writeReport } from './run';
-import { REPORT_STYLE } from './sections';
+import { reportDocument } from './sections';
 
 const interval = (e: Endpoint | null): string =>
   e ? `${formatNumber(e.delta, 3)} [${formatNumber(e.ci[0], 3)}, ${formatNumber(e.ci[1], 3)}]` : '—';
@@ -97,51 +97,36 @@ export async function buildComparisonPage(c: CompareResult, runsReport: string):
   const b = c.budget;
   const title = `Comparison of ${c.rows.length} latent interfaces under one budget`;
   const reasons = compared.map((r) => html`<li><b>${r.name}</b> (${r.verdict}): ${r.reasons.join('; ')}</li>`);
-  const page = html`<!DOCTYPE html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="generator" content="latent-tokens compare" />
-        <title>${title}</title>
-        <style>
-          ${trustedHtml(REPORT_STYLE)}
-        </style>
-      </head>
-      <body>
-        <h1>${title}</h1>
-        <p>
-          Base model <code>${String(b.model)}</code>, data <code>${String(b.data)}</code>; every run ${String(b.steps)} steps,
-          batch ${String(b.batchSize)}, lr ${String(b.lr)}, seed ${String(b.seed)}. Evaluated on ${c.rows[0]?.test.examples ?? 0}
-          test examples (losses, ablations) and ${String(c.evaluation.generate)} questions (accuracy).
-        </p>
-        <p class="note">
-          helps: result-token loss of the variant's matched no-span reference minus the variant's (the k = 0 run for full
-          fine-tuning, the frozen base for two-trunk); used: the same loss with the latents shuffled across test examples minus as
-          fed; beyond pause: the pause-as-thought run of the same mode and k minus the variant. Δ > 0 favours the latents; 95%
-          paired bootstrap CIs over test examples. Curves, ablations and samples of every run:
-          <a href="${runsReport}">${runsReport}</a>.
-        </p>
-        <section id="endpoints">
-          <h2>Endpoints side by side</h2>
-          ${comparisonTable(c)}
-        </section>
-        <section id="charts">
-          <h2>helps and used</h2>
-          <div class="grid">
-            ${await chart('helps: reference − variant (result tokens)', (r) => r.helps, 'helps')}
-            ${await chart('used: shuffled − trained (result tokens)', (r) => r.used, 'used')}
-          </div>
-        </section>
-        <section id="verdicts">
-          <h2>Verdicts</h2>
-          <ul>
-            ${reasons}
-          </ul>
-        </section>
-      </body>
-    </html> `;
-  return { html: page.value, warnings };
+  const body = html`<p>
+      Base model <code>${String(b.model)}</code>, data <code>${String(b.data)}</code>; every run ${String(b.steps)} steps, batch
+      ${String(b.batchSize)}, lr ${String(b.lr)}, seed ${String(b.seed)}. Evaluated on ${c.rows[0]?.test.examples ?? 0} test
+      examples (losses, ablations) and ${String(c.evaluation.generate)} questions (accuracy).
+    </p>
+    <p class="note">
+      helps: result-token loss of the variant's matched no-span reference minus the variant's (the k = 0 run for full fine-tuning,
+      the frozen base for two-trunk); used: the same loss with the latents shuffled across test examples minus as fed; beyond
+      pause: the pause-as-thought run of the same mode and k minus the variant. Δ > 0 favours the latents; 95% paired bootstrap
+      CIs over test examples. Curves, ablations and samples of every run:
+      <a href="${runsReport}">${runsReport}</a>.
+    </p>
+    <section id="endpoints">
+      <h2>Endpoints side by side</h2>
+      ${comparisonTable(c)}
+    </section>
+    <section id="charts">
+      <h2>helps and used</h2>
+      <div class="grid">
+        ${await chart('helps: reference − variant (result tokens)', (r) => r.helps, 'helps')}
+        ${await chart('used: shuffled − trained (result tokens)', (r) => r.used, 'used')}
+      </div>
+    </section>
+    <section id="verdicts">
+      <h2>Verdicts</h2>
+      <ul>
+        ${reasons}
+      </ul>
+    </section>`;
+  return { html: reportDocument('compare', title, body), warnings };
 }
 
 /** Writes OUT/compare.html and the variants' multi-run report under OUT/report. */

@@ -917,7 +917,7 @@ function dataNotesSection(runs: readonly RunData[], plots: readonly ReportPlot[]
 // ---------------------------------------------------------------------------------------------
 // Page
 
-export const REPORT_STYLE = `
+const REPORT_STYLE = `
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; margin: 0 auto; padding: 1.5em 2em 4em; max-width: 1400px; }
 h1 { font-size: 1.6em; margin-bottom: .2em; }
 h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 2em; }
@@ -939,6 +939,26 @@ mark.latent { background: #ffe08a; border-radius: 2px; }
 pre.rollout { white-space: pre-wrap; word-break: break-word; margin: .3em 0 0; font-size: .92em; }
 ul.dirs { font-size: .9em; color: #444; }
 `;
+
+/** A page of the reports: the shared head and style, the title as heading, then `body`. */
+export function reportDocument(generator: string, title: string, body: SafeHtml): string {
+  return html`<!DOCTYPE html>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="generator" content="latent-tokens ${generator}" />
+        <title>${title}</title>
+        <style>
+          ${trustedHtml(REPORT_STYLE)}
+        </style>
+      </head>
+      <body>
+        <h1>${title}</h1>
+        ${body}
+      </body>
+    </html> `.value;
+}
 
 export interface BuiltReport {
   html: string;
@@ -969,28 +989,13 @@ export async function buildReport(runs: readonly RunData[], options: { title: st
   const notes = dataNotesSection(runs, plots.plots);
   if (notes) sections.push(notes);
 
-  const page = html`<!DOCTYPE html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="generator" content="latent-tokens report" />
-        <title>${options.title}</title>
-        <style>
-          ${trustedHtml(REPORT_STYLE)}
-        </style>
-      </head>
-      <body>
-        <h1>${options.title}</h1>
-        <nav>${sections.map((s) => html`<a href="#${s.id}">${s.title}</a>`)}</nav>
-        ${sections.map(
-          (s) =>
-            html`<section id="${s.id}">
-              <h2>${s.title}</h2>
-              ${s.body}
-            </section> `,
-        )}
-      </body>
-    </html> `;
-  return { html: page.value, plots: plots.plots };
+  const body = html`<nav>${sections.map((s) => html`<a href="#${s.id}">${s.title}</a>`)}</nav>
+    ${sections.map(
+      (s) =>
+        html`<section id="${s.id}">
+          <h2>${s.title}</h2>
+          ${s.body}
+        </section> `,
+    )}`;
+  return { html: reportDocument('report', options.title, body), plots: plots.plots };
 }

@@ -1,7 +1,57 @@
-// Shared pieces of the commands' options: defaults shown in --help, one-line checks of paths that
-// name the flag and the value, and the commands to run next after a training run.
+// Shared pieces of the commands' options: groups under --help headings, flags of config fields,
+// defaults shown in --help, one-line checks of paths that name the flag and the value, and the
+// commands to run next after a training run.
 import * as fs from 'fs';
 import * as path from 'path';
+import type { Argv, Options } from 'yargs';
+
+/** Options by --help heading: each flag's yargs definition, headings and flags in the order --help lists them. */
+export type OptionGroups = Record<string, Record<string, Options>>;
+
+/** The command `y` with the options of `groups`, each under its heading. */
+export function addOptionGroups(y: Argv, groups: OptionGroups): Argv {
+  for (const [heading, options] of Object.entries(groups)) y = y.options(options).group(Object.keys(options), heading);
+  return y;
+}
+
+/** The flag of a config field: its name in `flagNames` (the shorter ones), else the field in kebab case (minLr: min-lr). */
+export function flagOf<F extends string>(field: F, flagNames: Partial<Record<F, string>> = {}): string {
+  return flagNames[field] ?? field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/**
+ * Options given by config field, keyed by the fields' flags instead (see flagOf); an option that
+ * states no default for --help shows the field's value in `defaults`.
+ */
+export function configOptions<F extends string>(
+  byField: Partial<Record<F, Options>>,
+  defaults: Partial<Record<F, unknown>>,
+  flagNames: Partial<Record<F, string>> = {},
+): Record<string, Options> {
+  return Object.fromEntries(
+    Object.entries<Options | undefined>(byField).map(([f, o]) => [
+      flagOf(f as F, flagNames),
+      { ...o, defaultDescription: o?.defaultDescription ?? shownDefault(defaults[f as F]) },
+    ]),
+  );
+}
+
+/**
+ * The config `fields` given on the command line, read from yargs' arguments under their flags (see
+ * flagOf). Flags not given are left out, so the result can be spread over a config file's values.
+ */
+export function configFromFlags<F extends string>(
+  a: Record<string, unknown>,
+  fields: readonly F[],
+  flagNames: Partial<Record<F, string>> = {},
+): Partial<Record<F, unknown>> {
+  const out: Partial<Record<F, unknown>> = {};
+  for (const f of fields) {
+    const v = a[flagOf(f, flagNames)];
+    if (v !== undefined) out[f] = v;
+  }
+  return out;
+}
 
 /** `defaultDescription` for --help: the value a run gets when the option is not given. */
 export function shownDefault(value: unknown): string {

@@ -12,30 +12,25 @@ function reductionCode(r: Reduction): number {
   return code;
 }
 
-/** F.cross_entropy over class logits [N, C] (or [N, C, ...]) and int64 targets; ignoreIndex defaults to -100. */
-export function crossEntropy(
-  input: Tensor,
-  target: Tensor,
-  {
-    weight = null,
-    ignoreIndex = -100,
-    reduction = 'mean',
-    labelSmoothing = 0,
-  }: { weight?: Tensor | null; ignoreIndex?: number; reduction?: Reduction; labelSmoothing?: number } = {},
-): Tensor {
-  return ops.crossEntropyLoss(input, target, weight, reductionCode(reduction), ignoreIndex, labelSmoothing);
+/** The options of F.nll_loss, with PyTorch's defaults (weight null, ignoreIndex -100, reduction 'mean'). */
+export interface NllLossOptions {
+  weight?: Tensor | null;
+  ignoreIndex?: number;
+  reduction?: Reduction;
 }
 
-export function nllLoss(
-  input: Tensor,
-  target: Tensor,
-  {
-    weight = null,
-    ignoreIndex = -100,
-    reduction = 'mean',
-  }: { weight?: Tensor | null; ignoreIndex?: number; reduction?: Reduction } = {},
-): Tensor {
-  return ops.nllLoss(input, target, weight, reductionCode(reduction), ignoreIndex);
+/** weight, reduction code and ignoreIndex, in the operators' argument order. */
+function nllArguments({ weight = null, ignoreIndex = -100, reduction = 'mean' }: NllLossOptions) {
+  return [weight, reductionCode(reduction), ignoreIndex] as const;
+}
+
+/** F.cross_entropy over class logits [N, C] (or [N, C, ...]) and int64 targets: nll_loss's options and label smoothing. */
+export function crossEntropy(input: Tensor, target: Tensor, options: NllLossOptions & { labelSmoothing?: number } = {}): Tensor {
+  return ops.crossEntropyLoss(input, target, ...nllArguments(options), options.labelSmoothing ?? 0);
+}
+
+export function nllLoss(input: Tensor, target: Tensor, options: NllLossOptions = {}): Tensor {
+  return ops.nllLoss(input, target, ...nllArguments(options));
 }
 
 export function mseLoss(input: Tensor, target: Tensor, { reduction = 'mean' }: { reduction?: Reduction } = {}): Tensor {

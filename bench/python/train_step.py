@@ -83,51 +83,45 @@ def block_setup():
     return model, torch.optim.AdamW(model.parameters(), **ADAMW), lambda: F.mse_loss(model(x), target)
 
 
-def step_case(build):
+# The parts of PART_DESCRIPTIONS in bench/train-step.ts, in Python's spelling.
+PART_DESCRIPTIONS = {
+    "step": "loss = loss_fn(model(x)); loss.backward(); opt.step(); opt.zero_grad()",
+    "fwd_bwd": "loss = loss_fn(model(x)); loss.backward(); model.zero_grad()",
+    "adamw": "opt.step() over gradients left in place by one backward",
+}
+
+
+def part_case(build, part):
+    """One part of a training step as a case (partCase in bench/train-step.ts)."""
+
     def setup():
         model, opt, loss_fn = build()
+        if part == "step":
 
-        def iteration():
+            def iteration():
+                loss_fn().backward()
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+
+        elif part == "fwd_bwd":
+
+            def iteration():
+                loss_fn().backward()
+                model.zero_grad(set_to_none=True)
+
+        else:
             loss_fn().backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-
+            iteration = opt.step
         return iteration
 
-    return setup
+    return Case(PART_DESCRIPTIONS[part], 1, setup)
 
 
-def fwd_bwd_case(build):
-    def setup():
-        model, _, loss_fn = build()
-
-        def iteration():
-            loss_fn().backward()
-            model.zero_grad(set_to_none=True)
-
-        return iteration
-
-    return setup
-
-
-def adamw_case(build):
-    def setup():
-        _, opt, loss_fn = build()
-        loss_fn().backward()
-        return opt.step
-
-    return setup
-
-
-STEP = "loss = loss_fn(model(x)); loss.backward(); opt.step(); opt.zero_grad()"
-FWD_BWD = "loss = loss_fn(model(x)); loss.backward(); model.zero_grad()"
-ADAMW_ONLY = "opt.step() over gradients left in place by one backward"
-
-CASES = {}
-for prefix, build in (("mlp", mlp_setup), ("block", block_setup)):
-    CASES[f"{prefix}_step"] = Case(STEP, 1, step_case(build))
-    CASES[f"{prefix}_fwd_bwd"] = Case(FWD_BWD, 1, fwd_bwd_case(build))
-    CASES[f"{prefix}_adamw"] = Case(ADAMW_ONLY, 1, adamw_case(build))
+CASES = {
+    f"{prefix}_{part}": part_case(build, part)
+    for prefix, build in (("mlp", mlp_setup), ("block", block_setup))
+    for part in PART_DESCRIPTIONS
+}
 
 if __name__ == "__main__":
     run(CASES)

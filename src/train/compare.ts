@@ -37,6 +37,17 @@ export interface CompareVariant {
   latentSchedule: LatentScheduleKind;
 }
 
+/** The config fields that are a variant's own: its interface (every other field is the comparison's budget). */
+export const VARIANT_FIELDS = [
+  'mode',
+  'latents',
+  'markersAtZero',
+  'latentInput',
+  'coupling',
+  'freezeMarkers',
+  'latentSchedule',
+] as const satisfies readonly (keyof CompareVariant & keyof SftConfig)[];
+
 /** What a variant is in the comparison. */
 export type CompareRole = 'reference' | 'pause' | 'markers' | 'variant';
 
@@ -148,7 +159,7 @@ export function parseVariants(text: string): CompareVariant[] {
 
 /** A variant given as an object (a sweep config file): the same fields as the spec's parts. */
 export function variantFromObject(o: Record<string, unknown>, where: string): CompareVariant {
-  const known = ['name', 'mode', 'latentInput', 'coupling', 'latents', 'markersAtZero', 'freezeMarkers', 'latentSchedule'];
+  const known: readonly string[] = ['name', ...VARIANT_FIELDS];
   for (const key of Object.keys(o))
     if (!known.includes(key))
       throw new CompareError(`${where}: unknown field ${JSON.stringify(key)} (known: ${known.join(', ')})`);
@@ -289,13 +300,7 @@ const EVAL_STAMP = 'compare-eval.json';
 const SHARED_FIELDS = [
   'model',
   'data',
-  'mode',
-  'latents',
-  'markersAtZero',
-  'latentInput',
-  'coupling',
-  'freezeMarkers',
-  'latentSchedule',
+  ...VARIANT_FIELDS,
   'steps',
   'batchSize',
   'lr',
@@ -452,8 +457,7 @@ export async function runComparison(o: CompareOptions): Promise<CompareResult> {
   fs.mkdirSync(out, { recursive: true });
   const { out: _out, ...budget } = configs[0];
   void _out;
-  for (const k of ['mode', 'latents', 'markersAtZero', 'latentInput', 'coupling', 'freezeMarkers', 'latentSchedule'] as const)
-    delete (budget as Partial<SftConfig>)[k];
+  for (const k of VARIANT_FIELDS) delete (budget as Partial<SftConfig>)[k];
   const result: CompareResult = {
     format: 'latent-compare',
     version: 1,

@@ -5,9 +5,6 @@ import { readConfigFile } from '../config-file';
 import { addOptionGroups, checkDataDir, checkModelArg } from '../options';
 import { sftConfigFromFlags, sftOptions } from '../sft-options';
 
-/** Config-file keys that are each variant's own, not the budget's. */
-const INTERFACE_KEYS = ['mode', 'latents', 'markersAtZero', 'latentInput', 'coupling', 'freezeMarkers', 'latentSchedule'];
-
 export const command: CommandModule = {
   command: 'compare',
   describe:
@@ -86,7 +83,7 @@ export const command: CommandModule = {
     const file = readConfigFile(a.config as string | undefined);
     const { out, variants: fileVariants, evaluation: fileEvaluation, ...fileBudget } = file;
     for (const k of Object.keys(fileBudget))
-      if (INTERFACE_KEYS.includes(k))
+      if ((compare.VARIANT_FIELDS as readonly string[]).includes(k))
         throw new compare.CompareError(
           `--config ${String(a.config)}: ${k} is a variant's own; give it in each variant, not for all`,
         );

@@ -9,18 +9,6 @@ import { SeededRandom } from './random';
 
 type OpFn = (...args: unknown[]) => unknown;
 
-export const DTYPES_ALL = [
-  'float32',
-  'float64',
-  'bfloat16',
-  'float16',
-  'int64',
-  'int32',
-  'int16',
-  'int8',
-  'uint8',
-  'bool',
-] as const;
 const SHAPES = [[], [0], [1], [3], [2, 3], [2, 1, 3], [4, 4], [1, 2, 2, 2], [3, 0]];
 const STRINGS = [
   'float32',
@@ -320,7 +308,7 @@ export class OperatorFuzzer {
     const r = this.rng;
     const s = shape ?? r.pick(SHAPES);
     const base = torch.randn(s).mul(r.pick([1, 3, 100]));
-    const dtype = r.chance(0.5) ? 'float32' : r.pick(DTYPES_ALL);
+    const dtype = r.chance(0.5) ? 'float32' : r.pick(torch.DTYPES);
     const t = dtype === 'float32' ? base : base.to(dtype);
     if (r.chance(0.1)) return t.requiresGrad_(torch.isFloatingDType(t.dtype));
     return r.chance(0.1) && t.dim() >= 2 ? t.transpose(0, -1) : t; // non-contiguous
@@ -411,7 +399,7 @@ export class OperatorFuzzer {
       case 'str':
         return r.pick(STRINGS);
       case 'ScalarType':
-        return r.pick([...DTYPES_ALL, 'complex64', 'float99']);
+        return r.pick([...torch.DTYPES, 'complex64', 'float99']);
       case 'Device':
         return r.pick(['cpu', 'cpu', 'cpu', 'cuda', 'meta', 'tpu']);
       case 'Layout':

@@ -6,6 +6,7 @@
  * library has no type for them (`torchDtypeOf` returns `undefined` there). The sub-byte types
  * (F4, F6_E2M3, F6_E3M2) are rejected: their offsets are bit-packed and need bit-level slicing.
  */
+import type { DType } from '../types';
 
 /** Declaration order of the reference `Dtype` enum; the writer sorts tensors by it (descending). */
 const DTYPES_IN_REFERENCE_ORDER = [
@@ -33,8 +34,7 @@ const DTYPES_IN_REFERENCE_ORDER = [
 export type SafeDtype = (typeof DTYPES_IN_REFERENCE_ORDER)[number];
 
 /** The tensor library's dtype names. */
-export type TorchDtypeName =
-  'float32' | 'float64' | 'bfloat16' | 'float16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+export type TorchDtypeName = DType;
 
 export const SAFE_DTYPES: readonly SafeDtype[] = DTYPES_IN_REFERENCE_ORDER;
 

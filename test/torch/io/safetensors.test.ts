@@ -30,8 +30,8 @@ import {
   writeSharded,
   type SafeDtype,
   type TensorToWrite,
-  type TorchDtypeName,
 } from '../../../src/torch/io/safetensors';
+import { DTYPES } from '../../../src/torch/types';
 import { SeededRandom, expectSafetensorsError, findPython, makeTempDir, removeDir, runPython } from './safetensors-helpers';
 
 let dir: string;
@@ -66,49 +66,16 @@ function randomTensor(random: SeededRandom, name: string, dtype: SafeDtype, shap
 }
 
 describe('dtype helpers', () => {
-  test('item sizes of every supported dtype', () => {
-    const expected: Record<SafeDtype, number> = {
-      BOOL: 1,
-      U8: 1,
-      I8: 1,
-      F8_E5M2: 1,
-      F8_E4M3: 1,
-      F8_E8M0: 1,
-      F8_E4M3FNUZ: 1,
-      F8_E5M2FNUZ: 1,
-      I16: 2,
-      U16: 2,
-      F16: 2,
-      BF16: 2,
-      I32: 4,
-      U32: 4,
-      F32: 4,
-      C64: 8,
-      F64: 8,
-      I64: 8,
-      U64: 8,
-    };
-    expect(Object.fromEntries(SAFE_DTYPES.map((d) => [d, itemSize(d)]))).toEqual(expected);
+  // Item sizes and the names safetensors writes for each torch dtype are checked against torch and
+  // the safetensors package in the interop tests below.
+  test('dtype names of the format', () => {
     expect(isSafeDtype('F32')).toBe(true);
     expect(isSafeDtype('f32')).toBe(false);
     expect(isSafeDtype('F4')).toBe(false);
   });
 
   test('torch dtype names map both ways', () => {
-    const torchNames: TorchDtypeName[] = [
-      'float32',
-      'float64',
-      'bfloat16',
-      'float16',
-      'int64',
-      'int32',
-      'int16',
-      'int8',
-      'uint8',
-      'bool',
-    ];
-    expect(torchNames.map(safeDtypeOf)).toEqual(['F32', 'F64', 'BF16', 'F16', 'I64', 'I32', 'I16', 'I8', 'U8', 'BOOL']);
-    for (const name of torchNames) expect(torchDtypeOf(safeDtypeOf(name))).toBe(name);
+    for (const name of DTYPES) expect(torchDtypeOf(safeDtypeOf(name))).toBe(name);
     expect(torchDtypeOf('F8_E4M3')).toBeUndefined();
     expect(torchDtypeOf('U32')).toBeUndefined();
   });
@@ -646,6 +613,23 @@ def dump(path):
       shapes.map((shape, i) => randomTensor(random, `${dtype}/${i}${i === 3 ? '.é' : ''}`, dtype, shape)),
     );
   }
+
+  test("item sizes are torch's, and each torch dtype is stored under the name safetensors writes for it", () => {
+    const script = `${PY_PRELUDE}
+from safetensors.torch import save
+def written_dtype(name):
+    data = save({'t': torch.zeros(1, dtype=getattr(torch, name))})
+    return json.loads(data[8:8 + int.from_bytes(data[:8], 'little')])['t']['dtype']
+sizes = {name: dtype.itemsize for name, dtype in DTYPES.items()}
+print(json.dumps({'sizes': sizes, 'names': {name: written_dtype(name) for name in json.loads(sys.argv[1])}}))
+`;
+    const expected = JSON.parse(runPython(python, script, [JSON.stringify(DTYPES)])) as {
+      sizes: Record<string, number>;
+      names: Record<string, string>;
+    };
+    expect(Object.fromEntries(SAFE_DTYPES.map((d) => [d, itemSize(d)]))).toEqual(expected.sizes);
+    expect(Object.fromEntries(DTYPES.map((d) => [d, safeDtypeOf(d)]))).toEqual(expected.names);
+  });
 
   test('files we write load in Python with identical values, and Python writes identical bytes', () => {
     const tensors = allDtypeTensors(11);

@@ -1,36 +1,20 @@
 // Module entry: registers each concern's functions on the addon's exports.
 #include "common.h"
 
+// The concerns, each a source file with a register_<concern>(env, exports): named once here, for
+// the declarations and for the registration order.
+#define LT_CONCERNS(X)                                                              \
+  X(tensor_api) X(dispatch) X(fast_ops) X(autograd) X(runtime) X(optim) X(autocast) \
+  X(latent_step) X(distributed) X(io) X(mapped_file) X(guards) X(cpu_allocator)
+
 namespace lt {
-void register_tensor_api(napi_env env, napi_value exports);
-void register_dispatch(napi_env env, napi_value exports);
-void register_fast_ops(napi_env env, napi_value exports);
-void register_autograd(napi_env env, napi_value exports);
-void register_runtime(napi_env env, napi_value exports);
-void register_optim(napi_env env, napi_value exports);
-void register_autocast(napi_env env, napi_value exports);
-void register_latent_step(napi_env env, napi_value exports);
-void register_distributed(napi_env env, napi_value exports);
-void register_io(napi_env env, napi_value exports);
-void register_mapped_file(napi_env env, napi_value exports);
-void register_guards(napi_env env, napi_value exports);
-void register_cpu_allocator(napi_env env, napi_value exports);
+#define LT_DECLARE_REGISTER(concern) void register_##concern(napi_env env, napi_value exports);
+LT_CONCERNS(LT_DECLARE_REGISTER)
 }  // namespace lt
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   lt::register_exports(env, exports, {{"setErrorFactory", lt::set_error_factory}});
-  lt::register_tensor_api(env, exports);
-  lt::register_dispatch(env, exports);
-  lt::register_fast_ops(env, exports);
-  lt::register_autograd(env, exports);
-  lt::register_runtime(env, exports);
-  lt::register_optim(env, exports);
-  lt::register_autocast(env, exports);
-  lt::register_latent_step(env, exports);
-  lt::register_distributed(env, exports);
-  lt::register_io(env, exports);
-  lt::register_mapped_file(env, exports);
-  lt::register_guards(env, exports);
-  lt::register_cpu_allocator(env, exports);
+#define LT_CALL_REGISTER(concern) lt::register_##concern(env, exports);
+  LT_CONCERNS(LT_CALL_REGISTER)
   return exports;
 }

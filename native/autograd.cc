@@ -59,11 +59,7 @@ napi_value grad(napi_env env, napi_callback_info info) {
   LT_CATCH("torch.autograd.grad", argv, argc, 0b111)
 }
 
-napi_value get_grad(napi_env env, napi_callback_info info) {
-  LT_ARGS(1);
-  LT_TRY return make_tensor(env, arg_tensor(env, argv[0]).grad());
-  LT_CATCH("Tensor.grad", argv, argc, 1)
-}
+LT_TENSOR_GETTER(get_grad, "Tensor.grad", 1, make_tensor(env, self.grad()))
 
 // setGrad(h, g | null)
 napi_value set_grad(napi_env env, napi_callback_info info) {
@@ -83,25 +79,14 @@ napi_value set_grad(napi_env env, napi_callback_info info) {
   LT_CATCH("Tensor.grad =", argv, argc, 0b11)
 }
 
-napi_value requires_grad(napi_env env, napi_callback_info info) {
-  LT_ARGS(1);
-  LT_TRY return make_bool(env, arg_tensor(env, argv[0]).requires_grad());
-  LT_CATCH("Tensor.requiresGrad", argv, argc, 1)
-}
+LT_TENSOR_GETTER(requires_grad, "Tensor.requiresGrad", 1, make_bool(env, self.requires_grad()))
+LT_TENSOR_GETTER(is_leaf, "Tensor.isLeaf", 1, make_bool(env, self.is_leaf()))
 
-napi_value is_leaf(napi_env env, napi_callback_info info) {
-  LT_ARGS(1);
-  LT_TRY return make_bool(env, arg_tensor(env, argv[0]).is_leaf());
-  LT_CATCH("Tensor.isLeaf", argv, argc, 1)
-}
-
-napi_value grad_fn_name(napi_env env, napi_callback_info info) {
-  LT_ARGS(1);
-  LT_TRY
-  const auto& fn = arg_tensor(env, argv[0]).grad_fn();
+// The name of the node that made a tensor (its grad_fn), or null where there is none (a leaf).
+napi_value node_name(napi_env env, const torch::autograd::Node* fn) {
   return fn ? make_string(env, fn->name()) : make_null(env);
-  LT_CATCH("Tensor.gradFn", argv, argc, 1)
 }
+LT_TENSOR_GETTER(grad_fn_name, "Tensor.gradFn", 1, node_name(env, self.grad_fn().get()))
 
 napi_value is_grad_enabled(napi_env env, napi_callback_info) { return make_bool(env, c10::GradMode::is_enabled()); }
 

@@ -124,3 +124,15 @@ void register_exports(napi_env env, napi_value exports, const std::vector<Export
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);             \
   if (argc > (size_t)(N)) argc = N;                                       \
   for (size_t i_ = argc; i_ < (size_t)(N); ++i_) napi_get_undefined(env, &argv[i_]);
+
+// An entry point that reads one tensor argument, `self`, and returns `expr`, a JS value computed from it:
+// the property getters (shape, dim, requiresGrad, ...) of the hot per-call paths. `op` and `tensor_args`
+// are LT_CATCH's.
+#define LT_TENSOR_GETTER(name, op, tensor_args, expr)    \
+  napi_value name(napi_env env, napi_callback_info info) { \
+    LT_ARGS(1);                                          \
+    LT_TRY                                               \
+    at::Tensor self = ::lt::arg_tensor(env, argv[0]);    \
+    return expr;                                         \
+    LT_CATCH(op, argv, argc, tensor_args)                \
+  }

@@ -205,20 +205,24 @@ napi_value scalar_to_js(napi_env env, const at::Scalar& s) {
   return make_double(env, s.toDouble());
 }
 
-std::vector<int64_t> arg_int_list(napi_env env, napi_value v) {
-  if (type_of(env, v) == napi_number) return {arg_int(env, v)};
-  uint32_t n = array_length(env, v, "an integer or an array of integers");
-  std::vector<int64_t> out(n);
-  for (uint32_t i = 0; i < n; ++i) out[i] = arg_int(env, element(env, v, i));
+namespace {
+// A list of numbers, each read with `arg`; a lone number is a one-element list.
+template <typename T, T (*arg)(napi_env, napi_value)>
+std::vector<T> arg_number_list(napi_env env, napi_value v, const char* expected) {
+  if (type_of(env, v) == napi_number) return {arg(env, v)};
+  uint32_t n = array_length(env, v, expected);
+  std::vector<T> out(n);
+  for (uint32_t i = 0; i < n; ++i) out[i] = arg(env, element(env, v, i));
   return out;
+}
+}  // namespace
+
+std::vector<int64_t> arg_int_list(napi_env env, napi_value v) {
+  return arg_number_list<int64_t, arg_int>(env, v, "an integer or an array of integers");
 }
 
 std::vector<double> arg_double_list(napi_env env, napi_value v) {
-  if (type_of(env, v) == napi_number) return {arg_double(env, v)};
-  uint32_t n = array_length(env, v, "a number or an array of numbers");
-  std::vector<double> out(n);
-  for (uint32_t i = 0; i < n; ++i) out[i] = arg_double(env, element(env, v, i));
-  return out;
+  return arg_number_list<double, arg_double>(env, v, "a number or an array of numbers");
 }
 
 namespace {

@@ -72,10 +72,16 @@ OptimizerBox& box_of(napi_env env, napi_value v) {
   return *static_cast<OptimizerBox*>(data);
 }
 
-torch::optim::Optimizer& live_optimizer(napi_env env, napi_value v) {
+struct LiveOptimizer {
+  Kind kind;
+  torch::optim::Optimizer& optimizer;
+};
+
+// The optimizer an entry point works on, refused once disposed.
+LiveOptimizer live_optimizer(napi_env env, napi_value v) {
   OptimizerBox& box = box_of(env, v);
   if (!box.optimizer) throw HandleError(std::string("this ") + kind_name(box.kind) + " optimizer has been disposed");
-  return *box.optimizer;
+  return {box.kind, *box.optimizer};
 }
 
 // ---- hyperparameters: read from a JS object (only the fields present), validated per group ----
@@ -237,7 +243,7 @@ napi_value optim_create(napi_env env, napi_callback_info info) {
 napi_value optim_step(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  live_optimizer(env, argv[0]).step();
+  live_optimizer(env, argv[0]).optimizer.step();
   return make_undefined(env);
   LT_CATCH_PLAIN("Optimizer.step")
 }
@@ -246,7 +252,7 @@ napi_value optim_step(napi_env env, napi_callback_info info) {
 napi_value optim_zero_grad(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  live_optimizer(env, argv[0]).zero_grad(is_nullish(env, argv[1]) || arg_bool(env, argv[1]));
+  live_optimizer(env, argv[0]).optimizer.zero_grad(is_nullish(env, argv[1]) || arg_bool(env, argv[1]));
   return make_undefined(env);
   LT_CATCH_PLAIN("Optimizer.zeroGrad")
 }
@@ -255,12 +261,11 @@ napi_value optim_zero_grad(napi_env env, napi_callback_info info) {
 napi_value optim_groups(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  OptimizerBox& box = box_of(env, argv[0]);
-  auto& opt = live_optimizer(env, argv[0]);
+  auto [kind, opt] = live_optimizer(env, argv[0]);
   napi_value arr;
   napi_create_array_with_length(env, opt.param_groups().size(), &arr);
   for (size_t g = 0; g < opt.param_groups().size(); ++g)
-    napi_set_element(env, arr, static_cast<uint32_t>(g), group_options_to_js(env, box.kind, opt.param_groups()[g]));
+    napi_set_element(env, arr, static_cast<uint32_t>(g), group_options_to_js(env, kind, opt.param_groups()[g]));
   return arr;
   LT_CATCH_PLAIN("Optimizer.paramGroups")
 }
@@ -269,12 +274,11 @@ napi_value optim_groups(napi_env env, napi_callback_info info) {
 napi_value optim_set_group(napi_env env, napi_callback_info info) {
   LT_ARGS(3);
   LT_TRY
-  OptimizerBox& box = box_of(env, argv[0]);
-  auto& opt = live_optimizer(env, argv[0]);
+  auto [kind, opt] = live_optimizer(env, argv[0]);
   int64_t g = arg_int(env, argv[1]);
-  TORCH_CHECK_INDEX(g >= 0 && g < static_cast<int64_t>(opt.param_groups().size()), kind_name(box.kind),
+  TORCH_CHECK_INDEX(g >= 0 && g < static_cast<int64_t>(opt.param_groups().size()), kind_name(kind),
                     ": no param group ", g, " (the optimizer has ", opt.param_groups().size(), ")");
-  apply_group_options(env, box.kind, opt.param_groups()[g], g, argv[2]);
+  apply_group_options(env, kind, opt.param_groups()[g], g, argv[2]);
   return make_undefined(env);
   LT_CATCH_PLAIN("Optimizer.paramGroups[].set")
 }
@@ -292,8 +296,7 @@ std::vector<at::Tensor> all_params(torch::optim::Optimizer& opt) {
 napi_value optim_get_state(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  OptimizerBox& box = box_of(env, argv[0]);
-  auto& opt = live_optimizer(env, argv[0]);
+  auto [kind, opt] = live_optimizer(env, argv[0]);
   auto params = all_params(opt);
   napi_value arr;
   napi_create_array_with_length(env, params.size(), &arr);
@@ -302,7 +305,7 @@ napi_value optim_get_state(napi_env env, napi_callback_info info) {
     napi_value entry = make_null(env);
     if (it != opt.state().end()) {
       napi_create_object(env, &entry);
-      if (box.kind == Kind::AdamW) {
+      if (kind == Kind::AdamW) {
         const auto& s = static_cast<const torch::optim::AdamWParamState&>(*it->second);
         set_prop(env, entry, "step", make_int(env, s.step()));
         set_prop(env, entry, "exp_avg", make_tensor(env, s.exp_avg()));
@@ -333,18 +336,17 @@ at::Tensor state_like(const at::Tensor& src, const at::Tensor& param, const std:
 napi_value optim_set_state(napi_env env, napi_callback_info info) {
   LT_ARGS(2);
   LT_TRY
-  OptimizerBox& box = box_of(env, argv[0]);
-  auto& opt = live_optimizer(env, argv[0]);
-  auto params = all_params(opt);
+  auto [kind, opt] = live_optimizer(env, argv[0]);
   uint32_t n = array_len(env, argv[1], "optimizer state entries");
-  TORCH_CHECK_VALUE(n == params.size(), kind_name(box.kind), ": the state has entries for ", n,
+  auto params = all_params(opt);
+  TORCH_CHECK_VALUE(n == params.size(), kind_name(kind), ": the state has entries for ", n,
                     " parameters but the optimizer has ", params.size());
   c10::NoGradGuard no_grad;
   std::vector<std::unique_ptr<torch::optim::OptimizerParamState>> next(n);
   for (uint32_t i = 0; i < n; ++i) {
     napi_value e = elem(env, argv[1], i);
     if (is_nullish(env, e)) continue;
-    const std::string where = std::string(kind_name(box.kind)) + " state of parameter " + std::to_string(i);
+    const std::string where = std::string(kind_name(kind)) + " state of parameter " + std::to_string(i);
     auto tensor_field = [&](const char* name, bool required) -> at::Tensor {
       if (!has_prop(env, e, name)) {
         TORCH_CHECK_VALUE(!required, where, " lacks '", name, "'");
@@ -352,7 +354,7 @@ napi_value optim_set_state(napi_env env, napi_callback_info info) {
       }
       return state_like(arg_tensor(env, get_prop(env, e, name)), params[i], where + " '" + name + "'");
     };
-    if (box.kind == Kind::AdamW) {
+    if (kind == Kind::AdamW) {
       auto s = std::make_unique<torch::optim::AdamWParamState>();
       TORCH_CHECK_VALUE(has_prop(env, e, "step"), where, " lacks 'step'");
       int64_t step = arg_int(env, get_prop(env, e, "step"));
@@ -378,7 +380,7 @@ napi_value optim_set_state(napi_env env, napi_callback_info info) {
 napi_value optim_dispose(napi_env env, napi_callback_info info) {
   LT_ARGS(1);
   LT_TRY
-  box_of(env, argv[0]).optimizer.reset();
+  box_of(env, argv[0]).optimizer = nullptr;
   return make_undefined(env);
   LT_CATCH_PLAIN("Optimizer.dispose")
 }

@@ -156,53 +156,16 @@ napi_value int_array(napi_env env, c10::IntArrayRef values) {
   return arr;
 }
 
-napi_value shape(napi_env env, napi_callback_info info) {
-  LT_ARGS(1);
-  LT_TRY return int_array(env, arg_tensor(env, argv[0]).sizes());
-  LT_CATCH("Tensor.shape", argv, argc, 0)
-}
-napi_value strides(napi_env env, napi_callback_info info) {
-  LT_ARGS(1);
-  LT_TRY return int_array(env, arg_tensor(env, argv[0]).strides());
-  LT_CATCH("Tensor.stride", argv, argc, 0)
-}
-napi_value dtype(napi_env env, napi_callback_info info) {
-  LT_ARGS(1);
-  LT_TRY return make_string(env, dtype_name(arg_tensor(env, argv[0]).scalar_type()));
-  LT_CATCH("Tensor.dtype", argv, argc, 0)
-}
-napi_value device(napi_env env, napi_callback_info info) {
-  LT_ARGS(1);
-  LT_TRY return make_string(env, arg_tensor(env, argv[0]).device().str());
-  LT_CATCH("Tensor.device", argv, argc, 0)
-}
-napi_value numel(napi_env env, napi_callback_info info) {
-  LT_ARGS(1);
-  LT_TRY return make_double(env, static_cast<double>(arg_tensor(env, argv[0]).numel()));
-  LT_CATCH("Tensor.numel", argv, argc, 0)
-}
-napi_value dim(napi_env env, napi_callback_info info) {
-  LT_ARGS(1);
-  LT_TRY return make_int(env, arg_tensor(env, argv[0]).dim());
-  LT_CATCH("Tensor.dim", argv, argc, 0)
-}
-napi_value is_contiguous(napi_env env, napi_callback_info info) {
-  LT_ARGS(1);
-  LT_TRY return make_bool(env, arg_tensor(env, argv[0]).is_contiguous());
-  LT_CATCH("Tensor.isContiguous", argv, argc, 0)
-}
-napi_value item(napi_env env, napi_callback_info info) {
-  LT_ARGS(1);
-  LT_TRY return scalar_to_js(env, arg_tensor(env, argv[0]).item());
-  LT_CATCH("Tensor.item", argv, argc, 1)
-}
-
+LT_TENSOR_GETTER(shape, "Tensor.shape", 0, int_array(env, self.sizes()))
+LT_TENSOR_GETTER(strides, "Tensor.stride", 0, int_array(env, self.strides()))
+LT_TENSOR_GETTER(dtype, "Tensor.dtype", 0, make_string(env, dtype_name(self.scalar_type())))
+LT_TENSOR_GETTER(device, "Tensor.device", 0, make_string(env, self.device().str()))
+LT_TENSOR_GETTER(numel, "Tensor.numel", 0, make_double(env, static_cast<double>(self.numel())))
+LT_TENSOR_GETTER(dim, "Tensor.dim", 0, make_int(env, self.dim()))
+LT_TENSOR_GETTER(is_contiguous, "Tensor.isContiguous", 0, make_bool(env, self.is_contiguous()))
+LT_TENSOR_GETTER(item, "Tensor.item", 1, scalar_to_js(env, self.item()))
 // alias(h): a second handle to the same tensor (same storage and autograd identity).
-napi_value alias(napi_env env, napi_callback_info info) {
-  LT_ARGS(1);
-  LT_TRY return make_tensor(env, arg_tensor(env, argv[0]));
-  LT_CATCH("alias", argv, argc, 0)
-}
+LT_TENSOR_GETTER(alias, "alias", 0, make_tensor(env, std::move(self)))
 
 // release(h) -> whether the handle was live. Idempotent.
 napi_value release(napi_env env, napi_callback_info info) {

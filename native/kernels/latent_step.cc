@@ -289,6 +289,18 @@ void check_inputs(const at::Tensor& h, const at::Tensor& norm_weight, const at::
   TORCH_CHECK_VALUE(std::isfinite(eps) && eps >= 0, "latentStep: eps must be a finite number >= 0, got ", eps);
 }
 
+// The fields that the forward and the backward argument blocks share: h's rows, normWeight and gain.
+template <typename Args>
+void set_normalized_rows(Args& args, const at::Tensor& h, const at::Tensor& norm_weight, const at::Tensor& gain) {
+  args.dtype = kernel_dtype(h.scalar_type());
+  args.rows = h.size(0);
+  args.dim = h.size(1);
+  args.h_row_stride = h.stride(0);
+  args.h = h.const_data_ptr();
+  args.norm_weight = norm_weight.const_data_ptr();
+  args.gain = gain.const_data_ptr();
+}
+
 struct ForwardResult {
   at::Tensor embed, stop_logit, rstd;
 };
@@ -302,13 +314,7 @@ ForwardResult latent_step_forward(const at::Tensor& h, const at::Tensor& norm_we
                     at::empty({rows}, h.options().dtype(accumulate_dtype(h.scalar_type())))};
   if (rows == 0) return out;
   lt_latent_step_forward_args args{};
-  args.dtype = kernel_dtype(h.scalar_type());
-  args.rows = rows;
-  args.dim = dim;
-  args.h_row_stride = h.stride(0);
-  args.h = h.const_data_ptr();
-  args.norm_weight = norm_weight.const_data_ptr();
-  args.gain = gain.const_data_ptr();
+  set_normalized_rows(args, h, norm_weight, gain);
   args.bias = bias.const_data_ptr();
   args.stop_weight = stop_weight.const_data_ptr();
   args.stop_bias = stop_bias.const_data_ptr();
@@ -342,14 +348,8 @@ Gradients latent_step_backward(const at::Tensor& h, const at::Tensor& norm_weigh
                 wanted[5] ? at::empty(stop_bias_shape, h.options()) : at::Tensor()};
   auto ptr = [](const at::Tensor& t) { return t.defined() ? t.mutable_data_ptr() : nullptr; };
   lt_latent_step_backward_args args{};
-  args.dtype = kernel_dtype(h.scalar_type());
-  args.rows = rows;
-  args.dim = dim;
-  args.h_row_stride = h.stride(0);
+  set_normalized_rows(args, h, norm_weight, gain);
   args.grad_embed_row_stride = grad_embed.stride(0);
-  args.h = h.const_data_ptr();
-  args.norm_weight = norm_weight.const_data_ptr();
-  args.gain = gain.const_data_ptr();
   args.stop_weight = stop_weight.const_data_ptr();
   args.rstd = rstd.const_data_ptr();
   args.grad_embed = grad_embed.const_data_ptr();

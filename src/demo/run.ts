@@ -18,7 +18,17 @@ import { ARITH_PRESETS, writeArithTask, type ArithPresetName, type CalculationOv
 import { formatTrainingText, loadGsm8k } from '../data/gsm8k';
 import type { LatentMode } from '../latent/model';
 import type { LatentInputKind } from '../latent/latent-input';
-import { acrossSeeds, calibrate, type Calibration, type Endpoint, type StudyVerdict } from '../latent/study';
+import {
+  acrossSeeds,
+  calibrate,
+  endpointCells,
+  endpointLegend,
+  endpointText,
+  ENDPOINT_HEADERS,
+  type Calibration,
+  type Endpoint,
+  type StudyVerdict,
+} from '../latent/study';
 import { makeModel } from '../models/qwen2/make-model';
 import { ShardedSafetensors } from '../torch/io/safetensors-sharded';
 import { writeReport } from '../report/run';
@@ -907,39 +917,24 @@ export async function runPhase2(enabled: boolean, load: () => Phase2Availability
   }
 }
 
-const interval = (e: Endpoint | null | undefined, digits = 3) =>
-  e ? `${fmt(e.delta, digits)} [${fmt(e.ci[0], digits)}, ${fmt(e.ci[1], digits)}]` : '—';
-
 /** One line per evaluated run: its verdict and endpoints. */
 function describeRun(r: DemoRunSummary): string {
   const acc = r.accuracy
     ? `accuracy ${pct(r.k > 0 ? r.accuracy.withLatents : r.accuracy.withoutLatents)}${r.accuracy.oracle !== undefined ? ` (oracle spans ${pct(r.accuracy.oracle)})` : ''}, without spans ${pct(r.accuracy.withoutLatents)}`
     : (r.accuracyNote ?? 'accuracy not measured');
   if (!r.verdict) return `result-token loss ${fmt(r.test.resultLoss)}; ${acc}`;
-  return `${r.verdict}: helps ${interval(r.helps)} vs ${r.helps?.reference ?? '—'}, used ${interval(r.used)}; ${acc}`;
+  return `${r.verdict}: helps ${endpointText(r.helps)} vs ${r.helps?.reference ?? '—'}, used ${endpointText(r.used)}; ${acc}`;
 }
 
 /** The closing summary for the terminal: the verdict table, the calibration and where the report is. */
 export function formatDemoResult(r: DemoResult): string {
   const minutes = `${Math.floor(r.seconds / 60)}:${String(Math.round(r.seconds % 60)).padStart(2, '0')}`;
-  const header = [
-    'run',
-    'kind',
-    'verdict',
-    'helps Δ [95% CI]',
-    'used Δ [95% CI]',
-    'beyond pause',
-    'accuracy',
-    'oracle',
-    'no spans',
-  ];
+  const header = ['run', 'kind', 'verdict', ...ENDPOINT_HEADERS, 'accuracy', 'oracle', 'no spans'];
   const rows = r.runs.map((run) => [
     run.name,
     run.kind,
     run.verdict ?? '— (reference)',
-    interval(run.helps),
-    interval(run.used),
-    interval(run.endpoints?.contentBeyondCompute),
+    ...endpointCells(run.helps, run.used, run.endpoints?.contentBeyondCompute),
     run.k > 0 ? pct(run.accuracy?.withLatents) : '—',
     pct(run.accuracy?.oracle),
     pct(run.accuracy?.withoutLatents),
@@ -964,7 +959,7 @@ export function formatDemoResult(r: DemoResult): string {
       (t) =>
         `task ${t.name}: ${t.overlap.seenInTraining} of ${t.overlap.testCalculations} test calculations seen in training (${pct(t.overlap.fraction)})`,
     ),
-    'helps: result-token loss of the reference minus the run; used: shuffled latents minus trained (Δ > 0 favours the latents; paired bootstrap over test examples)',
+    endpointLegend('run'),
     ...textTable(header, rows),
     ...(r.doseResponse.length > 2
       ? [

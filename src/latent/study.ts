@@ -33,8 +33,30 @@ export interface VerdictResult {
   reasons: string[];
 }
 
-const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : 'n/a');
+const fmt = (x: number, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 const fmtEndpoint = (e: Endpoint) => `Δ ${fmt(e.delta)} [${fmt(e.ci[0])}, ${fmt(e.ci[1])}]`;
+
+/** An endpoint in a terminal table or line: Δ and its CI to 3 decimals, — where it was not measured. */
+export function endpointText(e: Endpoint | null | undefined): string {
+  return e ? `${fmt(e.delta, 3)} [${fmt(e.ci[0], 3)}, ${fmt(e.ci[1], 3)}]` : '—';
+}
+
+/** The headers of a terminal table's endpoint columns; their cells are endpointCells. */
+export const ENDPOINT_HEADERS: readonly string[] = ['helps Δ [95% CI]', 'used Δ [95% CI]', 'beyond pause'];
+
+/** One row's cells under ENDPOINT_HEADERS: helps, used, and the content beyond compute (vs the pause control). */
+export function endpointCells(
+  helps: Endpoint | null | undefined,
+  used: Endpoint | null | undefined,
+  contentBeyondCompute: Endpoint | null | undefined,
+): string[] {
+  return [helps, used, contentBeyondCompute].map(endpointText);
+}
+
+/** The line above a table with ENDPOINT_HEADERS that says what they measure; a row is a `subject` (a run, a variant). */
+export function endpointLegend(subject: string): string {
+  return `helps: result-token loss of the reference minus the ${subject}; used: shuffled latents minus trained (Δ > 0 favours the latents; paired bootstrap over test examples)`;
+}
 
 /**
  * The verdict from the two endpoints' confidence intervals. It is a verdict on the latents' content:

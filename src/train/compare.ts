@@ -14,7 +14,7 @@ import { LATENT_INPUT_KINDS, type LatentInputKind } from '../latent/latent-input
 import { COUPLINGS, type Coupling } from '../latent/coupling';
 import { LATENT_SCHEDULE_KINDS, type LatentScheduleKind } from '../latent/sequence';
 import type { LatentMode } from '../latent/model';
-import type { Endpoint, StudyVerdict } from '../latent/study';
+import { endpointCells, endpointLegend, endpointText, ENDPOINT_HEADERS, type Endpoint, type StudyVerdict } from '../latent/study';
 import { writeTextAtomic } from '../util/atomic-write';
 import { textTable } from '../util/text-table';
 import { latestCheckpoint, readCheckpointManifest } from './checkpoint';
@@ -532,7 +532,6 @@ export async function runComparison(o: CompareOptions): Promise<CompareResult> {
 const f3 = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(3));
 const pct = (x: number | null | undefined) =>
   x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`;
-const interval = (e: Endpoint | null) => (e ? `${f3(e.delta)} [${f3(e.ci[0])}, ${f3(e.ci[1])}]` : '—');
 
 /** One line per row: verdict, endpoints, accuracy. */
 export function describeRow(r: CompareRow): string {
@@ -540,27 +539,16 @@ export function describeRow(r: CompareRow): string {
     ? `accuracy ${pct(r.accuracy.withLatents ?? r.accuracy.withoutLatents)}${r.accuracy.oracle !== null ? ` (oracle ${pct(r.accuracy.oracle)})` : ''}`
     : (r.accuracyNote ?? 'accuracy not measured');
   if (!r.verdict) return `reference: result-token loss ${f3(r.test.resultLoss)}; ${acc}`;
-  return `${r.verdict}: helps ${interval(r.helps)}, used ${interval(r.used)}; ${acc}`;
+  return `${r.verdict}: helps ${endpointText(r.helps)}, used ${endpointText(r.used)}; ${acc}`;
 }
 
 /** The comparison as a terminal table: the endpoints side by side. */
 export function formatComparison(c: CompareResult): string {
-  const header = [
-    'variant',
-    'verdict',
-    'helps Δ [95% CI]',
-    'used Δ [95% CI]',
-    'beyond pause',
-    'accuracy',
-    'oracle',
-    'latent/token norm',
-  ];
+  const header = ['variant', 'verdict', ...ENDPOINT_HEADERS, 'accuracy', 'oracle', 'latent/token norm'];
   const rows = c.rows.map((r) => [
     r.name,
     r.verdict ?? '— (reference)',
-    interval(r.helps),
-    interval(r.used),
-    interval(r.contentBeyondCompute),
+    ...endpointCells(r.helps, r.used, r.contentBeyondCompute),
     pct(r.accuracy ? (r.accuracy.withLatents ?? r.accuracy.withoutLatents) : null),
     pct(r.accuracy?.oracle),
     r.variant.latents > 0 ? `${f3(r.norms.latent)} / ${f3(r.norms.token)}` : '—',
@@ -568,7 +556,7 @@ export function formatComparison(c: CompareResult): string {
   const b = c.budget;
   return [
     `comparison of ${c.rows.length} runs from ${String(b.model)} on ${String(b.data)}: ${String(b.steps)} steps, batch ${String(b.batchSize)}, lr ${String(b.lr)}, seed ${String(b.seed)}`,
-    'helps: result-token loss of the reference minus the variant; used: shuffled latents minus trained (Δ > 0 favours the latents; paired bootstrap over test examples)',
+    endpointLegend('variant'),
     ...textTable(header, rows),
   ].join('\n');
 }

@@ -69,9 +69,6 @@ export interface DemoPreset {
 
 export type DemoStageKind = 'data' | 'model' | 'pretrain' | 'export' | 'latent' | 'baseline' | 'eval' | 'rl' | 'report';
 
-const difficulty: Partial<ArithDifficulty> = ARITH_PRESETS.basic.difficulty;
-const holdOut = ARITH_PRESETS.basic.holdOut;
-
 /** A preset with the study on another main task, other seeds or another k sweep (the demo's options). */
 export function withStudyOptions(
   p: DemoPreset,
@@ -99,65 +96,57 @@ export function withStudyOptions(
   };
 }
 
-export const DEMO_PRESETS: Readonly<Record<DemoSize, DemoPreset>> = {
-  tiny: {
-    size: 'tiny',
-    task: 'basic',
-    data: { train: 48, test: 12, difficulty, holdOut },
-    bpeVocabSize: 400,
-    model: { layers: 1, hidden: 32, heads: 4, kvHeads: 2, intermediate: 64 },
-    pretrain: { steps: 6, batchSize: 4, lr: 3e-3, minLr: 3e-4, warmupSteps: 1, evalEvery: 3, evalExamples: 4 },
-    pretrainCheckExamples: 2,
-    latents: 2,
-    latent: { steps: 4, batchSize: 4, lr: 1e-3, minLr: 1e-4, warmupSteps: 1, evalEvery: 2, evalExamples: 4 },
-    evaluation: { examples: 6, generate: 2, inspect: 3, maxNewTokens: 24, constantSteps: 2, ablateGeneration: true },
-    rl: { steps: 2, prompts: 2, groupSize: 2, lr: 1e-4, maxNewTokens: 24 },
-    study: { seeds: [0], sweep: [], markers: true, pause: true, planted: true, twoTrunk: true, chained: null },
-    expectedSeconds: { data: 1, model: 2, pretrain: 3, export: 2, latent: 3, baseline: 3, eval: 4, rl: 4, report: 3 },
-  },
-  quick: {
-    size: 'quick',
-    task: 'basic',
-    data: { train: 3000, test: 200, difficulty, holdOut },
-    bpeVocabSize: 1024,
-    model: { layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 192 },
-    pretrain: { steps: 600, batchSize: 16, lr: 3e-3, minLr: 3e-4, warmupSteps: 20, evalEvery: 100, evalExamples: 32 },
-    pretrainCheckExamples: 40,
-    latents: 2,
-    latent: { steps: 150, batchSize: 16, lr: 1e-3, minLr: 1e-4, warmupSteps: 10, evalEvery: 25, evalExamples: 32 },
-    evaluation: { examples: 100, generate: 40, inspect: 10, maxNewTokens: 64, constantSteps: 20, ablateGeneration: false },
-    rl: { steps: 10, prompts: 4, groupSize: 4, lr: 1e-4, maxNewTokens: 64 },
-    study: { seeds: [0], sweep: [], markers: false, pause: true, planted: true, twoTrunk: true, chained: null },
-    expectedSeconds: { data: 1, model: 2, pretrain: 55, export: 3, latent: 25, baseline: 12, eval: 8, rl: 11, report: 3 },
-  },
-  // The default demo: the whole study (3 seeds × 12 runs + 2 phase-0 runs) in well under an hour of
-  // one core. Measured (2026-12-02, one thread, batch 16): a training step of the 4 × 128 model took
-  // about 0.8 s (wall, on a contended core), one of the 2 × 64 model 0.06 s of CPU, and every one of the
-  // 36 runs pays for its steps and its 200 × 5 generated answers, so the model stays at the quick size:
-  // model size buys no statistical power, and at 4 × 128 the runs alone would need hours. Everything the
-  // verdicts' power rests on is kept: n = 200 test examples for the paired losses and 200 questions for
-  // accuracy (with ablated generation) in every run, 3 seeds, 400 phase-1 steps.
-  full: {
-    size: 'full',
-    task: 'basic',
-    data: { train: 8000, test: 500, difficulty, holdOut },
-    bpeVocabSize: 1024,
-    model: { layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 192 },
-    pretrain: { steps: 1000, batchSize: 16, lr: 3e-3, minLr: 3e-4, warmupSteps: 30, evalEvery: 200, evalExamples: 64 },
-    pretrainCheckExamples: 100,
-    latents: 2,
-    latent: { steps: 400, batchSize: 16, lr: 1e-3, minLr: 1e-4, warmupSteps: 20, evalEvery: 100, evalExamples: 64 },
-    evaluation: { examples: 200, generate: 200, inspect: 20, maxNewTokens: 80, constantSteps: 50, ablateGeneration: true },
-    rl: { steps: 20, prompts: 8, groupSize: 4, lr: 1e-4, maxNewTokens: 80 },
-    study: {
-      seeds: [0, 1, 2],
-      sweep: [1, 4],
-      markers: true,
-      pause: true,
-      planted: true,
-      twoTrunk: true,
-      chained: { train: 8000, test: 500, task: 'chained' },
-    },
-    expectedSeconds: { data: 2, model: 9, pretrain: 65, export: 8, latent: 30, baseline: 28, eval: 45, rl: 60, report: 10 },
-  },
+// tiny and full state what they change from quick; what they keep (the task, k, the learning rates,
+// the study's controls, and in full the model) is the same at every size.
+const quick: DemoPreset = {
+  size: 'quick',
+  task: 'basic',
+  data: { train: 3000, test: 200, difficulty: ARITH_PRESETS.basic.difficulty, holdOut: ARITH_PRESETS.basic.holdOut },
+  bpeVocabSize: 1024,
+  model: { layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 192 },
+  pretrain: { steps: 600, batchSize: 16, lr: 3e-3, minLr: 3e-4, warmupSteps: 20, evalEvery: 100, evalExamples: 32 },
+  pretrainCheckExamples: 40,
+  latents: 2,
+  latent: { steps: 150, batchSize: 16, lr: 1e-3, minLr: 1e-4, warmupSteps: 10, evalEvery: 25, evalExamples: 32 },
+  evaluation: { examples: 100, generate: 40, inspect: 10, maxNewTokens: 64, constantSteps: 20, ablateGeneration: false },
+  rl: { steps: 10, prompts: 4, groupSize: 4, lr: 1e-4, maxNewTokens: 64 },
+  study: { seeds: [0], sweep: [], markers: false, pause: true, planted: true, twoTrunk: true, chained: null },
+  expectedSeconds: { data: 1, model: 2, pretrain: 55, export: 3, latent: 25, baseline: 12, eval: 8, rl: 11, report: 3 },
 };
+
+const tiny: DemoPreset = {
+  ...quick,
+  size: 'tiny',
+  data: { ...quick.data, train: 48, test: 12 },
+  bpeVocabSize: 400,
+  model: { ...quick.model, layers: 1, hidden: 32, intermediate: 64 },
+  pretrain: { ...quick.pretrain, steps: 6, batchSize: 4, warmupSteps: 1, evalEvery: 3, evalExamples: 4 },
+  pretrainCheckExamples: 2,
+  latent: { ...quick.latent, steps: 4, batchSize: 4, warmupSteps: 1, evalEvery: 2, evalExamples: 4 },
+  evaluation: { examples: 6, generate: 2, inspect: 3, maxNewTokens: 24, constantSteps: 2, ablateGeneration: true },
+  rl: { ...quick.rl, steps: 2, prompts: 2, groupSize: 2, maxNewTokens: 24 },
+  study: { ...quick.study, markers: true },
+  expectedSeconds: { data: 1, model: 2, pretrain: 3, export: 2, latent: 3, baseline: 3, eval: 4, rl: 4, report: 3 },
+};
+
+// The default demo: the whole study (3 seeds × 12 runs + 2 phase-0 runs) in well under an hour of
+// one core. Measured (2026-12-02, one thread, batch 16): a training step of the 4 × 128 model took
+// about 0.8 s (wall, on a contended core), one of the 2 × 64 model 0.06 s of CPU, and every one of the
+// 36 runs pays for its steps and its 200 × 5 generated answers, so the model stays at the quick size:
+// model size buys no statistical power, and at 4 × 128 the runs alone would need hours. Everything the
+// verdicts' power rests on is kept: n = 200 test examples for the paired losses and 200 questions for
+// accuracy (with ablated generation) in every run, 3 seeds, 400 phase-1 steps.
+const full: DemoPreset = {
+  ...quick,
+  size: 'full',
+  data: { ...quick.data, train: 8000, test: 500 },
+  pretrain: { ...quick.pretrain, steps: 1000, warmupSteps: 30, evalEvery: 200, evalExamples: 64 },
+  pretrainCheckExamples: 100,
+  latent: { ...quick.latent, steps: 400, warmupSteps: 20, evalEvery: 100, evalExamples: 64 },
+  evaluation: { examples: 200, generate: 200, inspect: 20, maxNewTokens: 80, constantSteps: 50, ablateGeneration: true },
+  rl: { ...quick.rl, steps: 20, prompts: 8, maxNewTokens: 80 },
+  study: { ...quick.study, seeds: [0, 1, 2], sweep: [1, 4], markers: true, chained: { train: 8000, test: 500, task: 'chained' } },
+  expectedSeconds: { data: 2, model: 9, pretrain: 65, export: 8, latent: 30, baseline: 28, eval: 45, rl: 60, report: 10 },
+};
+
+export const DEMO_PRESETS: Readonly<Record<DemoSize, DemoPreset>> = { tiny, quick, full };

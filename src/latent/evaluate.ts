@@ -19,6 +19,7 @@ import {
   resultAppears,
 } from './diagnostics';
 import { generateBatch, type LatentGenerateOptions } from './generate';
+import { RunningMean } from '../util/running-mean';
 import { pairedAccuracy, type PairedAccuracy } from './study';
 
 export type { SumCount };
@@ -118,8 +119,6 @@ export function stopEvaluation(scores: readonly StopScore[]): StopEvaluation {
   };
 }
 
-const mean = (s: SumCount) => (s.count ? s.sum / s.count : NaN);
-
 /** Losses over `seqs` without gradients, in batches; each batch runs in its own scope. */
 export function evaluateLoss(
   lm: LatentModel,
@@ -134,17 +133,15 @@ export function evaluateLoss(
     /** examples done, after each batch */ onProgress?: (done: number) => void;
   } = {},
 ): LossEvaluation {
-  const lmT: SumCount = { sum: 0, count: 0 };
-  const next: SumCount = { sum: 0, count: 0 };
-  const result: SumCount = { sum: 0, count: 0 };
-  const stepT: SumCount = { sum: 0, count: 0 };
-  let startSum = 0,
-    startCount = 0,
-    stopSum = 0,
-    stopCount = 0,
-    latentNorm = 0,
-    tokenNorm = 0,
-    batches = 0;
+  // losses over their targets, norms over batches
+  const lmLoss = new RunningMean();
+  const nextStepLoss = new RunningMean();
+  const resultLoss = new RunningMean();
+  const stepLoss = new RunningMean();
+  const startLoss = new RunningMean();
+  const stopLoss = new RunningMean();
+  const latentNorm = new RunningMean();
+  const tokenNorm = new RunningMean();
   const confusion = { tp: 0, fp: 0, fn: 0, tn: 0 };
   const perExample: LossEvaluation['perExample'] = [];
   const startScores: [number, number][] = [];
@@ -160,39 +157,32 @@ export function evaluateLoss(
         });
         startScores.push(...r.startScores);
         for (const d of r.stopScores) stopScores.push({ ...d, example: i + d.example });
-        lmT.sum += r.lmSum;
-        lmT.count += r.lmCount;
-        next.sum += r.nextStepSum;
-        next.count += r.nextStepCount;
-        result.sum += r.resultSum;
-        result.count += r.resultCount;
-        stepT.sum += r.stepSum;
-        stepT.count += r.stepCount;
-        startSum += r.startLoss.item() * r.startCount;
-        startCount += r.startCount;
-        stopSum += r.stopLoss.item() * r.stopCount;
-        stopCount += r.stopCount;
+        lmLoss.add(r.lmSum, r.lmCount);
+        nextStepLoss.add(r.nextStepSum, r.nextStepCount);
+        resultLoss.add(r.resultSum, r.resultCount);
+        stepLoss.add(r.stepSum, r.stepCount);
+        startLoss.add(r.startLoss.item() * r.startCount, r.startCount);
+        stopLoss.add(r.stopLoss.item() * r.stopCount, r.stopCount);
         for (const k of ['tp', 'fp', 'fn', 'tn'] as const) confusion[k] += r.startConfusion[k];
-        latentNorm += r.latentNorm;
-        tokenNorm += r.tokenNorm;
-        batches++;
+        latentNorm.add(r.latentNorm);
+        tokenNorm.add(r.tokenNorm);
         perExample.push(...r.perExample);
       });
       onProgress?.(Math.min(seqs.length, i + batchSize));
     }
   });
   return {
-    loss: mean(lmT),
-    nextStepLoss: mean(next),
-    resultLoss: mean(result),
-    stepLoss: mean(stepT),
-    startLoss: startCount ? startSum / startCount : NaN,
-    stopLoss: stopCount ? stopSum / stopCount : NaN,
+    loss: lmLoss.mean(),
+    nextStepLoss: nextStepLoss.mean(),
+    resultLoss: resultLoss.mean(),
+    stepLoss: stepLoss.mean(),
+    startLoss: startLoss.mean(),
+    stopLoss: stopLoss.mean(),
     start: precisionRecallF1(confusion),
     startThreshold: bestF1Threshold(startScores),
     startAtThreshold: scoresAtThreshold(startScores, lm.heads.startThreshold),
-    latentNorm: batches ? latentNorm / batches : 0,
-    tokenNorm: batches ? tokenNorm / batches : 0,
+    latentNorm: latentNorm.mean(0),
+    tokenNorm: tokenNorm.mean(0),
     perExample,
     stop: stopEvaluation(stopScores),
   };

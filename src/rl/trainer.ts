@@ -38,6 +38,7 @@ import { checkRewardConfig, computeReward, type Reward, type RewardConfig } from
 import { LATENT_GRADS, scoreRollouts, type LatentGrad } from './teacher-forcing';
 import { rolloutAccuracy } from './accuracy';
 import { RL_DEFAULTS } from './defaults';
+import { RunningMean } from '../util/running-mean';
 
 export interface RlConfig extends RewardConfig {
   kind: 'rl';
@@ -521,15 +522,12 @@ function updatePolicy(
     : null;
   const params = p.lm.parameters();
   const miniSize = c.miniBatchSize ?? rollouts.length;
-  let lossSum = 0,
-    gradSum = 0,
-    updates = 0,
-    klSum = 0,
-    klCount = 0,
-    clipped = 0,
-    actions = 0,
-    entropySum = 0,
-    entropyCount = 0;
+  // per update: loss and gradient norm; per action: KL and entropy (first epoch), clipping (every epoch)
+  const meanLoss = new RunningMean();
+  const meanGradNorm = new RunningMean();
+  const meanKl = new RunningMean();
+  const clipFraction = new RunningMean();
+  const meanEntropy = new RunningMean();
   for (let epoch = 0; epoch < c.updateEpochs; epoch++) {
     for (let start = 0; start < all.length; start += miniSize) {
       const mini = all.slice(start, start + miniSize);
@@ -561,13 +559,10 @@ function updatePolicy(
           );
           g.loss.backward();
           miniLoss += g.loss.item();
-          clipped += g.clipped;
-          actions += g.count;
+          clipFraction.add(g.clipped, g.count);
           if (epoch === 0) {
-            klSum += g.klSum;
-            klCount += g.count;
-            entropySum += scores.entropySum;
-            entropyCount += scores.entropyCount;
+            meanKl.add(g.klSum, g.count);
+            meanEntropy.add(scores.entropySum, scores.entropyCount);
           }
         });
       }
@@ -578,17 +573,16 @@ function updatePolicy(
       }
       optimizer.step();
       optimizer.zeroGrad({ setToNone: true });
-      lossSum += miniLoss;
-      gradSum += gradNorm;
-      updates++;
+      meanLoss.add(miniLoss);
+      meanGradNorm.add(gradNorm);
     }
   }
   return {
-    loss: lossSum / updates,
-    gradNorm: gradSum / updates,
-    kl: reference ? klSum / Math.max(1, klCount) : undefined,
-    clipFraction: clipped / Math.max(1, actions),
-    entropy: entropyCount ? entropySum / entropyCount : undefined,
+    loss: meanLoss.mean(),
+    gradNorm: meanGradNorm.mean(),
+    kl: reference ? meanKl.mean(0) : undefined,
+    clipFraction: clipFraction.mean(0),
+    entropy: meanEntropy.count ? meanEntropy.mean() : undefined,
     nonFinite: false,
   };
 }

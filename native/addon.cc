@@ -5,7 +5,7 @@
 // the declarations and for the registration order.
 #define LT_CONCERNS(X)                                                              \
   X(tensor_api) X(dispatch) X(fast_ops) X(autograd) X(runtime) X(optim) X(autocast) \
-  X(latent_step) X(distributed) X(io) X(mapped_file) X(guards) X(cpu_allocator)
+  X(latent_step) X(distributed) X(io) X(mapped_file) X(guards) X(cpu_allocator) X(profiler)
 
 namespace lt {
 #define LT_DECLARE_REGISTER(concern) void register_##concern(napi_env env, napi_value exports);

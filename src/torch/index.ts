@@ -58,5 +58,6 @@ export * as F from './nn/functional';
 export * as testing from './testing';
 export * as optim from './optim';
 export * as amp from './amp';
+export * as profiler from './profiler';
 export { autocast, autocastGuard, isAutocastEnabled, getAutocastDtype } from './amp';
 export { latentStep, latentStepReference, type LatentStepOutput } from './kernels/latent-step';

@@ -71,6 +71,9 @@ export interface NativeAddon {
   cudaSynchronize(device?: number): void;
   cudaMemoryStats(device?: number): Record<string, number>;
   cudaEmptyCache(): void;
+  // profiler.cc: per-operator totals of RecordFunction events
+  profilerStart(): void;
+  profilerStop(): NativeProfilerRow[];
   // generated fast entries (native/generated/ops_fast.cc) and later additions
   [fast: string]: any;
   // optim.cc: optimizers live in tagged externals (freed by their finalizer or optimDispose)
@@ -122,6 +125,14 @@ export interface NativeAddon {
 
 /** An optimizer owned by the addon (opaque to JS). */
 export type NativeOptimizer = { readonly __brand: 'NativeOptimizer' };
+/** One operator's totals from native/profiler.cc (nanoseconds). */
+export interface NativeProfilerRow {
+  name: string;
+  count: number;
+  totalNs: number;
+  selfNs: number;
+  backward: boolean;
+}
 export interface NativeAutocastState {
   enabled: boolean;
   dtype: string;

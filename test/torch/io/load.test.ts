@@ -14,15 +14,10 @@ import {
   type SafeDtype,
   type TensorToWrite,
 } from '../../../src/torch/io/safetensors';
-import { SeededRandom, expectSafetensorsError, findPython, makeTempDir, removeDir, runPython } from './safetensors-helpers';
+import { SeededRandom, expectSafetensorsError, findPython, runPython, tempDirForEachTest } from './safetensors-helpers';
 
 let dir: string;
-beforeEach(() => {
-  dir = makeTempDir('load-test');
-});
-afterEach(() => {
-  removeDir(dir);
-});
+tempDirForEachTest('load-test', (d) => (dir = d));
 
 /** A tensor to write with random bytes (bool: 0/1), so that a load can be checked byte for byte. */
 function randomTensor(random: SeededRandom, name: string, dtype: SafeDtype, shape: number[]): TensorToWrite {

@@ -8,15 +8,10 @@ import { loadTensor, loadTensors } from '../../../src/torch/io/load';
 import { native } from '../../../src/torch/native';
 import { wrap } from '../../../src/torch/tensor';
 import { SafetensorsFile, writeSafetensors } from '../../../src/torch/io/safetensors';
-import { expectSafetensorsError, makeTempDir, removeDir } from './safetensors-helpers';
+import { expectSafetensorsError, tempDirForEachTest } from './safetensors-helpers';
 
 let dir: string;
-beforeEach(() => {
-  dir = makeTempDir('mapped-load-test');
-});
-afterEach(() => {
-  removeDir(dir);
-});
+tempDirForEachTest('mapped-load-test', (d) => (dir = d));
 
 const PAGE = 4096;
 

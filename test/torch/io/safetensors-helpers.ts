@@ -17,6 +17,13 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
+/** Gives each test of the file a fresh temporary directory (handed to `use`), removed after the test. */
+export function tempDirForEachTest(prefix: string, use: (dir: string) => void): void {
+  let dir = '';
+  beforeEach(() => use((dir = makeTempDir(prefix))));
+  afterEach(() => removeDir(dir));
+}
+
 /** Runs `fn`, expecting a SafetensorsError (checked by name, as callers across module copies would). */
 export function catchSafetensorsError(fn: () => unknown): SafetensorsError {
   let thrown: unknown;

@@ -32,15 +32,10 @@ import {
   type TensorToWrite,
 } from '../../../src/torch/io/safetensors';
 import { DTYPES } from '../../../src/torch/types';
-import { SeededRandom, expectSafetensorsError, findPython, makeTempDir, removeDir, runPython } from './safetensors-helpers';
+import { SeededRandom, expectSafetensorsError, findPython, runPython, tempDirForEachTest } from './safetensors-helpers';
 
 let dir: string;
-beforeEach(() => {
-  dir = makeTempDir('safetensors-test');
-});
-afterEach(() => {
-  removeDir(dir);
-});
+tempDirForEachTest('safetensors-test', (d) => (dir = d));
 
 /** Header bytes of a file: [declared length, JSON text including padding]. */
 function rawHeader(path: string): { length: number; text: string } {

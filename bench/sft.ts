@@ -5,6 +5,11 @@
 // DynamicCache, the same waves, masks, latent step and losses).
 //
 //   npm run bench -- sft [--cases full.k4,two_trunk.k4] [--repeats N] [--threads T] [--clock cpu] ...
+//   npm run bench -- sft --profile [--steps N] [--cases ...] [--threads T]
+//
+// --profile times nothing: it runs N steps (default 10, after two warm-up steps) of each case under
+// torch.profiler on both sides and prints, per operator and per step, the calls and self times of
+// ours beside PyTorch's (bench/lib/op-profile.ts): where a gap between the two comes from.
 //
 // Both sides train the same weights on the same batch: this side writes the initial model (Hugging
 // Face format), the latent heads and the batch's sequences (built here with buildLatentSequence) to a
@@ -44,7 +49,8 @@ import {
   type BenchCase,
   type SuiteResult,
 } from './lib';
-import { parseOptions } from './lib/options';
+import { parseOptions, UsageError } from './lib/options';
+import { opProfileTable, rowsOf, type OpProfileRow } from './lib/op-profile';
 
 // Kept equal to bench/python/sft.py (which reads them from the fixture).
 const SHAPES = {
@@ -328,7 +334,75 @@ function suite(cases: BenchCase[], notes: string[]) {
   };
 }
 
-export async function main(argv: string[]): Promise<void> {
+/** Takes `--profile` and `--steps N` out of argv (the other flags are the suite's). */
+function profileRequest(argv: string[]): { steps: number | null; rest: string[] } {
+  const rest = [...argv];
+  const at = rest.indexOf('--profile');
+  if (at < 0) {
+    if (rest.includes('--steps')) throw new UsageError('--steps goes with --profile');
+    return { steps: null, rest };
+  }
+  rest.splice(at, 1);
+  const s = rest.indexOf('--steps');
+  if (s < 0) return { steps: 10, rest };
+  const steps = Number(rest[s + 1]);
+  if (!Number.isInteger(steps) || steps < 1)
+    throw new UsageError(`--steps expects a whole number > 0, got ${JSON.stringify(rest[s + 1] ?? '')}`);
+  rest.splice(s, 2);
+  return { steps, rest };
+}
+
+/** Each case's operator profile on both sides, side by side (see the header). */
+function profileCases(
+  names: string[],
+  batches: Map<number, LatentSequence[]>,
+  fixture: string,
+  threads: number,
+  steps: number,
+): void {
+  const py = findPython();
+  let theirs: Record<string, OpProfileRow[]> = {};
+  if ('missing' in py) process.stderr.write(`bench sft: WARNING: PyTorch side not run: ${py.missing}\n`);
+  else {
+    process.stderr.write(`bench sft: profiling ${steps} steps of ${names.join(', ')} in PyTorch\n`);
+    const r = spawnSync(
+      py.python,
+      [
+        path.join(ROOT, 'bench', 'python', 'sft.py'),
+        '--profile',
+        names.join(','),
+        '--steps',
+        String(steps),
+        '--threads',
+        String(threads),
+      ],
+      { cwd: ROOT, encoding: 'utf8', env: { ...process.env, [FIXTURE_ENV]: fixture }, maxBuffer: 64 << 20 },
+    );
+    if (r.status !== 0)
+      throw new Error(`bench/python/sft.py --profile failed (${r.status ?? r.signal}): ${(r.stderr ?? '').slice(-2000)}`);
+    theirs = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, OpProfileRow[]>;
+  }
+  for (const name of names) {
+    process.stderr.write(`bench sft: profiling ${steps} steps of ${name} here\n`);
+    const [mode, k] = name.split('.k') as [Mode, string];
+    const trainee = makeTrainee(mode);
+    const trainer = trainingStep(trainee, batches.get(Number(k))!);
+    try {
+      for (let i = 0; i < 2; i++) trainer.step();
+      const ours = torch.profiler.profile(() => {
+        for (let i = 0; i < steps; i++) trainer.step();
+      });
+      console.log(`\n### ${name}: operators per step (${steps} profiled steps, ${threads} thread${threads === 1 ? '' : 's'})\n`);
+      console.log(opProfileTable(rowsOf(ours.keyAverages()), theirs[name] ?? [], steps));
+    } finally {
+      trainer.dispose();
+      trainee.dispose();
+    }
+  }
+}
+
+export async function main(argvWithProfile: string[]): Promise<void> {
+  const { steps: profileSteps, rest: argv } = profileRequest(argvWithProfile);
   const options = parseOptions(argv, TIMING);
   const { batches, vocabUsed } = makeBatches();
   const cases = MODES.flatMap((m) => LATENTS.map((k) => stepCase(m, k, batches)));
@@ -342,6 +416,12 @@ export async function main(argv: string[]): Promise<void> {
   const breakpoints = batches.get(4)!.reduce((n, s) => n + s.spans.length, 0);
   try {
     writeFixture(fixture, batches);
+    if (profileSteps !== null) {
+      const threads = options.threads ?? torch.getNumThreads();
+      torch.setNumThreads(threads);
+      profileCases(options.cases ?? CASE_NAMES, batches, fixture, threads, profileSteps);
+      return;
+    }
     let check: ReturnType<typeof crossCheck> = 'skipped with --skip pytorch';
     if (!options.skip.includes('pytorch')) {
       const names = options.cases ?? CASE_NAMES;

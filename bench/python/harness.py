@@ -58,6 +58,20 @@ def measure(iteration: Callable[[], None], units: int, warmup_ms: float, sample_
     return {"samples_ns": samples, "iterations_per_sample": iterations, "units_per_iteration": units}
 
 
+def profile_rows(iteration: Callable[[], None], steps: int, warmup: int = 2) -> list:
+    """Per-operator totals of `steps` iterations after `warmup` unprofiled ones, as bench/lib/op-profile.ts
+    reads them: torch.profiler's key_averages(), times in microseconds."""
+    from torch.profiler import ProfilerActivity, profile
+
+    for _ in range(warmup):
+        iteration()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            iteration()
+    return [dict(name=e.key, count=e.count, selfCpuTimeTotal=e.self_cpu_time_total, cpuTimeTotal=e.cpu_time_total)
+            for e in prof.key_averages()]
+
+
 def _median(values):
     s = sorted(values)
     n = len(s)

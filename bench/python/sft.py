@@ -17,7 +17,8 @@ passes on the frozen original.
 
 Model weights, latent heads and the batch's sequences come from the fixture bench/sft.ts writes
 ($SFT_BENCH_FIXTURE). `--check CASES --threads T` prints the first step's statistics of each case as
-JSON instead of timing (bench/sft.ts compares them with its own).
+JSON instead of timing (bench/sft.ts compares them with its own); `--profile CASES --steps N --threads T`
+prints their per-operator profiles (torch.profiler key_averages, after two warm-up steps).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from transformers import DynamicCache, Qwen2ForCausalLM
 from transformers.utils import logging as hf_logging
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Case, run  # noqa: E402
+from harness import Case, profile_rows, run  # noqa: E402
 
 IGNORE = -100
 FIXTURE_ENV = "SFT_BENCH_FIXTURE"
@@ -331,12 +332,23 @@ def check(names: list[str], threads: int) -> None:
     sys.stdout.write(json.dumps(out) + "\n")
 
 
+def profile(names: list[str], threads: int, steps: int) -> None:
+    torch.set_num_threads(threads)
+    out = {name: profile_rows(Trainer(*parse_case(name)).step, steps) for name in names}
+    sys.stdout.write(json.dumps(out) + "\n")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--check":
+    if len(sys.argv) > 1 and sys.argv[1] in ("--check", "--profile"):
         parser = argparse.ArgumentParser()
-        parser.add_argument("--check", required=True, help="comma-separated case names")
+        parser.add_argument("--check", help="comma-separated case names: print their first steps' statistics")
+        parser.add_argument("--profile", help="comma-separated case names: print their operator profiles")
+        parser.add_argument("--steps", type=int, default=10, help="profiled steps per case (--profile)")
         parser.add_argument("--threads", type=int, required=True)
         args = parser.parse_args()
-        check([n for n in args.check.split(",") if n], args.threads)
+        if args.check:
+            check([n for n in args.check.split(",") if n], args.threads)
+        else:
+            profile([n for n in args.profile.split(",") if n], args.threads, args.steps)
     else:
         run(CASES)

@@ -47,4 +47,21 @@ withAddon('sft benchmark', () => {
     expect(Number(worst![1])).toBeLessThan(1e-4);
     expect(r.stdout).toMatch(/^\| two_trunk\.k4 \| [\d.]+ \(/m);
   }, 900_000);
+
+  test("--profile puts our operators per step beside PyTorch's", () => {
+    const args = ['--profile', '--steps', '1', '--cases', 'two_trunk.k0', '--threads', '1'];
+    const r = runBench(args);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^### two_trunk\.k0: operators per step \(1 profiled steps, 1 thread\)$/m);
+    const mm = /^\| `aten::mm` \| (\d+) \| (\d+) \| [\d.]+ \| [\d.]+ \| [-+][\d.]+ \|$/m.exec(r.stdout);
+    expect(mm).not.toBeNull();
+    expect(Number(mm![1])).toBeGreaterThan(0);
+    // the same forward and backward: the same matrix products on both sides
+    if (hasPython) expect(mm![2]).toBe(mm![1]);
+    else expect(r.stderr).toMatch(/PyTorch side not run/);
+    expect(r.stdout).toMatch(/^\| \*\*all \d+ operators\*\*/m);
+    const stray = runBench(['--steps', '3']);
+    expect(stray.status).toBe(2);
+    expect(stray.stderr).toMatch(/--steps goes with --profile/);
+  }, 900_000);
 });

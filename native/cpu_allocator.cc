@@ -10,8 +10,12 @@
 // What: blocks of at least kMinBytes are kept on free (up to a cap) and handed out again for a
 // request of the same size class; new large blocks are 2 MiB aligned and asked for transparent huge
 // pages. Smaller requests go to the default allocator unchanged. The cache only holds memory the
-// program has freed, and live + cached large blocks never exceed the most the program ever had live
-// at once, so the peak resident set is the one it would have had; emptyCpuCache() returns the cache.
+// program has freed, and live + cached large blocks stay within a quarter above the most the program
+// ever had live at once, so the peak resident set is close to the one it would have had;
+// emptyCpuCache() returns the cache. (With no margin, a training step that frees blocks it needs
+// again later in the same step evicted them at its peak and missed ten times a step, each miss a
+// fresh block's first-touch page faults: measured on bench sft's k = 0 step, 10 misses and 430
+// faults a step without the margin, none and 80 with it, for 11 MiB more cached.)
 //
 // LT_CPU_CACHE_MB sets the cap (default 4096; 0 disables the cache, for comparisons).
 //
@@ -192,15 +196,15 @@ class CachingCpuAllocator final : public c10::Allocator {
 
  private:
   // A cached block of exactly this size class, or null. On a miss, cached blocks of other classes are
-  // freed until live + cached + the new block fit in the largest live total seen so far, so the cache
-  // never raises the footprint above the program's own peak (shapes that change from batch to batch
-  // would otherwise fill the cap with classes that are never asked for again).
+  // freed until live + cached + the new block fit in the largest live total seen so far plus a quarter,
+  // so the cache raises the footprint at most a quarter above the program's own peak (shapes that
+  // change from batch to batch would otherwise fill the cap with classes never asked for again).
   void* take(size_t bytes) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = cached_.find(bytes);
     if (it == cached_.end()) {
       ++misses_;
-      while (!cached_.empty() && live_bytes_ + cached_bytes_ + bytes > peak_live_bytes_) {
+      while (!cached_.empty() && live_bytes_ + cached_bytes_ + bytes > peak_live_bytes_ + peak_live_bytes_ / 4) {
         auto largest = std::prev(cached_.end());
         cached_bytes_ -= largest->first;
         std::free(largest->second);

@@ -59,9 +59,9 @@ describe('torch.cpu caching allocator', () => {
     expect(last.limitBytes).toBe(4096 * MiB);
   });
 
-  it('never holds more than the program had live at its peak: sizes that change evict the classes not asked for', () => {
+  it('holds at most a quarter more than the program had live at its peak: sizes that change evict the classes not asked for', () => {
     // A fresh process (cpu-cache.child.ts): the peak is process-wide, and earlier tests in this worker raise it.
-    const r = runTsChild(join(__dirname, 'cpu-cache.child.ts'), []);
+    const r = runTsChild(join(__dirname, 'cpu-cache.child.ts'), ['eviction']);
     expect(r.status).toBe(0);
     const { afterSizes, withKept } = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as {
       afterSizes: number;
@@ -70,6 +70,19 @@ describe('torch.cpu caching allocator', () => {
     // One tensor live at a time: the cache holds at most the largest class (14 MiB), not all five.
     expect(afterSizes).toBeLessThanOrEqual(14 * MiB);
     expect(withKept).toBeLessThanOrEqual(14 * MiB);
+  });
+
+  it('keeps the blocks a repeated step frees and needs again, within the quarter above the peak', () => {
+    // Without the margin, the 2 MiB request evicted the cached 8 MiB block (10 MiB > the 8 MiB peak)
+    // and the next step's 8 MiB request evicted the 2 MiB one: two misses a step, each a fresh block.
+    const r = runTsChild(join(__dirname, 'cpu-cache.child.ts'), ['recurring']);
+    expect(r.status).toBe(0);
+    const { missesAfterFirstStep, cachedBytes } = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as {
+      missesAfterFirstStep: number;
+      cachedBytes: number;
+    };
+    expect(missesAfterFirstStep).toBe(0);
+    expect(cachedBytes).toBe(10 * MiB);
   });
 
   it('is off with LT_CPU_CACHE_MB=0 and capped by it otherwise', () => {

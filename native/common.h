@@ -27,6 +27,7 @@ constexpr Handle kNoTensor = -1;
 Handle table_insert(napi_env env, at::Tensor t);       // takes ownership; undefined tensor -> kNoTensor
 const at::Tensor& table_get(napi_env env, Handle h);   // throws HandleError for stale/disposed handles
 bool table_release(napi_env env, Handle h);            // false if already released
+void table_account_external(napi_env env, Handle h);  // reports its memory to V8: left to its finalizer
 size_t table_live_count();
 void table_set_debug(bool on);
 bool table_debug();

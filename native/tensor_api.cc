@@ -181,6 +181,15 @@ napi_value release(napi_env env, napi_callback_info info) {
   LT_CATCH_PLAIN("dispose")
 }
 
+// accountExternal(h): the tensor is left to its finalizer; its memory now counts in V8's GC heuristics.
+napi_value account_external(napi_env env, napi_callback_info info) {
+  LT_ARGS(1);
+  LT_TRY
+  table_account_external(env, arg_handle(env, argv[0]));
+  return make_undefined(env);
+  LT_CATCH_PLAIN("accountExternal")
+}
+
 // releaseMany(handles, count?): the scope exit path, one crossing for many tensors. A Float64Array
 // (what scopes pass) is read in place — reading an array element through N-API costs more than
 // releasing a small tensor; a plain array is read element by element.
@@ -316,6 +325,7 @@ void register_tensor_api(napi_env env, napi_value exports) {
                     {"alias", alias},
                     {"release", release},
                     {"releaseMany", release_many},
+                    {"accountExternal", account_external},
                     {"memory", memory},
                     {"liveCount", live_count},
                     {"setDebug", set_debug},

@@ -26,6 +26,7 @@ struct Table {
   size_t live = 0;
   bool debug = false;
   std::unordered_map<uint32_t, std::string> sites;  // debug mode: creation stack per slot
+  std::vector<int64_t> external;                     // bytes reported to V8 for the slot's tensor
   int64_t pending_external_bytes = 0;                // reported to V8 in batches
   std::vector<at::Tensor> deferred;                  // released small tensors, destroyed one per insert
 };
@@ -49,9 +50,12 @@ bool may_defer(const Table& tb, const at::Tensor& t) {
 Table* const g_table = new Table();
 inline Table& table() { return *g_table; }
 
-// CPU bytes the table newly owns, as a hint for V8's GC heuristics (finalizers are only a backstop).
-// Storages below kExternalMinBytes are left out: per result, the bookkeeping cost more than the
-// small operator itself, and the hint is for the tensors whose memory matters.
+// CPU bytes a tensor owns, as a hint for V8's GC heuristics. Only tensors left to their finalizer
+// are reported (table_account_external, when the JS side registers one): a tensor that a scope or
+// dispose() frees never needs a collection, and reporting every result made the hundreds of MiB a
+// training step allocates and frees look like external growth, so V8 ran a full collection every
+// step or two for nothing (bench sft k0: 16 full collections in 26 steps, 2 without them).
+// Storages below kExternalMinBytes are left out: the hint is for the tensors whose memory matters.
 constexpr size_t kExternalMinBytes = 4096;
 
 int64_t owned_cpu_bytes(const at::Tensor& t) {
@@ -77,7 +81,6 @@ void report_external(napi_env env, int64_t delta) {
 Handle table_insert(napi_env env, at::Tensor t) {
   if (!t.defined()) return kNoTensor;
   Table& tb = table();
-  report_external(env, owned_cpu_bytes(t));
   uint32_t index;
   if (!tb.free_slots.empty()) {
     index = tb.free_slots.back();
@@ -88,6 +91,7 @@ Handle table_insert(napi_env env, at::Tensor t) {
     if (index > kIndexMask) throw std::runtime_error("too many live tensors (2^21): dispose tensors or use torch.scope");
     tb.slots.push_back(std::move(t));
     tb.generations.push_back(0);
+    tb.external.push_back(0);
   }
   ++tb.live;
   if (!tb.deferred.empty()) tb.deferred.pop_back();
@@ -114,7 +118,10 @@ bool table_release(napi_env env, Handle h) {
   Table& tb = table();
   uint32_t i;
   if (!handle_valid(tb, h, &i)) return false;
-  report_external(env, -owned_cpu_bytes(tb.slots[i]));
+  if (tb.external[i] != 0) {
+    report_external(env, -tb.external[i]);
+    tb.external[i] = 0;
+  }
   if (may_defer(tb, tb.slots[i])) tb.deferred.push_back(std::move(tb.slots[i]));
   tb.slots[i] = at::Tensor();
   // After 2^32 uses the slot is retired (12 bytes each), so that no generation is ever handed out twice.
@@ -125,6 +132,14 @@ bool table_release(napi_env env, Handle h) {
   if (tb.debug) tb.sites.erase(i);
   --tb.live;
   return true;
+}
+
+void table_account_external(napi_env env, Handle h) {
+  Table& tb = table();
+  uint32_t i;
+  if (!handle_valid(tb, h, &i) || tb.external[i] != 0) return;
+  tb.external[i] = owned_cpu_bytes(tb.slots[i]);
+  if (tb.external[i] != 0) report_external(env, tb.external[i]);
 }
 
 size_t table_live_count() { return table().live; }

@@ -28,6 +28,7 @@ function register(t: Tensor): void {
   if (t._flags & FLAG_REGISTERED || t._h < 0) return;
   t._flags |= FLAG_REGISTERED;
   finalizer.register(t, t._h, t);
+  native.accountExternal(t._h); // only a tensor left to the GC needs V8 to know its size
 }
 
 // Tensors outside every scope get their finalizer when the current job's microtasks run, not at

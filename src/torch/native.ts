@@ -23,6 +23,7 @@ export interface NativeAddon {
   release(h: number): boolean;
   /** Releases hs[0..count) (a Float64Array: read without per-element N-API calls), or every element of an array. */
   releaseMany(hs: number[] | Float64Array, count?: number): void;
+  accountExternal(h: number): void;
   /** The pack buffer of the packed entry points (generated/ops_fast.cc). */
   packBuffer(): ArrayBuffer;
   memory(): { liveTensors: number; devices: Record<string, { tensors: number; bytes: number }> };

@@ -2,8 +2,10 @@
 import '../helpers/one-thread';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { join } from 'path';
 import * as torch from '../../src/torch';
 import type { Tensor } from '../../src/torch';
+import { runTsChild } from '../train/ts-child';
 
 const live = () => torch.memory().liveTensors;
 
@@ -275,5 +277,24 @@ describe('long loops do not grow', () => {
     expect(liveAfterWarmup).toBe(liveAtStart);
     expect(growth).toBeLessThan(8 * 1024 * 1024);
     [w, b, x].forEach((t) => t.dispose());
+  });
+});
+
+describe("V8's view of tensor memory", () => {
+  const scenario = (name: string) => {
+    const r = runTsChild(join(__dirname, 'gc-pressure.child.ts'), [name]);
+    expect(r.status).toBe(0);
+    return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { major: number; leftLive: number };
+  };
+
+  test('tensors scopes free are not reported to V8: 25 GiB through scopes triggers no full collection', () => {
+    // Reported, they looked like external growth, and V8 ran full collections to free nothing.
+    expect(scenario('scoped').major).toBeLessThanOrEqual(1);
+  });
+
+  test('tensors left to their finalizer are reported: forgotten ones are collected', () => {
+    const { major, leftLive } = scenario('forgotten');
+    expect(major).toBeGreaterThanOrEqual(1);
+    expect(leftLive).toBeLessThan(50);
   });
 });

@@ -162,12 +162,15 @@ export async function main(argv: string[]): Promise<void> {
       name: 'train-step',
       title: 'train-step: forward, backward and AdamW, ours vs PyTorch (Python, torch.nn + torch.optim.AdamW)',
       cases: CASES,
-      counterparts: [pythonCounterpart('bench/python/train_step.py', 'pytorch', 'PyTorch')],
+      counterparts: [
+        pythonCounterpart('bench/python/train_step.py', 'pytorch', 'PyTorch'),
+        pythonCounterpart('bench/python/train_step.py', 'pytorch_fused', 'PyTorch fused AdamW', { TRAIN_STEP_FUSED_ADAMW: '1' }),
+      ],
       timing: { warmupMs: 500, sampleMs: 250, repeats: 5, rounds: 2 },
       notes: [
         'float32 on CPU; both sides build the same weights and batch from seed 0 and use the same intra-op threads.',
-        `AdamW(lr=${ADAMW.lr}, weight_decay=${ADAMW.weightDecay}): ours is torch.optim.AdamW (libtorch's torch::optim::AdamW); ` +
-          "PyTorch's is torch.optim.AdamW with its defaults (for-loop implementation on CPU).",
+        `AdamW(lr=${ADAMW.lr}, weight_decay=${ADAMW.weightDecay}): ours is torch.optim.AdamW (libtorch's fused kernel, _fused_adamw_); ` +
+          "PyTorch's is torch.optim.AdamW with its defaults (for-loop implementation on CPU), and with fused=True (the same kernel).",
         'Gradients are cleared to None after each step on both sides (set_to_none).',
       ],
     },

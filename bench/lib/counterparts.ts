@@ -28,8 +28,8 @@ export interface CounterpartRun {
   results: Map<string, CounterpartCaseResult>;
 }
 
-/** How to start a counterpart, or why it cannot run here. */
-export type Launch = { command: string; args: string[] } | { unavailable: string };
+/** How to start a counterpart (with `env` added to this process's environment), or why it cannot run here. */
+export type Launch = { command: string; args: string[]; env?: Record<string, string> } | { unavailable: string };
 
 export interface Counterpart {
   /** short id used in ratio columns, --skip and the JSON ("pytorch", "cpp") */
@@ -104,9 +104,14 @@ export function protocolArgs(req: RunRequest): string[] {
 }
 
 /** Runs a prepared counterpart; its stderr (progress) goes to ours. */
-export function runCounterpart(cp: Counterpart, launch: { command: string; args: string[] }, req: RunRequest): CounterpartRun {
+export function runCounterpart(
+  cp: Counterpart,
+  launch: { command: string; args: string[]; env?: Record<string, string> },
+  req: RunRequest,
+): CounterpartRun {
   const r = spawnSync(launch.command, [...launch.args, ...protocolArgs(req)], {
     cwd: ROOT,
+    env: launch.env ? { ...process.env, ...launch.env } : process.env,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 64 << 20,
@@ -119,8 +124,11 @@ export function runCounterpart(cp: Counterpart, launch: { command: string; args:
   return run;
 }
 
-/** A Python script (run with the project's Python) implementing the protocol via bench/python/harness.py. */
-export function pythonCounterpart(script: string, id = 'pytorch', label = 'PyTorch'): Counterpart {
+/**
+ * A Python script (run with the project's Python) implementing the protocol via bench/python/harness.py;
+ * `env` selects a variant of the script (e.g. another PyTorch setting) as a counterpart of its own.
+ */
+export function pythonCounterpart(script: string, id = 'pytorch', label = 'PyTorch', env?: Record<string, string>): Counterpart {
   return {
     id,
     label,
@@ -130,7 +138,7 @@ export function pythonCounterpart(script: string, id = 'pytorch', label = 'PyTor
       const py = findPython();
       if ('missing' in py) return { unavailable: py.missing };
       // -B: no __pycache__ next to the scripts.
-      return { command: py.python, args: ['-B', file] };
+      return { command: py.python, args: ['-B', file], env };
     },
   };
 }

@@ -4,6 +4,9 @@ torch.optim.AdamW, as a Python user writes them.
 Models, sizes, seeds and construction order match bench/train-step.ts, so both sides train the same
 weights on the same batch. Cases per model: the whole step, forward + backward alone, and the AdamW
 update alone (over gradients left in place by one backward).
+
+TRAIN_STEP_FUSED_ADAMW=1 builds torch.optim.AdamW(..., fused=True) instead of its default (the
+for-loop implementation on CPU): the counterpart "PyTorch fused AdamW" of bench/train-step.ts.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from harness import Case, run  # noqa: E402
 MLP = dict(layers=4, width=1024, batch=64)
 BLOCK = dict(hidden=256, heads=4, intermediate=1024, seq=128, batch=8, eps=1e-6)
 ADAMW = dict(lr=1e-4, weight_decay=0.01)
+if os.environ.get("TRAIN_STEP_FUSED_ADAMW") == "1":
+    ADAMW["fused"] = True
 
 
 class Mlp(nn.Module):

@@ -221,12 +221,20 @@ interface Plan {
   lastRows: number[];
 }
 
+/** The plan under construction, with the per-example slot columns that planWaves flattens at the end. */
+interface PlanDraft extends Omit<Plan, 'ids' | 'positions' | 'valid'> {
+  /** per example, one entry per cache slot (valid as 0/1) */
+  columns: { ids: number[]; positions: number[]; valid: number[] }[];
+  /** latent steps planned so far (the stop classifier's rows count them) */
+  latentSteps: number;
+}
+
+// planWaves runs once per training step: it is split into a small function per kind of wave so that
+// V8 optimises each quickly and once (as one function it was recompiled several times, 50-170 ms
+// of compiler time each, as the type feedback of its branches settled).
 function planWaves(seqs: LatentSequence[], chunks: Chunk[][], startPosWeight: number | undefined): Plan {
   const B = seqs.length;
-  const ids: number[][] = seqs.map(() => []);
-  const positions: number[][] = seqs.map(() => []);
-  const valid: boolean[][] = seqs.map(() => []);
-  const plan: Omit<Plan, 'ids' | 'positions' | 'valid'> = {
+  const plan: PlanDraft = {
     batch: B,
     slots: 0,
     steps: [],
@@ -235,103 +243,126 @@ function planWaves(seqs: LatentSequence[], chunks: Chunk[][], startPosWeight: nu
     start: { rows: [], targets: [], posWeight: [] },
     stop: { rows: [], targets: [], example: [], span: [], step: [] },
     lastRows: [],
+    columns: seqs.map(() => ({ ids: [], positions: [], valid: [] })),
+    latentSteps: 0,
   };
-  const addPass = (length: number, rowValid: boolean[]): Pass => {
-    const pass = { slot: plan.slots, length, index: plan.passes.length, valid: rowValid, allValid: rowValid.every(Boolean) };
-    plan.passes.push(pass);
-    plan.slots += length;
-    return pass;
-  };
-  let latentSteps = 0;
   const waves = Math.max(...chunks.map((c) => c.length));
   for (let w = 0; w < waves; w++) {
-    if (w % 2 === 0) {
-      const wave = chunks.map((c) => (c[w]?.kind === 'language' ? (c[w] as LanguageChunk) : undefined));
-      const lens = wave.map((c) => (c ? c.end - c.start : 0));
-      const T = Math.max(...lens);
-      if (T === 0) continue;
-      const lm = { offset: plan.lm.rows.length, count: 0 };
-      const start = { offset: plan.start.rows.length, count: 0 };
-      for (let b = 0; b < B; b++) {
-        const c = wave[b];
-        const s = seqs[b];
-        for (let t = 0; t < T; t++) {
-          const p = c ? c.start + t : -1;
-          const real = !!c && p < c.end;
-          ids[b].push(real ? s.ids[p] : 0);
-          positions[b].push(real ? p : 0);
-          valid[b].push(real);
-          if (!real) continue;
-          if (s.targets[p] !== IGNORE) {
-            plan.lm.rows.push(b * T + t);
-            plan.lm.targets.push(s.targets[p]);
-            plan.lm.example.push(b);
-            plan.lm.nextStep.push(s.nextStepOf[p] >= 0);
-            plan.lm.result.push(!!s.resultTarget[p]);
-            plan.lm.step.push(!!s.stepTarget[p]);
-            lm.count++;
-          }
-          if (s.startTarget[p] !== -1) {
-            plan.start.rows.push(b * T + t);
-            plan.start.targets.push(s.startTarget[p]);
-            start.count++;
-          }
-        }
+    if (w % 2 === 0) planLanguageWave(plan, seqs, chunksOfKind(chunks, w, 'language'), startPosWeight);
+    else planLatentWave(plan, chunksOfKind(chunks, w, 'latent'));
+  }
+  const { columns, latentSteps: _, ...rest } = plan;
+  return {
+    ...rest,
+    ids: columns.flatMap((c) => c.ids),
+    positions: columns.flatMap((c) => c.positions),
+    valid: Uint8Array.from(columns.flatMap((c) => c.valid)),
+  };
+}
+
+/** Each example's w-th chunk if it is of `kind`, else undefined. */
+function chunksOfKind<K extends Chunk['kind']>(
+  chunks: Chunk[][],
+  w: number,
+  kind: K,
+): (Extract<Chunk, { kind: K }> | undefined)[] {
+  return chunks.map((c) => (c[w]?.kind === kind ? (c[w] as Extract<Chunk, { kind: K }>) : undefined));
+}
+
+function addPass(plan: PlanDraft, length: number, rowValid: boolean[]): Pass {
+  const pass = { slot: plan.slots, length, index: plan.passes.length, valid: rowValid, allValid: rowValid.every(Boolean) };
+  plan.passes.push(pass);
+  plan.slots += length;
+  return pass;
+}
+
+/** Every example's language chunk of one wave (undefined: the example has none) in one pass. */
+function planLanguageWave(
+  plan: PlanDraft,
+  seqs: LatentSequence[],
+  wave: (LanguageChunk | undefined)[],
+  startPosWeight: number | undefined,
+): void {
+  const lens = wave.map((c) => (c ? c.end - c.start : 0));
+  const T = Math.max(...lens);
+  if (T === 0) return;
+  const lm = { offset: plan.lm.rows.length, count: 0 };
+  const start = { offset: plan.start.rows.length, count: 0 };
+  for (let b = 0; b < wave.length; b++) {
+    const c = wave[b];
+    const s = seqs[b];
+    const col = plan.columns[b];
+    const first = c ? c.start : 0;
+    const end = c ? c.end : 0;
+    for (let t = 0; t < T; t++) {
+      const p = first + t;
+      const real = p < end;
+      col.ids.push(real ? s.ids[p] : 0);
+      col.positions.push(real ? p : 0);
+      col.valid.push(real ? 1 : 0);
+      if (!real) continue;
+      if (s.targets[p] !== IGNORE) {
+        plan.lm.rows.push(b * T + t);
+        plan.lm.targets.push(s.targets[p]);
+        plan.lm.example.push(b);
+        plan.lm.nextStep.push(s.nextStepOf[p] >= 0);
+        plan.lm.result.push(!!s.resultTarget[p]);
+        plan.lm.step.push(!!s.stepTarget[p]);
+        lm.count++;
       }
-      // Default positive weight: negatives/positives of the wave's start decisions (class imbalance).
-      const targets = plan.start.targets.slice(start.offset);
-      const positives = targets.filter((x) => x === 1).length;
-      const posWeight = startPosWeight ?? (positives > 0 ? (targets.length - positives) / positives : 1);
-      for (let i = 0; i < start.count; i++) plan.start.posWeight.push(posWeight);
-      const lastRows = plan.lastRows.length;
-      lens.forEach((l, b) => plan.lastRows.push(b * T + Math.max(l - 1, 0)));
-      plan.steps.push({
-        kind: 'language',
-        pass: addPass(
-          T,
-          lens.map((l) => l > 0),
-        ),
-        lm,
-        start,
-        lastRows,
-      });
-    } else {
-      const spans = chunks.map((c) => (c[w]?.kind === 'latent' ? (c[w] as LatentChunk) : undefined));
-      const K = Math.max(...spans.map((c) => (c ? c.count : -1)));
-      // a latent span needs the hidden state of a language pass before it
-      if (K < 0 || plan.passes.length === 0) continue;
-      for (let j = 0; j <= K; j++) {
-        // End classifier: continue (0) before the k-th latent, stop (1) at it.
-        spans.forEach((c, b) => {
-          if (c && j <= c.count) {
-            plan.stop.rows.push(latentSteps * B + b);
-            plan.stop.targets.push(j === c.count ? 1 : 0);
-            plan.stop.example.push(b);
-            plan.stop.span.push(c.span);
-            plan.stop.step.push(j);
-          }
-        });
-        latentSteps++;
-        if (j === K) {
-          plan.steps.push({ kind: 'latent', spans, j, pass: null });
-          break;
-        }
-        const rowValid = spans.map((c) => !!c && j < c.count);
-        spans.forEach((c, b) => {
-          ids[b].push(0);
-          positions[b].push(rowValid[b] ? c!.start + j : 0);
-          valid[b].push(rowValid[b]);
-        });
-        plan.steps.push({ kind: 'latent', spans, j, pass: addPass(1, rowValid) });
+      if (s.startTarget[p] !== -1) {
+        plan.start.rows.push(b * T + t);
+        plan.start.targets.push(s.startTarget[p]);
+        start.count++;
       }
     }
   }
-  return {
-    ...plan,
-    ids: ids.flat(),
-    positions: positions.flat(),
-    valid: Uint8Array.from(valid.flat(), (v) => (v ? 1 : 0)),
-  };
+  // Default positive weight: negatives/positives of the wave's start decisions (class imbalance).
+  let positives = 0;
+  for (let i = start.offset; i < plan.start.targets.length; i++) if (plan.start.targets[i] === 1) positives++;
+  const posWeight = startPosWeight ?? (positives > 0 ? (start.count - positives) / positives : 1);
+  for (let i = 0; i < start.count; i++) plan.start.posWeight.push(posWeight);
+  const lastRows = plan.lastRows.length;
+  lens.forEach((l, b) => plan.lastRows.push(b * T + Math.max(l - 1, 0)));
+  const pass = addPass(
+    plan,
+    T,
+    lens.map((l) => l > 0),
+  );
+  plan.steps.push({ kind: 'language', pass, lm, start, lastRows });
+}
+
+/** Every example's latent span of one wave (undefined: none): one latent step per position, one pass per latent. */
+function planLatentWave(plan: PlanDraft, spans: (LatentChunk | undefined)[]): void {
+  const K = Math.max(...spans.map((c) => (c ? c.count : -1)));
+  // a latent span needs the hidden state of a language pass before it
+  if (K < 0 || plan.passes.length === 0) return;
+  const B = spans.length;
+  for (let j = 0; j <= K; j++) {
+    // End classifier: continue (0) before the k-th latent, stop (1) at it.
+    for (let b = 0; b < B; b++) {
+      const c = spans[b];
+      if (!c || j > c.count) continue;
+      plan.stop.rows.push(plan.latentSteps * B + b);
+      plan.stop.targets.push(j === c.count ? 1 : 0);
+      plan.stop.example.push(b);
+      plan.stop.span.push(c.span);
+      plan.stop.step.push(j);
+    }
+    plan.latentSteps++;
+    if (j === K) {
+      plan.steps.push({ kind: 'latent', spans, j, pass: null });
+      return;
+    }
+    const rowValid = spans.map((c) => !!c && j < c.count);
+    for (let b = 0; b < B; b++) {
+      const col = plan.columns[b];
+      col.ids.push(0);
+      col.positions.push(rowValid[b] ? spans[b]!.start + j : 0);
+      col.valid.push(rowValid[b] ? 1 : 0);
+    }
+    plan.steps.push({ kind: 'latent', spans, j, pass: addPass(plan, 1, rowValid) });
+  }
 }
 
 function onDevice(t: Tensor, device: string): Tensor {

@@ -1,6 +1,7 @@
-// Optimizers over torch::optim (native/optim.cc): the update rules are libtorch's, the state
-// (moments, momentum buffers) lives in the addon, outside the tensor handle table, so no
-// torch.scope can free it; it reaches JS only through stateDict().
+// Optimizers over torch::optim (native/optim.cc): the update rules are libtorch's (AdamW steps with
+// its fused kernel, what torch.optim.AdamW(fused=True) runs), the state (moments, momentum buffers)
+// lives in the addon, outside the tensor handle table, so no torch.scope can free it; it reaches JS
+// only through stateDict().
 import { native as N, type NativeOptimizer } from '../native';
 import { Tensor, wrap } from '../tensor';
 import { tensor } from '../creation';
@@ -351,7 +352,11 @@ function normalizeParams<O extends BaseOptions>(name: string, params: Params<O>)
   return items as ParamGroupSpec<O>[];
 }
 
-/** torch.optim.AdamW: Adam with decoupled weight decay (Loshchilov & Hutter), libtorch's update rule. */
+/**
+ * torch.optim.AdamW: Adam with decoupled weight decay (Loshchilov & Hutter). A step is libtorch's fused
+ * kernel (`_fused_adamw_`, one pass over each parameter's memory), or torch::optim::AdamW's operators
+ * for a parameter the kernel does not take (a non-contiguous gradient, say); both update one state.
+ */
 export class AdamW extends Optimizer<AdamWOptions> {
   constructor(params: Params<AdamWOptions>, options: Partial<AdamWOptions> = {}) {
     checkKnownKeys('AdamW', options, Object.keys(ADAMW_DEFAULTS));

@@ -442,6 +442,77 @@ const CLIP_CASES: [normType: number, maxNorm: number][] = [
   [3, 100], // no clipping: the coefficient is clamped to 1
 ];
 
+describe("AdamW's fused kernel", () => {
+  /** Runs `steps` AdamW steps on fixed gradients (the same values every step), as float32 or float64. */
+  function run(grads: number[][], opts: { steps: number; dtype?: torch.DType; transposedGrads?: boolean; amsgrad?: boolean }) {
+    const dtype = opts.dtype ?? 'float32';
+    const params = grads.map((g, i) =>
+      torch
+        .arange(g.length, { dtype })
+        .mul(0.1 * (i + 1))
+        .reshape([2, -1])
+        .requiresGrad_(),
+    );
+    using optimizer = new AdamW([{ params: [params[0]] }, { params: params.slice(1), weightDecay: 0 }], {
+      lr: 0.05,
+      weightDecay: 0.1,
+      amsgrad: opts.amsgrad ?? false,
+    });
+    const profile = torch.profiler.profile(() => {
+      for (let s = 0; s < opts.steps; s++) {
+        torch.scope(() =>
+          params.forEach((p, i) => {
+            const g = torch
+              .tensor(
+                grads[i].map((v) => v * (1 + 0.3 * s)),
+                { dtype },
+              )
+              .reshape(p.shape);
+            // the same values with transposed strides: a gradient the fused kernel does not take
+            p.grad = opts.transposedGrads ? g.t().contiguous().t() : g;
+          }),
+        );
+        optimizer.step();
+      }
+    });
+    const values = torch.scope(() => params.map((p) => Array.from(p.detach().toTypedArray() as Float32Array | Float64Array)));
+    const calls = (name: string) => profile.keyAverages().find((e) => e.name === name)?.count ?? 0;
+    for (const p of params) p.dispose();
+    return { values, fusedCalls: calls('aten::_fused_adamw_'), addcdivCalls: calls('aten::addcdiv_') };
+  }
+  const grads = [
+    [0.5, -1, 2, 0.25, 3, -0.5],
+    [1, 2, -3, 4],
+    [-0.1, 0.2],
+  ];
+
+  test('one kernel call per param group and step, none of the unfused operators', () => {
+    const r = run(grads, { steps: 3 });
+    expect(r.fusedCalls).toBe(2 * 3);
+    expect(r.addcdivCalls).toBe(0);
+  });
+
+  test.each([
+    ['float32', false, 1e-6],
+    ['float32 with amsgrad', true, 1e-6],
+    ['float64', false, 1e-12],
+  ] as const)(
+    '%s: a gradient the kernel cannot take falls back to the unfused step, with the same result',
+    (what, amsgrad, tol) => {
+      const dtype = what.startsWith('float64') ? 'float64' : 'float32';
+      const fused = run(grads, { steps: 5, dtype, amsgrad });
+      const unfused = run(grads, { steps: 5, dtype, amsgrad, transposedGrads: true });
+      expect(fused.fusedCalls).toBe(10);
+      expect(unfused.fusedCalls).toBe(0);
+      expect(unfused.addcdivCalls).toBeGreaterThan(0);
+      const worst = Math.max(...fused.values.flatMap((v, i) => v.map((x, j) => Math.abs(x - unfused.values[i][j]))));
+      expect(worst).toBeLessThan(tol);
+      // and the steps moved the parameters (matching would prove nothing otherwise)
+      expect(Math.abs(fused.values[1][0] - 0)).toBeGreaterThan(0.1);
+    },
+  );
+});
+
 describeWithPython('clipGradNorm_ matches torch.nn.utils.clip_grad_norm_', () => {
   let python: { total: number; grads: Record<string, number[]> }[];
   beforeAll(() => {

@@ -127,6 +127,10 @@ export async function main(argv: string[]): Promise<void> {
     parts(
       process.execPath,
       [
+        // TurboFan on the main thread: under valgrind the background compiler thread is slow enough
+        // that a case's code could still be waiting for optimisation (running as baseline code, with
+        // ~1,300 more instructions a call) when its counted iterations start.
+        '--no-concurrent-recompilation',
         path.join(ROOT, 'bench', 'run.js'),
         'instructions',
         '--child',

@@ -95,8 +95,7 @@ class FusedAdamW final : public torch::optim::AdamW {
         b.exp_avgs.push_back(s.exp_avg());
         b.exp_avg_sqs.push_back(s.exp_avg_sq());
         if (o.amsgrad()) b.max_exp_avg_sqs.push_back(s.max_exp_avg_sq());
-        // the kernel reads the step count (already advanced) from a float32 tensor on the parameter's device
-        b.steps.push_back(at::full({}, static_cast<double>(s.step()), p.options().dtype(at::kFloat)));
+        b.steps.push_back(step_tensor(b, s.step(), p));
       }
       const auto [beta1, beta2] = o.betas();
       for (auto& b : buckets)
@@ -111,12 +110,25 @@ class FusedAdamW final : public torch::optim::AdamW {
     at::Device device;
     at::ScalarType dtype;
     std::vector<at::Tensor> params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps;
+    at::Tensor last_step;  // the step tensor made last in this bucket, for last_step_count
+    int64_t last_step_count = -1;
   };
+
+  // The kernel reads each parameter's step count (already advanced) from a float32 tensor on its
+  // device and never writes it, so parameters at the same count share one: usually one tensor a
+  // bucket a step, not one per parameter (on CUDA each is a fill launch).
+  static const at::Tensor& step_tensor(Bucket& b, int64_t count, const at::Tensor& p) {
+    if (count != b.last_step_count) {
+      b.last_step = at::full({}, static_cast<double>(count), p.options().dtype(at::kFloat));
+      b.last_step_count = count;
+    }
+    return b.last_step;
+  }
 
   static Bucket& bucket_for(std::vector<Bucket>& buckets, const at::Tensor& p) {
     for (auto& b : buckets)
       if (b.device == p.device() && b.dtype == p.scalar_type()) return b;
-    buckets.push_back(Bucket{p.device(), p.scalar_type(), {}, {}, {}, {}, {}, {}});
+    buckets.push_back(Bucket{p.device(), p.scalar_type(), {}, {}, {}, {}, {}, {}, {}, -1});
     return buckets.back();
   }
 

@@ -28,8 +28,10 @@ export interface CounterpartRun {
   results: Map<string, CounterpartCaseResult>;
 }
 
-/** How to start a counterpart (with `env` added to this process's environment), or why it cannot run here. */
-export type Launch = { command: string; args: string[]; env?: Record<string, string> } | { unavailable: string };
+/** How to start a counterpart (with `env` added to this process's environment). */
+export type ReadyLaunch = { command: string; args: string[]; env?: Record<string, string> };
+/** How to start a counterpart, or why it cannot run here. */
+export type Launch = ReadyLaunch | { unavailable: string };
 
 export interface Counterpart {
   /** short id used in ratio columns, --skip and the JSON ("pytorch", "cpp") */
@@ -104,11 +106,7 @@ export function protocolArgs(req: RunRequest): string[] {
 }
 
 /** Runs a prepared counterpart; its stderr (progress) goes to ours. */
-export function runCounterpart(
-  cp: Counterpart,
-  launch: { command: string; args: string[]; env?: Record<string, string> },
-  req: RunRequest,
-): CounterpartRun {
+export function runCounterpart(cp: Counterpart, launch: ReadyLaunch, req: RunRequest): CounterpartRun {
   const r = spawnSync(launch.command, [...launch.args, ...protocolArgs(req)], {
     cwd: ROOT,
     env: launch.env ? { ...process.env, ...launch.env } : process.env,

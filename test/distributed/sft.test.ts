@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { RunDir } from '../../src/train/run-dir';
+import { maxAbs, maxAbsDifference } from '../helpers/differences';
 import { killAll, NODE_TS, REPO, runRanks, startLaunch, WORKER, type Finished } from './spawn';
 
 const qwenDir = process.env.QWEN_TOKENIZER_DIR ?? path.resolve(REPO, '..', 'shared', 'qwen-tokenizer');
@@ -72,8 +73,7 @@ maybe('data-parallel phase 1', () => {
     expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
     let worst = { name: '', relative: 0 };
     for (const name of Object.keys(a)) {
-      const scale = Math.max(1, ...b[name].map(Math.abs));
-      const relative = Math.max(0, ...a[name].map((v, i) => Math.abs(v - b[name][i]))) / scale;
+      const relative = maxAbsDifference(a[name], b[name]) / Math.max(1, maxAbs(b[name])); // NaN: Infinity
       if (relative > worst.relative) worst = { name, relative };
     }
     expect(worst.relative <= tolerance ? 'ok' : `${worst.name} differs by ${worst.relative} of its scale`).toBe('ok');

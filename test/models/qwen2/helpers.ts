@@ -7,6 +7,7 @@ import * as torch from '../../../src/torch';
 import type { Tensor } from '../../../src/torch';
 import { Tokenizer } from '../../../src/models/tokenizer';
 import { Qwen2ForCausalLM, initQwen2Weights, makeQwen2Config, type Qwen2ConfigInit } from '../../../src/models/qwen2';
+import { maxAbs, maxAbsDifference } from '../../helpers/differences';
 
 /** A fresh temporary directory, removed by the returned cleanup. */
 export function scratchDir(prefix: string): { dir: string; cleanup: () => void } {
@@ -33,19 +34,12 @@ export function tinyModel(
   return model.eval();
 }
 
-/** max |a - b| / max |b| over all elements (nested arrays or tensors). */
+/** max |a - b| / max |b| over all elements (nested arrays or tensors); Infinity on a NaN. */
 export function relativeError(actual: Tensor | unknown[], expected: Tensor | unknown[]): number {
   const a = flat(actual);
   const b = flat(expected);
   if (a.length !== b.length) throw new Error(`relativeError: ${a.length} elements vs ${b.length}`);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    if (!Number.isFinite(a[i])) return Infinity;
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / (scale || 1);
+  return maxAbsDifference(a, b) / (maxAbs(b) || 1);
 }
 
 function flat(x: Tensor | unknown[]): number[] {

@@ -3,6 +3,7 @@
 import * as torch from '../../../src/torch';
 import { Tensor, nn } from '../../../src/torch';
 import { native } from '../../../src/torch/native';
+import { maxAbsDifference } from '../../helpers/differences';
 import { describeWithPython, runPython } from '../../helpers/python';
 import {
   PARAM_NAMES,
@@ -69,7 +70,7 @@ function runPy(scenarios: Scenario[], problem: Problem): RunResult[] {
 
 function expectClose(actual: number[], expected: number[], atol: number, what: string): void {
   expect(actual).toHaveLength(expected.length);
-  const worst = actual.reduce((m, a, i) => Math.max(m, Math.abs(a - expected[i])), 0);
+  const worst = maxAbsDifference(actual, expected); // Infinity on NaN, which `worst > atol` would pass
   if (worst > atol)
     throw new Error(
       `${what}: max abs difference ${worst} > ${atol}\n  got      ${actual.join(', ')}\n  expected ${expected.join(', ')}`,

@@ -176,5 +176,5 @@ test('a rank whose launch environment is incomplete says what is missing instead
   const [f] = await runRanks(2, 'init', [], { env: { RANK: '' }, ranks: [0] });
   expect(f.code).toBe(1);
   expect(f.result.error.message).toMatch(/RANK is not set; it is set by `latent launch` \(or torchrun\) for every rank/);
-  expect(f.elapsedMs).toBeLessThan(10_000);
+  expect(f.result.elapsedMs).toBeLessThan(10_000); // from the init call: the process's start is not what is timed
 });

@@ -62,7 +62,7 @@ describe('the job secret', () => {
       name: 'ValueError',
       message: expect.stringMatching(/needs the job's shared secret \(LT_DIST_SECRET/),
     });
-    expect(r0.elapsedMs).toBeLessThan(20_000);
+    expect(r0.result.elapsedMs).toBeLessThan(20_000); // from the init call, not the process's start
   });
 });
 
@@ -107,7 +107,7 @@ function removeHosts(): void {
 }
 
 const onHost = (host: string, args: string[], env: NodeJS.ProcessEnv) =>
-  start(['ip', 'netns', 'exec', host, ...NODE_TS, WORKER, ...args], { env, deadlineMs: 90_000 });
+  start(['ip', 'netns', 'exec', host, ...NODE_TS, WORKER, ...args], { env });
 
 describe('two hosts in network namespaces', () => {
   let skipped: string | null = null;

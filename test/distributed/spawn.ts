@@ -40,10 +40,18 @@ export function readyPids(stdout: string): number[] {
   return pids;
 }
 
+/**
+ * How long a child may run, or its output be awaited, before the test gives up on it: a guard against
+ * hangs, not a speed check. A child's first start in a fresh clone transpiles ~110 files (ts-register's
+ * cache is keyed by path), and in CI on a loaded 2-core machine a two-rank launch then took over 30 s.
+ * Under jest's 120 s, so a hang still ends in the child's output rather than a bare test timeout.
+ */
+const HANG_GUARD_MS = 90_000;
+
 /** Starts a process (stdout/stderr captured); it is killed when its deadline passes or by killAll. */
 export function start(
   argv: string[],
-  { env = {}, deadlineMs = 30_000 }: { env?: NodeJS.ProcessEnv; deadlineMs?: number } = {},
+  { env = {}, deadlineMs = HANG_GUARD_MS }: { env?: NodeJS.ProcessEnv; deadlineMs?: number } = {},
 ): Child {
   const started = Date.now();
   const proc = spawn(argv[0], argv.slice(1), {
@@ -78,7 +86,7 @@ export function start(
 }
 
 /** Resolves once `predicate` holds of the child's output (polling), or rejects after `ms`. */
-export async function waitForOutput(child: Child, predicate: (stdout: string) => boolean, ms = 20_000): Promise<void> {
+export async function waitForOutput(child: Child, predicate: (stdout: string) => boolean, ms = HANG_GUARD_MS): Promise<void> {
   const until = Date.now() + ms;
   while (!predicate(child.stdout())) {
     if (Date.now() > until)

@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { maxAbsDifference } from '../helpers/differences';
 import { alive, killAll, NODE_TS, readyPids, runRanks, startLaunch, waitForOutput, WORKER, type Finished } from './spawn';
 
 afterEach(killAll);
@@ -80,7 +81,7 @@ test('20 data-parallel steps: parameters identical across ranks and equal to one
     for (const name of Object.keys(r0.params)) {
       expect(r1.params[name]).toEqual(r0.params[name]); // bit-identical
       const ref = single.result.params[name] as number[];
-      const diff = Math.max(...ref.map((v, i) => Math.abs(v - r0.params[name][i])));
+      const diff = maxAbsDifference(r0.params[name], ref);
       expect({ name, diff: diff < 1e-5 }).toEqual({ name, diff: true });
     }
     // the logged losses are the global batch's on every rank

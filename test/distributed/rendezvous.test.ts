@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { freePort } from '../../src/distributed/launch';
+import { maxAbsDifference } from '../helpers/differences';
 import { killAll, NODE_TS, runRanks, start, WORKER, type Finished } from './spawn';
 
 afterEach(killAll);
@@ -141,7 +142,7 @@ describe('two hosts in network namespaces', () => {
       for (const name of Object.keys(r0.params)) {
         expect(r1.params[name]).toEqual(r0.params[name]);
         const ref = single.result.params[name] as number[];
-        const diff = Math.max(...ref.map((v, i) => Math.abs(v - r0.params[name][i])));
+        const diff = maxAbsDifference(r0.params[name], ref);
         expect({ name, close: diff < 1e-5 }).toEqual({ name, close: true });
       }
       r0.losses.forEach((l: number, i: number) => expect(l).toBeCloseTo(single.result.losses[i], 5));

@@ -42,8 +42,8 @@ export function readyPids(stdout: string): number[] {
 
 /**
  * How long a child may run, or its output be awaited, before the test gives up on it: a guard against
- * hangs, not a speed check. A child's first start in a fresh clone transpiles ~110 files (ts-register's
- * cache is keyed by path), and in CI on a loaded 2-core machine a two-rank launch then took over 30 s.
+ * hangs, not a speed check. A child's first start on a new machine transpiles ~110 files into an empty
+ * cache (ts-register), and in CI on a loaded 2-core machine a two-rank launch then took over 30 s.
  * Under jest's 120 s, so a hang still ends in the child's output rather than a bare test timeout.
  */
 const HANG_GUARD_MS = 90_000;
